@@ -1,0 +1,310 @@
+/* The engine core: batching, applying events to the store, publishing, lifecycle. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "mem.h"
+
+void sc_engine_opts_init(sc_engine_opts_t *o) {
+  memset(o, 0, sizeof(*o));
+  o->batch_quiet_ms = 50;
+  o->batch_max_ms = 1000;
+  o->batch_max_events = 10000;
+  o->max_object_bytes = SC_PARSE_DEFAULT_MAX_OBJECT_BYTES;
+  o->max_file_bytes = 256u << 20;
+  o->max_depth = SC_PARSE_DEFAULT_MAX_DEPTH;
+  o->reconnect_max_ms = 5000;
+  o->rescan_ms = 5000;
+  o->log_level = SC_LOG_INFO;
+}
+
+sc_parse_opts_t sc__engine_parse_opts(const sc_engine_t *e, const char *source) {
+  sc_parse_opts_t o = e->parse_opts;
+  o.source = source;
+  return o;
+}
+
+/* ---- handles ------------------------------------------------------------------------- */
+
+static void handle_closed(uv_handle_t *h) {
+  sc_engine_t *e = h->data;
+  e->open_handles--;
+}
+
+static void close_engine_handles(sc_engine_t *e) {
+  uv_handle_t *handles[] = {(uv_handle_t *)&e->quiet_timer, (uv_handle_t *)&e->max_timer,
+                            (uv_handle_t *)&e->sigint, (uv_handle_t *)&e->sigterm};
+  for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
+    if (!uv_is_closing(handles[i]))
+      uv_close(handles[i], handle_closed);
+}
+
+/* ---- publishing ---------------------------------------------------------------------- */
+
+static void fill_meta(const sc_engine_t *e, sc_snapshot_meta_t *m) {
+  memset(m, 0, sizeof(*m));
+  for (int k = 0; k < SC_KIND__COUNT; k++) {
+    m->objects_by_kind[k] = sc_store_count(e->store, (sc_kind_t)k);
+    m->objects_total += m->objects_by_kind[k];
+  }
+  m->rejected_total = e->stats.rejected;
+  m->skipped_total = e->stats.skipped;
+}
+
+static double ms_since(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e6; }
+
+void sc__engine_flush(sc_engine_t *e) {
+  uv_timer_stop(&e->quiet_timer);
+  uv_timer_stop(&e->max_timer);
+  uint64_t counters = e->stats.rejected + e->stats.skipped;
+  if (e->npending == 0 && e->published_once && counters == e->counters_at_publish)
+    return;
+  uint64_t t0 = uv_hrtime();
+  size_t nevents = e->npending, changed = 0, noops = 0, unknown_deletes = 0;
+  for (size_t i = 0; i < e->npending; i++) {
+    sc_pending_event_t *ev = &e->pending[i];
+    sc_change_t change;
+    int rc;
+    if (ev->type == SC_EVENT_DELETED) {
+      rc = sc_store_delete(e->store, ev->obj->kind, ev->obj->namespace_, ev->obj->name, &change);
+      sc_obj_unref(ev->obj);
+      if (rc == 0 && change.op == SC_CHANGE_NOOP)
+        unknown_deletes++;
+    } else {
+      rc = sc_store_put(e->store, ev->obj, &change); /* takes the reference */
+      if (rc == 0 && change.op == SC_CHANGE_NOOP)
+        noops++;
+    }
+    if (rc != 0) {
+      sc_log(&e->log, SC_LOG_ERROR, "store: %s (event dropped)", sc_strerror(rc));
+      continue;
+    }
+    if (change.op != SC_CHANGE_NOOP)
+      changed++;
+    /* The dependency tracker will consume changes here; for now they are released. */
+    sc_change_release(&change);
+  }
+  e->npending = 0;
+  e->stats.events += nevents;
+  e->stats.applied += changed;
+  e->stats.noops += noops;
+  e->stats.unknown_deletes += unknown_deletes;
+  double apply_ms = ms_since(t0);
+
+  if (changed == 0 && e->published_once && counters == e->counters_at_publish) {
+    sc_log(&e->log, SC_LOG_INFO, "batch: %zu events, %zu no-op, %zu unknown deletes: nothing to publish",
+           nevents, noops, unknown_deletes);
+    return;
+  }
+  uint64_t t1 = uv_hrtime();
+  sc_snapshot_meta_t meta;
+  fill_meta(e, &meta);
+  int rc = sc_snapshot_publish(e->snapshot, &meta, NULL, NULL);
+  double publish_ms = ms_since(t1);
+  e->stats.batches++;
+  if (rc != 0) {
+    e->stats.publish_failures++;
+    sc_log(&e->log, SC_LOG_ERROR, "publish failed: %s (%s); the store keeps the batch",
+           sc_snapshot_writer_errmsg(e->snapshot), sc_strerror(rc));
+    if (e->opts.once)
+      e->fatal = true;
+    return;
+  }
+  e->published_once = true;
+  e->counters_at_publish = counters;
+  sc_log(&e->log, SC_LOG_INFO,
+         "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; head %" PRIu64
+         ", %" PRIu64 " objects; apply %.3f ms, publish %.3f ms",
+         nevents, changed, noops, unknown_deletes, meta.head_version, meta.objects_total,
+         apply_ms, publish_ms);
+}
+
+/* ---- batching ------------------------------------------------------------------------ */
+
+static void batch_timer_cb(uv_timer_t *t) { sc__engine_flush(t->data); }
+
+void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
+  if (e->npending == e->cap_pending) {
+    size_t cap = e->cap_pending ? e->cap_pending * 2 : 64;
+    sc_pending_event_t *p = sc__realloc(e->pending, cap * sizeof(*p));
+    if (p == NULL) {
+      /* Apply what we have, then retry with an empty queue. */
+      sc__engine_flush(e);
+      if (e->cap_pending == 0) {
+        sc_log(&e->log, SC_LOG_ERROR, "out of memory: event for %s %s/%s dropped",
+               sc_kind_name(obj->kind), obj->namespace_.ptr, obj->name.ptr);
+        sc_obj_unref(obj);
+        return;
+      }
+    } else {
+      e->pending = p;
+      e->cap_pending = cap;
+    }
+  }
+  e->pending[e->npending++] = (sc_pending_event_t){type, obj};
+  if (e->npending >= e->opts.batch_max_events) {
+    sc__engine_flush(e);
+    return;
+  }
+  if (e->stopping)
+    return;
+  uv_timer_start(&e->quiet_timer, batch_timer_cb, e->opts.batch_quiet_ms, 0);
+  if (e->npending == 1)
+    uv_timer_start(&e->max_timer, batch_timer_cb, e->opts.batch_max_ms, 0);
+}
+
+void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
+  char line[1200];
+  switch (item->status) {
+  case SC_ITEM_OBJECT:
+    sc__engine_submit(e, item->event, item->obj);
+    break;
+  case SC_ITEM_REJECTED:
+    e->stats.rejected++;
+    if (item->key_known)
+      e->stats.rejected_by_kind[item->key_kind]++;
+    sc_diag_format(item->diag, line, sizeof(line));
+    sc_log(&e->log, SC_LOG_WARN, "rejected %s", line);
+    break;
+  case SC_ITEM_SKIPPED:
+    if (item->event == SC_EVENT_BOOKMARK)
+      break;
+    sc_diag_format(item->diag, line, sizeof(line));
+    if (item->event == SC_EVENT_ERROR) {
+      sc_log(&e->log, SC_LOG_WARN, "%s", line);
+      break;
+    }
+    e->stats.skipped++;
+    sc_log(&e->log, SC_LOG_DEBUG, "skipped %s", line);
+    break;
+  }
+}
+
+/* ---- sources ------------------------------------------------------------------------- */
+
+void sc__engine_add_source(sc_engine_t *e, sc_source_t *s) {
+  s->engine = e;
+  s->next = e->sources;
+  e->sources = s;
+  e->active_sources++;
+}
+
+static void maybe_finish_once(sc_engine_t *e) {
+  if (e->opts.once && e->active_sources == 0 && !e->stopping)
+    sc_engine_stop(e);
+}
+
+void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
+  if (s->done)
+    return;
+  s->done = true;
+  e->active_sources--;
+  if (fatal) {
+    e->fatal = true;
+    sc_log(&e->log, SC_LOG_ERROR, "%s: input failed; stopping", s->name);
+    if (!e->stopping)
+      sc_engine_stop(e);
+    return;
+  }
+  maybe_finish_once(e);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static void signal_cb(uv_signal_t *h, int signum) {
+  sc_engine_t *e = h->data;
+  sc_log(&e->log, SC_LOG_INFO, "%s: publishing what is pending and shutting down",
+         signum == SIGINT ? "SIGINT" : "SIGTERM");
+  sc_engine_stop(e);
+}
+
+int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **out,
+                  char *errbuf, size_t errlen) {
+  sc_engine_t *e = sc__calloc(1, sizeof(*e));
+  if (e == NULL)
+    return SC_ENOMEM;
+  int rc;
+  e->loop = loop;
+  e->opts = *opts;
+  if (e->opts.batch_max_events == 0)
+    e->opts.batch_max_events = 1;
+  e->log = (sc_logger_t){opts->log_stream ? opts->log_stream : stderr,
+                         (sc_log_level_t)opts->log_level, "scopecast"};
+  e->parse_opts = (sc_parse_opts_t){.default_namespace = opts->default_namespace,
+                                    .system_namespace = opts->system_namespace,
+                                    .domain_suffix = opts->domain_suffix,
+                                    .max_object_bytes = opts->max_object_bytes,
+                                    .max_depth = opts->max_depth,
+                                    .ignore_mesh_configmap = opts->mesh_config_file != NULL};
+  if ((rc = sc_store_new(&e->store)) != 0) {
+    snprintf(errbuf, errlen, "store: %s", sc_strerror(rc));
+    goto fail_alloc;
+  }
+  sc_snapshot_writer_opts_t wo = {opts->snapshot_map_size, opts->snapshot_max_map_size,
+                                  opts->snapshot_no_sync};
+  if ((rc = sc_snapshot_writer_open(opts->snapshot_dir, &wo, &e->snapshot, errbuf, errlen)) != 0)
+    goto fail_store;
+  uv_timer_init(loop, &e->quiet_timer);
+  uv_timer_init(loop, &e->max_timer);
+  uv_signal_init(loop, &e->sigint);
+  uv_signal_init(loop, &e->sigterm);
+  e->quiet_timer.data = e->max_timer.data = e->sigint.data = e->sigterm.data = e;
+  e->open_handles = 4;
+  *out = e;
+  return 0;
+fail_store:
+  sc_store_del(e->store);
+fail_alloc:
+  sc__free(e);
+  return rc;
+}
+
+int sc_engine_start(sc_engine_t *e) {
+  int rc;
+  uv_signal_start(&e->sigint, signal_cb, SIGINT);
+  uv_signal_start(&e->sigterm, signal_cb, SIGTERM);
+  sc_log(&e->log, SC_LOG_INFO, "snapshot %s: head version %" PRIu64 ", map %zu bytes",
+         e->opts.snapshot_dir, sc_snapshot_writer_head(e->snapshot),
+         sc_snapshot_writer_map_size(e->snapshot));
+  if (e->opts.mesh_config_file != NULL &&
+      (rc = sc__meshfile_load(e, e->opts.mesh_config_file)) != 0)
+    return rc;
+  for (size_t i = 0; i < e->opts.nconfig_dirs; i++)
+    if ((rc = sc__configdir_source_new(e, e->opts.config_dirs[i])) != 0)
+      return rc;
+  for (size_t i = 0; i < e->opts.nwatch_sources; i++)
+    if ((rc = sc__watch_source_new(e, e->opts.watch_sources[i])) != 0)
+      return rc;
+  /* The first publish happens even without input, so that a snapshot always exists. */
+  if (e->npending == 0)
+    uv_timer_start(&e->quiet_timer, batch_timer_cb, 0, 0);
+  maybe_finish_once(e);
+  return 0;
+}
+
+void sc_engine_stop(sc_engine_t *e) {
+  if (e->stopping)
+    return;
+  e->stopping = true;
+  if (!e->fatal)
+    sc__engine_flush(e);
+  for (sc_source_t *s = e->sources; s != NULL; s = s->next)
+    s->close(s);
+  close_engine_handles(e);
+}
+
+int sc_engine_exit_code(const sc_engine_t *e) { return e->fatal ? 1 : 0; }
+
+void sc_engine_del(sc_engine_t *e) {
+  if (e == NULL)
+    return;
+  for (size_t i = 0; i < e->npending; i++)
+    sc_obj_unref(e->pending[i].obj);
+  sc__free(e->pending);
+  /* Sources free themselves in their close callbacks; unlink whatever is left. */
+  sc_snapshot_writer_close(e->snapshot);
+  sc_store_del(e->store);
+  sc__free(e);
+}

@@ -1,0 +1,72 @@
+/* Shared between the engine core and its input sources. */
+#ifndef SC_ENGINE_INTERNAL_H
+#define SC_ENGINE_INTERNAL_H
+
+#include "framer.h"
+#include "log.h"
+#include "scopecast/engine.h"
+#include "scopecast/snapshot.h"
+#include "scopecast/store.h"
+
+typedef struct {
+  sc_event_type_t type; /* ADDED, MODIFIED, DELETED */
+  sc_obj_t *obj;        /* owned; for DELETED only its key matters */
+} sc_pending_event_t;
+
+typedef struct sc_source_s sc_source_t;
+
+/* Every input source embeds this; the engine keeps them in a list. */
+struct sc_source_s {
+  sc_source_t *next;
+  sc_engine_t *engine;
+  const char *name;  /* "watch tcp:127.0.0.1:9000", "config-dir /etc/x" */
+  bool done;         /* finished reading (--once) */
+  void (*close)(sc_source_t *s); /* closes handles; frees the source in the last close_cb */
+};
+
+typedef struct {
+  uint64_t events, applied, noops, unknown_deletes, rejected, skipped, batches,
+      publish_failures;
+  uint64_t rejected_by_kind[SC_KIND__COUNT];
+} sc_engine_stats_t;
+
+struct sc_engine_s {
+  uv_loop_t *loop;
+  sc_engine_opts_t opts;
+  sc_logger_t log;
+  sc_store_t *store;
+  sc_snapshot_writer_t *snapshot;
+  sc_parse_opts_t parse_opts; /* source is set per call */
+  sc_source_t *sources;
+  size_t active_sources;
+  sc_pending_event_t *pending;
+  size_t npending, cap_pending;
+  uv_timer_t quiet_timer, max_timer;
+  uv_signal_t sigint, sigterm;
+  bool published_once, stopping, stopped, fatal;
+  uint64_t counters_at_publish; /* rejected+skipped when last published */
+  sc_engine_stats_t stats;
+  int open_handles; /* engine-owned handles still to close */
+};
+
+/* Queues an event (taking obj) and closes the batch when it is full. */
+void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj);
+/* Handles one parse result: queue objects, log and count rejects and skips. */
+void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item);
+void sc__engine_add_source(sc_engine_t *e, sc_source_t *s);
+/* A source has read its input to the end (--once), or failed for good (fatal). */
+void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal);
+/* Publishes the pending batch now. */
+void sc__engine_flush(sc_engine_t *e);
+sc_parse_opts_t sc__engine_parse_opts(const sc_engine_t *e, const char *source);
+
+/* Sources. */
+int sc__watch_source_new(sc_engine_t *e, const char *spec);
+int sc__configdir_source_new(sc_engine_t *e, const char *dir);
+int sc__meshfile_load(sc_engine_t *e, const char *path);
+
+/* Reads a whole file up to max bytes into a new buffer (free with sc__free). */
+int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
+                  size_t errlen);
+
+#endif

@@ -1,0 +1,228 @@
+/* scopecast: the engine daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scopecast/engine.h"
+#include "scopecast/error.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: scopecast --snapshot DIR [options]\n"
+          "\n"
+          "Ingests Kubernetes and Istio config (Service, EndpointSlice, Namespace, Pod,\n"
+          "ServiceEntry, VirtualService, DestinationRule, Sidecar, mesh config), keeps it in\n"
+          "a typed store and publishes it into an LMDB snapshot, one write transaction per\n"
+          "batch of events.\n"
+          "\n"
+          "Inputs:\n"
+          "  --snapshot DIR           snapshot directory (created if missing); required\n"
+          "  --config-dir DIR         load every .yaml/.yml/.json manifest in DIR, then follow\n"
+          "                           it: added/changed/removed files become ADDED/MODIFIED/\n"
+          "                           DELETED events (repeatable)\n"
+          "  --watch SRC              a stream of Kubernetes watch events (repeatable):\n"
+          "                           -            standard input\n"
+          "                           file:PATH    a file, followed for appended events\n"
+          "                           unix:PATH    a unix socket (reconnects with backoff)\n"
+          "                           tcp:HOST:PORT a TCP address (reconnects with backoff)\n"
+          "                           One JSON event per line or concatenated pretty-printed\n"
+          "                           events; after a malformed event reading resumes at the\n"
+          "                           next line that starts with '{'.\n"
+          "  --mesh-config FILE       MeshConfig YAML; without it the istio ConfigMap's 'mesh'\n"
+          "                           key in the system namespace is used, else defaults\n"
+          "  --default-namespace NS   namespace for objects that name none (default: default)\n"
+          "  --system-namespace NS    where the istio ConfigMap lives (default: istio-system)\n"
+          "  --domain-suffix S        cluster DNS suffix (default: cluster.local)\n"
+          "\n"
+          "Batching (a batch is one snapshot transaction):\n"
+          "  --batch-quiet-ms N       close a batch after N ms without events (default 50)\n"
+          "  --batch-max-ms N         close a batch N ms after its first event (default 1000)\n"
+          "  --batch-max-events N     close a batch at N events (default 10000; 1 makes every\n"
+          "                           event its own batch)\n"
+          "  --once                   read every input to its end, publish, exit 0 (also when\n"
+          "                           objects were rejected; non-zero only when an input is\n"
+          "                           unreadable or the snapshot cannot be written)\n"
+          "\n"
+          "Limits (no input can make the engine allocate without bound):\n"
+          "  --max-object-bytes N     largest watch event (default 4194304)\n"
+          "  --max-file-bytes N       largest manifest file (default 268435456)\n"
+          "  --max-depth N            deepest nesting in one document (default 64)\n"
+          "  --reconnect-max-ms N     cap of the socket reconnect backoff (default 5000)\n"
+          "  --rescan-ms N            also rescan config dirs every N ms; 0 relies on inotify\n"
+          "                           only (default 5000)\n"
+          "\n"
+          "Snapshot:\n"
+          "  --snapshot-map-size N    initial LMDB map size in bytes (default 67108864); the\n"
+          "                           map doubles whenever it is full\n"
+          "  --snapshot-max-size N    largest map size in bytes (default 68719476736)\n"
+          "  --no-sync                do not fsync each commit (faster, not crash-durable)\n"
+          "\n"
+          "Other:\n"
+          "  --log-level LEVEL        debug, info, warning or error (default info); logs go to\n"
+          "                           stderr, one line each\n"
+          "  -h, --help               this text\n"
+          "\n"
+          "Rejected objects are logged with source, line, kind, namespace/name, field and\n"
+          "reason; the last accepted version of the object stays in force. SIGINT/SIGTERM\n"
+          "publish the current batch and exit. Exit status: 0 ok, 1 fatal error, 2 usage.\n");
+}
+
+static int parse_u64(const char *opt, const char *arg, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-') {
+    fprintf(stderr, "scopecast: %s: \"%s\" is not a non-negative integer\n", opt, arg);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+enum {
+  OPT_SNAPSHOT = 256, OPT_CONFIG_DIR, OPT_WATCH, OPT_MESH, OPT_DEFAULT_NS, OPT_SYSTEM_NS,
+  OPT_DOMAIN, OPT_QUIET, OPT_MAX_MS, OPT_MAX_EVENTS, OPT_ONCE, OPT_MAX_OBJECT, OPT_MAX_FILE,
+  OPT_MAX_DEPTH, OPT_RECONNECT, OPT_RESCAN, OPT_MAP_SIZE, OPT_MAX_SIZE, OPT_NO_SYNC,
+  OPT_LOG_LEVEL
+};
+
+int main(int argc, char **argv) {
+  static const struct option long_opts[] = {
+      {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+      {"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
+      {"watch", required_argument, NULL, OPT_WATCH},
+      {"mesh-config", required_argument, NULL, OPT_MESH},
+      {"default-namespace", required_argument, NULL, OPT_DEFAULT_NS},
+      {"system-namespace", required_argument, NULL, OPT_SYSTEM_NS},
+      {"domain-suffix", required_argument, NULL, OPT_DOMAIN},
+      {"batch-quiet-ms", required_argument, NULL, OPT_QUIET},
+      {"batch-max-ms", required_argument, NULL, OPT_MAX_MS},
+      {"batch-max-events", required_argument, NULL, OPT_MAX_EVENTS},
+      {"once", no_argument, NULL, OPT_ONCE},
+      {"max-object-bytes", required_argument, NULL, OPT_MAX_OBJECT},
+      {"max-file-bytes", required_argument, NULL, OPT_MAX_FILE},
+      {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
+      {"reconnect-max-ms", required_argument, NULL, OPT_RECONNECT},
+      {"rescan-ms", required_argument, NULL, OPT_RESCAN},
+      {"snapshot-map-size", required_argument, NULL, OPT_MAP_SIZE},
+      {"snapshot-max-size", required_argument, NULL, OPT_MAX_SIZE},
+      {"no-sync", no_argument, NULL, OPT_NO_SYNC},
+      {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  sc_engine_opts_t o;
+  sc_engine_opts_init(&o);
+  const char **dirs = calloc((size_t)argc, sizeof(char *));
+  const char **watches = calloc((size_t)argc, sizeof(char *));
+  if (dirs == NULL || watches == NULL) {
+    fprintf(stderr, "scopecast: out of memory\n");
+    return 1;
+  }
+  uint64_t v;
+  int c, bad = 0;
+  while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_SNAPSHOT: o.snapshot_dir = optarg; break;
+    case OPT_CONFIG_DIR: dirs[o.nconfig_dirs++] = optarg; break;
+    case OPT_WATCH: watches[o.nwatch_sources++] = optarg; break;
+    case OPT_MESH: o.mesh_config_file = optarg; break;
+    case OPT_DEFAULT_NS: o.default_namespace = optarg; break;
+    case OPT_SYSTEM_NS: o.system_namespace = optarg; break;
+    case OPT_DOMAIN: o.domain_suffix = optarg; break;
+    case OPT_ONCE: o.once = true; break;
+    case OPT_NO_SYNC: o.snapshot_no_sync = true; break;
+    case OPT_QUIET: bad |= parse_u64("--batch-quiet-ms", optarg, &o.batch_quiet_ms); break;
+    case OPT_MAX_MS: bad |= parse_u64("--batch-max-ms", optarg, &o.batch_max_ms); break;
+    case OPT_RECONNECT: bad |= parse_u64("--reconnect-max-ms", optarg, &o.reconnect_max_ms); break;
+    case OPT_RESCAN: bad |= parse_u64("--rescan-ms", optarg, &o.rescan_ms); break;
+    case OPT_MAX_EVENTS:
+      bad |= parse_u64("--batch-max-events", optarg, &v);
+      o.batch_max_events = (size_t)v;
+      break;
+    case OPT_MAX_OBJECT:
+      bad |= parse_u64("--max-object-bytes", optarg, &v);
+      o.max_object_bytes = (size_t)v;
+      break;
+    case OPT_MAX_FILE:
+      bad |= parse_u64("--max-file-bytes", optarg, &v);
+      o.max_file_bytes = (size_t)v;
+      break;
+    case OPT_MAX_DEPTH:
+      bad |= parse_u64("--max-depth", optarg, &v);
+      o.max_depth = (unsigned)(v > 1024 ? 1024 : v);
+      break;
+    case OPT_MAP_SIZE:
+      bad |= parse_u64("--snapshot-map-size", optarg, &v);
+      o.snapshot_map_size = (size_t)v;
+      break;
+    case OPT_MAX_SIZE:
+      bad |= parse_u64("--snapshot-max-size", optarg, &v);
+      o.snapshot_max_map_size = (size_t)v;
+      break;
+    case OPT_LOG_LEVEL: {
+      static const char *const levels[] = {"debug", "info", "warning", "error"};
+      int found = -1;
+      for (int i = 0; i < 4; i++)
+        if (strcmp(optarg, levels[i]) == 0)
+          found = i;
+      if (found < 0) {
+        fprintf(stderr, "scopecast: --log-level: \"%s\" is not debug, info, warning or error\n",
+                optarg);
+        bad = 1;
+      }
+      o.log_level = found;
+      break;
+    }
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      bad = 1;
+    }
+  }
+  if (!bad && o.snapshot_dir == NULL) {
+    fprintf(stderr, "scopecast: --snapshot DIR is required\n");
+    bad = 1;
+  }
+  if (!bad && optind < argc) {
+    fprintf(stderr, "scopecast: unexpected argument \"%s\"\n", argv[optind]);
+    bad = 1;
+  }
+  if (!bad && (o.batch_max_events == 0 || o.max_object_bytes == 0 || o.max_depth == 0)) {
+    fprintf(stderr, "scopecast: --batch-max-events, --max-object-bytes and --max-depth must be > 0\n");
+    bad = 1;
+  }
+  if (bad) {
+    fprintf(stderr, "Try 'scopecast --help'.\n");
+    free(dirs);
+    free(watches);
+    return 2;
+  }
+  o.config_dirs = dirs;
+  o.watch_sources = watches;
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  sc_engine_t *engine = NULL;
+  char err[512] = "";
+  int rc = sc_engine_new(&loop, &o, &engine, err, sizeof(err));
+  int status = 1;
+  if (rc != 0) {
+    fprintf(stderr, "scopecast: cannot open snapshot: %s\n", err[0] ? err : sc_strerror(rc));
+  } else {
+    rc = sc_engine_start(engine);
+    if (rc != 0)
+      sc_engine_stop(engine);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    status = rc != 0 ? 1 : sc_engine_exit_code(engine);
+    sc_engine_del(engine);
+  }
+  uv_walk(&loop, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT); /* let any last close callbacks run */
+  uv_loop_close(&loop);
+  free(dirs);
+  free(watches);
+  return status;
+}

@@ -1,0 +1,57 @@
+/* The scopecast engine: a libuv loop that ingests config events from manifest
+ * directories and watch streams, batches them, applies them to the store and publishes
+ * each batch into the snapshot in one write transaction. */
+#ifndef SCOPECAST_ENGINE_H
+#define SCOPECAST_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+typedef struct sc_engine_s sc_engine_t;
+
+typedef struct {
+  const char *snapshot_dir;           /* required */
+  const char *const *config_dirs;     /* --config-dir, repeatable */
+  size_t nconfig_dirs;
+  const char *const *watch_sources;   /* --watch: "-", file:P, unix:P, tcp:H:P */
+  size_t nwatch_sources;
+  const char *mesh_config_file;       /* --mesh-config, or NULL */
+  const char *default_namespace;      /* NULL: "default" */
+  const char *system_namespace;       /* NULL: "istio-system" */
+  const char *domain_suffix;          /* NULL: "cluster.local" */
+  uint64_t batch_quiet_ms;            /* close a batch after this much quiet */
+  uint64_t batch_max_ms;              /* ... or this long after its first event */
+  size_t batch_max_events;            /* ... or at this many events */
+  bool once;                          /* read every input to its end, publish, stop */
+  size_t max_object_bytes;            /* one watch event / object */
+  size_t max_file_bytes;              /* one manifest file */
+  unsigned max_depth;                 /* nesting of one document */
+  uint64_t reconnect_max_ms;          /* watch socket reconnect backoff cap */
+  uint64_t rescan_ms;                 /* config-dir periodic rescan (0: events only) */
+  size_t snapshot_map_size;           /* initial LMDB map size, 0: default */
+  size_t snapshot_max_map_size;       /* 0: default */
+  bool snapshot_no_sync;
+  FILE *log_stream;                   /* NULL: stderr */
+  int log_level;                      /* 0 debug, 1 info, 2 warning, 3 error */
+} sc_engine_opts_t;
+
+/* Sets every option to its default. */
+void sc_engine_opts_init(sc_engine_opts_t *opts);
+
+/* Creates the engine on loop (not started). On failure errbuf says why. */
+int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **out,
+                  char *errbuf, size_t errlen);
+/* Loads initial inputs and starts the sources; run the loop afterwards. */
+int sc_engine_start(sc_engine_t *e);
+/* Publishes what is pending, then closes every handle so that uv_run returns. */
+void sc_engine_stop(sc_engine_t *e);
+/* 0 after a clean run, non-zero after a fatal error (unreadable input in --once mode,
+ * a snapshot that cannot be written). */
+int sc_engine_exit_code(const sc_engine_t *e);
+/* Frees the engine; call after uv_run has returned. */
+void sc_engine_del(sc_engine_t *e);
+
+#endif

@@ -1,0 +1,85 @@
+/* The scopecast snapshot: an LMDB environment in a directory, written by the engine and
+ * read by everyone else (MDB_RDONLY). The layout is a documented contract:
+ * snapshot/FORMAT.md.
+ *
+ * Ownership: handles come in open/close pairs; close(NULL) is a no-op. Error details
+ * (the LMDB call and its message) are kept in the handle and returned by *_errmsg(). */
+#ifndef SCOPECAST_SNAPSHOT_H
+#define SCOPECAST_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scopecast/config.h"
+#include "scopecast/error.h"
+
+#define SC_SNAPSHOT_MAGIC "scopecast-snapshot"
+#define SC_SNAPSHOT_FORMAT_VERSION 1u
+
+typedef struct {
+  uint32_t format_version;
+  uint64_t head_version;       /* increases by one with every published batch */
+  uint64_t instance_id;        /* random per engine run */
+  uint64_t last_publish_ms;    /* unix time of the last commit, milliseconds */
+  uint64_t objects_total;      /* accepted config objects */
+  uint64_t objects_by_kind[SC_KIND__COUNT];
+  uint64_t scopes;
+  uint64_t rejected_total;     /* objects rejected by this engine run */
+  uint64_t skipped_total;      /* unknown kinds skipped by this engine run */
+} sc_snapshot_meta_t;
+
+/* ---- writer (the engine) ------------------------------------------------------------ */
+
+typedef struct sc_snapshot_writer_s sc_snapshot_writer_t;
+typedef struct sc_snapshot_txn_s sc_snapshot_txn_t;
+
+typedef struct {
+  size_t initial_map_size; /* 0: 64 MiB */
+  size_t max_map_size;     /* 0: 64 GiB; growth beyond it fails with SC_EMAPFULL */
+  bool no_sync;            /* skip fsync on commit (tests, benchmarks) */
+} sc_snapshot_writer_opts_t;
+
+/* Creates dir if needed, opens (or creates) the environment, clears stale reader slots
+ * and reads the head version a previous engine left. A snapshot of another format
+ * version fails with SC_EVERSION. On failure errbuf (if not NULL) says why. */
+int sc_snapshot_writer_open(const char *dir, const sc_snapshot_writer_opts_t *opts,
+                            sc_snapshot_writer_t **out, char *errbuf, size_t errlen);
+void sc_snapshot_writer_close(sc_snapshot_writer_t *w);
+/* Message for the last error of w: the LMDB call and its reason. */
+const char *sc_snapshot_writer_errmsg(const sc_snapshot_writer_t *w);
+
+uint64_t sc_snapshot_writer_head(const sc_snapshot_writer_t *w);
+size_t sc_snapshot_writer_map_size(const sc_snapshot_writer_t *w);
+/* Number of stale reader slots cleared so far (at open and before each publish). */
+uint64_t sc_snapshot_writer_stale_readers(const sc_snapshot_writer_t *w);
+
+/* Writes what cb writes plus the meta record in one write transaction, as head
+ * version head+1. meta supplies the counts; on success its head_version, instance_id,
+ * last_publish_ms and format_version are set to what was committed. When the map is
+ * full, the transaction is aborted, the map grown and cb run again from the start, so
+ * cb must only depend on its arguments. cb may be NULL. */
+typedef int (*sc_snapshot_write_cb)(void *arg, sc_snapshot_txn_t *txn);
+int sc_snapshot_publish(sc_snapshot_writer_t *w, sc_snapshot_meta_t *meta,
+                        sc_snapshot_write_cb cb, void *arg);
+
+/* Within a publish callback: put/delete a record of a named table (created on first use). */
+int sc_snapshot_txn_put(sc_snapshot_txn_t *txn, const char *table, const void *key,
+                        size_t klen, const void *val, size_t vlen);
+int sc_snapshot_txn_del(sc_snapshot_txn_t *txn, const char *table, const void *key,
+                        size_t klen);
+
+/* ---- reader (frontends, the dump tool) ------------------------------------------------ */
+
+typedef struct sc_snapshot_reader_s sc_snapshot_reader_t;
+
+/* Opens dir read-only. SC_ENOTFOUND when there is no snapshot there. */
+int sc_snapshot_reader_open(const char *dir, sc_snapshot_reader_t **out, char *errbuf,
+                            size_t errlen);
+void sc_snapshot_reader_close(sc_snapshot_reader_t *r);
+const char *sc_snapshot_reader_errmsg(const sc_snapshot_reader_t *r);
+
+/* Reads the meta record in one short read transaction. */
+int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta);
+
+#endif

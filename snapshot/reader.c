@@ -1,0 +1,148 @@
+/* The read-only side of the snapshot: short read transactions, nothing held between calls. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "mem.h"
+
+struct sc_snapshot_reader_s {
+  MDB_env *env;
+  char errmsg[320];
+};
+
+static int fail(sc_snapshot_reader_t *r, const char *what, int mdb_rc) {
+  snprintf(r->errmsg, sizeof(r->errmsg), "%s: %s", what, mdb_strerror(mdb_rc));
+  return sc__mdb_error(mdb_rc);
+}
+
+int sc_snapshot_reader_open(const char *dir, sc_snapshot_reader_t **out, char *errbuf,
+                            size_t errlen) {
+  sc_snapshot_reader_t *r = sc__calloc(1, sizeof(*r));
+  int rc, mrc;
+  if (r == NULL)
+    return SC_ENOMEM;
+  char data[4096];
+  struct stat st;
+  snprintf(data, sizeof(data), "%s/data.mdb", dir);
+  if (stat(data, &st) != 0) {
+    snprintf(r->errmsg, sizeof(r->errmsg), "no snapshot in %.250s (%s)", dir, strerror(errno));
+    rc = SC_ENOTFOUND;
+    goto fail_alloc;
+  }
+  if ((mrc = mdb_env_create(&r->env)) != 0) {
+    rc = fail(r, "mdb_env_create", mrc);
+    goto fail_alloc;
+  }
+  mdb_env_set_maxdbs(r->env, SC_SNAPSHOT_MAX_TABLES);
+  if ((mrc = mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS, 0644)) != 0) {
+    char what[300];
+    snprintf(what, sizeof(what), "mdb_env_open(%.250s, read-only)", dir);
+    rc = fail(r, what, mrc);
+    goto fail_env;
+  }
+  int dead = 0;
+  mdb_reader_check(r->env, &dead);
+  *out = r;
+  return 0;
+fail_env:
+  mdb_env_close(r->env);
+fail_alloc:
+  if (errbuf != NULL && errlen > 0)
+    snprintf(errbuf, errlen, "%s", r->errmsg);
+  sc__free(r);
+  return rc;
+}
+
+void sc_snapshot_reader_close(sc_snapshot_reader_t *r) {
+  if (r == NULL)
+    return;
+  mdb_env_close(r->env);
+  sc__free(r);
+}
+
+const char *sc_snapshot_reader_errmsg(const sc_snapshot_reader_t *r) { return r->errmsg; }
+
+/* Begins a read transaction, adopting a map the writer has grown meanwhile. */
+static int begin_read(sc_snapshot_reader_t *r, MDB_txn **txn) {
+  for (int attempt = 0; attempt < 3; attempt++) {
+    int rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+      mdb_env_set_mapsize(r->env, 0);
+      continue;
+    }
+    if (rc != 0)
+      return fail(r, "mdb_txn_begin(read-only)", rc);
+    return 0;
+  }
+  return fail(r, "mdb_txn_begin(read-only)", MDB_MAP_RESIZED);
+}
+
+static uint64_t get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, bool *ok) {
+  MDB_val k = {strlen(key), (void *)key}, v;
+  if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != 8) {
+    *ok = false;
+    return 0;
+  }
+  return sc__get_u64le(v.mv_data);
+}
+
+int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta) {
+  memset(meta, 0, sizeof(*meta));
+  MDB_txn *txn;
+  int rc = begin_read(r, &txn);
+  if (rc != 0)
+    return rc;
+  MDB_dbi dbi;
+  int mrc = mdb_dbi_open(txn, SC_TABLE_META, 0, &dbi);
+  if (mrc != 0) {
+    mdb_txn_abort(txn);
+    if (mrc == MDB_NOTFOUND) {
+      snprintf(r->errmsg, sizeof(r->errmsg), "snapshot has no meta record: nothing published yet");
+      return SC_ENOTFOUND;
+    }
+    return fail(r, "mdb_dbi_open(meta)", mrc);
+  }
+  MDB_val k = {strlen(SC_META_MAGIC), SC_META_MAGIC}, v;
+  if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != strlen(SC_SNAPSHOT_MAGIC) ||
+      memcmp(v.mv_data, SC_SNAPSHOT_MAGIC, v.mv_size) != 0) {
+    mdb_txn_abort(txn);
+    snprintf(r->errmsg, sizeof(r->errmsg), "not a scopecast snapshot (bad magic)");
+    return SC_ECORRUPT;
+  }
+  k = (MDB_val){strlen(SC_META_FORMAT_VERSION), SC_META_FORMAT_VERSION};
+  if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != 4) {
+    mdb_txn_abort(txn);
+    snprintf(r->errmsg, sizeof(r->errmsg), "snapshot meta has no format version");
+    return SC_ECORRUPT;
+  }
+  const unsigned char *fv = v.mv_data;
+  meta->format_version = (uint32_t)fv[0] | (uint32_t)fv[1] << 8 | (uint32_t)fv[2] << 16 |
+                         (uint32_t)fv[3] << 24;
+  if (meta->format_version != SC_SNAPSHOT_FORMAT_VERSION) {
+    mdb_txn_abort(txn);
+    snprintf(r->errmsg, sizeof(r->errmsg), "snapshot format version %u, this reader knows %u",
+             meta->format_version, SC_SNAPSHOT_FORMAT_VERSION);
+    return SC_EVERSION;
+  }
+  bool ok = true;
+  meta->head_version = get_u64(txn, dbi, SC_META_HEAD_VERSION, &ok);
+  meta->instance_id = get_u64(txn, dbi, SC_META_INSTANCE_ID, &ok);
+  meta->last_publish_ms = get_u64(txn, dbi, SC_META_LAST_PUBLISH_MS, &ok);
+  meta->objects_total = get_u64(txn, dbi, SC_META_OBJECTS_TOTAL, &ok);
+  for (int kind = 0; kind < SC_KIND__COUNT; kind++) {
+    char key[64];
+    snprintf(key, sizeof(key), "%s%s", SC_META_OBJECTS_PREFIX, sc_kind_name((sc_kind_t)kind));
+    meta->objects_by_kind[kind] = get_u64(txn, dbi, key, &ok);
+  }
+  meta->scopes = get_u64(txn, dbi, SC_META_SCOPES, &ok);
+  meta->rejected_total = get_u64(txn, dbi, SC_META_REJECTED, &ok);
+  meta->skipped_total = get_u64(txn, dbi, SC_META_SKIPPED, &ok);
+  mdb_txn_abort(txn);
+  if (!ok) {
+    snprintf(r->errmsg, sizeof(r->errmsg), "snapshot meta record is incomplete");
+    return SC_ECORRUPT;
+  }
+  return 0;
+}
