@@ -164,8 +164,8 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
   }
   if (cd->scan_incomplete) {
     /* Keep every key we knew, plus the new ones, so a later fix can still delete. */
-    for (size_t i = 0; i < fs->nkeys; i++)
-      if (!key_in(now, cd->nscan, &fs->keys[i]))
+    for (size_t i = 0; i < fs->nkeys; i++) /* scan_key_add may move scan_keys */
+      if (!key_in(cd->scan_keys, cd->nscan, &fs->keys[i]))
         scan_key_add(cd, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name);
   }
   keys_free(fs->keys, fs->nkeys);

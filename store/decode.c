@@ -472,9 +472,17 @@ static int decode_list(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, voi
   return 0;
 }
 
+/* Every field gets a defined value when absent, so decoding into uninitialised memory
+ * (a struct on the stack) is safe. */
 static void set_default(const sc_field_t *f, char *base) {
   void *p = base + f->offset;
+  static const sc_str_t empty = {"", 0};
+  if (f->presence >= 0)
+    *(bool *)(base + f->presence) = false;
   switch ((sc_field_type_t)f->type) {
+  case SC_F_END:
+  case SC_F_STRUCT: /* its own fields are set by the recursion */
+    break;
   case SC_F_U32:
     *(uint32_t *)p = (uint32_t)f->def;
     break;
@@ -484,6 +492,12 @@ static void set_default(const sc_field_t *f, char *base) {
   case SC_F_ENUM:
     *(int *)p = (int)f->def;
     break;
+  case SC_F_BOOL:
+    *(bool *)p = false;
+    break;
+  case SC_F_TRI:
+    *(sc_tri_t *)p = SC_TRI_UNSET;
+    break;
   case SC_F_DOUBLE:
   case SC_F_PERCENT:
     *(double *)p = SC_UNSET_DBL;
@@ -492,18 +506,36 @@ static void set_default(const sc_field_t *f, char *base) {
     *(int64_t *)p = SC_UNSET_I64;
     break;
   case SC_F_STR:
-    *(sc_str_t *)p = (sc_str_t){"", 0};
+    *(sc_str_t *)p = empty;
+    break;
+  case SC_F_STRLIST:
+    *(sc_strlist_t *)p = (sc_strlist_t){0, NULL};
+    break;
+  case SC_F_LABELS:
+  case SC_F_STRMAP:
+    *(sc_labels_t *)p = (sc_labels_t){0, NULL};
+    break;
+  case SC_F_LIST:
+    memset(p, 0, sizeof(void *));
+    memset(base + f->aux, 0, sizeof(uint32_t));
     break;
   case SC_F_PROTOCOL:
-    *(sc_str_t *)(base + f->aux) = (sc_str_t){"", 0};
+    *(sc_protocol_t *)p = SC_PROTO_UNSUPPORTED;
+    *(sc_str_t *)(base + f->aux) = empty;
     break;
   case SC_F_INT_OR_STRING:
-    *(sc_str_t *)(base + f->aux) = (sc_str_t){"", 0};
+    *(uint32_t *)p = 0;
+    *(sc_str_t *)(base + f->aux) = empty;
     break;
   case SC_F_STRING_MATCH:
-    ((sc_string_match_t *)p)->value = (sc_str_t){"", 0};
+    *(sc_string_match_t *)p = (sc_string_match_t){SC_MATCH_NONE, empty};
     break;
-  default:
+  case SC_F_KEYED_MATCHES:
+    *(sc_keyed_matches_t *)p = (sc_keyed_matches_t){0, NULL};
+    break;
+  case SC_F_NAMED_PORTS:
+    memset(p, 0, sizeof(void *));
+    memset(base + f->aux, 0, sizeof(uint32_t));
     break;
   }
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs scopecast on a Debian 12 machine (as root).
+#
+#   tools/setup.sh demo   install what is missing, build, run the engine on the bundled
+#                         example meshes and show what it published
+#   tools/setup.sh test   install what is missing, build (plain and with ASan+UBSan) and
+#                         run every test
+#
+# Installing is idempotent: packages already present are not touched, so a second run
+# costs only the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
+          libxxhash-dev liblmdb-dev libyaml-dev libjansson-dev libnghttp2-dev jq)
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all packages present"
+    return
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+}
+
+build() { # build DIR [cmake options...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" > /dev/null
+  cmake --build "$dir" -j"$(nproc)"
+}
+
+demo() {
+  build build
+  local snap
+  for mesh in seeds bookinfo; do
+    snap=$(mktemp -d /tmp/scopecast-demo-$mesh-XXXXXX)
+    echo
+    echo "== scopecast on examples/$mesh =="
+    ./build/scopecast --snapshot "$snap" --config-dir "examples/$mesh/config" \
+      --mesh-config "examples/$mesh/mesh.yaml" --once
+    echo
+    echo "== scopecast-dump --snapshot $snap info =="
+    ./build/scopecast-dump --snapshot "$snap" info
+  done
+}
+
+run_tests() {
+  build build
+  (cd build && ctest --output-on-failure -j2)
+  # The same suite under AddressSanitizer (with LeakSanitizer) and UBSan.
+  build build-asan -DCMAKE_BUILD_TYPE=Debug -DSC_ASAN=ON -DSC_UBSAN=ON
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2)
+}
+
+case "${1:-}" in
+  demo) install_deps; demo ;;
+  test) install_deps; run_tests ;;
+  deps) install_deps ;;
+  *) echo "usage: tools/setup.sh demo|test|deps" >&2; exit 2 ;;
+esac
