@@ -177,6 +177,8 @@ int main(int argc, char **argv) {
     }
     case 'h':
       usage(stdout);
+      free(dirs);
+      free(watches);
       return 0;
     default:
       bad = 1;

@@ -118,11 +118,27 @@ static int add_node(sc_builder_t *b, sc_node_t *n) {
   return frame_push_child(&b->stack[b->depth - 1], n);
 }
 
+/* Kubernetes objects are JSON: mapping keys are strings, never lists or maps. */
+static int check_scalar_keys(sc_builder_t *b, sc_frame_t *f) {
+  for (size_t i = 0; i < f->n; i += 2) {
+    const sc_node_t *k = f->items[i];
+    if (k->type != SC_NODE_SCALAR) {
+      set_err(b->err, k->line, k->column, k->offset, "mapping keys must be strings, not %s",
+              k->type == SC_NODE_MAP ? "objects" : "lists");
+      return SC_ESYNTAX;
+    }
+  }
+  return 0;
+}
+
 static int close_container(sc_builder_t *b) {
   sc_frame_t *f = &b->stack[--b->depth];
   int rc = 0;
-  if (f->node->type == SC_NODE_MAP)
-    rc = check_duplicate_keys(b, f);
+  if (f->node->type == SC_NODE_MAP) {
+    rc = check_scalar_keys(b, f);
+    if (rc == 0)
+      rc = check_duplicate_keys(b, f);
+  }
   if (rc == 0 && f->n > 0) {
     f->node->items = sc__arena_alloc(b->doc->arena, f->n * sizeof(sc_node_t *));
     if (f->node->items == NULL)
@@ -230,8 +246,18 @@ int sc__doc_parse_yaml(const char *buf, size_t len, const sc_doc_opts_t *opts, s
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
       const char *problem = parser.problem ? parser.problem : "malformed YAML";
-      set_err(err, o.base_line + parser.problem_mark.line, parser.problem_mark.column + 1,
-              o.base_offset + parser.problem_mark.index, "YAML syntax error: %s", problem);
+      if (parser.error == YAML_READER_ERROR) {
+        /* Encoding errors carry a byte offset, not a mark: count the lines up to it. */
+        size_t at = parser.problem_offset < len ? parser.problem_offset : len;
+        uint64_t line = o.base_line, col = 1;
+        for (size_t i = 0; i < at; i++, col++)
+          if (buf[i] == '\n')
+            line++, col = 0;
+        set_err(err, line, col, o.base_offset + at, "YAML syntax error: %s", problem);
+      } else {
+        set_err(err, o.base_line + parser.problem_mark.line, parser.problem_mark.column + 1,
+                o.base_offset + parser.problem_mark.index, "YAML syntax error: %s", problem);
+      }
       rc = parser.error == YAML_MEMORY_ERROR ? SC_ENOMEM : SC_ESYNTAX;
       break;
     }

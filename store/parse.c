@@ -18,6 +18,8 @@ typedef struct {
   bool key_only; /* DELETED events need only the key */
 } parse_ctx_t;
 
+#define SC_MAX_LIST_DEPTH 4
+
 typedef int (*decode_fn)(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj);
 
 typedef struct {
@@ -85,9 +87,13 @@ typedef struct {
 } meta_t;
 
 static const sc_field_t meta_fields[] = {
-    F_STR("name", meta_t, name), F_STR("namespace", meta_t, namespace_),
-    F_LABELS("labels", meta_t, labels), F_STR("creationTimestamp", meta_t, creation), F_END};
+    F_STR("name", meta_t, name), F_LABELS("labels", meta_t, labels),
+    F_STR("creationTimestamp", meta_t, creation), F_END};
 static const sc_schema_t meta_schema = {meta_fields, NULL};
+/* The namespace is part of the key, and may be defaulted: it stays out of the spec hash so
+ * that a manifest with and without "namespace: default" is the same object. */
+static const sc_field_t meta_ns_fields[] = {F_STR("namespace", meta_t, namespace_), F_END};
+static const sc_schema_t meta_ns_schema = {meta_ns_fields, NULL};
 
 /* Annotations scopecast reads; everything else (last-applied-configuration, ...) is
  * ignored so that it neither costs memory nor defeats no-op detection. */
@@ -122,6 +128,10 @@ static int decode_annotations(sc_dec_t *d, const sc_node_t *map, sc_obj_t *obj) 
   return 0;
 }
 
+static bool is_string(const sc_node_t *n) {
+  return n != NULL && n->type == SC_NODE_SCALAR && strcmp(sc__scalar_type_name(n), "a string") == 0;
+}
+
 static int decode_metadata(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj, bool key_only) {
   const sc_node_t *meta = sc__map_get(root, "metadata");
   size_t saved = sc__dec_push_key(d, "metadata");
@@ -129,17 +139,28 @@ static int decode_metadata(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj, bo
     return sc__dec_fail(d, root, "is required");
   if (meta->type != SC_NODE_MAP)
     return sc__dec_fail(d, meta, "expected an object, got %s", sc__scalar_type_name(meta));
+  const sc_parse_opts_t *o = d->opts;
+  /* Name the object in any message about its metadata, so fill these in first. */
+  const sc_node_t *name = sc__map_get(meta, "name"), *ns = sc__map_get(meta, "namespace");
+  if (is_string(name))
+    snprintf(d->diag->name, sizeof(d->diag->name), "%s", name->text);
+  if (sc_kind_is_namespaced(obj->kind))
+    snprintf(d->diag->namespace_, sizeof(d->diag->namespace_), "%s",
+             is_string(ns) && ns->len > 0 ? ns->text : opt_default_ns(o));
   meta_t m;
   int rc = sc__dec_struct(d, meta, &meta_schema, &m);
   if (rc != 0)
     return rc;
-  snprintf(d->diag->name, sizeof(d->diag->name), "%s", m.name.ptr);
-  const sc_parse_opts_t *o = d->opts;
+  XXH3_state_t *hash = d->hash;
+  d->hash = NULL;
+  rc = sc__dec_struct(d, meta, &meta_ns_schema, &m);
+  d->hash = hash;
+  if (rc != 0)
+    return rc;
   if (sc_kind_is_namespaced(obj->kind)) {
     if (m.namespace_.len == 0 &&
         sc__arena_str(d->arena, opt_default_ns(o), strlen(opt_default_ns(o)), &m.namespace_) != 0)
       return SC_ENOMEM;
-    snprintf(d->diag->namespace_, sizeof(d->diag->namespace_), "%s", m.namespace_.ptr);
     const char *why = sc__dns_label_invalid(m.namespace_.ptr, m.namespace_.len);
     if (why != NULL) {
       sc__dec_push_key(d, "namespace");
@@ -214,9 +235,13 @@ static int decode_object(parse_ctx_t *c, const sc_node_t *root, sc_kind_t kind, 
   return 0;
 }
 
-static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_depth);
+static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_depth,
+                        const sc_node_t *list_api, const char *item_kind);
 
-static int process_list(parse_ctx_t *c, const sc_node_t *root, unsigned list_depth) {
+/* The API server leaves apiVersion and kind out of the items of a typed list
+ * ("ServiceList"): they inherit them from the list. */
+static int process_list(parse_ctx_t *c, const sc_node_t *root, const sc_node_t *api,
+                        const sc_node_t *kind, unsigned list_depth) {
   const sc_node_t *items = sc__map_get(root, "items");
   if (sc__node_is_null(items))
     return 0;
@@ -229,8 +254,11 @@ static int process_list(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
              sc__scalar_type_name(items));
     return reject(c, &diag, false, SC_KIND_SERVICE);
   }
+  char item_kind[128];
+  snprintf(item_kind, sizeof(item_kind), "%.*s", (int)(kind->len - 4), kind->text);
   for (uint32_t i = 0; i < items->len; i++) {
-    int rc = process_node(c, items->items[i], list_depth + 1);
+    int rc = process_node(c, items->items[i], list_depth + 1, item_kind[0] ? api : NULL,
+                          item_kind);
     if (rc != 0)
       return rc;
   }
@@ -288,7 +316,8 @@ static int process_configmap(parse_ctx_t *c, const sc_node_t *root, sc_diag_t *d
   return report(c, SC_ITEM_OBJECT, obj, NULL, true, SC_KIND_MESH_CONFIG);
 }
 
-static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_depth) {
+static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_depth,
+                        const sc_node_t *list_api, const char *item_kind) {
   sc_diag_t diag;
   diag_init(&diag, c->opts, root);
   if (root == NULL || sc__node_is_null(root))
@@ -300,6 +329,14 @@ static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
   }
   const sc_node_t *api, *kind;
   int api_rc = scalar_field(root, "apiVersion", &api), kind_rc = scalar_field(root, "kind", &kind);
+  sc_node_t inherited_kind;
+  if (kind_rc > 0 && api_rc > 0 && list_api != NULL) {
+    inherited_kind = (sc_node_t){.type = SC_NODE_SCALAR, .quoted = true, .text = item_kind,
+                                 .len = (uint32_t)strlen(item_kind)};
+    kind = &inherited_kind;
+    api = list_api;
+    kind_rc = api_rc = 0;
+  }
   if (kind_rc != 0 || api_rc != 0) {
     const char *field = kind_rc != 0 ? "kind" : "apiVersion";
     int bad = kind_rc != 0 ? kind_rc : api_rc;
@@ -321,11 +358,13 @@ static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
 
   size_t klen = kind->len;
   if (klen >= 4 && strcmp(kind->text + klen - 4, "List") == 0 && sc__map_get(root, "items")) {
-    if (list_depth >= 4) {
-      snprintf(diag.reason, sizeof(diag.reason), "Lists nested too deeply");
+    if (list_depth >= SC_MAX_LIST_DEPTH) {
+      snprintf(diag.reason, sizeof(diag.reason), "%s",
+               list_depth > SC_MAX_LIST_DEPTH ? "a watch event carries one object, not a List"
+                                              : "Lists nested too deeply");
       return reject(c, &diag, false, SC_KIND_SERVICE);
     }
-    return process_list(c, root, list_depth);
+    return process_list(c, root, api, kind, list_depth);
   }
   if (group[0] == '\0' && strcmp(version, "v1") == 0 && strcmp(kind->text, "ConfigMap") == 0)
     return process_configmap(c, root, &diag);
@@ -385,7 +424,7 @@ static int yaml_chunk(void *arg, const char *p, size_t n, uint64_t line, uint64_
     return rc;
   if (rc != 0)
     return reject_syntax(c, &err);
-  rc = process_node(c, doc.root, 0);
+  rc = process_node(c, doc.root, 0, NULL, NULL);
   sc__doc_free(&doc);
   return rc;
 }
@@ -416,7 +455,7 @@ int sc_parse_json(const char *buf, size_t len, const sc_parse_opts_t *opts, sc_p
       return rc;
     if (rc != 0)
       return reject_syntax(&c, &err); /* no resynchronisation inside one file */
-    rc = process_node(&c, doc.root, 0);
+    rc = process_node(&c, doc.root, 0, NULL, NULL);
     sc__doc_free(&doc);
     if (rc != 0)
       return rc;
@@ -489,7 +528,7 @@ int sc_parse_watch_event(const char *buf, size_t len, const sc_parse_opts_t *opt
   } else {
     c.event = (sc_event_type_t)event;
     c.key_only = event == SC_EVENT_DELETED;
-    rc = process_node(&c, object, 3); /* a watch event carries one object, not a List */
+    rc = process_node(&c, object, SC_MAX_LIST_DEPTH + 1, NULL, NULL); /* no Lists here */
   }
   sc__doc_free(&doc);
   return rc;

@@ -94,10 +94,16 @@ static int decode_spec(sc_dec_t *d, const sc_node_t *root, const sc_schema_t *sc
 
 /* ---- ports -------------------------------------------------------------------------- */
 
+static int check_port_name(sc_dec_t *d, const sc_node_t *n, const void *value) {
+  const sc_str_t *s = value;
+  const char *why = sc__dns_label_invalid(s->ptr, s->len);
+  return why ? sc__dec_fail(d, n, "invalid port name \"%.60s\": %s", s->ptr, why) : 0;
+}
+
 static const sc_field_t se_port_fields[] = {
     F_U32_REQ("number", sc_port_t, number, 1, 65535),
     F_PROTOCOL("protocol", sc_port_t, protocol, protocol_text),
-    F_STR("name", sc_port_t, name),
+    F_STR_REQ_CHECK("name", sc_port_t, name, check_port_name),
     F_U32("targetPort", sc_port_t, target_port, 0, 65535, 0), F_END};
 static const sc_schema_t se_port_schema = {se_port_fields, NULL};
 
@@ -105,7 +111,7 @@ static const sc_schema_t se_port_schema = {se_port_fields, NULL};
 static const sc_field_t sidecar_port_fields[] = {
     F_U32("number", sc_port_t, number, 0, 65535, 0),
     F_PROTOCOL("protocol", sc_port_t, protocol, protocol_text),
-    F_STR("name", sc_port_t, name), F_END};
+    F_STR_CHECK("name", sc_port_t, name, check_port_name), F_END};
 static const sc_schema_t sidecar_port_schema = {sidecar_port_fields, NULL};
 
 /* ---- ServiceEntry --------------------------------------------------------------------- */
@@ -162,9 +168,9 @@ static int se_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
     sc__dec_push_key(d, "endpoints");
     return sc__dec_fail(d, node, "no endpoints may be given with resolution NONE");
   }
-  if (se->resolution == SC_RESOLUTION_STATIC && se->nendpoints == 0 && !se->has_workload_selector) {
-    sc__dec_push_key(d, "endpoints");
-    return sc__dec_fail(d, node, "resolution STATIC needs endpoints or a workloadSelector");
+  if (se->has_workload_selector && se->nendpoints > 0) {
+    sc__dec_push_key(d, "workloadSelector");
+    return sc__dec_fail(d, node, "only one of workloadSelector and endpoints may be set");
   }
   return 0;
 }
@@ -211,7 +217,7 @@ static const sc_schema_t headers_schema = {headers_fields, NULL};
 
 static const sc_field_t route_destination_fields[] = {
     F_STRUCT_REQ("destination", sc_route_destination_t, destination, destination_schema),
-    F_U32("weight", sc_route_destination_t, weight, 0, 100, 0),
+    F_U32("weight", sc_route_destination_t, weight, 0, INT32_MAX, 0),
     F_STRUCT("headers", sc_route_destination_t, headers, headers_schema), F_END};
 static const sc_schema_t route_destination_schema = {route_destination_fields, NULL};
 
@@ -321,9 +327,18 @@ static const sc_field_t l4_match_fields[] = {
     F_STRLIST("gateways", sc_l4_match_t, gateways), F_END};
 static const sc_schema_t l4_match_schema = {l4_match_fields, NULL};
 
+static int tls_match_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
+  const sc_l4_match_t *m = value;
+  if (m->sni_hosts.n > 0)
+    return 0;
+  sc__dec_push_key(d, "sniHosts");
+  return sc__dec_fail(d, node, "is required for tls routes");
+}
+static const sc_schema_t tls_match_schema = {l4_match_fields, tls_match_finish};
+
 static const sc_field_t l4_destination_fields[] = {
     F_STRUCT_REQ("destination", sc_l4_destination_t, destination, destination_schema),
-    F_U32("weight", sc_l4_destination_t, weight, 0, 100, 0), F_END};
+    F_U32("weight", sc_l4_destination_t, weight, 0, INT32_MAX, 0), F_END};
 static const sc_schema_t l4_destination_schema = {l4_destination_fields, NULL};
 
 static int l4_route_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
@@ -338,6 +353,11 @@ static const sc_field_t l4_route_fields[] = {
     F_LIST("route", sc_l4_route_t, route, nroute, sc_l4_destination_t, l4_destination_schema),
     F_END};
 static const sc_schema_t l4_route_schema = {l4_route_fields, l4_route_finish};
+static const sc_field_t tls_route_fields[] = {
+    F_LIST("match", sc_l4_route_t, match, nmatch, sc_l4_match_t, tls_match_schema),
+    F_LIST("route", sc_l4_route_t, route, nroute, sc_l4_destination_t, l4_destination_schema),
+    F_END};
+static const sc_schema_t tls_route_schema = {tls_route_fields, l4_route_finish};
 
 static const sc_field_t virtual_service_fields[] = {
     F_STRLIST_CHECK("hosts", sc_virtual_service_t, hosts, check_hosts),
@@ -345,7 +365,7 @@ static const sc_field_t virtual_service_fields[] = {
     F_STRLIST_CHECK("exportTo", sc_virtual_service_t, export_to, check_export_to),
     F_LIST("http", sc_virtual_service_t, http, nhttp, sc_http_route_t, http_route_schema),
     F_LIST("tcp", sc_virtual_service_t, tcp, ntcp, sc_l4_route_t, l4_route_schema),
-    F_LIST("tls", sc_virtual_service_t, tls, ntls, sc_l4_route_t, l4_route_schema), F_END};
+    F_LIST("tls", sc_virtual_service_t, tls, ntls, sc_l4_route_t, tls_route_schema), F_END};
 static const sc_schema_t virtual_service_schema = {virtual_service_fields, NULL};
 
 static int resolve_destination(sc_dec_t *d, sc_destination_t *dst, sc_str_t ns) {
@@ -402,20 +422,6 @@ static int normalize_virtual_service(sc_dec_t *d, sc_virtual_service_t *vs, sc_s
 int sc__decode_virtual_service(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   sc_virtual_service_t *vs = &obj->u.virtual_service;
   int rc = decode_spec(d, root, &virtual_service_schema, vs);
-  if (rc == 0 && vs->tls != NULL) {
-    for (uint32_t i = 0; i < vs->ntls; i++) {
-      for (uint32_t j = 0; j < vs->tls[i].nmatch; j++) {
-        if (vs->tls[i].match[j].sni_hosts.n == 0) {
-          sc__dec_push_key(d, "spec.tls");
-          sc__dec_push_index(d, i);
-          sc__dec_push_key(d, "match");
-          sc__dec_push_index(d, j);
-          sc__dec_push_key(d, "sniHosts");
-          return sc__dec_fail(d, NULL, "is required for tls routes");
-        }
-      }
-    }
-  }
   if (rc == 0)
     rc = normalize_virtual_service(d, vs, obj->namespace_);
   return rc;
@@ -673,6 +679,7 @@ static const sc_schema_t egress_schema = {egress_fields, NULL};
 static int ingress_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_ingress_listener_t *in = value;
   in->has_tls = sc__map_get(node, "tls") != NULL;
+  in->has_port = true; /* required */
   if (in->port.number == 0) {
     sc__dec_push_key(d, "port.number");
     return sc__dec_fail(d, node, "ingress port number must be 1-65535");
@@ -735,6 +742,10 @@ static int sidecar_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   if (sc->has_egress_proxy && sc->outbound_mode != SC_OUTBOUND_ALLOW_ANY) {
     sc__dec_push_key(d, "outboundTrafficPolicy.egressProxy");
     return sc__dec_fail(d, node, "egressProxy needs mode ALLOW_ANY");
+  }
+  if (sc->has_egress_proxy && sc->egress_proxy.port == 0) {
+    sc__dec_push_key(d, "outboundTrafficPolicy.egressProxy.port");
+    return sc__dec_fail(d, node, "is required");
   }
   return 0;
 }

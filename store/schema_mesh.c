@@ -53,11 +53,17 @@ static const sc_field_t mesh_fields[] = {
     F_END};
 static const sc_schema_t mesh_schema = {mesh_fields, NULL};
 
+static sc_str_t export_all_item = {"*", 1};
+#define EXPORT_ALL {1, &export_all_item}
+
 static const sc_mesh_config_t mesh_defaults = {
     .root_namespace = {"istio-system", 12},
     .trust_domain = {"cluster.local", 13},
     .outbound_mode = SC_OUTBOUND_ALLOW_ANY,
     .inbound_mode = SC_INBOUND_PASSTHROUGH,
+    .default_service_export_to = EXPORT_ALL,
+    .default_virtual_service_export_to = EXPORT_ALL,
+    .default_destination_rule_export_to = EXPORT_ALL,
     .proxy_listen_port = 15001,
     .proxy_inbound_listen_port = 15006,
     .proxy_http_port = 0,
@@ -93,6 +99,13 @@ int sc__decode_mesh(sc_dec_t *d, const sc_node_t *mesh, sc_obj_t *obj) {
     m->protocol_detection_timeout = mesh_defaults.protocol_detection_timeout;
   if (m->dns_refresh_rate == SC_UNSET_I64)
     m->dns_refresh_rate = mesh_defaults.dns_refresh_rate;
+  /* An absent (nil) default exportTo list means ["*"] (initDefaultExportMaps). */
+  if (m->default_service_export_to.n == 0)
+    m->default_service_export_to = mesh_defaults.default_service_export_to;
+  if (m->default_virtual_service_export_to.n == 0)
+    m->default_virtual_service_export_to = mesh_defaults.default_virtual_service_export_to;
+  if (m->default_destination_rule_export_to.n == 0)
+    m->default_destination_rule_export_to = mesh_defaults.default_destination_rule_export_to;
   if (sc__map_get(mesh, "enableAutoMtls") == NULL)
     m->enable_auto_mtls = mesh_defaults.enable_auto_mtls;
   return 0;
