@@ -3,6 +3,7 @@
 #define SC_ENGINE_INTERNAL_H
 
 #include "framer.h"
+#include "scopeset.h"
 #include "log.h"
 #include "scopecast/engine.h"
 #include "scopecast/snapshot.h"
@@ -45,6 +46,7 @@ struct sc_engine_s {
   uv_signal_t sigint, sigterm;
   bool published_once, stopping, stopped, fatal;
   uint64_t counters_at_publish; /* rejected+skipped when last published */
+  sc_scopeset_t published;      /* the scope and selector records in the snapshot */
   sc_engine_stats_t stats;
   int open_handles; /* engine-owned handles still to close */
 };

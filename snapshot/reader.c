@@ -146,3 +146,68 @@ int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta) {
   }
   return 0;
 }
+
+/* Opens table in txn; *exists is false when the table was never written. */
+static int open_table(sc_snapshot_reader_t *r, MDB_txn *txn, const char *table, MDB_dbi *dbi,
+                      bool *exists) {
+  int rc = mdb_dbi_open(txn, table, 0, dbi);
+  *exists = rc == 0;
+  if (rc == MDB_NOTFOUND)
+    return 0;
+  if (rc != 0) {
+    char what[96];
+    snprintf(what, sizeof(what), "mdb_dbi_open(%.60s)", table);
+    return fail(r, what, rc);
+  }
+  return 0;
+}
+
+int sc_snapshot_get(sc_snapshot_reader_t *r, const char *table, const void *key, size_t klen,
+                    sc_snapshot_record_cb cb, void *arg) {
+  MDB_txn *txn;
+  int rc = begin_read(r, &txn);
+  if (rc != 0)
+    return rc;
+  MDB_dbi dbi;
+  bool exists;
+  rc = open_table(r, txn, table, &dbi, &exists);
+  if (rc == 0 && !exists)
+    rc = SC_ENOTFOUND;
+  if (rc == 0) {
+    MDB_val k = {klen, (void *)key}, v;
+    int mrc = mdb_get(txn, dbi, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+      rc = SC_ENOTFOUND;
+    else if (mrc != 0)
+      rc = fail(r, "mdb_get", mrc);
+    else
+      rc = cb(arg, key, klen, v.mv_data, v.mv_size);
+  }
+  mdb_txn_abort(txn);
+  return rc;
+}
+
+int sc_snapshot_foreach(sc_snapshot_reader_t *r, const char *table, sc_snapshot_record_cb cb,
+                        void *arg) {
+  MDB_txn *txn;
+  int rc = begin_read(r, &txn);
+  if (rc != 0)
+    return rc;
+  MDB_dbi dbi;
+  bool exists;
+  MDB_cursor *cur = NULL;
+  rc = open_table(r, txn, table, &dbi, &exists);
+  if (rc == 0 && exists) {
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
+    if (mrc != 0)
+      rc = fail(r, "mdb_cursor_open", mrc);
+    MDB_val k, v;
+    while (rc == 0 && (mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+      rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+      rc = fail(r, "mdb_cursor_get", mrc);
+    mdb_cursor_close(cur);
+  }
+  mdb_txn_abort(txn);
+  return rc;
+}

@@ -324,3 +324,17 @@ int sc_snapshot_publish(sc_snapshot_writer_t *w, sc_snapshot_meta_t *meta,
       return rc;
   }
 }
+
+int sc_snapshot_txn_clear(sc_snapshot_txn_t *t, const char *table) {
+  MDB_dbi dbi;
+  int rc = txn_dbi(t, table, &dbi);
+  if (rc != 0)
+    return rc;
+  rc = mdb_drop(t->txn, dbi, 0);
+  if (rc != 0) {
+    if (t->mdb_rc == 0)
+      t->mdb_rc = rc;
+    return fail(t->w, "mdb_drop", rc);
+  }
+  return 0;
+}

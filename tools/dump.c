@@ -12,7 +12,7 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "Usage: scopecast-dump --snapshot DIR [--json] COMMAND\n"
+          "Usage: scopecast-dump --snapshot DIR [--json] COMMAND [ARGS]\n"
           "\n"
           "Prints what a scopecast engine published. Opens the snapshot read-only, with one\n"
           "short read transaction per command, so it is safe to run while the engine writes.\n"
@@ -29,6 +29,19 @@ static void usage(FILE *out) {
           "                   JSON: {\"formatVersion\", \"headVersion\", \"instanceId\",\n"
           "                   \"lastPublish\", \"lastPublishMs\", \"objects\", \"objectsByKind\",\n"
           "                   \"scopes\", \"rejected\", \"skipped\"}\n"
+          "  scopes           every SidecarScope: id, config namespace, source Sidecar, version.\n"
+          "                   JSON: {\"scopes\": [{\"id\", \"namespace\", \"sidecar\", \"version\"}]}\n"
+          "  scope ID         one scope: its services, egress listeners, DestinationRules per\n"
+          "                   host, outbound traffic policy and dependencies\n"
+          "  resolve --namespace NS [--label KEY=VALUE]...\n"
+          "                   the scope a proxy in NS with these labels gets (its namespace\n"
+          "                   need not be known to the engine), and the DestinationRules that\n"
+          "                   make up the rule this proxy gets for each host.\n"
+          "                   JSON: {\"scope\", \"namespace\", \"sidecar\", \"destinationRules\"}\n"
+          "\n"
+          "Scope ids: NS/NAME for a Sidecar resource, NS/NAME@ROOTNS for the root namespace's\n"
+          "Sidecar applied to NS, NS/@default when there is no Sidecar at all; namespace \"*\"\n"
+          "stands for every namespace the config does not mention.\n"
           "\n"
           "Exit status: 0 ok, 1 the snapshot cannot be read, 2 usage.\n");
 }
@@ -95,50 +108,322 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
   return 0;
 }
 
+/* ---- scopes -------------------------------------------------------------------------- */
+
+/* Parses one stored JSON record; NULL (with a message) when it is not valid. */
+static json_t *parse_record(const void *val, size_t vlen, const char *what) {
+  json_error_t err;
+  json_t *o = json_loadb(val, vlen, 0, &err);
+  if (o == NULL)
+    fprintf(stderr, "scopecast-dump: %s: stored record is not JSON: %s\n", what, err.text);
+  return o;
+}
+
+static int collect_scope(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key;
+  (void)klen;
+  json_t *o = parse_record(val, vlen, "scopes");
+  if (o == NULL)
+    return SC_ECORRUPT;
+  json_t *row = json_object();
+  const char *fields[] = {"id", "namespace", "sidecar", "version"};
+  for (int i = 0; i < 4; i++)
+    json_object_set(row, fields[i], json_object_get(o, fields[i]));
+  json_array_append_new(arg, row);
+  json_decref(o);
+  return 0;
+}
+
+static const char *or_none(json_t *v) { return json_is_string(v) ? json_string_value(v) : "-"; }
+
+static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
+  json_t *rows = json_array();
+  int rc = sc_snapshot_foreach(r, SC_TABLE_SCOPES, collect_scope, rows);
+  if (rc != 0) {
+    if (rc != SC_ECORRUPT)
+      fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+    json_decref(rows);
+    return 1;
+  }
+  if (json) {
+    json_t *o = json_object();
+    json_object_set_new(o, "scopes", rows);
+    return print_json(o);
+  }
+  printf("%-44s %-20s %-36s %s\n", "ID", "NAMESPACE", "SIDECAR", "VERSION");
+  size_t i;
+  json_t *row;
+  json_array_foreach(rows, i, row) {
+    printf("%-44s %-20s %-36s %s\n", or_none(json_object_get(row, "id")),
+           or_none(json_object_get(row, "namespace")), or_none(json_object_get(row, "sidecar")),
+           or_none(json_object_get(row, "version")));
+  }
+  json_decref(rows);
+  return 0;
+}
+
+static int load_record(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key;
+  (void)klen;
+  json_t **out = arg;
+  *out = parse_record(val, vlen, "record");
+  return *out ? 0 : SC_ECORRUPT;
+}
+
+/* The stored scope id, or NULL with a message. */
+static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
+  json_t *o = NULL;
+  int rc = sc_snapshot_get(r, SC_TABLE_SCOPES, id, strlen(id), load_record, &o);
+  if (rc == SC_ENOTFOUND)
+    fprintf(stderr, "scopecast-dump: no scope \"%s\" (see `scopecast-dump scopes`)\n", id);
+  else if (rc != 0 && rc != SC_ECORRUPT)
+    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+  return rc == 0 ? o : NULL;
+}
+
+static void print_scope_text(json_t *s) {
+  printf("%-24s %s\n", "scope", or_none(json_object_get(s, "id")));
+  printf("%-24s %s\n", "namespace", or_none(json_object_get(s, "namespace")));
+  printf("%-24s %s\n", "sidecar", or_none(json_object_get(s, "sidecar")));
+  printf("%-24s %s\n", "version", or_none(json_object_get(s, "version")));
+  printf("%-24s %s\n", "outbound traffic policy", or_none(json_object_get(s, "outboundTrafficPolicy")));
+  size_t i, j;
+  json_t *v, *w;
+  printf("\nEGRESS LISTENERS\n");
+  json_array_foreach(json_object_get(s, "egressListeners"), i, v) {
+    json_t *port = json_object_get(v, "port");
+    char portbuf[16] = "-";
+    if (json_is_integer(port))
+      snprintf(portbuf, sizeof(portbuf), "%lld", (long long)json_integer_value(port));
+    printf("  [%zu] port %s  bind %s\n", i, portbuf, or_none(json_object_get(v, "bind")));
+    json_array_foreach(json_object_get(v, "hosts"), j, w) printf("      host     %s\n", json_string_value(w));
+    json_array_foreach(json_object_get(v, "services"), j, w) printf("      service  %s\n", json_string_value(w));
+    json_array_foreach(json_object_get(v, "virtualServices"), j, w)
+        printf("      vs       %s\n", json_string_value(w));
+  }
+  printf("\nSERVICES\n");
+  json_array_foreach(json_object_get(s, "services"), i, v) {
+    printf("  %-56s %-16s", or_none(json_object_get(v, "hostname")), or_none(json_object_get(v, "namespace")));
+    json_array_foreach(json_object_get(v, "ports"), j, w)
+        printf(" %lld/%s", (long long)json_integer_value(json_object_get(w, "port")),
+               or_none(json_object_get(w, "protocol")));
+    printf("\n");
+  }
+  printf("\nDESTINATION RULES\n");
+  const char *host;
+  json_object_foreach(json_object_get(s, "destinationRules"), host, v) {
+    if (json_array_size(v) == 0)
+      continue;
+    printf("  %-56s", host);
+    json_array_foreach(v, j, w) printf(" %s", json_string_value(w));
+    printf("\n");
+  }
+  printf("\nDEPENDENCIES\n");
+  json_array_foreach(json_object_get(s, "dependencies"), i, v) printf("  %s\n", json_string_value(v));
+}
+
+static int cmd_scope(sc_snapshot_reader_t *r, const char *id, bool json) {
+  json_t *s = get_scope(r, id);
+  if (s == NULL)
+    return 1;
+  if (json)
+    return print_json(s);
+  print_scope_text(s);
+  json_decref(s);
+  return 0;
+}
+
+typedef struct {
+  const char *key, *value;
+} label_arg_t;
+
+static bool selector_matches(json_t *selector, const label_arg_t *labels, size_t nlabels) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(selector, k, v) {
+    bool found = false;
+    for (size_t i = 0; i < nlabels && !found; i++)
+      found = strcmp(labels[i].key, k) == 0 && strcmp(labels[i].value, json_string_value(v)) == 0;
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/* The DestinationRule this proxy gets for a host (semantics 6.3): the first selector
+ * entry of the scope's namespace that matches its labels, else the last one without a
+ * selector. */
+static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const label_arg_t *labels,
+                              size_t nlabels) {
+  json_t *catch_all = NULL, *e;
+  size_t i;
+  json_array_foreach(entries, i, e) {
+    json_t *sel = json_object_get(e, "selector");
+    if (!json_is_object(sel)) {
+      catch_all = e;
+      continue;
+    }
+    if (strcmp(or_none(json_object_get(e, "namespace")), scope_ns) == 0 &&
+        selector_matches(sel, labels, nlabels))
+      return json_object_get(e, "from");
+  }
+  return catch_all ? json_object_get(catch_all, "from") : NULL;
+}
+
+static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_t *labels,
+                       size_t nlabels, bool json) {
+  json_t *sel = NULL;
+  int rc = sc_snapshot_get(r, SC_TABLE_SELECTORS, ns, strlen(ns), load_record, &sel);
+  if (rc == SC_ENOTFOUND) /* a namespace the config does not mention */
+    rc = sc_snapshot_get(r, SC_TABLE_SELECTORS, "*", 1, load_record, &sel);
+  if (rc != 0) {
+    if (rc != SC_ECORRUPT)
+      fprintf(stderr, "scopecast-dump: %s\n",
+              rc == SC_ENOTFOUND ? "snapshot has no selector data" : sc_snapshot_reader_errmsg(r));
+    return 1;
+  }
+  const char *id = NULL;
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(sel, "scopes"), i, e) {
+    json_t *s = json_object_get(e, "selector");
+    if (!json_is_object(s) || selector_matches(s, labels, nlabels)) {
+      id = json_string_value(json_object_get(e, "scope"));
+      break;
+    }
+  }
+  if (id == NULL) {
+    fprintf(stderr, "scopecast-dump: selector data of %s names no scope\n", ns);
+    json_decref(sel);
+    return 1;
+  }
+  json_t *scope = get_scope(r, id);
+  json_decref(sel);
+  if (scope == NULL)
+    return 1;
+  json_t *out = json_object();
+  json_object_set(out, "scope", json_object_get(scope, "id"));
+  json_object_set_new(out, "namespace", json_string(ns));
+  json_object_set(out, "sidecar", json_object_get(scope, "sidecar"));
+  const char *scope_ns = or_none(json_object_get(scope, "namespace"));
+  json_t *drs = json_object(), *entries = json_object_get(scope, "destinationRuleEntries");
+  const char *host;
+  json_t *list;
+  json_object_foreach(entries, host, list) {
+    json_t *from = rule_for_proxy(list, scope_ns, labels, nlabels);
+    json_object_set_new(drs, host, from ? json_deep_copy(from) : json_array());
+  }
+  json_object_set_new(out, "destinationRules", drs);
+  json_decref(scope);
+  if (json)
+    return print_json(out);
+  printf("%-12s %s\n%-12s %s\n%-12s %s\n", "scope", or_none(json_object_get(out, "scope")),
+         "namespace", ns, "sidecar", or_none(json_object_get(out, "sidecar")));
+  printf("\nDESTINATION RULES FOR THIS PROXY\n");
+  json_object_foreach(drs, host, list) {
+    if (json_array_size(list) == 0)
+      continue;
+    printf("  %-56s", host);
+    json_array_foreach(list, i, e) printf(" %s", json_string_value(e));
+    printf("\n");
+  }
+  json_decref(out);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static const struct option long_opts[] = {{"snapshot", required_argument, NULL, 's'},
                                             {"json", no_argument, NULL, 'j'},
+                                            {"namespace", required_argument, NULL, 'n'},
+                                            {"label", required_argument, NULL, 'l'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-  const char *dir = NULL;
+  const char *dir = NULL, *ns = NULL, *cmd = NULL, *arg = NULL;
   bool json = false;
-  int c;
-  /* "+" stops at the command, so each command can take its own options later. */
-  while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+  label_arg_t *labels = calloc((size_t)argc, sizeof(*labels));
+  size_t nlabels = 0;
+  int c, status = 2;
+  if (labels == NULL)
+    return 1;
+  /* Options may come before or after the command; the first two operands are the
+   * command and its argument. */
+  while (optind < argc) {
+    c = getopt_long(argc, argv, "-h", long_opts, NULL);
+    if (c == -1)
+      break;
     switch (c) {
+    case 1:
+      if (cmd == NULL)
+        cmd = optarg;
+      else if (arg == NULL)
+        arg = optarg;
+      else {
+        fprintf(stderr, "scopecast-dump: unexpected argument \"%s\"\n", optarg);
+        goto usage;
+      }
+      break;
     case 's': dir = optarg; break;
     case 'j': json = true; break;
-    case 'h': usage(stdout); return 0;
-    default: fprintf(stderr, "Try 'scopecast-dump --help'.\n"); return 2;
+    case 'n': ns = optarg; break;
+    case 'l': {
+      char *eq = strchr(optarg, '=');
+      if (eq == NULL || eq == optarg) {
+        fprintf(stderr, "scopecast-dump: --label %s: expected KEY=VALUE\n", optarg);
+        goto usage;
+      }
+      *eq = '\0';
+      labels[nlabels++] = (label_arg_t){optarg, eq + 1};
+      break;
     }
-  }
-  const char *cmd = optind < argc ? argv[optind++] : NULL;
-  /* Allow --json after the command too. */
-  for (int i = optind; i < argc; i++) {
-    if (strcmp(argv[i], "--json") == 0) {
-      json = true;
-    } else {
-      fprintf(stderr, "scopecast-dump: unexpected argument \"%s\"\nTry 'scopecast-dump --help'.\n",
-              argv[i]);
-      return 2;
+    case 'h':
+      usage(stdout);
+      status = 0;
+      goto done;
+    default:
+      goto usage;
     }
   }
   if (dir == NULL || cmd == NULL) {
-    fprintf(stderr, "scopecast-dump: %s\nTry 'scopecast-dump --help'.\n",
+    fprintf(stderr, "scopecast-dump: %s\n",
             dir == NULL ? "--snapshot DIR is required" : "a command is required");
-    return 2;
+    goto usage;
   }
-  if (strcmp(cmd, "info") != 0) {
-    fprintf(stderr, "scopecast-dump: unknown command \"%s\"\nTry 'scopecast-dump --help'.\n", cmd);
-    return 2;
+  bool known = strcmp(cmd, "info") == 0 || strcmp(cmd, "scopes") == 0 ||
+               strcmp(cmd, "scope") == 0 || strcmp(cmd, "resolve") == 0;
+  if (!known) {
+    fprintf(stderr, "scopecast-dump: unknown command \"%s\"\n", cmd);
+    goto usage;
+  }
+  if ((strcmp(cmd, "scope") == 0) != (arg != NULL)) {
+    fprintf(stderr, "scopecast-dump: %s\n",
+            arg ? "unexpected argument" : "scope needs an ID (see `scopecast-dump scopes`)");
+    goto usage;
+  }
+  if (strcmp(cmd, "resolve") == 0 && ns == NULL) {
+    fprintf(stderr, "scopecast-dump: resolve needs --namespace NS\n");
+    goto usage;
   }
   sc_snapshot_reader_t *r;
   char err[512];
   if (sc_snapshot_reader_open(dir, &r, err, sizeof(err)) != 0) {
     fprintf(stderr, "scopecast-dump: %s\n", err);
-    return 1;
+    status = 1;
+    goto done;
   }
-  int status = cmd_info(r, json);
+  if (strcmp(cmd, "info") == 0)
+    status = cmd_info(r, json);
+  else if (strcmp(cmd, "scopes") == 0)
+    status = cmd_scopes(r, json);
+  else if (strcmp(cmd, "scope") == 0)
+    status = cmd_scope(r, arg, json);
+  else
+    status = cmd_resolve(r, ns, labels, nlabels, json);
   sc_snapshot_reader_close(r);
+  goto done;
+usage:
+  fprintf(stderr, "Try 'scopecast-dump --help'.\n");
+  status = 2;
+done:
+  free(labels);
   return status;
 }

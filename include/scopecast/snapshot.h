@@ -15,7 +15,11 @@
 #include "scopecast/error.h"
 
 #define SC_SNAPSHOT_MAGIC "scopecast-snapshot"
-#define SC_SNAPSHOT_FORMAT_VERSION 1u
+#define SC_SNAPSHOT_FORMAT_VERSION 2u
+
+/* Tables (snapshot/FORMAT.md). */
+#define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope record */
+#define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
 
 typedef struct {
   uint32_t format_version;
@@ -68,6 +72,8 @@ int sc_snapshot_txn_put(sc_snapshot_txn_t *txn, const char *table, const void *k
                         size_t klen, const void *val, size_t vlen);
 int sc_snapshot_txn_del(sc_snapshot_txn_t *txn, const char *table, const void *key,
                         size_t klen);
+/* Empties a table (it stays). */
+int sc_snapshot_txn_clear(sc_snapshot_txn_t *txn, const char *table);
 
 /* ---- reader (frontends, the dump tool) ------------------------------------------------ */
 
@@ -81,5 +87,18 @@ const char *sc_snapshot_reader_errmsg(const sc_snapshot_reader_t *r);
 
 /* Reads the meta record in one short read transaction. */
 int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta);
+
+/* Record callbacks get borrowed bytes, valid only during the call. Return non-zero to
+ * stop; that value is returned. */
+typedef int (*sc_snapshot_record_cb)(void *arg, const void *key, size_t klen, const void *val,
+                                     size_t vlen);
+/* Calls cb with the record of table under key (one short read transaction).
+ * SC_ENOTFOUND when there is none. */
+int sc_snapshot_get(sc_snapshot_reader_t *r, const char *table, const void *key, size_t klen,
+                    sc_snapshot_record_cb cb, void *arg);
+/* Calls cb for every record of table in key order, in one read transaction. A missing
+ * table has no records. */
+int sc_snapshot_foreach(sc_snapshot_reader_t *r, const char *table, sc_snapshot_record_cb cb,
+                        void *arg);
 
 #endif

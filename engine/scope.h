@@ -1,0 +1,54 @@
+/* SidecarScope computation (semantics sections 4-8): for a config namespace and a source
+ * Sidecar (or none), the egress listeners with their imported services and
+ * VirtualServices, the scope's merged services, the DestinationRules per service, the
+ * outbound traffic policy and the config keys the scope depends on. */
+#ifndef SC_SCOPE_H
+#define SC_SCOPE_H
+
+#include "world.h"
+
+typedef enum {
+  SC_SCOPE_RESOURCE = 0, /* a Sidecar resource, for its own namespace */
+  SC_SCOPE_ROOT_DERIVED, /* the root Sidecar applied to another namespace */
+  SC_SCOPE_DEFAULT       /* no Sidecar at all: one egress listener importing everything */
+} sc_scope_kind_t;
+
+/* Host classification of one namespace in one egress listener (5.2). */
+typedef struct {
+  sc_str_t ns; /* a namespace or "*" */
+  sc_vec_t all, exact, excluded; /* sc_str_t * */
+} sc_host_class_t;
+
+typedef struct {
+  const sc_egress_listener_t *api; /* NULL for the default listener */
+  bool match_port;
+  uint32_t port;
+  sc_vec_t classes;  /* sc_host_class_t * */
+  bool all_exact;
+  sc_vec_t services; /* const sc_svc_t * (copies when trimmed) */
+  sc_vec_t vss;      /* const sc_obj_t * */
+} sc_listener_t;
+
+typedef struct {
+  sc_arena_t *arena;
+  sc_vec_t vecs; /* vectors to free with the scope */
+  sc_scope_kind_t kind;
+  sc_str_t namespace_; /* the config namespace */
+  const sc_obj_t *sidecar;
+  sc_listener_t *listeners;
+  uint32_t nlisteners;
+  sc_vec_t services;         /* const sc_svc_t *, merged (5.7) */
+  const sc_vec_t **drs;      /* per service: the consolidated rules found (6.2), or NULL */
+  bool has_outbound_policy;
+  sc_outbound_mode_t outbound_mode;
+  const sc_destination_t *egress_proxy;
+  sc_vec_t deps;             /* char *: "Kind/namespace/name", sorted, unique */
+} sc_scope_t;
+
+/* Computes the scope of namespace ns with Sidecar sidecar (NULL for the default scope).
+ * kind says how the Sidecar applies (a resource scope or the root Sidecar). */
+int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *sidecar,
+                     sc_str_t ns, sc_scope_t **out);
+void sc_scope_free(sc_scope_t *s);
+
+#endif

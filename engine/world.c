@@ -1,0 +1,667 @@
+/* Building the world's indexes from the store (see world.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "world.h"
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static int str_cmp(sc_str_t a, sc_str_t b) {
+  size_t n = a.len < b.len ? a.len : b.len;
+  int c = memcmp(a.ptr, b.ptr, n);
+  return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+int sc_cmp_creation(const sc_obj_t *a, const sc_obj_t *b) {
+  if (a->creation_time != b->creation_time)
+    return a->creation_time < b->creation_time ? -1 : 1;
+  int c = str_cmp(a->name, b->name);
+  return c ? c : str_cmp(a->namespace_, b->namespace_);
+}
+
+static sc_vec_t *new_vec(sc_world_t *w) {
+  sc_vec_t *v = sc__arena_alloc(w->arena, sizeof(*v));
+  if (v != NULL && sc__vec_push(&w->vecs, v) != 0)
+    return NULL;
+  return v;
+}
+
+/* The vector filed under key in m, created on first use. */
+static sc_vec_t *vec_at(sc_world_t *w, sc_strmap_t *m, sc_str_t key) {
+  sc_vec_t *v = sc__strmap_get(m, key);
+  if (v == NULL) {
+    v = new_vec(w);
+    if (v == NULL || sc__strmap_put(m, key, v) != 0)
+      return NULL;
+  }
+  return v;
+}
+
+static bool list_has(const sc_strlist_t *l, sc_str_t v) {
+  for (uint32_t i = 0; i < l->n; i++)
+    if (sc_str_eq(l->items[i], v))
+      return true;
+  return false;
+}
+
+static bool list_hasz(const sc_strlist_t *l, const char *v) { return list_has(l, sc_str(v)); }
+
+/* Namespaces are collected in a map (value: the key itself) then sorted. */
+static int note_namespace(sc_world_t *w, sc_strmap_t *seen, sc_str_t ns) {
+  if (ns.len == 0 || sc_str_eqz(ns, "*") || sc_str_eqz(ns, ".") || sc_str_eqz(ns, "~") ||
+      sc__strmap_get(seen, ns) != NULL)
+    return 0;
+  sc_str_t *copy = sc__arena_alloc(w->arena, sizeof(*copy));
+  if (copy == NULL)
+    return SC_ENOMEM;
+  *copy = ns;
+  return sc__strmap_put(seen, ns, copy);
+}
+
+static void collect_ns(void *arg, sc_str_t key, void *value) {
+  (void)key;
+  sc_vec_t *v = arg;
+  sc__vec_push(v, value); /* reserved beforehand: cannot fail */
+}
+
+static int cmp_strp(const void *a, const void *b) {
+  return str_cmp(**(sc_str_t *const *)a, **(sc_str_t *const *)b);
+}
+
+/* ---- services (semantics 1.5, 1.7, 3.1.3) --------------------------------------------- */
+
+static sc_svc_t *svc_new(sc_world_t *w, const sc_obj_t *obj, uint32_t nports) {
+  sc_svc_t *s = sc__arena_alloc(w->arena, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  s->ports = sc__arena_alloc(w->arena, (nports ? nports : 1) * sizeof(sc_svc_port_t));
+  if (s->ports == NULL)
+    return NULL;
+  s->nports = nports;
+  s->namespace_ = obj->namespace_;
+  s->object_name = obj->name;
+  s->labels = &obj->labels;
+  s->creation_time = obj->creation_time;
+  s->obj = obj;
+  s->address = sc_str("0.0.0.0");
+  return s;
+}
+
+static sc_svc_t *from_k8s(sc_world_t *w, const sc_obj_t *obj) {
+  const sc_k8s_service_t *k = &obj->u.service;
+  sc_svc_t *s = svc_new(w, obj, k->nports);
+  if (s == NULL)
+    return NULL;
+  s->hostname = k->hostname;
+  s->name = obj->name;
+  s->registry = SC_REGISTRY_KUBERNETES;
+  s->selector = &k->selector;
+  s->export_to = k->export_to;
+  s->resolution = SC_RES_CLIENT_SIDE_LB;
+  if (k->type == SC_SVC_EXTERNAL_NAME && k->external_name.len > 0) {
+    s->resolution = SC_RES_ALIAS;
+    s->mesh_external = true;
+  }
+  if (k->headless)
+    s->resolution = SC_RES_PASSTHROUGH;
+  else if (k->cluster_ip.len > 0)
+    s->address = k->cluster_ip;
+  for (uint32_t i = 0; i < k->nports; i++)
+    s->ports[i] = (sc_svc_port_t){k->ports[i].name, k->ports[i].port, k->ports[i].protocol};
+  return s;
+}
+
+static const sc_svc_resolution_t se_resolutions[] = {
+    [SC_RESOLUTION_NONE] = SC_RES_PASSTHROUGH, [SC_RESOLUTION_STATIC] = SC_RES_CLIENT_SIDE_LB,
+    [SC_RESOLUTION_DNS] = SC_RES_DNS_LB, [SC_RESOLUTION_DNS_ROUND_ROBIN] = SC_RES_DNS_ROUND_ROBIN_LB,
+    [SC_RESOLUTION_DYNAMIC_DNS] = SC_RES_DYNAMIC_DNS};
+
+/* One record per (host, address) of a ServiceEntry (semantics 1.7). */
+static int add_service_entry(sc_world_t *w, const sc_obj_t *obj, sc_vec_t *out) {
+  const sc_service_entry_t *se = &obj->u.service_entry;
+  for (uint32_t h = 0; h < se->hosts.n; h++) {
+    uint32_t naddr = se->addresses.n ? se->addresses.n : 1;
+    for (uint32_t a = 0; a < naddr; a++) {
+      sc_svc_t *s = svc_new(w, obj, se->nports);
+      if (s == NULL)
+        return SC_ENOMEM;
+      s->hostname = se->hosts.items[h];
+      s->name = s->hostname;
+      s->registry = SC_REGISTRY_EXTERNAL;
+      s->resolution = se_resolutions[se->resolution];
+      s->mesh_external = se->location == SC_LOCATION_MESH_EXTERNAL;
+      s->export_to = se->export_to;
+      s->selector = &se->workload_selector;
+      if (se->addresses.n > 0)
+        s->address = se->addresses.items[a];
+      for (uint32_t i = 0; i < se->nports; i++)
+        s->ports[i] = (sc_svc_port_t){se->ports[i].name, se->ports[i].number, se->ports[i].protocol};
+      if (sc__vec_push(out, s) != 0)
+        return SC_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static int cmp_svc(const void *pa, const void *pb) {
+  const sc_svc_t *a = *(sc_svc_t *const *)pa, *b = *(sc_svc_t *const *)pb;
+  if (a->creation_time != b->creation_time)
+    return a->creation_time < b->creation_time ? -1 : 1;
+  int c = str_cmp(a->name, b->name);
+  if (c == 0)
+    c = str_cmp(a->namespace_, b->namespace_);
+  if (c == 0)
+    c = str_cmp(a->object_name, b->object_name);
+  if (c == 0)
+    c = str_cmp(a->address, b->address);
+  return c;
+}
+
+/* The effective exportTo E (3.1.1). */
+static const sc_strlist_t *svc_exports(const sc_world_t *w, const sc_svc_t *s) {
+  return s->export_to.n ? &s->export_to : &w->mesh->default_service_export_to;
+}
+
+bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns) {
+  return sc_export_visible(svc_exports(w, s), s->namespace_, ns);
+}
+
+static int build_services(sc_world_t *w) {
+  sc_vec_t all = {0};
+  int rc = 0;
+  sc_obj_list_t k8s = sc_store_list(w->store, SC_KIND_SERVICE);
+  for (size_t i = 0; i < k8s.n && rc == 0; i++) {
+    sc_svc_t *s = from_k8s(w, k8s.items[i]);
+    rc = s ? sc__vec_push(&all, s) : SC_ENOMEM;
+  }
+  sc_obj_list_t ses = sc_store_list(w->store, SC_KIND_SERVICE_ENTRY);
+  for (size_t i = 0; i < ses.n && rc == 0; i++)
+    rc = add_service_entry(w, ses.items[i], &all);
+  if (rc != 0) {
+    sc__vec_free(&all);
+    return rc;
+  }
+  sc__vec_sort(&all, cmp_svc);
+  sc_vec_t *keep = new_vec(w); /* owns the array from now on */
+  if (keep == NULL) {
+    sc__vec_free(&all);
+    return SC_ENOMEM;
+  }
+  *keep = all;
+  w->svcs = (sc_svc_t **)all.items;
+  w->nsvcs = all.n;
+
+  for (uint32_t i = 0; i < w->nsvcs; i++) {
+    sc_svc_t *s = w->svcs[i];
+    s->rank = i;
+    /* byHost[host][ns]: first in creation order, but Kubernetes replaces others. */
+    sc_vec_t *recs = vec_at(w, &w->by_host, s->hostname);
+    if (recs == NULL)
+      return SC_ENOMEM;
+    bool placed = false;
+    for (uint32_t j = 0; j < recs->n; j++) {
+      sc_svc_t *o = recs->items[j];
+      if (!sc_str_eq(o->namespace_, s->namespace_))
+        continue;
+      if (o->registry != SC_REGISTRY_KUBERNETES && s->registry == SC_REGISTRY_KUBERNETES)
+        recs->items[j] = s;
+      placed = true;
+      break;
+    }
+    if (!placed && sc__vec_push(recs, s) != 0)
+      return SC_ENOMEM;
+    /* exportTo lists, in creation order. */
+    const sc_strlist_t *e = svc_exports(w, s);
+    if (list_hasz(e, "*")) {
+      if (sc__vec_push(&w->public_svcs, s) != 0)
+        return SC_ENOMEM;
+    } else if (!list_hasz(e, "~")) {
+      bool own_added = false;
+      for (uint32_t j = 0; j < e->n; j++) {
+        sc_str_t v = e->items[j];
+        bool own = sc_str_eqz(v, ".") || sc_str_eq(v, s->namespace_);
+        if (own && own_added)
+          continue;
+        own_added |= own;
+        sc_vec_t *to = vec_at(w, &w->exported_to, own ? s->namespace_ : v);
+        if (to == NULL || sc__vec_push(to, s) != 0)
+          return SC_ENOMEM;
+      }
+    }
+  }
+  return 0;
+}
+
+const sc_vec_t *sc_world_services_by_host(const sc_world_t *w, sc_str_t host) {
+  return sc__strmap_get(&w->by_host, host);
+}
+
+const sc_svc_t *sc_world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns) {
+  const sc_vec_t *recs = sc__strmap_get(&w->by_host, host);
+  for (uint32_t i = 0; recs && i < recs->n; i++) {
+    const sc_svc_t *s = recs->items[i];
+    if (sc_str_eq(s->namespace_, ns))
+      return s;
+  }
+  return NULL;
+}
+
+/* ---- VirtualServices (3.2) ------------------------------------------------------------ */
+
+static int cmp_obj_creation(const void *a, const void *b) {
+  return sc_cmp_creation(*(const sc_obj_t *const *)a, *(const sc_obj_t *const *)b);
+}
+
+bool sc_world_vs_on_mesh(const sc_obj_t *vs) {
+  const sc_strlist_t *g = &vs->u.virtual_service.gateways;
+  return g->n == 0 || list_hasz(g, "mesh");
+}
+
+/* exportTo with "." replaced by the VS's namespace; empty: the mesh default (1.9 step 3). */
+static int normalise_vs_export(sc_world_t *w, const sc_obj_t *vs, sc_strlist_t *out) {
+  const sc_strlist_t *src = vs->u.virtual_service.export_to.n
+                                ? &vs->u.virtual_service.export_to
+                                : &w->mesh->default_virtual_service_export_to;
+  out->items = sc__arena_alloc(w->arena, (src->n ? src->n : 1) * sizeof(sc_str_t));
+  if (out->items == NULL)
+    return SC_ENOMEM;
+  out->n = src->n;
+  for (uint32_t i = 0; i < src->n; i++)
+    out->items[i] = sc_str_eqz(src->items[i], ".") ? vs->namespace_ : src->items[i];
+  return 0;
+}
+
+static int build_virtual_services(sc_world_t *w) {
+  sc_obj_list_t l = sc_store_list(w->store, SC_KIND_VIRTUAL_SERVICE);
+  sc_vec_t *sorted = new_vec(w);
+  if (sorted == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < l.n; i++)
+    if (sc__vec_push(sorted, l.items[i]) != 0)
+      return SC_ENOMEM;
+  sc__vec_sort(sorted, cmp_obj_creation);
+  for (uint32_t i = 0; i < sorted->n; i++) {
+    const sc_obj_t *vs = sorted->items[i];
+    sc_strlist_t *x = sc__arena_alloc(w->arena, sizeof(*x));
+    if (x == NULL || normalise_vs_export(w, vs, x) != 0)
+      return SC_ENOMEM;
+    /* Keyed by the object's key hash rendered as text: unique per VS. */
+    sc_str_t *key = sc__arena_alloc(w->arena, sizeof(*key));
+    char *buf = sc__arena_alloc(w->arena, 17);
+    if (key == NULL || buf == NULL)
+      return SC_ENOMEM;
+    for (int b = 0; b < 16; b++)
+      buf[b] = "0123456789abcdef"[(vs->key_hash >> (60 - 4 * b)) & 15];
+    *key = (sc_str_t){buf, 16};
+    if (sc__strmap_put(&w->vs_export_sets, *key, x) != 0)
+      return SC_ENOMEM;
+    if (!sc_world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
+      continue; /* gateways only, or a delegate */
+    if (list_hasz(x, "*")) {
+      if (sc__vec_push(&w->vs_public, (void *)vs) != 0)
+        return SC_ENOMEM;
+    } else if (!list_hasz(x, "~")) {
+      for (uint32_t j = 0; j < x->n; j++) {
+        bool own = sc_str_eq(x->items[j], vs->namespace_);
+        sc_vec_t *v = vec_at(w, own ? &w->vs_private : &w->vs_exported, x->items[j]);
+        if (v == NULL || sc__vec_push(v, (void *)vs) != 0)
+          return SC_ENOMEM;
+      }
+    }
+  }
+  return 0;
+}
+
+const sc_strlist_t *sc_world_vs_export(const sc_world_t *w, const sc_obj_t *vs) {
+  char buf[17];
+  for (int b = 0; b < 16; b++)
+    buf[b] = "0123456789abcdef"[(vs->key_hash >> (60 - 4 * b)) & 15];
+  sc_str_t key = {buf, 16};
+  return sc__strmap_get(&w->vs_export_sets, key);
+}
+
+/* ---- DestinationRules (3.3, 6.1) -------------------------------------------------------- */
+
+static bool labels_equal(const sc_labels_t *a, const sc_labels_t *b) {
+  if (a->n != b->n)
+    return false;
+  for (uint32_t i = 0; i < a->n; i++)
+    if (!sc_str_eq(a->items[i].key, b->items[i].key) ||
+        !sc_str_eq(a->items[i].value, b->items[i].value))
+      return false;
+  return true;
+}
+
+static bool set_equal(const sc_strlist_t *a, const sc_strlist_t *b) {
+  for (uint32_t i = 0; i < a->n; i++)
+    if (!list_has(b, a->items[i]))
+      return false;
+  for (uint32_t i = 0; i < b->n; i++)
+    if (!list_has(a, b->items[i]))
+      return false;
+  return true;
+}
+
+static bool superset_of(const sc_strlist_t *a, const sc_strlist_t *b) {
+  for (uint32_t i = 0; i < b->n; i++)
+    if (!list_has(a, b->items[i]))
+      return false;
+  return true;
+}
+
+static sc_cdr_t *cdr_new(sc_world_t *w, const sc_obj_t *dr, const sc_strlist_t *x) {
+  sc_cdr_t *c = sc__arena_alloc(w->arena, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  const sc_destination_rule_t *d = &dr->u.destination_rule;
+  c->rule = dr;
+  c->export_to = *x;
+  c->selector = d->has_workload_selector ? &d->workload_selector : NULL;
+  c->traffic_policy = d->has_traffic_policy ? &d->traffic_policy : NULL;
+  if (sc__vec_push(&w->vecs, &c->from) != 0 || sc__vec_push(&w->vecs, &c->subsets) != 0 ||
+      sc__vec_push(&c->from, (void *)dr) != 0)
+    return NULL;
+  for (uint32_t i = 0; i < d->nsubsets; i++)
+    if (sc__vec_push(&c->subsets, &d->subsets[i]) != 0)
+      return NULL;
+  return c;
+}
+
+static int cdr_merge(sc_cdr_t *m, const sc_obj_t *dr) {
+  const sc_destination_rule_t *d = &dr->u.destination_rule;
+  if (sc__vec_push(&m->from, (void *)dr) != 0)
+    return SC_ENOMEM;
+  for (uint32_t i = 0; i < d->nsubsets; i++) {
+    bool dup = false;
+    for (uint32_t j = 0; j < m->subsets.n && !dup; j++)
+      dup = sc_str_eq(((const sc_subset_t *)m->subsets.items[j])->name, d->subsets[i].name);
+    if (!dup && sc__vec_push(&m->subsets, &d->subsets[i]) != 0)
+      return SC_ENOMEM;
+  }
+  if (m->traffic_policy == NULL && d->has_traffic_policy)
+    m->traffic_policy = &d->traffic_policy;
+  return 0;
+}
+
+static sc_dr_index_t *dr_index_new(sc_world_t *w) {
+  sc_dr_index_t *idx = sc__arena_alloc(w->arena, sizeof(*idx));
+  if (idx == NULL || sc__vec_push(&w->vecs, &idx->hosts) != 0)
+    return NULL;
+  sc__strmap_init(&idx->by_host);
+  return idx;
+}
+
+/* mergeDestinationRule, with the loop exactly as Istio runs it (6.1). */
+static int dr_index_add(sc_world_t *w, sc_dr_index_t *idx, const sc_obj_t *dr,
+                        const sc_strlist_t *x) {
+  sc_str_t host = dr->u.destination_rule.host;
+  sc_vec_t *list = sc__strmap_get(&idx->by_host, host);
+  if (list == NULL) {
+    list = new_vec(w);
+    sc_str_t *key = sc__arena_alloc(w->arena, sizeof(*key));
+    if (list == NULL || key == NULL)
+      return SC_ENOMEM;
+    *key = host;
+    if (sc__strmap_put(&idx->by_host, host, list) != 0 || sc__vec_push(&idx->hosts, key) != 0)
+      return SC_ENOMEM;
+  }
+  bool has_sel = dr->u.destination_rule.has_workload_selector;
+  bool append_separately = true;
+  uint32_t existing = list->n;
+  for (uint32_t i = 0; i < existing; i++) {
+    sc_cdr_t *m = list->items[i];
+    if (set_equal(x, &m->export_to)) {
+      append_separately = false;
+    } else if (m->export_to.n > 0 && superset_of(x, &m->export_to)) {
+      append_separately = true;
+    } else {
+      append_separately = true;
+      continue;
+    }
+    bool m_sel = m->selector != NULL;
+    bool both_without = !has_sel && !m_sel, both_with = has_sel && m_sel;
+    bool selectors_match =
+        labels_equal(has_sel ? &dr->u.destination_rule.workload_selector : &(sc_labels_t){0, NULL},
+                     m_sel ? m->selector : &(sc_labels_t){0, NULL});
+    if (both_with && !selectors_match) {
+      append_separately = true;
+      continue;
+    }
+    if (both_without || both_with)
+      append_separately = false;
+    if (cdr_merge(m, dr) != 0)
+      return SC_ENOMEM;
+  }
+  if (list->n == 0 || append_separately) {
+    sc_cdr_t *c = cdr_new(w, dr, x);
+    if (c == NULL || sc__vec_push(list, c) != 0)
+      return SC_ENOMEM;
+  }
+  return 0;
+}
+
+static int cmp_dr(const void *pa, const void *pb) {
+  const sc_obj_t *a = *(const sc_obj_t *const *)pa, *b = *(const sc_obj_t *const *)pb;
+  bool sa = a->u.destination_rule.has_workload_selector;
+  bool sb = b->u.destination_rule.has_workload_selector;
+  if (sa != sb)
+    return sa ? -1 : 1;
+  return sc_cmp_creation(a, b);
+}
+
+static sc_dr_index_t *dr_index_at(sc_world_t *w, sc_strmap_t *m, sc_str_t ns) {
+  sc_dr_index_t *idx = sc__strmap_get(m, ns);
+  if (idx == NULL) {
+    idx = dr_index_new(w);
+    if (idx == NULL || sc__strmap_put(m, ns, idx) != 0)
+      return NULL;
+  }
+  return idx;
+}
+
+static int build_destination_rules(sc_world_t *w) {
+  static sc_str_t private_item = {".", 1};
+  static const sc_strlist_t private_set = {1, &private_item};
+  sc_obj_list_t l = sc_store_list(w->store, SC_KIND_DESTINATION_RULE);
+  sc_vec_t *sorted = new_vec(w);
+  if (sorted == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < l.n; i++)
+    if (sc__vec_push(sorted, l.items[i]) != 0)
+      return SC_ENOMEM;
+  sc__vec_sort(sorted, cmp_dr);
+  w->dr_root_local = dr_index_new(w);
+  if (w->dr_root_local == NULL)
+    return SC_ENOMEM;
+  for (uint32_t i = 0; i < sorted->n; i++) {
+    const sc_obj_t *dr = sorted->items[i];
+    const sc_strlist_t *x = dr->u.destination_rule.has_workload_selector
+                                ? &private_set
+                                : &dr->u.destination_rule.export_to;
+    sc_str_t ns = dr->namespace_;
+    if (x->n == 0 || list_hasz(x, "*") || list_hasz(x, ".") || list_has(x, ns)) {
+      sc_dr_index_t *idx = dr_index_at(w, &w->dr_local, ns);
+      if (idx == NULL || dr_index_add(w, idx, dr, x) != 0)
+        return SC_ENOMEM;
+    }
+    bool private_only =
+        (x->n == 0 && list_hasz(&w->mesh->default_destination_rule_export_to, ".")) ||
+        (x->n == 1 && (list_hasz(x, ".") || list_has(x, ns)));
+    if (!private_only) {
+      sc_dr_index_t *idx = dr_index_at(w, &w->dr_exported, ns);
+      if (idx == NULL || dr_index_add(w, idx, dr, x) != 0)
+        return SC_ENOMEM;
+    } else if (sc_str_eq(ns, w->root_ns)) {
+      if (dr_index_add(w, w->dr_root_local, dr, x) != 0)
+        return SC_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns) {
+  return sc__strmap_get(m, ns);
+}
+
+const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
+  if (idx == NULL)
+    return NULL;
+  if (!sc_host_is_wildcard(host)) {
+    const sc_vec_t *exact = sc__strmap_get(&idx->by_host, host);
+    if (exact != NULL)
+      return exact;
+  }
+  /* Most specific wildcard key (2.5); an exact key never matches a wildcard needle. */
+  const sc_str_t *best = NULL;
+  for (uint32_t i = 0; i < idx->hosts.n; i++) {
+    const sc_str_t *k = idx->hosts.items[i];
+    if (!sc_host_is_wildcard(*k))
+      continue;
+    if (sc_str_eq(*k, host))
+      return sc__strmap_get(&idx->by_host, *k);
+    sc_str_t t = {k->ptr + 1, k->len - 1};
+    sc_str_t n = sc_host_is_wildcard(host) ? (sc_str_t){host.ptr + 1, host.len - 1} : host;
+    bool match = n.len >= t.len && memcmp(n.ptr + n.len - t.len, t.ptr, t.len) == 0;
+    if (match && (best == NULL || sc_host_cmp_specificity(*k, *best) < 0))
+      best = k;
+  }
+  return best ? sc__strmap_get(&idx->by_host, *best) : NULL;
+}
+
+/* ---- Sidecars (4.2) ---------------------------------------------------------------------- */
+
+static int cmp_sidecar(const void *pa, const void *pb) {
+  const sc_obj_t *a = *(const sc_obj_t *const *)pa, *b = *(const sc_obj_t *const *)pb;
+  bool sa = a->u.sidecar.has_workload_selector, sb = b->u.sidecar.has_workload_selector;
+  if (sa != sb)
+    return sa ? -1 : 1;
+  return sc_cmp_creation(a, b);
+}
+
+static int build_sidecars(sc_world_t *w) {
+  sc_obj_list_t l = sc_store_list(w->store, SC_KIND_SIDECAR);
+  for (size_t i = 0; i < l.n; i++)
+    if (sc__vec_push(&w->sidecars, l.items[i]) != 0)
+      return SC_ENOMEM;
+  sc__vec_sort(&w->sidecars, cmp_sidecar);
+  for (uint32_t i = 0; i < w->sidecars.n; i++) {
+    const sc_obj_t *sc = w->sidecars.items[i];
+    if (w->root_sidecar == NULL && sc_str_eq(sc->namespace_, w->root_ns) &&
+        !sc->u.sidecar.has_workload_selector)
+      w->root_sidecar = sc;
+    sc_vec_t *v = vec_at(w, &w->sidecars_by_ns, sc->namespace_);
+    if (v == NULL || sc__vec_push(v, (void *)sc) != 0)
+      return SC_ENOMEM;
+  }
+  return 0;
+}
+
+/* ---- namespaces --------------------------------------------------------------------------- */
+
+/* Every namespace the config mentions: of any object, Namespace objects, and every
+ * namespace named in an exportTo, a mesh default or a sourceNamespace match. Any other
+ * namespace sees the same scope content as every other unmentioned one. */
+static int build_namespaces(sc_world_t *w) {
+  sc_strmap_t seen;
+  sc__strmap_init(&seen);
+  int rc = note_namespace(w, &seen, w->root_ns);
+  for (int k = 0; k < SC_KIND__COUNT && rc == 0; k++) {
+    sc_obj_list_t l = sc_store_list(w->store, (sc_kind_t)k);
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+      const sc_obj_t *o = l.items[i];
+      rc = note_namespace(w, &seen, k == SC_KIND_NAMESPACE ? o->name : o->namespace_);
+      const sc_strlist_t *lists[2] = {NULL, NULL};
+      if (k == SC_KIND_SERVICE)
+        lists[0] = &o->u.service.export_to;
+      else if (k == SC_KIND_SERVICE_ENTRY)
+        lists[0] = &o->u.service_entry.export_to;
+      else if (k == SC_KIND_DESTINATION_RULE)
+        lists[0] = &o->u.destination_rule.export_to;
+      else if (k == SC_KIND_VIRTUAL_SERVICE)
+        lists[0] = &o->u.virtual_service.export_to;
+      else if (k == SC_KIND_MESH_CONFIG)
+        lists[0] = &o->u.mesh.default_service_export_to,
+        lists[1] = &o->u.mesh.default_virtual_service_export_to;
+      for (int j = 0; j < 2 && rc == 0; j++)
+        for (uint32_t e = 0; lists[j] && e < lists[j]->n && rc == 0; e++)
+          rc = note_namespace(w, &seen, lists[j]->items[e]);
+      if (k == SC_KIND_MESH_CONFIG)
+        for (uint32_t e = 0; e < o->u.mesh.default_destination_rule_export_to.n && rc == 0; e++)
+          rc = note_namespace(w, &seen, o->u.mesh.default_destination_rule_export_to.items[e]);
+      if (k == SC_KIND_VIRTUAL_SERVICE)
+        for (uint32_t r = 0; r < o->u.virtual_service.nhttp && rc == 0; r++)
+          for (uint32_t m = 0; m < o->u.virtual_service.http[r].nmatch && rc == 0; m++)
+            rc = note_namespace(w, &seen, o->u.virtual_service.http[r].match[m].source_namespace);
+    }
+  }
+  if (rc == 0) {
+    for (uint32_t i = 0; i < seen.n && rc == 0; i++)
+      rc = sc__vec_push(&w->namespaces, NULL); /* reserve */
+    w->namespaces.n = 0;
+    sc__strmap_foreach(&seen, collect_ns, &w->namespaces);
+    sc__vec_sort(&w->namespaces, cmp_strp);
+  }
+  sc__strmap_free(&seen, NULL);
+  return rc;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+int sc_world_build(const sc_store_t *store, sc_world_t **out) {
+  sc_arena_t *arena = sc__arena_new(1 << 16);
+  if (arena == NULL)
+    return SC_ENOMEM;
+  sc_world_t *w = sc__arena_alloc(arena, sizeof(*w));
+  if (w == NULL) {
+    sc__arena_del(arena);
+    return SC_ENOMEM;
+  }
+  w->arena = arena;
+  w->store = store;
+  w->mesh = sc_store_mesh(store);
+  w->root_ns = w->mesh->root_namespace;
+  sc_strmap_t *maps[] = {&w->by_host,   &w->exported_to,    &w->vs_private,
+                         &w->vs_exported, &w->vs_export_sets, &w->dr_local,
+                         &w->dr_exported, &w->sidecars_by_ns};
+  for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+    sc__strmap_init(maps[i]);
+  int rc = build_services(w);
+  if (rc == 0)
+    rc = build_virtual_services(w);
+  if (rc == 0)
+    rc = build_destination_rules(w);
+  if (rc == 0)
+    rc = build_sidecars(w);
+  if (rc == 0)
+    rc = build_namespaces(w);
+  if (rc != 0) {
+    sc_world_free(w);
+    return rc;
+  }
+  *out = w;
+  return 0;
+}
+
+static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_host, NULL); }
+
+void sc_world_free(sc_world_t *w) {
+  if (w == NULL)
+    return;
+  sc_strmap_t *maps[] = {&w->by_host,   &w->exported_to,    &w->vs_private,
+                         &w->vs_exported, &w->vs_export_sets, &w->sidecars_by_ns};
+  for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+    sc__strmap_free(maps[i], NULL);
+  sc__strmap_free(&w->dr_local, free_dr_index);
+  sc__strmap_free(&w->dr_exported, free_dr_index);
+  if (w->dr_root_local != NULL)
+    free_dr_index(w->dr_root_local);
+  for (uint32_t i = 0; i < w->vecs.n; i++)
+    sc__vec_free(w->vecs.items[i]);
+  sc__vec_free(&w->vecs);
+  sc__vec_free(&w->public_svcs);
+  sc__vec_free(&w->vs_public);
+  sc__vec_free(&w->sidecars);
+  sc__vec_free(&w->namespaces);
+  sc__arena_del(w->arena);
+}

@@ -1,0 +1,123 @@
+/* The world: indexes over the store that every scope computation reads — Istio's
+ * PushContext. Services from both registries as one record type (semantics 1.3), the
+ * service index by host and namespace with exportTo lists (3.1.3), VirtualServices by
+ * visibility (3.2), consolidated DestinationRules (3.3, 6.1), Sidecars in precedence
+ * order with the root Sidecar (4.2), and the set of namespaces the config mentions.
+ *
+ * A world borrows the store's objects: free it before the store changes. */
+#ifndef SC_WORLD_H
+#define SC_WORLD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "scopecast/store.h"
+#include "strmap.h"
+#include "vec.h"
+
+typedef enum { SC_REGISTRY_KUBERNETES = 0, SC_REGISTRY_EXTERNAL } sc_registry_t;
+
+typedef enum {
+  SC_RES_CLIENT_SIDE_LB = 0,
+  SC_RES_DNS_LB,
+  SC_RES_DNS_ROUND_ROBIN_LB,
+  SC_RES_PASSTHROUGH,
+  SC_RES_ALIAS,
+  SC_RES_DYNAMIC_DNS
+} sc_svc_resolution_t;
+
+typedef struct {
+  sc_str_t name;
+  uint32_t port;
+  sc_protocol_t protocol;
+} sc_svc_port_t;
+
+/* A service record (model.Service). Registry records live in the world; scope
+ * computations make trimmed or merged copies, which point back at their origin. Two
+ * records are "the same" only when they are the same pointer. */
+typedef struct sc_svc_s {
+  sc_str_t hostname;
+  sc_str_t namespace_;
+  sc_str_t name;        /* Kubernetes: the Service name; ServiceEntry: the hostname */
+  sc_str_t object_name; /* the source object's name (last sort tie-breaker) */
+  sc_registry_t registry;
+  sc_svc_resolution_t resolution;
+  bool mesh_external;
+  uint32_t nports;
+  sc_svc_port_t *ports;
+  sc_strlist_t export_to; /* as written; empty: the mesh default applies */
+  const sc_labels_t *labels;
+  const sc_labels_t *selector;
+  sc_str_t address;
+  int64_t creation_time;
+  const sc_obj_t *obj;
+  uint32_t rank; /* position in creation order (semantics 0.1) */
+} sc_svc_t;
+
+/* A consolidated DestinationRule (6.1): the oldest rule with later ones merged in. */
+typedef struct {
+  const sc_obj_t *rule;   /* the first rule */
+  sc_strlist_t export_to; /* X of the first rule ({.} for selector rules) */
+  const sc_labels_t *selector; /* matchLabels, or NULL */
+  sc_vec_t from;          /* const sc_obj_t *: every merged rule, the first first */
+  sc_vec_t subsets;       /* const sc_subset_t *: union by name, first wins */
+  const sc_traffic_policy_t *traffic_policy; /* the oldest rule's that has one */
+} sc_cdr_t;
+
+/* Consolidated rules by host, split exact / wildcard for most-specific lookup (2.5). */
+typedef struct {
+  sc_strmap_t by_host;  /* host -> sc_vec_t of sc_cdr_t * */
+  sc_vec_t hosts;       /* sc_str_t * of every key, for the wildcard search */
+} sc_dr_index_t;
+
+typedef struct {
+  const sc_store_t *store;
+  const sc_mesh_config_t *mesh;
+  sc_str_t root_ns;
+  sc_arena_t *arena;
+  sc_vec_t vecs; /* every sc_vec_t the world allocated, freed with it */
+
+  sc_svc_t **svcs; /* every registry record, in creation order */
+  uint32_t nsvcs;
+  sc_strmap_t by_host;     /* hostname -> sc_vec_t of sc_svc_t *: one winner per namespace */
+  sc_strmap_t exported_to; /* namespace -> sc_vec_t of services exported to it by name */
+  sc_vec_t public_svcs;    /* services exported to "*" */
+
+  sc_strmap_t vs_private;  /* namespace -> sc_vec_t of VirtualService objects */
+  sc_strmap_t vs_exported; /* namespace -> sc_vec_t */
+  sc_vec_t vs_public;
+  sc_strmap_t vs_export_sets; /* VirtualService key -> normalised exportTo (sc_strlist_t *) */
+
+  sc_strmap_t dr_local;    /* namespace -> sc_dr_index_t * */
+  sc_strmap_t dr_exported; /* namespace -> sc_dr_index_t * */
+  sc_dr_index_t *dr_root_local;
+
+  sc_vec_t sidecars;          /* selector Sidecars first, each group in creation order */
+  const sc_obj_t *root_sidecar;
+  sc_strmap_t sidecars_by_ns; /* namespace -> sc_vec_t of Sidecar objects, same order */
+
+  sc_vec_t namespaces; /* sc_str_t *: every namespace the config mentions, sorted */
+} sc_world_t;
+
+int sc_world_build(const sc_store_t *store, sc_world_t **out);
+void sc_world_free(sc_world_t *w);
+
+/* byHost[host][ns], or NULL. */
+const sc_svc_t *sc_world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns);
+/* byHost[host]: the winning record of every namespace, or NULL. */
+const sc_vec_t *sc_world_services_by_host(const sc_world_t *w, sc_str_t host);
+/* IsServiceVisible (3.1.4) with the mesh default applied. */
+bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns);
+/* The normalised exportTo of a VirtualService (3.2). */
+const sc_strlist_t *sc_world_vs_export(const sc_world_t *w, const sc_obj_t *vs);
+/* Whether a VirtualService applies to sidecars (bound to the "mesh" gateway). */
+bool sc_world_vs_on_mesh(const sc_obj_t *vs);
+/* Most specific consolidated-rule list for host in an index (2.5), or NULL. */
+const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
+const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns);
+
+/* Creation order (0.1): creationTimestamp, then name, then namespace. */
+int sc_cmp_creation(const sc_obj_t *a, const sc_obj_t *b);
+
+#endif
