@@ -177,6 +177,31 @@ static const sc_svc_t *port_trim(sc_scope_t *s, const sc_listener_t *l, const sc
   return l->match_port ? listener_port_trim(s, l, svc, oom) : svc;
 }
 
+/* matchingAliasService (5.5 step 4): only the aliases this import also matches. */
+static const sc_svc_t *alias_trim(sc_scope_t *s, const sc_host_class_t *hc, const sc_svc_t *svc,
+                                  bool *oom) {
+  if (svc == NULL || svc->naliases == 0)
+    return svc;
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < svc->naliases; i++)
+    kept += class_matches(hc, svc->aliases[i].hostname);
+  if (kept == svc->naliases)
+    return svc;
+  sc_svc_t *c = sc__arena_alloc(s->arena, sizeof(*c));
+  sc_alias_t *a = sc__arena_alloc(s->arena, (kept + 1) * sizeof(*a));
+  if (c == NULL || a == NULL) {
+    *oom = true;
+    return NULL;
+  }
+  *c = *svc;
+  c->aliases = a;
+  c->naliases = 0;
+  for (uint32_t i = 0; i < svc->naliases; i++)
+    if (class_matches(hc, svc->aliases[i].hostname))
+      a[c->naliases++] = svc->aliases[i];
+  return c;
+}
+
 /* ---- selecting services (5.4, 5.5) ------------------------------------------------------- */
 
 static int cmp_rank(const void *a, const void *b) {
@@ -225,9 +250,9 @@ static int select_services(ctx_t *c, sc_listener_t *l) {
       continue;
     const sc_svc_t *t = NULL;
     if (nhc != NULL)
-      t = port_trim(s, l, nhc, svc, &oom);
+      t = alias_trim(s, nhc, port_trim(s, l, nhc, svc, &oom), &oom);
     if (t == NULL && whc != NULL)
-      t = port_trim(s, l, whc, svc, &oom);
+      t = alias_trim(s, whc, port_trim(s, l, whc, svc, &oom), &oom);
     if (t != NULL)
       rc = sc__vec_push(&imported, (void *)t);
   }

@@ -45,6 +45,15 @@ static json_t *render_services(const sc_vec_t *svcs) {
     json_object_set_new(o, "hostname", jstr(s->hostname));
     json_object_set_new(o, "namespace", jstr(s->namespace_));
     json_object_set_new(o, "ports", ports);
+    if (s->naliases > 0) {
+      json_t *aliases = json_array();
+      for (uint32_t a = 0; a < s->naliases; a++) {
+        char buf[600];
+        snprintf(buf, sizeof(buf), "%s/%s", s->aliases[a].namespace_.ptr, s->aliases[a].hostname.ptr);
+        json_array_append_new(aliases, json_string(buf));
+      }
+      json_object_set_new(o, "aliases", aliases);
+    }
     json_object_set_new(o, "registry",
                         json_string(s->registry == SC_REGISTRY_KUBERNETES ? "Kubernetes" : "External"));
     json_array_append_new(arr, o);

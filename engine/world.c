@@ -102,6 +102,7 @@ static sc_svc_t *from_k8s(sc_world_t *w, const sc_obj_t *obj) {
   if (k->type == SC_SVC_EXTERNAL_NAME && k->external_name.len > 0) {
     s->resolution = SC_RES_ALIAS;
     s->mesh_external = true;
+    s->external_name = k->external_name;
   }
   if (k->headless)
     s->resolution = SC_RES_PASSTHROUGH;
@@ -167,6 +168,8 @@ bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t n
   return sc_export_visible(svc_exports(w, s), s->namespace_, ns);
 }
 
+static int resolve_aliases(sc_world_t *w);
+
 static int build_services(sc_world_t *w) {
   sc_vec_t all = {0};
   int rc = 0;
@@ -191,6 +194,8 @@ static int build_services(sc_world_t *w) {
   *keep = all;
   w->svcs = (sc_svc_t **)all.items;
   w->nsvcs = all.n;
+  if ((rc = resolve_aliases(w)) != 0)
+    return rc;
 
   for (uint32_t i = 0; i < w->nsvcs; i++) {
     sc_svc_t *s = w->svcs[i];
@@ -231,6 +236,70 @@ static int build_services(sc_world_t *w) {
     }
   }
   return 0;
+}
+
+/* ---- ExternalName aliases (1.8, resolveServiceAliases) ------------------------------------- */
+
+static int cmp_alias(const void *pa, const void *pb) {
+  const sc_alias_t *a = pa, *b = pb;
+  int c = str_cmp(a->namespace_, b->namespace_);
+  return c ? c : str_cmp(a->hostname, b->hostname);
+}
+
+/* Follows alias -> alias -> ... to the concrete hostname; false for a loop. */
+static bool resolve_alias(const sc_strmap_t *targets, sc_str_t start, sc_str_t first,
+                          sc_str_t *out) {
+  sc_str_t cur = first;
+  for (uint32_t hops = 0; hops <= targets->n; hops++) {
+    const sc_svc_t *next = sc__strmap_get(targets, cur);
+    if (next == NULL) {
+      *out = cur;
+      return true;
+    }
+    if (sc_str_eq(next->external_name, start) || sc_str_eq(next->external_name, cur))
+      return false;
+    cur = next->external_name;
+  }
+  return false; /* a loop not through the start */
+}
+
+static int resolve_aliases(sc_world_t *w) {
+  sc_strmap_t targets;  /* alias hostname -> alias service (namespaces ignored, as in Istio) */
+  sc_strmap_t concrete; /* concrete hostname -> sc_vec_t of alias services */
+  sc__strmap_init(&targets);
+  sc__strmap_init(&concrete);
+  int rc = 0;
+  for (uint32_t i = 0; i < w->nsvcs && rc == 0; i++)
+    if (w->svcs[i]->resolution == SC_RES_ALIAS)
+      rc = sc__strmap_put(&targets, w->svcs[i]->hostname, w->svcs[i]);
+  for (uint32_t i = 0; i < w->nsvcs && rc == 0 && targets.n > 0; i++) {
+    sc_svc_t *a = w->svcs[i];
+    sc_str_t end;
+    if (a->resolution != SC_RES_ALIAS || !resolve_alias(&targets, a->hostname, a->external_name, &end))
+      continue;
+    sc_vec_t *v = vec_at(w, &concrete, end);
+    rc = v ? sc__vec_push(v, a) : SC_ENOMEM;
+  }
+  for (uint32_t i = 0; i < w->nsvcs && rc == 0 && concrete.n > 0; i++) {
+    sc_svc_t *s = w->svcs[i];
+    const sc_vec_t *v = sc__strmap_get(&concrete, s->hostname);
+    if (v == NULL)
+      continue;
+    s->aliases = sc__arena_alloc(w->arena, v->n * sizeof(sc_alias_t));
+    if (s->aliases == NULL) {
+      rc = SC_ENOMEM;
+      break;
+    }
+    for (uint32_t j = 0; j < v->n; j++) {
+      const sc_svc_t *a = v->items[j];
+      s->aliases[j] = (sc_alias_t){a->hostname, a->namespace_};
+    }
+    s->naliases = v->n;
+    qsort(s->aliases, s->naliases, sizeof(sc_alias_t), cmp_alias);
+  }
+  sc__strmap_free(&targets, NULL);
+  sc__strmap_free(&concrete, NULL);
+  return rc;
 }
 
 const sc_vec_t *sc_world_services_by_host(const sc_world_t *w, sc_str_t host) {

@@ -33,6 +33,12 @@ typedef struct {
   sc_protocol_t protocol;
 } sc_svc_port_t;
 
+/* An ExternalName service that resolves to a service (1.8). */
+typedef struct {
+  sc_str_t hostname;
+  sc_str_t namespace_;
+} sc_alias_t;
+
 /* A service record (model.Service). Registry records live in the world; scope
  * computations make trimmed or merged copies, which point back at their origin. Two
  * records are "the same" only when they are the same pointer. */
@@ -50,6 +56,9 @@ typedef struct sc_svc_s {
   const sc_labels_t *labels;
   const sc_labels_t *selector;
   sc_str_t address;
+  sc_str_t external_name; /* Alias services: the ExternalName target */
+  uint32_t naliases;      /* ExternalName services resolving to this hostname, */
+  sc_alias_t *aliases;    /* sorted by namespace, then hostname */
   int64_t creation_time;
   const sc_obj_t *obj;
   uint32_t rank; /* position in creation order (semantics 0.1) */
