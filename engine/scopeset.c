@@ -151,23 +151,35 @@ static json_t *render_scope(const sc_scope_t *s, const char *id, sc_str_t shown_
   return o;
 }
 
-/* Renders compactly; the version is the content hash of the record without it. */
+/* Renders compactly; the version is the content hash of the record rendered with an
+ * empty version, spliced into that text (rendering twice would double the cost). */
 static int finish_record(json_t *o, const char *key, sc_record_t *out) {
   char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
   if (text == NULL)
     return SC_ENOMEM;
-  uint64_t h = XXH3_64bits(text, strlen(text));
-  free(text);
-  if (json_object_get(o, "version") != NULL) {
-    char v[20];
-    snprintf(v, sizeof(v), "%016" PRIx64, h);
-    json_object_set_new(o, "version", json_string(v));
+  size_t len = strlen(text);
+  uint64_t h = XXH3_64bits(text, len);
+  static const char placeholder[] = "\"version\":\"\"";
+  char *at = json_object_get(o, "version") ? strstr(text, placeholder) : NULL;
+  if (at != NULL) {
+    char *with = malloc(len + 17);
+    if (with == NULL) {
+      free(text);
+      return SC_ENOMEM;
+    }
+    size_t head = (size_t)(at - text) + sizeof(placeholder) - 2; /* up to the opening quote */
+    memcpy(with, text, head);
+    snprintf(with + head, 17, "%016" PRIx64, h);
+    memcpy(with + head + 16, text + head, len - head + 1);
+    free(text);
+    text = with;
+    len += 16;
   }
-  out->json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  out->json = text;
   out->key = strdup(key);
-  if (out->json == NULL || out->key == NULL)
+  if (out->key == NULL)
     return SC_ENOMEM;
-  out->len = strlen(out->json);
+  out->len = len;
   out->hash = h;
   return 0;
 }

@@ -38,9 +38,10 @@ build() { # build DIR [cmake options...]
 
 demo() {
   build build
-  local snap
+  local snap seeds_snap
   for mesh in seeds bookinfo; do
     snap=$(mktemp -d /tmp/scopecast-demo-$mesh-XXXXXX)
+    [ "$mesh" = seeds ] && seeds_snap=$snap
     echo
     echo "== scopecast on examples/$mesh =="
     ./build/scopecast --snapshot "$snap" --config-dir "examples/$mesh/config" \
@@ -48,7 +49,15 @@ demo() {
     echo
     echo "== scopecast-dump --snapshot $snap info =="
     ./build/scopecast-dump --snapshot "$snap" info
+    echo
+    echo "== scopecast-dump --snapshot $snap scopes =="
+    ./build/scopecast-dump --snapshot "$snap" scopes
   done
+  echo
+  echo "== the scope a ratings pod in prod-us1 gets (seed 002) =="
+  ./build/scopecast-dump --snapshot "$seeds_snap" resolve --namespace prod-us1 --label app=ratings
+  echo
+  ./build/scopecast-dump --snapshot "$seeds_snap" scope prod-us1/ratings
 }
 
 run_tests() {

@@ -23,6 +23,34 @@ for mesh in seeds bookinfo; do
   check_contains "$mesh: text info" "$WORK/$mesh.txt" "head version       1"
 done
 
+# The scopes the seeds describe (seed 002): the root default applied per namespace, the
+# prod-us1 default, and the workload scopes picked by labels.
+SNAP="$WORK/seeds"
+check "seeds: scope ids" \
+  '["*/default@istio-config","istio-config/default","istio-system/default@istio-config","legacy/default@istio-config","ns1/default@istio-config","prod-apis/default@istio-config","prod-us1/default","prod-us1/no-ip-tables","prod-us1/partial-ip-tables","prod-us1/ratings"]' \
+  "$("$DUMP" --snapshot "$SNAP" scopes --json | jq -c '[.scopes[].id]')"
+resolve() { "$DUMP" --snapshot "$1" resolve --json --namespace "$2" "${@:3}" | jq -r .scope; }
+check "seeds: ratings pods get the ratings scope" prod-us1/ratings "$(resolve "$SNAP" prod-us1 --label app=ratings --label version=v1)"
+check "seeds: productpage gets no-ip-tables" prod-us1/no-ip-tables "$(resolve "$SNAP" prod-us1 --label app=productpage)"
+check "seeds: other prod-us1 workloads get prod-us1/default" prod-us1/default "$(resolve "$SNAP" prod-us1 --label app=reviews)"
+check "seeds: a namespace without Sidecar gets the root default" legacy/default@istio-config "$(resolve "$SNAP" legacy)"
+check "seeds: an unknown namespace gets the root default" "*/default@istio-config" "$(resolve "$SNAP" somewhere-else)"
+check "seeds: prod-us1/default imports prod-us1, prod-apis and istio-system" \
+  '["api.prod-apis.svc.cluster.local","istiod.istio-system.svc.cluster.local","productpage.prod-us1.svc.cluster.local","ratings.prod-us1.svc.cluster.local","reviews.prod-us1.svc.cluster.local"]' \
+  "$("$DUMP" --snapshot "$SNAP" scope prod-us1/default --json | jq -c '[.services[].hostname] | sort')"
+check "seeds: the ratings scope's 9080 listener" \
+  '{"port":9080,"hosts":["prod-us1/*"],"vs":["prod-us1/ratings"]}' \
+  "$("$DUMP" --snapshot "$SNAP" scope prod-us1/ratings --json | jq -c '.egressListeners[0] | {port, hosts, vs: .virtualServices}')"
+check "seeds: no-ip-tables imports only mysql.foo.com" '["mysql.foo.com"]' \
+  "$("$DUMP" --snapshot "$SNAP" scope prod-us1/no-ip-tables --json | jq -c '[.services[].hostname]')"
+SNAP="$WORK/bookinfo"
+check "bookinfo: ratings gets its own scope with ALLOW_ANY" "bookinfo/ratings ALLOW_ANY" \
+  "$(resolve "$SNAP" bookinfo --label app=ratings) $("$DUMP" --snapshot "$SNAP" scope bookinfo/ratings --json | jq -r .outboundTrafficPolicy)"
+check "bookinfo: reviews gets bookinfo/default with REGISTRY_ONLY" "bookinfo/default REGISTRY_ONLY" \
+  "$(resolve "$SNAP" bookinfo --label app=reviews) $("$DUMP" --snapshot "$SNAP" scope bookinfo/default --json | jq -r .outboundTrafficPolicy)"
+check "bookinfo: reviews' DestinationRule for a reviews proxy" '["bookinfo/reviews"]' \
+  "$("$DUMP" --snapshot "$SNAP" resolve --namespace bookinfo --label app=reviews --json | jq -c '.destinationRules["reviews.bookinfo.svc.cluster.local"]')"
+
 # Istio's Bookinfo sample: applied in namespace default; ServiceAccounts and Deployments
 # are kinds scopecast does not read.
 SNAP="$WORK/fixture-bookinfo"
