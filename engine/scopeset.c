@@ -1,10 +1,10 @@
 /* Enumerating and rendering every scope, and the per-namespace selector records. */
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include <yajl/yajl_gen.h>
 
 #include "scope.h"
 #include "scopeset.h"
@@ -14,174 +14,274 @@
  * namespace gets. */
 static const sc_str_t other_ns = {"#other", 6};
 
-static json_t *jstr(sc_str_t s) { return json_stringn(s.ptr, s.len); }
+/* Records are written with yajl's streaming generator: scopes can hold thousands of
+ * services, and building a document tree first would cost more than computing them. */
+typedef yajl_gen gen_t;
 
-static json_t *obj_ref(const sc_obj_t *o) {
+static void g_str(gen_t g, sc_str_t s) { yajl_gen_string(g, (const unsigned char *)s.ptr, s.len); }
+static void g_cstr(gen_t g, const char *s) {
+  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+static void g_key(gen_t g, const char *k) { g_cstr(g, k); }
+
+static void g_ref(gen_t g, sc_str_t ns, sc_str_t name) {
   char buf[600];
-  snprintf(buf, sizeof(buf), "%s/%s", o->namespace_.ptr, o->name.ptr);
-  return json_string(buf);
+  int n = snprintf(buf, sizeof(buf), "%s/%s", ns.ptr, name.ptr);
+  yajl_gen_string(g, (const unsigned char *)buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : 0);
 }
 
-static json_t *labels_json(const sc_labels_t *l) {
-  json_t *o = json_object();
-  for (uint32_t i = 0; l && i < l->n; i++)
-    json_object_set_new(o, l->items[i].key.ptr, jstr(l->items[i].value));
-  return o;
+static void g_obj_ref(gen_t g, const sc_obj_t *o) { g_ref(g, o->namespace_, o->name); }
+
+static void g_labels(gen_t g, const sc_labels_t *l) {
+  yajl_gen_map_open(g);
+  for (uint32_t i = 0; l && i < l->n; i++) {
+    g_str(g, l->items[i].key);
+    g_str(g, l->items[i].value);
+  }
+  yajl_gen_map_close(g);
 }
 
-static json_t *render_services(const sc_vec_t *svcs) {
-  json_t *arr = json_array();
+static void render_services(gen_t g, const sc_vec_t *svcs) {
+  yajl_gen_array_open(g);
   for (uint32_t i = 0; i < svcs->n; i++) {
     const sc_svc_t *s = svcs->items[i];
-    json_t *ports = json_array();
+    yajl_gen_map_open(g);
+    g_key(g, "hostname");
+    g_str(g, s->hostname);
+    g_key(g, "namespace");
+    g_str(g, s->namespace_);
+    g_key(g, "ports");
+    yajl_gen_array_open(g);
     for (uint32_t p = 0; p < s->nports; p++) {
-      json_t *port = json_object();
-      json_object_set_new(port, "port", json_integer(s->ports[p].port));
-      json_object_set_new(port, "name", jstr(s->ports[p].name));
-      json_object_set_new(port, "protocol", json_string(sc_protocol_name(s->ports[p].protocol)));
-      json_array_append_new(ports, port);
+      yajl_gen_map_open(g);
+      g_key(g, "port");
+      yajl_gen_integer(g, s->ports[p].port);
+      g_key(g, "name");
+      g_str(g, s->ports[p].name);
+      g_key(g, "protocol");
+      g_cstr(g, sc_protocol_name(s->ports[p].protocol));
+      yajl_gen_map_close(g);
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "hostname", jstr(s->hostname));
-    json_object_set_new(o, "namespace", jstr(s->namespace_));
-    json_object_set_new(o, "ports", ports);
+    yajl_gen_array_close(g);
     if (s->naliases > 0) {
-      json_t *aliases = json_array();
-      for (uint32_t a = 0; a < s->naliases; a++) {
-        char buf[600];
-        snprintf(buf, sizeof(buf), "%s/%s", s->aliases[a].namespace_.ptr, s->aliases[a].hostname.ptr);
-        json_array_append_new(aliases, json_string(buf));
-      }
-      json_object_set_new(o, "aliases", aliases);
+      g_key(g, "aliases");
+      yajl_gen_array_open(g);
+      for (uint32_t a = 0; a < s->naliases; a++)
+        g_ref(g, s->aliases[a].namespace_, s->aliases[a].hostname);
+      yajl_gen_array_close(g);
     }
-    json_object_set_new(o, "registry",
-                        json_string(s->registry == SC_REGISTRY_KUBERNETES ? "Kubernetes" : "External"));
-    json_array_append_new(arr, o);
+    g_key(g, "registry");
+    g_cstr(g, s->registry == SC_REGISTRY_KUBERNETES ? "Kubernetes" : "External");
+    yajl_gen_map_close(g);
   }
-  return arr;
+  yajl_gen_array_close(g);
 }
 
-static json_t *render_listener(const sc_listener_t *l) {
-  static const char *const default_hosts[] = {"*/*"};
-  json_t *o = json_object();
+static void render_listener(gen_t g, const sc_listener_t *l) {
   const sc_egress_listener_t *api = l->api;
-  json_object_set_new(o, "port", api && api->has_port ? json_integer(api->port.number) : json_null());
-  json_object_set_new(o, "bind", api && api->bind.len ? jstr(api->bind) : json_null());
-  json_t *hosts = json_array();
+  yajl_gen_map_open(g);
+  g_key(g, "port");
+  if (api && api->has_port)
+    yajl_gen_integer(g, api->port.number);
+  else
+    yajl_gen_null(g);
+  g_key(g, "bind");
+  if (api && api->bind.len)
+    g_str(g, api->bind);
+  else
+    yajl_gen_null(g);
+  g_key(g, "hosts");
+  yajl_gen_array_open(g);
   if (api != NULL)
     for (uint32_t i = 0; i < api->hosts.n; i++)
-      json_array_append_new(hosts, jstr(api->hosts.items[i]));
+      g_str(g, api->hosts.items[i]);
   else
-    json_array_append_new(hosts, json_string(default_hosts[0]));
-  json_object_set_new(o, "hosts", hosts);
-  json_t *svcs = json_array();
+    g_cstr(g, "*/*");
+  yajl_gen_array_close(g);
+  g_key(g, "services");
+  yajl_gen_array_open(g);
   for (uint32_t i = 0; i < l->services.n; i++)
-    json_array_append_new(svcs, jstr(((const sc_svc_t *)l->services.items[i])->hostname));
-  json_object_set_new(o, "services", svcs);
-  json_t *vss = json_array();
+    g_str(g, ((const sc_svc_t *)l->services.items[i])->hostname);
+  yajl_gen_array_close(g);
+  g_key(g, "virtualServices");
+  yajl_gen_array_open(g);
   for (uint32_t i = 0; i < l->vss.n; i++)
-    json_array_append_new(vss, obj_ref(l->vss.items[i]));
-  json_object_set_new(o, "virtualServices", vss);
-  return o;
+    g_obj_ref(g, l->vss.items[i]);
+  yajl_gen_array_close(g);
+  yajl_gen_map_close(g);
 }
 
-/* "destinationRules": every rule found for each host; "destinationRuleEntries": the
- * consolidated entries with their selectors, which `resolve` needs (6.3). */
-static void render_drs(const sc_scope_t *s, json_t *root) {
-  json_t *flat = json_object(), *entries = json_object();
+static bool from_seen_before(const sc_vec_t *list, uint32_t upto_entry, uint32_t upto_from,
+                             const sc_obj_t *dr) {
+  for (uint32_t j = 0; j <= upto_entry; j++) {
+    const sc_cdr_t *c = list->items[j];
+    uint32_t n = j == upto_entry ? upto_from : c->from.n;
+    for (uint32_t k = 0; k < n; k++)
+      if (c->from.items[k] == dr)
+        return true;
+  }
+  return false;
+}
+
+/* "destinationRules": every rule found for each service's host ([] when none); and
+ * "destinationRuleEntries": the consolidated entries with their selectors, which
+ * `resolve` needs (6.3), only for hosts that have any. */
+static void render_drs(gen_t g, const sc_scope_t *s) {
+  g_key(g, "destinationRules");
+  yajl_gen_map_open(g);
   for (uint32_t i = 0; i < s->services.n; i++) {
-    const sc_svc_t *svc = s->services.items[i];
     const sc_vec_t *list = s->drs[i];
-    json_t *names = json_array(), *ents = json_array();
+    g_str(g, ((const sc_svc_t *)s->services.items[i])->hostname);
+    yajl_gen_array_open(g);
     for (uint32_t j = 0; list && j < list->n; j++) {
       const sc_cdr_t *c = list->items[j];
-      json_t *from = json_array();
-      for (uint32_t k = 0; k < c->from.n; k++) {
-        json_t *ref = obj_ref(c->from.items[k]);
-        bool seen = false;
-        for (size_t x = 0; x < json_array_size(names) && !seen; x++)
-          seen = json_equal(json_array_get(names, x), ref);
-        if (!seen)
-          json_array_append(names, ref);
-        json_array_append_new(from, ref);
-      }
-      json_t *e = json_object();
-      json_object_set_new(e, "namespace", jstr(c->rule->namespace_));
-      json_object_set_new(e, "selector", c->selector ? labels_json(c->selector) : json_null());
-      json_object_set_new(e, "from", from);
-      json_array_append_new(ents, e);
+      for (uint32_t k = 0; k < c->from.n; k++)
+        if (!from_seen_before(list, j, k, c->from.items[k]))
+          g_obj_ref(g, c->from.items[k]);
     }
-    json_object_set_new(flat, svc->hostname.ptr, names);
-    json_object_set_new(entries, svc->hostname.ptr, ents);
+    yajl_gen_array_close(g);
   }
-  json_object_set_new(root, "destinationRules", flat);
-  json_object_set_new(root, "destinationRuleEntries", entries);
+  yajl_gen_map_close(g);
+  g_key(g, "destinationRuleEntries");
+  yajl_gen_map_open(g);
+  for (uint32_t i = 0; i < s->services.n; i++) {
+    const sc_vec_t *list = s->drs[i];
+    if (list == NULL || list->n == 0)
+      continue;
+    g_str(g, ((const sc_svc_t *)s->services.items[i])->hostname);
+    yajl_gen_array_open(g);
+    for (uint32_t j = 0; j < list->n; j++) {
+      const sc_cdr_t *c = list->items[j];
+      yajl_gen_map_open(g);
+      g_key(g, "namespace");
+      g_str(g, c->rule->namespace_);
+      g_key(g, "selector");
+      if (c->selector)
+        g_labels(g, c->selector);
+      else
+        yajl_gen_null(g);
+      g_key(g, "from");
+      yajl_gen_array_open(g);
+      for (uint32_t k = 0; k < c->from.n; k++)
+        g_obj_ref(g, c->from.items[k]);
+      yajl_gen_array_close(g);
+      yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+  }
+  yajl_gen_map_close(g);
+}
+
+static void render_ingress(gen_t g, const sc_obj_t *sidecar) {
+  static const char *const capture[] = {"DEFAULT", "IPTABLES", "NONE"};
+  g_key(g, "ingressListeners");
+  yajl_gen_array_open(g);
+  const sc_sidecar_t *sc = sidecar ? &sidecar->u.sidecar : NULL;
+  for (uint32_t i = 0; sc && i < sc->ningress; i++) {
+    const sc_ingress_listener_t *in = &sc->ingress[i];
+    yajl_gen_map_open(g);
+    g_key(g, "port");
+    yajl_gen_integer(g, in->port.number);
+    g_key(g, "protocol");
+    g_cstr(g, sc_protocol_name(in->port.protocol));
+    g_key(g, "name");
+    g_str(g, in->port.name);
+    g_key(g, "bind");
+    if (in->bind.len)
+      g_str(g, in->bind);
+    else
+      yajl_gen_null(g);
+    g_key(g, "captureMode");
+    g_cstr(g, capture[in->capture_mode]);
+    g_key(g, "defaultEndpoint");
+    if (in->default_endpoint.len)
+      g_str(g, in->default_endpoint);
+    else
+      yajl_gen_null(g);
+    yajl_gen_map_close(g);
+  }
+  yajl_gen_array_close(g);
 }
 
 static const char *const kind_names[] = {"resource", "root-derived", "default"};
+#define VERSION_PLACEHOLDER "0000000000000000"
 
-static json_t *render_scope(const sc_scope_t *s, const char *id, sc_str_t shown_ns) {
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_string(id));
-  json_object_set_new(o, "namespace", jstr(shown_ns));
-  json_object_set_new(o, "sidecar", s->sidecar ? obj_ref(s->sidecar) : json_null());
-  json_object_set_new(o, "version", json_string(""));
-  json_object_set_new(o, "kind", json_string(kind_names[s->kind]));
-  json_object_set_new(o, "services", render_services(&s->services));
-  json_t *ls = json_array();
+static void render_scope(gen_t g, const sc_scope_t *s, const char *id, sc_str_t shown_ns) {
+  yajl_gen_map_open(g);
+  g_key(g, "id");
+  g_cstr(g, id);
+  g_key(g, "namespace");
+  g_str(g, shown_ns);
+  g_key(g, "sidecar");
+  if (s->sidecar)
+    g_obj_ref(g, s->sidecar);
+  else
+    yajl_gen_null(g);
+  g_key(g, "version");
+  g_cstr(g, VERSION_PLACEHOLDER);
+  g_key(g, "kind");
+  g_cstr(g, kind_names[s->kind]);
+  g_key(g, "services");
+  render_services(g, &s->services);
+  g_key(g, "egressListeners");
+  yajl_gen_array_open(g);
   for (uint32_t i = 0; i < s->nlisteners; i++)
-    json_array_append_new(ls, render_listener(&s->listeners[i]));
-  json_object_set_new(o, "egressListeners", ls);
-  render_drs(s, o);
-  json_object_set_new(o, "outboundTrafficPolicy", json_string(sc_outbound_mode_name(s->outbound_mode)));
+    render_listener(g, &s->listeners[i]);
+  yajl_gen_array_close(g);
+  render_ingress(g, s->sidecar);
+  render_drs(g, s);
+  g_key(g, "outboundTrafficPolicy");
+  g_cstr(g, sc_outbound_mode_name(s->outbound_mode));
   if (s->egress_proxy != NULL) {
-    json_t *ep = json_object();
-    json_object_set_new(ep, "host", jstr(s->egress_proxy->host));
-    json_object_set_new(ep, "subset", jstr(s->egress_proxy->subset));
-    json_object_set_new(ep, "port", json_integer(s->egress_proxy->port));
-    json_object_set_new(o, "egressProxy", ep);
+    g_key(g, "egressProxy");
+    yajl_gen_map_open(g);
+    g_key(g, "host");
+    g_str(g, s->egress_proxy->host);
+    g_key(g, "subset");
+    g_str(g, s->egress_proxy->subset);
+    g_key(g, "port");
+    yajl_gen_integer(g, s->egress_proxy->port);
+    yajl_gen_map_close(g);
   }
-  json_t *deps = json_array();
-  for (uint32_t i = 0; i < s->deps.n; i++) {
-    const char *d = s->deps.items[i];
-    /* The stand-in namespace never names a dependency, but keep output clean anyway. */
-    json_array_append_new(deps, json_string(d));
-  }
-  json_object_set_new(o, "dependencies", deps);
-  return o;
+  g_key(g, "dependencies");
+  yajl_gen_array_open(g);
+  for (uint32_t i = 0; i < s->deps.n; i++)
+    g_cstr(g, s->deps.items[i]);
+  yajl_gen_array_close(g);
+  yajl_gen_map_close(g);
 }
 
-/* Renders compactly; the version is the content hash of the record rendered with an
- * empty version, spliced into that text (rendering twice would double the cost). */
-static int finish_record(json_t *o, const char *key, sc_record_t *out) {
-  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  if (text == NULL)
+/* Takes the generated text; a scope's version is the content hash of the record with the
+ * placeholder version, written over the placeholder (same width, so nothing moves). */
+static int finish_record(gen_t g, const char *key, bool versioned, sc_record_t *out) {
+  const unsigned char *text;
+  size_t len;
+  if (yajl_gen_get_buf(g, &text, &len) != yajl_gen_status_ok)
     return SC_ENOMEM;
-  size_t len = strlen(text);
-  uint64_t h = XXH3_64bits(text, len);
-  static const char placeholder[] = "\"version\":\"\"";
-  char *at = json_object_get(o, "version") ? strstr(text, placeholder) : NULL;
-  if (at != NULL) {
-    char *with = malloc(len + 17);
-    if (with == NULL) {
-      free(text);
-      return SC_ENOMEM;
-    }
-    size_t head = (size_t)(at - text) + sizeof(placeholder) - 2; /* up to the opening quote */
-    memcpy(with, text, head);
-    snprintf(with + head, 17, "%016" PRIx64, h);
-    memcpy(with + head + 16, text + head, len - head + 1);
-    free(text);
-    text = with;
-    len += 16;
-  }
-  out->json = text;
+  out->json = malloc(len + 1);
   out->key = strdup(key);
-  if (out->key == NULL)
+  if (out->json == NULL || out->key == NULL)
     return SC_ENOMEM;
+  memcpy(out->json, text, len);
+  out->json[len] = '\0';
   out->len = len;
-  out->hash = h;
+  out->hash = XXH3_64bits(out->json, len);
+  if (versioned) {
+    char *at = strstr(out->json, "\"version\":\"" VERSION_PLACEHOLDER "\"");
+    if (at != NULL) {
+      char v[17];
+      snprintf(v, sizeof(v), "%016" PRIx64, out->hash);
+      memcpy(at + strlen("\"version\":\""), v, 16);
+    }
+  }
   return 0;
+}
+
+static gen_t new_gen(void) {
+  gen_t g = yajl_gen_alloc(NULL);
+  if (g != NULL)
+    yajl_gen_config(g, yajl_gen_validate_utf8, 0); /* inputs were validated at ingest */
+  return g;
 }
 
 typedef struct {
@@ -211,11 +311,13 @@ static int add_scope(build_t *b, sc_scope_kind_t kind, const sc_obj_t *sidecar, 
   int rc = sc_scope_compute(b->w, kind, sidecar, other ? other_ns : ns, &s);
   if (rc != 0)
     return rc;
-  json_t *o = render_scope(s, id, ns);
+  gen_t g = new_gen();
+  if (g != NULL)
+    render_scope(g, s, id, ns);
   sc_scope_free(s);
   sc_record_t *r = next_record(&b->set->scopes, &b->set->nscopes, &b->cap_scopes);
-  rc = o && r ? finish_record(o, id, r) : SC_ENOMEM;
-  json_decref(o);
+  rc = g && r ? finish_record(g, id, true, r) : SC_ENOMEM;
+  yajl_gen_free(g);
   return rc;
 }
 
@@ -236,38 +338,48 @@ static int add_fallback(build_t *b, sc_str_t ns, const char *id) {
 
 /* The selector record of ns: its Sidecars in precedence order, then the fallback. */
 static int add_selectors(build_t *b, sc_str_t ns, const sc_vec_t *sidecars) {
-  json_t *list = json_array();
+  gen_t g = new_gen();
+  if (g == NULL)
+    return SC_ENOMEM;
+  yajl_gen_map_open(g);
+  g_key(g, "namespace");
+  g_str(g, ns);
+  g_key(g, "scopes");
+  yajl_gen_array_open(g);
   bool catch_all = false;
   char id[600];
   for (uint32_t i = 0; sidecars && i < sidecars->n && !catch_all; i++) {
     const sc_obj_t *sc = sidecars->items[i];
-    json_t *e = json_object();
-    snprintf(id, sizeof(id), "%s/%s", sc->namespace_.ptr, sc->name.ptr);
-    json_object_set_new(e, "scope", json_string(id));
-    json_object_set_new(e, "selector", sc->u.sidecar.has_workload_selector
-                                           ? labels_json(&sc->u.sidecar.workload_selector)
-                                           : json_null());
-    json_array_append_new(list, e);
+    yajl_gen_map_open(g);
+    g_key(g, "scope");
+    g_obj_ref(g, sc);
+    g_key(g, "selector");
+    if (sc->u.sidecar.has_workload_selector)
+      g_labels(g, &sc->u.sidecar.workload_selector);
+    else
+      yajl_gen_null(g);
+    yajl_gen_map_close(g);
     catch_all = !sc->u.sidecar.has_workload_selector; /* later ones are never reached */
   }
   int rc = 0;
   if (!catch_all) {
     fallback_id(b->w, ns, id, sizeof(id));
-    json_t *e = json_object();
-    json_object_set_new(e, "scope", json_string(id));
-    json_object_set_new(e, "selector", json_null());
-    json_array_append_new(list, e);
+    yajl_gen_map_open(g);
+    g_key(g, "scope");
+    g_cstr(g, id);
+    g_key(g, "selector");
+    yajl_gen_null(g);
+    yajl_gen_map_close(g);
     rc = add_fallback(b, ns, id);
   }
-  json_t *o = json_object();
-  json_object_set_new(o, "namespace", jstr(ns));
-  json_object_set_new(o, "scopes", list);
+  yajl_gen_array_close(g);
+  yajl_gen_map_close(g);
   sc_record_t *r = next_record(&b->set->selectors, &b->set->nselectors, &b->cap_selectors);
   char key[300];
   snprintf(key, sizeof(key), "%s", ns.ptr);
   if (rc == 0)
-    rc = r ? finish_record(o, key, r) : SC_ENOMEM;
-  json_decref(o);
+    rc = r ? finish_record(g, key, false, r) : SC_ENOMEM;
+  yajl_gen_free(g);
   return rc;
 }
 

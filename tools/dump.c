@@ -306,11 +306,15 @@ static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_
   json_object_set_new(out, "namespace", json_string(ns));
   json_object_set(out, "sidecar", json_object_get(scope, "sidecar"));
   const char *scope_ns = or_none(json_object_get(scope, "namespace"));
+  /* Every service of the scope, with [] where no rule applies to this proxy. */
   json_t *drs = json_object(), *entries = json_object_get(scope, "destinationRuleEntries");
+  json_t *svc, *list;
   const char *host;
-  json_t *list;
-  json_object_foreach(entries, host, list) {
-    json_t *from = rule_for_proxy(list, scope_ns, labels, nlabels);
+  json_array_foreach(json_object_get(scope, "services"), i, svc) {
+    host = json_string_value(json_object_get(svc, "hostname"));
+    if (host == NULL)
+      continue;
+    json_t *from = rule_for_proxy(json_object_get(entries, host), scope_ns, labels, nlabels);
     json_object_set_new(drs, host, from ? json_deep_copy(from) : json_array());
   }
   json_object_set_new(out, "destinationRules", drs);
