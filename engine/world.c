@@ -164,8 +164,16 @@ static const sc_strlist_t *svc_exports(const sc_world_t *w, const sc_svc_t *s) {
   return s->export_to.n ? &s->export_to : &w->mesh->default_service_export_to;
 }
 
+/* A set with "~" but not "*" hides the service everywhere (semantics 11 Q4): Istio's own
+ * IsServiceVisible would call {~, b} visible to b, while its index hides it. Only the
+ * unvalidated Kubernetes annotation can say that. */
+static bool hidden(const sc_strlist_t *e) {
+  return list_hasz(e, "~") && !list_hasz(e, "*");
+}
+
 bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns) {
-  return sc_export_visible(svc_exports(w, s), s->namespace_, ns);
+  const sc_strlist_t *e = svc_exports(w, s);
+  return !hidden(e) && sc_export_visible(e, s->namespace_, ns);
 }
 
 static int resolve_aliases(sc_world_t *w);

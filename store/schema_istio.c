@@ -38,6 +38,10 @@ static int check_nonempty_hosts(sc_dec_t *d, const sc_node_t *n, const void *val
   return check_hosts(d, n, value);
 }
 
+/* exportTo values: ".", "*", "~" or a namespace name. Istio's admission webhook also
+ * rejects combinations ("*" or "~" with others, duplicates, exportTo on selector
+ * DestinationRules), but istiod itself processes such objects and the semantics define
+ * their meaning (semantics 3.3, 11 Q4, E21), so scopecast accepts them as istiod does. */
 static int check_export_to(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   for (uint32_t i = 0; i < l->n; i++) {
@@ -578,6 +582,7 @@ static const sc_schema_t match_labels_schema = {match_labels_fields, NULL};
 
 static int dr_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_destination_rule_t *dr = value;
+
   for (uint32_t i = 0; i < dr->nsubsets; i++) {
     for (uint32_t j = 0; j < i; j++) {
       if (sc_str_eq(dr->subsets[j].name, dr->subsets[i].name)) {
