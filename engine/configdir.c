@@ -184,18 +184,17 @@ static bool stat_changed(const file_state_t *fs, const struct stat *st) {
 /* Compares the directory with what we know and loads what changed. */
 static int scan(configdir_t *cd, bool initial) {
   sc_engine_t *e = cd->base.engine;
-  DIR *d = opendir(cd->dir);
-  if (d == NULL) {
+  /* Sorted names give a deterministic load order. */
+  struct dirent **names = NULL;
+  int n = scandir(cd->dir, &names, NULL, alphasort);
+  if (n < 0) {
+    /* Keep what we have: a directory that is briefly unreadable deletes nothing. */
     sc_log(&e->log, initial ? SC_LOG_ERROR : SC_LOG_WARN, "cannot read directory %s: %s",
            cd->dir, strerror(errno));
     return initial ? SC_EIO : 0;
   }
   for (size_t i = 0; i < cd->nfiles; i++)
     cd->files[i].seen = false;
-  /* Sorted names give a deterministic load order. */
-  struct dirent **names = NULL;
-  closedir(d);
-  int n = scandir(cd->dir, &names, NULL, alphasort);
   for (int i = 0; i < n; i++) {
     const char *name = names[i]->d_name;
     char path[4096];

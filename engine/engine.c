@@ -142,7 +142,8 @@ void sc__engine_flush(sc_engine_t *e) {
   uv_timer_stop(&e->quiet_timer);
   uv_timer_stop(&e->max_timer);
   uint64_t counters = e->stats.rejected + e->stats.skipped;
-  if (e->npending == 0 && e->published_once && counters == e->counters_at_publish)
+  if (e->npending == 0 && e->published_once && counters == e->counters_at_publish &&
+      !e->publish_failed)
     return;
   uint64_t t0 = uv_hrtime();
   size_t nevents = e->npending, changed = 0, noops = 0, unknown_deletes = 0;
@@ -176,7 +177,8 @@ void sc__engine_flush(sc_engine_t *e) {
   e->stats.unknown_deletes += unknown_deletes;
   double apply_ms = ms_since(t0);
 
-  if (changed == 0 && e->published_once && counters == e->counters_at_publish) {
+  if (changed == 0 && e->published_once && counters == e->counters_at_publish &&
+      !e->publish_failed) {
     sc_log(&e->log, SC_LOG_INFO, "batch: %zu events, %zu no-op, %zu unknown deletes: nothing to publish",
            nevents, noops, unknown_deletes);
     return;
@@ -186,6 +188,7 @@ void sc__engine_flush(sc_engine_t *e) {
   int rc = compute_scopes(e, &next);
   if (rc != 0) {
     sc_log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));
+    e->publish_failed = true;
     if (e->opts.once)
       e->fatal = true;
     return;
@@ -201,6 +204,7 @@ void sc__engine_flush(sc_engine_t *e) {
   e->stats.batches++;
   if (rc != 0) {
     e->stats.publish_failures++;
+    e->publish_failed = true;
     sc_log(&e->log, SC_LOG_ERROR, "publish failed: %s (%s); the store keeps the batch",
            sc_snapshot_writer_errmsg(e->snapshot), sc_strerror(rc));
     if (e->opts.once)
@@ -211,6 +215,7 @@ void sc__engine_flush(sc_engine_t *e) {
   sc_scopeset_free(&e->published);
   e->published = next;
   e->published_once = true;
+  e->publish_failed = false;
   e->counters_at_publish = counters;
   sc_log(&e->log, SC_LOG_INFO,
          "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; head %" PRIu64

@@ -45,6 +45,7 @@ struct sc_engine_s {
   uv_timer_t quiet_timer, max_timer;
   uv_signal_t sigint, sigterm;
   bool published_once, stopping, stopped, fatal;
+  bool publish_failed; /* the store is ahead of the snapshot: publish at the next chance */
   uint64_t counters_at_publish; /* rejected+skipped when last published */
   sc_scopeset_t published;      /* the scope and selector records in the snapshot */
   sc_engine_stats_t stats;
