@@ -57,84 +57,25 @@ static void fill_meta(const sc_engine_t *e, sc_snapshot_meta_t *m) {
 static double ms_since(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e6; }
 
 typedef struct {
-  const sc_scopeset_t *prev; /* what the snapshot holds; NULL: unknown, rewrite all */
-  const sc_scopeset_t *next;
+  sc_scopes_t *scopes;
   size_t written, deleted;
 } scope_write_t;
 
-static const sc_record_t *find_record(const sc_record_t *r, size_t n, const char *key) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(r[mid].key, key);
-    if (c == 0)
-      return &r[mid];
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return NULL;
-}
-
-/* Writes the records that changed and deletes the ones that went away. */
-static int write_table(sc_snapshot_txn_t *txn, const char *table, const sc_record_t *prev,
-                       size_t nprev, const sc_record_t *next, size_t nnext, scope_write_t *sw) {
-  int rc = 0;
-  for (size_t i = 0; i < nnext && rc == 0; i++) {
-    const sc_record_t *old = prev ? find_record(prev, nprev, next[i].key) : NULL;
-    if (old != NULL && old->hash == next[i].hash)
-      continue;
-    rc = sc_snapshot_txn_put(txn, table, next[i].key, strlen(next[i].key), next[i].json,
-                             next[i].len);
-    sw->written++;
-  }
-  for (size_t i = 0; prev && i < nprev && rc == 0; i++) {
-    if (find_record(next, nnext, prev[i].key) == NULL) {
-      rc = sc_snapshot_txn_del(txn, table, prev[i].key, strlen(prev[i].key));
-      sw->deleted++;
-    }
-  }
-  return rc;
-}
-
 static int write_scopes(void *arg, sc_snapshot_txn_t *txn) {
   scope_write_t *sw = arg;
-  const sc_scopeset_t *p = sw->prev, *n = sw->next;
-  sw->written = sw->deleted = 0;
-  int rc = 0;
-  if (p == NULL) { /* first publish of this run: whatever an earlier run left goes */
-    rc = sc_snapshot_txn_clear(txn, SC_TABLE_SCOPES);
-    if (rc == 0)
-      rc = sc_snapshot_txn_clear(txn, SC_TABLE_SELECTORS);
-  }
-  if (rc == 0)
-    rc = write_table(txn, SC_TABLE_SCOPES, p ? p->scopes : NULL, p ? p->nscopes : 0, n->scopes,
-                     n->nscopes, sw);
-  if (rc == 0)
-    rc = write_table(txn, SC_TABLE_SELECTORS, p ? p->selectors : NULL, p ? p->nselectors : 0,
-                     n->selectors, n->nselectors, sw);
-  return rc;
+  return sc_scopes_write(sw->scopes, txn, &sw->written, &sw->deleted);
 }
 
-static int cmp_record(const void *a, const void *b) {
-  return strcmp(((const sc_record_t *)a)->key, ((const sc_record_t *)b)->key);
-}
-
-/* Recomputes every scope from the store. (Incremental recomputation replaces this.) */
-static int compute_scopes(sc_engine_t *e, sc_scopeset_t *out) {
+/* Recomputes the scopes the batch's changes can affect. */
+static int update_scopes(sc_engine_t *e, const sc_keys_t *emitted, bool all,
+                         sc_scopes_stats_t *stats) {
   sc_world_t *w;
   int rc = sc_world_build(e->store, &w);
   if (rc != 0)
     return rc;
-  rc = sc_scopeset_compute(w, out);
+  rc = sc_scopes_update(&e->scopes, w, emitted, all, sc_snapshot_writer_head(e->snapshot) + 1,
+                        stats);
   sc_world_free(w);
-  if (rc == 0) {
-    if (out->nscopes > 1)
-      qsort(out->scopes, out->nscopes, sizeof(sc_record_t), cmp_record);
-    if (out->nselectors > 1)
-      qsort(out->selectors, out->nselectors, sizeof(sc_record_t), cmp_record);
-  }
   return rc;
 }
 
@@ -147,6 +88,8 @@ void sc__engine_flush(sc_engine_t *e) {
     return;
   uint64_t t0 = uv_hrtime();
   size_t nevents = e->npending, changed = 0, noops = 0, unknown_deletes = 0;
+  sc_keys_t emitted = {0};
+  bool all = !e->published_once || e->publish_failed, oom = false;
   for (size_t i = 0; i < e->npending; i++) {
     sc_pending_event_t *ev = &e->pending[i];
     sc_change_t change;
@@ -167,9 +110,16 @@ void sc__engine_flush(sc_engine_t *e) {
     }
     if (change.op != SC_CHANGE_NOOP)
       changed++;
-    /* The dependency tracker will consume changes here; for now they are released. */
+    /* The keys under which the old and the new version can be found. */
+    if (change.old_obj != NULL)
+      oom |= sc_scopes_emit(change.old_obj, &emitted) != 0;
+    if (change.new_obj != NULL)
+      oom |= sc_scopes_emit(change.new_obj, &emitted) != 0;
     sc_change_release(&change);
   }
+  if (oom)
+    all = true; /* a key may be missing: recompute everything rather than miss a scope */
+  sc_keys_finish(&emitted);
   e->npending = 0;
   e->stats.events += nevents;
   e->stats.applied += changed;
@@ -184,10 +134,12 @@ void sc__engine_flush(sc_engine_t *e) {
     return;
   }
   uint64_t t_compute = uv_hrtime();
-  sc_scopeset_t next;
-  int rc = compute_scopes(e, &next);
+  sc_scopes_stats_t ss;
+  int rc = update_scopes(e, &emitted, all, &ss);
+  sc_keys_free(&emitted);
   if (rc != 0) {
     sc_log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));
+    sc_scopes_resync(&e->scopes);
     e->publish_failed = true;
     if (e->opts.once)
       e->fatal = true;
@@ -197,32 +149,33 @@ void sc__engine_flush(sc_engine_t *e) {
   uint64_t t1 = uv_hrtime();
   sc_snapshot_meta_t meta;
   fill_meta(e, &meta);
-  meta.scopes = next.nscopes;
-  scope_write_t sw = {e->published_once ? &e->published : NULL, &next, 0, 0};
+  meta.scopes = e->scopes.states.n;
+  scope_write_t sw = {&e->scopes, 0, 0};
   rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
   double publish_ms = ms_since(t1);
   e->stats.batches++;
   if (rc != 0) {
     e->stats.publish_failures++;
     e->publish_failed = true;
+    sc_scopes_resync(&e->scopes); /* the snapshot keeps what it had: rewrite it all next time */
     sc_log(&e->log, SC_LOG_ERROR, "publish failed: %s (%s); the store keeps the batch",
            sc_snapshot_writer_errmsg(e->snapshot), sc_strerror(rc));
     if (e->opts.once)
       e->fatal = true;
-    sc_scopeset_free(&next);
     return;
   }
-  sc_scopeset_free(&e->published);
-  e->published = next;
+  sc_scopes_commit(&e->scopes);
   e->published_once = true;
   e->publish_failed = false;
   e->counters_at_publish = counters;
   sc_log(&e->log, SC_LOG_INFO,
          "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; head %" PRIu64
-         ", %" PRIu64 " objects, %" PRIu64 " scopes (%zu records written, %zu deleted); "
-         "apply %.3f ms, compute %.3f ms, publish %.3f ms",
+         ", %" PRIu64 " objects, %" PRIu64 " scopes: %" PRIu64 " affected, %" PRIu64
+         " recomputed, %" PRIu64 " unchanged, %" PRIu64 " added, %" PRIu64
+         " removed, %zu written; apply %.3f ms, compute %.3f ms, publish %.3f ms",
          nevents, changed, noops, unknown_deletes, meta.head_version, meta.objects_total,
-         meta.scopes, sw.written, sw.deleted, apply_ms, compute_ms, publish_ms);
+         meta.scopes, ss.affected, ss.recomputed, ss.unchanged, ss.added, ss.removed, sw.written,
+         apply_ms, compute_ms, publish_ms);
 }
 
 /* ---- batching ------------------------------------------------------------------------ */
@@ -356,6 +309,7 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   uv_signal_init(loop, &e->sigterm);
   e->quiet_timer.data = e->max_timer.data = e->sigint.data = e->sigterm.data = e;
   e->open_handles = 4;
+  sc_scopes_init(&e->scopes);
   *out = e;
   return 0;
 fail_store:
@@ -407,7 +361,7 @@ void sc_engine_del(sc_engine_t *e) {
   for (size_t i = 0; i < e->npending; i++)
     sc_obj_unref(e->pending[i].obj);
   sc__free(e->pending);
-  sc_scopeset_free(&e->published);
+  sc_scopes_free(&e->scopes);
   /* Sources free themselves in their close callbacks; unlink whatever is left. */
   sc_snapshot_writer_close(e->snapshot);
   sc_store_del(e->store);

@@ -3,7 +3,7 @@
 #define SC_ENGINE_INTERNAL_H
 
 #include "framer.h"
-#include "scopeset.h"
+#include "scopes.h"
 #include "log.h"
 #include "scopecast/engine.h"
 #include "scopecast/snapshot.h"
@@ -47,7 +47,7 @@ struct sc_engine_s {
   bool published_once, stopping, stopped, fatal;
   bool publish_failed; /* the store is ahead of the snapshot: publish at the next chance */
   uint64_t counters_at_publish; /* rejected+skipped when last published */
-  sc_scopeset_t published;      /* the scope and selector records in the snapshot */
+  sc_scopes_t scopes;           /* the published scopes and their dependency index */
   sc_engine_stats_t stats;
   int open_handles; /* engine-owned handles still to close */
 };

@@ -59,6 +59,12 @@ static void finish_deps(sc_scope_t *s) {
   s->deps.n = out;
 }
 
+static int add_key(sc_scope_t *s, sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
+  return sc_keys_add(&s->keys, sc_dep_key(kind, a, b));
+}
+
+static const sc_str_t none = {"", 0};
+
 /* ---- host classification (5.2) -------------------------------------------------------- */
 
 static sc_host_class_t *class_of(const sc_listener_t *l, sc_str_t ns) {
@@ -550,6 +556,7 @@ static int collect_services(ctx_t *c) {
         rc = vs_destinations(s, vs, &dests);
       for (uint32_t d = 0; d < dests.n && rc == 0; d++) {
         const vs_dest_t *dest = dests.items[d];
+        rc = add_key(s, SC_DEP_SVC_HOST, dest->host, none); /* also when it does not exist */
         const sc_vec_t *recs = sc_world_services_by_host(c->w, dest->host);
         if (recs == NULL || recs->n == 0)
           continue;
@@ -595,6 +602,19 @@ static const sc_vec_t *exported_from(ctx_t *c, sc_str_t ns, sc_str_t host) {
   return out->n ? out : NULL;
 }
 
+/* The DestinationRule indexes a lookup consults (6.2) can change by a rule of the proxy
+ * namespace (or the root's private ones), of the service's namespace or of the root. */
+static int dr_keys(sc_scope_t *s, const sc_world_t *w, const sc_svc_t *svc) {
+  sc_str_t nss[3] = {s->namespace_, svc->namespace_, w->root_ns};
+  int rc = 0;
+  for (int i = 0; i < 3 && rc == 0; i++) {
+    rc = add_key(s, SC_DEP_DR_HOST, nss[i], svc->hostname);
+    if (rc == 0)
+      rc = add_key(s, SC_DEP_DR_WILD, nss[i], none);
+  }
+  return rc;
+}
+
 static const sc_vec_t *destination_rules(ctx_t *c, const sc_svc_t *svc) {
   const sc_world_t *w = c->w;
   sc_str_t n = c->s->namespace_;
@@ -616,6 +636,8 @@ static int select_destination_rules(ctx_t *c) {
   if (s->drs == NULL)
     return SC_ENOMEM;
   for (uint32_t i = 0; i < s->services.n; i++) {
+    if (dr_keys(s, c->w, s->services.items[i]) != 0)
+      return SC_ENOMEM;
     const sc_vec_t *list = destination_rules(c, s->services.items[i]);
     s->drs[i] = list;
     for (uint32_t j = 0; list && j < list->n; j++) {
@@ -631,6 +653,27 @@ static int select_destination_rules(ctx_t *c) {
 }
 
 /* ---- the scope --------------------------------------------------------------------------- */
+
+/* What a listener's imports can ever see: services and VirtualServices of each imported
+ * namespace (or of a host there, when only exact hosts are imported), of any namespace
+ * for "*" (or of a host anywhere). */
+static int import_keys(sc_scope_t *s, const sc_listener_t *l) {
+  for (uint32_t i = 0; i < l->classes.n; i++) {
+    const sc_host_class_t *hc = l->classes.items[i];
+    bool any_ns = sc_str_eqz(hc->ns, "*");
+    bool wildcard = hc->exact.n < hc->all.n;
+    int rc = add_key(s, any_ns ? SC_DEP_VS_ANY : SC_DEP_VS_NS, any_ns ? none : hc->ns, none);
+    if (rc == 0 && wildcard)
+      rc = add_key(s, any_ns ? SC_DEP_SVC_ANY : SC_DEP_SVC_NS, any_ns ? none : hc->ns, none);
+    for (uint32_t j = 0; j < hc->exact.n && rc == 0 && !wildcard; j++) {
+      sc_str_t h = *(const sc_str_t *)hc->exact.items[j];
+      rc = any_ns ? add_key(s, SC_DEP_SVC_HOST, h, none) : add_key(s, SC_DEP_SVC_EXACT, hc->ns, h);
+    }
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
 
 static int build_listeners(ctx_t *c) {
   static sc_str_t all_item = {"*/*", 3};
@@ -652,6 +695,8 @@ static int build_listeners(ctx_t *c) {
       l->match_port = l->port != 0 && l->api->port.protocol != SC_PROTO_HTTP_PROXY;
     }
     int rc = classify_hosts(s, l, l->api ? &l->api->hosts : &all_hosts);
+    if (rc == 0)
+      rc = import_keys(s, l);
     if (rc == 0)
       rc = select_services(c, l);
     if (rc == 0)
@@ -677,9 +722,12 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
   s->sidecar = kind == SC_SCOPE_DEFAULT ? NULL : sidecar;
   s->namespace_ = ns;
   ctx_t c = {w, s};
-  int rc = 0;
-  if (s->sidecar != NULL)
+  int rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_MESH, none, none));
+  if (s->sidecar != NULL && rc == 0) {
     rc = add_dep(s, "Sidecar", s->sidecar->namespace_, s->sidecar->name);
+    if (rc == 0)
+      rc = sc_keys_add(&s->keys, sc_dep_object(SC_KIND_SIDECAR, s->sidecar->namespace_, s->sidecar->name));
+  }
   if (rc == 0)
     rc = build_listeners(&c);
   if (rc == 0)
@@ -689,6 +737,12 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
     rc = add_dep(s, "ServiceEntry", svc->namespace_, svc->hostname);
     if (rc == 0)
       rc = add_dep(s, "Endpoints", svc->namespace_, svc->hostname);
+    /* Which record holds a hostname, and its aliases, can change by any service of that
+     * hostname, or by an ExternalName service pointing at it or at one of its aliases. */
+    if (rc == 0)
+      rc = add_key(s, SC_DEP_SVC_HOST, svc->hostname, none);
+    for (uint32_t a = 0; a < svc->naliases && rc == 0; a++)
+      rc = add_key(s, SC_DEP_SVC_HOST, svc->aliases[a].hostname, none);
   }
   if (rc == 0)
     rc = select_destination_rules(&c);
@@ -706,6 +760,7 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
     s->outbound_mode = w->mesh->outbound_mode;
   }
   finish_deps(s);
+  sc_keys_finish(&s->keys);
   *out = s;
   return 0;
 }
@@ -718,5 +773,6 @@ void sc_scope_free(sc_scope_t *s) {
   sc__vec_free(&s->vecs);
   sc__vec_free(&s->services);
   sc__vec_free(&s->deps);
+  sc_keys_free(&s->keys);
   sc__arena_del(s->arena);
 }

@@ -5,6 +5,7 @@
 #ifndef SC_SCOPE_H
 #define SC_SCOPE_H
 
+#include "deps.h"
 #include "world.h"
 
 typedef enum {
@@ -43,6 +44,7 @@ typedef struct {
   sc_outbound_mode_t outbound_mode;
   const sc_destination_t *egress_proxy;
   sc_vec_t deps;             /* char *: "Kind/namespace/name", sorted, unique */
+  sc_keys_t keys;            /* index keys of every lookup made (deps.h), sorted, unique */
 } sc_scope_t;
 
 /* Computes the scope of namespace ns with Sidecar sidecar (NULL for the default scope).

@@ -251,20 +251,22 @@ static void render_scope(gen_t g, const sc_scope_t *s, const char *id, sc_str_t 
   yajl_gen_map_close(g);
 }
 
-/* Takes the generated text; a scope's version is the content hash of the record with the
- * placeholder version, written over the placeholder (same width, so nothing moves). */
-static int finish_record(gen_t g, const char *key, bool versioned, sc_record_t *out) {
+/* Takes the generated text. A scope's version is the content hash of the record with the
+ * placeholder version, written over the placeholder (same width, so nothing moves);
+ * "changedAt" is appended after hashing, so it is not part of the content. */
+static int finish_record(gen_t g, const char *key, bool versioned, uint64_t changed_at,
+                         sc_record_t *out) {
   const unsigned char *text;
   size_t len;
+  memset(out, 0, sizeof(*out));
   if (yajl_gen_get_buf(g, &text, &len) != yajl_gen_status_ok)
     return SC_ENOMEM;
-  out->json = malloc(len + 1);
+  out->json = malloc(len + 40);
   out->key = strdup(key);
   if (out->json == NULL || out->key == NULL)
     return SC_ENOMEM;
   memcpy(out->json, text, len);
   out->json[len] = '\0';
-  out->len = len;
   out->hash = XXH3_64bits(out->json, len);
   if (versioned) {
     char *at = strstr(out->json, "\"version\":\"" VERSION_PLACEHOLDER "\"");
@@ -274,6 +276,9 @@ static int finish_record(gen_t g, const char *key, bool versioned, sc_record_t *
       memcpy(at + strlen("\"version\":\""), v, 16);
     }
   }
+  if (changed_at > 0 && len > 0 && out->json[len - 1] == '}')
+    len += (size_t)snprintf(out->json + len - 1, 40, ",\"changedAt\":%" PRIu64 "}", changed_at) - 1;
+  out->len = len;
   return 0;
 }
 
@@ -284,41 +289,54 @@ static gen_t new_gen(void) {
   return g;
 }
 
-typedef struct {
-  const sc_world_t *w;
-  sc_scopeset_t *set;
-  size_t cap_scopes, cap_selectors;
-} build_t;
-
-static sc_record_t *next_record(sc_record_t **arr, size_t *n, size_t *cap) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 64;
-    sc_record_t *p = realloc(*arr, c * sizeof(*p));
-    if (p == NULL)
-      return NULL;
-    *arr = p;
-    *cap = c;
-  }
-  sc_record_t *r = &(*arr)[(*n)++];
-  memset(r, 0, sizeof(*r));
-  return r;
-}
-
-static int add_scope(build_t *b, sc_scope_kind_t kind, const sc_obj_t *sidecar, sc_str_t ns,
-                     const char *id) {
+int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
+                    sc_record_t *rec, sc_keys_t *keys) {
   sc_scope_t *s;
-  bool other = sc_str_eqz(ns, SC_OTHER_NAMESPACES);
-  int rc = sc_scope_compute(b->w, kind, sidecar, other ? other_ns : ns, &s);
+  bool other = sc_str_eqz(d->ns, SC_OTHER_NAMESPACES);
+  int rc = sc_scope_compute(w, d->kind, d->sidecar, other ? other_ns : d->ns, &s);
   if (rc != 0)
     return rc;
   gen_t g = new_gen();
-  if (g != NULL)
-    render_scope(g, s, id, ns);
+  rc = SC_ENOMEM;
+  if (g != NULL) {
+    render_scope(g, s, d->id, d->ns);
+    rc = finish_record(g, d->id, true, changed_at, rec);
+    yajl_gen_free(g);
+  }
+  if (rc == 0 && keys != NULL) {
+    *keys = s->keys; /* hand the keys over */
+    s->keys = (sc_keys_t){NULL, 0, 0};
+  }
   sc_scope_free(s);
-  sc_record_t *r = next_record(&b->set->scopes, &b->set->nscopes, &b->cap_scopes);
-  rc = g && r ? finish_record(g, id, true, r) : SC_ENOMEM;
-  yajl_gen_free(g);
+  if (rc != 0)
+    sc_record_free(rec);
   return rc;
+}
+
+/* ---- the plan ------------------------------------------------------------------------------ */
+
+typedef struct {
+  const sc_world_t *w;
+  sc_scope_plan_t *plan;
+  size_t cap_scopes, cap_selectors;
+} plan_build_t;
+
+static int add_desc(plan_build_t *b, const char *id, sc_scope_kind_t kind, const sc_obj_t *sidecar,
+                    sc_str_t ns) {
+  sc_scope_plan_t *p = b->plan;
+  if (p->nscopes == b->cap_scopes) {
+    size_t cap = b->cap_scopes ? b->cap_scopes * 2 : 64;
+    sc_scope_desc_t *d = realloc(p->scopes, cap * sizeof(*d));
+    if (d == NULL)
+      return SC_ENOMEM;
+    p->scopes = d;
+    b->cap_scopes = cap;
+  }
+  char *copy = strdup(id);
+  if (copy == NULL)
+    return SC_ENOMEM;
+  p->scopes[p->nscopes++] = (sc_scope_desc_t){copy, kind, sidecar, ns};
+  return 0;
 }
 
 /* The fallback of a namespace without an applicable selector-less Sidecar (4.3). */
@@ -329,15 +347,8 @@ static void fallback_id(const sc_world_t *w, sc_str_t ns, char *buf, size_t len)
     snprintf(buf, len, "%s/@default", ns.ptr);
 }
 
-static int add_fallback(build_t *b, sc_str_t ns, const char *id) {
-  const sc_world_t *w = b->w;
-  if (w->root_sidecar != NULL)
-    return add_scope(b, SC_SCOPE_ROOT_DERIVED, w->root_sidecar, ns, id);
-  return add_scope(b, SC_SCOPE_DEFAULT, NULL, ns, id);
-}
-
 /* The selector record of ns: its Sidecars in precedence order, then the fallback. */
-static int add_selectors(build_t *b, sc_str_t ns, const sc_vec_t *sidecars) {
+static int add_selectors(plan_build_t *b, sc_str_t ns, const sc_vec_t *sidecars) {
   gen_t g = new_gen();
   if (g == NULL)
     return SC_ENOMEM;
@@ -363,35 +374,56 @@ static int add_selectors(build_t *b, sc_str_t ns, const sc_vec_t *sidecars) {
   }
   int rc = 0;
   if (!catch_all) {
-    fallback_id(b->w, ns, id, sizeof(id));
+    const sc_world_t *w = b->w;
+    fallback_id(w, ns, id, sizeof(id));
     yajl_gen_map_open(g);
     g_key(g, "scope");
     g_cstr(g, id);
     g_key(g, "selector");
     yajl_gen_null(g);
     yajl_gen_map_close(g);
-    rc = add_fallback(b, ns, id);
+    rc = w->root_sidecar ? add_desc(b, id, SC_SCOPE_ROOT_DERIVED, w->root_sidecar, ns)
+                         : add_desc(b, id, SC_SCOPE_DEFAULT, NULL, ns);
   }
   yajl_gen_array_close(g);
   yajl_gen_map_close(g);
-  sc_record_t *r = next_record(&b->set->selectors, &b->set->nselectors, &b->cap_selectors);
-  char key[300];
-  snprintf(key, sizeof(key), "%s", ns.ptr);
-  if (rc == 0)
-    rc = r ? finish_record(g, key, false, r) : SC_ENOMEM;
+  sc_scope_plan_t *p = b->plan;
+  if (rc == 0 && p->nselectors == b->cap_selectors) {
+    size_t cap = b->cap_selectors ? b->cap_selectors * 2 : 64;
+    sc_record_t *r = realloc(p->selectors, cap * sizeof(*r));
+    if (r == NULL)
+      rc = SC_ENOMEM;
+    else
+      p->selectors = r, b->cap_selectors = cap;
+  }
+  if (rc == 0) {
+    char key[300];
+    snprintf(key, sizeof(key), "%s", ns.ptr);
+    rc = finish_record(g, key, false, 0, &p->selectors[p->nselectors]);
+    if (rc == 0)
+      p->nselectors++;
+  }
   yajl_gen_free(g);
   return rc;
 }
 
-int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
+static int cmp_desc(const void *a, const void *b) {
+  return strcmp(((const sc_scope_desc_t *)a)->id, ((const sc_scope_desc_t *)b)->id);
+}
+
+static int cmp_record(const void *a, const void *b) {
+  return strcmp(((const sc_record_t *)a)->key, ((const sc_record_t *)b)->key);
+}
+
+int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   memset(out, 0, sizeof(*out));
-  build_t b = {w, out, 0, 0};
+  plan_build_t b = {w, out, 0, 0};
   int rc = 0;
   char id[600];
   for (uint32_t i = 0; i < w->sidecars.n && rc == 0; i++) {
     const sc_obj_t *sc = w->sidecars.items[i];
     snprintf(id, sizeof(id), "%s/%s", sc->namespace_.ptr, sc->name.ptr);
-    rc = add_scope(&b, SC_SCOPE_RESOURCE, sc, sc->namespace_, id);
+    rc = add_desc(&b, id, SC_SCOPE_RESOURCE, sc, sc->namespace_);
   }
   for (uint32_t i = 0; i < w->namespaces.n && rc == 0; i++) {
     sc_str_t ns = *(const sc_str_t *)w->namespaces.items[i];
@@ -399,6 +431,55 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
   }
   if (rc == 0)
     rc = add_selectors(&b, sc_str(SC_OTHER_NAMESPACES), NULL);
+  if (rc != 0) {
+    sc_scope_plan_free(out);
+    return rc;
+  }
+  if (out->nscopes > 1)
+    qsort(out->scopes, out->nscopes, sizeof(*out->scopes), cmp_desc);
+  if (out->nselectors > 1)
+    qsort(out->selectors, out->nselectors, sizeof(*out->selectors), cmp_record);
+  return 0;
+}
+
+void sc_record_free(sc_record_t *r) {
+  free(r->key);
+  free(r->json);
+  memset(r, 0, sizeof(*r));
+}
+
+void sc_scope_plan_free(sc_scope_plan_t *p) {
+  for (size_t i = 0; i < p->nscopes; i++)
+    free(p->scopes[i].id);
+  free(p->scopes);
+  for (size_t i = 0; i < p->nselectors; i++)
+    sc_record_free(&p->selectors[i]);
+  free(p->selectors);
+  memset(p, 0, sizeof(*p));
+}
+
+int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
+  memset(out, 0, sizeof(*out));
+  sc_scope_plan_t plan;
+  int rc = sc_scope_plan(w, &plan);
+  if (rc != 0)
+    return rc;
+  out->scopes = calloc(plan.nscopes ? plan.nscopes : 1, sizeof(sc_record_t));
+  if (out->scopes == NULL) {
+    sc_scope_plan_free(&plan);
+    return SC_ENOMEM;
+  }
+  for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
+    rc = sc_scope_render(w, &plan.scopes[i], 0, &out->scopes[i], NULL);
+    if (rc == 0)
+      out->nscopes++;
+  }
+  /* The selector records move over to the result. */
+  out->selectors = plan.selectors;
+  out->nselectors = plan.nselectors;
+  plan.selectors = NULL;
+  plan.nselectors = 0;
+  sc_scope_plan_free(&plan);
   if (rc != 0)
     sc_scopeset_free(out);
   return rc;

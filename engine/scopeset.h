@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scope.h"
 #include "world.h"
 
 /* The namespace written as "*": content for any namespace no object mentions. */
@@ -20,8 +21,33 @@ typedef struct {
   char *key;  /* scope id, or namespace for selector records */
   char *json; /* the record, compact JSON */
   size_t len;
-  uint64_t hash; /* XXH3 of the content */
+  uint64_t hash; /* XXH3 of the content (a scope's "version"; "changedAt" excluded) */
 } sc_record_t;
+
+/* A scope the config defines, not yet computed. */
+typedef struct {
+  char *id;
+  sc_scope_kind_t kind;
+  const sc_obj_t *sidecar; /* NULL for default scopes */
+  sc_str_t ns;             /* the config namespace, or "*" (borrowed from the world) */
+} sc_scope_desc_t;
+
+/* Every scope id the config defines, sorted, and the selector records. */
+typedef struct {
+  sc_scope_desc_t *scopes;
+  size_t nscopes;
+  sc_record_t *selectors; /* sorted by key */
+  size_t nselectors;
+} sc_scope_plan_t;
+
+int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out);
+void sc_scope_plan_free(sc_scope_plan_t *plan);
+
+/* Computes and renders one scope. changed_at > 0 adds "changedAt" (outside the hash).
+ * keys (may be NULL) receives the scope's dependency keys. */
+int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
+                    sc_record_t *rec, sc_keys_t *keys);
+void sc_record_free(sc_record_t *r);
 
 typedef struct {
   sc_record_t *scopes;
@@ -30,6 +56,7 @@ typedef struct {
   size_t nselectors;
 } sc_scopeset_t;
 
+/* Every scope and selector record, computed from scratch (records sorted by key). */
 int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out);
 void sc_scopeset_free(sc_scopeset_t *set);
 

@@ -61,3 +61,23 @@ void sc__strmap_foreach(const sc_strmap_t *m, void (*cb)(void *arg, sc_str_t key
     for (sc_strmap_entry_t *e = m->map.values[i]; e; e = e->next)
       cb(arg, e->key, e->value);
 }
+
+void *sc__strmap_remove(sc_strmap_t *m, sc_str_t key) {
+  uint64_t h = XXH3_64bits(key.ptr, key.len);
+  sc_strmap_entry_t *head = sc__hashmap_get(&m->map, h), *prev = NULL;
+  for (sc_strmap_entry_t *e = head; e; prev = e, e = e->next) {
+    if (!sc_str_eq(e->key, key))
+      continue;
+    void *value = e->value;
+    if (prev != NULL)
+      prev->next = e->next;
+    else if (e->next != NULL)
+      sc__hashmap_put(&m->map, h, e->next); /* replaces in place: cannot fail */
+    else
+      sc__hashmap_remove(&m->map, h);
+    sc__free(e);
+    m->n--;
+    return value;
+  }
+  return NULL;
+}

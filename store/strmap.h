@@ -24,6 +24,8 @@ void sc__strmap_free(sc_strmap_t *m, void (*free_value)(void *value));
 void *sc__strmap_get(const sc_strmap_t *m, sc_str_t key);
 /* Inserts or replaces. Returns 0 or SC_ENOMEM. */
 int sc__strmap_put(sc_strmap_t *m, sc_str_t key, void *value);
+/* Removes key; returns its value, or NULL. */
+void *sc__strmap_remove(sc_strmap_t *m, sc_str_t key);
 /* Calls cb for every entry, in no particular order. */
 void sc__strmap_foreach(const sc_strmap_t *m, void (*cb)(void *arg, sc_str_t key, void *value),
                         void *arg);

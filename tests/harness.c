@@ -3,7 +3,10 @@
 int sc_test_failed;
 
 int main(int argc, char **argv) {
-  const char *filter = argc > 1 ? argv[1] : NULL;
+  int first = 1;
+  if (sc_test_parse_args != NULL && (first = sc_test_parse_args(argc, argv)) < 0)
+    return 2;
+  const char *filter = first < argc ? argv[first] : NULL;
   int passed = 0, failed = 0;
   for (const sc_test_t *t = sc_tests; t->name != NULL; t++) {
     if (filter != NULL && strstr(t->name, filter) == NULL)

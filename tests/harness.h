@@ -23,6 +23,10 @@ typedef struct {
 extern const sc_test_t sc_tests[];
 extern int sc_test_failed;
 
+/* A test binary may define this to take options; it returns the index of the first
+ * argument it did not consume (the name filter), or -1 for bad options. */
+int sc_test_parse_args(int argc, char **argv) __attribute__((weak));
+
 #define TEST(name) static void test_##name(void)
 #define TEST_ENTRY(name) {#name, test_##name}
 #define TEST_LIST const sc_test_t sc_tests[]

@@ -1,0 +1,325 @@
+/* Incremental scopes (see scopes.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "scopes.h"
+
+static const sc_str_t none = {"", 0};
+
+void sc_scopes_init(sc_scopes_t *ss) {
+  memset(ss, 0, sizeof(*ss));
+  sc__strmap_init(&ss->by_id);
+  sc__hashmap_init(&ss->by_key);
+  ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
+}
+
+static void free_ids(sc_vec_t *v) {
+  for (uint32_t i = 0; i < v->n; i++)
+    free(v->items[i]);
+  v->n = 0;
+}
+
+void sc_scopes_free(sc_scopes_t *ss) {
+  for (uint32_t i = 0; i < ss->states.n; i++) {
+    sc_scope_state_t *st = ss->states.items[i];
+    sc_record_free(&st->rec);
+    sc_keys_free(&st->keys);
+    free(st->id);
+    free(st);
+  }
+  for (size_t i = 0; i < ss->by_key.cap; i++) {
+    sc_vec_t *v = ss->by_key.values[i];
+    if (v != NULL) {
+      sc__vec_free(v);
+      free(v);
+    }
+  }
+  sc__hashmap_free(&ss->by_key);
+  sc__strmap_free(&ss->by_id, NULL);
+  for (size_t i = 0; i < ss->nselectors; i++)
+    sc_record_free(&ss->selectors[i]);
+  free(ss->selectors);
+  free_ids(&ss->deleted);
+  free_ids(&ss->sel_deleted);
+  sc__vec_free(&ss->deleted);
+  sc__vec_free(&ss->sel_deleted);
+  sc__vec_free(&ss->write);
+  sc__vec_free(&ss->sel_write);
+  sc__vec_free(&ss->states);
+}
+
+/* ---- the dependency index ------------------------------------------------------------------ */
+
+static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) {
+  for (uint32_t i = 0; i < st->keys.n; i++) {
+    uint64_t k = st->keys.keys[i];
+    sc_vec_t *v = sc__hashmap_get(&ss->by_key, k);
+    if (v == NULL) {
+      v = calloc(1, sizeof(*v));
+      if (v == NULL || sc__hashmap_put(&ss->by_key, k, v) != 0) {
+        free(v);
+        return SC_ENOMEM;
+      }
+    }
+    if (sc__vec_push(v, st) != 0)
+      return SC_ENOMEM;
+  }
+  return 0;
+}
+
+static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) {
+  for (uint32_t i = 0; i < st->keys.n; i++) {
+    uint64_t k = st->keys.keys[i];
+    sc_vec_t *v = sc__hashmap_get(&ss->by_key, k);
+    for (uint32_t j = 0; v && j < v->n; j++) {
+      if (v->items[j] == st) {
+        v->items[j] = v->items[--v->n];
+        break;
+      }
+    }
+    if (v != NULL && v->n == 0) {
+      sc__hashmap_remove(&ss->by_key, k);
+      sc__vec_free(v);
+      free(v);
+    }
+  }
+}
+
+/* ---- emitted keys ------------------------------------------------------------------------- */
+
+static int emit_service_host(sc_keys_t *out, sc_str_t ns, sc_str_t host) {
+  int rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_EXACT, ns, host));
+  if (rc == 0)
+    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_HOST, host, none));
+  return rc;
+}
+
+int sc_scopes_emit(const sc_obj_t *o, sc_keys_t *out) {
+  int rc = 0;
+  switch (o->kind) {
+  case SC_KIND_SERVICE:
+    rc = emit_service_host(out, o->namespace_, o->u.service.hostname);
+    /* An ExternalName service changes the aliases of what it points at. */
+    if (rc == 0 && o->u.service.external_name.len > 0)
+      rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_HOST, o->u.service.external_name, none));
+    break;
+  case SC_KIND_SERVICE_ENTRY:
+    for (uint32_t i = 0; i < o->u.service_entry.hosts.n && rc == 0; i++)
+      rc = emit_service_host(out, o->namespace_, o->u.service_entry.hosts.items[i]);
+    break;
+  case SC_KIND_VIRTUAL_SERVICE:
+    rc = sc_keys_add(out, sc_dep_key(SC_DEP_VS_NS, o->namespace_, none));
+    if (rc == 0)
+      rc = sc_keys_add(out, sc_dep_key(SC_DEP_VS_ANY, none, none));
+    return rc;
+  case SC_KIND_DESTINATION_RULE: {
+    sc_str_t host = o->u.destination_rule.host;
+    if (host.len > 0 && host.ptr[0] == '*')
+      return sc_keys_add(out, sc_dep_key(SC_DEP_DR_WILD, o->namespace_, none));
+    return sc_keys_add(out, sc_dep_key(SC_DEP_DR_HOST, o->namespace_, host));
+  }
+  case SC_KIND_SIDECAR:
+    return sc_keys_add(out, sc_dep_object(SC_KIND_SIDECAR, o->namespace_, o->name));
+  case SC_KIND_MESH_CONFIG:
+    return sc_keys_add(out, sc_dep_key(SC_DEP_MESH, none, none));
+  default: /* Namespaces only change which scopes exist; Pods and endpoints no scope */
+    return 0;
+  }
+  if (rc == 0)
+    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_NS, o->namespace_, none));
+  if (rc == 0)
+    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_ANY, none, none));
+  return rc;
+}
+
+/* ---- update ---------------------------------------------------------------------------------- */
+
+static void mark_affected(sc_scopes_t *ss, const sc_keys_t *emitted) {
+  for (uint32_t i = 0; emitted && i < emitted->n; i++) {
+    const sc_vec_t *v = sc__hashmap_get(&ss->by_key, emitted->keys[i]);
+    for (uint32_t j = 0; v && j < v->n; j++)
+      ((sc_scope_state_t *)v->items[j])->affected = true;
+  }
+}
+
+/* Recomputes one scope into st (new when st->rec.key is NULL). */
+static int recompute(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
+                     sc_scope_state_t *st, uint64_t head_next, sc_scopes_stats_t *stats) {
+  sc_record_t rec;
+  sc_keys_t keys = {0};
+  int rc = sc_scope_render(w, d, head_next, &rec, &keys);
+  if (rc != 0)
+    return rc;
+  bool is_new = st->id == NULL;
+  if (!is_new)
+    index_remove(ss, st);
+  sc_keys_free(&st->keys);
+  st->keys = keys;
+  if (!is_new && st->rec.hash == rec.hash) {
+    sc_record_free(&rec); /* same content: keep the record and its changedAt */
+    stats->unchanged++;
+  } else {
+    sc_record_free(&st->rec);
+    st->rec = rec;
+    st->changed_at = head_next;
+    if (sc__vec_push(&ss->write, st) != 0)
+      return SC_ENOMEM;
+  }
+  return index_add(ss, st);
+}
+
+static const sc_record_t *find_selector(const sc_record_t *r, size_t n, const char *key) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(r[mid].key, key);
+    if (c == 0)
+      return &r[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* Takes the plan's selector records; stages the ones that changed. */
+static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, sc_scopes_stats_t *stats) {
+  for (size_t i = 0; i < ss->nselectors; i++) {
+    if (find_selector(plan->selectors, plan->nselectors, ss->selectors[i].key) == NULL) {
+      char *k = strdup(ss->selectors[i].key);
+      if (k == NULL || sc__vec_push(&ss->sel_deleted, k) != 0) {
+        free(k);
+        return SC_ENOMEM;
+      }
+    }
+  }
+  for (size_t i = 0; i < plan->nselectors; i++) {
+    const sc_record_t *old = find_selector(ss->selectors, ss->nselectors, plan->selectors[i].key);
+    if (old == NULL || old->hash != plan->selectors[i].hash)
+      stats->selectors_written++;
+  }
+  for (size_t i = 0; i < ss->nselectors; i++)
+    sc_record_free(&ss->selectors[i]);
+  free(ss->selectors);
+  ss->selectors = plan->selectors;
+  ss->nselectors = plan->nselectors;
+  plan->selectors = NULL;
+  plan->nselectors = 0;
+  return 0;
+}
+
+int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_keys_t *emitted, bool all,
+                     uint64_t head_next, sc_scopes_stats_t *stats) {
+  memset(stats, 0, sizeof(*stats));
+  sc_scope_plan_t plan;
+  int rc = sc_scope_plan(w, &plan);
+  if (rc != 0)
+    return rc;
+  for (uint32_t i = 0; i < ss->states.n; i++) {
+    sc_scope_state_t *st = ss->states.items[i];
+    st->seen = false;
+    st->affected = all;
+  }
+  mark_affected(ss, emitted);
+  for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
+    const sc_scope_desc_t *d = &plan.scopes[i];
+    sc_scope_state_t *st = sc__strmap_get(&ss->by_id, sc_str(d->id));
+    if (st == NULL) {
+      st = calloc(1, sizeof(*st));
+      if (st == NULL || sc__vec_push(&ss->states, st) != 0) {
+        free(st);
+        rc = SC_ENOMEM;
+        break;
+      }
+      rc = recompute(ss, w, d, st, head_next, stats);
+      if (rc == 0 && (st->id = strdup(d->id)) == NULL)
+        rc = SC_ENOMEM;
+      if (rc == 0)
+        rc = sc__strmap_put(&ss->by_id, sc_str(st->id), st);
+      stats->added++;
+    } else if (st->affected) {
+      stats->affected++;
+      rc = recompute(ss, w, d, st, head_next, stats);
+    }
+    st->seen = true;
+    stats->recomputed += st->affected;
+  }
+  /* Scopes the plan no longer has. */
+  for (uint32_t i = 0; i < ss->states.n && rc == 0;) {
+    sc_scope_state_t *st = ss->states.items[i];
+    if (st->seen || st->id == NULL) {
+      i++;
+      continue;
+    }
+    index_remove(ss, st);
+    for (uint32_t j = 0; j < ss->write.n; j++)
+      if (ss->write.items[j] == st)
+        ss->write.items[j] = ss->write.items[--ss->write.n];
+    sc__strmap_remove(&ss->by_id, sc_str(st->id));
+    rc = sc__vec_push(&ss->deleted, st->id); /* the id moves to the delete list */
+    sc_record_free(&st->rec);
+    sc_keys_free(&st->keys);
+    free(st);
+    ss->states.items[i] = ss->states.items[--ss->states.n];
+    stats->removed++;
+  }
+  if (rc == 0)
+    rc = update_selectors(ss, &plan, stats);
+  sc_scope_plan_free(&plan);
+  return rc;
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+
+int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
+  int rc = 0;
+  *written = *deleted = 0;
+  if (ss->resync) { /* the snapshot may hold anything: replace it all */
+    rc = sc_snapshot_txn_clear(txn, SC_TABLE_SCOPES);
+    if (rc == 0)
+      rc = sc_snapshot_txn_clear(txn, SC_TABLE_SELECTORS);
+    for (uint32_t i = 0; i < ss->states.n && rc == 0; i++) {
+      const sc_record_t *r = &((sc_scope_state_t *)ss->states.items[i])->rec;
+      rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
+      (*written)++;
+    }
+    for (size_t i = 0; i < ss->nselectors && rc == 0; i++) {
+      const sc_record_t *r = &ss->selectors[i];
+      rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
+    }
+    return rc;
+  }
+  for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
+    const sc_record_t *r = &((sc_scope_state_t *)ss->write.items[i])->rec;
+    rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
+    (*written)++;
+  }
+  for (uint32_t i = 0; i < ss->deleted.n && rc == 0; i++) {
+    const char *k = ss->deleted.items[i];
+    rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPES, k, strlen(k));
+    (*deleted)++;
+  }
+  /* Selector records are few: write them all (unchanged ones cost a page write at most). */
+  for (size_t i = 0; i < ss->nselectors && rc == 0; i++) {
+    const sc_record_t *r = &ss->selectors[i];
+    rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
+  }
+  for (uint32_t i = 0; i < ss->sel_deleted.n && rc == 0; i++) {
+    const char *k = ss->sel_deleted.items[i];
+    rc = sc_snapshot_txn_del(txn, SC_TABLE_SELECTORS, k, strlen(k));
+  }
+  return rc;
+}
+
+void sc_scopes_commit(sc_scopes_t *ss) {
+  ss->write.n = 0;
+  free_ids(&ss->deleted);
+  free_ids(&ss->sel_deleted);
+  ss->resync = false;
+}
+
+void sc_scopes_resync(sc_scopes_t *ss) {
+  sc_scopes_commit(ss);
+  ss->resync = true;
+}

@@ -1,0 +1,349 @@
+/* Differential test of incremental scope recomputation: seeded random event sequences over
+ * every kind (adds, updates, deletes, exportTo and selector changes, Sidecars in the root
+ * namespace, mesh config changes, namespaces coming and going) are applied in small
+ * batches to a store with incremental scopes; after every batch the scope and selector
+ * records must equal, byte for byte, those computed from scratch for the same state.
+ *
+ *   test_incremental [--count N] [--seed S] [--events E]
+ *
+ * On a failure it prints the seed and the smallest failing event sequence it finds. */
+#include <getopt.h>
+#include <stdarg.h>
+
+#include "harness.h"
+#include "scopes.h"
+
+static unsigned opt_count = 500, opt_events = 40;
+static uint64_t opt_seed = 1;
+
+/* ---- a random universe ------------------------------------------------------------------- */
+
+static uint64_t rng;
+static uint32_t rnd(uint32_t n) {
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return (uint32_t)(((rng * 0x2545F4914F6CDD1Dull) >> 32) % n);
+}
+static const char *pick(const char *const *a, uint32_t n) { return a[rnd(n)]; }
+#define PICK(a) pick(a, sizeof(a) / sizeof(a[0]))
+
+static const char *const nss[] = {"ns0", "ns1", "ns2", "istio-system", "istio-config"};
+static const char *const hosts[] = {"a.ext.com", "b.ext.com", "*.ext.com", "*.com", "svc0",
+                                    "svc1.ns1.svc.cluster.local", "svc0.ns0.svc.cluster.local"};
+static const char *const se_hosts[] = {"a.ext.com", "b.ext.com", "*.ext.com", "*.com"};
+static const char *const dest_hosts[] = {"a.ext.com", "b.ext.com", "svc0", "svc1.ns1.svc.cluster.local",
+                                         "svc2.ns2.svc.cluster.local"};
+/* exportTo as a JSON list body, and as the Service annotation text. */
+static const char *const exports[] = {"", "\".\"", "\"*\"", "\"ns1\"", "\"ns0\",\"ns2\"", "\"~\""};
+static const char *const annotations[] = {"", ".", "*", "ns1", "ns0,ns2", "~", "~,ns1"};
+static const char *const egress[] = {"\"./*\"", "\"*/*\"", "\"ns1/*\"", "\"~ns2/*\"",
+                                     "\"*/a.ext.com\"", "\"ns0/svc0.ns0.svc.cluster.local\"",
+                                     "\"istio-system/*\"", "\"*/*.ext.com\""};
+static const char *const labels[] = {"", "\"app\":\"a\"", "\"app\":\"b\"", "\"app\":\"a\",\"v\":\"1\""};
+
+typedef struct {
+  char text[2048]; /* one watch event */
+} event_t;
+
+/* ",\"exportTo\":[...]" or "" */
+static void export_field(char *buf, size_t n, bool allow_none) {
+  const char *ex = PICK(exports);
+  if (ex[0] == '\0' || (!allow_none && strchr(ex, '~') != NULL))
+    buf[0] = '\0';
+  else
+    snprintf(buf, n, ",\"exportTo\":[%s]", ex);
+}
+
+/* A random object of a random kind, as a watch event of type. Names come from small pools
+ * so that later events update and delete earlier objects. */
+static void gen_object(event_t *ev, const char *type) {
+  char *b = ev->text, ex[64], when[32];
+  size_t n = sizeof(ev->text);
+  const char *ns = PICK(nss);
+  unsigned t = rnd(28), id = rnd(3);
+  snprintf(when, sizeof(when), "2026-01-01T00:00:%02uZ", rnd(4));
+  if (t < 6) {
+    const char *ann = PICK(annotations);
+    char annotation[128] = "";
+    if (ann[0])
+      snprintf(annotation, sizeof(annotation),
+               ",\"annotations\":{\"networking.istio.io/exportTo\":\"%s\"}", ann);
+    snprintf(b, n,
+             "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":"
+             "{\"name\":\"svc%u\",\"namespace\":\"%s\",\"creationTimestamp\":\"%s\"%s},\"spec\":"
+             "{%s\"ports\":[{\"name\":\"http\",\"port\":%u}%s]}}}",
+             type, id, ns, when, annotation,
+             rnd(5) == 0 ? "\"type\":\"ExternalName\",\"externalName\":\"a.ext.com\"," : "",
+             80 + rnd(2), rnd(2) ? ",{\"name\":\"tcp\",\"port\":9000}" : "");
+  } else if (t < 11) {
+    export_field(ex, sizeof(ex), true);
+    snprintf(b, n,
+             "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
+             "\"ServiceEntry\",\"metadata\":{\"name\":\"se%u\",\"namespace\":\"%s\","
+             "\"creationTimestamp\":\"%s\"},\"spec\":{\"hosts\":[\"%s\"%s],\"ports\":[{\"number\":%u,"
+             "\"name\":\"p%u\",\"protocol\":\"HTTP\"}],\"resolution\":\"%s\"%s}}}",
+             type, id, ns, when, PICK(se_hosts), rnd(2) ? ",\"b.ext.com\"" : "", 80 + rnd(2),
+             rnd(2), rnd(2) ? "DNS" : "NONE", ex);
+  } else if (t < 16) {
+    export_field(ex, sizeof(ex), false);
+    snprintf(b, n,
+             "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
+             "\"VirtualService\",\"metadata\":{\"name\":\"vs%u\",\"namespace\":\"%s\","
+             "\"creationTimestamp\":\"%s\"},\"spec\":{\"hosts\":[\"%s\"]%s,\"http\":[{\"match\":"
+             "[{\"uri\":{\"prefix\":\"/\"}%s}],\"route\":[{\"destination\":{\"host\":\"%s\"%s}}]}]}}}",
+             type, id, ns, when, PICK(hosts), ex,
+             rnd(4) == 0 ? ",\"sourceNamespace\":\"ns1\"" : "", PICK(dest_hosts),
+             rnd(3) == 0 ? ",\"port\":{\"number\":9000}" : "");
+  } else if (t < 21) {
+    const char *sel = PICK(labels);
+    export_field(ex, sizeof(ex), false);
+    snprintf(b, n,
+             "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
+             "\"DestinationRule\",\"metadata\":{\"name\":\"dr%u\",\"namespace\":\"%s\","
+             "\"creationTimestamp\":\"%s\"},\"spec\":{\"host\":\"%s\"%s%s%s%s,\"subsets\":[{\"name\":"
+             "\"v%u\"}]%s}}}",
+             type, id, ns, when, PICK(hosts), ex, sel[0] ? ",\"workloadSelector\":{\"matchLabels\":{" : "",
+             sel, sel[0] ? "}}" : "", rnd(3),
+             rnd(2) ? ",\"trafficPolicy\":{\"loadBalancer\":{\"simple\":\"RANDOM\"}}" : "");
+  } else if (t < 26) {
+    const char *sel = PICK(labels);
+    const char *port = rnd(3) == 0 ? "\"port\":{\"number\":80,\"protocol\":\"HTTP\",\"name\":\"http\"}," : "";
+    snprintf(b, n,
+             "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
+             "\"Sidecar\",\"metadata\":{\"name\":\"sc%u\",\"namespace\":\"%s\","
+             "\"creationTimestamp\":\"%s\"},\"spec\":{%s%s%s\"egress\":[{%s\"hosts\":[%s,%s]}]%s}}}",
+             type, id, ns, when, sel[0] ? "\"workloadSelector\":{\"labels\":{" : "", sel,
+             sel[0] ? "}}," : "", port, PICK(egress), PICK(egress),
+             rnd(3) == 0 ? ",\"outboundTrafficPolicy\":{\"mode\":\"REGISTRY_ONLY\"}" : "");
+  } else if (t < 27) {
+    snprintf(b, n,
+             "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
+             "{\"name\":\"ns%u\"}}}",
+             type, 3 + id);
+  } else {
+    static const char *const roots[] = {"istio-system", "istio-config"};
+    static const char *const modes[] = {"ALLOW_ANY", "REGISTRY_ONLY"};
+    snprintf(b, n,
+             "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+             "{\"name\":\"istio\",\"namespace\":\"istio-system\"},\"data\":{\"mesh\":"
+             "\"rootNamespace: %s\\noutboundTrafficPolicy: {mode: %s}\\n%s\"}}}",
+             type, PICK(roots), PICK(modes),
+             rnd(3) == 0 ? "defaultServiceExportTo: [\\\".\\\"]\\n" : "");
+  }
+}
+
+/* Turns an ADDED event into the DELETED event of the same object. */
+static void as_delete(event_t *ev) {
+  char *t = strstr(ev->text, "\"type\":\"");
+  if (t != NULL) {
+    char rest[2048];
+    char *q = strchr(t + 8, '"');
+    snprintf(rest, sizeof(rest), "%s", q);
+    snprintf(t, sizeof(ev->text) - (size_t)(t - ev->text), "\"type\":\"DELETED%s", rest);
+  }
+}
+
+static void gen_sequence(uint64_t seed, unsigned nevents, event_t *evs) {
+  rng = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (unsigned i = 0; i < nevents; i++) {
+    gen_object(&evs[i], rnd(3) == 0 ? "MODIFIED" : "ADDED");
+    if (i > 0 && rnd(5) == 0) { /* delete something seen before */
+      evs[i] = evs[rnd(i)];
+      as_delete(&evs[i]);
+    }
+  }
+}
+
+/* ---- running a sequence ------------------------------------------------------------------- */
+
+typedef struct {
+  sc_store_t *store;
+  sc_keys_t emitted;
+  bool oom;
+  unsigned rejected;
+} apply_t;
+
+static int apply_cb(void *arg, const sc_parse_item_t *item) {
+  apply_t *a = arg;
+  if (item->status == SC_ITEM_REJECTED) {
+    a->rejected++;
+    return 0;
+  }
+  if (item->status != SC_ITEM_OBJECT)
+    return 0;
+  sc_change_t ch;
+  int rc = item->event == SC_EVENT_DELETED
+               ? sc_store_delete(a->store, item->obj->kind, item->obj->namespace_,
+                                 item->obj->name, &ch)
+               : sc_store_put(a->store, sc_obj_ref(item->obj), &ch);
+  sc_obj_unref(item->obj);
+  if (rc != 0)
+    return rc;
+  if (ch.old_obj)
+    a->oom |= sc_scopes_emit(ch.old_obj, &a->emitted) != 0;
+  if (ch.new_obj)
+    a->oom |= sc_scopes_emit(ch.new_obj, &a->emitted) != 0;
+  sc_change_release(&ch);
+  return 0;
+}
+
+/* Content of a scope record without the trailing "changedAt" (not part of the content). */
+static size_t content_len(const sc_record_t *r) {
+  const char *p = strstr(r->json, ",\"changedAt\":");
+  return p ? (size_t)(p - r->json) : r->len - 1;
+}
+
+static char failure[4096];
+
+static void fail_msg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(failure, sizeof(failure), fmt, ap);
+  va_end(ap);
+}
+
+/* Compares the incremental state with a from-scratch computation; 0 when equal. */
+static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
+  sc_scopeset_t full;
+  if (sc_scopeset_compute(w, &full) != 0) {
+    fail_msg("full computation failed");
+    return -1;
+  }
+  int rc = 0;
+  if (full.nscopes != ss->states.n) {
+    fail_msg("%zu scopes from scratch, %u incrementally", full.nscopes, ss->states.n);
+    rc = -1;
+  }
+  for (size_t i = 0; i < full.nscopes && rc == 0; i++) {
+    const sc_record_t *f = &full.scopes[i];
+    const sc_scope_state_t *st = sc__strmap_get(&ss->by_id, sc_str(f->key));
+    if (st == NULL) {
+      fail_msg("scope %s missing incrementally", f->key);
+      rc = -1;
+    } else if (st->rec.hash != f->hash || content_len(&st->rec) != content_len(f) ||
+               memcmp(st->rec.json, f->json, content_len(f)) != 0) {
+      fail_msg("scope %s differs:\n  incremental %.*s\n  scratch     %.*s", f->key,
+               (int)content_len(&st->rec), st->rec.json, (int)content_len(f), f->json);
+      rc = -1;
+    }
+  }
+  if (rc == 0 && full.nselectors != ss->nselectors) {
+    fail_msg("%zu selector records from scratch, %zu incrementally", full.nselectors, ss->nselectors);
+    rc = -1;
+  }
+  for (size_t i = 0; i < full.nselectors && rc == 0; i++)
+    if (strcmp(full.selectors[i].json, ss->selectors[i].json) != 0) {
+      fail_msg("selectors of %s differ", full.selectors[i].key);
+      rc = -1;
+    }
+  sc_scopeset_free(&full);
+  return rc;
+}
+
+/* Runs evs[0..n) (skipping those with skip[i]) in batches of 1..4 events; returns 0 when
+ * incremental equals scratch after every batch. */
+static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64_t batch_seed) {
+  sc_store_t *store;
+  sc_scopes_t ss;
+  if (sc_store_new(&store) != 0)
+    return -1;
+  sc_scopes_init(&ss);
+  uint64_t saved = rng;
+  rng = batch_seed | 1;
+  int rc = 0;
+  uint64_t head = 1;
+  sc_parse_opts_t po = {.source = "differential"};
+  for (unsigned i = 0; i < n && rc == 0;) {
+    unsigned batch = 1 + rnd(4);
+    apply_t a = {store, {0}, false, 0};
+    for (unsigned k = 0; k < batch && i < n; k++, i++)
+      if (!skip || !skip[i])
+        sc_parse_watch_event(evs[i].text, strlen(evs[i].text), &po, apply_cb, &a);
+    if (a.rejected > 0) {
+      fail_msg("generated event rejected (generator bug) before event %u", i);
+      rc = -1;
+    }
+    sc_keys_finish(&a.emitted);
+    sc_world_t *w;
+    sc_scopes_stats_t st;
+    if (rc == 0 && (rc = sc_world_build(store, &w)) == 0) {
+      rc = sc_scopes_update(&ss, w, &a.emitted, head == 1 || a.oom, head, &st);
+      sc_scopes_commit(&ss);
+      if (rc == 0)
+        rc = compare(&ss, w);
+      else
+        fail_msg("update failed: %s", sc_strerror(rc));
+      sc_world_free(w);
+    }
+    sc_keys_free(&a.emitted);
+    head++;
+  }
+  if (getenv("SC_DIFF_VERBOSE") != NULL) {
+    size_t objects = 0;
+    for (int k = 0; k < SC_KIND__COUNT; k++)
+      objects += sc_store_count(store, (sc_kind_t)k);
+    fprintf(stderr, "  sequence: %zu objects, %u scopes at the end\n", objects, ss.states.n);
+  }
+  sc_scopes_free(&ss);
+  sc_store_del(store);
+  rng = saved;
+  return rc;
+}
+
+/* Greedy shrinking: drop events one at a time while the failure persists. */
+static void shrink_and_report(const event_t *evs, unsigned n, uint64_t seed) {
+  bool *skip = calloc(n, sizeof(bool));
+  for (unsigned i = 0; i < n; i++) {
+    skip[i] = true;
+    if (run_sequence(evs, n, skip, seed) == 0)
+      skip[i] = false; /* needed for the failure */
+  }
+  run_sequence(evs, n, skip, seed); /* leaves the message of the smallest failure */
+  fprintf(stderr, "  seed %llu fails; smallest failing sequence (batch seed %llu):\n",
+          (unsigned long long)seed, (unsigned long long)seed);
+  for (unsigned i = 0; i < n; i++)
+    if (!skip[i])
+      fprintf(stderr, "    %s\n", evs[i].text);
+  fprintf(stderr, "  %s\n", failure);
+  free(skip);
+}
+
+TEST(incremental_equals_scratch) {
+  event_t *evs = calloc(opt_events, sizeof(event_t));
+  unsigned failures = 0;
+  for (unsigned c = 0; c < opt_count && failures == 0; c++) {
+    uint64_t seed = opt_seed + c;
+    gen_sequence(seed, opt_events, evs);
+    if (run_sequence(evs, opt_events, NULL, seed) != 0) {
+      failures++;
+      shrink_and_report(evs, opt_events, seed);
+    }
+  }
+  free(evs);
+  ASSERT_EQ_INT(failures, 0);
+  printf("  %u sequences of %u events from seed %llu\n", opt_count, opt_events,
+         (unsigned long long)opt_seed);
+}
+
+TEST_LIST = {TEST_ENTRY(incremental_equals_scratch), TEST_LIST_END};
+
+/* Called by the harness before the tests run (see harness.c). */
+int sc_test_parse_args(int argc, char **argv) {
+  static const struct option opts[] = {{"count", required_argument, NULL, 'c'},
+                                       {"seed", required_argument, NULL, 's'},
+                                       {"events", required_argument, NULL, 'e'},
+                                       {NULL, 0, NULL, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'c')
+      opt_count = (unsigned)strtoul(optarg, NULL, 10);
+    else if (c == 's')
+      opt_seed = strtoull(optarg, NULL, 10);
+    else if (c == 'e')
+      opt_events = (unsigned)strtoul(optarg, NULL, 10);
+    else
+      return -1;
+  }
+  return optind;
+}
