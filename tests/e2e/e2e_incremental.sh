@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Negative dependencies end to end: one engine follows a watch file, each event its own
+# batch; after each event, the scopes that must change have changedAt = the new head
+# version, and unrelated scopes keep their version and changedAt.
+. "$(dirname "$0")/lib.sh"
+
+EVENTS="$WORK/events.jsonl"
+SNAP="$WORK/snap"
+: > "$EVENTS"
+"$SCOPECAST" --snapshot "$SNAP" --watch "file:$EVENTS" --batch-max-events 1 --batch-quiet-ms 5 \
+  2> "$WORK/engine.log" &
+ENGINE=$!
+PIDS+=($ENGINE)
+wait_for 10 info_is "$SNAP" .headVersion 1
+
+N=0
+emit() { # emit JSON-OBJECT [TYPE]: append one event and wait until it is published
+  local before
+  before=$(info "$SNAP" .headVersion)
+  printf '{"type":"%s","object":%s}\n' "${2:-ADDED}" "$1" >> "$EVENTS"
+  N=$((N + 1))
+  local deadline=$((SECONDS + 10))
+  until [ "$(info "$SNAP" .headVersion)" -gt "$before" ]; do
+    if [ $SECONDS -ge $deadline ]; then fail "event $N was not published"; return 1; fi
+    sleep 0.05
+  done
+}
+head_v() { info "$SNAP" .headVersion; }
+changed_at() { "$DUMP" --snapshot "$SNAP" scope "$1" --json | jq -r .changedAt; }
+services_of() { "$DUMP" --snapshot "$SNAP" scope "$1" --json | jq -c '[.services[].hostname] | sort'; }
+drs_of() { "$DUMP" --snapshot "$SNAP" scope "$1" --json | jq -c ".destinationRules[\"$2\"]"; }
+svc() { printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"%s"%s},"spec":{"ports":[{"name":"http","port":80}]}}' "$1" "$2" "${3:-}"; }
+sidecar() { printf '{"apiVersion":"networking.istio.io/v1","kind":"Sidecar","metadata":{"name":"%s","namespace":"%s"},"spec":{%s"egress":[{"hosts":[%s]}]}}' "$1" "$2" "${4:-}" "$3"; }
+dr() { printf '{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"%s","namespace":"%s"},"spec":{"host":"%s"%s}}' "$1" "$2" "$3" "${4:-}"; }
+
+# Setup: namespaces a, b, c. a imports only a; b imports everything; c imports b and c.
+emit "$(svc x a)"
+emit "$(svc y b)"
+emit "$(svc z c)"
+emit "$(sidecar only-a a '"./*"')"
+emit "$(sidecar some c '"./*","b/*"')"
+check "setup: a/only-a imports a" '["x.a.svc.cluster.local"]' "$(services_of a/only-a)"
+check "setup: b gets the default scope" '["x.a.svc.cluster.local","y.b.svc.cluster.local","z.c.svc.cluster.local"]' "$(services_of b/@default)"
+
+# 1. A new Service a wildcard import picks up: scopes importing its namespace change,
+#    others keep their version.
+A=$(changed_at a/only-a); C=$(changed_at c/some)
+emit "$(svc w b)"
+H=$(head_v)
+check "new service: b/@default (imports */*) changed" "$H" "$(changed_at b/@default)"
+check "new service: c/some (imports b/*) changed" "$H" "$(changed_at c/some)"
+check "new service: a/only-a (imports a only) kept its version" "$A" "$(changed_at a/only-a)"
+check "new service: c/some now has w" '["w.b.svc.cluster.local","y.b.svc.cluster.local","z.c.svc.cluster.local"]' "$(services_of c/some)"
+
+# 2. A new and a deleted DestinationRule for an imported host.
+A=$(changed_at a/only-a)
+emit "$(dr y-rule b y.b.svc.cluster.local)"
+H=$(head_v)
+check "new DR: c/some changed" "$H" "$(changed_at c/some)"
+check "new DR: c/some sees it" '["b/y-rule"]' "$(drs_of c/some y.b.svc.cluster.local)"
+check "new DR: a/only-a kept its version" "$A" "$(changed_at a/only-a)"
+emit "$(dr y-rule b y.b.svc.cluster.local)" DELETED
+check "deleted DR: c/some changed" "$(head_v)" "$(changed_at c/some)"
+check "deleted DR: gone" '[]' "$(drs_of c/some y.b.svc.cluster.local)"
+
+# 3. A wildcard-host DestinationRule in the root namespace covers every imported host.
+A=$(changed_at a/only-a)
+emit "$(dr everything istio-system '*.svc.cluster.local')"
+H=$(head_v)
+check "wildcard DR: a/only-a changed" "$H" "$(changed_at a/only-a)"
+check "wildcard DR: applies to x" '["istio-system/everything"]' "$(drs_of a/only-a x.a.svc.cluster.local)"
+emit "$(dr everything istio-system '*.svc.cluster.local')" DELETED
+
+# 4. A Sidecar added to a namespace: b's proxies move from the default scope to it.
+emit "$(sidecar narrow b '"./*"')"
+check "sidecar added: b/narrow exists" '["w.b.svc.cluster.local","y.b.svc.cluster.local"]' "$(services_of b/narrow)"
+if "$DUMP" --snapshot "$SNAP" scope b/@default --json > /dev/null 2>&1; then
+  fail "sidecar added: b/@default still exists"
+else
+  pass "sidecar added: b/@default is gone"
+fi
+check "sidecar added: b resolves to it" b/narrow "$("$DUMP" --snapshot "$SNAP" resolve --namespace b --json | jq -r .scope)"
+emit "$(sidecar narrow b '"./*"')" DELETED
+check "sidecar deleted: b resolves to the default again" b/@default "$("$DUMP" --snapshot "$SNAP" resolve --namespace b --json | jq -r .scope)"
+
+# 5. A Sidecar in the root namespace: every namespace without its own gets it.
+emit "$(sidecar root istio-system '"istio-system/*"')"
+check "root sidecar: b now resolves to the root default" "b/root@istio-system" "$("$DUMP" --snapshot "$SNAP" resolve --namespace b --json | jq -r .scope)"
+check "root sidecar: unknown namespaces too" "*/root@istio-system" "$("$DUMP" --snapshot "$SNAP" resolve --namespace elsewhere --json | jq -r .scope)"
+check "root sidecar: b imports nothing from b" '[]' "$(services_of b/root@istio-system)"
+emit "$(sidecar root istio-system '"istio-system/*"')" DELETED
+check "root sidecar deleted: back to the built-in default" b/@default "$("$DUMP" --snapshot "$SNAP" resolve --namespace b --json | jq -r .scope)"
+
+# 6. A selector change that moves proxies between scopes.
+emit "$(sidecar pick a '"*/*"' '"workloadSelector":{"labels":{"app":"one"}},')"
+check "selector: app=one in a gets a/pick" a/pick "$("$DUMP" --snapshot "$SNAP" resolve --namespace a --label app=one --json | jq -r .scope)"
+emit "$(sidecar pick a '"*/*"' '"workloadSelector":{"labels":{"app":"two"}},')" MODIFIED
+check "selector changed: app=one falls back to a/only-a" a/only-a "$("$DUMP" --snapshot "$SNAP" resolve --namespace a --label app=one --json | jq -r .scope)"
+check "selector changed: app=two gets a/pick" a/pick "$("$DUMP" --snapshot "$SNAP" resolve --namespace a --label app=two --json | jq -r .scope)"
+
+# 7. An exportTo change hides a service from other namespaces.
+B=$(changed_at b/@default); A=$(changed_at a/only-a)
+emit "$(svc z c ',"annotations":{"networking.istio.io/exportTo":"."}')" MODIFIED
+H=$(head_v)
+check "exportTo: b/@default changed" "$H" "$(changed_at b/@default)"
+check "exportTo: b no longer sees z" '["w.b.svc.cluster.local","x.a.svc.cluster.local","y.b.svc.cluster.local"]' "$(services_of b/@default)"
+check "exportTo: c still sees it" '["w.b.svc.cluster.local","y.b.svc.cluster.local","z.c.svc.cluster.local"]' "$(services_of c/some)"
+check "exportTo: a/only-a kept its version" "$A" "$(changed_at a/only-a)"
+
+# 8. A namespace appearing and disappearing.
+emit '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"fresh"}}'
+check "namespace appears: fresh/@default exists" "fresh/@default" "$("$DUMP" --snapshot "$SNAP" resolve --namespace fresh --json | jq -r .scope)"
+emit '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"fresh"}}' DELETED
+check "namespace gone: fresh falls back to */@default" "*/@default" "$("$DUMP" --snapshot "$SNAP" resolve --namespace fresh --json | jq -r .scope)"
+
+# 9. A no-op update publishes nothing; the head stays.
+H=$(head_v)
+printf '{"type":"MODIFIED","object":%s}\n' "$(svc x a)" >> "$EVENTS"
+sleep 0.5
+check "no-op: head version unchanged" "$H" "$(head_v)"
+check_contains "batch statistics are logged" "$WORK/engine.log" "affected"
+
+kill -TERM $ENGINE
+wait $ENGINE
+check "SIGTERM exits 0" 0 $?
+finish
