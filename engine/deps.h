@@ -13,17 +13,27 @@
 
 #include "scopecast/config.h"
 
+/* Query keys carry the visibility dimension where it matters: a service exported only to
+ * its own namespace must not make every scope that imports all namespaces recompute. */
 typedef enum {
-  SC_DEP_MESH = 1,     /* the mesh config */
-  SC_DEP_OBJECT,       /* (kind, ns, name): one object (Sidecar, VirtualService, DestinationRule) */
-  SC_DEP_SVC_EXACT,    /* (ns, host): a service record of that host in that namespace */
-  SC_DEP_SVC_NS,       /* (ns): any service of namespace ns */
-  SC_DEP_SVC_ANY,      /* any service anywhere */
-  SC_DEP_SVC_HOST,     /* (host): a service record of that host in any namespace */
-  SC_DEP_VS_NS,        /* (ns): any VirtualService of namespace ns */
-  SC_DEP_VS_ANY,       /* any VirtualService anywhere */
-  SC_DEP_DR_HOST,      /* (ns, host): a DestinationRule of ns for exactly that host */
-  SC_DEP_DR_WILD       /* (ns): a DestinationRule of ns with a wildcard host */
+  SC_DEP_MESH = 1,        /* the mesh config */
+  SC_DEP_OBJECT,          /* (kind, ns, name): one object (a Sidecar) */
+  SC_DEP_SVC_EXACT,       /* (ns, host): a service record of that host in that namespace */
+  SC_DEP_SVC_HOST,        /* (host): a service record of that host in any namespace */
+  SC_DEP_SVC_NS_VIS,      /* (ns, N): a service of namespace ns visible to namespace N */
+  SC_DEP_SVC_NS_PUBLIC,   /* (ns): a service of namespace ns exported to "*" */
+  SC_DEP_SVC_ANY_VIS,     /* (N): a service of any namespace visible to N */
+  SC_DEP_SVC_ANY_PUBLIC,  /* a service of any namespace exported to "*" */
+  SC_DEP_VS_NS_VIS,       /* (ns, N): a VirtualService of ns visible to N */
+  SC_DEP_VS_NS_PUBLIC,    /* (ns): a VirtualService of ns exported to "*" */
+  SC_DEP_VS_ANY_VIS,      /* (N): a VirtualService of any namespace visible to N */
+  SC_DEP_VS_ANY_PUBLIC,   /* a VirtualService of any namespace exported to "*" */
+  SC_DEP_DR_LOCAL_HOST,   /* (ns, host): a rule in the namespace-local index of ns (3.3) */
+  SC_DEP_DR_LOCAL_WILD,   /* (ns): a wildcard-host rule in that index */
+  SC_DEP_DR_EXP_HOST,     /* (ns, host): a rule in the exported index of ns */
+  SC_DEP_DR_EXP_WILD,     /* (ns): a wildcard-host rule in that index */
+  SC_DEP_DR_ROOT_HOST,    /* (host): a rule in the root namespace's private index */
+  SC_DEP_DR_ROOT_WILD     /* a wildcard-host rule in that index */
 } sc_dep_kind_t;
 
 uint64_t sc_dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b);

@@ -112,9 +112,9 @@ void sc__engine_flush(sc_engine_t *e) {
       changed++;
     /* The keys under which the old and the new version can be found. */
     if (change.old_obj != NULL)
-      oom |= sc_scopes_emit(change.old_obj, &emitted) != 0;
+      oom |= sc_scopes_emit(change.old_obj, sc_store_mesh(e->store), &emitted) != 0;
     if (change.new_obj != NULL)
-      oom |= sc_scopes_emit(change.new_obj, &emitted) != 0;
+      oom |= sc_scopes_emit(change.new_obj, sc_store_mesh(e->store), &emitted) != 0;
     sc_change_release(&change);
   }
   if (oom)

@@ -602,15 +602,22 @@ static const sc_vec_t *exported_from(ctx_t *c, sc_str_t ns, sc_str_t host) {
   return out->n ? out : NULL;
 }
 
-/* The DestinationRule indexes a lookup consults (6.2) can change by a rule of the proxy
- * namespace (or the root's private ones), of the service's namespace or of the root. */
+/* The DestinationRule indexes a lookup consults (6.2): the proxy namespace's local index
+ * (the root's private one for the root namespace), and the exported indexes of the
+ * service's namespace and of the root. */
 static int dr_keys(sc_scope_t *s, const sc_world_t *w, const sc_svc_t *svc) {
-  sc_str_t nss[3] = {s->namespace_, svc->namespace_, w->root_ns};
-  int rc = 0;
-  for (int i = 0; i < 3 && rc == 0; i++) {
-    rc = add_key(s, SC_DEP_DR_HOST, nss[i], svc->hostname);
+  sc_str_t h = svc->hostname;
+  bool root = sc_str_eq(s->namespace_, w->root_ns);
+  int rc = root ? add_key(s, SC_DEP_DR_ROOT_HOST, h, none)
+                : add_key(s, SC_DEP_DR_LOCAL_HOST, s->namespace_, h);
+  if (rc == 0)
+    rc = root ? add_key(s, SC_DEP_DR_ROOT_WILD, none, none)
+              : add_key(s, SC_DEP_DR_LOCAL_WILD, s->namespace_, none);
+  sc_str_t exp[2] = {svc->namespace_, w->root_ns};
+  for (int i = 0; i < 2 && rc == 0; i++) {
+    rc = add_key(s, SC_DEP_DR_EXP_HOST, exp[i], h);
     if (rc == 0)
-      rc = add_key(s, SC_DEP_DR_WILD, nss[i], none);
+      rc = add_key(s, SC_DEP_DR_EXP_WILD, exp[i], none);
   }
   return rc;
 }
@@ -654,17 +661,24 @@ static int select_destination_rules(ctx_t *c) {
 
 /* ---- the scope --------------------------------------------------------------------------- */
 
-/* What a listener's imports can ever see: services and VirtualServices of each imported
- * namespace (or of a host there, when only exact hosts are imported), of any namespace
- * for "*" (or of a host anywhere). */
+/* What a listener's imports can ever see: services and VirtualServices visible to the
+ * scope's namespace, of each imported namespace (or of a host there, when only exact
+ * hosts are imported), of any namespace for "*" (or of a host anywhere). */
 static int import_keys(sc_scope_t *s, const sc_listener_t *l) {
+  sc_str_t n = s->namespace_;
   for (uint32_t i = 0; i < l->classes.n; i++) {
     const sc_host_class_t *hc = l->classes.items[i];
     bool any_ns = sc_str_eqz(hc->ns, "*");
     bool wildcard = hc->exact.n < hc->all.n;
-    int rc = add_key(s, any_ns ? SC_DEP_VS_ANY : SC_DEP_VS_NS, any_ns ? none : hc->ns, none);
+    int rc = any_ns ? add_key(s, SC_DEP_VS_ANY_VIS, n, none) : add_key(s, SC_DEP_VS_NS_VIS, hc->ns, n);
+    if (rc == 0)
+      rc = any_ns ? add_key(s, SC_DEP_VS_ANY_PUBLIC, none, none)
+                  : add_key(s, SC_DEP_VS_NS_PUBLIC, hc->ns, none);
     if (rc == 0 && wildcard)
-      rc = add_key(s, any_ns ? SC_DEP_SVC_ANY : SC_DEP_SVC_NS, any_ns ? none : hc->ns, none);
+      rc = any_ns ? add_key(s, SC_DEP_SVC_ANY_VIS, n, none) : add_key(s, SC_DEP_SVC_NS_VIS, hc->ns, n);
+    if (rc == 0 && wildcard)
+      rc = any_ns ? add_key(s, SC_DEP_SVC_ANY_PUBLIC, none, none)
+                  : add_key(s, SC_DEP_SVC_NS_PUBLIC, hc->ns, none);
     for (uint32_t j = 0; j < hc->exact.n && rc == 0 && !wildcard; j++) {
       sc_str_t h = *(const sc_str_t *)hc->exact.items[j];
       rc = any_ns ? add_key(s, SC_DEP_SVC_HOST, h, none) : add_key(s, SC_DEP_SVC_EXACT, hc->ns, h);

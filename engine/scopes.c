@@ -87,37 +87,98 @@ static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) {
 
 /* ---- emitted keys ------------------------------------------------------------------------- */
 
-static int emit_service_host(sc_keys_t *out, sc_str_t ns, sc_str_t host) {
-  int rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_EXACT, ns, host));
-  if (rc == 0)
-    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_HOST, host, none));
+static bool has(const sc_strlist_t *l, const char *v) {
+  for (uint32_t i = 0; i < l->n; i++)
+    if (sc_str_eqz(l->items[i], v))
+      return true;
+  return false;
+}
+
+static bool has_str(const sc_strlist_t *l, sc_str_t v) {
+  for (uint32_t i = 0; i < l->n; i++)
+    if (sc_str_eq(l->items[i], v))
+      return true;
+  return false;
+}
+
+/* Keys by visibility: "*" is public, "." the own namespace, a name that namespace; a set
+ * with "~" and not "*" hides (semantics 3.1.4, 11 Q4). ns_kind/any_kind take (ns, N) and
+ * (N); the public kinds take (ns) and nothing. */
+static int emit_visibility(sc_keys_t *out, const sc_strlist_t *e, sc_str_t ns, bool tilde_hides,
+                           sc_dep_kind_t ns_vis, sc_dep_kind_t ns_pub, sc_dep_kind_t any_vis,
+                           sc_dep_kind_t any_pub) {
+  if (has(e, "*"))
+    return sc_keys_add(out, sc_dep_key(ns_pub, ns, none)) ||
+           sc_keys_add(out, sc_dep_key(any_pub, none, none));
+  if (tilde_hides && has(e, "~"))
+    return 0;
+  for (uint32_t i = 0; i < e->n; i++) {
+    sc_str_t v = sc_str_eqz(e->items[i], ".") ? ns : e->items[i];
+    if (sc_keys_add(out, sc_dep_key(ns_vis, ns, v)) || sc_keys_add(out, sc_dep_key(any_vis, v, none)))
+      return SC_ENOMEM;
+  }
+  return 0;
+}
+
+static int emit_service(const sc_obj_t *o, const sc_mesh_config_t *mesh, const sc_strlist_t *hosts,
+                        const sc_strlist_t *export_to, sc_keys_t *out) {
+  int rc = 0;
+  for (uint32_t i = 0; i < hosts->n && rc == 0; i++) {
+    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_EXACT, o->namespace_, hosts->items[i]));
+    if (rc == 0)
+      rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_HOST, hosts->items[i], none));
+  }
+  const sc_strlist_t *e = export_to->n ? export_to : &mesh->default_service_export_to;
+  return rc ? rc
+            : emit_visibility(out, e, o->namespace_, true, SC_DEP_SVC_NS_VIS, SC_DEP_SVC_NS_PUBLIC,
+                              SC_DEP_SVC_ANY_VIS, SC_DEP_SVC_ANY_PUBLIC);
+}
+
+/* Which DestinationRule indexes the rule lands in (semantics 3.3). */
+static int emit_destination_rule(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
+  static sc_str_t dot = {".", 1};
+  static const sc_strlist_t private_set = {1, &dot};
+  const sc_destination_rule_t *dr = &o->u.destination_rule;
+  const sc_strlist_t *x = dr->has_workload_selector ? &private_set : &dr->export_to;
+  sc_str_t ns = o->namespace_, host = dr->host;
+  bool wild = host.len > 0 && host.ptr[0] == '*';
+  bool local = x->n == 0 || has(x, "*") || has(x, ".") || has_str(x, ns);
+  bool private_only = (x->n == 0 && has(&mesh->default_destination_rule_export_to, ".")) ||
+                      (x->n == 1 && (has(x, ".") || has_str(x, ns)));
+  int rc = 0;
+  if (local)
+    rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_LOCAL_WILD, ns, none)
+                               : sc_dep_key(SC_DEP_DR_LOCAL_HOST, ns, host));
+  if (rc == 0 && !private_only)
+    rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_EXP_WILD, ns, none)
+                               : sc_dep_key(SC_DEP_DR_EXP_HOST, ns, host));
+  if (rc == 0 && private_only && sc_str_eq(ns, mesh->root_namespace))
+    rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_ROOT_WILD, none, none)
+                               : sc_dep_key(SC_DEP_DR_ROOT_HOST, host, none));
   return rc;
 }
 
-int sc_scopes_emit(const sc_obj_t *o, sc_keys_t *out) {
-  int rc = 0;
+int sc_scopes_emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
   switch (o->kind) {
-  case SC_KIND_SERVICE:
-    rc = emit_service_host(out, o->namespace_, o->u.service.hostname);
+  case SC_KIND_SERVICE: {
+    sc_strlist_t hosts = {1, (sc_str_t *)&o->u.service.hostname};
+    int rc = emit_service(o, mesh, &hosts, &o->u.service.export_to, out);
     /* An ExternalName service changes the aliases of what it points at. */
     if (rc == 0 && o->u.service.external_name.len > 0)
       rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_HOST, o->u.service.external_name, none));
-    break;
-  case SC_KIND_SERVICE_ENTRY:
-    for (uint32_t i = 0; i < o->u.service_entry.hosts.n && rc == 0; i++)
-      rc = emit_service_host(out, o->namespace_, o->u.service_entry.hosts.items[i]);
-    break;
-  case SC_KIND_VIRTUAL_SERVICE:
-    rc = sc_keys_add(out, sc_dep_key(SC_DEP_VS_NS, o->namespace_, none));
-    if (rc == 0)
-      rc = sc_keys_add(out, sc_dep_key(SC_DEP_VS_ANY, none, none));
     return rc;
-  case SC_KIND_DESTINATION_RULE: {
-    sc_str_t host = o->u.destination_rule.host;
-    if (host.len > 0 && host.ptr[0] == '*')
-      return sc_keys_add(out, sc_dep_key(SC_DEP_DR_WILD, o->namespace_, none));
-    return sc_keys_add(out, sc_dep_key(SC_DEP_DR_HOST, o->namespace_, host));
   }
+  case SC_KIND_SERVICE_ENTRY:
+    return emit_service(o, mesh, &o->u.service_entry.hosts, &o->u.service_entry.export_to, out);
+  case SC_KIND_VIRTUAL_SERVICE: {
+    /* Normalised as in 1.9 step 3: "." already means the own namespace. */
+    const sc_strlist_t *e = o->u.virtual_service.export_to.n ? &o->u.virtual_service.export_to
+                                                             : &mesh->default_virtual_service_export_to;
+    return emit_visibility(out, e, o->namespace_, true, SC_DEP_VS_NS_VIS, SC_DEP_VS_NS_PUBLIC,
+                           SC_DEP_VS_ANY_VIS, SC_DEP_VS_ANY_PUBLIC);
+  }
+  case SC_KIND_DESTINATION_RULE:
+    return emit_destination_rule(o, mesh, out);
   case SC_KIND_SIDECAR:
     return sc_keys_add(out, sc_dep_object(SC_KIND_SIDECAR, o->namespace_, o->name));
   case SC_KIND_MESH_CONFIG:
@@ -125,11 +186,6 @@ int sc_scopes_emit(const sc_obj_t *o, sc_keys_t *out) {
   default: /* Namespaces only change which scopes exist; Pods and endpoints no scope */
     return 0;
   }
-  if (rc == 0)
-    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_NS, o->namespace_, none));
-  if (rc == 0)
-    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_ANY, none, none));
-  return rc;
 }
 
 /* ---- update ---------------------------------------------------------------------------------- */

@@ -54,7 +54,8 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
 void sc_scopes_commit(sc_scopes_t *ss);
 void sc_scopes_resync(sc_scopes_t *ss);
 
-/* The keys under which a changed object can be found (its old or new version). */
-int sc_scopes_emit(const sc_obj_t *obj, sc_keys_t *out);
+/* The keys under which a changed object can be found (call for its old and its new
+ * version). mesh is the current mesh config; a mesh change recomputes everything. */
+int sc_scopes_emit(const sc_obj_t *obj, const sc_mesh_config_t *mesh, sc_keys_t *out);
 
 #endif

@@ -181,9 +181,9 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
   if (rc != 0)
     return rc;
   if (ch.old_obj)
-    a->oom |= sc_scopes_emit(ch.old_obj, &a->emitted) != 0;
+    a->oom |= sc_scopes_emit(ch.old_obj, sc_store_mesh(a->store), &a->emitted) != 0;
   if (ch.new_obj)
-    a->oom |= sc_scopes_emit(ch.new_obj, &a->emitted) != 0;
+    a->oom |= sc_scopes_emit(ch.new_obj, sc_store_mesh(a->store), &a->emitted) != 0;
   sc_change_release(&ch);
   return 0;
 }

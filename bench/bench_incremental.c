@@ -1,0 +1,262 @@
+/* Incremental versus full recomputation, per event kind, from event to committed snapshot.
+ *
+ *   bench_incremental [events-per-kind] [sizes: S,M,L]
+ *
+ * For each generated mesh: load it, publish everything once (the full computation), then
+ * for every event kind apply events one per batch and time apply + scope update + LMDB
+ * commit (p50/p99 over the events), and time a full recomputation of the same state
+ * (world, every scope, rewrite of every record) after the last event of the kind, as a
+ * ratio measured in the same run. Prints one JSON object. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "meshgen.h"
+#include "scopes.h"
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+typedef struct {
+  sc_store_t *store;
+  sc_keys_t emitted;
+} apply_t;
+
+static int apply_cb(void *arg, const sc_parse_item_t *item) {
+  apply_t *a = arg;
+  if (item->status != SC_ITEM_OBJECT)
+    return item->status == SC_ITEM_REJECTED ? 1 : 0;
+  sc_change_t ch;
+  int rc = item->event == SC_EVENT_DELETED
+               ? sc_store_delete(a->store, item->obj->kind, item->obj->namespace_,
+                                 item->obj->name, &ch)
+               : sc_store_put(a->store, sc_obj_ref(item->obj), &ch);
+  sc_obj_unref(item->obj);
+  if (rc != 0)
+    return rc;
+  if (ch.old_obj)
+    sc_scopes_emit(ch.old_obj, sc_store_mesh(a->store), &a->emitted);
+  if (ch.new_obj)
+    sc_scopes_emit(ch.new_obj, sc_store_mesh(a->store), &a->emitted);
+  sc_change_release(&ch);
+  return 0;
+}
+
+static int apply_lines(sc_store_t *store, const char *buf, size_t len, sc_keys_t *emitted) {
+  sc_parse_opts_t po = {.source = "bench"};
+  apply_t a = {store, {0}};
+  const char *p = buf, *end = buf + len;
+  int rc = 0;
+  while (p < end && rc == 0) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    rc = sc_parse_watch_event(p, n, &po, apply_cb, &a);
+    p += n + 1;
+  }
+  sc_keys_finish(&a.emitted);
+  if (emitted)
+    *emitted = a.emitted;
+  else
+    sc_keys_free(&a.emitted);
+  return rc;
+}
+
+static int write_cb(void *arg, sc_snapshot_txn_t *txn) {
+  size_t w, d;
+  return sc_scopes_write(arg, txn, &w, &d);
+}
+
+/* One batch: update the scopes for emitted and commit; returns the scopes recomputed. */
+static int publish(sc_store_t *store, sc_scopes_t *ss, sc_snapshot_writer_t *wr,
+                   const sc_keys_t *emitted, bool all, sc_scopes_stats_t *st) {
+  sc_world_t *w = NULL;
+  int rc = sc_world_build(store, &w);
+  if (rc == 0)
+    rc = sc_scopes_update(ss, w, emitted, all, sc_snapshot_writer_head(wr) + 1, st);
+  if (rc == 0) {
+    sc_snapshot_meta_t m = {0};
+    m.scopes = ss->states.n;
+    rc = sc_snapshot_publish(wr, &m, write_cb, ss);
+    sc_scopes_commit(ss);
+  }
+  if (w != NULL)
+    sc_world_free(w);
+  return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+typedef struct {
+  const char *name;
+  /* Writes one event (a line) changing the mesh; i counts the events of the kind. */
+  void (*make)(char *buf, size_t n, unsigned i, const sc_meshgen_opts_t *o);
+} kind_t;
+
+static void ev_service_update(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  /* svc-1 of ns-1 is public: every scope importing all namespaces sees the change. */
+  (void)o;
+  snprintf(b, n,
+           "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Service\","
+           "\"metadata\":{\"name\":\"svc-1\",\"namespace\":\"ns-1\",\"creationTimestamp\":"
+           "\"2026-01-01T00:00:01Z\",\"labels\":{\"app\":\"svc-1\"}},\"spec\":{\"selector\":{\"app\":"
+           "\"svc-1\"},\"ports\":[{\"name\":\"http\",\"port\":80},{\"name\":\"grpc\",\"port\":%u}]}}}\n",
+           9100 + i);
+}
+
+static void ev_service_private(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  /* A service only its own namespace sees. */
+  unsigned ns = 2 + i % (o->namespaces > 2 ? o->namespaces - 2 : 1);
+  snprintf(b, n,
+           "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":"
+           "{\"name\":\"private-%u\",\"namespace\":\"ns-%u\",\"annotations\":{"
+           "\"networking.istio.io/exportTo\":\".\"}},\"spec\":{\"ports\":[{\"name\":\"http\","
+           "\"port\":80}]}}}\n",
+           i, ns);
+}
+
+static void ev_destination_rule(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  (void)o;
+  snprintf(b, n,
+           "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
+           "\"DestinationRule\",\"metadata\":{\"name\":\"dr-3\",\"namespace\":\"ns-3\"},\"spec\":{"
+           "\"host\":\"svc-3\",\"exportTo\":[\".\"],\"trafficPolicy\":{\"connectionPool\":{\"tcp\":{"
+           "\"maxConnections\":%u}}}}}}\n",
+           10 + i);
+}
+
+static void ev_virtual_service(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  (void)o;
+  snprintf(b, n,
+           "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
+           "\"VirtualService\",\"metadata\":{\"name\":\"vs-private\",\"namespace\":\"ns-4\"},\"spec\":{"
+           "\"hosts\":[\"svc-4\"],\"exportTo\":[\".\"],\"http\":[{\"route\":[{\"destination\":{"
+           "\"host\":\"svc-4\"}}],\"timeout\":\"%us\"}]}}}\n",
+           1 + i);
+}
+
+static void ev_sidecar(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  snprintf(b, n,
+           "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
+           "\"Sidecar\",\"metadata\":{\"name\":\"default\",\"namespace\":\"ns-0\"},\"spec\":{\"egress\":"
+           "[{\"hosts\":[\"./*\",\"istio-system/*\",\"ns-%u/*\"]}]}}}\n",
+           1 + i % (o->namespaces > 1 ? o->namespaces - 1 : 1));
+}
+
+static void ev_endpoints(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  (void)o;
+  snprintf(b, n,
+           "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":"
+           "\"EndpointSlice\",\"metadata\":{\"name\":\"svc-1-x\",\"namespace\":\"ns-1\",\"labels\":{"
+           "\"kubernetes.io/service-name\":\"svc-1\"}},\"addressType\":\"IPv4\",\"endpoints\":[{"
+           "\"addresses\":[\"10.9.%u.%u\"]}],\"ports\":[{\"name\":\"http\",\"port\":8080}]}}\n",
+           i / 250, i % 250);
+}
+
+static const kind_t kinds[] = {
+    {"service_update_visible_to_all", ev_service_update},
+    {"service_add_private", ev_service_private},
+    {"destination_rule_private", ev_destination_rule},
+    {"virtual_service_private", ev_virtual_service},
+    {"sidecar_update", ev_sidecar},
+    {"endpoint_update", ev_endpoints},
+};
+
+static uint64_t dir_bytes(const char *dir) {
+  char path[512];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/data.mdb", dir);
+  return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512u : 0;
+}
+
+int main(int argc, char **argv) {
+  unsigned per_kind = argc > 1 ? (unsigned)atoi(argv[1]) : 20;
+  const char *which = argc > 2 ? argv[2] : "S,M,L";
+  const struct {
+    const char *name;
+    sc_meshgen_opts_t o;
+  } sizes[] = {{"S", {100, 10, 10, 20, 20, 1}},
+               {"M", {1000, 100, 100, 200, 200, 2}},
+               {"L", {10000, 1000, 1000, 2000, 2000, 3}}};
+  printf("{\"bench\":\"incremental\",\"nproc\":%ld,\"events_per_kind\":%u,\"meshes\":[",
+         sysconf(_SC_NPROCESSORS_ONLN), per_kind);
+  int first_mesh = 1;
+  for (size_t m = 0; m < sizeof(sizes) / sizeof(sizes[0]); m++) {
+    if (strstr(which, sizes[m].name) == NULL)
+      continue;
+    const sc_meshgen_opts_t *o = &sizes[m].o;
+    char dir[] = "/tmp/sc-bench-incr-XXXXXX";
+    char *buf;
+    size_t len;
+    sc_store_t *store;
+    sc_snapshot_writer_t *wr;
+    sc_snapshot_writer_opts_t wo = {.no_sync = true};
+    if (mkdtemp(dir) == NULL || sc_meshgen(o, &buf, &len) != 0 || sc_store_new(&store) != 0 ||
+        apply_lines(store, buf, len, NULL) != 0 ||
+        sc_snapshot_writer_open(dir, &wo, &wr, NULL, 0) != 0)
+      return 1;
+    free(buf);
+    sc_scopes_t ss;
+    sc_scopes_init(&ss);
+    sc_scopes_stats_t st;
+    double t0 = now_ms();
+    if (publish(store, &ss, wr, NULL, true, &st) != 0)
+      return 1;
+    double initial = now_ms() - t0;
+    printf("%s{\"mesh\":\"%s\",\"services\":%u,\"namespaces\":%u,\"sidecars\":%u,\"scopes\":%u,"
+           "\"initial_full_publish_ms\":%.1f,\"snapshot_bytes\":%" PRIu64 ",\"kinds\":[",
+           first_mesh ? "" : ",", sizes[m].name, o->services, o->namespaces, o->sidecars,
+           ss.states.n, initial, dir_bytes(dir));
+    first_mesh = 0;
+    fflush(stdout);
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+      double *ms = calloc(per_kind, sizeof(double));
+      uint64_t recomputed = 0;
+      for (unsigned i = 0; i < per_kind; i++) {
+        char ev[2048];
+        kinds[k].make(ev, sizeof(ev), i, o);
+        sc_keys_t emitted;
+        double a = now_ms();
+        if (apply_lines(store, ev, strlen(ev), &emitted) != 0 ||
+            publish(store, &ss, wr, &emitted, false, &st) != 0)
+          return 1;
+        ms[i] = now_ms() - a;
+        recomputed += st.recomputed + st.added;
+        sc_keys_free(&emitted);
+      }
+      /* The same state recomputed in full: every scope, every record rewritten. */
+      double f0 = now_ms();
+      sc_scopes_resync(&ss);
+      if (publish(store, &ss, wr, NULL, true, &st) != 0)
+        return 1;
+      double full = now_ms() - f0;
+      qsort(ms, per_kind, sizeof(double), cmp_double);
+      double p50 = ms[per_kind / 2], p99 = ms[(per_kind * 99) / 100 < per_kind ? (per_kind * 99) / 100 : per_kind - 1];
+      printf("%s{\"kind\":\"%s\",\"events\":%u,\"scopes_recomputed_per_event\":%.1f,"
+             "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"full_recompute_ms\":%.1f,\"ratio_full_to_p50\":%.1f}",
+             k ? "," : "", kinds[k].name, per_kind, (double)recomputed / per_kind, p50, p99, full,
+             p50 > 0 ? full / p50 : 0);
+      fflush(stdout);
+      free(ms);
+    }
+    printf("],\"snapshot_bytes_after\":%" PRIu64 "}", dir_bytes(dir));
+    sc_scopes_free(&ss);
+    sc_snapshot_writer_close(wr);
+    sc_store_del(store);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+      return 1;
+  }
+  printf("]}\n");
+  return 0;
+}
