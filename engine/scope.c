@@ -354,35 +354,10 @@ static bool ports_equal(const sc_svc_t *a, const sc_svc_t *b) {
   return true;
 }
 
-static bool labels_equal(const sc_labels_t *a, const sc_labels_t *b) {
-  uint32_t an = a ? a->n : 0, bn = b ? b->n : 0;
-  if (an != bn)
-    return false;
-  for (uint32_t i = 0; i < an; i++)
-    if (!sc_str_eq(a->items[i].key, b->items[i].key) ||
-        !sc_str_eq(a->items[i].value, b->items[i].value))
-      return false;
-  return true;
-}
-
-static bool set_equal(const sc_strlist_t *a, const sc_strlist_t *b) {
-  for (int pass = 0; pass < 2; pass++) {
-    const sc_strlist_t *x = pass ? b : a, *y = pass ? a : b;
-    for (uint32_t i = 0; i < x->n; i++) {
-      bool found = false;
-      for (uint32_t j = 0; j < y->n && !found; j++)
-        found = sc_str_eq(x->items[i], y->items[j]);
-      if (!found)
-        return false;
-    }
-  }
-  return true;
-}
-
 static bool can_merge(const sc_svc_t *e, const sc_svc_t *s) {
   return sc_str_eq(e->namespace_, s->namespace_) && e->resolution == s->resolution &&
-         e->registry == s->registry && labels_equal(e->labels, s->labels) &&
-         labels_equal(e->selector, s->selector) && set_equal(&e->export_to, &s->export_to);
+         e->registry == s->registry && sc_labels_equal(e->labels, s->labels) &&
+         sc_labels_equal(e->selector, s->selector) && sc_strlist_set_equal(&e->export_to, &s->export_to);
 }
 
 /* append (5.7.1): dedupe and merge by hostname. added maps hostname -> index + 1. */
@@ -489,12 +464,6 @@ static int vs_destinations(sc_scope_t *s, const sc_obj_t *obj, sc_vec_t *dests) 
   return rc;
 }
 
-static int str_cmp(sc_str_t a, sc_str_t b) {
-  size_t n = a.len < b.len ? a.len : b.len;
-  int c = memcmp(a.ptr, b.ptr, n);
-  return c ? c : (a.len > b.len) - (a.len < b.len);
-}
-
 /* pickBestVisibleNamespace (5.7.3); ties in creation time go to the smaller namespace. */
 static const sc_svc_t *pick_best(const sc_world_t *w, const sc_vec_t *recs, sc_str_t n) {
   const sc_svc_t *best = NULL;
@@ -505,7 +474,7 @@ static const sc_svc_t *pick_best(const sc_world_t *w, const sc_vec_t *recs, sc_s
     if (svc->registry == SC_REGISTRY_KUBERNETES)
       return svc;
     if (best == NULL || svc->creation_time < best->creation_time ||
-        (svc->creation_time == best->creation_time && str_cmp(svc->namespace_, best->namespace_) < 0))
+        (svc->creation_time == best->creation_time && sc_str_cmp(svc->namespace_, best->namespace_) < 0))
       best = svc;
   }
   return best;

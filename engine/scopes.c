@@ -87,30 +87,16 @@ static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) {
 
 /* ---- emitted keys ------------------------------------------------------------------------- */
 
-static bool has(const sc_strlist_t *l, const char *v) {
-  for (uint32_t i = 0; i < l->n; i++)
-    if (sc_str_eqz(l->items[i], v))
-      return true;
-  return false;
-}
-
-static bool has_str(const sc_strlist_t *l, sc_str_t v) {
-  for (uint32_t i = 0; i < l->n; i++)
-    if (sc_str_eq(l->items[i], v))
-      return true;
-  return false;
-}
-
 /* Keys by visibility: "*" is public, "." the own namespace, a name that namespace; a set
  * with "~" and not "*" hides (semantics 3.1.4, 11 Q4). ns_kind/any_kind take (ns, N) and
  * (N); the public kinds take (ns) and nothing. */
 static int emit_visibility(sc_keys_t *out, const sc_strlist_t *e, sc_str_t ns, bool tilde_hides,
                            sc_dep_kind_t ns_vis, sc_dep_kind_t ns_pub, sc_dep_kind_t any_vis,
                            sc_dep_kind_t any_pub) {
-  if (has(e, "*"))
+  if (sc_strlist_hasz(e, "*"))
     return sc_keys_add(out, sc_dep_key(ns_pub, ns, none)) ||
            sc_keys_add(out, sc_dep_key(any_pub, none, none));
-  if (tilde_hides && has(e, "~"))
+  if (tilde_hides && sc_strlist_hasz(e, "~"))
     return 0;
   for (uint32_t i = 0; i < e->n; i++) {
     sc_str_t v = sc_str_eqz(e->items[i], ".") ? ns : e->items[i];
@@ -134,25 +120,20 @@ static int emit_service(const sc_obj_t *o, const sc_mesh_config_t *mesh, const s
                               SC_DEP_SVC_ANY_VIS, SC_DEP_SVC_ANY_PUBLIC);
 }
 
-/* Which DestinationRule indexes the rule lands in (semantics 3.3). */
+/* The keys of the DestinationRule indexes the rule is filed in (semantics 3.3). */
 static int emit_destination_rule(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
-  static sc_str_t dot = {".", 1};
-  static const sc_strlist_t private_set = {1, &dot};
-  const sc_destination_rule_t *dr = &o->u.destination_rule;
-  const sc_strlist_t *x = dr->has_workload_selector ? &private_set : &dr->export_to;
-  sc_str_t ns = o->namespace_, host = dr->host;
+  sc_dr_placement_t p;
+  sc_dr_placement(o, mesh, &p);
+  sc_str_t ns = o->namespace_, host = o->u.destination_rule.host;
   bool wild = host.len > 0 && host.ptr[0] == '*';
-  bool local = x->n == 0 || has(x, "*") || has(x, ".") || has_str(x, ns);
-  bool private_only = (x->n == 0 && has(&mesh->default_destination_rule_export_to, ".")) ||
-                      (x->n == 1 && (has(x, ".") || has_str(x, ns)));
   int rc = 0;
-  if (local)
+  if (p.local)
     rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_LOCAL_WILD, ns, none)
                                : sc_dep_key(SC_DEP_DR_LOCAL_HOST, ns, host));
-  if (rc == 0 && !private_only)
+  if (rc == 0 && p.exported)
     rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_EXP_WILD, ns, none)
                                : sc_dep_key(SC_DEP_DR_EXP_HOST, ns, host));
-  if (rc == 0 && private_only && sc_str_eq(ns, mesh->root_namespace))
+  if (rc == 0 && p.root_local)
     rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_ROOT_WILD, none, none)
                                : sc_dep_key(SC_DEP_DR_ROOT_HOST, host, none));
   return rc;

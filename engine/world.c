@@ -7,17 +7,11 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static int str_cmp(sc_str_t a, sc_str_t b) {
-  size_t n = a.len < b.len ? a.len : b.len;
-  int c = memcmp(a.ptr, b.ptr, n);
-  return c ? c : (a.len > b.len) - (a.len < b.len);
-}
-
 int sc_cmp_creation(const sc_obj_t *a, const sc_obj_t *b) {
   if (a->creation_time != b->creation_time)
     return a->creation_time < b->creation_time ? -1 : 1;
-  int c = str_cmp(a->name, b->name);
-  return c ? c : str_cmp(a->namespace_, b->namespace_);
+  int c = sc_str_cmp(a->name, b->name);
+  return c ? c : sc_str_cmp(a->namespace_, b->namespace_);
 }
 
 static sc_vec_t *new_vec(sc_world_t *w) {
@@ -38,15 +32,6 @@ static sc_vec_t *vec_at(sc_world_t *w, sc_strmap_t *m, sc_str_t key) {
   return v;
 }
 
-static bool list_has(const sc_strlist_t *l, sc_str_t v) {
-  for (uint32_t i = 0; i < l->n; i++)
-    if (sc_str_eq(l->items[i], v))
-      return true;
-  return false;
-}
-
-static bool list_hasz(const sc_strlist_t *l, const char *v) { return list_has(l, sc_str(v)); }
-
 /* Namespaces are collected in a map (value: the key itself) then sorted. */
 static int note_namespace(sc_world_t *w, sc_strmap_t *seen, sc_str_t ns) {
   if (ns.len == 0 || sc_str_eqz(ns, "*") || sc_str_eqz(ns, ".") || sc_str_eqz(ns, "~") ||
@@ -66,7 +51,7 @@ static void collect_ns(void *arg, sc_str_t key, void *value) {
 }
 
 static int cmp_strp(const void *a, const void *b) {
-  return str_cmp(**(sc_str_t *const *)a, **(sc_str_t *const *)b);
+  return sc_str_cmp(**(sc_str_t *const *)a, **(sc_str_t *const *)b);
 }
 
 /* ---- services (semantics 1.5, 1.7, 3.1.3) --------------------------------------------- */
@@ -149,13 +134,13 @@ static int cmp_svc(const void *pa, const void *pb) {
   const sc_svc_t *a = *(sc_svc_t *const *)pa, *b = *(sc_svc_t *const *)pb;
   if (a->creation_time != b->creation_time)
     return a->creation_time < b->creation_time ? -1 : 1;
-  int c = str_cmp(a->name, b->name);
+  int c = sc_str_cmp(a->name, b->name);
   if (c == 0)
-    c = str_cmp(a->namespace_, b->namespace_);
+    c = sc_str_cmp(a->namespace_, b->namespace_);
   if (c == 0)
-    c = str_cmp(a->object_name, b->object_name);
+    c = sc_str_cmp(a->object_name, b->object_name);
   if (c == 0)
-    c = str_cmp(a->address, b->address);
+    c = sc_str_cmp(a->address, b->address);
   return c;
 }
 
@@ -168,7 +153,7 @@ static const sc_strlist_t *svc_exports(const sc_world_t *w, const sc_svc_t *s) {
  * IsServiceVisible would call {~, b} visible to b, while its index hides it. Only the
  * unvalidated Kubernetes annotation can say that. */
 static bool hidden(const sc_strlist_t *e) {
-  return list_hasz(e, "~") && !list_hasz(e, "*");
+  return sc_strlist_hasz(e, "~") && !sc_strlist_hasz(e, "*");
 }
 
 bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns) {
@@ -226,10 +211,10 @@ static int build_services(sc_world_t *w) {
       return SC_ENOMEM;
     /* exportTo lists, in creation order. */
     const sc_strlist_t *e = svc_exports(w, s);
-    if (list_hasz(e, "*")) {
+    if (sc_strlist_hasz(e, "*")) {
       if (sc__vec_push(&w->public_svcs, s) != 0)
         return SC_ENOMEM;
-    } else if (!list_hasz(e, "~")) {
+    } else if (!sc_strlist_hasz(e, "~")) {
       bool own_added = false;
       for (uint32_t j = 0; j < e->n; j++) {
         sc_str_t v = e->items[j];
@@ -250,8 +235,8 @@ static int build_services(sc_world_t *w) {
 
 static int cmp_alias(const void *pa, const void *pb) {
   const sc_alias_t *a = pa, *b = pb;
-  int c = str_cmp(a->namespace_, b->namespace_);
-  return c ? c : str_cmp(a->hostname, b->hostname);
+  int c = sc_str_cmp(a->namespace_, b->namespace_);
+  return c ? c : sc_str_cmp(a->hostname, b->hostname);
 }
 
 /* Follows alias -> alias -> ... to the concrete hostname; false for a loop. */
@@ -332,7 +317,7 @@ static int cmp_obj_creation(const void *a, const void *b) {
 
 bool sc_world_vs_on_mesh(const sc_obj_t *vs) {
   const sc_strlist_t *g = &vs->u.virtual_service.gateways;
-  return g->n == 0 || list_hasz(g, "mesh");
+  return g->n == 0 || sc_strlist_hasz(g, "mesh");
 }
 
 /* exportTo with "." replaced by the VS's namespace; empty: the mesh default (1.9 step 3). */
@@ -375,10 +360,10 @@ static int build_virtual_services(sc_world_t *w) {
       return SC_ENOMEM;
     if (!sc_world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
       continue; /* gateways only, or a delegate */
-    if (list_hasz(x, "*")) {
+    if (sc_strlist_hasz(x, "*")) {
       if (sc__vec_push(&w->vs_public, (void *)vs) != 0)
         return SC_ENOMEM;
-    } else if (!list_hasz(x, "~")) {
+    } else if (!sc_strlist_hasz(x, "~")) {
       for (uint32_t j = 0; j < x->n; j++) {
         bool own = sc_str_eq(x->items[j], vs->namespace_);
         sc_vec_t *v = vec_at(w, own ? &w->vs_private : &w->vs_exported, x->items[j]);
@@ -400,29 +385,9 @@ const sc_strlist_t *sc_world_vs_export(const sc_world_t *w, const sc_obj_t *vs) 
 
 /* ---- DestinationRules (3.3, 6.1) -------------------------------------------------------- */
 
-static bool labels_equal(const sc_labels_t *a, const sc_labels_t *b) {
-  if (a->n != b->n)
-    return false;
-  for (uint32_t i = 0; i < a->n; i++)
-    if (!sc_str_eq(a->items[i].key, b->items[i].key) ||
-        !sc_str_eq(a->items[i].value, b->items[i].value))
-      return false;
-  return true;
-}
-
-static bool set_equal(const sc_strlist_t *a, const sc_strlist_t *b) {
-  for (uint32_t i = 0; i < a->n; i++)
-    if (!list_has(b, a->items[i]))
-      return false;
-  for (uint32_t i = 0; i < b->n; i++)
-    if (!list_has(a, b->items[i]))
-      return false;
-  return true;
-}
-
 static bool superset_of(const sc_strlist_t *a, const sc_strlist_t *b) {
   for (uint32_t i = 0; i < b->n; i++)
-    if (!list_has(a, b->items[i]))
+    if (!sc_strlist_has(a, b->items[i]))
       return false;
   return true;
 }
@@ -488,7 +453,7 @@ static int dr_index_add(sc_world_t *w, sc_dr_index_t *idx, const sc_obj_t *dr,
   uint32_t existing = list->n;
   for (uint32_t i = 0; i < existing; i++) {
     sc_cdr_t *m = list->items[i];
-    if (set_equal(x, &m->export_to)) {
+    if (sc_strlist_set_equal(x, &m->export_to)) {
       append_separately = false;
     } else if (m->export_to.n > 0 && superset_of(x, &m->export_to)) {
       append_separately = true;
@@ -499,8 +464,7 @@ static int dr_index_add(sc_world_t *w, sc_dr_index_t *idx, const sc_obj_t *dr,
     bool m_sel = m->selector != NULL;
     bool both_without = !has_sel && !m_sel, both_with = has_sel && m_sel;
     bool selectors_match =
-        labels_equal(has_sel ? &dr->u.destination_rule.workload_selector : &(sc_labels_t){0, NULL},
-                     m_sel ? m->selector : &(sc_labels_t){0, NULL});
+        sc_labels_equal(has_sel ? &dr->u.destination_rule.workload_selector : NULL, m->selector);
     if (both_with && !selectors_match) {
       append_separately = true;
       continue;
@@ -537,9 +501,21 @@ static sc_dr_index_t *dr_index_at(sc_world_t *w, sc_strmap_t *m, sc_str_t ns) {
   return idx;
 }
 
-static int build_destination_rules(sc_world_t *w) {
+void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out) {
   static sc_str_t private_item = {".", 1};
   static const sc_strlist_t private_set = {1, &private_item};
+  const sc_destination_rule_t *d = &dr->u.destination_rule;
+  const sc_strlist_t *x = d->has_workload_selector ? &private_set : &d->export_to;
+  sc_str_t ns = dr->namespace_;
+  out->export_to = x;
+  out->local = x->n == 0 || sc_strlist_hasz(x, "*") || sc_strlist_hasz(x, ".") || sc_strlist_has(x, ns);
+  bool private_only = (x->n == 0 && sc_strlist_hasz(&mesh->default_destination_rule_export_to, ".")) ||
+                      (x->n == 1 && (sc_strlist_hasz(x, ".") || sc_strlist_has(x, ns)));
+  out->exported = !private_only;
+  out->root_local = private_only && sc_str_eq(ns, mesh->root_namespace);
+}
+
+static int build_destination_rules(sc_world_t *w) {
   sc_obj_list_t l = sc_store_list(w->store, SC_KIND_DESTINATION_RULE);
   sc_vec_t *sorted = new_vec(w);
   if (sorted == NULL)
@@ -553,25 +529,19 @@ static int build_destination_rules(sc_world_t *w) {
     return SC_ENOMEM;
   for (uint32_t i = 0; i < sorted->n; i++) {
     const sc_obj_t *dr = sorted->items[i];
-    const sc_strlist_t *x = dr->u.destination_rule.has_workload_selector
-                                ? &private_set
-                                : &dr->u.destination_rule.export_to;
-    sc_str_t ns = dr->namespace_;
-    if (x->n == 0 || list_hasz(x, "*") || list_hasz(x, ".") || list_has(x, ns)) {
-      sc_dr_index_t *idx = dr_index_at(w, &w->dr_local, ns);
-      if (idx == NULL || dr_index_add(w, idx, dr, x) != 0)
+    sc_dr_placement_t p;
+    sc_dr_placement(dr, w->mesh, &p);
+    if (p.local) {
+      sc_dr_index_t *idx = dr_index_at(w, &w->dr_local, dr->namespace_);
+      if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
         return SC_ENOMEM;
     }
-    bool private_only =
-        (x->n == 0 && list_hasz(&w->mesh->default_destination_rule_export_to, ".")) ||
-        (x->n == 1 && (list_hasz(x, ".") || list_has(x, ns)));
-    if (!private_only) {
-      sc_dr_index_t *idx = dr_index_at(w, &w->dr_exported, ns);
-      if (idx == NULL || dr_index_add(w, idx, dr, x) != 0)
+    if (p.exported) {
+      sc_dr_index_t *idx = dr_index_at(w, &w->dr_exported, dr->namespace_);
+      if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
         return SC_ENOMEM;
-    } else if (sc_str_eq(ns, w->root_ns)) {
-      if (dr_index_add(w, w->dr_root_local, dr, x) != 0)
-        return SC_ENOMEM;
+    } else if (p.root_local && dr_index_add(w, w->dr_root_local, dr, p.export_to) != 0) {
+      return SC_ENOMEM;
     }
   }
   return 0;

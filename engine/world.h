@@ -124,6 +124,15 @@ const sc_strlist_t *sc_world_vs_export(const sc_world_t *w, const sc_obj_t *vs);
 bool sc_world_vs_on_mesh(const sc_obj_t *vs);
 /* Most specific consolidated-rule list for host in an index (2.5), or NULL. */
 const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
+
+/* Where a DestinationRule is filed (3.3): its effective exportTo set X ({.} for selector
+ * rules), and whether it goes into its namespace's local index, its exported index, or
+ * the root namespace's private index. */
+typedef struct {
+  const sc_strlist_t *export_to;
+  bool local, exported, root_local;
+} sc_dr_placement_t;
+void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out);
 const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns);
 
 /* Creation order (0.1): creationTimestamp, then name, then namespace. */

@@ -109,3 +109,37 @@ const sc_str_t *sc_labels_get(const sc_labels_t *labels, const char *key) {
   }
   return NULL;
 }
+
+int sc_str_cmp(sc_str_t a, sc_str_t b) {
+  size_t n = a.len < b.len ? a.len : b.len;
+  int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+  return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+bool sc_strlist_has(const sc_strlist_t *l, sc_str_t v) {
+  for (uint32_t i = 0; i < l->n; i++)
+    if (sc_str_eq(l->items[i], v))
+      return true;
+  return false;
+}
+
+bool sc_strlist_set_equal(const sc_strlist_t *a, const sc_strlist_t *b) {
+  for (uint32_t i = 0; i < a->n; i++)
+    if (!sc_strlist_has(b, a->items[i]))
+      return false;
+  for (uint32_t i = 0; i < b->n; i++)
+    if (!sc_strlist_has(a, b->items[i]))
+      return false;
+  return true;
+}
+
+bool sc_labels_equal(const sc_labels_t *a, const sc_labels_t *b) {
+  uint32_t an = a ? a->n : 0, bn = b ? b->n : 0;
+  if (an != bn)
+    return false;
+  for (uint32_t i = 0; i < an; i++) /* both sorted by key */
+    if (!sc_str_eq(a->items[i].key, b->items[i].key) ||
+        !sc_str_eq(a->items[i].value, b->items[i].value))
+      return false;
+  return true;
+}

@@ -588,5 +588,15 @@ static inline bool sc_str_eq(sc_str_t a, sc_str_t b) {
   return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 static inline bool sc_str_eqz(sc_str_t a, const char *z) { return sc_str_eq(a, sc_str(z)); }
+/* Byte order, shorter first on a common prefix. */
+int sc_str_cmp(sc_str_t a, sc_str_t b);
+bool sc_strlist_has(const sc_strlist_t *l, sc_str_t v);
+static inline bool sc_strlist_hasz(const sc_strlist_t *l, const char *v) {
+  return sc_strlist_has(l, sc_str(v));
+}
+/* Equal as sets (order and duplicates ignored). */
+bool sc_strlist_set_equal(const sc_strlist_t *a, const sc_strlist_t *b);
+/* Equal label maps; NULL is the empty map. */
+bool sc_labels_equal(const sc_labels_t *a, const sc_labels_t *b);
 
 #endif
