@@ -32,7 +32,11 @@ static void usage(FILE *out) {
           "  scopes           every SidecarScope: id, config namespace, source Sidecar, version.\n"
           "                   JSON: {\"scopes\": [{\"id\", \"namespace\", \"sidecar\", \"version\"}]}\n"
           "  scope ID         one scope: its services, egress listeners, DestinationRules per\n"
-          "                   host, outbound traffic policy and dependencies\n"
+          "                   host, outbound traffic policy and dependencies. JSON: {\"id\",\n"
+          "                   \"namespace\", \"sidecar\", \"version\" (content hash), \"services\",\n"
+          "                   \"egressListeners\", \"ingressListeners\", \"destinationRules\",\n"
+          "                   \"outboundTrafficPolicy\", \"dependencies\", \"changedAt\" (head\n"
+          "                   version of its last change), ...} (snapshot/FORMAT.md)\n"
           "  resolve --namespace NS [--label KEY=VALUE]...\n"
           "                   the scope a proxy in NS with these labels gets (its namespace\n"
           "                   need not be known to the engine), and the DestinationRules that\n"
@@ -186,6 +190,7 @@ static void print_scope_text(json_t *s) {
   printf("%-24s %s\n", "namespace", or_none(json_object_get(s, "namespace")));
   printf("%-24s %s\n", "sidecar", or_none(json_object_get(s, "sidecar")));
   printf("%-24s %s\n", "version", or_none(json_object_get(s, "version")));
+  printf("%-24s %lld\n", "changed at", (long long)json_integer_value(json_object_get(s, "changedAt")));
   printf("%-24s %s\n", "outbound traffic policy", or_none(json_object_get(s, "outboundTrafficPolicy")));
   size_t i, j;
   json_t *v, *w;
