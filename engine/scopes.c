@@ -231,10 +231,15 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, sc_scopes_st
       }
     }
   }
+  ss->sel_write.n = 0;
   for (size_t i = 0; i < plan->nselectors; i++) {
     const sc_record_t *old = find_selector(ss->selectors, ss->nselectors, plan->selectors[i].key);
-    if (old == NULL || old->hash != plan->selectors[i].hash)
-      stats->selectors_written++;
+    if (old != NULL && old->hash == plan->selectors[i].hash)
+      continue;
+    stats->selectors_written++;
+    /* Points into plan->selectors, which becomes ss->selectors below. */
+    if (sc__vec_push(&ss->sel_write, &plan->selectors[i]) != 0)
+      return SC_ENOMEM;
   }
   for (size_t i = 0; i < ss->nselectors; i++)
     sc_record_free(&ss->selectors[i]);
@@ -337,9 +342,8 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPES, k, strlen(k));
     (*deleted)++;
   }
-  /* Selector records are few: write them all (unchanged ones cost a page write at most). */
-  for (size_t i = 0; i < ss->nselectors && rc == 0; i++) {
-    const sc_record_t *r = &ss->selectors[i];
+  for (uint32_t i = 0; i < ss->sel_write.n && rc == 0; i++) {
+    const sc_record_t *r = ss->sel_write.items[i];
     rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
   }
   for (uint32_t i = 0; i < ss->sel_deleted.n && rc == 0; i++) {
@@ -351,6 +355,7 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
 
 void sc_scopes_commit(sc_scopes_t *ss) {
   ss->write.n = 0;
+  ss->sel_write.n = 0;
   free_ids(&ss->deleted);
   free_ids(&ss->sel_deleted);
   ss->resync = false;
