@@ -2,10 +2,11 @@
 # Table-driven scope tests: every directory under cases/ is one case, run through the
 # real engine (`scopecast --once`) and checked with `scopecast-dump --json`.
 #
-#   run.sh SCOPECAST SCOPECAST_DUMP [CASE-NAME-SUBSTRING]
+#   run.sh SCOPECAST SCOPECAST_DUMP SHARED_DIR [CASE-NAME-SUBSTRING]
 #
 # A case directory holds:
 #   config/*.yaml   the manifests (applied in namespace "default" when they name none)
+#   shared-files    optional: fixture paths under SHARED_DIR (one per line), read in place
 #   mesh.yaml       optional MeshConfig (--mesh-config)
 #   expect.json     {"description": "...", "rule": "semantics §...",
 #                    "checks": [{"dump": [ARGS...], "match": JSON}            (1)
@@ -17,7 +18,8 @@
 set -u
 SCOPECAST=$1
 DUMP=$2
-FILTER=${3:-}
+SHARED=$3
+FILTER=${4:-}
 DIR=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/sc-scopes-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -35,8 +37,16 @@ for case in "$DIR"/cases/*/; do
   name=$(basename "$case")
   if [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]]; then continue; fi
   snap="$WORK/$name"
-  args=(--snapshot "$snap" --config-dir "$case/config" --once --log-level warning)
+  args=(--snapshot "$snap" --once --log-level warning)
+  [ -d "$case/config" ] && args+=(--config-dir "$case/config")
   [ -f "$case/mesh.yaml" ] && args+=(--mesh-config "$case/mesh.yaml")
+  if [ -f "$case/shared-files" ]; then
+    mkdir -p "$WORK/$name.shared"
+    while read -r f; do
+      [ -n "$f" ] && ln -s "$SHARED/$f" "$WORK/$name.shared/$(basename "$f")"
+    done < "$case/shared-files"
+    args+=(--config-dir "$WORK/$name.shared")
+  fi
   if ! "$SCOPECAST" "${args[@]}" 2> "$WORK/$name.log"; then
     FAILED=$((FAILED + 1)); echo "FAIL $name: engine failed"; cat "$WORK/$name.log"; continue
   fi
