@@ -27,6 +27,7 @@ static double now_ms(void) {
 typedef struct {
   sc_store_t *store;
   sc_keys_t emitted;
+  bool plan_dirty;
 } apply_t;
 
 static int apply_cb(void *arg, const sc_parse_item_t *item) {
@@ -41,17 +42,15 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
   sc_obj_unref(item->obj);
   if (rc != 0)
     return rc;
-  if (ch.old_obj)
-    sc_scopes_emit(ch.old_obj, sc_store_mesh(a->store), &a->emitted);
-  if (ch.new_obj)
-    sc_scopes_emit(ch.new_obj, sc_store_mesh(a->store), &a->emitted);
+  sc_scopes_note_change(a->store, &ch, &a->emitted, &a->plan_dirty);
   sc_change_release(&ch);
   return 0;
 }
 
-static int apply_lines(sc_store_t *store, const char *buf, size_t len, sc_keys_t *emitted) {
+static int apply_lines(sc_store_t *store, const char *buf, size_t len, sc_keys_t *emitted,
+                       bool *plan_dirty) {
   sc_parse_opts_t po = {.source = "bench"};
-  apply_t a = {store, {0}};
+  apply_t a = {store, {0}, false};
   const char *p = buf, *end = buf + len;
   int rc = 0;
   while (p < end && rc == 0) {
@@ -61,6 +60,8 @@ static int apply_lines(sc_store_t *store, const char *buf, size_t len, sc_keys_t
     p += n + 1;
   }
   sc_keys_finish(&a.emitted);
+  if (plan_dirty)
+    *plan_dirty = a.plan_dirty;
   if (emitted)
     *emitted = a.emitted;
   else
@@ -73,13 +74,18 @@ static int write_cb(void *arg, sc_snapshot_txn_t *txn) {
   return sc_scopes_write(arg, txn, &w, &d);
 }
 
-/* One batch: update the scopes for emitted and commit; returns the scopes recomputed. */
+/* One batch as the engine runs it: update the scopes (when anything can change) and
+ * commit. */
 static int publish(sc_store_t *store, sc_scopes_t *ss, sc_snapshot_writer_t *wr,
-                   const sc_keys_t *emitted, bool all, sc_scopes_stats_t *st) {
+                   const sc_keys_t *emitted, bool all, bool plan_dirty, sc_scopes_stats_t *st) {
   sc_world_t *w = NULL;
-  int rc = sc_world_build(store, &w);
-  if (rc == 0)
-    rc = sc_scopes_update(ss, w, emitted, all, sc_snapshot_writer_head(wr) + 1, st);
+  int rc = 0;
+  memset(st, 0, sizeof(*st));
+  if (sc_scopes_needs_update(ss, emitted, all, plan_dirty)) {
+    rc = sc_world_build(store, &w);
+    if (rc == 0)
+      rc = sc_scopes_update(ss, w, emitted, all, sc_snapshot_writer_head(wr) + 1, st);
+  }
   if (rc == 0) {
     sc_snapshot_meta_t m = {0};
     m.scopes = ss->states.n;
@@ -201,7 +207,7 @@ int main(int argc, char **argv) {
     sc_snapshot_writer_t *wr;
     sc_snapshot_writer_opts_t wo = {.no_sync = true};
     if (mkdtemp(dir) == NULL || sc_meshgen(o, &buf, &len) != 0 || sc_store_new(&store) != 0 ||
-        apply_lines(store, buf, len, NULL) != 0 ||
+        apply_lines(store, buf, len, NULL, NULL) != 0 ||
         sc_snapshot_writer_open(dir, &wo, &wr, NULL, 0) != 0)
       return 1;
     free(buf);
@@ -209,7 +215,7 @@ int main(int argc, char **argv) {
     sc_scopes_init(&ss);
     sc_scopes_stats_t st;
     double t0 = now_ms();
-    if (publish(store, &ss, wr, NULL, true, &st) != 0)
+    if (publish(store, &ss, wr, NULL, true, true, &st) != 0)
       return 1;
     double initial = now_ms() - t0;
     printf("%s{\"mesh\":\"%s\",\"services\":%u,\"namespaces\":%u,\"sidecars\":%u,\"scopes\":%u,"
@@ -225,9 +231,10 @@ int main(int argc, char **argv) {
         char ev[2048];
         kinds[k].make(ev, sizeof(ev), i, o);
         sc_keys_t emitted;
+        bool dirty;
         double a = now_ms();
-        if (apply_lines(store, ev, strlen(ev), &emitted) != 0 ||
-            publish(store, &ss, wr, &emitted, false, &st) != 0)
+        if (apply_lines(store, ev, strlen(ev), &emitted, &dirty) != 0 ||
+            publish(store, &ss, wr, &emitted, false, dirty, &st) != 0)
           return 1;
         ms[i] = now_ms() - a;
         recomputed += st.recomputed + st.added;
@@ -236,7 +243,7 @@ int main(int argc, char **argv) {
       /* The same state recomputed in full: every scope, every record rewritten. */
       double f0 = now_ms();
       sc_scopes_resync(&ss);
-      if (publish(store, &ss, wr, NULL, true, &st) != 0)
+      if (publish(store, &ss, wr, NULL, true, true, &st) != 0)
         return 1;
       double full = now_ms() - f0;
       qsort(ms, per_kind, sizeof(double), cmp_double);

@@ -67,8 +67,13 @@ static int write_scopes(void *arg, sc_snapshot_txn_t *txn) {
 }
 
 /* Recomputes the scopes the batch's changes can affect. */
-static int update_scopes(sc_engine_t *e, const sc_keys_t *emitted, bool all,
+/* Recomputes the scopes the batch's changes can affect; builds the indexes only when
+ * some scope, or the set of scopes, can change (an endpoint change needs neither). */
+static int update_scopes(sc_engine_t *e, const sc_keys_t *emitted, bool all, bool plan_dirty,
                          sc_scopes_stats_t *stats) {
+  memset(stats, 0, sizeof(*stats));
+  if (!sc_scopes_needs_update(&e->scopes, emitted, all, plan_dirty))
+    return 0;
   sc_world_t *w;
   int rc = sc_world_build(e->store, &w);
   if (rc != 0)
@@ -89,7 +94,7 @@ void sc__engine_flush(sc_engine_t *e) {
   uint64_t t0 = uv_hrtime();
   size_t nevents = e->npending, changed = 0, noops = 0, unknown_deletes = 0;
   sc_keys_t emitted = {0};
-  bool all = !e->published_once || e->publish_failed, oom = false;
+  bool all = !e->published_once || e->publish_failed, oom = false, plan_dirty = false;
   for (size_t i = 0; i < e->npending; i++) {
     sc_pending_event_t *ev = &e->pending[i];
     sc_change_t change;
@@ -110,11 +115,7 @@ void sc__engine_flush(sc_engine_t *e) {
     }
     if (change.op != SC_CHANGE_NOOP)
       changed++;
-    /* The keys under which the old and the new version can be found. */
-    if (change.old_obj != NULL)
-      oom |= sc_scopes_emit(change.old_obj, sc_store_mesh(e->store), &emitted) != 0;
-    if (change.new_obj != NULL)
-      oom |= sc_scopes_emit(change.new_obj, sc_store_mesh(e->store), &emitted) != 0;
+    oom |= sc_scopes_note_change(e->store, &change, &emitted, &plan_dirty) != 0;
     sc_change_release(&change);
   }
   if (oom)
@@ -135,7 +136,7 @@ void sc__engine_flush(sc_engine_t *e) {
   }
   uint64_t t_compute = uv_hrtime();
   sc_scopes_stats_t ss;
-  int rc = update_scopes(e, &emitted, all, &ss);
+  int rc = update_scopes(e, &emitted, all, plan_dirty, &ss);
   sc_keys_free(&emitted);
   if (rc != 0) {
     sc_log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));

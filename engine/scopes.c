@@ -169,6 +169,48 @@ int sc_scopes_emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *o
   }
 }
 
+/* Objects that mention namespace ns: its Namespace object and everything in it. */
+static size_t namespace_objects(const sc_store_t *store, sc_str_t ns) {
+  size_t n = sc_store_get(store, SC_KIND_NAMESPACE, none, ns) != NULL;
+  for (int k = 0; k < SC_KIND__COUNT; k++)
+    if (k != SC_KIND_NAMESPACE)
+      n += sc_store_list_namespace(store, (sc_kind_t)k, ns).n;
+  return n;
+}
+
+int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_keys_t *emitted,
+                          bool *plan_dirty) {
+  const sc_mesh_config_t *mesh = sc_store_mesh(store);
+  const sc_obj_t *o = c->new_obj ? c->new_obj : c->old_obj;
+  if (o == NULL)
+    return 0; /* a no-op */
+  int rc = 0;
+  if (c->old_obj != NULL)
+    rc = sc_scopes_emit(c->old_obj, mesh, emitted);
+  if (rc == 0 && c->new_obj != NULL)
+    rc = sc_scopes_emit(c->new_obj, mesh, emitted);
+  if (o->kind != SC_KIND_POD && o->kind != SC_KIND_ENDPOINT_SLICE) {
+    *plan_dirty = true;
+  } else if (c->op != SC_CHANGE_UPDATED) {
+    /* The store already holds the change: a namespace came with its first object or
+     * went with its last one. */
+    size_t left = namespace_objects(store, o->namespace_);
+    if ((c->op == SC_CHANGE_ADDED && left == 1) || (c->op == SC_CHANGE_DELETED && left == 0))
+      *plan_dirty = true;
+  }
+  return rc;
+}
+
+bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_keys_t *emitted, bool all,
+                            bool plan_dirty) {
+  if (all || plan_dirty || ss->resync)
+    return true;
+  for (uint32_t i = 0; emitted && i < emitted->n; i++)
+    if (sc__hashmap_get(&ss->by_key, emitted->keys[i]) != NULL)
+      return true;
+  return false;
+}
+
 /* ---- update ---------------------------------------------------------------------------------- */
 
 static void mark_affected(sc_scopes_t *ss, const sc_keys_t *emitted) {

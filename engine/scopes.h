@@ -58,4 +58,15 @@ void sc_scopes_resync(sc_scopes_t *ss);
  * version). mesh is the current mesh config; a mesh change recomputes everything. */
 int sc_scopes_emit(const sc_obj_t *obj, const sc_mesh_config_t *mesh, sc_keys_t *out);
 
+/* What one applied change means for the scopes: the keys of its old and new versions go
+ * into emitted, and *plan_dirty is set when it can change which scopes exist (Sidecars,
+ * namespaces coming or going, namespaces named in exportTo or sourceNamespace). Pods
+ * and EndpointSlices only do when they are the first or last object of a namespace. */
+int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *change, sc_keys_t *emitted,
+                          bool *plan_dirty);
+
+/* Whether an update is needed at all; when not, the world need not even be built. */
+bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_keys_t *emitted, bool all,
+                            bool plan_dirty);
+
 #endif
