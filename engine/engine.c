@@ -66,7 +66,6 @@ static int write_scopes(void *arg, sc_snapshot_txn_t *txn) {
   return sc_scopes_write(sw->scopes, txn, &sw->written, &sw->deleted);
 }
 
-/* Recomputes the scopes the batch's changes can affect. */
 /* Recomputes the scopes the batch's changes can affect; builds the indexes only when
  * some scope, or the set of scopes, can change (an endpoint change needs neither). */
 static int update_scopes(sc_engine_t *e, const sc_keys_t *emitted, bool all, bool plan_dirty,

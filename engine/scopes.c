@@ -221,7 +221,7 @@ static void mark_affected(sc_scopes_t *ss, const sc_keys_t *emitted) {
   }
 }
 
-/* Recomputes one scope into st (new when st->rec.key is NULL). */
+/* Recomputes one scope into st (a new one when st->id is NULL). */
 static int recompute(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
                      sc_scope_state_t *st, uint64_t head_next, sc_scopes_stats_t *stats) {
   sc_record_t rec;
