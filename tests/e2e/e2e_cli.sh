@@ -65,7 +65,7 @@ ENGINE=$!
 PIDS+=($ENGINE)
 wait_for 10 info_is "$WORK/s3" .headVersion 1
 printf '{"type":"ADDED","object":{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"late"}}}\n' >> "$WORK/follow.jsonl"
-sleep 0.6 # the file is polled every 200 ms
+sleep 1.5 # the file is polled every 200 ms; leave time for several polls under load
 check "before SIGTERM: batch still open" 0 "$(info "$WORK/s3" .objects)"
 kill -TERM $ENGINE
 wait $ENGINE
