@@ -334,15 +334,23 @@ static int normalise_vs_export(sc_world_t *w, const sc_obj_t *vs, sc_strlist_t *
   return 0;
 }
 
+/* The store's objects of a kind, sorted; the vector is freed with the world. */
+static sc_vec_t *sorted_objects(sc_world_t *w, sc_kind_t kind, int (*cmp)(const void *, const void *)) {
+  sc_obj_list_t l = sc_store_list(w->store, kind);
+  sc_vec_t *v = new_vec(w);
+  if (v == NULL)
+    return NULL;
+  for (size_t i = 0; i < l.n; i++)
+    if (sc__vec_push(v, l.items[i]) != 0)
+      return NULL;
+  sc__vec_sort(v, cmp);
+  return v;
+}
+
 static int build_virtual_services(sc_world_t *w) {
-  sc_obj_list_t l = sc_store_list(w->store, SC_KIND_VIRTUAL_SERVICE);
-  sc_vec_t *sorted = new_vec(w);
+  sc_vec_t *sorted = sorted_objects(w, SC_KIND_VIRTUAL_SERVICE, cmp_obj_creation);
   if (sorted == NULL)
     return SC_ENOMEM;
-  for (size_t i = 0; i < l.n; i++)
-    if (sc__vec_push(sorted, l.items[i]) != 0)
-      return SC_ENOMEM;
-  sc__vec_sort(sorted, cmp_obj_creation);
   for (uint32_t i = 0; i < sorted->n; i++) {
     const sc_obj_t *vs = sorted->items[i];
     sc_strlist_t *x = sc__arena_alloc(w->arena, sizeof(*x));
@@ -516,14 +524,9 @@ void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_pla
 }
 
 static int build_destination_rules(sc_world_t *w) {
-  sc_obj_list_t l = sc_store_list(w->store, SC_KIND_DESTINATION_RULE);
-  sc_vec_t *sorted = new_vec(w);
+  sc_vec_t *sorted = sorted_objects(w, SC_KIND_DESTINATION_RULE, cmp_dr);
   if (sorted == NULL)
     return SC_ENOMEM;
-  for (size_t i = 0; i < l.n; i++)
-    if (sc__vec_push(sorted, l.items[i]) != 0)
-      return SC_ENOMEM;
-  sc__vec_sort(sorted, cmp_dr);
   w->dr_root_local = dr_index_new(w);
   if (w->dr_root_local == NULL)
     return SC_ENOMEM;
