@@ -299,22 +299,22 @@ static bool vs_matches(const sc_host_class_t *hc, sc_str_t h) {
   return false;
 }
 
-static bool vs_in(const sc_vec_t *v, const sc_obj_t *vs) {
-  for (uint32_t i = 0; i < v->n; i++)
-    if (v->items[i] == vs)
-      return true;
-  return false;
-}
-
-static int try_add_vs(sc_listener_t *l, const sc_obj_t *vs, const sc_host_class_t *hc) {
-  if (vs_in(&l->vss, vs))
+/* Adds vs if one of its hosts matches hc and is not excluded; *added says whether it did.
+ * A VS is seen at most twice in a row here (once per class, or twice in one list when
+ * its exportTo names a namespace twice), so "already added" is a look at the last one. */
+static int try_add_vs(sc_listener_t *l, const sc_obj_t *vs, const sc_host_class_t *hc,
+                      bool *added) {
+  if (l->vss.n > 0 && l->vss.items[l->vss.n - 1] == vs) {
+    *added = true;
     return 0;
+  }
   const sc_host_class_t *nhc = class_of(l, vs->namespace_), *whc = class_of(l, sc_str("*"));
   const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
   for (uint32_t i = 0; i < hosts->n; i++) {
     sc_str_t h = hosts->items[i];
     if (!vs_matches(hc, h) || class_excludes(nhc, h) || class_excludes(whc, h))
       continue;
+    *added = true;
     return sc__vec_push(&l->vss, (void *)vs);
   }
   return 0;
@@ -330,11 +330,12 @@ static int select_virtual_services(ctx_t *c, sc_listener_t *l) {
     for (uint32_t i = 0; lists[k] && i < lists[k]->n; i++) {
       const sc_obj_t *vs = lists[k]->items[i];
       const sc_host_class_t *nhc = class_of(l, vs->namespace_);
+      bool added = false;
       int rc = 0;
       if (nhc != NULL)
-        rc = try_add_vs(l, vs, nhc);
-      if (rc == 0 && whc != NULL)
-        rc = try_add_vs(l, vs, whc);
+        rc = try_add_vs(l, vs, nhc, &added);
+      if (rc == 0 && !added && whc != NULL)
+        rc = try_add_vs(l, vs, whc, &added);
       if (rc != 0)
         return rc;
     }
