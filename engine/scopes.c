@@ -356,16 +356,26 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_keys_t *emit
 
 /* ---- writing ---------------------------------------------------------------------------------- */
 
+/* A scope record and its summary in the index. */
+static int put_scope(sc_snapshot_txn_t *txn, const sc_record_t *r) {
+  int rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
+  if (rc == 0 && r->summary != NULL)
+    rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPE_INDEX, r->key, strlen(r->key), r->summary,
+                             r->summary_len);
+  return rc;
+}
+
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
   int rc = 0;
   *written = *deleted = 0;
   if (ss->resync) { /* the snapshot may hold anything: replace it all */
     rc = sc_snapshot_txn_clear(txn, SC_TABLE_SCOPES);
     if (rc == 0)
+      rc = sc_snapshot_txn_clear(txn, SC_TABLE_SCOPE_INDEX);
+    if (rc == 0)
       rc = sc_snapshot_txn_clear(txn, SC_TABLE_SELECTORS);
     for (uint32_t i = 0; i < ss->states.n && rc == 0; i++) {
-      const sc_record_t *r = &((sc_scope_state_t *)ss->states.items[i])->rec;
-      rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
+      rc = put_scope(txn, &((sc_scope_state_t *)ss->states.items[i])->rec);
       (*written)++;
     }
     for (size_t i = 0; i < ss->nselectors && rc == 0; i++) {
@@ -375,13 +385,14 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     return rc;
   }
   for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
-    const sc_record_t *r = &((sc_scope_state_t *)ss->write.items[i])->rec;
-    rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
+    rc = put_scope(txn, &((sc_scope_state_t *)ss->write.items[i])->rec);
     (*written)++;
   }
   for (uint32_t i = 0; i < ss->deleted.n && rc == 0; i++) {
     const char *k = ss->deleted.items[i];
     rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPES, k, strlen(k));
+    if (rc == 0)
+      rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPE_INDEX, k, strlen(k));
     (*deleted)++;
   }
   for (uint32_t i = 0; i < ss->sel_write.n && rc == 0; i++) {

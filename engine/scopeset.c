@@ -289,6 +289,48 @@ static gen_t new_gen(void) {
   return g;
 }
 
+/* The scope_index record: what `scopes` lists, without loading whole scopes. */
+static int render_summary(const sc_scope_t *s, const sc_scope_desc_t *d, uint64_t changed_at,
+                          sc_record_t *rec) {
+  gen_t g = new_gen();
+  if (g == NULL)
+    return SC_ENOMEM;
+  char version[17];
+  snprintf(version, sizeof(version), "%016" PRIx64, rec->hash);
+  yajl_gen_map_open(g);
+  g_key(g, "id");
+  g_cstr(g, d->id);
+  g_key(g, "namespace");
+  g_str(g, d->ns);
+  g_key(g, "sidecar");
+  if (s->sidecar)
+    g_obj_ref(g, s->sidecar);
+  else
+    yajl_gen_null(g);
+  g_key(g, "version");
+  g_cstr(g, version);
+  g_key(g, "kind");
+  g_cstr(g, kind_names[s->kind]);
+  g_key(g, "services");
+  yajl_gen_integer(g, s->services.n);
+  if (changed_at > 0) {
+    g_key(g, "changedAt");
+    yajl_gen_integer(g, (long long)changed_at);
+  }
+  yajl_gen_map_close(g);
+  const unsigned char *text;
+  size_t len;
+  int rc = SC_ENOMEM;
+  if (yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok && (rec->summary = malloc(len + 1))) {
+    memcpy(rec->summary, text, len);
+    rec->summary[len] = '\0';
+    rec->summary_len = len;
+    rc = 0;
+  }
+  yajl_gen_free(g);
+  return rc;
+}
+
 int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
                     sc_record_t *rec, sc_keys_t *keys) {
   sc_scope_t *s;
@@ -303,6 +345,8 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t chan
     rc = finish_record(g, d->id, true, changed_at, rec);
     yajl_gen_free(g);
   }
+  if (rc == 0)
+    rc = render_summary(s, d, changed_at, rec);
   if (rc == 0 && keys != NULL) {
     *keys = s->keys; /* hand the keys over */
     s->keys = (sc_keys_t){NULL, 0, 0};
@@ -445,6 +489,7 @@ int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
 void sc_record_free(sc_record_t *r) {
   free(r->key);
   free(r->json);
+  free(r->summary);
   memset(r, 0, sizeof(*r));
 }
 

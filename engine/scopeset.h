@@ -22,6 +22,8 @@ typedef struct {
   char *json; /* the record, compact JSON */
   size_t len;
   uint64_t hash; /* XXH3 of the content (a scope's "version"; "changedAt" excluded) */
+  char *summary; /* scopes: the scope_index record, compact JSON; NULL otherwise */
+  size_t summary_len;
 } sc_record_t;
 
 /* A scope the config defines, not yet computed. */

@@ -142,7 +142,8 @@ static const char *or_none(json_t *v) { return json_is_string(v) ? json_string_v
 
 static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
   json_t *rows = json_array();
-  int rc = sc_snapshot_foreach(r, SC_TABLE_SCOPES, collect_scope, rows);
+  /* The index holds small summaries: no scope record is loaded. */
+  int rc = sc_snapshot_foreach(r, SC_TABLE_SCOPE_INDEX, collect_scope, rows);
   if (rc != 0) {
     if (rc != SC_ECORRUPT)
       fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));

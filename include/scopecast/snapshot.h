@@ -20,6 +20,7 @@
 /* Tables (snapshot/FORMAT.md). */
 #define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope record */
 #define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
+#define SC_TABLE_SCOPE_INDEX "scope_index" /* scope id -> JSON summary of the scope */
 
 typedef struct {
   uint32_t format_version;
