@@ -531,10 +531,8 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
 }
 
 static void free_records(sc_record_t *r, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(r[i].key);
-    free(r[i].json);
-  }
+  for (size_t i = 0; i < n; i++)
+    sc_record_free(&r[i]);
   free(r);
 }
 
