@@ -5,6 +5,7 @@
  * records must equal, byte for byte, those computed from scratch for the same state.
  *
  *   test_incremental [--count N] [--seed S] [--events E]
+ *   test_incremental --write-events FILE [--seed S] [--events E]   (one sequence, as JSONL)
  *
  * On a failure it prints the seed and the smallest failing event sequence it finds. */
 #include <getopt.h>
@@ -15,6 +16,7 @@
 
 static unsigned opt_count = 500, opt_events = 40;
 static uint64_t opt_seed = 1;
+static const char *opt_write_events; /* --write-events FILE: write the sequence and exit */
 
 /* ---- a random universe ------------------------------------------------------------------- */
 
@@ -330,6 +332,16 @@ static void shrink_and_report(const event_t *evs, unsigned n, uint64_t seed) {
 
 TEST(incremental_equals_scratch) {
   event_t *evs = calloc(opt_events, sizeof(event_t));
+  if (opt_write_events != NULL) { /* for the engine-level test (e2e_differential.sh) */
+    FILE *f = fopen(opt_write_events, "w");
+    ASSERT(f != NULL);
+    gen_sequence(opt_seed, opt_events, evs);
+    for (unsigned i = 0; i < opt_events; i++)
+      fprintf(f, "%s\n", evs[i].text);
+    fclose(f);
+    free(evs);
+    return;
+  }
   unsigned failures = 0;
   for (unsigned c = 0; c < opt_count && failures == 0; c++) {
     uint64_t seed = opt_seed + c;
@@ -352,6 +364,7 @@ int sc_test_parse_args(int argc, char **argv) {
   static const struct option opts[] = {{"count", required_argument, NULL, 'c'},
                                        {"seed", required_argument, NULL, 's'},
                                        {"events", required_argument, NULL, 'e'},
+                                       {"write-events", required_argument, NULL, 'w'},
                                        {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -361,6 +374,8 @@ int sc_test_parse_args(int argc, char **argv) {
       opt_seed = strtoull(optarg, NULL, 10);
     else if (c == 'e')
       opt_events = (unsigned)strtoul(optarg, NULL, 10);
+    else if (c == 'w')
+      opt_write_events = optarg;
     else
       return -1;
   }
