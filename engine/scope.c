@@ -574,22 +574,37 @@ static const sc_vec_t *exported_from(ctx_t *c, sc_str_t ns, sc_str_t host) {
 
 /* The DestinationRule indexes a lookup consults (6.2): the proxy namespace's local index
  * (the root's private one for the root namespace), and the exported indexes of the
- * service's namespace and of the root. */
-static int dr_keys(sc_scope_t *s, const sc_world_t *w, const sc_svc_t *svc) {
+ * service's namespace and of the root. Wildcard-host keys are per index, not per host:
+ * wild_ns collects the service namespaces whose exported index was consulted. */
+static int dr_keys(sc_scope_t *s, const sc_world_t *w, const sc_svc_t *svc, sc_strmap_t *wild_ns) {
   sc_str_t h = svc->hostname;
   bool root = sc_str_eq(s->namespace_, w->root_ns);
   int rc = root ? add_key(s, SC_DEP_DR_ROOT_HOST, h, none)
                 : add_key(s, SC_DEP_DR_LOCAL_HOST, s->namespace_, h);
   if (rc == 0)
-    rc = root ? add_key(s, SC_DEP_DR_ROOT_WILD, none, none)
-              : add_key(s, SC_DEP_DR_LOCAL_WILD, s->namespace_, none);
-  sc_str_t exp[2] = {svc->namespace_, w->root_ns};
-  for (int i = 0; i < 2 && rc == 0; i++) {
-    rc = add_key(s, SC_DEP_DR_EXP_HOST, exp[i], h);
-    if (rc == 0)
-      rc = add_key(s, SC_DEP_DR_EXP_WILD, exp[i], none);
-  }
+    rc = add_key(s, SC_DEP_DR_EXP_HOST, svc->namespace_, h);
+  if (rc == 0)
+    rc = add_key(s, SC_DEP_DR_EXP_HOST, w->root_ns, h);
+  if (rc == 0 && sc__strmap_get(wild_ns, svc->namespace_) == NULL)
+    rc = sc__strmap_put(wild_ns, svc->namespace_, (void *)svc);
   return rc;
+}
+
+static void add_wild_key(void *arg, sc_str_t ns, void *value) {
+  (void)value;
+  sc_scope_t *s = arg;
+  if (add_key(s, SC_DEP_DR_EXP_WILD, ns, none) != 0)
+    s->keys_oom = true;
+}
+
+static int dr_wild_keys(sc_scope_t *s, const sc_world_t *w, sc_strmap_t *wild_ns) {
+  bool root = sc_str_eq(s->namespace_, w->root_ns);
+  int rc = root ? add_key(s, SC_DEP_DR_ROOT_WILD, none, none)
+                : add_key(s, SC_DEP_DR_LOCAL_WILD, s->namespace_, none);
+  if (rc == 0)
+    rc = add_key(s, SC_DEP_DR_EXP_WILD, w->root_ns, none);
+  sc__strmap_foreach(wild_ns, add_wild_key, s);
+  return rc != 0 || s->keys_oom ? SC_ENOMEM : 0;
 }
 
 static const sc_vec_t *destination_rules(ctx_t *c, const sc_svc_t *svc) {
@@ -612,21 +627,25 @@ static int select_destination_rules(ctx_t *c) {
   s->drs = sc__arena_alloc(s->arena, (s->services.n + 1) * sizeof(*s->drs));
   if (s->drs == NULL)
     return SC_ENOMEM;
-  for (uint32_t i = 0; i < s->services.n; i++) {
-    if (dr_keys(s, c->w, s->services.items[i]) != 0)
-      return SC_ENOMEM;
-    const sc_vec_t *list = destination_rules(c, s->services.items[i]);
+  sc_strmap_t wild_ns;
+  sc__strmap_init(&wild_ns);
+  int rc = 0;
+  for (uint32_t i = 0; i < s->services.n && rc == 0; i++) {
+    rc = dr_keys(s, c->w, s->services.items[i], &wild_ns);
+    const sc_vec_t *list = rc == 0 ? destination_rules(c, s->services.items[i]) : NULL;
     s->drs[i] = list;
-    for (uint32_t j = 0; list && j < list->n; j++) {
+    for (uint32_t j = 0; list && j < list->n && rc == 0; j++) {
       const sc_cdr_t *cdr = list->items[j];
-      for (uint32_t k = 0; k < cdr->from.n; k++) {
+      for (uint32_t k = 0; k < cdr->from.n && rc == 0; k++) {
         const sc_obj_t *dr = cdr->from.items[k];
-        if (add_dep(s, "DestinationRule", dr->namespace_, dr->name) != 0)
-          return SC_ENOMEM;
+        rc = add_dep(s, "DestinationRule", dr->namespace_, dr->name);
       }
     }
   }
-  return 0;
+  if (rc == 0)
+    rc = dr_wild_keys(s, c->w, &wild_ns);
+  sc__strmap_free(&wild_ns, NULL);
+  return rc;
 }
 
 /* ---- the scope --------------------------------------------------------------------------- */

@@ -45,6 +45,7 @@ typedef struct {
   const sc_destination_t *egress_proxy;
   sc_vec_t deps;             /* char *: "Kind/namespace/name", sorted, unique */
   sc_keys_t keys;            /* index keys of every lookup made (deps.h), sorted, unique */
+  bool keys_oom;             /* a key could not be recorded */
 } sc_scope_t;
 
 /* Computes the scope of namespace ns with Sidecar sidecar (NULL for the default scope).
