@@ -190,9 +190,9 @@ int main(int argc, char **argv) {
   const struct {
     const char *name;
     sc_meshgen_opts_t o;
-  } sizes[] = {{"S", {100, 10, 10, 20, 20, 1}},
-               {"M", {1000, 100, 100, 200, 200, 2}},
-               {"L", {10000, 1000, 1000, 2000, 2000, 3}}};
+  } sizes[] = {{"S", {100, 10, 10, 20, 20, 1, 0}},
+               {"M", {1000, 100, 100, 200, 200, 2, 0}},
+               {"L", {10000, 1000, 1000, 2000, 2000, 3, 0}}};
   printf("{\"bench\":\"incremental\",\"nproc\":%ld,\"events_per_kind\":%u,\"meshes\":[",
          sysconf(_SC_NPROCESSORS_ONLN), per_kind);
   int first_mesh = 1;

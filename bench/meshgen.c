@@ -100,6 +100,17 @@ int sc_meshgen(const sc_meshgen_opts_t *opts, char **buf, size_t *len) {
          "{\"version\":\"v2\"}}]}}}\n",
          i, ns, svc, i % 4 == 0 ? "\"exportTo\":[\".\"]," : "");
   }
+  for (unsigned i = 0; i < opts->client_namespaces; i++) {
+    emit(&o,
+         "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
+         "{\"name\":\"client-%u\"}}}\n",
+         i);
+    emit(&o,
+         "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":"
+         "{\"name\":\"job-%u\",\"namespace\":\"client-%u\",\"labels\":{\"app\":\"job\"}},"
+         "\"status\":{\"podIP\":\"10.8.%u.%u\",\"phase\":\"Running\"}}}\n",
+         i, i, i / 250, i % 250);
+  }
   if (o.failed) {
     free(o.buf);
     return -1;

@@ -14,6 +14,7 @@ typedef struct {
   unsigned virtual_services;
   unsigned destination_rules;
   uint64_t seed;
+  unsigned client_namespaces; /* namespaces with only a Namespace object and a Pod */
 } sc_meshgen_opts_t;
 
 /* Appends the events to a malloc'd buffer (*buf, *len); returns 0 or -1. */

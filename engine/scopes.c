@@ -221,14 +221,36 @@ static void mark_affected(sc_scopes_t *ss, const sc_keys_t *emitted) {
   }
 }
 
-/* Recomputes one scope into st (a new one when st->id is NULL). */
+static int copy_keys(const sc_keys_t *from, sc_keys_t *to) {
+  for (uint32_t i = 0; i < from->n; i++)
+    if (sc_keys_add(to, from->keys[i]) != 0)
+      return SC_ENOMEM;
+  return 0;
+}
+
+/* Recomputes one scope into st (a new one when st->id is NULL). A shared scope takes a
+ * reference to its target's record and the target's keys, so that it is revisited
+ * whenever the target is. */
 static int recompute(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
                      sc_scope_state_t *st, uint64_t head_next, sc_scopes_stats_t *stats) {
   sc_record_t rec;
   sc_keys_t keys = {0};
-  int rc = sc_scope_render(w, d, head_next, &rec, &keys);
-  if (rc != 0)
+  int rc;
+  if (d->same_as != NULL) {
+    const sc_scope_state_t *target = sc__strmap_get(&ss->by_id, sc_str(d->same_as));
+    if (target == NULL)
+      return SC_EINVAL; /* the plan always has the "*" scope */
+    rc = sc_scope_render_shared(d, &target->rec, head_next, &rec);
+    if (rc == 0 && (rc = copy_keys(&target->keys, &keys)) != 0)
+      sc_record_free(&rec);
+  } else {
+    rc = sc_scope_render(w, d, head_next, &rec, &keys);
+  }
+  if (rc != 0) {
+    sc_keys_free(&keys);
     return rc;
+  }
+  st->shared = d->same_as != NULL;
   bool is_new = st->id == NULL;
   if (!is_new)
     index_remove(ss, st);
@@ -306,28 +328,36 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_keys_t *emit
     st->affected = all;
   }
   mark_affected(ss, emitted);
-  for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
-    const sc_scope_desc_t *d = &plan.scopes[i];
-    sc_scope_state_t *st = sc__strmap_get(&ss->by_id, sc_str(d->id));
-    if (st == NULL) {
-      st = calloc(1, sizeof(*st));
-      if (st == NULL || sc__vec_push(&ss->states, st) != 0) {
-        free(st);
-        rc = SC_ENOMEM;
-        break;
+  /* Scopes with content of their own first: shared ones reference them. */
+  for (int pass = 0; pass < 2 && rc == 0; pass++) {
+    for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
+      const sc_scope_desc_t *d = &plan.scopes[i];
+      if ((d->same_as != NULL) != (pass == 1))
+        continue;
+      sc_scope_state_t *st = sc__strmap_get(&ss->by_id, sc_str(d->id));
+      if (st == NULL) {
+        st = calloc(1, sizeof(*st));
+        if (st == NULL || sc__vec_push(&ss->states, st) != 0) {
+          free(st);
+          rc = SC_ENOMEM;
+          break;
+        }
+        rc = recompute(ss, w, d, st, head_next, stats);
+        if (rc == 0 && (st->id = strdup(d->id)) == NULL)
+          rc = SC_ENOMEM;
+        if (rc == 0)
+          rc = sc__strmap_put(&ss->by_id, sc_str(st->id), st);
+        stats->added++;
+      } else if (st->affected || st->shared != (d->same_as != NULL)) {
+        /* A namespace that gains or loses config of its own switches between sharing
+         * and having its own content. */
+        stats->affected++;
+        st->affected = true;
+        rc = recompute(ss, w, d, st, head_next, stats);
       }
-      rc = recompute(ss, w, d, st, head_next, stats);
-      if (rc == 0 && (st->id = strdup(d->id)) == NULL)
-        rc = SC_ENOMEM;
-      if (rc == 0)
-        rc = sc__strmap_put(&ss->by_id, sc_str(st->id), st);
-      stats->added++;
-    } else if (st->affected) {
-      stats->affected++;
-      rc = recompute(ss, w, d, st, head_next, stats);
+      st->seen = true;
+      stats->recomputed += st->affected;
     }
-    st->seen = true;
-    stats->recomputed += st->affected;
   }
   /* Scopes the plan no longer has. */
   for (uint32_t i = 0; i < ss->states.n && rc == 0;) {

@@ -22,6 +22,7 @@ typedef struct sc_scope_state_s {
   uint64_t changed_at; /* head version of its last change */
   bool seen;           /* in the current plan */
   bool affected;       /* registered on a key the batch emitted */
+  bool shared;         /* a reference to another scope's content (same_as) */
 } sc_scope_state_t;
 
 typedef struct {

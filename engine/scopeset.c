@@ -313,6 +313,7 @@ static int render_summary(const sc_scope_t *s, const sc_scope_desc_t *d, uint64_
   g_cstr(g, kind_names[s->kind]);
   g_key(g, "services");
   yajl_gen_integer(g, s->services.n);
+  rec->services = s->services.n;
   if (changed_at > 0) {
     g_key(g, "changedAt");
     yajl_gen_integer(g, (long long)changed_at);
@@ -357,6 +358,67 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t chan
   return rc;
 }
 
+static void render_reference(gen_t g, const sc_scope_desc_t *d, const sc_record_t *target,
+                             bool summary, uint64_t changed_at) {
+  char version[17];
+  snprintf(version, sizeof(version), "%016" PRIx64, target->hash);
+  yajl_gen_map_open(g);
+  g_key(g, "id");
+  g_cstr(g, d->id);
+  g_key(g, "namespace");
+  g_str(g, d->ns);
+  g_key(g, "sidecar");
+  if (d->sidecar)
+    g_obj_ref(g, d->sidecar);
+  else
+    yajl_gen_null(g);
+  g_key(g, "version");
+  g_cstr(g, version);
+  g_key(g, "kind");
+  g_cstr(g, kind_names[d->kind]);
+  g_key(g, "sameAs");
+  g_cstr(g, target->key);
+  if (summary) {
+    g_key(g, "services");
+    yajl_gen_integer(g, target->services);
+    if (changed_at > 0) {
+      g_key(g, "changedAt");
+      yajl_gen_integer(g, (long long)changed_at);
+    }
+  }
+  yajl_gen_map_close(g);
+}
+
+int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
+                           uint64_t changed_at, sc_record_t *rec) {
+  gen_t g = new_gen(), gs = new_gen();
+  int rc = SC_ENOMEM;
+  memset(rec, 0, sizeof(*rec));
+  if (g != NULL && gs != NULL) {
+    render_reference(g, d, target, false, 0);
+    rc = finish_record(g, d->id, false, changed_at, rec);
+  }
+  if (rc == 0) {
+    render_reference(gs, d, target, true, changed_at);
+    const unsigned char *text;
+    size_t len;
+    rc = SC_ENOMEM;
+    if (yajl_gen_get_buf(gs, &text, &len) == yajl_gen_status_ok &&
+        (rec->summary = malloc(len + 1)) != NULL) {
+      memcpy(rec->summary, text, len);
+      rec->summary[len] = '\0';
+      rec->summary_len = len;
+      rec->services = target->services;
+      rc = 0;
+    }
+  }
+  yajl_gen_free(g);
+  yajl_gen_free(gs);
+  if (rc != 0)
+    sc_record_free(rec);
+  return rc;
+}
+
 /* ---- the plan ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -366,7 +428,7 @@ typedef struct {
 } plan_build_t;
 
 static int add_desc(plan_build_t *b, const char *id, sc_scope_kind_t kind, const sc_obj_t *sidecar,
-                    sc_str_t ns) {
+                    sc_str_t ns, const char *same_as) {
   sc_scope_plan_t *p = b->plan;
   if (p->nscopes == b->cap_scopes) {
     size_t cap = b->cap_scopes ? b->cap_scopes * 2 : 64;
@@ -376,10 +438,13 @@ static int add_desc(plan_build_t *b, const char *id, sc_scope_kind_t kind, const
     p->scopes = d;
     b->cap_scopes = cap;
   }
-  char *copy = strdup(id);
-  if (copy == NULL)
+  char *copy = strdup(id), *same = same_as ? strdup(same_as) : NULL;
+  if (copy == NULL || (same_as != NULL && same == NULL)) {
+    free(copy);
+    free(same);
     return SC_ENOMEM;
-  p->scopes[p->nscopes++] = (sc_scope_desc_t){copy, kind, sidecar, ns};
+  }
+  p->scopes[p->nscopes++] = (sc_scope_desc_t){copy, kind, sidecar, ns, same};
   return 0;
 }
 
@@ -426,8 +491,14 @@ static int add_selectors(plan_build_t *b, sc_str_t ns, const sc_vec_t *sidecars)
     g_key(g, "selector");
     yajl_gen_null(g);
     yajl_gen_map_close(g);
-    rc = w->root_sidecar ? add_desc(b, id, SC_SCOPE_ROOT_DERIVED, w->root_sidecar, ns)
-                         : add_desc(b, id, SC_SCOPE_DEFAULT, NULL, ns);
+    /* A plain namespace's fallback is the "*" fallback under its own name. */
+    char other[600];
+    bool plain = !sc_str_eqz(ns, SC_OTHER_NAMESPACES) && sc_world_ns_plain(w, ns);
+    if (plain)
+      fallback_id(w, sc_str(SC_OTHER_NAMESPACES), other, sizeof(other));
+    rc = w->root_sidecar
+             ? add_desc(b, id, SC_SCOPE_ROOT_DERIVED, w->root_sidecar, ns, plain ? other : NULL)
+             : add_desc(b, id, SC_SCOPE_DEFAULT, NULL, ns, plain ? other : NULL);
   }
   yajl_gen_array_close(g);
   yajl_gen_map_close(g);
@@ -467,7 +538,7 @@ int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   for (uint32_t i = 0; i < w->sidecars.n && rc == 0; i++) {
     const sc_obj_t *sc = w->sidecars.items[i];
     snprintf(id, sizeof(id), "%s/%s", sc->namespace_.ptr, sc->name.ptr);
-    rc = add_desc(&b, id, SC_SCOPE_RESOURCE, sc, sc->namespace_);
+    rc = add_desc(&b, id, SC_SCOPE_RESOURCE, sc, sc->namespace_, NULL);
   }
   for (uint32_t i = 0; i < w->namespaces.n && rc == 0; i++) {
     sc_str_t ns = *(const sc_str_t *)w->namespaces.items[i];
@@ -494,8 +565,10 @@ void sc_record_free(sc_record_t *r) {
 }
 
 void sc_scope_plan_free(sc_scope_plan_t *p) {
-  for (size_t i = 0; i < p->nscopes; i++)
+  for (size_t i = 0; i < p->nscopes; i++) {
     free(p->scopes[i].id);
+    free(p->scopes[i].same_as);
+  }
   free(p->scopes);
   for (size_t i = 0; i < p->nselectors; i++)
     sc_record_free(&p->selectors[i]);
@@ -514,10 +587,23 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
     sc_scope_plan_free(&plan);
     return SC_ENOMEM;
   }
-  for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
-    rc = sc_scope_render(w, &plan.scopes[i], 0, &out->scopes[i], NULL);
-    if (rc == 0)
-      out->nscopes++;
+  out->nscopes = plan.nscopes; /* zeroed records are safe to free on failure */
+  /* Scopes with content of their own first, then the ones that share it. */
+  for (int pass = 0; pass < 2 && rc == 0; pass++) {
+    for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
+      const sc_scope_desc_t *d = &plan.scopes[i];
+      if ((d->same_as != NULL) != (pass == 1))
+        continue;
+      if (d->same_as == NULL) {
+        rc = sc_scope_render(w, d, 0, &out->scopes[i], NULL);
+      } else {
+        const sc_record_t *target = NULL;
+        for (size_t j = 0; j < plan.nscopes && target == NULL; j++)
+          if (out->scopes[j].key != NULL && strcmp(out->scopes[j].key, d->same_as) == 0)
+            target = &out->scopes[j];
+        rc = target ? sc_scope_render_shared(d, target, 0, &out->scopes[i]) : SC_EINVAL;
+      }
+    }
   }
   /* The selector records move over to the result. */
   out->selectors = plan.selectors;

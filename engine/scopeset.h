@@ -24,6 +24,7 @@ typedef struct {
   uint64_t hash; /* XXH3 of the content (a scope's "version"; "changedAt" excluded) */
   char *summary; /* scopes: the scope_index record, compact JSON; NULL otherwise */
   size_t summary_len;
+  uint32_t services; /* scopes: how many services */
 } sc_record_t;
 
 /* A scope the config defines, not yet computed. */
@@ -32,6 +33,8 @@ typedef struct {
   sc_scope_kind_t kind;
   const sc_obj_t *sidecar; /* NULL for default scopes */
   sc_str_t ns;             /* the config namespace, or "*" (borrowed from the world) */
+  char *same_as;           /* a plain namespace's fallback (sc_world_ns_plain): the id of
+                              the "*" scope whose content it shares; NULL otherwise */
 } sc_scope_desc_t;
 
 /* Every scope id the config defines, sorted, and the selector records. */
@@ -50,6 +53,12 @@ void sc_scope_plan_free(sc_scope_plan_t *plan);
 int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
                     sc_record_t *rec, sc_keys_t *keys);
 void sc_record_free(sc_record_t *r);
+
+/* The record of a scope that shares target's content (d->same_as): a reference, not a
+ * copy, so equal scopes cost one computation and one stored body. Its version is the
+ * target's; its content hash changes with the target's. */
+int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
+                           uint64_t changed_at, sc_record_t *rec);
 
 typedef struct {
   sc_record_t *scopes;

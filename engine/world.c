@@ -616,11 +616,18 @@ static int build_namespaces(sc_world_t *w) {
   sc_strmap_t seen;
   sc__strmap_init(&seen);
   int rc = note_namespace(w, &seen, w->root_ns);
+  if (rc == 0)
+    rc = note_namespace(w, &w->rich_ns, w->root_ns);
   for (int k = 0; k < SC_KIND__COUNT && rc == 0; k++) {
     sc_obj_list_t l = sc_store_list(w->store, (sc_kind_t)k);
     for (size_t i = 0; i < l.n && rc == 0; i++) {
       const sc_obj_t *o = l.items[i];
       rc = note_namespace(w, &seen, k == SC_KIND_NAMESPACE ? o->name : o->namespace_);
+      bool content = k == SC_KIND_SERVICE || k == SC_KIND_SERVICE_ENTRY ||
+                     k == SC_KIND_VIRTUAL_SERVICE || k == SC_KIND_DESTINATION_RULE ||
+                     k == SC_KIND_SIDECAR;
+      if (rc == 0 && content)
+        rc = note_namespace(w, &w->rich_ns, o->namespace_);
       const sc_strlist_t *lists[2] = {NULL, NULL};
       if (k == SC_KIND_SERVICE)
         lists[0] = &o->u.service.export_to;
@@ -633,16 +640,20 @@ static int build_namespaces(sc_world_t *w) {
       else if (k == SC_KIND_MESH_CONFIG)
         lists[0] = &o->u.mesh.default_service_export_to,
         lists[1] = &o->u.mesh.default_virtual_service_export_to;
-      for (int j = 0; j < 2 && rc == 0; j++)
-        for (uint32_t e = 0; lists[j] && e < lists[j]->n && rc == 0; e++)
-          rc = note_namespace(w, &seen, lists[j]->items[e]);
-      if (k == SC_KIND_MESH_CONFIG)
-        for (uint32_t e = 0; e < o->u.mesh.default_destination_rule_export_to.n && rc == 0; e++)
-          rc = note_namespace(w, &seen, o->u.mesh.default_destination_rule_export_to.items[e]);
-      if (k == SC_KIND_VIRTUAL_SERVICE)
-        for (uint32_t r = 0; r < o->u.virtual_service.nhttp && rc == 0; r++)
-          for (uint32_t m = 0; m < o->u.virtual_service.http[r].nmatch && rc == 0; m++)
-            rc = note_namespace(w, &seen, o->u.virtual_service.http[r].match[m].source_namespace);
+      /* Namespaces named by config: mentioned, and not plain. */
+      sc_strmap_t *sets[2] = {&seen, &w->rich_ns};
+      for (int t = 0; t < 2 && rc == 0; t++) {
+        for (int j = 0; j < 2 && rc == 0; j++)
+          for (uint32_t e = 0; lists[j] && e < lists[j]->n && rc == 0; e++)
+            rc = note_namespace(w, sets[t], lists[j]->items[e]);
+        if (k == SC_KIND_MESH_CONFIG)
+          for (uint32_t e = 0; e < o->u.mesh.default_destination_rule_export_to.n && rc == 0; e++)
+            rc = note_namespace(w, sets[t], o->u.mesh.default_destination_rule_export_to.items[e]);
+        if (k == SC_KIND_VIRTUAL_SERVICE)
+          for (uint32_t r = 0; r < o->u.virtual_service.nhttp && rc == 0; r++)
+            for (uint32_t m = 0; m < o->u.virtual_service.http[r].nmatch && rc == 0; m++)
+              rc = note_namespace(w, sets[t], o->u.virtual_service.http[r].match[m].source_namespace);
+      }
     }
   }
   if (rc == 0) {
@@ -654,6 +665,10 @@ static int build_namespaces(sc_world_t *w) {
   }
   sc__strmap_free(&seen, NULL);
   return rc;
+}
+
+bool sc_world_ns_plain(const sc_world_t *w, sc_str_t ns) {
+  return sc__strmap_get(&w->rich_ns, ns) == NULL;
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
@@ -671,9 +686,9 @@ int sc_world_build(const sc_store_t *store, sc_world_t **out) {
   w->store = store;
   w->mesh = sc_store_mesh(store);
   w->root_ns = w->mesh->root_namespace;
-  sc_strmap_t *maps[] = {&w->by_host,   &w->exported_to,    &w->vs_private,
+  sc_strmap_t *maps[] = {&w->by_host,     &w->exported_to,    &w->vs_private,
                          &w->vs_exported, &w->vs_export_sets, &w->dr_local,
-                         &w->dr_exported, &w->sidecars_by_ns};
+                         &w->dr_exported, &w->sidecars_by_ns, &w->rich_ns};
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
     sc__strmap_init(maps[i]);
   int rc = build_services(w);
@@ -698,8 +713,9 @@ static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_h
 void sc_world_free(sc_world_t *w) {
   if (w == NULL)
     return;
-  sc_strmap_t *maps[] = {&w->by_host,   &w->exported_to,    &w->vs_private,
-                         &w->vs_exported, &w->vs_export_sets, &w->sidecars_by_ns};
+  sc_strmap_t *maps[] = {&w->by_host,     &w->exported_to,    &w->vs_private,
+                         &w->vs_exported, &w->vs_export_sets, &w->sidecars_by_ns,
+                         &w->rich_ns};
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
     sc__strmap_free(maps[i], NULL);
   sc__strmap_free(&w->dr_local, free_dr_index);

@@ -107,6 +107,7 @@ typedef struct {
   sc_strmap_t sidecars_by_ns; /* namespace -> sc_vec_t of Sidecar objects, same order */
 
   sc_vec_t namespaces; /* sc_str_t *: every namespace the config mentions, sorted */
+  sc_strmap_t rich_ns; /* namespaces with config of their own or named by config */
 } sc_world_t;
 
 int sc_world_build(const sc_store_t *store, sc_world_t **out);
@@ -134,6 +135,13 @@ typedef struct {
 } sc_dr_placement_t;
 void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out);
 const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns);
+
+/* Whether a fallback scope of ns has exactly the content of the scope of namespaces the
+ * config does not mention: ns is not the root namespace, holds no Service,
+ * ServiceEntry, VirtualService, DestinationRule or Sidecar, and no exportTo,
+ * sourceNamespace or mesh default names it (only Pods, EndpointSlices or its Namespace
+ * object mention it). Every namespace-dependent lookup of a scope then finds nothing. */
+bool sc_world_ns_plain(const sc_world_t *w, sc_str_t ns);
 
 /* Creation order (0.1): creationTimestamp, then name, then namespace. */
 int sc_cmp_creation(const sc_obj_t *a, const sc_obj_t *b);

@@ -216,6 +216,47 @@ static void fail_msg(const char *fmt, ...) {
   va_end(ap);
 }
 
+/* The content of a scope record after its id, namespace, sidecar and version. */
+static const char *after_version(const char *json) {
+  const char *p = strstr(json, "\"kind\":");
+  return p ? p : json;
+}
+
+/* Sharing is only right if a plain namespace's own computation gives the content of the
+ * scope it shares: compute it unshared and compare. */
+static int check_shared(const sc_world_t *w) {
+  sc_scope_plan_t plan;
+  if (sc_scope_plan(w, &plan) != 0) {
+    fail_msg("plan failed");
+    return -1;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
+    sc_scope_desc_t d = plan.scopes[i];
+    if (d.same_as == NULL)
+      continue;
+    sc_scope_desc_t target = d;
+    target.same_as = NULL;
+    target.id = d.same_as;
+    target.ns = sc_str(SC_OTHER_NAMESPACES);
+    d.same_as = NULL;
+    sc_record_t own, shared;
+    if (sc_scope_render(w, &d, 0, &own, NULL) != 0 || sc_scope_render(w, &target, 0, &shared, NULL) != 0) {
+      fail_msg("render failed");
+      return -1;
+    }
+    if (strcmp(after_version(own.json), after_version(shared.json)) != 0) {
+      fail_msg("scope %s shares %s but its own content differs:\n  own    %s\n  shared %s", d.id,
+               target.id, own.json, shared.json);
+      rc = -1;
+    }
+    sc_record_free(&own);
+    sc_record_free(&shared);
+  }
+  sc_scope_plan_free(&plan);
+  return rc;
+}
+
 /* Compares the incremental state with a from-scratch computation; 0 when equal. */
 static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
   sc_scopeset_t full;
@@ -250,6 +291,8 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
       fail_msg("selectors of %s differ", full.selectors[i].key);
       rc = -1;
     }
+  if (rc == 0)
+    rc = check_shared(w);
   sc_scopeset_free(&full);
   return rc;
 }

@@ -175,8 +175,7 @@ static int load_record(void *arg, const void *key, size_t klen, const void *val,
   return *out ? 0 : SC_ECORRUPT;
 }
 
-/* The stored scope id, or NULL with a message. */
-static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
+static json_t *get_record(sc_snapshot_reader_t *r, const char *id) {
   json_t *o = NULL;
   int rc = sc_snapshot_get(r, SC_TABLE_SCOPES, id, strlen(id), load_record, &o);
   if (rc == SC_ENOTFOUND)
@@ -184,6 +183,26 @@ static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
   else if (rc != 0 && rc != SC_ECORRUPT)
     fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
   return rc == 0 ? o : NULL;
+}
+
+/* The stored scope id with its content, or NULL with a message. A scope that shares the
+ * content of another ("sameAs", FORMAT.md) shows that content under its own id,
+ * namespace and changedAt. */
+static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
+  json_t *o = get_record(r, id);
+  const char *same = o ? json_string_value(json_object_get(o, "sameAs")) : NULL;
+  if (same == NULL)
+    return o;
+  json_t *content = get_record(r, same);
+  if (content == NULL) {
+    json_decref(o);
+    return NULL;
+  }
+  const char *fields[] = {"id", "namespace", "changedAt", "sameAs"};
+  for (int i = 0; i < 4; i++)
+    json_object_set(content, fields[i], json_object_get(o, fields[i]));
+  json_decref(o);
+  return content;
 }
 
 static void print_scope_text(json_t *s) {
