@@ -110,6 +110,17 @@ check "exportTo: a/only-a kept its version" "$A" "$(changed_at a/only-a)"
 # 8. A namespace appearing and disappearing.
 emit '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"fresh"}}'
 check "namespace appears: fresh/@default exists" "fresh/@default" "$("$DUMP" --snapshot "$SNAP" resolve --namespace fresh --json | jq -r .scope)"
+check "namespace appears: its scope shares the content for unmentioned namespaces" "*/@default" \
+  "$("$DUMP" --snapshot "$SNAP" scope fresh/@default --json | jq -r .sameAs)"
+check "namespace appears: and shows that content under its own id" \
+  "$("$DUMP" --snapshot "$SNAP" scope '*/@default' --json | jq -c '.services')" \
+  "$("$DUMP" --snapshot "$SNAP" scope fresh/@default --json | jq -c '.services')"
+emit "$(svc own fresh)"
+check "namespace gets a service: its scope has its own content" "null" \
+  "$("$DUMP" --snapshot "$SNAP" scope fresh/@default --json | jq -r .sameAs)"
+check "namespace gets a service: and sees it" "true" \
+  "$("$DUMP" --snapshot "$SNAP" scope fresh/@default --json | jq '[.services[].hostname] | index("own.fresh.svc.cluster.local") != null')"
+emit "$(svc own fresh)" DELETED
 emit '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"fresh"}}' DELETED
 check "namespace gone: fresh falls back to */@default" "*/@default" "$("$DUMP" --snapshot "$SNAP" resolve --namespace fresh --json | jq -r .scope)"
 
