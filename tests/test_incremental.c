@@ -7,7 +7,9 @@
  *   test_incremental [--count N] [--seed S] [--events E]
  *   test_incremental --write-events FILE [--seed S] [--events E]   (one sequence, as JSONL)
  *
- * On a failure it prints the seed and the smallest failing event sequence it finds. */
+ * On a failure it prints the seed and the smallest failing event sequence it finds.
+ * SC_DIFF_VERBOSE=1 prints the size of every sequence's final state. Shared scopes
+ * ("sameAs") are also recomputed unshared and compared with what they share. */
 #include <getopt.h>
 #include <stdarg.h>
 
