@@ -289,36 +289,56 @@ static gen_t new_gen(void) {
   return g;
 }
 
-/* The scope_index record: what `scopes` lists, without loading whole scopes. */
-static int render_summary(const sc_scope_t *s, const sc_scope_desc_t *d, uint64_t changed_at,
-                          sc_record_t *rec) {
-  gen_t g = new_gen();
-  if (g == NULL)
-    return SC_ENOMEM;
+/* The first fields of a scope record; with the service count and changedAt it is the
+ * scope_index record (what `scopes` lists without loading whole scopes). A shared scope's
+ * record is this head with "sameAs". */
+typedef struct {
+  const sc_scope_desc_t *d;
+  uint64_t version;
+  const char *same_as;
+  bool summary;
+  uint32_t services;
+  uint64_t changed_at;
+} head_t;
+
+static void render_head(gen_t g, const head_t *h) {
   char version[17];
-  snprintf(version, sizeof(version), "%016" PRIx64, rec->hash);
+  snprintf(version, sizeof(version), "%016" PRIx64, h->version);
   yajl_gen_map_open(g);
   g_key(g, "id");
-  g_cstr(g, d->id);
+  g_cstr(g, h->d->id);
   g_key(g, "namespace");
-  g_str(g, d->ns);
+  g_str(g, h->d->ns);
   g_key(g, "sidecar");
-  if (s->sidecar)
-    g_obj_ref(g, s->sidecar);
+  if (h->d->sidecar)
+    g_obj_ref(g, h->d->sidecar);
   else
     yajl_gen_null(g);
   g_key(g, "version");
   g_cstr(g, version);
   g_key(g, "kind");
-  g_cstr(g, kind_names[s->kind]);
-  g_key(g, "services");
-  yajl_gen_integer(g, s->services.n);
-  rec->services = s->services.n;
-  if (changed_at > 0) {
-    g_key(g, "changedAt");
-    yajl_gen_integer(g, (long long)changed_at);
+  g_cstr(g, kind_names[h->d->kind]);
+  if (h->same_as != NULL) {
+    g_key(g, "sameAs");
+    g_cstr(g, h->same_as);
+  }
+  if (h->summary) {
+    g_key(g, "services");
+    yajl_gen_integer(g, h->services);
+    if (h->changed_at > 0) {
+      g_key(g, "changedAt");
+      yajl_gen_integer(g, (long long)h->changed_at);
+    }
   }
   yajl_gen_map_close(g);
+}
+
+static int set_summary(sc_record_t *rec, head_t h) {
+  gen_t g = new_gen();
+  if (g == NULL)
+    return SC_ENOMEM;
+  h.summary = true;
+  render_head(g, &h);
   const unsigned char *text;
   size_t len;
   int rc = SC_ENOMEM;
@@ -326,6 +346,7 @@ static int render_summary(const sc_scope_t *s, const sc_scope_desc_t *d, uint64_
     memcpy(rec->summary, text, len);
     rec->summary[len] = '\0';
     rec->summary_len = len;
+    rec->services = h.services;
     rc = 0;
   }
   yajl_gen_free(g);
@@ -347,7 +368,7 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t chan
     yajl_gen_free(g);
   }
   if (rc == 0)
-    rc = render_summary(s, d, changed_at, rec);
+    rc = set_summary(rec, (head_t){d, rec->hash, NULL, true, s->services.n, changed_at});
   if (rc == 0 && keys != NULL) {
     *keys = s->keys; /* hand the keys over */
     s->keys = (sc_keys_t){NULL, 0, 0};
@@ -358,62 +379,19 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t chan
   return rc;
 }
 
-static void render_reference(gen_t g, const sc_scope_desc_t *d, const sc_record_t *target,
-                             bool summary, uint64_t changed_at) {
-  char version[17];
-  snprintf(version, sizeof(version), "%016" PRIx64, target->hash);
-  yajl_gen_map_open(g);
-  g_key(g, "id");
-  g_cstr(g, d->id);
-  g_key(g, "namespace");
-  g_str(g, d->ns);
-  g_key(g, "sidecar");
-  if (d->sidecar)
-    g_obj_ref(g, d->sidecar);
-  else
-    yajl_gen_null(g);
-  g_key(g, "version");
-  g_cstr(g, version);
-  g_key(g, "kind");
-  g_cstr(g, kind_names[d->kind]);
-  g_key(g, "sameAs");
-  g_cstr(g, target->key);
-  if (summary) {
-    g_key(g, "services");
-    yajl_gen_integer(g, target->services);
-    if (changed_at > 0) {
-      g_key(g, "changedAt");
-      yajl_gen_integer(g, (long long)changed_at);
-    }
-  }
-  yajl_gen_map_close(g);
-}
-
 int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
                            uint64_t changed_at, sc_record_t *rec) {
-  gen_t g = new_gen(), gs = new_gen();
+  head_t h = {d, target->hash, target->key, false, target->services, changed_at};
+  gen_t g = new_gen();
   int rc = SC_ENOMEM;
   memset(rec, 0, sizeof(*rec));
-  if (g != NULL && gs != NULL) {
-    render_reference(g, d, target, false, 0);
+  if (g != NULL) {
+    render_head(g, &h);
     rc = finish_record(g, d->id, false, changed_at, rec);
+    yajl_gen_free(g);
   }
-  if (rc == 0) {
-    render_reference(gs, d, target, true, changed_at);
-    const unsigned char *text;
-    size_t len;
-    rc = SC_ENOMEM;
-    if (yajl_gen_get_buf(gs, &text, &len) == yajl_gen_status_ok &&
-        (rec->summary = malloc(len + 1)) != NULL) {
-      memcpy(rec->summary, text, len);
-      rec->summary[len] = '\0';
-      rec->summary_len = len;
-      rec->services = target->services;
-      rc = 0;
-    }
-  }
-  yajl_gen_free(g);
-  yajl_gen_free(gs);
+  if (rc == 0)
+    rc = set_summary(rec, h);
   if (rc != 0)
     sc_record_free(rec);
   return rc;
