@@ -68,16 +68,16 @@ static int write_scopes(void *arg, sc_snapshot_txn_t *txn) {
 
 /* Recomputes the scopes the batch's changes can affect; builds the indexes only when
  * some scope, or the set of scopes, can change (an endpoint change needs neither). */
-static int update_scopes(sc_engine_t *e, const sc_keys_t *emitted, bool all, bool plan_dirty,
+static int update_scopes(sc_engine_t *e, const sc_changes_t *changes, bool all,
                          sc_scopes_stats_t *stats) {
   memset(stats, 0, sizeof(*stats));
-  if (!sc_scopes_needs_update(&e->scopes, emitted, all, plan_dirty))
+  if (!sc_scopes_needs_update(&e->scopes, changes, all))
     return 0;
   sc_world_t *w;
   int rc = sc_world_build(e->store, &w);
   if (rc != 0)
     return rc;
-  rc = sc_scopes_update(&e->scopes, w, emitted, all, sc_snapshot_writer_head(e->snapshot) + 1,
+  rc = sc_scopes_update(&e->scopes, w, changes, all, sc_snapshot_writer_head(e->snapshot) + 1,
                         stats);
   sc_world_free(w);
   return rc;
@@ -92,8 +92,9 @@ void sc__engine_flush(sc_engine_t *e) {
     return;
   uint64_t t0 = uv_hrtime();
   size_t nevents = e->npending, changed = 0, noops = 0, unknown_deletes = 0;
-  sc_keys_t emitted = {0};
-  bool all = !e->published_once || e->publish_failed, oom = false, plan_dirty = false;
+  sc_changes_t changes;
+  sc_changes_init(&changes);
+  bool all = !e->published_once || e->publish_failed, oom = false;
   for (size_t i = 0; i < e->npending; i++) {
     sc_pending_event_t *ev = &e->pending[i];
     sc_change_t change;
@@ -114,12 +115,12 @@ void sc__engine_flush(sc_engine_t *e) {
     }
     if (change.op != SC_CHANGE_NOOP)
       changed++;
-    oom |= sc_scopes_note_change(e->store, &change, &emitted, &plan_dirty) != 0;
+    oom |= sc_scopes_note_change(e->store, &change, &changes) != 0;
     sc_change_release(&change);
   }
   if (oom)
     all = true; /* a key may be missing: recompute everything rather than miss a scope */
-  sc_keys_finish(&emitted);
+  sc_changes_finish(&changes);
   e->npending = 0;
   e->stats.events += nevents;
   e->stats.applied += changed;
@@ -131,12 +132,13 @@ void sc__engine_flush(sc_engine_t *e) {
       !e->publish_failed) {
     sc_log(&e->log, SC_LOG_INFO, "batch: %zu events, %zu no-op, %zu unknown deletes: nothing to publish",
            nevents, noops, unknown_deletes);
+    sc_changes_free(&changes);
     return;
   }
   uint64_t t_compute = uv_hrtime();
   sc_scopes_stats_t ss;
-  int rc = update_scopes(e, &emitted, all, plan_dirty, &ss);
-  sc_keys_free(&emitted);
+  int rc = update_scopes(e, &changes, all, &ss);
+  sc_changes_free(&changes);
   if (rc != 0) {
     sc_log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));
     sc_scopes_resync(&e->scopes);
@@ -171,10 +173,12 @@ void sc__engine_flush(sc_engine_t *e) {
   sc_log(&e->log, SC_LOG_INFO,
          "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; head %" PRIu64
          ", %" PRIu64 " objects, %" PRIu64 " scopes: %" PRIu64 " affected, %" PRIu64
-         " recomputed, %" PRIu64 " unchanged, %" PRIu64 " added, %" PRIu64
-         " removed, %zu written; apply %.3f ms, compute %.3f ms, publish %.3f ms",
+         " recomputed, %" PRIu64 " patched, %" PRIu64 " unchanged, %" PRIu64 " added, %" PRIu64
+         " removed; %zu heads and %" PRIu64 " entries written, %" PRIu64
+         " entries deleted; apply %.3f ms, compute %.3f ms, publish %.3f ms",
          nevents, changed, noops, unknown_deletes, meta.head_version, meta.objects_total,
-         meta.scopes, ss.affected, ss.recomputed, ss.unchanged, ss.added, ss.removed, sw.written,
+         meta.scopes, ss.affected, ss.recomputed, ss.patched, ss.unchanged, ss.added, ss.removed,
+         sw.written, ss.entries_written, ss.entries_deleted,
          apply_ms, compute_ms, publish_ms);
 }
 

@@ -9,7 +9,12 @@
 typedef struct {
   const sc_world_t *w;
   sc_scope_t *s;
+  const sc_scope_patch_t *patch; /* NULL: the whole scope */
 } ctx_t;
+
+static bool in_patch(const ctx_t *c, sc_str_t host) {
+  return c->patch == NULL || sc__strmap_get(c->patch->host_set, host) != NULL;
+}
 
 static sc_vec_t *new_vec(sc_scope_t *s) {
   sc_vec_t *v = sc__arena_alloc(s->arena, sizeof(*v));
@@ -215,6 +220,28 @@ static int cmp_rank(const void *a, const void *b) {
   return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
+/* The candidates of the patch's hostnames in the order servicesExportedToNamespace(n)
+ * lists them: for each hostname, its records exported to n by name, then its public
+ * ones. Only the order among records of one hostname matters (5.5). */
+static int patch_candidates(ctx_t *c, sc_vec_t *out) {
+  sc_str_t n = c->s->namespace_;
+  for (uint32_t h = 0; h < c->patch->hosts->n; h++) {
+    const sc_vec_t *recs = sc_world_records_of_host(c->w, *(const sc_str_t *)c->patch->hosts->items[h]);
+    for (int pass = 0; pass < 2; pass++) {
+      for (uint32_t i = 0; recs && i < recs->n; i++) {
+        bool is_public;
+        uint32_t times = sc_world_times_exported_to(c->w, recs->items[i], n, &is_public);
+        if (pass == 1)
+          times = is_public;
+        for (uint32_t t = 0; t < times; t++)
+          if (sc__vec_push(out, recs->items[i]) != 0)
+            return SC_ENOMEM;
+      }
+    }
+  }
+  return 0;
+}
+
 static int candidates(ctx_t *c, const sc_listener_t *l, sc_vec_t *out) {
   const sc_world_t *w = c->w;
   sc_str_t n = c->s->namespace_;
@@ -222,6 +249,8 @@ static int candidates(ctx_t *c, const sc_listener_t *l, sc_vec_t *out) {
     for (uint32_t i = 0; i < l->classes.n; i++) {
       const sc_host_class_t *hc = l->classes.items[i];
       for (uint32_t j = 0; j < hc->exact.n; j++) {
+        if (!in_patch(c, *(const sc_str_t *)hc->exact.items[j]))
+          continue;
         const sc_svc_t *svc = sc_world_service(w, *(const sc_str_t *)hc->exact.items[j], hc->ns);
         if (svc != NULL && sc_world_service_visible(w, svc, n) &&
             sc__vec_push(out, (void *)svc) != 0)
@@ -231,6 +260,8 @@ static int candidates(ctx_t *c, const sc_listener_t *l, sc_vec_t *out) {
     sc__vec_sort(out, cmp_rank);
     return 0;
   }
+  if (c->patch != NULL)
+    return patch_candidates(c, out);
   const sc_vec_t *own = sc__strmap_get(&w->exported_to, n);
   for (uint32_t i = 0; own && i < own->n; i++)
     if (sc__vec_push(out, own->items[i]) != 0)
@@ -508,6 +539,54 @@ static const sc_svc_t *vs_port_trim(sc_scope_t *s, const sc_svc_t *svc, const sc
   return c;
 }
 
+typedef struct {
+  uintptr_t pos;
+  const sc_obj_t *vs;
+} vs_at_t;
+
+static int cmp_vs_at(const void *a, const void *b) {
+  uintptr_t x = ((const vs_at_t *)a)->pos, y = ((const vs_at_t *)b)->pos;
+  return (x > y) - (x < y);
+}
+
+/* The VirtualServices of listener li that route to a hostname of the patch, in the
+ * listener's order: the world's index by destination, filtered by the positions the
+ * scope's last full computation recorded. */
+static int patch_vss(ctx_t *c, uint32_t li, sc_vec_t *out) {
+  const sc_hashmap_t *pos = li < c->patch->nlisteners ? &c->patch->vs_positions[li] : NULL;
+  if (pos == NULL || pos->n == 0)
+    return 0;
+  vs_at_t *found = NULL;
+  size_t n = 0, cap = 0;
+  for (uint32_t h = 0; h < c->patch->hosts->n; h++) {
+    const sc_vec_t *vss = sc__strmap_get(&c->w->vs_by_dest, *(const sc_str_t *)c->patch->hosts->items[h]);
+    for (uint32_t i = 0; vss && i < vss->n; i++) {
+      const sc_obj_t *vs = vss->items[i];
+      uintptr_t at = (uintptr_t)sc__hashmap_get(pos, vs->key_hash);
+      if (at == 0)
+        continue;
+      if (n == cap) {
+        cap = cap ? cap * 2 : 8;
+        vs_at_t *p = realloc(found, cap * sizeof(*p));
+        if (p == NULL) {
+          free(found);
+          return SC_ENOMEM;
+        }
+        found = p;
+      }
+      found[n++] = (vs_at_t){at, vs};
+    }
+  }
+  if (n > 1)
+    qsort(found, n, sizeof(*found), cmp_vs_at);
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    if (i == 0 || found[i].pos != found[i - 1].pos) /* a VS routing to two patched hosts */
+      rc = sc__vec_push(out, (void *)found[i].vs);
+  free(found);
+  return rc;
+}
+
 static int collect_services(ctx_t *c) {
   sc_scope_t *s = c->s;
   sc_strmap_t added;
@@ -518,14 +597,23 @@ static int collect_services(ctx_t *c) {
     sc_listener_t *l = &s->listeners[li];
     for (uint32_t i = 0; i < l->services.n && rc == 0; i++)
       rc = append_service(s, &added, l->services.items[i]);
-    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
-      const sc_obj_t *vs = l->vss.items[v];
-      rc = add_dep(s, "VirtualService", vs->namespace_, vs->name);
+    sc_vec_t patched = {0};
+    const sc_vec_t *vss = &l->vss;
+    if (c->patch != NULL && rc == 0) {
+      rc = patch_vss(c, li, &patched);
+      vss = &patched;
+    }
+    for (uint32_t v = 0; v < vss->n && rc == 0; v++) {
+      const sc_obj_t *vs = vss->items[v];
+      if (c->patch == NULL)
+        rc = add_dep(s, "VirtualService", vs->namespace_, vs->name);
       sc_vec_t dests = {0};
       if (rc == 0)
         rc = vs_destinations(s, vs, &dests);
       for (uint32_t d = 0; d < dests.n && rc == 0; d++) {
         const vs_dest_t *dest = dests.items[d];
+        if (!in_patch(c, dest->host))
+          continue;
         rc = add_key(s, SC_DEP_SVC_HOST, dest->host, none); /* also when it does not exist */
         const sc_vec_t *recs = sc_world_services_by_host(c->w, dest->host);
         if (recs == NULL || recs->n == 0)
@@ -542,6 +630,7 @@ static int collect_services(ctx_t *c) {
       }
       sc__vec_free(&dests);
     }
+    sc__vec_free(&patched);
   }
   sc__strmap_free(&added, NULL);
   return oom ? SC_ENOMEM : rc;
@@ -634,13 +723,6 @@ static int select_destination_rules(ctx_t *c) {
     rc = dr_keys(s, c->w, s->services.items[i], &wild_ns);
     const sc_vec_t *list = rc == 0 ? destination_rules(c, s->services.items[i]) : NULL;
     s->drs[i] = list;
-    for (uint32_t j = 0; list && j < list->n && rc == 0; j++) {
-      const sc_cdr_t *cdr = list->items[j];
-      for (uint32_t k = 0; k < cdr->from.n && rc == 0; k++) {
-        const sc_obj_t *dr = cdr->from.items[k];
-        rc = add_dep(s, "DestinationRule", dr->namespace_, dr->name);
-      }
-    }
   }
   if (rc == 0)
     rc = dr_wild_keys(s, c->w, &wild_ns);
@@ -702,7 +784,7 @@ static int build_listeners(ctx_t *c) {
       rc = import_keys(s, l);
     if (rc == 0)
       rc = select_services(c, l);
-    if (rc == 0)
+    if (rc == 0 && c->patch == NULL)
       rc = select_virtual_services(c, l);
     if (rc != 0)
       return rc;
@@ -710,8 +792,12 @@ static int build_listeners(ctx_t *c) {
   return 0;
 }
 
+static int cmp_hostname(const void *a, const void *b) {
+  return sc_str_cmp((*(const sc_svc_t *const *)a)->hostname, (*(const sc_svc_t *const *)b)->hostname);
+}
+
 int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *sidecar,
-                     sc_str_t ns, sc_scope_t **out) {
+                     sc_str_t ns, const sc_scope_patch_t *patch, sc_scope_t **out) {
   sc_arena_t *arena = sc__arena_new(1 << 14);
   if (arena == NULL)
     return SC_ENOMEM;
@@ -724,7 +810,7 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
   s->kind = kind;
   s->sidecar = kind == SC_SCOPE_DEFAULT ? NULL : sidecar;
   s->namespace_ = ns;
-  ctx_t c = {w, s};
+  ctx_t c = {w, s, patch};
   int rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_MESH, none, none));
   if (s->sidecar != NULL && rc == 0) {
     rc = add_dep(s, "Sidecar", s->sidecar->namespace_, s->sidecar->name);
@@ -735,11 +821,9 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
     rc = build_listeners(&c);
   if (rc == 0)
     rc = collect_services(&c);
+  sc__vec_sort(&s->services, cmp_hostname); /* one record per hostname (5.7.1) */
   for (uint32_t i = 0; i < s->services.n && rc == 0; i++) {
     const sc_svc_t *svc = s->services.items[i];
-    rc = add_dep(s, "ServiceEntry", svc->namespace_, svc->hostname);
-    if (rc == 0)
-      rc = add_dep(s, "Endpoints", svc->namespace_, svc->hostname);
     /* Which record holds a hostname, and its aliases, can change by any service of that
      * hostname, or by an ExternalName service pointing at it or at one of its aliases. */
     if (rc == 0)

@@ -6,6 +6,7 @@
 #define SC_SCOPE_H
 
 #include "deps.h"
+#include "hashmap.h"
 #include "world.h"
 
 typedef enum {
@@ -43,15 +44,32 @@ typedef struct {
   bool has_outbound_policy;
   sc_outbound_mode_t outbound_mode;
   const sc_destination_t *egress_proxy;
-  sc_vec_t deps;             /* char *: "Kind/namespace/name", sorted, unique */
+  sc_vec_t deps;             /* char *: "Kind/namespace/name" of the Sidecar and the
+                                VirtualServices, sorted, unique (services and rules
+                                are dependencies of the hostname's entry) */
   sc_keys_t keys;            /* index keys of every lookup made (deps.h), sorted, unique */
   bool keys_oom;             /* a key could not be recorded */
 } sc_scope_t;
 
+/* A recomputation of only some hostnames of a scope. Everything a scope holds for one
+ * hostname (its service record, the listeners importing it, its DestinationRules)
+ * depends only on records, rules and VirtualService destinations of that hostname, and
+ * on the listeners and VirtualServices of the scope, which a patch takes as they were. */
+typedef struct {
+  const sc_vec_t *hosts;       /* sc_str_t *: the hostnames to recompute, each once */
+  const sc_strmap_t *host_set; /* the same hostnames, for lookups */
+  /* Per listener: VirtualService key hash -> its position in the listener + 1, from the
+   * scope's last full computation. */
+  const sc_hashmap_t *vs_positions;
+  uint32_t nlisteners;
+} sc_scope_patch_t;
+
 /* Computes the scope of namespace ns with Sidecar sidecar (NULL for the default scope).
- * kind says how the Sidecar applies (a resource scope or the root Sidecar). */
+ * kind says how the Sidecar applies (a resource scope or the root Sidecar). With a patch,
+ * only the services of the patch's hostnames (and their rules) are computed, and the
+ * listeners have no VirtualServices. services are sorted by hostname. */
 int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *sidecar,
-                     sc_str_t ns, sc_scope_t **out);
+                     sc_str_t ns, const sc_scope_patch_t *patch, sc_scope_t **out);
 void sc_scope_free(sc_scope_t *s);
 
 #endif

@@ -6,6 +6,46 @@
 
 static const sc_str_t none = {"", 0};
 
+/* ---- a batch's changes ------------------------------------------------------------------ */
+
+void sc_changes_init(sc_changes_t *c) {
+  memset(c, 0, sizeof(*c));
+  sc__strmap_init(&c->host_set);
+}
+
+void sc_changes_finish(sc_changes_t *c) {
+  sc_keys_finish(&c->full);
+  sc_keys_finish(&c->patch);
+}
+
+void sc_changes_free(sc_changes_t *c) {
+  sc_keys_free(&c->full);
+  sc_keys_free(&c->patch);
+  for (uint32_t i = 0; i < c->hosts.n; i++)
+    free(c->hosts.items[i]);
+  sc__vec_free(&c->hosts);
+  sc__strmap_free(&c->host_set, NULL);
+}
+
+static int add_host(sc_changes_t *c, sc_str_t host) {
+  if (sc__strmap_get(&c->host_set, host) != NULL)
+    return 0;
+  sc_str_t *copy = malloc(sizeof(*copy) + host.len + 1);
+  if (copy == NULL)
+    return SC_ENOMEM;
+  char *text = (char *)(copy + 1);
+  memcpy(text, host.ptr, host.len);
+  text[host.len] = '\0';
+  *copy = (sc_str_t){text, host.len};
+  if (sc__vec_push(&c->hosts, copy) != 0) {
+    free(copy);
+    return SC_ENOMEM;
+  }
+  return sc__strmap_put(&c->host_set, *copy, copy);
+}
+
+/* ---- scope states ------------------------------------------------------------------------ */
+
 void sc_scopes_init(sc_scopes_t *ss) {
   memset(ss, 0, sizeof(*ss));
   sc__strmap_init(&ss->by_id);
@@ -13,20 +53,34 @@ void sc_scopes_init(sc_scopes_t *ss) {
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
 
-static void free_ids(sc_vec_t *v) {
+static void free_entry(void *p) {
+  sc_entry_free(p);
+  free(p);
+}
+
+static void free_strs(sc_vec_t *v) {
   for (uint32_t i = 0; i < v->n; i++)
     free(v->items[i]);
   v->n = 0;
 }
 
+static void state_free(sc_scope_state_t *st) {
+  sc_record_free(&st->rec);
+  sc__strmap_free(&st->entries, free_entry);
+  sc_keys_free(&st->keys);
+  sc_scope_aux_free(&st->aux);
+  sc__vec_free(&st->put);
+  free_strs(&st->del);
+  sc__vec_free(&st->del);
+  free(st->id);
+  free(st);
+}
+
 void sc_scopes_free(sc_scopes_t *ss) {
-  for (uint32_t i = 0; i < ss->states.n; i++) {
-    sc_scope_state_t *st = ss->states.items[i];
-    sc_record_free(&st->rec);
-    sc_keys_free(&st->keys);
-    free(st->id);
-    free(st);
-  }
+  for (uint32_t i = 0; i < ss->states.n; i++)
+    state_free(ss->states.items[i]);
+  for (uint32_t i = 0; i < ss->deleted.n; i++)
+    state_free(ss->deleted.items[i]);
   for (size_t i = 0; i < ss->by_key.cap; i++) {
     sc_vec_t *v = ss->by_key.values[i];
     if (v != NULL) {
@@ -39,8 +93,7 @@ void sc_scopes_free(sc_scopes_t *ss) {
   for (size_t i = 0; i < ss->nselectors; i++)
     sc_record_free(&ss->selectors[i]);
   free(ss->selectors);
-  free_ids(&ss->deleted);
-  free_ids(&ss->sel_deleted);
+  free_strs(&ss->sel_deleted);
   sc__vec_free(&ss->deleted);
   sc__vec_free(&ss->sel_deleted);
   sc__vec_free(&ss->write);
@@ -50,20 +103,22 @@ void sc_scopes_free(sc_scopes_t *ss) {
 
 /* ---- the dependency index ------------------------------------------------------------------ */
 
-static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) {
-  for (uint32_t i = 0; i < st->keys.n; i++) {
-    uint64_t k = st->keys.keys[i];
-    sc_vec_t *v = sc__hashmap_get(&ss->by_key, k);
-    if (v == NULL) {
-      v = calloc(1, sizeof(*v));
-      if (v == NULL || sc__hashmap_put(&ss->by_key, k, v) != 0) {
-        free(v);
-        return SC_ENOMEM;
-      }
-    }
-    if (sc__vec_push(v, st) != 0)
+static int index_add_key(sc_scopes_t *ss, sc_scope_state_t *st, uint64_t k) {
+  sc_vec_t *v = sc__hashmap_get(&ss->by_key, k);
+  if (v == NULL) {
+    v = calloc(1, sizeof(*v));
+    if (v == NULL || sc__hashmap_put(&ss->by_key, k, v) != 0) {
+      free(v);
       return SC_ENOMEM;
+    }
   }
+  return sc__vec_push(v, st);
+}
+
+static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) {
+  for (uint32_t i = 0; i < st->keys.n; i++)
+    if (index_add_key(ss, st, st->keys.keys[i]) != 0)
+      return SC_ENOMEM;
   return 0;
 }
 
@@ -83,6 +138,35 @@ static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) {
       free(v);
     }
   }
+}
+
+/* Whether key is among the first n keys of k (sorted). */
+static bool has_key(const sc_keys_t *k, uint32_t n, uint64_t key) {
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (k->keys[mid] == key)
+      return true;
+    if (k->keys[mid] < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return false;
+}
+
+/* Adds a patch's keys the scope did not have yet (a patch may look up new hostnames). */
+static int index_merge(sc_scopes_t *ss, sc_scope_state_t *st, const sc_keys_t *keys) {
+  uint32_t before = st->keys.n;
+  for (uint32_t i = 0; i < keys->n; i++) {
+    if (has_key(&st->keys, before, keys->keys[i])) /* the sorted part */
+      continue;
+    if (sc_keys_add(&st->keys, keys->keys[i]) != 0 || index_add_key(ss, st, keys->keys[i]) != 0)
+      return SC_ENOMEM;
+  }
+  if (st->keys.n != before)
+    sc_keys_finish(&st->keys);
+  return 0;
 }
 
 /* ---- emitted keys ------------------------------------------------------------------------- */
@@ -139,7 +223,33 @@ static int emit_destination_rule(const sc_obj_t *o, const sc_mesh_config_t *mesh
   return rc;
 }
 
-int sc_scopes_emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
+/* The hostnames an object's effect on scopes is limited to: a Service or ServiceEntry
+ * changes only the entries of its hostnames, a DestinationRule for an exact host only
+ * that host's. NULL list: not limited (ExternalName services change the aliases of
+ * other hostnames, wildcard rules cover many; VirtualServices, Sidecars and the mesh
+ * config shape whole scopes). */
+static const sc_strlist_t *hosts_of(const sc_obj_t *o, sc_strlist_t *one) {
+  switch (o->kind) {
+  case SC_KIND_SERVICE:
+    if (o->u.service.external_name.len > 0)
+      return NULL;
+    *one = (sc_strlist_t){1, (sc_str_t *)&o->u.service.hostname};
+    return one;
+  case SC_KIND_SERVICE_ENTRY:
+    return &o->u.service_entry.hosts;
+  case SC_KIND_DESTINATION_RULE: {
+    sc_str_t host = o->u.destination_rule.host;
+    if (host.len == 0 || host.ptr[0] == '*')
+      return NULL;
+    *one = (sc_strlist_t){1, (sc_str_t *)&o->u.destination_rule.host};
+    return one;
+  }
+  default:
+    return NULL;
+  }
+}
+
+static int emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
   switch (o->kind) {
   case SC_KIND_SERVICE: {
     sc_strlist_t hosts = {1, (sc_str_t *)&o->u.service.hostname};
@@ -178,46 +288,139 @@ static size_t namespace_objects(const sc_store_t *store, sc_str_t ns) {
   return n;
 }
 
-int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_keys_t *emitted,
-                          bool *plan_dirty) {
+static const sc_strlist_t *export_list(const sc_obj_t *o) {
+  switch (o->kind) {
+  case SC_KIND_SERVICE:
+    return &o->u.service.export_to;
+  case SC_KIND_SERVICE_ENTRY:
+    return &o->u.service_entry.export_to;
+  case SC_KIND_DESTINATION_RULE:
+    return &o->u.destination_rule.export_to;
+  default:
+    return NULL;
+  }
+}
+
+/* Whether a change can alter which scopes exist or which namespaces share content. An
+ * update of a Service, ServiceEntry or DestinationRule that keeps its exportTo cannot:
+ * its namespace keeps its content, and it names the same namespaces. */
+static bool dirties_plan(const sc_store_t *store, const sc_change_t *c, const sc_obj_t *o) {
+  if (o->kind == SC_KIND_POD || o->kind == SC_KIND_ENDPOINT_SLICE) {
+    if (c->op == SC_CHANGE_UPDATED)
+      return false;
+    /* The store already holds the change: a namespace came with its first object or
+     * went with its last one. */
+    size_t left = namespace_objects(store, o->namespace_);
+    return (c->op == SC_CHANGE_ADDED && left == 1) || (c->op == SC_CHANGE_DELETED && left == 0);
+  }
+  const sc_strlist_t *before = c->old_obj ? export_list(c->old_obj) : NULL;
+  const sc_strlist_t *after = c->new_obj ? export_list(c->new_obj) : NULL;
+  if (c->op == SC_CHANGE_UPDATED && before != NULL && after != NULL)
+    return !sc_strlist_set_equal(before, after);
+  return true;
+}
+
+static int note_object(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_changes_t *out) {
+  sc_strlist_t one;
+  const sc_strlist_t *hosts = hosts_of(o, &one);
+  int rc = emit(o, mesh, hosts ? &out->patch : &out->full);
+  for (uint32_t i = 0; hosts && i < hosts->n && rc == 0; i++)
+    rc = add_host(out, hosts->items[i]);
+  return rc;
+}
+
+int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_changes_t *out) {
   const sc_mesh_config_t *mesh = sc_store_mesh(store);
   const sc_obj_t *o = c->new_obj ? c->new_obj : c->old_obj;
   if (o == NULL)
     return 0; /* a no-op */
   int rc = 0;
   if (c->old_obj != NULL)
-    rc = sc_scopes_emit(c->old_obj, mesh, emitted);
+    rc = note_object(c->old_obj, mesh, out);
   if (rc == 0 && c->new_obj != NULL)
-    rc = sc_scopes_emit(c->new_obj, mesh, emitted);
-  if (o->kind != SC_KIND_POD && o->kind != SC_KIND_ENDPOINT_SLICE) {
-    *plan_dirty = true;
-  } else if (c->op != SC_CHANGE_UPDATED) {
-    /* The store already holds the change: a namespace came with its first object or
-     * went with its last one. */
-    size_t left = namespace_objects(store, o->namespace_);
-    if ((c->op == SC_CHANGE_ADDED && left == 1) || (c->op == SC_CHANGE_DELETED && left == 0))
-      *plan_dirty = true;
-  }
+    rc = note_object(c->new_obj, mesh, out);
+  out->plan_dirty |= dirties_plan(store, c, o);
   return rc;
 }
 
-bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_keys_t *emitted, bool all,
-                            bool plan_dirty) {
-  if (all || plan_dirty || ss->resync)
-    return true;
-  for (uint32_t i = 0; emitted && i < emitted->n; i++)
-    if (sc__hashmap_get(&ss->by_key, emitted->keys[i]) != NULL)
+static bool any_registered(const sc_scopes_t *ss, const sc_keys_t *keys) {
+  for (uint32_t i = 0; i < keys->n; i++)
+    if (sc__hashmap_get(&ss->by_key, keys->keys[i]) != NULL)
       return true;
   return false;
 }
 
+bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all) {
+  if (all || ss->resync || changes == NULL || changes->plan_dirty)
+    return true;
+  return any_registered(ss, &changes->full) || any_registered(ss, &changes->patch);
+}
+
+/* ---- staging ----------------------------------------------------------------------------- */
+
+static int stage_state(sc_scopes_t *ss, sc_scope_state_t *st) {
+  if (st->listed || (!st->put_head && st->put.n == 0 && st->del.n == 0))
+    return 0;
+  st->listed = true;
+  return sc__vec_push(&ss->write, st);
+}
+
+/* Replaces the entry of e->host by e (taken over), or removes the hostname (e NULL);
+ * stages what changed. write_all stages e even when unchanged (after a resync). */
+static int apply_entry(sc_scope_state_t *st, sc_str_t host, sc_entry_t *e, bool write_all) {
+  sc_entry_t *old = sc__strmap_get(&st->entries, host);
+  if (e != NULL && old != NULL && e->hash == old->hash && !write_all) {
+    sc_entry_free(e);
+    free(e);
+    return 0;
+  }
+  if (old != NULL) {
+    st->entries_mix ^= old->hash;
+    for (uint32_t i = 0; i < st->put.n; i++) /* a staged write of the old one goes */
+      if (st->put.items[i] == old)
+        st->put.items[i] = st->put.items[--st->put.n];
+    sc__strmap_remove(&st->entries, host);
+    if (e == NULL) {
+      char *h = strdup(old->host);
+      if (h == NULL || sc__vec_push(&st->del, h) != 0) {
+        free(h);
+        free_entry(old);
+        return SC_ENOMEM;
+      }
+    }
+    free_entry(old);
+  }
+  if (e == NULL)
+    return 0;
+  st->entries_mix ^= e->hash;
+  if (sc__strmap_put(&st->entries, sc_str(e->host), e) != 0 || sc__vec_push(&st->put, e) != 0)
+    return SC_ENOMEM;
+  return 0;
+}
+
+/* After entries changed: a new version, changedAt and head record when the content did. */
+static int reversion(sc_scope_state_t *st, const sc_scope_desc_t *d, uint64_t head_next,
+                     bool force) {
+  uint64_t version = sc_scope_version(st->rec.body_hash, st->entries_mix);
+  if (version == st->rec.hash && !force)
+    return 0;
+  st->changed_at = head_next;
+  st->put_head = true;
+  return sc_scope_reversion(d, &st->rec, version, head_next, (uint32_t)st->entries.n);
+}
+
 /* ---- update ---------------------------------------------------------------------------------- */
 
-static void mark_affected(sc_scopes_t *ss, const sc_keys_t *emitted) {
-  for (uint32_t i = 0; emitted && i < emitted->n; i++) {
-    const sc_vec_t *v = sc__hashmap_get(&ss->by_key, emitted->keys[i]);
-    for (uint32_t j = 0; v && j < v->n; j++)
-      ((sc_scope_state_t *)v->items[j])->affected = true;
+static void mark(sc_scopes_t *ss, const sc_keys_t *keys, bool full) {
+  for (uint32_t i = 0; i < keys->n; i++) {
+    const sc_vec_t *v = sc__hashmap_get(&ss->by_key, keys->keys[i]);
+    for (uint32_t j = 0; v && j < v->n; j++) {
+      sc_scope_state_t *st = v->items[j];
+      if (full)
+        st->affected = true;
+      else
+        st->patched = true;
+    }
   }
 }
 
@@ -228,45 +431,162 @@ static int copy_keys(const sc_keys_t *from, sc_keys_t *to) {
   return 0;
 }
 
-/* Recomputes one scope into st (a new one when st->id is NULL). A shared scope takes a
- * reference to its target's record and the target's keys, so that it is revisited
- * whenever the target is. */
-static int recompute(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
-                     sc_scope_state_t *st, uint64_t head_next, sc_scopes_stats_t *stats) {
+static void collect_host(void *arg, sc_str_t key, void *value) {
+  (void)key;
+  sc__vec_push(arg, value); /* reserved beforehand: cannot fail */
+}
+
+/* Full recomputation of a scope with content of its own: every entry compared with the
+ * one published, only differences staged. */
+static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
+                         sc_scope_state_t *st, uint64_t head_next, bool write_all) {
+  sc_record_t rec;
+  sc_scope_aux_t aux;
+  int rc = sc_scope_render(w, d, head_next, &rec, &aux);
+  if (rc != 0)
+    return rc;
+  index_remove(ss, st);
+  sc_keys_free(&st->keys);
+  st->keys = aux.keys;
+  aux.keys = (sc_keys_t){NULL, 0, 0};
+  sc_scope_aux_free(&st->aux);
+  st->aux = aux;
+  rc = index_add(ss, st);
+  /* Entries that are gone: every old hostname the new record does not have. */
+  sc_vec_t old_entries = {0};
+  for (uint32_t i = 0; i < st->entries.n && rc == 0; i++)
+    rc = sc__vec_push(&old_entries, NULL);
+  old_entries.n = 0;
+  if (rc == 0)
+    sc__strmap_foreach(&st->entries, collect_host, &old_entries);
+  for (uint32_t i = 0; i < old_entries.n && rc == 0; i++) {
+    sc_entry_t *old = old_entries.items[i];
+    bool kept = false;
+    size_t lo = 0, hi = rec.nentries;
+    while (lo < hi && !kept) {
+      size_t mid = lo + (hi - lo) / 2;
+      int c = strcmp(rec.entries[mid].host, old->host);
+      kept = c == 0;
+      if (c < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (!kept)
+      rc = apply_entry(st, sc_str(old->host), NULL, false);
+  }
+  sc__vec_free(&old_entries);
+  for (size_t i = 0; i < rec.nentries && rc == 0; i++) {
+    sc_entry_t *e = malloc(sizeof(*e));
+    if (e == NULL) {
+      rc = SC_ENOMEM;
+      break;
+    }
+    *e = rec.entries[i];
+    memset(&rec.entries[i], 0, sizeof(rec.entries[i]));
+    rc = apply_entry(st, sc_str(e->host), e, write_all);
+  }
+  bool body_changed = st->rec.body == NULL || st->rec.body_hash != rec.body_hash;
+  if (rc == 0 && body_changed) {
+    free(st->rec.body);
+    free(st->rec.key);
+    st->rec.body = rec.body;
+    st->rec.body_len = rec.body_len;
+    st->rec.body_hash = rec.body_hash;
+    st->rec.key = rec.key;
+    rec.body = NULL;
+    rec.key = NULL;
+  }
+  sc_record_free(&rec);
+  if (rc == 0)
+    rc = reversion(st, d, head_next, write_all);
+  return rc == 0 ? stage_state(ss, st) : rc;
+}
+
+/* Recomputes only the batch's hostnames of a scope. */
+static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
+                           sc_scope_state_t *st, const sc_changes_t *changes,
+                           uint64_t head_next) {
+  sc_scope_patch_t patch = {&changes->hosts, &changes->host_set, st->aux.vs_positions,
+                            st->aux.nlisteners};
+  sc_entry_t *entries;
+  size_t n;
+  sc_keys_t keys = {0};
+  int rc = sc_scope_render_patch(w, d, &patch, &entries, &n, &keys);
+  if (rc != 0)
+    return rc;
+  sc_keys_finish(&keys);
+  rc = index_merge(ss, st, &keys);
+  sc_keys_free(&keys);
+  for (uint32_t h = 0; h < changes->hosts.n && rc == 0; h++) {
+    sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
+    sc_entry_t *e = NULL;
+    for (size_t i = 0; i < n && e == NULL; i++)
+      if (entries[i].host != NULL && sc_str_eqz(host, entries[i].host))
+        e = &entries[i];
+    sc_entry_t *copy = NULL;
+    if (e != NULL) {
+      if ((copy = malloc(sizeof(*copy))) == NULL) {
+        rc = SC_ENOMEM;
+        break;
+      }
+      *copy = *e;
+      memset(e, 0, sizeof(*e));
+    }
+    rc = apply_entry(st, host, copy, false);
+  }
+  for (size_t i = 0; i < n; i++)
+    sc_entry_free(&entries[i]);
+  free(entries);
+  if (rc == 0)
+    rc = reversion(st, d, head_next, false);
+  return rc == 0 ? stage_state(ss, st) : rc;
+}
+
+/* A scope that shares target's content: a head referencing it, registered on the
+ * target's keys so that it is revisited whenever the target is. */
+static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_state_t *st,
+                            uint64_t head_next, bool write_all) {
+  const sc_scope_state_t *target = sc__strmap_get(&ss->by_id, sc_str(d->same_as));
+  if (target == NULL)
+    return SC_EINVAL; /* the plan always has the "*" scope */
   sc_record_t rec;
   sc_keys_t keys = {0};
-  int rc;
-  if (d->same_as != NULL) {
-    const sc_scope_state_t *target = sc__strmap_get(&ss->by_id, sc_str(d->same_as));
-    if (target == NULL)
-      return SC_EINVAL; /* the plan always has the "*" scope */
-    rc = sc_scope_render_shared(d, &target->rec, head_next, &rec);
-    if (rc == 0 && (rc = copy_keys(&target->keys, &keys)) != 0)
-      sc_record_free(&rec);
-  } else {
-    rc = sc_scope_render(w, d, head_next, &rec, &keys);
-  }
+  int rc = sc_scope_render_shared(d, &target->rec, head_next, &rec);
+  if (rc == 0 && (rc = copy_keys(&target->keys, &keys)) != 0)
+    sc_record_free(&rec);
   if (rc != 0) {
     sc_keys_free(&keys);
     return rc;
   }
-  st->shared = d->same_as != NULL;
-  bool is_new = st->id == NULL;
-  if (!is_new)
-    index_remove(ss, st);
+  index_remove(ss, st);
   sc_keys_free(&st->keys);
   st->keys = keys;
-  if (!is_new && st->rec.hash == rec.hash) {
-    sc_record_free(&rec); /* same content: keep the record and its changedAt */
-    stats->unchanged++;
-  } else {
+  rc = index_add(ss, st);
+  for (uint32_t i = 0; i < st->entries.n && rc == 0;) { /* it had content of its own */
+    sc_vec_t all = {0};
+    for (uint32_t j = 0; j < st->entries.n && rc == 0; j++)
+      rc = sc__vec_push(&all, NULL);
+    all.n = 0;
+    if (rc == 0)
+      sc__strmap_foreach(&st->entries, collect_host, &all);
+    for (uint32_t j = 0; j < all.n && rc == 0; j++)
+      rc = apply_entry(st, sc_str(((sc_entry_t *)all.items[j])->host), NULL, false);
+    sc__vec_free(&all);
+  }
+  sc_scope_aux_free(&st->aux);
+  st->entries_mix = 0;
+  if (rc == 0 && (write_all || !st->shared || st->rec.hash != rec.hash)) {
     sc_record_free(&st->rec);
     st->rec = rec;
     st->changed_at = head_next;
-    if (sc__vec_push(&ss->write, st) != 0)
-      return SC_ENOMEM;
+    st->put_head = true;
+    rc = stage_state(ss, st);
+  } else {
+    sc_record_free(&rec);
   }
-  return index_add(ss, st);
+  st->shared = true;
+  return rc;
 }
 
 static const sc_record_t *find_selector(const sc_record_t *r, size_t n, const char *key) {
@@ -285,7 +605,8 @@ static const sc_record_t *find_selector(const sc_record_t *r, size_t n, const ch
 }
 
 /* Takes the plan's selector records; stages the ones that changed. */
-static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, sc_scopes_stats_t *stats) {
+static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_all,
+                            sc_scopes_stats_t *stats) {
   for (size_t i = 0; i < ss->nselectors; i++) {
     if (find_selector(plan->selectors, plan->nselectors, ss->selectors[i].key) == NULL) {
       char *k = strdup(ss->selectors[i].key);
@@ -298,7 +619,7 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, sc_scopes_st
   ss->sel_write.n = 0;
   for (size_t i = 0; i < plan->nselectors; i++) {
     const sc_record_t *old = find_selector(ss->selectors, ss->nselectors, plan->selectors[i].key);
-    if (old != NULL && old->hash == plan->selectors[i].hash)
+    if (old != NULL && old->hash == plan->selectors[i].hash && !write_all)
       continue;
     stats->selectors_written++;
     /* Points into plan->selectors, which becomes ss->selectors below. */
@@ -315,52 +636,9 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, sc_scopes_st
   return 0;
 }
 
-int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_keys_t *emitted, bool all,
-                     uint64_t head_next, sc_scopes_stats_t *stats) {
-  memset(stats, 0, sizeof(*stats));
-  sc_scope_plan_t plan;
-  int rc = sc_scope_plan(w, &plan);
-  if (rc != 0)
-    return rc;
-  for (uint32_t i = 0; i < ss->states.n; i++) {
-    sc_scope_state_t *st = ss->states.items[i];
-    st->seen = false;
-    st->affected = all;
-  }
-  mark_affected(ss, emitted);
-  /* Scopes with content of their own first: shared ones reference them. */
-  for (int pass = 0; pass < 2 && rc == 0; pass++) {
-    for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
-      const sc_scope_desc_t *d = &plan.scopes[i];
-      if ((d->same_as != NULL) != (pass == 1))
-        continue;
-      sc_scope_state_t *st = sc__strmap_get(&ss->by_id, sc_str(d->id));
-      if (st == NULL) {
-        st = calloc(1, sizeof(*st));
-        if (st == NULL || sc__vec_push(&ss->states, st) != 0) {
-          free(st);
-          rc = SC_ENOMEM;
-          break;
-        }
-        rc = recompute(ss, w, d, st, head_next, stats);
-        if (rc == 0 && (st->id = strdup(d->id)) == NULL)
-          rc = SC_ENOMEM;
-        if (rc == 0)
-          rc = sc__strmap_put(&ss->by_id, sc_str(st->id), st);
-        stats->added++;
-      } else if (st->affected || st->shared != (d->same_as != NULL)) {
-        /* A namespace that gains or loses config of its own switches between sharing
-         * and having its own content. */
-        stats->affected++;
-        st->affected = true;
-        rc = recompute(ss, w, d, st, head_next, stats);
-      }
-      st->seen = true;
-      stats->recomputed += st->affected;
-    }
-  }
-  /* Scopes the plan no longer has. */
-  for (uint32_t i = 0; i < ss->states.n && rc == 0;) {
+/* Drops the states the plan no longer has; their records are deleted at the write. */
+static int drop_unseen(sc_scopes_t *ss, sc_scopes_stats_t *stats) {
+  for (uint32_t i = 0; i < ss->states.n;) {
     sc_scope_state_t *st = ss->states.items[i];
     if (st->seen || st->id == NULL) {
       i++;
@@ -371,23 +649,126 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_keys_t *emit
       if (ss->write.items[j] == st)
         ss->write.items[j] = ss->write.items[--ss->write.n];
     sc__strmap_remove(&ss->by_id, sc_str(st->id));
-    rc = sc__vec_push(&ss->deleted, st->id); /* the id moves to the delete list */
-    sc_record_free(&st->rec);
-    sc_keys_free(&st->keys);
-    free(st);
+    if (sc__vec_push(&ss->deleted, st) != 0)
+      return SC_ENOMEM;
     ss->states.items[i] = ss->states.items[--ss->states.n];
     stats->removed++;
   }
+  return 0;
+}
+
+static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
+                      const sc_changes_t *changes, bool write_all, uint64_t head_next,
+                      sc_scopes_stats_t *stats) {
+  sc_scope_state_t *st = sc__strmap_get(&ss->by_id, sc_str(d->id));
+  bool is_new = st == NULL;
+  if (is_new) {
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+      return SC_ENOMEM;
+    sc__strmap_init(&st->entries);
+    if ((st->id = strdup(d->id)) == NULL || sc__vec_push(&ss->states, st) != 0) {
+      free(st->id);
+      free(st);
+      return SC_ENOMEM;
+    }
+    int rc = sc__strmap_put(&ss->by_id, sc_str(st->id), st);
+    if (rc != 0)
+      return rc;
+    st->affected = true;
+    stats->added++;
+  }
+  st->seen = true;
+  bool shared = d->same_as != NULL;
+  /* A namespace that gains or loses config of its own switches between sharing and
+   * having its own content. */
+  bool full = st->affected || write_all || st->shared != shared;
+  if (!full && !st->patched)
+    return 0;
+  if (!is_new)
+    stats->affected++;
+  uint64_t version = st->rec.hash;
+  int rc;
+  if (shared)
+    rc = recompute_shared(ss, d, st, head_next, write_all);
+  else if (full)
+    rc = st->shared = false, recompute_own(ss, w, d, st, head_next, write_all);
+  else
+    rc = recompute_patch(ss, w, d, st, changes, head_next);
+  if (full)
+    stats->recomputed++;
+  else
+    stats->patched++;
+  if (rc == 0 && !is_new && st->rec.hash == version && !st->put_head)
+    stats->unchanged++;
+  return rc;
+}
+
+int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t *changes, bool all,
+                     uint64_t head_next, sc_scopes_stats_t *stats) {
+  memset(stats, 0, sizeof(*stats));
+  bool write_all = ss->resync;
+  sc_scope_plan_t plan;
+  int rc = sc_scope_plan(w, &plan);
+  if (rc != 0)
+    return rc;
+  for (uint32_t i = 0; i < ss->states.n; i++) {
+    sc_scope_state_t *st = ss->states.items[i];
+    st->seen = false;
+    st->affected = all || write_all;
+    st->patched = false;
+  }
+  if (changes != NULL) {
+    mark(ss, &changes->full, true);
+    mark(ss, &changes->patch, false);
+  }
+  /* Scopes with content of their own first: shared ones reference them. */
+  for (int pass = 0; pass < 2 && rc == 0; pass++)
+    for (size_t i = 0; i < plan.nscopes && rc == 0; i++)
+      if ((plan.scopes[i].same_as != NULL) == (pass == 1))
+        rc = update_one(ss, w, &plan.scopes[i], changes, write_all, head_next, stats);
   if (rc == 0)
-    rc = update_selectors(ss, &plan, stats);
+    rc = drop_unseen(ss, stats);
+  if (rc == 0)
+    rc = update_selectors(ss, &plan, write_all, stats);
+  for (uint32_t i = 0; i < ss->write.n; i++) {
+    const sc_scope_state_t *st = ss->write.items[i];
+    stats->entries_written += st->put.n;
+    stats->entries_deleted += st->del.n;
+  }
   sc_scope_plan_free(&plan);
   return rc;
 }
 
 /* ---- writing ---------------------------------------------------------------------------------- */
 
-/* A scope record and its summary in the index. */
-static int put_scope(sc_snapshot_txn_t *txn, const sc_record_t *r) {
+/* The key of a scope's entry: the scope id, a NUL, the hostname (FORMAT.md). */
+static size_t entry_key(char *buf, size_t cap, const char *id, const char *host) {
+  size_t a = strlen(id), b = strlen(host);
+  if (a + 1 + b > cap)
+    return 0;
+  memcpy(buf, id, a);
+  buf[a] = '\0';
+  memcpy(buf + a + 1, host, b);
+  return a + 1 + b;
+}
+
+static int put_entry(sc_snapshot_txn_t *txn, const char *id, const sc_entry_t *e) {
+  char key[2048];
+  size_t klen = entry_key(key, sizeof(key), id, e->host);
+  if (klen == 0 || e->json == NULL)
+    return SC_EINVAL;
+  return sc_snapshot_txn_put(txn, SC_TABLE_SCOPE_ENTRIES, key, klen, e->json, e->len);
+}
+
+static int del_entry(sc_snapshot_txn_t *txn, const char *id, const char *host) {
+  char key[2048];
+  size_t klen = entry_key(key, sizeof(key), id, host);
+  return klen ? sc_snapshot_txn_del(txn, SC_TABLE_SCOPE_ENTRIES, key, klen) : SC_EINVAL;
+}
+
+/* A scope head and its summary in the index. */
+static int put_head(sc_snapshot_txn_t *txn, const sc_record_t *r) {
   int rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
   if (rc == 0 && r->summary != NULL)
     rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPE_INDEX, r->key, strlen(r->key), r->summary,
@@ -395,41 +776,62 @@ static int put_scope(sc_snapshot_txn_t *txn, const sc_record_t *r) {
   return rc;
 }
 
+static int write_state(sc_snapshot_txn_t *txn, const sc_scope_state_t *st) {
+  int rc = st->put_head ? put_head(txn, &st->rec) : 0;
+  for (uint32_t i = 0; i < st->put.n && rc == 0; i++)
+    rc = put_entry(txn, st->id, st->put.items[i]);
+  for (uint32_t i = 0; i < st->del.n && rc == 0; i++)
+    rc = del_entry(txn, st->id, st->del.items[i]);
+  return rc;
+}
+
+typedef struct {
+  sc_snapshot_txn_t *txn;
+  const char *id;
+  int rc;
+} del_all_t;
+
+static void del_one(void *arg, sc_str_t key, void *value) {
+  (void)value;
+  del_all_t *d = arg;
+  if (d->rc == 0)
+    d->rc = del_entry(d->txn, d->id, key.ptr);
+}
+
+static int delete_state(sc_snapshot_txn_t *txn, sc_scope_state_t *st) {
+  int rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPES, st->id, strlen(st->id));
+  if (rc == 0)
+    rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPE_INDEX, st->id, strlen(st->id));
+  del_all_t d = {txn, st->id, rc};
+  sc__strmap_foreach(&st->entries, del_one, &d);
+  for (uint32_t i = 0; i < st->del.n && d.rc == 0; i++) /* removed before the scope went */
+    d.rc = del_entry(txn, st->id, st->del.items[i]);
+  return d.rc;
+}
+
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
   int rc = 0;
   *written = *deleted = 0;
-  if (ss->resync) { /* the snapshot may hold anything: replace it all */
-    rc = sc_snapshot_txn_clear(txn, SC_TABLE_SCOPES);
-    if (rc == 0)
-      rc = sc_snapshot_txn_clear(txn, SC_TABLE_SCOPE_INDEX);
-    if (rc == 0)
-      rc = sc_snapshot_txn_clear(txn, SC_TABLE_SELECTORS);
-    for (uint32_t i = 0; i < ss->states.n && rc == 0; i++) {
-      rc = put_scope(txn, &((sc_scope_state_t *)ss->states.items[i])->rec);
-      (*written)++;
-    }
-    for (size_t i = 0; i < ss->nselectors && rc == 0; i++) {
-      const sc_record_t *r = &ss->selectors[i];
-      rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
-    }
-    return rc;
+  if (ss->resync) { /* the snapshot may hold anything: the update staged everything */
+    const char *tables[] = {SC_TABLE_SCOPES, SC_TABLE_SCOPE_INDEX, SC_TABLE_SCOPE_ENTRIES,
+                            SC_TABLE_SELECTORS};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == 0; i++)
+      rc = sc_snapshot_txn_clear(txn, tables[i]);
   }
   for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
-    rc = put_scope(txn, &((sc_scope_state_t *)ss->write.items[i])->rec);
-    (*written)++;
+    const sc_scope_state_t *st = ss->write.items[i];
+    rc = write_state(txn, st);
+    *written += st->put_head;
   }
-  for (uint32_t i = 0; i < ss->deleted.n && rc == 0; i++) {
-    const char *k = ss->deleted.items[i];
-    rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPES, k, strlen(k));
-    if (rc == 0)
-      rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPE_INDEX, k, strlen(k));
+  for (uint32_t i = 0; i < ss->deleted.n && rc == 0 && !ss->resync; i++) {
+    rc = delete_state(txn, ss->deleted.items[i]);
     (*deleted)++;
   }
   for (uint32_t i = 0; i < ss->sel_write.n && rc == 0; i++) {
     const sc_record_t *r = ss->sel_write.items[i];
     rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
   }
-  for (uint32_t i = 0; i < ss->sel_deleted.n && rc == 0; i++) {
+  for (uint32_t i = 0; i < ss->sel_deleted.n && rc == 0 && !ss->resync; i++) {
     const char *k = ss->sel_deleted.items[i];
     rc = sc_snapshot_txn_del(txn, SC_TABLE_SELECTORS, k, strlen(k));
   }
@@ -437,10 +839,24 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
 }
 
 void sc_scopes_commit(sc_scopes_t *ss) {
+  for (uint32_t i = 0; i < ss->write.n; i++) {
+    sc_scope_state_t *st = ss->write.items[i];
+    for (uint32_t j = 0; j < st->put.n && !ss->keep_entry_json; j++) {
+      sc_entry_t *e = st->put.items[j];
+      free(e->json); /* written: only the hash is needed from now on */
+      e->json = NULL;
+    }
+    st->put.n = 0;
+    free_strs(&st->del);
+    st->put_head = false;
+    st->listed = false;
+  }
   ss->write.n = 0;
+  for (uint32_t i = 0; i < ss->deleted.n; i++)
+    state_free(ss->deleted.items[i]);
+  ss->deleted.n = 0;
   ss->sel_write.n = 0;
-  free_ids(&ss->deleted);
-  free_ids(&ss->sel_deleted);
+  free_strs(&ss->sel_deleted);
   ss->resync = false;
 }
 

@@ -1,11 +1,19 @@
 /* Incremental scopes: the published scope records, the dependency index that says which
- * scopes read which index keys, and the update that recomputes only the scopes a batch
- * can affect (design.md "Incremental computation").
+ * scopes read which index keys, and the update that recomputes only what a batch can
+ * affect (design.md "Incremental computation").
  *
- *   sc_scopes_update()  recompute what the batch affects; stage writes and deletes
- *   sc_scopes_write()   inside the publish transaction: write what is staged
- *   sc_scopes_commit()  after the commit: forget what was staged
- *   sc_scopes_resync()  after a failed commit: the next write rewrites everything */
+ * A scope is stored as a head (listeners, VirtualServices, policy) and one entry per
+ * hostname (service record, importing listeners, DestinationRules). A change that is
+ * about hostnames only (a Service, a ServiceEntry, a DestinationRule for an exact host)
+ * recomputes just those hostnames' entries in the scopes registered on its keys; any
+ * other change recomputes those scopes in full. Either way only the entries and heads
+ * whose content changed are written.
+ *
+ *   sc_scopes_note_change()  for every applied change: collect its keys and hostnames
+ *   sc_scopes_update()       recompute what the batch affects; stage writes and deletes
+ *   sc_scopes_write()        inside the publish transaction: write what is staged
+ *   sc_scopes_commit()       after the commit: forget what was staged
+ *   sc_scopes_resync()       after a failed commit: the next update rewrites everything */
 #ifndef SC_SCOPES_H
 #define SC_SCOPES_H
 
@@ -15,18 +23,41 @@
 #include "scopeset.h"
 #include "strmap.h"
 
+/* What a batch's changes mean for the scopes. */
+typedef struct {
+  sc_keys_t full;       /* keys whose scopes recompute in full */
+  sc_keys_t patch;      /* keys whose scopes recompute only the entries of hosts */
+  sc_vec_t hosts;       /* sc_str_t * (owned): the hostnames the patch keys are about */
+  sc_strmap_t host_set; /* the same, for lookups */
+  bool plan_dirty;      /* which scopes exist may have changed */
+} sc_changes_t;
+
+void sc_changes_init(sc_changes_t *c);
+/* Sorts and deduplicates the keys; call once all changes are noted. */
+void sc_changes_finish(sc_changes_t *c);
+void sc_changes_free(sc_changes_t *c);
+
 typedef struct sc_scope_state_s {
   char *id;            /* owned; the key of by_id */
-  sc_record_t rec;     /* as published (key = scope id) */
-  sc_keys_t keys;      /* what it read */
+  sc_record_t rec;     /* the head as published (key = scope id; entries not kept here) */
+  sc_strmap_t entries; /* hostname -> sc_entry_t * (json dropped once written) */
+  uint64_t entries_mix; /* XOR of the entry hashes (sc_scope_version) */
+  sc_keys_t keys;      /* what it read: sorted, unique */
+  sc_scope_aux_t aux;  /* VirtualService positions for patches (aux.keys unused) */
   uint64_t changed_at; /* head version of its last change */
+  sc_vec_t put;        /* staged: sc_entry_t * to write */
+  sc_vec_t del;        /* staged: char * hostnames to delete (owned) */
+  bool put_head;       /* staged: the head changed */
+  bool listed;         /* in sc_scopes_t.write */
   bool seen;           /* in the current plan */
-  bool affected;       /* registered on a key the batch emitted */
+  bool affected;       /* registered on a full key the batch emitted */
+  bool patched;        /* registered on a patch key the batch emitted */
   bool shared;         /* a reference to another scope's content (same_as) */
 } sc_scope_state_t;
 
 typedef struct {
-  uint64_t affected, recomputed, unchanged, added, removed, selectors_written;
+  uint64_t affected, recomputed, patched, unchanged, added, removed, entries_written,
+      entries_deleted, selectors_written;
 } sc_scopes_stats_t;
 
 typedef struct {
@@ -36,38 +67,33 @@ typedef struct {
   sc_record_t *selectors;
   size_t nselectors;
   /* Staged by the last update. */
-  sc_vec_t write;          /* sc_scope_state_t * to write */
-  sc_vec_t deleted;        /* char * ids to delete (owned) */
+  sc_vec_t write;          /* sc_scope_state_t * with something staged */
+  sc_vec_t deleted;        /* sc_scope_state_t * of removed scopes (owned) */
   sc_vec_t sel_deleted;    /* char * selector keys to delete (owned) */
   sc_vec_t sel_write;      /* sc_record_t * (into selectors) to write */
   bool resync;             /* the snapshot may not match: rewrite everything */
+  bool keep_entry_json;    /* tests: keep entries' JSON after they are written */
 } sc_scopes_t;
 
 void sc_scopes_init(sc_scopes_t *ss);
 void sc_scopes_free(sc_scopes_t *ss);
 
-/* Recomputes the scopes registered on any of the emitted keys (all of them when all is
- * set), adds the scopes the plan gained and drops the ones it lost. A recomputed scope
- * whose content hash is unchanged keeps its record and changedAt. */
-int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_keys_t *emitted, bool all,
+/* Recomputes the scopes registered on the batch's keys (all of them when all is set, or
+ * after a resync), adds the scopes the plan gained and drops the ones it lost. A scope
+ * whose content is unchanged keeps its version and changedAt. */
+int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t *changes, bool all,
                      uint64_t head_next, sc_scopes_stats_t *stats);
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted);
 void sc_scopes_commit(sc_scopes_t *ss);
 void sc_scopes_resync(sc_scopes_t *ss);
 
-/* The keys under which a changed object can be found (call for its old and its new
- * version). mesh is the current mesh config; a mesh change recomputes everything. */
-int sc_scopes_emit(const sc_obj_t *obj, const sc_mesh_config_t *mesh, sc_keys_t *out);
-
-/* What one applied change means for the scopes: the keys of its old and new versions go
- * into emitted, and *plan_dirty is set when it can change which scopes exist (Sidecars,
- * namespaces coming or going, namespaces named in exportTo or sourceNamespace). Pods
- * and EndpointSlices only do when they are the first or last object of a namespace. */
-int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *change, sc_keys_t *emitted,
-                          bool *plan_dirty);
+/* What one applied change means for the scopes (see sc_changes_t). The plan is dirty
+ * when the change can alter which scopes exist: Sidecars, namespaces coming or going,
+ * namespaces named in exportTo or sourceNamespace. Pods and EndpointSlices only dirty
+ * it when they are the first or last object of a namespace. */
+int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *change, sc_changes_t *out);
 
 /* Whether an update is needed at all; when not, the world need not even be built. */
-bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_keys_t *emitted, bool all,
-                            bool plan_dirty);
+bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all);
 
 #endif

@@ -41,40 +41,33 @@ static void g_labels(gen_t g, const sc_labels_t *l) {
   yajl_gen_map_close(g);
 }
 
-static void render_services(gen_t g, const sc_vec_t *svcs) {
+static void render_service(gen_t g, const sc_svc_t *s) {
+  g_key(g, "hostname");
+  g_str(g, s->hostname);
+  g_key(g, "namespace");
+  g_str(g, s->namespace_);
+  g_key(g, "ports");
   yajl_gen_array_open(g);
-  for (uint32_t i = 0; i < svcs->n; i++) {
-    const sc_svc_t *s = svcs->items[i];
+  for (uint32_t p = 0; p < s->nports; p++) {
     yajl_gen_map_open(g);
-    g_key(g, "hostname");
-    g_str(g, s->hostname);
-    g_key(g, "namespace");
-    g_str(g, s->namespace_);
-    g_key(g, "ports");
-    yajl_gen_array_open(g);
-    for (uint32_t p = 0; p < s->nports; p++) {
-      yajl_gen_map_open(g);
-      g_key(g, "port");
-      yajl_gen_integer(g, s->ports[p].port);
-      g_key(g, "name");
-      g_str(g, s->ports[p].name);
-      g_key(g, "protocol");
-      g_cstr(g, sc_protocol_name(s->ports[p].protocol));
-      yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-    if (s->naliases > 0) {
-      g_key(g, "aliases");
-      yajl_gen_array_open(g);
-      for (uint32_t a = 0; a < s->naliases; a++)
-        g_ref(g, s->aliases[a].namespace_, s->aliases[a].hostname);
-      yajl_gen_array_close(g);
-    }
-    g_key(g, "registry");
-    g_cstr(g, s->registry == SC_REGISTRY_KUBERNETES ? "Kubernetes" : "External");
+    g_key(g, "port");
+    yajl_gen_integer(g, s->ports[p].port);
+    g_key(g, "name");
+    g_str(g, s->ports[p].name);
+    g_key(g, "protocol");
+    g_cstr(g, sc_protocol_name(s->ports[p].protocol));
     yajl_gen_map_close(g);
   }
   yajl_gen_array_close(g);
+  if (s->naliases > 0) {
+    g_key(g, "aliases");
+    yajl_gen_array_open(g);
+    for (uint32_t a = 0; a < s->naliases; a++)
+      g_ref(g, s->aliases[a].namespace_, s->aliases[a].hostname);
+    yajl_gen_array_close(g);
+  }
+  g_key(g, "registry");
+  g_cstr(g, s->registry == SC_REGISTRY_KUBERNETES ? "Kubernetes" : "External");
 }
 
 static void render_listener(gen_t g, const sc_listener_t *l) {
@@ -98,11 +91,6 @@ static void render_listener(gen_t g, const sc_listener_t *l) {
   else
     g_cstr(g, "*/*");
   yajl_gen_array_close(g);
-  g_key(g, "services");
-  yajl_gen_array_open(g);
-  for (uint32_t i = 0; i < l->services.n; i++)
-    g_str(g, ((const sc_svc_t *)l->services.items[i])->hostname);
-  yajl_gen_array_close(g);
   g_key(g, "virtualServices");
   yajl_gen_array_open(g);
   for (uint32_t i = 0; i < l->vss.n; i++)
@@ -123,53 +111,94 @@ static bool from_seen_before(const sc_vec_t *list, uint32_t upto_entry, uint32_t
   return false;
 }
 
-/* "destinationRules": every rule found for each service's host ([] when none); and
+/* "destinationRules": every rule found for the host ([] when none); and
  * "destinationRuleEntries": the consolidated entries with their selectors, which
- * `resolve` needs (6.3), only for hosts that have any. */
-static void render_drs(gen_t g, const sc_scope_t *s) {
+ * `resolve` needs (6.3), only when there are any. */
+static void render_drs(gen_t g, const sc_vec_t *list) {
   g_key(g, "destinationRules");
-  yajl_gen_map_open(g);
-  for (uint32_t i = 0; i < s->services.n; i++) {
-    const sc_vec_t *list = s->drs[i];
-    g_str(g, ((const sc_svc_t *)s->services.items[i])->hostname);
-    yajl_gen_array_open(g);
-    for (uint32_t j = 0; list && j < list->n; j++) {
-      const sc_cdr_t *c = list->items[j];
-      for (uint32_t k = 0; k < c->from.n; k++)
-        if (!from_seen_before(list, j, k, c->from.items[k]))
-          g_obj_ref(g, c->from.items[k]);
-    }
-    yajl_gen_array_close(g);
-  }
-  yajl_gen_map_close(g);
-  g_key(g, "destinationRuleEntries");
-  yajl_gen_map_open(g);
-  for (uint32_t i = 0; i < s->services.n; i++) {
-    const sc_vec_t *list = s->drs[i];
-    if (list == NULL || list->n == 0)
-      continue;
-    g_str(g, ((const sc_svc_t *)s->services.items[i])->hostname);
-    yajl_gen_array_open(g);
-    for (uint32_t j = 0; j < list->n; j++) {
-      const sc_cdr_t *c = list->items[j];
-      yajl_gen_map_open(g);
-      g_key(g, "namespace");
-      g_str(g, c->rule->namespace_);
-      g_key(g, "selector");
-      if (c->selector)
-        g_labels(g, c->selector);
-      else
-        yajl_gen_null(g);
-      g_key(g, "from");
-      yajl_gen_array_open(g);
-      for (uint32_t k = 0; k < c->from.n; k++)
+  yajl_gen_array_open(g);
+  for (uint32_t j = 0; list && j < list->n; j++) {
+    const sc_cdr_t *c = list->items[j];
+    for (uint32_t k = 0; k < c->from.n; k++)
+      if (!from_seen_before(list, j, k, c->from.items[k]))
         g_obj_ref(g, c->from.items[k]);
-      yajl_gen_array_close(g);
-      yajl_gen_map_close(g);
+  }
+  yajl_gen_array_close(g);
+  if (list == NULL || list->n == 0)
+    return;
+  g_key(g, "destinationRuleEntries");
+  yajl_gen_array_open(g);
+  for (uint32_t j = 0; j < list->n; j++) {
+    const sc_cdr_t *c = list->items[j];
+    yajl_gen_map_open(g);
+    g_key(g, "namespace");
+    g_str(g, c->rule->namespace_);
+    g_key(g, "selector");
+    if (c->selector)
+      g_labels(g, c->selector);
+    else
+      yajl_gen_null(g);
+    g_key(g, "from");
+    yajl_gen_array_open(g);
+    for (uint32_t k = 0; k < c->from.n; k++)
+      g_obj_ref(g, c->from.items[k]);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+  }
+  yajl_gen_array_close(g);
+}
+
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Istio's configDependencies of one hostname (8.1): the service (as "ServiceEntry", for
+ * both registries), its endpoints, and every rule found for it; sorted, unique. */
+static int render_entry_deps(gen_t g, const sc_svc_t *svc, const sc_vec_t *list) {
+  char *deps[64], **all = deps;
+  size_t n = 0, cap = 64, total = 2;
+  for (uint32_t j = 0; list && j < list->n; j++)
+    total += ((const sc_cdr_t *)list->items[j])->from.n;
+  if (total > cap && (all = malloc(total * sizeof(*all))) == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  char buf[1100];
+  for (size_t k = 0; k < total && rc == 0; k++) {
+    int len;
+    if (k < 2) {
+      len = snprintf(buf, sizeof(buf), "%s/%s/%s", k == 0 ? "Endpoints" : "ServiceEntry",
+                     svc->namespace_.ptr, svc->hostname.ptr);
+    } else {
+      size_t at = k - 2;
+      const sc_obj_t *dr = NULL;
+      for (uint32_t j = 0; dr == NULL; j++) {
+        const sc_cdr_t *c = list->items[j];
+        if (at < c->from.n)
+          dr = c->from.items[at];
+        else
+          at -= c->from.n;
+      }
+      len = snprintf(buf, sizeof(buf), "DestinationRule/%s/%s", dr->namespace_.ptr, dr->name.ptr);
     }
+    if ((all[n] = strndup(buf, len > 0 ? (size_t)len : 0)) == NULL)
+      rc = SC_ENOMEM;
+    else
+      n++;
+  }
+  if (rc == 0) {
+    qsort(all, n, sizeof(*all), cmp_cstr);
+    g_key(g, "dependencies");
+    yajl_gen_array_open(g);
+    for (size_t k = 0; k < n; k++)
+      if (k == 0 || strcmp(all[k], all[k - 1]) != 0)
+        g_cstr(g, all[k]);
     yajl_gen_array_close(g);
   }
-  yajl_gen_map_close(g);
+  for (size_t k = 0; k < n; k++)
+    free(all[k]);
+  if (all != deps)
+    free(all);
+  return rc;
 }
 
 static void render_ingress(gen_t g, const sc_obj_t *sidecar) {
@@ -206,7 +235,8 @@ static void render_ingress(gen_t g, const sc_obj_t *sidecar) {
 static const char *const kind_names[] = {"resource", "root-derived", "default"};
 #define VERSION_PLACEHOLDER "0000000000000000"
 
-static void render_scope(gen_t g, const sc_scope_t *s, const char *id, sc_str_t shown_ns) {
+/* The head of a scope record: everything but the per-hostname entries. */
+static void render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t shown_ns) {
   yajl_gen_map_open(g);
   g_key(g, "id");
   g_cstr(g, id);
@@ -221,15 +251,12 @@ static void render_scope(gen_t g, const sc_scope_t *s, const char *id, sc_str_t 
   g_cstr(g, VERSION_PLACEHOLDER);
   g_key(g, "kind");
   g_cstr(g, kind_names[s->kind]);
-  g_key(g, "services");
-  render_services(g, &s->services);
   g_key(g, "egressListeners");
   yajl_gen_array_open(g);
   for (uint32_t i = 0; i < s->nlisteners; i++)
     render_listener(g, &s->listeners[i]);
   yajl_gen_array_close(g);
   render_ingress(g, s->sidecar);
-  render_drs(g, s);
   g_key(g, "outboundTrafficPolicy");
   g_cstr(g, sc_outbound_mode_name(s->outbound_mode));
   if (s->egress_proxy != NULL) {
@@ -251,42 +278,98 @@ static void render_scope(gen_t g, const sc_scope_t *s, const char *id, sc_str_t 
   yajl_gen_map_close(g);
 }
 
-/* Takes the generated text. A scope's version is the content hash of the record with the
- * placeholder version, written over the placeholder (same width, so nothing moves);
- * "changedAt" is appended after hashing, so it is not part of the content. */
-static int finish_record(gen_t g, const char *key, bool versioned, uint64_t changed_at,
-                         sc_record_t *out) {
-  const unsigned char *text;
-  size_t len;
-  memset(out, 0, sizeof(*out));
-  if (yajl_gen_get_buf(g, &text, &len) != yajl_gen_status_ok)
-    return SC_ENOMEM;
-  out->json = malloc(len + 40);
-  out->key = strdup(key);
-  if (out->json == NULL || out->key == NULL)
-    return SC_ENOMEM;
-  memcpy(out->json, text, len);
-  out->json[len] = '\0';
-  out->hash = XXH3_64bits(out->json, len);
-  if (versioned) {
-    char *at = strstr(out->json, "\"version\":\"" VERSION_PLACEHOLDER "\"");
-    if (at != NULL) {
-      char v[17];
-      snprintf(v, sizeof(v), "%016" PRIx64, out->hash);
-      memcpy(at + strlen("\"version\":\""), v, 16);
-    }
-  }
-  if (changed_at > 0 && len > 0 && out->json[len - 1] == '}')
-    len += (size_t)snprintf(out->json + len - 1, 40, ",\"changedAt\":%" PRIu64 "}", changed_at) - 1;
-  out->len = len;
-  return 0;
-}
-
 static gen_t new_gen(void) {
   gen_t g = yajl_gen_alloc(NULL);
   if (g != NULL)
     yajl_gen_config(g, yajl_gen_validate_utf8, 0); /* inputs were validated at ingest */
   return g;
+}
+
+/* A malloc'd, NUL-terminated copy of the generated text, with room for extra bytes. */
+static char *gen_text(gen_t g, size_t extra, size_t *len) {
+  const unsigned char *text;
+  if (yajl_gen_get_buf(g, &text, len) != yajl_gen_status_ok)
+    return NULL;
+  char *out = malloc(*len + extra + 1);
+  if (out != NULL) {
+    memcpy(out, text, *len);
+    out[*len] = '\0';
+  }
+  return out;
+}
+
+/* A record without version (selectors). */
+static int finish_record(gen_t g, const char *key, sc_record_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->json = gen_text(g, 0, &out->len);
+  out->key = strdup(key);
+  if (out->json == NULL || out->key == NULL)
+    return SC_ENOMEM;
+  out->hash = XXH3_64bits(out->json, out->len);
+  return 0;
+}
+
+/* The listeners importing each service of s, as "listeners": [index, ...] (an index once
+ * per record the listener holds for the hostname). */
+static int listener_memberships(const sc_scope_t *s, sc_vec_t *members) {
+  sc_strmap_t at;
+  sc__strmap_init(&at);
+  int rc = 0;
+  for (uint32_t i = 0; i < s->services.n && rc == 0; i++)
+    rc = sc__strmap_put(&at, ((const sc_svc_t *)s->services.items[i])->hostname, (void *)(uintptr_t)(i + 1));
+  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
+    const sc_listener_t *l = &s->listeners[li];
+    for (uint32_t i = 0; i < l->services.n && rc == 0; i++) {
+      uintptr_t idx = (uintptr_t)sc__strmap_get(&at, ((const sc_svc_t *)l->services.items[i])->hostname);
+      if (idx != 0)
+        rc = sc__vec_push(&members[idx - 1], (void *)(uintptr_t)li);
+    }
+  }
+  sc__strmap_free(&at, NULL);
+  return rc;
+}
+
+static int render_entries(const sc_scope_t *s, sc_entry_t **out, size_t *nout) {
+  size_t n = s->services.n;
+  sc_entry_t *entries = calloc(n ? n : 1, sizeof(*entries));
+  sc_vec_t *members = calloc(n ? n : 1, sizeof(*members));
+  gen_t g = new_gen();
+  int rc = entries && members && g ? listener_memberships(s, members) : SC_ENOMEM;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const sc_svc_t *svc = s->services.items[i];
+    yajl_gen_clear(g);
+    yajl_gen_reset(g, NULL);
+    yajl_gen_map_open(g);
+    render_service(g, svc);
+    g_key(g, "listeners");
+    yajl_gen_array_open(g);
+    for (uint32_t m = 0; m < members[i].n; m++)
+      yajl_gen_integer(g, (long long)(uintptr_t)members[i].items[m]);
+    yajl_gen_array_close(g);
+    render_drs(g, s->drs[i]);
+    rc = render_entry_deps(g, svc, s->drs[i]);
+    yajl_gen_map_close(g);
+    sc_entry_t *e = &entries[i];
+    if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
+                    (e->host = strndup(svc->hostname.ptr, svc->hostname.len)) == NULL))
+      rc = SC_ENOMEM;
+    if (rc == 0)
+      e->hash = XXH3_64bits(e->json, e->len);
+  }
+  for (size_t i = 0; members && i < n; i++)
+    sc__vec_free(&members[i]);
+  free(members);
+  if (g != NULL)
+    yajl_gen_free(g);
+  if (rc != 0) {
+    for (size_t i = 0; entries && i < n; i++)
+      sc_entry_free(&entries[i]);
+    free(entries);
+    return rc;
+  }
+  *out = entries;
+  *nout = n;
+  return 0;
 }
 
 /* The first fields of a scope record; with the service count and changedAt it is the
@@ -339,44 +422,115 @@ static int set_summary(sc_record_t *rec, head_t h) {
     return SC_ENOMEM;
   h.summary = true;
   render_head(g, &h);
-  const unsigned char *text;
-  size_t len;
-  int rc = SC_ENOMEM;
-  if (yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok && (rec->summary = malloc(len + 1))) {
-    memcpy(rec->summary, text, len);
-    rec->summary[len] = '\0';
-    rec->summary_len = len;
-    rec->services = h.services;
-    rc = 0;
-  }
+  free(rec->summary);
+  rec->summary = gen_text(g, 0, &rec->summary_len);
+  rec->services = h.services;
   yajl_gen_free(g);
-  return rc;
+  return rec->summary ? 0 : SC_ENOMEM;
+}
+
+uint64_t sc_scope_version(uint64_t body_hash, uint64_t entries_mix) {
+  /* Entry hashes cover their hostnames, so distinct entries never cancel out. */
+  return body_hash ^ entries_mix;
+}
+
+int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
+                       uint64_t changed_at, uint32_t services) {
+  char *json = malloc(rec->body_len + 40);
+  if (json == NULL)
+    return SC_ENOMEM;
+  memcpy(json, rec->body, rec->body_len + 1);
+  size_t len = rec->body_len;
+  char *at = strstr(json, "\"version\":\"" VERSION_PLACEHOLDER "\"");
+  if (at != NULL) {
+    char v[17];
+    snprintf(v, sizeof(v), "%016" PRIx64, version);
+    memcpy(at + strlen("\"version\":\""), v, 16);
+  }
+  /* "changedAt" goes after the content: it is not part of the version. */
+  if (changed_at > 0 && len > 0 && json[len - 1] == '}')
+    len += (size_t)snprintf(json + len - 1, 40, ",\"changedAt\":%" PRIu64 "}", changed_at) - 1;
+  free(rec->json);
+  rec->json = json;
+  rec->len = len;
+  rec->hash = version;
+  return set_summary(rec, (head_t){d, version, NULL, true, services, changed_at});
 }
 
 int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
-                    sc_record_t *rec, sc_keys_t *keys) {
+                    sc_record_t *rec, sc_scope_aux_t *aux) {
   sc_scope_t *s;
   bool other = sc_str_eqz(d->ns, SC_OTHER_NAMESPACES);
-  int rc = sc_scope_compute(w, d->kind, d->sidecar, other ? other_ns : d->ns, &s);
+  memset(rec, 0, sizeof(*rec));
+  int rc = sc_scope_compute(w, d->kind, d->sidecar, other ? other_ns : d->ns, NULL, &s);
   if (rc != 0)
     return rc;
   gen_t g = new_gen();
   rc = SC_ENOMEM;
-  if (g != NULL) {
-    render_scope(g, s, d->id, d->ns);
-    rc = finish_record(g, d->id, true, changed_at, rec);
-    yajl_gen_free(g);
+  if (g != NULL && (rec->key = strdup(d->id)) != NULL) {
+    render_body(g, s, d->id, d->ns);
+    if ((rec->body = gen_text(g, 0, &rec->body_len)) != NULL)
+      rc = 0;
   }
+  if (g != NULL)
+    yajl_gen_free(g);
   if (rc == 0)
-    rc = set_summary(rec, (head_t){d, rec->hash, NULL, true, s->services.n, changed_at});
-  if (rc == 0 && keys != NULL) {
-    *keys = s->keys; /* hand the keys over */
+    rc = render_entries(s, &rec->entries, &rec->nentries);
+  if (rc == 0) {
+    rec->body_hash = XXH3_64bits(rec->body, rec->body_len);
+    uint64_t mix = 0;
+    for (size_t i = 0; i < rec->nentries; i++)
+      mix ^= rec->entries[i].hash;
+    rc = sc_scope_reversion(d, rec, sc_scope_version(rec->body_hash, mix), changed_at,
+                            (uint32_t)rec->nentries);
+  }
+  if (rc == 0 && aux != NULL) {
+    memset(aux, 0, sizeof(*aux));
+    aux->keys = s->keys; /* hand the keys over */
     s->keys = (sc_keys_t){NULL, 0, 0};
+    aux->nlisteners = s->nlisteners;
+    aux->vs_positions = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(sc_hashmap_t));
+    if (aux->vs_positions == NULL)
+      rc = SC_ENOMEM;
+    for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
+      const sc_listener_t *l = &s->listeners[li];
+      sc__hashmap_init(&aux->vs_positions[li]);
+      for (uint32_t v = 0; v < l->vss.n && rc == 0; v++)
+        rc = sc__hashmap_put(&aux->vs_positions[li], ((const sc_obj_t *)l->vss.items[v])->key_hash,
+                             (void *)(uintptr_t)(v + 1));
+    }
+    if (rc != 0)
+      sc_scope_aux_free(aux);
   }
   sc_scope_free(s);
   if (rc != 0)
     sc_record_free(rec);
   return rc;
+}
+
+int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
+                          const sc_scope_patch_t *patch, sc_entry_t **entries, size_t *nentries,
+                          sc_keys_t *keys) {
+  sc_scope_t *s;
+  bool other = sc_str_eqz(d->ns, SC_OTHER_NAMESPACES);
+  int rc = sc_scope_compute(w, d->kind, d->sidecar, other ? other_ns : d->ns, patch, &s);
+  if (rc != 0)
+    return rc;
+  rc = render_entries(s, entries, nentries);
+  if (rc == 0) {
+    *keys = s->keys;
+    s->keys = (sc_keys_t){NULL, 0, 0};
+  }
+  sc_scope_free(s);
+  return rc;
+}
+
+void sc_scope_aux_free(sc_scope_aux_t *aux) {
+  for (uint32_t i = 0; aux->vs_positions && i < aux->nlisteners; i++)
+    sc__hashmap_free(&aux->vs_positions[i]);
+  free(aux->vs_positions);
+  sc_keys_free(&aux->keys);
+  memset(aux, 0, sizeof(*aux));
 }
 
 int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
@@ -387,8 +541,16 @@ int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
   memset(rec, 0, sizeof(*rec));
   if (g != NULL) {
     render_head(g, &h);
-    rc = finish_record(g, d->id, false, changed_at, rec);
+    rc = finish_record(g, d->id, rec);
     yajl_gen_free(g);
+  }
+  if (rc == 0 && changed_at > 0) { /* "changedAt" after the content, as for any scope */
+    char *json = realloc(rec->json, rec->len + 40);
+    if (json == NULL)
+      rc = SC_ENOMEM;
+    else
+      rec->json = json,
+      rec->len += (size_t)snprintf(json + rec->len - 1, 40, ",\"changedAt\":%" PRIu64 "}", changed_at) - 1;
   }
   if (rc == 0)
     rc = set_summary(rec, h);
@@ -492,7 +654,7 @@ static int add_selectors(plan_build_t *b, sc_str_t ns, const sc_vec_t *sidecars)
   if (rc == 0) {
     char key[300];
     snprintf(key, sizeof(key), "%s", ns.ptr);
-    rc = finish_record(g, key, false, 0, &p->selectors[p->nselectors]);
+    rc = finish_record(g, key, &p->selectors[p->nselectors]);
     if (rc == 0)
       p->nselectors++;
   }
@@ -535,10 +697,20 @@ int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   return 0;
 }
 
+void sc_entry_free(sc_entry_t *e) {
+  free(e->host);
+  free(e->json);
+  memset(e, 0, sizeof(*e));
+}
+
 void sc_record_free(sc_record_t *r) {
   free(r->key);
   free(r->json);
   free(r->summary);
+  free(r->body);
+  for (size_t i = 0; i < r->nentries; i++)
+    sc_entry_free(&r->entries[i]);
+  free(r->entries);
   memset(r, 0, sizeof(*r));
 }
 

@@ -17,14 +17,31 @@
 /* The namespace written as "*": content for any namespace no object mentions. */
 #define SC_OTHER_NAMESPACES "*"
 
+/* What a scope holds for one hostname: its service record, the listeners importing it,
+ * its DestinationRules and dependencies (table "scope_entries", FORMAT.md). */
+typedef struct {
+  char *host;   /* the hostname */
+  char *json;   /* compact JSON; NULL once written (the hash stays) */
+  size_t len;
+  uint64_t hash; /* XXH3 of json */
+} sc_entry_t;
+
 typedef struct {
   char *key;  /* scope id, or namespace for selector records */
   char *json; /* the record, compact JSON */
   size_t len;
-  uint64_t hash; /* XXH3 of the content (a scope's "version"; "changedAt" excluded) */
+  uint64_t hash; /* scopes: the version; selectors: XXH3 of the record */
   char *summary; /* scopes: the scope_index record, compact JSON; NULL otherwise */
   size_t summary_len;
-  uint32_t services; /* scopes: how many services */
+  uint32_t services; /* scopes: how many services (entries) */
+  /* Scopes: the head's content with a placeholder version, and its hash. The version is
+   * that hash combined with every entry's hash, so a patch of some entries re-versions
+   * the head without recomputing it. */
+  char *body;
+  size_t body_len;
+  uint64_t body_hash;
+  sc_entry_t *entries; /* sorted by hostname; NULL for shared scopes */
+  size_t nentries;
 } sc_record_t;
 
 /* A scope the config defines, not yet computed. */
@@ -48,10 +65,33 @@ typedef struct {
 int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out);
 void sc_scope_plan_free(sc_scope_plan_t *plan);
 
-/* Computes and renders one scope. changed_at > 0 adds "changedAt" (outside the hash).
- * keys (may be NULL) receives the scope's dependency keys. */
+/* What a full computation leaves for later patches of the scope. */
+typedef struct {
+  sc_keys_t keys;             /* every index key the computation looked up */
+  sc_hashmap_t *vs_positions; /* per listener: VS key hash -> position + 1 */
+  uint32_t nlisteners;
+} sc_scope_aux_t;
+void sc_scope_aux_free(sc_scope_aux_t *aux);
+
+/* Computes and renders one scope: its head and its entries. changed_at > 0 adds
+ * "changedAt" (outside the version). aux (may be NULL) receives what patches need. */
 int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
-                    sc_record_t *rec, sc_keys_t *keys);
+                    sc_record_t *rec, sc_scope_aux_t *aux);
+
+/* Recomputes the entries of the patch's hostnames only: *entries (sorted by hostname)
+ * holds those that exist. keys receives the keys looked up. */
+int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
+                          const sc_scope_patch_t *patch, sc_entry_t **entries, size_t *nentries,
+                          sc_keys_t *keys);
+
+/* The version of a head with these entry hashes combined (XOR) into entries_mix. */
+uint64_t sc_scope_version(uint64_t body_hash, uint64_t entries_mix);
+/* Rewrites rec's record and summary from its body for a new version, changedAt and
+ * entry count. */
+int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
+                       uint64_t changed_at, uint32_t services);
+
+void sc_entry_free(sc_entry_t *e);
 void sc_record_free(sc_record_t *r);
 
 /* The record of a scope that shares target's content (d->same_as): a reference, not a

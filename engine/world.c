@@ -163,6 +163,16 @@ bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t n
 
 static int resolve_aliases(sc_world_t *w);
 
+/* The namespace whose exported list an exportTo value v files s under; empty when it
+ * files nothing (the own namespace named a second time). */
+static sc_str_t export_target(const sc_svc_t *s, sc_str_t v, bool *own_added) {
+  bool own = sc_str_eqz(v, ".") || sc_str_eq(v, s->namespace_);
+  if (own && *own_added)
+    return (sc_str_t){"", 0};
+  *own_added |= own;
+  return own ? s->namespace_ : v;
+}
+
 static int build_services(sc_world_t *w) {
   sc_vec_t all = {0};
   int rc = 0;
@@ -209,6 +219,9 @@ static int build_services(sc_world_t *w) {
     }
     if (!placed && sc__vec_push(recs, s) != 0)
       return SC_ENOMEM;
+    sc_vec_t *of_host = vec_at(w, &w->all_by_host, s->hostname);
+    if (of_host == NULL || sc__vec_push(of_host, s) != 0)
+      return SC_ENOMEM;
     /* exportTo lists, in creation order. */
     const sc_strlist_t *e = svc_exports(w, s);
     if (sc_strlist_hasz(e, "*")) {
@@ -217,18 +230,31 @@ static int build_services(sc_world_t *w) {
     } else if (!sc_strlist_hasz(e, "~")) {
       bool own_added = false;
       for (uint32_t j = 0; j < e->n; j++) {
-        sc_str_t v = e->items[j];
-        bool own = sc_str_eqz(v, ".") || sc_str_eq(v, s->namespace_);
-        if (own && own_added)
-          continue;
-        own_added |= own;
-        sc_vec_t *to = vec_at(w, &w->exported_to, own ? s->namespace_ : v);
-        if (to == NULL || sc__vec_push(to, s) != 0)
+        sc_str_t to_ns = export_target(s, e->items[j], &own_added);
+        sc_vec_t *to = to_ns.len ? vec_at(w, &w->exported_to, to_ns) : NULL;
+        if (to_ns.len && (to == NULL || sc__vec_push(to, s) != 0))
           return SC_ENOMEM;
       }
     }
   }
   return 0;
+}
+
+const sc_vec_t *sc_world_records_of_host(const sc_world_t *w, sc_str_t host) {
+  return sc__strmap_get(&w->all_by_host, host);
+}
+
+uint32_t sc_world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns,
+                                    bool *is_public) {
+  const sc_strlist_t *e = svc_exports(w, s);
+  *is_public = sc_strlist_hasz(e, "*");
+  if (*is_public || sc_strlist_hasz(e, "~"))
+    return 0;
+  bool own_added = false;
+  uint32_t n = 0;
+  for (uint32_t j = 0; j < e->n; j++)
+    n += sc_str_eq(export_target(s, e->items[j], &own_added), ns);
+  return n;
 }
 
 /* ---- ExternalName aliases (1.8, resolveServiceAliases) ------------------------------------- */
@@ -347,6 +373,37 @@ static sc_vec_t *sorted_objects(sc_world_t *w, sc_kind_t kind, int (*cmp)(const 
   return v;
 }
 
+static int index_destination(sc_world_t *w, const sc_obj_t *vs, sc_str_t host) {
+  sc_vec_t *v = vec_at(w, &w->vs_by_dest, host);
+  if (v == NULL)
+    return SC_ENOMEM;
+  if (v->n > 0 && v->items[v->n - 1] == vs)
+    return 0; /* VSs are indexed one after the other: a repeat is the last one */
+  return sc__vec_push(v, (void *)vs);
+}
+
+/* Files vs under every host its routes send traffic or mirrors to (5.7.2). */
+static int index_destinations(sc_world_t *w, const sc_obj_t *obj) {
+  const sc_virtual_service_t *vs = &obj->u.virtual_service;
+  int rc = 0;
+  for (uint32_t i = 0; i < vs->nhttp && rc == 0; i++) {
+    const sc_http_route_t *r = &vs->http[i];
+    for (uint32_t j = 0; j < r->nroute && rc == 0; j++)
+      rc = index_destination(w, obj, r->route[j].destination.host);
+    if (r->has_mirror && rc == 0)
+      rc = index_destination(w, obj, r->mirror.host);
+    for (uint32_t j = 0; j < r->nmirrors && rc == 0; j++)
+      rc = index_destination(w, obj, r->mirrors[j].destination.host);
+  }
+  const sc_l4_route_t *l4[2] = {vs->tcp, vs->tls};
+  uint32_t nl4[2] = {vs->ntcp, vs->ntls};
+  for (int k = 0; k < 2; k++)
+    for (uint32_t i = 0; i < nl4[k] && rc == 0; i++)
+      for (uint32_t j = 0; j < l4[k][i].nroute && rc == 0; j++)
+        rc = index_destination(w, obj, l4[k][i].route[j].destination.host);
+  return rc;
+}
+
 static int build_virtual_services(sc_world_t *w) {
   sc_vec_t *sorted = sorted_objects(w, SC_KIND_VIRTUAL_SERVICE, cmp_obj_creation);
   if (sorted == NULL)
@@ -368,6 +425,8 @@ static int build_virtual_services(sc_world_t *w) {
       return SC_ENOMEM;
     if (!sc_world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
       continue; /* gateways only, or a delegate */
+    if (index_destinations(w, vs) != 0)
+      return SC_ENOMEM;
     if (sc_strlist_hasz(x, "*")) {
       if (sc__vec_push(&w->vs_public, (void *)vs) != 0)
         return SC_ENOMEM;
@@ -686,9 +745,10 @@ int sc_world_build(const sc_store_t *store, sc_world_t **out) {
   w->store = store;
   w->mesh = sc_store_mesh(store);
   w->root_ns = w->mesh->root_namespace;
-  sc_strmap_t *maps[] = {&w->by_host,     &w->exported_to,    &w->vs_private,
-                         &w->vs_exported, &w->vs_export_sets, &w->dr_local,
-                         &w->dr_exported, &w->sidecars_by_ns, &w->rich_ns};
+  sc_strmap_t *maps[] = {&w->by_host,        &w->all_by_host, &w->exported_to,
+                         &w->vs_private,     &w->vs_exported, &w->vs_export_sets,
+                         &w->vs_by_dest,     &w->dr_local,    &w->dr_exported,
+                         &w->sidecars_by_ns, &w->rich_ns};
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
     sc__strmap_init(maps[i]);
   int rc = build_services(w);
@@ -713,9 +773,9 @@ static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_h
 void sc_world_free(sc_world_t *w) {
   if (w == NULL)
     return;
-  sc_strmap_t *maps[] = {&w->by_host,     &w->exported_to,    &w->vs_private,
-                         &w->vs_exported, &w->vs_export_sets, &w->sidecars_by_ns,
-                         &w->rich_ns};
+  sc_strmap_t *maps[] = {&w->by_host,        &w->all_by_host, &w->exported_to,
+                         &w->vs_private,     &w->vs_exported, &w->vs_export_sets,
+                         &w->vs_by_dest,     &w->sidecars_by_ns, &w->rich_ns};
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
     sc__strmap_free(maps[i], NULL);
   sc__strmap_free(&w->dr_local, free_dr_index);

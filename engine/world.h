@@ -90,6 +90,7 @@ typedef struct {
   sc_svc_t **svcs; /* every registry record, in creation order */
   uint32_t nsvcs;
   sc_strmap_t by_host;     /* hostname -> sc_vec_t of sc_svc_t *: one winner per namespace */
+  sc_strmap_t all_by_host; /* hostname -> sc_vec_t of every sc_svc_t *, in creation order */
   sc_strmap_t exported_to; /* namespace -> sc_vec_t of services exported to it by name */
   sc_vec_t public_svcs;    /* services exported to "*" */
 
@@ -97,6 +98,8 @@ typedef struct {
   sc_strmap_t vs_exported; /* namespace -> sc_vec_t */
   sc_vec_t vs_public;
   sc_strmap_t vs_export_sets; /* VirtualService key -> normalised exportTo (sc_strlist_t *) */
+  sc_strmap_t vs_by_dest;  /* destination host -> sc_vec_t of the mesh VirtualServices
+                              routing to it (each once), in creation order */
 
   sc_strmap_t dr_local;    /* namespace -> sc_dr_index_t * */
   sc_strmap_t dr_exported; /* namespace -> sc_dr_index_t * */
@@ -117,6 +120,12 @@ void sc_world_free(sc_world_t *w);
 const sc_svc_t *sc_world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns);
 /* byHost[host]: the winning record of every namespace, or NULL. */
 const sc_vec_t *sc_world_services_by_host(const sc_world_t *w, sc_str_t host);
+/* Every record of a hostname, in creation order, or NULL. */
+const sc_vec_t *sc_world_records_of_host(const sc_world_t *w, sc_str_t host);
+/* Where a record sits in servicesExportedToNamespace(ns) (3.1.3): *is_public when it is in
+ * the public list; otherwise the number of times it is in the list exported to ns. */
+uint32_t sc_world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns,
+                                    bool *is_public);
 /* IsServiceVisible (3.1.4) with the mesh default applied. */
 bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns);
 /* The normalised exportTo of a VirtualService (3.2). */

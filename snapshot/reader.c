@@ -162,52 +162,96 @@ static int open_table(sc_snapshot_reader_t *r, MDB_txn *txn, const char *table, 
   return 0;
 }
 
-int sc_snapshot_get(sc_snapshot_reader_t *r, const char *table, const void *key, size_t klen,
-                    sc_snapshot_record_cb cb, void *arg) {
+struct sc_snapshot_view_s {
+  sc_snapshot_reader_t *r;
   MDB_txn *txn;
-  int rc = begin_read(r, &txn);
-  if (rc != 0)
+};
+
+int sc_snapshot_view_begin(sc_snapshot_reader_t *r, sc_snapshot_view_t **out) {
+  sc_snapshot_view_t *v = sc__calloc(1, sizeof(*v));
+  if (v == NULL)
+    return SC_ENOMEM;
+  int rc = begin_read(r, &v->txn);
+  if (rc != 0) {
+    sc__free(v);
     return rc;
+  }
+  v->r = r;
+  *out = v;
+  return 0;
+}
+
+void sc_snapshot_view_end(sc_snapshot_view_t *v) {
+  if (v == NULL)
+    return;
+  mdb_txn_abort(v->txn);
+  sc__free(v);
+}
+
+int sc_snapshot_view_get(sc_snapshot_view_t *view, const char *table, const void *key,
+                         size_t klen, sc_snapshot_record_cb cb, void *arg) {
   MDB_dbi dbi;
   bool exists;
-  rc = open_table(r, txn, table, &dbi, &exists);
+  int rc = open_table(view->r, view->txn, table, &dbi, &exists);
   if (rc == 0 && !exists)
     rc = SC_ENOTFOUND;
   if (rc == 0) {
     MDB_val k = {klen, (void *)key}, v;
-    int mrc = mdb_get(txn, dbi, &k, &v);
+    int mrc = mdb_get(view->txn, dbi, &k, &v);
     if (mrc == MDB_NOTFOUND)
       rc = SC_ENOTFOUND;
     else if (mrc != 0)
-      rc = fail(r, "mdb_get", mrc);
+      rc = fail(view->r, "mdb_get", mrc);
     else
       rc = cb(arg, key, klen, v.mv_data, v.mv_size);
   }
-  mdb_txn_abort(txn);
+  return rc;
+}
+
+int sc_snapshot_view_scan(sc_snapshot_view_t *view, const char *table, const void *prefix,
+                          size_t plen, sc_snapshot_record_cb cb, void *arg) {
+  MDB_dbi dbi;
+  bool exists;
+  MDB_cursor *cur = NULL;
+  int rc = open_table(view->r, view->txn, table, &dbi, &exists);
+  if (rc != 0 || !exists)
+    return rc;
+  int mrc = mdb_cursor_open(view->txn, dbi, &cur);
+  if (mrc != 0)
+    return fail(view->r, "mdb_cursor_open", mrc);
+  MDB_val k = {plen, (void *)prefix}, v;
+  mrc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+  while (rc == 0 && mrc == 0) {
+    if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+      break; /* past the prefix: keys are in order */
+    rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+    if (rc == 0)
+      mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+    rc = fail(view->r, "mdb_cursor_get", mrc);
+  mdb_cursor_close(cur);
+  return rc;
+}
+
+int sc_snapshot_get(sc_snapshot_reader_t *r, const char *table, const void *key, size_t klen,
+                    sc_snapshot_record_cb cb, void *arg) {
+  sc_snapshot_view_t *v;
+  int rc = sc_snapshot_view_begin(r, &v);
+  if (rc == 0) {
+    rc = sc_snapshot_view_get(v, table, key, klen, cb, arg);
+    sc_snapshot_view_end(v);
+  }
   return rc;
 }
 
 int sc_snapshot_foreach(sc_snapshot_reader_t *r, const char *table, sc_snapshot_record_cb cb,
                         void *arg) {
-  MDB_txn *txn;
-  int rc = begin_read(r, &txn);
-  if (rc != 0)
-    return rc;
-  MDB_dbi dbi;
-  bool exists;
-  MDB_cursor *cur = NULL;
-  rc = open_table(r, txn, table, &dbi, &exists);
-  if (rc == 0 && exists) {
-    int mrc = mdb_cursor_open(txn, dbi, &cur);
-    if (mrc != 0)
-      rc = fail(r, "mdb_cursor_open", mrc);
-    MDB_val k, v;
-    while (rc == 0 && (mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
-      rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-      rc = fail(r, "mdb_cursor_get", mrc);
-    mdb_cursor_close(cur);
+  sc_snapshot_view_t *v;
+  int rc = sc_snapshot_view_begin(r, &v);
+  if (rc == 0) {
+    rc = sc_snapshot_view_scan(v, table, NULL, 0, cb, arg);
+    sc_snapshot_view_end(v);
   }
-  mdb_txn_abort(txn);
   return rc;
 }

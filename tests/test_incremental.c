@@ -176,8 +176,8 @@ static void gen_sequence(uint64_t seed, unsigned nevents, event_t *evs) {
 
 typedef struct {
   sc_store_t *store;
-  sc_keys_t emitted;
-  bool oom, plan_dirty;
+  sc_changes_t changes;
+  bool oom;
   unsigned rejected;
 } apply_t;
 
@@ -197,7 +197,7 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
   sc_obj_unref(item->obj);
   if (rc != 0)
     return rc;
-  a->oom |= sc_scopes_note_change(a->store, &ch, &a->emitted, &a->plan_dirty) != 0;
+  a->oom |= sc_scopes_note_change(a->store, &ch, &a->changes) != 0;
   sc_change_release(&ch);
   return 0;
 }
@@ -252,6 +252,13 @@ static int check_shared(const sc_world_t *w) {
                target.id, own.json, shared.json);
       rc = -1;
     }
+    for (size_t e = 0; e < own.nentries && rc == 0; e++)
+      if (own.nentries != shared.nentries || own.entries[e].hash != shared.entries[e].hash) {
+        fail_msg("scope %s shares %s but its own entries differ:\n  own    %s\n  shared %s", d.id,
+                 target.id, own.entries[e].json,
+                 e < shared.nentries ? shared.entries[e].json : "(none)");
+        rc = -1;
+      }
     sc_record_free(&own);
     sc_record_free(&shared);
   }
@@ -282,6 +289,19 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
       fail_msg("scope %s differs:\n  incremental %.*s\n  scratch     %.*s", f->key,
                (int)content_len(&st->rec), st->rec.json, (int)content_len(f), f->json);
       rc = -1;
+    } else if (st->entries.n != f->nentries) {
+      fail_msg("scope %s: %zu entries from scratch, %zu incrementally", f->key, f->nentries,
+               st->entries.n);
+      rc = -1;
+    }
+    for (size_t e = 0; st != NULL && e < f->nentries && rc == 0; e++) {
+      const sc_entry_t *fe = &f->entries[e];
+      const sc_entry_t *ie = sc__strmap_get(&st->entries, sc_str(fe->host));
+      if (ie == NULL || ie->hash != fe->hash) {
+        fail_msg("scope %s, host %s differs:\n  incremental %s\n  scratch     %s", f->key, fe->host,
+                 ie ? ie->json : "(none)", fe->json);
+        rc = -1;
+      }
     }
   }
   if (rc == 0 && full.nselectors != ss->nselectors) {
@@ -307,6 +327,7 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
   if (sc_store_new(&store) != 0)
     return -1;
   sc_scopes_init(&ss);
+  ss.keep_entry_json = true; /* to show what differs */
   uint64_t saved = rng;
   rng = batch_seed | 1;
   int rc = 0;
@@ -314,7 +335,8 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
   sc_parse_opts_t po = {.source = "differential"};
   for (unsigned i = 0; i < n && rc == 0;) {
     unsigned batch = 1 + rnd(4);
-    apply_t a = {store, {0}, false, false, 0};
+    apply_t a = {.store = store};
+    sc_changes_init(&a.changes);
     for (unsigned k = 0; k < batch && i < n; k++, i++)
       if (!skip || !skip[i])
         sc_parse_watch_event(evs[i].text, strlen(evs[i].text), &po, apply_cb, &a);
@@ -322,18 +344,18 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
       fail_msg("generated event rejected (generator bug) before event %u", i);
       rc = -1;
     }
-    sc_keys_finish(&a.emitted);
+    sc_changes_finish(&a.changes);
     sc_world_t *w;
     sc_scopes_stats_t st;
     bool all = head == 1 || a.oom;
     /* As the engine does: no update at all when nothing can change; the result is
      * compared with a fresh computation either way. */
-    bool no_update = !sc_scopes_needs_update(&ss, &a.emitted, all, a.plan_dirty);
+    bool no_update = !sc_scopes_needs_update(&ss, &a.changes, all);
     if (rc == 0 && (rc = sc_world_build(store, &w)) == 0) {
       if (no_update) {
         skipped_updates++;
       } else {
-        rc = sc_scopes_update(&ss, w, &a.emitted, all, head, &st);
+        rc = sc_scopes_update(&ss, w, &a.changes, all, head, &st);
         sc_scopes_commit(&ss);
         if (rc != 0)
           fail_msg("update failed: %s", sc_strerror(rc));
@@ -342,7 +364,7 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
         rc = compare(&ss, w);
       sc_world_free(w);
     }
-    sc_keys_free(&a.emitted);
+    sc_changes_free(&a.changes);
     head++;
   }
   if (getenv("SC_DIFF_VERBOSE") != NULL) {

@@ -175,9 +175,9 @@ static int load_record(void *arg, const void *key, size_t klen, const void *val,
   return *out ? 0 : SC_ECORRUPT;
 }
 
-static json_t *get_record(sc_snapshot_reader_t *r, const char *id) {
+static json_t *get_head(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, const char *id) {
   json_t *o = NULL;
-  int rc = sc_snapshot_get(r, SC_TABLE_SCOPES, id, strlen(id), load_record, &o);
+  int rc = sc_snapshot_view_get(v, SC_TABLE_SCOPES, id, strlen(id), load_record, &o);
   if (rc == SC_ENOTFOUND)
     fprintf(stderr, "scopecast-dump: no scope \"%s\" (see `scopecast-dump scopes`)\n", id);
   else if (rc != 0 && rc != SC_ECORRUPT)
@@ -185,24 +185,132 @@ static json_t *get_record(sc_snapshot_reader_t *r, const char *id) {
   return rc == 0 ? o : NULL;
 }
 
-/* The stored scope id with its content, or NULL with a message. A scope that shares the
- * content of another ("sameAs", FORMAT.md) shows that content under its own id,
- * namespace and changedAt. */
+/* A scope put together from its head and its entries (FORMAT.md). */
+typedef struct {
+  json_t *services, *listeners, *rules, *rule_entries, *deps;
+} assembly_t;
+
+static int add_entry(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key;
+  (void)klen;
+  assembly_t *a = arg;
+  json_t *e = parse_record(val, vlen, "entry");
+  if (e == NULL)
+    return SC_ECORRUPT;
+  const char *host = json_string_value(json_object_get(e, "hostname"));
+  if (host == NULL) {
+    json_decref(e);
+    fprintf(stderr, "scopecast-dump: corrupt entry (no hostname)\n");
+    return SC_ECORRUPT;
+  }
+  json_t *svc = json_object();
+  const char *fields[] = {"hostname", "namespace", "ports", "aliases", "registry"};
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if (json_object_get(e, fields[i]) != NULL)
+      json_object_set(svc, fields[i], json_object_get(e, fields[i]));
+  json_array_append_new(a->services, svc);
+  size_t i;
+  json_t *x;
+  json_array_foreach(json_object_get(e, "listeners"), i, x) {
+    json_t *l = json_array_get(a->listeners, (size_t)json_integer_value(x));
+    if (l != NULL)
+      json_array_append_new(json_object_get(l, "services"), json_string(host));
+  }
+  json_object_set(a->rules, host, json_object_get(e, "destinationRules"));
+  if (json_object_get(e, "destinationRuleEntries") != NULL)
+    json_object_set(a->rule_entries, host, json_object_get(e, "destinationRuleEntries"));
+  json_array_foreach(json_object_get(e, "dependencies"), i, x) json_array_append(a->deps, x);
+  json_decref(e);
+  return 0;
+}
+
+static int cmp_json_str(const void *a, const void *b) {
+  return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* The dependencies of the head and of every entry: sorted, each once. */
+static json_t *sorted_unique(json_t *list) {
+  size_t n = json_array_size(list);
+  json_t **items = calloc(n ? n : 1, sizeof(*items));
+  json_t *out = json_array();
+  for (size_t i = 0; items && i < n; i++)
+    items[i] = json_array_get(list, i);
+  if (items != NULL)
+    qsort(items, n, sizeof(*items), cmp_json_str);
+  for (size_t i = 0; items && i < n; i++)
+    if (i == 0 || strcmp(json_string_value(items[i]), json_string_value(items[i - 1])) != 0)
+      json_array_append(out, items[i]);
+  free(items);
+  return out;
+}
+
+static json_t *assemble(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *head,
+                        const char *content_id) {
+  assembly_t a = {json_array(), json_object_get(head, "egressListeners"), json_object(),
+                  json_object(), json_array()};
+  size_t i;
+  json_t *x;
+  json_array_foreach(a.listeners, i, x) json_object_set_new(x, "services", json_array());
+  json_array_foreach(json_object_get(head, "dependencies"), i, x) json_array_append(a.deps, x);
+  char prefix[1200];
+  size_t plen = strlen(content_id) + 1;
+  snprintf(prefix, sizeof(prefix), "%s", content_id); /* the id and its NUL */
+  int rc = plen <= sizeof(prefix)
+               ? sc_snapshot_view_scan(v, SC_TABLE_SCOPE_ENTRIES, prefix, plen, add_entry, &a)
+               : SC_EINVAL;
+  json_t *out = NULL;
+  if (rc == 0) {
+    out = json_object();
+    const char *order[] = {"id", "namespace", "sidecar", "version", "kind", "sameAs"};
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+      if (json_object_get(head, order[k]) != NULL)
+        json_object_set(out, order[k], json_object_get(head, order[k]));
+    json_object_set(out, "services", a.services);
+    json_object_set(out, "egressListeners", a.listeners);
+    json_object_set(out, "ingressListeners", json_object_get(head, "ingressListeners"));
+    json_object_set(out, "destinationRules", a.rules);
+    json_object_set(out, "destinationRuleEntries", a.rule_entries);
+    json_object_set(out, "outboundTrafficPolicy", json_object_get(head, "outboundTrafficPolicy"));
+    if (json_object_get(head, "egressProxy") != NULL)
+      json_object_set(out, "egressProxy", json_object_get(head, "egressProxy"));
+    json_object_set_new(out, "dependencies", sorted_unique(a.deps));
+    if (json_object_get(head, "changedAt") != NULL)
+      json_object_set(out, "changedAt", json_object_get(head, "changedAt"));
+  } else if (rc != SC_ECORRUPT) {
+    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+  }
+  json_decref(a.services);
+  json_decref(a.rules);
+  json_decref(a.rule_entries);
+  json_decref(a.deps);
+  return out;
+}
+
+/* The scope id with its content, read in one transaction, or NULL with a message. A
+ * scope that shares the content of another ("sameAs", FORMAT.md) shows that content
+ * under its own id, namespace and changedAt. */
 static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
-  json_t *o = get_record(r, id);
-  const char *same = o ? json_string_value(json_object_get(o, "sameAs")) : NULL;
-  if (same == NULL)
-    return o;
-  json_t *content = get_record(r, same);
-  if (content == NULL) {
-    json_decref(o);
+  sc_snapshot_view_t *v;
+  int rc = sc_snapshot_view_begin(r, &v);
+  if (rc != 0) {
+    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
     return NULL;
   }
-  const char *fields[] = {"id", "namespace", "changedAt", "sameAs"};
-  for (int i = 0; i < 4; i++)
-    json_object_set(content, fields[i], json_object_get(o, fields[i]));
-  json_decref(o);
-  return content;
+  json_t *head = get_head(r, v, id), *out = NULL;
+  const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
+  if (same == NULL) {
+    out = head ? assemble(r, v, head, id) : NULL;
+  } else {
+    json_t *target = get_head(r, v, same);
+    out = target ? assemble(r, v, target, same) : NULL;
+    const char *fields[] = {"id", "namespace", "changedAt", "sameAs"};
+    for (int i = 0; i < 4 && out != NULL; i++)
+      json_object_set(out, fields[i], json_object_get(head, fields[i]));
+    json_decref(target);
+  }
+  json_decref(head);
+  sc_snapshot_view_end(v);
+  return out;
 }
 
 static void print_scope_text(json_t *s) {

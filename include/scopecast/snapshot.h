@@ -15,10 +15,11 @@
 #include "scopecast/error.h"
 
 #define SC_SNAPSHOT_MAGIC "scopecast-snapshot"
-#define SC_SNAPSHOT_FORMAT_VERSION 2u
+#define SC_SNAPSHOT_FORMAT_VERSION 3u
 
 /* Tables (snapshot/FORMAT.md). */
-#define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope record */
+#define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope head */
+#define SC_TABLE_SCOPE_ENTRIES "scope_entries" /* scope id NUL hostname -> JSON entry */
 #define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
 #define SC_TABLE_SCOPE_INDEX "scope_index" /* scope id -> JSON summary of the scope */
 
@@ -101,5 +102,18 @@ int sc_snapshot_get(sc_snapshot_reader_t *r, const char *table, const void *key,
  * table has no records. */
 int sc_snapshot_foreach(sc_snapshot_reader_t *r, const char *table, sc_snapshot_record_cb cb,
                         void *arg);
+
+/* A view: one read transaction, for reads that must see one version (a scope's head and
+ * its entries). End it soon; it pins the pages of that version. */
+typedef struct sc_snapshot_view_s sc_snapshot_view_t;
+int sc_snapshot_view_begin(sc_snapshot_reader_t *r, sc_snapshot_view_t **out);
+void sc_snapshot_view_end(sc_snapshot_view_t *v);
+/* As sc_snapshot_get, within the view. */
+int sc_snapshot_view_get(sc_snapshot_view_t *v, const char *table, const void *key, size_t klen,
+                         sc_snapshot_record_cb cb, void *arg);
+/* Calls cb for every record of table whose key starts with prefix (every record when
+ * plen is 0), in key order. */
+int sc_snapshot_view_scan(sc_snapshot_view_t *v, const char *table, const void *prefix,
+                          size_t plen, sc_snapshot_record_cb cb, void *arg);
 
 #endif
