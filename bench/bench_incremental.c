@@ -74,22 +74,13 @@ static int write_cb(void *arg, sc_snapshot_txn_t *txn) {
  * commit. */
 static int publish(sc_store_t *store, sc_scopes_t *ss, sc_snapshot_writer_t *wr,
                    const sc_changes_t *changes, bool all, sc_scopes_stats_t *st) {
-  sc_world_t *w = NULL;
-  int rc = 0;
-  memset(st, 0, sizeof(*st));
-  if (sc_scopes_needs_update(ss, changes, all)) {
-    rc = sc_world_build(store, &w);
-    if (rc == 0)
-      rc = sc_scopes_update(ss, w, changes, all, sc_snapshot_writer_head(wr) + 1, st);
-  }
+  int rc = sc_scopes_update(ss, store, changes, all, sc_snapshot_writer_head(wr) + 1, st);
   if (rc == 0) {
     sc_snapshot_meta_t m = {0};
     m.scopes = ss->states.n;
     rc = sc_snapshot_publish(wr, &m, write_cb, ss);
     sc_scopes_commit(ss);
   }
-  if (w != NULL)
-    sc_world_free(w);
   return rc;
 }
 

@@ -66,21 +66,12 @@ static int write_scopes(void *arg, sc_snapshot_txn_t *txn) {
   return sc_scopes_write(sw->scopes, txn, &sw->written, &sw->deleted);
 }
 
-/* Recomputes the scopes the batch's changes can affect; builds the indexes only when
- * some scope, or the set of scopes, can change (an endpoint change needs neither). */
+/* Recomputes the scopes the batch's changes can affect (sc_scopes_update does nothing
+ * when none can change: an endpoint change needs no world and no scope). */
 static int update_scopes(sc_engine_t *e, const sc_changes_t *changes, bool all,
                          sc_scopes_stats_t *stats) {
-  memset(stats, 0, sizeof(*stats));
-  if (!sc_scopes_needs_update(&e->scopes, changes, all))
-    return 0;
-  sc_world_t *w;
-  int rc = sc_world_build(e->store, &w);
-  if (rc != 0)
-    return rc;
-  rc = sc_scopes_update(&e->scopes, w, changes, all, sc_snapshot_writer_head(e->snapshot) + 1,
-                        stats);
-  sc_world_free(w);
-  return rc;
+  return sc_scopes_update(&e->scopes, e->store, changes, all,
+                          sc_snapshot_writer_head(e->snapshot) + 1, stats);
 }
 
 void sc__engine_flush(sc_engine_t *e) {

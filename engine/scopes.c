@@ -93,6 +93,9 @@ void sc_scopes_free(sc_scopes_t *ss) {
   for (size_t i = 0; i < ss->nselectors; i++)
     sc_record_free(&ss->selectors[i]);
   free(ss->selectors);
+  sc_world_free(ss->world);
+  if (ss->have_plan)
+    sc_scope_plan_free(&ss->plan);
   free_strs(&ss->sel_deleted);
   sc__vec_free(&ss->deleted);
   sc__vec_free(&ss->sel_deleted);
@@ -288,22 +291,51 @@ static size_t namespace_objects(const sc_store_t *store, sc_str_t ns) {
   return n;
 }
 
-static const sc_strlist_t *export_list(const sc_obj_t *o) {
-  switch (o->kind) {
-  case SC_KIND_SERVICE:
-    return &o->u.service.export_to;
-  case SC_KIND_SERVICE_ENTRY:
-    return &o->u.service_entry.export_to;
-  case SC_KIND_DESTINATION_RULE:
-    return &o->u.destination_rule.export_to;
-  default:
-    return NULL;
-  }
+/* Objects of the kinds that give a namespace content of its own (world.h rich_ns). */
+static size_t content_objects(const sc_store_t *store, sc_str_t ns) {
+  static const sc_kind_t kinds[] = {SC_KIND_SERVICE, SC_KIND_SERVICE_ENTRY,
+                                    SC_KIND_VIRTUAL_SERVICE, SC_KIND_DESTINATION_RULE,
+                                    SC_KIND_SIDECAR};
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+    n += sc_store_list_namespace(store, kinds[i], ns).n;
+  return n;
 }
 
-/* Whether a change can alter which scopes exist or which namespaces share content. An
- * update of a Service, ServiceEntry or DestinationRule that keeps its exportTo cannot:
- * its namespace keeps its content, and it names the same namespaces. */
+/* Whether every namespace o names (exportTo, sourceNamespace) other than its own has
+ * content of its own, so that naming it changes neither which namespaces exist nor which
+ * ones share content. */
+static bool names_covered(const sc_store_t *store, const sc_obj_t *o) {
+  const sc_strlist_t *exports = NULL;
+  if (o->kind == SC_KIND_SERVICE)
+    exports = &o->u.service.export_to;
+  else if (o->kind == SC_KIND_SERVICE_ENTRY)
+    exports = &o->u.service_entry.export_to;
+  else if (o->kind == SC_KIND_DESTINATION_RULE)
+    exports = &o->u.destination_rule.export_to;
+  else if (o->kind == SC_KIND_VIRTUAL_SERVICE)
+    exports = &o->u.virtual_service.export_to;
+  for (uint32_t i = 0; exports && i < exports->n; i++) {
+    sc_str_t x = exports->items[i];
+    if (sc_str_eqz(x, "*") || sc_str_eqz(x, ".") || sc_str_eqz(x, "~") || sc_str_eq(x, o->namespace_))
+      continue;
+    if (content_objects(store, x) == 0)
+      return false;
+  }
+  if (o->kind == SC_KIND_VIRTUAL_SERVICE)
+    for (uint32_t r = 0; r < o->u.virtual_service.nhttp; r++)
+      for (uint32_t m = 0; m < o->u.virtual_service.http[r].nmatch; m++) {
+        sc_str_t x = o->u.virtual_service.http[r].match[m].source_namespace;
+        if (x.len > 0 && !sc_str_eq(x, o->namespace_) && content_objects(store, x) == 0)
+          return false;
+      }
+  return true;
+}
+
+/* Whether a change can alter which scopes exist or which namespaces share content
+ * (world.h: namespaces, rich_ns; Sidecars). A Service, ServiceEntry, VirtualService or
+ * DestinationRule cannot when its namespace has content before and after it, and every
+ * namespace its old and new versions name has content of its own. */
 static bool dirties_plan(const sc_store_t *store, const sc_change_t *c, const sc_obj_t *o) {
   if (o->kind == SC_KIND_POD || o->kind == SC_KIND_ENDPOINT_SLICE) {
     if (c->op == SC_CHANGE_UPDATED)
@@ -313,11 +345,14 @@ static bool dirties_plan(const sc_store_t *store, const sc_change_t *c, const sc
     size_t left = namespace_objects(store, o->namespace_);
     return (c->op == SC_CHANGE_ADDED && left == 1) || (c->op == SC_CHANGE_DELETED && left == 0);
   }
-  const sc_strlist_t *before = c->old_obj ? export_list(c->old_obj) : NULL;
-  const sc_strlist_t *after = c->new_obj ? export_list(c->new_obj) : NULL;
-  if (c->op == SC_CHANGE_UPDATED && before != NULL && after != NULL)
-    return !sc_strlist_set_equal(before, after);
-  return true;
+  if (o->kind != SC_KIND_SERVICE && o->kind != SC_KIND_SERVICE_ENTRY &&
+      o->kind != SC_KIND_VIRTUAL_SERVICE && o->kind != SC_KIND_DESTINATION_RULE)
+    return true;
+  size_t own = content_objects(store, o->namespace_); /* after the change */
+  if ((c->op == SC_CHANGE_ADDED && own < 2) || (c->op == SC_CHANGE_DELETED && own < 1))
+    return true;
+  return (c->old_obj != NULL && !names_covered(store, c->old_obj)) ||
+         (c->new_obj != NULL && !names_covered(store, c->new_obj));
 }
 
 static int note_object(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_changes_t *out) {
@@ -339,7 +374,11 @@ int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_chan
     rc = note_object(c->old_obj, mesh, out);
   if (rc == 0 && c->new_obj != NULL)
     rc = note_object(c->new_obj, mesh, out);
-  out->plan_dirty |= dirties_plan(store, c, o);
+  out->world_parts |= sc_world_parts_of_kind(o->kind);
+  if (dirties_plan(store, c, o)) {
+    out->plan_dirty = true;
+    out->world_parts |= 1u << SC_WORLD_PART_NAMESPACES;
+  }
   return rc;
 }
 
@@ -431,9 +470,19 @@ static int copy_keys(const sc_keys_t *from, sc_keys_t *to) {
   return 0;
 }
 
-static void collect_host(void *arg, sc_str_t key, void *value) {
+static void collect_entry(void *arg, sc_str_t key, void *value) {
   (void)key;
   sc__vec_push(arg, value); /* reserved beforehand: cannot fail */
+}
+
+/* The scope's entries (pointers), to walk while the map changes. */
+static int list_entries(const sc_scope_state_t *st, sc_vec_t *out) {
+  for (uint32_t i = 0; i < st->entries.n; i++)
+    if (sc__vec_push(out, NULL) != 0)
+      return SC_ENOMEM;
+  out->n = 0;
+  sc__strmap_foreach(&st->entries, collect_entry, out);
+  return 0;
 }
 
 /* Full recomputation of a scope with content of its own: every entry compared with the
@@ -454,11 +503,8 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
   rc = index_add(ss, st);
   /* Entries that are gone: every old hostname the new record does not have. */
   sc_vec_t old_entries = {0};
-  for (uint32_t i = 0; i < st->entries.n && rc == 0; i++)
-    rc = sc__vec_push(&old_entries, NULL);
-  old_entries.n = 0;
   if (rc == 0)
-    sc__strmap_foreach(&st->entries, collect_host, &old_entries);
+    rc = list_entries(st, &old_entries);
   for (uint32_t i = 0; i < old_entries.n && rc == 0; i++) {
     sc_entry_t *old = old_entries.items[i];
     bool kept = false;
@@ -563,17 +609,12 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
   sc_keys_free(&st->keys);
   st->keys = keys;
   rc = index_add(ss, st);
-  for (uint32_t i = 0; i < st->entries.n && rc == 0;) { /* it had content of its own */
-    sc_vec_t all = {0};
-    for (uint32_t j = 0; j < st->entries.n && rc == 0; j++)
-      rc = sc__vec_push(&all, NULL);
-    all.n = 0;
-    if (rc == 0)
-      sc__strmap_foreach(&st->entries, collect_host, &all);
-    for (uint32_t j = 0; j < all.n && rc == 0; j++)
-      rc = apply_entry(st, sc_str(((sc_entry_t *)all.items[j])->host), NULL, false);
-    sc__vec_free(&all);
-  }
+  sc_vec_t own = {0}; /* entries from when it had content of its own */
+  if (rc == 0)
+    rc = list_entries(st, &own);
+  for (uint32_t j = 0; j < own.n && rc == 0; j++)
+    rc = apply_entry(st, sc_str(((sc_entry_t *)own.items[j])->host), NULL, false);
+  sc__vec_free(&own);
   sc_scope_aux_free(&st->aux);
   st->entries_mix = 0;
   if (rc == 0 && (write_all || !st->shared || st->rec.hash != rec.hash)) {
@@ -704,14 +745,53 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
   return rc;
 }
 
-int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t *changes, bool all,
-                     uint64_t head_next, sc_scopes_stats_t *stats) {
-  memset(stats, 0, sizeof(*stats));
-  bool write_all = ss->resync;
+/* Brings the world up to date with the store: only the stale parts are rebuilt. */
+static int update_world(sc_scopes_t *ss, const sc_store_t *store) {
+  int rc = ss->world == NULL ? sc_world_new(store, &ss->world) : 0;
+  if (rc == 0)
+    rc = sc_world_update(ss->world, ss->world_stale);
+  ss->world_stale = rc == 0 ? 0 : SC_WORLD_ALL;
+  return rc;
+}
+
+/* The plan, recomputed when the batch can change it; the selector records it brings are
+ * compared with the published ones. */
+static int update_plan(sc_scopes_t *ss, bool replan, bool write_all, sc_scopes_stats_t *stats) {
+  if (ss->have_plan && !replan)
+    return 0;
   sc_scope_plan_t plan;
-  int rc = sc_scope_plan(w, &plan);
+  int rc = sc_scope_plan(ss->world, &plan);
   if (rc != 0)
     return rc;
+  rc = update_selectors(ss, &plan, write_all, stats);
+  if (ss->have_plan)
+    sc_scope_plan_free(&ss->plan);
+  ss->plan = plan;
+  ss->have_plan = true;
+  stats->replanned = true;
+  return rc;
+}
+
+int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
+                     bool all, uint64_t head_next, sc_scopes_stats_t *stats) {
+  memset(stats, 0, sizeof(*stats));
+  all |= changes == NULL;
+  ss->world_stale |= all ? SC_WORLD_ALL : changes->world_parts;
+  if (!sc_scopes_needs_update(ss, changes, all))
+    return 0;
+  stats->updated = true;
+  bool write_all = ss->resync;
+  int rc = update_world(ss, store);
+  if (rc == 0)
+    rc = update_plan(ss, all || write_all || changes->plan_dirty, write_all, stats);
+  if (rc != 0) {
+    if (ss->have_plan) /* recomputed next time */
+      sc_scope_plan_free(&ss->plan);
+    ss->have_plan = false;
+    return rc;
+  }
+  const sc_world_t *w = ss->world;
+  const sc_scope_plan_t plan = ss->plan;
   for (uint32_t i = 0; i < ss->states.n; i++) {
     sc_scope_state_t *st = ss->states.items[i];
     st->seen = false;
@@ -729,14 +809,11 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t *c
         rc = update_one(ss, w, &plan.scopes[i], changes, write_all, head_next, stats);
   if (rc == 0)
     rc = drop_unseen(ss, stats);
-  if (rc == 0)
-    rc = update_selectors(ss, &plan, write_all, stats);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
     stats->entries_written += st->put.n;
     stats->entries_deleted += st->del.n;
   }
-  sc_scope_plan_free(&plan);
   return rc;
 }
 

@@ -30,6 +30,7 @@ typedef struct {
   sc_vec_t hosts;       /* sc_str_t * (owned): the hostnames the patch keys are about */
   sc_strmap_t host_set; /* the same, for lookups */
   bool plan_dirty;      /* which scopes exist may have changed */
+  unsigned world_parts; /* the world's parts whose inputs changed (world.h) */
 } sc_changes_t;
 
 void sc_changes_init(sc_changes_t *c);
@@ -58,6 +59,8 @@ typedef struct sc_scope_state_s {
 typedef struct {
   uint64_t affected, recomputed, patched, unchanged, added, removed, entries_written,
       entries_deleted, selectors_written;
+  bool updated;    /* false: nothing could change, nothing was done */
+  bool replanned;  /* the plan (which scopes exist, selectors) was recomputed */
 } sc_scopes_stats_t;
 
 typedef struct {
@@ -73,16 +76,24 @@ typedef struct {
   sc_vec_t sel_write;      /* sc_record_t * (into selectors) to write */
   bool resync;             /* the snapshot may not match: rewrite everything */
   bool keep_entry_json;    /* tests: keep entries' JSON after they are written */
+  /* Kept across batches: the world (its parts rebuilt when their inputs changed) and the
+   * plan (recomputed when the batch can change which scopes exist). */
+  sc_world_t *world;
+  unsigned world_stale;    /* parts whose inputs changed since the last world update */
+  sc_scope_plan_t plan;
+  bool have_plan;
 } sc_scopes_t;
 
 void sc_scopes_init(sc_scopes_t *ss);
 void sc_scopes_free(sc_scopes_t *ss);
 
 /* Recomputes the scopes registered on the batch's keys (all of them when all is set, or
- * after a resync), adds the scopes the plan gained and drops the ones it lost. A scope
- * whose content is unchanged keeps its version and changedAt. */
-int sc_scopes_update(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t *changes, bool all,
-                     uint64_t head_next, sc_scopes_stats_t *stats);
+ * after a resync; changes NULL is all), adds the scopes the plan gained and drops the
+ * ones it lost. A scope whose content is unchanged keeps its version and changedAt. When
+ * nothing can change (sc_scopes_needs_update) it does nothing, not even update the world.
+ * The store must be the same at every call. */
+int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
+                     bool all, uint64_t head_next, sc_scopes_stats_t *stats);
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted);
 void sc_scopes_commit(sc_scopes_t *ss);
 void sc_scopes_resync(sc_scopes_t *ss);

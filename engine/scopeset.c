@@ -579,12 +579,15 @@ static int add_desc(plan_build_t *b, const char *id, sc_scope_kind_t kind, const
     b->cap_scopes = cap;
   }
   char *copy = strdup(id), *same = same_as ? strdup(same_as) : NULL;
-  if (copy == NULL || (same_as != NULL && same == NULL)) {
+  char *ns_copy = strndup(ns.ptr, ns.len);
+  if (copy == NULL || ns_copy == NULL || (same_as != NULL && same == NULL)) {
     free(copy);
     free(same);
+    free(ns_copy);
     return SC_ENOMEM;
   }
-  p->scopes[p->nscopes++] = (sc_scope_desc_t){copy, kind, sidecar, ns, same};
+  p->scopes[p->nscopes++] =
+      (sc_scope_desc_t){copy, kind, sidecar, (sc_str_t){ns_copy, ns.len}, same};
   return 0;
 }
 
@@ -718,6 +721,7 @@ void sc_scope_plan_free(sc_scope_plan_t *p) {
   for (size_t i = 0; i < p->nscopes; i++) {
     free(p->scopes[i].id);
     free(p->scopes[i].same_as);
+    free((char *)p->scopes[i].ns.ptr);
   }
   free(p->scopes);
   for (size_t i = 0; i < p->nselectors; i++)

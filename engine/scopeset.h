@@ -49,7 +49,7 @@ typedef struct {
   char *id;
   sc_scope_kind_t kind;
   const sc_obj_t *sidecar; /* NULL for default scopes */
-  sc_str_t ns;             /* the config namespace, or "*" (borrowed from the world) */
+  sc_str_t ns;             /* the config namespace, or "*" (owned) */
   char *same_as;           /* a plain namespace's fallback (sc_world_ns_plain): the id of
                               the "*" scope whose content it shares; NULL otherwise */
 } sc_scope_desc_t;

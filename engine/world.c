@@ -16,7 +16,7 @@ int sc_cmp_creation(const sc_obj_t *a, const sc_obj_t *b) {
 
 static sc_vec_t *new_vec(sc_world_t *w) {
   sc_vec_t *v = sc__arena_alloc(w->arena, sizeof(*v));
-  if (v != NULL && sc__vec_push(&w->vecs, v) != 0)
+  if (v != NULL && sc__vec_push(w->vecs, v) != 0)
     return NULL;
   return v;
 }
@@ -37,11 +37,15 @@ static int note_namespace(sc_world_t *w, sc_strmap_t *seen, sc_str_t ns) {
   if (ns.len == 0 || sc_str_eqz(ns, "*") || sc_str_eqz(ns, ".") || sc_str_eqz(ns, "~") ||
       sc__strmap_get(seen, ns) != NULL)
     return 0;
+  /* A copy: the part outlives batches in which the naming object may go away. */
   sc_str_t *copy = sc__arena_alloc(w->arena, sizeof(*copy));
-  if (copy == NULL)
+  char *text = sc__arena_alloc(w->arena, ns.len + 1);
+  if (copy == NULL || text == NULL)
     return SC_ENOMEM;
-  *copy = ns;
-  return sc__strmap_put(seen, ns, copy);
+  memcpy(text, ns.ptr, ns.len);
+  text[ns.len] = '\0';
+  *copy = (sc_str_t){text, ns.len};
+  return sc__strmap_put(seen, *copy, copy);
 }
 
 static void collect_ns(void *arg, sc_str_t key, void *value) {
@@ -468,7 +472,7 @@ static sc_cdr_t *cdr_new(sc_world_t *w, const sc_obj_t *dr, const sc_strlist_t *
   c->export_to = *x;
   c->selector = d->has_workload_selector ? &d->workload_selector : NULL;
   c->traffic_policy = d->has_traffic_policy ? &d->traffic_policy : NULL;
-  if (sc__vec_push(&w->vecs, &c->from) != 0 || sc__vec_push(&w->vecs, &c->subsets) != 0 ||
+  if (sc__vec_push(w->vecs, &c->from) != 0 || sc__vec_push(w->vecs, &c->subsets) != 0 ||
       sc__vec_push(&c->from, (void *)dr) != 0)
     return NULL;
   for (uint32_t i = 0; i < d->nsubsets; i++)
@@ -495,7 +499,7 @@ static int cdr_merge(sc_cdr_t *m, const sc_obj_t *dr) {
 
 static sc_dr_index_t *dr_index_new(sc_world_t *w) {
   sc_dr_index_t *idx = sc__arena_alloc(w->arena, sizeof(*idx));
-  if (idx == NULL || sc__vec_push(&w->vecs, &idx->hosts) != 0)
+  if (idx == NULL || sc__vec_push(w->vecs, &idx->hosts) != 0)
     return NULL;
   sc__strmap_init(&idx->by_host);
   return idx;
@@ -732,62 +736,133 @@ bool sc_world_ns_plain(const sc_world_t *w, sc_str_t ns) {
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
-int sc_world_build(const sc_store_t *store, sc_world_t **out) {
-  sc_arena_t *arena = sc__arena_new(1 << 16);
-  if (arena == NULL)
-    return SC_ENOMEM;
-  sc_world_t *w = sc__arena_alloc(arena, sizeof(*w));
-  if (w == NULL) {
-    sc__arena_del(arena);
-    return SC_ENOMEM;
+static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_host, NULL); }
+
+/* Frees what a part holds and leaves it empty. */
+static void part_reset(sc_world_t *w, int part) {
+  sc_world_part_t *p = &w->parts[part];
+  switch (part) {
+  case SC_WORLD_PART_SERVICES:
+    sc__strmap_free(&w->by_host, NULL);
+    sc__strmap_free(&w->all_by_host, NULL);
+    sc__strmap_free(&w->exported_to, NULL);
+    sc__vec_free(&w->public_svcs);
+    w->svcs = NULL;
+    w->nsvcs = 0;
+    break;
+  case SC_WORLD_PART_VIRTUAL_SERVICES:
+    sc__strmap_free(&w->vs_private, NULL);
+    sc__strmap_free(&w->vs_exported, NULL);
+    sc__strmap_free(&w->vs_export_sets, NULL);
+    sc__strmap_free(&w->vs_by_dest, NULL);
+    sc__vec_free(&w->vs_public);
+    break;
+  case SC_WORLD_PART_DESTINATION_RULES:
+    sc__strmap_free(&w->dr_local, free_dr_index);
+    sc__strmap_free(&w->dr_exported, free_dr_index);
+    if (w->dr_root_local != NULL)
+      free_dr_index(w->dr_root_local);
+    w->dr_root_local = NULL;
+    break;
+  case SC_WORLD_PART_SIDECARS:
+    sc__strmap_free(&w->sidecars_by_ns, NULL);
+    sc__vec_free(&w->sidecars);
+    w->root_sidecar = NULL;
+    break;
+  default:
+    sc__strmap_free(&w->rich_ns, NULL);
+    sc__vec_free(&w->namespaces);
+    break;
   }
-  w->arena = arena;
-  w->store = store;
-  w->mesh = sc_store_mesh(store);
+  for (uint32_t i = 0; i < p->vecs.n; i++)
+    sc__vec_free(p->vecs.items[i]);
+  sc__vec_free(&p->vecs);
+  sc__arena_del(p->arena);
+  p->arena = NULL;
+}
+
+static int part_build(sc_world_t *w, int part) {
+  part_reset(w, part);
+  sc_world_part_t *p = &w->parts[part];
+  if ((p->arena = sc__arena_new(1 << 16)) == NULL)
+    return SC_ENOMEM;
+  w->arena = p->arena;
+  w->vecs = &p->vecs;
+  switch (part) {
+  case SC_WORLD_PART_SERVICES:
+    return build_services(w);
+  case SC_WORLD_PART_VIRTUAL_SERVICES:
+    return build_virtual_services(w);
+  case SC_WORLD_PART_DESTINATION_RULES:
+    return build_destination_rules(w);
+  case SC_WORLD_PART_SIDECARS:
+    return build_sidecars(w);
+  default:
+    return build_namespaces(w);
+  }
+}
+
+unsigned sc_world_parts_of_kind(sc_kind_t kind) {
+  switch (kind) {
+  case SC_KIND_SERVICE:
+  case SC_KIND_SERVICE_ENTRY:
+    return 1u << SC_WORLD_PART_SERVICES;
+  case SC_KIND_VIRTUAL_SERVICE:
+    return 1u << SC_WORLD_PART_VIRTUAL_SERVICES;
+  case SC_KIND_DESTINATION_RULE:
+    return 1u << SC_WORLD_PART_DESTINATION_RULES;
+  case SC_KIND_SIDECAR:
+    return 1u << SC_WORLD_PART_SIDECARS;
+  case SC_KIND_MESH_CONFIG:
+    return SC_WORLD_ALL; /* every part reads the mesh config */
+  default:
+    return 0; /* Pods, EndpointSlices and Namespaces: only which namespaces exist */
+  }
+}
+
+int sc_world_update(sc_world_t *w, unsigned parts) {
+  w->mesh = sc_store_mesh(w->store);
   w->root_ns = w->mesh->root_namespace;
+  int rc = 0;
+  for (int part = 0; part < SC_WORLD__PARTS && rc == 0; part++)
+    if (parts & (1u << part))
+      rc = part_build(w, part);
+  w->arena = NULL;
+  w->vecs = NULL;
+  if (rc != 0) /* a half-built part must not be used: next time, build everything */
+    for (int part = 0; part < SC_WORLD__PARTS; part++)
+      part_reset(w, part);
+  return rc;
+}
+
+int sc_world_new(const sc_store_t *store, sc_world_t **out) {
+  sc_world_t *w = sc__calloc(1, sizeof(*w));
+  if (w == NULL)
+    return SC_ENOMEM;
+  w->store = store;
   sc_strmap_t *maps[] = {&w->by_host,        &w->all_by_host, &w->exported_to,
                          &w->vs_private,     &w->vs_exported, &w->vs_export_sets,
                          &w->vs_by_dest,     &w->dr_local,    &w->dr_exported,
                          &w->sidecars_by_ns, &w->rich_ns};
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
     sc__strmap_init(maps[i]);
-  int rc = build_services(w);
-  if (rc == 0)
-    rc = build_virtual_services(w);
-  if (rc == 0)
-    rc = build_destination_rules(w);
-  if (rc == 0)
-    rc = build_sidecars(w);
-  if (rc == 0)
-    rc = build_namespaces(w);
-  if (rc != 0) {
-    sc_world_free(w);
-    return rc;
-  }
   *out = w;
   return 0;
 }
 
-static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_host, NULL); }
+int sc_world_build(const sc_store_t *store, sc_world_t **out) {
+  int rc = sc_world_new(store, out);
+  if (rc == 0 && (rc = sc_world_update(*out, SC_WORLD_ALL)) != 0) {
+    sc_world_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
 
 void sc_world_free(sc_world_t *w) {
   if (w == NULL)
     return;
-  sc_strmap_t *maps[] = {&w->by_host,        &w->all_by_host, &w->exported_to,
-                         &w->vs_private,     &w->vs_exported, &w->vs_export_sets,
-                         &w->vs_by_dest,     &w->sidecars_by_ns, &w->rich_ns};
-  for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-    sc__strmap_free(maps[i], NULL);
-  sc__strmap_free(&w->dr_local, free_dr_index);
-  sc__strmap_free(&w->dr_exported, free_dr_index);
-  if (w->dr_root_local != NULL)
-    free_dr_index(w->dr_root_local);
-  for (uint32_t i = 0; i < w->vecs.n; i++)
-    sc__vec_free(w->vecs.items[i]);
-  sc__vec_free(&w->vecs);
-  sc__vec_free(&w->public_svcs);
-  sc__vec_free(&w->vs_public);
-  sc__vec_free(&w->sidecars);
-  sc__vec_free(&w->namespaces);
-  sc__arena_del(w->arena);
+  for (int part = 0; part < SC_WORLD__PARTS; part++)
+    part_reset(w, part);
+  sc__free(w);
 }

@@ -4,7 +4,9 @@
  * visibility (3.2), consolidated DestinationRules (3.3, 6.1), Sidecars in precedence
  * order with the root Sidecar (4.2), and the set of namespaces the config mentions.
  *
- * A world borrows the store's objects: free it before the store changes. */
+ * A world borrows the store's objects. It is built in parts, one per kind of input, so
+ * that a batch rebuilds only the parts whose objects changed (sc_world_update) before
+ * anything reads it. */
 #ifndef SC_WORLD_H
 #define SC_WORLD_H
 
@@ -80,12 +82,30 @@ typedef struct {
   sc_vec_t hosts;       /* sc_str_t * of every key, for the wildcard search */
 } sc_dr_index_t;
 
+/* The parts, each rebuilt from the store as a whole. */
+enum {
+  SC_WORLD_PART_SERVICES = 0,     /* Services and ServiceEntries */
+  SC_WORLD_PART_VIRTUAL_SERVICES,
+  SC_WORLD_PART_DESTINATION_RULES,
+  SC_WORLD_PART_SIDECARS,
+  SC_WORLD_PART_NAMESPACES,       /* which namespaces the config mentions (only the plan
+                                     of scopes reads them) */
+  SC_WORLD__PARTS
+};
+#define SC_WORLD_ALL ((1u << SC_WORLD__PARTS) - 1)
+
+typedef struct {
+  sc_arena_t *arena; /* what the part allocated */
+  sc_vec_t vecs;     /* every sc_vec_t it allocated */
+} sc_world_part_t;
+
 typedef struct {
   const sc_store_t *store;
   const sc_mesh_config_t *mesh;
   sc_str_t root_ns;
-  sc_arena_t *arena;
-  sc_vec_t vecs; /* every sc_vec_t the world allocated, freed with it */
+  sc_world_part_t parts[SC_WORLD__PARTS];
+  sc_arena_t *arena; /* while a part is built: where it allocates */
+  sc_vec_t *vecs;
 
   sc_svc_t **svcs; /* every registry record, in creation order */
   uint32_t nsvcs;
@@ -113,6 +133,15 @@ typedef struct {
   sc_strmap_t rich_ns; /* namespaces with config of their own or named by config */
 } sc_world_t;
 
+/* An empty world over store; sc_world_update fills it. */
+int sc_world_new(const sc_store_t *store, sc_world_t **out);
+/* Rebuilds the parts in the mask (SC_WORLD_ALL: everything). Call after the store
+ * changed and before the world is read: a part whose objects changed must be rebuilt. On
+ * failure every part is left empty: update with SC_WORLD_ALL next time. */
+int sc_world_update(sc_world_t *w, unsigned parts);
+/* The parts objects of a kind feed. */
+unsigned sc_world_parts_of_kind(sc_kind_t kind);
+/* sc_world_new and sc_world_update(SC_WORLD_ALL). */
 int sc_world_build(const sc_store_t *store, sc_world_t **out);
 void sc_world_free(sc_world_t *w);
 

@@ -222,7 +222,7 @@ int sc_snapshot_view_scan(sc_snapshot_view_t *view, const char *table, const voi
   MDB_val k = {plen, (void *)prefix}, v;
   mrc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
   while (rc == 0 && mrc == 0) {
-    if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+    if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
       break; /* past the prefix: keys are in order */
     rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
     if (rc == 0)

@@ -345,23 +345,21 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
       rc = -1;
     }
     sc_changes_finish(&a.changes);
-    sc_world_t *w;
     sc_scopes_stats_t st;
     bool all = head == 1 || a.oom;
-    /* As the engine does: no update at all when nothing can change; the result is
-     * compared with a fresh computation either way. */
-    bool no_update = !sc_scopes_needs_update(&ss, &a.changes, all);
+    /* As the engine does: the kept world and plan, updated only where the batch changed
+     * them (nothing at all when no scope can change); the result is compared with a
+     * fresh world's full computation either way. */
+    if (rc == 0) {
+      rc = sc_scopes_update(&ss, store, &a.changes, all, head, &st);
+      sc_scopes_commit(&ss);
+      skipped_updates += !st.updated;
+      if (rc != 0)
+        fail_msg("update failed: %s", sc_strerror(rc));
+    }
+    sc_world_t *w;
     if (rc == 0 && (rc = sc_world_build(store, &w)) == 0) {
-      if (no_update) {
-        skipped_updates++;
-      } else {
-        rc = sc_scopes_update(&ss, w, &a.changes, all, head, &st);
-        sc_scopes_commit(&ss);
-        if (rc != 0)
-          fail_msg("update failed: %s", sc_strerror(rc));
-      }
-      if (rc == 0)
-        rc = compare(&ss, w);
+      rc = compare(&ss, w);
       sc_world_free(w);
     }
     sc_changes_free(&a.changes);
