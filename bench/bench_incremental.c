@@ -1,6 +1,6 @@
 /* Incremental versus full recomputation, per event kind, from event to committed snapshot.
  *
- *   bench_incremental [events-per-kind] [sizes: S,M,L]
+ *   bench_incremental [events-per-kind] [sizes: S,M,L] [kinds: substring filter]
  *
  * For each generated mesh: load it, publish everything once (the full computation), then
  * for every event kind apply events one per batch and time apply + scope update + LMDB
@@ -174,6 +174,7 @@ static uint64_t dir_bytes(const char *dir) {
 int main(int argc, char **argv) {
   unsigned per_kind = argc > 1 ? (unsigned)atoi(argv[1]) : 20;
   const char *which = argc > 2 ? argv[2] : "S,M,L";
+  const char *kind_filter = argc > 3 ? argv[3] : "";
   const struct {
     const char *name;
     sc_meshgen_opts_t o;
@@ -211,21 +212,32 @@ int main(int argc, char **argv) {
            ss.states.n, initial, dir_bytes(dir));
     first_mesh = 0;
     fflush(stdout);
+    int first_kind = 1;
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+      if (strstr(kinds[k].name, kind_filter) == NULL)
+        continue;
       double *ms = calloc(per_kind, sizeof(double));
       uint64_t recomputed = 0, patched = 0;
+      double world_ms = 0, plan_ms = 0, scopes_ms = 0, apply_ms = 0, commit_ms = 0;
       for (unsigned i = 0; i < per_kind; i++) {
         char ev[2048];
         kinds[k].make(ev, sizeof(ev), i, o);
         sc_changes_t changes;
         sc_changes_init(&changes);
         double a = now_ms();
-        if (apply_lines(store, ev, strlen(ev), &changes) != 0 ||
-            publish(store, &ss, wr, &changes, false, &st) != 0)
+        if (apply_lines(store, ev, strlen(ev), &changes) != 0)
+          return 1;
+        double b = now_ms();
+        if (publish(store, &ss, wr, &changes, false, &st) != 0)
           return 1;
         ms[i] = now_ms() - a;
+        apply_ms += b - a;
+        commit_ms += now_ms() - b - st.world_ms - st.plan_ms - st.scopes_ms;
         recomputed += st.recomputed + st.added;
         patched += st.patched;
+        world_ms += st.world_ms;
+        plan_ms += st.plan_ms;
+        scopes_ms += st.scopes_ms;
         sc_changes_free(&changes);
       }
       /* The same state recomputed in full: every scope, every record rewritten. */
@@ -237,11 +249,14 @@ int main(int argc, char **argv) {
       qsort(ms, per_kind, sizeof(double), cmp_double);
       double p50 = ms[per_kind / 2], p99 = ms[(per_kind * 99) / 100 < per_kind ? (per_kind * 99) / 100 : per_kind - 1];
       printf("%s{\"kind\":\"%s\",\"events\":%u,\"scopes_recomputed_per_event\":%.1f,"
-             "\"scopes_patched_per_event\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"full_recompute_ms\":%.1f,\"ratio_full_to_p50\":%.1f}",
-             k ? "," : "", kinds[k].name, per_kind, (double)recomputed / per_kind,
-             (double)patched / per_kind, p50, p99, full,
+             "\"scopes_patched_per_event\":%.1f,\"mean_world_ms\":%.3f,\"mean_plan_ms\":%.3f,"
+             "\"mean_scopes_ms\":%.3f,\"mean_apply_ms\":%.3f,\"mean_write_commit_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"full_recompute_ms\":%.1f,\"ratio_full_to_p50\":%.1f}",
+             first_kind ? "" : ",", kinds[k].name, per_kind, (double)recomputed / per_kind,
+             (double)patched / per_kind, world_ms / per_kind, plan_ms / per_kind,
+             scopes_ms / per_kind, apply_ms / per_kind, commit_ms / per_kind, p50, p99, full,
              p50 > 0 ? full / p50 : 0);
       fflush(stdout);
+      first_kind = 0;
       free(ms);
     }
     printf("],\"snapshot_bytes_after\":%" PRIu64 "}", dir_bytes(dir));

@@ -33,7 +33,12 @@ typedef enum {
   SC_DEP_DR_EXP_HOST,     /* (ns, host): a rule in the exported index of ns */
   SC_DEP_DR_EXP_WILD,     /* (ns): a wildcard-host rule in that index */
   SC_DEP_DR_ROOT_HOST,    /* (host): a rule in the root namespace's private index */
-  SC_DEP_DR_ROOT_WILD     /* a wildcard-host rule in that index */
+  SC_DEP_DR_ROOT_WILD,    /* a wildcard-host rule in that index */
+  /* What makes a hostname specific to a namespace N (sc_world_ns_specific_hosts), for
+   * scopes that store only those hostnames and share the rest: */
+  SC_DEP_SVC_NS_ANY,      /* (ns): a service record of namespace ns, visible or not */
+  SC_DEP_DR_LOCAL_ANY,    /* (ns): a rule in the namespace-local index of ns */
+  SC_DEP_DR_NAMED         /* (N): an exported rule whose exportTo names N */
 } sc_dep_kind_t;
 
 uint64_t sc_dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b);

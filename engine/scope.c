@@ -12,6 +12,12 @@ typedef struct {
   const sc_scope_patch_t *patch; /* NULL: the whole scope */
 } ctx_t;
 
+/* A patch with VirtualService positions reuses the scope's listeners as they were;
+ * without, it computes them (a scope whose entries are only some hostnames). */
+static bool reuses_listeners(const ctx_t *c) {
+  return c->patch != NULL && c->patch->vs_positions != NULL;
+}
+
 static bool in_patch(const ctx_t *c, sc_str_t host) {
   return c->patch == NULL || sc__strmap_get(c->patch->host_set, host) != NULL;
 }
@@ -215,9 +221,8 @@ static const sc_svc_t *alias_trim(sc_scope_t *s, const sc_host_class_t *hc, cons
 
 /* ---- selecting services (5.4, 5.5) ------------------------------------------------------- */
 
-static int cmp_rank(const void *a, const void *b) {
-  const sc_svc_t *x = *(const sc_svc_t *const *)a, *y = *(const sc_svc_t *const *)b;
-  return (x->rank > y->rank) - (x->rank < y->rank);
+static int cmp_creation(const void *a, const void *b) {
+  return sc_world_cmp_records(*(const sc_svc_t *const *)a, *(const sc_svc_t *const *)b);
 }
 
 /* The candidates of the patch's hostnames in the order servicesExportedToNamespace(n)
@@ -257,7 +262,7 @@ static int candidates(ctx_t *c, const sc_listener_t *l, sc_vec_t *out) {
           return SC_ENOMEM;
       }
     }
-    sc__vec_sort(out, cmp_rank);
+    sc__vec_sort(out, cmp_creation);
     return 0;
   }
   if (c->patch != NULL)
@@ -599,13 +604,13 @@ static int collect_services(ctx_t *c) {
       rc = append_service(s, &added, l->services.items[i]);
     sc_vec_t patched = {0};
     const sc_vec_t *vss = &l->vss;
-    if (c->patch != NULL && rc == 0) {
+    if (reuses_listeners(c) && rc == 0) {
       rc = patch_vss(c, li, &patched);
       vss = &patched;
     }
     for (uint32_t v = 0; v < vss->n && rc == 0; v++) {
       const sc_obj_t *vs = vss->items[v];
-      if (c->patch == NULL)
+      if (!reuses_listeners(c))
         rc = add_dep(s, "VirtualService", vs->namespace_, vs->name);
       sc_vec_t dests = {0};
       if (rc == 0)
@@ -784,12 +789,20 @@ static int build_listeners(ctx_t *c) {
       rc = import_keys(s, l);
     if (rc == 0)
       rc = select_services(c, l);
-    if (rc == 0 && c->patch == NULL)
+    if (rc == 0 && !reuses_listeners(c))
       rc = select_virtual_services(c, l);
     if (rc != 0)
       return rc;
   }
   return 0;
+}
+
+bool sc_scope_imports_all(sc_scope_kind_t kind, const sc_obj_t *sidecar) {
+  if (kind == SC_SCOPE_DEFAULT || sidecar == NULL)
+    return true;
+  const sc_sidecar_t *sc = &sidecar->u.sidecar;
+  return sc->negress == 1 && !sc->egress[0].has_port && sc->egress[0].hosts.n == 1 &&
+         sc_str_eqz(sc->egress[0].hosts.items[0], "*/*");
 }
 
 static int cmp_hostname(const void *a, const void *b) {

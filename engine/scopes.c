@@ -1,6 +1,7 @@
 /* Incremental scopes (see scopes.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "scopes.h"
 
@@ -24,6 +25,9 @@ void sc_changes_free(sc_changes_t *c) {
   for (uint32_t i = 0; i < c->hosts.n; i++)
     free(c->hosts.items[i]);
   sc__vec_free(&c->hosts);
+  for (uint32_t i = 0; i < c->services.n; i++)
+    sc_obj_unref(c->services.items[i]);
+  sc__vec_free(&c->services);
   sc__strmap_free(&c->host_set, NULL);
 }
 
@@ -93,6 +97,8 @@ void sc_scopes_free(sc_scopes_t *ss) {
   for (size_t i = 0; i < ss->nselectors; i++)
     sc_record_free(&ss->selectors[i]);
   free(ss->selectors);
+  if (ss->base != NULL)
+    state_free(ss->base);
   sc_world_free(ss->world);
   if (ss->have_plan)
     sc_scope_plan_free(&ss->plan);
@@ -195,7 +201,7 @@ static int emit_visibility(sc_keys_t *out, const sc_strlist_t *e, sc_str_t ns, b
 
 static int emit_service(const sc_obj_t *o, const sc_mesh_config_t *mesh, const sc_strlist_t *hosts,
                         const sc_strlist_t *export_to, sc_keys_t *out) {
-  int rc = 0;
+  int rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_NS_ANY, o->namespace_, none));
   for (uint32_t i = 0; i < hosts->n && rc == 0; i++) {
     rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_EXACT, o->namespace_, hosts->items[i]));
     if (rc == 0)
@@ -223,6 +229,13 @@ static int emit_destination_rule(const sc_obj_t *o, const sc_mesh_config_t *mesh
   if (rc == 0 && p.root_local)
     rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_ROOT_WILD, none, none)
                                : sc_dep_key(SC_DEP_DR_ROOT_HOST, host, none));
+  if (rc == 0 && p.local)
+    rc = sc_keys_add(out, sc_dep_key(SC_DEP_DR_LOCAL_ANY, ns, none));
+  for (uint32_t i = 0; p.exported && !sc_strlist_hasz(p.export_to, "*") && i < p.export_to->n && rc == 0; i++) {
+    sc_str_t v = p.export_to->items[i];
+    if (!sc_str_eqz(v, ".") && !sc_str_eqz(v, "~"))
+      rc = sc_keys_add(out, sc_dep_key(SC_DEP_DR_NAMED, v, none));
+  }
   return rc;
 }
 
@@ -375,6 +388,12 @@ int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_chan
   if (rc == 0 && c->new_obj != NULL)
     rc = note_object(c->new_obj, mesh, out);
   out->world_parts |= sc_world_parts_of_kind(o->kind);
+  if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
+                  o->kind == SC_KIND_DESTINATION_RULE)) {
+    rc = sc__vec_push(&out->services, (void *)o);
+    if (rc == 0)
+      sc_obj_ref((sc_obj_t *)o);
+  }
   if (dirties_plan(store, c, o)) {
     out->plan_dirty = true;
     out->world_parts |= 1u << SC_WORLD_PART_NAMESPACES;
@@ -437,7 +456,9 @@ static int apply_entry(sc_scope_state_t *st, sc_str_t host, sc_entry_t *e, bool 
   return 0;
 }
 
-/* After entries changed: a new version, changedAt and head record when the content did. */
+/* After entries changed: a new version, changedAt and head record when the content did.
+ * (A scope sharing the base keeps its own version when only the base changes: readers
+ * combine the two.) */
 static int reversion(sc_scope_state_t *st, const sc_scope_desc_t *d, uint64_t head_next,
                      bool force) {
   uint64_t version = sc_scope_version(st->rec.body_hash, st->entries_mix);
@@ -491,7 +512,8 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
                          sc_scope_state_t *st, uint64_t head_next, bool write_all) {
   sc_record_t rec;
   sc_scope_aux_t aux;
-  int rc = sc_scope_render(w, d, head_next, &rec, &aux);
+  sc_render_opts_t opts = {d == &sc_base_desc};
+  int rc = sc_scope_render(w, d, &opts, head_next, &rec, &aux);
   if (rc != 0)
     return rc;
   index_remove(ss, st);
@@ -543,9 +565,11 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
     rec.body = NULL;
     rec.key = NULL;
   }
+  bool base_flip = st->rec.has_base != rec.has_base; /* "base" is in the record */
+  st->rec.has_base = rec.has_base;
   sc_record_free(&rec);
   if (rc == 0)
-    rc = reversion(st, d, head_next, write_all);
+    rc = reversion(st, d, head_next, write_all || body_changed || base_flip);
   return rc == 0 ? stage_state(ss, st) : rc;
 }
 
@@ -722,8 +746,9 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
   st->seen = true;
   bool shared = d->same_as != NULL;
   /* A namespace that gains or loses config of its own switches between sharing and
-   * having its own content. */
-  bool full = st->affected || write_all || st->shared != shared;
+   * having its own content; a reference follows the content it refers to. */
+  const sc_scope_state_t *target = shared ? sc__strmap_get(&ss->by_id, sc_str(d->same_as)) : NULL;
+  bool full = st->affected || write_all || st->shared != shared || (target && target->put_head);
   if (!full && !st->patched)
     return 0;
   if (!is_new)
@@ -742,6 +767,30 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
     stats->patched++;
   if (rc == 0 && !is_new && st->rec.hash == version && !st->put_head)
     stats->unchanged++;
+  return rc;
+}
+
+/* The base (SC_BASE_ID): entries only, never a head; recomputed or patched like a scope,
+ * before the scopes that refer to it. */
+static int update_base(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t *changes, bool full,
+                       bool write_all, uint64_t head_next) {
+  sc_scope_state_t *b = ss->base;
+  if (b == NULL) {
+    if ((b = calloc(1, sizeof(*b))) == NULL || (b->id = strdup(SC_BASE_ID)) == NULL) {
+      free(b);
+      return SC_ENOMEM;
+    }
+    sc__strmap_init(&b->entries);
+    b->is_base = true;
+    ss->base = b;
+    full = true;
+  }
+  int rc = 0;
+  if (full || b->affected)
+    rc = recompute_own(ss, w, &sc_base_desc, b, head_next, write_all);
+  else if (b->patched)
+    rc = recompute_patch(ss, w, &sc_base_desc, b, changes, head_next);
+  b->affected = b->patched = false;
   return rc;
 }
 
@@ -772,18 +821,37 @@ static int update_plan(sc_scopes_t *ss, bool replan, bool write_all, sc_scopes_s
   return rc;
 }
 
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                      bool all, uint64_t head_next, sc_scopes_stats_t *stats) {
   memset(stats, 0, sizeof(*stats));
   all |= changes == NULL;
   ss->world_stale |= all ? SC_WORLD_ALL : changes->world_parts;
+  for (uint32_t i = 0; !all && ss->world != NULL && i < changes->services.n; i++) {
+    const sc_obj_t *o = changes->services.items[i];
+    int rc = o->kind == SC_KIND_DESTINATION_RULE
+                 ? sc_world_note_rule(ss->world, o->namespace_)
+                 : sc_world_note_service(ss->world, o->kind, o->namespace_, o->name);
+    if (rc != 0)
+      return rc;
+  }
   if (!sc_scopes_needs_update(ss, changes, all))
     return 0;
   stats->updated = true;
   bool write_all = ss->resync;
+  double t0 = now_ms();
   int rc = update_world(ss, store);
+  double t1 = now_ms();
   if (rc == 0)
     rc = update_plan(ss, all || write_all || changes->plan_dirty, write_all, stats);
+  double t2 = now_ms();
+  stats->world_ms = t1 - t0;
+  stats->plan_ms = t2 - t1;
   if (rc != 0) {
     if (ss->have_plan) /* recomputed next time */
       sc_scope_plan_free(&ss->plan);
@@ -802,6 +870,7 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
     mark(ss, &changes->full, true);
     mark(ss, &changes->patch, false);
   }
+  rc = update_base(ss, w, changes, all || write_all, write_all, head_next);
   /* Scopes with content of their own first: shared ones reference them. */
   for (int pass = 0; pass < 2 && rc == 0; pass++)
     for (size_t i = 0; i < plan.nscopes && rc == 0; i++)
@@ -814,6 +883,7 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
     stats->entries_written += st->put.n;
     stats->entries_deleted += st->del.n;
   }
+  stats->scopes_ms = now_ms() - t2;
   return rc;
 }
 
@@ -854,7 +924,12 @@ static int put_head(sc_snapshot_txn_t *txn, const sc_record_t *r) {
 }
 
 static int write_state(sc_snapshot_txn_t *txn, const sc_scope_state_t *st) {
-  int rc = st->put_head ? put_head(txn, &st->rec) : 0;
+  int rc = 0;
+  if (st->put_head && st->is_base) /* its version and changedAt; not a scope to list */
+    rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, st->rec.key, strlen(st->rec.key), st->rec.json,
+                             st->rec.len);
+  else if (st->put_head)
+    rc = put_head(txn, &st->rec);
   for (uint32_t i = 0; i < st->put.n && rc == 0; i++)
     rc = put_entry(txn, st->id, st->put.items[i]);
   for (uint32_t i = 0; i < st->del.n && rc == 0; i++)

@@ -31,6 +31,9 @@ typedef struct {
   sc_strmap_t host_set; /* the same, for lookups */
   bool plan_dirty;      /* which scopes exist may have changed */
   unsigned world_parts; /* the world's parts whose inputs changed (world.h) */
+  sc_vec_t services;    /* sc_obj_t * (held): old and new versions of changed Services,
+                           ServiceEntries and DestinationRules, for the world to update
+                           only what they touch */
 } sc_changes_t;
 
 void sc_changes_init(sc_changes_t *c);
@@ -54,11 +57,13 @@ typedef struct sc_scope_state_s {
   bool affected;       /* registered on a full key the batch emitted */
   bool patched;        /* registered on a patch key the batch emitted */
   bool shared;         /* a reference to another scope's content (same_as) */
+  bool is_base;        /* the base (SC_BASE_ID): entries only */
 } sc_scope_state_t;
 
 typedef struct {
   uint64_t affected, recomputed, patched, unchanged, added, removed, entries_written,
       entries_deleted, selectors_written;
+  double world_ms, plan_ms, scopes_ms; /* where the time went */
   bool updated;    /* false: nothing could change, nothing was done */
   bool replanned;  /* the plan (which scopes exist, selectors) was recomputed */
 } sc_scopes_stats_t;
@@ -82,6 +87,7 @@ typedef struct {
   unsigned world_stale;    /* parts whose inputs changed since the last world update */
   sc_scope_plan_t plan;
   bool have_plan;
+  sc_scope_state_t *base;  /* the entries scopes importing everything share */
 } sc_scopes_t;
 
 void sc_scopes_init(sc_scopes_t *ss);

@@ -382,6 +382,7 @@ typedef struct {
   bool summary;
   uint32_t services;
   uint64_t changed_at;
+  bool has_base; /* the content shares the base: readers combine versions */
 } head_t;
 
 static void render_head(gen_t g, const head_t *h) {
@@ -404,6 +405,10 @@ static void render_head(gen_t g, const head_t *h) {
   if (h->same_as != NULL) {
     g_key(g, "sameAs");
     g_cstr(g, h->same_as);
+  }
+  if (h->has_base && (h->same_as != NULL || h->summary)) {
+    g_key(g, "base");
+    g_cstr(g, SC_BASE_ID);
   }
   if (h->summary) {
     g_key(g, "services");
@@ -434,9 +439,22 @@ uint64_t sc_scope_version(uint64_t body_hash, uint64_t entries_mix) {
   return body_hash ^ entries_mix;
 }
 
+const sc_scope_desc_t sc_base_desc = {(char *)SC_BASE_ID, SC_SCOPE_DEFAULT, NULL,
+                                      {SC_OTHER_NAMESPACES, 1}, NULL};
+
+/* The namespace a scope is computed for: "*" stands for one nothing names. */
+static sc_str_t compute_ns(const sc_scope_desc_t *d) {
+  return sc_str_eqz(d->ns, SC_OTHER_NAMESPACES) ? other_ns : d->ns;
+}
+
+bool sc_scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
+  return d != &sc_base_desc && sc_scope_imports_all(d->kind, d->sidecar) &&
+         !sc_str_eq(compute_ns(d), w->root_ns);
+}
+
 int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
                        uint64_t changed_at, uint32_t services) {
-  char *json = malloc(rec->body_len + 40);
+  char *json = malloc(rec->body_len + 80);
   if (json == NULL)
     return SC_ENOMEM;
   memcpy(json, rec->body, rec->body_len + 1);
@@ -447,22 +465,93 @@ int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t vers
     snprintf(v, sizeof(v), "%016" PRIx64, version);
     memcpy(at + strlen("\"version\":\""), v, 16);
   }
-  /* "changedAt" goes after the content: it is not part of the version. */
+  /* "base" and "changedAt" go after the head's content: the version covers them as the
+   * base's version and not at all. */
+  if (rec->has_base && len > 0 && json[len - 1] == '}')
+    len += (size_t)snprintf(json + len - 1, 40, ",\"base\":\"%s\"}", SC_BASE_ID) - 1;
   if (changed_at > 0 && len > 0 && json[len - 1] == '}')
     len += (size_t)snprintf(json + len - 1, 40, ",\"changedAt\":%" PRIu64 "}", changed_at) - 1;
   free(rec->json);
   rec->json = json;
   rec->len = len;
   rec->hash = version;
-  return set_summary(rec, (head_t){d, version, NULL, true, services, changed_at});
+  return set_summary(rec, (head_t){d, version, NULL, true, services, changed_at, rec->has_base});
 }
 
-int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
-                    sc_record_t *rec, sc_scope_aux_t *aux) {
+/* The keys of a scope sharing the base: under which what makes a hostname specific to
+ * ns can change. A public service's hostname that is not specific is the base's business,
+ * so "any public service" is not among them, unless a wildcard rule can make a new
+ * hostname specific. */
+static int specific_keys(sc_keys_t *keys, sc_str_t ns, bool wildcards) {
+  static const sc_str_t none = {"", 0};
+  uint64_t any_public = sc_dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none);
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < keys->n; i++)
+    if (keys->keys[i] != any_public || wildcards)
+      keys->keys[kept++] = keys->keys[i];
+  keys->n = kept;
+  int rc = sc_keys_add(keys, sc_dep_key(SC_DEP_SVC_ANY_VIS, ns, none));
+  if (rc == 0)
+    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_SVC_NS_ANY, ns, none));
+  if (rc == 0)
+    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_DR_LOCAL_ANY, ns, none));
+  if (rc == 0)
+    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_DR_NAMED, ns, none));
+  if (rc == 0)
+    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_DR_LOCAL_WILD, ns, none));
+  sc_keys_finish(keys);
+  return rc;
+}
+
+/* A service of each specific hostname appearing, going or changing (also of one that has
+ * none yet: a rule can make a hostname specific before any service has it). */
+static int host_keys(sc_keys_t *keys, const sc_vec_t *hosts) {
+  static const sc_str_t none = {"", 0};
+  for (uint32_t i = 0; i < hosts->n; i++)
+    if (sc_keys_add(keys, sc_dep_key(SC_DEP_SVC_HOST, *(const sc_str_t *)hosts->items[i], none)) != 0)
+      return SC_ENOMEM;
+  sc_keys_finish(keys);
+  return 0;
+}
+
+/* The hostnames specific to ns, among only (NULL: all of them). */
+static int specific_hosts(const sc_world_t *w, sc_str_t ns, const sc_strmap_t *only,
+                          sc_vec_t *hosts, sc_strmap_t *set, bool *wildcards) {
+  sc_vec_t all = {0};
+  sc_strmap_t all_set;
+  sc__strmap_init(&all_set);
+  int rc = sc_world_ns_specific_hosts(w, ns, &all, &all_set, wildcards);
+  for (uint32_t i = 0; i < all.n && rc == 0; i++) {
+    sc_str_t *h = all.items[i];
+    if (only != NULL && sc__strmap_get(only, *h) == NULL)
+      continue;
+    rc = sc__vec_push(hosts, h) || sc__strmap_put(set, *h, h) ? SC_ENOMEM : 0;
+  }
+  sc__vec_free(&all);
+  sc__strmap_free(&all_set, NULL);
+  return rc;
+}
+
+int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
+                    uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux) {
   sc_scope_t *s;
-  bool other = sc_str_eqz(d->ns, SC_OTHER_NAMESPACES);
   memset(rec, 0, sizeof(*rec));
-  int rc = sc_scope_compute(w, d->kind, d->sidecar, other ? other_ns : d->ns, NULL, &s);
+  rec->has_base = !opts->unshared && sc_scope_shares_base(w, d);
+  /* Sharing the base: only the hostnames specific to the namespace are computed. */
+  sc_vec_t hosts = {0};
+  sc_strmap_t set;
+  sc__strmap_init(&set);
+  sc_scope_patch_t only = {&hosts, &set, NULL, 0};
+  bool wildcards = false;
+  int rc = rec->has_base ? specific_hosts(w, compute_ns(d), NULL, &hosts, &set, &wildcards) : 0;
+  if (rc == 0)
+    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), rec->has_base ? &only : NULL, &s);
+  if (rc == 0 && rec->has_base &&
+      ((rc = specific_keys(&s->keys, compute_ns(d), wildcards)) != 0 ||
+       (rc = host_keys(&s->keys, &hosts)) != 0))
+    sc_scope_free(s);
+  sc__vec_free(&hosts);
+  sc__strmap_free(&set, NULL);
   if (rc != 0)
     return rc;
   gen_t g = new_gen();
@@ -481,8 +570,9 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t chan
     uint64_t mix = 0;
     for (size_t i = 0; i < rec->nentries; i++)
       mix ^= rec->entries[i].hash;
-    rc = sc_scope_reversion(d, rec, sc_scope_version(rec->body_hash, mix), changed_at,
-                            (uint32_t)rec->nentries);
+    rc = sc_scope_reversion(d, rec,
+                            sc_scope_version(rec->body_hash, mix),
+                            changed_at, (uint32_t)rec->nentries);
   }
   if (rc == 0 && aux != NULL) {
     memset(aux, 0, sizeof(*aux));
@@ -512,8 +602,23 @@ int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
                           const sc_scope_patch_t *patch, sc_entry_t **entries, size_t *nentries,
                           sc_keys_t *keys) {
   sc_scope_t *s;
-  bool other = sc_str_eqz(d->ns, SC_OTHER_NAMESPACES);
-  int rc = sc_scope_compute(w, d->kind, d->sidecar, other ? other_ns : d->ns, patch, &s);
+  /* Sharing the base: of the patch's hostnames, only those specific to the namespace. */
+  sc_vec_t hosts = {0};
+  sc_strmap_t set;
+  sc__strmap_init(&set);
+  sc_scope_patch_t specific = *patch;
+  specific.hosts = &hosts;
+  specific.host_set = &set;
+  bool shares = sc_scope_shares_base(w, d), wildcards = false;
+  int rc = shares ? specific_hosts(w, compute_ns(d), patch->host_set, &hosts, &set, &wildcards) : 0;
+  if (rc == 0)
+    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), shares ? &specific : patch, &s);
+  if (rc == 0 && shares &&
+      ((rc = specific_keys(&s->keys, compute_ns(d), wildcards)) != 0 ||
+       (rc = host_keys(&s->keys, &hosts)) != 0))
+    sc_scope_free(s);
+  sc__vec_free(&hosts);
+  sc__strmap_free(&set, NULL);
   if (rc != 0)
     return rc;
   rc = render_entries(s, entries, nentries);
@@ -535,7 +640,7 @@ void sc_scope_aux_free(sc_scope_aux_t *aux) {
 
 int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
                            uint64_t changed_at, sc_record_t *rec) {
-  head_t h = {d, target->hash, target->key, false, target->services, changed_at};
+  head_t h = {d, target->hash, target->key, false, target->services, changed_at, target->has_base};
   gen_t g = new_gen();
   int rc = SC_ENOMEM;
   memset(rec, 0, sizeof(*rec));
@@ -742,6 +847,8 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
     return SC_ENOMEM;
   }
   out->nscopes = plan.nscopes; /* zeroed records are safe to free on failure */
+  rc = sc_scope_render(w, &sc_base_desc, &(sc_render_opts_t){true}, 0, &out->base, NULL);
+  sc_render_opts_t opts = {false};
   /* Scopes with content of their own first, then the ones that share it. */
   for (int pass = 0; pass < 2 && rc == 0; pass++) {
     for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {
@@ -749,7 +856,7 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
       if ((d->same_as != NULL) != (pass == 1))
         continue;
       if (d->same_as == NULL) {
-        rc = sc_scope_render(w, d, 0, &out->scopes[i], NULL);
+        rc = sc_scope_render(w, d, &opts, 0, &out->scopes[i], NULL);
       } else {
         const sc_record_t *target = NULL;
         for (size_t j = 0; j < plan.nscopes && target == NULL; j++)
@@ -777,6 +884,7 @@ static void free_records(sc_record_t *r, size_t n) {
 }
 
 void sc_scopeset_free(sc_scopeset_t *set) {
+  sc_record_free(&set->base);
   free_records(set->scopes, set->nscopes);
   free_records(set->selectors, set->nselectors);
   memset(set, 0, sizeof(*set));

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "scope.h"
+#include "scopecast/snapshot.h"
 #include "world.h"
 
 /* The namespace written as "*": content for any namespace no object mentions. */
@@ -42,7 +43,10 @@ typedef struct {
   uint64_t body_hash;
   sc_entry_t *entries; /* sorted by hostname; NULL for shared scopes */
   size_t nentries;
+  bool has_base; /* scopes: the entries are only the namespace's specific hostnames; the
+                    others are the base's (SC_BASE_ID) */
 } sc_record_t;
+
 
 /* A scope the config defines, not yet computed. */
 typedef struct {
@@ -53,6 +57,18 @@ typedef struct {
   char *same_as;           /* a plain namespace's fallback (sc_world_ns_plain): the id of
                               the "*" scope whose content it shares; NULL otherwise */
 } sc_scope_desc_t;
+
+/* The entries every namespace sees through an import of every host of every namespace,
+ * stored once under this id (entries only, no head): a scope that imports exactly that
+ * stores only the hostnames specific to its namespace and refers to these for the rest. */
+#define SC_BASE_ID SC_BASE_KEY
+
+/* The base's description: the built-in default scope of a namespace nothing names. */
+extern const sc_scope_desc_t sc_base_desc;
+
+typedef struct {
+  bool unshared; /* compute every entry, even where the base has it */
+} sc_render_opts_t;
 
 /* Every scope id the config defines, sorted, and the selector records. */
 typedef struct {
@@ -73,18 +89,26 @@ typedef struct {
 } sc_scope_aux_t;
 void sc_scope_aux_free(sc_scope_aux_t *aux);
 
+/* Whether a scope stores only its namespace's specific hostnames and refers to the base
+ * for the rest: it imports every host of every namespace, and its namespace is not the
+ * root namespace (whose rule lookups differ). */
+bool sc_scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d);
+
 /* Computes and renders one scope: its head and its entries. changed_at > 0 adds
  * "changedAt" (outside the version). aux (may be NULL) receives what patches need. */
-int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, uint64_t changed_at,
-                    sc_record_t *rec, sc_scope_aux_t *aux);
+int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
+                    uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux);
 
 /* Recomputes the entries of the patch's hostnames only: *entries (sorted by hostname)
- * holds those that exist. keys receives the keys looked up. */
+ * holds those that exist (for a scope sharing the base: those specific to its
+ * namespace). keys receives the keys looked up. */
 int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
                           const sc_scope_patch_t *patch, sc_entry_t **entries, size_t *nentries,
                           sc_keys_t *keys);
 
-/* The version of a head with these entry hashes combined (XOR) into entries_mix. */
+/* The version of a head with these entry hashes combined (XOR) into entries_mix. A scope
+ * sharing the base has this version of its own; readers combine it with the base's
+ * (sc_snapshot_effective_version). */
 uint64_t sc_scope_version(uint64_t body_hash, uint64_t entries_mix);
 /* Rewrites rec's record and summary from its body for a new version, changedAt and
  * entry count. */
@@ -101,6 +125,7 @@ int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
                            uint64_t changed_at, sc_record_t *rec);
 
 typedef struct {
+  sc_record_t base; /* the base's entries (its head is never written) */
   sc_record_t *scopes;
   size_t nscopes;
   sc_record_t *selectors;

@@ -21,12 +21,18 @@ static sc_vec_t *new_vec(sc_world_t *w) {
   return v;
 }
 
-/* The vector filed under key in m, created on first use. */
+/* The vector filed under key in m, created on first use. The key is copied into the
+ * part: the services part outlives the objects it first got keys from. */
 static sc_vec_t *vec_at(sc_world_t *w, sc_strmap_t *m, sc_str_t key) {
   sc_vec_t *v = sc__strmap_get(m, key);
   if (v == NULL) {
     v = new_vec(w);
-    if (v == NULL || sc__strmap_put(m, key, v) != 0)
+    char *copy = sc__arena_alloc(w->arena, key.len + 1);
+    if (v == NULL || copy == NULL)
+      return NULL;
+    memcpy(copy, key.ptr, key.len);
+    copy[key.len] = '\0';
+    if (sc__strmap_put(m, (sc_str_t){copy, key.len}, v) != 0)
       return NULL;
   }
   return v;
@@ -165,7 +171,7 @@ bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t n
   return !hidden(e) && sc_export_visible(e, s->namespace_, ns);
 }
 
-static int resolve_aliases(sc_world_t *w);
+static int resolve_aliases(sc_world_t *w, const sc_vec_t *all);
 
 /* The namespace whose exported list an exportTo value v files s under; empty when it
  * files nothing (the own namespace named a second time). */
@@ -177,72 +183,158 @@ static sc_str_t export_target(const sc_svc_t *s, sc_str_t v, bool *own_added) {
   return own ? s->namespace_ : v;
 }
 
-static int build_services(sc_world_t *w) {
-  sc_vec_t all = {0};
-  int rc = 0;
-  sc_obj_list_t k8s = sc_store_list(w->store, SC_KIND_SERVICE);
-  for (size_t i = 0; i < k8s.n && rc == 0; i++) {
-    sc_svc_t *s = from_k8s(w, k8s.items[i]);
-    rc = s ? sc__vec_push(&all, s) : SC_ENOMEM;
-  }
-  sc_obj_list_t ses = sc_store_list(w->store, SC_KIND_SERVICE_ENTRY);
-  for (size_t i = 0; i < ses.n && rc == 0; i++)
-    rc = add_service_entry(w, ses.items[i], &all);
-  if (rc != 0) {
-    sc__vec_free(&all);
-    return rc;
-  }
-  sc__vec_sort(&all, cmp_svc);
-  sc_vec_t *keep = new_vec(w); /* owns the array from now on */
-  if (keep == NULL) {
-    sc__vec_free(&all);
-    return SC_ENOMEM;
-  }
-  *keep = all;
-  w->svcs = (sc_svc_t **)all.items;
-  w->nsvcs = all.n;
-  if ((rc = resolve_aliases(w)) != 0)
-    return rc;
+/* The records of one object, and the reference that keeps its strings alive. */
+typedef struct {
+  sc_obj_t *obj;
+  sc_vec_t recs; /* sc_svc_t * */
+} held_t;
 
-  for (uint32_t i = 0; i < w->nsvcs; i++) {
-    sc_svc_t *s = w->svcs[i];
-    s->rank = i;
-    /* byHost[host][ns]: first in creation order, but Kubernetes replaces others. */
-    sc_vec_t *recs = vec_at(w, &w->by_host, s->hostname);
-    if (recs == NULL)
-      return SC_ENOMEM;
+/* Creates the records of a Service or ServiceEntry and holds the object. */
+static int hold_object(sc_world_t *w, const sc_obj_t *obj, sc_vec_t *out) {
+  held_t *h = sc__arena_alloc(w->arena, sizeof(*h));
+  if (h == NULL || sc__vec_push(w->vecs, &h->recs) != 0)
+    return SC_ENOMEM;
+  memset(h, 0, sizeof(*h));
+  int rc = 0;
+  if (obj->kind == SC_KIND_SERVICE) {
+    sc_svc_t *r = from_k8s(w, obj);
+    rc = r ? sc__vec_push(&h->recs, r) : SC_ENOMEM;
+  } else {
+    rc = add_service_entry(w, obj, &h->recs);
+  }
+  for (uint32_t i = 0; i < h->recs.n && rc == 0; i++)
+    rc = sc__vec_push(out, h->recs.items[i]);
+  if (rc == 0)
+    rc = sc__hashmap_put(&w->svc_objects, obj->key_hash, h);
+  if (rc == 0)
+    h->obj = sc_obj_ref((sc_obj_t *)obj);
+  return rc;
+}
+
+static void release_objects(sc_world_t *w) {
+  for (size_t i = 0; i < w->svc_objects.cap; i++) {
+    held_t *h = w->svc_objects.values[i];
+    if (h != NULL && h->obj != NULL)
+      sc_obj_unref(h->obj);
+  }
+  sc__hashmap_free(&w->svc_objects);
+}
+
+/* byHost[host][ns] from every record of host: first in creation order per namespace, but
+ * Kubernetes replaces others. */
+static int place_winners(sc_world_t *w, sc_str_t host) {
+  const sc_vec_t *all = sc__strmap_get(&w->all_by_host, host);
+  sc_vec_t *recs = sc__strmap_get(&w->by_host, host);
+  if (all == NULL || all->n == 0) {
+    if (recs != NULL)
+      sc__strmap_remove(&w->by_host, host);
+    if (all != NULL)
+      sc__strmap_remove(&w->all_by_host, host);
+    return 0;
+  }
+  if (recs == NULL && (recs = vec_at(w, &w->by_host, host)) == NULL)
+    return SC_ENOMEM;
+  recs->n = 0;
+  for (uint32_t i = 0; i < all->n; i++) {
+    sc_svc_t *s = all->items[i];
     bool placed = false;
-    for (uint32_t j = 0; j < recs->n; j++) {
+    for (uint32_t j = 0; j < recs->n && !placed; j++) {
       sc_svc_t *o = recs->items[j];
       if (!sc_str_eq(o->namespace_, s->namespace_))
         continue;
       if (o->registry != SC_REGISTRY_KUBERNETES && s->registry == SC_REGISTRY_KUBERNETES)
         recs->items[j] = s;
       placed = true;
-      break;
     }
     if (!placed && sc__vec_push(recs, s) != 0)
       return SC_ENOMEM;
-    sc_vec_t *of_host = vec_at(w, &w->all_by_host, s->hostname);
-    if (of_host == NULL || sc__vec_push(of_host, s) != 0)
+  }
+  return 0;
+}
+
+/* Inserts s into v (sorted by creation) after any equal record: where a build in creation
+ * order would have pushed it. */
+static int insert_sorted(sc_vec_t *v, sc_svc_t *s) {
+  if (sc__vec_push(v, s) != 0)
+    return SC_ENOMEM;
+  uint32_t lo = 0, hi = v->n - 1;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (cmp_svc(&v->items[mid], &s) <= 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  memmove(&v->items[lo + 1], &v->items[lo], (v->n - 1 - lo) * sizeof(void *));
+  v->items[lo] = s;
+  return 0;
+}
+
+static void remove_all(sc_vec_t *v, const sc_svc_t *s) {
+  uint32_t kept = 0;
+  for (uint32_t i = 0; v != NULL && i < v->n; i++)
+    if (v->items[i] != s)
+      v->items[kept++] = v->items[i];
+  if (v != NULL)
+    v->n = kept;
+}
+
+/* Files a record in the lists by namespace and exportTo (3.1.3); add false removes it. */
+static int file_record(sc_world_t *w, sc_svc_t *s, bool add, bool sorted) {
+  int (*put)(sc_vec_t *, sc_svc_t *) = sorted ? insert_sorted : (int (*)(sc_vec_t *, sc_svc_t *))sc__vec_push;
+  sc_vec_t *lists[2] = {vec_at(w, &w->all_by_host, s->hostname), vec_at(w, &w->svcs_by_ns, s->namespace_)};
+  for (int l = 0; l < 2; l++) {
+    if (lists[l] == NULL || (add && put(lists[l], s) != 0))
       return SC_ENOMEM;
-    /* exportTo lists, in creation order. */
-    const sc_strlist_t *e = svc_exports(w, s);
-    if (sc_strlist_hasz(e, "*")) {
-      if (sc__vec_push(&w->public_svcs, s) != 0)
+    if (!add)
+      remove_all(lists[l], s);
+  }
+  const sc_strlist_t *e = svc_exports(w, s);
+  if (sc_strlist_hasz(e, "*")) {
+    if (!add)
+      remove_all(&w->public_svcs, s);
+    else if (put(&w->public_svcs, s) != 0)
+      return SC_ENOMEM;
+  } else if (!sc_strlist_hasz(e, "~")) {
+    bool own_added = false;
+    for (uint32_t j = 0; j < e->n; j++) {
+      sc_str_t to_ns = export_target(s, e->items[j], &own_added);
+      sc_vec_t *to = to_ns.len ? vec_at(w, &w->exported_to, to_ns) : NULL;
+      if (to_ns.len && to == NULL)
         return SC_ENOMEM;
-    } else if (!sc_strlist_hasz(e, "~")) {
-      bool own_added = false;
-      for (uint32_t j = 0; j < e->n; j++) {
-        sc_str_t to_ns = export_target(s, e->items[j], &own_added);
-        sc_vec_t *to = to_ns.len ? vec_at(w, &w->exported_to, to_ns) : NULL;
-        if (to_ns.len && (to == NULL || sc__vec_push(to, s) != 0))
-          return SC_ENOMEM;
-      }
+      if (to != NULL && !add)
+        remove_all(to, s);
+      else if (to != NULL && put(to, s) != 0)
+        return SC_ENOMEM;
     }
   }
   return 0;
 }
+
+static int build_services(sc_world_t *w) {
+  sc_vec_t *all = new_vec(w);
+  int rc = all ? 0 : SC_ENOMEM;
+  sc__hashmap_init(&w->svc_objects);
+  sc_kind_t kinds[2] = {SC_KIND_SERVICE, SC_KIND_SERVICE_ENTRY};
+  for (int k = 0; k < 2 && rc == 0; k++) {
+    sc_obj_list_t l = sc_store_list(w->store, kinds[k]);
+    for (size_t i = 0; i < l.n && rc == 0; i++)
+      rc = hold_object(w, l.items[i], all);
+  }
+  if (rc != 0)
+    return rc;
+  sc__vec_sort(all, cmp_svc);
+  if ((rc = resolve_aliases(w, all)) != 0)
+    return rc;
+  for (uint32_t i = 0; i < all->n && rc == 0; i++)
+    rc = file_record(w, all->items[i], true, false);
+  for (uint32_t i = 0; i < all->n && rc == 0; i++)
+    if (sc__strmap_get(&w->by_host, ((sc_svc_t *)all->items[i])->hostname) == NULL)
+      rc = place_winners(w, ((sc_svc_t *)all->items[i])->hostname);
+  return rc;
+}
+
+int sc_world_cmp_records(const sc_svc_t *a, const sc_svc_t *b) { return cmp_svc(&a, &b); }
 
 const sc_vec_t *sc_world_records_of_host(const sc_world_t *w, sc_str_t host) {
   return sc__strmap_get(&w->all_by_host, host);
@@ -286,42 +378,171 @@ static bool resolve_alias(const sc_strmap_t *targets, sc_str_t start, sc_str_t f
   return false; /* a loop not through the start */
 }
 
-static int resolve_aliases(sc_world_t *w) {
+/* The aliases of a concrete hostname, sorted (shared by its records). */
+typedef struct {
+  sc_alias_t *items;
+  uint32_t n;
+} alias_list_t;
+
+typedef struct {
+  sc_world_t *w;
+  int rc;
+} alias_lists_t;
+
+static void add_alias_list(void *arg, sc_str_t host, void *value) {
+  alias_lists_t *al = arg;
+  const sc_vec_t *v = value;
+  sc_world_t *w = al->w;
+  if (al->rc != 0)
+    return;
+  alias_list_t *l = sc__arena_alloc(w->arena, sizeof(*l));
+  char *key = sc__arena_alloc(w->arena, host.len + 1);
+  if (l == NULL || key == NULL || (l->items = sc__arena_alloc(w->arena, v->n * sizeof(sc_alias_t))) == NULL) {
+    al->rc = SC_ENOMEM;
+    return;
+  }
+  for (uint32_t j = 0; j < v->n; j++) {
+    const sc_svc_t *a = v->items[j];
+    l->items[j] = (sc_alias_t){a->hostname, a->namespace_};
+  }
+  l->n = v->n;
+  qsort(l->items, l->n, sizeof(sc_alias_t), cmp_alias);
+  memcpy(key, host.ptr, host.len);
+  key[host.len] = '\0';
+  al->rc = sc__strmap_put(&w->aliases_of, (sc_str_t){key, host.len}, l);
+}
+
+static int resolve_aliases(sc_world_t *w, const sc_vec_t *all) {
   sc_strmap_t targets;  /* alias hostname -> alias service (namespaces ignored, as in Istio) */
   sc_strmap_t concrete; /* concrete hostname -> sc_vec_t of alias services */
   sc__strmap_init(&targets);
   sc__strmap_init(&concrete);
   int rc = 0;
-  for (uint32_t i = 0; i < w->nsvcs && rc == 0; i++)
-    if (w->svcs[i]->resolution == SC_RES_ALIAS)
-      rc = sc__strmap_put(&targets, w->svcs[i]->hostname, w->svcs[i]);
-  for (uint32_t i = 0; i < w->nsvcs && rc == 0 && targets.n > 0; i++) {
-    sc_svc_t *a = w->svcs[i];
+  sc_svc_t **svcs = (sc_svc_t **)all->items;
+  for (uint32_t i = 0; i < all->n && rc == 0; i++)
+    if (svcs[i]->resolution == SC_RES_ALIAS)
+      rc = sc__strmap_put(&targets, svcs[i]->hostname, svcs[i]);
+  for (uint32_t i = 0; i < all->n && rc == 0 && targets.n > 0; i++) {
+    sc_svc_t *a = svcs[i];
     sc_str_t end;
     if (a->resolution != SC_RES_ALIAS || !resolve_alias(&targets, a->hostname, a->external_name, &end))
       continue;
     sc_vec_t *v = vec_at(w, &concrete, end);
     rc = v ? sc__vec_push(v, a) : SC_ENOMEM;
   }
-  for (uint32_t i = 0; i < w->nsvcs && rc == 0 && concrete.n > 0; i++) {
-    sc_svc_t *s = w->svcs[i];
-    const sc_vec_t *v = sc__strmap_get(&concrete, s->hostname);
-    if (v == NULL)
-      continue;
-    s->aliases = sc__arena_alloc(w->arena, v->n * sizeof(sc_alias_t));
-    if (s->aliases == NULL) {
-      rc = SC_ENOMEM;
-      break;
-    }
-    for (uint32_t j = 0; j < v->n; j++) {
-      const sc_svc_t *a = v->items[j];
-      s->aliases[j] = (sc_alias_t){a->hostname, a->namespace_};
-    }
-    s->naliases = v->n;
-    qsort(s->aliases, s->naliases, sizeof(sc_alias_t), cmp_alias);
+  /* Every concrete hostname gets its list, also one no record has yet: a record of it
+   * may come later, one object at a time. */
+  alias_lists_t al = {w, rc};
+  sc__strmap_foreach(&concrete, add_alias_list, &al);
+  rc = al.rc;
+  for (uint32_t i = 0; i < all->n && rc == 0 && concrete.n > 0; i++) {
+    sc_svc_t *s = svcs[i];
+    const alias_list_t *l = sc__strmap_get(&w->aliases_of, s->hostname);
+    if (l != NULL)
+      s->aliases = l->items, s->naliases = l->n;
   }
   sc__strmap_free(&targets, NULL);
   sc__strmap_free(&concrete, NULL);
+  return rc;
+}
+
+/* ---- services, one object at a time ------------------------------------------------------ */
+
+typedef struct {
+  sc_kind_t kind;
+  char *ns, *name;
+} pending_t;
+
+int sc_world_note_service(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name) {
+  pending_t *p = sc__calloc(1, sizeof(*p));
+  if (p == NULL || (p->ns = strndup(ns.ptr, ns.len)) == NULL ||
+      (p->name = strndup(name.ptr, name.len)) == NULL || sc__vec_push(&w->pending, p) != 0) {
+    if (p != NULL) {
+      free(p->ns);
+      free(p->name);
+    }
+    sc__free(p);
+    return SC_ENOMEM;
+  }
+  p->kind = kind;
+  return 0;
+}
+
+static void drop_pending(sc_world_t *w) {
+  for (uint32_t i = 0; i < w->pending.n; i++) {
+    pending_t *p = w->pending.items[i];
+    free(p->ns);
+    free(p->name);
+    sc__free(p);
+  }
+  sc__vec_free(&w->pending);
+  for (uint32_t i = 0; i < w->pending_rules.n; i++)
+    free(w->pending_rules.items[i]);
+  sc__vec_free(&w->pending_rules);
+}
+
+static uint64_t object_key(sc_kind_t kind, sc_str_t ns, sc_str_t name) {
+  return sc_config_key_hash(kind, ns, name);
+}
+
+/* Whether the pending changes can be applied one object at a time: the part exists, they
+ * are few next to it, and no ExternalName service is involved (aliases are global). */
+static bool can_apply(const sc_world_t *w) {
+  if (w->parts[SC_WORLD_PART_SERVICES].arena == NULL || w->pending.n > 256 ||
+      w->svc_garbage > 4096 + w->svc_objects.n)
+    return false;
+  for (uint32_t i = 0; i < w->pending.n; i++) {
+    const pending_t *p = w->pending.items[i];
+    sc_str_t ns = sc_str(p->ns), name = sc_str(p->name);
+    const held_t *h = sc__hashmap_get(&w->svc_objects, object_key(p->kind, ns, name));
+    for (uint32_t j = 0; h && j < h->recs.n; j++)
+      if (((const sc_svc_t *)h->recs.items[j])->resolution == SC_RES_ALIAS)
+        return false;
+    const sc_obj_t *o = sc_store_get(w->store, p->kind, ns, name);
+    if (o != NULL && o->kind == SC_KIND_SERVICE && o->u.service.external_name.len > 0)
+      return false;
+  }
+  return true;
+}
+
+/* Replaces the records of one object by those of its current version in the store. */
+static int apply_one(sc_world_t *w, const pending_t *p) {
+  sc_str_t ns = sc_str(p->ns), name = sc_str(p->name);
+  uint64_t key = object_key(p->kind, ns, name);
+  held_t *h = sc__hashmap_remove(&w->svc_objects, key);
+  sc_vec_t hosts = {0}; /* hostnames whose winners to recompute */
+  int rc = 0;
+  for (uint32_t i = 0; h && i < h->recs.n && rc == 0; i++) {
+    sc_svc_t *s = h->recs.items[i];
+    rc = file_record(w, s, false, true) || sc__vec_push(&hosts, &s->hostname) ? SC_ENOMEM : 0;
+    w->svc_garbage++;
+  }
+  const sc_obj_t *o = sc_store_get(w->store, p->kind, ns, name);
+  sc_vec_t added = {0};
+  if (o != NULL && rc == 0)
+    rc = hold_object(w, o, &added);
+  for (uint32_t i = 0; i < added.n && rc == 0; i++) {
+    sc_svc_t *s = added.items[i];
+    const alias_list_t *l = sc__strmap_get(&w->aliases_of, s->hostname);
+    if (l != NULL)
+      s->aliases = l->items, s->naliases = l->n;
+    rc = file_record(w, s, true, true) || sc__vec_push(&hosts, &s->hostname) ? SC_ENOMEM : 0;
+  }
+  for (uint32_t i = 0; i < hosts.n && rc == 0; i++)
+    rc = place_winners(w, *(const sc_str_t *)hosts.items[i]);
+  sc__vec_free(&hosts);
+  sc__vec_free(&added);
+  if (h != NULL)
+    sc_obj_unref(h->obj); /* its strings are no longer needed */
+  return rc;
+}
+
+static int apply_pending(sc_world_t *w) {
+  w->arena = w->parts[SC_WORLD_PART_SERVICES].arena;
+  w->vecs = &w->parts[SC_WORLD_PART_SERVICES].vecs;
+  int rc = 0;
+  for (uint32_t i = 0; i < w->pending.n && rc == 0; i++)
+    rc = apply_one(w, w->pending.items[i]);
   return rc;
 }
 
@@ -566,7 +787,12 @@ static sc_dr_index_t *dr_index_at(sc_world_t *w, sc_strmap_t *m, sc_str_t ns) {
   sc_dr_index_t *idx = sc__strmap_get(m, ns);
   if (idx == NULL) {
     idx = dr_index_new(w);
-    if (idx == NULL || sc__strmap_put(m, ns, idx) != 0)
+    char *key = sc__arena_alloc(w->arena, ns.len + 1); /* outlives the rule it came from */
+    if (idx == NULL || key == NULL)
+      return NULL;
+    memcpy(key, ns.ptr, ns.len);
+    key[ns.len] = '\0';
+    if (sc__strmap_put(m, (sc_str_t){key, ns.len}, idx) != 0)
       return NULL;
   }
   return idx;
@@ -586,6 +812,55 @@ void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_pla
   out->root_local = private_only && sc_str_eq(ns, mesh->root_namespace);
 }
 
+/* Files an exported rule's host under every namespace its exportTo names. */
+static int note_named(sc_world_t *w, const sc_obj_t *dr, const sc_strlist_t *x) {
+  if (sc_strlist_hasz(x, "*"))
+    return 0;
+  for (uint32_t i = 0; i < x->n; i++) {
+    sc_str_t v = x->items[i];
+    if (sc_str_eqz(v, ".") || sc_str_eqz(v, "~"))
+      continue;
+    sc_vec_t *hosts = vec_at(w, &w->dr_named, v);
+    if (hosts == NULL || sc__vec_push(hosts, (void *)&dr->u.destination_rule.host) != 0)
+      return SC_ENOMEM;
+  }
+  return 0;
+}
+
+/* Files a rule in the indexes its placement says (3.3); rules come in the order of 3.3. */
+static int file_rule(sc_world_t *w, const sc_obj_t *dr) {
+  sc_dr_placement_t p;
+  sc_dr_placement(dr, w->mesh, &p);
+  if (p.local) {
+    sc_dr_index_t *idx = dr_index_at(w, &w->dr_local, dr->namespace_);
+    if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
+      return SC_ENOMEM;
+  }
+  if (p.exported) {
+    sc_dr_index_t *idx = dr_index_at(w, &w->dr_exported, dr->namespace_);
+    if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
+      return SC_ENOMEM;
+  } else if (p.root_local && dr_index_add(w, w->dr_root_local, dr, p.export_to) != 0) {
+    return SC_ENOMEM;
+  }
+  return 0;
+}
+
+/* dr_named from every rule (its order does not matter). */
+static int index_named(sc_world_t *w) {
+  sc__strmap_free(&w->dr_named, NULL);
+  sc__strmap_init(&w->dr_named);
+  sc_obj_list_t l = sc_store_list(w->store, SC_KIND_DESTINATION_RULE);
+  int rc = 0;
+  for (size_t i = 0; i < l.n && rc == 0; i++) {
+    sc_dr_placement_t p;
+    sc_dr_placement(l.items[i], w->mesh, &p);
+    if (p.exported)
+      rc = note_named(w, l.items[i], p.export_to);
+  }
+  return rc;
+}
+
 static int build_destination_rules(sc_world_t *w) {
   sc_vec_t *sorted = sorted_objects(w, SC_KIND_DESTINATION_RULE, cmp_dr);
   if (sorted == NULL)
@@ -593,28 +868,77 @@ static int build_destination_rules(sc_world_t *w) {
   w->dr_root_local = dr_index_new(w);
   if (w->dr_root_local == NULL)
     return SC_ENOMEM;
-  for (uint32_t i = 0; i < sorted->n; i++) {
-    const sc_obj_t *dr = sorted->items[i];
-    sc_dr_placement_t p;
-    sc_dr_placement(dr, w->mesh, &p);
-    if (p.local) {
-      sc_dr_index_t *idx = dr_index_at(w, &w->dr_local, dr->namespace_);
-      if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
-        return SC_ENOMEM;
-    }
-    if (p.exported) {
-      sc_dr_index_t *idx = dr_index_at(w, &w->dr_exported, dr->namespace_);
-      if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
-        return SC_ENOMEM;
-    } else if (p.root_local && dr_index_add(w, w->dr_root_local, dr, p.export_to) != 0) {
-      return SC_ENOMEM;
-    }
+  int rc = 0;
+  for (uint32_t i = 0; i < sorted->n && rc == 0; i++)
+    rc = file_rule(w, sorted->items[i]);
+  return rc == 0 ? index_named(w) : rc;
+}
+
+static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_host, NULL); }
+
+int sc_world_note_rule(sc_world_t *w, sc_str_t ns) {
+  char *copy = strndup(ns.ptr, ns.len);
+  if (copy == NULL || sc__vec_push(&w->pending_rules, copy) != 0) {
+    free(copy);
+    return SC_ENOMEM;
   }
   return 0;
 }
 
+/* Rebuilds the indexes of one namespace from its rules: every other namespace's indexes
+ * are untouched by them (3.3). */
+static int refile_namespace(sc_world_t *w, sc_str_t ns) {
+  sc_dr_index_t *idx;
+  if ((idx = sc__strmap_remove(&w->dr_local, ns)) != NULL)
+    free_dr_index(idx);
+  if ((idx = sc__strmap_remove(&w->dr_exported, ns)) != NULL)
+    free_dr_index(idx);
+  if (sc_str_eq(ns, w->root_ns)) {
+    free_dr_index(w->dr_root_local);
+    if ((w->dr_root_local = dr_index_new(w)) == NULL)
+      return SC_ENOMEM;
+  }
+  sc_obj_list_t l = sc_store_list_namespace(w->store, SC_KIND_DESTINATION_RULE, ns);
+  sc_vec_t sorted = {0};
+  int rc = 0;
+  for (size_t i = 0; i < l.n && rc == 0; i++)
+    rc = sc__vec_push(&sorted, l.items[i]);
+  sc__vec_sort(&sorted, cmp_dr);
+  for (uint32_t i = 0; i < sorted.n && rc == 0; i++)
+    rc = file_rule(w, sorted.items[i]);
+  w->dr_garbage += sorted.n;
+  sc__vec_free(&sorted);
+  return rc;
+}
+
+/* A few namespaces' rules changed: refile those namespaces only. */
+static bool can_refile(const sc_world_t *w) {
+  return w->parts[SC_WORLD_PART_DESTINATION_RULES].arena != NULL && w->pending_rules.n <= 64 &&
+         w->dr_garbage <= 4096 + sc_store_count(w->store, SC_KIND_DESTINATION_RULE);
+}
+
+static int refile_pending(sc_world_t *w) {
+  w->arena = w->parts[SC_WORLD_PART_DESTINATION_RULES].arena;
+  w->vecs = &w->parts[SC_WORLD_PART_DESTINATION_RULES].vecs;
+  int rc = 0;
+  for (uint32_t i = 0; i < w->pending_rules.n && rc == 0; i++)
+    rc = refile_namespace(w, sc_str(w->pending_rules.items[i]));
+  return rc == 0 ? index_named(w) : rc;
+}
+
 const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns) {
   return sc__strmap_get(m, ns);
+}
+
+/* Whether the index key k (a rule host) is a candidate for host (2.5). */
+static bool dr_key_covers(sc_str_t k, sc_str_t host) {
+  if (!sc_host_is_wildcard(k))
+    return sc_str_eq(k, host);
+  if (sc_str_eq(k, host))
+    return true;
+  sc_str_t t = {k.ptr + 1, k.len - 1};
+  sc_str_t n = sc_host_is_wildcard(host) ? (sc_str_t){host.ptr + 1, host.len - 1} : host;
+  return n.len >= t.len && memcmp(n.ptr + n.len - t.len, t.ptr, t.len) == 0;
 }
 
 const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
@@ -633,10 +957,7 @@ const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
       continue;
     if (sc_str_eq(*k, host))
       return sc__strmap_get(&idx->by_host, *k);
-    sc_str_t t = {k->ptr + 1, k->len - 1};
-    sc_str_t n = sc_host_is_wildcard(host) ? (sc_str_t){host.ptr + 1, host.len - 1} : host;
-    bool match = n.len >= t.len && memcmp(n.ptr + n.len - t.len, t.ptr, t.len) == 0;
-    if (match && (best == NULL || sc_host_cmp_specificity(*k, *best) < 0))
+    if (dr_key_covers(*k, host) && (best == NULL || sc_host_cmp_specificity(*k, *best) < 0))
       best = k;
   }
   return best ? sc__strmap_get(&idx->by_host, *best) : NULL;
@@ -730,13 +1051,60 @@ static int build_namespaces(sc_world_t *w) {
   return rc;
 }
 
+typedef struct {
+  sc_vec_t *hosts;
+  sc_strmap_t *set;
+  sc_str_t rule_host;
+  bool wildcards;
+  int rc;
+} specific_t;
+
+static void add_specific(specific_t *sp, const sc_str_t *host) {
+  if (sp->rc == 0 && sc__strmap_get(sp->set, *host) == NULL)
+    sp->rc = sc__strmap_put(sp->set, *host, (void *)host) || sc__vec_push(sp->hosts, (void *)host);
+}
+
+static void add_covered(void *arg, sc_str_t key, void *value) {
+  specific_t *sp = arg;
+  const sc_vec_t *recs = value;
+  (void)key;
+  if (dr_key_covers(sp->rule_host, ((const sc_svc_t *)recs->items[0])->hostname))
+    add_specific(sp, &((const sc_svc_t *)recs->items[0])->hostname);
+}
+
+/* Hostnames a rule host can apply to: itself, or those a wildcard covers. */
+static void add_rule_host(const sc_world_t *w, specific_t *sp, const sc_str_t *host) {
+  if (!sc_host_is_wildcard(*host)) {
+    add_specific(sp, host);
+    return;
+  }
+  sp->rule_host = *host;
+  sp->wildcards = true;
+  sc__strmap_foreach(&w->all_by_host, add_covered, sp);
+}
+
+int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
+                               sc_strmap_t *set, bool *wildcards) {
+  specific_t sp = {hosts, set, {"", 0}, false, 0};
+  const sc_vec_t *lists[2] = {sc__strmap_get(&w->exported_to, ns), sc__strmap_get(&w->svcs_by_ns, ns)};
+  for (int l = 0; l < 2; l++)
+    for (uint32_t i = 0; lists[l] && i < lists[l]->n; i++)
+      add_specific(&sp, &((const sc_svc_t *)lists[l]->items[i])->hostname);
+  const sc_dr_index_t *local = sc__strmap_get(&w->dr_local, ns);
+  for (uint32_t i = 0; local && i < local->hosts.n; i++)
+    add_rule_host(w, &sp, local->hosts.items[i]);
+  const sc_vec_t *named = sc__strmap_get(&w->dr_named, ns);
+  for (uint32_t i = 0; named && i < named->n; i++)
+    add_rule_host(w, &sp, named->items[i]);
+  *wildcards = sp.wildcards;
+  return sp.rc ? SC_ENOMEM : 0;
+}
+
 bool sc_world_ns_plain(const sc_world_t *w, sc_str_t ns) {
   return sc__strmap_get(&w->rich_ns, ns) == NULL;
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
-
-static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_host, NULL); }
 
 /* Frees what a part holds and leaves it empty. */
 static void part_reset(sc_world_t *w, int part) {
@@ -745,10 +1113,12 @@ static void part_reset(sc_world_t *w, int part) {
   case SC_WORLD_PART_SERVICES:
     sc__strmap_free(&w->by_host, NULL);
     sc__strmap_free(&w->all_by_host, NULL);
+    sc__strmap_free(&w->svcs_by_ns, NULL);
     sc__strmap_free(&w->exported_to, NULL);
+    sc__strmap_free(&w->aliases_of, NULL);
     sc__vec_free(&w->public_svcs);
-    w->svcs = NULL;
-    w->nsvcs = 0;
+    release_objects(w);
+    w->svc_garbage = 0;
     break;
   case SC_WORLD_PART_VIRTUAL_SERVICES:
     sc__strmap_free(&w->vs_private, NULL);
@@ -760,9 +1130,11 @@ static void part_reset(sc_world_t *w, int part) {
   case SC_WORLD_PART_DESTINATION_RULES:
     sc__strmap_free(&w->dr_local, free_dr_index);
     sc__strmap_free(&w->dr_exported, free_dr_index);
+    sc__strmap_free(&w->dr_named, NULL);
     if (w->dr_root_local != NULL)
       free_dr_index(w->dr_root_local);
     w->dr_root_local = NULL;
+    w->dr_garbage = 0;
     break;
   case SC_WORLD_PART_SIDECARS:
     sc__strmap_free(&w->sidecars_by_ns, NULL);
@@ -824,6 +1196,17 @@ int sc_world_update(sc_world_t *w, unsigned parts) {
   w->mesh = sc_store_mesh(w->store);
   w->root_ns = w->mesh->root_namespace;
   int rc = 0;
+  if ((parts & (1u << SC_WORLD_PART_SERVICES)) && (parts & (1u << SC_WORLD_PART_NAMESPACES)) == 0 &&
+      parts != SC_WORLD_ALL && can_apply(w)) {
+    rc = apply_pending(w); /* a few Services or ServiceEntries: one object at a time */
+    parts &= ~(1u << SC_WORLD_PART_SERVICES);
+  }
+  unsigned rules = 1u << SC_WORLD_PART_DESTINATION_RULES;
+  if (rc == 0 && (parts & rules) && parts != SC_WORLD_ALL && can_refile(w)) {
+    rc = refile_pending(w); /* a few namespaces' DestinationRules */
+    parts &= ~rules;
+  }
+  drop_pending(w);
   for (int part = 0; part < SC_WORLD__PARTS && rc == 0; part++)
     if (parts & (1u << part))
       rc = part_build(w, part);
@@ -840,9 +1223,10 @@ int sc_world_new(const sc_store_t *store, sc_world_t **out) {
   if (w == NULL)
     return SC_ENOMEM;
   w->store = store;
-  sc_strmap_t *maps[] = {&w->by_host,        &w->all_by_host, &w->exported_to,
-                         &w->vs_private,     &w->vs_exported, &w->vs_export_sets,
-                         &w->vs_by_dest,     &w->dr_local,    &w->dr_exported,
+  sc_strmap_t *maps[] = {&w->by_host,        &w->all_by_host, &w->svcs_by_ns,
+                         &w->exported_to,    &w->aliases_of,  &w->vs_private,
+                         &w->vs_exported,    &w->vs_export_sets, &w->vs_by_dest,
+                         &w->dr_local,       &w->dr_exported, &w->dr_named,
                          &w->sidecars_by_ns, &w->rich_ns};
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
     sc__strmap_init(maps[i]);
@@ -864,5 +1248,6 @@ void sc_world_free(sc_world_t *w) {
     return;
   for (int part = 0; part < SC_WORLD__PARTS; part++)
     part_reset(w, part);
+  drop_pending(w);
   sc__free(w);
 }

@@ -63,7 +63,6 @@ typedef struct sc_svc_s {
   sc_alias_t *aliases;    /* sorted by namespace, then hostname */
   int64_t creation_time;
   const sc_obj_t *obj;
-  uint32_t rank; /* position in creation order (semantics 0.1) */
 } sc_svc_t;
 
 /* A consolidated DestinationRule (6.1): the oldest rule with later ones merged in. */
@@ -107,10 +106,14 @@ typedef struct {
   sc_arena_t *arena; /* while a part is built: where it allocates */
   sc_vec_t *vecs;
 
-  sc_svc_t **svcs; /* every registry record, in creation order */
-  uint32_t nsvcs;
+  sc_hashmap_t svc_objects; /* object key -> the records of a Service or ServiceEntry and
+                               the reference that keeps it alive */
+  sc_strmap_t aliases_of;   /* concrete hostname -> its aliases (1.8) */
+  sc_vec_t pending;         /* Services and ServiceEntries changed since the last update */
+  uint32_t svc_garbage;     /* records replaced since the part was built */
   sc_strmap_t by_host;     /* hostname -> sc_vec_t of sc_svc_t *: one winner per namespace */
   sc_strmap_t all_by_host; /* hostname -> sc_vec_t of every sc_svc_t *, in creation order */
+  sc_strmap_t svcs_by_ns;  /* namespace -> sc_vec_t of every sc_svc_t * of it */
   sc_strmap_t exported_to; /* namespace -> sc_vec_t of services exported to it by name */
   sc_vec_t public_svcs;    /* services exported to "*" */
 
@@ -124,6 +127,10 @@ typedef struct {
   sc_strmap_t dr_local;    /* namespace -> sc_dr_index_t * */
   sc_strmap_t dr_exported; /* namespace -> sc_dr_index_t * */
   sc_dr_index_t *dr_root_local;
+  sc_vec_t pending_rules;   /* char *: namespaces whose rules changed since the last update */
+  uint32_t dr_garbage;      /* rules refiled since the part was built */
+  sc_strmap_t dr_named;    /* namespace -> sc_vec_t of sc_str_t *: hosts of exported rules
+                              whose exportTo names it (and not "*") */
 
   sc_vec_t sidecars;          /* selector Sidecars first, each group in creation order */
   const sc_obj_t *root_sidecar;
@@ -141,6 +148,15 @@ int sc_world_new(const sc_store_t *store, sc_world_t **out);
 int sc_world_update(sc_world_t *w, unsigned parts);
 /* The parts objects of a kind feed. */
 unsigned sc_world_parts_of_kind(sc_kind_t kind);
+/* Notes that the Service or ServiceEntry (kind, ns, name) changed: when few did, the next
+ * update of the services part replaces only their records, where they sit in creation
+ * order, instead of rebuilding the part. */
+int sc_world_note_service(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name);
+/* Notes that a DestinationRule of namespace ns changed: when few namespaces did, the next
+ * update refiles only their indexes. */
+int sc_world_note_rule(sc_world_t *w, sc_str_t ns);
+/* Creation order of records (0.1), the order of every list of records. */
+int sc_world_cmp_records(const sc_svc_t *a, const sc_svc_t *b);
 /* sc_world_new and sc_world_update(SC_WORLD_ALL). */
 int sc_world_build(const sc_store_t *store, sc_world_t **out);
 void sc_world_free(sc_world_t *w);
@@ -173,6 +189,17 @@ typedef struct {
 } sc_dr_placement_t;
 void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out);
 const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns);
+
+/* The hostnames whose entry in a scope of namespace ns importing every host of every namespace
+ * can differ from the entry the same import gives a namespace the config does not
+ * mention: hostnames with a record in ns or exported to ns by name, with a
+ * DestinationRule in ns, or with a rule exported to ns by name (wildcard rule hosts
+ * expand to the hostnames they cover). Every other lookup of such an entry is the same
+ * for every namespace. Appends to hosts (sc_str_t *, borrowed) and set, each once.
+ * *wildcards says whether a wildcard rule host is among the reasons: then a service that
+ * does not exist yet can be specific too. */
+int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
+                               sc_strmap_t *set, bool *wildcards);
 
 /* Whether a fallback scope of ns has exactly the content of the scope of namespaces the
  * config does not mention: ns is not the root namespace, holds no Service,

@@ -123,17 +123,57 @@ static json_t *parse_record(const void *val, size_t vlen, const char *what) {
   return o;
 }
 
+static int load_record(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key;
+  (void)klen;
+  json_t **out = arg;
+  *out = parse_record(val, vlen, "record");
+  return *out ? 0 : SC_ECORRUPT;
+}
+
+/* The base's head (its version and changedAt), or NULL when there is none. */
+static json_t *get_base(sc_snapshot_view_t *v) {
+  json_t *o = NULL;
+  sc_snapshot_view_get(v, SC_TABLE_SCOPES, SC_BASE_KEY, strlen(SC_BASE_KEY), load_record, &o);
+  return o;
+}
+
+/* A record whose content shares the base (FORMAT.md) shows the version and changedAt of
+ * the whole: its own combined with the base's. */
+static void apply_base(json_t *rec, json_t *base) {
+  if (base == NULL || json_object_get(rec, "base") == NULL)
+    return;
+  const char *own = json_string_value(json_object_get(rec, "version"));
+  const char *shared = json_string_value(json_object_get(base, "version"));
+  if (own != NULL && shared != NULL) {
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016" PRIx64,
+             sc_snapshot_effective_version(strtoull(own, NULL, 16), strtoull(shared, NULL, 16)));
+    json_object_set_new(rec, "version", json_string(hex));
+  }
+  json_int_t at = json_integer_value(json_object_get(rec, "changedAt"));
+  json_int_t base_at = json_integer_value(json_object_get(base, "changedAt"));
+  if (base_at > at)
+    json_object_set_new(rec, "changedAt", json_integer(base_at));
+}
+
+typedef struct {
+  json_t *rows, *base;
+} scope_rows_t;
+
 static int collect_scope(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
   (void)key;
   (void)klen;
+  scope_rows_t *sr = arg;
   json_t *o = parse_record(val, vlen, "scopes");
   if (o == NULL)
     return SC_ECORRUPT;
+  apply_base(o, sr->base);
   json_t *row = json_object();
   const char *fields[] = {"id", "namespace", "sidecar", "version"};
   for (int i = 0; i < 4; i++)
     json_object_set(row, fields[i], json_object_get(o, fields[i]));
-  json_array_append_new(arg, row);
+  json_array_append_new(sr->rows, row);
   json_decref(o);
   return 0;
 }
@@ -142,8 +182,15 @@ static const char *or_none(json_t *v) { return json_is_string(v) ? json_string_v
 
 static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
   json_t *rows = json_array();
-  /* The index holds small summaries: no scope record is loaded. */
-  int rc = sc_snapshot_foreach(r, SC_TABLE_SCOPE_INDEX, collect_scope, rows);
+  sc_snapshot_view_t *v;
+  int rc = sc_snapshot_view_begin(r, &v);
+  if (rc == 0) {
+    /* The index holds small summaries: no scope record is loaded. */
+    scope_rows_t sr = {rows, get_base(v)};
+    rc = sc_snapshot_view_scan(v, SC_TABLE_SCOPE_INDEX, NULL, 0, collect_scope, &sr);
+    json_decref(sr.base);
+    sc_snapshot_view_end(v);
+  }
   if (rc != 0) {
     if (rc != SC_ECORRUPT)
       fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
@@ -167,14 +214,6 @@ static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
   return 0;
 }
 
-static int load_record(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  (void)key;
-  (void)klen;
-  json_t **out = arg;
-  *out = parse_record(val, vlen, "record");
-  return *out ? 0 : SC_ECORRUPT;
-}
-
 static json_t *get_head(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, const char *id) {
   json_t *o = NULL;
   int rc = sc_snapshot_view_get(v, SC_TABLE_SCOPES, id, strlen(id), load_record, &o);
@@ -190,10 +229,10 @@ typedef struct {
   json_t *services, *listeners, *rules, *rule_entries, *deps;
 } assembly_t;
 
-static int add_entry(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+/* Collects entries by hostname; a scope's own entries replace the base's. */
+static int collect_entry(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
   (void)key;
   (void)klen;
-  assembly_t *a = arg;
   json_t *e = parse_record(val, vlen, "entry");
   if (e == NULL)
     return SC_ECORRUPT;
@@ -203,6 +242,11 @@ static int add_entry(void *arg, const void *key, size_t klen, const void *val, s
     fprintf(stderr, "scopecast-dump: corrupt entry (no hostname)\n");
     return SC_ECORRUPT;
   }
+  json_object_set_new(arg, host, e);
+  return 0;
+}
+
+static void add_entry(assembly_t *a, const char *host, json_t *e) {
   json_t *svc = json_object();
   const char *fields[] = {"hostname", "namespace", "ports", "aliases", "registry"};
   for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
@@ -220,7 +264,42 @@ static int add_entry(void *arg, const void *key, size_t klen, const void *val, s
   if (json_object_get(e, "destinationRuleEntries") != NULL)
     json_object_set(a->rule_entries, host, json_object_get(e, "destinationRuleEntries"));
   json_array_foreach(json_object_get(e, "dependencies"), i, x) json_array_append(a->deps, x);
-  json_decref(e);
+}
+
+static int cmp_cstrp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The entries of content_id (and of the base it refers to), by hostname. */
+static int scan_entries(sc_snapshot_view_t *v, const char *content_id, const char *base,
+                        json_t *by_host) {
+  const char *ids[2] = {base, content_id};
+  int rc = 0;
+  for (int i = 0; i < 2 && rc == 0; i++) {
+    if (ids[i] == NULL)
+      continue;
+    char prefix[1200];
+    size_t plen = strlen(ids[i]) + 1; /* the id and its NUL */
+    if (plen > sizeof(prefix))
+      return SC_EINVAL;
+    memcpy(prefix, ids[i], plen);
+    rc = sc_snapshot_view_scan(v, SC_TABLE_SCOPE_ENTRIES, prefix, plen, collect_entry, by_host);
+  }
+  return rc;
+}
+
+static int add_entries(assembly_t *a, json_t *by_host) {
+  size_t n = json_object_size(by_host), k = 0;
+  const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
+  if (hosts == NULL)
+    return SC_ENOMEM;
+  const char *host;
+  json_t *e;
+  json_object_foreach(by_host, host, e) hosts[k++] = host;
+  qsort(hosts, n, sizeof(*hosts), cmp_cstrp);
+  for (k = 0; k < n; k++)
+    add_entry(a, hosts[k], json_object_get(by_host, hosts[k]));
+  free(hosts);
   return 0;
 }
 
@@ -252,16 +331,15 @@ static json_t *assemble(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *
   json_t *x;
   json_array_foreach(a.listeners, i, x) json_object_set_new(x, "services", json_array());
   json_array_foreach(json_object_get(head, "dependencies"), i, x) json_array_append(a.deps, x);
-  char prefix[1200];
-  size_t plen = strlen(content_id) + 1;
-  snprintf(prefix, sizeof(prefix), "%s", content_id); /* the id and its NUL */
-  int rc = plen <= sizeof(prefix)
-               ? sc_snapshot_view_scan(v, SC_TABLE_SCOPE_ENTRIES, prefix, plen, add_entry, &a)
-               : SC_EINVAL;
+  json_t *by_host = json_object();
+  int rc = scan_entries(v, content_id, json_string_value(json_object_get(head, "base")), by_host);
+  if (rc == 0)
+    rc = add_entries(&a, by_host);
+  json_decref(by_host);
   json_t *out = NULL;
   if (rc == 0) {
     out = json_object();
-    const char *order[] = {"id", "namespace", "sidecar", "version", "kind", "sameAs"};
+    const char *order[] = {"id", "namespace", "sidecar", "version", "kind", "sameAs", "base"};
     for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
       if (json_object_get(head, order[k]) != NULL)
         json_object_set(out, order[k], json_object_get(head, order[k]));
@@ -308,6 +386,10 @@ static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
       json_object_set(out, fields[i], json_object_get(head, fields[i]));
     json_decref(target);
   }
+  json_t *base = out ? get_base(v) : NULL;
+  if (out != NULL)
+    apply_base(out, base);
+  json_decref(base);
   json_decref(head);
   sc_snapshot_view_end(v);
   return out;

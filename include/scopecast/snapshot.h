@@ -22,6 +22,15 @@
 #define SC_TABLE_SCOPE_ENTRIES "scope_entries" /* scope id NUL hostname -> JSON entry */
 #define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
 #define SC_TABLE_SCOPE_INDEX "scope_index" /* scope id -> JSON summary of the scope */
+/* The base: entries every scope importing all namespaces shares; its head in "scopes" holds
+ * its version and changedAt (it is not a scope, and not in "scope_index"). */
+#define SC_BASE_KEY "@base"
+
+/* The version of a scope that shares the base (its head has "base"): its own version
+ * combined with the base's, so that it changes when either does (FORMAT.md). */
+static inline uint64_t sc_snapshot_effective_version(uint64_t own, uint64_t base) {
+  return own ^ ((base << 17) | (base >> 47));
+}
 
 typedef struct {
   uint32_t format_version;
