@@ -96,7 +96,8 @@ typedef struct {
 } kind_t;
 
 static void ev_service_update(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
-  /* svc-1 of ns-1 is public: every scope importing all namespaces sees the change. */
+  /* svc-1 of ns-1 is public: every scope importing all namespaces sees it (through the
+   * shared base), and the Sidecars importing ns-1. */
   (void)o;
   snprintf(b, n,
            "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Service\","
@@ -104,6 +105,32 @@ static void ev_service_update(char *b, size_t n, unsigned i, const sc_meshgen_op
            "\"2026-01-01T00:00:01Z\",\"labels\":{\"app\":\"svc-1\"}},\"spec\":{\"selector\":{\"app\":"
            "\"svc-1\"},\"ports\":[{\"name\":\"http\",\"port\":80},{\"name\":\"grpc\",\"port\":%u}]}}}\n",
            9100 + i);
+}
+
+static void ev_service_istiod(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  /* istiod: every Sidecar imports all of istio-system, and the base has it. */
+  (void)o;
+  snprintf(b, n,
+           "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Service\","
+           "\"metadata\":{\"name\":\"istiod\",\"namespace\":\"istio-system\"},\"spec\":{\"ports\":["
+           "{\"name\":\"grpc-xds\",\"port\":15010},{\"name\":\"https-dds\",\"port\":%u}]}}}\n",
+           15012 + i % 2);
+}
+
+static void ev_service_ten(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
+  /* Exported by name to ten namespaces without a namespace-wide Sidecar (odd ones), whose
+   * default scopes import everything: ten scopes see it. */
+  char to[256];
+  size_t at = 0;
+  for (unsigned k = 0; k < 10; k++)
+    at += (size_t)snprintf(to + at, sizeof(to) - at, "%sns-%u", k ? "," : "",
+                           (2 * k + 1) % (o->namespaces ? o->namespaces : 1));
+  snprintf(b, n,
+           "{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Service\","
+           "\"metadata\":{\"name\":\"shared\",\"namespace\":\"ns-0\",\"annotations\":{"
+           "\"networking.istio.io/exportTo\":\"%s\"}},\"spec\":{\"ports\":[{\"name\":\"http\","
+           "\"port\":%u}]}}}\n",
+           to, 8000 + i);
 }
 
 static void ev_service_private(char *b, size_t n, unsigned i, const sc_meshgen_opts_t *o) {
@@ -156,7 +183,9 @@ static void ev_endpoints(char *b, size_t n, unsigned i, const sc_meshgen_opts_t 
 }
 
 static const kind_t kinds[] = {
-    {"service_update_visible_to_all", ev_service_update},
+    {"public_service_update", ev_service_update},
+    {"istiod_update_visible_to_every_scope", ev_service_istiod},
+    {"service_update_visible_to_ten_scopes", ev_service_ten},
     {"service_add_private", ev_service_private},
     {"destination_rule_private", ev_destination_rule},
     {"virtual_service_private", ev_virtual_service},

@@ -25,9 +25,9 @@ void sc_changes_free(sc_changes_t *c) {
   for (uint32_t i = 0; i < c->hosts.n; i++)
     free(c->hosts.items[i]);
   sc__vec_free(&c->hosts);
-  for (uint32_t i = 0; i < c->services.n; i++)
-    sc_obj_unref(c->services.items[i]);
-  sc__vec_free(&c->services);
+  for (uint32_t i = 0; i < c->objects.n; i++)
+    sc_obj_unref(c->objects.items[i]);
+  sc__vec_free(&c->objects);
   sc__strmap_free(&c->host_set, NULL);
 }
 
@@ -358,6 +358,14 @@ static bool dirties_plan(const sc_store_t *store, const sc_change_t *c, const sc
     size_t left = namespace_objects(store, o->namespace_);
     return (c->op == SC_CHANGE_ADDED && left == 1) || (c->op == SC_CHANGE_DELETED && left == 0);
   }
+  if (o->kind == SC_KIND_SIDECAR && c->op == SC_CHANGE_UPDATED) {
+    /* Which scopes exist and which proxies they select depend on a Sidecar's name,
+     * namespace, selector and creation time (4.2), not on its listeners. */
+    const sc_sidecar_t *a = &c->old_obj->u.sidecar, *b = &c->new_obj->u.sidecar;
+    return a->has_workload_selector != b->has_workload_selector ||
+           !sc_labels_equal(&a->workload_selector, &b->workload_selector) ||
+           c->old_obj->creation_time != c->new_obj->creation_time;
+  }
   if (o->kind != SC_KIND_SERVICE && o->kind != SC_KIND_SERVICE_ENTRY &&
       o->kind != SC_KIND_VIRTUAL_SERVICE && o->kind != SC_KIND_DESTINATION_RULE)
     return true;
@@ -389,8 +397,8 @@ int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_chan
     rc = note_object(c->new_obj, mesh, out);
   out->world_parts |= sc_world_parts_of_kind(o->kind);
   if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
-                  o->kind == SC_KIND_DESTINATION_RULE)) {
-    rc = sc__vec_push(&out->services, (void *)o);
+                  o->kind == SC_KIND_VIRTUAL_SERVICE || o->kind == SC_KIND_DESTINATION_RULE)) {
+    rc = sc__vec_push(&out->objects, (void *)o);
     if (rc == 0)
       sc_obj_ref((sc_obj_t *)o);
   }
@@ -805,9 +813,27 @@ static int update_world(sc_scopes_t *ss, const sc_store_t *store) {
 
 /* The plan, recomputed when the batch can change it; the selector records it brings are
  * compared with the published ones. */
-static int update_plan(sc_scopes_t *ss, bool replan, bool write_all, sc_scopes_stats_t *stats) {
-  if (ss->have_plan && !replan)
+/* A kept plan's Sidecars, after Sidecars changed in place: the current objects. */
+static void refresh_sidecars(sc_scopes_t *ss, const sc_store_t *store) {
+  for (size_t i = 0; i < ss->plan.nscopes; i++) {
+    sc_scope_desc_t *d = &ss->plan.scopes[i];
+    if (d->kind == SC_SCOPE_ROOT_DERIVED) {
+      d->sidecar = ss->world->root_sidecar;
+    } else if (d->kind == SC_SCOPE_RESOURCE) { /* the id is "ns/name" */
+      const char *slash = strchr(d->id, '/');
+      sc_str_t ns = {d->id, (uint32_t)(slash - d->id)}, name = sc_str(slash + 1);
+      d->sidecar = sc_store_get(store, SC_KIND_SIDECAR, ns, name);
+    }
+  }
+}
+
+static int update_plan(sc_scopes_t *ss, const sc_store_t *store, bool replan, bool sidecars,
+                       bool write_all, sc_scopes_stats_t *stats) {
+  if (ss->have_plan && !replan) {
+    if (sidecars)
+      refresh_sidecars(ss, store);
     return 0;
+  }
   sc_scope_plan_t plan;
   int rc = sc_scope_plan(ss->world, &plan);
   if (rc != 0)
@@ -832,11 +858,11 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
   memset(stats, 0, sizeof(*stats));
   all |= changes == NULL;
   ss->world_stale |= all ? SC_WORLD_ALL : changes->world_parts;
-  for (uint32_t i = 0; !all && ss->world != NULL && i < changes->services.n; i++) {
-    const sc_obj_t *o = changes->services.items[i];
+  for (uint32_t i = 0; !all && ss->world != NULL && i < changes->objects.n; i++) {
+    const sc_obj_t *o = changes->objects.items[i];
     int rc = o->kind == SC_KIND_DESTINATION_RULE
                  ? sc_world_note_rule(ss->world, o->namespace_)
-                 : sc_world_note_service(ss->world, o->kind, o->namespace_, o->name);
+                 : sc_world_note_object(ss->world, o->kind, o->namespace_, o->name);
     if (rc != 0)
       return rc;
   }
@@ -845,10 +871,11 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
   stats->updated = true;
   bool write_all = ss->resync;
   double t0 = now_ms();
+  bool sidecars = all || (ss->world_stale & (1u << SC_WORLD_PART_SIDECARS)) != 0;
   int rc = update_world(ss, store);
   double t1 = now_ms();
   if (rc == 0)
-    rc = update_plan(ss, all || write_all || changes->plan_dirty, write_all, stats);
+    rc = update_plan(ss, store, all || write_all || changes->plan_dirty, sidecars, write_all, stats);
   double t2 = now_ms();
   stats->world_ms = t1 - t0;
   stats->plan_ms = t2 - t1;

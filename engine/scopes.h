@@ -31,9 +31,9 @@ typedef struct {
   sc_strmap_t host_set; /* the same, for lookups */
   bool plan_dirty;      /* which scopes exist may have changed */
   unsigned world_parts; /* the world's parts whose inputs changed (world.h) */
-  sc_vec_t services;    /* sc_obj_t * (held): old and new versions of changed Services,
-                           ServiceEntries and DestinationRules, for the world to update
-                           only what they touch */
+  sc_vec_t objects;     /* sc_obj_t * (held): old and new versions of changed Services,
+                           ServiceEntries, VirtualServices and DestinationRules, for the
+                           world to update only what they touch */
 } sc_changes_t;
 
 void sc_changes_init(sc_changes_t *c);

@@ -252,25 +252,31 @@ static int place_winners(sc_world_t *w, sc_str_t host) {
   return 0;
 }
 
-/* Inserts s into v (sorted by creation) after any equal record: where a build in creation
- * order would have pushed it. */
-static int insert_sorted(sc_vec_t *v, sc_svc_t *s) {
-  if (sc__vec_push(v, s) != 0)
+/* Inserts item into v (sorted by cmp, a qsort comparator) after any equal item: where a
+ * build in that order would have pushed it. */
+static int insert_sorted(sc_vec_t *v, void *item, int (*cmp)(const void *, const void *)) {
+  if (sc__vec_push(v, item) != 0)
     return SC_ENOMEM;
   uint32_t lo = 0, hi = v->n - 1;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (cmp_svc(&v->items[mid], &s) <= 0)
+    if (cmp(&v->items[mid], &item) <= 0)
       lo = mid + 1;
     else
       hi = mid;
   }
   memmove(&v->items[lo + 1], &v->items[lo], (v->n - 1 - lo) * sizeof(void *));
-  v->items[lo] = s;
+  v->items[lo] = item;
   return 0;
 }
 
-static void remove_all(sc_vec_t *v, const sc_svc_t *s) {
+/* Adds a record to a list: at its place in creation order, or at the end (a build
+ * walks records in that order). */
+static int put_record(sc_vec_t *v, sc_svc_t *s, bool sorted) {
+  return sorted ? insert_sorted(v, s, cmp_svc) : sc__vec_push(v, s);
+}
+
+static void remove_all(sc_vec_t *v, const void *s) {
   uint32_t kept = 0;
   for (uint32_t i = 0; v != NULL && i < v->n; i++)
     if (v->items[i] != s)
@@ -281,10 +287,9 @@ static void remove_all(sc_vec_t *v, const sc_svc_t *s) {
 
 /* Files a record in the lists by namespace and exportTo (3.1.3); add false removes it. */
 static int file_record(sc_world_t *w, sc_svc_t *s, bool add, bool sorted) {
-  int (*put)(sc_vec_t *, sc_svc_t *) = sorted ? insert_sorted : (int (*)(sc_vec_t *, sc_svc_t *))sc__vec_push;
   sc_vec_t *lists[2] = {vec_at(w, &w->all_by_host, s->hostname), vec_at(w, &w->svcs_by_ns, s->namespace_)};
   for (int l = 0; l < 2; l++) {
-    if (lists[l] == NULL || (add && put(lists[l], s) != 0))
+    if (lists[l] == NULL || (add && put_record(lists[l], s, sorted) != 0))
       return SC_ENOMEM;
     if (!add)
       remove_all(lists[l], s);
@@ -293,7 +298,7 @@ static int file_record(sc_world_t *w, sc_svc_t *s, bool add, bool sorted) {
   if (sc_strlist_hasz(e, "*")) {
     if (!add)
       remove_all(&w->public_svcs, s);
-    else if (put(&w->public_svcs, s) != 0)
+    else if (put_record(&w->public_svcs, s, sorted) != 0)
       return SC_ENOMEM;
   } else if (!sc_strlist_hasz(e, "~")) {
     bool own_added = false;
@@ -304,7 +309,7 @@ static int file_record(sc_world_t *w, sc_svc_t *s, bool add, bool sorted) {
         return SC_ENOMEM;
       if (to != NULL && !add)
         remove_all(to, s);
-      else if (to != NULL && put(to, s) != 0)
+      else if (to != NULL && put_record(to, s, sorted) != 0)
         return SC_ENOMEM;
     }
   }
@@ -453,7 +458,7 @@ typedef struct {
   char *ns, *name;
 } pending_t;
 
-int sc_world_note_service(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name) {
+int sc_world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name) {
   pending_t *p = sc__calloc(1, sizeof(*p));
   if (p == NULL || (p->ns = strndup(ns.ptr, ns.len)) == NULL ||
       (p->name = strndup(name.ptr, name.len)) == NULL || sc__vec_push(&w->pending, p) != 0) {
@@ -493,6 +498,8 @@ static bool can_apply(const sc_world_t *w) {
     return false;
   for (uint32_t i = 0; i < w->pending.n; i++) {
     const pending_t *p = w->pending.items[i];
+    if (p->kind != SC_KIND_SERVICE && p->kind != SC_KIND_SERVICE_ENTRY)
+      continue;
     sc_str_t ns = sc_str(p->ns), name = sc_str(p->name);
     const held_t *h = sc__hashmap_get(&w->svc_objects, object_key(p->kind, ns, name));
     for (uint32_t j = 0; h && j < h->recs.n; j++)
@@ -537,12 +544,17 @@ static int apply_one(sc_world_t *w, const pending_t *p) {
   return rc;
 }
 
-static int apply_pending(sc_world_t *w) {
-  w->arena = w->parts[SC_WORLD_PART_SERVICES].arena;
-  w->vecs = &w->parts[SC_WORLD_PART_SERVICES].vecs;
+/* Applies the pending changes of objects of kind (and kind2) to a part with fn. */
+static int apply_pending(sc_world_t *w, int part, sc_kind_t kind, sc_kind_t kind2,
+                         int (*fn)(sc_world_t *, const pending_t *)) {
+  w->arena = w->parts[part].arena;
+  w->vecs = &w->parts[part].vecs;
   int rc = 0;
-  for (uint32_t i = 0; i < w->pending.n && rc == 0; i++)
-    rc = apply_one(w, w->pending.items[i]);
+  for (uint32_t i = 0; i < w->pending.n && rc == 0; i++) {
+    const pending_t *p = w->pending.items[i];
+    if (p->kind == kind || p->kind == kind2)
+      rc = fn(w, p);
+  }
   return rc;
 }
 
@@ -598,34 +610,94 @@ static sc_vec_t *sorted_objects(sc_world_t *w, sc_kind_t kind, int (*cmp)(const 
   return v;
 }
 
-static int index_destination(sc_world_t *w, const sc_obj_t *vs, sc_str_t host) {
-  sc_vec_t *v = vec_at(w, &w->vs_by_dest, host);
+/* How a VirtualService is filed: added at the end (a build in creation order), inserted
+ * at its place, or removed. */
+typedef enum { VS_APPEND, VS_INSERT, VS_REMOVE } vs_filing_t;
+
+static int file_in(sc_vec_t *v, const sc_obj_t *vs, vs_filing_t how) {
   if (v == NULL)
     return SC_ENOMEM;
-  if (v->n > 0 && v->items[v->n - 1] == vs)
-    return 0; /* VSs are indexed one after the other: a repeat is the last one */
-  return sc__vec_push(v, (void *)vs);
+  if (how == VS_REMOVE) {
+    remove_all(v, vs);
+    return 0;
+  }
+  return how == VS_APPEND ? sc__vec_push(v, (void *)vs) : insert_sorted(v, (void *)vs, cmp_obj_creation);
+}
+
+static bool contains(const sc_vec_t *v, const void *p) {
+  for (uint32_t i = 0; i < v->n; i++)
+    if (v->items[i] == p)
+      return true;
+  return false;
+}
+
+static int index_destination(sc_world_t *w, const sc_obj_t *vs, sc_str_t host, vs_filing_t how) {
+  sc_vec_t *v = vec_at(w, &w->vs_by_dest, host);
+  if (v != NULL && how != VS_REMOVE && contains(v, vs))
+    return 0; /* each VS once per host */
+  return file_in(v, vs, how);
 }
 
 /* Files vs under every host its routes send traffic or mirrors to (5.7.2). */
-static int index_destinations(sc_world_t *w, const sc_obj_t *obj) {
+static int index_destinations(sc_world_t *w, const sc_obj_t *obj, vs_filing_t how) {
   const sc_virtual_service_t *vs = &obj->u.virtual_service;
   int rc = 0;
   for (uint32_t i = 0; i < vs->nhttp && rc == 0; i++) {
     const sc_http_route_t *r = &vs->http[i];
     for (uint32_t j = 0; j < r->nroute && rc == 0; j++)
-      rc = index_destination(w, obj, r->route[j].destination.host);
+      rc = index_destination(w, obj, r->route[j].destination.host, how);
     if (r->has_mirror && rc == 0)
-      rc = index_destination(w, obj, r->mirror.host);
+      rc = index_destination(w, obj, r->mirror.host, how);
     for (uint32_t j = 0; j < r->nmirrors && rc == 0; j++)
-      rc = index_destination(w, obj, r->mirrors[j].destination.host);
+      rc = index_destination(w, obj, r->mirrors[j].destination.host, how);
   }
   const sc_l4_route_t *l4[2] = {vs->tcp, vs->tls};
   uint32_t nl4[2] = {vs->ntcp, vs->ntls};
   for (int k = 0; k < 2; k++)
     for (uint32_t i = 0; i < nl4[k] && rc == 0; i++)
       for (uint32_t j = 0; j < l4[k][i].nroute && rc == 0; j++)
-        rc = index_destination(w, obj, l4[k][i].route[j].destination.host);
+        rc = index_destination(w, obj, l4[k][i].route[j].destination.host, how);
+  return rc;
+}
+
+/* The vs_export_sets key of a VirtualService: its key hash as text. */
+static void vs_key(const sc_obj_t *vs, char buf[17]) {
+  for (int b = 0; b < 16; b++)
+    buf[b] = "0123456789abcdef"[(vs->key_hash >> (60 - 4 * b)) & 15];
+  buf[16] = '\0';
+}
+
+/* Files a VirtualService into (or out of) its exportTo set and the lists of 3.2. */
+static int file_vs(sc_world_t *w, const sc_obj_t *vs, vs_filing_t how) {
+  char text[17];
+  vs_key(vs, text);
+  sc_strlist_t *x;
+  if (how == VS_REMOVE) {
+    x = sc__strmap_remove(&w->vs_export_sets, (sc_str_t){text, 16});
+    if (x == NULL)
+      return 0;
+  } else {
+    x = sc__arena_alloc(w->arena, sizeof(*x));
+    char *buf = sc__arena_alloc(w->arena, 17);
+    if (x == NULL || buf == NULL || normalise_vs_export(w, vs, x) != 0)
+      return SC_ENOMEM;
+    memcpy(buf, text, 17);
+    if (sc__strmap_put(&w->vs_export_sets, (sc_str_t){buf, 16}, x) != 0)
+      return SC_ENOMEM;
+  }
+  if (!sc_world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
+    return 0; /* gateways only, or a delegate */
+  int rc = index_destinations(w, vs, how);
+  if (rc == 0 && sc_strlist_hasz(x, "*")) {
+    rc = file_in(&w->vs_public, vs, how);
+  } else if (rc == 0 && !sc_strlist_hasz(x, "~")) {
+    for (uint32_t j = 0; j < x->n && rc == 0; j++) {
+      bool own = sc_str_eq(x->items[j], vs->namespace_);
+      sc_vec_t *v = vec_at(w, own ? &w->vs_private : &w->vs_exported, x->items[j]);
+      /* a namespace named twice files it twice: remove_all takes both out at once */
+      rc = v != NULL && how == VS_REMOVE && !contains(v, vs) ? 0 : file_in(v, vs, how);
+    }
+  }
   return rc;
 }
 
@@ -633,46 +705,49 @@ static int build_virtual_services(sc_world_t *w) {
   sc_vec_t *sorted = sorted_objects(w, SC_KIND_VIRTUAL_SERVICE, cmp_obj_creation);
   if (sorted == NULL)
     return SC_ENOMEM;
-  for (uint32_t i = 0; i < sorted->n; i++) {
-    const sc_obj_t *vs = sorted->items[i];
-    sc_strlist_t *x = sc__arena_alloc(w->arena, sizeof(*x));
-    if (x == NULL || normalise_vs_export(w, vs, x) != 0)
-      return SC_ENOMEM;
-    /* Keyed by the object's key hash rendered as text: unique per VS. */
-    sc_str_t *key = sc__arena_alloc(w->arena, sizeof(*key));
-    char *buf = sc__arena_alloc(w->arena, 17);
-    if (key == NULL || buf == NULL)
-      return SC_ENOMEM;
-    for (int b = 0; b < 16; b++)
-      buf[b] = "0123456789abcdef"[(vs->key_hash >> (60 - 4 * b)) & 15];
-    *key = (sc_str_t){buf, 16};
-    if (sc__strmap_put(&w->vs_export_sets, *key, x) != 0)
-      return SC_ENOMEM;
-    if (!sc_world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
-      continue; /* gateways only, or a delegate */
-    if (index_destinations(w, vs) != 0)
-      return SC_ENOMEM;
-    if (sc_strlist_hasz(x, "*")) {
-      if (sc__vec_push(&w->vs_public, (void *)vs) != 0)
-        return SC_ENOMEM;
-    } else if (!sc_strlist_hasz(x, "~")) {
-      for (uint32_t j = 0; j < x->n; j++) {
-        bool own = sc_str_eq(x->items[j], vs->namespace_);
-        sc_vec_t *v = vec_at(w, own ? &w->vs_private : &w->vs_exported, x->items[j]);
-        if (v == NULL || sc__vec_push(v, (void *)vs) != 0)
-          return SC_ENOMEM;
-      }
-    }
+  sc__hashmap_init(&w->vs_objects);
+  int rc = 0;
+  for (uint32_t i = 0; i < sorted->n && rc == 0; i++) {
+    sc_obj_t *vs = sorted->items[i];
+    rc = file_vs(w, vs, VS_APPEND);
+    if (rc == 0 && (rc = sc__hashmap_put(&w->vs_objects, vs->key_hash, vs)) == 0)
+      sc_obj_ref(vs); /* its strings are in the lists until it is filed out */
   }
-  return 0;
+  return rc;
+}
+
+static bool can_refile_vss(const sc_world_t *w) {
+  return w->parts[SC_WORLD_PART_VIRTUAL_SERVICES].arena != NULL && w->pending.n <= 256 &&
+         w->vs_garbage <= 4096 + w->vs_objects.n;
+}
+
+static void release_virtual_services(sc_world_t *w) {
+  for (size_t i = 0; i < w->vs_objects.cap; i++)
+    if (w->vs_objects.values[i] != NULL)
+      sc_obj_unref(w->vs_objects.values[i]);
+  sc__hashmap_free(&w->vs_objects);
+}
+
+/* One VirtualService changed: file the old version out and the new one in. */
+static int refile_vs(sc_world_t *w, const pending_t *p) {
+  sc_str_t ns = sc_str(p->ns), name = sc_str(p->name);
+  uint64_t key = sc_config_key_hash(SC_KIND_VIRTUAL_SERVICE, ns, name);
+  sc_obj_t *old = sc__hashmap_remove(&w->vs_objects, key);
+  int rc = old ? file_vs(w, old, VS_REMOVE) : 0;
+  sc_obj_t *now = (sc_obj_t *)sc_store_get(w->store, SC_KIND_VIRTUAL_SERVICE, ns, name);
+  if (rc == 0 && now != NULL && (rc = file_vs(w, now, VS_INSERT)) == 0 &&
+      (rc = sc__hashmap_put(&w->vs_objects, key, now)) == 0)
+    sc_obj_ref(now);
+  if (old != NULL)
+    sc_obj_unref(old);
+  w->vs_garbage++;
+  return rc;
 }
 
 const sc_strlist_t *sc_world_vs_export(const sc_world_t *w, const sc_obj_t *vs) {
   char buf[17];
-  for (int b = 0; b < 16; b++)
-    buf[b] = "0123456789abcdef"[(vs->key_hash >> (60 - 4 * b)) & 15];
-  sc_str_t key = {buf, 16};
-  return sc__strmap_get(&w->vs_export_sets, key);
+  vs_key(vs, buf);
+  return sc__strmap_get(&w->vs_export_sets, (sc_str_t){buf, 16});
 }
 
 /* ---- DestinationRules (3.3, 6.1) -------------------------------------------------------- */
@@ -1121,6 +1196,8 @@ static void part_reset(sc_world_t *w, int part) {
     w->svc_garbage = 0;
     break;
   case SC_WORLD_PART_VIRTUAL_SERVICES:
+    release_virtual_services(w);
+    w->vs_garbage = 0;
     sc__strmap_free(&w->vs_private, NULL);
     sc__strmap_free(&w->vs_exported, NULL);
     sc__strmap_free(&w->vs_export_sets, NULL);
@@ -1196,10 +1273,16 @@ int sc_world_update(sc_world_t *w, unsigned parts) {
   w->mesh = sc_store_mesh(w->store);
   w->root_ns = w->mesh->root_namespace;
   int rc = 0;
-  if ((parts & (1u << SC_WORLD_PART_SERVICES)) && (parts & (1u << SC_WORLD_PART_NAMESPACES)) == 0 &&
-      parts != SC_WORLD_ALL && can_apply(w)) {
-    rc = apply_pending(w); /* a few Services or ServiceEntries: one object at a time */
-    parts &= ~(1u << SC_WORLD_PART_SERVICES);
+  /* A few Services, ServiceEntries or VirtualServices: one object at a time. */
+  unsigned services = 1u << SC_WORLD_PART_SERVICES, vss = 1u << SC_WORLD_PART_VIRTUAL_SERVICES;
+  if ((parts & services) && parts != SC_WORLD_ALL && can_apply(w)) {
+    rc = apply_pending(w, SC_WORLD_PART_SERVICES, SC_KIND_SERVICE, SC_KIND_SERVICE_ENTRY, apply_one);
+    parts &= ~services;
+  }
+  if (rc == 0 && (parts & vss) && parts != SC_WORLD_ALL && can_refile_vss(w)) {
+    rc = apply_pending(w, SC_WORLD_PART_VIRTUAL_SERVICES, SC_KIND_VIRTUAL_SERVICE,
+                       SC_KIND_VIRTUAL_SERVICE, refile_vs);
+    parts &= ~vss;
   }
   unsigned rules = 1u << SC_WORLD_PART_DESTINATION_RULES;
   if (rc == 0 && (parts & rules) && parts != SC_WORLD_ALL && can_refile(w)) {

@@ -121,6 +121,8 @@ typedef struct {
   sc_strmap_t vs_exported; /* namespace -> sc_vec_t */
   sc_vec_t vs_public;
   sc_strmap_t vs_export_sets; /* VirtualService key -> normalised exportTo (sc_strlist_t *) */
+  sc_hashmap_t vs_objects; /* object key -> every VirtualService (held) */
+  uint32_t vs_garbage;     /* VirtualServices refiled since the part was built */
   sc_strmap_t vs_by_dest;  /* destination host -> sc_vec_t of the mesh VirtualServices
                               routing to it (each once), in creation order */
 
@@ -148,10 +150,10 @@ int sc_world_new(const sc_store_t *store, sc_world_t **out);
 int sc_world_update(sc_world_t *w, unsigned parts);
 /* The parts objects of a kind feed. */
 unsigned sc_world_parts_of_kind(sc_kind_t kind);
-/* Notes that the Service or ServiceEntry (kind, ns, name) changed: when few did, the next
- * update of the services part replaces only their records, where they sit in creation
- * order, instead of rebuilding the part. */
-int sc_world_note_service(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name);
+/* Notes that the Service, ServiceEntry or VirtualService (kind, ns, name) changed: when
+ * few did, the next update replaces only their entries in the lists, where they sit in
+ * creation order, instead of rebuilding the part. */
+int sc_world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name);
 /* Notes that a DestinationRule of namespace ns changed: when few namespaces did, the next
  * update refiles only their indexes. */
 int sc_world_note_rule(sc_world_t *w, sc_str_t ns);
