@@ -76,9 +76,14 @@ int main(int argc, char **argv) {
       double t2 = now_s();
       sc_world_free(w);
       nscopes = set.nscopes;
-      bytes = 0;
-      for (size_t i = 0; i < set.nscopes; i++)
+      bytes = set.base.len; /* heads and entries, the base's included */
+      for (size_t i = 0; i < set.base.nentries; i++)
+        bytes += set.base.entries[i].len;
+      for (size_t i = 0; i < set.nscopes; i++) {
         bytes += set.scopes[i].len;
+        for (size_t e = 0; e < set.scopes[i].nentries; e++)
+          bytes += set.scopes[i].entries[e].len;
+      }
       sc_scopeset_free(&set);
       if (t2 - t0 < best)
         best = t2 - t0;

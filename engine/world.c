@@ -458,7 +458,12 @@ typedef struct {
   char *ns, *name;
 } pending_t;
 
+/* Beyond this many pending changes, the parts are rebuilt: no need to note more. */
+#define MAX_PENDING 256
+
 int sc_world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name) {
+  if (w->pending.n > MAX_PENDING)
+    return 0;
   pending_t *p = sc__calloc(1, sizeof(*p));
   if (p == NULL || (p->ns = strndup(ns.ptr, ns.len)) == NULL ||
       (p->name = strndup(name.ptr, name.len)) == NULL || sc__vec_push(&w->pending, p) != 0) {
@@ -493,7 +498,7 @@ static uint64_t object_key(sc_kind_t kind, sc_str_t ns, sc_str_t name) {
 /* Whether the pending changes can be applied one object at a time: the part exists, they
  * are few next to it, and no ExternalName service is involved (aliases are global). */
 static bool can_apply(const sc_world_t *w) {
-  if (w->parts[SC_WORLD_PART_SERVICES].arena == NULL || w->pending.n > 256 ||
+  if (w->parts[SC_WORLD_PART_SERVICES].arena == NULL || w->pending.n > MAX_PENDING ||
       w->svc_garbage > 4096 + w->svc_objects.n)
     return false;
   for (uint32_t i = 0; i < w->pending.n; i++) {
@@ -717,7 +722,7 @@ static int build_virtual_services(sc_world_t *w) {
 }
 
 static bool can_refile_vss(const sc_world_t *w) {
-  return w->parts[SC_WORLD_PART_VIRTUAL_SERVICES].arena != NULL && w->pending.n <= 256 &&
+  return w->parts[SC_WORLD_PART_VIRTUAL_SERVICES].arena != NULL && w->pending.n <= MAX_PENDING &&
          w->vs_garbage <= 4096 + w->vs_objects.n;
 }
 
@@ -951,7 +956,11 @@ static int build_destination_rules(sc_world_t *w) {
 
 static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_host, NULL); }
 
+#define MAX_PENDING_RULES 64
+
 int sc_world_note_rule(sc_world_t *w, sc_str_t ns) {
+  if (w->pending_rules.n > MAX_PENDING_RULES)
+    return 0;
   char *copy = strndup(ns.ptr, ns.len);
   if (copy == NULL || sc__vec_push(&w->pending_rules, copy) != 0) {
     free(copy);
@@ -988,7 +997,8 @@ static int refile_namespace(sc_world_t *w, sc_str_t ns) {
 
 /* A few namespaces' rules changed: refile those namespaces only. */
 static bool can_refile(const sc_world_t *w) {
-  return w->parts[SC_WORLD_PART_DESTINATION_RULES].arena != NULL && w->pending_rules.n <= 64 &&
+  return w->parts[SC_WORLD_PART_DESTINATION_RULES].arena != NULL &&
+         w->pending_rules.n <= MAX_PENDING_RULES &&
          w->dr_garbage <= 4096 + sc_store_count(w->store, SC_KIND_DESTINATION_RULE);
 }
 
