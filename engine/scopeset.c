@@ -532,26 +532,37 @@ static int specific_hosts(const sc_world_t *w, sc_str_t ns, const sc_strmap_t *o
   return rc;
 }
 
+/* Computes scope d, limited to the patch's hostnames (patch NULL: all of them). A scope
+ * sharing the base is limited further to the hostnames specific to its namespace, and
+ * gets the keys under which that set can change. */
+static int compute_limited(const sc_world_t *w, const sc_scope_desc_t *d, bool shares,
+                           const sc_scope_patch_t *patch, sc_scope_t **out) {
+  if (!shares)
+    return sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), patch, out);
+  sc_vec_t hosts = {0};
+  sc_strmap_t set;
+  sc__strmap_init(&set);
+  sc_scope_patch_t specific = {&hosts, &set, NULL, 0};
+  if (patch != NULL)
+    specific.vs_positions = patch->vs_positions, specific.nlisteners = patch->nlisteners;
+  bool wildcards = false;
+  int rc = specific_hosts(w, compute_ns(d), patch ? patch->host_set : NULL, &hosts, &set, &wildcards);
+  if (rc == 0)
+    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), &specific, out);
+  if (rc == 0 && ((rc = specific_keys(&(*out)->keys, compute_ns(d), wildcards)) != 0 ||
+                  (rc = host_keys(&(*out)->keys, &hosts)) != 0))
+    sc_scope_free(*out);
+  sc__vec_free(&hosts);
+  sc__strmap_free(&set, NULL);
+  return rc;
+}
+
 int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
                     uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux) {
   sc_scope_t *s;
   memset(rec, 0, sizeof(*rec));
   rec->has_base = !opts->unshared && sc_scope_shares_base(w, d);
-  /* Sharing the base: only the hostnames specific to the namespace are computed. */
-  sc_vec_t hosts = {0};
-  sc_strmap_t set;
-  sc__strmap_init(&set);
-  sc_scope_patch_t only = {&hosts, &set, NULL, 0};
-  bool wildcards = false;
-  int rc = rec->has_base ? specific_hosts(w, compute_ns(d), NULL, &hosts, &set, &wildcards) : 0;
-  if (rc == 0)
-    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), rec->has_base ? &only : NULL, &s);
-  if (rc == 0 && rec->has_base &&
-      ((rc = specific_keys(&s->keys, compute_ns(d), wildcards)) != 0 ||
-       (rc = host_keys(&s->keys, &hosts)) != 0))
-    sc_scope_free(s);
-  sc__vec_free(&hosts);
-  sc__strmap_free(&set, NULL);
+  int rc = compute_limited(w, d, rec->has_base, NULL, &s);
   if (rc != 0)
     return rc;
   gen_t g = new_gen();
@@ -602,23 +613,7 @@ int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
                           const sc_scope_patch_t *patch, sc_entry_t **entries, size_t *nentries,
                           sc_keys_t *keys) {
   sc_scope_t *s;
-  /* Sharing the base: of the patch's hostnames, only those specific to the namespace. */
-  sc_vec_t hosts = {0};
-  sc_strmap_t set;
-  sc__strmap_init(&set);
-  sc_scope_patch_t specific = *patch;
-  specific.hosts = &hosts;
-  specific.host_set = &set;
-  bool shares = sc_scope_shares_base(w, d), wildcards = false;
-  int rc = shares ? specific_hosts(w, compute_ns(d), patch->host_set, &hosts, &set, &wildcards) : 0;
-  if (rc == 0)
-    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), shares ? &specific : patch, &s);
-  if (rc == 0 && shares &&
-      ((rc = specific_keys(&s->keys, compute_ns(d), wildcards)) != 0 ||
-       (rc = host_keys(&s->keys, &hosts)) != 0))
-    sc_scope_free(s);
-  sc__vec_free(&hosts);
-  sc__strmap_free(&set, NULL);
+  int rc = compute_limited(w, d, sc_scope_shares_base(w, d), patch, &s);
   if (rc != 0)
     return rc;
   rc = render_entries(s, entries, nentries);
