@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-          libxxhash-dev liblmdb-dev libyaml-dev libjansson-dev libyajl-dev libnghttp2-dev jq)
+          libprotobuf-dev libxxhash-dev liblmdb-dev libyaml-dev libjansson-dev libyajl-dev
+          libnghttp2-dev jq)
 
 install_deps() {
   local missing=()

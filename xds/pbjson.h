@@ -1,0 +1,34 @@
+/* Protobuf messages as JSON, generically over protobuf-c descriptors: the proto3 JSON
+ * mapping with the proto field names (as Envoy's config_dump prints them), the
+ * well-known types in their JSON forms (Any with "@type", Duration as "1.5s", wrappers as
+ * bare values, Struct as an object), maps as objects, 64-bit integers as strings, bytes
+ * as base64, enums by name; fields at their default value are left out, except members
+ * of a oneof, which say which member is set. */
+#ifndef SC_PBJSON_H
+#define SC_PBJSON_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The message types an Any may hold, found by full name. */
+typedef struct {
+  const ProtobufCMessageDescriptor *const *types;
+  size_t ntypes;
+} sc_pb_registry_t;
+
+const ProtobufCMessageDescriptor *sc_pb_registry_find(const sc_pb_registry_t *reg, const char *full_name);
+
+/* A new JSON object for m (NULL when out of memory). */
+json_t *sc_pbjson_message(const ProtobufCMessage *m, const sc_pb_registry_t *reg);
+
+/* Decodes data as a message of type d and converts it; SC_ECORRUPT when the bytes are not
+ * such a message. */
+int sc_pbjson_decode(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
+                     const sc_pb_registry_t *reg, json_t **out);
+
+/* Base64 (RFC 4648, padded) of data, NUL-terminated; free() it. */
+char *sc_base64(const uint8_t *data, size_t len);
+
+#endif
