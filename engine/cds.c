@@ -1,0 +1,439 @@
+/* CDS (see cds.h). Section numbers refer to shared/spec/semantics.md. Messages are built
+ * in an arena and packed; nothing of them outlives a call. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "cds.h"
+#include "envoy/config/cluster/v3/cluster.pb-c.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
+#include "scopecast/error.h"
+
+typedef Envoy__Config__Cluster__V3__Cluster cluster_t;
+
+/* A message of type d, initialised, in the arena. */
+static void *new_msg(sc_arena_t *a, const ProtobufCMessageDescriptor *d) {
+  void *m = sc__arena_alloc(a, d->sizeof_message);
+  if (m != NULL)
+    protobuf_c_message_init(d, m);
+  return m;
+}
+#define NEW(a, type, desc) ((type *)new_msg((a), &(desc)))
+
+void sc_resources_free(sc_resources_t *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    free(r->items[i].name);
+    free(r->items[i].bytes);
+  }
+  free(r->items);
+  memset(r, 0, sizeof(*r));
+}
+
+/* Packs m as a resource named name. */
+static int add_resource(sc_resources_t *out, const char *name, const ProtobufCMessage *m) {
+  if (out->n == out->cap) {
+    size_t cap = out->cap ? out->cap * 2 : 16;
+    sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
+    if (items == NULL)
+      return SC_ENOMEM;
+    out->items = items;
+    out->cap = cap;
+  }
+  size_t len = protobuf_c_message_get_packed_size(m);
+  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len};
+  if (r.name == NULL || r.bytes == NULL) {
+    free(r.name);
+    free(r.bytes);
+    return SC_ENOMEM;
+  }
+  protobuf_c_message_pack(m, r.bytes);
+  out->items[out->n++] = r;
+  return 0;
+}
+
+/* ---- small messages ------------------------------------------------------------------ */
+
+static Google__Protobuf__Duration *duration(sc_arena_t *a, int64_t ns) {
+  Google__Protobuf__Duration *d = NEW(a, Google__Protobuf__Duration, google__protobuf__duration__descriptor);
+  if (d != NULL) {
+    d->seconds = ns / 1000000000;
+    d->nanos = (int32_t)(ns % 1000000000);
+  }
+  return d;
+}
+
+static Google__Protobuf__UInt32Value *u32(sc_arena_t *a, uint32_t v) {
+  Google__Protobuf__UInt32Value *w = NEW(a, Google__Protobuf__UInt32Value, google__protobuf__uint32_value__descriptor);
+  if (w != NULL)
+    w->value = v;
+  return w;
+}
+
+static Envoy__Config__Core__V3__Address *socket_address(sc_arena_t *a, const char *host, uint32_t port) {
+  Envoy__Config__Core__V3__Address *addr = NEW(a, Envoy__Config__Core__V3__Address, envoy__config__core__v3__address__descriptor);
+  Envoy__Config__Core__V3__SocketAddress *sa =
+      NEW(a, Envoy__Config__Core__V3__SocketAddress, envoy__config__core__v3__socket_address__descriptor);
+  if (addr == NULL || sa == NULL)
+    return NULL;
+  sa->address = (char *)host;
+  sa->port_specifier_case = ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER_PORT_VALUE;
+  sa->port_value = port;
+  addr->address_case = ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_SOCKET_ADDRESS;
+  addr->socket_address = sa;
+  return addr;
+}
+
+/* The ADS config source of EDS clusters: initial_fetch_timeout 0s, API version V3. */
+static Envoy__Config__Core__V3__ConfigSource *ads_source(sc_arena_t *a) {
+  Envoy__Config__Core__V3__ConfigSource *cs =
+      NEW(a, Envoy__Config__Core__V3__ConfigSource, envoy__config__core__v3__config_source__descriptor);
+  Envoy__Config__Core__V3__AggregatedConfigSource *ads =
+      NEW(a, Envoy__Config__Core__V3__AggregatedConfigSource, envoy__config__core__v3__aggregated_config_source__descriptor);
+  if (cs == NULL || ads == NULL)
+    return NULL;
+  cs->config_source_specifier_case = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_ADS;
+  cs->ads = ads;
+  cs->initial_fetch_timeout = duration(a, 0);
+  cs->resource_api_version = ENVOY__CONFIG__CORE__V3__API_VERSION__V3;
+  return cs->initial_fetch_timeout ? cs : NULL;
+}
+
+/* ---- traffic policy (9.2.3) ------------------------------------------------------------- */
+
+/* The blocks a cluster gets: the rule's top level, or its port-level entry for the port
+ * (which replaces the top level); then, for a subset, the subset's own (port-level first)
+ * overriding block by block. */
+static void policy_for(const sc_cdr_t *rule, const sc_subset_t *subset, uint32_t port,
+                       sc_policy_blocks_t *out) {
+  memset(out, 0, sizeof(*out));
+  const sc_traffic_policy_t *tp[2] = {rule ? rule->traffic_policy : NULL,
+                                      subset && subset->has_traffic_policy ? &subset->traffic_policy : NULL};
+  for (int level = 0; level < 2; level++) {
+    if (tp[level] == NULL)
+      continue;
+    const sc_policy_blocks_t *b = &tp[level]->policy;
+    for (uint32_t i = 0; i < tp[level]->nport_level; i++)
+      if (tp[level]->port_level[i].port == port)
+        b = &tp[level]->port_level[i].policy;
+    if (level == 0) {
+      *out = *b;
+      continue;
+    }
+    if (b->has_load_balancer)
+      out->has_load_balancer = true, out->load_balancer = b->load_balancer;
+    if (b->has_connection_pool)
+      out->has_connection_pool = true, out->connection_pool = b->connection_pool;
+    if (b->has_outlier_detection)
+      out->has_outlier_detection = true, out->outlier_detection = b->outlier_detection;
+    if (b->has_tls)
+      out->has_tls = true, out->tls = b->tls;
+  }
+}
+
+/* Istio always sets one threshold: every limit at 2^32-1 unless the rule sets it. */
+static Envoy__Config__Cluster__V3__CircuitBreakers *circuit_breakers(sc_arena_t *a, const sc_policy_blocks_t *p) {
+  Envoy__Config__Cluster__V3__CircuitBreakers *cb =
+      NEW(a, Envoy__Config__Cluster__V3__CircuitBreakers, envoy__config__cluster__v3__circuit_breakers__descriptor);
+  Envoy__Config__Cluster__V3__CircuitBreakers__Thresholds *t = NEW(
+      a, Envoy__Config__Cluster__V3__CircuitBreakers__Thresholds, envoy__config__cluster__v3__circuit_breakers__thresholds__descriptor);
+  Envoy__Config__Cluster__V3__CircuitBreakers__Thresholds **list = sc__arena_alloc(a, sizeof(*list));
+  if (cb == NULL || t == NULL || list == NULL)
+    return NULL;
+  const sc_connection_pool_t *cp = p->has_connection_pool ? &p->connection_pool : NULL;
+  uint32_t limits[4] = {cp ? cp->max_connections : SC_UNSET_U32, cp ? cp->http1_max_pending_requests : SC_UNSET_U32,
+                        cp ? cp->http2_max_requests : SC_UNSET_U32, cp ? cp->max_retries : SC_UNSET_U32};
+  Google__Protobuf__UInt32Value **fields[4] = {&t->max_connections, &t->max_pending_requests, &t->max_requests,
+                                               &t->max_retries};
+  for (int i = 0; i < 4; i++)
+    if ((*fields[i] = u32(a, limits[i] == SC_UNSET_U32 ? UINT32_MAX : limits[i])) == NULL)
+      return NULL;
+  t->track_remaining = 1;
+  list[0] = t;
+  cb->n_thresholds = 1;
+  cb->thresholds = list;
+  return cb;
+}
+
+static Envoy__Config__Cluster__V3__OutlierDetection *outlier_detection(sc_arena_t *a, const sc_outlier_detection_t *o) {
+  Envoy__Config__Cluster__V3__OutlierDetection *od =
+      NEW(a, Envoy__Config__Cluster__V3__OutlierDetection, envoy__config__cluster__v3__outlier_detection__descriptor);
+  if (od == NULL)
+    return NULL;
+  /* As Istio: only the 5xx and gateway detectors, enforced at 100% when given; success
+   * rate never enforced. */
+  od->enforcing_success_rate = u32(a, 0);
+  if (o->consecutive_5xx_errors != SC_UNSET_U32) {
+    od->consecutive_5xx = u32(a, o->consecutive_5xx_errors);
+    od->enforcing_consecutive_5xx = u32(a, o->consecutive_5xx_errors ? 100 : 0);
+  } else {
+    od->enforcing_consecutive_5xx = u32(a, 0);
+  }
+  if (o->consecutive_gateway_errors != SC_UNSET_U32) {
+    od->consecutive_gateway_failure = u32(a, o->consecutive_gateway_errors);
+    od->enforcing_consecutive_gateway_failure = u32(a, o->consecutive_gateway_errors ? 100 : 0);
+  }
+  if (o->interval != SC_UNSET_I64)
+    od->interval = duration(a, o->interval);
+  if (o->base_ejection_time != SC_UNSET_I64)
+    od->base_ejection_time = duration(a, o->base_ejection_time);
+  if (o->max_ejection_percent != SC_UNSET_U32)
+    od->max_ejection_percent = u32(a, o->max_ejection_percent);
+  od->split_external_local_origin_errors = o->split_external_local_origin_errors;
+  if (o->consecutive_local_origin_failures != SC_UNSET_U32)
+    od->consecutive_local_origin_failure = u32(a, o->consecutive_local_origin_failures);
+  return od;
+}
+
+/* HTTP/2 upstream for HTTP2, GRPC and GRPC-Web ports (and h2UpgradePolicy UPGRADE). */
+static int http2_options(sc_arena_t *a, cluster_t *c) {
+  typedef Envoy__Extensions__Upstreams__Http__V3__HttpProtocolOptions options_t;
+  options_t *o = NEW(a, options_t, envoy__extensions__upstreams__http__v3__http_protocol_options__descriptor);
+  Envoy__Extensions__Upstreams__Http__V3__HttpProtocolOptions__ExplicitHttpConfig *e =
+      NEW(a, Envoy__Extensions__Upstreams__Http__V3__HttpProtocolOptions__ExplicitHttpConfig,
+          envoy__extensions__upstreams__http__v3__http_protocol_options__explicit_http_config__descriptor);
+  Envoy__Config__Core__V3__Http2ProtocolOptions *h2 =
+      NEW(a, Envoy__Config__Core__V3__Http2ProtocolOptions, envoy__config__core__v3__http2_protocol_options__descriptor);
+  Google__Protobuf__Any *any = NEW(a, Google__Protobuf__Any, google__protobuf__any__descriptor);
+  Envoy__Config__Cluster__V3__Cluster__TypedExtensionProtocolOptionsEntry *entry =
+      NEW(a, Envoy__Config__Cluster__V3__Cluster__TypedExtensionProtocolOptionsEntry,
+          envoy__config__cluster__v3__cluster__typed_extension_protocol_options_entry__descriptor);
+  Envoy__Config__Cluster__V3__Cluster__TypedExtensionProtocolOptionsEntry **list = sc__arena_alloc(a, sizeof(*list));
+  if (o == NULL || e == NULL || h2 == NULL || any == NULL || entry == NULL || list == NULL)
+    return SC_ENOMEM;
+  e->protocol_config_case =
+      ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__EXPLICIT_HTTP_CONFIG__PROTOCOL_CONFIG_HTTP2_PROTOCOL_OPTIONS;
+  e->http2_protocol_options = h2;
+  o->upstream_protocol_options_case =
+      ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__UPSTREAM_PROTOCOL_OPTIONS_EXPLICIT_HTTP_CONFIG;
+  o->explicit_http_config = e;
+  any->type_url = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+  any->value.len = protobuf_c_message_get_packed_size(&o->base);
+  if ((any->value.data = sc__arena_alloc(a, any->value.len + 1)) == NULL)
+    return SC_ENOMEM;
+  protobuf_c_message_pack(&o->base, any->value.data);
+  entry->key = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+  entry->value = any;
+  list[0] = entry;
+  c->n_typed_extension_protocol_options = 1;
+  c->typed_extension_protocol_options = list;
+  return 0;
+}
+
+/* ---- clusters ------------------------------------------------------------------------- */
+
+typedef Envoy__Config__Cluster__V3__Cluster__DiscoveryType discovery_t;
+
+static discovery_t discovery_type(const sc_svc_t *svc) {
+  switch (svc->resolution) {
+  case SC_RES_DNS_LB:
+    return ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__STRICT_DNS;
+  case SC_RES_DNS_ROUND_ROBIN_LB:
+    return ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__LOGICAL_DNS;
+  case SC_RES_PASSTHROUGH:
+    return ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST;
+  default:
+    return ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS;
+  }
+}
+
+static bool is_dns(discovery_t t) {
+  return t == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__STRICT_DNS ||
+         t == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__LOGICAL_DNS;
+}
+
+static bool labels_within(const sc_labels_t *want, const sc_labels_t *have) {
+  for (uint32_t i = 0; want && i < want->n; i++) {
+    bool found = false;
+    for (uint32_t j = 0; have && j < have->n && !found; j++)
+      found = sc_str_eq(want->items[i].key, have->items[j].key) &&
+              sc_str_eq(want->items[i].value, have->items[j].value);
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/* The inline endpoints of a DNS cluster (9.2.2): a ServiceEntry's endpoints that carry the
+ * port (by name, else the service port), filtered by the subset's labels; without
+ * endpoints, the hostname itself. NULL with *none set when nothing is left. */
+static Envoy__Config__Endpoint__V3__ClusterLoadAssignment *dns_endpoints(sc_arena_t *a, const char *name,
+                                                                        const sc_svc_t *svc,
+                                                                        const sc_svc_port_t *port,
+                                                                        const sc_subset_t *subset, bool *none) {
+  const sc_service_entry_t *se = svc->registry == SC_REGISTRY_EXTERNAL ? &svc->obj->u.service_entry : NULL;
+  uint32_t n = se && se->nendpoints ? se->nendpoints : 1;
+  Envoy__Config__Endpoint__V3__LbEndpoint **eps = sc__arena_alloc(a, n * sizeof(*eps));
+  if (eps == NULL)
+    return NULL;
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const sc_workload_entry_t *we = se && se->nendpoints ? &se->endpoints[i] : NULL;
+    if (we != NULL && subset != NULL && !labels_within(&subset->labels, &we->labels))
+      continue;
+    if (we == NULL && subset != NULL && subset->labels.n > 0)
+      continue; /* the hostname has no labels */
+    uint32_t target = port->port;
+    for (uint32_t p = 0; we && p < we->nports; p++)
+      if (sc_str_eq(we->ports[p].name, port->name))
+        target = we->ports[p].port;
+    Envoy__Config__Endpoint__V3__LbEndpoint *lb =
+        NEW(a, Envoy__Config__Endpoint__V3__LbEndpoint, envoy__config__endpoint__v3__lb_endpoint__descriptor);
+    Envoy__Config__Endpoint__V3__Endpoint *ep =
+        NEW(a, Envoy__Config__Endpoint__V3__Endpoint, envoy__config__endpoint__v3__endpoint__descriptor);
+    if (lb == NULL || ep == NULL ||
+        (ep->address = socket_address(a, we ? we->address.ptr : svc->hostname.ptr, target)) == NULL)
+      return NULL;
+    lb->host_identifier_case = ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT;
+    lb->endpoint = ep;
+    lb->load_balancing_weight = u32(a, we && we->weight ? we->weight : 1);
+    eps[kept++] = lb;
+  }
+  *none = kept == 0;
+  if (*none)
+    return NULL;
+  Envoy__Config__Endpoint__V3__LocalityLbEndpoints *loc = NEW(
+      a, Envoy__Config__Endpoint__V3__LocalityLbEndpoints, envoy__config__endpoint__v3__locality_lb_endpoints__descriptor);
+  Envoy__Config__Endpoint__V3__LocalityLbEndpoints **locs = sc__arena_alloc(a, sizeof(*locs));
+  Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = NEW(
+      a, Envoy__Config__Endpoint__V3__ClusterLoadAssignment, envoy__config__endpoint__v3__cluster_load_assignment__descriptor);
+  if (loc == NULL || locs == NULL || cla == NULL)
+    return NULL;
+  loc->n_lb_endpoints = kept;
+  loc->lb_endpoints = eps;
+  loc->load_balancing_weight = u32(a, kept);
+  locs[0] = loc;
+  cla->cluster_name = (char *)name;
+  cla->n_endpoints = 1;
+  cla->endpoints = locs;
+  return cla;
+}
+
+static bool http2_port(sc_protocol_t p) {
+  return p == SC_PROTO_HTTP2 || p == SC_PROTO_GRPC || p == SC_PROTO_GRPC_WEB;
+}
+
+/* One outbound cluster; *skip is set when it is not emitted (a DNS cluster without
+ * endpoints). */
+static int outbound_cluster(sc_arena_t *a, const char *name, const sc_svc_t *svc, const sc_svc_port_t *port,
+                            const sc_cdr_t *rule, const sc_subset_t *subset, const sc_mesh_config_t *mesh,
+                            cluster_t **out) {
+  cluster_t *c = NEW(a, cluster_t, envoy__config__cluster__v3__cluster__descriptor);
+  if (c == NULL)
+    return SC_ENOMEM;
+  *out = NULL;
+  sc_policy_blocks_t p;
+  policy_for(rule, subset, port->port, &p);
+  discovery_t type = discovery_type(svc);
+  sc_lb_simple_t simple = p.has_load_balancer ? p.load_balancer.simple : SC_LB_UNSPECIFIED;
+  if (simple == SC_LB_PASSTHROUGH)
+    type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST;
+  c->name = (char *)name;
+  c->cluster_discovery_type_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__CLUSTER_DISCOVERY_TYPE_TYPE;
+  c->type = type;
+  int64_t timeout = p.has_connection_pool && p.connection_pool.connect_timeout != SC_UNSET_I64
+                        ? p.connection_pool.connect_timeout
+                        : mesh->connect_timeout;
+  if ((c->connect_timeout = duration(a, timeout)) == NULL)
+    return SC_ENOMEM;
+  if (type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST)
+    c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
+  else if (simple == SC_LB_ROUND_ROBIN)
+    c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN;
+  else if (simple == SC_LB_RANDOM)
+    c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RANDOM;
+  else /* LEAST_REQUEST, LEAST_CONN, and unset */
+    c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LEAST_REQUEST;
+  if (type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS) {
+    Envoy__Config__Cluster__V3__Cluster__EdsClusterConfig *eds = NEW(
+        a, Envoy__Config__Cluster__V3__Cluster__EdsClusterConfig, envoy__config__cluster__v3__cluster__eds_cluster_config__descriptor);
+    if (eds == NULL || (eds->eds_config = ads_source(a)) == NULL)
+      return SC_ENOMEM;
+    eds->service_name = (char *)name;
+    c->eds_cluster_config = eds;
+  } else if (is_dns(type)) {
+    bool none = false;
+    c->load_assignment = dns_endpoints(a, name, svc, port, subset, &none);
+    if (none)
+      return 0; /* no endpoint: the cluster is not emitted */
+    if (c->load_assignment == NULL)
+      return SC_ENOMEM;
+    c->dns_lookup_family = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DNS_LOOKUP_FAMILY__V4_ONLY;
+  }
+  if ((c->circuit_breakers = circuit_breakers(a, &p)) == NULL)
+    return SC_ENOMEM;
+  if (p.has_outlier_detection && (c->outlier_detection = outlier_detection(a, &p.outlier_detection)) == NULL)
+    return SC_ENOMEM;
+  bool h2 = http2_port(port->protocol) ||
+            (p.has_connection_pool && p.connection_pool.h2_upgrade_policy == SC_H2_UPGRADE_UPGRADE &&
+             port->protocol == SC_PROTO_HTTP);
+  if (h2 && http2_options(a, c) != 0)
+    return SC_ENOMEM;
+  *out = c;
+  return 0;
+}
+
+int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_config_t *mesh,
+                   sc_resources_t *out) {
+  if (svc->resolution == SC_RES_ALIAS)
+    return 0;
+  sc_arena_t *a = sc__arena_new(4096);
+  if (a == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  char name[1200];
+  for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
+    const sc_svc_port_t *port = &svc->ports[i];
+    if (port->protocol == SC_PROTO_UDP)
+      continue;
+    for (int64_t s = -1; rc == 0 && s < (int64_t)(rule ? rule->subsets.n : 0); s++) {
+      const sc_subset_t *subset = s < 0 ? NULL : rule->subsets.items[s];
+      snprintf(name, sizeof(name), "outbound|%u|%s|%s", port->port, subset ? subset->name.ptr : "",
+               svc->hostname.ptr);
+      cluster_t *c;
+      rc = outbound_cluster(a, name, svc, port, rule, subset, mesh, &c);
+      if (rc == 0 && c != NULL)
+        rc = add_resource(out, name, &c->base);
+    }
+  }
+  sc__arena_del(a);
+  return rc;
+}
+
+int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
+  static const char *const names[3] = {"BlackHoleCluster", "PassthroughCluster", "InboundPassthroughCluster"};
+  sc_arena_t *a = sc__arena_new(1024);
+  if (a == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  for (int i = 0; i < 3 && rc == 0; i++) {
+    cluster_t *c = NEW(a, cluster_t, envoy__config__cluster__v3__cluster__descriptor);
+    if (c == NULL || (c->connect_timeout = duration(a, mesh->connect_timeout)) == NULL) {
+      rc = SC_ENOMEM;
+      break;
+    }
+    c->name = (char *)names[i];
+    c->cluster_discovery_type_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__CLUSTER_DISCOVERY_TYPE_TYPE;
+    if (i == 0) {
+      c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__STATIC;
+      c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN;
+    } else {
+      c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST;
+      c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
+    }
+    if (i == 2) { /* to the application from 127.0.0.6, which iptables lets through */
+      Envoy__Config__Core__V3__BindConfig *bind =
+          NEW(a, Envoy__Config__Core__V3__BindConfig, envoy__config__core__v3__bind_config__descriptor);
+      Envoy__Config__Core__V3__Address *addr = socket_address(a, "127.0.0.6", 0);
+      if (bind == NULL || addr == NULL) {
+        rc = SC_ENOMEM;
+        break;
+      }
+      bind->source_address = addr->socket_address;
+      c->upstream_bind_config = bind;
+    }
+    rc = add_resource(out, names[i], &c->base);
+  }
+  sc__arena_del(a);
+  return rc;
+}
