@@ -458,10 +458,18 @@ static int apply_entry(sc_scope_state_t *st, sc_str_t host, sc_entry_t *e, bool 
   }
   if (e == NULL)
     return 0;
-  st->entries_mix ^= e->hash;
-  if (sc__strmap_put(&st->entries, sc_str(e->host), e) != 0 || sc__vec_push(&st->put, e) != 0)
+  if (sc__strmap_put(&st->entries, sc_str(e->host), e) != 0) {
+    free_entry(e);
     return SC_ENOMEM;
-  return 0;
+  }
+  st->entries_mix ^= e->hash; /* only what the map holds counts */
+  for (uint32_t i = 0; i < st->del.n; i++) /* deleted earlier, back now: not deleted */
+    if (strcmp(st->del.items[i], e->host) == 0) {
+      free(st->del.items[i]);
+      st->del.items[i] = st->del.items[--st->del.n];
+      break;
+    }
+  return sc__vec_push(&st->put, e);
 }
 
 /* After entries changed: a new version, changedAt and head record when the content did.
@@ -740,14 +748,17 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
     if (st == NULL)
       return SC_ENOMEM;
     sc__strmap_init(&st->entries);
-    if ((st->id = strdup(d->id)) == NULL || sc__vec_push(&ss->states, st) != 0) {
+    if ((st->id = strdup(d->id)) == NULL || sc__strmap_put(&ss->by_id, sc_str(st->id), st) != 0) {
       free(st->id);
       free(st);
       return SC_ENOMEM;
     }
-    int rc = sc__strmap_put(&ss->by_id, sc_str(st->id), st);
-    if (rc != 0)
-      return rc;
+    if (sc__vec_push(&ss->states, st) != 0) {
+      sc__strmap_remove(&ss->by_id, sc_str(st->id));
+      free(st->id);
+      free(st);
+      return SC_ENOMEM;
+    }
     st->affected = true;
     stats->added++;
   }
@@ -766,7 +777,10 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
   if (shared)
     rc = recompute_shared(ss, d, st, head_next, write_all);
   else if (full)
-    rc = st->shared = false, recompute_own(ss, w, d, st, head_next, write_all);
+  {
+    st->shared = false;
+    rc = recompute_own(ss, w, d, st, head_next, write_all);
+  }
   else
     rc = recompute_patch(ss, w, d, st, changes, head_next);
   if (full)
@@ -863,8 +877,10 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
     int rc = o->kind == SC_KIND_DESTINATION_RULE
                  ? sc_world_note_rule(ss->world, o->namespace_)
                  : sc_world_note_object(ss->world, o->kind, o->namespace_, o->name);
-    if (rc != 0)
+    if (rc != 0) {
+      ss->world_stale = SC_WORLD_ALL; /* a change went unnoted: rebuild everything */
       return rc;
+    }
   }
   if (!sc_scopes_needs_update(ss, changes, all))
     return 0;
@@ -1017,6 +1033,14 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
   return rc;
 }
 
+/* Forgets what a state staged (a failed update may have staged without listing it). */
+static void unstage(sc_scope_state_t *st) {
+  st->put.n = 0;
+  free_strs(&st->del);
+  st->put_head = false;
+  st->listed = false;
+}
+
 void sc_scopes_commit(sc_scopes_t *ss) {
   for (uint32_t i = 0; i < ss->write.n; i++) {
     sc_scope_state_t *st = ss->write.items[i];
@@ -1025,10 +1049,7 @@ void sc_scopes_commit(sc_scopes_t *ss) {
       free(e->json); /* written: only the hash is needed from now on */
       e->json = NULL;
     }
-    st->put.n = 0;
-    free_strs(&st->del);
-    st->put_head = false;
-    st->listed = false;
+    unstage(st);
   }
   ss->write.n = 0;
   for (uint32_t i = 0; i < ss->deleted.n; i++)
@@ -1041,5 +1062,9 @@ void sc_scopes_commit(sc_scopes_t *ss) {
 
 void sc_scopes_resync(sc_scopes_t *ss) {
   sc_scopes_commit(ss);
+  for (uint32_t i = 0; i < ss->states.n; i++)
+    unstage(ss->states.items[i]);
+  if (ss->base != NULL)
+    unstage(ss->base);
   ss->resync = true;
 }

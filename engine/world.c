@@ -900,8 +900,18 @@ static int note_named(sc_world_t *w, const sc_obj_t *dr, const sc_strlist_t *x) 
     sc_str_t v = x->items[i];
     if (sc_str_eqz(v, ".") || sc_str_eqz(v, "~"))
       continue;
-    sc_vec_t *hosts = vec_at(w, &w->dr_named, v);
-    if (hosts == NULL || sc__vec_push(hosts, (void *)&dr->u.destination_rule.host) != 0)
+    /* On the heap, keyed by the rule's own string: dr_named is rebuilt whenever a rule
+     * changes, so nothing of it must pile up in the part's arena. */
+    sc_vec_t *hosts = sc__strmap_get(&w->dr_named, v);
+    if (hosts == NULL) {
+      if ((hosts = sc__calloc(1, sizeof(*hosts))) == NULL)
+        return SC_ENOMEM;
+      if (sc__strmap_put(&w->dr_named, v, hosts) != 0) {
+        sc__free(hosts);
+        return SC_ENOMEM;
+      }
+    }
+    if (sc__vec_push(hosts, (void *)&dr->u.destination_rule.host) != 0)
       return SC_ENOMEM;
   }
   return 0;
@@ -926,9 +936,14 @@ static int file_rule(sc_world_t *w, const sc_obj_t *dr) {
   return 0;
 }
 
+static void free_vec(void *p) {
+  sc__vec_free(p);
+  sc__free(p);
+}
+
 /* dr_named from every rule (its order does not matter). */
 static int index_named(sc_world_t *w) {
-  sc__strmap_free(&w->dr_named, NULL);
+  sc__strmap_free(&w->dr_named, free_vec);
   sc__strmap_init(&w->dr_named);
   sc_obj_list_t l = sc_store_list(w->store, SC_KIND_DESTINATION_RULE);
   int rc = 0;
@@ -1217,7 +1232,7 @@ static void part_reset(sc_world_t *w, int part) {
   case SC_WORLD_PART_DESTINATION_RULES:
     sc__strmap_free(&w->dr_local, free_dr_index);
     sc__strmap_free(&w->dr_exported, free_dr_index);
-    sc__strmap_free(&w->dr_named, NULL);
+    sc__strmap_free(&w->dr_named, free_vec);
     if (w->dr_root_local != NULL)
       free_dr_index(w->dr_root_local);
     w->dr_root_local = NULL;

@@ -4,8 +4,12 @@
  * batches to a store with incremental scopes; after every batch the scope and selector
  * records must equal, byte for byte, those computed from scratch for the same state.
  *
- *   test_incremental [--count N] [--seed S] [--events E]
+ *   test_incremental [--count N] [--seed S] [--events E] [--fail-alloc K]
  *   test_incremental --write-events FILE [--seed S] [--events E]   (one sequence, as JSONL)
+ *
+ * --fail-alloc K makes one allocation fail in every update, at a random point among its
+ * first K, and does what the engine does when an update fails (resync, then recompute
+ * everything): results must still equal scratch after every update that succeeds.
  *
  * On a failure it prints the seed and the smallest failing event sequence it finds.
  * SC_DIFF_VERBOSE=1 prints the size of every sequence's final state. Shared scopes
@@ -14,11 +18,28 @@
 #include <stdarg.h>
 
 #include "harness.h"
+#include "mem.h"
 #include "scopes.h"
 
-static unsigned opt_count = 500, opt_events = 40;
+static unsigned opt_count = 500, opt_events = 40, opt_fail_alloc;
 static uint64_t opt_seed = 1;
 static const char *opt_write_events; /* --write-events FILE: write the sequence and exit */
+
+/* ---- injected allocation failures -------------------------------------------------------- */
+
+static long fail_countdown = -1; /* allocations left before one fails; -1: none fails */
+static unsigned long injected;
+
+static bool fail_now(void) {
+  if (fail_countdown < 0 || fail_countdown-- > 0)
+    return false;
+  injected++;
+  return true;
+}
+static void *failing_malloc(size_t n) { return fail_now() ? NULL : malloc(n); }
+static void *failing_realloc(void *p, size_t n) { return fail_now() ? NULL : realloc(p, n); }
+static void *failing_calloc(size_t c, size_t n) { return fail_now() ? NULL : calloc(c, n); }
+static const sc__allocator_t failing = {failing_malloc, failing_realloc, failing_calloc, free};
 
 /* ---- a random universe ------------------------------------------------------------------- */
 
@@ -378,6 +399,7 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
   rng = batch_seed | 1;
   int rc = 0;
   uint64_t head = 1;
+  bool recompute_all = false; /* the last update failed: as the engine, resync and redo all */
   sc_parse_opts_t po = {.source = "differential"};
   for (unsigned i = 0; i < n && rc == 0;) {
     unsigned batch = 1 + rnd(4);
@@ -392,19 +414,33 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
     }
     sc_changes_finish(&a.changes);
     sc_scopes_stats_t st;
-    bool all = head == 1 || a.oom;
+    bool all = head == 1 || a.oom || recompute_all;
     /* As the engine does: the kept world and plan, updated only where the batch changed
      * them (nothing at all when no scope can change); the result is compared with a
      * fresh world's full computation either way. */
+    bool update_failed = false;
     if (rc == 0) {
+      if (opt_fail_alloc > 0) {
+        fail_countdown = (long)rnd(opt_fail_alloc);
+        sc__set_allocator(&failing);
+      }
       rc = sc_scopes_update(&ss, store, &a.changes, all, head, &st);
-      sc_scopes_commit(&ss);
+      sc__set_allocator(NULL);
+      fail_countdown = -1;
+      update_failed = rc != 0 && opt_fail_alloc > 0;
+      if (update_failed) {
+        sc_scopes_resync(&ss);
+        rc = 0;
+      } else {
+        sc_scopes_commit(&ss);
+      }
+      recompute_all = update_failed;
       skipped_updates += !st.updated;
       if (rc != 0)
         fail_msg("update failed: %s", sc_strerror(rc));
     }
     sc_world_t *w;
-    if (rc == 0 && (rc = sc_world_build(store, &w)) == 0) {
+    if (rc == 0 && !update_failed && (rc = sc_world_build(store, &w)) == 0) {
       rc = compare(&ss, w);
       sc_world_free(w);
     }
@@ -464,6 +500,8 @@ TEST(incremental_equals_scratch) {
   }
   free(evs);
   ASSERT_EQ_INT(failures, 0);
+  if (opt_fail_alloc > 0)
+    printf("  %lu allocation failures injected into updates\n", injected);
   printf("  %u sequences of %u events from seed %llu (%lu batches needed no update)\n",
          opt_count, opt_events, (unsigned long long)opt_seed, skipped_updates);
 }
@@ -476,6 +514,7 @@ int sc_test_parse_args(int argc, char **argv) {
                                        {"seed", required_argument, NULL, 's'},
                                        {"events", required_argument, NULL, 'e'},
                                        {"write-events", required_argument, NULL, 'w'},
+                                       {"fail-alloc", required_argument, NULL, 'f'},
                                        {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -487,6 +526,8 @@ int sc_test_parse_args(int argc, char **argv) {
       opt_events = (unsigned)strtoul(optarg, NULL, 10);
     else if (c == 'w')
       opt_write_events = optarg;
+    else if (c == 'f')
+      opt_fail_alloc = (unsigned)strtoul(optarg, NULL, 10);
     else
       return -1;
   }
