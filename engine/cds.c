@@ -9,6 +9,7 @@
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "scopecast/error.h"
+#include <xxhash.h>
 
 typedef Envoy__Config__Cluster__V3__Cluster cluster_t;
 
@@ -41,13 +42,16 @@ static int add_resource(sc_resources_t *out, const char *name, const ProtobufCMe
     out->cap = cap;
   }
   size_t len = protobuf_c_message_get_packed_size(m);
-  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len};
+  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}};
   if (r.name == NULL || r.bytes == NULL) {
     free(r.name);
     free(r.bytes);
     return SC_ENOMEM;
   }
   protobuf_c_message_pack(m, r.bytes);
+  XXH128_canonical_t canon;
+  XXH128_canonicalFromHash(&canon, XXH3_128bits(r.bytes, len));
+  memcpy(r.hash, canon.digest, sizeof(r.hash));
   out->items[out->n++] = r;
   return 0;
 }

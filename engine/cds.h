@@ -13,11 +13,13 @@
 
 #include "world.h"
 
-/* An encoded resource: its name and its bytes (both owned). */
+/* An encoded resource: its name, its bytes (both owned; bytes NULL once written) and the
+ * XXH3-128 of the bytes (canonical, big-endian), under which the snapshot stores it. */
 typedef struct {
   char *name;
   uint8_t *bytes;
   size_t len;
+  uint8_t hash[16];
 } sc_resource_t;
 
 typedef struct {

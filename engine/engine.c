@@ -143,6 +143,7 @@ void sc__engine_flush(sc_engine_t *e) {
   sc_snapshot_meta_t meta;
   fill_meta(e, &meta);
   meta.scopes = e->scopes.states.n;
+  meta.resources = sc_scopes_resource_count(&e->scopes);
   scope_write_t sw = {&e->scopes, 0, 0};
   rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
   double publish_ms = ms_since(t1);

@@ -54,6 +54,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   memset(ss, 0, sizeof(*ss));
   sc__strmap_init(&ss->by_id);
   sc__hashmap_init(&ss->by_key);
+  sc__hashmap_init(&ss->res_refs);
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
 
@@ -67,6 +68,8 @@ static void free_strs(sc_vec_t *v) {
     free(v->items[i]);
   v->n = 0;
 }
+
+static void res_drop_all(sc_scopes_t *ss);
 
 static void state_free(sc_scope_state_t *st) {
   sc_record_free(&st->rec);
@@ -99,6 +102,10 @@ void sc_scopes_free(sc_scopes_t *ss) {
   free(ss->selectors);
   if (ss->base != NULL)
     state_free(ss->base);
+  res_drop_all(ss);
+  sc__hashmap_free(&ss->res_refs);
+  sc__vec_free(&ss->res_put);
+  sc__vec_free(&ss->res_del);
   sc_world_free(ss->world);
   if (ss->have_plan)
     sc_scope_plan_free(&ss->plan);
@@ -431,14 +438,141 @@ static int stage_state(sc_scopes_t *ss, sc_scope_state_t *st) {
   return sc__vec_push(&ss->write, st);
 }
 
+/* ---- resources by content hash --------------------------------------------------------- */
+
+static uint64_t res_key(const uint8_t hash[16]) {
+  uint64_t k;
+  memcpy(&k, hash, sizeof(k));
+  return k;
+}
+
+static sc_res_ref_t *res_find(const sc_scopes_t *ss, const uint8_t hash[16]) {
+  for (sc_res_ref_t *r = sc__hashmap_get(&ss->res_refs, res_key(hash)); r != NULL; r = r->next)
+    if (memcmp(r->hash, hash, 16) == 0)
+      return r;
+  return NULL;
+}
+
+/* One more reference to each resource of res; a new one is written at the next write. */
+static int res_ref_all(sc_scopes_t *ss, const sc_resources_t *res) {
+  for (size_t i = 0; i < res->n; i++) {
+    const sc_resource_t *x = &res->items[i];
+    sc_res_ref_t *r = res_find(ss, x->hash);
+    if (r != NULL) {
+      r->refs++;
+      continue;
+    }
+    if (x->bytes == NULL || (r = calloc(1, sizeof(*r))) == NULL)
+      return SC_ENOMEM; /* a new resource always comes with its bytes */
+    memcpy(r->hash, x->hash, 16);
+    r->refs = 1;
+    r->bytes = x->bytes;
+    r->len = x->len;
+    r->put_pending = true;
+    ss->nresources++;
+    r->next = sc__hashmap_get(&ss->res_refs, res_key(x->hash));
+    if (sc__hashmap_put(&ss->res_refs, res_key(x->hash), r) != 0 || sc__vec_push(&ss->res_put, r) != 0) {
+      if (sc__hashmap_get(&ss->res_refs, res_key(x->hash)) == r) { /* undo */
+        if (r->next != NULL)
+          sc__hashmap_put(&ss->res_refs, res_key(x->hash), r->next);
+        else
+          sc__hashmap_remove(&ss->res_refs, res_key(x->hash));
+      }
+      ss->nresources--;
+      free(r);
+      return SC_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static void res_forget(sc_scopes_t *ss, sc_res_ref_t *r) {
+  ss->nresources--;
+  uint64_t k = res_key(r->hash);
+  sc_res_ref_t *head = sc__hashmap_get(&ss->res_refs, k);
+  if (head == r) {
+    if (r->next != NULL)
+      sc__hashmap_put(&ss->res_refs, k, r->next); /* replaces: cannot fail */
+    else
+      sc__hashmap_remove(&ss->res_refs, k);
+  } else {
+    for (sc_res_ref_t *p = head; p != NULL; p = p->next)
+      if (p->next == r) {
+        p->next = r->next;
+        break;
+      }
+  }
+  free(r);
+}
+
+/* One reference less to each resource of res; the last one gone, it is deleted (or not
+ * written at all, when it was new in this update). Unknown hashes are ignored: after a
+ * resync the counts start again from what is recomputed. */
+static int res_unref_all(sc_scopes_t *ss, const sc_resources_t *res) {
+  int rc = 0;
+  for (size_t i = 0; i < res->n; i++) {
+    sc_res_ref_t *r = res_find(ss, res->items[i].hash);
+    if (r == NULL || --r->refs > 0)
+      continue;
+    if (r->put_pending) {
+      for (uint32_t j = 0; j < ss->res_put.n; j++)
+        if (ss->res_put.items[j] == r) {
+          ss->res_put.items[j] = ss->res_put.items[--ss->res_put.n];
+          break;
+        }
+    } else {
+      uint8_t *h = malloc(16);
+      if (h == NULL || sc__vec_push(&ss->res_del, h) != 0) {
+        free(h);
+        rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
+      } else {
+        memcpy(h, r->hash, 16);
+      }
+    }
+    res_forget(ss, r);
+  }
+  return rc;
+}
+
+static void res_drop_all(sc_scopes_t *ss) {
+  for (size_t i = 0; i < ss->res_refs.cap; i++) {
+    sc_res_ref_t *r = ss->res_refs.values[i];
+    while (r != NULL) {
+      sc_res_ref_t *next = r->next;
+      free(r);
+      r = next;
+    }
+  }
+  sc__hashmap_free(&ss->res_refs);
+  sc__hashmap_init(&ss->res_refs);
+  ss->nresources = 0;
+  ss->res_put.n = 0;
+  free_strs(&ss->res_del);
+}
+
+/* ---- entries ------------------------------------------------------------------------------ */
+
 /* Replaces the entry of e->host by e (taken over), or removes the hostname (e NULL);
  * stages what changed. write_all stages e even when unchanged (after a resync). */
-static int apply_entry(sc_scope_state_t *st, sc_str_t host, sc_entry_t *e, bool write_all) {
+static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_entry_t *e,
+                       bool write_all) {
   sc_entry_t *old = sc__strmap_get(&st->entries, host);
   if (e != NULL && old != NULL && e->hash == old->hash && !write_all) {
     sc_entry_free(e);
     free(e);
     return 0;
+  }
+  /* The new entry's resources are counted before the old one's are released, so that a
+   * resource both name is never deleted. After a resync (write_all) the counts start
+   * from nothing: the old entry's were dropped with them. */
+  if (e != NULL && res_ref_all(ss, &e->res) != 0) {
+    free_entry(e);
+    return SC_ENOMEM;
+  }
+  if (old != NULL && !write_all && res_unref_all(ss, &old->res) != 0) {
+    if (e != NULL)
+      free_entry(e);
+    return SC_ENOMEM;
   }
   if (old != NULL) {
     st->entries_mix ^= old->hash;
@@ -557,7 +691,7 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
         hi = mid;
     }
     if (!kept)
-      rc = apply_entry(st, sc_str(old->host), NULL, false);
+      rc = apply_entry(ss, st, sc_str(old->host), NULL, write_all);
   }
   sc__vec_free(&old_entries);
   for (size_t i = 0; i < rec.nentries && rc == 0; i++) {
@@ -568,9 +702,15 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
     }
     *e = rec.entries[i];
     memset(&rec.entries[i], 0, sizeof(rec.entries[i]));
-    rc = apply_entry(st, sc_str(e->host), e, write_all);
+    rc = apply_entry(ss, st, sc_str(e->host), e, write_all);
   }
   bool body_changed = st->rec.body == NULL || st->rec.body_hash != rec.body_hash;
+  if (rc == 0 && (body_changed || write_all) && (rc = res_ref_all(ss, &rec.res)) == 0) {
+    rc = write_all ? 0 : res_unref_all(ss, &st->rec.res);
+    sc_resources_t old = st->rec.res; /* the head's resources: the new ones */
+    st->rec.res = rec.res;
+    rec.res = old;
+  }
   if (rc == 0 && body_changed) {
     free(st->rec.body);
     free(st->rec.key);
@@ -581,6 +721,15 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
     rec.body = NULL;
     rec.key = NULL;
   }
+  /* The mix from the map itself: a full recomputation also repairs what a failed update
+   * may have left half-applied. */
+  sc_vec_t all = {0};
+  if (rc == 0 && (rc = list_entries(st, &all)) == 0) {
+    st->entries_mix = 0;
+    for (uint32_t i = 0; i < all.n; i++)
+      st->entries_mix ^= ((const sc_entry_t *)all.items[i])->hash;
+  }
+  sc__vec_free(&all);
   bool base_flip = st->rec.has_base != rec.has_base; /* "base" is in the record */
   st->rec.has_base = rec.has_base;
   sc_record_free(&rec);
@@ -619,7 +768,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
       *copy = *e;
       memset(e, 0, sizeof(*e));
     }
-    rc = apply_entry(st, host, copy, false);
+    rc = apply_entry(ss, st, host, copy, false);
   }
   for (size_t i = 0; i < n; i++)
     sc_entry_free(&entries[i]);
@@ -653,11 +802,11 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
   if (rc == 0)
     rc = list_entries(st, &own);
   for (uint32_t j = 0; j < own.n && rc == 0; j++)
-    rc = apply_entry(st, sc_str(((sc_entry_t *)own.items[j])->host), NULL, false);
+    rc = apply_entry(ss, st, sc_str(((sc_entry_t *)own.items[j])->host), NULL, write_all);
   sc__vec_free(&own);
   sc_scope_aux_free(&st->aux);
-  st->entries_mix = 0;
   if (rc == 0 && (write_all || !st->shared || st->rec.hash != rec.hash)) {
+    rc = write_all ? 0 : res_unref_all(ss, &st->rec.res); /* a head of its own had some */
     sc_record_free(&st->rec);
     st->rec = rec;
     st->changed_at = head_next;
@@ -718,7 +867,7 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_a
 }
 
 /* Drops the states the plan no longer has; their records are deleted at the write. */
-static int drop_unseen(sc_scopes_t *ss, sc_scopes_stats_t *stats) {
+static int drop_unseen(sc_scopes_t *ss, bool write_all, sc_scopes_stats_t *stats) {
   for (uint32_t i = 0; i < ss->states.n;) {
     sc_scope_state_t *st = ss->states.items[i];
     if (st->seen || st->id == NULL) {
@@ -729,6 +878,16 @@ static int drop_unseen(sc_scopes_t *ss, sc_scopes_stats_t *stats) {
     for (uint32_t j = 0; j < ss->write.n; j++)
       if (ss->write.items[j] == st)
         ss->write.items[j] = ss->write.items[--ss->write.n];
+    /* Its resources lose a reference (the state itself goes at the commit). */
+    sc_vec_t entries = {0};
+    int rc = write_all ? 0 : list_entries(st, &entries); /* after a resync: nothing counted */
+    for (uint32_t j = 0; j < entries.n && rc == 0; j++)
+      rc = res_unref_all(ss, &((sc_entry_t *)entries.items[j])->res);
+    sc__vec_free(&entries);
+    if (rc == 0 && !write_all)
+      rc = res_unref_all(ss, &st->rec.res);
+    if (rc != 0)
+      return rc;
     sc__strmap_remove(&ss->by_id, sc_str(st->id));
     if (sc__vec_push(&ss->deleted, st) != 0)
       return SC_ENOMEM;
@@ -920,7 +1079,7 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
       if ((plan.scopes[i].same_as != NULL) == (pass == 1))
         rc = update_one(ss, w, &plan.scopes[i], changes, write_all, head_next, stats);
   if (rc == 0)
-    rc = drop_unseen(ss, stats);
+    rc = drop_unseen(ss, write_all, stats);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
     stats->entries_written += st->put.n;
@@ -1009,9 +1168,16 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
   *written = *deleted = 0;
   if (ss->resync) { /* the snapshot may hold anything: the update staged everything */
     const char *tables[] = {SC_TABLE_SCOPES, SC_TABLE_SCOPE_INDEX, SC_TABLE_SCOPE_ENTRIES,
-                            SC_TABLE_SELECTORS};
+                            SC_TABLE_SELECTORS, SC_TABLE_RESOURCES};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == 0; i++)
       rc = sc_snapshot_txn_clear(txn, tables[i]);
+  }
+  /* Resources: deletes first, so that one deleted and added back stays. */
+  for (uint32_t i = 0; i < ss->res_del.n && rc == 0 && !ss->resync; i++)
+    rc = sc_snapshot_txn_del(txn, SC_TABLE_RESOURCES, ss->res_del.items[i], 16);
+  for (uint32_t i = 0; i < ss->res_put.n && rc == 0; i++) {
+    const sc_res_ref_t *r = ss->res_put.items[i];
+    rc = sc_snapshot_txn_put(txn, SC_TABLE_RESOURCES, r->hash, 16, r->bytes, r->len);
   }
   for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
@@ -1041,14 +1207,30 @@ static void unstage(sc_scope_state_t *st) {
   st->listed = false;
 }
 
+static void drop_bytes(sc_resources_t *res) {
+  for (size_t i = 0; i < res->n; i++) {
+    free(res->items[i].bytes); /* written: the hash is all that is needed now */
+    res->items[i].bytes = NULL;
+  }
+}
+
 void sc_scopes_commit(sc_scopes_t *ss) {
+  for (uint32_t i = 0; i < ss->res_put.n; i++)
+    ((sc_res_ref_t *)ss->res_put.items[i])->put_pending = false;
+  ss->res_put.n = 0;
+  free_strs(&ss->res_del);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     sc_scope_state_t *st = ss->write.items[i];
-    for (uint32_t j = 0; j < st->put.n && !ss->keep_entry_json; j++) {
+    for (uint32_t j = 0; j < st->put.n; j++) {
       sc_entry_t *e = st->put.items[j];
+      drop_bytes(&e->res);
+      if (ss->keep_entry_json)
+        continue;
       free(e->json); /* written: only the hash is needed from now on */
       e->json = NULL;
     }
+    if (st->put_head)
+      drop_bytes(&st->rec.res);
     unstage(st);
   }
   ss->write.n = 0;
@@ -1060,8 +1242,11 @@ void sc_scopes_commit(sc_scopes_t *ss) {
   ss->resync = false;
 }
 
+size_t sc_scopes_resource_count(const sc_scopes_t *ss) { return ss->nresources; }
+
 void sc_scopes_resync(sc_scopes_t *ss) {
   sc_scopes_commit(ss);
+  res_drop_all(ss); /* counted again from what the next update recomputes */
   for (uint32_t i = 0; i < ss->states.n; i++)
     unstage(ss->states.items[i]);
   if (ss->base != NULL)

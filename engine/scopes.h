@@ -41,6 +41,15 @@ void sc_changes_init(sc_changes_t *c);
 void sc_changes_finish(sc_changes_t *c);
 void sc_changes_free(sc_changes_t *c);
 
+typedef struct sc_res_ref_s {
+  uint8_t hash[16];
+  uint64_t refs;
+  const uint8_t *bytes; /* while a write is pending: the bytes of a referencing record */
+  size_t len;
+  bool put_pending;
+  struct sc_res_ref_s *next; /* another hash with the same first 8 bytes */
+} sc_res_ref_t;
+
 typedef struct sc_scope_state_s {
   char *id;            /* owned; the key of by_id */
   sc_record_t rec;     /* the head as published (key = scope id; entries not kept here) */
@@ -88,6 +97,12 @@ typedef struct {
   sc_scope_plan_t plan;
   bool have_plan;
   sc_scope_state_t *base;  /* the entries scopes importing everything share */
+  /* Envoy resources, stored once by content hash and counted by the heads and entries
+   * that name them; the last reference gone, the resource goes in the same write. */
+  sc_hashmap_t res_refs;   /* first 8 bytes of the hash -> sc_res_ref_t * (chained) */
+  sc_vec_t res_put;        /* sc_res_ref_t * to write */
+  sc_vec_t res_del;        /* uint8_t[16] (owned) to delete */
+  size_t nresources;       /* distinct resources counted */
 } sc_scopes_t;
 
 void sc_scopes_init(sc_scopes_t *ss);
@@ -103,6 +118,9 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted);
 void sc_scopes_commit(sc_scopes_t *ss);
 void sc_scopes_resync(sc_scopes_t *ss);
+
+/* Distinct Envoy resources the published records name (after sc_scopes_update). */
+size_t sc_scopes_resource_count(const sc_scopes_t *ss);
 
 /* What one applied change means for the scopes (see sc_changes_t). The plan is dirty
  * when the change can alter which scopes exist: Sidecars, namespaces coming or going,

@@ -235,8 +235,12 @@ static void render_ingress(gen_t g, const sc_obj_t *sidecar) {
 static const char *const kind_names[] = {"resource", "root-derived", "default"};
 #define VERSION_PLACEHOLDER "0000000000000000"
 
-/* The head of a scope record: everything but the per-hostname entries. */
-static void render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t shown_ns) {
+static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from);
+
+/* The head of a scope record: everything but the per-hostname entries; with the static
+ * clusters every sidecar has (9.2.4), which res receives. */
+static int render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t shown_ns,
+                       const sc_mesh_config_t *mesh, sc_resources_t *res) {
   yajl_gen_map_open(g);
   g_key(g, "id");
   g_cstr(g, id);
@@ -275,7 +279,11 @@ static void render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t s
   for (uint32_t i = 0; i < s->deps.n; i++)
     g_cstr(g, s->deps.items[i]);
   yajl_gen_array_close(g);
+  int rc = sc_cds_static(mesh, res);
+  g_key(g, "clusters");
+  render_resource_refs(g, res, 0);
   yajl_gen_map_close(g);
+  return rc;
 }
 
 static gen_t new_gen(void) {
@@ -329,7 +337,65 @@ static int listener_memberships(const sc_scope_t *s, sc_vec_t *members) {
   return rc;
 }
 
-static int render_entries(const sc_scope_t *s, sc_entry_t **out, size_t *nout) {
+/* [["name", "hash"], ...] for res[from..). */
+static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from) {
+  yajl_gen_array_open(g);
+  for (size_t r = from; r < res->n; r++) {
+    char hex[33];
+    for (int b = 0; b < 16; b++)
+      snprintf(hex + 2 * b, 3, "%02x", res->items[r].hash[b]);
+    yajl_gen_array_open(g);
+    g_cstr(g, res->items[r].name);
+    g_cstr(g, hex);
+    yajl_gen_array_close(g);
+  }
+  yajl_gen_array_close(g);
+}
+
+/* "clusters": what a proxy gets for the service when no selector rule of its namespace
+ * matches it (semantics 6.3: the last rule without selector); "clusterVariants": for each
+ * selector rule of the scope's namespace, in precedence order, what a proxy it selects
+ * gets instead. */
+static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const sc_mesh_config_t *mesh,
+                                 sc_resources_t *res) {
+  const sc_svc_t *svc = s->services.items[i];
+  const sc_vec_t *list = s->drs[i];
+  const sc_cdr_t *catch_all = NULL;
+  bool variants = false;
+  for (uint32_t j = 0; list && j < list->n; j++) {
+    const sc_cdr_t *c = list->items[j];
+    if (c->selector == NULL)
+      catch_all = c;
+    else if (sc_str_eq(c->rule->namespace_, s->namespace_))
+      variants = true;
+  }
+  size_t from = res->n;
+  int rc = sc_cds_service(svc, catch_all, mesh, res);
+  g_key(g, "clusters");
+  render_resource_refs(g, res, from);
+  if (!variants || rc != 0)
+    return rc;
+  g_key(g, "clusterVariants");
+  yajl_gen_array_open(g);
+  for (uint32_t j = 0; j < list->n && rc == 0; j++) {
+    const sc_cdr_t *c = list->items[j];
+    if (c->selector == NULL || !sc_str_eq(c->rule->namespace_, s->namespace_))
+      continue;
+    from = res->n;
+    rc = sc_cds_service(svc, c, mesh, res);
+    yajl_gen_map_open(g);
+    g_key(g, "selector");
+    g_labels(g, c->selector);
+    g_key(g, "clusters");
+    render_resource_refs(g, res, from);
+    yajl_gen_map_close(g);
+  }
+  yajl_gen_array_close(g);
+  return rc;
+}
+
+static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_entry_t **out,
+                          size_t *nout) {
   size_t n = s->services.n;
   sc_entry_t *entries = calloc(n ? n : 1, sizeof(*entries));
   sc_vec_t *members = calloc(n ? n : 1, sizeof(*members));
@@ -348,8 +414,10 @@ static int render_entries(const sc_scope_t *s, sc_entry_t **out, size_t *nout) {
     yajl_gen_array_close(g);
     render_drs(g, s->drs[i]);
     rc = render_entry_deps(g, svc, s->drs[i]);
+    if (rc == 0)
+      rc = render_entry_clusters(g, s, i, mesh, &entries[i].res);
     yajl_gen_map_close(g);
-    sc_entry_t *e = &entries[i];
+  sc_entry_t *e = &entries[i];
     if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
                     (e->host = strndup(svc->hostname.ptr, svc->hostname.len)) == NULL))
       rc = SC_ENOMEM;
@@ -568,14 +636,14 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   gen_t g = new_gen();
   rc = SC_ENOMEM;
   if (g != NULL && (rec->key = strdup(d->id)) != NULL) {
-    render_body(g, s, d->id, d->ns);
-    if ((rec->body = gen_text(g, 0, &rec->body_len)) != NULL)
-      rc = 0;
+    rc = render_body(g, s, d->id, d->ns, w->mesh, &rec->res);
+    if (rc == 0 && (rec->body = gen_text(g, 0, &rec->body_len)) == NULL)
+      rc = SC_ENOMEM;
   }
   if (g != NULL)
     yajl_gen_free(g);
   if (rc == 0)
-    rc = render_entries(s, &rec->entries, &rec->nentries);
+    rc = render_entries(s, w->mesh, &rec->entries, &rec->nentries);
   if (rc == 0) {
     rec->body_hash = XXH3_64bits(rec->body, rec->body_len);
     uint64_t mix = 0;
@@ -616,7 +684,7 @@ int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
   int rc = compute_limited(w, d, sc_scope_shares_base(w, d), patch, &s);
   if (rc != 0)
     return rc;
-  rc = render_entries(s, entries, nentries);
+  rc = render_entries(s, w->mesh, entries, nentries);
   if (rc == 0) {
     *keys = s->keys;
     s->keys = (sc_keys_t){NULL, 0, 0};
@@ -803,6 +871,7 @@ int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
 void sc_entry_free(sc_entry_t *e) {
   free(e->host);
   free(e->json);
+  sc_resources_free(&e->res);
   memset(e, 0, sizeof(*e));
 }
 
@@ -811,6 +880,7 @@ void sc_record_free(sc_record_t *r) {
   free(r->json);
   free(r->summary);
   free(r->body);
+  sc_resources_free(&r->res);
   for (size_t i = 0; i < r->nentries; i++)
     sc_entry_free(&r->entries[i]);
   free(r->entries);

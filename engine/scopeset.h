@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cds.h"
 #include "scope.h"
 #include "scopecast/snapshot.h"
 #include "world.h"
@@ -25,6 +26,7 @@ typedef struct {
   char *json;   /* compact JSON; NULL once written (the hash stays) */
   size_t len;
   uint64_t hash; /* XXH3 of json */
+  sc_resources_t res; /* the Envoy resources it names (bytes dropped once written) */
 } sc_entry_t;
 
 typedef struct {
@@ -43,6 +45,7 @@ typedef struct {
   uint64_t body_hash;
   sc_entry_t *entries; /* sorted by hostname; NULL for shared scopes */
   size_t nentries;
+  sc_resources_t res;  /* scopes: the Envoy resources the head names (static clusters) */
   bool has_base; /* scopes: the entries are only the namespace's specific hostnames; the
                     others are the base's (SC_BASE_ID) */
 } sc_record_t;

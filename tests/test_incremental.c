@@ -313,6 +313,54 @@ static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
   return rc;
 }
 
+/* Counts the references of a record's resources (its head's and its entries') into refs:
+ * first 8 bytes of the hash -> count. */
+static int count_refs(const sc_record_t *r, sc_hashmap_t *refs) {
+  const sc_resources_t *lists[1] = {&r->res};
+  for (size_t e = 0; e <= r->nentries; e++) {
+    const sc_resources_t *res = e == 0 ? lists[0] : &r->entries[e - 1].res;
+    for (size_t i = 0; i < res->n; i++) {
+      uint64_t k;
+      memcpy(&k, res->items[i].hash, sizeof(k));
+      uintptr_t n = (uintptr_t)sc__hashmap_get(refs, k);
+      if (sc__hashmap_put(refs, k, (void *)(n + 1)) != 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* The resources the incremental state counts are exactly those the records name. */
+static int compare_resources(const sc_scopes_t *ss, const sc_scopeset_t *full) {
+  sc_hashmap_t want;
+  sc__hashmap_init(&want);
+  int rc = count_refs(&full->base, &want);
+  for (size_t i = 0; i < full->nscopes && rc == 0; i++)
+    rc = count_refs(&full->scopes[i], &want);
+  size_t have = 0;
+  for (size_t i = 0; i < ss->res_refs.cap && rc == 0; i++)
+    for (const sc_res_ref_t *r = ss->res_refs.values[i]; r != NULL && rc == 0; r = r->next) {
+      uint64_t k;
+      memcpy(&k, r->hash, sizeof(k));
+      have++;
+      if ((uintptr_t)sc__hashmap_get(&want, k) != r->refs) {
+        fail_msg("resource %016llx: %llu references counted, %llu in the records", (unsigned long long)k,
+                 (unsigned long long)r->refs, (unsigned long long)(uintptr_t)sc__hashmap_get(&want, k));
+        rc = -1;
+      }
+    }
+  if (rc == 0 && have != sc_scopes_resource_count(ss)) {
+    fail_msg("%zu resources in the map, %zu counted", have, sc_scopes_resource_count(ss));
+    rc = -1;
+  }
+  if (rc == 0 && have != want.n) {
+    fail_msg("%zu resources counted, %zu named by the records", have, want.n);
+    rc = -1;
+  }
+  sc__hashmap_free(&want);
+  return rc;
+}
+
 /* Compares the incremental state with a from-scratch computation; 0 when equal. */
 static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
   sc_scopeset_t full;
@@ -380,6 +428,8 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
              ss->base->entries.n);
     rc = -1;
   }
+  if (rc == 0)
+    rc = compare_resources(ss, &full);
   if (rc == 0)
     rc = check_shared(w, &full);
   sc_scopeset_free(&full);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "registry.h"
 #include "scopecast/snapshot.h"
 
 static void usage(FILE *out) {
@@ -42,6 +43,13 @@ static void usage(FILE *out) {
           "                   need not be known to the engine), and the DestinationRules that\n"
           "                   make up the rule this proxy gets for each host.\n"
           "                   JSON: {\"scope\", \"namespace\", \"sidecar\", \"destinationRules\"}\n"
+          "  resources ID --type clusters [--label KEY=VALUE]... [--raw]\n"
+          "                   the Envoy resources of that type a proxy with these labels in\n"
+          "                   scope ID receives, decoded. JSON (Envoy's config_dump field\n"
+          "                   names): {\"resources\": [{\"name\", \"version\" (content hash),\n"
+          "                   \"resource\": {\"@type\", ...}}]}; --raw prints one JSON object\n"
+          "                   per line instead: {\"name\", \"type_url\", \"bytes\" (base64)}.\n"
+          "                   Only clusters are published so far.\n"
           "\n"
           "Scope ids: NS/NAME for a Sidecar resource, NS/NAME@ROOTNS for the root namespace's\n"
           "Sidecar applied to NS, NS/@default when there is no Sidecar at all; namespace \"*\"\n"
@@ -95,6 +103,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
     json_object_set_new(o, "objects", json_integer((json_int_t)m.objects_total));
     json_object_set_new(o, "objectsByKind", by_kind);
     json_object_set_new(o, "scopes", json_integer((json_int_t)m.scopes));
+    json_object_set_new(o, "resources", json_integer((json_int_t)m.resources));
     json_object_set_new(o, "rejected", json_integer((json_int_t)m.rejected_total));
     json_object_set_new(o, "skipped", json_integer((json_int_t)m.skipped_total));
     return print_json(o);
@@ -107,6 +116,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
   for (int k = 0; k < SC_KIND__COUNT; k++)
     printf("  %-16s %" PRIu64 "\n", sc_kind_name((sc_kind_t)k), m.objects_by_kind[k]);
   printf("%-18s %" PRIu64 "\n", "scopes", m.scopes);
+  printf("%-18s %" PRIu64 "\n", "resources", m.resources);
   printf("%-18s %" PRIu64 "\n", "rejected", m.rejected_total);
   printf("%-18s %" PRIu64 "\n", "skipped", m.skipped_total);
   return 0;
@@ -395,6 +405,171 @@ static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
   return out;
 }
 
+/* ---- resources ---------------------------------------------------------------------------- */
+
+typedef struct {
+  const char *key, *value;
+} label_arg_t;
+
+static bool selector_matches(json_t *selector, const label_arg_t *labels, size_t nlabels);
+
+static int hex16(const char *hex, uint8_t out[16]) {
+  if (hex == NULL || strlen(hex) != 32)
+    return -1;
+  for (int i = 0; i < 16; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+      return -1;
+    out[i] = (uint8_t)v;
+  }
+  return 0;
+}
+
+typedef struct {
+  json_t *out;        /* the resource as printed */
+  const char *name;
+  int type;
+  bool raw;
+} resource_t;
+
+static int load_resource(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key;
+  (void)klen;
+  resource_t *res = arg;
+  const sc_xds_type_info_t *t = &sc_xds_types[res->type];
+  if (res->raw) {
+    char *b64 = sc_base64(val, vlen);
+    res->out = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
+    free(b64);
+    return res->out ? 0 : SC_ENOMEM;
+  }
+  json_t *decoded = NULL;
+  int rc = sc_pbjson_decode(t->descriptor, val, vlen, &sc_xds_registry, &decoded);
+  if (rc != 0) {
+    fprintf(stderr, "scopecast-dump: resource %s does not decode as %s\n", res->name, t->descriptor->name);
+    return SC_ECORRUPT;
+  }
+  json_t *typed = json_pack("{s:s}", "@type", t->type_url); /* first, as Envoy prints it */
+  json_object_update(typed, decoded);
+  json_decref(decoded);
+  res->out = json_object();
+  json_object_set_new(res->out, "resource", typed);
+  return 0;
+}
+
+/* The clusters a [["name", "hash"], ...] list names, appended to out. */
+static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *refs, int type, bool raw,
+                         json_t *out) {
+  size_t i;
+  json_t *ref;
+  json_array_foreach(refs, i, ref) {
+    const char *name = json_string_value(json_array_get(ref, 0));
+    const char *hash = json_string_value(json_array_get(ref, 1));
+    uint8_t key[16];
+    if (name == NULL || hex16(hash, key) != 0) {
+      fprintf(stderr, "scopecast-dump: corrupt resource reference\n");
+      return SC_ECORRUPT;
+    }
+    resource_t res = {NULL, name, type, raw};
+    int rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_resource, &res);
+    if (rc == SC_ENOTFOUND)
+      fprintf(stderr, "scopecast-dump: resource %s (%s) is missing from the snapshot\n", name, hash);
+    else if (rc != 0 && rc != SC_ECORRUPT && rc != SC_ENOMEM)
+      fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+    if (rc != 0)
+      return rc;
+    if (!raw) { /* config_dump's shape: name, version, resource */
+      json_t *o = json_pack("{s:s, s:s}", "name", name, "version", hash);
+      json_object_set(o, "resource", json_object_get(res.out, "resource"));
+      json_decref(res.out);
+      res.out = o;
+    }
+    json_array_append_new(out, res.out);
+  }
+  return 0;
+}
+
+/* The clusters of a proxy with these labels in scope id: the static ones of the head, then
+ * per hostname the variant of the first selector rule its labels match, else the
+ * default (FORMAT.md). */
+static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *type_name,
+                         const label_arg_t *labels, size_t nlabels, bool json, bool raw) {
+  int type = sc_xds_type_by_name(type_name ? type_name : "");
+  if (type < 0) {
+    fprintf(stderr, "scopecast-dump: --type must be clusters, listeners, routes or endpoints\n");
+    return 2;
+  }
+  if (type != SC_XDS_CLUSTERS) {
+    fprintf(stderr, "scopecast-dump: %s are not published by this version of the engine (only clusters)\n",
+            sc_xds_types[type].name);
+    return 1;
+  }
+  sc_snapshot_view_t *v;
+  if (sc_snapshot_view_begin(r, &v) != 0) {
+    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+    return 1;
+  }
+  json_t *head = get_head(r, v, id), *content = head, *by_host = json_object(), *out = json_array();
+  const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
+  if (same != NULL)
+    content = get_head(r, v, same);
+  int rc = content ? 0 : 1;
+  if (rc == 0)
+    rc = scan_entries(v, same ? same : id, json_string_value(json_object_get(content, "base")), by_host);
+  if (rc == 0)
+    rc = add_resources(r, v, json_object_get(content, "clusters"), type, raw, out);
+  size_t n = json_object_size(by_host), k = 0;
+  const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
+  const char *host;
+  json_t *e;
+  json_object_foreach(by_host, host, e) hosts[k++] = host;
+  if (hosts != NULL)
+    qsort(hosts, n, sizeof(*hosts), cmp_cstrp);
+  for (k = 0; hosts && k < n && rc == 0; k++) {
+    e = json_object_get(by_host, hosts[k]);
+    json_t *refs = json_object_get(e, "clusters"), *variant;
+    size_t i;
+    json_array_foreach(json_object_get(e, "clusterVariants"), i, variant) {
+      if (selector_matches(json_object_get(variant, "selector"), labels, nlabels)) {
+        refs = json_object_get(variant, "clusters");
+        break;
+      }
+    }
+    rc = add_resources(r, v, refs, type, raw, out);
+  }
+  free(hosts);
+  if (content != head)
+    json_decref(content);
+  json_decref(head);
+  json_decref(by_host);
+  sc_snapshot_view_end(v);
+  if (rc != 0) {
+    json_decref(out);
+    return 1;
+  }
+  if (raw) { /* one object per line, for tools */
+    size_t i;
+    json_t *x;
+    json_array_foreach(out, i, x) {
+      char *line = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
+      if (line != NULL)
+        printf("%s\n", line);
+      free(line);
+    }
+    json_decref(out);
+    return 0;
+  }
+  if (json)
+    return print_json(json_pack("{s:o}", "resources", out));
+  size_t i;
+  json_t *x;
+  printf("%-72s %s\n", "NAME", "VERSION");
+  json_array_foreach(out, i, x) printf("%-72s %s\n", or_none(json_object_get(x, "name")),
+                                       or_none(json_object_get(x, "version")));
+  json_decref(out);
+  return 0;
+}
+
 static void print_scope_text(json_t *s) {
   printf("%-24s %s\n", "scope", or_none(json_object_get(s, "id")));
   printf("%-24s %s\n", "namespace", or_none(json_object_get(s, "namespace")));
@@ -447,10 +622,6 @@ static int cmd_scope(sc_snapshot_reader_t *r, const char *id, bool json) {
   json_decref(s);
   return 0;
 }
-
-typedef struct {
-  const char *key, *value;
-} label_arg_t;
 
 static bool selector_matches(json_t *selector, const label_arg_t *labels, size_t nlabels) {
   const char *k;
@@ -555,10 +726,12 @@ int main(int argc, char **argv) {
                                             {"json", no_argument, NULL, 'j'},
                                             {"namespace", required_argument, NULL, 'n'},
                                             {"label", required_argument, NULL, 'l'},
+                                            {"type", required_argument, NULL, 't'},
+                                            {"raw", no_argument, NULL, 'r'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-  const char *dir = NULL, *ns = NULL, *cmd = NULL, *arg = NULL;
-  bool json = false;
+  const char *dir = NULL, *ns = NULL, *cmd = NULL, *arg = NULL, *type = NULL;
+  bool json = false, raw = false;
   label_arg_t *labels = calloc((size_t)argc, sizeof(*labels));
   size_t nlabels = 0;
   int c, status = 2;
@@ -584,6 +757,8 @@ int main(int argc, char **argv) {
     case 's': dir = optarg; break;
     case 'j': json = true; break;
     case 'n': ns = optarg; break;
+    case 't': type = optarg; break;
+    case 'r': raw = true; break;
     case 'l': {
       char *eq = strchr(optarg, '=');
       if (eq == NULL || eq == optarg) {
@@ -608,14 +783,20 @@ int main(int argc, char **argv) {
     goto usage;
   }
   bool known = strcmp(cmd, "info") == 0 || strcmp(cmd, "scopes") == 0 ||
-               strcmp(cmd, "scope") == 0 || strcmp(cmd, "resolve") == 0;
+               strcmp(cmd, "scope") == 0 || strcmp(cmd, "resolve") == 0 ||
+               strcmp(cmd, "resources") == 0;
   if (!known) {
     fprintf(stderr, "scopecast-dump: unknown command \"%s\"\n", cmd);
     goto usage;
   }
-  if ((strcmp(cmd, "scope") == 0) != (arg != NULL)) {
+  bool takes_id = strcmp(cmd, "scope") == 0 || strcmp(cmd, "resources") == 0;
+  if (takes_id != (arg != NULL)) {
     fprintf(stderr, "scopecast-dump: %s\n",
-            arg ? "unexpected argument" : "scope needs an ID (see `scopecast-dump scopes`)");
+            arg ? "unexpected argument" : "this command needs a scope ID (see `scopecast-dump scopes`)");
+    goto usage;
+  }
+  if (strcmp(cmd, "resources") == 0 && type == NULL) {
+    fprintf(stderr, "scopecast-dump: resources needs --type clusters|listeners|routes|endpoints\n");
     goto usage;
   }
   if (strcmp(cmd, "resolve") == 0 && ns == NULL) {
@@ -635,6 +816,8 @@ int main(int argc, char **argv) {
     status = cmd_scopes(r, json);
   else if (strcmp(cmd, "scope") == 0)
     status = cmd_scope(r, arg, json);
+  else if (strcmp(cmd, "resources") == 0)
+    status = cmd_resources(r, arg, type, labels, nlabels, json, raw);
   else
     status = cmd_resolve(r, ns, labels, nlabels, json);
   sc_snapshot_reader_close(r);

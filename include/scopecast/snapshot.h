@@ -20,6 +20,7 @@
 /* Tables (snapshot/FORMAT.md). */
 #define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope head */
 #define SC_TABLE_SCOPE_ENTRIES "scope_entries" /* scope id NUL hostname -> JSON entry */
+#define SC_TABLE_RESOURCES "resources" /* XXH3-128 (16 bytes) -> an encoded Envoy resource */
 #define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
 #define SC_TABLE_SCOPE_INDEX "scope_index" /* scope id -> JSON summary of the scope */
 /* The base: entries every scope importing all namespaces shares; its head in "scopes" holds
@@ -40,6 +41,7 @@ typedef struct {
   uint64_t objects_total;      /* accepted config objects */
   uint64_t objects_by_kind[SC_KIND__COUNT];
   uint64_t scopes;
+  uint64_t resources;          /* distinct Envoy resources stored */
   uint64_t rejected_total;     /* objects rejected by this engine run */
   uint64_t skipped_total;      /* unknown kinds skipped by this engine run */
 } sc_snapshot_meta_t;

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Envoy clusters published per scope (semantics 9.2) and stored by content hash: what
+# `scopecast-dump resources` decodes for Bookinfo, the variant a proxy's labels select,
+# sharing between scopes, and that a resource nothing names any more is removed.
+. "$(dirname "$0")/lib.sh"
+
+# resources SNAPSHOT SCOPE [ARGS...]: the decoded clusters, as JSON
+resources() { local s=$1 id=$2; shift 2; "$DUMP" --snapshot "$s" resources "$id" --type clusters --json "$@"; }
+# cluster SNAPSHOT SCOPE NAME JQ [ARGS...]: a field of one decoded cluster
+cluster() {
+  local s=$1 id=$2 name=$3 filter=$4; shift 4
+  resources "$s" "$id" "$@" | jq -c --arg n "$name" ".resources[] | select(.name == \$n) | .resource | $filter"
+}
+
+SNAP="$WORK/bookinfo"
+"$SCOPECAST" --snapshot "$SNAP" --config-dir "$SRC/examples/bookinfo/config" \
+  --mesh-config "$SRC/examples/bookinfo/mesh.yaml" --once 2> "$WORK/bookinfo.log"
+check "bookinfo: exit 0" 0 $?
+R=outbound
+check "static clusters first" '["BlackHoleCluster","PassthroughCluster","InboundPassthroughCluster"]' \
+  "$(resources "$SNAP" bookinfo/default | jq -c '[.resources[:3][].name]')"
+check "a subset cluster per DestinationRule subset" \
+  '["outbound|9080||reviews.bookinfo.svc.cluster.local","outbound|9080|v1|reviews.bookinfo.svc.cluster.local","outbound|9080|v2|reviews.bookinfo.svc.cluster.local","outbound|9080|v3|reviews.bookinfo.svc.cluster.local"]' \
+  "$(resources "$SNAP" bookinfo/default | jq -c '[.resources[].name | select(endswith("|reviews.bookinfo.svc.cluster.local"))]')"
+check "EDS through ADS, named after the cluster" \
+  '{"type":"EDS","service_name":"outbound|9080|v2|reviews.bookinfo.svc.cluster.local","ads":{},"api":"V3"}' \
+  "$(cluster "$SNAP" bookinfo/default "$R|9080|v2|reviews.bookinfo.svc.cluster.local" \
+     '{type, service_name: .eds_cluster_config.service_name, ads: .eds_cluster_config.eds_config.ads, api: .eds_cluster_config.eds_config.resource_api_version}')"
+check "a DNS ServiceEntry is STRICT_DNS with its host as endpoint" \
+  '{"type":"STRICT_DNS","address":"www.googleapis.com","port":443}' \
+  "$(cluster "$SNAP" bookinfo/default "$R|443||www.googleapis.com" \
+     '{type, address: .load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address, port: .load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value}')"
+check "type URL and version (content hash) of every resource" "true" \
+  "$(resources "$SNAP" bookinfo/default | jq '[.resources[] | (.resource["@type"] == "type.googleapis.com/envoy.config.cluster.v3.Cluster") and (.version | test("^[0-9a-f]{32}$"))] | all')"
+n_json=$(resources "$SNAP" bookinfo/default | jq '.resources | length')
+n_raw=$("$DUMP" --snapshot "$SNAP" resources bookinfo/default --type clusters --raw | wc -l)
+check "--raw: one line per resource" "$n_json" "$n_raw"
+check "--raw: name, type URL and base64 bytes" "true" \
+  "$("$DUMP" --snapshot "$SNAP" resources bookinfo/default --type clusters --raw | head -1 | jq '(.name == "BlackHoleCluster") and (.type_url | endswith(".Cluster")) and (.bytes | test("^[A-Za-z0-9+/]+=*$"))')"
+check "one static cluster stored once for every scope" \
+  "$(resources "$SNAP" bookinfo/ratings | jq -r '.resources[0].version')" \
+  "$(resources "$SNAP" '*/@default' | jq -r '.resources[0].version')"
+"$DUMP" --snapshot "$SNAP" resources bookinfo/default --type routes > /dev/null 2> "$WORK/routes.err"
+check "types not published yet: exit 1" 1 $?
+check_contains "types not published yet: says so" "$WORK/routes.err" "not published"
+"$DUMP" --snapshot "$SNAP" resources bookinfo/default --type secrets > /dev/null 2>&1
+check "an unknown type: exit 2" 2 $?
+
+# Variants: a selector DestinationRule applies only to the proxies it selects (6.3).
+mkdir -p "$WORK/v"
+cat > "$WORK/v/mesh.yaml" <<'YAML'
+kind: Service
+apiVersion: v1
+metadata: {name: api, namespace: shop}
+spec: {ports: [{name: http, port: 8080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-all, namespace: shop}
+spec:
+  host: api.shop.svc.cluster.local
+  subsets: [{name: stable, labels: {track: stable}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-canary-clients, namespace: shop}
+spec:
+  host: api.shop.svc.cluster.local
+  workloadSelector: {matchLabels: {app: canary-client}}
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+  subsets: [{name: canary, labels: {track: canary}}]
+YAML
+"$SCOPECAST" --snapshot "$WORK/vs" --config-dir "$WORK/v" --once 2> "$WORK/v.log"
+names() { resources "$WORK/vs" shop/@default "$@" | jq -c '[.resources[].name | select(endswith("|api.shop.svc.cluster.local"))]'; }
+check "a proxy no selector rule matches: the namespace-wide rule's subsets" \
+  '["outbound|8080||api.shop.svc.cluster.local","outbound|8080|stable|api.shop.svc.cluster.local"]' "$(names)"
+check "a proxy the selector rule matches: its subsets" \
+  '["outbound|8080||api.shop.svc.cluster.local","outbound|8080|canary|api.shop.svc.cluster.local"]' \
+  "$(names --label app=canary-client --label version=v1)"
+check "... and its traffic policy" '"RANDOM"' \
+  "$(cluster "$WORK/vs" shop/@default "outbound|8080||api.shop.svc.cluster.local" .lb_policy --label app=canary-client)"
+check "... which other proxies never get (Istio's default instead)" '"LEAST_REQUEST"' \
+  "$(cluster "$WORK/vs" shop/@default "outbound|8080||api.shop.svc.cluster.local" .lb_policy --label app=other)"
+
+# A resource no record names any more is removed in the same commit.
+before=$(info "$WORK/vs" .resources)
+sed -i 's/subsets: \[{name: stable, labels: {track: stable}}\]/subsets: []/' "$WORK/v/mesh.yaml"
+"$SCOPECAST" --snapshot "$WORK/vs" --config-dir "$WORK/v" --once 2> "$WORK/v2.log"
+after=$(info "$WORK/vs" .resources)
+check "a removed subset's cluster is gone from the snapshot" "$((before - 1))" "$after"
+check "... and from what the proxy gets" '["outbound|8080||api.shop.svc.cluster.local"]' "$(names)"
+finish
