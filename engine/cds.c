@@ -404,6 +404,128 @@ int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_conf
   return rc;
 }
 
+/* ---- the cache ------------------------------------------------------------------------- */
+
+/* Records are compared by what the clusters are made of (every field sc_cds_service
+ * reads: keep record_key and same_record in step with it), not by address: scopes trim
+ * records to their listeners' ports in arenas of their own, so one address can be another
+ * record later in the same update. */
+struct sc_cds_cache_entry_s {
+  sc_svc_t svc; /* the fields the clusters read; ports point into ports below */
+  sc_svc_port_t *ports;
+  const sc_cdr_t *rule;
+  sc_resources_t res;
+  sc_cds_cache_entry_t *next;
+};
+
+static uint64_t record_key(const sc_svc_t *svc, const sc_cdr_t *rule) {
+  /* Chained: each part hashed with the hash so far as seed. */
+  uint64_t h = XXH3_64bits(svc->hostname.ptr, svc->hostname.len);
+  h = XXH3_64bits_withSeed(&svc->obj, sizeof(svc->obj), h);
+  h = XXH3_64bits_withSeed(&rule, sizeof(rule), h);
+  h = XXH3_64bits_withSeed(&svc->resolution, sizeof(svc->resolution), h);
+  for (uint32_t i = 0; i < svc->nports; i++) {
+    h = XXH3_64bits_withSeed(&svc->ports[i].port, sizeof(svc->ports[i].port), h);
+    h = XXH3_64bits_withSeed(&svc->ports[i].protocol, sizeof(svc->ports[i].protocol), h);
+    h = XXH3_64bits_withSeed(svc->ports[i].name.ptr, svc->ports[i].name.len, h);
+  }
+  return h;
+}
+
+static bool same_record(const sc_cds_cache_entry_t *e, const sc_svc_t *svc, const sc_cdr_t *rule) {
+  if (e->rule != rule || e->svc.obj != svc->obj || e->svc.resolution != svc->resolution ||
+      e->svc.registry != svc->registry || !sc_str_eq(e->svc.hostname, svc->hostname) ||
+      e->svc.nports != svc->nports)
+    return false;
+  for (uint32_t i = 0; i < svc->nports; i++)
+    if (e->ports[i].port != svc->ports[i].port || e->ports[i].protocol != svc->ports[i].protocol ||
+        !sc_str_eq(e->ports[i].name, svc->ports[i].name))
+      return false;
+  return true;
+}
+
+void sc_cds_cache_init(sc_cds_cache_t *c) { sc__hashmap_init(&c->by_key); }
+
+void sc_cds_cache_reset(sc_cds_cache_t *c) {
+  for (size_t i = 0; i < c->by_key.cap; i++) {
+    sc_cds_cache_entry_t *e = c->by_key.values[i];
+    while (e != NULL) {
+      sc_cds_cache_entry_t *next = e->next;
+      sc_resources_free(&e->res);
+      free(e->ports);
+      free(e);
+      e = next;
+    }
+  }
+  sc__hashmap_free(&c->by_key);
+  sc__hashmap_init(&c->by_key);
+}
+
+void sc_cds_cache_free(sc_cds_cache_t *c) {
+  sc_cds_cache_reset(c);
+  sc__hashmap_free(&c->by_key);
+}
+
+/* Appends copies of the resources of from[first..] to out. */
+static int copy_resources(const sc_resources_t *from, size_t first, sc_resources_t *out) {
+  for (size_t i = first; i < from->n; i++) {
+    if (out->n == out->cap) {
+      size_t cap = out->cap ? out->cap * 2 : 16;
+      sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
+      if (items == NULL)
+        return SC_ENOMEM;
+      out->items = items;
+      out->cap = cap;
+    }
+    const sc_resource_t *r = &from->items[i];
+    sc_resource_t c = {strdup(r->name), malloc(r->len ? r->len : 1), r->len, {0}};
+    if (c.name == NULL || c.bytes == NULL) {
+      free(c.name);
+      free(c.bytes);
+      return SC_ENOMEM;
+    }
+    memcpy(c.bytes, r->bytes, r->len);
+    memcpy(c.hash, r->hash, sizeof(c.hash));
+    out->items[out->n++] = c;
+  }
+  return 0;
+}
+
+int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
+                          const sc_mesh_config_t *mesh, sc_resources_t *out) {
+  if (cache == NULL)
+    return sc_cds_service(svc, rule, mesh, out);
+  uint64_t key = record_key(svc, rule);
+  sc_cds_cache_entry_t *head = sc__hashmap_get(&cache->by_key, key);
+  for (sc_cds_cache_entry_t *e = head; e != NULL; e = e->next)
+    if (same_record(e, svc, rule))
+      return copy_resources(&e->res, 0, out);
+  sc_cds_cache_entry_t *e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return SC_ENOMEM;
+  /* The names and strings stay valid for the update: they are the world's. */
+  e->svc = *svc;
+  e->rule = rule;
+  if ((e->ports = malloc((svc->nports + 1) * sizeof(*e->ports))) == NULL) {
+    free(e);
+    return SC_ENOMEM;
+  }
+  memcpy(e->ports, svc->ports, svc->nports * sizeof(*e->ports));
+  e->svc.ports = e->ports;
+  int rc = sc_cds_service(svc, rule, mesh, &e->res);
+  if (rc == 0) {
+    e->next = head;
+    rc = sc__hashmap_put(&cache->by_key, key, e);
+  }
+  if (rc != 0) {
+    sc_resources_free(&e->res);
+    free(e->ports);
+    free(e);
+    return rc;
+  }
+  return copy_resources(&e->res, 0, out);
+}
+
 int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
   static const char *const names[3] = {"BlackHoleCluster", "PassthroughCluster", "InboundPassthroughCluster"};
   sc_arena_t *a = sc__arena_new(1024);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hashmap.h"
 #include "world.h"
 
 /* An encoded resource: its name, its bytes (both owned; bytes NULL once written) and the
@@ -33,6 +34,23 @@ void sc_resources_free(sc_resources_t *r);
  * the host (semantics 6.3), or NULL. Appends to out. */
 int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_config_t *mesh,
                    sc_resources_t *out);
+
+/* The clusters of a service are the same in every scope that has it with the same rule:
+ * a cache of them for one update (records and rules do not move during one). */
+typedef struct sc_cds_cache_entry_s sc_cds_cache_entry_t;
+typedef struct {
+  sc_hashmap_t by_key; /* hash of (record, rule) -> chain of entries */
+} sc_cds_cache_t;
+
+void sc_cds_cache_init(sc_cds_cache_t *c);
+/* Empties the cache: call whenever records or rules may have moved. */
+void sc_cds_cache_reset(sc_cds_cache_t *c);
+void sc_cds_cache_free(sc_cds_cache_t *c);
+
+/* sc_cds_service through cache (may be NULL): copies of what an earlier call with the same
+ * record and rule produced. */
+int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
+                          const sc_mesh_config_t *mesh, sc_resources_t *out);
 
 /* BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster (9.2.4). */
 int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out);

@@ -55,6 +55,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   sc__strmap_init(&ss->by_id);
   sc__hashmap_init(&ss->by_key);
   sc__hashmap_init(&ss->res_refs);
+  sc_cds_cache_init(&ss->clusters);
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
 
@@ -103,6 +104,7 @@ void sc_scopes_free(sc_scopes_t *ss) {
   if (ss->base != NULL)
     state_free(ss->base);
   res_drop_all(ss);
+  sc_cds_cache_free(&ss->clusters);
   sc__hashmap_free(&ss->res_refs);
   sc__vec_free(&ss->res_put);
   sc__vec_free(&ss->res_del);
@@ -662,7 +664,7 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
                          sc_scope_state_t *st, uint64_t head_next, bool write_all) {
   sc_record_t rec;
   sc_scope_aux_t aux;
-  sc_render_opts_t opts = {d == &sc_base_desc};
+  sc_render_opts_t opts = {d == &sc_base_desc, &ss->clusters};
   int rc = sc_scope_render(w, d, &opts, head_next, &rec, &aux);
   if (rc != 0)
     return rc;
@@ -747,7 +749,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
   sc_entry_t *entries;
   size_t n;
   sc_keys_t keys = {0};
-  int rc = sc_scope_render_patch(w, d, &patch, &entries, &n, &keys);
+  int rc = sc_scope_render_patch(w, d, &patch, &ss->clusters, &entries, &n, &keys);
   if (rc != 0)
     return rc;
   sc_keys_finish(&keys);
@@ -1062,6 +1064,7 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
   }
   const sc_world_t *w = ss->world;
   const sc_scope_plan_t plan = ss->plan;
+  sc_cds_cache_reset(&ss->clusters); /* records and rules may have moved since the last */
   for (uint32_t i = 0; i < ss->states.n; i++) {
     sc_scope_state_t *st = ss->states.items[i];
     st->seen = false;

@@ -103,6 +103,7 @@ typedef struct {
   sc_vec_t res_put;        /* sc_res_ref_t * to write */
   sc_vec_t res_del;        /* uint8_t[16] (owned) to delete */
   size_t nresources;       /* distinct resources counted */
+  sc_cds_cache_t clusters; /* clusters built during the current update */
 } sc_scopes_t;
 
 void sc_scopes_init(sc_scopes_t *ss);

@@ -341,9 +341,13 @@ static int listener_memberships(const sc_scope_t *s, sc_vec_t *members) {
 static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from) {
   yajl_gen_array_open(g);
   for (size_t r = from; r < res->n; r++) {
+    static const char digits[] = "0123456789abcdef";
     char hex[33];
-    for (int b = 0; b < 16; b++)
-      snprintf(hex + 2 * b, 3, "%02x", res->items[r].hash[b]);
+    for (int b = 0; b < 16; b++) {
+      hex[2 * b] = digits[res->items[r].hash[b] >> 4];
+      hex[2 * b + 1] = digits[res->items[r].hash[b] & 15];
+    }
+    hex[32] = '\0';
     yajl_gen_array_open(g);
     g_cstr(g, res->items[r].name);
     g_cstr(g, hex);
@@ -357,7 +361,7 @@ static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from
  * selector rule of the scope's namespace, in precedence order, what a proxy it selects
  * gets instead. */
 static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const sc_mesh_config_t *mesh,
-                                 sc_resources_t *res) {
+                                 sc_cds_cache_t *cache, sc_resources_t *res) {
   const sc_svc_t *svc = s->services.items[i];
   const sc_vec_t *list = s->drs[i];
   const sc_cdr_t *catch_all = NULL;
@@ -370,7 +374,7 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
       variants = true;
   }
   size_t from = res->n;
-  int rc = sc_cds_service(svc, catch_all, mesh, res);
+  int rc = sc_cds_service_cached(cache, svc, catch_all, mesh, res);
   g_key(g, "clusters");
   render_resource_refs(g, res, from);
   if (!variants || rc != 0)
@@ -382,7 +386,7 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
     if (c->selector == NULL || !sc_str_eq(c->rule->namespace_, s->namespace_))
       continue;
     from = res->n;
-    rc = sc_cds_service(svc, c, mesh, res);
+    rc = sc_cds_service_cached(cache, svc, c, mesh, res);
     yajl_gen_map_open(g);
     g_key(g, "selector");
     g_labels(g, c->selector);
@@ -394,8 +398,8 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
   return rc;
 }
 
-static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_entry_t **out,
-                          size_t *nout) {
+static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_cds_cache_t *cache,
+                          sc_entry_t **out, size_t *nout) {
   size_t n = s->services.n;
   sc_entry_t *entries = calloc(n ? n : 1, sizeof(*entries));
   sc_vec_t *members = calloc(n ? n : 1, sizeof(*members));
@@ -415,7 +419,7 @@ static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_
     render_drs(g, s->drs[i]);
     rc = render_entry_deps(g, svc, s->drs[i]);
     if (rc == 0)
-      rc = render_entry_clusters(g, s, i, mesh, &entries[i].res);
+      rc = render_entry_clusters(g, s, i, mesh, cache, &entries[i].res);
     yajl_gen_map_close(g);
   sc_entry_t *e = &entries[i];
     if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
@@ -643,7 +647,7 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   if (g != NULL)
     yajl_gen_free(g);
   if (rc == 0)
-    rc = render_entries(s, w->mesh, &rec->entries, &rec->nentries);
+    rc = render_entries(s, w->mesh, opts->clusters, &rec->entries, &rec->nentries);
   if (rc == 0) {
     rec->body_hash = XXH3_64bits(rec->body, rec->body_len);
     uint64_t mix = 0;
@@ -678,13 +682,13 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
 }
 
 int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
-                          const sc_scope_patch_t *patch, sc_entry_t **entries, size_t *nentries,
-                          sc_keys_t *keys) {
+                          const sc_scope_patch_t *patch, sc_cds_cache_t *clusters,
+                          sc_entry_t **entries, size_t *nentries, sc_keys_t *keys) {
   sc_scope_t *s;
   int rc = compute_limited(w, d, sc_scope_shares_base(w, d), patch, &s);
   if (rc != 0)
     return rc;
-  rc = render_entries(s, w->mesh, entries, nentries);
+  rc = render_entries(s, w->mesh, clusters, entries, nentries);
   if (rc == 0) {
     *keys = s->keys;
     s->keys = (sc_keys_t){NULL, 0, 0};
@@ -912,8 +916,8 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
     return SC_ENOMEM;
   }
   out->nscopes = plan.nscopes; /* zeroed records are safe to free on failure */
-  rc = sc_scope_render(w, &sc_base_desc, &(sc_render_opts_t){true}, 0, &out->base, NULL);
-  sc_render_opts_t opts = {false};
+  rc = sc_scope_render(w, &sc_base_desc, &(sc_render_opts_t){true, NULL}, 0, &out->base, NULL);
+  sc_render_opts_t opts = {false, NULL};
   /* Scopes with content of their own first, then the ones that share it. */
   for (int pass = 0; pass < 2 && rc == 0; pass++) {
     for (size_t i = 0; i < plan.nscopes && rc == 0; i++) {

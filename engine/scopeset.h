@@ -70,7 +70,8 @@ typedef struct {
 extern const sc_scope_desc_t sc_base_desc;
 
 typedef struct {
-  bool unshared; /* compute every entry, even where the base has it */
+  bool unshared;            /* compute every entry, even where the base has it */
+  sc_cds_cache_t *clusters; /* clusters already built in this update (may be NULL) */
 } sc_render_opts_t;
 
 /* Every scope id the config defines, sorted, and the selector records. */
@@ -106,8 +107,8 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
  * holds those that exist (for a scope sharing the base: those specific to its
  * namespace). keys receives the keys looked up. */
 int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
-                          const sc_scope_patch_t *patch, sc_entry_t **entries, size_t *nentries,
-                          sc_keys_t *keys);
+                          const sc_scope_patch_t *patch, sc_cds_cache_t *clusters,
+                          sc_entry_t **entries, size_t *nentries, sc_keys_t *keys);
 
 /* The version of a head with these entry hashes combined (XOR) into entries_mix. A scope
  * sharing the base has this version of its own; readers combine it with the base's

@@ -280,7 +280,7 @@ static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
     const sc_record_t *stored = find_record(set, d.same_as ? d.same_as : d.id);
     d.same_as = NULL;
     sc_record_t own;
-    if (stored == NULL || sc_scope_render(w, &d, &(sc_render_opts_t){true}, 0, &own, NULL) != 0) {
+    if (stored == NULL || sc_scope_render(w, &d, &(sc_render_opts_t){true, NULL}, 0, &own, NULL) != 0) {
       fail_msg("scope %s: render failed", d.id);
       rc = -1;
       break;
