@@ -658,11 +658,13 @@ static const sc_vec_t *exported_from(ctx_t *c, sc_str_t ns, sc_str_t host) {
   if (m == NULL)
     return NULL;
   sc_vec_t *out = new_vec(c->s);
-  if (out == NULL)
+  bool oom = out == NULL;
+  for (uint32_t i = 0; i < m->n && !oom; i++)
+    oom = exported_to(m->items[i], c->s->namespace_) && sc__vec_push(out, m->items[i]) != 0;
+  if (oom) { /* "no rule" would be a wrong answer: fail the computation */
+    c->s->oom = true;
     return NULL;
-  for (uint32_t i = 0; i < m->n; i++)
-    if (exported_to(m->items[i], c->s->namespace_) && sc__vec_push(out, m->items[i]) != 0)
-      return NULL;
+  }
   return out->n ? out : NULL;
 }
 
@@ -688,7 +690,7 @@ static void add_wild_key(void *arg, sc_str_t ns, void *value) {
   (void)value;
   sc_scope_t *s = arg;
   if (add_key(s, SC_DEP_DR_EXP_WILD, ns, none) != 0)
-    s->keys_oom = true;
+    s->oom = true;
 }
 
 static int dr_wild_keys(sc_scope_t *s, const sc_world_t *w, sc_strmap_t *wild_ns) {
@@ -698,7 +700,7 @@ static int dr_wild_keys(sc_scope_t *s, const sc_world_t *w, sc_strmap_t *wild_ns
   if (rc == 0)
     rc = add_key(s, SC_DEP_DR_EXP_WILD, w->root_ns, none);
   sc__strmap_foreach(wild_ns, add_wild_key, s);
-  return rc != 0 || s->keys_oom ? SC_ENOMEM : 0;
+  return rc != 0 || s->oom ? SC_ENOMEM : 0;
 }
 
 static const sc_vec_t *destination_rules(ctx_t *c, const sc_svc_t *svc) {
@@ -846,6 +848,8 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
   }
   if (rc == 0)
     rc = select_destination_rules(&c);
+  if (rc == 0 && s->oom)
+    rc = SC_ENOMEM;
   if (rc != 0) {
     sc_scope_free(s);
     return rc;

@@ -48,7 +48,7 @@ typedef struct {
                                 VirtualServices, sorted, unique (services and rules
                                 are dependencies of the hostname's entry) */
   sc_keys_t keys;            /* index keys of every lookup made (deps.h), sorted, unique */
-  bool keys_oom;             /* a key could not be recorded */
+  bool oom;                  /* an allocation failed where no error could be returned */
 } sc_scope_t;
 
 /* A recomputation of only some hostnames of a scope. Everything a scope holds for one
