@@ -2,8 +2,10 @@
  * scopes read which index keys, and the update that recomputes only what a batch can
  * affect (design.md "Incremental computation").
  *
- * A scope is stored as a head (listeners, VirtualServices, policy) and one entry per
- * hostname (service record, importing listeners, DestinationRules). A change that is
+ * A scope is stored as a head (listeners, VirtualServices, policy, static clusters) and
+ * one entry per hostname (service record, importing listeners, DestinationRules, the
+ * service's clusters); Envoy resources are stored once by content hash and counted by
+ * the records that name them (FORMAT.md). A change that is
  * about hostnames only (a Service, a ServiceEntry, a DestinationRule for an exact host)
  * recomputes just those hostnames' entries in the scopes registered on its keys; any
  * other change recomputes those scopes in full. Either way only the entries and heads
@@ -12,6 +14,7 @@
  *   sc_scopes_note_change()  for every applied change: collect its keys and hostnames
  *   sc_scopes_update()       recompute what the batch affects; stage writes and deletes
  *   sc_scopes_write()        inside the publish transaction: write what is staged
+ *                            (records, resources new or no longer named)
  *   sc_scopes_commit()       after the commit: forget what was staged
  *   sc_scopes_resync()       after a failed commit: the next update rewrites everything */
 #ifndef SC_SCOPES_H
