@@ -16,8 +16,8 @@ PACKAGES=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev protobuf
           libnghttp2-dev jq)
 
 install_deps() {
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
+  local missing=() p
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
@@ -61,7 +61,17 @@ demo() {
   ./build/scopecast-dump --snapshot "$seeds_snap" scope prod-us1/ratings
 }
 
+# The conformance test decodes what the engine publishes with Envoy's own protos in Node.js
+# (tests/node, packages pinned by its package-lock.json).
+install_node() {
+  if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+    install_deps nodejs npm
+  fi
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 run_tests() {
+  install_node
   build build
   (cd build && ctest --output-on-failure -j2)
   # The same suite under AddressSanitizer (with LeakSanitizer) and UBSan.

@@ -1,0 +1,107 @@
+// Conformance of the Envoy resources scopecast publishes: every resource of every scope
+// of the snapshots given is decoded with Envoy's real protos (shipped in
+// @grpc/grpc-js-xds under deps/) by protobufjs, put in the proto3 JSON form with Envoy's
+// field names, and compared with what scopecast-dump decodes with scopecast's own protos.
+// A field number or type that differs from Envoy's shows up as a difference.
+//
+//   node conformance.mjs SCOPECAST_DUMP SNAPSHOT...
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+const xds = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+const includes = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(xds, 'deps', d));
+includes.push(path.dirname(require.resolve('protobufjs/package.json'))); // google/protobuf/descriptor.proto
+
+const root = new protobuf.Root();
+root.resolvePath = (origin, target) => {
+  for (const dir of includes) {
+    const p = path.join(dir, target);
+    if (fs.existsSync(p)) return p;
+  }
+  return target; // google/protobuf/*: protobufjs has them built in
+};
+root.loadSync(
+  [
+    'envoy/config/cluster/v3/cluster.proto',
+    'envoy/config/endpoint/v3/endpoint.proto',
+    'envoy/config/listener/v3/listener.proto',
+    'envoy/config/route/v3/route.proto',
+    'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+    'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+    'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  ],
+  { keepCase: true },
+);
+root.resolveAll();
+
+// The proto3 JSON form of a decoded protobufjs object of type t (as scopecast-dump prints).
+function toJson(t, obj) {
+  switch (t.fullName) {
+    case '.google.protobuf.Duration': {
+      const s = BigInt(obj.seconds ?? 0), n = obj.nanos ?? 0;
+      if (n === 0) return `${s}s`;
+      const digits = n % 1e6 === 0 ? 3 : n % 1e3 === 0 ? 6 : 9;
+      return `${s}.${String(n).padStart(9, '0').slice(0, digits)}s`;
+    }
+    case '.google.protobuf.Any': {
+      const inner = root.lookupType(obj.type_url.slice(obj.type_url.lastIndexOf('/') + 1));
+      const msg = inner.decode(Buffer.from(obj.value ?? '', 'base64'));
+      return { '@type': obj.type_url, ...toJson(inner, inner.toObject(msg, options)) };
+    }
+    case '.google.protobuf.Struct':
+      return Object.fromEntries(Object.entries(obj.fields ?? {}).map(([k, v]) => [k, toJson(t.fields.fields.resolvedType, v)]));
+    case '.google.protobuf.Value': {
+      const [kind, v] = Object.entries(obj)[0] ?? ['null_value', null];
+      if (kind === 'struct_value') return toJson(root.lookupType('google.protobuf.Struct'), v);
+      if (kind === 'list_value') return (v.values ?? []).map((x) => toJson(t, x));
+      return kind === 'null_value' ? null : v;
+    }
+  }
+  if (t.fullName.startsWith('.google.protobuf.') && t.fullName.endsWith('Value')) return obj.value;
+  const out = {};
+  for (const [name, value] of Object.entries(obj)) {
+    const f = t.fields[name];
+    const conv = (v) => (f.resolvedType instanceof protobuf.Type ? toJson(f.resolvedType, v) : v);
+    if (f.map) out[name] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, conv(v)]));
+    else if (f.repeated) out[name] = value.map(conv);
+    else out[name] = conv(value);
+  }
+  return out;
+}
+const options = { longs: String, enums: String, bytes: String, defaults: false };
+
+function dump(args) {
+  return execFileSync(process.argv[2], args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+}
+
+let checked = 0, failed = 0;
+for (const snap of process.argv.slice(3)) {
+  const scopes = JSON.parse(dump(['--snapshot', snap, 'scopes', '--json'])).scopes;
+  if (scopes.length === 0) { console.log(`FAIL ${snap}: no scopes`); failed++; }
+  for (const { id } of scopes) {
+    const decoded = JSON.parse(dump(['--snapshot', snap, 'resources', id, '--type', 'clusters', '--json'])).resources;
+    const raw = dump(['--snapshot', snap, 'resources', id, '--type', 'clusters', '--raw']).trim().split('\n').map((l) => JSON.parse(l));
+    if (raw.length !== decoded.length || raw.length === 0) {
+      console.log(`FAIL ${snap} ${id}: ${raw.length} raw resources, ${decoded.length} decoded`);
+      failed++;
+      continue;
+    }
+    for (let i = 0; i < raw.length; i++) {
+      const t = root.lookupType(raw[i].type_url.slice(raw[i].type_url.lastIndexOf('/') + 1));
+      const msg = t.decode(Buffer.from(raw[i].bytes, 'base64'));
+      const envoy = { '@type': raw[i].type_url, ...toJson(t, t.toObject(msg, options)) };
+      checked++;
+      if (raw[i].name !== decoded[i].name || envoy.name !== raw[i].name || !isDeepStrictEqual(envoy, decoded[i].resource)) {
+        failed++;
+        console.log(`FAIL ${snap} ${id} ${raw[i].name}:\n  Envoy's protos: ${JSON.stringify(envoy)}\n  scopecast:      ${JSON.stringify(decoded[i].resource)}`);
+      }
+    }
+  }
+}
+console.log(`${checked} resources decoded with Envoy's protos, ${failed} differences`);
+process.exit(failed === 0 && checked > 0 ? 0 : 1);
