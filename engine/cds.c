@@ -31,16 +31,23 @@ void sc_resources_free(sc_resources_t *r) {
   memset(r, 0, sizeof(*r));
 }
 
+/* Room for one more resource. */
+static int reserve_one(sc_resources_t *out) {
+  if (out->n < out->cap)
+    return 0;
+  size_t cap = out->cap ? out->cap * 2 : 16;
+  sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
+  if (items == NULL)
+    return SC_ENOMEM;
+  out->items = items;
+  out->cap = cap;
+  return 0;
+}
+
 /* Packs m as a resource named name. */
 static int add_resource(sc_resources_t *out, const char *name, const ProtobufCMessage *m) {
-  if (out->n == out->cap) {
-    size_t cap = out->cap ? out->cap * 2 : 16;
-    sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
-    if (items == NULL)
-      return SC_ENOMEM;
-    out->items = items;
-    out->cap = cap;
-  }
+  if (reserve_one(out) != 0)
+    return SC_ENOMEM;
   size_t len = protobuf_c_message_get_packed_size(m);
   sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}};
   if (r.name == NULL || r.bytes == NULL) {
@@ -469,14 +476,8 @@ void sc_cds_cache_free(sc_cds_cache_t *c) {
 /* Appends copies of the resources of from[first..] to out. */
 static int copy_resources(const sc_resources_t *from, size_t first, sc_resources_t *out) {
   for (size_t i = first; i < from->n; i++) {
-    if (out->n == out->cap) {
-      size_t cap = out->cap ? out->cap * 2 : 16;
-      sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
-      if (items == NULL)
-        return SC_ENOMEM;
-      out->items = items;
-      out->cap = cap;
-    }
+    if (reserve_one(out) != 0)
+      return SC_ENOMEM;
     const sc_resource_t *r = &from->items[i];
     sc_resource_t c = {strdup(r->name), malloc(r->len ? r->len : 1), r->len, {0}};
     if (c.name == NULL || c.bytes == NULL) {

@@ -41,18 +41,19 @@ static bool is_type(const ProtobufCMessageDescriptor *d, const char *name) {
   return strcmp(d->name, name) == 0;
 }
 
+/* Copies the field called name of m (of a well-known type: it is there) into out. */
+static void field_value(const ProtobufCMessage *m, const char *name, void *out, size_t size) {
+  const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+  if (f != NULL)
+    memcpy(out, (const char *)m + f->offset, size);
+}
+
 /* Duration: seconds with 0, 3, 6 or 9 fractional digits and "s". */
 static json_t *duration_json(const ProtobufCMessage *m) {
-  const ProtobufCMessageDescriptor *d = m->descriptor;
   int64_t seconds = 0;
   int32_t nanos = 0;
-  for (unsigned i = 0; i < d->n_fields; i++) {
-    const char *at = (const char *)m + d->fields[i].offset;
-    if (strcmp(d->fields[i].name, "seconds") == 0)
-      memcpy(&seconds, at, sizeof(seconds));
-    else if (strcmp(d->fields[i].name, "nanos") == 0)
-      memcpy(&nanos, at, sizeof(nanos));
-  }
+  field_value(m, "seconds", &seconds, sizeof(seconds));
+  field_value(m, "nanos", &nanos, sizeof(nanos));
   char buf[64];
   bool negative = seconds < 0 || nanos < 0;
   uint64_t s = (uint64_t)(seconds < 0 ? -seconds : seconds);
@@ -69,16 +70,10 @@ static json_t *duration_json(const ProtobufCMessage *m) {
 }
 
 static json_t *any_json(const ProtobufCMessage *m, const sc_pb_registry_t *reg) {
-  const ProtobufCMessageDescriptor *d = m->descriptor;
   const char *url = "";
   ProtobufCBinaryData value = {0, NULL};
-  for (unsigned i = 0; i < d->n_fields; i++) {
-    const char *at = (const char *)m + d->fields[i].offset;
-    if (strcmp(d->fields[i].name, "type_url") == 0)
-      memcpy(&url, at, sizeof(url));
-    else if (strcmp(d->fields[i].name, "value") == 0)
-      memcpy(&value, at, sizeof(value));
-  }
+  field_value(m, "type_url", &url, sizeof(url));
+  field_value(m, "value", &value, sizeof(value));
   const char *slash = strrchr(url ? url : "", '/');
   const ProtobufCMessageDescriptor *t = sc_pb_registry_find(reg, slash ? slash + 1 : "");
   json_t *out = NULL;
