@@ -1,12 +1,15 @@
 /* Full computation of every SidecarScope for generated meshes of 100, 1,000 and 10,000
- * services (the largest with 1,000 namespaces and 1,000 Sidecars). Prints one JSON object.
- * Usage: bench_scopes [repeats] */
+ * services (the largest with 1,000 namespaces and 1,000 Sidecars), and their clusters:
+ * encoding throughput, bytes stored, and the dedupe ratio (bytes of the clusters every
+ * scope serves, its own and the base's, over the bytes stored once by content hash).
+ * Prints one JSON object. Usage: bench_scopes [repeats] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hashmap.h"
 #include "meshgen.h"
 #include "scopeset.h"
 
@@ -24,6 +27,92 @@ static int put_cb(void *arg, const sc_parse_item_t *item) {
     return 1;
   sc_change_release(&ch);
   return 0;
+}
+
+/* Counts a resource as served; stores it (once) in unique. */
+static int count_resource(const sc_resource_t *r, sc_hashmap_t *unique, size_t *served, size_t *stored) {
+  uint64_t k;
+  memcpy(&k, r->hash, sizeof(k));
+  *served += r->len;
+  if (sc__hashmap_get(unique, k) != NULL)
+    return 0;
+  *stored += r->len;
+  return sc__hashmap_put(unique, k, (void *)1);
+}
+
+static int count_list(const sc_resources_t *res, sc_hashmap_t *unique, size_t *served, size_t *stored) {
+  for (size_t i = 0; i < res->n; i++)
+    if (count_resource(&res->items[i], unique, served, stored) != 0)
+      return -1;
+  return 0;
+}
+
+static bool has_entry(const sc_record_t *r, const char *host) {
+  size_t lo = 0, hi = r->nentries;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(r->entries[mid].host, host);
+    if (c == 0)
+      return true;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return false;
+}
+
+/* served: every scope's clusters (head, entries with their variants, and the base's
+ * entries it shares); stored: each distinct cluster once. */
+static int dedupe(const sc_scopeset_t *set, size_t *served, size_t *stored, size_t *resources) {
+  sc_hashmap_t unique;
+  sc__hashmap_init(&unique);
+  *served = *stored = 0;
+  int rc = 0;
+  for (size_t i = 0; i < set->nscopes && rc == 0; i++) {
+    const sc_record_t *r = &set->scopes[i];
+    rc = count_list(&r->res, &unique, served, stored);
+    for (size_t e = 0; e < r->nentries && rc == 0; e++)
+      rc = count_list(&r->entries[e].res, &unique, served, stored);
+    for (size_t e = 0; e < set->base.nentries && rc == 0 && r->has_base; e++)
+      if (!has_entry(r, set->base.entries[e].host))
+        rc = count_list(&set->base.entries[e].res, &unique, served, stored);
+  }
+  *resources = unique.n;
+  sc__hashmap_free(&unique);
+  return rc;
+}
+
+typedef struct {
+  const sc_mesh_config_t *mesh;
+  size_t n, bytes;
+} encoded_t;
+
+static void encode_host(void *arg, sc_str_t host, void *value) {
+  (void)host;
+  encoded_t *e = arg;
+  const sc_vec_t *recs = value;
+  for (uint32_t j = 0; j < recs->n; j++) {
+    sc_resources_t res = {0};
+    if (sc_cds_service(recs->items[j], NULL, e->mesh, &res) == 0) {
+      e->n += res.n;
+      for (size_t k = 0; k < res.n; k++)
+        e->bytes += res.items[k].len;
+    }
+    sc_resources_free(&res);
+  }
+}
+
+/* Encodes the clusters of every service record (no rule), three times: clusters and
+ * bytes per second. */
+static void encode_rate(const sc_world_t *w, double *per_s, double *mb_s) {
+  encoded_t e = {w->mesh, 0, 0};
+  double t0 = now_s();
+  for (int round = 0; round < 3; round++)
+    sc__strmap_foreach(&w->all_by_host, encode_host, &e);
+  double dt = now_s() - t0;
+  *per_s = dt > 0 ? (double)e.n / dt : 0;
+  *mb_s = dt > 0 ? (double)e.bytes / dt / 1e6 : 0;
 }
 
 static int load(sc_store_t *store, const char *buf, size_t len) {
@@ -62,8 +151,8 @@ int main(int argc, char **argv) {
       return 1;
     }
     free(buf);
-    double best = 1e9, best_world = 1e9;
-    size_t nscopes = 0, bytes = 0;
+    double best = 1e9, best_world = 1e9, per_s = 0, mb_s = 0;
+    size_t nscopes = 0, bytes = 0, served = 0, stored = 0, resources = 0;
     for (int r = 0; r < repeats; r++) {
       double t0 = now_s();
       sc_world_t *w;
@@ -74,6 +163,10 @@ int main(int argc, char **argv) {
       if (sc_scopeset_compute(w, &set) != 0)
         return 1;
       double t2 = now_s();
+      if (r == 0 && (dedupe(&set, &served, &stored, &resources) != 0))
+        return 1;
+      if (r == 0)
+        encode_rate(w, &per_s, &mb_s);
       sc_world_free(w);
       nscopes = set.nscopes;
       bytes = set.base.len; /* heads and entries, the base's included */
@@ -92,11 +185,14 @@ int main(int argc, char **argv) {
     }
     printf("%s{\"services\":%u,\"namespaces\":%u,\"client_namespaces\":%u,\"sidecars\":%u,"
            "\"virtual_services\":%u,\"destination_rules\":%u,\"scopes\":%zu,\"scope_json_bytes\":%zu,"
-           "\"index_ms\":%.2f,\"full_compute_ms\":%.2f,\"ms_per_scope\":%.4f}",
+           "\"index_ms\":%.2f,\"full_compute_ms\":%.2f,\"ms_per_scope\":%.4f,"
+           "\"clusters_stored\":%zu,\"cluster_bytes_stored\":%zu,\"cluster_bytes_served\":%zu,"
+           "\"dedupe_ratio\":%.1f,\"encode_clusters_per_s\":%.0f,\"encode_mb_per_s\":%.1f}",
            m ? "," : "", sizes[m].services, sizes[m].namespaces, sizes[m].client_namespaces,
            sizes[m].sidecars,
            sizes[m].virtual_services, sizes[m].destination_rules, nscopes, bytes,
-           best_world * 1e3, best * 1e3, best * 1e3 / (double)(nscopes ? nscopes : 1));
+           best_world * 1e3, best * 1e3, best * 1e3 / (double)(nscopes ? nscopes : 1), resources,
+           stored, served, stored ? (double)served / (double)stored : 0, per_s, mb_s);
     fflush(stdout);
     sc_store_del(store);
   }
