@@ -527,6 +527,105 @@ int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_c
   return copy_resources(&e->res, 0, out);
 }
 
+/* One endpoint: a pipe for "unix://PATH", else "IP:PORT" (IPv6 in brackets). NULL with
+ * *skip set for 0.0.0.0, which means the proxy's own address. */
+static Envoy__Config__Core__V3__Address *endpoint_address(sc_arena_t *a, sc_str_t endpoint, bool *skip) {
+  *skip = false;
+  if (endpoint.len > 7 && memcmp(endpoint.ptr, "unix://", 7) == 0) {
+    Envoy__Config__Core__V3__Address *addr = NEW(a, Envoy__Config__Core__V3__Address, envoy__config__core__v3__address__descriptor);
+    Envoy__Config__Core__V3__Pipe *pipe = NEW(a, Envoy__Config__Core__V3__Pipe, envoy__config__core__v3__pipe__descriptor);
+    if (addr == NULL || pipe == NULL)
+      return NULL;
+    pipe->path = (char *)endpoint.ptr + 7;
+    addr->address_case = ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_PIPE;
+    addr->pipe = pipe;
+    return addr;
+  }
+  const char *colon = NULL; /* the last one: IPv6 addresses have more */
+  for (uint32_t i = 0; i < endpoint.len; i++)
+    if (endpoint.ptr[i] == ':')
+      colon = endpoint.ptr + i;
+  if (colon == NULL)
+    return NULL;
+  size_t hlen = (size_t)(colon - endpoint.ptr);
+  const char *host = endpoint.ptr;
+  if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']')
+    host++, hlen -= 2;
+  char *h = sc__arena_alloc(a, hlen + 1);
+  if (h == NULL)
+    return NULL;
+  memcpy(h, host, hlen);
+  h[hlen] = '\0';
+  if (strcmp(h, "0.0.0.0") == 0) {
+    *skip = true;
+    return NULL;
+  }
+  return socket_address(a, h, (uint32_t)strtoul(colon + 1, NULL, 10));
+}
+
+int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+  sc_arena_t *a = sc__arena_new(1024);
+  if (a == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  char name[64];
+  for (uint32_t i = 0; sidecar && i < sidecar->ningress && rc == 0; i++) {
+    const sc_ingress_listener_t *in = &sidecar->ingress[i];
+    snprintf(name, sizeof(name), "inbound|%u||", in->port.number);
+    cluster_t *c = NEW(a, cluster_t, envoy__config__cluster__v3__cluster__descriptor);
+    Envoy__Config__Core__V3__BindConfig *bind =
+        NEW(a, Envoy__Config__Core__V3__BindConfig, envoy__config__core__v3__bind_config__descriptor);
+    Envoy__Config__Core__V3__Address *from = socket_address(a, "127.0.0.6", 0);
+    sc_policy_blocks_t defaults = {0};
+    if (c == NULL || bind == NULL || from == NULL || (c->connect_timeout = duration(a, mesh->connect_timeout)) == NULL ||
+        (c->circuit_breakers = circuit_breakers(a, &defaults)) == NULL) {
+      rc = SC_ENOMEM;
+      break;
+    }
+    c->name = name;
+    c->cluster_discovery_type_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__CLUSTER_DISCOVERY_TYPE_TYPE;
+    bind->source_address = from->socket_address;
+    c->upstream_bind_config = bind;
+    if (in->default_endpoint.len == 0) {
+      c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST;
+      c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
+    } else {
+      bool skip;
+      Envoy__Config__Core__V3__Address *addr = endpoint_address(a, in->default_endpoint, &skip);
+      if (skip)
+        continue;
+      Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = NEW(
+          a, Envoy__Config__Endpoint__V3__ClusterLoadAssignment, envoy__config__endpoint__v3__cluster_load_assignment__descriptor);
+      Envoy__Config__Endpoint__V3__LocalityLbEndpoints *loc = NEW(
+          a, Envoy__Config__Endpoint__V3__LocalityLbEndpoints, envoy__config__endpoint__v3__locality_lb_endpoints__descriptor);
+      Envoy__Config__Endpoint__V3__LbEndpoint *lb =
+          NEW(a, Envoy__Config__Endpoint__V3__LbEndpoint, envoy__config__endpoint__v3__lb_endpoint__descriptor);
+      Envoy__Config__Endpoint__V3__Endpoint *ep =
+          NEW(a, Envoy__Config__Endpoint__V3__Endpoint, envoy__config__endpoint__v3__endpoint__descriptor);
+      void **lists = sc__arena_alloc(a, 2 * sizeof(void *));
+      if (addr == NULL || cla == NULL || loc == NULL || lb == NULL || ep == NULL || lists == NULL) {
+        rc = SC_ENOMEM; /* validation admits only endpoints of these forms */
+        break;
+      }
+      ep->address = addr;
+      lb->host_identifier_case = ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT;
+      lb->endpoint = ep;
+      lists[0] = lb;
+      loc->n_lb_endpoints = 1;
+      loc->lb_endpoints = (Envoy__Config__Endpoint__V3__LbEndpoint **)&lists[0];
+      lists[1] = loc;
+      cla->cluster_name = name;
+      cla->n_endpoints = 1;
+      cla->endpoints = (Envoy__Config__Endpoint__V3__LocalityLbEndpoints **)&lists[1];
+      c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__STATIC;
+      c->load_assignment = cla;
+    }
+    rc = add_resource(out, name, &c->base);
+  }
+  sc__arena_del(a);
+  return rc;
+}
+
 int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
   static const char *const names[3] = {"BlackHoleCluster", "PassthroughCluster", "InboundPassthroughCluster"};
   sc_arena_t *a = sc__arena_new(1024);

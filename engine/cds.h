@@ -52,6 +52,12 @@ void sc_cds_cache_free(sc_cds_cache_t *c);
 int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
                           const sc_mesh_config_t *mesh, sc_resources_t *out);
 
+/* The inbound clusters of a Sidecar's ingress listeners (7.3): "inbound|PORT||", STATIC to
+ * the defaultEndpoint (a Unix socket as a pipe address, or an IP and port), ORIGINAL_DST
+ * without one; from 127.0.0.6 like every inbound cluster. An endpoint on 0.0.0.0 means
+ * the proxy's own address: it is left to the frontend and not emitted here. */
+int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out);
+
 /* BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster (9.2.4). */
 int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out);
 

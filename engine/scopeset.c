@@ -238,7 +238,8 @@ static const char *const kind_names[] = {"resource", "root-derived", "default"};
 static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from);
 
 /* The head of a scope record: everything but the per-hostname entries; with the static
- * clusters every sidecar has (9.2.4), which res receives. */
+ * clusters every sidecar has (9.2.4) and the inbound clusters of the Sidecar's ingress
+ * listeners (7.3), which res receives. */
 static int render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t shown_ns,
                        const sc_mesh_config_t *mesh, sc_resources_t *res) {
   yajl_gen_map_open(g);
@@ -280,6 +281,8 @@ static int render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t sh
     g_cstr(g, s->deps.items[i]);
   yajl_gen_array_close(g);
   int rc = sc_cds_static(mesh, res);
+  if (rc == 0 && s->sidecar != NULL)
+    rc = sc_cds_inbound(&s->sidecar->u.sidecar, mesh, res);
   g_key(g, "clusters");
   render_resource_refs(g, res, 0);
   yajl_gen_map_close(g);

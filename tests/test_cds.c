@@ -229,5 +229,58 @@ TEST(static_clusters) {
   unload(&f);
 }
 
+static const char sidecar_yaml[] =
+    "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: in, namespace: default}\n"
+    "spec:\n  ingress:\n"
+    "  - port: {number: 9080, protocol: HTTP, name: uds}\n    defaultEndpoint: unix:///var/run/app.sock\n"
+    "  - port: {number: 9090, protocol: HTTP, name: local}\n    defaultEndpoint: 127.0.0.1:8080\n"
+    "  - port: {number: 9091, protocol: TCP, name: own-ip}\n    defaultEndpoint: 0.0.0.0:8081\n"
+    "  - port: {number: 9092, protocol: TCP, name: original}\n";
+
+static int keep_obj(void *arg, const sc_parse_item_t *item) {
+  if (item->status != SC_ITEM_OBJECT)
+    return 1;
+  *(sc_obj_t **)arg = item->obj;
+  return 0;
+}
+
+TEST(inbound_clusters_of_ingress_listeners) {
+  sc_obj_t *sc = NULL;
+  sc_parse_opts_t po = {.source = "test_cds"};
+  ASSERT_EQ_INT(sc_parse_yaml(sidecar_yaml, sizeof(sidecar_yaml) - 1, &po, keep_obj, &sc), 0);
+  ASSERT(sc != NULL);
+  fixture_t f;
+  ASSERT_EQ_INT(load(&f), 0);
+  sc_resources_t res = {0};
+  ASSERT_EQ_INT(sc_cds_inbound(&sc->u.sidecar, f.world->mesh, &res), 0);
+  ASSERT_EQ_INT(res.n, 3); /* 0.0.0.0 is the proxy's own address: not per scope */
+  json_t *c[3];
+  for (size_t i = 0; i < 3; i++)
+    ASSERT_EQ_INT(sc_pbjson_decode(sc_xds_types[SC_XDS_CLUSTERS].descriptor, res.items[i].bytes, res.items[i].len,
+                                   &sc_xds_registry, &c[i]), 0);
+  ASSERT_EQ_STR(str(c[0], "name"), "inbound|9080||");
+  ASSERT_EQ_STR(str(c[0], "type"), "STATIC");
+  json_t *ep = json_object_get(json_object_get(json_array_get(json_object_get(json_array_get(
+      json_object_get(json_object_get(c[0], "load_assignment"), "endpoints"), 0), "lb_endpoints"), 0), "endpoint"), "address");
+  ASSERT_EQ_STR(str(json_object_get(ep, "pipe"), "path"), "/var/run/app.sock");
+  ASSERT_EQ_STR(str(json_object_get(json_object_get(c[0], "upstream_bind_config"), "source_address"), "address"),
+                "127.0.0.6");
+  ASSERT_EQ_STR(str(c[1], "name"), "inbound|9090||");
+  ep = json_object_get(json_object_get(json_object_get(json_array_get(json_object_get(json_array_get(
+      json_object_get(json_object_get(c[1], "load_assignment"), "endpoints"), 0), "lb_endpoints"), 0), "endpoint"), "address"),
+      "socket_address");
+  ASSERT_EQ_STR(str(ep, "address"), "127.0.0.1");
+  ASSERT_EQ_INT(json_integer_value(json_object_get(ep, "port_value")), 8080);
+  ASSERT_EQ_STR(str(c[2], "name"), "inbound|9092||");
+  ASSERT_EQ_STR(str(c[2], "type"), "ORIGINAL_DST");
+  ASSERT_EQ_STR(str(c[2], "lb_policy"), "CLUSTER_PROVIDED");
+  for (size_t i = 0; i < 3; i++)
+    json_decref(c[i]);
+  sc_resources_free(&res);
+  sc_obj_unref(sc);
+  unload(&f);
+}
+
 TEST_LIST = {TEST_ENTRY(eds_clusters_with_subsets_and_policy), TEST_ENTRY(dns_clusters_carry_endpoints),
-             TEST_ENTRY(original_dst_for_resolution_none), TEST_ENTRY(static_clusters), TEST_LIST_END};
+             TEST_ENTRY(original_dst_for_resolution_none), TEST_ENTRY(static_clusters),
+             TEST_ENTRY(inbound_clusters_of_ingress_listeners), TEST_LIST_END};

@@ -46,6 +46,14 @@ check_contains "types not published yet: says so" "$WORK/routes.err" "not publis
 "$DUMP" --snapshot "$SNAP" resources bookinfo/default --type secrets > /dev/null 2>&1
 check "an unknown type: exit 2" 2 $?
 
+# Inbound clusters of a Sidecar's ingress listeners (7.3, seed 001): a Unix socket.
+"$SCOPECAST" --snapshot "$WORK/seeds" --config-dir "$SRC/examples/seeds/config" \
+  --mesh-config "$SRC/examples/seeds/mesh.yaml" --once 2> "$WORK/seeds.log"
+check "seeds: the ingress listener's inbound cluster, to a Unix socket" \
+  '{"type":"STATIC","pipe":"/var/run/someuds.sock","from":"127.0.0.6"}' \
+  "$(cluster "$WORK/seeds" prod-us1/ratings "inbound|9080||" \
+     '{type, pipe: .load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.pipe.path, from: .upstream_bind_config.source_address.address}')"
+
 # Variants: a selector DestinationRule applies only to the proxies it selects (6.3).
 mkdir -p "$WORK/v"
 cat > "$WORK/v/mesh.yaml" <<'YAML'
