@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <yajl/yajl_gen.h>
 
 #include "scopes.h"
 
@@ -56,6 +57,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   sc__hashmap_init(&ss->by_key);
   sc__hashmap_init(&ss->res_refs);
   sc_cds_cache_init(&ss->clusters);
+  ss->changelog_keep = 1024;
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
 
@@ -1166,6 +1168,76 @@ static int delete_state(sc_snapshot_txn_t *txn, sc_scope_state_t *st) {
   return d.rc;
 }
 
+static void changelog_key(uint64_t version, uint8_t key[8]) {
+  for (int i = 0; i < 8; i++) /* big-endian: records in version order */
+    key[i] = (uint8_t)(version >> (56 - 8 * i));
+}
+
+static void gen_str(yajl_gen g, const char *s) { yajl_gen_string(g, (const unsigned char *)s, strlen(s)); }
+
+static int cmp_ids(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* What this write changes, under its head version (FORMAT.md "changelog"); the record
+ * changelog_keep versions older goes. */
+static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
+  uint64_t version = sc_snapshot_txn_version(txn);
+  yajl_gen g = yajl_gen_alloc(NULL);
+  sc_vec_t ids = {0};
+  int rc = g ? 0 : SC_ENOMEM;
+  bool base = false;
+  for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
+    const sc_scope_state_t *st = ss->write.items[i];
+    if (st->is_base)
+      base = true;
+    else
+      rc = sc__vec_push(&ids, st->id);
+  }
+  sc__vec_sort(&ids, cmp_ids);
+  if (rc == 0) {
+    yajl_gen_map_open(g);
+    gen_str(g, "version");
+    yajl_gen_integer(g, (long long)version);
+    gen_str(g, "resync");
+    yajl_gen_bool(g, ss->resync);
+    gen_str(g, "scopes");
+    yajl_gen_array_open(g);
+    for (uint32_t i = 0; i < ids.n; i++)
+      gen_str(g, ids.items[i]);
+    yajl_gen_array_close(g);
+    gen_str(g, "removed");
+    yajl_gen_array_open(g);
+    for (uint32_t i = 0; i < ss->deleted.n; i++)
+      gen_str(g, ((const sc_scope_state_t *)ss->deleted.items[i])->id);
+    yajl_gen_array_close(g);
+    gen_str(g, "base");
+    yajl_gen_bool(g, base);
+    gen_str(g, "selectors");
+    yajl_gen_bool(g, ss->sel_write.n > 0 || ss->sel_deleted.n > 0);
+    gen_str(g, "resourcesAdded");
+    yajl_gen_integer(g, (long long)ss->res_put.n);
+    gen_str(g, "resourcesRemoved");
+    yajl_gen_integer(g, (long long)ss->res_del.n);
+    yajl_gen_map_close(g);
+    const unsigned char *text;
+    size_t len;
+    uint8_t key[8];
+    changelog_key(version, key);
+    rc = yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok
+             ? sc_snapshot_txn_put(txn, SC_TABLE_CHANGELOG, key, 8, text, len)
+             : SC_ENOMEM;
+    if (rc == 0 && ss->changelog_keep > 0 && version > ss->changelog_keep) {
+      changelog_key(version - ss->changelog_keep, key);
+      rc = sc_snapshot_txn_del(txn, SC_TABLE_CHANGELOG, key, 8);
+    }
+  }
+  sc__vec_free(&ids);
+  if (g != NULL)
+    yajl_gen_free(g);
+  return rc;
+}
+
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
   int rc = 0;
   *written = *deleted = 0;
@@ -1199,6 +1271,8 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     const char *k = ss->sel_deleted.items[i];
     rc = sc_snapshot_txn_del(txn, SC_TABLE_SELECTORS, k, strlen(k));
   }
+  if (rc == 0)
+    rc = write_changelog(ss, txn);
   return rc;
 }
 

@@ -107,6 +107,7 @@ typedef struct {
   sc_vec_t res_del;        /* uint8_t[16] (owned) to delete */
   size_t nresources;       /* distinct resources counted */
   sc_cds_cache_t clusters; /* clusters built during the current update */
+  uint32_t changelog_keep; /* changelog records kept (the last N head versions) */
 } sc_scopes_t;
 
 void sc_scopes_init(sc_scopes_t *ss);

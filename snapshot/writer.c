@@ -210,6 +210,8 @@ int sc_snapshot_txn_put(sc_snapshot_txn_t *t, const char *table, const void *key
   return 0;
 }
 
+uint64_t sc_snapshot_txn_version(const sc_snapshot_txn_t *t) { return t->w->head + 1; }
+
 int sc_snapshot_txn_del(sc_snapshot_txn_t *t, const char *table, const void *key, size_t klen) {
   MDB_dbi dbi;
   int rc = txn_dbi(t, table, &dbi);

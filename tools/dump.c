@@ -50,6 +50,13 @@ static void usage(FILE *out) {
           "                   \"resource\": {\"@type\", ...}}]}; --raw prints one JSON object\n"
           "                   per line instead: {\"name\", \"type_url\", \"bytes\" (base64)}.\n"
           "                   Only clusters are published so far.\n"
+          "  changelog [--since V]\n"
+          "                   what each head version after V (default: all kept) changed:\n"
+          "                   scopes whose records changed or went, the base, selectors,\n"
+          "                   resources added and removed; \"resync\" when everything was\n"
+          "                   rewritten. JSON: {\"changes\": [{\"version\", \"resync\",\n"
+          "                   \"scopes\", \"removed\", \"base\", \"selectors\",\n"
+          "                   \"resourcesAdded\", \"resourcesRemoved\"}]}\n"
           "\n"
           "Scope ids: NS/NAME for a Sidecar resource, NS/NAME@ROOTNS for the root namespace's\n"
           "Sidecar applied to NS, NS/@default when there is no Sidecar at all; namespace \"*\"\n"
@@ -570,6 +577,59 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
   return 0;
 }
 
+/* ---- changelog -------------------------------------------------------------------------- */
+
+typedef struct {
+  uint64_t since;
+  json_t *records;
+} changelog_t;
+
+static int collect_change(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  changelog_t *c = arg;
+  uint64_t version = 0;
+  for (size_t i = 0; i < klen && i < 8; i++)
+    version = version << 8 | ((const uint8_t *)key)[i];
+  if (version <= c->since)
+    return 0;
+  json_t *o = parse_record(val, vlen, "changelog");
+  if (o == NULL)
+    return SC_ECORRUPT;
+  json_array_append_new(c->records, o);
+  return 0;
+}
+
+/* What each head version after since changed (FORMAT.md "changelog"). */
+static int cmd_changelog(sc_snapshot_reader_t *r, uint64_t since, bool json) {
+  changelog_t c = {since, json_array()};
+  int rc = sc_snapshot_foreach(r, SC_TABLE_CHANGELOG, collect_change, &c);
+  if (rc != 0) {
+    if (rc != SC_ECORRUPT)
+      fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+    json_decref(c.records);
+    return 1;
+  }
+  if (json)
+    return print_json(json_pack("{s:o}", "changes", c.records));
+  size_t i;
+  json_t *x;
+  printf("%-10s %-7s %-6s %-10s %-9s %s\n", "VERSION", "RESYNC", "BASE", "RESOURCES", "SELECTORS", "SCOPES");
+  json_array_foreach(c.records, i, x) {
+    printf("%-10lld %-7s %-6s +%-4lld -%-4lld %-9s", (long long)json_integer_value(json_object_get(x, "version")),
+           json_is_true(json_object_get(x, "resync")) ? "yes" : "-",
+           json_is_true(json_object_get(x, "base")) ? "yes" : "-",
+           (long long)json_integer_value(json_object_get(x, "resourcesAdded")),
+           (long long)json_integer_value(json_object_get(x, "resourcesRemoved")),
+           json_is_true(json_object_get(x, "selectors")) ? "yes" : "-");
+    size_t j;
+    json_t *id;
+    json_array_foreach(json_object_get(x, "scopes"), j, id) printf(" %s", json_string_value(id));
+    json_array_foreach(json_object_get(x, "removed"), j, id) printf(" -%s", json_string_value(id));
+    printf("\n");
+  }
+  json_decref(c.records);
+  return 0;
+}
+
 static void print_scope_text(json_t *s) {
   printf("%-24s %s\n", "scope", or_none(json_object_get(s, "id")));
   printf("%-24s %s\n", "namespace", or_none(json_object_get(s, "namespace")));
@@ -728,10 +788,12 @@ int main(int argc, char **argv) {
                                             {"label", required_argument, NULL, 'l'},
                                             {"type", required_argument, NULL, 't'},
                                             {"raw", no_argument, NULL, 'r'},
+                                            {"since", required_argument, NULL, 'S'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
   const char *dir = NULL, *ns = NULL, *cmd = NULL, *arg = NULL, *type = NULL;
   bool json = false, raw = false;
+  uint64_t since = 0;
   label_arg_t *labels = calloc((size_t)argc, sizeof(*labels));
   size_t nlabels = 0;
   int c, status = 2;
@@ -759,6 +821,7 @@ int main(int argc, char **argv) {
     case 'n': ns = optarg; break;
     case 't': type = optarg; break;
     case 'r': raw = true; break;
+    case 'S': since = strtoull(optarg, NULL, 10); break;
     case 'l': {
       char *eq = strchr(optarg, '=');
       if (eq == NULL || eq == optarg) {
@@ -784,7 +847,7 @@ int main(int argc, char **argv) {
   }
   bool known = strcmp(cmd, "info") == 0 || strcmp(cmd, "scopes") == 0 ||
                strcmp(cmd, "scope") == 0 || strcmp(cmd, "resolve") == 0 ||
-               strcmp(cmd, "resources") == 0;
+               strcmp(cmd, "resources") == 0 || strcmp(cmd, "changelog") == 0;
   if (!known) {
     fprintf(stderr, "scopecast-dump: unknown command \"%s\"\n", cmd);
     goto usage;
@@ -818,6 +881,8 @@ int main(int argc, char **argv) {
     status = cmd_scope(r, arg, json);
   else if (strcmp(cmd, "resources") == 0)
     status = cmd_resources(r, arg, type, labels, nlabels, json, raw);
+  else if (strcmp(cmd, "changelog") == 0)
+    status = cmd_changelog(r, since, json);
   else
     status = cmd_resolve(r, ns, labels, nlabels, json);
   sc_snapshot_reader_close(r);

@@ -21,6 +21,7 @@
 #define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope head */
 #define SC_TABLE_SCOPE_ENTRIES "scope_entries" /* scope id NUL hostname -> JSON entry */
 #define SC_TABLE_RESOURCES "resources" /* XXH3-128 (16 bytes) -> an encoded Envoy resource */
+#define SC_TABLE_CHANGELOG "changelog" /* head version (u64 big-endian) -> JSON: what changed */
 #define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
 #define SC_TABLE_SCOPE_INDEX "scope_index" /* scope id -> JSON summary of the scope */
 /* The base: entries every scope importing all namespaces shares; its head in "scopes" holds
@@ -87,6 +88,8 @@ int sc_snapshot_txn_del(sc_snapshot_txn_t *txn, const char *table, const void *k
                         size_t klen);
 /* Empties a table (it stays). */
 int sc_snapshot_txn_clear(sc_snapshot_txn_t *txn, const char *table);
+/* The head version the transaction will commit. */
+uint64_t sc_snapshot_txn_version(const sc_snapshot_txn_t *txn);
 
 /* ---- reader (frontends, the dump tool) ------------------------------------------------ */
 

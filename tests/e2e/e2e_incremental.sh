@@ -124,7 +124,19 @@ emit "$(svc own fresh)" DELETED
 emit '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"fresh"}}' DELETED
 check "namespace gone: fresh falls back to */@default" "*/@default" "$("$DUMP" --snapshot "$SNAP" resolve --namespace fresh --json | jq -r .scope)"
 
-# 9. A no-op update publishes nothing; the head stays.
+# 9. The changelog says, per head version, what changed: an exact-host rule in a touches
+# the scopes that see a's service, and the resources it adds come with it.
+H=$(head_v)
+emit "$(dr x-rule a x.a.svc.cluster.local ',"subsets":[{"name":"v9","labels":{"v":"9"}}]')"
+log=$("$DUMP" --snapshot "$SNAP" changelog --since "$H" --json)
+check "changelog: one record for the new head" "[$((H + 1))]" "$(jq -c '[.changes[].version]' <<< "$log")"
+check "changelog: the scopes whose records changed" "true" \
+  "$(jq --arg c "$(changed_at a/only-a)" '(.changes[0].scopes | index("a/only-a") != null) and ($c | tonumber) == .changes[0].version' <<< "$log")"
+check "changelog: unrelated scopes are not listed" "false" \
+  "$(jq '.changes[0].scopes | index("c/some") != null' <<< "$log")"
+check "changelog: the subset clusters added" "true" "$(jq '.changes[0].resourcesAdded >= 1 and (.changes[0].resync | not)' <<< "$log")"
+
+# 10. A no-op update publishes nothing; the head stays.
 H=$(head_v)
 printf '{"type":"MODIFIED","object":%s}\n' "$(svc x a)" >> "$EVENTS"
 sleep 0.5
