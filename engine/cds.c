@@ -6,94 +6,13 @@
 
 #include "arena.h"
 #include "cds.h"
+#include "xdsbuild.h"
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "scopecast/error.h"
 #include <xxhash.h>
 
 typedef Envoy__Config__Cluster__V3__Cluster cluster_t;
-
-/* A message of type d, initialised, in the arena. */
-static void *new_msg(sc_arena_t *a, const ProtobufCMessageDescriptor *d) {
-  void *m = sc__arena_alloc(a, d->sizeof_message);
-  if (m != NULL)
-    protobuf_c_message_init(d, m);
-  return m;
-}
-#define NEW(a, type, desc) ((type *)new_msg((a), &(desc)))
-
-void sc_resources_free(sc_resources_t *r) {
-  for (size_t i = 0; i < r->n; i++) {
-    free(r->items[i].name);
-    free(r->items[i].bytes);
-  }
-  free(r->items);
-  memset(r, 0, sizeof(*r));
-}
-
-/* Room for one more resource. */
-static int reserve_one(sc_resources_t *out) {
-  if (out->n < out->cap)
-    return 0;
-  size_t cap = out->cap ? out->cap * 2 : 16;
-  sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
-  if (items == NULL)
-    return SC_ENOMEM;
-  out->items = items;
-  out->cap = cap;
-  return 0;
-}
-
-/* Packs m as a resource named name. */
-static int add_resource(sc_resources_t *out, const char *name, const ProtobufCMessage *m) {
-  if (reserve_one(out) != 0)
-    return SC_ENOMEM;
-  size_t len = protobuf_c_message_get_packed_size(m);
-  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}};
-  if (r.name == NULL || r.bytes == NULL) {
-    free(r.name);
-    free(r.bytes);
-    return SC_ENOMEM;
-  }
-  protobuf_c_message_pack(m, r.bytes);
-  XXH128_canonical_t canon;
-  XXH128_canonicalFromHash(&canon, XXH3_128bits(r.bytes, len));
-  memcpy(r.hash, canon.digest, sizeof(r.hash));
-  out->items[out->n++] = r;
-  return 0;
-}
-
-/* ---- small messages ------------------------------------------------------------------ */
-
-static Google__Protobuf__Duration *duration(sc_arena_t *a, int64_t ns) {
-  Google__Protobuf__Duration *d = NEW(a, Google__Protobuf__Duration, google__protobuf__duration__descriptor);
-  if (d != NULL) {
-    d->seconds = ns / 1000000000;
-    d->nanos = (int32_t)(ns % 1000000000);
-  }
-  return d;
-}
-
-static Google__Protobuf__UInt32Value *u32(sc_arena_t *a, uint32_t v) {
-  Google__Protobuf__UInt32Value *w = NEW(a, Google__Protobuf__UInt32Value, google__protobuf__uint32_value__descriptor);
-  if (w != NULL)
-    w->value = v;
-  return w;
-}
-
-static Envoy__Config__Core__V3__Address *socket_address(sc_arena_t *a, const char *host, uint32_t port) {
-  Envoy__Config__Core__V3__Address *addr = NEW(a, Envoy__Config__Core__V3__Address, envoy__config__core__v3__address__descriptor);
-  Envoy__Config__Core__V3__SocketAddress *sa =
-      NEW(a, Envoy__Config__Core__V3__SocketAddress, envoy__config__core__v3__socket_address__descriptor);
-  if (addr == NULL || sa == NULL)
-    return NULL;
-  sa->address = (char *)host;
-  sa->port_specifier_case = ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER_PORT_VALUE;
-  sa->port_value = port;
-  addr->address_case = ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_SOCKET_ADDRESS;
-  addr->socket_address = sa;
-  return addr;
-}
 
 /* The ADS config source of EDS clusters: initial_fetch_timeout 0s, API version V3. */
 static Envoy__Config__Core__V3__ConfigSource *ads_source(sc_arena_t *a) {
@@ -105,7 +24,7 @@ static Envoy__Config__Core__V3__ConfigSource *ads_source(sc_arena_t *a) {
     return NULL;
   cs->config_source_specifier_case = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_ADS;
   cs->ads = ads;
-  cs->initial_fetch_timeout = duration(a, 0);
+  cs->initial_fetch_timeout = sc__xds_duration(a, 0);
   cs->resource_api_version = ENVOY__CONFIG__CORE__V3__API_VERSION__V3;
   return cs->initial_fetch_timeout ? cs : NULL;
 }
@@ -157,7 +76,7 @@ static Envoy__Config__Cluster__V3__CircuitBreakers *circuit_breakers(sc_arena_t 
   Google__Protobuf__UInt32Value **fields[4] = {&t->max_connections, &t->max_pending_requests, &t->max_requests,
                                                &t->max_retries};
   for (int i = 0; i < 4; i++)
-    if ((*fields[i] = u32(a, limits[i] == SC_UNSET_U32 ? UINT32_MAX : limits[i])) == NULL)
+    if ((*fields[i] = sc__xds_u32(a, limits[i] == SC_UNSET_U32 ? UINT32_MAX : limits[i])) == NULL)
       return NULL;
   t->track_remaining = 1;
   list[0] = t;
@@ -173,26 +92,26 @@ static Envoy__Config__Cluster__V3__OutlierDetection *outlier_detection(sc_arena_
     return NULL;
   /* As Istio: only the 5xx and gateway detectors, enforced at 100% when given; success
    * rate never enforced. */
-  od->enforcing_success_rate = u32(a, 0);
+  od->enforcing_success_rate = sc__xds_u32(a, 0);
   if (o->consecutive_5xx_errors != SC_UNSET_U32) {
-    od->consecutive_5xx = u32(a, o->consecutive_5xx_errors);
-    od->enforcing_consecutive_5xx = u32(a, o->consecutive_5xx_errors ? 100 : 0);
+    od->consecutive_5xx = sc__xds_u32(a, o->consecutive_5xx_errors);
+    od->enforcing_consecutive_5xx = sc__xds_u32(a, o->consecutive_5xx_errors ? 100 : 0);
   } else {
-    od->enforcing_consecutive_5xx = u32(a, 0);
+    od->enforcing_consecutive_5xx = sc__xds_u32(a, 0);
   }
   if (o->consecutive_gateway_errors != SC_UNSET_U32) {
-    od->consecutive_gateway_failure = u32(a, o->consecutive_gateway_errors);
-    od->enforcing_consecutive_gateway_failure = u32(a, o->consecutive_gateway_errors ? 100 : 0);
+    od->consecutive_gateway_failure = sc__xds_u32(a, o->consecutive_gateway_errors);
+    od->enforcing_consecutive_gateway_failure = sc__xds_u32(a, o->consecutive_gateway_errors ? 100 : 0);
   }
   if (o->interval != SC_UNSET_I64)
-    od->interval = duration(a, o->interval);
+    od->interval = sc__xds_duration(a, o->interval);
   if (o->base_ejection_time != SC_UNSET_I64)
-    od->base_ejection_time = duration(a, o->base_ejection_time);
+    od->base_ejection_time = sc__xds_duration(a, o->base_ejection_time);
   if (o->max_ejection_percent != SC_UNSET_U32)
-    od->max_ejection_percent = u32(a, o->max_ejection_percent);
+    od->max_ejection_percent = sc__xds_u32(a, o->max_ejection_percent);
   od->split_external_local_origin_errors = o->split_external_local_origin_errors;
   if (o->consecutive_local_origin_failures != SC_UNSET_U32)
-    od->consecutive_local_origin_failure = u32(a, o->consecutive_local_origin_failures);
+    od->consecutive_local_origin_failure = sc__xds_u32(a, o->consecutive_local_origin_failures);
   return od;
 }
 
@@ -293,11 +212,11 @@ static Envoy__Config__Endpoint__V3__ClusterLoadAssignment *dns_endpoints(sc_aren
     Envoy__Config__Endpoint__V3__Endpoint *ep =
         NEW(a, Envoy__Config__Endpoint__V3__Endpoint, envoy__config__endpoint__v3__endpoint__descriptor);
     if (lb == NULL || ep == NULL ||
-        (ep->address = socket_address(a, we ? we->address.ptr : svc->hostname.ptr, target)) == NULL)
+        (ep->address = sc__xds_socket_address(a, we ? we->address.ptr : svc->hostname.ptr, target)) == NULL)
       return NULL;
     lb->host_identifier_case = ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT;
     lb->endpoint = ep;
-    lb->load_balancing_weight = u32(a, we && we->weight ? we->weight : 1);
+    lb->load_balancing_weight = sc__xds_u32(a, we && we->weight ? we->weight : 1);
     eps[kept++] = lb;
   }
   *none = kept == 0;
@@ -312,7 +231,7 @@ static Envoy__Config__Endpoint__V3__ClusterLoadAssignment *dns_endpoints(sc_aren
     return NULL;
   loc->n_lb_endpoints = kept;
   loc->lb_endpoints = eps;
-  loc->load_balancing_weight = u32(a, kept);
+  loc->load_balancing_weight = sc__xds_u32(a, kept);
   locs[0] = loc;
   cla->cluster_name = (char *)name;
   cla->n_endpoints = 1;
@@ -345,7 +264,7 @@ static int outbound_cluster(sc_arena_t *a, const char *name, const sc_svc_t *svc
   int64_t timeout = p.has_connection_pool && p.connection_pool.connect_timeout != SC_UNSET_I64
                         ? p.connection_pool.connect_timeout
                         : mesh->connect_timeout;
-  if ((c->connect_timeout = duration(a, timeout)) == NULL)
+  if ((c->connect_timeout = sc__xds_duration(a, timeout)) == NULL)
     return SC_ENOMEM;
   if (type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST)
     c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
@@ -404,7 +323,7 @@ int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_conf
       cluster_t *c;
       rc = outbound_cluster(a, name, svc, port, rule, subset, mesh, &c);
       if (rc == 0 && c != NULL)
-        rc = add_resource(out, name, &c->base);
+        rc = sc__resources_add(out, name, &c->base);
     }
   }
   sc__arena_del(a);
@@ -476,7 +395,7 @@ void sc_cds_cache_free(sc_cds_cache_t *c) {
 /* Appends copies of the resources of from[first..] to out. */
 static int copy_resources(const sc_resources_t *from, size_t first, sc_resources_t *out) {
   for (size_t i = first; i < from->n; i++) {
-    if (reserve_one(out) != 0)
+    if (sc__resources_reserve(out) != 0)
       return SC_ENOMEM;
     const sc_resource_t *r = &from->items[i];
     sc_resource_t c = {strdup(r->name), malloc(r->len ? r->len : 1), r->len, {0}};
@@ -560,7 +479,7 @@ static Envoy__Config__Core__V3__Address *endpoint_address(sc_arena_t *a, sc_str_
     *skip = true;
     return NULL;
   }
-  return socket_address(a, h, (uint32_t)strtoul(colon + 1, NULL, 10));
+  return sc__xds_socket_address(a, h, (uint32_t)strtoul(colon + 1, NULL, 10));
 }
 
 int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out) {
@@ -575,9 +494,9 @@ int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc
     cluster_t *c = NEW(a, cluster_t, envoy__config__cluster__v3__cluster__descriptor);
     Envoy__Config__Core__V3__BindConfig *bind =
         NEW(a, Envoy__Config__Core__V3__BindConfig, envoy__config__core__v3__bind_config__descriptor);
-    Envoy__Config__Core__V3__Address *from = socket_address(a, "127.0.0.6", 0);
+    Envoy__Config__Core__V3__Address *from = sc__xds_socket_address(a, "127.0.0.6", 0);
     sc_policy_blocks_t defaults = {0};
-    if (c == NULL || bind == NULL || from == NULL || (c->connect_timeout = duration(a, mesh->connect_timeout)) == NULL ||
+    if (c == NULL || bind == NULL || from == NULL || (c->connect_timeout = sc__xds_duration(a, mesh->connect_timeout)) == NULL ||
         (c->circuit_breakers = circuit_breakers(a, &defaults)) == NULL) {
       rc = SC_ENOMEM;
       break;
@@ -620,7 +539,7 @@ int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc
       c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__STATIC;
       c->load_assignment = cla;
     }
-    rc = add_resource(out, name, &c->base);
+    rc = sc__resources_add(out, name, &c->base);
   }
   sc__arena_del(a);
   return rc;
@@ -634,7 +553,7 @@ int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
   int rc = 0;
   for (int i = 0; i < 3 && rc == 0; i++) {
     cluster_t *c = NEW(a, cluster_t, envoy__config__cluster__v3__cluster__descriptor);
-    if (c == NULL || (c->connect_timeout = duration(a, mesh->connect_timeout)) == NULL) {
+    if (c == NULL || (c->connect_timeout = sc__xds_duration(a, mesh->connect_timeout)) == NULL) {
       rc = SC_ENOMEM;
       break;
     }
@@ -650,7 +569,7 @@ int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
     if (i == 2) { /* to the application from 127.0.0.6, which iptables lets through */
       Envoy__Config__Core__V3__BindConfig *bind =
           NEW(a, Envoy__Config__Core__V3__BindConfig, envoy__config__core__v3__bind_config__descriptor);
-      Envoy__Config__Core__V3__Address *addr = socket_address(a, "127.0.0.6", 0);
+      Envoy__Config__Core__V3__Address *addr = sc__xds_socket_address(a, "127.0.0.6", 0);
       if (bind == NULL || addr == NULL) {
         rc = SC_ENOMEM;
         break;
@@ -658,7 +577,7 @@ int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
       bind->source_address = addr->socket_address;
       c->upstream_bind_config = bind;
     }
-    rc = add_resource(out, names[i], &c->base);
+    rc = sc__resources_add(out, names[i], &c->base);
   }
   sc__arena_del(a);
   return rc;

@@ -1,0 +1,90 @@
+/* Building Envoy messages with protobuf-c (see xdsbuild.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "envoy/config/core/v3/address.pb-c.h"
+#include "scopecast/error.h"
+#include "xdsbuild.h"
+
+/* A message of type d, initialised, in the arena. */
+void *sc__xds_new(sc_arena_t *a, const ProtobufCMessageDescriptor *d) {
+  void *m = sc__arena_alloc(a, d->sizeof_message);
+  if (m != NULL)
+    protobuf_c_message_init(d, m);
+  return m;
+}
+
+void sc_resources_free(sc_resources_t *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    free(r->items[i].name);
+    free(r->items[i].bytes);
+  }
+  free(r->items);
+  memset(r, 0, sizeof(*r));
+}
+
+/* Room for one more resource. */
+int sc__resources_reserve(sc_resources_t *out) {
+  if (out->n < out->cap)
+    return 0;
+  size_t cap = out->cap ? out->cap * 2 : 16;
+  sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
+  if (items == NULL)
+    return SC_ENOMEM;
+  out->items = items;
+  out->cap = cap;
+  return 0;
+}
+
+/* Packs m as a resource named name. */
+int sc__resources_add(sc_resources_t *out, const char *name, const ProtobufCMessage *m) {
+  if (sc__resources_reserve(out) != 0)
+    return SC_ENOMEM;
+  size_t len = protobuf_c_message_get_packed_size(m);
+  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}};
+  if (r.name == NULL || r.bytes == NULL) {
+    free(r.name);
+    free(r.bytes);
+    return SC_ENOMEM;
+  }
+  protobuf_c_message_pack(m, r.bytes);
+  XXH128_canonical_t canon;
+  XXH128_canonicalFromHash(&canon, XXH3_128bits(r.bytes, len));
+  memcpy(r.hash, canon.digest, sizeof(r.hash));
+  out->items[out->n++] = r;
+  return 0;
+}
+
+/* ---- small messages ------------------------------------------------------------------ */
+
+Google__Protobuf__Duration *sc__xds_duration(sc_arena_t *a, int64_t ns) {
+  Google__Protobuf__Duration *d = NEW(a, Google__Protobuf__Duration, google__protobuf__duration__descriptor);
+  if (d != NULL) {
+    d->seconds = ns / 1000000000;
+    d->nanos = (int32_t)(ns % 1000000000);
+  }
+  return d;
+}
+
+Google__Protobuf__UInt32Value *sc__xds_u32(sc_arena_t *a, uint32_t v) {
+  Google__Protobuf__UInt32Value *w = NEW(a, Google__Protobuf__UInt32Value, google__protobuf__uint32_value__descriptor);
+  if (w != NULL)
+    w->value = v;
+  return w;
+}
+
+Envoy__Config__Core__V3__Address *sc__xds_socket_address(sc_arena_t *a, const char *host, uint32_t port) {
+  Envoy__Config__Core__V3__Address *addr = NEW(a, Envoy__Config__Core__V3__Address, envoy__config__core__v3__address__descriptor);
+  Envoy__Config__Core__V3__SocketAddress *sa =
+      NEW(a, Envoy__Config__Core__V3__SocketAddress, envoy__config__core__v3__socket_address__descriptor);
+  if (addr == NULL || sa == NULL)
+    return NULL;
+  sa->address = (char *)host;
+  sa->port_specifier_case = ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER_PORT_VALUE;
+  sa->port_value = port;
+  addr->address_case = ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_SOCKET_ADDRESS;
+  addr->socket_address = sa;
+  return addr;
+}
+
