@@ -1,0 +1,224 @@
+/* EDS (see eds.h). Section numbers refer to shared/spec/semantics.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eds.h"
+#include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "scopecast/error.h"
+#include "xdsbuild.h"
+
+typedef Envoy__Config__Core__V3__HealthStatus health_t;
+
+/* One endpoint before grouping. Strings are borrowed from the store's objects. */
+typedef struct {
+  sc_str_t address;
+  uint32_t port;
+  uint32_t weight;
+  health_t health;
+  sc_str_t region, zone, subzone;
+} ep_t;
+
+typedef struct {
+  ep_t *items;
+  size_t n, cap;
+} eps_t;
+
+static int push(eps_t *v, ep_t e) {
+  if (v->n == v->cap) {
+    size_t cap = v->cap ? v->cap * 2 : 16;
+    ep_t *items = realloc(v->items, cap * sizeof(*items));
+    if (items == NULL)
+      return SC_ENOMEM;
+    v->items = items;
+    v->cap = cap;
+  }
+  v->items[v->n++] = e;
+  return 0;
+}
+
+static bool labels_within(const sc_labels_t *want, const sc_labels_t *have) {
+  for (uint32_t i = 0; want && i < want->n; i++) {
+    bool found = false;
+    for (uint32_t j = 0; have && j < have->n && !found; j++)
+      found = sc_str_eq(want->items[i].key, have->items[j].key) &&
+              sc_str_eq(want->items[i].value, have->items[j].value);
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/* Whether s is an IP address (v4 or v6), not a hostname. */
+static bool is_ip(sc_str_t s) {
+  bool colon = false, alpha = false;
+  for (uint32_t i = 0; i < s.len; i++) {
+    char c = s.ptr[i];
+    colon |= c == ':';
+    if ((c >= 'g' && c <= 'z') || (c >= 'G' && c <= 'Z'))
+      return false;
+    alpha |= (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+  return s.len > 0 && (colon || !alpha);
+}
+
+/* "region/zone/subzone", any part may be empty or missing. */
+static void split_locality(sc_str_t l, ep_t *e) {
+  sc_str_t *parts[3] = {&e->region, &e->zone, &e->subzone};
+  for (int p = 0; p < 3; p++) {
+    const char *slash = memchr(l.ptr, '/', l.len);
+    uint32_t n = slash ? (uint32_t)(slash - l.ptr) : l.len;
+    *parts[p] = (sc_str_t){l.ptr, n};
+    l = slash ? (sc_str_t){slash + 1, l.len - n - 1} : (sc_str_t){l.ptr + l.len, 0};
+  }
+}
+
+static int kubernetes_endpoints(const sc_store_t *store, const sc_svc_t *svc, const sc_svc_port_t *port,
+                                const sc_labels_t *subset, eps_t *out) {
+  sc_obj_list_t slices = sc_store_list_namespace(store, SC_KIND_ENDPOINT_SLICE, svc->namespace_);
+  int rc = 0;
+  for (size_t i = 0; i < slices.n && rc == 0; i++) {
+    const sc_endpoint_slice_t *es = &slices.items[i]->u.endpoint_slice;
+    if (!sc_str_eq(es->service_name, svc->name) || sc_str_eqz(es->address_type, "FQDN"))
+      continue;
+    uint32_t target = SC_UNSET_U32;
+    for (uint32_t p = 0; p < es->nports; p++)
+      if (sc_str_eq(es->ports[p].name, port->name))
+        target = es->ports[p].port;
+    if (target == SC_UNSET_U32)
+      continue; /* the slice does not serve this port */
+    for (uint32_t e = 0; e < es->nendpoints && rc == 0; e++) {
+      const sc_slice_endpoint_t *ep = &es->endpoints[e];
+      bool ready = ep->ready != SC_TRI_FALSE;
+      if (!ready && ep->terminating == SC_TRI_TRUE)
+        continue;
+      const sc_obj_t *pod = sc_str_eqz(ep->target_kind, "Pod")
+                                ? sc_store_get(store, SC_KIND_POD, ep->target_namespace.len ? ep->target_namespace
+                                                                                            : svc->namespace_,
+                                               ep->target_name)
+                                : NULL;
+      if (subset != NULL && subset->n > 0 && (pod == NULL || !labels_within(subset, &pod->labels)))
+        continue;
+      for (uint32_t a = 0; a < ep->addresses.n && rc == 0; a++) {
+        ep_t x = {ep->addresses.items[a], target, 1,
+                  ready ? ENVOY__CONFIG__CORE__V3__HEALTH_STATUS__HEALTHY : ENVOY__CONFIG__CORE__V3__HEALTH_STATUS__UNHEALTHY,
+                  {"", 0}, ep->zone, {"", 0}};
+        rc = push(out, x);
+      }
+    }
+  }
+  return rc;
+}
+
+static int service_entry_endpoints(const sc_svc_t *svc, const sc_svc_port_t *port, const sc_labels_t *subset,
+                                   eps_t *out) {
+  const sc_service_entry_t *se = &svc->obj->u.service_entry;
+  int rc = 0;
+  for (uint32_t i = 0; i < se->nendpoints && rc == 0; i++) {
+    const sc_workload_entry_t *we = &se->endpoints[i];
+    if (!is_ip(we->address) || (subset != NULL && !labels_within(subset, &we->labels)))
+      continue;
+    ep_t x = {we->address, port->port, we->weight ? we->weight : 1, ENVOY__CONFIG__CORE__V3__HEALTH_STATUS__HEALTHY,
+              {"", 0}, {"", 0}, {"", 0}};
+    for (uint32_t p = 0; p < we->nports; p++)
+      if (sc_str_eq(we->ports[p].name, port->name))
+        x.port = we->ports[p].port;
+    split_locality(we->locality, &x);
+    rc = push(out, x);
+  }
+  return rc;
+}
+
+static int cmp_locality(const ep_t *a, const ep_t *b) {
+  int c = sc_str_cmp(a->region, b->region);
+  if (c == 0)
+    c = sc_str_cmp(a->zone, b->zone);
+  return c ? c : sc_str_cmp(a->subzone, b->subzone);
+}
+
+/* Localities ascending; within one, by address and port (the store has no order). */
+static int cmp_ep(const void *pa, const void *pb) {
+  const ep_t *a = pa, *b = pb;
+  int c = cmp_locality(a, b);
+  if (c == 0)
+    c = sc_str_cmp(a->address, b->address);
+  return c ? c : (a->port > b->port) - (a->port < b->port);
+}
+
+static char *arena_str(sc_arena_t *a, sc_str_t s) {
+  char *out = sc__arena_alloc(a, s.len + 1);
+  if (out != NULL) {
+    memcpy(out, s.ptr, s.len);
+    out[s.len] = '\0';
+  }
+  return out;
+}
+
+static int build(sc_arena_t *a, const char *name, eps_t *eps, sc_resources_t *out) {
+  typedef Envoy__Config__Endpoint__V3__LocalityLbEndpoints locality_t;
+  typedef Envoy__Config__Endpoint__V3__LbEndpoint lb_t;
+  Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = NEW(
+      a, Envoy__Config__Endpoint__V3__ClusterLoadAssignment, envoy__config__endpoint__v3__cluster_load_assignment__descriptor);
+  locality_t **locs = sc__arena_alloc(a, (eps->n + 1) * sizeof(*locs));
+  lb_t **lbs = sc__arena_alloc(a, (eps->n + 1) * sizeof(*lbs));
+  if (cla == NULL || locs == NULL || lbs == NULL)
+    return SC_ENOMEM;
+  cla->cluster_name = (char *)name;
+  cla->endpoints = locs;
+  if (eps->n > 1)
+    qsort(eps->items, eps->n, sizeof(ep_t), cmp_ep);
+  for (size_t i = 0; i < eps->n; i++) {
+    const ep_t *e = &eps->items[i];
+    locality_t *loc = cla->n_endpoints ? locs[cla->n_endpoints - 1] : NULL;
+    if (loc == NULL || cmp_locality(&eps->items[i - 1], e) != 0) {
+      loc = NEW(a, locality_t, envoy__config__endpoint__v3__locality_lb_endpoints__descriptor);
+      Envoy__Config__Core__V3__Locality *l =
+          NEW(a, Envoy__Config__Core__V3__Locality, envoy__config__core__v3__locality__descriptor);
+      if (loc == NULL || l == NULL || (loc->load_balancing_weight = sc__xds_u32(a, 0)) == NULL)
+        return SC_ENOMEM;
+      l->region = arena_str(a, e->region);
+      l->zone = arena_str(a, e->zone);
+      l->sub_zone = arena_str(a, e->subzone);
+      if (l->region == NULL || l->zone == NULL || l->sub_zone == NULL)
+        return SC_ENOMEM;
+      loc->locality = l;
+      loc->lb_endpoints = &lbs[i];
+      locs[cla->n_endpoints++] = loc;
+    }
+    lb_t *lb = NEW(a, lb_t, envoy__config__endpoint__v3__lb_endpoint__descriptor);
+    Envoy__Config__Endpoint__V3__Endpoint *ep =
+        NEW(a, Envoy__Config__Endpoint__V3__Endpoint, envoy__config__endpoint__v3__endpoint__descriptor);
+    char *addr = arena_str(a, e->address);
+    if (lb == NULL || ep == NULL || addr == NULL || (ep->address = sc__xds_socket_address(a, addr, e->port)) == NULL ||
+        (lb->load_balancing_weight = sc__xds_u32(a, e->weight)) == NULL)
+      return SC_ENOMEM;
+    lb->host_identifier_case = ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT;
+    lb->endpoint = ep;
+    lb->health_status = e->health;
+    lbs[i] = lb;
+    loc->n_lb_endpoints++;
+    loc->load_balancing_weight->value += e->weight;
+  }
+  return sc__resources_add(out, name, &cla->base);
+}
+
+int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset,
+                   const char *cluster_name, sc_resources_t *out) {
+  const sc_svc_port_t *p = NULL;
+  for (uint32_t i = 0; i < svc->nports && p == NULL; i++)
+    if (svc->ports[i].port == port)
+      p = &svc->ports[i];
+  if (p == NULL)
+    return SC_EINVAL;
+  eps_t eps = {0};
+  int rc = svc->registry == SC_REGISTRY_KUBERNETES ? kubernetes_endpoints(store, svc, p, subset, &eps)
+                                                   : service_entry_endpoints(svc, p, subset, &eps);
+  sc_arena_t *a = rc == 0 ? sc__arena_new(2048) : NULL;
+  if (rc == 0 && a == NULL)
+    rc = SC_ENOMEM;
+  if (rc == 0)
+    rc = build(a, cluster_name, &eps, out);
+  sc__arena_del(a);
+  free(eps.items);
+  return rc;
+}

@@ -1,0 +1,22 @@
+/* EDS: the ClusterLoadAssignment of an EDS cluster (semantics 9.3), encoded.
+ *
+ * The endpoints of the service's port: for a Kubernetes service, the addresses of its
+ * EndpointSlices (label kubernetes.io/service-name) on the slice port of the same name;
+ * for a ServiceEntry, its inline endpoints that are IP addresses (hostnames are for DNS
+ * clusters), on the port of the same name or else the service port. A subset keeps the
+ * endpoints whose labels (the Pod's, or the workload entry's) hold all of its labels.
+ * Ready endpoints are HEALTHY, not ready ones UNHEALTHY, terminating ones that are not
+ * ready are dropped. Endpoints are grouped by locality (region/zone/subzone, ascending);
+ * an endpoint weighs its weight or 1, a locality the sum. The result depends only on the
+ * service, the port and the subset labels: it is the same for every scope. */
+#ifndef SC_EDS_H
+#define SC_EDS_H
+
+#include "cds.h"
+#include "scopecast/store.h"
+
+/* Appends the assignment named cluster_name for port of svc (subset: its labels, or NULL). */
+int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port,
+                   const sc_labels_t *subset, const char *cluster_name, sc_resources_t *out);
+
+#endif
