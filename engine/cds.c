@@ -172,18 +172,6 @@ static bool is_dns(discovery_t t) {
          t == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__LOGICAL_DNS;
 }
 
-static bool labels_within(const sc_labels_t *want, const sc_labels_t *have) {
-  for (uint32_t i = 0; want && i < want->n; i++) {
-    bool found = false;
-    for (uint32_t j = 0; have && j < have->n && !found; j++)
-      found = sc_str_eq(want->items[i].key, have->items[j].key) &&
-              sc_str_eq(want->items[i].value, have->items[j].value);
-    if (!found)
-      return false;
-  }
-  return true;
-}
-
 /* The inline endpoints of a DNS cluster (9.2.2): a ServiceEntry's endpoints that carry the
  * port (by name, else the service port), filtered by the subset's labels; without
  * endpoints, the hostname itself. NULL with *none set when nothing is left. */
@@ -199,7 +187,7 @@ static Envoy__Config__Endpoint__V3__ClusterLoadAssignment *dns_endpoints(sc_aren
   uint32_t kept = 0;
   for (uint32_t i = 0; i < n; i++) {
     const sc_workload_entry_t *we = se && se->nendpoints ? &se->endpoints[i] : NULL;
-    if (we != NULL && subset != NULL && !labels_within(&subset->labels, &we->labels))
+    if (we != NULL && subset != NULL && !sc_labels_within(&subset->labels, &we->labels))
       continue;
     if (we == NULL && subset != NULL && subset->labels.n > 0)
       continue; /* the hostname has no labels */

@@ -37,18 +37,6 @@ static int push(eps_t *v, ep_t e) {
   return 0;
 }
 
-static bool labels_within(const sc_labels_t *want, const sc_labels_t *have) {
-  for (uint32_t i = 0; want && i < want->n; i++) {
-    bool found = false;
-    for (uint32_t j = 0; have && j < have->n && !found; j++)
-      found = sc_str_eq(want->items[i].key, have->items[j].key) &&
-              sc_str_eq(want->items[i].value, have->items[j].value);
-    if (!found)
-      return false;
-  }
-  return true;
-}
-
 /* Whether s is an IP address (v4 or v6), not a hostname. */
 static bool is_ip(sc_str_t s) {
   bool colon = false, alpha = false;
@@ -97,7 +85,7 @@ static int kubernetes_endpoints(const sc_store_t *store, const sc_svc_t *svc, co
                                                                                             : svc->namespace_,
                                                ep->target_name)
                                 : NULL;
-      if (subset != NULL && subset->n > 0 && (pod == NULL || !labels_within(subset, &pod->labels)))
+      if (subset != NULL && subset->n > 0 && (pod == NULL || !sc_labels_within(subset, &pod->labels)))
         continue;
       for (uint32_t a = 0; a < ep->addresses.n && rc == 0; a++) {
         ep_t x = {ep->addresses.items[a], target, 1,
@@ -116,7 +104,7 @@ static int service_entry_endpoints(const sc_svc_t *svc, const sc_svc_port_t *por
   int rc = 0;
   for (uint32_t i = 0; i < se->nendpoints && rc == 0; i++) {
     const sc_workload_entry_t *we = &se->endpoints[i];
-    if (!is_ip(we->address) || (subset != NULL && !labels_within(subset, &we->labels)))
+    if (!is_ip(we->address) || (subset != NULL && !sc_labels_within(subset, &we->labels)))
       continue;
     ep_t x = {we->address, port->port, we->weight ? we->weight : 1, ENVOY__CONFIG__CORE__V3__HEALTH_STATUS__HEALTHY,
               {"", 0}, {"", 0}, {"", 0}};

@@ -133,6 +133,18 @@ bool sc_strlist_set_equal(const sc_strlist_t *a, const sc_strlist_t *b) {
   return true;
 }
 
+bool sc_labels_within(const sc_labels_t *want, const sc_labels_t *have) {
+  for (uint32_t i = 0; want && i < want->n; i++) {
+    bool found = false;
+    for (uint32_t j = 0; have && j < have->n && !found; j++)
+      found = sc_str_eq(want->items[i].key, have->items[j].key) &&
+              sc_str_eq(want->items[i].value, have->items[j].value);
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
 bool sc_labels_equal(const sc_labels_t *a, const sc_labels_t *b) {
   uint32_t an = a ? a->n : 0, bn = b ? b->n : 0;
   if (an != bn)

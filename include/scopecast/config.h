@@ -598,5 +598,7 @@ static inline bool sc_strlist_hasz(const sc_strlist_t *l, const char *v) {
 bool sc_strlist_set_equal(const sc_strlist_t *a, const sc_strlist_t *b);
 /* Equal label maps; NULL is the empty map. */
 bool sc_labels_equal(const sc_labels_t *a, const sc_labels_t *b);
+/* Whether every label of want is in have (a selector matching labels); NULL is empty. */
+bool sc_labels_within(const sc_labels_t *want, const sc_labels_t *have);
 
 #endif
