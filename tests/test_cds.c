@@ -5,6 +5,7 @@
 #include "cds.h"
 #include "harness.h"
 #include "registry.h"
+#include "world_fixture.h"
 
 static const char manifests[] =
     "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\n"
@@ -34,32 +35,8 @@ static const char manifests[] =
     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: any, namespace: default}\n"
     "spec:\n  hosts: [passthrough.example.com]\n  resolution: NONE\n  ports: [{number: 80, name: http, protocol: HTTP}]\n";
 
-typedef struct {
-  sc_store_t *store;
-  sc_world_t *world;
-} fixture_t;
-
-static int put_cb(void *arg, const sc_parse_item_t *item) {
-  if (item->status != SC_ITEM_OBJECT)
-    return 1;
-  sc_change_t ch;
-  int rc = sc_store_put(arg, item->obj, &ch);
-  if (rc == 0)
-    sc_change_release(&ch);
-  return rc;
-}
-
-static int load(fixture_t *f) {
-  sc_parse_opts_t po = {.source = "test_cds"};
-  if (sc_store_new(&f->store) != 0 || sc_parse_yaml(manifests, sizeof(manifests) - 1, &po, put_cb, f->store) != 0)
-    return -1;
-  return sc_world_build(f->store, &f->world);
-}
-
-static void unload(fixture_t *f) {
-  sc_world_free(f->world);
-  sc_store_del(f->store);
-}
+static int load(fixture_t *f) { return fixture_load(f, manifests, sizeof(manifests) - 1); }
+static void unload(fixture_t *f) { fixture_free(f); }
 
 /* The consolidated rule without selector for host, as a proxy matching no selector gets. */
 static const sc_cdr_t *rule_for(const sc_world_t *w, const char *host) {

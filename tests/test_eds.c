@@ -5,6 +5,7 @@
 #include "eds.h"
 #include "harness.h"
 #include "registry.h"
+#include "world_fixture.h"
 
 static const char manifests[] =
     "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: shop}\n"
@@ -39,33 +40,19 @@ static const char manifests[] =
     "  - {address: 192.168.0.1, labels: {tier: bronze}, locality: r1/z1}\n"
     "  - {address: vm-by-name.example, locality: r2/z9}\n";
 
-static int put_cb(void *arg, const sc_parse_item_t *item) {
-  if (item->status != SC_ITEM_OBJECT)
-    return 1;
-  sc_change_t ch;
-  int rc = sc_store_put(arg, item->obj, &ch);
-  if (rc == 0)
-    sc_change_release(&ch);
-  return rc;
-}
-
 /* The assignment of host:port (subset labels or NULL), decoded. */
 static json_t *assignment(const char *host, uint32_t port, const sc_labels_t *subset) {
-  sc_store_t *store;
-  sc_world_t *w;
-  sc_parse_opts_t po = {.source = "test_eds"};
-  if (sc_store_new(&store) != 0 || sc_parse_yaml(manifests, sizeof(manifests) - 1, &po, put_cb, store) != 0 ||
-      sc_world_build(store, &w) != 0)
+  fixture_t f;
+  if (fixture_load(&f, manifests, sizeof(manifests) - 1) != 0)
     return NULL;
   json_t *out = NULL;
   sc_resources_t res = {0};
-  const sc_svc_t *svc = sc_world_service(w, sc_str(host), sc_str("shop"));
-  if (svc != NULL && sc_eds_cluster(store, svc, port, subset, "the-cluster", &res) == 0 && res.n == 1)
+  const sc_svc_t *svc = sc_world_service(f.world, sc_str(host), sc_str("shop"));
+  if (svc != NULL && sc_eds_cluster(f.store, svc, port, subset, "the-cluster", &res) == 0 && res.n == 1)
     sc_pbjson_decode(sc_xds_types[SC_XDS_ENDPOINTS].descriptor, res.items[0].bytes, res.items[0].len,
                      &sc_xds_registry, &out);
   sc_resources_free(&res);
-  sc_world_free(w);
-  sc_store_del(store);
+  fixture_free(&f);
   return out;
 }
 
