@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "cds.h"
+#include "eds.h"
 #include "xdsbuild.h"
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
@@ -312,6 +313,8 @@ int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_conf
       rc = outbound_cluster(a, name, svc, port, rule, subset, mesh, &c);
       if (rc == 0 && c != NULL)
         rc = sc__resources_add(out, name, &c->base);
+      if (rc == 0 && c != NULL && c->type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS)
+        rc = sc_eds_attach(&out->items[out->n - 1], svc, port->port, subset ? &subset->labels : NULL);
     }
   }
   sc__arena_del(a);
@@ -386,10 +389,12 @@ static int copy_resources(const sc_resources_t *from, size_t first, sc_resources
     if (sc__resources_reserve(out) != 0)
       return SC_ENOMEM;
     const sc_resource_t *r = &from->items[i];
-    sc_resource_t c = {strdup(r->name), malloc(r->len ? r->len : 1), r->len, {0}};
-    if (c.name == NULL || c.bytes == NULL) {
+    sc_resource_t c = {strdup(r->name), malloc(r->len ? r->len : 1), r->len, {0},
+                       r->eds ? strdup(r->eds) : NULL, r->eds_id};
+    if (c.name == NULL || c.bytes == NULL || (r->eds != NULL && c.eds == NULL)) {
       free(c.name);
       free(c.bytes);
+      free(c.eds);
       return SC_ENOMEM;
     }
     memcpy(c.bytes, r->bytes, r->len);

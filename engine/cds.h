@@ -15,12 +15,16 @@
 #include "world.h"
 
 /* An encoded resource: its name, its bytes (both owned; bytes NULL once written) and the
- * XXH3-128 of the bytes (canonical, big-endian), under which the snapshot stores it. */
+ * XXH3-128 of the bytes (canonical, big-endian), under which the snapshot stores it.
+ * An EDS cluster also carries what its ClusterLoadAssignment is made of (eds.h): the
+ * recipe (owned; NULL once written) and its hash, which names the assignment. */
 typedef struct {
   char *name;
   uint8_t *bytes;
   size_t len;
   uint8_t hash[16];
+  char *eds;       /* the recipe (sc_eds_recipe), or NULL */
+  uint64_t eds_id; /* XXH3 of the recipe; 0: not an EDS cluster */
 } sc_resource_t;
 
 typedef struct {

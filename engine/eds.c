@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "eds.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "scopecast/error.h"
@@ -208,5 +210,85 @@ int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port, 
     rc = build(a, cluster_name, &eps, out);
   sc__arena_del(a);
   free(eps.items);
+  return rc;
+}
+
+/* ---- recipes ------------------------------------------------------------------------------ */
+
+/* A recipe is text, one field per line: hostname, port, namespace, registry ("k" or "e"),
+ * object name, then one "key=value" line per subset label (sorted). Neither DNS names nor
+ * label keys and values may hold a newline or '=' in a key, so it parses back. */
+int sc_eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset) {
+  size_t len = svc->hostname.len + svc->namespace_.len + svc->object_name.len + 32;
+  for (uint32_t i = 0; subset && i < subset->n; i++)
+    len += subset->items[i].key.len + subset->items[i].value.len + 2;
+  char *text = malloc(len);
+  if (text == NULL)
+    return SC_ENOMEM;
+  int at = snprintf(text, len, "%.*s\n%u\n%.*s\n%c\n%.*s\n", (int)svc->hostname.len, svc->hostname.ptr, port,
+                    (int)svc->namespace_.len, svc->namespace_.ptr, svc->registry == SC_REGISTRY_KUBERNETES ? 'k' : 'e',
+                    (int)svc->object_name.len, svc->object_name.ptr);
+  for (uint32_t i = 0; subset && i < subset->n; i++)
+    at += snprintf(text + at, len - (size_t)at, "%.*s=%.*s\n", (int)subset->items[i].key.len,
+                   subset->items[i].key.ptr, (int)subset->items[i].value.len, subset->items[i].value.ptr);
+  free(r->eds);
+  r->eds = text;
+  r->eds_id = XXH3_64bits(text, (size_t)at);
+  if (r->eds_id == 0)
+    r->eds_id = 1; /* 0 means "not EDS" */
+  return 0;
+}
+
+size_t sc_eds_key(const char *cluster, uint64_t eds_id, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, "%s#%016llx", cluster, (unsigned long long)eds_id);
+  return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+/* The next line of *text (without its newline). */
+static sc_str_t next_line(const char **text) {
+  const char *nl = strchr(*text, '\n');
+  sc_str_t line = {*text, nl ? (uint32_t)(nl - *text) : (uint32_t)strlen(*text)};
+  *text = nl ? nl + 1 : *text + line.len;
+  return line;
+}
+
+int sc_eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char *recipe,
+                       const char *cluster_name, sc_resources_t *out) {
+  const char *at = recipe;
+  sc_str_t host = next_line(&at), port_text = next_line(&at), ns = next_line(&at);
+  sc_str_t registry = next_line(&at), object = next_line(&at);
+  uint32_t port = (uint32_t)strtoul(port_text.ptr, NULL, 10);
+  size_t lines = 0;
+  for (const char *c = at; *c != '\0'; c++)
+    lines += *c == '\n';
+  sc_labels_t subset = {0, malloc((lines + 1) * sizeof(sc_label_t))};
+  if (subset.items == NULL)
+    return SC_ENOMEM;
+  while (*at != '\0') {
+    sc_str_t line = next_line(&at);
+    const char *eq = memchr(line.ptr, '=', line.len);
+    uint32_t k = eq ? (uint32_t)(eq - line.ptr) : line.len;
+    subset.items[subset.n++] = (sc_label_t){{line.ptr, k}, {line.ptr + k + (eq != NULL), line.len - k - (eq != NULL)}};
+  }
+  int rc = 0;
+  bool found = false;
+  sc_registry_t reg = sc_str_eqz(registry, "k") ? SC_REGISTRY_KUBERNETES : SC_REGISTRY_EXTERNAL;
+  const sc_vec_t *recs = sc__strmap_get(&w->all_by_host, host);
+  for (uint32_t i = 0; recs && i < recs->n; i++) {
+    const sc_svc_t *svc = recs->items[i];
+    if (svc->registry == reg && sc_str_eq(svc->namespace_, ns) && sc_str_eq(svc->object_name, object))
+      for (uint32_t p = 0; p < svc->nports; p++)
+        if (svc->ports[p].port == port && !found) {
+          found = true;
+          rc = sc_eds_cluster(store, svc, port, subset.n ? &subset : NULL, cluster_name, out);
+        }
+  }
+  free(subset.items);
+  if (found)
+    return rc;
+  eps_t none = {0};
+  sc_arena_t *a = sc__arena_new(512);
+  rc = a ? build(a, cluster_name, &none, out) : SC_ENOMEM;
+  sc__arena_del(a);
   return rc;
 }

@@ -144,6 +144,7 @@ void sc__engine_flush(sc_engine_t *e) {
   fill_meta(e, &meta);
   meta.scopes = e->scopes.states.n;
   meta.resources = sc_scopes_resource_count(&e->scopes);
+  meta.endpoints = sc_scopes_endpoint_count(&e->scopes);
   scope_write_t sw = {&e->scopes, 0, 0};
   rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
   double publish_ms = ms_since(t1);
@@ -167,11 +168,12 @@ void sc__engine_flush(sc_engine_t *e) {
          ", %" PRIu64 " objects, %" PRIu64 " scopes: %" PRIu64 " affected, %" PRIu64
          " recomputed, %" PRIu64 " patched, %" PRIu64 " unchanged, %" PRIu64 " added, %" PRIu64
          " removed; %zu heads and %" PRIu64 " entries written, %" PRIu64
-         " entries deleted; apply %.3f ms, compute %.3f ms, publish %.3f ms",
+         " entries deleted; %" PRIu64 " assignments built, %" PRIu64 " written, %" PRIu64
+         " deleted; apply %.3f ms, compute %.3f ms, publish %.3f ms",
          nevents, changed, noops, unknown_deletes, meta.head_version, meta.objects_total,
          meta.scopes, ss.affected, ss.recomputed, ss.patched, ss.unchanged, ss.added, ss.removed,
-         sw.written, ss.entries_written, ss.entries_deleted,
-         apply_ms, compute_ms, publish_ms);
+         sw.written, ss.entries_written, ss.entries_deleted, ss.endpoints_built,
+         ss.endpoints_written, ss.endpoints_deleted, apply_ms, compute_ms, publish_ms);
 }
 
 /* ---- batching ------------------------------------------------------------------------ */

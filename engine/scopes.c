@@ -13,6 +13,7 @@ static const sc_str_t none = {"", 0};
 void sc_changes_init(sc_changes_t *c) {
   memset(c, 0, sizeof(*c));
   sc__strmap_init(&c->host_set);
+  sc__strmap_init(&c->endpoint_ns);
 }
 
 void sc_changes_finish(sc_changes_t *c) {
@@ -30,23 +31,32 @@ void sc_changes_free(sc_changes_t *c) {
     sc_obj_unref(c->objects.items[i]);
   sc__vec_free(&c->objects);
   sc__strmap_free(&c->host_set, NULL);
+  for (uint32_t i = 0; i < c->endpoint_ns_names.n; i++)
+    free(c->endpoint_ns_names.items[i]);
+  sc__vec_free(&c->endpoint_ns_names);
+  sc__strmap_free(&c->endpoint_ns, NULL);
 }
 
-static int add_host(sc_changes_t *c, sc_str_t host) {
-  if (sc__strmap_get(&c->host_set, host) != NULL)
+/* Adds s to a set of strings: the map holds owned copies, the vector owns them. */
+static int add_to_set(sc_strmap_t *set, sc_vec_t *owned, sc_str_t s) {
+  if (sc__strmap_get(set, s) != NULL)
     return 0;
-  sc_str_t *copy = malloc(sizeof(*copy) + host.len + 1);
+  sc_str_t *copy = malloc(sizeof(*copy) + s.len + 1);
   if (copy == NULL)
     return SC_ENOMEM;
   char *text = (char *)(copy + 1);
-  memcpy(text, host.ptr, host.len);
-  text[host.len] = '\0';
-  *copy = (sc_str_t){text, host.len};
-  if (sc__vec_push(&c->hosts, copy) != 0) {
+  memcpy(text, s.ptr, s.len);
+  text[s.len] = '\0';
+  *copy = (sc_str_t){text, s.len};
+  if (sc__vec_push(owned, copy) != 0) {
     free(copy);
     return SC_ENOMEM;
   }
-  return sc__strmap_put(&c->host_set, *copy, copy);
+  return sc__strmap_put(set, *copy, copy);
+}
+
+static int add_host(sc_changes_t *c, sc_str_t host) {
+  return add_to_set(&c->host_set, &c->hosts, host);
 }
 
 /* ---- scope states ------------------------------------------------------------------------ */
@@ -57,6 +67,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   sc__hashmap_init(&ss->by_key);
   sc__hashmap_init(&ss->res_refs);
   sc_cds_cache_init(&ss->clusters);
+  sc_endpoints_init(&ss->eds);
   ss->changelog_keep = 1024;
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
@@ -106,6 +117,7 @@ void sc_scopes_free(sc_scopes_t *ss) {
   if (ss->base != NULL)
     state_free(ss->base);
   res_drop_all(ss);
+  sc_endpoints_free(&ss->eds);
   sc_cds_cache_free(&ss->clusters);
   sc__hashmap_free(&ss->res_refs);
   sc__vec_free(&ss->res_put);
@@ -408,6 +420,9 @@ int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_chan
     rc = note_object(c->new_obj, mesh, out);
   out->world_parts |= sc_world_parts_of_kind(o->kind);
   if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
+                  o->kind == SC_KIND_ENDPOINT_SLICE || o->kind == SC_KIND_POD))
+    rc = add_to_set(&out->endpoint_ns, &out->endpoint_ns_names, o->namespace_);
+  if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
                   o->kind == SC_KIND_VIRTUAL_SERVICE || o->kind == SC_KIND_DESTINATION_RULE)) {
     rc = sc__vec_push(&out->objects, (void *)o);
     if (rc == 0)
@@ -461,6 +476,8 @@ static sc_res_ref_t *res_find(const sc_scopes_t *ss, const uint8_t hash[16]) {
 static int res_ref_all(sc_scopes_t *ss, const sc_resources_t *res) {
   for (size_t i = 0; i < res->n; i++) {
     const sc_resource_t *x = &res->items[i];
+    if (sc_endpoints_ref(&ss->eds, x) != 0)
+      return SC_ENOMEM;
     sc_res_ref_t *r = res_find(ss, x->hash);
     if (r != NULL) {
       r->refs++;
@@ -515,6 +532,8 @@ static void res_forget(sc_scopes_t *ss, sc_res_ref_t *r) {
 static int res_unref_all(sc_scopes_t *ss, const sc_resources_t *res) {
   int rc = 0;
   for (size_t i = 0; i < res->n; i++) {
+    if (sc_endpoints_unref(&ss->eds, &res->items[i]) != 0)
+      rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
     sc_res_ref_t *r = res_find(ss, res->items[i].hash);
     if (r == NULL || --r->refs > 0)
       continue;
@@ -552,6 +571,7 @@ static void res_drop_all(sc_scopes_t *ss) {
   ss->nresources = 0;
   ss->res_put.n = 0;
   free_strs(&ss->res_del);
+  sc_endpoints_reset(&ss->eds);
 }
 
 /* ---- entries ------------------------------------------------------------------------------ */
@@ -1030,6 +1050,16 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The assignments named for the first time, and those of namespaces whose endpoints changed. */
+static int update_endpoints(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
+                            bool all, sc_scopes_stats_t *stats) {
+  int rc = sc_endpoints_update(&ss->eds, store, ss->world, changes ? &changes->endpoint_ns : NULL, all);
+  stats->endpoints_built = ss->eds.built;
+  stats->endpoints_written = ss->eds.put.n;
+  stats->endpoints_deleted = ss->eds.del.n;
+  return rc;
+}
+
 int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                      bool all, uint64_t head_next, sc_scopes_stats_t *stats) {
   memset(stats, 0, sizeof(*stats));
@@ -1045,8 +1075,12 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
       return rc;
     }
   }
-  if (!sc_scopes_needs_update(ss, changes, all))
-    return 0;
+  if (!sc_scopes_needs_update(ss, changes, all)) {
+    /* No scope can change; assignments of the scopes' EDS clusters may. */
+    if (ss->world == NULL || changes->endpoint_ns.n == 0)
+      return 0;
+    return update_endpoints(ss, store, changes, false, stats);
+  }
   stats->updated = true;
   bool write_all = ss->resync;
   double t0 = now_ms();
@@ -1085,6 +1119,8 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
         rc = update_one(ss, w, &plan.scopes[i], changes, write_all, head_next, stats);
   if (rc == 0)
     rc = drop_unseen(ss, write_all, stats);
+  if (rc == 0)
+    rc = update_endpoints(ss, store, changes, all || write_all, stats);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
     stats->entries_written += st->put.n;
@@ -1219,6 +1255,18 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
     yajl_gen_integer(g, (long long)ss->res_put.n);
     gen_str(g, "resourcesRemoved");
     yajl_gen_integer(g, (long long)ss->res_del.n);
+    if (!ss->resync) { /* after a resync everything was written: readers compare all */
+      gen_str(g, "endpoints");
+      yajl_gen_array_open(g);
+      for (uint32_t i = 0; i < ss->eds.put.n; i++)
+        gen_str(g, sc_endpoints_key(ss->eds.put.items[i]));
+      yajl_gen_array_close(g);
+      gen_str(g, "endpointsRemoved");
+      yajl_gen_array_open(g);
+      for (uint32_t i = 0; i < ss->eds.del.n; i++)
+        gen_str(g, ss->eds.del.items[i]);
+      yajl_gen_array_close(g);
+    }
     yajl_gen_map_close(g);
     const unsigned char *text;
     size_t len;
@@ -1243,7 +1291,7 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
   *written = *deleted = 0;
   if (ss->resync) { /* the snapshot may hold anything: the update staged everything */
     const char *tables[] = {SC_TABLE_SCOPES, SC_TABLE_SCOPE_INDEX, SC_TABLE_SCOPE_ENTRIES,
-                            SC_TABLE_SELECTORS, SC_TABLE_RESOURCES};
+                            SC_TABLE_SELECTORS, SC_TABLE_RESOURCES, SC_TABLE_ENDPOINTS};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == 0; i++)
       rc = sc_snapshot_txn_clear(txn, tables[i]);
   }
@@ -1254,6 +1302,8 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     const sc_res_ref_t *r = ss->res_put.items[i];
     rc = sc_snapshot_txn_put(txn, SC_TABLE_RESOURCES, r->hash, 16, r->bytes, r->len);
   }
+  if (rc == 0)
+    rc = sc_endpoints_write(&ss->eds, txn);
   for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
     rc = write_state(txn, st);
@@ -1286,8 +1336,10 @@ static void unstage(sc_scope_state_t *st) {
 
 static void drop_bytes(sc_resources_t *res) {
   for (size_t i = 0; i < res->n; i++) {
-    free(res->items[i].bytes); /* written: the hash is all that is needed now */
+    free(res->items[i].bytes); /* written: the hash (and EDS id) is all that is needed now */
     res->items[i].bytes = NULL;
+    free(res->items[i].eds);
+    res->items[i].eds = NULL;
   }
 }
 
@@ -1296,6 +1348,7 @@ void sc_scopes_commit(sc_scopes_t *ss) {
     ((sc_res_ref_t *)ss->res_put.items[i])->put_pending = false;
   ss->res_put.n = 0;
   free_strs(&ss->res_del);
+  sc_endpoints_commit(&ss->eds);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     sc_scope_state_t *st = ss->write.items[i];
     for (uint32_t j = 0; j < st->put.n; j++) {
@@ -1320,6 +1373,8 @@ void sc_scopes_commit(sc_scopes_t *ss) {
 }
 
 size_t sc_scopes_resource_count(const sc_scopes_t *ss) { return ss->nresources; }
+
+size_t sc_scopes_endpoint_count(const sc_scopes_t *ss) { return sc_endpoints_count(&ss->eds); }
 
 void sc_scopes_resync(sc_scopes_t *ss) {
   sc_scopes_commit(ss);

@@ -21,6 +21,7 @@
 #define SC_SCOPES_H
 
 #include "deps.h"
+#include "endpoints.h"
 #include "hashmap.h"
 #include "scopecast/snapshot.h"
 #include "scopeset.h"
@@ -37,6 +38,10 @@ typedef struct {
   sc_vec_t objects;     /* sc_obj_t * (held): old and new versions of changed Services,
                            ServiceEntries, VirtualServices and DestinationRules, for the
                            world to update only what they touch */
+  sc_strmap_t endpoint_ns; /* namespaces whose endpoints may have changed (Services,
+                              ServiceEntries, EndpointSlices, Pods): their assignments
+                              are rebuilt; values are the owned copies in endpoint_ns_names */
+  sc_vec_t endpoint_ns_names;
 } sc_changes_t;
 
 void sc_changes_init(sc_changes_t *c);
@@ -75,6 +80,7 @@ typedef struct sc_scope_state_s {
 typedef struct {
   uint64_t affected, recomputed, patched, unchanged, added, removed, entries_written,
       entries_deleted, selectors_written;
+  uint64_t endpoints_built, endpoints_written, endpoints_deleted; /* assignments */
   double world_ms, plan_ms, scopes_ms; /* where the time went */
   bool updated;    /* false: nothing could change, nothing was done */
   bool replanned;  /* the plan (which scopes exist, selectors) was recomputed */
@@ -108,6 +114,7 @@ typedef struct {
   size_t nresources;       /* distinct resources counted */
   sc_cds_cache_t clusters; /* clusters built during the current update */
   uint32_t changelog_keep; /* changelog records kept (the last N head versions) */
+  sc_endpoints_t eds;      /* the assignments EDS clusters name, counted like resources */
 } sc_scopes_t;
 
 void sc_scopes_init(sc_scopes_t *ss);
@@ -124,8 +131,10 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
 void sc_scopes_commit(sc_scopes_t *ss);
 void sc_scopes_resync(sc_scopes_t *ss);
 
-/* Distinct Envoy resources the published records name (after sc_scopes_update). */
+/* Distinct Envoy resources the published records name (after sc_scopes_update), and
+ * the ClusterLoadAssignments their EDS clusters name. */
 size_t sc_scopes_resource_count(const sc_scopes_t *ss);
+size_t sc_scopes_endpoint_count(const sc_scopes_t *ss);
 
 /* What one applied change means for the scopes (see sc_changes_t). The plan is dirty
  * when the change can alter which scopes exist: Sidecars, namespaces coming or going,

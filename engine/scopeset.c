@@ -340,7 +340,8 @@ static int listener_memberships(const sc_scope_t *s, sc_vec_t *members) {
   return rc;
 }
 
-/* [["name", "hash"], ...] for res[from..). */
+/* [["name", "hash"], ...] for res[from..); an EDS cluster has its assignment's id third
+ * (16 hex digits: its endpoints key is "name#id"). */
 static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from) {
   yajl_gen_array_open(g);
   for (size_t r = from; r < res->n; r++) {
@@ -354,6 +355,11 @@ static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from
     yajl_gen_array_open(g);
     g_cstr(g, res->items[r].name);
     g_cstr(g, hex);
+    if (res->items[r].eds_id != 0) {
+      char id[17];
+      snprintf(id, sizeof(id), "%016llx", (unsigned long long)res->items[r].eds_id);
+      g_cstr(g, id);
+    }
     yajl_gen_array_close(g);
   }
   yajl_gen_array_close(g);

@@ -19,6 +19,7 @@ void sc_resources_free(sc_resources_t *r) {
   for (size_t i = 0; i < r->n; i++) {
     free(r->items[i].name);
     free(r->items[i].bytes);
+    free(r->items[i].eds);
   }
   free(r->items);
   memset(r, 0, sizeof(*r));
@@ -42,7 +43,7 @@ int sc__resources_add(sc_resources_t *out, const char *name, const ProtobufCMess
   if (sc__resources_reserve(out) != 0)
     return SC_ENOMEM;
   size_t len = protobuf_c_message_get_packed_size(m);
-  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}};
+  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}, NULL, 0};
   if (r.name == NULL || r.bytes == NULL) {
     free(r.name);
     free(r.bytes);

@@ -21,6 +21,7 @@
 #define SC_META_OBJECTS_PREFIX "objects/" /* + kind name */
 #define SC_META_SCOPES "scopes"
 #define SC_META_RESOURCES "resources"
+#define SC_META_ENDPOINTS "endpoints"
 #define SC_META_REJECTED "rejected"
 #define SC_META_SKIPPED "skipped"
 

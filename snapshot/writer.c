@@ -261,6 +261,8 @@ static int write_meta(sc_snapshot_txn_t *t, const sc_snapshot_meta_t *m) {
   if (rc == 0)
     rc = put_u64(t, SC_META_RESOURCES, m->resources);
   if (rc == 0)
+    rc = put_u64(t, SC_META_ENDPOINTS, m->endpoints);
+  if (rc == 0)
     rc = put_u64(t, SC_META_REJECTED, m->rejected_total);
   if (rc == 0)
     rc = put_u64(t, SC_META_SKIPPED, m->skipped_total);

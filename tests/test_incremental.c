@@ -19,6 +19,7 @@
 
 #include "harness.h"
 #include "mem.h"
+#include "eds.h"
 #include "scopes.h"
 
 static unsigned opt_count = 500, opt_events = 40, opt_fail_alloc;
@@ -82,6 +83,10 @@ static void export_field(char *buf, size_t n, bool allow_none) {
 
 /* A random object of a random kind, as a watch event of type. Names come from small pools
  * so that later events update and delete earlier objects. */
+static const char *const se_resolutions[] = {
+    "\"DNS\"", "\"NONE\"",
+    "\"STATIC\",\"endpoints\":[{\"address\":\"10.2.0.1\",\"labels\":{\"v\":\"1\"}},{\"address\":\"10.2.0.2\"}]"};
+
 static void gen_object(event_t *ev, const char *type) {
   char *b = ev->text, ex[64], when[32];
   size_t n = sizeof(ev->text);
@@ -107,9 +112,9 @@ static void gen_object(event_t *ev, const char *type) {
              "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
              "\"ServiceEntry\",\"metadata\":{\"name\":\"se%u\",\"namespace\":\"%s\","
              "\"creationTimestamp\":\"%s\"},\"spec\":{\"hosts\":[\"%s\"%s],\"ports\":[{\"number\":%u,"
-             "\"name\":\"p%u\",\"protocol\":\"HTTP\"}],\"resolution\":\"%s\"%s}}}",
+             "\"name\":\"p%u\",\"protocol\":\"HTTP\"}],\"resolution\":%s%s}}}",
              type, id, ns, when, PICK(se_hosts), rnd(2) ? ",\"b.ext.com\"" : "", 80 + rnd(2),
-             rnd(2), rnd(2) ? "DNS" : "NONE", ex);
+             rnd(2), PICK(se_resolutions), ex);
   } else if (t < 16) {
     export_field(ex, sizeof(ex), false);
     snprintf(b, n,
@@ -127,9 +132,9 @@ static void gen_object(event_t *ev, const char *type) {
              "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
              "\"DestinationRule\",\"metadata\":{\"name\":\"dr%u\",\"namespace\":\"%s\","
              "\"creationTimestamp\":\"%s\"},\"spec\":{\"host\":\"%s\"%s%s%s%s,\"subsets\":[{\"name\":"
-             "\"v%u\"}]%s}}}",
+             "\"v%u\"%s}]%s}}}",
              type, id, ns, when, PICK(hosts), ex, sel[0] ? ",\"workloadSelector\":{\"matchLabels\":{" : "",
-             sel, sel[0] ? "}}" : "", rnd(3),
+             sel, sel[0] ? "}}" : "", rnd(3), rnd(2) ? (rnd(2) ? ",\"labels\":{\"v\":\"1\"}" : ",\"labels\":{\"v\":\"2\"}") : "",
              rnd(2) ? ",\"trafficPolicy\":{\"loadBalancer\":{\"simple\":\"RANDOM\"}}" : "");
   } else if (t < 26) {
     const char *sel = PICK(labels);
@@ -155,16 +160,17 @@ static void gen_object(event_t *ev, const char *type) {
   } else if (t < 29) { /* Pods, also in namespaces nothing else mentions */
     snprintf(b, n,
              "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":"
-             "{\"name\":\"pod%u\",\"namespace\":\"ns%u\",\"labels\":{\"app\":\"a\"}},\"status\":"
+             "{\"name\":\"pod%u\",\"namespace\":\"ns%u\",\"labels\":{\"app\":\"a\",\"v\":\"%u\"}},\"status\":"
              "{\"podIP\":\"10.0.0.%u\",\"phase\":\"Running\"}}}",
-             type, id, 3 + rnd(4), 1 + rnd(9));
+             type, id, rnd(7), 1 + rnd(2), 1 + rnd(9));
   } else if (t < 31) {
     snprintf(b, n,
              "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":"
              "\"EndpointSlice\",\"metadata\":{\"name\":\"svc%u-x\",\"namespace\":\"ns%u\",\"labels\":"
              "{\"kubernetes.io/service-name\":\"svc%u\"}},\"addressType\":\"IPv4\",\"endpoints\":"
-             "[{\"addresses\":[\"10.1.0.%u\"]}],\"ports\":[{\"name\":\"http\",\"port\":8080}]}}",
-             type, id, rnd(7), id, 1 + rnd(9));
+             "[{\"addresses\":[\"10.1.0.%u\"],\"targetRef\":{\"kind\":\"Pod\",\"name\":\"pod%u\"}}],"
+             "\"ports\":[{\"name\":\"http\",\"port\":8080}]}}",
+             type, id, rnd(7), id, 1 + rnd(9), rnd(3));
   } else {
     static const char *const roots[] = {"istio-system", "istio-config"};
     static const char *const modes[] = {"ALLOW_ANY", "REGISTRY_ONLY"};
@@ -361,6 +367,90 @@ static int compare_resources(const sc_scopes_t *ss, const sc_scopeset_t *full) {
   return rc;
 }
 
+/* Counts the EDS clusters of a record (head and entries) by endpoints key into counts
+ * (key -> count; keys owned by keys). */
+static int count_eds(const sc_record_t *r, sc_strmap_t *counts, sc_vec_t *keys) {
+  for (size_t e = 0; e <= r->nentries; e++) {
+    const sc_resources_t *res = e == 0 ? &r->res : &r->entries[e - 1].res;
+    for (size_t i = 0; i < res->n; i++) {
+      if (res->items[i].eds_id == 0)
+        continue;
+      char key[1300];
+      sc_eds_key(res->items[i].name, res->items[i].eds_id, key, sizeof(key));
+      uintptr_t n = (uintptr_t)sc__strmap_get(counts, sc_str(key));
+      if (n == 0) {
+        char *k = strdup(key);
+        if (k == NULL || sc__vec_push(keys, k) != 0)
+          return -1;
+        if (sc__strmap_put(counts, sc_str(k), (void *)1) != 0)
+          return -1;
+      } else if (sc__strmap_put(counts, sc_str(key), (void *)(n + 1)) != 0) {
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+typedef struct {
+  sc_strmap_t want;     /* key -> count in the records */
+  const sc_store_t *store;
+  const sc_world_t *world;
+  size_t have;
+  int rc;
+} eds_check_t;
+
+/* One assignment the incremental state holds: as often named as the records say, with
+ * the bytes a build from scratch (the fresh world) gives. */
+static void check_assignment(void *arg, const char *key, const char *recipe, uint64_t refs,
+                             const uint8_t hash[16]) {
+  eds_check_t *c = arg;
+  c->have++;
+  if (c->rc != 0)
+    return;
+  uintptr_t want = (uintptr_t)sc__strmap_get(&c->want, sc_str(key));
+  if (want != refs) {
+    fail_msg("assignment %s: %llu references counted, %llu in the records", key, (unsigned long long)refs,
+             (unsigned long long)want);
+    c->rc = -1;
+    return;
+  }
+  char cluster[1300];
+  snprintf(cluster, sizeof(cluster), "%.*s", (int)(strrchr(key, '#') - key), key);
+  sc_resources_t out = {0};
+  if (sc_eds_from_recipe(c->store, c->world, recipe, cluster, &out) != 0 || out.n != 1) {
+    fail_msg("assignment %s: cannot build it from scratch", key);
+    c->rc = -1;
+  } else if (memcmp(out.items[0].hash, hash, 16) != 0) {
+    fail_msg("assignment %s: stale bytes (endpoints changed but it was not rebuilt)", key);
+    c->rc = -1;
+  }
+  sc_resources_free(&out);
+}
+
+/* The assignments the incremental state holds are exactly those the records' EDS
+ * clusters name, each up to date. */
+static int compare_endpoints(const sc_scopes_t *ss, const sc_scopeset_t *full, const sc_store_t *store,
+                             const sc_world_t *w) {
+  eds_check_t c = {.store = store, .world = w};
+  sc_vec_t keys = {0};
+  sc__strmap_init(&c.want);
+  c.rc = count_eds(&full->base, &c.want, &keys);
+  for (size_t i = 0; i < full->nscopes && c.rc == 0; i++)
+    c.rc = count_eds(&full->scopes[i], &c.want, &keys);
+  if (c.rc == 0)
+    sc_endpoints_foreach(&ss->eds, check_assignment, &c);
+  if (c.rc == 0 && c.have != c.want.n) {
+    fail_msg("%zu assignments held, %zu named by the records", c.have, c.want.n);
+    c.rc = -1;
+  }
+  for (uint32_t i = 0; i < keys.n; i++)
+    free(keys.items[i]);
+  sc__vec_free(&keys);
+  sc__strmap_free(&c.want, NULL);
+  return c.rc;
+}
+
 /* Compares the incremental state with a from-scratch computation; 0 when equal. */
 static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
   sc_scopeset_t full;
@@ -430,6 +520,8 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
   }
   if (rc == 0)
     rc = compare_resources(ss, &full);
+  if (rc == 0)
+    rc = compare_endpoints(ss, &full, w->store, w);
   if (rc == 0)
     rc = check_shared(w, &full);
   sc_scopeset_free(&full);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "registry.h"
 #include "scopecast/snapshot.h"
@@ -111,6 +112,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
     json_object_set_new(o, "objectsByKind", by_kind);
     json_object_set_new(o, "scopes", json_integer((json_int_t)m.scopes));
     json_object_set_new(o, "resources", json_integer((json_int_t)m.resources));
+    json_object_set_new(o, "endpoints", json_integer((json_int_t)m.endpoints));
     json_object_set_new(o, "rejected", json_integer((json_int_t)m.rejected_total));
     json_object_set_new(o, "skipped", json_integer((json_int_t)m.skipped_total));
     return print_json(o);
@@ -124,6 +126,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
     printf("  %-16s %" PRIu64 "\n", sc_kind_name((sc_kind_t)k), m.objects_by_kind[k]);
   printf("%-18s %" PRIu64 "\n", "scopes", m.scopes);
   printf("%-18s %" PRIu64 "\n", "resources", m.resources);
+  printf("%-18s %" PRIu64 "\n", "endpoints", m.endpoints);
   printf("%-18s %" PRIu64 "\n", "rejected", m.rejected_total);
   printf("%-18s %" PRIu64 "\n", "skipped", m.skipped_total);
   return 0;
@@ -437,6 +440,7 @@ typedef struct {
   const char *name;
   int type;
   bool raw;
+  char version[17]; /* XXH3-64 of the bytes, hex */
 } resource_t;
 
 static int load_resource(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
@@ -444,6 +448,7 @@ static int load_resource(void *arg, const void *key, size_t klen, const void *va
   (void)klen;
   resource_t *res = arg;
   const sc_xds_type_info_t *t = &sc_xds_types[res->type];
+  snprintf(res->version, sizeof(res->version), "%016llx", (unsigned long long)XXH3_64bits(val, vlen));
   if (res->raw) {
     char *b64 = sc_base64(val, vlen);
     res->out = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
@@ -464,7 +469,9 @@ static int load_resource(void *arg, const void *key, size_t klen, const void *va
   return 0;
 }
 
-/* The clusters a [["name", "hash"], ...] list names, appended to out. */
+/* The resources a [["name", "hash"(, "eds id")], ...] cluster list names, appended to out:
+ * the clusters, or for type endpoints the assignments of its EDS clusters (table
+ * endpoints, key "name#id"; their version is the XXH3-64 of the bytes). */
 static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *refs, int type, bool raw,
                          json_t *out) {
   size_t i;
@@ -472,13 +479,24 @@ static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
   json_array_foreach(refs, i, ref) {
     const char *name = json_string_value(json_array_get(ref, 0));
     const char *hash = json_string_value(json_array_get(ref, 1));
+    const char *eds = json_string_value(json_array_get(ref, 2));
     uint8_t key[16];
     if (name == NULL || hex16(hash, key) != 0) {
       fprintf(stderr, "scopecast-dump: corrupt resource reference\n");
       return SC_ECORRUPT;
     }
-    resource_t res = {NULL, name, type, raw};
-    int rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_resource, &res);
+    resource_t res = {NULL, name, type, raw, {0}};
+    int rc;
+    char ekey[1300];
+    if (type == SC_XDS_ENDPOINTS) {
+      if (eds == NULL)
+        continue; /* not an EDS cluster */
+      snprintf(ekey, sizeof(ekey), "%s#%s", name, eds);
+      hash = ekey;
+      rc = sc_snapshot_view_get(v, SC_TABLE_ENDPOINTS, ekey, strlen(ekey), load_resource, &res);
+    } else {
+      rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_resource, &res);
+    }
     if (rc == SC_ENOTFOUND)
       fprintf(stderr, "scopecast-dump: resource %s (%s) is missing from the snapshot\n", name, hash);
     else if (rc != 0 && rc != SC_ECORRUPT && rc != SC_ENOMEM)
@@ -486,7 +504,7 @@ static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
     if (rc != 0)
       return rc;
     if (!raw) { /* config_dump's shape: name, version, resource */
-      json_t *o = json_pack("{s:s, s:s}", "name", name, "version", hash);
+      json_t *o = json_pack("{s:s, s:s}", "name", name, "version", type == SC_XDS_ENDPOINTS ? res.version : hash);
       json_object_set(o, "resource", json_object_get(res.out, "resource"));
       json_decref(res.out);
       res.out = o;
@@ -506,8 +524,8 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
     fprintf(stderr, "scopecast-dump: --type must be clusters, listeners, routes or endpoints\n");
     return 2;
   }
-  if (type != SC_XDS_CLUSTERS) {
-    fprintf(stderr, "scopecast-dump: %s are not published by this version of the engine (only clusters)\n",
+  if (type != SC_XDS_CLUSTERS && type != SC_XDS_ENDPOINTS) {
+    fprintf(stderr, "scopecast-dump: %s are not published by this version of the engine (only clusters and endpoints)\n",
             sc_xds_types[type].name);
     return 1;
   }

@@ -15,12 +15,13 @@
 #include "scopecast/error.h"
 
 #define SC_SNAPSHOT_MAGIC "scopecast-snapshot"
-#define SC_SNAPSHOT_FORMAT_VERSION 3u
+#define SC_SNAPSHOT_FORMAT_VERSION 4u
 
 /* Tables (snapshot/FORMAT.md). */
 #define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope head */
 #define SC_TABLE_SCOPE_ENTRIES "scope_entries" /* scope id NUL hostname -> JSON entry */
 #define SC_TABLE_RESOURCES "resources" /* XXH3-128 (16 bytes) -> an encoded Envoy resource */
+#define SC_TABLE_ENDPOINTS "endpoints" /* "CLUSTER#ID" -> an encoded ClusterLoadAssignment */
 #define SC_TABLE_CHANGELOG "changelog" /* head version (u64 big-endian) -> JSON: what changed */
 #define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
 #define SC_TABLE_SCOPE_INDEX "scope_index" /* scope id -> JSON summary of the scope */
@@ -43,6 +44,7 @@ typedef struct {
   uint64_t objects_by_kind[SC_KIND__COUNT];
   uint64_t scopes;
   uint64_t resources;          /* distinct Envoy resources stored */
+  uint64_t endpoints;          /* ClusterLoadAssignments stored (table endpoints) */
   uint64_t rejected_total;     /* objects rejected by this engine run */
   uint64_t skipped_total;      /* unknown kinds skipped by this engine run */
 } sc_snapshot_meta_t;

@@ -52,7 +52,7 @@ check_contains "dump without snapshot: says so" "$WORK/e.txt" "no snapshot in"
 "$DUMP" info 2> /dev/null; check "dump without --snapshot: exit 2" 2 $?
 "$DUMP" --snapshot "$WORK/s2" frobnicate 2> /dev/null; check "dump unknown command: exit 2" 2 $?
 # No objects: the root namespace and "every other namespace" still get default scopes.
-"$DUMP" --snapshot "$WORK/s2" info --json | jq -e '.formatVersion == 3 and .headVersion >= 1 and
+"$DUMP" --snapshot "$WORK/s2" info --json | jq -e '.formatVersion == 4 and .headVersion >= 1 and
   (.instanceId | test("^[0-9a-f]{16}$")) and (.lastPublish | test("^20[0-9-]+T")) and
   .objects == 0 and .objectsByKind.Service == 0 and .scopes == 2' > /dev/null
 check "dump info --json has the contract's fields" 0 $?

@@ -79,29 +79,36 @@ function dump(args) {
   return execFileSync(process.argv[2], args, { encoding: 'utf8', maxBuffer: 1 << 30 });
 }
 
+const TYPES = ['clusters', 'endpoints'];
+const counts = {};
 let checked = 0, failed = 0;
 for (const snap of process.argv.slice(3)) {
   const scopes = JSON.parse(dump(['--snapshot', snap, 'scopes', '--json'])).scopes;
   if (scopes.length === 0) { console.log(`FAIL ${snap}: no scopes`); failed++; }
   for (const { id } of scopes) {
-    const decoded = JSON.parse(dump(['--snapshot', snap, 'resources', id, '--type', 'clusters', '--json'])).resources;
-    const raw = dump(['--snapshot', snap, 'resources', id, '--type', 'clusters', '--raw']).trim().split('\n').map((l) => JSON.parse(l));
-    if (raw.length !== decoded.length || raw.length === 0) {
-      console.log(`FAIL ${snap} ${id}: ${raw.length} raw resources, ${decoded.length} decoded`);
-      failed++;
-      continue;
-    }
-    for (let i = 0; i < raw.length; i++) {
-      const t = root.lookupType(raw[i].type_url.slice(raw[i].type_url.lastIndexOf('/') + 1));
-      const msg = t.decode(Buffer.from(raw[i].bytes, 'base64'));
-      const envoy = { '@type': raw[i].type_url, ...toJson(t, t.toObject(msg, options)) };
-      checked++;
-      if (raw[i].name !== decoded[i].name || envoy.name !== raw[i].name || !isDeepStrictEqual(envoy, decoded[i].resource)) {
+    for (const type of TYPES) {
+      const decoded = JSON.parse(dump(['--snapshot', snap, 'resources', id, '--type', type, '--json'])).resources;
+      const raw = dump(['--snapshot', snap, 'resources', id, '--type', type, '--raw']).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+      // Every scope has clusters (the static ones at least); endpoints only with EDS clusters.
+      if (raw.length !== decoded.length || (raw.length === 0 && type === 'clusters')) {
+        console.log(`FAIL ${snap} ${id} ${type}: ${raw.length} raw resources, ${decoded.length} decoded`);
         failed++;
-        console.log(`FAIL ${snap} ${id} ${raw[i].name}:\n  Envoy's protos: ${JSON.stringify(envoy)}\n  scopecast:      ${JSON.stringify(decoded[i].resource)}`);
+        continue;
+      }
+      for (let i = 0; i < raw.length; i++) {
+        const t = root.lookupType(raw[i].type_url.slice(raw[i].type_url.lastIndexOf('/') + 1));
+        const msg = t.decode(Buffer.from(raw[i].bytes, 'base64'));
+        const envoy = { '@type': raw[i].type_url, ...toJson(t, t.toObject(msg, options)) };
+        const ownName = envoy.name ?? envoy.cluster_name; // a ClusterLoadAssignment names its cluster
+        checked++;
+        counts[type] = (counts[type] ?? 0) + 1;
+        if (raw[i].name !== decoded[i].name || ownName !== raw[i].name || !isDeepStrictEqual(envoy, decoded[i].resource)) {
+          failed++;
+          console.log(`FAIL ${snap} ${id} ${raw[i].name}:\n  Envoy's protos: ${JSON.stringify(envoy)}\n  scopecast:      ${JSON.stringify(decoded[i].resource)}`);
+        }
       }
     }
   }
 }
-console.log(`${checked} resources decoded with Envoy's protos, ${failed} differences`);
-process.exit(failed === 0 && checked > 0 ? 0 : 1);
+console.log(`${checked} resources decoded with Envoy's protos (${JSON.stringify(counts)}), ${failed} differences`);
+process.exit(failed === 0 && TYPES.every((t) => counts[t] > 0) ? 0 : 1);
