@@ -15,21 +15,6 @@
 
 typedef Envoy__Config__Cluster__V3__Cluster cluster_t;
 
-/* The ADS config source of EDS clusters: initial_fetch_timeout 0s, API version V3. */
-static Envoy__Config__Core__V3__ConfigSource *ads_source(sc_arena_t *a) {
-  Envoy__Config__Core__V3__ConfigSource *cs =
-      NEW(a, Envoy__Config__Core__V3__ConfigSource, envoy__config__core__v3__config_source__descriptor);
-  Envoy__Config__Core__V3__AggregatedConfigSource *ads =
-      NEW(a, Envoy__Config__Core__V3__AggregatedConfigSource, envoy__config__core__v3__aggregated_config_source__descriptor);
-  if (cs == NULL || ads == NULL)
-    return NULL;
-  cs->config_source_specifier_case = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_ADS;
-  cs->ads = ads;
-  cs->initial_fetch_timeout = sc__xds_duration(a, 0);
-  cs->resource_api_version = ENVOY__CONFIG__CORE__V3__API_VERSION__V3;
-  return cs->initial_fetch_timeout ? cs : NULL;
-}
-
 /* ---- traffic policy (9.2.3) ------------------------------------------------------------- */
 
 /* The blocks a cluster gets: the rule's top level, or its port-level entry for the port
@@ -266,7 +251,7 @@ static int outbound_cluster(sc_arena_t *a, const char *name, const sc_svc_t *svc
   if (type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS) {
     Envoy__Config__Cluster__V3__Cluster__EdsClusterConfig *eds = NEW(
         a, Envoy__Config__Cluster__V3__Cluster__EdsClusterConfig, envoy__config__cluster__v3__cluster__eds_cluster_config__descriptor);
-    if (eds == NULL || (eds->eds_config = ads_source(a)) == NULL)
+    if (eds == NULL || (eds->eds_config = sc__xds_ads_source(a)) == NULL)
       return SC_ENOMEM;
     eds->service_name = (char *)name;
     c->eds_cluster_config = eds;

@@ -135,15 +135,6 @@ static int cmp_ep(const void *pa, const void *pb) {
   return c ? c : (a->port > b->port) - (a->port < b->port);
 }
 
-static char *arena_str(sc_arena_t *a, sc_str_t s) {
-  char *out = sc__arena_alloc(a, s.len + 1);
-  if (out != NULL) {
-    memcpy(out, s.ptr, s.len);
-    out[s.len] = '\0';
-  }
-  return out;
-}
-
 static int build(sc_arena_t *a, const char *name, eps_t *eps, sc_resources_t *out) {
   typedef Envoy__Config__Endpoint__V3__LocalityLbEndpoints locality_t;
   typedef Envoy__Config__Endpoint__V3__LbEndpoint lb_t;
@@ -166,9 +157,9 @@ static int build(sc_arena_t *a, const char *name, eps_t *eps, sc_resources_t *ou
           NEW(a, Envoy__Config__Core__V3__Locality, envoy__config__core__v3__locality__descriptor);
       if (loc == NULL || l == NULL || (loc->load_balancing_weight = sc__xds_u32(a, 0)) == NULL)
         return SC_ENOMEM;
-      l->region = arena_str(a, e->region);
-      l->zone = arena_str(a, e->zone);
-      l->sub_zone = arena_str(a, e->subzone);
+      l->region = sc__xds_str(a, e->region);
+      l->zone = sc__xds_str(a, e->zone);
+      l->sub_zone = sc__xds_str(a, e->subzone);
       if (l->region == NULL || l->zone == NULL || l->sub_zone == NULL)
         return SC_ENOMEM;
       loc->locality = l;
@@ -178,7 +169,7 @@ static int build(sc_arena_t *a, const char *name, eps_t *eps, sc_resources_t *ou
     lb_t *lb = NEW(a, lb_t, envoy__config__endpoint__v3__lb_endpoint__descriptor);
     Envoy__Config__Endpoint__V3__Endpoint *ep =
         NEW(a, Envoy__Config__Endpoint__V3__Endpoint, envoy__config__endpoint__v3__endpoint__descriptor);
-    char *addr = arena_str(a, e->address);
+    char *addr = sc__xds_str(a, e->address);
     if (lb == NULL || ep == NULL || addr == NULL || (ep->address = sc__xds_socket_address(a, addr, e->port)) == NULL ||
         (lb->load_balancing_weight = sc__xds_u32(a, e->weight)) == NULL)
       return SC_ENOMEM;

@@ -953,6 +953,8 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
   bool full = st->affected || write_all || st->shared != shared || (target && target->put_head);
   if (!full && !st->patched)
     return 0;
+  for (uint32_t h = 0; !full && !shared && changes != NULL && h < changes->hosts.n; h++)
+    full = sc_scope_vs_covers(&st->aux, *(const sc_str_t *)changes->hosts.items[h]);
   if (!is_new)
     stats->affected++;
   uint64_t version = st->rec.hash;
@@ -991,6 +993,8 @@ static int update_base(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t 
     full = true;
   }
   int rc = 0;
+  for (uint32_t h = 0; !full && b->patched && changes != NULL && h < changes->hosts.n; h++)
+    full = sc_scope_vs_covers(&b->aux, *(const sc_str_t *)changes->hosts.items[h]);
   if (full || b->affected)
     rc = recompute_own(ss, w, &sc_base_desc, b, head_next, write_all);
   else if (b->patched)

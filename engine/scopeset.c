@@ -8,6 +8,8 @@
 
 #include "scope.h"
 #include "scopeset.h"
+#include "host.h"
+#include "rds.h"
 
 /* Internal stand-in for "any namespace the config does not mention": no object, exportTo
  * or Sidecar host can name it, so the scope computed for it is the one every such
@@ -240,8 +242,8 @@ static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from
 /* The head of a scope record: everything but the per-hostname entries; with the static
  * clusters every sidecar has (9.2.4) and the inbound clusters of the Sidecar's ingress
  * listeners (7.3), which res receives. */
-static int render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t shown_ns,
-                       const sc_mesh_config_t *mesh, sc_resources_t *res) {
+static int render_body(gen_t g, const sc_scope_t *s, const sc_scope_t *vs_scope, const char *id,
+                       sc_str_t shown_ns, const sc_mesh_config_t *mesh, sc_resources_t *res) {
   yajl_gen_map_open(g);
   g_key(g, "id");
   g_cstr(g, id);
@@ -285,6 +287,13 @@ static int render_body(gen_t g, const sc_scope_t *s, const char *id, sc_str_t sh
     rc = sc_cds_inbound(&s->sidecar->u.sidecar, mesh, res);
   g_key(g, "clusters");
   render_resource_refs(g, res, 0);
+  size_t from = res->n;
+  if (rc == 0)
+    rc = sc_rds_virtual_services(vs_scope, mesh, res);
+  if (rc == 0)
+    rc = sc_rds_catch_all(s, res);
+  g_key(g, "routes");
+  render_resource_refs(g, res, from);
   yajl_gen_map_close(g);
   return rc;
 }
@@ -429,6 +438,11 @@ static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_
     rc = render_entry_deps(g, svc, s->drs[i]);
     if (rc == 0)
       rc = render_entry_clusters(g, s, i, mesh, cache, &entries[i].res);
+    size_t from = entries[i].res.n;
+    if (rc == 0)
+      rc = sc_rds_service(svc, s->namespace_, mesh, &entries[i].res);
+    g_key(g, "routes");
+    render_resource_refs(g, &entries[i].res, from);
     yajl_gen_map_close(g);
   sc_entry_t *e = &entries[i];
     if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
@@ -638,6 +652,119 @@ static int compute_limited(const sc_world_t *w, const sc_scope_desc_t *d, bool s
   return rc;
 }
 
+typedef struct {
+  sc_str_t pattern;
+  sc_vec_t *hosts;
+  sc_strmap_t *set;
+  sc_str_t *slots; /* storage for the hostnames found */
+  size_t nslots, cap;
+  int rc;
+} wild_t;
+
+static void add_matching_host(void *arg, sc_str_t key, void *value) {
+  (void)value;
+  wild_t *x = arg;
+  if (x->rc != 0 || !sc_host_matches(x->pattern, key) || sc__strmap_get(x->set, key) != NULL)
+    return;
+  if (x->nslots == x->cap) {
+    x->rc = SC_ENOMEM; /* sized for every hostname of the world: cannot happen */
+    return;
+  }
+  sc_str_t *slot = &x->slots[x->nslots++];
+  *slot = key;
+  if (sc__strmap_put(x->set, *slot, slot) != 0 || sc__vec_push(x->hosts, slot) != 0)
+    x->rc = SC_ENOMEM;
+}
+
+/* The scope computed for the hostnames its VirtualServices match only (NULL when it has
+ * none): what the head's VirtualService virtual hosts read. */
+static int compute_vs_scope(const sc_world_t *w, const sc_scope_desc_t *d, const sc_scope_t *s, sc_scope_t **out) {
+  *out = NULL;
+  sc_vec_t hosts = {0};
+  sc_strmap_t set;
+  sc__strmap_init(&set);
+  wild_t x = {{NULL, 0}, &hosts, &set, NULL, 0, w->all_by_host.n, 0};
+  bool any = false;
+  for (uint32_t li = 0; li < s->nlisteners && x.rc == 0; li++)
+    for (uint32_t v = 0; v < s->listeners[li].vss.n && x.rc == 0; v++) {
+      const sc_strlist_t *vh = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service.hosts;
+      any = true;
+      for (uint32_t h = 0; h < vh->n && x.rc == 0; h++) {
+        sc_str_t *p = &vh->items[h];
+        if (sc_host_is_wildcard(*p)) {
+          if (x.slots == NULL && (x.slots = malloc((x.cap ? x.cap : 1) * sizeof(*x.slots))) == NULL)
+            x.rc = SC_ENOMEM;
+          x.pattern = *p;
+          if (x.rc == 0)
+            sc__strmap_foreach(&w->all_by_host, add_matching_host, &x);
+        } else if (sc__strmap_get(&set, *p) == NULL) {
+          if (sc__strmap_put(&set, *p, p) != 0 || sc__vec_push(&hosts, p) != 0)
+            x.rc = SC_ENOMEM;
+        }
+      }
+      const sc_virtual_service_t *vs = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service;
+      for (uint32_t r = 0; r < vs->nhttp && x.rc == 0; r++)
+        for (uint32_t k = 0; k < vs->http[r].nroute && x.rc == 0; k++) {
+          sc_str_t *p = &vs->http[r].route[k].destination.host;
+          if (sc__strmap_get(&set, *p) == NULL && (sc__strmap_put(&set, *p, p) != 0 || sc__vec_push(&hosts, p) != 0))
+            x.rc = SC_ENOMEM;
+        }
+    }
+  int rc = x.rc;
+  sc_scope_patch_t patch = {&hosts, &set, NULL, 0};
+  if (rc == 0 && any)
+    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), &patch, out);
+  free(x.slots);
+  sc__vec_free(&hosts);
+  sc__strmap_free(&set, NULL);
+  return rc;
+}
+
+/* The head's VirtualService virtual hosts read the records of the hostnames their
+ * VirtualServices match: the scope registers on those records' keys (a wildcard host on
+ * every service it can see), so that their changes reach it (sc_scope_vs_covers). */
+static int add_vs_host_keys(sc_scope_t *s) {
+  static const sc_str_t none = {"", 0};
+  int rc = 0;
+  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++)
+    for (uint32_t v = 0; v < s->listeners[li].vss.n && rc == 0; v++) {
+      const sc_strlist_t *hosts = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service.hosts;
+      for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
+        if (!sc_host_is_wildcard(hosts->items[h])) {
+          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_HOST, hosts->items[h], none));
+          continue;
+        }
+        rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none));
+        if (rc == 0)
+          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_ANY_VIS, s->namespace_, none));
+      }
+      const sc_virtual_service_t *vs = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service;
+      for (uint32_t r = 0; r < vs->nhttp && rc == 0; r++) /* destinations: their ports */
+        for (uint32_t k = 0; k < vs->http[r].nroute && rc == 0; k++)
+          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_HOST, vs->http[r].route[k].destination.host, none));
+    }
+  sc_keys_finish(&s->keys);
+  return rc;
+}
+
+static int add_copy(sc_vec_t *v, sc_str_t s) {
+  char *copy = strndup(s.ptr, s.len);
+  if (copy == NULL || sc__vec_push(v, copy) != 0) {
+    free(copy);
+    return SC_ENOMEM;
+  }
+  return 0;
+}
+
+bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host) {
+  for (uint32_t i = 0; i < aux->vs_hosts.n; i++) {
+    sc_str_t p = sc_str(aux->vs_hosts.items[i]);
+    if (sc_host_is_wildcard(p) ? sc_host_matches(p, host) : sc_str_eq(p, host))
+      return true;
+  }
+  return false;
+}
+
 int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
                     uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux) {
   sc_scope_t *s;
@@ -646,10 +773,17 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   int rc = compute_limited(w, d, rec->has_base, NULL, &s);
   if (rc != 0)
     return rc;
+  /* A scope computed for its specific hostnames only still routes every hostname its
+   * VirtualServices match: those records come from a computation limited to them. */
+  sc_scope_t *vs_scope = NULL;
+  if (rec->has_base && (rc = compute_vs_scope(w, d, s, &vs_scope)) != 0) {
+    sc_scope_free(s);
+    return rc;
+  }
   gen_t g = new_gen();
   rc = SC_ENOMEM;
   if (g != NULL && (rec->key = strdup(d->id)) != NULL) {
-    rc = render_body(g, s, d->id, d->ns, w->mesh, &rec->res);
+    rc = render_body(g, s, vs_scope ? vs_scope : s, d->id, d->ns, w->mesh, &rec->res);
     if (rc == 0 && (rec->body = gen_text(g, 0, &rec->body_len)) == NULL)
       rc = SC_ENOMEM;
   }
@@ -666,8 +800,23 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
                             sc_scope_version(rec->body_hash, mix),
                             changed_at, (uint32_t)rec->nentries);
   }
+  for (uint32_t k = 0; vs_scope != NULL && k < vs_scope->keys.n && rc == 0; k++)
+    rc = sc_keys_add(&s->keys, vs_scope->keys.keys[k]);
+  sc_scope_free(vs_scope);
+  if (rc == 0)
+    rc = add_vs_host_keys(s);
   if (rc == 0 && aux != NULL) {
     memset(aux, 0, sizeof(*aux));
+    for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++)
+      for (uint32_t v = 0; v < s->listeners[li].vss.n && rc == 0; v++) {
+        const sc_strlist_t *hosts = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service.hosts;
+        for (uint32_t h = 0; h < hosts->n && rc == 0; h++)
+          rc = add_copy(&aux->vs_hosts, hosts->items[h]);
+        const sc_virtual_service_t *vs = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service;
+        for (uint32_t r = 0; r < vs->nhttp && rc == 0; r++)
+          for (uint32_t k = 0; k < vs->http[r].nroute && rc == 0; k++)
+            rc = add_copy(&aux->vs_hosts, vs->http[r].route[k].destination.host);
+      }
     aux->keys = s->keys; /* hand the keys over */
     s->keys = (sc_keys_t){NULL, 0, 0};
     aux->nlisteners = s->nlisteners;
@@ -711,6 +860,9 @@ void sc_scope_aux_free(sc_scope_aux_t *aux) {
     sc__hashmap_free(&aux->vs_positions[i]);
   free(aux->vs_positions);
   sc_keys_free(&aux->keys);
+  for (uint32_t i = 0; i < aux->vs_hosts.n; i++)
+    free(aux->vs_hosts.items[i]);
+  sc__vec_free(&aux->vs_hosts);
   memset(aux, 0, sizeof(*aux));
 }
 

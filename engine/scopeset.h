@@ -90,8 +90,12 @@ typedef struct {
   sc_keys_t keys;             /* every index key the computation looked up */
   sc_hashmap_t *vs_positions; /* per listener: VS key hash -> position + 1 */
   uint32_t nlisteners;
+  sc_vec_t vs_hosts;          /* char * (owned): the hosts of the scope's VirtualServices */
 } sc_scope_aux_t;
 void sc_scope_aux_free(sc_scope_aux_t *aux);
+/* Whether a VirtualService of the scope matches host: the head's virtual hosts read its
+ * record, so a change of it recomputes the scope in full, not just the entry. */
+bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host);
 
 /* Whether a scope stores only its namespace's specific hostnames and refers to the base
  * for the rest: it imports every host of every namespace, and its namespace is not the

@@ -1183,19 +1183,46 @@ static void add_rule_host(const sc_world_t *w, specific_t *sp, const sc_str_t *h
   sc__strmap_foreach(&w->all_by_host, add_covered, sp);
 }
 
+typedef struct {
+  const sc_world_t *w;
+  specific_t *sp;
+  sc_str_t ns;
+} alias_ns_t;
+
+/* A hostname with an alias in the namespace: its virtual host has the alias's short names. */
+static void add_aliased(void *arg, sc_str_t key, void *value) {
+  alias_ns_t *a = arg;
+  const alias_list_t *l = value;
+  for (uint32_t i = 0; i < l->n; i++)
+    if (sc_str_eq(l->items[i].namespace_, a->ns)) {
+      const sc_vec_t *recs = sc__strmap_get(&a->w->all_by_host, key);
+      if (recs != NULL && recs->n > 0)
+        add_specific(a->sp, &((const sc_svc_t *)recs->items[0])->hostname);
+      return;
+    }
+}
+
 int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
                                sc_strmap_t *set, bool *wildcards) {
   specific_t sp = {hosts, set, {"", 0}, false, 0};
   const sc_vec_t *lists[2] = {sc__strmap_get(&w->exported_to, ns), sc__strmap_get(&w->svcs_by_ns, ns)};
   for (int l = 0; l < 2; l++)
-    for (uint32_t i = 0; lists[l] && i < lists[l]->n; i++)
-      add_specific(&sp, &((const sc_svc_t *)lists[l]->items[i])->hostname);
+    for (uint32_t i = 0; lists[l] && i < lists[l]->n; i++) {
+      const sc_svc_t *svc = lists[l]->items[i];
+      add_specific(&sp, &svc->hostname);
+      /* An alias of the namespace names its target: whether the target exists yet or not,
+       * its entry (aliases, short names) is the namespace's own. */
+      if (l == 1 && svc->resolution == SC_RES_ALIAS && svc->external_name.len > 0)
+        add_specific(&sp, &svc->external_name);
+    }
   const sc_dr_index_t *local = sc__strmap_get(&w->dr_local, ns);
   for (uint32_t i = 0; local && i < local->hosts.n; i++)
     add_rule_host(w, &sp, local->hosts.items[i]);
   const sc_vec_t *named = sc__strmap_get(&w->dr_named, ns);
   for (uint32_t i = 0; named && i < named->n; i++)
     add_rule_host(w, &sp, named->items[i]);
+  alias_ns_t an = {w, &sp, ns};
+  sc__strmap_foreach(&w->aliases_of, add_aliased, &an);
   *wildcards = sp.wildcards;
   return sp.rc ? SC_ENOMEM : 0;
 }

@@ -89,3 +89,49 @@ Envoy__Config__Core__V3__Address *sc__xds_socket_address(sc_arena_t *a, const ch
   return addr;
 }
 
+char *sc__xds_str(sc_arena_t *a, sc_str_t s) {
+  char *out = sc__arena_alloc(a, s.len + 1);
+  if (out != NULL) {
+    memcpy(out, s.ptr, s.len);
+    out[s.len] = '\0';
+  }
+  return out;
+}
+
+Envoy__Config__Core__V3__ConfigSource *sc__xds_ads_source(sc_arena_t *a) {
+  Envoy__Config__Core__V3__ConfigSource *cs =
+      NEW(a, Envoy__Config__Core__V3__ConfigSource, envoy__config__core__v3__config_source__descriptor);
+  Envoy__Config__Core__V3__AggregatedConfigSource *ads =
+      NEW(a, Envoy__Config__Core__V3__AggregatedConfigSource, envoy__config__core__v3__aggregated_config_source__descriptor);
+  if (cs == NULL || ads == NULL)
+    return NULL;
+  cs->config_source_specifier_case = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_ADS;
+  cs->ads = ads;
+  cs->initial_fetch_timeout = sc__xds_duration(a, 0);
+  cs->resource_api_version = ENVOY__CONFIG__CORE__V3__API_VERSION__V3;
+  return cs->initial_fetch_timeout ? cs : NULL;
+}
+
+/* The type URL of m's type. */
+static char *type_url(sc_arena_t *a, const ProtobufCMessageDescriptor *d) {
+  static const char prefix[] = "type.googleapis.com/";
+  size_t n = strlen(d->name);
+  char *url = sc__arena_alloc(a, sizeof(prefix) + n);
+  if (url != NULL) {
+    memcpy(url, prefix, sizeof(prefix) - 1);
+    memcpy(url + sizeof(prefix) - 1, d->name, n + 1);
+  }
+  return url;
+}
+
+Google__Protobuf__Any *sc__xds_any(sc_arena_t *a, const ProtobufCMessage *m) {
+  Google__Protobuf__Any *any = NEW(a, Google__Protobuf__Any, google__protobuf__any__descriptor);
+  size_t len = protobuf_c_message_get_packed_size(m);
+  uint8_t *bytes = sc__arena_alloc(a, len ? len : 1);
+  if (any == NULL || bytes == NULL || (any->type_url = type_url(a, m->descriptor)) == NULL)
+    return NULL;
+  protobuf_c_message_pack(m, bytes);
+  any->value.data = bytes;
+  any->value.len = len;
+  return any;
+}

@@ -6,6 +6,8 @@
 #include "arena.h"
 #include "cds.h"
 #include "envoy/config/core/v3/address.pb-c.h"
+#include "envoy/config/core/v3/config_source.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
 
@@ -15,6 +17,12 @@ void *sc__xds_new(sc_arena_t *a, const ProtobufCMessageDescriptor *d);
 
 Google__Protobuf__Duration *sc__xds_duration(sc_arena_t *a, int64_t ns);
 Google__Protobuf__UInt32Value *sc__xds_u32(sc_arena_t *a, uint32_t v);
+/* A NUL-terminated copy of s in the arena. */
+char *sc__xds_str(sc_arena_t *a, sc_str_t s);
+/* The ADS config source of EDS clusters and RDS: initial_fetch_timeout 0s, API version V3. */
+Envoy__Config__Core__V3__ConfigSource *sc__xds_ads_source(sc_arena_t *a);
+/* An Any holding m (packed into the arena). */
+Google__Protobuf__Any *sc__xds_any(sc_arena_t *a, const ProtobufCMessage *m);
 /* host is borrowed: it must outlive the message. */
 Envoy__Config__Core__V3__Address *sc__xds_socket_address(sc_arena_t *a, const char *host, uint32_t port);
 

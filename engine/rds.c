@@ -1,0 +1,853 @@
+/* RDS (see rds.h). Section numbers refer to shared/spec/semantics.md. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envoy/config/route/v3/route.pb-c.h"
+#include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
+#include "host.h"
+#include "rds.h"
+#include "scopecast/error.h"
+#include "xdsbuild.h"
+
+typedef Envoy__Config__Route__V3__VirtualHost vhost_t;
+typedef Envoy__Config__Route__V3__Route route_t;
+typedef Envoy__Config__Route__V3__RouteMatch match_t;
+typedef Envoy__Config__Route__V3__RouteAction action_t;
+typedef Envoy__Config__Route__V3__RetryPolicy retry_t;
+typedef Envoy__Config__Route__V3__HeaderMatcher header_t;
+typedef Envoy__Type__Matcher__V3__StringMatcher string_matcher_t;
+
+bool sc_rds_http_protocol(sc_protocol_t p) {
+  return p == SC_PROTO_HTTP || p == SC_PROTO_HTTP2 || p == SC_PROTO_GRPC || p == SC_PROTO_GRPC_WEB ||
+         p == SC_PROTO_HTTP_PROXY;
+}
+
+/* A growable list of strings in an arena. */
+typedef struct {
+  char **items;
+  size_t n, cap;
+} strs_t;
+
+static int strs_add(sc_arena_t *a, strs_t *l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int strs_add(sc_arena_t *a, strs_t *l, const char *fmt, ...) {
+  char buf[1100];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof(buf))
+    return SC_EINVAL;
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->items[i], buf) == 0)
+      return 0; /* a domain once */
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    char **items = sc__arena_alloc(a, cap * sizeof(*items));
+    if (items == NULL)
+      return SC_ENOMEM;
+    if (l->n)
+      memcpy(items, l->items, l->n * sizeof(*items));
+    l->items = items;
+    l->cap = cap;
+  }
+  if ((l->items[l->n] = sc__xds_str(a, (sc_str_t){buf, (uint32_t)n})) == NULL)
+    return SC_ENOMEM;
+  l->n++;
+  return 0;
+}
+
+/* The labels of a hostname "name.ns.svc.<suffix>": name and ns, or false. */
+static bool cluster_local(sc_str_t x, sc_str_t *name, sc_str_t *ns) {
+  const char *d1 = memchr(x.ptr, '.', x.len);
+  if (d1 == NULL)
+    return false;
+  const char *rest = d1 + 1, *end = x.ptr + x.len;
+  const char *d2 = memchr(rest, '.', (size_t)(end - rest));
+  if (d2 == NULL || end - d2 < 6 || memcmp(d2, ".svc.", 5) != 0)
+    return false;
+  *name = (sc_str_t){x.ptr, (uint32_t)(d1 - x.ptr)};
+  *ns = (sc_str_t){rest, (uint32_t)(d2 - rest)};
+  return true;
+}
+
+static bool is_ip_literal(sc_str_t s) {
+  for (uint32_t i = 0; i < s.len; i++)
+    if (!((s.ptr[i] >= '0' && s.ptr[i] <= '9') || s.ptr[i] == '.' || s.ptr[i] == ':'))
+      return false;
+  return s.len > 0;
+}
+
+/* The domains of one hostname x (9.6.3 steps 1-3). */
+static int host_domains(sc_arena_t *a, sc_str_t x, sc_str_t proxy_ns, strs_t *out) {
+  int rc = strs_add(a, out, "%.*s", (int)x.len, x.ptr);
+  if (rc == 0 && !is_ip_literal(x))
+    rc = strs_add(a, out, "%.*s.", (int)x.len, x.ptr);
+  sc_str_t name, ns;
+  if (rc == 0 && cluster_local(x, &name, &ns)) {
+    if (sc_str_eq(ns, proxy_ns))
+      rc = strs_add(a, out, "%.*s", (int)name.len, name.ptr);
+    if (rc == 0)
+      rc = strs_add(a, out, "%.*s.%.*s.svc", (int)name.len, name.ptr, (int)ns.len, ns.ptr);
+    if (rc == 0)
+      rc = strs_add(a, out, "%.*s.%.*s", (int)name.len, name.ptr, (int)ns.len, ns.ptr);
+  }
+  return rc;
+}
+
+/* The domains of svc's virtual host (9.6.3): its hostname, then its aliases, with the
+ * headless wildcard forms, then its address. */
+static int service_domains(sc_arena_t *a, const sc_svc_t *svc, sc_str_t proxy_ns, strs_t *out) {
+  int rc = host_domains(a, svc->hostname, proxy_ns, out);
+  for (uint32_t i = 0; i < svc->naliases && rc == 0; i++)
+    rc = host_domains(a, svc->aliases[i].hostname, proxy_ns, out);
+  if (rc == 0 && svc->registry == SC_REGISTRY_KUBERNETES && svc->resolution == SC_RES_PASSTHROUGH) {
+    size_t n = out->n;
+    for (size_t i = 0; i < n && rc == 0; i++)
+      rc = strs_add(a, out, "*.%s", out->items[i]);
+  }
+  if (rc == 0 && svc->address.len > 0 && !sc_str_eqz(svc->address, "0.0.0.0")) {
+    bool v6 = memchr(svc->address.ptr, ':', svc->address.len) != NULL;
+    rc = strs_add(a, out, v6 ? "[%.*s]" : "%.*s", (int)svc->address.len, svc->address.ptr);
+  }
+  return rc;
+}
+
+/* ---- routes ------------------------------------------------------------------------------ */
+
+static match_t *prefix_match(sc_arena_t *a, const char *prefix) {
+  match_t *m = NEW(a, match_t, envoy__config__route__v3__route_match__descriptor);
+  if (m != NULL) {
+    m->path_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PREFIX;
+    m->prefix = (char *)prefix;
+  }
+  return m;
+}
+
+static const char default_retry_on[] = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+
+/* Istio's retry policy (retry.ConvertPolicy): the default when the route says nothing,
+ * none for attempts <= 0. */
+static int retry_policy(sc_arena_t *a, const sc_retries_t *in, retry_t **out) {
+  *out = NULL;
+  if (in != NULL && in->attempts <= 0)
+    return 0;
+  retry_t *r = NEW(a, retry_t, envoy__config__route__v3__retry_policy__descriptor);
+  Envoy__Config__Route__V3__RetryPolicy__RetryHostPredicate *p =
+      NEW(a, Envoy__Config__Route__V3__RetryPolicy__RetryHostPredicate,
+          envoy__config__route__v3__retry_policy__retry_host_predicate__descriptor);
+  Envoy__Extensions__Retry__Host__PreviousHosts__V3__PreviousHostsPredicate *prev =
+      NEW(a, Envoy__Extensions__Retry__Host__PreviousHosts__V3__PreviousHostsPredicate,
+          envoy__extensions__retry__host__previous_hosts__v3__previous_hosts_predicate__descriptor);
+  Envoy__Config__Route__V3__RetryPolicy__RetryHostPredicate **list = sc__arena_alloc(a, sizeof(*list));
+  if (r == NULL || p == NULL || prev == NULL || list == NULL)
+    return SC_ENOMEM;
+  p->name = "envoy.retry_host_predicates.previous_hosts";
+  p->config_type_case = ENVOY__CONFIG__ROUTE__V3__RETRY_POLICY__RETRY_HOST_PREDICATE__CONFIG_TYPE_TYPED_CONFIG;
+  if ((p->typed_config = sc__xds_any(a, &prev->base)) == NULL)
+    return SC_ENOMEM;
+  list[0] = p;
+  r->n_retry_host_predicate = 1;
+  r->retry_host_predicate = list;
+  r->host_selection_retry_max_attempts = 5;
+  r->retry_on = (char *)default_retry_on;
+  if ((r->num_retries = sc__xds_u32(a, in ? (uint32_t)in->attempts : 2)) == NULL)
+    return SC_ENOMEM;
+  if (in != NULL && in->retry_on.len > 0) { /* numbers are status codes */
+    char *on = sc__arena_alloc(a, in->retry_on.len + sizeof(",retriable-status-codes"));
+    uint32_t *codes = sc__arena_alloc(a, (in->retry_on.len + 1) * sizeof(*codes));
+    if (on == NULL || codes == NULL)
+      return SC_ENOMEM;
+    on[0] = '\0';
+    bool has_rsc = false;
+    const char *p0 = in->retry_on.ptr, *end = p0 + in->retry_on.len;
+    while (p0 < end) {
+      const char *comma = memchr(p0, ',', (size_t)(end - p0));
+      const char *e = comma ? comma : end;
+      while (p0 < e && *p0 == ' ')
+        p0++;
+      const char *t = e;
+      while (t > p0 && t[-1] == ' ')
+        t--;
+      bool numeric = t > p0;
+      for (const char *c = p0; c < t; c++)
+        numeric &= *c >= '0' && *c <= '9';
+      if (numeric) {
+        codes[r->n_retriable_status_codes++] = (uint32_t)strtoul(p0, NULL, 10);
+      } else if (t > p0) {
+        has_rsc |= (size_t)(t - p0) == strlen("retriable-status-codes") &&
+                   memcmp(p0, "retriable-status-codes", (size_t)(t - p0)) == 0;
+        size_t at = strlen(on);
+        if (at > 0)
+          on[at++] = ',';
+        memcpy(on + at, p0, (size_t)(t - p0));
+        on[at + (size_t)(t - p0)] = '\0';
+      }
+      p0 = comma ? comma + 1 : end;
+    }
+    if (r->n_retriable_status_codes > 0 && !has_rsc)
+      strcat(on, on[0] ? ",retriable-status-codes" : "retriable-status-codes");
+    r->retry_on = on;
+    r->retriable_status_codes = codes;
+  }
+  if (in != NULL && in->per_try_timeout != SC_UNSET_I64 &&
+      (r->per_try_timeout = sc__xds_duration(a, in->per_try_timeout)) == NULL)
+    return SC_ENOMEM;
+  *out = r;
+  return 0;
+}
+
+/* A route action to one cluster with timeout 0s (none) and the given retry policy. */
+static action_t *cluster_action(sc_arena_t *a, const char *cluster, int64_t timeout, const sc_retries_t *retries,
+                                bool with_retries) {
+  action_t *act = NEW(a, action_t, envoy__config__route__v3__route_action__descriptor);
+  if (act == NULL)
+    return NULL;
+  act->cluster_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_CLUSTER;
+  act->cluster = (char *)cluster;
+  if ((act->timeout = sc__xds_duration(a, timeout)) == NULL ||
+      (act->max_grpc_timeout = sc__xds_duration(a, timeout)) == NULL)
+    return NULL;
+  if (with_retries && retry_policy(a, retries, &act->retry_policy) != 0)
+    return NULL;
+  return act;
+}
+
+static Envoy__Config__Route__V3__Decorator *decorator(sc_arena_t *a, const char *op) {
+  Envoy__Config__Route__V3__Decorator *d = NEW(a, Envoy__Config__Route__V3__Decorator, envoy__config__route__v3__decorator__descriptor);
+  if (d != NULL && (d->operation = sc__xds_str(a, sc_str(op))) == NULL)
+    return NULL;
+  return d;
+}
+
+/* The mesh's default HTTP retry policy, or NULL for Istio's. */
+static const sc_retries_t *mesh_retries(const sc_mesh_config_t *mesh) {
+  return mesh->has_default_http_retry_policy ? &mesh->default_http_retry_policy : NULL;
+}
+
+/* The default route to a service's cluster (9.6.5). */
+static route_t *default_route(sc_arena_t *a, const char *cluster, const char *hostname, uint32_t port,
+                              const sc_mesh_config_t *mesh) {
+  route_t *r = NEW(a, route_t, envoy__config__route__v3__route__descriptor);
+  char op[1100];
+  snprintf(op, sizeof(op), "%s:%u/*", hostname, port);
+  if (r == NULL || (r->match = prefix_match(a, "/")) == NULL ||
+      (r->route = cluster_action(a, cluster, 0, mesh_retries(mesh), true)) == NULL ||
+      (r->decorator = decorator(a, op)) == NULL)
+    return NULL;
+  r->name = "default";
+  r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_ROUTE;
+  return r;
+}
+
+static vhost_t *new_vhost(sc_arena_t *a, const char *name, const strs_t *domains, route_t **routes, size_t nroutes) {
+  vhost_t *v = NEW(a, vhost_t, envoy__config__route__v3__virtual_host__descriptor);
+  if (v == NULL || (v->name = sc__xds_str(a, sc_str(name))) == NULL)
+    return NULL;
+  v->domains = domains->items;
+  v->n_domains = domains->n;
+  v->routes = routes;
+  v->n_routes = nroutes;
+  return v;
+}
+
+int sc_rds_service(const sc_svc_t *svc, sc_str_t proxy_ns, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+  if (svc->resolution == SC_RES_ALIAS)
+    return 0;
+  sc_arena_t *a = sc__arena_new(4096);
+  if (a == NULL)
+    return SC_ENOMEM;
+  strs_t domains = {0};
+  int rc = 0;
+  bool have_domains = false;
+  for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
+    const sc_svc_port_t *port = &svc->ports[i];
+    if (!sc_rds_http_protocol(port->protocol))
+      continue;
+    if (!have_domains && (rc = service_domains(a, svc, proxy_ns, &domains)) != 0)
+      break;
+    have_domains = true;
+    char cluster[1200], name[1200];
+    snprintf(cluster, sizeof(cluster), "outbound|%u||%s", port->port, svc->hostname.ptr);
+    snprintf(name, sizeof(name), "%s:%u", svc->hostname.ptr, port->port);
+    route_t **routes = sc__arena_alloc(a, sizeof(*routes));
+    vhost_t *v = NULL;
+    if (routes == NULL || (routes[0] = default_route(a, cluster, svc->hostname.ptr, port->port, mesh)) == NULL ||
+        (v = new_vhost(a, name, &domains, routes, 1)) == NULL)
+      rc = SC_ENOMEM;
+    else
+      rc = sc__resources_add(out, name, &v->base);
+  }
+  sc__arena_del(a);
+  return rc;
+}
+
+int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out) {
+  sc_arena_t *a = sc__arena_new(1024);
+  if (a == NULL)
+    return SC_ENOMEM;
+  bool allow = s->outbound_mode != SC_OUTBOUND_REGISTRY_ONLY;
+  const char *name = allow ? "allow_any" : "block_all";
+  static char *star[] = {"*"};
+  strs_t domains = {star, 1, 1};
+  route_t *r = NEW(a, route_t, envoy__config__route__v3__route__descriptor);
+  route_t **routes = sc__arena_alloc(a, sizeof(*routes));
+  vhost_t *v = NULL;
+  int rc = r && routes && (r->match = prefix_match(a, "/")) ? 0 : SC_ENOMEM;
+  if (rc == 0) {
+    r->name = (char *)name;
+    routes[0] = r;
+    if (allow) {
+      char cluster[1200] = "PassthroughCluster";
+      if (s->egress_proxy != NULL)
+        snprintf(cluster, sizeof(cluster), "outbound|%u|%s|%s", s->egress_proxy->port, s->egress_proxy->subset.ptr,
+                 s->egress_proxy->host.ptr);
+      r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_ROUTE;
+      if ((r->route = cluster_action(a, sc__xds_str(a, sc_str(cluster)), 0, NULL, false)) == NULL)
+        rc = SC_ENOMEM;
+    } else {
+      r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_DIRECT_RESPONSE;
+      if ((r->direct_response = NEW(a, Envoy__Config__Route__V3__DirectResponseAction,
+                                    envoy__config__route__v3__direct_response_action__descriptor)) == NULL)
+        rc = SC_ENOMEM;
+      else
+        r->direct_response->status = 502;
+    }
+  }
+  if (rc == 0 && (v = new_vhost(a, name, &domains, routes, 1)) == NULL)
+    rc = SC_ENOMEM;
+  if (rc == 0)
+    rc = sc__resources_add(out, name, &v->base);
+  sc__arena_del(a);
+  return rc;
+}
+
+/* ---- VirtualServices (9.6.4) -------------------------------------------------------------- */
+
+static string_matcher_t *string_matcher(sc_arena_t *a, const sc_string_match_t *m) {
+  string_matcher_t *s = NEW(a, string_matcher_t, envoy__type__matcher__v3__string_matcher__descriptor);
+  char *v = sc__xds_str(a, m->value);
+  if (s == NULL || v == NULL)
+    return NULL;
+  switch (m->kind) {
+  case SC_MATCH_PREFIX:
+    s->match_pattern_case = ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_PREFIX;
+    s->prefix = v;
+    break;
+  case SC_MATCH_REGEX:
+    s->match_pattern_case = ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_SAFE_REGEX;
+    if ((s->safe_regex = NEW(a, Envoy__Type__Matcher__V3__RegexMatcher, envoy__type__matcher__v3__regex_matcher__descriptor)) == NULL)
+      return NULL;
+    s->safe_regex->regex = v;
+    break;
+  default:
+    s->match_pattern_case = ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_EXACT;
+    s->exact = v;
+  }
+  return s;
+}
+
+/* A header matcher; an empty match is a presence match. */
+static header_t *header(sc_arena_t *a, const char *name, const sc_string_match_t *m, bool invert) {
+  header_t *h = NEW(a, header_t, envoy__config__route__v3__header_matcher__descriptor);
+  if (h == NULL || (h->name = sc__xds_str(a, sc_str(name))) == NULL)
+    return NULL;
+  h->invert_match = invert;
+  if (m->kind == SC_MATCH_NONE) {
+    h->header_match_specifier_case = ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_PRESENT_MATCH;
+    h->present_match = true;
+  } else {
+    h->header_match_specifier_case = ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_STRING_MATCH;
+    if ((h->string_match = string_matcher(a, m)) == NULL)
+      return NULL;
+  }
+  return h;
+}
+
+static match_t *route_match(sc_arena_t *a, const sc_http_match_t *in) {
+  match_t *m = NEW(a, match_t, envoy__config__route__v3__route_match__descriptor);
+  if (m == NULL)
+    return NULL;
+  char *uri = sc__xds_str(a, in->uri.value);
+  if (uri == NULL)
+    return NULL;
+  switch (in->uri.kind) {
+  case SC_MATCH_EXACT:
+    m->path_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PATH;
+    m->path = uri;
+    break;
+  case SC_MATCH_REGEX:
+    m->path_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_SAFE_REGEX;
+    if ((m->safe_regex = NEW(a, Envoy__Type__Matcher__V3__RegexMatcher, envoy__type__matcher__v3__regex_matcher__descriptor)) == NULL)
+      return NULL;
+    m->safe_regex->regex = uri;
+    break;
+  case SC_MATCH_PREFIX:
+    m->path_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PREFIX;
+    m->prefix = uri;
+    break;
+  default:
+    m->path_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PREFIX;
+    m->prefix = "/";
+  }
+  Google__Protobuf__BoolValue *cs = NEW(a, Google__Protobuf__BoolValue, google__protobuf__bool_value__descriptor);
+  size_t nh = in->headers.n + in->without_headers.n + 3;
+  header_t **hs = sc__arena_alloc(a, nh * sizeof(*hs));
+  if (cs == NULL || hs == NULL)
+    return NULL;
+  cs->value = !in->ignore_uri_case;
+  m->case_sensitive = cs;
+  m->headers = hs;
+  for (uint32_t i = 0; i < in->headers.n; i++)
+    if ((hs[m->n_headers++] = header(a, in->headers.items[i].name.ptr, &in->headers.items[i].match, false)) == NULL)
+      return NULL;
+  const struct {
+    const char *name;
+    const sc_string_match_t *m;
+  } pseudo[] = {{":method", &in->method}, {":authority", &in->authority}, {":scheme", &in->scheme}};
+  for (size_t i = 0; i < 3; i++)
+    if (pseudo[i].m->kind != SC_MATCH_NONE && (hs[m->n_headers++] = header(a, pseudo[i].name, pseudo[i].m, false)) == NULL)
+      return NULL;
+  for (uint32_t i = 0; i < in->without_headers.n; i++)
+    if ((hs[m->n_headers++] = header(a, in->without_headers.items[i].name.ptr, &in->without_headers.items[i].match, true)) == NULL)
+      return NULL;
+  if (in->query_params.n > 0) {
+    typedef Envoy__Config__Route__V3__QueryParameterMatcher qp_t;
+    qp_t **qs = sc__arena_alloc(a, in->query_params.n * sizeof(*qs));
+    if (qs == NULL)
+      return NULL;
+    m->query_parameters = qs;
+    for (uint32_t i = 0; i < in->query_params.n; i++) {
+      const sc_keyed_match_t *k = &in->query_params.items[i];
+      qp_t *q = NEW(a, qp_t, envoy__config__route__v3__query_parameter_matcher__descriptor);
+      if (q == NULL || (q->name = sc__xds_str(a, k->name)) == NULL)
+        return NULL;
+      if (k->match.kind == SC_MATCH_NONE) {
+        q->query_parameter_match_specifier_case =
+            ENVOY__CONFIG__ROUTE__V3__QUERY_PARAMETER_MATCHER__QUERY_PARAMETER_MATCH_SPECIFIER_PRESENT_MATCH;
+        q->present_match = true;
+      } else {
+        q->query_parameter_match_specifier_case =
+            ENVOY__CONFIG__ROUTE__V3__QUERY_PARAMETER_MATCHER__QUERY_PARAMETER_MATCH_SPECIFIER_STRING_MATCH;
+        if ((q->string_match = string_matcher(a, &k->match)) == NULL)
+          return NULL;
+      }
+      qs[m->n_query_parameters++] = q;
+    }
+  }
+  return m;
+}
+
+/* Whether a match applies to a proxy of this scope on port (9.6.4). Source labels are
+ * per proxy: a match that names any is left out (scope-level output never carries one
+ * label class's routes to another). */
+static bool match_applies(const sc_http_match_t *m, uint32_t port, sc_str_t proxy_ns) {
+  if (m->port != 0 && m->port != port)
+    return false;
+  if (m->gateways.n > 0)
+    return sc_strlist_hasz(&m->gateways, "mesh");
+  return m->source_labels.n == 0 && (m->source_namespace.len == 0 || sc_str_eq(m->source_namespace, proxy_ns));
+}
+
+static bool catch_all_match(const sc_http_match_t *m) {
+  return (m->uri.kind == SC_MATCH_NONE || (m->uri.kind == SC_MATCH_PREFIX && sc_str_eqz(m->uri.value, "/"))) &&
+         m->headers.n == 0 && m->without_headers.n == 0 && m->query_params.n == 0 && m->method.kind == SC_MATCH_NONE &&
+         m->authority.kind == SC_MATCH_NONE && m->scheme.kind == SC_MATCH_NONE && m->source_labels.n == 0;
+}
+
+/* The scope's record of a hostname, or NULL. */
+static const sc_svc_t *scope_service(const sc_scope_t *s, sc_str_t host) {
+  size_t lo = 0, hi = s->services.n;
+  while (lo < hi) { /* services are sorted by hostname */
+    size_t mid = (lo + hi) / 2;
+    const sc_svc_t *svc = s->services.items[mid];
+    int c = sc_str_cmp(svc->hostname, host);
+    if (c == 0)
+      return svc;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* The cluster of a destination (9.6.4): its port, else the service's only port, else the
+ * listener's; an alias destination goes to its ExternalName target. */
+static char *destination_cluster(sc_arena_t *a, const sc_scope_t *s, const sc_destination_t *d, uint32_t port) {
+  const sc_svc_t *svc = scope_service(s, d->host);
+  sc_str_t host = d->host;
+  if (svc != NULL && svc->resolution == SC_RES_ALIAS && svc->external_name.len > 0)
+    host = svc->external_name;
+  uint32_t p = d->port ? d->port : (svc != NULL && svc->nports == 1 ? svc->ports[0].port : port);
+  char buf[1200];
+  snprintf(buf, sizeof(buf), "outbound|%u|%.*s|%.*s", p, (int)d->subset.len, d->subset.ptr, (int)host.len, host.ptr);
+  return sc__xds_str(a, sc_str(buf));
+}
+
+/* The operation of a route's decorator: host:port + path of its single cluster, else the
+ * VirtualService's name. */
+static int set_decorator(sc_arena_t *a, route_t *r, const char *cluster, sc_str_t vs_name, uint32_t port) {
+  char path[1100] = "/*";
+  const match_t *m = r->match;
+  if (m->path_specifier_case == ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PREFIX)
+    snprintf(path, sizeof(path), "%s*", m->prefix);
+  else if (m->path_specifier_case == ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PATH)
+    snprintf(path, sizeof(path), "%s", m->path);
+  else if (m->path_specifier_case == ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_SAFE_REGEX)
+    snprintf(path, sizeof(path), "%s", m->safe_regex->regex);
+  char op[2400];
+  const char *p1 = cluster ? strchr(cluster, '|') : NULL;                 /* |port|subset|host */
+  const char *p3 = p1 ? strchr(strchr(p1 + 1, '|') + 1, '|') : NULL;     /* |host */
+  if (p3 != NULL)
+    snprintf(op, sizeof(op), "%s:%u%s", p3 + 1, (unsigned)strtoul(p1 + 1, NULL, 10), path);
+  else
+    snprintf(op, sizeof(op), "%.*s:%u%s", (int)vs_name.len, vs_name.ptr, port, path);
+  return (r->decorator = decorator(a, op)) ? 0 : SC_ENOMEM;
+}
+
+/* The action of an http route: redirect, direct response, or a route to its destinations. */
+static int route_action(sc_arena_t *a, const sc_scope_t *s, const sc_http_route_t *h, uint32_t port,
+                        const sc_mesh_config_t *mesh, route_t *r, const char **single) {
+  *single = NULL;
+  if (h->has_redirect) {
+    typedef Envoy__Config__Route__V3__RedirectAction redirect_t;
+    redirect_t *rd = NEW(a, redirect_t, envoy__config__route__v3__redirect_action__descriptor);
+    if (rd == NULL || (rd->host_redirect = sc__xds_str(a, h->redirect.authority)) == NULL)
+      return SC_ENOMEM;
+    if (h->redirect.uri.len > 0) {
+      rd->path_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__PATH_REWRITE_SPECIFIER_PATH_REDIRECT;
+      if ((rd->path_redirect = sc__xds_str(a, h->redirect.uri)) == NULL)
+        return SC_ENOMEM;
+    }
+    if (h->redirect.scheme.len > 0) {
+      rd->scheme_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_SCHEME_REDIRECT;
+      if ((rd->scheme_redirect = sc__xds_str(a, h->redirect.scheme)) == NULL)
+        return SC_ENOMEM;
+    }
+    rd->port_redirect = h->redirect.port;
+    switch (h->redirect.redirect_code) {
+    case 302: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__FOUND; break;
+    case 303: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__SEE_OTHER; break;
+    case 307: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__TEMPORARY_REDIRECT; break;
+    case 308: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__PERMANENT_REDIRECT; break;
+    default: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__MOVED_PERMANENTLY;
+    }
+    r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_REDIRECT;
+    r->redirect = rd;
+    return 0;
+  }
+  if (h->has_direct_response) {
+    typedef Envoy__Config__Route__V3__DirectResponseAction direct_t;
+    direct_t *d = NEW(a, direct_t, envoy__config__route__v3__direct_response_action__descriptor);
+    if (d == NULL)
+      return SC_ENOMEM;
+    d->status = h->direct_response.status;
+    if (h->direct_response.body.len > 0) {
+      Envoy__Config__Core__V3__DataSource *body =
+          NEW(a, Envoy__Config__Core__V3__DataSource, envoy__config__core__v3__data_source__descriptor);
+      if (body == NULL || (body->inline_string = sc__xds_str(a, h->direct_response.body)) == NULL)
+        return SC_ENOMEM;
+      body->specifier_case = ENVOY__CONFIG__CORE__V3__DATA_SOURCE__SPECIFIER_INLINE_STRING;
+      d->body = body;
+    }
+    r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_DIRECT_RESPONSE;
+    r->direct_response = d;
+    return 0;
+  }
+  int64_t timeout = h->timeout != SC_UNSET_I64 ? h->timeout : 0;
+  const sc_retries_t *retries = h->has_retries ? &h->retries : mesh_retries(mesh);
+  action_t *act = cluster_action(a, NULL, timeout, retries, true);
+  if (act == NULL)
+    return SC_ENOMEM;
+  uint32_t live = 0;
+  for (uint32_t i = 0; i < h->nroute; i++)
+    live += h->nroute == 1 || h->route[i].weight > 0;
+  if (live <= 1) {
+    for (uint32_t i = 0; i < h->nroute && act->cluster == NULL; i++)
+      if (h->nroute == 1 || h->route[i].weight > 0)
+        act->cluster = destination_cluster(a, s, &h->route[i].destination, port);
+    if (act->cluster == NULL)
+      act->cluster = "BlackHoleCluster"; /* no destination: validation refuses such routes */
+    *single = act->cluster;
+  } else {
+    typedef Envoy__Config__Route__V3__WeightedCluster__ClusterWeight weight_t;
+    Envoy__Config__Route__V3__WeightedCluster *wc =
+        NEW(a, Envoy__Config__Route__V3__WeightedCluster, envoy__config__route__v3__weighted_cluster__descriptor);
+    weight_t **ws = sc__arena_alloc(a, live * sizeof(*ws));
+    if (wc == NULL || ws == NULL)
+      return SC_ENOMEM;
+    for (uint32_t i = 0; i < h->nroute; i++) {
+      if (h->route[i].weight == 0)
+        continue;
+      weight_t *w = NEW(a, weight_t, envoy__config__route__v3__weighted_cluster__cluster_weight__descriptor);
+      if (w == NULL || (w->name = destination_cluster(a, s, &h->route[i].destination, port)) == NULL ||
+          (w->weight = sc__xds_u32(a, h->route[i].weight)) == NULL)
+        return SC_ENOMEM;
+      ws[wc->n_clusters++] = w;
+    }
+    wc->clusters = ws;
+    act->cluster_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_WEIGHTED_CLUSTERS;
+    act->weighted_clusters = wc;
+  }
+  if (act->cluster != NULL)
+    act->cluster_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_CLUSTER;
+  if (h->has_rewrite) {
+    if (h->rewrite.uri.len > 0 && (act->prefix_rewrite = sc__xds_str(a, h->rewrite.uri)) == NULL)
+      return SC_ENOMEM;
+    if (h->rewrite.regex_match.len > 0) {
+      Envoy__Type__Matcher__V3__RegexMatchAndSubstitute *rr = NEW(
+          a, Envoy__Type__Matcher__V3__RegexMatchAndSubstitute, envoy__type__matcher__v3__regex_match_and_substitute__descriptor);
+      Envoy__Type__Matcher__V3__RegexMatcher *pat =
+          NEW(a, Envoy__Type__Matcher__V3__RegexMatcher, envoy__type__matcher__v3__regex_matcher__descriptor);
+      if (rr == NULL || pat == NULL || (pat->regex = sc__xds_str(a, h->rewrite.regex_match)) == NULL ||
+          (rr->substitution = sc__xds_str(a, h->rewrite.regex_rewrite)) == NULL)
+        return SC_ENOMEM;
+      rr->pattern = pat;
+      act->regex_rewrite = rr;
+    }
+    if (h->rewrite.authority.len > 0) {
+      act->host_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL;
+      if ((act->host_rewrite_literal = sc__xds_str(a, h->rewrite.authority)) == NULL)
+        return SC_ENOMEM;
+    }
+  }
+  r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_ROUTE;
+  r->route = act;
+  return 0;
+}
+
+/* The routes of a VirtualService's http section for a proxy of the scope on port. */
+static int translate(sc_arena_t *a, const sc_scope_t *s, const sc_obj_t *vs, uint32_t port, const sc_mesh_config_t *mesh,
+                     route_t ***out, size_t *nout) {
+  const sc_virtual_service_t *v = &vs->u.virtual_service;
+  size_t cap = 1;
+  for (uint32_t i = 0; i < v->nhttp; i++)
+    cap += v->http[i].nmatch ? v->http[i].nmatch : 1;
+  route_t **routes = sc__arena_alloc(a, cap * sizeof(*routes));
+  if (routes == NULL)
+    return SC_ENOMEM;
+  size_t n = 0;
+  bool done = false;
+  for (uint32_t i = 0; i < v->nhttp && !done; i++) {
+    const sc_http_route_t *h = &v->http[i];
+    for (uint32_t m = 0; m < (h->nmatch ? h->nmatch : 1) && !done; m++) {
+      const sc_http_match_t *hm = h->nmatch ? &h->match[m] : NULL;
+      if (hm != NULL && !match_applies(hm, port, s->namespace_))
+        continue;
+      route_t *r = NEW(a, route_t, envoy__config__route__v3__route__descriptor);
+      if (r == NULL)
+        return SC_ENOMEM;
+      char name[600];
+      if (hm != NULL && hm->name.len > 0)
+        snprintf(name, sizeof(name), "%.*s.%.*s", (int)h->name.len, h->name.ptr, (int)hm->name.len, hm->name.ptr);
+      else
+        snprintf(name, sizeof(name), "%.*s", (int)h->name.len, h->name.ptr);
+      const char *single;
+      if ((r->name = sc__xds_str(a, sc_str(name))) == NULL ||
+          (r->match = hm ? route_match(a, hm) : prefix_match(a, "/")) == NULL ||
+          route_action(a, s, h, port, mesh, r, &single) != 0 || set_decorator(a, r, single, vs->name, port) != 0)
+        return SC_ENOMEM;
+      routes[n++] = r;
+      done = hm == NULL || catch_all_match(hm);
+    }
+  }
+  *out = routes;
+  *nout = n;
+  return 0;
+}
+
+/* The VirtualService of the listener whose hosts cover hostname most specifically, first in
+ * order on ties (5.8): does vs own the hostname among the listener's VSs? */
+static bool owns(const sc_vec_t *vss, const sc_obj_t *vs, sc_str_t hostname) {
+  const sc_obj_t *best = NULL;
+  sc_str_t best_host = {NULL, 0};
+  for (uint32_t i = 0; i < vss->n; i++) {
+    const sc_obj_t *o = vss->items[i];
+    const sc_strlist_t *hosts = &o->u.virtual_service.hosts;
+    for (uint32_t h = 0; h < hosts->n; h++) {
+      sc_str_t p = hosts->items[h];
+      bool hit = sc_host_is_wildcard(p) ? sc_host_matches(p, hostname) : sc_str_eq(p, hostname);
+      if (hit && (best == NULL || sc_host_cmp_specificity(p, best_host) < 0)) {
+        best = o;
+        best_host = p;
+      }
+    }
+  }
+  return best == vs;
+}
+
+/* The egress listener a route configuration "port" is built from (9.6.1). */
+static const sc_listener_t *listener_for_port(const sc_scope_t *s, uint32_t port) {
+  const sc_listener_t *any = NULL;
+  for (uint32_t i = 0; i < s->nlisteners; i++) {
+    const sc_listener_t *l = &s->listeners[i];
+    if (l->match_port && l->port == port)
+      return l;
+    if (!l->match_port && any == NULL)
+      any = l;
+  }
+  return any;
+}
+
+static bool has_port(const sc_svc_t *svc, uint32_t port, bool http) {
+  for (uint32_t i = 0; i < svc->nports; i++)
+    if (svc->ports[i].port == port && (!http || sc_rds_http_protocol(svc->ports[i].protocol)))
+      return true;
+  return false;
+}
+
+/* The VirtualService virtual hosts of route configuration "port". */
+static int vs_vhosts_for_port(sc_arena_t *a, const sc_scope_t *s, uint32_t port, const sc_mesh_config_t *mesh,
+                              sc_resources_t *out) {
+  const sc_listener_t *l = listener_for_port(s, port);
+  if (l == NULL)
+    return 0;
+  int rc = 0;
+  for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
+    const sc_obj_t *vs = l->vss.items[v];
+    const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
+    route_t **routes;
+    size_t nroutes;
+    if ((rc = translate(a, s, vs, port, mesh, &routes, &nroutes)) != 0 || nroutes == 0)
+      continue;
+    /* Services of the listener the VS covers and owns, on this port. */
+    bool any_service = false, service_here = false;
+    for (uint32_t i = 0; i < l->services.n && rc == 0; i++) {
+      const sc_svc_t *svc = l->services.items[i];
+      bool covered = false;
+      for (uint32_t h = 0; h < hosts->n && !covered; h++)
+        covered = sc_host_is_wildcard(hosts->items[h]) ? sc_host_matches(hosts->items[h], svc->hostname)
+                                                       : sc_str_eq(hosts->items[h], svc->hostname);
+      if (!covered || !owns(&l->vss, vs, svc->hostname))
+        continue;
+      any_service = true;
+      if (!has_port(svc, port, true))
+        continue;
+      service_here = true;
+      strs_t domains = {0};
+      char name[1200];
+      snprintf(name, sizeof(name), "%s:%u", svc->hostname.ptr, port);
+      vhost_t *vh;
+      if ((rc = service_domains(a, svc, s->namespace_, &domains)) == 0)
+        rc = (vh = new_vhost(a, name, &domains, routes, nroutes)) ? sc__resources_add(out, name, &vh->base) : SC_ENOMEM;
+    }
+    /* Hosts that are no service: a virtual host of their own on the ports of the VS's
+     * services, or on port 80 when it has none. */
+    if (!(service_here || (!any_service && port == 80)))
+      continue;
+    for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
+      sc_str_t x = hosts->items[h];
+      bool service = false;
+      for (uint32_t i = 0; i < l->services.n && !service; i++) {
+        sc_str_t sh = ((const sc_svc_t *)l->services.items[i])->hostname;
+        service = sc_host_is_wildcard(x) ? sc_host_matches(x, sh) : sc_str_eq(sh, x);
+      }
+      if (service)
+        continue;
+      strs_t domains = {0};
+      char name[1200];
+      snprintf(name, sizeof(name), "%.*s:%u", (int)x.len, x.ptr, port);
+      vhost_t *vh;
+      if ((rc = strs_add(a, &domains, "%.*s", (int)x.len, x.ptr)) == 0)
+        rc = (vh = new_vhost(a, name, &domains, routes, nroutes)) ? sc__resources_add(out, name, &vh->base) : SC_ENOMEM;
+    }
+  }
+  return rc;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+typedef struct {
+  sc_resource_t r;
+  size_t at;
+} ordered_t;
+
+static int cmp_ordered(const void *pa, const void *pb) {
+  const ordered_t *a = pa, *b = pb;
+  int c = strcmp(a->r.name, b->r.name);
+  return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+
+/* Sorts out->items[from..] by name, stably: equal names keep their order, which the
+ * readers' first-wins rule reads. */
+static int sort_stably(sc_resources_t *out, size_t from) {
+  size_t n = out->n - from;
+  ordered_t *o = malloc((n ? n : 1) * sizeof(*o));
+  if (o == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    o[i] = (ordered_t){out->items[from + i], i};
+  qsort(o, n, sizeof(*o), cmp_ordered);
+  for (size_t i = 0; i < n; i++)
+    out->items[from + i] = o[i].r;
+  free(o);
+  return 0;
+}
+
+/* Adds port to a set kept in a growable array. */
+static int add_port(uint32_t **ports, size_t *n, size_t *cap, uint32_t port) {
+  for (size_t k = 0; k < *n; k++)
+    if ((*ports)[k] == port)
+      return 0;
+  if (*n == *cap) {
+    uint32_t *more = realloc(*ports, 2 * *cap * sizeof(**ports));
+    if (more == NULL)
+      return SC_ENOMEM;
+    *ports = more;
+    *cap *= 2;
+  }
+  (*ports)[(*n)++] = port;
+  return 0;
+}
+
+int sc_rds_virtual_services(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+  bool any = false;
+  for (uint32_t i = 0; i < s->nlisteners; i++)
+    any |= s->listeners[i].vss.n > 0;
+  if (!any)
+    return 0;
+  /* The route configurations the VirtualServices can contribute to: the HTTP ports of
+   * the services they cover, and 80 for one that covers none. Only those services'
+   * records are read (the scope is registered on them). */
+  size_t nports = 0, cap = 16;
+  uint32_t *ports = malloc(cap * sizeof(*ports));
+  int rc = ports ? 0 : SC_ENOMEM;
+  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
+    const sc_listener_t *l = &s->listeners[li];
+    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
+      const sc_strlist_t *hosts = &((const sc_obj_t *)l->vss.items[v])->u.virtual_service.hosts;
+      bool covers_any = false;
+      for (uint32_t i = 0; i < l->services.n && rc == 0; i++) {
+        const sc_svc_t *svc = l->services.items[i];
+        bool covered = false;
+        for (uint32_t h = 0; h < hosts->n && !covered; h++)
+          covered = sc_host_is_wildcard(hosts->items[h]) ? sc_host_matches(hosts->items[h], svc->hostname)
+                                                         : sc_str_eq(hosts->items[h], svc->hostname);
+        covers_any |= covered;
+        for (uint32_t p = 0; covered && p < svc->nports && rc == 0; p++)
+          if (sc_rds_http_protocol(svc->ports[p].protocol))
+            rc = add_port(&ports, &nports, &cap, svc->ports[p].port);
+      }
+      if (rc == 0 && !covers_any)
+        rc = add_port(&ports, &nports, &cap, 80);
+    }
+  }
+  if (rc == 0 && nports > 0)
+    qsort(ports, nports, sizeof(*ports), cmp_u32);
+  sc_arena_t *a = rc == 0 ? sc__arena_new(8192) : NULL;
+  if (rc == 0 && a == NULL)
+    rc = SC_ENOMEM;
+  size_t from = out->n;
+  for (size_t k = 0; k < nports && rc == 0; k++)
+    rc = vs_vhosts_for_port(a, s, ports[k], mesh, out);
+  if (rc == 0)
+    rc = sort_stably(out, from);
+  sc__arena_del(a);
+  free(ports);
+  return rc;
+}
