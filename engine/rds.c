@@ -564,7 +564,7 @@ static int route_action(sc_arena_t *a, const sc_scope_t *s, const sc_http_route_
   uint32_t live = 0;
   for (uint32_t i = 0; i < h->nroute; i++)
     live += h->nroute == 1 || h->route[i].weight > 0;
-  if (live <= 1) {
+  if (live <= 1) { /* (cluster and weighted_clusters share a union: set one only) */
     for (uint32_t i = 0; i < h->nroute && act->cluster == NULL; i++)
       if (h->nroute == 1 || h->route[i].weight > 0)
         act->cluster = destination_cluster(a, s, &h->route[i].destination, port);
@@ -591,8 +591,6 @@ static int route_action(sc_arena_t *a, const sc_scope_t *s, const sc_http_route_
     act->cluster_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_WEIGHTED_CLUSTERS;
     act->weighted_clusters = wc;
   }
-  if (act->cluster != NULL)
-    act->cluster_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_CLUSTER;
   if (h->has_rewrite) {
     if (h->rewrite.uri.len > 0 && (act->prefix_rewrite = sc__xds_str(a, h->rewrite.uri)) == NULL)
       return SC_ENOMEM;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "compose.h"
 #include "registry.h"
 #include "scopecast/snapshot.h"
 
@@ -514,6 +515,129 @@ static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
   return 0;
 }
 
+/* Appends one resource given its bytes (decoded, or raw) to out; its version is the
+ * XXH3-64 of the bytes. */
+static int add_bytes(const char *name, int type, bool raw, const void *bytes, size_t len, json_t *out) {
+  resource_t res = {NULL, name, type, raw, {0}};
+  int rc = load_resource(&res, NULL, 0, bytes, len);
+  if (rc != 0)
+    return rc;
+  if (!raw) {
+    json_t *o = json_pack("{s:s, s:s}", "name", name, "version", res.version);
+    json_object_set(o, "resource", json_object_get(res.out, "resource"));
+    json_decref(res.out);
+    res.out = o;
+  }
+  json_array_append_new(out, res.out);
+  return 0;
+}
+
+typedef struct {
+  const char *vhost;  /* "HOSTNAME:PORT", or a catch-all's name */
+  const char *config; /* the route configuration: what follows the last ':'; NULL: every one */
+  const char *hash;
+  size_t at;          /* position: head first, then entries by hostname */
+} route_ref_t;
+
+static int cmp_route_ref(const void *pa, const void *pb) {
+  const route_ref_t *a = pa, *b = pb;
+  int c = strcmp(a->vhost, b->vhost);
+  return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+
+static int cmp_config(const void *pa, const void *pb) {
+  const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+  long x = strtol(a, NULL, 10), y = strtol(b, NULL, 10);
+  return x != y ? (x > y) - (x < y) : strcmp(a, b);
+}
+
+typedef struct {
+  const uint8_t *bytes;
+  size_t len;
+  uint8_t *copy;
+} part_load_t;
+
+static int load_part(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key;
+  (void)klen;
+  part_load_t *p = arg;
+  if ((p->copy = malloc(vlen ? vlen : 1)) == NULL)
+    return SC_ENOMEM;
+  memcpy(p->copy, val, vlen);
+  p->bytes = p->copy;
+  p->len = vlen;
+  return 0;
+}
+
+/* The route configurations of a scope (FORMAT.md "Composed resources"): for each name,
+ * the head's VirtualService virtual hosts and the entries' service virtual hosts of that
+ * port, the first of each name kept, sorted by name, then the catch-all. */
+static int add_route_configs(sc_snapshot_view_t *v, json_t *head_refs, json_t *entry_refs, bool raw, json_t *out) {
+  size_t n = json_array_size(head_refs) + json_array_size(entry_refs), nrefs = 0, nconfigs = 0;
+  route_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
+  const char **configs = calloc(n ? n : 1, sizeof(*configs));
+  sc_xds_part_t *parts = calloc(n ? n : 1, sizeof(*parts));
+  uint8_t **copies = calloc(n ? n : 1, sizeof(*copies));
+  int rc = refs && configs && parts && copies ? 0 : SC_ENOMEM;
+  json_t *lists[2] = {head_refs, entry_refs};
+  for (int l = 0; l < 2 && rc == 0; l++) {
+    size_t i;
+    json_t *ref;
+    json_array_foreach(lists[l], i, ref) {
+      const char *name = json_string_value(json_array_get(ref, 0)), *hash = json_string_value(json_array_get(ref, 1));
+      if (name == NULL || hash == NULL) {
+        rc = SC_ECORRUPT;
+        break;
+      }
+      const char *colon = strrchr(name, ':');
+      refs[nrefs] = (route_ref_t){name, colon ? colon + 1 : NULL, hash, nrefs};
+      nrefs++;
+      bool seen = colon == NULL;
+      for (size_t k = 0; k < nconfigs && !seen; k++)
+        seen = strcmp(configs[k], colon + 1) == 0;
+      if (!seen)
+        configs[nconfigs++] = colon + 1;
+    }
+  }
+  if (rc == 0) {
+    qsort(refs, nrefs, sizeof(*refs), cmp_route_ref);
+    qsort(configs, nconfigs, sizeof(*configs), cmp_config);
+  }
+  for (size_t c = 0; c < nconfigs && rc == 0; c++) {
+    size_t nparts = 0;
+    for (int catch_all = 0; catch_all < 2 && rc == 0; catch_all++)
+      for (size_t i = 0; i < nrefs && rc == 0; i++) {
+        const route_ref_t *x = &refs[i];
+        if ((x->config == NULL) != catch_all || (x->config != NULL && strcmp(x->config, configs[c]) != 0))
+          continue;
+        if (i > 0 && x->config != NULL && strcmp(refs[i - 1].vhost, x->vhost) == 0)
+          continue; /* a name already taken: the first wins */
+        uint8_t key[16];
+        part_load_t p = {NULL, 0, NULL};
+        if (hex16(x->hash, key) != 0)
+          rc = SC_ECORRUPT;
+        else if ((rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_part, &p)) == SC_ENOTFOUND)
+          fprintf(stderr, "scopecast-dump: virtual host %s (%s) is missing from the snapshot\n", x->vhost, x->hash);
+        if (rc == 0) {
+          copies[nparts] = p.copy;
+          parts[nparts++] = (sc_xds_part_t){p.bytes, p.len};
+        }
+      }
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (rc == 0 && (rc = sc_xds_compose_routes(configs[c], parts, nparts, &bytes, &len)) == 0)
+      rc = add_bytes(configs[c], SC_XDS_ROUTES, raw, bytes, len, out);
+    free(bytes);
+    for (size_t k = 0; k < nparts; k++)
+      free(copies[k]);
+  }
+  free(refs);
+  free(configs);
+  free(parts);
+  free(copies);
+  return rc;
+}
+
 /* The clusters of a proxy with these labels in scope id: the static ones of the head, then
  * per hostname the variant of the first selector rule its labels match, else the
  * default (FORMAT.md). */
@@ -524,8 +648,8 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
     fprintf(stderr, "scopecast-dump: --type must be clusters, listeners, routes or endpoints\n");
     return 2;
   }
-  if (type != SC_XDS_CLUSTERS && type != SC_XDS_ENDPOINTS) {
-    fprintf(stderr, "scopecast-dump: %s are not published by this version of the engine (only clusters and endpoints)\n",
+  if (type == SC_XDS_LISTENERS) {
+    fprintf(stderr, "scopecast-dump: %s are not published by this version of the engine (only clusters, endpoints and routes)\n",
             sc_xds_types[type].name);
     return 1;
   }
@@ -535,13 +659,14 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
     return 1;
   }
   json_t *head = get_head(r, v, id), *content = head, *by_host = json_object(), *out = json_array();
+  json_t *entry_routes = json_array();
   const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
   if (same != NULL)
     content = get_head(r, v, same);
   int rc = content ? 0 : 1;
   if (rc == 0)
     rc = scan_entries(v, same ? same : id, json_string_value(json_object_get(content, "base")), by_host);
-  if (rc == 0)
+  if (rc == 0 && type != SC_XDS_ROUTES)
     rc = add_resources(r, v, json_object_get(content, "clusters"), type, raw, out);
   size_t n = json_object_size(by_host), k = 0;
   const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
@@ -560,8 +685,14 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
         break;
       }
     }
-    rc = add_resources(r, v, refs, type, raw, out);
+    if (type == SC_XDS_ROUTES)
+      json_array_extend(entry_routes, json_object_get(e, "routes"));
+    else
+      rc = add_resources(r, v, refs, type, raw, out);
   }
+  if (rc == 0 && type == SC_XDS_ROUTES)
+    rc = add_route_configs(v, json_object_get(content, "routes"), entry_routes, raw, out);
+  json_decref(entry_routes);
   free(hosts);
   if (content != head)
     json_decref(content);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Golden tests: the clusters of chosen scopes of the example meshes, as scopecast-dump
+# Golden tests: the clusters, endpoints and routes of chosen scopes of the example meshes, as scopecast-dump
 # decodes them, must equal the reviewed files in this directory byte for byte.
 #
 #   run.sh SCOPECAST SCOPECAST_DUMP SOURCE_DIR        compare
@@ -14,13 +14,13 @@ for mesh in seeds bookinfo; do
   "$SCOPECAST" --snapshot "$WORK/$mesh" --config-dir "$SRC/examples/$mesh/config" \
     --mesh-config "$SRC/examples/$mesh/mesh.yaml" --once --log-level warning || exit 1
 done
-# mesh scope [labels...] -> file
-while read -r mesh scope file labels; do
+# mesh scope type file [labels...]
+while read -r mesh scope type file labels; do
   [ -z "$mesh" ] && continue
   args=()
   for l in $labels; do args+=(--label "$l"); done
   out="$WORK/$file"
-  "$DUMP" --snapshot "$WORK/$mesh" resources "$scope" --type clusters --json "${args[@]}" > "$out" || exit 1
+  "$DUMP" --snapshot "$WORK/$mesh" resources "$scope" --type "$type" --json "${args[@]}" > "$out" || exit 1
   if [ "${SC_UPDATE_GOLDEN:-}" = 1 ]; then
     cp "$out" "$DIR/$file"
     echo "updated $file"
@@ -30,10 +30,14 @@ while read -r mesh scope file labels; do
     FAILED=$((FAILED + 1)); echo "FAIL $file differs:"; diff -u "$DIR/$file" "$out" | head -40
   fi
 done <<'LIST'
-bookinfo bookinfo/default bookinfo-default-clusters.json
-bookinfo bookinfo/ratings bookinfo-ratings-clusters.json
-seeds prod-us1/ratings seeds-prod-us1-ratings-clusters.json app=ratings
-seeds prod-us1/no-ip-tables seeds-prod-us1-no-ip-tables-clusters.json
+bookinfo bookinfo/default clusters bookinfo-default-clusters.json
+bookinfo bookinfo/ratings clusters bookinfo-ratings-clusters.json
+seeds prod-us1/ratings clusters seeds-prod-us1-ratings-clusters.json app=ratings
+seeds prod-us1/no-ip-tables clusters seeds-prod-us1-no-ip-tables-clusters.json
+bookinfo bookinfo/default endpoints bookinfo-default-endpoints.json
+bookinfo bookinfo/default routes bookinfo-default-routes.json
+bookinfo istio-system/@default routes bookinfo-istio-system-routes.json
+seeds prod-us1/ratings routes seeds-prod-us1-ratings-routes.json app=ratings
 LIST
 echo "$PASSED passed, $FAILED failed"
 [ $FAILED -eq 0 ]

@@ -34,6 +34,10 @@ root.loadSync(
     'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
     'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
     'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+    'envoy/extensions/filters/http/router/v3/router.proto',
+    'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+    'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+    'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   ],
   { keepCase: true },
 );
@@ -62,7 +66,7 @@ function toJson(t, obj) {
       return kind === 'null_value' ? null : v;
     }
   }
-  if (t.fullName.startsWith('.google.protobuf.') && t.fullName.endsWith('Value')) return obj.value;
+  if (t.fullName.startsWith('.google.protobuf.') && t.fullName.endsWith('Value')) return obj.value ?? t.fields.value.typeDefault; // a wrapper holds its value, even the default
   const out = {};
   for (const [name, value] of Object.entries(obj)) {
     const f = t.fields[name];
@@ -79,7 +83,7 @@ function dump(args) {
   return execFileSync(process.argv[2], args, { encoding: 'utf8', maxBuffer: 1 << 30 });
 }
 
-const TYPES = ['clusters', 'endpoints'];
+const TYPES = ['clusters', 'endpoints', 'routes'];
 const counts = {};
 let checked = 0, failed = 0;
 for (const snap of process.argv.slice(3)) {
