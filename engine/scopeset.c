@@ -9,6 +9,7 @@
 #include "scope.h"
 #include "scopeset.h"
 #include "host.h"
+#include "lds.h"
 #include "rds.h"
 
 /* Internal stand-in for "any namespace the config does not mention": no object, exportTo
@@ -294,6 +295,11 @@ static int render_body(gen_t g, const sc_scope_t *s, const sc_scope_t *vs_scope,
     rc = sc_rds_catch_all(s, res);
   g_key(g, "routes");
   render_resource_refs(g, res, from);
+  from = res->n;
+  if (rc == 0)
+    rc = sc_lds_virtual(s, mesh, res);
+  g_key(g, "listeners");
+  render_resource_refs(g, res, from);
   yajl_gen_map_close(g);
   return rc;
 }
@@ -416,6 +422,34 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
   return rc;
 }
 
+/* "outboundListeners": [["name", "hash", egress listener index], ...]: the listeners the
+ * service's ports need through each egress listener importing it (lds.h). */
+static int render_entry_listeners(gen_t g, const sc_scope_t *s, const sc_svc_t *svc, const sc_vec_t *members,
+                                  sc_resources_t *res) {
+  g_key(g, "outboundListeners");
+  yajl_gen_array_open(g);
+  int rc = 0;
+  for (uint32_t m = 0; m < members->n && rc == 0; m++) {
+    uint32_t li = (uint32_t)(uintptr_t)members->items[m];
+    if (m > 0 && (uint32_t)(uintptr_t)members->items[m - 1] == li)
+      continue; /* once per egress listener */
+    size_t from = res->n;
+    rc = sc_lds_outbound(s, &s->listeners[li], svc, res);
+    for (size_t r = from; r < res->n && rc == 0; r++) {
+      char hex[33];
+      for (int b = 0; b < 16; b++)
+        snprintf(hex + 2 * b, 3, "%02x", res->items[r].hash[b]);
+      yajl_gen_array_open(g);
+      g_cstr(g, res->items[r].name);
+      g_cstr(g, hex);
+      yajl_gen_integer(g, li);
+      yajl_gen_array_close(g);
+    }
+  }
+  yajl_gen_array_close(g);
+  return rc;
+}
+
 static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_cds_cache_t *cache,
                           sc_entry_t **out, size_t *nout) {
   size_t n = s->services.n;
@@ -443,6 +477,8 @@ static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_
       rc = sc_rds_service(svc, s->namespace_, mesh, &entries[i].res);
     g_key(g, "routes");
     render_resource_refs(g, &entries[i].res, from);
+    if (rc == 0)
+      rc = render_entry_listeners(g, s, svc, &members[i], &entries[i].res);
     yajl_gen_map_close(g);
   sc_entry_t *e = &entries[i];
     if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
@@ -542,9 +578,23 @@ static sc_str_t compute_ns(const sc_scope_desc_t *d) {
   return sc_str_eqz(d->ns, SC_OTHER_NAMESPACES) ? other_ns : d->ns;
 }
 
+/* Whether the scope's outbound listeners are built as the base's are: the mesh's
+ * outbound policy, no egress proxy, no bind address. */
+static bool outbound_like_base(const sc_world_t *w, const sc_obj_t *sidecar) {
+  if (sidecar == NULL)
+    return true;
+  const sc_sidecar_t *sc = &sidecar->u.sidecar;
+  if (sc->has_egress_proxy || (sc->has_outbound_traffic_policy && sc->outbound_mode != w->mesh->outbound_mode))
+    return false;
+  for (uint32_t i = 0; i < sc->negress; i++)
+    if (sc->egress[i].bind.len > 0)
+      return false;
+  return true;
+}
+
 bool sc_scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
   return d != &sc_base_desc && sc_scope_imports_all(d->kind, d->sidecar) &&
-         !sc_str_eq(compute_ns(d), w->root_ns);
+         !sc_str_eq(compute_ns(d), w->root_ns) && outbound_like_base(w, d->sidecar);
 }
 
 int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,

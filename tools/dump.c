@@ -45,7 +45,8 @@ static void usage(FILE *out) {
           "                   need not be known to the engine), and the DestinationRules that\n"
           "                   make up the rule this proxy gets for each host.\n"
           "                   JSON: {\"scope\", \"namespace\", \"sidecar\", \"destinationRules\"}\n"
-          "  resources ID --type clusters [--label KEY=VALUE]... [--raw]\n"
+          "  resources ID --type clusters|endpoints|listeners|routes [--label KEY=VALUE]...\n"
+          "            [--interception-mode REDIRECT|TPROXY|NONE] [--raw]\n"
           "                   the Envoy resources of that type a proxy with these labels in\n"
           "                   scope ID receives, decoded. JSON (Envoy's config_dump field\n"
           "                   names): {\"resources\": [{\"name\", \"version\" (content hash),\n"
@@ -638,20 +639,62 @@ static int add_route_configs(sc_snapshot_view_t *v, json_t *head_refs, json_t *e
   return rc;
 }
 
+typedef struct {
+  json_t *ref; /* ["name", "hash", egress listener index] */
+  size_t at;   /* position among the entries, by hostname */
+} listener_ref_t;
+
+static int cmp_listener_ref(const void *pa, const void *pb) {
+  const listener_ref_t *a = pa, *b = pb;
+  json_int_t x = json_integer_value(json_array_get(a->ref, 2)), y = json_integer_value(json_array_get(b->ref, 2));
+  return x != y ? (x > y) - (x < y) : (a->at > b->at) - (a->at < b->at);
+}
+
+static int cmp_listener_name(const void *pa, const void *pb) {
+  const listener_ref_t *a = pa, *b = pb;
+  return strcmp(json_string_value(json_array_get(a->ref, 0)), json_string_value(json_array_get(b->ref, 0)));
+}
+
+/* The listeners of a scope (lds.h): the entries' outbound listeners, the first of each name
+ * with egress listeners in order, sorted by name; then the head's virtual listeners,
+ * unless the proxy does not capture traffic. */
+static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *head_refs, json_t *entry_refs,
+                         bool no_capture, bool raw, json_t *out) {
+  size_t n = json_array_size(entry_refs), kept = 0;
+  listener_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
+  if (refs == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    refs[i] = (listener_ref_t){json_array_get(entry_refs, i), i};
+  qsort(refs, n, sizeof(*refs), cmp_listener_ref);
+  for (size_t i = 0; i < n; i++) {
+    bool taken = false;
+    for (size_t k = 0; k < kept && !taken; k++)
+      taken = cmp_listener_name(&refs[k], &refs[i]) == 0;
+    if (!taken)
+      refs[kept++] = refs[i];
+  }
+  qsort(refs, kept, sizeof(*refs), cmp_listener_name);
+  json_t *list = json_array();
+  for (size_t i = 0; i < kept; i++)
+    json_array_append(list, refs[i].ref);
+  free(refs);
+  int rc = add_resources(r, v, list, SC_XDS_LISTENERS, raw, out);
+  json_decref(list);
+  if (rc == 0 && !no_capture)
+    rc = add_resources(r, v, head_refs, SC_XDS_LISTENERS, raw, out);
+  return rc;
+}
+
 /* The clusters of a proxy with these labels in scope id: the static ones of the head, then
  * per hostname the variant of the first selector rule its labels match, else the
  * default (FORMAT.md). */
 static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *type_name,
-                         const label_arg_t *labels, size_t nlabels, bool json, bool raw) {
+                         const label_arg_t *labels, size_t nlabels, bool no_capture, bool json, bool raw) {
   int type = sc_xds_type_by_name(type_name ? type_name : "");
   if (type < 0) {
     fprintf(stderr, "scopecast-dump: --type must be clusters, listeners, routes or endpoints\n");
     return 2;
-  }
-  if (type == SC_XDS_LISTENERS) {
-    fprintf(stderr, "scopecast-dump: %s are not published by this version of the engine (only clusters, endpoints and routes)\n",
-            sc_xds_types[type].name);
-    return 1;
   }
   sc_snapshot_view_t *v;
   if (sc_snapshot_view_begin(r, &v) != 0) {
@@ -659,14 +702,14 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
     return 1;
   }
   json_t *head = get_head(r, v, id), *content = head, *by_host = json_object(), *out = json_array();
-  json_t *entry_routes = json_array();
+  json_t *entry_routes = json_array(), *entry_listeners = json_array();
   const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
   if (same != NULL)
     content = get_head(r, v, same);
   int rc = content ? 0 : 1;
   if (rc == 0)
     rc = scan_entries(v, same ? same : id, json_string_value(json_object_get(content, "base")), by_host);
-  if (rc == 0 && type != SC_XDS_ROUTES)
+  if (rc == 0 && type != SC_XDS_ROUTES && type != SC_XDS_LISTENERS)
     rc = add_resources(r, v, json_object_get(content, "clusters"), type, raw, out);
   size_t n = json_object_size(by_host), k = 0;
   const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
@@ -687,12 +730,17 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
     }
     if (type == SC_XDS_ROUTES)
       json_array_extend(entry_routes, json_object_get(e, "routes"));
+    else if (type == SC_XDS_LISTENERS)
+      json_array_extend(entry_listeners, json_object_get(e, "outboundListeners"));
     else
       rc = add_resources(r, v, refs, type, raw, out);
   }
   if (rc == 0 && type == SC_XDS_ROUTES)
     rc = add_route_configs(v, json_object_get(content, "routes"), entry_routes, raw, out);
+  if (rc == 0 && type == SC_XDS_LISTENERS)
+    rc = add_listeners(r, v, json_object_get(content, "listeners"), entry_listeners, no_capture, raw, out);
   json_decref(entry_routes);
+  json_decref(entry_listeners);
   free(hosts);
   if (content != head)
     json_decref(content);
@@ -938,10 +986,11 @@ int main(int argc, char **argv) {
                                             {"type", required_argument, NULL, 't'},
                                             {"raw", no_argument, NULL, 'r'},
                                             {"since", required_argument, NULL, 'S'},
+                                            {"interception-mode", required_argument, NULL, 'I'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
   const char *dir = NULL, *ns = NULL, *cmd = NULL, *arg = NULL, *type = NULL;
-  bool json = false, raw = false;
+  bool json = false, raw = false, no_capture = false;
   uint64_t since = 0;
   label_arg_t *labels = calloc((size_t)argc, sizeof(*labels));
   size_t nlabels = 0;
@@ -971,6 +1020,13 @@ int main(int argc, char **argv) {
     case 't': type = optarg; break;
     case 'r': raw = true; break;
     case 'S': since = strtoull(optarg, NULL, 10); break;
+    case 'I':
+      if (strcmp(optarg, "REDIRECT") != 0 && strcmp(optarg, "TPROXY") != 0 && strcmp(optarg, "NONE") != 0) {
+        fprintf(stderr, "scopecast-dump: --interception-mode must be REDIRECT, TPROXY or NONE\n");
+        goto usage;
+      }
+      no_capture = strcmp(optarg, "NONE") == 0;
+      break;
     case 'l': {
       char *eq = strchr(optarg, '=');
       if (eq == NULL || eq == optarg) {
@@ -1029,7 +1085,7 @@ int main(int argc, char **argv) {
   else if (strcmp(cmd, "scope") == 0)
     status = cmd_scope(r, arg, json);
   else if (strcmp(cmd, "resources") == 0)
-    status = cmd_resources(r, arg, type, labels, nlabels, json, raw);
+    status = cmd_resources(r, arg, type, labels, nlabels, no_capture, json, raw);
   else if (strcmp(cmd, "changelog") == 0)
     status = cmd_changelog(r, since, json);
   else

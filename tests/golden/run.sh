@@ -38,6 +38,8 @@ bookinfo bookinfo/default endpoints bookinfo-default-endpoints.json
 bookinfo bookinfo/default routes bookinfo-default-routes.json
 bookinfo istio-system/@default routes bookinfo-istio-system-routes.json
 seeds prod-us1/ratings routes seeds-prod-us1-ratings-routes.json app=ratings
+bookinfo bookinfo/default listeners bookinfo-default-listeners.json
+seeds prod-us1/ratings listeners seeds-prod-us1-ratings-listeners.json app=ratings
 LIST
 echo "$PASSED passed, $FAILED failed"
 [ $FAILED -eq 0 ]

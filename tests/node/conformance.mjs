@@ -83,7 +83,7 @@ function dump(args) {
   return execFileSync(process.argv[2], args, { encoding: 'utf8', maxBuffer: 1 << 30 });
 }
 
-const TYPES = ['clusters', 'endpoints', 'routes'];
+const TYPES = ['clusters', 'endpoints', 'listeners', 'routes'];
 const counts = {};
 let checked = 0, failed = 0;
 for (const snap of process.argv.slice(3)) {

@@ -1,0 +1,261 @@
+/* LDS (see lds.h). Section numbers refer to shared/spec/semantics.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envoy/config/listener/v3/listener.pb-c.h"
+#include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
+#include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb-c.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb-c.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb-c.h"
+#include "lds.h"
+#include "rds.h"
+#include "scopecast/error.h"
+#include "xdsbuild.h"
+
+typedef Envoy__Config__Listener__V3__Listener listener_t;
+typedef Envoy__Config__Listener__V3__FilterChain chain_t;
+typedef Envoy__Config__Listener__V3__FilterChainMatch chain_match_t;
+typedef Envoy__Config__Listener__V3__Filter filter_t;
+typedef Envoy__Config__Listener__V3__ListenerFilter listener_filter_t;
+
+static char *str(sc_arena_t *a, const char *s) { return sc__xds_str(a, sc_str(s)); }
+
+/* A chain with one network filter holding m as its typed config. */
+static chain_t *chain(sc_arena_t *a, const char *name, const char *filter_name, const ProtobufCMessage *m) {
+  chain_t *c = NEW(a, chain_t, envoy__config__listener__v3__filter_chain__descriptor);
+  filter_t *f = NEW(a, filter_t, envoy__config__listener__v3__filter__descriptor);
+  filter_t **fs = sc__arena_alloc(a, sizeof(*fs));
+  if (c == NULL || f == NULL || fs == NULL || (f->typed_config = sc__xds_any(a, m)) == NULL)
+    return NULL;
+  f->name = (char *)filter_name;
+  f->config_type_case = ENVOY__CONFIG__LISTENER__V3__FILTER__CONFIG_TYPE_TYPED_CONFIG;
+  fs[0] = f;
+  c->filters = fs;
+  c->n_filters = 1;
+  if (name != NULL && (c->name = str(a, name)) == NULL)
+    return NULL;
+  return c;
+}
+
+/* A chain proxying TCP to cluster (stat prefix: the cluster). */
+static chain_t *tcp_chain(sc_arena_t *a, const char *name, const char *cluster) {
+  Envoy__Extensions__Filters__Network__TcpProxy__V3__TcpProxy *t = NEW(
+      a, Envoy__Extensions__Filters__Network__TcpProxy__V3__TcpProxy, envoy__extensions__filters__network__tcp_proxy__v3__tcp_proxy__descriptor);
+  char *c = str(a, cluster);
+  if (t == NULL || c == NULL)
+    return NULL;
+  t->stat_prefix = c;
+  t->cluster_specifier_case = ENVOY__EXTENSIONS__FILTERS__NETWORK__TCP_PROXY__V3__TCP_PROXY__CLUSTER_SPECIFIER_CLUSTER;
+  t->cluster = c;
+  return chain(a, name, "envoy.filters.network.tcp_proxy", &t->base);
+}
+
+/* Where unmatched outbound traffic goes by policy (9.4.1, 9.5.3). */
+static void passthrough_target(const sc_scope_t *s, char *buf, size_t cap) {
+  if (s->outbound_mode == SC_OUTBOUND_REGISTRY_ONLY)
+    snprintf(buf, cap, "BlackHoleCluster");
+  else if (s->egress_proxy != NULL)
+    snprintf(buf, cap, "outbound|%u|%s|%s", s->egress_proxy->port, s->egress_proxy->subset.ptr, s->egress_proxy->host.ptr);
+  else
+    snprintf(buf, cap, "PassthroughCluster");
+}
+
+static listener_filter_t *listener_filter(sc_arena_t *a, const char *name, const ProtobufCMessage *m) {
+  listener_filter_t *f = NEW(a, listener_filter_t, envoy__config__listener__v3__listener_filter__descriptor);
+  if (f == NULL || (f->typed_config = sc__xds_any(a, m)) == NULL)
+    return NULL;
+  f->name = (char *)name;
+  f->config_type_case = ENVOY__CONFIG__LISTENER__V3__LISTENER_FILTER__CONFIG_TYPE_TYPED_CONFIG;
+  return f;
+}
+
+static listener_t *new_listener(sc_arena_t *a, const char *name, const char *address, uint32_t port,
+                                Envoy__Config__Core__V3__TrafficDirection direction) {
+  listener_t *l = NEW(a, listener_t, envoy__config__listener__v3__listener__descriptor);
+  char *addr = str(a, address);
+  if (l == NULL || addr == NULL || (l->name = str(a, name)) == NULL ||
+      (l->address = sc__xds_socket_address(a, addr, port)) == NULL)
+    return NULL;
+  l->traffic_direction = direction;
+  return l;
+}
+
+/* 0.0.0.0_PORT for HTTP (9.5.3): one chain for HTTP/1.1 and h2c through an HTTP
+ * connection manager on RDS "PORT", unmatched traffic to PassthroughFilterChain. */
+static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char *name, const char *address, uint32_t port) {
+  typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager hcm_t;
+  typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter http_filter_t;
+  listener_t *l = new_listener(a, name, address, port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+  hcm_t *h = NEW(a, hcm_t, envoy__extensions__filters__network__http_connection_manager__v3__http_connection_manager__descriptor);
+  Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__Rds *rds =
+      NEW(a, Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__Rds,
+          envoy__extensions__filters__network__http_connection_manager__v3__rds__descriptor);
+  http_filter_t *router = NEW(a, http_filter_t, envoy__extensions__filters__network__http_connection_manager__v3__http_filter__descriptor);
+  http_filter_t **filters = sc__arena_alloc(a, sizeof(*filters));
+  Envoy__Extensions__Filters__Http__Router__V3__Router *r =
+      NEW(a, Envoy__Extensions__Filters__Http__Router__V3__Router, envoy__extensions__filters__http__router__v3__router__descriptor);
+  char route_name[16], stat[300];
+  snprintf(route_name, sizeof(route_name), "%u", port);
+  snprintf(stat, sizeof(stat), "outbound_%s_%u", address, port);
+  if (l == NULL || h == NULL || rds == NULL || router == NULL || filters == NULL || r == NULL ||
+      (rds->config_source = sc__xds_ads_source(a)) == NULL || (rds->route_config_name = str(a, route_name)) == NULL ||
+      (h->stat_prefix = str(a, stat)) == NULL || (router->typed_config = sc__xds_any(a, &r->base)) == NULL)
+    return NULL;
+  router->name = "envoy.filters.http.router";
+  router->config_type_case = ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG;
+  filters[0] = router;
+  h->route_specifier_case = ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__ROUTE_SPECIFIER_RDS;
+  h->rds = rds;
+  h->http_filters = filters;
+  h->n_http_filters = 1;
+  chain_t *c = chain(a, NULL, "envoy.filters.network.http_connection_manager", &h->base);
+  chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+  char **alpn = sc__arena_alloc(a, 2 * sizeof(*alpn));
+  chain_t **chains = sc__arena_alloc(a, sizeof(*chains));
+  listener_filter_t **lfs = sc__arena_alloc(a, sizeof(*lfs));
+  Envoy__Extensions__Filters__Listener__HttpInspector__V3__HttpInspector *hi = NEW(
+      a, Envoy__Extensions__Filters__Listener__HttpInspector__V3__HttpInspector,
+      envoy__extensions__filters__listener__http_inspector__v3__http_inspector__descriptor);
+  char target[1200];
+  passthrough_target(s, target, sizeof(target));
+  if (c == NULL || m == NULL || alpn == NULL || chains == NULL || lfs == NULL || hi == NULL ||
+      (lfs[0] = listener_filter(a, "envoy.filters.listener.http_inspector", &hi->base)) == NULL ||
+      (l->default_filter_chain = tcp_chain(a, "PassthroughFilterChain", target)) == NULL ||
+      (l->bind_to_port = NEW(a, Google__Protobuf__BoolValue, google__protobuf__bool_value__descriptor)) == NULL)
+    return NULL;
+  alpn[0] = "http/1.1";
+  alpn[1] = "h2c";
+  m->application_protocols = alpn;
+  m->n_application_protocols = 2;
+  m->transport_protocol = "raw_buffer";
+  c->filter_chain_match = m;
+  chains[0] = c;
+  l->filter_chains = chains;
+  l->n_filter_chains = 1;
+  l->listener_filters = lfs;
+  l->n_listener_filters = 1;
+  return l; /* bind_to_port false: traffic arrives through virtualOutbound */
+}
+
+/* ADDRESS_PORT for TCP (9.5.4): its one chain proxies to the service's cluster. */
+static listener_t *tcp_listener(sc_arena_t *a, const char *name, const char *address, uint32_t port, const char *cluster) {
+  listener_t *l = new_listener(a, name, address, port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+  chain_t **chains = sc__arena_alloc(a, sizeof(*chains));
+  if (l == NULL || chains == NULL || (chains[0] = tcp_chain(a, NULL, cluster)) == NULL ||
+      (l->bind_to_port = NEW(a, Google__Protobuf__BoolValue, google__protobuf__bool_value__descriptor)) == NULL)
+    return NULL;
+  l->filter_chains = chains;
+  l->n_filter_chains = 1;
+  return l;
+}
+
+/* One port of svc placed on port `port` (protocol proto) by an egress listener. */
+static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc,
+                    uint32_t port, sc_protocol_t proto, uint32_t service_port, sc_resources_t *out) {
+  if (proto == SC_PROTO_UDP)
+    return 0;
+  sc_str_t bind = l->api ? l->api->bind : (sc_str_t){"", 0};
+  bool http = sc_rds_http_protocol(proto);
+  char address[256], name[300];
+  if (bind.len > 0)
+    snprintf(address, sizeof(address), "%.*s", (int)bind.len, bind.ptr);
+  else if (http || svc->address.len == 0 || memchr(svc->address.ptr, '/', svc->address.len) != NULL)
+    snprintf(address, sizeof(address), "0.0.0.0");
+  else
+    snprintf(address, sizeof(address), "%.*s", (int)svc->address.len, svc->address.ptr);
+  snprintf(name, sizeof(name), "%s_%u", address, port);
+  listener_t *lis;
+  if (http) {
+    lis = http_listener(a, s, name, address, port);
+  } else {
+    char cluster[1200];
+    snprintf(cluster, sizeof(cluster), "outbound|%u||%s", service_port, svc->hostname.ptr);
+    lis = tcp_listener(a, name, address, port, cluster);
+  }
+  return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
+}
+
+int sc_lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc, sc_resources_t *out) {
+  if (svc->resolution == SC_RES_ALIAS)
+    return 0;
+  sc_arena_t *a = sc__arena_new(4096);
+  if (a == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  if (l->match_port && l->api != NULL && l->api->has_port) {
+    /* Every service the listener imports is placed on its port; the cluster keeps the
+     * service's port when it has just one. */
+    uint32_t sp = svc->nports == 1 ? svc->ports[0].port : l->port;
+    rc = one_port(a, s, l, svc, l->port, l->api->port.protocol, sp, out);
+  } else {
+    for (uint32_t i = 0; i < svc->nports && rc == 0; i++)
+      rc = one_port(a, s, l, svc, svc->ports[i].port, svc->ports[i].protocol, svc->ports[i].port, out);
+  }
+  sc__arena_del(a);
+  return rc;
+}
+
+int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+  sc_arena_t *a = sc__arena_new(4096);
+  if (a == NULL)
+    return SC_ENOMEM;
+  int rc = SC_ENOMEM;
+  /* virtualOutbound (9.4.1): traffic to 15001 itself is a loop, the rest by policy. */
+  listener_t *vo = new_listener(a, "virtualOutbound", "0.0.0.0", mesh->proxy_listen_port,
+                                ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+  chain_t **vo_chains = sc__arena_alloc(a, 2 * sizeof(*vo_chains));
+  chain_match_t *loop = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+  char target[1200];
+  passthrough_target(s, target, sizeof(target));
+  if (vo != NULL && vo_chains != NULL && loop != NULL &&
+      (loop->destination_port = sc__xds_u32(a, mesh->proxy_listen_port)) != NULL &&
+      (vo_chains[0] = tcp_chain(a, "virtualOutbound-blackhole", "BlackHoleCluster")) != NULL &&
+      (vo_chains[1] = tcp_chain(a, "virtualOutbound-catchall-tcp", target)) != NULL &&
+      (vo->use_original_dst = NEW(a, Google__Protobuf__BoolValue, google__protobuf__bool_value__descriptor)) != NULL) {
+    vo->use_original_dst->value = true;
+    vo_chains[0]->filter_chain_match = loop;
+    vo->filter_chains = vo_chains;
+    vo->n_filter_chains = 2;
+    rc = sc__resources_add(out, "virtualOutbound", &vo->base);
+  }
+  if (rc != 0) {
+    sc__arena_del(a);
+    return rc;
+  }
+  /* virtualInbound (9.4.2): a chain per ingress port of the Sidecar to its inbound
+   * cluster, the rest to InboundPassthroughCluster. */
+  uint32_t ningress = s->sidecar ? s->sidecar->u.sidecar.ningress : 0;
+  listener_t *vi = new_listener(a, "virtualInbound", "0.0.0.0", mesh->proxy_inbound_listen_port,
+                                ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__INBOUND);
+  chain_t **vi_chains = sc__arena_alloc(a, (ningress + 1) * sizeof(*vi_chains));
+  listener_filter_t **lfs = sc__arena_alloc(a, sizeof(*lfs));
+  Envoy__Extensions__Filters__Listener__OriginalDst__V3__OriginalDst *od = NEW(
+      a, Envoy__Extensions__Filters__Listener__OriginalDst__V3__OriginalDst, envoy__extensions__filters__listener__original_dst__v3__original_dst__descriptor);
+  rc = vi && vi_chains && lfs && od && (lfs[0] = listener_filter(a, "envoy.filters.listener.original_dst", &od->base)) ? 0 : SC_ENOMEM;
+  for (uint32_t i = 0; i < ningress && rc == 0; i++) {
+    const sc_ingress_listener_t *in = &s->sidecar->u.sidecar.ingress[i];
+    char name[64], cluster[64];
+    snprintf(name, sizeof(name), "inbound_%u", in->port.number);
+    snprintf(cluster, sizeof(cluster), "inbound|%u||", in->port.number);
+    chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+    chain_t *c = tcp_chain(a, name, cluster);
+    if (m == NULL || c == NULL || (m->destination_port = sc__xds_u32(a, in->port.number)) == NULL)
+      rc = SC_ENOMEM;
+    else {
+      c->filter_chain_match = m;
+      vi_chains[vi->n_filter_chains++] = c;
+    }
+  }
+  if (rc == 0 && (vi_chains[vi->n_filter_chains++] = tcp_chain(a, "virtualInbound", "InboundPassthroughCluster")) == NULL)
+    rc = SC_ENOMEM;
+  if (rc == 0) {
+    vi->filter_chains = vi_chains;
+    vi->listener_filters = lfs;
+    vi->n_listener_filters = 1;
+    rc = sc__resources_add(out, "virtualInbound", &vi->base);
+  }
+  sc__arena_del(a);
+  return rc;
+}

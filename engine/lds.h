@@ -1,0 +1,22 @@
+/* LDS: the listeners of a scope (semantics 9.4, 9.5), encoded.
+ *
+ * The outbound per-port listeners come from the entries: each service gives the
+ * listeners its ports need ("0.0.0.0_PORT" with an HTTP connection manager on RDS
+ * "PORT", or "ADDRESS_PORT" with a tcp_proxy to its cluster), tagged with the egress
+ * listener that placed it. Readers keep the first listener of each name, egress listeners
+ * in order (so a port-specific egress listener locks its listeners against the catch-all
+ * one, 9.5.2), hostnames in order within one. The head gives virtualOutbound and
+ * virtualInbound. */
+#ifndef SC_LDS_H
+#define SC_LDS_H
+
+#include "cds.h"
+#include "scope.h"
+
+/* The outbound listeners svc needs through egress listener l of scope s. */
+int sc_lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc, sc_resources_t *out);
+
+/* virtualOutbound (15001) and virtualInbound (15006). */
+int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out);
+
+#endif
