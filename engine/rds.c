@@ -252,37 +252,6 @@ static vhost_t *new_vhost(sc_arena_t *a, const char *name, const strs_t *domains
   return v;
 }
 
-int sc_rds_service(const sc_svc_t *svc, sc_str_t proxy_ns, const sc_mesh_config_t *mesh, sc_resources_t *out) {
-  if (svc->resolution == SC_RES_ALIAS)
-    return 0;
-  sc_arena_t *a = sc__arena_new(4096);
-  if (a == NULL)
-    return SC_ENOMEM;
-  strs_t domains = {0};
-  int rc = 0;
-  bool have_domains = false;
-  for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
-    const sc_svc_port_t *port = &svc->ports[i];
-    if (!sc_rds_http_protocol(port->protocol))
-      continue;
-    if (!have_domains && (rc = service_domains(a, svc, proxy_ns, &domains)) != 0)
-      break;
-    have_domains = true;
-    char cluster[1200], name[1200];
-    snprintf(cluster, sizeof(cluster), "outbound|%u||%s", port->port, svc->hostname.ptr);
-    snprintf(name, sizeof(name), "%s:%u", svc->hostname.ptr, port->port);
-    route_t **routes = sc__arena_alloc(a, sizeof(*routes));
-    vhost_t *v = NULL;
-    if (routes == NULL || (routes[0] = default_route(a, cluster, svc->hostname.ptr, port->port, mesh)) == NULL ||
-        (v = new_vhost(a, name, &domains, routes, 1)) == NULL)
-      rc = SC_ENOMEM;
-    else
-      rc = sc__resources_add(out, name, &v->base);
-  }
-  sc__arena_del(a);
-  return rc;
-}
-
 int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out) {
   sc_arena_t *a = sc__arena_new(1024);
   if (a == NULL)
@@ -456,27 +425,23 @@ static bool catch_all_match(const sc_http_match_t *m) {
          m->authority.kind == SC_MATCH_NONE && m->scheme.kind == SC_MATCH_NONE && m->source_labels.n == 0;
 }
 
-/* The scope's record of a hostname, or NULL. */
-static const sc_svc_t *scope_service(const sc_scope_t *s, sc_str_t host) {
-  size_t lo = 0, hi = s->services.n;
-  while (lo < hi) { /* services are sorted by hostname */
-    size_t mid = (lo + hi) / 2;
-    const sc_svc_t *svc = s->services.items[mid];
-    int c = sc_str_cmp(svc->hostname, host);
-    if (c == 0)
-      return svc;
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return NULL;
+/* The record a destination host names: the oldest. (Istio reads the record the proxy's
+ * listener holds; they differ only for a hostname with records in several namespaces and
+ * different port counts, and keeping this independent of the proxy's namespace keeps
+ * routes shareable between scopes.) Its key is recorded: a change of it must reach
+ * whoever routed to it. */
+static const sc_svc_t *destination_record(const sc_rds_ctx_t *c, sc_str_t host) {
+  static const sc_str_t none = {"", 0};
+  if (c->keys != NULL && sc_keys_add(c->keys, sc_dep_key(SC_DEP_SVC_HOST, host, none)) != 0)
+    c->oom[0] = true;
+  const sc_vec_t *recs = sc_world_services_by_host(c->w, host);
+  return recs && recs->n ? recs->items[0] : NULL;
 }
 
 /* The cluster of a destination (9.6.4): its port, else the service's only port, else the
  * listener's; an alias destination goes to its ExternalName target. */
-static char *destination_cluster(sc_arena_t *a, const sc_scope_t *s, const sc_destination_t *d, uint32_t port) {
-  const sc_svc_t *svc = scope_service(s, d->host);
+static char *destination_cluster(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_destination_t *d, uint32_t port) {
+  const sc_svc_t *svc = destination_record(c, d->host);
   sc_str_t host = d->host;
   if (svc != NULL && svc->resolution == SC_RES_ALIAS && svc->external_name.len > 0)
     host = svc->external_name;
@@ -508,8 +473,9 @@ static int set_decorator(sc_arena_t *a, route_t *r, const char *cluster, sc_str_
 }
 
 /* The action of an http route: redirect, direct response, or a route to its destinations. */
-static int route_action(sc_arena_t *a, const sc_scope_t *s, const sc_http_route_t *h, uint32_t port,
-                        const sc_mesh_config_t *mesh, route_t *r, const char **single) {
+static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h, uint32_t port,
+                        route_t *r, const char **single) {
+  const sc_mesh_config_t *mesh = c->mesh;
   *single = NULL;
   if (h->has_redirect) {
     typedef Envoy__Config__Route__V3__RedirectAction redirect_t;
@@ -567,7 +533,7 @@ static int route_action(sc_arena_t *a, const sc_scope_t *s, const sc_http_route_
   if (live <= 1) { /* (cluster and weighted_clusters share a union: set one only) */
     for (uint32_t i = 0; i < h->nroute && act->cluster == NULL; i++)
       if (h->nroute == 1 || h->route[i].weight > 0)
-        act->cluster = destination_cluster(a, s, &h->route[i].destination, port);
+        act->cluster = destination_cluster(a, c, &h->route[i].destination, port);
     if (act->cluster == NULL)
       act->cluster = "BlackHoleCluster"; /* no destination: validation refuses such routes */
     *single = act->cluster;
@@ -582,7 +548,7 @@ static int route_action(sc_arena_t *a, const sc_scope_t *s, const sc_http_route_
       if (h->route[i].weight == 0)
         continue;
       weight_t *w = NEW(a, weight_t, envoy__config__route__v3__weighted_cluster__cluster_weight__descriptor);
-      if (w == NULL || (w->name = destination_cluster(a, s, &h->route[i].destination, port)) == NULL ||
+      if (w == NULL || (w->name = destination_cluster(a, c, &h->route[i].destination, port)) == NULL ||
           (w->weight = sc__xds_u32(a, h->route[i].weight)) == NULL)
         return SC_ENOMEM;
       ws[wc->n_clusters++] = w;
@@ -617,8 +583,9 @@ static int route_action(sc_arena_t *a, const sc_scope_t *s, const sc_http_route_
 }
 
 /* The routes of a VirtualService's http section for a proxy of the scope on port. */
-static int translate(sc_arena_t *a, const sc_scope_t *s, const sc_obj_t *vs, uint32_t port, const sc_mesh_config_t *mesh,
-                     route_t ***out, size_t *nout) {
+static int translate(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_obj_t *vs, uint32_t port, route_t ***out,
+                     size_t *nout) {
+  const sc_scope_t *s = c->s;
   const sc_virtual_service_t *v = &vs->u.virtual_service;
   size_t cap = 1;
   for (uint32_t i = 0; i < v->nhttp; i++)
@@ -645,7 +612,7 @@ static int translate(sc_arena_t *a, const sc_scope_t *s, const sc_obj_t *vs, uin
       const char *single;
       if ((r->name = sc__xds_str(a, sc_str(name))) == NULL ||
           (r->match = hm ? route_match(a, hm) : prefix_match(a, "/")) == NULL ||
-          route_action(a, s, h, port, mesh, r, &single) != 0 || set_decorator(a, r, single, vs->name, port) != 0)
+          route_action(a, c, h, port, r, &single) != 0 || set_decorator(a, r, single, vs->name, port) != 0)
         return SC_ENOMEM;
       routes[n++] = r;
       done = hm == NULL || catch_all_match(hm);
@@ -656,108 +623,269 @@ static int translate(sc_arena_t *a, const sc_scope_t *s, const sc_obj_t *vs, uin
   return 0;
 }
 
-/* The VirtualService of the listener whose hosts cover hostname most specifically, first in
- * order on ties (5.8): does vs own the hostname among the listener's VSs? */
-static bool owns(const sc_vec_t *vss, const sc_obj_t *vs, sc_str_t hostname) {
-  const sc_obj_t *best = NULL;
-  sc_str_t best_host = {NULL, 0};
-  for (uint32_t i = 0; i < vss->n; i++) {
-    const sc_obj_t *o = vss->items[i];
-    const sc_strlist_t *hosts = &o->u.virtual_service.hosts;
-    for (uint32_t h = 0; h < hosts->n; h++) {
-      sc_str_t p = hosts->items[h];
-      bool hit = sc_host_is_wildcard(p) ? sc_host_matches(p, hostname) : sc_str_eq(p, hostname);
-      if (hit && (best == NULL || sc_host_cmp_specificity(p, best_host) < 0)) {
-        best = o;
-        best_host = p;
+/* ---- which VirtualService owns a hostname (5.8) ------------------------------------------ */
+
+typedef struct {
+  uint64_t key; /* the VirtualService's object key (sc_obj_t.key_hash) */
+  uint32_t pos; /* its position in the listener */
+} owner_t;
+
+typedef struct {
+  char *pattern; /* a wildcard host */
+  owner_t owner;
+} wild_owner_t;
+
+struct sc_rds_listener_owners_s {
+  sc_strmap_t exact; /* exact host (owned key) -> owner_t * (the first VS naming it) */
+  sc_vec_t keys;     /* char *: the keys of exact */
+  sc_vec_t wild;     /* wild_owner_t * in VS order */
+};
+
+static void listener_owners_free(sc_rds_listener_owners_t *lo) {
+  sc__strmap_free(&lo->exact, free);
+  for (uint32_t i = 0; i < lo->keys.n; i++)
+    free(lo->keys.items[i]);
+  sc__vec_free(&lo->keys);
+  for (uint32_t i = 0; i < lo->wild.n; i++) {
+    free(((wild_owner_t *)lo->wild.items[i])->pattern);
+    free(lo->wild.items[i]);
+  }
+  sc__vec_free(&lo->wild);
+}
+
+void sc_rds_owners_free(sc_rds_owners_t *o) {
+  for (uint32_t i = 0; o->listeners && i < o->nlisteners; i++)
+    listener_owners_free(&o->listeners[i]);
+  free(o->listeners);
+  memset(o, 0, sizeof(*o));
+}
+
+static int add_owner(sc_rds_listener_owners_t *lo, sc_str_t host, uint64_t key, uint32_t pos) {
+  if (sc_host_is_wildcard(host)) {
+    wild_owner_t *w = malloc(sizeof(*w));
+    if (w == NULL || (w->pattern = strndup(host.ptr, host.len)) == NULL) {
+      free(w);
+      return SC_ENOMEM;
+    }
+    w->owner = (owner_t){key, pos};
+    if (sc__vec_push(&lo->wild, w) != 0) {
+      free(w->pattern);
+      free(w);
+      return SC_ENOMEM;
+    }
+    return 0;
+  }
+  if (sc__strmap_get(&lo->exact, host) != NULL)
+    return 0; /* an earlier VirtualService names it: it wins */
+  char *k = strndup(host.ptr, host.len);
+  owner_t *o = malloc(sizeof(*o));
+  if (k == NULL || o == NULL || sc__vec_push(&lo->keys, k) != 0) {
+    free(k);
+    free(o);
+    return SC_ENOMEM;
+  }
+  *o = (owner_t){key, pos};
+  if (sc__strmap_put(&lo->exact, (sc_str_t){k, host.len}, o) != 0) {
+    free(o);
+    return SC_ENOMEM;
+  }
+  return 0;
+}
+
+int sc_rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->nlisteners = s->nlisteners;
+  out->listeners = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*out->listeners));
+  if (out->listeners == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  for (uint32_t li = 0; li < s->nlisteners; li++)
+    sc__strmap_init(&out->listeners[li].exact);
+  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
+    const sc_vec_t *vss = &s->listeners[li].vss;
+    for (uint32_t v = 0; v < vss->n && rc == 0; v++) {
+      const sc_obj_t *vs = vss->items[v];
+      const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
+      for (uint32_t h = 0; h < hosts->n && rc == 0; h++)
+        rc = add_owner(&out->listeners[li], hosts->items[h], vs->key_hash, v);
+    }
+  }
+  if (rc != 0)
+    sc_rds_owners_free(out);
+  return rc;
+}
+
+/* The VirtualService of listener li whose hosts match host most specifically, the first
+ * on ties (an exact host is more specific than any wildcard); NULL when none. */
+static const sc_obj_t *owner_of(const sc_rds_ctx_t *c, uint32_t li, sc_str_t host) {
+  if (c->owners == NULL || li >= c->owners->nlisteners)
+    return NULL;
+  const sc_rds_listener_owners_t *lo = &c->owners->listeners[li];
+  const owner_t *best = sc__strmap_get(&lo->exact, host);
+  if (best == NULL) {
+    sc_str_t best_pattern = {NULL, 0};
+    for (uint32_t i = 0; i < lo->wild.n; i++) {
+      const wild_owner_t *w = lo->wild.items[i];
+      sc_str_t p = sc_str(w->pattern);
+      if (!sc_host_matches(p, host))
+        continue;
+      int cmp = best ? sc_host_cmp_specificity(p, best_pattern) : -1;
+      if (cmp < 0 || (cmp == 0 && w->owner.pos < best->pos)) {
+        best = &w->owner;
+        best_pattern = p;
       }
     }
   }
-  return best == vs;
+  return best ? sc__hashmap_get(&c->w->vs_objects, best->key) : NULL;
 }
 
-/* The egress listener a route configuration "port" is built from (9.6.1). */
-static const sc_listener_t *listener_for_port(const sc_scope_t *s, uint32_t port) {
-  const sc_listener_t *any = NULL;
+/* The egress listener a route configuration "port" is built from (9.6.1), or -1. */
+static int listener_for_port(const sc_scope_t *s, uint32_t port) {
+  int any = -1;
   for (uint32_t i = 0; i < s->nlisteners; i++) {
     const sc_listener_t *l = &s->listeners[i];
     if (l->match_port && l->port == port)
-      return l;
-    if (!l->match_port && any == NULL)
-      any = l;
+      return (int)i;
+    if (!l->match_port && any < 0)
+      any = (int)i;
   }
   return any;
 }
 
-static bool has_port(const sc_svc_t *svc, uint32_t port, bool http) {
-  for (uint32_t i = 0; i < svc->nports; i++)
-    if (svc->ports[i].port == port && (!http || sc_rds_http_protocol(svc->ports[i].protocol)))
+/* ---- a service's virtual hosts (entries) ------------------------------------------------- */
+
+int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out) {
+  if (svc->resolution == SC_RES_ALIAS)
+    return 0;
+  sc_arena_t *a = sc__arena_new(4096);
+  if (a == NULL)
+    return SC_ENOMEM;
+  strs_t domains = {0};
+  int rc = 0;
+  bool have_domains = false;
+  for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
+    const sc_svc_port_t *port = &svc->ports[i];
+    if (!sc_rds_http_protocol(port->protocol))
+      continue;
+    /* Route configuration "PORT" holds the services of the egress listener for that port. */
+    int li = listener_for_port(c->s, port->port);
+    bool imported = false;
+    for (uint32_t m = 0; li >= 0 && m < listeners->n && !imported; m++)
+      imported = (uintptr_t)listeners->items[m] == (uintptr_t)li;
+    if (!imported)
+      continue;
+    if (!have_domains && (rc = service_domains(a, svc, c->s->namespace_, &domains)) != 0)
+      break;
+    have_domains = true;
+    char name[1200];
+    snprintf(name, sizeof(name), "%s:%u", svc->hostname.ptr, port->port);
+    route_t **routes = NULL;
+    size_t nroutes = 0;
+    const sc_obj_t *vs = owner_of(c, (uint32_t)li, svc->hostname);
+    if (vs != NULL && (rc = translate(a, c, vs, port->port, &routes, &nroutes)) != 0)
+      break;
+    if (nroutes == 0) { /* no VirtualService (or none of its routes applies): the default */
+      char cluster[1200];
+      snprintf(cluster, sizeof(cluster), "outbound|%u||%s", port->port, svc->hostname.ptr);
+      if ((routes = sc__arena_alloc(a, sizeof(*routes))) == NULL ||
+          (routes[0] = default_route(a, cluster, svc->hostname.ptr, port->port, c->mesh)) == NULL) {
+        rc = SC_ENOMEM;
+        break;
+      }
+      nroutes = 1;
+    }
+    vhost_t *v = new_vhost(a, name, &domains, routes, nroutes);
+    rc = v ? sc__resources_add(out, name, &v->base) : SC_ENOMEM;
+  }
+  sc__arena_del(a);
+  return rc;
+}
+
+/* ---- VirtualService hosts that are no service (heads) ------------------------------------ */
+
+static bool covers(sc_str_t pattern, sc_str_t host) {
+  return sc_host_is_wildcard(pattern) ? sc_host_matches(pattern, host) : sc_str_eq(pattern, host);
+}
+
+static int add_port(uint32_t **ports, size_t *n, size_t *cap, uint32_t port) {
+  for (size_t k = 0; k < *n; k++)
+    if ((*ports)[k] == port)
+      return 0;
+  if (*n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 8;
+    uint32_t *more = realloc(*ports, ncap * sizeof(**ports));
+    if (more == NULL)
+      return SC_ENOMEM;
+    *ports = more;
+    *cap = ncap;
+  }
+  (*ports)[(*n)++] = port;
+  return 0;
+}
+
+bool sc_rds_vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, const sc_strmap_t *service_hosts) {
+  const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
+  for (uint32_t h = 0; h < hosts->n; h++) {
+    sc_str_t x = hosts->items[h];
+    bool service = false;
+    if (!sc_host_is_wildcard(x))
+      service = sc__strmap_get(service_hosts, x) != NULL;
+    for (uint32_t i = 0; sc_host_is_wildcard(x) && i < l->services.n && !service; i++)
+      service = sc_host_matches(x, ((const sc_svc_t *)l->services.items[i])->hostname);
+    if (!service)
       return true;
+  }
   return false;
 }
 
-/* The VirtualService virtual hosts of route configuration "port". */
-static int vs_vhosts_for_port(sc_arena_t *a, const sc_scope_t *s, uint32_t port, const sc_mesh_config_t *mesh,
-                              sc_resources_t *out) {
-  const sc_listener_t *l = listener_for_port(s, port);
-  if (l == NULL)
-    return 0;
+/* The virtual hosts of one VirtualService's hosts that are no service of listener li:
+ * on the HTTP ports of the services it covers, or on 80 when it covers none (9.6.2). */
+static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, const sc_obj_t *vs,
+                          const sc_strmap_t *service_hosts, sc_resources_t *out) {
+  const sc_listener_t *l = &c->s->listeners[li];
+  const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
+  uint32_t *ports = NULL;
+  size_t nports = 0, cap = 0;
   int rc = 0;
-  for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
-    const sc_obj_t *vs = l->vss.items[v];
-    const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
+  bool covers_any = false;
+  for (uint32_t i = 0; i < l->services.n && rc == 0; i++) {
+    const sc_svc_t *svc = l->services.items[i];
+    bool covered = false;
+    for (uint32_t h = 0; h < hosts->n && !covered; h++)
+      covered = covers(hosts->items[h], svc->hostname);
+    if (!covered || owner_of(c, li, svc->hostname) != vs)
+      continue;
+    covers_any = true;
+    for (uint32_t p = 0; p < svc->nports && rc == 0; p++)
+      if (sc_rds_http_protocol(svc->ports[p].protocol))
+        rc = add_port(&ports, &nports, &cap, svc->ports[p].port);
+  }
+  if (rc == 0 && !covers_any)
+    rc = add_port(&ports, &nports, &cap, 80);
+  for (size_t k = 0; k < nports && rc == 0; k++) {
+    if (listener_for_port(c->s, ports[k]) != (int)li)
+      continue;
     route_t **routes;
     size_t nroutes;
-    if ((rc = translate(a, s, vs, port, mesh, &routes, &nroutes)) != 0 || nroutes == 0)
-      continue;
-    /* Services of the listener the VS covers and owns, on this port. */
-    bool any_service = false, service_here = false;
-    for (uint32_t i = 0; i < l->services.n && rc == 0; i++) {
-      const sc_svc_t *svc = l->services.items[i];
-      bool covered = false;
-      for (uint32_t h = 0; h < hosts->n && !covered; h++)
-        covered = sc_host_is_wildcard(hosts->items[h]) ? sc_host_matches(hosts->items[h], svc->hostname)
-                                                       : sc_str_eq(hosts->items[h], svc->hostname);
-      if (!covered || !owns(&l->vss, vs, svc->hostname))
-        continue;
-      any_service = true;
-      if (!has_port(svc, port, true))
-        continue;
-      service_here = true;
-      strs_t domains = {0};
-      char name[1200];
-      snprintf(name, sizeof(name), "%s:%u", svc->hostname.ptr, port);
-      vhost_t *vh;
-      if ((rc = service_domains(a, svc, s->namespace_, &domains)) == 0)
-        rc = (vh = new_vhost(a, name, &domains, routes, nroutes)) ? sc__resources_add(out, name, &vh->base) : SC_ENOMEM;
-    }
-    /* Hosts that are no service: a virtual host of their own on the ports of the VS's
-     * services, or on port 80 when it has none. */
-    if (!(service_here || (!any_service && port == 80)))
+    if ((rc = translate(a, c, vs, ports[k], &routes, &nroutes)) != 0 || nroutes == 0)
       continue;
     for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
       sc_str_t x = hosts->items[h];
-      bool service = false;
-      for (uint32_t i = 0; i < l->services.n && !service; i++) {
-        sc_str_t sh = ((const sc_svc_t *)l->services.items[i])->hostname;
-        service = sc_host_is_wildcard(x) ? sc_host_matches(x, sh) : sc_str_eq(sh, x);
-      }
+      bool service = !sc_host_is_wildcard(x) && sc__strmap_get(service_hosts, x) != NULL;
+      for (uint32_t i = 0; sc_host_is_wildcard(x) && i < l->services.n && !service; i++)
+        service = sc_host_matches(x, ((const sc_svc_t *)l->services.items[i])->hostname);
       if (service)
         continue;
       strs_t domains = {0};
       char name[1200];
-      snprintf(name, sizeof(name), "%.*s:%u", (int)x.len, x.ptr, port);
+      snprintf(name, sizeof(name), "%.*s:%u", (int)x.len, x.ptr, ports[k]);
       vhost_t *vh;
       if ((rc = strs_add(a, &domains, "%.*s", (int)x.len, x.ptr)) == 0)
         rc = (vh = new_vhost(a, name, &domains, routes, nroutes)) ? sc__resources_add(out, name, &vh->base) : SC_ENOMEM;
     }
   }
+  free(ports);
   return rc;
-}
-
-static int cmp_u32(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return (x > y) - (x < y);
 }
 
 typedef struct {
@@ -787,65 +915,41 @@ static int sort_stably(sc_resources_t *out, size_t from) {
   return 0;
 }
 
-/* Adds port to a set kept in a growable array. */
-static int add_port(uint32_t **ports, size_t *n, size_t *cap, uint32_t port) {
-  for (size_t k = 0; k < *n; k++)
-    if ((*ports)[k] == port)
-      return 0;
-  if (*n == *cap) {
-    uint32_t *more = realloc(*ports, 2 * *cap * sizeof(**ports));
-    if (more == NULL)
+int sc_rds_service_hosts(const sc_listener_t *l, sc_strmap_t *out) {
+  sc__strmap_init(out);
+  for (uint32_t i = 0; i < l->services.n; i++) {
+    const sc_svc_t *svc = l->services.items[i];
+    if (sc__strmap_put(out, svc->hostname, (void *)svc) != 0)
       return SC_ENOMEM;
-    *ports = more;
-    *cap *= 2;
   }
-  (*ports)[(*n)++] = port;
   return 0;
 }
 
-int sc_rds_virtual_services(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out) {
-  bool any = false;
-  for (uint32_t i = 0; i < s->nlisteners; i++)
-    any |= s->listeners[i].vss.n > 0;
-  if (!any)
-    return 0;
-  /* The route configurations the VirtualServices can contribute to: the HTTP ports of
-   * the services they cover, and 80 for one that covers none. Only those services'
-   * records are read (the scope is registered on them). */
-  size_t nports = 0, cap = 16;
-  uint32_t *ports = malloc(cap * sizeof(*ports));
-  int rc = ports ? 0 : SC_ENOMEM;
-  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
-    const sc_listener_t *l = &s->listeners[li];
-    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
-      const sc_strlist_t *hosts = &((const sc_obj_t *)l->vss.items[v])->u.virtual_service.hosts;
-      bool covers_any = false;
-      for (uint32_t i = 0; i < l->services.n && rc == 0; i++) {
-        const sc_svc_t *svc = l->services.items[i];
-        bool covered = false;
-        for (uint32_t h = 0; h < hosts->n && !covered; h++)
-          covered = sc_host_is_wildcard(hosts->items[h]) ? sc_host_matches(hosts->items[h], svc->hostname)
-                                                         : sc_str_eq(hosts->items[h], svc->hostname);
-        covers_any |= covered;
-        for (uint32_t p = 0; covered && p < svc->nports && rc == 0; p++)
-          if (sc_rds_http_protocol(svc->ports[p].protocol))
-            rc = add_port(&ports, &nports, &cap, svc->ports[p].port);
-      }
-      if (rc == 0 && !covers_any)
-        rc = add_port(&ports, &nports, &cap, 80);
-    }
-  }
-  if (rc == 0 && nports > 0)
-    qsort(ports, nports, sizeof(*ports), cmp_u32);
-  sc_arena_t *a = rc == 0 ? sc__arena_new(8192) : NULL;
-  if (rc == 0 && a == NULL)
-    rc = SC_ENOMEM;
+int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out) {
+  sc_arena_t *a = NULL;
   size_t from = out->n;
-  for (size_t k = 0; k < nports && rc == 0; k++)
-    rc = vs_vhosts_for_port(a, s, ports[k], mesh, out);
+  int rc = 0;
+  for (uint32_t li = 0; li < c->s->nlisteners && rc == 0; li++) {
+    const sc_listener_t *l = &c->s->listeners[li];
+    if (l->vss.n == 0)
+      continue;
+    sc_strmap_t service_hosts;
+    rc = sc_rds_service_hosts(l, &service_hosts);
+    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
+      const sc_obj_t *vs = l->vss.items[v];
+      if (c->only != NULL && sc__hashmap_get(c->only, vs->key_hash) == NULL)
+        continue;
+      if (!sc_rds_vs_has_foreign_host(l, vs, &service_hosts))
+        continue; /* its virtual hosts are its services': in their entries */
+      if (a == NULL && (a = sc__arena_new(8192)) == NULL)
+        rc = SC_ENOMEM;
+      else
+        rc = foreign_vhosts(a, c, li, vs, &service_hosts, out);
+    }
+    sc__strmap_free(&service_hosts, NULL);
+  }
   if (rc == 0)
     rc = sort_stably(out, from);
   sc__arena_del(a);
-  free(ports);
   return rc;
 }

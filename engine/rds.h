@@ -17,16 +17,42 @@
 /* Whether a port of this protocol is served through an HTTP connection manager. */
 bool sc_rds_http_protocol(sc_protocol_t p);
 
-/* The default virtual host of every HTTP port of svc (9.6.3, 9.6.5) for a proxy of
- * namespace proxy_ns, named "HOSTNAME:PORT". Appends to out. */
-int sc_rds_service(const sc_svc_t *svc, sc_str_t proxy_ns, const sc_mesh_config_t *mesh,
-                   sc_resources_t *out);
+/* Which VirtualService owns a hostname in each egress listener of a scope (5.8): built
+ * from a full computation, kept for patches (which compute listeners without their
+ * VirtualServices). */
+typedef struct sc_rds_listener_owners_s sc_rds_listener_owners_t;
+typedef struct {
+  sc_rds_listener_owners_t *listeners;
+  uint32_t nlisteners;
+} sc_rds_owners_t;
+int sc_rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out);
+void sc_rds_owners_free(sc_rds_owners_t *o);
 
-/* The virtual hosts the scope's VirtualServices give (9.6.1, 9.6.2, 9.6.4), named
- * "HOSTNAME:PORT", in the order a reader applies first-wins in. They read the records of
- * the hostnames the VirtualServices match: a change of such a record recomputes the head
- * (sc_rds_vs_covers). */
-int sc_rds_virtual_services(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out);
+typedef struct {
+  const sc_scope_t *s;            /* the scope (its namespace, listeners) */
+  const sc_world_t *w;            /* records of destinations, VirtualServices by key */
+  const sc_rds_owners_t *owners;  /* who owns a hostname per listener */
+  const sc_mesh_config_t *mesh;
+  sc_keys_t *keys;                /* receives the keys of the records routes read */
+  bool *oom;                      /* set when keys could not grow */
+  const sc_hashmap_t *only;       /* heads: consider only these VirtualServices (key_hash
+                                     -> non-NULL); NULL: all */
+} sc_rds_ctx_t;
+
+/* The virtual host of every HTTP port of svc whose route configuration's egress listener
+ * (9.6.1) is among `listeners` (listener indices, as uintptr_t): named "HOSTNAME:PORT",
+ * domains per 9.6.3, the routes of the VirtualService owning the hostname (9.6.4), else
+ * the default route (9.6.5). Appends to out. */
+int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out);
+
+/* The virtual hosts of the scope's VirtualService hosts that are no service (9.6.2,
+ * named "HOST:PORT"), by name: the head's. */
+int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out);
+
+/* The hostnames of listener l's services (values: the records), and whether vs has a
+ * host that is none of them (its head virtual hosts then read those records). */
+int sc_rds_service_hosts(const sc_listener_t *l, sc_strmap_t *out);
+bool sc_rds_vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, const sc_strmap_t *service_hosts);
 
 /* The catch-all virtual host by outbound policy (9.6.6): "allow_any" or "block_all". */
 int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out);

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <yajl/yajl_gen.h>
 
+#include "host.h"
 #include "scopes.h"
 
 static const sc_str_t none = {"", 0};
@@ -14,6 +15,7 @@ void sc_changes_init(sc_changes_t *c) {
   memset(c, 0, sizeof(*c));
   sc__strmap_init(&c->host_set);
   sc__strmap_init(&c->endpoint_ns);
+  sc__strmap_init(&c->flip_set);
 }
 
 void sc_changes_finish(sc_changes_t *c) {
@@ -35,6 +37,10 @@ void sc_changes_free(sc_changes_t *c) {
     free(c->endpoint_ns_names.items[i]);
   sc__vec_free(&c->endpoint_ns_names);
   sc__strmap_free(&c->endpoint_ns, NULL);
+  for (uint32_t i = 0; i < c->flip_hosts.n; i++)
+    free(c->flip_hosts.items[i]);
+  sc__vec_free(&c->flip_hosts);
+  sc__strmap_free(&c->flip_set, NULL);
 }
 
 /* Adds s to a set of strings: the map holds owned copies, the vector owns them. */
@@ -399,6 +405,42 @@ static bool dirties_plan(const sc_store_t *store, const sc_change_t *c, const sc
          (c->new_obj != NULL && !names_covered(store, c->new_obj));
 }
 
+static bool same_strlist(const sc_strlist_t *a, const sc_strlist_t *b) {
+  if (a->n != b->n)
+    return false;
+  for (uint32_t i = 0; i < a->n; i++)
+    if (!sc_str_eq(a->items[i], b->items[i]))
+      return false;
+  return true;
+}
+
+static const sc_strlist_t *export_of(const sc_obj_t *o) {
+  return o->kind == SC_KIND_SERVICE ? &o->u.service.export_to : &o->u.service_entry.export_to;
+}
+
+/* The hostnames of a Service or ServiceEntry change whose service may appear in or vanish
+ * from a scope: all of them unless only the spec's details changed. */
+static int note_flips(const sc_change_t *c, sc_changes_t *out) {
+  const sc_obj_t *objs[2] = {c->old_obj, c->new_obj};
+  const sc_obj_t *o = c->new_obj ? c->new_obj : c->old_obj;
+  if (o->kind != SC_KIND_SERVICE && o->kind != SC_KIND_SERVICE_ENTRY)
+    return 0;
+  if (c->old_obj != NULL && c->new_obj != NULL) {
+    sc_strlist_t a1, b1;
+    const sc_strlist_t *ha = hosts_of(c->old_obj, &a1), *hb = hosts_of(c->new_obj, &b1);
+    if (ha && hb && same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)))
+      return 0;
+  }
+  int rc = 0;
+  for (int k = 0; k < 2 && rc == 0; k++) {
+    sc_strlist_t one;
+    const sc_strlist_t *hosts = objs[k] ? hosts_of(objs[k], &one) : NULL;
+    for (uint32_t i = 0; hosts && i < hosts->n && rc == 0; i++)
+      rc = add_to_set(&out->flip_set, &out->flip_hosts, hosts->items[i]);
+  }
+  return rc;
+}
+
 static int note_object(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_changes_t *out) {
   sc_strlist_t one;
   const sc_strlist_t *hosts = hosts_of(o, &one);
@@ -419,6 +461,8 @@ int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_chan
   if (rc == 0 && c->new_obj != NULL)
     rc = note_object(c->new_obj, mesh, out);
   out->world_parts |= sc_world_parts_of_kind(o->kind);
+  if (rc == 0)
+    rc = note_flips(c, out);
   if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
                   o->kind == SC_KIND_ENDPOINT_SLICE || o->kind == SC_KIND_POD))
     rc = add_to_set(&out->endpoint_ns, &out->endpoint_ns_names, o->namespace_);
@@ -771,7 +815,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
   sc_entry_t *entries;
   size_t n;
   sc_keys_t keys = {0};
-  int rc = sc_scope_render_patch(w, d, &patch, &ss->clusters, &entries, &n, &keys);
+  int rc = sc_scope_render_patch(w, d, &patch, &st->aux.owners, &ss->clusters, &entries, &n, &keys);
   if (rc != 0)
     return rc;
   sc_keys_finish(&keys);
@@ -921,6 +965,13 @@ static int drop_unseen(sc_scopes_t *ss, bool write_all, sc_scopes_stats_t *stats
   return 0;
 }
 
+/* Whether the change of the h-th hostname recomputes a patched scope in full: its head
+ * reads that hostname (sc_scope_vs_covers). */
+static bool escalates(const sc_scope_aux_t *aux, const sc_changes_t *changes, uint32_t h) {
+  sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
+  return sc_scope_vs_covers(aux, host, sc__strmap_get(&changes->flip_set, host) != NULL);
+}
+
 static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
                       const sc_changes_t *changes, bool write_all, uint64_t head_next,
                       sc_scopes_stats_t *stats) {
@@ -954,7 +1005,7 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
   if (!full && !st->patched)
     return 0;
   for (uint32_t h = 0; !full && !shared && changes != NULL && h < changes->hosts.n; h++)
-    full = sc_scope_vs_covers(&st->aux, *(const sc_str_t *)changes->hosts.items[h]);
+    full = escalates(&st->aux, changes, h);
   if (!is_new)
     stats->affected++;
   uint64_t version = st->rec.hash;
@@ -994,7 +1045,7 @@ static int update_base(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t 
   }
   int rc = 0;
   for (uint32_t h = 0; !full && b->patched && changes != NULL && h < changes->hosts.n; h++)
-    full = sc_scope_vs_covers(&b->aux, *(const sc_str_t *)changes->hosts.items[h]);
+    full = escalates(&b->aux, changes, h);
   if (full || b->affected)
     rc = recompute_own(ss, w, &sc_base_desc, b, head_next, write_all);
   else if (b->patched)
@@ -1052,6 +1103,32 @@ static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The batch's hostnames and those of the VirtualServices routing to them (exact hosts;
+ * a scope with a wildcard-host VirtualService recomputes in full instead,
+ * sc_scope_vs_covers). Borrowed strings. */
+static int expand_hosts(const sc_world_t *w, const sc_changes_t *c, sc_vec_t *hosts, sc_strmap_t *set) {
+  int rc = 0;
+  for (uint32_t i = 0; i < c->hosts.n && rc == 0; i++) {
+    sc_str_t *h = c->hosts.items[i];
+    if ((rc = sc__vec_push(hosts, h)) == 0)
+      rc = sc__strmap_put(set, *h, h);
+  }
+  for (uint32_t i = 0; i < c->hosts.n && rc == 0; i++) {
+    const sc_vec_t *vss = sc__strmap_get(&w->vs_by_dest, *(const sc_str_t *)c->hosts.items[i]);
+    for (uint32_t v = 0; vss && v < vss->n && rc == 0; v++) {
+      const sc_strlist_t *vh = &((const sc_obj_t *)vss->items[v])->u.virtual_service.hosts;
+      for (uint32_t k = 0; k < vh->n && rc == 0; k++) {
+        sc_str_t *h = &vh->items[k];
+        if (sc_host_is_wildcard(*h) || sc__strmap_get(set, *h) != NULL)
+          continue;
+        if ((rc = sc__vec_push(hosts, h)) == 0)
+          rc = sc__strmap_put(set, *h, h);
+      }
+    }
+  }
+  return rc;
 }
 
 /* The assignments named for the first time, and those of namespaces whose endpoints changed. */
@@ -1115,7 +1192,22 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
     mark(ss, &changes->full, true);
     mark(ss, &changes->patch, false);
   }
-  rc = update_base(ss, w, changes, all || write_all, write_all, head_next);
+  /* A hostname whose VirtualService routes to a changed one has routes to recompute too. */
+  sc_changes_t expanded;
+  sc_vec_t more_hosts = {0};
+  sc_strmap_t more_set;
+  sc__strmap_init(&more_set);
+  if (changes != NULL) {
+    expanded = *changes;
+    rc = expand_hosts(w, changes, &more_hosts, &more_set);
+    if (rc == 0 && more_hosts.n > changes->hosts.n) {
+      expanded.hosts = more_hosts;
+      expanded.host_set = more_set;
+      changes = &expanded;
+    }
+  }
+  if (rc == 0)
+    rc = update_base(ss, w, changes, all || write_all, write_all, head_next);
   /* Scopes with content of their own first: shared ones reference them. */
   for (int pass = 0; pass < 2 && rc == 0; pass++)
     for (size_t i = 0; i < plan.nscopes && rc == 0; i++)
@@ -1125,6 +1217,8 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
     rc = drop_unseen(ss, write_all, stats);
   if (rc == 0)
     rc = update_endpoints(ss, store, changes, all || write_all, stats);
+  sc__vec_free(&more_hosts);
+  sc__strmap_free(&more_set, NULL);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
     stats->entries_written += st->put.n;

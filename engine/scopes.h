@@ -42,6 +42,10 @@ typedef struct {
                               ServiceEntries, EndpointSlices, Pods): their assignments
                               are rebuilt; values are the owned copies in endpoint_ns_names */
   sc_vec_t endpoint_ns_names;
+  sc_strmap_t flip_set; /* hostnames whose service may have come or gone for some scope
+                           (a Service or ServiceEntry added, deleted, or its hosts or
+                           exportTo changed); values: the owned copies in flip_hosts */
+  sc_vec_t flip_hosts;
 } sc_changes_t;
 
 void sc_changes_init(sc_changes_t *c);

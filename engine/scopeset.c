@@ -243,7 +243,7 @@ static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from
 /* The head of a scope record: everything but the per-hostname entries; with the static
  * clusters every sidecar has (9.2.4) and the inbound clusters of the Sidecar's ingress
  * listeners (7.3), which res receives. */
-static int render_body(gen_t g, const sc_scope_t *s, const sc_scope_t *vs_scope, const char *id,
+static int render_body(gen_t g, const sc_scope_t *s, const sc_rds_ctx_t *vs_ctx, const char *id,
                        sc_str_t shown_ns, const sc_mesh_config_t *mesh, sc_resources_t *res) {
   yajl_gen_map_open(g);
   g_key(g, "id");
@@ -289,8 +289,8 @@ static int render_body(gen_t g, const sc_scope_t *s, const sc_scope_t *vs_scope,
   g_key(g, "clusters");
   render_resource_refs(g, res, 0);
   size_t from = res->n;
-  if (rc == 0)
-    rc = sc_rds_virtual_services(vs_scope, mesh, res);
+  if (rc == 0 && vs_ctx != NULL)
+    rc = sc_rds_virtual_services(vs_ctx, res);
   if (rc == 0)
     rc = sc_rds_catch_all(s, res);
   g_key(g, "routes");
@@ -450,8 +450,9 @@ static int render_entry_listeners(gen_t g, const sc_scope_t *s, const sc_svc_t *
   return rc;
 }
 
-static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_cds_cache_t *cache,
+static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cds_cache_t *cache,
                           sc_entry_t **out, size_t *nout) {
+  const sc_mesh_config_t *mesh = routes->mesh;
   size_t n = s->services.n;
   sc_entry_t *entries = calloc(n ? n : 1, sizeof(*entries));
   sc_vec_t *members = calloc(n ? n : 1, sizeof(*members));
@@ -474,7 +475,7 @@ static int render_entries(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_
       rc = render_entry_clusters(g, s, i, mesh, cache, &entries[i].res);
     size_t from = entries[i].res.n;
     if (rc == 0)
-      rc = sc_rds_service(svc, s->namespace_, mesh, &entries[i].res);
+      rc = sc_rds_service(routes, svc, &members[i], &entries[i].res);
     g_key(g, "routes");
     render_resource_refs(g, &entries[i].res, from);
     if (rc == 0)
@@ -702,77 +703,79 @@ static int compute_limited(const sc_world_t *w, const sc_scope_desc_t *d, bool s
   return rc;
 }
 
+/* Whether some record of host is visible to namespace ns: for a scope importing every
+ * namespace, whether host is one of its services. */
+static bool visible_host(const sc_world_t *w, sc_str_t host, sc_str_t ns) {
+  const sc_vec_t *recs = sc__strmap_get(&w->all_by_host, host);
+  for (uint32_t i = 0; recs && i < recs->n; i++)
+    if (sc_world_service_visible(w, recs->items[i], ns))
+      return true;
+  return false;
+}
+
 typedef struct {
   sc_str_t pattern;
   sc_vec_t *hosts;
   sc_strmap_t *set;
-  sc_str_t *slots; /* storage for the hostnames found */
-  size_t nslots, cap;
   int rc;
 } wild_t;
 
 static void add_matching_host(void *arg, sc_str_t key, void *value) {
-  (void)value;
   wild_t *x = arg;
+  const sc_vec_t *recs = value;
   if (x->rc != 0 || !sc_host_matches(x->pattern, key) || sc__strmap_get(x->set, key) != NULL)
     return;
-  if (x->nslots == x->cap) {
-    x->rc = SC_ENOMEM; /* sized for every hostname of the world: cannot happen */
-    return;
-  }
-  sc_str_t *slot = &x->slots[x->nslots++];
-  *slot = key;
-  if (sc__strmap_put(x->set, *slot, slot) != 0 || sc__vec_push(x->hosts, slot) != 0)
+  sc_str_t *stable = &((sc_svc_t *)recs->items[0])->hostname; /* the world's: lives on */
+  if (sc__strmap_put(x->set, *stable, stable) != 0 || sc__vec_push(x->hosts, stable) != 0)
     x->rc = SC_ENOMEM;
 }
 
-/* The scope computed for the hostnames its VirtualServices match only (NULL when it has
- * none): what the head's VirtualService virtual hosts read. */
-static int compute_vs_scope(const sc_world_t *w, const sc_scope_desc_t *d, const sc_scope_t *s, sc_scope_t **out) {
+/* For a scope computed for its specific hostnames only: the VirtualServices that may have
+ * a host that is no service of the scope (into only), and the scope computed for their
+ * hosts (NULL when there are none): what the head's virtual hosts read. */
+static int compute_vs_scope(const sc_world_t *w, const sc_scope_desc_t *d, const sc_scope_t *s,
+                            sc_hashmap_t *only, sc_scope_t **out) {
   *out = NULL;
   sc_vec_t hosts = {0};
   sc_strmap_t set;
   sc__strmap_init(&set);
-  wild_t x = {{NULL, 0}, &hosts, &set, NULL, 0, w->all_by_host.n, 0};
-  bool any = false;
+  wild_t x = {{NULL, 0}, &hosts, &set, 0};
   for (uint32_t li = 0; li < s->nlisteners && x.rc == 0; li++)
     for (uint32_t v = 0; v < s->listeners[li].vss.n && x.rc == 0; v++) {
-      const sc_strlist_t *vh = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service.hosts;
-      any = true;
+      const sc_obj_t *vs = s->listeners[li].vss.items[v];
+      const sc_strlist_t *vh = &vs->u.virtual_service.hosts;
+      bool foreign = false;
+      for (uint32_t h = 0; h < vh->n && !foreign; h++)
+        foreign = sc_host_is_wildcard(vh->items[h]) || !visible_host(w, vh->items[h], s->namespace_);
+      if (!foreign)
+        continue; /* every host a service: its virtual hosts are in the entries */
+      if (sc__hashmap_put(only, vs->key_hash, (void *)vs) != 0) {
+        x.rc = SC_ENOMEM;
+        break;
+      }
       for (uint32_t h = 0; h < vh->n && x.rc == 0; h++) {
         sc_str_t *p = &vh->items[h];
         if (sc_host_is_wildcard(*p)) {
-          if (x.slots == NULL && (x.slots = malloc((x.cap ? x.cap : 1) * sizeof(*x.slots))) == NULL)
-            x.rc = SC_ENOMEM;
           x.pattern = *p;
-          if (x.rc == 0)
-            sc__strmap_foreach(&w->all_by_host, add_matching_host, &x);
-        } else if (sc__strmap_get(&set, *p) == NULL) {
-          if (sc__strmap_put(&set, *p, p) != 0 || sc__vec_push(&hosts, p) != 0)
-            x.rc = SC_ENOMEM;
+          sc__strmap_foreach(&w->all_by_host, add_matching_host, &x);
+        } else if (sc__strmap_get(&set, *p) == NULL &&
+                   (sc__strmap_put(&set, *p, p) != 0 || sc__vec_push(&hosts, p) != 0)) {
+          x.rc = SC_ENOMEM;
         }
       }
-      const sc_virtual_service_t *vs = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service;
-      for (uint32_t r = 0; r < vs->nhttp && x.rc == 0; r++)
-        for (uint32_t k = 0; k < vs->http[r].nroute && x.rc == 0; k++) {
-          sc_str_t *p = &vs->http[r].route[k].destination.host;
-          if (sc__strmap_get(&set, *p) == NULL && (sc__strmap_put(&set, *p, p) != 0 || sc__vec_push(&hosts, p) != 0))
-            x.rc = SC_ENOMEM;
-        }
     }
   int rc = x.rc;
   sc_scope_patch_t patch = {&hosts, &set, NULL, 0};
-  if (rc == 0 && any)
+  if (rc == 0 && only->n > 0)
     rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), &patch, out);
-  free(x.slots);
   sc__vec_free(&hosts);
   sc__strmap_free(&set, NULL);
   return rc;
 }
 
-/* The head's VirtualService virtual hosts read the records of the hostnames their
- * VirtualServices match: the scope registers on those records' keys (a wildcard host on
- * every service it can see), so that their changes reach it (sc_scope_vs_covers). */
+/* Whether a service behind one of the scope's VirtualService hosts comes or goes is what
+ * the head reads (a host that is no service gets a virtual host there): the scope
+ * registers on those hosts' keys (a wildcard host on every service it can see). */
 static int add_vs_host_keys(sc_scope_t *s) {
   static const sc_str_t none = {"", 0};
   int rc = 0;
@@ -788,10 +791,6 @@ static int add_vs_host_keys(sc_scope_t *s) {
         if (rc == 0)
           rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_ANY_VIS, s->namespace_, none));
       }
-      const sc_virtual_service_t *vs = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service;
-      for (uint32_t r = 0; r < vs->nhttp && rc == 0; r++) /* destinations: their ports */
-        for (uint32_t k = 0; k < vs->http[r].nroute && rc == 0; k++)
-          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_HOST, vs->http[r].route[k].destination.host, none));
     }
   sc_keys_finish(&s->keys);
   return rc;
@@ -806,13 +805,50 @@ static int add_copy(sc_vec_t *v, sc_str_t s) {
   return 0;
 }
 
-bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host) {
-  for (uint32_t i = 0; i < aux->vs_hosts.n; i++) {
-    sc_str_t p = sc_str(aux->vs_hosts.items[i]);
+static bool list_covers(const sc_vec_t *list, sc_str_t host) {
+  for (uint32_t i = 0; i < list->n; i++) {
+    sc_str_t p = sc_str(list->items[i]);
     if (sc_host_is_wildcard(p) ? sc_host_matches(p, host) : sc_str_eq(p, host))
       return true;
   }
   return false;
+}
+
+bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip) {
+  return list_covers(&aux->vs_hosts, host) || (may_flip && list_covers(&aux->vs_all_hosts, host));
+}
+
+/* What makes the head recompute (sc_scope_aux_t): the hosts and destinations of the
+ * VirtualServices that may have a host that is no service (only, or all when NULL with
+ * service_hosts judging), the destinations of those with a wildcard host (the entries
+ * they cover are not known one by one), and every VirtualService host. */
+static int vs_escalations(const sc_scope_t *s, const sc_hashmap_t *only, sc_scope_aux_t *aux) {
+  int rc = 0;
+  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
+    const sc_listener_t *l = &s->listeners[li];
+    if (l->vss.n == 0)
+      continue;
+    sc_strmap_t service_hosts;
+    rc = only == NULL ? sc_rds_service_hosts(l, &service_hosts) : (sc__strmap_init(&service_hosts), 0);
+    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
+      const sc_obj_t *o = l->vss.items[v];
+      const sc_virtual_service_t *vs = &o->u.virtual_service;
+      bool foreign = only ? sc__hashmap_get(only, o->key_hash) != NULL
+                          : sc_rds_vs_has_foreign_host(l, o, &service_hosts);
+      bool wild = false;
+      for (uint32_t h = 0; h < vs->hosts.n && rc == 0; h++) {
+        wild |= sc_host_is_wildcard(vs->hosts.items[h]);
+        rc = add_copy(&aux->vs_all_hosts, vs->hosts.items[h]);
+        if (rc == 0 && foreign)
+          rc = add_copy(&aux->vs_hosts, vs->hosts.items[h]);
+      }
+      for (uint32_t r = 0; (foreign || wild) && r < vs->nhttp && rc == 0; r++)
+        for (uint32_t k = 0; k < vs->http[r].nroute && rc == 0; k++)
+          rc = add_copy(&aux->vs_hosts, vs->http[r].route[k].destination.host);
+    }
+    sc__strmap_free(&service_hosts, NULL);
+  }
+  return rc;
 }
 
 int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
@@ -823,24 +859,37 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   int rc = compute_limited(w, d, rec->has_base, NULL, &s);
   if (rc != 0)
     return rc;
-  /* A scope computed for its specific hostnames only still routes every hostname its
-   * VirtualServices match: those records come from a computation limited to them. */
+  /* Routes: the VirtualService owning each hostname per listener. A scope computed for
+   * its specific hostnames only still has head virtual hosts for the hosts of its
+   * VirtualServices that are no service: those come from a computation for them. */
+  sc_rds_owners_t owners = {0}, head_owners = {0};
+  sc_keys_t route_keys = {0};
+  bool oom = false;
+  sc_hashmap_t only;
+  sc__hashmap_init(&only);
   sc_scope_t *vs_scope = NULL;
-  if (rec->has_base && (rc = compute_vs_scope(w, d, s, &vs_scope)) != 0) {
-    sc_scope_free(s);
-    return rc;
-  }
-  gen_t g = new_gen();
-  rc = SC_ENOMEM;
-  if (g != NULL && (rec->key = strdup(d->id)) != NULL) {
-    rc = render_body(g, s, vs_scope ? vs_scope : s, d->id, d->ns, w->mesh, &rec->res);
+  rc = sc_rds_owners_build(s, &owners);
+  if (rc == 0 && rec->has_base)
+    rc = compute_vs_scope(w, d, s, &only, &vs_scope);
+  if (rc == 0 && vs_scope != NULL)
+    rc = sc_rds_owners_build(vs_scope, &head_owners);
+  sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, NULL};
+  sc_rds_ctx_t head_ctx = {vs_scope, w, &head_owners, w->mesh, &route_keys, &oom, &only};
+  const sc_rds_ctx_t *head = rec->has_base ? (vs_scope ? &head_ctx : NULL) : &ctx;
+  gen_t g = rc == 0 ? new_gen() : NULL;
+  if (rc == 0 && (g == NULL || (rec->key = strdup(d->id)) == NULL))
+    rc = SC_ENOMEM;
+  if (rc == 0) {
+    rc = render_body(g, s, head, d->id, d->ns, w->mesh, &rec->res);
     if (rc == 0 && (rec->body = gen_text(g, 0, &rec->body_len)) == NULL)
       rc = SC_ENOMEM;
   }
   if (g != NULL)
     yajl_gen_free(g);
   if (rc == 0)
-    rc = render_entries(s, w->mesh, opts->clusters, &rec->entries, &rec->nentries);
+    rc = render_entries(s, &ctx, opts->clusters, &rec->entries, &rec->nentries);
+  if (rc == 0 && oom)
+    rc = SC_ENOMEM;
   if (rc == 0) {
     rec->body_hash = XXH3_64bits(rec->body, rec->body_len);
     uint64_t mix = 0;
@@ -852,21 +901,17 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   }
   for (uint32_t k = 0; vs_scope != NULL && k < vs_scope->keys.n && rc == 0; k++)
     rc = sc_keys_add(&s->keys, vs_scope->keys.keys[k]);
-  sc_scope_free(vs_scope);
+  for (uint32_t k = 0; k < route_keys.n && rc == 0; k++)
+    rc = sc_keys_add(&s->keys, route_keys.keys[k]);
+  sc_keys_free(&route_keys);
+  sc_rds_owners_free(&head_owners);
   if (rc == 0)
     rc = add_vs_host_keys(s);
   if (rc == 0 && aux != NULL) {
     memset(aux, 0, sizeof(*aux));
-    for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++)
-      for (uint32_t v = 0; v < s->listeners[li].vss.n && rc == 0; v++) {
-        const sc_strlist_t *hosts = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service.hosts;
-        for (uint32_t h = 0; h < hosts->n && rc == 0; h++)
-          rc = add_copy(&aux->vs_hosts, hosts->items[h]);
-        const sc_virtual_service_t *vs = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service;
-        for (uint32_t r = 0; r < vs->nhttp && rc == 0; r++)
-          for (uint32_t k = 0; k < vs->http[r].nroute && rc == 0; k++)
-            rc = add_copy(&aux->vs_hosts, vs->http[r].route[k].destination.host);
-      }
+    rc = vs_escalations(s, rec->has_base ? &only : NULL, aux);
+    aux->owners = owners; /* handed over */
+    owners = (sc_rds_owners_t){0};
     aux->keys = s->keys; /* hand the keys over */
     s->keys = (sc_keys_t){NULL, 0, 0};
     aux->nlisteners = s->nlisteners;
@@ -883,6 +928,9 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
     if (rc != 0)
       sc_scope_aux_free(aux);
   }
+  sc_rds_owners_free(&owners);
+  sc__hashmap_free(&only);
+  sc_scope_free(vs_scope);
   sc_scope_free(s);
   if (rc != 0)
     sc_record_free(rec);
@@ -890,14 +938,20 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
 }
 
 int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
-                          const sc_scope_patch_t *patch, sc_cds_cache_t *clusters,
-                          sc_entry_t **entries, size_t *nentries, sc_keys_t *keys) {
+                          const sc_scope_patch_t *patch, const sc_rds_owners_t *owners,
+                          sc_cds_cache_t *clusters, sc_entry_t **entries, size_t *nentries,
+                          sc_keys_t *keys) {
   sc_scope_t *s;
   int rc = compute_limited(w, d, sc_scope_shares_base(w, d), patch, &s);
   if (rc != 0)
     return rc;
-  rc = render_entries(s, w->mesh, clusters, entries, nentries);
+  bool oom = false;
+  sc_rds_ctx_t ctx = {s, w, owners, w->mesh, &s->keys, &oom, NULL};
+  rc = render_entries(s, &ctx, clusters, entries, nentries);
+  if (rc == 0 && oom)
+    rc = SC_ENOMEM;
   if (rc == 0) {
+    sc_keys_finish(&s->keys);
     *keys = s->keys;
     s->keys = (sc_keys_t){NULL, 0, 0};
   }
@@ -913,6 +967,10 @@ void sc_scope_aux_free(sc_scope_aux_t *aux) {
   for (uint32_t i = 0; i < aux->vs_hosts.n; i++)
     free(aux->vs_hosts.items[i]);
   sc__vec_free(&aux->vs_hosts);
+  for (uint32_t i = 0; i < aux->vs_all_hosts.n; i++)
+    free(aux->vs_all_hosts.items[i]);
+  sc__vec_free(&aux->vs_all_hosts);
+  sc_rds_owners_free(&aux->owners);
   memset(aux, 0, sizeof(*aux));
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cds.h"
+#include "rds.h"
 #include "scope.h"
 #include "scopecast/snapshot.h"
 #include "world.h"
@@ -90,12 +91,15 @@ typedef struct {
   sc_keys_t keys;             /* every index key the computation looked up */
   sc_hashmap_t *vs_positions; /* per listener: VS key hash -> position + 1 */
   uint32_t nlisteners;
-  sc_vec_t vs_hosts;          /* char * (owned): the hosts of the scope's VirtualServices */
+  sc_rds_owners_t owners;     /* which VirtualService owns a hostname, per listener */
+  sc_vec_t vs_hosts;          /* char * (owned): hosts whose change the head reads */
+  sc_vec_t vs_all_hosts;      /* char * (owned): every host of the VirtualServices */
 } sc_scope_aux_t;
 void sc_scope_aux_free(sc_scope_aux_t *aux);
-/* Whether a VirtualService of the scope matches host: the head's virtual hosts read its
- * record, so a change of it recomputes the scope in full, not just the entry. */
-bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host);
+/* Whether a change of host recomputes the scope in full rather than its entry: the head
+ * reads its record (vs_hosts), or a service behind a VirtualService host may have come or
+ * gone (may_flip, every VirtualService host). */
+bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip);
 
 /* Whether a scope stores only its namespace's specific hostnames and refers to the base
  * for the rest: it imports every host of every namespace, and its namespace is not the
@@ -111,8 +115,9 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
  * holds those that exist (for a scope sharing the base: those specific to its
  * namespace). keys receives the keys looked up. */
 int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
-                          const sc_scope_patch_t *patch, sc_cds_cache_t *clusters,
-                          sc_entry_t **entries, size_t *nentries, sc_keys_t *keys);
+                          const sc_scope_patch_t *patch, const sc_rds_owners_t *owners,
+                          sc_cds_cache_t *clusters, sc_entry_t **entries, size_t *nentries,
+                          sc_keys_t *keys);
 
 /* The version of a head with these entry hashes combined (XOR) into entries_mix. A scope
  * sharing the base has this version of its own; readers combine it with the base's

@@ -1183,6 +1183,14 @@ static void add_rule_host(const sc_world_t *w, specific_t *sp, const sc_str_t *h
   sc__strmap_foreach(&w->all_by_host, add_covered, sp);
 }
 
+static void add_vs_covered(void *arg, sc_str_t key, void *value) {
+  specific_t *sp = arg;
+  const sc_vec_t *recs = value;
+  (void)key;
+  if (sc_host_matches(sp->rule_host, ((const sc_svc_t *)recs->items[0])->hostname))
+    add_specific(sp, &((const sc_svc_t *)recs->items[0])->hostname);
+}
+
 typedef struct {
   const sc_world_t *w;
   specific_t *sp;
@@ -1223,6 +1231,17 @@ int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts
     add_rule_host(w, &sp, named->items[i]);
   alias_ns_t an = {w, &sp, ns};
   sc__strmap_foreach(&w->aliases_of, add_aliased, &an);
+  const sc_vec_t *vs_hosts = sc__strmap_get(&w->vs_specific, ns);
+  for (uint32_t i = 0; vs_hosts && i < vs_hosts->n; i++) {
+    const sc_str_t *h = vs_hosts->items[i];
+    if (!sc_host_is_wildcard(*h)) {
+      add_specific(&sp, h);
+      continue;
+    }
+    sp.rule_host = *h;
+    sp.wildcards = true;
+    sc__strmap_foreach(&w->all_by_host, add_vs_covered, &sp);
+  }
   *wildcards = sp.wildcards;
   return sp.rc ? SC_ENOMEM : 0;
 }
@@ -1255,6 +1274,8 @@ static void part_reset(sc_world_t *w, int part) {
     sc__strmap_free(&w->vs_export_sets, NULL);
     sc__strmap_free(&w->vs_by_dest, NULL);
     sc__vec_free(&w->vs_public);
+    sc__strmap_free(&w->vs_specific, free_vec);
+    sc__strmap_init(&w->vs_specific);
     break;
   case SC_WORLD_PART_DESTINATION_RULES:
     sc__strmap_free(&w->dr_local, free_dr_index);
@@ -1321,7 +1342,53 @@ unsigned sc_world_parts_of_kind(sc_kind_t kind) {
   }
 }
 
+static int vs_specific_add(sc_world_t *w, sc_str_t ns, const sc_obj_t *vs) {
+  sc_vec_t *v = sc__strmap_get(&w->vs_specific, ns);
+  if (v == NULL) {
+    if ((v = sc__calloc(1, sizeof(*v))) == NULL)
+      return SC_ENOMEM;
+    if (sc__strmap_put(&w->vs_specific, ns, v) != 0) {
+      sc__free(v);
+      return SC_ENOMEM;
+    }
+  }
+  const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
+  for (uint32_t h = 0; h < hosts->n; h++)
+    if (sc__vec_push(v, &hosts->items[h]) != 0)
+      return SC_ENOMEM;
+  return 0;
+}
+
+/* Rebuilds vs_specific from every VirtualService held. */
+static int build_vs_specific(sc_world_t *w) {
+  sc__strmap_free(&w->vs_specific, free_vec);
+  sc__strmap_init(&w->vs_specific);
+  int rc = 0;
+  for (size_t i = 0; i < w->vs_objects.cap && rc == 0; i++) {
+    const sc_obj_t *vs = w->vs_objects.values[i];
+    if (vs == NULL || !sc_world_vs_on_mesh(vs))
+      continue;
+    /* Only namespaces that see it: a scope registers on what it sees. */
+    const sc_strlist_t *x = sc_world_vs_export(w, vs);
+    bool public = x != NULL && sc_strlist_hasz(x, "*");
+    if (public || (x != NULL && sc_strlist_has(x, vs->namespace_)))
+      rc = vs_specific_add(w, vs->namespace_, vs);
+    for (uint32_t j = 0; x && !public && j < x->n && rc == 0; j++)
+      if (!sc_str_eq(x->items[j], vs->namespace_) && !sc_str_eqz(x->items[j], "~"))
+        rc = vs_specific_add(w, x->items[j], vs);
+    const sc_virtual_service_t *v = &vs->u.virtual_service;
+    for (uint32_t r = 0; r < v->nhttp && rc == 0; r++)
+      for (uint32_t m = 0; m < v->http[r].nmatch && rc == 0; m++) {
+        sc_str_t src = v->http[r].match[m].source_namespace;
+        if (src.len > 0 && (public || (x != NULL && sc_strlist_has(x, src))))
+          rc = vs_specific_add(w, src, vs);
+      }
+  }
+  return rc;
+}
+
 int sc_world_update(sc_world_t *w, unsigned parts) {
+  unsigned asked = parts;
   w->mesh = sc_store_mesh(w->store);
   w->root_ns = w->mesh->root_namespace;
   int rc = 0;
@@ -1345,6 +1412,8 @@ int sc_world_update(sc_world_t *w, unsigned parts) {
   for (int part = 0; part < SC_WORLD__PARTS && rc == 0; part++)
     if (parts & (1u << part))
       rc = part_build(w, part);
+  if (rc == 0 && (asked & vss))
+    rc = build_vs_specific(w);
   w->arena = NULL;
   w->vecs = NULL;
   if (rc != 0) /* a half-built part must not be used: next time, build everything */
@@ -1362,7 +1431,7 @@ int sc_world_new(const sc_store_t *store, sc_world_t **out) {
                          &w->exported_to,    &w->aliases_of,  &w->vs_private,
                          &w->vs_exported,    &w->vs_export_sets, &w->vs_by_dest,
                          &w->dr_local,       &w->dr_exported, &w->dr_named,
-                         &w->sidecars_by_ns, &w->rich_ns};
+                         &w->sidecars_by_ns, &w->rich_ns,     &w->vs_specific};
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
     sc__strmap_init(maps[i]);
   *out = w;

@@ -125,6 +125,10 @@ typedef struct {
   uint32_t vs_garbage;     /* VirtualServices refiled since the part was built */
   sc_strmap_t vs_by_dest;  /* destination host -> sc_vec_t of the mesh VirtualServices
                               routing to it (each once), in creation order */
+  sc_strmap_t vs_specific; /* namespace -> sc_vec_t * (malloc'd) of sc_str_t *: hosts of
+                              the mesh VirtualServices of that namespace, exported to it by
+                              name, or matching sourceNamespace it (their routes differ
+                              there); rebuilt whenever VirtualServices change */
 
   sc_strmap_t dr_local;    /* namespace -> sc_dr_index_t * */
   sc_strmap_t dr_exported; /* namespace -> sc_dr_index_t * */

@@ -40,9 +40,9 @@ check "--raw: name, type URL and base64 bytes" "true" \
 check "one static cluster stored once for every scope" \
   "$(resources "$SNAP" bookinfo/ratings | jq -r '.resources[0].version')" \
   "$(resources "$SNAP" '*/@default' | jq -r '.resources[0].version')"
-"$DUMP" --snapshot "$SNAP" resources bookinfo/default --type routes > /dev/null 2> "$WORK/routes.err"
-check "types not published yet: exit 1" 1 $?
-check_contains "types not published yet: says so" "$WORK/routes.err" "not published"
+"$DUMP" --snapshot "$SNAP" resources bookinfo/default --type secrets > /dev/null 2> "$WORK/type.err"
+check "an unknown type: exit 2" 2 $?
+check_contains "an unknown type: says which exist" "$WORK/type.err" "--type must be clusters, listeners, routes or endpoints"
 "$DUMP" --snapshot "$SNAP" resources bookinfo/default --type secrets > /dev/null 2>&1
 check "an unknown type: exit 2" 2 $?
 
@@ -89,6 +89,28 @@ check "... and its traffic policy" '"RANDOM"' \
   "$(cluster "$WORK/vs" shop/@default "outbound|8080||api.shop.svc.cluster.local" .lb_policy --label app=canary-client)"
 check "... which other proxies never get (Istio's default instead)" '"LEAST_REQUEST"' \
   "$(cluster "$WORK/vs" shop/@default "outbound|8080||api.shop.svc.cluster.local" .lb_policy --label app=other)"
+
+# Routes and listeners (semantics 9.4-9.6), composed from the stored parts.
+routes() { "$DUMP" --snapshot "$1" resources "$2" --type routes --json "${@:3}"; }
+listeners() { "$DUMP" --snapshot "$1" resources "$2" --type listeners --json "${@:3}" | jq -c '[.resources[].name]'; }
+check "route configurations per HTTP port" '["9080","15010","15014"]' "$(routes "$SNAP" bookinfo/default | jq -c '[.resources[].name]')"
+check "a weighted VirtualService route to subset clusters" \
+  '[["outbound|9080|v1|reviews.bookinfo.svc.cluster.local",50],["outbound|9080|v3|reviews.bookinfo.svc.cluster.local",50]]' \
+  "$(routes "$SNAP" bookinfo/default | jq -c '.resources[0].resource.virtual_hosts[] | select(.name == "reviews.bookinfo.svc.cluster.local:9080") | .routes[-1].route.weighted_clusters.clusters | map([.name, .weight])')"
+check "service domains: FQDN, short names in its namespace, the VIP" \
+  '["details.bookinfo.svc.cluster.local","details.bookinfo.svc.cluster.local.","details","details.bookinfo.svc","details.bookinfo","10.96.40.11"]' \
+  "$(routes "$SNAP" bookinfo/default | jq -c '.resources[0].resource.virtual_hosts[0].domains')"
+check "REGISTRY_ONLY: the catch-all virtual host answers 502" '{"name":"block_all","status":502}' \
+  "$(routes "$SNAP" bookinfo/default | jq -c '.resources[0].resource.virtual_hosts[-1] | {name, status: .routes[0].direct_response.status}')"
+check "outbound listeners by port, then the virtual ones" \
+  '["0.0.0.0_15010","0.0.0.0_15014","0.0.0.0_443","0.0.0.0_9080","10.96.0.10_15012","10.96.0.10_443","virtualOutbound","virtualInbound"]' \
+  "$(listeners "$SNAP" bookinfo/default)"
+check "interception mode NONE: no virtual listeners" "false" \
+  "$(listeners "$SNAP" bookinfo/default --interception-mode NONE | jq 'any(.[]; startswith("virtual"))')"
+check "an HTTP listener routes through RDS named by its port" '"9080"' \
+  "$("$DUMP" --snapshot "$SNAP" resources bookinfo/default --type listeners --json | jq -c '.resources[] | select(.name == "0.0.0.0_9080") | .resource.filter_chains[0].filters[0].typed_config.rds.route_config_name')"
+check "a TCP listener on the service's VIP proxies to its cluster" '"outbound|15012||istiod.istio-system.svc.cluster.local"' \
+  "$("$DUMP" --snapshot "$SNAP" resources bookinfo/default --type listeners --json | jq -c '.resources[] | select(.name == "10.96.0.10_15012") | .resource.filter_chains[0].filters[0].typed_config.cluster')"
 
 # A resource no record names any more is removed in the same commit.
 before=$(info "$WORK/vs" .resources)
