@@ -38,7 +38,11 @@ typedef enum {
    * scopes that store only those hostnames and share the rest: */
   SC_DEP_SVC_NS_ANY,      /* (ns): a service record of namespace ns, visible or not */
   SC_DEP_DR_LOCAL_ANY,    /* (ns): a rule in the namespace-local index of ns */
-  SC_DEP_DR_NAMED         /* (N): an exported rule whose exportTo names N */
+  SC_DEP_DR_NAMED,        /* (N): an exported rule whose exportTo names N */
+  /* Whether a service of a hostname exists for some scope, not what it holds (a
+   * VirtualService host that is no service gets a virtual host of its own): */
+  SC_DEP_SVC_PRESENCE,    /* (host): a service of it added, deleted, re-hosted or re-exported */
+  SC_DEP_SVC_PRESENCE_ANY /* the same for any hostname */
 } sc_dep_kind_t;
 
 uint64_t sc_dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b);

@@ -414,6 +414,14 @@ static bool same_strlist(const sc_strlist_t *a, const sc_strlist_t *b) {
   return true;
 }
 
+/* Every hostname a Service or ServiceEntry makes (an ExternalName service's too). */
+static const sc_strlist_t *service_hosts(const sc_obj_t *o, sc_strlist_t *one) {
+  if (o->kind == SC_KIND_SERVICE_ENTRY)
+    return &o->u.service_entry.hosts;
+  *one = (sc_strlist_t){1, (sc_str_t *)&o->u.service.hostname};
+  return one;
+}
+
 static const sc_strlist_t *export_of(const sc_obj_t *o) {
   return o->kind == SC_KIND_SERVICE ? &o->u.service.export_to : &o->u.service_entry.export_to;
 }
@@ -427,16 +435,19 @@ static int note_flips(const sc_change_t *c, sc_changes_t *out) {
     return 0;
   if (c->old_obj != NULL && c->new_obj != NULL) {
     sc_strlist_t a1, b1;
-    const sc_strlist_t *ha = hosts_of(c->old_obj, &a1), *hb = hosts_of(c->new_obj, &b1);
-    if (ha && hb && same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)))
+    const sc_strlist_t *ha = service_hosts(c->old_obj, &a1), *hb = service_hosts(c->new_obj, &b1);
+    if (same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)))
       return 0;
   }
-  int rc = 0;
+  int rc = sc_keys_add(&out->patch, sc_dep_key(SC_DEP_SVC_PRESENCE_ANY, none, none));
   for (int k = 0; k < 2 && rc == 0; k++) {
     sc_strlist_t one;
-    const sc_strlist_t *hosts = objs[k] ? hosts_of(objs[k], &one) : NULL;
-    for (uint32_t i = 0; hosts && i < hosts->n && rc == 0; i++)
+    const sc_strlist_t *hosts = objs[k] ? service_hosts(objs[k], &one) : NULL;
+    for (uint32_t i = 0; hosts && i < hosts->n && rc == 0; i++) {
       rc = add_to_set(&out->flip_set, &out->flip_hosts, hosts->items[i]);
+      if (rc == 0)
+        rc = sc_keys_add(&out->patch, sc_dep_key(SC_DEP_SVC_PRESENCE, hosts->items[i], none));
+    }
   }
   return rc;
 }
@@ -965,11 +976,19 @@ static int drop_unseen(sc_scopes_t *ss, bool write_all, sc_scopes_stats_t *stats
   return 0;
 }
 
-/* Whether the change of the h-th hostname recomputes a patched scope in full: its head
- * reads that hostname (sc_scope_vs_covers). */
-static bool escalates(const sc_scope_aux_t *aux, const sc_changes_t *changes, uint32_t h) {
-  sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
-  return sc_scope_vs_covers(aux, host, sc__strmap_get(&changes->flip_set, host) != NULL);
+/* Whether the batch recomputes a patched scope in full: its head reads a changed
+ * hostname, or a service behind one of its VirtualService hosts came or went
+ * (sc_scope_vs_covers). */
+static bool escalates(const sc_scope_aux_t *aux, const sc_changes_t *changes) {
+  for (uint32_t h = 0; h < changes->hosts.n; h++) {
+    sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
+    if (sc_scope_vs_covers(aux, host, sc__strmap_get(&changes->flip_set, host) != NULL))
+      return true;
+  }
+  for (uint32_t h = 0; h < changes->flip_hosts.n; h++)
+    if (sc_scope_vs_covers(aux, *(const sc_str_t *)changes->flip_hosts.items[h], true))
+      return true;
+  return false;
 }
 
 static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_t *d,
@@ -1004,8 +1023,8 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
   bool full = st->affected || write_all || st->shared != shared || (target && target->put_head);
   if (!full && !st->patched)
     return 0;
-  for (uint32_t h = 0; !full && !shared && changes != NULL && h < changes->hosts.n; h++)
-    full = escalates(&st->aux, changes, h);
+  if (!full && !shared && changes != NULL)
+    full = escalates(&st->aux, changes);
   if (!is_new)
     stats->affected++;
   uint64_t version = st->rec.hash;
@@ -1044,8 +1063,8 @@ static int update_base(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t 
     full = true;
   }
   int rc = 0;
-  for (uint32_t h = 0; !full && b->patched && changes != NULL && h < changes->hosts.n; h++)
-    full = escalates(&b->aux, changes, h);
+  if (!full && b->patched && changes != NULL)
+    full = escalates(&b->aux, changes);
   if (full || b->affected)
     rc = recompute_own(ss, w, &sc_base_desc, b, head_next, write_all);
   else if (b->patched)

@@ -773,18 +773,27 @@ static int compute_vs_scope(const sc_world_t *w, const sc_scope_desc_t *d, const
   return rc;
 }
 
-/* Whether a service behind one of the scope's VirtualService hosts comes or goes is what
- * the head reads (a host that is no service gets a virtual host there): the scope
- * registers on those hosts' keys (a wildcard host on every service it can see). */
-static int add_vs_host_keys(sc_scope_t *s) {
+/* The head reads, for every VirtualService host, whether a service is behind it; for the
+ * VirtualServices that have a host that is no service (foreign), also the records of
+ * their hosts (the ports their virtual hosts go on). The scope registers on those keys
+ * (a wildcard host on every service it can see). */
+static int add_vs_host_keys(sc_scope_t *s, const sc_hashmap_t *foreign) {
   static const sc_str_t none = {"", 0};
   int rc = 0;
   for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++)
     for (uint32_t v = 0; v < s->listeners[li].vss.n && rc == 0; v++) {
-      const sc_strlist_t *hosts = &((const sc_obj_t *)s->listeners[li].vss.items[v])->u.virtual_service.hosts;
+      const sc_obj_t *vs = s->listeners[li].vss.items[v];
+      const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
+      bool reads_records = sc__hashmap_get(foreign, vs->key_hash) != NULL;
       for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
-        if (!sc_host_is_wildcard(hosts->items[h])) {
-          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_HOST, hosts->items[h], none));
+        sc_str_t x = hosts->items[h];
+        bool wild = sc_host_is_wildcard(x);
+        rc = sc_keys_add(&s->keys, wild ? sc_dep_key(SC_DEP_SVC_PRESENCE_ANY, none, none)
+                                        : sc_dep_key(SC_DEP_SVC_PRESENCE, x, none));
+        if (rc != 0 || !reads_records)
+          continue;
+        if (!wild) {
+          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_HOST, x, none));
           continue;
         }
         rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none));
@@ -793,6 +802,25 @@ static int add_vs_host_keys(sc_scope_t *s) {
       }
     }
   sc_keys_finish(&s->keys);
+  return rc;
+}
+
+/* The VirtualServices of a fully computed scope that have a host that is no service. */
+static int foreign_vss(const sc_scope_t *s, sc_hashmap_t *out) {
+  int rc = 0;
+  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
+    const sc_listener_t *l = &s->listeners[li];
+    if (l->vss.n == 0)
+      continue;
+    sc_strmap_t service_hosts;
+    rc = sc_rds_service_hosts(l, &service_hosts);
+    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
+      const sc_obj_t *vs = l->vss.items[v];
+      if (sc_rds_vs_has_foreign_host(l, vs, &service_hosts))
+        rc = sc__hashmap_put(out, vs->key_hash, (void *)vs);
+    }
+    sc__strmap_free(&service_hosts, NULL);
+  }
   return rc;
 }
 
@@ -819,34 +847,26 @@ bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip)
 }
 
 /* What makes the head recompute (sc_scope_aux_t): the hosts and destinations of the
- * VirtualServices that may have a host that is no service (only, or all when NULL with
- * service_hosts judging), the destinations of those with a wildcard host (the entries
+ * foreign VirtualServices, the destinations of those with a wildcard host (the entries
  * they cover are not known one by one), and every VirtualService host. */
-static int vs_escalations(const sc_scope_t *s, const sc_hashmap_t *only, sc_scope_aux_t *aux) {
+static int vs_escalations(const sc_scope_t *s, const sc_hashmap_t *foreign, sc_scope_aux_t *aux) {
   int rc = 0;
   for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
     const sc_listener_t *l = &s->listeners[li];
-    if (l->vss.n == 0)
-      continue;
-    sc_strmap_t service_hosts;
-    rc = only == NULL ? sc_rds_service_hosts(l, &service_hosts) : (sc__strmap_init(&service_hosts), 0);
     for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
       const sc_obj_t *o = l->vss.items[v];
       const sc_virtual_service_t *vs = &o->u.virtual_service;
-      bool foreign = only ? sc__hashmap_get(only, o->key_hash) != NULL
-                          : sc_rds_vs_has_foreign_host(l, o, &service_hosts);
-      bool wild = false;
+      bool reads = sc__hashmap_get(foreign, o->key_hash) != NULL, wild = false;
       for (uint32_t h = 0; h < vs->hosts.n && rc == 0; h++) {
         wild |= sc_host_is_wildcard(vs->hosts.items[h]);
         rc = add_copy(&aux->vs_all_hosts, vs->hosts.items[h]);
-        if (rc == 0 && foreign)
+        if (rc == 0 && reads)
           rc = add_copy(&aux->vs_hosts, vs->hosts.items[h]);
       }
-      for (uint32_t r = 0; (foreign || wild) && r < vs->nhttp && rc == 0; r++)
+      for (uint32_t r = 0; (reads || wild) && r < vs->nhttp && rc == 0; r++)
         for (uint32_t k = 0; k < vs->http[r].nroute && rc == 0; k++)
           rc = add_copy(&aux->vs_hosts, vs->http[r].route[k].destination.host);
     }
-    sc__strmap_free(&service_hosts, NULL);
   }
   return rc;
 }
@@ -869,8 +889,8 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   sc__hashmap_init(&only);
   sc_scope_t *vs_scope = NULL;
   rc = sc_rds_owners_build(s, &owners);
-  if (rc == 0 && rec->has_base)
-    rc = compute_vs_scope(w, d, s, &only, &vs_scope);
+  if (rc == 0)
+    rc = rec->has_base ? compute_vs_scope(w, d, s, &only, &vs_scope) : foreign_vss(s, &only);
   if (rc == 0 && vs_scope != NULL)
     rc = sc_rds_owners_build(vs_scope, &head_owners);
   sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, NULL};
@@ -899,17 +919,15 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
                             sc_scope_version(rec->body_hash, mix),
                             changed_at, (uint32_t)rec->nentries);
   }
-  for (uint32_t k = 0; vs_scope != NULL && k < vs_scope->keys.n && rc == 0; k++)
-    rc = sc_keys_add(&s->keys, vs_scope->keys.keys[k]);
   for (uint32_t k = 0; k < route_keys.n && rc == 0; k++)
     rc = sc_keys_add(&s->keys, route_keys.keys[k]);
   sc_keys_free(&route_keys);
   sc_rds_owners_free(&head_owners);
   if (rc == 0)
-    rc = add_vs_host_keys(s);
+    rc = add_vs_host_keys(s, &only);
   if (rc == 0 && aux != NULL) {
     memset(aux, 0, sizeof(*aux));
-    rc = vs_escalations(s, rec->has_base ? &only : NULL, aux);
+    rc = vs_escalations(s, &only, aux);
     aux->owners = owners; /* handed over */
     owners = (sc_rds_owners_t){0};
     aux->keys = s->keys; /* hand the keys over */
