@@ -346,7 +346,32 @@ static bool same_record(const sc_cds_cache_entry_t *e, const sc_svc_t *svc, cons
   return true;
 }
 
-void sc_cds_cache_init(sc_cds_cache_t *c) { sc__hashmap_init(&c->by_key); }
+struct sc_parts_cache_entry_s {
+  uint8_t *key;
+  size_t klen;
+  sc_resources_t res;
+  sc_parts_cache_entry_t *next;
+};
+
+void sc_cds_cache_init(sc_cds_cache_t *c) {
+  sc__hashmap_init(&c->by_key);
+  sc__hashmap_init(&c->parts);
+}
+
+static void parts_reset(sc_cds_cache_t *c) {
+  for (size_t i = 0; i < c->parts.cap; i++) {
+    sc_parts_cache_entry_t *e = c->parts.values[i];
+    while (e != NULL) {
+      sc_parts_cache_entry_t *next = e->next;
+      sc_resources_free(&e->res);
+      free(e->key);
+      free(e);
+      e = next;
+    }
+  }
+  sc__hashmap_free(&c->parts);
+  sc__hashmap_init(&c->parts);
+}
 
 void sc_cds_cache_reset(sc_cds_cache_t *c) {
   for (size_t i = 0; i < c->by_key.cap; i++) {
@@ -361,11 +386,13 @@ void sc_cds_cache_reset(sc_cds_cache_t *c) {
   }
   sc__hashmap_free(&c->by_key);
   sc__hashmap_init(&c->by_key);
+  parts_reset(c);
 }
 
 void sc_cds_cache_free(sc_cds_cache_t *c) {
   sc_cds_cache_reset(c);
   sc__hashmap_free(&c->by_key);
+  sc__hashmap_free(&c->parts);
 }
 
 /* Appends copies of the resources of from[first..] to out. */
@@ -387,6 +414,34 @@ static int copy_resources(const sc_resources_t *from, size_t first, sc_resources
     out->items[out->n++] = c;
   }
   return 0;
+}
+
+bool sc_parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc) {
+  for (sc_parts_cache_entry_t *e = sc__hashmap_get(&c->parts, XXH3_64bits(key, klen)); e != NULL; e = e->next)
+    if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
+      *rc = copy_resources(&e->res, 0, out);
+      return true;
+    }
+  return false;
+}
+
+int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from) {
+  uint64_t h = XXH3_64bits(key, klen);
+  sc_parts_cache_entry_t *e = calloc(1, sizeof(*e));
+  if (e == NULL || (e->key = malloc(klen ? klen : 1)) == NULL) {
+    free(e);
+    return SC_ENOMEM;
+  }
+  memcpy(e->key, key, klen);
+  e->klen = klen;
+  int rc = copy_resources(res, from, &e->res);
+  e->next = sc__hashmap_get(&c->parts, h);
+  if (rc == 0 && (rc = sc__hashmap_put(&c->parts, h, e)) == 0)
+    return 0;
+  sc_resources_free(&e->res);
+  free(e->key);
+  free(e);
+  return rc;
 }
 
 int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,

@@ -42,8 +42,11 @@ int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_conf
 /* The clusters of a service are the same in every scope that has it with the same rule:
  * a cache of them for one update (records and rules do not move during one). */
 typedef struct sc_cds_cache_entry_s sc_cds_cache_entry_t;
+typedef struct sc_parts_cache_entry_s sc_parts_cache_entry_t;
 typedef struct {
   sc_hashmap_t by_key; /* hash of (record, rule) -> chain of entries */
+  sc_hashmap_t parts;  /* hash of a caller's key bytes -> chain of sc_parts_cache_entry_t:
+                          other resources built from what the key says (routes, listeners) */
 } sc_cds_cache_t;
 
 void sc_cds_cache_init(sc_cds_cache_t *c);
@@ -55,6 +58,13 @@ void sc_cds_cache_free(sc_cds_cache_t *c);
  * record and rule produced. */
 int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
                           const sc_mesh_config_t *mesh, sc_resources_t *out);
+
+/* Resources keyed by bytes that say everything they are built from (the caller's
+ * responsibility), for one update like the clusters: true and copies appended to out when
+ * cached (*rc set on failure). */
+bool sc_parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc);
+/* Remembers res[from..) under key. */
+int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from);
 
 /* The inbound clusters of a Sidecar's ingress listeners (7.3): "inbound|PORT||", STATIC to
  * the defaultEndpoint (a Unix socket as a pipe address, or an IP and port), ORIGINAL_DST

@@ -801,6 +801,25 @@ int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *l
   return rc;
 }
 
+bool sc_rds_service_owned(const sc_rds_ctx_t *c, const sc_svc_t *svc) {
+  for (uint32_t i = 0; i < svc->nports; i++) {
+    int li = sc_rds_http_protocol(svc->ports[i].protocol) ? listener_for_port(c->s, svc->ports[i].port) : -1;
+    if (li >= 0 && owner_of(c, (uint32_t)li, svc->hostname) != NULL)
+      return true;
+  }
+  return false;
+}
+
+bool sc_rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns) {
+  sc_str_t name, host_ns;
+  if (cluster_local(svc->hostname, &name, &host_ns) && sc_str_eq(host_ns, ns))
+    return true;
+  for (uint32_t i = 0; i < svc->naliases; i++)
+    if (cluster_local(svc->aliases[i].hostname, &name, &host_ns) && sc_str_eq(host_ns, ns))
+      return true;
+  return false;
+}
+
 /* ---- VirtualService hosts that are no service (heads) ------------------------------------ */
 
 static bool covers(sc_str_t pattern, sc_str_t host) {

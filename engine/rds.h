@@ -45,6 +45,12 @@ typedef struct {
  * the default route (9.6.5). Appends to out. */
 int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out);
 
+/* What sc_rds_service's result depends on besides the record: whether a VirtualService
+ * owns the hostname on one of its ports (then also destinations and the proxy's
+ * namespace), and whether its domains have short names in namespace ns. */
+bool sc_rds_service_owned(const sc_rds_ctx_t *c, const sc_svc_t *svc);
+bool sc_rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns);
+
 /* The virtual hosts of the scope's VirtualService hosts that are no service (9.6.2,
  * named "HOST:PORT"), by name: the head's. */
 int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out);

@@ -424,8 +424,11 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
 
 /* "outboundListeners": [["name", "hash", egress listener index], ...]: the listeners the
  * service's ports need through each egress listener importing it (lds.h). */
-static int render_entry_listeners(gen_t g, const sc_scope_t *s, const sc_svc_t *svc, const sc_vec_t *members,
-                                  sc_resources_t *res) {
+static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const sc_listener_t *l,
+                             const sc_svc_t *svc, sc_resources_t *res);
+
+static int render_entry_listeners(gen_t g, const sc_scope_t *s, sc_cds_cache_t *cache, const sc_svc_t *svc,
+                                  const sc_vec_t *members, sc_resources_t *res) {
   g_key(g, "outboundListeners");
   yajl_gen_array_open(g);
   int rc = 0;
@@ -434,7 +437,7 @@ static int render_entry_listeners(gen_t g, const sc_scope_t *s, const sc_svc_t *
     if (m > 0 && (uint32_t)(uintptr_t)members->items[m - 1] == li)
       continue; /* once per egress listener */
     size_t from = res->n;
-    rc = sc_lds_outbound(s, &s->listeners[li], svc, res);
+    rc = service_listeners(s, cache, &s->listeners[li], svc, res);
     for (size_t r = from; r < res->n && rc == 0; r++) {
       char hex[33];
       for (int b = 0; b < 16; b++)
@@ -448,6 +451,101 @@ static int render_entry_listeners(gen_t g, const sc_scope_t *s, const sc_svc_t *
   }
   yajl_gen_array_close(g);
   return rc;
+}
+
+/* Cache keys: bytes naming everything a service's routes or listeners are built from. */
+typedef struct {
+  uint8_t buf[4096];
+  size_t n;
+  bool overflow;
+} cache_key_t;
+
+static void key_bytes(cache_key_t *k, const void *p, size_t n) {
+  if (k->n + n + 4 > sizeof(k->buf)) {
+    k->overflow = true;
+    return;
+  }
+  uint32_t len = (uint32_t)n; /* length-prefixed: no two keys run together alike */
+  memcpy(k->buf + k->n, &len, 4);
+  memcpy(k->buf + k->n + 4, p, n);
+  k->n += n + 4;
+}
+
+static void key_str(cache_key_t *k, sc_str_t s) { key_bytes(k, s.ptr, s.len); }
+
+static void key_record(cache_key_t *k, const sc_svc_t *svc) {
+  key_bytes(k, &svc->obj, sizeof(svc->obj));
+  key_str(k, svc->hostname);
+  key_str(k, svc->namespace_);
+  key_str(k, svc->address);
+  key_str(k, svc->external_name);
+  uint32_t fixed[3] = {svc->registry, svc->resolution, svc->nports};
+  key_bytes(k, fixed, sizeof(fixed));
+  for (uint32_t i = 0; i < svc->nports; i++) {
+    uint32_t p[2] = {svc->ports[i].port, svc->ports[i].protocol};
+    key_bytes(k, p, sizeof(p));
+    key_str(k, svc->ports[i].name);
+  }
+  for (uint32_t i = 0; i < svc->naliases; i++)
+    key_str(k, svc->aliases[i].hostname);
+}
+
+/* The service's virtual hosts, shared between scopes when no VirtualService owns it (its
+ * routes would read destinations and record their keys). */
+static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_vec_t *members,
+                          sc_resources_t *res) {
+  if (cache == NULL || sc_rds_service_owned(c, svc))
+    return sc_rds_service(c, svc, members, res);
+  cache_key_t k = {.n = 0};
+  key_bytes(&k, "R", 1);
+  key_record(&k, svc);
+  /* Short names go by the proxy's namespace when a hostname or alias is in it. */
+  key_str(&k, sc_rds_domains_local_to(svc, c->s->namespace_) ? c->s->namespace_ : (sc_str_t){"", 0});
+  for (uint32_t i = 0; i < svc->nports; i++) { /* which ports' configurations take it */
+    int li = -1;
+    for (uint32_t j = 0; j < c->s->nlisteners && li < 0; j++)
+      if (c->s->listeners[j].match_port && c->s->listeners[j].port == svc->ports[i].port)
+        li = (int)j;
+    bool in = false;
+    for (uint32_t m = 0; m < members->n && !in; m++)
+      in = li < 0 ? !c->s->listeners[(uintptr_t)members->items[m]].match_port
+                  : (uintptr_t)members->items[m] == (uintptr_t)li;
+    key_bytes(&k, &in, sizeof(in));
+  }
+  int rc = 0;
+  if (k.overflow)
+    return sc_rds_service(c, svc, members, res);
+  if (sc_parts_cache_get(cache, k.buf, k.n, res, &rc))
+    return rc;
+  size_t from = res->n;
+  rc = sc_rds_service(c, svc, members, res);
+  return rc == 0 ? sc_parts_cache_put(cache, k.buf, k.n, res, from) : rc;
+}
+
+/* The listeners svc needs through egress listener l, shared between scopes alike. */
+static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const sc_listener_t *l,
+                             const sc_svc_t *svc, sc_resources_t *res) {
+  if (cache == NULL)
+    return sc_lds_outbound(s, l, svc, res);
+  cache_key_t k = {.n = 0};
+  key_bytes(&k, "L", 1);
+  key_record(&k, svc);
+  uint32_t fixed[4] = {l->match_port, l->port, l->api && l->api->has_port ? l->api->port.protocol : 0, s->outbound_mode};
+  key_bytes(&k, fixed, sizeof(fixed));
+  key_str(&k, l->api ? l->api->bind : (sc_str_t){"", 0});
+  if (s->egress_proxy != NULL) {
+    key_str(&k, s->egress_proxy->host);
+    key_str(&k, s->egress_proxy->subset);
+    key_bytes(&k, &s->egress_proxy->port, sizeof(s->egress_proxy->port));
+  }
+  int rc = 0;
+  if (k.overflow)
+    return sc_lds_outbound(s, l, svc, res);
+  if (sc_parts_cache_get(cache, k.buf, k.n, res, &rc))
+    return rc;
+  size_t from = res->n;
+  rc = sc_lds_outbound(s, l, svc, res);
+  return rc == 0 ? sc_parts_cache_put(cache, k.buf, k.n, res, from) : rc;
 }
 
 static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cds_cache_t *cache,
@@ -475,11 +573,11 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
       rc = render_entry_clusters(g, s, i, mesh, cache, &entries[i].res);
     size_t from = entries[i].res.n;
     if (rc == 0)
-      rc = sc_rds_service(routes, svc, &members[i], &entries[i].res);
+      rc = service_routes(routes, cache, svc, &members[i], &entries[i].res);
     g_key(g, "routes");
     render_resource_refs(g, &entries[i].res, from);
     if (rc == 0)
-      rc = render_entry_listeners(g, s, svc, &members[i], &entries[i].res);
+      rc = render_entry_listeners(g, s, cache, svc, &members[i], &entries[i].res);
     yajl_gen_map_close(g);
   sc_entry_t *e = &entries[i];
     if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
