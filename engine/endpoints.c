@@ -22,6 +22,20 @@ struct sc_eds_ref_s {
 void sc_endpoints_init(sc_endpoints_t *eps) {
   memset(eps, 0, sizeof(*eps));
   sc__strmap_init(&eps->by_key);
+  sc__strmap_init(&eps->by_ns);
+}
+
+/* The refs of one namespace; the map's key is the copy of the namespace held here. */
+typedef struct {
+  sc_vec_t refs;
+  uint32_t len;
+  char ns[];
+} ns_refs_t;
+
+static void free_ns_refs(void *p) {
+  ns_refs_t *n = p;
+  sc__vec_free(&n->refs);
+  free(n);
 }
 
 static void ref_free(void *p) {
@@ -40,6 +54,8 @@ static void free_keys(sc_vec_t *v) {
 }
 
 void sc_endpoints_reset(sc_endpoints_t *eps) {
+  sc__strmap_free(&eps->by_ns, free_ns_refs);
+  sc__strmap_init(&eps->by_ns);
   sc__strmap_free(&eps->by_key, ref_free);
   sc__strmap_init(&eps->by_key);
   eps->fresh.n = 0;
@@ -50,6 +66,7 @@ void sc_endpoints_reset(sc_endpoints_t *eps) {
 void sc_endpoints_free(sc_endpoints_t *eps) {
   sc_endpoints_reset(eps);
   sc__strmap_free(&eps->by_key, NULL);
+  sc__strmap_free(&eps->by_ns, NULL);
   sc__vec_free(&eps->fresh);
   sc__vec_free(&eps->put);
   sc__vec_free(&eps->del);
@@ -95,7 +112,22 @@ int sc_endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r) {
     return SC_ENOMEM;
   }
   ref->ns = recipe_ns(ref->recipe);
+  ns_refs_t *in_ns = sc__strmap_get(&eps->by_ns, ref->ns);
+  if (in_ns == NULL && (in_ns = calloc(1, sizeof(*in_ns) + ref->ns.len + 1)) != NULL) {
+    memcpy(in_ns->ns, ref->ns.ptr, ref->ns.len);
+    in_ns->len = ref->ns.len;
+    if (sc__strmap_put(&eps->by_ns, (sc_str_t){in_ns->ns, in_ns->len}, in_ns) != 0) {
+      free(in_ns);
+      in_ns = NULL;
+    }
+  }
+  if (in_ns == NULL || sc__vec_push(&in_ns->refs, ref) != 0) {
+    sc__strmap_remove(&eps->by_key, (sc_str_t){ref->key, (uint32_t)klen});
+    ref_free(ref);
+    return SC_ENOMEM;
+  }
   if (sc__vec_push(&eps->fresh, ref) != 0) {
+    vec_drop(&in_ns->refs, ref);
     sc__strmap_remove(&eps->by_key, (sc_str_t){ref->key, (uint32_t)klen});
     ref_free(ref);
     return SC_ENOMEM;
@@ -122,6 +154,12 @@ int sc_endpoints_unref(sc_endpoints_t *eps, const sc_resource_t *r) {
   }
   vec_drop(&eps->fresh, ref);
   vec_drop(&eps->put, ref);
+  ns_refs_t *in_ns = sc__strmap_get(&eps->by_ns, ref->ns);
+  if (in_ns != NULL) {
+    vec_drop(&in_ns->refs, ref);
+    if (in_ns->refs.n == 0)
+      free_ns_refs(sc__strmap_remove(&eps->by_ns, ref->ns));
+  }
   sc__strmap_remove(&eps->by_key, (sc_str_t){ref->key, (uint32_t)klen});
   ref_free(ref);
   return 0;
@@ -162,8 +200,6 @@ typedef struct {
   sc_endpoints_t *eps;
   const sc_store_t *store;
   const sc_world_t *w;
-  const sc_strmap_t *namespaces;
-  bool all;
   int rc;
 } rebuild_t;
 
@@ -171,18 +207,26 @@ static void rebuild_one(void *arg, sc_str_t key, void *value) {
   (void)key;
   rebuild_t *rb = arg;
   sc_eds_ref_t *ref = value;
-  if (rb->rc != 0 || !ref->built)
-    return; /* a fresh one is built apart */
-  if (rb->all || (rb->namespaces != NULL && sc__strmap_get(rb->namespaces, ref->ns) != NULL))
+  if (rb->rc == 0 && ref->built) /* a fresh one is built apart */
     rb->rc = build(rb->eps, rb->store, rb->w, ref);
+}
+
+static void rebuild_namespace(void *arg, sc_str_t ns, void *value) {
+  (void)value;
+  rebuild_t *rb = arg;
+  const ns_refs_t *n = sc__strmap_get(&rb->eps->by_ns, ns);
+  for (uint32_t i = 0; n && i < n->refs.n && rb->rc == 0; i++)
+    rebuild_one(rb, ns, n->refs.items[i]);
 }
 
 int sc_endpoints_update(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t *w,
                         const sc_strmap_t *namespaces, bool all) {
   eps->built = 0;
-  rebuild_t rb = {eps, store, w, namespaces, all, 0};
-  if (all || (namespaces != NULL && namespaces->n > 0))
+  rebuild_t rb = {eps, store, w, 0};
+  if (all)
     sc__strmap_foreach(&eps->by_key, rebuild_one, &rb);
+  else if (namespaces != NULL)
+    sc__strmap_foreach(namespaces, rebuild_namespace, &rb);
   while (rb.rc == 0 && eps->fresh.n > 0) {
     sc_eds_ref_t *ref = eps->fresh.items[eps->fresh.n - 1];
     if ((rb.rc = build(eps, store, w, ref)) == 0)

@@ -23,6 +23,7 @@ typedef struct sc_eds_ref_s sc_eds_ref_t;
 
 typedef struct {
   sc_strmap_t by_key;  /* "CLUSTER#ID" -> sc_eds_ref_t * */
+  sc_strmap_t by_ns;   /* record namespace -> its sc_eds_ref_t *s (for rebuilds) */
   sc_vec_t fresh;      /* sc_eds_ref_t * named for the first time: to build */
   sc_vec_t put;        /* sc_eds_ref_t * whose bytes are to be written */
   sc_vec_t del;        /* char * keys to delete (owned) */

@@ -355,18 +355,23 @@ static int listener_memberships(const sc_scope_t *s, sc_vec_t *members) {
   return rc;
 }
 
+/* The 32 hex digits of a content hash. */
+static void hash_hex(const uint8_t hash[16], char hex[33]) {
+  static const char digits[] = "0123456789abcdef";
+  for (int b = 0; b < 16; b++) {
+    hex[2 * b] = digits[hash[b] >> 4];
+    hex[2 * b + 1] = digits[hash[b] & 15];
+  }
+  hex[32] = '\0';
+}
+
 /* [["name", "hash"], ...] for res[from..); an EDS cluster has its assignment's id third
  * (16 hex digits: its endpoints key is "name#id"). */
 static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from) {
   yajl_gen_array_open(g);
   for (size_t r = from; r < res->n; r++) {
-    static const char digits[] = "0123456789abcdef";
     char hex[33];
-    for (int b = 0; b < 16; b++) {
-      hex[2 * b] = digits[res->items[r].hash[b] >> 4];
-      hex[2 * b + 1] = digits[res->items[r].hash[b] & 15];
-    }
-    hex[32] = '\0';
+    hash_hex(res->items[r].hash, hex);
     yajl_gen_array_open(g);
     g_cstr(g, res->items[r].name);
     g_cstr(g, hex);
@@ -440,8 +445,7 @@ static int render_entry_listeners(gen_t g, const sc_scope_t *s, sc_cds_cache_t *
     rc = service_listeners(s, cache, &s->listeners[li], svc, res);
     for (size_t r = from; r < res->n && rc == 0; r++) {
       char hex[33];
-      for (int b = 0; b < 16; b++)
-        snprintf(hex + 2 * b, 3, "%02x", res->items[r].hash[b]);
+      hash_hex(res->items[r].hash, hex);
       yajl_gen_array_open(g);
       g_cstr(g, res->items[r].name);
       g_cstr(g, hex);
