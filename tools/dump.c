@@ -686,6 +686,25 @@ static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
   return rc;
 }
 
+/* The version of one type of a proxy's configuration (Envoy's version_info): the XXH3-64
+ * of its resources' names and versions in order, 16 hex digits. It changes exactly when
+ * what the proxy gets of that type does. */
+static const char *type_version(json_t *resources, char out[17]) {
+  XXH3_state_t *st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  size_t i;
+  json_t *x;
+  json_array_foreach(resources, i, x) {
+    const char *name = json_string_value(json_object_get(x, "name"));
+    const char *version = json_string_value(json_object_get(x, "version"));
+    XXH3_64bits_update(st, name ? name : "", strlen(name ? name : "") + 1);
+    XXH3_64bits_update(st, version ? version : "", strlen(version ? version : "") + 1);
+  }
+  snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(st));
+  XXH3_freeState(st);
+  return out;
+}
+
 /* The clusters of a proxy with these labels in scope id: the static ones of the head, then
  * per hostname the variant of the first selector rule its labels match, else the
  * default (FORMAT.md). */
@@ -763,8 +782,9 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
     json_decref(out);
     return 0;
   }
+  char vi[17];
   if (json)
-    return print_json(json_pack("{s:o}", "resources", out));
+    return print_json(json_pack("{s:s, s:o}", "version_info", type_version(out, vi), "resources", out));
   size_t i;
   json_t *x;
   printf("%-72s %s\n", "NAME", "VERSION");
