@@ -205,7 +205,8 @@ static action_t *cluster_action(sc_arena_t *a, const char *cluster, int64_t time
   if (act == NULL)
     return NULL;
   act->cluster_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_CLUSTER;
-  act->cluster = (char *)cluster;
+  if (cluster != NULL && (act->cluster = sc__xds_str(a, sc_str(cluster))) == NULL) /* a copy: callers' buffers go */
+    return NULL;
   if ((act->timeout = sc__xds_duration(a, timeout)) == NULL ||
       (act->max_grpc_timeout = sc__xds_duration(a, timeout)) == NULL)
     return NULL;
@@ -273,7 +274,7 @@ int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out) {
         snprintf(cluster, sizeof(cluster), "outbound|%u|%s|%s", s->egress_proxy->port, s->egress_proxy->subset.ptr,
                  s->egress_proxy->host.ptr);
       r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_ROUTE;
-      if ((r->route = cluster_action(a, sc__xds_str(a, sc_str(cluster)), 0, NULL, false)) == NULL)
+      if ((r->route = cluster_action(a, cluster, 0, NULL, false)) == NULL)
         rc = SC_ENOMEM;
     } else {
       r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_DIRECT_RESPONSE;

@@ -471,7 +471,8 @@ static void key_bytes(cache_key_t *k, const void *p, size_t n) {
   }
   uint32_t len = (uint32_t)n; /* length-prefixed: no two keys run together alike */
   memcpy(k->buf + k->n, &len, 4);
-  memcpy(k->buf + k->n + 4, p, n);
+  if (n > 0) /* an empty string may have no pointer */
+    memcpy(k->buf + k->n + 4, p, n);
   k->n += n + 4;
 }
 
