@@ -1,6 +1,7 @@
 /* Full computation of every SidecarScope for generated meshes of 100, 1,000 and 10,000
- * services (the largest with 1,000 namespaces and 1,000 Sidecars), and their clusters:
- * encoding throughput, bytes stored, and the dedupe ratio (bytes of the clusters every
+ * services (the largest with 1,000 namespaces and 1,000 Sidecars), and their Envoy
+ * resources (clusters, listeners, virtual hosts): encoding throughput of clusters and
+ * endpoint assignments, bytes stored, and the dedupe ratio (bytes of the resources every
  * scope serves, its own and the base's, over the bytes stored once by content hash).
  * Prints one JSON object. Usage: bench_scopes [repeats] */
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "hashmap.h"
 #include "meshgen.h"
+#include "eds.h"
 #include "scopeset.h"
 
 static double now_s(void) {
@@ -62,8 +64,8 @@ static bool has_entry(const sc_record_t *r, const char *host) {
   return false;
 }
 
-/* served: every scope's clusters (head, entries with their variants, and the base's
- * entries it shares); stored: each distinct cluster once. */
+/* served: every scope's resources (head, entries with their variants, and the base's
+ * entries it shares); stored: each distinct resource once. */
 static int dedupe(const sc_scopeset_t *set, size_t *served, size_t *stored, size_t *resources) {
   sc_hashmap_t unique;
   sc__hashmap_init(&unique);
@@ -84,7 +86,7 @@ static int dedupe(const sc_scopeset_t *set, size_t *served, size_t *stored, size
 }
 
 typedef struct {
-  const sc_mesh_config_t *mesh;
+  const sc_world_t *w;
   size_t n, bytes;
 } encoded_t;
 
@@ -93,8 +95,14 @@ static void encode_host(void *arg, sc_str_t host, void *value) {
   encoded_t *e = arg;
   const sc_vec_t *recs = value;
   for (uint32_t j = 0; j < recs->n; j++) {
+    const sc_svc_t *svc = recs->items[j];
     sc_resources_t res = {0};
-    if (sc_cds_service(recs->items[j], NULL, e->mesh, &res) == 0) {
+    int rc = sc_cds_service(svc, NULL, e->w->mesh, &res);
+    size_t clusters = res.n;
+    for (size_t k = 0; k < clusters && rc == 0; k++) /* and the assignment of each EDS one */
+      if (res.items[k].eds_id != 0)
+        rc = sc_eds_from_recipe(e->w->store, e->w, res.items[k].eds, res.items[k].name, &res);
+    if (rc == 0) {
       e->n += res.n;
       for (size_t k = 0; k < res.n; k++)
         e->bytes += res.items[k].len;
@@ -103,10 +111,10 @@ static void encode_host(void *arg, sc_str_t host, void *value) {
   }
 }
 
-/* Encodes the clusters of every service record (no rule), three times: clusters and
- * bytes per second. */
+/* Encodes the clusters of every service record (no rule) and their assignments, three
+ * times: resources and bytes per second. */
 static void encode_rate(const sc_world_t *w, double *per_s, double *mb_s) {
-  encoded_t e = {w->mesh, 0, 0};
+  encoded_t e = {w, 0, 0};
   double t0 = now_s();
   for (int round = 0; round < 3; round++)
     sc__strmap_foreach(&w->all_by_host, encode_host, &e);
@@ -186,8 +194,8 @@ int main(int argc, char **argv) {
     printf("%s{\"services\":%u,\"namespaces\":%u,\"client_namespaces\":%u,\"sidecars\":%u,"
            "\"virtual_services\":%u,\"destination_rules\":%u,\"scopes\":%zu,\"scope_json_bytes\":%zu,"
            "\"index_ms\":%.2f,\"full_compute_ms\":%.2f,\"ms_per_scope\":%.4f,"
-           "\"clusters_stored\":%zu,\"cluster_bytes_stored\":%zu,\"cluster_bytes_served\":%zu,"
-           "\"dedupe_ratio\":%.1f,\"encode_clusters_per_s\":%.0f,\"encode_mb_per_s\":%.1f}",
+           "\"resources_stored\":%zu,\"resource_bytes_stored\":%zu,\"resource_bytes_served\":%zu,"
+           "\"dedupe_ratio\":%.1f,\"encode_clusters_and_endpoints_per_s\":%.0f,\"encode_mb_per_s\":%.1f}",
            m ? "," : "", sizes[m].services, sizes[m].namespaces, sizes[m].client_namespaces,
            sizes[m].sidecars,
            sizes[m].virtual_services, sizes[m].destination_rules, nscopes, bytes,
