@@ -58,6 +58,9 @@ static void usage(FILE *out) {
           "  --snapshot-map-size N    initial LMDB map size in bytes (default 67108864); the\n"
           "                           map doubles whenever it is full\n"
           "  --snapshot-max-size N    largest map size in bytes (default 68719476736)\n"
+          "  --history N              keep what the last N head versions replaced, so that\n"
+          "                           `scopecast-dump resources ID --version V` and `diff`\n"
+          "                           can put a scope together as it was (default 16; 0: none)\n"
           "  --no-sync                do not fsync each commit (faster, not crash-durable)\n"
           "\n"
           "Other:\n"
@@ -86,7 +89,7 @@ enum {
   OPT_SNAPSHOT = 256, OPT_CONFIG_DIR, OPT_WATCH, OPT_MESH, OPT_DEFAULT_NS, OPT_SYSTEM_NS,
   OPT_DOMAIN, OPT_QUIET, OPT_MAX_MS, OPT_MAX_EVENTS, OPT_ONCE, OPT_MAX_OBJECT, OPT_MAX_FILE,
   OPT_MAX_DEPTH, OPT_RECONNECT, OPT_RESCAN, OPT_MAP_SIZE, OPT_MAX_SIZE, OPT_NO_SYNC,
-  OPT_LOG_LEVEL
+  OPT_LOG_LEVEL, OPT_HISTORY
 };
 
 int main(int argc, char **argv) {
@@ -110,6 +113,7 @@ int main(int argc, char **argv) {
       {"snapshot-map-size", required_argument, NULL, OPT_MAP_SIZE},
       {"snapshot-max-size", required_argument, NULL, OPT_MAX_SIZE},
       {"no-sync", no_argument, NULL, OPT_NO_SYNC},
+      {"history", required_argument, NULL, OPT_HISTORY},
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -153,6 +157,10 @@ int main(int argc, char **argv) {
     case OPT_MAX_DEPTH:
       bad |= parse_u64("--max-depth", optarg, &v);
       o.max_depth = (unsigned)(v > 1024 ? 1024 : v);
+      break;
+    case OPT_HISTORY:
+      bad |= parse_u64("--history", optarg, &v);
+      o.history_versions = (uint32_t)(v > 65536 ? 65536 : v);
       break;
     case OPT_MAP_SIZE:
       bad |= parse_u64("--snapshot-map-size", optarg, &v);

@@ -75,6 +75,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   sc_cds_cache_init(&ss->clusters);
   sc_endpoints_init(&ss->eds);
   ss->changelog_keep = 1024;
+  ss->history_keep = 16;
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
 
@@ -90,6 +91,7 @@ static void free_strs(sc_vec_t *v) {
 }
 
 static void res_drop_all(sc_scopes_t *ss);
+static void drop_history(sc_scopes_t *ss);
 
 static void state_free(sc_scope_state_t *st) {
   sc_record_free(&st->rec);
@@ -124,6 +126,10 @@ void sc_scopes_free(sc_scopes_t *ss) {
     state_free(ss->base);
   res_drop_all(ss);
   sc_endpoints_free(&ss->eds);
+  drop_history(ss);
+  sc__vec_free(&ss->history);
+  sc__vec_free(&ss->history_new);
+  sc__vec_free(&ss->graveyard);
   sc_cds_cache_free(&ss->clusters);
   sc__hashmap_free(&ss->res_refs);
   sc__vec_free(&ss->res_put);
@@ -581,6 +587,19 @@ static void res_forget(sc_scopes_t *ss, sc_res_ref_t *r) {
   free(r);
 }
 
+/* A resource no record names since version (history_keep > 0). */
+typedef struct {
+  uint8_t hash[16];
+  uint64_t version;
+} grave_t;
+
+/* A history record: its key in SC_TABLE_HISTORY and the version it belongs to. */
+typedef struct {
+  uint64_t version;
+  size_t klen;
+  char key[];
+} hist_entry_t;
+
 /* One reference less to each resource of res; the last one gone, it is deleted (or not
  * written at all, when it was new in this update). Unknown hashes are ignored: after a
  * resync the counts start again from what is recomputed. */
@@ -598,6 +617,15 @@ static int res_unref_all(sc_scopes_t *ss, const sc_resources_t *res) {
           ss->res_put.items[j] = ss->res_put.items[--ss->res_put.n];
           break;
         }
+    } else if (ss->history_keep > 0) { /* retained versions may name it: later */
+      grave_t *g = malloc(sizeof(*g));
+      if (g == NULL || sc__vec_push(&ss->graveyard, g) != 0) {
+        free(g);
+        rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
+      } else {
+        memcpy(g->hash, r->hash, 16);
+        g->version = ss->head_next;
+      }
     } else {
       uint8_t *h = malloc(16);
       if (h == NULL || sc__vec_push(&ss->res_del, h) != 0) {
@@ -1163,6 +1191,7 @@ static int update_endpoints(sc_scopes_t *ss, const sc_store_t *store, const sc_c
 int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                      bool all, uint64_t head_next, sc_scopes_stats_t *stats) {
   memset(stats, 0, sizeof(*stats));
+  ss->head_next = head_next;
   all |= changes == NULL;
   ss->world_stale |= all ? SC_WORLD_ALL : changes->world_parts;
   for (uint32_t i = 0; !all && ss->world != NULL && i < changes->objects.n; i++) {
@@ -1260,44 +1289,97 @@ static size_t entry_key(char *buf, size_t cap, const char *id, const char *host)
   return a + 1 + b;
 }
 
-static int put_entry(sc_snapshot_txn_t *txn, const char *id, const sc_entry_t *e) {
+/* Keeps what the record (table, key) of scope id holds before this write, under the
+ * version being written (kind 'h' head, 'e' entry of host), once per version. */
+static int remember(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *table, const void *rkey, size_t rklen,
+                    const char *id, char kind, const char *host) {
+  if (ss == NULL || ss->history_keep == 0 || ss->resync)
+    return 0;
+  uint64_t version = sc_snapshot_txn_version(txn);
+  size_t idlen = strlen(id), hlen = host ? strlen(host) : 0, klen = idlen + 1 + 8 + 1 + hlen;
+  hist_entry_t *h = malloc(sizeof(*h) + klen);
+  if (h == NULL)
+    return SC_ENOMEM;
+  h->version = version;
+  h->klen = klen;
+  memcpy(h->key, id, idlen + 1);
+  for (int i = 0; i < 8; i++)
+    h->key[idlen + 1 + i] = (char)(version >> (56 - 8 * i));
+  h->key[idlen + 9] = kind;
+  if (hlen)
+    memcpy(h->key + idlen + 10, host, hlen);
+  const void *old = NULL, *seen;
+  size_t olen = 0, slen;
+  int rc = sc_snapshot_txn_get(txn, SC_TABLE_HISTORY, h->key, klen, &seen, &slen);
+  if (rc == 0) { /* already kept in this write: the first is what the version replaced */
+    free(h);
+    return 0;
+  }
+  rc = sc_snapshot_txn_get(txn, table, rkey, rklen, &old, &olen);
+  char *copy = NULL;
+  if (rc == 0 && (copy = malloc(olen ? olen : 1)) != NULL)
+    memcpy(copy, old, olen); /* the next write may move the bytes */
+  if (rc == SC_ENOTFOUND)
+    rc = 0, olen = 0;
+  else if (rc == 0 && copy == NULL)
+    rc = SC_ENOMEM;
+  if (rc == 0)
+    rc = sc_snapshot_txn_put(txn, SC_TABLE_HISTORY, h->key, klen, copy ? copy : "", olen);
+  free(copy);
+  if (rc == 0 && (rc = sc__vec_push(&ss->history_new, h)) == 0)
+    return 0;
+  free(h);
+  return rc;
+}
+
+static int put_entry(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *id, const sc_entry_t *e) {
   char key[2048];
   size_t klen = entry_key(key, sizeof(key), id, e->host);
   if (klen == 0 || e->json == NULL)
     return SC_EINVAL;
-  return sc_snapshot_txn_put(txn, SC_TABLE_SCOPE_ENTRIES, key, klen, e->json, e->len);
+  int rc = remember(ss, txn, SC_TABLE_SCOPE_ENTRIES, key, klen, id, 'e', e->host);
+  return rc ? rc : sc_snapshot_txn_put(txn, SC_TABLE_SCOPE_ENTRIES, key, klen, e->json, e->len);
 }
 
-static int del_entry(sc_snapshot_txn_t *txn, const char *id, const char *host) {
+static int del_entry(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *id, const char *host) {
   char key[2048];
   size_t klen = entry_key(key, sizeof(key), id, host);
-  return klen ? sc_snapshot_txn_del(txn, SC_TABLE_SCOPE_ENTRIES, key, klen) : SC_EINVAL;
+  if (klen == 0)
+    return SC_EINVAL;
+  int rc = remember(ss, txn, SC_TABLE_SCOPE_ENTRIES, key, klen, id, 'e', host);
+  return rc ? rc : sc_snapshot_txn_del(txn, SC_TABLE_SCOPE_ENTRIES, key, klen);
 }
 
 /* A scope head and its summary in the index. */
-static int put_head(sc_snapshot_txn_t *txn, const sc_record_t *r) {
-  int rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
+static int put_head(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const sc_record_t *r) {
+  int rc = remember(ss, txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->key, 'h', NULL);
+  if (rc == 0)
+    rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, r->key, strlen(r->key), r->json, r->len);
   if (rc == 0 && r->summary != NULL)
     rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPE_INDEX, r->key, strlen(r->key), r->summary,
                              r->summary_len);
   return rc;
 }
 
-static int write_state(sc_snapshot_txn_t *txn, const sc_scope_state_t *st) {
+static int write_state(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const sc_scope_state_t *st) {
   int rc = 0;
-  if (st->put_head && st->is_base) /* its version and changedAt; not a scope to list */
-    rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, st->rec.key, strlen(st->rec.key), st->rec.json,
-                             st->rec.len);
-  else if (st->put_head)
-    rc = put_head(txn, &st->rec);
+  if (st->put_head && st->is_base) { /* its version and changedAt; not a scope to list */
+    rc = remember(ss, txn, SC_TABLE_SCOPES, st->rec.key, strlen(st->rec.key), st->rec.key, 'h', NULL);
+    if (rc == 0)
+      rc = sc_snapshot_txn_put(txn, SC_TABLE_SCOPES, st->rec.key, strlen(st->rec.key), st->rec.json,
+                               st->rec.len);
+  } else if (st->put_head) {
+    rc = put_head(ss, txn, &st->rec);
+  }
   for (uint32_t i = 0; i < st->put.n && rc == 0; i++)
-    rc = put_entry(txn, st->id, st->put.items[i]);
+    rc = put_entry(ss, txn, st->id, st->put.items[i]);
   for (uint32_t i = 0; i < st->del.n && rc == 0; i++)
-    rc = del_entry(txn, st->id, st->del.items[i]);
+    rc = del_entry(ss, txn, st->id, st->del.items[i]);
   return rc;
 }
 
 typedef struct {
+  sc_scopes_t *ss;
   sc_snapshot_txn_t *txn;
   const char *id;
   int rc;
@@ -1307,18 +1389,81 @@ static void del_one(void *arg, sc_str_t key, void *value) {
   (void)value;
   del_all_t *d = arg;
   if (d->rc == 0)
-    d->rc = del_entry(d->txn, d->id, key.ptr);
+    d->rc = del_entry(d->ss, d->txn, d->id, key.ptr);
 }
 
-static int delete_state(sc_snapshot_txn_t *txn, sc_scope_state_t *st) {
-  int rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPES, st->id, strlen(st->id));
+static int delete_state(sc_scopes_t *ss, sc_snapshot_txn_t *txn, sc_scope_state_t *st) {
+  int rc = remember(ss, txn, SC_TABLE_SCOPES, st->id, strlen(st->id), st->id, 'h', NULL);
+  if (rc == 0)
+    rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPES, st->id, strlen(st->id));
   if (rc == 0)
     rc = sc_snapshot_txn_del(txn, SC_TABLE_SCOPE_INDEX, st->id, strlen(st->id));
-  del_all_t d = {txn, st->id, rc};
+  del_all_t d = {ss, txn, st->id, rc};
   sc__strmap_foreach(&st->entries, del_one, &d);
   for (uint32_t i = 0; i < st->del.n && d.rc == 0; i++) /* removed before the scope went */
-    d.rc = del_entry(txn, st->id, st->del.items[i]);
+    d.rc = del_entry(ss, txn, st->id, st->del.items[i]);
   return d.rc;
+}
+
+/* Whether a later unnaming of the same resource keeps it (grave i expires). */
+static bool buried_again(const sc_scopes_t *ss, uint32_t i) {
+  const grave_t *g = ss->graveyard.items[i];
+  for (uint32_t j = i + 1; j < ss->graveyard.n; j++)
+    if (memcmp(((const grave_t *)ss->graveyard.items[j])->hash, g->hash, 16) == 0)
+      return true;
+  return false;
+}
+
+/* History records and unnamed resources that fall out of the last history_keep versions
+ * with this write (they go from memory at commit). */
+static int expire_history(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
+  uint64_t version = sc_snapshot_txn_version(txn);
+  if (ss->history_keep == 0 || version <= ss->history_keep)
+    return 0;
+  uint64_t oldest = version - ss->history_keep; /* records of it and before go */
+  int rc = 0;
+  for (uint32_t i = 0; i < ss->history.n && rc == 0; i++) {
+    const hist_entry_t *h = ss->history.items[i];
+    if (h->version > oldest)
+      break;
+    rc = sc_snapshot_txn_del(txn, SC_TABLE_HISTORY, h->key, h->klen);
+  }
+  for (uint32_t i = 0; i < ss->graveyard.n && rc == 0; i++) {
+    const grave_t *g = ss->graveyard.items[i];
+    if (g->version > oldest)
+      break;
+    if (res_find(ss, g->hash) == NULL && !buried_again(ss, i))
+      rc = sc_snapshot_txn_del(txn, SC_TABLE_RESOURCES, g->hash, 16);
+  }
+  return rc;
+}
+
+/* After a commit: what expired goes from memory; what this write kept joins the history. */
+static void commit_history(sc_scopes_t *ss, uint64_t version) {
+  uint64_t oldest = ss->history_keep && version > ss->history_keep ? version - ss->history_keep : 0;
+  uint32_t n = 0;
+  while (n < ss->history.n && ((hist_entry_t *)ss->history.items[n])->version <= oldest)
+    free(ss->history.items[n++]);
+  memmove(ss->history.items, ss->history.items + n, (ss->history.n - n) * sizeof(void *));
+  ss->history.n -= n;
+  for (uint32_t i = 0; i < ss->history_new.n; i++)
+    if (sc__vec_push(&ss->history, ss->history_new.items[i]) != 0)
+      free(ss->history_new.items[i]); /* its record stays until a resync: harmless */
+  ss->history_new.n = 0;
+  n = 0;
+  while (n < ss->graveyard.n && ((grave_t *)ss->graveyard.items[n])->version <= oldest)
+    free(ss->graveyard.items[n++]);
+  memmove(ss->graveyard.items, ss->graveyard.items + n, (ss->graveyard.n - n) * sizeof(void *));
+  ss->graveyard.n -= n;
+}
+
+static void drop_history(sc_scopes_t *ss) {
+  sc_vec_t *lists[3] = {&ss->history, &ss->history_new, &ss->graveyard};
+  for (int l = 0; l < 3; l++) {
+    for (uint32_t i = 0; i < lists[l]->n; i++)
+      free(lists[l]->items[i]);
+    lists[l]->n = 0;
+  }
 }
 
 static void changelog_key(uint64_t version, uint8_t key[8]) {
@@ -1406,9 +1551,13 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
   int rc = 0;
   *written = *deleted = 0;
+  for (uint32_t i = 0; i < ss->history_new.n; i++) /* a retried write starts over */
+    free(ss->history_new.items[i]);
+  ss->history_new.n = 0;
   if (ss->resync) { /* the snapshot may hold anything: the update staged everything */
     const char *tables[] = {SC_TABLE_SCOPES, SC_TABLE_SCOPE_INDEX, SC_TABLE_SCOPE_ENTRIES,
-                            SC_TABLE_SELECTORS, SC_TABLE_RESOURCES, SC_TABLE_ENDPOINTS};
+                            SC_TABLE_SELECTORS, SC_TABLE_RESOURCES, SC_TABLE_ENDPOINTS,
+                            SC_TABLE_HISTORY};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == 0; i++)
       rc = sc_snapshot_txn_clear(txn, tables[i]);
   }
@@ -1423,11 +1572,11 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     rc = sc_endpoints_write(&ss->eds, txn);
   for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
-    rc = write_state(txn, st);
+    rc = write_state(ss, txn, st);
     *written += st->put_head;
   }
   for (uint32_t i = 0; i < ss->deleted.n && rc == 0 && !ss->resync; i++) {
-    rc = delete_state(txn, ss->deleted.items[i]);
+    rc = delete_state(ss, txn, ss->deleted.items[i]);
     (*deleted)++;
   }
   for (uint32_t i = 0; i < ss->sel_write.n && rc == 0; i++) {
@@ -1438,8 +1587,11 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     const char *k = ss->sel_deleted.items[i];
     rc = sc_snapshot_txn_del(txn, SC_TABLE_SELECTORS, k, strlen(k));
   }
+  if (rc == 0 && !ss->resync)
+    rc = expire_history(ss, txn);
   if (rc == 0)
     rc = write_changelog(ss, txn);
+  ss->written_version = sc_snapshot_txn_version(txn);
   return rc;
 }
 
@@ -1466,6 +1618,7 @@ void sc_scopes_commit(sc_scopes_t *ss) {
   ss->res_put.n = 0;
   free_strs(&ss->res_del);
   sc_endpoints_commit(&ss->eds);
+  commit_history(ss, ss->written_version);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     sc_scope_state_t *st = ss->write.items[i];
     for (uint32_t j = 0; j < st->put.n; j++) {
@@ -1494,7 +1647,11 @@ size_t sc_scopes_resource_count(const sc_scopes_t *ss) { return ss->nresources; 
 size_t sc_scopes_endpoint_count(const sc_scopes_t *ss) { return sc_endpoints_count(&ss->eds); }
 
 void sc_scopes_resync(sc_scopes_t *ss) {
+  for (uint32_t i = 0; i < ss->history_new.n; i++) /* not committed */
+    free(ss->history_new.items[i]);
+  ss->history_new.n = 0;
   sc_scopes_commit(ss);
+  drop_history(ss); /* the next write clears the table: counted again from there */
   res_drop_all(ss); /* counted again from what the next update recomputes */
   for (uint32_t i = 0; i < ss->states.n; i++)
     unstage(ss->states.items[i]);

@@ -22,6 +22,7 @@
 #define SC_META_SCOPES "scopes"
 #define SC_META_RESOURCES "resources"
 #define SC_META_ENDPOINTS "endpoints"
+#define SC_META_HISTORY "history_versions"
 #define SC_META_REJECTED "rejected"
 #define SC_META_SKIPPED "skipped"
 

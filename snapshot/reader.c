@@ -139,6 +139,7 @@ int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta) {
   meta->scopes = get_u64(txn, dbi, SC_META_SCOPES, &ok);
   meta->resources = get_u64(txn, dbi, SC_META_RESOURCES, &ok);
   meta->endpoints = get_u64(txn, dbi, SC_META_ENDPOINTS, &ok);
+  meta->history_versions = get_u64(txn, dbi, SC_META_HISTORY, &ok);
   meta->rejected_total = get_u64(txn, dbi, SC_META_REJECTED, &ok);
   meta->skipped_total = get_u64(txn, dbi, SC_META_SKIPPED, &ok);
   mdb_txn_abort(txn);

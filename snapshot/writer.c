@@ -210,6 +210,26 @@ int sc_snapshot_txn_put(sc_snapshot_txn_t *t, const char *table, const void *key
   return 0;
 }
 
+int sc_snapshot_txn_get(sc_snapshot_txn_t *t, const char *table, const void *key, size_t klen,
+                        const void **val, size_t *vlen) {
+  MDB_dbi dbi;
+  int rc = txn_dbi(t, table, &dbi);
+  if (rc != 0)
+    return rc;
+  MDB_val k = {klen, (void *)key}, v;
+  rc = mdb_get(t->txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return SC_ENOTFOUND;
+  if (rc != 0) {
+    if (t->mdb_rc == 0)
+      t->mdb_rc = rc;
+    return fail(t->w, "mdb_get", rc);
+  }
+  *val = v.mv_data;
+  *vlen = v.mv_size;
+  return 0;
+}
+
 uint64_t sc_snapshot_txn_version(const sc_snapshot_txn_t *t) { return t->w->head + 1; }
 
 int sc_snapshot_txn_del(sc_snapshot_txn_t *t, const char *table, const void *key, size_t klen) {
@@ -262,6 +282,8 @@ static int write_meta(sc_snapshot_txn_t *t, const sc_snapshot_meta_t *m) {
     rc = put_u64(t, SC_META_RESOURCES, m->resources);
   if (rc == 0)
     rc = put_u64(t, SC_META_ENDPOINTS, m->endpoints);
+  if (rc == 0)
+    rc = put_u64(t, SC_META_HISTORY, m->history_versions);
   if (rc == 0)
     rc = put_u64(t, SC_META_REJECTED, m->rejected_total);
   if (rc == 0)

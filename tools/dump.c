@@ -46,20 +46,30 @@ static void usage(FILE *out) {
           "                   make up the rule this proxy gets for each host.\n"
           "                   JSON: {\"scope\", \"namespace\", \"sidecar\", \"destinationRules\"}\n"
           "  resources ID --type clusters|endpoints|listeners|routes [--label KEY=VALUE]...\n"
-          "            [--interception-mode REDIRECT|TPROXY|NONE] [--raw]\n"
+          "            [--interception-mode REDIRECT|TPROXY|NONE] [--version V] [--raw]\n"
           "                   the Envoy resources of that type a proxy with these labels in\n"
-          "                   scope ID receives, decoded. JSON (Envoy's config_dump field\n"
-          "                   names): {\"resources\": [{\"name\", \"version\" (content hash),\n"
-          "                   \"resource\": {\"@type\", ...}}]}; --raw prints one JSON object\n"
-          "                   per line instead: {\"name\", \"type_url\", \"bytes\" (base64)}.\n"
-          "                   Only clusters are published so far.\n"
+          "                   scope ID receives, decoded (route configurations composed from\n"
+          "                   their virtual hosts); NONE leaves out the virtual listeners;\n"
+          "                   --version V puts the scope together as it was at head version V\n"
+          "                   (one of the last --history versions the engine keeps; endpoint\n"
+          "                   assignments are always the latest). JSON (Envoy's config_dump\n"
+          "                   field names): {\"version_info\", \"resources\": [{\"name\",\n"
+          "                   \"version\" (content hash), \"resource\": {\"@type\", ...}}]};\n"
+          "                   --raw prints one JSON object per line instead: {\"name\",\n"
+          "                   \"type_url\", \"bytes\" (base64)}.\n"
+          "  diff ID --from V1 --to V2 [--label KEY=VALUE]... [--interception-mode M]\n"
+          "                   what changed for such a proxy between two retained versions:\n"
+          "                   per type, the names added (+), removed (-) and changed (~).\n"
+          "                   JSON: {\"id\", \"from\", \"to\", \"clusters\": {\"added\",\n"
+          "                   \"removed\", \"changed\"}, \"endpoints\", \"listeners\", \"routes\"}\n"
           "  changelog [--since V]\n"
           "                   what each head version after V (default: all kept) changed:\n"
           "                   scopes whose records changed or went, the base, selectors,\n"
           "                   resources added and removed; \"resync\" when everything was\n"
           "                   rewritten. JSON: {\"changes\": [{\"version\", \"resync\",\n"
           "                   \"scopes\", \"removed\", \"base\", \"selectors\",\n"
-          "                   \"resourcesAdded\", \"resourcesRemoved\"}]}\n"
+          "                   \"resourcesAdded\", \"resourcesRemoved\", \"endpoints\",\n"
+          "                   \"endpointsRemoved\"}]}\n"
           "\n"
           "Scope ids: NS/NAME for a Sidecar resource, NS/NAME@ROOTNS for the root namespace's\n"
           "Sidecar applied to NS, NS/@default when there is no Sidecar at all; namespace \"*\"\n"
@@ -115,6 +125,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
     json_object_set_new(o, "scopes", json_integer((json_int_t)m.scopes));
     json_object_set_new(o, "resources", json_integer((json_int_t)m.resources));
     json_object_set_new(o, "endpoints", json_integer((json_int_t)m.endpoints));
+    json_object_set_new(o, "historyVersions", json_integer((json_int_t)m.history_versions));
     json_object_set_new(o, "rejected", json_integer((json_int_t)m.rejected_total));
     json_object_set_new(o, "skipped", json_integer((json_int_t)m.skipped_total));
     return print_json(o);
@@ -129,6 +140,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
   printf("%-18s %" PRIu64 "\n", "scopes", m.scopes);
   printf("%-18s %" PRIu64 "\n", "resources", m.resources);
   printf("%-18s %" PRIu64 "\n", "endpoints", m.endpoints);
+  printf("%-18s %" PRIu64 "\n", "history versions", m.history_versions);
   printf("%-18s %" PRIu64 "\n", "rejected", m.rejected_total);
   printf("%-18s %" PRIu64 "\n", "skipped", m.skipped_total);
   return 0;
@@ -310,6 +322,134 @@ static int scan_entries(sc_snapshot_view_t *v, const char *content_id, const cha
   return rc;
 }
 
+/* ---- history: a scope as it was at a retained version (FORMAT.md "history") ---------- */
+
+typedef struct {
+  size_t plen;   /* the id and its NUL */
+  uint64_t after; /* keep records of versions after this one */
+  json_t *list;  /* [[version, kind, host | null, value | null], ...] */
+} undo_scan_t;
+
+static int collect_undo(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  undo_scan_t *u = arg;
+  const uint8_t *k = key;
+  if (klen < u->plen + 9)
+    return SC_ECORRUPT;
+  uint64_t version = 0;
+  for (int i = 0; i < 8; i++)
+    version = version << 8 | k[u->plen + i];
+  if (version <= u->after)
+    return 0;
+  char kind[2] = {(char)k[u->plen + 8], 0};
+  json_t *host = klen > u->plen + 9 ? json_stringn((const char *)k + u->plen + 9, klen - u->plen - 9) : json_null();
+  json_t *value = vlen ? parse_record(val, vlen, "history") : json_null();
+  if (value == NULL) {
+    json_decref(host);
+    return SC_ECORRUPT;
+  }
+  json_array_append_new(u->list, json_pack("[I, s, o, o]", (json_int_t)version, kind, host, value));
+  return 0;
+}
+
+/* The undo records of id newer than version, newest first (the list scans oldest first). */
+static int undo_records(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out) {
+  char prefix[1200];
+  size_t plen = strlen(id) + 1;
+  if (plen > sizeof(prefix))
+    return SC_EINVAL;
+  memcpy(prefix, id, plen);
+  undo_scan_t u = {plen, version, json_array()};
+  int rc = sc_snapshot_view_scan(v, SC_TABLE_HISTORY, prefix, plen, collect_undo, &u);
+  json_t *reversed = json_array();
+  for (size_t i = json_array_size(u.list); i > 0; i--)
+    json_array_append(reversed, json_array_get(u.list, i - 1));
+  json_decref(u.list);
+  *out = reversed;
+  return rc;
+}
+
+/* The head of id at version (0: the latest), or NULL (said why). */
+static json_t *get_head_at(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, const char *id, uint64_t version) {
+  if (version == 0)
+    return get_head(r, v, id);
+  json_t *head = NULL, *undo = NULL;
+  int rc = sc_snapshot_view_get(v, SC_TABLE_SCOPES, id, strlen(id), load_record, &head);
+  if (rc == SC_ENOTFOUND)
+    rc = 0;
+  if (rc == 0)
+    rc = undo_records(v, id, version, &undo);
+  size_t i;
+  json_t *x;
+  json_array_foreach(undo, i, x) {
+    if (strcmp(json_string_value(json_array_get(x, 1)), "h") != 0)
+      continue;
+    json_decref(head);
+    head = json_is_null(json_array_get(x, 3)) ? NULL : json_incref(json_array_get(x, 3));
+  }
+  json_decref(undo);
+  if (rc == 0 && head == NULL)
+    fprintf(stderr, "scopecast-dump: no scope \"%s\" at version %llu\n", id, (unsigned long long)version);
+  else if (rc != 0)
+    fprintf(stderr, "scopecast-dump: %s\n", rc == SC_ECORRUPT ? "corrupt history record" : sc_snapshot_reader_errmsg(r));
+  if (rc != 0) {
+    json_decref(head);
+    return NULL;
+  }
+  return head;
+}
+
+/* As scan_entries, at version (0: the latest): each id's entries with its undo records
+ * applied, newest first. */
+static int scan_entries_at(sc_snapshot_view_t *v, const char *content_id, const char *base, uint64_t version,
+                           json_t *by_host) {
+  if (version == 0)
+    return scan_entries(v, content_id, base, by_host);
+  const char *ids[2] = {base, content_id};
+  int rc = 0;
+  for (int i = 0; i < 2 && rc == 0; i++) {
+    if (ids[i] == NULL)
+      continue;
+    json_t *own = json_object(), *undo = NULL;
+    rc = scan_entries(v, ids[i], NULL, own);
+    if (rc == 0)
+      rc = undo_records(v, ids[i], version, &undo);
+    size_t k;
+    json_t *x;
+    json_array_foreach(undo, k, x) {
+      const char *host = json_string_value(json_array_get(x, 2));
+      if (strcmp(json_string_value(json_array_get(x, 1)), "e") != 0 || host == NULL)
+        continue;
+      if (json_is_null(json_array_get(x, 3)))
+        json_object_del(own, host);
+      else
+        json_object_set(own, host, json_array_get(x, 3));
+    }
+    json_decref(undo);
+    json_object_update(by_host, own);
+    json_decref(own);
+  }
+  return rc;
+}
+
+/* Whether version can be put together: the latest, or within the retained history. */
+static int check_version(sc_snapshot_reader_t *r, uint64_t version) {
+  sc_snapshot_meta_t m;
+  if (version == 0)
+    return 0;
+  if (sc_snapshot_read_meta(r, &m) != 0) {
+    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+    return 1;
+  }
+  uint64_t oldest = m.head_version > m.history_versions ? m.head_version - m.history_versions : 1;
+  if (version > m.head_version || version < oldest) {
+    fprintf(stderr, "scopecast-dump: version %llu is not retained (the snapshot keeps %llu to %llu; "
+                    "the engine's --history sets how many)\n",
+            (unsigned long long)version, (unsigned long long)oldest, (unsigned long long)m.head_version);
+    return 1;
+  }
+  return 0;
+}
+
 static int add_entries(assembly_t *a, json_t *by_host) {
   size_t n = json_object_size(by_host), k = 0;
   const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
@@ -475,7 +615,7 @@ static int load_resource(void *arg, const void *key, size_t klen, const void *va
  * the clusters, or for type endpoints the assignments of its EDS clusters (table
  * endpoints, key "name#id"; their version is the XXH3-64 of the bytes). */
 static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *refs, int type, bool raw,
-                         json_t *out) {
+                         bool past, json_t *out) {
   size_t i;
   json_t *ref;
   json_array_foreach(refs, i, ref) {
@@ -496,6 +636,8 @@ static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
       snprintf(ekey, sizeof(ekey), "%s#%s", name, eds);
       hash = ekey;
       rc = sc_snapshot_view_get(v, SC_TABLE_ENDPOINTS, ekey, strlen(ekey), load_resource, &res);
+      if (rc == SC_ENOTFOUND && past)
+        continue; /* assignments are not versioned: one no cluster names now is gone */
     } else {
       rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_resource, &res);
     }
@@ -679,10 +821,10 @@ static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
   for (size_t i = 0; i < kept; i++)
     json_array_append(list, refs[i].ref);
   free(refs);
-  int rc = add_resources(r, v, list, SC_XDS_LISTENERS, raw, out);
+  int rc = add_resources(r, v, list, SC_XDS_LISTENERS, raw, false, out);
   json_decref(list);
   if (rc == 0 && !no_capture)
-    rc = add_resources(r, v, head_refs, SC_XDS_LISTENERS, raw, out);
+    rc = add_resources(r, v, head_refs, SC_XDS_LISTENERS, raw, false, out);
   return rc;
 }
 
@@ -708,28 +850,39 @@ static const char *type_version(json_t *resources, char out[17]) {
 /* The clusters of a proxy with these labels in scope id: the static ones of the head, then
  * per hostname the variant of the first selector rule its labels match, else the
  * default (FORMAT.md). */
-static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *type_name,
-                         const label_arg_t *labels, size_t nlabels, bool no_capture, bool json, bool raw) {
-  int type = sc_xds_type_by_name(type_name ? type_name : "");
-  if (type < 0) {
-    fprintf(stderr, "scopecast-dump: --type must be clusters, listeners, routes or endpoints\n");
-    return 2;
-  }
+typedef struct {
+  const char *id;
+  int type;
+  uint64_t version; /* 0: the latest */
+  const label_arg_t *labels;
+  size_t nlabels;
+  bool no_capture, raw;
+} query_t;
+
+/* What a proxy of scope q->id with q->labels gets of q->type at q->version, appended to
+ * out, in one read transaction. 0, or 1 (said why). */
+static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out) {
+  const char *id = q->id;
+  int type = q->type;
+  const label_arg_t *labels = q->labels;
+  size_t nlabels = q->nlabels;
+  bool no_capture = q->no_capture, raw = q->raw;
   sc_snapshot_view_t *v;
   if (sc_snapshot_view_begin(r, &v) != 0) {
     fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
     return 1;
   }
-  json_t *head = get_head(r, v, id), *content = head, *by_host = json_object(), *out = json_array();
+  json_t *head = get_head_at(r, v, id, q->version), *content = head, *by_host = json_object();
   json_t *entry_routes = json_array(), *entry_listeners = json_array();
   const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
   if (same != NULL)
-    content = get_head(r, v, same);
+    content = get_head_at(r, v, same, q->version);
   int rc = content ? 0 : 1;
   if (rc == 0)
-    rc = scan_entries(v, same ? same : id, json_string_value(json_object_get(content, "base")), by_host);
+    rc = scan_entries_at(v, same ? same : id, json_string_value(json_object_get(content, "base")), q->version,
+                         by_host);
   if (rc == 0 && type != SC_XDS_ROUTES && type != SC_XDS_LISTENERS)
-    rc = add_resources(r, v, json_object_get(content, "clusters"), type, raw, out);
+    rc = add_resources(r, v, json_object_get(content, "clusters"), type, raw, q->version != 0, out);
   size_t n = json_object_size(by_host), k = 0;
   const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
   const char *host;
@@ -752,7 +905,7 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
     else if (type == SC_XDS_LISTENERS)
       json_array_extend(entry_listeners, json_object_get(e, "outboundListeners"));
     else
-      rc = add_resources(r, v, refs, type, raw, out);
+      rc = add_resources(r, v, refs, type, raw, q->version != 0, out);
   }
   if (rc == 0 && type == SC_XDS_ROUTES)
     rc = add_route_configs(v, json_object_get(content, "routes"), entry_routes, raw, out);
@@ -766,11 +919,18 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
   json_decref(head);
   json_decref(by_host);
   sc_snapshot_view_end(v);
-  if (rc != 0) {
+  return rc != 0 ? 1 : 0;
+}
+
+static int cmd_resources(sc_snapshot_reader_t *r, const query_t *q, bool json) {
+  if (check_version(r, q->version) != 0)
+    return 1;
+  json_t *out = json_array();
+  if (gather(r, q, out) != 0) {
     json_decref(out);
     return 1;
   }
-  if (raw) { /* one object per line, for tools */
+  if (q->raw) { /* one object per line, for tools */
     size_t i;
     json_t *x;
     json_array_foreach(out, i, x) {
@@ -791,6 +951,68 @@ static int cmd_resources(sc_snapshot_reader_t *r, const char *id, const char *ty
   json_array_foreach(out, i, x) printf("%-72s %s\n", or_none(json_object_get(x, "name")),
                                        or_none(json_object_get(x, "version")));
   json_decref(out);
+  return 0;
+}
+
+/* What changed for a proxy of scope id between two retained versions, per type: names
+ * added, removed, and whose version changed. */
+static int cmd_diff(sc_snapshot_reader_t *r, query_t q, uint64_t from, uint64_t to, bool json) {
+  if (check_version(r, from) != 0 || check_version(r, to) != 0)
+    return 1;
+  json_t *result = json_pack("{s:s, s:I, s:I}", "id", q.id, "from", (json_int_t)from, "to", (json_int_t)to);
+  static const int types[] = {SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS, SC_XDS_LISTENERS, SC_XDS_ROUTES};
+  int status = 0;
+  for (size_t t = 0; t < sizeof(types) / sizeof(types[0]) && status == 0; t++) {
+    json_t *a = json_array(), *b = json_array();
+    q.type = types[t];
+    q.version = from;
+    status = gather(r, &q, a);
+    q.version = to;
+    if (status == 0)
+      status = gather(r, &q, b);
+    json_t *va = json_object(), *vb = json_object(), *added = json_array(), *removed = json_array(),
+           *changed = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) json_object_set(va, json_string_value(json_object_get(x, "name")), json_object_get(x, "version"));
+    json_array_foreach(b, i, x) json_object_set(vb, json_string_value(json_object_get(x, "name")), json_object_get(x, "version"));
+    json_array_foreach(b, i, x) {
+      const char *name = json_string_value(json_object_get(x, "name"));
+      json_t *before = json_object_get(va, name);
+      if (before == NULL)
+        json_array_append_new(added, json_string(name));
+      else if (!json_equal(before, json_object_get(x, "version")))
+        json_array_append_new(changed, json_string(name));
+    }
+    json_array_foreach(a, i, x) {
+      const char *name = json_string_value(json_object_get(x, "name"));
+      if (json_object_get(vb, name) == NULL)
+        json_array_append_new(removed, json_string(name));
+    }
+    json_object_set_new(result, sc_xds_types[types[t]].name,
+                        json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed, "changed", changed));
+    json_decref(a);
+    json_decref(b);
+    json_decref(va);
+    json_decref(vb);
+  }
+  if (status != 0) {
+    json_decref(result);
+    return 1;
+  }
+  if (json)
+    return print_json(result);
+  for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+    const char *tn = sc_xds_types[types[t]].name;
+    json_t *d = json_object_get(result, tn);
+    const char *marks[3][2] = {{"added", "+"}, {"removed", "-"}, {"changed", "~"}};
+    for (int m = 0; m < 3; m++) {
+      size_t i;
+      json_t *x;
+      json_array_foreach(json_object_get(d, marks[m][0]), i, x) printf("%s %-9s %s\n", marks[m][1], tn, json_string_value(x));
+    }
+  }
+  json_decref(result);
   return 0;
 }
 
@@ -1007,11 +1229,14 @@ int main(int argc, char **argv) {
                                             {"raw", no_argument, NULL, 'r'},
                                             {"since", required_argument, NULL, 'S'},
                                             {"interception-mode", required_argument, NULL, 'I'},
+                                            {"version", required_argument, NULL, 'V'},
+                                            {"from", required_argument, NULL, 'F'},
+                                            {"to", required_argument, NULL, 'T'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
   const char *dir = NULL, *ns = NULL, *cmd = NULL, *arg = NULL, *type = NULL;
   bool json = false, raw = false, no_capture = false;
-  uint64_t since = 0;
+  uint64_t since = 0, version = 0, from = 0, to = 0;
   label_arg_t *labels = calloc((size_t)argc, sizeof(*labels));
   size_t nlabels = 0;
   int c, status = 2;
@@ -1040,6 +1265,19 @@ int main(int argc, char **argv) {
     case 't': type = optarg; break;
     case 'r': raw = true; break;
     case 'S': since = strtoull(optarg, NULL, 10); break;
+    case 'V':
+    case 'F':
+    case 'T': {
+      char *end;
+      uint64_t n = strtoull(optarg, &end, 10);
+      if (*optarg == '\0' || *end != '\0' || n == 0) {
+        fprintf(stderr, "scopecast-dump: --%s %s: expected a head version (1 or more)\n",
+                c == 'V' ? "version" : c == 'F' ? "from" : "to", optarg);
+        goto usage;
+      }
+      *(c == 'V' ? &version : c == 'F' ? &from : &to) = n;
+      break;
+    }
     case 'I':
       if (strcmp(optarg, "REDIRECT") != 0 && strcmp(optarg, "TPROXY") != 0 && strcmp(optarg, "NONE") != 0) {
         fprintf(stderr, "scopecast-dump: --interception-mode must be REDIRECT, TPROXY or NONE\n");
@@ -1072,12 +1310,13 @@ int main(int argc, char **argv) {
   }
   bool known = strcmp(cmd, "info") == 0 || strcmp(cmd, "scopes") == 0 ||
                strcmp(cmd, "scope") == 0 || strcmp(cmd, "resolve") == 0 ||
-               strcmp(cmd, "resources") == 0 || strcmp(cmd, "changelog") == 0;
+               strcmp(cmd, "resources") == 0 || strcmp(cmd, "changelog") == 0 ||
+               strcmp(cmd, "diff") == 0;
   if (!known) {
     fprintf(stderr, "scopecast-dump: unknown command \"%s\"\n", cmd);
     goto usage;
   }
-  bool takes_id = strcmp(cmd, "scope") == 0 || strcmp(cmd, "resources") == 0;
+  bool takes_id = strcmp(cmd, "scope") == 0 || strcmp(cmd, "resources") == 0 || strcmp(cmd, "diff") == 0;
   if (takes_id != (arg != NULL)) {
     fprintf(stderr, "scopecast-dump: %s\n",
             arg ? "unexpected argument" : "this command needs a scope ID (see `scopecast-dump scopes`)");
@@ -1085,6 +1324,15 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "resources") == 0 && type == NULL) {
     fprintf(stderr, "scopecast-dump: resources needs --type clusters|listeners|routes|endpoints\n");
+    goto usage;
+  }
+  if (strcmp(cmd, "diff") == 0 && (from == 0 || to == 0)) {
+    fprintf(stderr, "scopecast-dump: diff needs --from V1 --to V2\n");
+    goto usage;
+  }
+  int type_id = type ? sc_xds_type_by_name(type) : -1;
+  if (strcmp(cmd, "resources") == 0 && type_id < 0) {
+    fprintf(stderr, "scopecast-dump: --type must be clusters, listeners, routes or endpoints\n");
     goto usage;
   }
   if (strcmp(cmd, "resolve") == 0 && ns == NULL) {
@@ -1105,7 +1353,9 @@ int main(int argc, char **argv) {
   else if (strcmp(cmd, "scope") == 0)
     status = cmd_scope(r, arg, json);
   else if (strcmp(cmd, "resources") == 0)
-    status = cmd_resources(r, arg, type, labels, nlabels, no_capture, json, raw);
+    status = cmd_resources(r, &(query_t){arg, type_id, version, labels, nlabels, no_capture, raw}, json);
+  else if (strcmp(cmd, "diff") == 0)
+    status = cmd_diff(r, (query_t){arg, 0, 0, labels, nlabels, no_capture, false}, from, to, json);
   else if (strcmp(cmd, "changelog") == 0)
     status = cmd_changelog(r, since, json);
   else

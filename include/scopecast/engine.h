@@ -34,6 +34,8 @@ typedef struct {
   size_t snapshot_map_size;           /* initial LMDB map size, 0: default */
   size_t snapshot_max_map_size;       /* 0: default */
   bool snapshot_no_sync;
+  uint32_t history_versions;          /* --history: head versions whose scopes readers can
+                                         still put together (0: only the latest) */
   FILE *log_stream;                   /* NULL: stderr */
   int log_level;                      /* 0 debug, 1 info, 2 warning, 3 error */
 } sc_engine_opts_t;

@@ -23,6 +23,8 @@
 #define SC_TABLE_RESOURCES "resources" /* XXH3-128 (16 bytes) -> an encoded Envoy resource */
 #define SC_TABLE_ENDPOINTS "endpoints" /* "CLUSTER#ID" -> an encoded ClusterLoadAssignment */
 #define SC_TABLE_CHANGELOG "changelog" /* head version (u64 big-endian) -> JSON: what changed */
+#define SC_TABLE_HISTORY "history"     /* id NUL version (u64 BE) 'h'|'e' [host] -> the record
+                                          that version replaced ("" when there was none) */
 #define SC_TABLE_SELECTORS "selectors" /* namespace (or "*") -> JSON selector record */
 #define SC_TABLE_SCOPE_INDEX "scope_index" /* scope id -> JSON summary of the scope */
 /* The base: entries every scope importing all namespaces shares; its head in "scopes" holds
@@ -45,6 +47,7 @@ typedef struct {
   uint64_t scopes;
   uint64_t resources;          /* distinct Envoy resources stored */
   uint64_t endpoints;          /* ClusterLoadAssignments stored (table endpoints) */
+  uint64_t history_versions;   /* head versions the history table covers (FORMAT.md) */
   uint64_t rejected_total;     /* objects rejected by this engine run */
   uint64_t skipped_total;      /* unknown kinds skipped by this engine run */
 } sc_snapshot_meta_t;
@@ -88,6 +91,10 @@ int sc_snapshot_txn_put(sc_snapshot_txn_t *txn, const char *table, const void *k
                         size_t klen, const void *val, size_t vlen);
 int sc_snapshot_txn_del(sc_snapshot_txn_t *txn, const char *table, const void *key,
                         size_t klen);
+/* The record of table under key, as the transaction sees it: borrowed bytes, valid until
+ * the transaction writes to that table again. SC_ENOTFOUND when there is none. */
+int sc_snapshot_txn_get(sc_snapshot_txn_t *txn, const char *table, const void *key, size_t klen,
+                        const void **val, size_t *vlen);
 /* Empties a table (it stays). */
 int sc_snapshot_txn_clear(sc_snapshot_txn_t *txn, const char *table);
 /* The head version the transaction will commit. */
