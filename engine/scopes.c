@@ -1290,7 +1290,7 @@ static size_t entry_key(char *buf, size_t cap, const char *id, const char *host)
 }
 
 /* Keeps what the record (table, key) of scope id holds before this write, under the
- * version being written (kind 'h' head, 'e' entry of host), once per version. */
+ * version being written (kind 'h' head, 'e' entry of host). */
 static int remember(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *table, const void *rkey, size_t rklen,
                     const char *id, char kind, const char *host) {
   if (ss == NULL || ss->history_keep == 0 || ss->resync)
@@ -1302,20 +1302,17 @@ static int remember(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *table, 
     return SC_ENOMEM;
   h->version = version;
   h->klen = klen;
-  memcpy(h->key, id, idlen + 1);
+  /* Version first: a write appends its records at the end of the table (few pages). */
   for (int i = 0; i < 8; i++)
-    h->key[idlen + 1 + i] = (char)(version >> (56 - 8 * i));
+    h->key[i] = (char)(version >> (56 - 8 * i));
+  memcpy(h->key + 8, id, idlen + 1);
   h->key[idlen + 9] = kind;
   if (hlen)
     memcpy(h->key + idlen + 10, host, hlen);
-  const void *old = NULL, *seen;
-  size_t olen = 0, slen;
-  int rc = sc_snapshot_txn_get(txn, SC_TABLE_HISTORY, h->key, klen, &seen, &slen);
-  if (rc == 0) { /* already kept in this write: the first is what the version replaced */
-    free(h);
-    return 0;
-  }
-  rc = sc_snapshot_txn_get(txn, table, rkey, rklen, &old, &olen);
+  const void *old = NULL;
+  size_t olen = 0;
+  /* (A write changes each record once: its states' staged puts and deletes are unique.) */
+  int rc = sc_snapshot_txn_get(txn, table, rkey, rklen, &old, &olen);
   char *copy = NULL;
   if (rc == 0 && (copy = malloc(olen ? olen : 1)) != NULL)
     memcpy(copy, old, olen); /* the next write may move the bytes */

@@ -325,23 +325,26 @@ static int scan_entries(sc_snapshot_view_t *v, const char *content_id, const cha
 /* ---- history: a scope as it was at a retained version (FORMAT.md "history") ---------- */
 
 typedef struct {
-  size_t plen;   /* the id and its NUL */
+  const char *id;
+  size_t idlen;
   uint64_t after; /* keep records of versions after this one */
-  json_t *list;  /* [[version, kind, host | null, value | null], ...] */
+  json_t *list;   /* [[version, kind, host | null, value | null], ...] */
 } undo_scan_t;
 
+/* Keys: version (8 bytes big-endian), id, NUL, kind, host (FORMAT.md "history"). */
 static int collect_undo(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
   undo_scan_t *u = arg;
   const uint8_t *k = key;
-  if (klen < u->plen + 9)
-    return SC_ECORRUPT;
+  if (klen < 8 + u->idlen + 2 || memcmp(k + 8, u->id, u->idlen) != 0 || k[8 + u->idlen] != 0)
+    return 0; /* another record's */
   uint64_t version = 0;
   for (int i = 0; i < 8; i++)
-    version = version << 8 | k[u->plen + i];
+    version = version << 8 | k[i];
   if (version <= u->after)
     return 0;
-  char kind[2] = {(char)k[u->plen + 8], 0};
-  json_t *host = klen > u->plen + 9 ? json_stringn((const char *)k + u->plen + 9, klen - u->plen - 9) : json_null();
+  size_t at = 8 + u->idlen + 1;
+  char kind[2] = {(char)k[at], 0};
+  json_t *host = klen > at + 1 ? json_stringn((const char *)k + at + 1, klen - at - 1) : json_null();
   json_t *value = vlen ? parse_record(val, vlen, "history") : json_null();
   if (value == NULL) {
     json_decref(host);
@@ -351,15 +354,11 @@ static int collect_undo(void *arg, const void *key, size_t klen, const void *val
   return 0;
 }
 
-/* The undo records of id newer than version, newest first (the list scans oldest first). */
+/* The undo records of id newer than version, newest first (the table is in version order;
+ * it holds only the retained window). */
 static int undo_records(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out) {
-  char prefix[1200];
-  size_t plen = strlen(id) + 1;
-  if (plen > sizeof(prefix))
-    return SC_EINVAL;
-  memcpy(prefix, id, plen);
-  undo_scan_t u = {plen, version, json_array()};
-  int rc = sc_snapshot_view_scan(v, SC_TABLE_HISTORY, prefix, plen, collect_undo, &u);
+  undo_scan_t u = {id, strlen(id), version, json_array()};
+  int rc = sc_snapshot_view_scan(v, SC_TABLE_HISTORY, NULL, 0, collect_undo, &u);
   json_t *reversed = json_array();
   for (size_t i = json_array_size(u.list); i > 0; i--)
     json_array_append(reversed, json_array_get(u.list, i - 1));
