@@ -945,10 +945,33 @@ int sc_rds_service_hosts(const sc_listener_t *l, sc_strmap_t *out) {
   return 0;
 }
 
+int sc_rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out) {
+  int rc = 0;
+  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
+    const sc_listener_t *l = &s->listeners[li];
+    if (l->vss.n == 0)
+      continue;
+    sc_strmap_t service_hosts;
+    rc = sc_rds_service_hosts(l, &service_hosts);
+    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
+      const sc_obj_t *vs = l->vss.items[v];
+      if (sc_rds_vs_has_foreign_host(l, vs, &service_hosts))
+        rc = sc__hashmap_put(out, vs->key_hash, (void *)vs);
+    }
+    sc__strmap_free(&service_hosts, NULL);
+  }
+  return rc;
+}
+
 int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out) {
+  sc_hashmap_t own;
+  sc__hashmap_init(&own);
+  const sc_hashmap_t *only = c->only;
+  int rc = only ? 0 : sc_rds_foreign_vss(c->s, &own);
+  if (only == NULL)
+    only = &own;
   sc_arena_t *a = NULL;
   size_t from = out->n;
-  int rc = 0;
   for (uint32_t li = 0; li < c->s->nlisteners && rc == 0; li++) {
     const sc_listener_t *l = &c->s->listeners[li];
     if (l->vss.n == 0)
@@ -957,10 +980,8 @@ int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out) {
     rc = sc_rds_service_hosts(l, &service_hosts);
     for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
       const sc_obj_t *vs = l->vss.items[v];
-      if (c->only != NULL && sc__hashmap_get(c->only, vs->key_hash) == NULL)
-        continue;
-      if (!sc_rds_vs_has_foreign_host(l, vs, &service_hosts))
-        continue; /* its virtual hosts are its services': in their entries */
+      if (sc__hashmap_get(only, vs->key_hash) == NULL)
+        continue; /* every host a service: its virtual hosts are in the entries */
       if (a == NULL && (a = sc__arena_new(8192)) == NULL)
         rc = SC_ENOMEM;
       else
@@ -971,5 +992,6 @@ int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out) {
   if (rc == 0)
     rc = sort_stably(out, from);
   sc__arena_del(a);
+  sc__hashmap_free(&own);
   return rc;
 }

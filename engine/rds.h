@@ -35,8 +35,8 @@ typedef struct {
   const sc_mesh_config_t *mesh;
   sc_keys_t *keys;                /* receives the keys of the records routes read */
   bool *oom;                      /* set when keys could not grow */
-  const sc_hashmap_t *only;       /* heads: consider only these VirtualServices (key_hash
-                                     -> non-NULL); NULL: all */
+  const sc_hashmap_t *only;       /* heads: the VirtualServices with a host that is no
+                                     service (key_hash -> non-NULL); NULL: found here */
 } sc_rds_ctx_t;
 
 /* The virtual host of every HTTP port of svc whose route configuration's egress listener
@@ -59,6 +59,9 @@ int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out);
  * host that is none of them (its head virtual hosts then read those records). */
 int sc_rds_service_hosts(const sc_listener_t *l, sc_strmap_t *out);
 bool sc_rds_vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, const sc_strmap_t *service_hosts);
+/* The VirtualServices of a fully computed scope with a host that is none of its listener's
+ * services (key_hash -> the object). */
+int sc_rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out);
 
 /* The catch-all virtual host by outbound policy (9.6.6): "allow_any" or "block_all". */
 int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out);

@@ -495,6 +495,43 @@ static void key_record(cache_key_t *k, const sc_svc_t *svc) {
     key_str(k, svc->aliases[i].hostname);
 }
 
+/* Builds res through the cache: what an earlier call with the same key built, else built
+ * now and remembered. A key that did not fit builds without the cache. */
+typedef int (*build_fn)(const void *arg, sc_resources_t *res);
+static int through_cache(sc_cds_cache_t *cache, const cache_key_t *k, build_fn build, const void *arg,
+                         sc_resources_t *res) {
+  int rc = 0;
+  if (k->overflow)
+    return build(arg, res);
+  if (sc_parts_cache_get(cache, k->buf, k->n, res, &rc))
+    return rc;
+  size_t from = res->n;
+  rc = build(arg, res);
+  return rc == 0 ? sc_parts_cache_put(cache, k->buf, k->n, res, from) : rc;
+}
+
+typedef struct {
+  const sc_rds_ctx_t *c;
+  const sc_svc_t *svc;
+  const sc_vec_t *members;
+} route_args_t;
+
+static int build_routes(const void *arg, sc_resources_t *res) {
+  const route_args_t *a = arg;
+  return sc_rds_service(a->c, a->svc, a->members, res);
+}
+
+typedef struct {
+  const sc_scope_t *s;
+  const sc_listener_t *l;
+  const sc_svc_t *svc;
+} listener_args_t;
+
+static int build_listeners(const void *arg, sc_resources_t *res) {
+  const listener_args_t *a = arg;
+  return sc_lds_outbound(a->s, a->l, a->svc, res);
+}
+
 /* The service's virtual hosts, shared between scopes when no VirtualService owns it (its
  * routes would read destinations and record their keys). */
 static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_vec_t *members,
@@ -517,14 +554,8 @@ static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc
                   : (uintptr_t)members->items[m] == (uintptr_t)li;
     key_bytes(&k, &in, sizeof(in));
   }
-  int rc = 0;
-  if (k.overflow)
-    return sc_rds_service(c, svc, members, res);
-  if (sc_parts_cache_get(cache, k.buf, k.n, res, &rc))
-    return rc;
-  size_t from = res->n;
-  rc = sc_rds_service(c, svc, members, res);
-  return rc == 0 ? sc_parts_cache_put(cache, k.buf, k.n, res, from) : rc;
+  route_args_t args = {c, svc, members};
+  return through_cache(cache, &k, build_routes, &args, res);
 }
 
 /* The listeners svc needs through egress listener l, shared between scopes alike. */
@@ -543,14 +574,8 @@ static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const s
     key_str(&k, s->egress_proxy->subset);
     key_bytes(&k, &s->egress_proxy->port, sizeof(s->egress_proxy->port));
   }
-  int rc = 0;
-  if (k.overflow)
-    return sc_lds_outbound(s, l, svc, res);
-  if (sc_parts_cache_get(cache, k.buf, k.n, res, &rc))
-    return rc;
-  size_t from = res->n;
-  rc = sc_lds_outbound(s, l, svc, res);
-  return rc == 0 ? sc_parts_cache_put(cache, k.buf, k.n, res, from) : rc;
+  listener_args_t args = {s, l, svc};
+  return through_cache(cache, &k, build_listeners, &args, res);
 }
 
 static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cds_cache_t *cache,
@@ -908,25 +933,6 @@ static int add_vs_host_keys(sc_scope_t *s, const sc_hashmap_t *foreign) {
   return rc;
 }
 
-/* The VirtualServices of a fully computed scope that have a host that is no service. */
-static int foreign_vss(const sc_scope_t *s, sc_hashmap_t *out) {
-  int rc = 0;
-  for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
-    const sc_listener_t *l = &s->listeners[li];
-    if (l->vss.n == 0)
-      continue;
-    sc_strmap_t service_hosts;
-    rc = sc_rds_service_hosts(l, &service_hosts);
-    for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
-      const sc_obj_t *vs = l->vss.items[v];
-      if (sc_rds_vs_has_foreign_host(l, vs, &service_hosts))
-        rc = sc__hashmap_put(out, vs->key_hash, (void *)vs);
-    }
-    sc__strmap_free(&service_hosts, NULL);
-  }
-  return rc;
-}
-
 static int add_copy(sc_vec_t *v, sc_str_t s) {
   char *copy = strndup(s.ptr, s.len);
   if (copy == NULL || sc__vec_push(v, copy) != 0) {
@@ -993,10 +999,10 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   sc_scope_t *vs_scope = NULL;
   rc = sc_rds_owners_build(s, &owners);
   if (rc == 0)
-    rc = rec->has_base ? compute_vs_scope(w, d, s, &only, &vs_scope) : foreign_vss(s, &only);
+    rc = rec->has_base ? compute_vs_scope(w, d, s, &only, &vs_scope) : sc_rds_foreign_vss(s, &only);
   if (rc == 0 && vs_scope != NULL)
     rc = sc_rds_owners_build(vs_scope, &head_owners);
-  sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, NULL};
+  sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, &only};
   sc_rds_ctx_t head_ctx = {vs_scope, w, &head_owners, w->mesh, &route_keys, &oom, &only};
   const sc_rds_ctx_t *head = rec->has_base ? (vs_scope ? &head_ctx : NULL) : &ctx;
   gen_t g = rc == 0 ? new_gen() : NULL;

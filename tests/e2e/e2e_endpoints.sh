@@ -6,18 +6,8 @@
 
 EVENTS="$WORK/events.jsonl"
 SNAP="$WORK/snap"
-: > "$EVENTS"
-"$SCOPECAST" --snapshot "$SNAP" --watch "file:$EVENTS" --batch-max-events 1 --batch-quiet-ms 5 \
-  2> "$WORK/engine.log" &
-PIDS+=($!)
-wait_for 10 info_is "$SNAP" .headVersion 1
-
-emit() { # emit JSON-OBJECT [TYPE]: append one event and wait until it is published
-  local before
-  before=$(info "$SNAP" .headVersion)
-  printf '{"type":"%s","object":%s}\n' "${2:-ADDED}" "$1" >> "$EVENTS"
-  wait_for 10 eval '[ "$(info "$SNAP" .headVersion)" -gt "$before" ]' || fail "event not published: $1"
-}
+start_watch_engine "$SNAP" "$EVENTS"
+emit() { emit_event "$SNAP" "$EVENTS" "$@"; }
 svc() { printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"%s"},"spec":{"ports":[{"name":"http","port":80}]}}' "$1" "$2"; }
 pod() { printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"a","labels":{"app":"s","version":"%s"}},"status":{"podIP":"%s","phase":"Running"}}' "$1" "$2" "$3"; }
 slice() { # slice ENDPOINTS-JSON

@@ -6,18 +6,8 @@
 
 EVENTS="$WORK/events.jsonl"
 SNAP="$WORK/snap"
-: > "$EVENTS"
-"$SCOPECAST" --snapshot "$SNAP" --watch "file:$EVENTS" --batch-max-events 1 --batch-quiet-ms 5 --history 4 \
-  2> "$WORK/engine.log" &
-PIDS+=($!)
-wait_for 10 info_is "$SNAP" .headVersion 1
-
-emit() { # emit JSON-OBJECT [TYPE]: append one event and wait until it is published
-  local before
-  before=$(info "$SNAP" .headVersion)
-  printf '{"type":"%s","object":%s}\n' "${2:-ADDED}" "$1" >> "$EVENTS"
-  wait_for 10 eval '[ "$(info "$SNAP" .headVersion)" -gt "$before" ]' || fail "event not published: $1"
-}
+start_watch_engine "$SNAP" "$EVENTS" --history 4
+emit() { emit_event "$SNAP" "$EVENTS" "$@"; }
 svc='{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"a"},"spec":{"clusterIP":"10.0.0.9","ports":[{"name":"http","port":80}]}}'
 dr='{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"s","namespace":"a"},"spec":{"host":"s","subsets":[{"name":"v1","labels":{"version":"v1"}}]}}'
 vs='{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"s","namespace":"a"},"spec":{"hosts":["s"],"http":[{"route":[{"destination":{"host":"s","subset":"v1"}}]}]}}'

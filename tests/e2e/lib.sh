@@ -47,6 +47,26 @@ wait_for() {
 # info_is SNAPSHOT FILTER VALUE: for wait_for
 info_is() { [ "$(info "$1" "$2")" == "$3" ]; }
 
+# start_watch_engine SNAP EVENTS [ARGS...]: an engine following the watch file EVENTS, one
+# event per batch; returns once it published its first version.
+start_watch_engine() {
+  local snap=$1 events=$2
+  shift 2
+  : > "$events"
+  "$SCOPECAST" --snapshot "$snap" --watch "file:$events" --batch-max-events 1 --batch-quiet-ms 5 "$@" \
+    2> "$WORK/engine.log" &
+  PIDS+=($!)
+  wait_for 10 info_is "$snap" .headVersion 1
+}
+
+# emit_event SNAP EVENTS JSON-OBJECT [TYPE]: append one event, wait until it is published
+emit_event() {
+  local snap=$1 before
+  before=$(info "$snap" .headVersion)
+  printf '{"type":"%s","object":%s}\n' "${4:-ADDED}" "$3" >> "$2"
+  wait_for 10 eval '[ "$(info "$snap" .headVersion)" -gt "$before" ]' || fail "event not published: $3"
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ $FAILED -eq 0 ]
