@@ -1441,7 +1441,8 @@ static void commit_history(sc_scopes_t *ss, uint64_t version) {
   uint32_t n = 0;
   while (n < ss->history.n && ((hist_entry_t *)ss->history.items[n])->version <= oldest)
     free(ss->history.items[n++]);
-  memmove(ss->history.items, ss->history.items + n, (ss->history.n - n) * sizeof(void *));
+  if (n > 0) /* (an empty vector has no array) */
+    memmove(ss->history.items, ss->history.items + n, (ss->history.n - n) * sizeof(void *));
   ss->history.n -= n;
   for (uint32_t i = 0; i < ss->history_new.n; i++)
     if (sc__vec_push(&ss->history, ss->history_new.items[i]) != 0)
@@ -1450,7 +1451,8 @@ static void commit_history(sc_scopes_t *ss, uint64_t version) {
   n = 0;
   while (n < ss->graveyard.n && ((grave_t *)ss->graveyard.items[n])->version <= oldest)
     free(ss->graveyard.items[n++]);
-  memmove(ss->graveyard.items, ss->graveyard.items + n, (ss->graveyard.n - n) * sizeof(void *));
+  if (n > 0)
+    memmove(ss->graveyard.items, ss->graveyard.items + n, (ss->graveyard.n - n) * sizeof(void *));
   ss->graveyard.n -= n;
 }
 
