@@ -3,11 +3,12 @@
  * A route configuration "PORT" is composed, not stored whole: its virtual hosts are
  * stored one by one (each an encoded envoy.config.route.v3.VirtualHost, named
  * "HOSTNAME:PORT"), so that a change of one service rewrites one virtual host, not every
- * route configuration of every scope that sees it. Readers put a configuration together
- * (xds/compose.h): the VirtualService virtual hosts of the scope's head, then the
- * services' default virtual hosts of the entries whose name is not taken yet (Istio's
- * first-wins rule: VirtualServices before plain services), sorted by name, then the
- * catch-all virtual host. */
+ * route configuration of every scope that sees it. A service's virtual host (with the
+ * routes of the VirtualService owning its hostname, else the default route) lives in the
+ * service's entry; the head holds the virtual hosts of VirtualService hosts that are no
+ * service, and the catch-all. Readers put a configuration together (xds/compose.h): the
+ * head's, then the entries' whose name is not taken yet (Istio's first-wins rule), sorted
+ * by name, then the catch-all virtual host (snapshot/FORMAT.md). */
 #ifndef SC_RDS_H
 #define SC_RDS_H
 
