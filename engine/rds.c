@@ -409,15 +409,15 @@ static match_t *route_match(sc_arena_t *a, const sc_http_match_t *in) {
   return m;
 }
 
-/* Whether a match applies to a proxy of this scope on port (9.6.4). Source labels are
- * per proxy: a match that names any is left out (scope-level output never carries one
- * label class's routes to another). */
-static bool match_applies(const sc_http_match_t *m, uint32_t port, sc_str_t proxy_ns) {
+/* Whether a match applies to a proxy of this scope on port (9.6.4), carrying labels
+ * (NULL: none of any match's sourceLabels). */
+static bool match_applies(const sc_http_match_t *m, uint32_t port, sc_str_t proxy_ns, const sc_labels_t *labels) {
   if (m->port != 0 && m->port != port)
     return false;
   if (m->gateways.n > 0)
     return sc_strlist_hasz(&m->gateways, "mesh");
-  return m->source_labels.n == 0 && (m->source_namespace.len == 0 || sc_str_eq(m->source_namespace, proxy_ns));
+  return (m->source_labels.n == 0 || (labels != NULL && sc_labels_within(&m->source_labels, labels))) &&
+         (m->source_namespace.len == 0 || sc_str_eq(m->source_namespace, proxy_ns));
 }
 
 static bool catch_all_match(const sc_http_match_t *m) {
@@ -600,7 +600,7 @@ static int translate(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_obj_t *vs, u
     const sc_http_route_t *h = &v->http[i];
     for (uint32_t m = 0; m < (h->nmatch ? h->nmatch : 1) && !done; m++) {
       const sc_http_match_t *hm = h->nmatch ? &h->match[m] : NULL;
-      if (hm != NULL && !match_applies(hm, port, s->namespace_))
+      if (hm != NULL && !match_applies(hm, port, s->namespace_, c->proxy_labels))
         continue;
       route_t *r = NEW(a, route_t, envoy__config__route__v3__route__descriptor);
       if (r == NULL)
@@ -799,6 +799,118 @@ int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *l
     rc = v ? sc__resources_add(out, name, &v->base) : SC_ENOMEM;
   }
   sc__arena_del(a);
+  return rc;
+}
+
+void sc_rds_variants_free(sc_rds_variants_t *v) {
+  for (size_t i = 0; i < v->n; i++)
+    free(v->items[i].items);
+  free(v->items);
+  memset(v, 0, sizeof(*v));
+}
+
+/* The distinct sourceLabels of the matches of the VirtualServices owning svc's ports. */
+static int source_selectors(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners,
+                            const sc_labels_t **sel, size_t cap, size_t *n) {
+  *n = 0;
+  for (uint32_t i = 0; i < svc->nports; i++) {
+    int li = sc_rds_http_protocol(svc->ports[i].protocol) ? listener_for_port(c->s, svc->ports[i].port) : -1;
+    bool imported = false;
+    for (uint32_t m = 0; li >= 0 && m < listeners->n && !imported; m++)
+      imported = (uintptr_t)listeners->items[m] == (uintptr_t)li;
+    const sc_obj_t *vs = imported ? owner_of(c, (uint32_t)li, svc->hostname) : NULL;
+    const sc_virtual_service_t *v = vs ? &vs->u.virtual_service : NULL;
+    for (uint32_t r = 0; v && r < v->nhttp; r++)
+      for (uint32_t m = 0; m < v->http[r].nmatch; m++) {
+        const sc_labels_t *l = &v->http[r].match[m].source_labels;
+        bool seen = l->n == 0;
+        for (size_t k = 0; k < *n && !seen; k++)
+          seen = sc_labels_equal(sel[k], l);
+        if (seen)
+          continue;
+        if (*n == cap)
+          return 0; /* more classes: proxies of the others get the default routes */
+        sel[(*n)++] = l;
+      }
+  }
+  return 0;
+}
+
+/* The union of the selectors in mask; false when two disagree on a key. */
+static bool union_of(const sc_labels_t **sel, size_t n, unsigned mask, sc_label_t *out, uint32_t *nout) {
+  *nout = 0;
+  for (size_t k = 0; k < n; k++) {
+    if (!(mask & (1u << k)))
+      continue;
+    for (uint32_t i = 0; i < sel[k]->n; i++) {
+      const sc_label_t *x = &sel[k]->items[i];
+      bool have = false;
+      for (uint32_t j = 0; j < *nout; j++)
+        if (sc_str_eq(out[j].key, x->key)) {
+          if (!sc_str_eq(out[j].value, x->value))
+            return false;
+          have = true;
+        }
+      if (!have)
+        out[(*nout)++] = *x;
+    }
+  }
+  for (uint32_t i = 1; i < *nout; i++) /* labels are kept sorted by key */
+    for (uint32_t j = i; j > 0 && sc_str_cmp(out[j - 1].key, out[j].key) > 0; j--) {
+      sc_label_t t = out[j];
+      out[j] = out[j - 1];
+      out[j - 1] = t;
+    }
+  return true;
+}
+
+static int popcount(unsigned x) {
+  int n = 0;
+  for (; x; x &= x - 1)
+    n++;
+  return n;
+}
+
+int sc_rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners,
+                            sc_resources_t *out, sc_rds_variants_t *variants) {
+  memset(variants, 0, sizeof(*variants));
+  int rc = sc_rds_service(c, svc, listeners, out);
+  enum { MAX_CLASSES = 4 }; /* 15 combinations at most */
+  const sc_labels_t *sel[MAX_CLASSES];
+  size_t nsel = 0;
+  if (rc == 0)
+    rc = source_selectors(c, svc, listeners, sel, MAX_CLASSES, &nsel);
+  if (rc != 0 || nsel == 0)
+    return rc;
+  unsigned combos = 1u << nsel;
+  variants->items = calloc(combos, sizeof(*variants->items));
+  if (variants->items == NULL)
+    return SC_ENOMEM;
+  for (int size = (int)nsel; size >= 1 && rc == 0; size--) /* the most labels first */
+    for (unsigned mask = 1; mask < combos && rc == 0; mask++) {
+      if (popcount(mask) != size)
+        continue;
+      uint32_t total = 0;
+      for (size_t k = 0; k < nsel; k++)
+        total += (mask & (1u << k)) ? sel[k]->n : 0;
+      sc_label_t *labels = malloc((total ? total : 1) * sizeof(*labels));
+      uint32_t nl;
+      if (labels == NULL) {
+        rc = SC_ENOMEM;
+        break;
+      }
+      if (!union_of(sel, nsel, mask, labels, &nl)) {
+        free(labels); /* selectors that cannot hold together: no proxy is in this class */
+        continue;
+      }
+      sc_labels_t proxy = {nl, labels};
+      sc_rds_ctx_t vc = *c;
+      vc.proxy_labels = &proxy;
+      sc_rds_variant_t *v = &variants->items[variants->n++];
+      *v = (sc_rds_variant_t){labels, nl, out->n, 0};
+      rc = sc_rds_service(&vc, svc, listeners, out);
+      v->to = out->n;
+    }
   return rc;
 }
 

@@ -38,13 +38,35 @@ typedef struct {
   bool *oom;                      /* set when keys could not grow */
   const sc_hashmap_t *only;       /* heads: the VirtualServices with a host that is no
                                      service (key_hash -> non-NULL); NULL: found here */
+  const sc_labels_t *proxy_labels; /* routes for a proxy carrying these (sourceLabels);
+                                      NULL: for a proxy carrying none of the matches' */
 } sc_rds_ctx_t;
+
+/* A proxy whose labels hold `selector` gets the virtual hosts res[from..to) of a service
+ * instead of its default ones (the first such variant in order): the routes of matches
+ * with sourceLabels (9.6.4), which are per proxy. */
+typedef struct {
+  sc_label_t *items; /* selector labels (malloc'd array; strings borrowed from the objects) */
+  uint32_t n;
+  size_t from, to;
+} sc_rds_variant_t;
+
+typedef struct {
+  sc_rds_variant_t *items;
+  size_t n;
+} sc_rds_variants_t;
+void sc_rds_variants_free(sc_rds_variants_t *v);
 
 /* The virtual host of every HTTP port of svc whose route configuration's egress listener
  * (9.6.1) is among `listeners` (listener indices, as uintptr_t): named "HOSTNAME:PORT",
  * domains per 9.6.3, the routes of the VirtualService owning the hostname (9.6.4), else
  * the default route (9.6.5). Appends to out. */
 int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out);
+/* As sc_rds_service, and after the default virtual hosts, those of each label class the
+ * owning VirtualServices' sourceLabels make (every combination of their selectors that
+ * can hold together, the most labels first), recorded in variants. */
+int sc_rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners,
+                            sc_resources_t *out, sc_rds_variants_t *variants);
 
 /* What sc_rds_service's result depends on besides the record: whether a VirtualService
  * owns the hostname on one of its ports (then also destinations and the proxy's

@@ -365,11 +365,17 @@ static void hash_hex(const uint8_t hash[16], char hex[33]) {
   hex[32] = '\0';
 }
 
+static void render_resource_range(gen_t g, const sc_resources_t *res, size_t from, size_t to);
+
 /* [["name", "hash"], ...] for res[from..); an EDS cluster has its assignment's id third
  * (16 hex digits: its endpoints key is "name#id"). */
 static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from) {
+  render_resource_range(g, res, from, res->n);
+}
+
+static void render_resource_range(gen_t g, const sc_resources_t *res, size_t from, size_t to) {
   yajl_gen_array_open(g);
-  for (size_t r = from; r < res->n; r++) {
+  for (size_t r = from; r < to; r++) {
     char hex[33];
     hash_hex(res->items[r].hash, hex);
     yajl_gen_array_open(g);
@@ -535,8 +541,11 @@ static int build_listeners(const void *arg, sc_resources_t *res) {
 /* The service's virtual hosts, shared between scopes when no VirtualService owns it (its
  * routes would read destinations and record their keys). */
 static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_vec_t *members,
-                          sc_resources_t *res) {
-  if (cache == NULL || sc_rds_service_owned(c, svc))
+                          sc_resources_t *res, sc_rds_variants_t *variants) {
+  memset(variants, 0, sizeof(*variants));
+  if (sc_rds_service_owned(c, svc)) /* routes read destinations and the proxy's labels */
+    return sc_rds_service_variants(c, svc, members, res, variants);
+  if (cache == NULL)
     return sc_rds_service(c, svc, members, res);
   cache_key_t k = {.n = 0};
   key_bytes(&k, "R", 1);
@@ -602,10 +611,25 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
     if (rc == 0)
       rc = render_entry_clusters(g, s, i, mesh, cache, &entries[i].res);
     size_t from = entries[i].res.n;
+    sc_rds_variants_t variants = {0};
     if (rc == 0)
-      rc = service_routes(routes, cache, svc, &members[i], &entries[i].res);
+      rc = service_routes(routes, cache, svc, &members[i], &entries[i].res, &variants);
     g_key(g, "routes");
-    render_resource_refs(g, &entries[i].res, from);
+    render_resource_range(g, &entries[i].res, from, variants.n ? variants.items[0].from : entries[i].res.n);
+    if (variants.n > 0) {
+      g_key(g, "routeVariants");
+      yajl_gen_array_open(g);
+      for (size_t v = 0; v < variants.n; v++) {
+        yajl_gen_map_open(g);
+        g_key(g, "selector");
+        g_labels(g, &(sc_labels_t){variants.items[v].n, variants.items[v].items});
+        g_key(g, "routes");
+        render_resource_range(g, &entries[i].res, variants.items[v].from, variants.items[v].to);
+        yajl_gen_map_close(g);
+      }
+      yajl_gen_array_close(g);
+    }
+    sc_rds_variants_free(&variants);
     if (rc == 0)
       rc = render_entry_listeners(g, s, cache, svc, &members[i], &entries[i].res);
     yajl_gen_map_close(g);
@@ -1002,8 +1026,8 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
     rc = rec->has_base ? compute_vs_scope(w, d, s, &only, &vs_scope) : sc_rds_foreign_vss(s, &only);
   if (rc == 0 && vs_scope != NULL)
     rc = sc_rds_owners_build(vs_scope, &head_owners);
-  sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, &only};
-  sc_rds_ctx_t head_ctx = {vs_scope, w, &head_owners, w->mesh, &route_keys, &oom, &only};
+  sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, &only, NULL};
+  sc_rds_ctx_t head_ctx = {vs_scope, w, &head_owners, w->mesh, &route_keys, &oom, &only, NULL};
   const sc_rds_ctx_t *head = rec->has_base ? (vs_scope ? &head_ctx : NULL) : &ctx;
   gen_t g = rc == 0 ? new_gen() : NULL;
   if (rc == 0 && (g == NULL || (rec->key = strdup(d->id)) == NULL))
@@ -1073,7 +1097,7 @@ int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
   if (rc != 0)
     return rc;
   bool oom = false;
-  sc_rds_ctx_t ctx = {s, w, owners, w->mesh, &s->keys, &oom, NULL};
+  sc_rds_ctx_t ctx = {s, w, owners, w->mesh, &s->keys, &oom, NULL, NULL};
   rc = render_entries(s, &ctx, clusters, entries, nentries);
   if (rc == 0 && oom)
     rc = SC_ENOMEM;

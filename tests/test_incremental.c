@@ -123,7 +123,8 @@ static void gen_object(event_t *ev, const char *type) {
              "\"creationTimestamp\":\"%s\"},\"spec\":{\"hosts\":[\"%s\"%s]%s,\"http\":[{\"match\":"
              "[{\"uri\":{\"prefix\":\"/\"}%s}],\"route\":[{\"destination\":{\"host\":\"%s\"%s},\"weight\":60}%s]}]}}}",
              type, id, ns, when, PICK(hosts), rnd(3) == 0 ? ",\"svc1.ns1.svc.cluster.local\"" : "", ex,
-             rnd(4) == 0 ? ",\"sourceNamespace\":\"ns1\"" : "", PICK(dest_hosts),
+             rnd(4) == 0 ? ",\"sourceNamespace\":\"ns1\"" : rnd(3) == 0 ? ",\"sourceLabels\":{\"app\":\"a\"}" : "",
+             PICK(dest_hosts),
              rnd(3) == 0 ? ",\"port\":{\"number\":9000}" : "",
              rnd(2) ? ",{\"destination\":{\"host\":\"b.ext.com\"},\"weight\":40}" : "");
   } else if (t < 21) {

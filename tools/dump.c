@@ -899,8 +899,16 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out) {
         break;
       }
     }
-    if (type == SC_XDS_ROUTES)
-      json_array_extend(entry_routes, json_object_get(e, "routes"));
+    if (type == SC_XDS_ROUTES) { /* the first label class the proxy is in, else the default */
+      json_t *routes = json_object_get(e, "routes");
+      json_array_foreach(json_object_get(e, "routeVariants"), i, variant) {
+        if (selector_matches(json_object_get(variant, "selector"), labels, nlabels)) {
+          routes = json_object_get(variant, "routes");
+          break;
+        }
+      }
+      json_array_extend(entry_routes, routes);
+    }
     else if (type == SC_XDS_LISTENERS)
       json_array_extend(entry_listeners, json_object_get(e, "outboundListeners"));
     else

@@ -112,6 +112,37 @@ check "an HTTP listener routes through RDS named by its port" '"9080"' \
 check "a TCP listener on the service's VIP proxies to its cluster" '"outbound|15012||istiod.istio-system.svc.cluster.local"' \
   "$("$DUMP" --snapshot "$SNAP" resources bookinfo/default --type listeners --json | jq -c '.resources[] | select(.name == "10.96.0.10_15012") | .resource.filter_chains[0].filters[0].typed_config.cluster')"
 
+# VirtualService matches with sourceLabels are per proxy: each label class gets its own
+# routes, and a proxy outside every class never gets theirs.
+cat > "$WORK/v/vs.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: shop}
+spec:
+  hosts: [api]
+  http:
+  - name: canary-clients
+    match: [{sourceLabels: {app: canary-client}}]
+    route: [{destination: {host: api, subset: canary}}]
+  - name: gold
+    match: [{sourceLabels: {tier: gold}}]
+    route: [{destination: {host: api, subset: stable}, weight: 70}, {destination: {host: api, subset: canary}, weight: 30}]
+  - name: rest
+    route: [{destination: {host: api, subset: stable}}]
+YAML
+"$SCOPECAST" --snapshot "$WORK/vs" --config-dir "$WORK/v" --once 2> "$WORK/v3.log"
+route_names() {
+  "$DUMP" --snapshot "$WORK/vs" resources shop/@default --type routes --json "$@" |
+    jq -c '[.resources[] | select(.name == "8080") | .resource.virtual_hosts[] | select(.name == "api.shop.svc.cluster.local:8080") | .routes[].name]'
+}
+check "sourceLabels: a proxy in no class gets only the routes without them" '["rest"]' "$(route_names)"
+check "sourceLabels: a canary client gets its route first" '["canary-clients","rest"]' "$(route_names --label app=canary-client)"
+check "sourceLabels: a gold proxy gets its own" '["gold","rest"]' "$(route_names --label tier=gold --label version=v1)"
+check "sourceLabels: a proxy in both classes gets both, in order" '["canary-clients","gold","rest"]' \
+  "$(route_names --label app=canary-client --label tier=gold)"
+rm "$WORK/v/vs.yaml"
+"$SCOPECAST" --snapshot "$WORK/vs" --config-dir "$WORK/v" --once 2> "$WORK/v4.log"
+
 # A resource no record names any more is removed in the same commit.
 before=$(info "$WORK/vs" .resources)
 sed -i 's/subsets: \[{name: stable, labels: {track: stable}}\]/subsets: []/' "$WORK/v/mesh.yaml"
