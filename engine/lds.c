@@ -84,7 +84,8 @@ static listener_t *new_listener(sc_arena_t *a, const char *name, const char *add
 
 /* 0.0.0.0_PORT for HTTP (9.5.3): one chain for HTTP/1.1 and h2c through an HTTP
  * connection manager on RDS "PORT", unmatched traffic to PassthroughFilterChain. */
-static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char *name, const char *address, uint32_t port) {
+static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char *name, const char *address, uint32_t port,
+                                 bool bind) {
   typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager hcm_t;
   typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter http_filter_t;
   listener_t *l = new_listener(a, name, address, port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
@@ -136,31 +137,40 @@ static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char 
   l->n_filter_chains = 1;
   l->listener_filters = lfs;
   l->n_listener_filters = 1;
-  return l; /* bind_to_port false: traffic arrives through virtualOutbound */
+  l->bind_to_port->value = bind; /* false: traffic arrives through virtualOutbound */
+  return l;
 }
 
 /* ADDRESS_PORT for TCP (9.5.4): its one chain proxies to the service's cluster. */
-static listener_t *tcp_listener(sc_arena_t *a, const char *name, const char *address, uint32_t port, const char *cluster) {
-  listener_t *l = new_listener(a, name, address, port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+static listener_t *tcp_listener(sc_arena_t *a, const char *name, const char *address, uint32_t port, const char *cluster,
+                               bool bind, Envoy__Config__Core__V3__TrafficDirection direction) {
+  listener_t *l = new_listener(a, name, address, port, direction);
   chain_t **chains = sc__arena_alloc(a, sizeof(*chains));
   if (l == NULL || chains == NULL || (chains[0] = tcp_chain(a, NULL, cluster)) == NULL ||
       (l->bind_to_port = NEW(a, Google__Protobuf__BoolValue, google__protobuf__bool_value__descriptor)) == NULL)
     return NULL;
   l->filter_chains = chains;
   l->n_filter_chains = 1;
+  l->bind_to_port->value = bind;
   return l;
 }
 
 /* One port of svc placed on port `port` (protocol proto) by an egress listener. */
 static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc,
-                    uint32_t port, sc_protocol_t proto, uint32_t service_port, sc_resources_t *out) {
+                    uint32_t port, sc_protocol_t proto, uint32_t service_port, bool no_capture, sc_resources_t *out) {
   if (proto == SC_PROTO_UDP)
     return 0;
   sc_str_t bind = l->api ? l->api->bind : (sc_str_t){"", 0};
+  /* 7.2: an egress listener that captures nothing (or binds a socket) is a real socket,
+   * on its bind address or 127.0.0.1. */
+  bool bind_port = no_capture || (l->api != NULL && (l->api->capture_mode == SC_CAPTURE_NONE ||
+                                                     (bind.len >= 7 && memcmp(bind.ptr, "unix://", 7) == 0)));
   bool http = sc_rds_http_protocol(proto);
   char address[256], name[300];
   if (bind.len > 0)
     snprintf(address, sizeof(address), "%.*s", (int)bind.len, bind.ptr);
+  else if (bind_port)
+    snprintf(address, sizeof(address), "127.0.0.1");
   else if (http || svc->address.len == 0 || memchr(svc->address.ptr, '/', svc->address.len) != NULL)
     snprintf(address, sizeof(address), "0.0.0.0");
   else
@@ -168,16 +178,17 @@ static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, 
   snprintf(name, sizeof(name), "%s_%u", address, port);
   listener_t *lis;
   if (http) {
-    lis = http_listener(a, s, name, address, port);
+    lis = http_listener(a, s, name, address, port, bind_port);
   } else {
     char cluster[1200];
     snprintf(cluster, sizeof(cluster), "outbound|%u||%s", service_port, svc->hostname.ptr);
-    lis = tcp_listener(a, name, address, port, cluster);
+    lis = tcp_listener(a, name, address, port, cluster, bind_port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
   }
   return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
 }
 
-int sc_lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc, sc_resources_t *out) {
+int sc_lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc, bool no_capture,
+                    sc_resources_t *out) {
   if (svc->resolution == SC_RES_ALIAS)
     return 0;
   sc_arena_t *a = sc__arena_new(4096);
@@ -188,10 +199,10 @@ int sc_lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t 
     /* Every service the listener imports is placed on its port; the cluster keeps the
      * service's port when it has just one. */
     uint32_t sp = svc->nports == 1 ? svc->ports[0].port : l->port;
-    rc = one_port(a, s, l, svc, l->port, l->api->port.protocol, sp, out);
+    rc = one_port(a, s, l, svc, l->port, l->api->port.protocol, sp, no_capture, out);
   } else {
     for (uint32_t i = 0; i < svc->nports && rc == 0; i++)
-      rc = one_port(a, s, l, svc, svc->ports[i].port, svc->ports[i].protocol, svc->ports[i].port, out);
+      rc = one_port(a, s, l, svc, svc->ports[i].port, svc->ports[i].protocol, svc->ports[i].port, no_capture, out);
   }
   sc__arena_del(a);
   return rc;
@@ -224,8 +235,10 @@ int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resourc
     sc__arena_del(a);
     return rc;
   }
-  /* virtualInbound (9.4.2): a chain per ingress port of the Sidecar to its inbound
-   * cluster, the rest to InboundPassthroughCluster. */
+  /* virtualInbound (9.4.2): a chain per ingress port of the Sidecar that the proxy
+   * captures (7.2: mode DEFAULT or IPTABLES) to its inbound cluster, the rest to
+   * InboundPassthroughCluster. Ports it does not capture (mode NONE) are listeners of
+   * their own (sc_lds_ingress). */
   uint32_t ningress = s->sidecar ? s->sidecar->u.sidecar.ningress : 0;
   listener_t *vi = new_listener(a, "virtualInbound", "0.0.0.0", mesh->proxy_inbound_listen_port,
                                 ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__INBOUND);
@@ -236,6 +249,8 @@ int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resourc
   rc = vi && vi_chains && lfs && od && (lfs[0] = listener_filter(a, "envoy.filters.listener.original_dst", &od->base)) ? 0 : SC_ENOMEM;
   for (uint32_t i = 0; i < ningress && rc == 0; i++) {
     const sc_ingress_listener_t *in = &s->sidecar->u.sidecar.ingress[i];
+    if (in->capture_mode == SC_CAPTURE_NONE)
+      continue;
     char name[64], cluster[64];
     snprintf(name, sizeof(name), "inbound_%u", in->port.number);
     snprintf(cluster, sizeof(cluster), "inbound|%u||", in->port.number);
@@ -255,6 +270,33 @@ int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resourc
     vi->listener_filters = lfs;
     vi->n_listener_filters = 1;
     rc = sc__resources_add(out, "virtualInbound", &vi->base);
+  }
+  sc__arena_del(a);
+  return rc;
+}
+
+int sc_lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t *out) {
+  uint32_t ningress = s->sidecar ? s->sidecar->u.sidecar.ningress : 0;
+  sc_arena_t *a = ningress ? sc__arena_new(2048) : NULL;
+  if (ningress && a == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  for (uint32_t i = 0; i < ningress && rc == 0; i++) {
+    const sc_ingress_listener_t *in = &s->sidecar->u.sidecar.ingress[i];
+    /* 7.2: mode NONE binds; DEFAULT binds for a proxy that captures nothing. */
+    bool binds = in->capture_mode == SC_CAPTURE_NONE;
+    if (binds == captured_mode_too || (captured_mode_too && in->capture_mode != SC_CAPTURE_DEFAULT))
+      continue;
+    char address[256], name[300], cluster[64];
+    if (in->bind.len > 0)
+      snprintf(address, sizeof(address), "%.*s", (int)in->bind.len, in->bind.ptr);
+    else
+      snprintf(address, sizeof(address), "0.0.0.0"); /* the proxy's own address: the frontend's */
+    snprintf(name, sizeof(name), "%s_%u", address, in->port.number);
+    snprintf(cluster, sizeof(cluster), "inbound|%u||", in->port.number);
+    listener_t *l = tcp_listener(a, name, address, in->port.number, cluster, true,
+                                 ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__INBOUND);
+    rc = l ? sc__resources_add(out, name, &l->base) : SC_ENOMEM;
   }
   sc__arena_del(a);
   return rc;

@@ -298,8 +298,17 @@ static int render_body(gen_t g, const sc_scope_t *s, const sc_rds_ctx_t *vs_ctx,
   from = res->n;
   if (rc == 0)
     rc = sc_lds_virtual(s, mesh, res);
+  if (rc == 0)
+    rc = sc_lds_ingress(s, false, res);
   g_key(g, "listeners");
   render_resource_refs(g, res, from);
+  from = res->n;
+  if (rc == 0)
+    rc = sc_lds_ingress(s, true, res);
+  if (res->n > from) { /* what a proxy capturing nothing gets instead of the virtual ones */
+    g_key(g, "listenersNoCapture");
+    render_resource_refs(g, res, from);
+  }
   yajl_gen_map_close(g);
   return rc;
 }
@@ -434,32 +443,35 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
 }
 
 /* "outboundListeners": [["name", "hash", egress listener index], ...]: the listeners the
- * service's ports need through each egress listener importing it (lds.h). */
+ * service's ports need through each egress listener importing it (lds.h); and
+ * "outboundListenersNoCapture": the same for a proxy whose interception mode is NONE. */
 static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const sc_listener_t *l,
-                             const sc_svc_t *svc, sc_resources_t *res);
+                             const sc_svc_t *svc, bool no_capture, sc_resources_t *res);
 
 static int render_entry_listeners(gen_t g, const sc_scope_t *s, sc_cds_cache_t *cache, const sc_svc_t *svc,
                                   const sc_vec_t *members, sc_resources_t *res) {
-  g_key(g, "outboundListeners");
-  yajl_gen_array_open(g);
   int rc = 0;
-  for (uint32_t m = 0; m < members->n && rc == 0; m++) {
-    uint32_t li = (uint32_t)(uintptr_t)members->items[m];
-    if (m > 0 && (uint32_t)(uintptr_t)members->items[m - 1] == li)
-      continue; /* once per egress listener */
-    size_t from = res->n;
-    rc = service_listeners(s, cache, &s->listeners[li], svc, res);
-    for (size_t r = from; r < res->n && rc == 0; r++) {
-      char hex[33];
-      hash_hex(res->items[r].hash, hex);
-      yajl_gen_array_open(g);
-      g_cstr(g, res->items[r].name);
-      g_cstr(g, hex);
-      yajl_gen_integer(g, li);
-      yajl_gen_array_close(g);
+  for (int no_capture = 0; no_capture < 2 && rc == 0; no_capture++) {
+    g_key(g, no_capture ? "outboundListenersNoCapture" : "outboundListeners");
+    yajl_gen_array_open(g);
+    for (uint32_t m = 0; m < members->n && rc == 0; m++) {
+      uint32_t li = (uint32_t)(uintptr_t)members->items[m];
+      if (m > 0 && (uint32_t)(uintptr_t)members->items[m - 1] == li)
+        continue; /* once per egress listener */
+      size_t from = res->n;
+      rc = service_listeners(s, cache, &s->listeners[li], svc, no_capture, res);
+      for (size_t r = from; r < res->n && rc == 0; r++) {
+        char hex[33];
+        hash_hex(res->items[r].hash, hex);
+        yajl_gen_array_open(g);
+        g_cstr(g, res->items[r].name);
+        g_cstr(g, hex);
+        yajl_gen_integer(g, li);
+        yajl_gen_array_close(g);
+      }
     }
+    yajl_gen_array_close(g);
   }
-  yajl_gen_array_close(g);
   return rc;
 }
 
@@ -531,11 +543,12 @@ typedef struct {
   const sc_scope_t *s;
   const sc_listener_t *l;
   const sc_svc_t *svc;
+  bool no_capture;
 } listener_args_t;
 
 static int build_listeners(const void *arg, sc_resources_t *res) {
   const listener_args_t *a = arg;
-  return sc_lds_outbound(a->s, a->l, a->svc, res);
+  return sc_lds_outbound(a->s, a->l, a->svc, a->no_capture, res);
 }
 
 /* The service's virtual hosts, shared between scopes when no VirtualService owns it (its
@@ -569,11 +582,11 @@ static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc
 
 /* The listeners svc needs through egress listener l, shared between scopes alike. */
 static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const sc_listener_t *l,
-                             const sc_svc_t *svc, sc_resources_t *res) {
+                             const sc_svc_t *svc, bool no_capture, sc_resources_t *res) {
   if (cache == NULL)
-    return sc_lds_outbound(s, l, svc, res);
+    return sc_lds_outbound(s, l, svc, no_capture, res);
   cache_key_t k = {.n = 0};
-  key_bytes(&k, "L", 1);
+  key_bytes(&k, no_capture ? "N" : "L", 1);
   key_record(&k, svc);
   uint32_t fixed[4] = {l->match_port, l->port, l->api && l->api->has_port ? l->api->port.protocol : 0, s->outbound_mode};
   key_bytes(&k, fixed, sizeof(fixed));
@@ -583,7 +596,7 @@ static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const s
     key_str(&k, s->egress_proxy->subset);
     key_bytes(&k, &s->egress_proxy->port, sizeof(s->egress_proxy->port));
   }
-  listener_args_t args = {s, l, svc};
+  listener_args_t args = {s, l, svc, no_capture};
   return through_cache(cache, &k, build_listeners, &args, res);
 }
 

@@ -799,8 +799,8 @@ static int cmp_listener_name(const void *pa, const void *pb) {
 /* The listeners of a scope (lds.h): the entries' outbound listeners, the first of each name
  * with egress listeners in order, sorted by name; then the head's virtual listeners,
  * unless the proxy does not capture traffic. */
-static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *head_refs, json_t *entry_refs,
-                         bool no_capture, bool raw, json_t *out) {
+static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *head_refs, json_t *no_capture_refs,
+                         json_t *entry_refs, bool no_capture, bool raw, json_t *out) {
   size_t n = json_array_size(entry_refs), kept = 0;
   listener_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
   if (refs == NULL)
@@ -822,8 +822,21 @@ static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
   free(refs);
   int rc = add_resources(r, v, list, SC_XDS_LISTENERS, raw, false, out);
   json_decref(list);
-  if (rc == 0 && !no_capture)
-    rc = add_resources(r, v, head_refs, SC_XDS_LISTENERS, raw, false, out);
+  /* The head's: the virtual listeners (not for a proxy capturing nothing) and the ingress
+   * ports that are sockets; such a proxy also gets the rest of the ingress ports. */
+  json_t *head = json_array();
+  size_t i;
+  json_t *x;
+  json_array_foreach(head_refs, i, x) {
+    const char *name = json_string_value(json_array_get(x, 0));
+    if (!no_capture || name == NULL || strncmp(name, "virtual", 7) != 0)
+      json_array_append(head, x);
+  }
+  if (no_capture)
+    json_array_extend(head, no_capture_refs);
+  if (rc == 0)
+    rc = add_resources(r, v, head, SC_XDS_LISTENERS, raw, false, out);
+  json_decref(head);
   return rc;
 }
 
@@ -910,14 +923,16 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out) {
       json_array_extend(entry_routes, routes);
     }
     else if (type == SC_XDS_LISTENERS)
-      json_array_extend(entry_listeners, json_object_get(e, "outboundListeners"));
+      json_array_extend(entry_listeners,
+                        json_object_get(e, no_capture ? "outboundListenersNoCapture" : "outboundListeners"));
     else
       rc = add_resources(r, v, refs, type, raw, q->version != 0, out);
   }
   if (rc == 0 && type == SC_XDS_ROUTES)
     rc = add_route_configs(v, json_object_get(content, "routes"), entry_routes, raw, out);
   if (rc == 0 && type == SC_XDS_LISTENERS)
-    rc = add_listeners(r, v, json_object_get(content, "listeners"), entry_listeners, no_capture, raw, out);
+    rc = add_listeners(r, v, json_object_get(content, "listeners"), json_object_get(content, "listenersNoCapture"),
+                       entry_listeners, no_capture, raw, out);
   json_decref(entry_routes);
   json_decref(entry_listeners);
   free(hosts);

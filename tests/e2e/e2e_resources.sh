@@ -112,6 +112,23 @@ check "an HTTP listener routes through RDS named by its port" '"9080"' \
 check "a TCP listener on the service's VIP proxies to its cluster" '"outbound|15012||istiod.istio-system.svc.cluster.local"' \
   "$("$DUMP" --snapshot "$SNAP" resources bookinfo/default --type listeners --json | jq -c '.resources[] | select(.name == "10.96.0.10_15012") | .resource.filter_chains[0].filters[0].typed_config.cluster')"
 
+# Capture modes (semantics 7.2): ingress ports of mode NONE and egress listeners of mode
+# NONE are sockets of their own; a proxy capturing nothing gets no virtual listeners but
+# every ingress port as a listener.
+SEEDS="$WORK/seeds"
+"$SCOPECAST" --snapshot "$SEEDS" --config-dir "$SRC/examples/seeds/config" \
+  --mesh-config "$SRC/examples/seeds/mesh.yaml" --once 2> "$WORK/seeds.log"
+lnames() { "$DUMP" --snapshot "$SEEDS" resources "$@" --type listeners --json | jq -c '[.resources[] | [.name, .resource.bind_to_port]]'; }
+check "capture NONE: bound egress and ingress listeners beside the virtual ones" \
+  '[["127.0.0.1_3306",true],["virtualOutbound",null],["virtualInbound",null],["0.0.0.0_9080",true]]' \
+  "$(lnames prod-us1/no-ip-tables)"
+check "interception NONE: no virtual listeners" '[["127.0.0.1_3306",true],["0.0.0.0_9080",true]]' \
+  "$(lnames prod-us1/no-ip-tables --interception-mode NONE)"
+check "mode DEFAULT ingress: a virtualInbound chain when captured" '["inbound_9080","virtualInbound"]' \
+  "$("$DUMP" --snapshot "$SEEDS" resources prod-us1/ratings --type listeners --json | jq -c '[.resources[] | select(.name == "virtualInbound") | .resource.filter_chains[].name]')"
+check "... a listener of its own when the proxy captures nothing" '[["0.0.0.0_9080",true]]' \
+  "$(lnames prod-us1/ratings --interception-mode NONE | jq -c '[.[] | select(.[0] == "0.0.0.0_9080")]')"
+
 # VirtualService matches with sourceLabels are per proxy: each label class gets its own
 # routes, and a proxy outside every class never gets theirs.
 cat > "$WORK/v/vs.yaml" <<'YAML'

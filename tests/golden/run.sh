@@ -40,6 +40,8 @@ bookinfo istio-system/@default routes bookinfo-istio-system-routes.json
 seeds prod-us1/ratings routes seeds-prod-us1-ratings-routes.json app=ratings
 bookinfo bookinfo/default listeners bookinfo-default-listeners.json
 seeds prod-us1/ratings listeners seeds-prod-us1-ratings-listeners.json app=ratings
+seeds prod-us1/no-ip-tables listeners seeds-prod-us1-no-ip-tables-listeners.json app=productpage
+seeds prod-us1/partial-ip-tables listeners seeds-prod-us1-partial-ip-tables-listeners.json
 LIST
 echo "$PASSED passed, $FAILED failed"
 [ $FAILED -eq 0 ]
