@@ -515,64 +515,95 @@ static Envoy__Config__Core__V3__Address *endpoint_address(sc_arena_t *a, sc_str_
   return sc__xds_socket_address(a, h, (uint32_t)strtoul(colon + 1, NULL, 10));
 }
 
+/* One inbound cluster "inbound|PORT||" (7.3), from 127.0.0.6: STATIC to endpoint (a Unix
+ * socket as a pipe address, or IP:port), ORIGINAL_DST without one; nothing for an
+ * endpoint on 0.0.0.0 (the proxy's own address: the frontend's). */
+static int inbound_cluster(sc_arena_t *a, uint32_t port, sc_str_t endpoint, const sc_mesh_config_t *mesh,
+                           sc_resources_t *out) {
+  char name[64];
+  snprintf(name, sizeof(name), "inbound|%u||", port);
+  cluster_t *c = NEW(a, cluster_t, envoy__config__cluster__v3__cluster__descriptor);
+  Envoy__Config__Core__V3__BindConfig *bind =
+      NEW(a, Envoy__Config__Core__V3__BindConfig, envoy__config__core__v3__bind_config__descriptor);
+  Envoy__Config__Core__V3__Address *from = sc__xds_socket_address(a, "127.0.0.6", 0);
+  sc_policy_blocks_t defaults = {0};
+  if (c == NULL || bind == NULL || from == NULL || (c->connect_timeout = sc__xds_duration(a, mesh->connect_timeout)) == NULL ||
+      (c->circuit_breakers = circuit_breakers(a, &defaults)) == NULL)
+    return SC_ENOMEM;
+  c->name = name;
+  c->cluster_discovery_type_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__CLUSTER_DISCOVERY_TYPE_TYPE;
+  bind->source_address = from->socket_address;
+  c->upstream_bind_config = bind;
+  if (endpoint.len == 0) {
+    c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST;
+    c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
+  } else {
+    bool skip;
+    Envoy__Config__Core__V3__Address *addr = endpoint_address(a, endpoint, &skip);
+    if (skip)
+      return 0;
+    Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = NEW(
+        a, Envoy__Config__Endpoint__V3__ClusterLoadAssignment, envoy__config__endpoint__v3__cluster_load_assignment__descriptor);
+    Envoy__Config__Endpoint__V3__LocalityLbEndpoints *loc = NEW(
+        a, Envoy__Config__Endpoint__V3__LocalityLbEndpoints, envoy__config__endpoint__v3__locality_lb_endpoints__descriptor);
+    Envoy__Config__Endpoint__V3__LbEndpoint *lb =
+        NEW(a, Envoy__Config__Endpoint__V3__LbEndpoint, envoy__config__endpoint__v3__lb_endpoint__descriptor);
+    Envoy__Config__Endpoint__V3__Endpoint *ep =
+        NEW(a, Envoy__Config__Endpoint__V3__Endpoint, envoy__config__endpoint__v3__endpoint__descriptor);
+    void **lists = sc__arena_alloc(a, 2 * sizeof(void *));
+    if (addr == NULL || cla == NULL || loc == NULL || lb == NULL || ep == NULL || lists == NULL)
+      return SC_ENOMEM; /* validation admits only endpoints of these forms */
+    ep->address = addr;
+    lb->host_identifier_case = ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT;
+    lb->endpoint = ep;
+    lists[0] = lb;
+    loc->n_lb_endpoints = 1;
+    loc->lb_endpoints = (Envoy__Config__Endpoint__V3__LbEndpoint **)&lists[0];
+    lists[1] = loc;
+    cla->cluster_name = name;
+    cla->n_endpoints = 1;
+    cla->endpoints = (Envoy__Config__Endpoint__V3__LocalityLbEndpoints **)&lists[1];
+    c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__STATIC;
+    c->load_assignment = cla;
+  }
+  return sc__resources_add(out, name, &c->base);
+}
+
 int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out) {
   sc_arena_t *a = sc__arena_new(1024);
   if (a == NULL)
     return SC_ENOMEM;
   int rc = 0;
-  char name[64];
-  for (uint32_t i = 0; sidecar && i < sidecar->ningress && rc == 0; i++) {
-    const sc_ingress_listener_t *in = &sidecar->ingress[i];
-    snprintf(name, sizeof(name), "inbound|%u||", in->port.number);
-    cluster_t *c = NEW(a, cluster_t, envoy__config__cluster__v3__cluster__descriptor);
-    Envoy__Config__Core__V3__BindConfig *bind =
-        NEW(a, Envoy__Config__Core__V3__BindConfig, envoy__config__core__v3__bind_config__descriptor);
-    Envoy__Config__Core__V3__Address *from = sc__xds_socket_address(a, "127.0.0.6", 0);
-    sc_policy_blocks_t defaults = {0};
-    if (c == NULL || bind == NULL || from == NULL || (c->connect_timeout = sc__xds_duration(a, mesh->connect_timeout)) == NULL ||
-        (c->circuit_breakers = circuit_breakers(a, &defaults)) == NULL) {
-      rc = SC_ENOMEM;
-      break;
-    }
-    c->name = name;
-    c->cluster_discovery_type_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__CLUSTER_DISCOVERY_TYPE_TYPE;
-    bind->source_address = from->socket_address;
-    c->upstream_bind_config = bind;
-    if (in->default_endpoint.len == 0) {
-      c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST;
-      c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
-    } else {
-      bool skip;
-      Envoy__Config__Core__V3__Address *addr = endpoint_address(a, in->default_endpoint, &skip);
-      if (skip)
-        continue;
-      Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = NEW(
-          a, Envoy__Config__Endpoint__V3__ClusterLoadAssignment, envoy__config__endpoint__v3__cluster_load_assignment__descriptor);
-      Envoy__Config__Endpoint__V3__LocalityLbEndpoints *loc = NEW(
-          a, Envoy__Config__Endpoint__V3__LocalityLbEndpoints, envoy__config__endpoint__v3__locality_lb_endpoints__descriptor);
-      Envoy__Config__Endpoint__V3__LbEndpoint *lb =
-          NEW(a, Envoy__Config__Endpoint__V3__LbEndpoint, envoy__config__endpoint__v3__lb_endpoint__descriptor);
-      Envoy__Config__Endpoint__V3__Endpoint *ep =
-          NEW(a, Envoy__Config__Endpoint__V3__Endpoint, envoy__config__endpoint__v3__endpoint__descriptor);
-      void **lists = sc__arena_alloc(a, 2 * sizeof(void *));
-      if (addr == NULL || cla == NULL || loc == NULL || lb == NULL || ep == NULL || lists == NULL) {
-        rc = SC_ENOMEM; /* validation admits only endpoints of these forms */
-        break;
-      }
-      ep->address = addr;
-      lb->host_identifier_case = ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT;
-      lb->endpoint = ep;
-      lists[0] = lb;
-      loc->n_lb_endpoints = 1;
-      loc->lb_endpoints = (Envoy__Config__Endpoint__V3__LbEndpoint **)&lists[0];
-      lists[1] = loc;
-      cla->cluster_name = name;
-      cla->n_endpoints = 1;
-      cla->endpoints = (Envoy__Config__Endpoint__V3__LocalityLbEndpoints **)&lists[1];
-      c->type = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__STATIC;
-      c->load_assignment = cla;
-    }
-    rc = sc__resources_add(out, name, &c->base);
+  for (uint32_t i = 0; sidecar && i < sidecar->ningress && rc == 0; i++)
+    rc = inbound_cluster(a, sidecar->ingress[i].port.number, sidecar->ingress[i].default_endpoint, mesh, out);
+  sc__arena_del(a);
+  return rc;
+}
+
+uint32_t sc_cds_target_port(const sc_svc_t *svc, uint32_t i) {
+  if (svc->registry == SC_REGISTRY_KUBERNETES && svc->obj != NULL && svc->obj->kind == SC_KIND_SERVICE) {
+    const sc_k8s_service_t *k = &svc->obj->u.service;
+    for (uint32_t j = 0; j < k->nports; j++)
+      if (k->ports[j].port == svc->ports[i].port && k->ports[j].target_port != 0)
+        return k->ports[j].target_port;
+  }
+  return svc->ports[i].port;
+}
+
+int sc_cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+  sc_arena_t *a = sc__arena_new(1024);
+  if (a == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
+    if (svc->ports[i].protocol == SC_PROTO_UDP)
+      continue;
+    uint32_t tp = sc_cds_target_port(svc, i);
+    char local[32];
+    snprintf(local, sizeof(local), "127.0.0.1:%u", tp);
+    /* 7.3: the mesh's inbound policy PASSTHROUGH (its default) keeps the original
+     * destination; LOCALHOST sends to 127.0.0.1. */
+    rc = inbound_cluster(a, tp, mesh->inbound_mode == SC_INBOUND_PASSTHROUGH ? (sc_str_t){"", 0} : sc_str(local), mesh, out);
   }
   sc__arena_del(a);
   return rc;

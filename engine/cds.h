@@ -72,6 +72,12 @@ int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc
  * the proxy's own address: it is left to the frontend and not emitted here. */
 int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out);
 
+/* The inbound clusters of a proxy that is a target of svc (7.3), "inbound|TARGETPORT||"
+ * per port that is not UDP (a target port given by name counts as the port). */
+int sc_cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc_resources_t *out);
+/* The target port of svc's i-th port. */
+uint32_t sc_cds_target_port(const sc_svc_t *svc, uint32_t i);
+
 /* BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster (9.2.4). */
 int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out);
 

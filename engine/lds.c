@@ -301,3 +301,28 @@ int sc_lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t *
   sc__arena_del(a);
   return rc;
 }
+
+int sc_lds_inbound_chains(const sc_svc_t *svc, sc_resources_t *out) {
+  sc_arena_t *a = sc__arena_new(1024);
+  if (a == NULL)
+    return SC_ENOMEM;
+  int rc = 0;
+  for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
+    if (svc->ports[i].protocol == SC_PROTO_UDP)
+      continue;
+    uint32_t tp = sc_cds_target_port(svc, i);
+    char name[64], cluster[64];
+    snprintf(name, sizeof(name), "inbound_%u", tp);
+    snprintf(cluster, sizeof(cluster), "inbound|%u||", tp);
+    chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+    chain_t *c = tcp_chain(a, name, cluster);
+    if (m == NULL || c == NULL || (m->destination_port = sc__xds_u32(a, tp)) == NULL)
+      rc = SC_ENOMEM;
+    else {
+      c->filter_chain_match = m;
+      rc = sc__resources_add(out, name, &c->base);
+    }
+  }
+  sc__arena_del(a);
+  return rc;
+}

@@ -29,4 +29,9 @@ int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resourc
  * frontend's to fill in. */
 int sc_lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t *out);
 
+/* The virtualInbound filter chains of a proxy that is a target of svc (7.3): per port that
+ * is not UDP, "inbound_TARGETPORT" matching it, to "inbound|TARGETPORT||". Each is an
+ * encoded envoy.config.listener.v3.FilterChain; readers append them to virtualInbound. */
+int sc_lds_inbound_chains(const sc_svc_t *svc, sc_resources_t *out);
+
 #endif

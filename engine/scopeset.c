@@ -475,6 +475,34 @@ static int render_entry_listeners(gen_t g, const sc_scope_t *s, sc_cds_cache_t *
   return rc;
 }
 
+/* "inbound": for a service of the scope's namespace whose selector picks workloads (and
+ * a scope whose Sidecar declares no ingress, which would replace them, 7.3): what a proxy
+ * it selects gets for being its target, {"selector", "clusters", "chains"} (FORMAT.md). */
+static int render_entry_inbound(gen_t g, const sc_scope_t *s, const sc_mesh_config_t *mesh, const sc_svc_t *svc,
+                                sc_resources_t *res) {
+  if (svc->registry != SC_REGISTRY_KUBERNETES || svc->selector == NULL || svc->selector->n == 0 ||
+      svc->resolution == SC_RES_ALIAS || !sc_str_eq(svc->namespace_, s->namespace_) ||
+      (s->sidecar != NULL && s->sidecar->u.sidecar.ningress > 0))
+    return 0;
+  size_t from = res->n;
+  int rc = sc_cds_inbound_service(svc, mesh, res);
+  size_t chains = res->n;
+  if (rc == 0)
+    rc = sc_lds_inbound_chains(svc, res);
+  if (rc != 0)
+    return rc;
+  g_key(g, "inbound");
+  yajl_gen_map_open(g);
+  g_key(g, "selector");
+  g_labels(g, svc->selector);
+  g_key(g, "clusters");
+  render_resource_range(g, res, from, chains);
+  g_key(g, "chains");
+  render_resource_range(g, res, chains, res->n);
+  yajl_gen_map_close(g);
+  return 0;
+}
+
 /* Cache keys: bytes naming everything a service's routes or listeners are built from. */
 typedef struct {
   uint8_t buf[4096];
@@ -645,6 +673,8 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
     sc_rds_variants_free(&variants);
     if (rc == 0)
       rc = render_entry_listeners(g, s, cache, svc, &members[i], &entries[i].res);
+    if (rc == 0)
+      rc = render_entry_inbound(g, s, mesh, svc, &entries[i].res);
     yajl_gen_map_close(g);
   sc_entry_t *e = &entries[i];
     if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||

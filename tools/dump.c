@@ -780,6 +780,48 @@ static int add_route_configs(sc_snapshot_view_t *v, json_t *head_refs, json_t *e
   return rc;
 }
 
+/* Appends to list the references of refs whose name it has none of yet (the first of each
+ * name wins: an older service's target port over a newer one's). */
+static void add_unnamed(json_t *list, json_t *refs) {
+  size_t i, j;
+  json_t *x, *y;
+  json_array_foreach(refs, i, x) {
+    bool have = false;
+    json_array_foreach(list, j, y) have |= json_equal(json_array_get(x, 0), json_array_get(y, 0));
+    if (!have)
+      json_array_append(list, x);
+  }
+}
+
+/* A listener ["name", "hash"] with these filter chains ["name", "hash"] appended (field 3,
+ * filter_chains): a proxy's virtualInbound with the chains of the services it serves. */
+static int add_composed_listener(sc_snapshot_view_t *v, json_t *ref, json_t *chains, bool raw, json_t *out) {
+  size_t n = json_array_size(chains) + 1;
+  part_load_t *loads = calloc(n, sizeof(*loads));
+  sc_xds_part_t *parts = calloc(n, sizeof(*parts));
+  int rc = loads && parts ? 0 : SC_ENOMEM;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    json_t *x = i == 0 ? ref : json_array_get(chains, i - 1);
+    uint8_t key[16];
+    if (hex16(json_string_value(json_array_get(x, 1)), key) != 0)
+      rc = SC_ECORRUPT;
+    else if ((rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_part, &loads[i])) == SC_ENOTFOUND)
+      fprintf(stderr, "scopecast-dump: %s is missing from the snapshot\n", json_string_value(json_array_get(x, 0)));
+    if (rc == 0 && i > 0)
+      parts[i - 1] = (sc_xds_part_t){loads[i].bytes, loads[i].len};
+  }
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  if (rc == 0 && (rc = sc_xds_compose_append(loads[0].bytes, loads[0].len, 3, parts, n - 1, &bytes, &len)) == 0)
+    rc = add_bytes(json_string_value(json_array_get(ref, 0)), SC_XDS_LISTENERS, raw, bytes, len, out);
+  free(bytes);
+  for (size_t i = 0; loads && i < n; i++)
+    free(loads[i].copy);
+  free(loads);
+  free(parts);
+  return rc;
+}
+
 typedef struct {
   json_t *ref; /* ["name", "hash", egress listener index] */
   size_t at;   /* position among the entries, by hostname */
@@ -800,7 +842,7 @@ static int cmp_listener_name(const void *pa, const void *pb) {
  * with egress listeners in order, sorted by name; then the head's virtual listeners,
  * unless the proxy does not capture traffic. */
 static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *head_refs, json_t *no_capture_refs,
-                         json_t *entry_refs, bool no_capture, bool raw, json_t *out) {
+                         json_t *entry_refs, json_t *inbound_chains, bool no_capture, bool raw, json_t *out) {
   size_t n = json_array_size(entry_refs), kept = 0;
   listener_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
   if (refs == NULL)
@@ -824,19 +866,23 @@ static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t 
   json_decref(list);
   /* The head's: the virtual listeners (not for a proxy capturing nothing) and the ingress
    * ports that are sockets; such a proxy also gets the rest of the ingress ports. */
-  json_t *head = json_array();
   size_t i;
   json_t *x;
   json_array_foreach(head_refs, i, x) {
     const char *name = json_string_value(json_array_get(x, 0));
-    if (!no_capture || name == NULL || strncmp(name, "virtual", 7) != 0)
-      json_array_append(head, x);
+    if (no_capture && name != NULL && strncmp(name, "virtual", 7) == 0)
+      continue;
+    if (rc == 0 && name != NULL && strcmp(name, "virtualInbound") == 0 && json_array_size(inbound_chains) > 0) {
+      rc = add_composed_listener(v, x, inbound_chains, raw, out);
+      continue;
+    }
+    json_t *one = json_pack("[O]", x);
+    if (rc == 0)
+      rc = add_resources(r, v, one, SC_XDS_LISTENERS, raw, false, out);
+    json_decref(one);
   }
-  if (no_capture)
-    json_array_extend(head, no_capture_refs);
-  if (rc == 0)
-    rc = add_resources(r, v, head, SC_XDS_LISTENERS, raw, false, out);
-  json_decref(head);
+  if (no_capture && rc == 0)
+    rc = add_resources(r, v, no_capture_refs, SC_XDS_LISTENERS, raw, false, out);
   return rc;
 }
 
@@ -886,6 +932,7 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out) {
   }
   json_t *head = get_head_at(r, v, id, q->version), *content = head, *by_host = json_object();
   json_t *entry_routes = json_array(), *entry_listeners = json_array();
+  json_t *inbound_clusters = json_array(), *inbound_chains = json_array();
   const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
   if (same != NULL)
     content = get_head_at(r, v, same, q->version);
@@ -912,6 +959,11 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out) {
         break;
       }
     }
+    json_t *in = json_object_get(e, "inbound"); /* the proxy is a target of this service */
+    if (in != NULL && nlabels > 0 && selector_matches(json_object_get(in, "selector"), labels, nlabels)) {
+      add_unnamed(inbound_clusters, json_object_get(in, "clusters"));
+      add_unnamed(inbound_chains, json_object_get(in, "chains"));
+    }
     if (type == SC_XDS_ROUTES) { /* the first label class the proxy is in, else the default */
       json_t *routes = json_object_get(e, "routes");
       json_array_foreach(json_object_get(e, "routeVariants"), i, variant) {
@@ -928,11 +980,15 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out) {
     else
       rc = add_resources(r, v, refs, type, raw, q->version != 0, out);
   }
+  if (rc == 0 && type == SC_XDS_CLUSTERS)
+    rc = add_resources(r, v, inbound_clusters, type, raw, q->version != 0, out);
   if (rc == 0 && type == SC_XDS_ROUTES)
     rc = add_route_configs(v, json_object_get(content, "routes"), entry_routes, raw, out);
   if (rc == 0 && type == SC_XDS_LISTENERS)
     rc = add_listeners(r, v, json_object_get(content, "listeners"), json_object_get(content, "listenersNoCapture"),
-                       entry_listeners, no_capture, raw, out);
+                       entry_listeners, no_capture ? NULL : inbound_chains, no_capture, raw, out);
+  json_decref(inbound_clusters);
+  json_decref(inbound_chains);
   json_decref(entry_routes);
   json_decref(entry_listeners);
   free(hosts);

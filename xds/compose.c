@@ -26,6 +26,29 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v) {
   return p;
 }
 
+/* msg followed by parts as length-delimited elements of field. */
+int sc_xds_compose_append(const uint8_t *msg, size_t len, uint32_t field, const sc_xds_part_t *parts, size_t n,
+                          uint8_t **out, size_t *outlen) {
+  size_t tag = varint_len((uint64_t)field << 3 | 2), total = len;
+  for (size_t i = 0; i < n; i++)
+    total += tag + varint_len(parts[i].len) + parts[i].len;
+  uint8_t *buf = malloc(total ? total : 1);
+  if (buf == NULL)
+    return SC_ENOMEM;
+  if (len)
+    memcpy(buf, msg, len);
+  uint8_t *p = buf + len;
+  for (size_t i = 0; i < n; i++) {
+    p = put_varint(p, (uint64_t)field << 3 | 2); /* length-delimited */
+    p = put_varint(p, parts[i].len);
+    memcpy(p, parts[i].bytes, parts[i].len);
+    p += parts[i].len;
+  }
+  *out = buf;
+  *outlen = total;
+  return 0;
+}
+
 int sc_xds_compose_routes(const char *name, const sc_xds_part_t *vhosts, size_t n, uint8_t **out,
                           size_t *len) {
   Envoy__Config__Route__V3__RouteConfiguration rc = ENVOY__CONFIG__ROUTE__V3__ROUTE_CONFIGURATION__INIT;
@@ -36,21 +59,12 @@ int sc_xds_compose_routes(const char *name, const sc_xds_part_t *vhosts, size_t 
   rc.validate_clusters = &validate;
   rc.max_direct_response_body_size_bytes = &max_body;
   rc.ignore_port_in_host_matching = true;
-  size_t head = protobuf_c_message_get_packed_size(&rc.base), total = head;
-  for (size_t i = 0; i < n; i++)
-    total += 1 + varint_len(vhosts[i].len) + vhosts[i].len;
-  uint8_t *buf = malloc(total ? total : 1);
+  size_t head = protobuf_c_message_get_packed_size(&rc.base);
+  uint8_t *buf = malloc(head ? head : 1);
   if (buf == NULL)
     return SC_ENOMEM;
   protobuf_c_message_pack(&rc.base, buf);
-  uint8_t *p = buf + head;
-  for (size_t i = 0; i < n; i++) {
-    *p++ = (2 << 3) | 2; /* field 2 (virtual_hosts), length-delimited */
-    p = put_varint(p, vhosts[i].len);
-    memcpy(p, vhosts[i].bytes, vhosts[i].len);
-    p += vhosts[i].len;
-  }
-  *out = buf;
-  *len = total;
-  return 0;
+  int r = sc_xds_compose_append(buf, head, 2, vhosts, n, out, len); /* field 2: virtual_hosts */
+  free(buf);
+  return r;
 }

@@ -20,4 +20,10 @@ typedef struct {
 int sc_xds_compose_routes(const char *name, const sc_xds_part_t *vhosts, size_t n, uint8_t **out,
                           size_t *len);
 
+/* msg (an encoded message) followed by parts as elements of its repeated message field
+ * `field`: how a proxy's virtualInbound gets the filter chains of the services it is a
+ * target of. *out is malloc'd. */
+int sc_xds_compose_append(const uint8_t *msg, size_t len, uint32_t field, const sc_xds_part_t *parts, size_t n,
+                          uint8_t **out, size_t *outlen);
+
 #endif

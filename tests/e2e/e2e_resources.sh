@@ -112,6 +112,21 @@ check "an HTTP listener routes through RDS named by its port" '"9080"' \
 check "a TCP listener on the service's VIP proxies to its cluster" '"outbound|15012||istiod.istio-system.svc.cluster.local"' \
   "$("$DUMP" --snapshot "$SNAP" resources bookinfo/default --type listeners --json | jq -c '.resources[] | select(.name == "10.96.0.10_15012") | .resource.filter_chains[0].filters[0].typed_config.cluster')"
 
+# A proxy that is a target of a service (its labels hold the service's selector) gets
+# the service's inbound cluster and a virtualInbound chain for its target port (7.3);
+# other proxies of the scope do not.
+inbound_of() {
+  "$DUMP" --snapshot "$SNAP" resources bookinfo/default --type listeners --json "$@" |
+    jq -c '[.resources[] | select(.name == "virtualInbound") | .resource.filter_chains[] | [.name, .filter_chain_match.destination_port]]'
+}
+check "service target: its inbound chain in virtualInbound" '[["virtualInbound",null],["inbound_9080",9080]]' \
+  "$(inbound_of --label app=reviews --label version=v2)"
+check "... and its inbound cluster (original destination, mesh default)" '["ORIGINAL_DST","127.0.0.6"]' \
+  "$(resources "$SNAP" bookinfo/default --label app=reviews | jq -c '.resources[] | select(.name == "inbound|9080||") | [.resource.type, .resource.upstream_bind_config.source_address.address]')"
+check "a proxy no service selects: neither" '[["virtualInbound",null]]' "$(inbound_of --label app=unknown)"
+check "... no inbound cluster" '[]' \
+  "$(resources "$SNAP" bookinfo/default --label app=unknown | jq -c '[.resources[] | select(.name | startswith("inbound|"))]')"
+
 # Capture modes (semantics 7.2): ingress ports of mode NONE and egress listeners of mode
 # NONE are sockets of their own; a proxy capturing nothing gets no virtual listeners but
 # every ingress port as a listener.

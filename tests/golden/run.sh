@@ -39,6 +39,8 @@ bookinfo bookinfo/default routes bookinfo-default-routes.json
 bookinfo istio-system/@default routes bookinfo-istio-system-routes.json
 seeds prod-us1/ratings routes seeds-prod-us1-ratings-routes.json app=ratings
 bookinfo bookinfo/default listeners bookinfo-default-listeners.json
+bookinfo bookinfo/default listeners bookinfo-default-reviews-listeners.json app=reviews version=v2
+bookinfo bookinfo/default clusters bookinfo-default-reviews-clusters.json app=reviews version=v2
 seeds prod-us1/ratings listeners seeds-prod-us1-ratings-listeners.json app=ratings
 seeds prod-us1/no-ip-tables listeners seeds-prod-us1-no-ip-tables-listeners.json app=productpage
 seeds prod-us1/partial-ip-tables listeners seeds-prod-us1-partial-ip-tables-listeners.json

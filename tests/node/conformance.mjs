@@ -84,15 +84,18 @@ function dump(args) {
 }
 
 const TYPES = ['clusters', 'endpoints', 'listeners', 'routes'];
+// What a proxy gets also depends on its labels (variants, composed inbound chains): a
+// proxy without labels, and one the examples' reviews service selects.
+const LABEL_SETS = [[], ['--label', 'app=reviews', '--label', 'version=v2']];
 const counts = {};
 let checked = 0, failed = 0;
 for (const snap of process.argv.slice(3)) {
   const scopes = JSON.parse(dump(['--snapshot', snap, 'scopes', '--json'])).scopes;
   if (scopes.length === 0) { console.log(`FAIL ${snap}: no scopes`); failed++; }
   for (const { id } of scopes) {
-    for (const type of TYPES) {
-      const decoded = JSON.parse(dump(['--snapshot', snap, 'resources', id, '--type', type, '--json'])).resources;
-      const raw = dump(['--snapshot', snap, 'resources', id, '--type', type, '--raw']).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+    for (const [type, labels] of TYPES.flatMap((t) => LABEL_SETS.map((l) => [t, l]))) {
+      const decoded = JSON.parse(dump(['--snapshot', snap, 'resources', id, '--type', type, '--json', ...labels])).resources;
+      const raw = dump(['--snapshot', snap, 'resources', id, '--type', type, '--raw', ...labels]).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
       // Every scope has clusters (the static ones at least); endpoints only with EDS clusters.
       if (raw.length !== decoded.length || (raw.length === 0 && type === 'clusters')) {
         console.log(`FAIL ${snap} ${id} ${type}: ${raw.length} raw resources, ${decoded.length} decoded`);
