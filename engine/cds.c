@@ -402,7 +402,7 @@ static int copy_resources(const sc_resources_t *from, size_t first, sc_resources
       return SC_ENOMEM;
     const sc_resource_t *r = &from->items[i];
     sc_resource_t c = {strdup(r->name), malloc(r->len ? r->len : 1), r->len, {0},
-                       r->eds ? strdup(r->eds) : NULL, r->eds_id};
+                       r->eds ? strdup(r->eds) : NULL, r->eds_id, r->type};
     if (c.name == NULL || c.bytes == NULL || (r->eds != NULL && c.eds == NULL)) {
       free(c.name);
       free(c.bytes);

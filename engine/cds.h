@@ -25,6 +25,8 @@ typedef struct {
   uint8_t hash[16];
   char *eds;       /* the recipe (sc_eds_recipe), or NULL */
   uint64_t eds_id; /* XXH3 of the recipe; 0: not an EDS cluster */
+  uint8_t type;    /* the xDS type it is part of (xds/registry.h sc_xds_type_t): a
+                      virtual host counts as routes, a filter chain as listeners */
 } sc_resource_t;
 
 typedef struct {
@@ -33,6 +35,10 @@ typedef struct {
 } sc_resources_t;
 
 void sc_resources_free(sc_resources_t *r);
+
+/* Bit t set for each xDS type t whose resources differ between a and b (names, content,
+ * assignment ids; NULL is none). */
+unsigned sc_resources_types_changed(const sc_resources_t *a, const sc_resources_t *b);
 
 /* The outbound clusters of svc. rule is the consolidated DestinationRule the proxy gets for
  * the host (semantics 6.3), or NULL. Appends to out. */

@@ -5,6 +5,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "host.h"
+#include "registry.h"
 #include "scopes.h"
 
 static const sc_str_t none = {"", 0};
@@ -676,6 +677,7 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
     free_entry(e);
     return SC_ENOMEM;
   }
+  st->types |= sc_resources_types_changed(old ? &old->res : NULL, e ? &e->res : NULL);
   if (old != NULL && !write_all && res_unref_all(ss, &old->res) != 0) {
     if (e != NULL)
       free_entry(e);
@@ -812,6 +814,8 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
     rc = apply_entry(ss, st, sc_str(e->host), e, write_all);
   }
   bool body_changed = st->rec.body == NULL || st->rec.body_hash != rec.body_hash;
+  if (rc == 0 && (body_changed || write_all))
+    st->types |= sc_resources_types_changed(&st->rec.res, &rec.res);
   if (rc == 0 && (body_changed || write_all) && (rc = res_ref_all(ss, &rec.res)) == 0) {
     rc = write_all ? 0 : res_unref_all(ss, &st->rec.res);
     sc_resources_t old = st->rec.res; /* the head's resources: the new ones */
@@ -1510,6 +1514,21 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
     yajl_gen_array_close(g);
     gen_str(g, "base");
     yajl_gen_bool(g, base);
+    /* Per scope whose records were written (and the base), the xDS types it changed. */
+    gen_str(g, "types");
+    yajl_gen_map_open(g);
+    for (uint32_t i = 0; i < ss->write.n; i++) {
+      const sc_scope_state_t *st = ss->write.items[i];
+      if (st->types == 0)
+        continue;
+      gen_str(g, st->id);
+      yajl_gen_array_open(g);
+      for (int t = 0; t < SC_XDS__TYPES; t++)
+        if (st->types & (1u << t))
+          gen_str(g, sc_xds_types[t].name);
+      yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
     gen_str(g, "selectors");
     yajl_gen_bool(g, ss->sel_write.n > 0 || ss->sel_deleted.n > 0);
     gen_str(g, "resourcesAdded");
@@ -1600,6 +1619,7 @@ static void unstage(sc_scope_state_t *st) {
   free_strs(&st->del);
   st->put_head = false;
   st->listed = false;
+  st->types = 0;
 }
 
 static void drop_bytes(sc_resources_t *res) {

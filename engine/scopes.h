@@ -73,6 +73,7 @@ typedef struct sc_scope_state_s {
   sc_vec_t put;        /* staged: sc_entry_t * to write */
   sc_vec_t del;        /* staged: char * hostnames to delete (owned) */
   bool put_head;       /* staged: the head changed */
+  unsigned types;      /* staged: the xDS types (bit per sc_xds_type_t) whose resources changed */
   bool listed;         /* in sc_scopes_t.write */
   bool seen;           /* in the current plan */
   bool affected;       /* registered on a full key the batch emitted */

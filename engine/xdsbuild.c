@@ -5,6 +5,10 @@
 
 #include "envoy/config/core/v3/address.pb-c.h"
 #include "scopecast/error.h"
+#include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "envoy/config/listener/v3/listener.pb-c.h"
+#include "envoy/config/route/v3/route.pb-c.h"
+#include "registry.h"
 #include "xdsbuild.h"
 
 /* A message of type d, initialised, in the arena. */
@@ -38,12 +42,45 @@ int sc__resources_reserve(sc_resources_t *out) {
   return 0;
 }
 
+/* The xDS type a message of descriptor d is part of. */
+static uint8_t type_of(const ProtobufCMessageDescriptor *d) {
+  if (d == &envoy__config__listener__v3__listener__descriptor || d == &envoy__config__listener__v3__filter_chain__descriptor)
+    return SC_XDS_LISTENERS;
+  if (d == &envoy__config__route__v3__virtual_host__descriptor || d == &envoy__config__route__v3__route_configuration__descriptor)
+    return SC_XDS_ROUTES;
+  if (d == &envoy__config__endpoint__v3__cluster_load_assignment__descriptor)
+    return SC_XDS_ENDPOINTS;
+  return SC_XDS_CLUSTERS;
+}
+
+/* Hashes per type of a resource list: names, content hashes, assignment ids. */
+static void type_hashes(const sc_resources_t *r, uint64_t out[SC_XDS__TYPES]) {
+  memset(out, 0, SC_XDS__TYPES * sizeof(out[0]));
+  for (size_t i = 0; r && i < r->n; i++) {
+    const sc_resource_t *x = &r->items[i];
+    uint64_t h = XXH3_64bits_withSeed(x->hash, 16, x->eds_id);
+    h = XXH3_64bits_withSeed(x->name, strlen(x->name), h);
+    out[x->type % SC_XDS__TYPES] = out[x->type % SC_XDS__TYPES] * 31 + h; /* order counts */
+  }
+}
+
+unsigned sc_resources_types_changed(const sc_resources_t *a, const sc_resources_t *b) {
+  uint64_t ha[SC_XDS__TYPES], hb[SC_XDS__TYPES];
+  type_hashes(a, ha);
+  type_hashes(b, hb);
+  unsigned mask = 0;
+  for (int t = 0; t < SC_XDS__TYPES; t++)
+    if (ha[t] != hb[t])
+      mask |= 1u << t;
+  return mask;
+}
+
 /* Packs m as a resource named name. */
 int sc__resources_add(sc_resources_t *out, const char *name, const ProtobufCMessage *m) {
   if (sc__resources_reserve(out) != 0)
     return SC_ENOMEM;
   size_t len = protobuf_c_message_get_packed_size(m);
-  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}, NULL, 0};
+  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}, NULL, 0, type_of(m->descriptor)};
   if (r.name == NULL || r.bytes == NULL) {
     free(r.name);
     free(r.bytes);

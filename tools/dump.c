@@ -67,7 +67,7 @@ static void usage(FILE *out) {
           "                   scopes whose records changed or went, the base, selectors,\n"
           "                   resources added and removed; \"resync\" when everything was\n"
           "                   rewritten. JSON: {\"changes\": [{\"version\", \"resync\",\n"
-          "                   \"scopes\", \"removed\", \"base\", \"selectors\",\n"
+          "                   \"scopes\", \"removed\", \"base\", \"types\", \"selectors\",\n"
           "                   \"resourcesAdded\", \"resourcesRemoved\", \"endpoints\",\n"
           "                   \"endpointsRemoved\"}]}\n"
           "\n"
