@@ -9,6 +9,7 @@
 #include "eds.h"
 #include "xdsbuild.h"
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "scopecast/error.h"
 #include <xxhash.h>
@@ -213,6 +214,135 @@ static Envoy__Config__Endpoint__V3__ClusterLoadAssignment *dns_endpoints(sc_aren
   return cla;
 }
 
+/* ---- TLS (DestinationRule trafficPolicy.tls) ------------------------------------------- */
+
+typedef Envoy__Extensions__TransportSockets__Tls__V3__SdsSecretConfig sds_t;
+
+/* An SDS secret from the proxy's agent ("sds-grpc"), as Istio configures them. */
+static sds_t *sds_secret(sc_arena_t *a, const char *name) {
+  sds_t *s = NEW(a, sds_t, envoy__extensions__transport_sockets__tls__v3__sds_secret_config__descriptor);
+  Envoy__Config__Core__V3__ConfigSource *cs =
+      NEW(a, Envoy__Config__Core__V3__ConfigSource, envoy__config__core__v3__config_source__descriptor);
+  Envoy__Config__Core__V3__ApiConfigSource *api =
+      NEW(a, Envoy__Config__Core__V3__ApiConfigSource, envoy__config__core__v3__api_config_source__descriptor);
+  Envoy__Config__Core__V3__GrpcService *grpc =
+      NEW(a, Envoy__Config__Core__V3__GrpcService, envoy__config__core__v3__grpc_service__descriptor);
+  Envoy__Config__Core__V3__GrpcService__EnvoyGrpc *eg = NEW(
+      a, Envoy__Config__Core__V3__GrpcService__EnvoyGrpc, envoy__config__core__v3__grpc_service__envoy_grpc__descriptor);
+  Envoy__Config__Core__V3__GrpcService **list = sc__arena_alloc(a, sizeof(*list));
+  if (s == NULL || cs == NULL || api == NULL || grpc == NULL || eg == NULL || list == NULL ||
+      (s->name = sc__xds_str(a, sc_str(name))) == NULL || (cs->initial_fetch_timeout = sc__xds_duration(a, 0)) == NULL)
+    return NULL;
+  eg->cluster_name = "sds-grpc";
+  grpc->target_specifier_case = ENVOY__CONFIG__CORE__V3__GRPC_SERVICE__TARGET_SPECIFIER_ENVOY_GRPC;
+  grpc->envoy_grpc = eg;
+  list[0] = grpc;
+  api->api_type = ENVOY__CONFIG__CORE__V3__API_CONFIG_SOURCE__API_TYPE__GRPC;
+  api->transport_api_version = ENVOY__CONFIG__CORE__V3__API_VERSION__V3;
+  api->grpc_services = list;
+  api->n_grpc_services = 1;
+  api->set_node_on_first_message_only = true;
+  cs->config_source_specifier_case = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_API_CONFIG_SOURCE;
+  cs->api_config_source = api;
+  cs->resource_api_version = ENVOY__CONFIG__CORE__V3__API_VERSION__V3;
+  s->sds_config = cs;
+  return s;
+}
+
+static Envoy__Config__Core__V3__DataSource *file_source(sc_arena_t *a, sc_str_t path) {
+  Envoy__Config__Core__V3__DataSource *d =
+      NEW(a, Envoy__Config__Core__V3__DataSource, envoy__config__core__v3__data_source__descriptor);
+  if (d == NULL || (d->filename = sc__xds_str(a, path)) == NULL)
+    return NULL;
+  d->specifier_case = ENVOY__CONFIG__CORE__V3__DATA_SOURCE__SPECIFIER_FILENAME;
+  return d;
+}
+
+/* The cluster's transport socket for a tls block (cluster_tls.go): ISTIO_MUTUAL with the
+ * agent's SDS certificate and root and Istio's ALPN and SNI; SIMPLE and MUTUAL with the
+ * files (or the credential's SDS secret) the rule names; NULL for DISABLE. */
+static int tls_socket(sc_arena_t *a, const sc_client_tls_t *t, const char *cluster_name,
+                      Envoy__Config__Core__V3__TransportSocket **out) {
+  typedef Envoy__Extensions__TransportSockets__Tls__V3__CommonTlsContext common_t;
+  *out = NULL;
+  if (t->mode == SC_TLS_DISABLE)
+    return 0;
+  Envoy__Extensions__TransportSockets__Tls__V3__UpstreamTlsContext *u = NEW(
+      a, Envoy__Extensions__TransportSockets__Tls__V3__UpstreamTlsContext,
+      envoy__extensions__transport_sockets__tls__v3__upstream_tls_context__descriptor);
+  common_t *c = NEW(a, common_t, envoy__extensions__transport_sockets__tls__v3__common_tls_context__descriptor);
+  Envoy__Config__Core__V3__TransportSocket *ts =
+      NEW(a, Envoy__Config__Core__V3__TransportSocket, envoy__config__core__v3__transport_socket__descriptor);
+  if (u == NULL || c == NULL || ts == NULL)
+    return SC_ENOMEM;
+  u->common_tls_context = c;
+  if (t->mode == SC_TLS_ISTIO_MUTUAL) {
+    /* SNI outbound_.PORT_.SUBSET_.HOST from the cluster name outbound|PORT|SUBSET|HOST */
+    char sni[1200];
+    const char *p1 = strchr(cluster_name, '|'), *p2 = p1 ? strchr(p1 + 1, '|') : NULL, *p3 = p2 ? strchr(p2 + 1, '|') : NULL;
+    if (p3 == NULL)
+      return SC_EINVAL;
+    snprintf(sni, sizeof(sni), "outbound_.%.*s_.%.*s_.%s", (int)(p2 - p1 - 1), p1 + 1, (int)(p3 - p2 - 1), p2 + 1, p3 + 1);
+    static char *alpn[] = {"istio-peer-exchange", "istio"};
+    Envoy__Extensions__TransportSockets__Tls__V3__CommonTlsContext__CombinedCertificateValidationContext *cv = NEW(
+        a, Envoy__Extensions__TransportSockets__Tls__V3__CommonTlsContext__CombinedCertificateValidationContext,
+        envoy__extensions__transport_sockets__tls__v3__common_tls_context__combined_certificate_validation_context__descriptor);
+    sds_t **certs = sc__arena_alloc(a, sizeof(*certs));
+    if (cv == NULL || certs == NULL || (certs[0] = sds_secret(a, "default")) == NULL ||
+        (cv->default_validation_context = NEW(a, Envoy__Extensions__TransportSockets__Tls__V3__CertificateValidationContext,
+                                              envoy__extensions__transport_sockets__tls__v3__certificate_validation_context__descriptor)) == NULL ||
+        (cv->validation_context_sds_secret_config = sds_secret(a, "ROOTCA")) == NULL ||
+        (u->sni = sc__xds_str(a, sc_str(sni))) == NULL)
+      return SC_ENOMEM;
+    c->tls_certificate_sds_secret_configs = certs;
+    c->n_tls_certificate_sds_secret_configs = 1;
+    c->validation_context_type_case =
+        ENVOY__EXTENSIONS__TRANSPORT_SOCKETS__TLS__V3__COMMON_TLS_CONTEXT__VALIDATION_CONTEXT_TYPE_COMBINED_VALIDATION_CONTEXT;
+    c->combined_validation_context = cv;
+    c->alpn_protocols = alpn;
+    c->n_alpn_protocols = 2;
+  } else {
+    if (t->sni.len > 0 && (u->sni = sc__xds_str(a, t->sni)) == NULL)
+      return SC_ENOMEM;
+    if (t->ca_certificates.len > 0 && t->insecure_skip_verify != SC_TRI_TRUE) {
+      Envoy__Extensions__TransportSockets__Tls__V3__CertificateValidationContext *v =
+          NEW(a, Envoy__Extensions__TransportSockets__Tls__V3__CertificateValidationContext,
+              envoy__extensions__transport_sockets__tls__v3__certificate_validation_context__descriptor);
+      if (v == NULL || (v->trusted_ca = file_source(a, t->ca_certificates)) == NULL)
+        return SC_ENOMEM;
+      c->validation_context_type_case =
+          ENVOY__EXTENSIONS__TRANSPORT_SOCKETS__TLS__V3__COMMON_TLS_CONTEXT__VALIDATION_CONTEXT_TYPE_VALIDATION_CONTEXT;
+      c->validation_context = v;
+    }
+    if (t->mode == SC_TLS_MUTUAL && t->credential_name.len > 0) {
+      char name[600];
+      snprintf(name, sizeof(name), "kubernetes://%.*s", (int)t->credential_name.len, t->credential_name.ptr);
+      sds_t **certs = sc__arena_alloc(a, sizeof(*certs));
+      if (certs == NULL || (certs[0] = sds_secret(a, name)) == NULL)
+        return SC_ENOMEM;
+      c->tls_certificate_sds_secret_configs = certs;
+      c->n_tls_certificate_sds_secret_configs = 1;
+    } else if (t->mode == SC_TLS_MUTUAL) {
+      Envoy__Extensions__TransportSockets__Tls__V3__TlsCertificate *cert =
+          NEW(a, Envoy__Extensions__TransportSockets__Tls__V3__TlsCertificate,
+              envoy__extensions__transport_sockets__tls__v3__tls_certificate__descriptor);
+      Envoy__Extensions__TransportSockets__Tls__V3__TlsCertificate **certs = sc__arena_alloc(a, sizeof(*certs));
+      if (cert == NULL || certs == NULL || (cert->certificate_chain = file_source(a, t->client_certificate)) == NULL ||
+          (cert->private_key = file_source(a, t->private_key)) == NULL)
+        return SC_ENOMEM;
+      certs[0] = cert;
+      c->tls_certificates = certs;
+      c->n_tls_certificates = 1;
+    }
+  }
+  ts->name = "envoy.transport_sockets.tls";
+  ts->config_type_case = ENVOY__CONFIG__CORE__V3__TRANSPORT_SOCKET__CONFIG_TYPE_TYPED_CONFIG;
+  if ((ts->typed_config = sc__xds_any(a, &u->base)) == NULL)
+    return SC_ENOMEM;
+  *out = ts;
+  return 0;
+}
+
 static bool http2_port(sc_protocol_t p) {
   return p == SC_PROTO_HTTP2 || p == SC_PROTO_GRPC || p == SC_PROTO_GRPC_WEB;
 }
@@ -265,6 +395,8 @@ static int outbound_cluster(sc_arena_t *a, const char *name, const sc_svc_t *svc
     c->dns_lookup_family = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DNS_LOOKUP_FAMILY__V4_ONLY;
   }
   if ((c->circuit_breakers = circuit_breakers(a, &p)) == NULL)
+    return SC_ENOMEM;
+  if (p.has_tls && tls_socket(a, &p.tls, name, &c->transport_socket) != 0)
     return SC_ENOMEM;
   if (p.has_outlier_detection && (c->outlier_detection = outlier_detection(a, &p.outlier_detection)) == NULL)
     return SC_ENOMEM;

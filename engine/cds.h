@@ -4,7 +4,8 @@
  * "outbound|PORT||HOST" and one cluster per subset of the DestinationRule a proxy gets for
  * the host "outbound|PORT|SUBSET|HOST"; the discovery type follows the resolution, the
  * traffic policy the rule (port-level settings replace the top level, a subset's policy
- * overrides block by block). Alias services have no cluster. */
+ * overrides block by block), including the TLS mode as the cluster's transport socket.
+ * Alias services have no cluster. */
 #ifndef SC_CDS_H
 #define SC_CDS_H
 

@@ -127,6 +127,47 @@ check "a proxy no service selects: neither" '[["virtualInbound",null]]' "$(inbou
 check "... no inbound cluster" '[]' \
   "$(resources "$SNAP" bookinfo/default --label app=unknown | jq -c '[.resources[] | select(.name | startswith("inbound|"))]')"
 
+# TLS modes of a DestinationRule: ISTIO_MUTUAL with the agent's SDS secrets, Istio's ALPN
+# and SNI; SIMPLE with the rule's CA file and SNI; DISABLE without a transport socket.
+mkdir -p "$WORK/t"
+cat > "$WORK/t/tls.yaml" <<'YAML'
+kind: Service
+apiVersion: v1
+metadata: {name: api, namespace: shop}
+spec: {ports: [{name: http, port: 8080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bank, namespace: shop}
+spec: {hosts: [bank.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: shop}
+spec:
+  host: api
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+  subsets: [{name: plain, labels: {v: p}, trafficPolicy: {tls: {mode: DISABLE}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: bank, namespace: shop}
+spec:
+  host: bank.example.com
+  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/certs/bank-ca.pem, sni: bank.example.com}}
+YAML
+"$SCOPECAST" --snapshot "$WORK/ts" --config-dir "$WORK/t" --once 2> "$WORK/t.log"
+tls_of() {
+  "$DUMP" --snapshot "$WORK/ts" resources shop/@default --type clusters --json |
+    jq -c --arg n "$1" '.resources[] | select(.name == $n) | .resource.transport_socket'
+}
+check "ISTIO_MUTUAL: SDS certificate and root from the agent, ALPN, SNI" \
+  '["envoy.transport_sockets.tls","default","ROOTCA","sds-grpc",["istio-peer-exchange","istio"],"outbound_.8080_._.api.shop.svc.cluster.local"]' \
+  "$(tls_of "outbound|8080||api.shop.svc.cluster.local" | jq -c '[.name, .typed_config.common_tls_context.tls_certificate_sds_secret_configs[0].name, .typed_config.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name, .typed_config.common_tls_context.tls_certificate_sds_secret_configs[0].sds_config.api_config_source.grpc_services[0].envoy_grpc.cluster_name, .typed_config.common_tls_context.alpn_protocols, .typed_config.sni]')"
+check "a subset's DISABLE: no transport socket" 'null' "$(tls_of "outbound|8080|plain|api.shop.svc.cluster.local")"
+check "SIMPLE: the rule's CA file and SNI" '["/etc/certs/bank-ca.pem","bank.example.com"]' \
+  "$(tls_of "outbound|443||bank.example.com" | jq -c '[.typed_config.common_tls_context.validation_context.trusted_ca.filename, .typed_config.sni]')"
+
 # Capture modes (semantics 7.2): ingress ports of mode NONE and egress listeners of mode
 # NONE are sockets of their own; a proxy capturing nothing gets no virtual listeners but
 # every ingress port as a listener.

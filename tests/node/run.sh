@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The conformance test: the engine on every example mesh and on Istio's Bookinfo fixture,
+# The conformance test: the engine on every example mesh, Istio's Bookinfo fixture and a
+# mesh with every DestinationRule TLS mode (tls/),
 # then conformance.mjs decodes everything published with Envoy's own protos.
 #
 #   run.sh SCOPECAST SCOPECAST_DUMP SOURCE_DIR SHARED_DIR
@@ -22,4 +23,6 @@ done
 "$SCOPECAST" --snapshot "$WORK/fixture" --config-dir "$SHARED/fixtures/istio/bookinfo" --once \
   --log-level error || exit 1
 snaps+=("$WORK/fixture")
+"$SCOPECAST" --snapshot "$WORK/tls" --config-dir "$DIR/tls" --once --log-level warning || exit 1
+snaps+=("$WORK/tls")
 node "$DIR/conformance.mjs" "$DUMP" "${snaps[@]}"
