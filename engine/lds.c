@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "envoy/config/listener/v3/listener.pb-c.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb-c.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb-c.h"
@@ -94,7 +95,10 @@ static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char 
       NEW(a, Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__Rds,
           envoy__extensions__filters__network__http_connection_manager__v3__rds__descriptor);
   http_filter_t *router = NEW(a, http_filter_t, envoy__extensions__filters__network__http_connection_manager__v3__http_filter__descriptor);
-  http_filter_t **filters = sc__arena_alloc(a, sizeof(*filters));
+  http_filter_t *fault = NEW(a, http_filter_t, envoy__extensions__filters__network__http_connection_manager__v3__http_filter__descriptor);
+  Envoy__Extensions__Filters__Http__Fault__V3__HTTPFault *no_fault = NEW(
+      a, Envoy__Extensions__Filters__Http__Fault__V3__HTTPFault, envoy__extensions__filters__http__fault__v3__httpfault__descriptor);
+  http_filter_t **filters = sc__arena_alloc(a, 2 * sizeof(*filters));
   Envoy__Extensions__Filters__Http__Router__V3__Router *r =
       NEW(a, Envoy__Extensions__Filters__Http__Router__V3__Router, envoy__extensions__filters__http__router__v3__router__descriptor);
   char route_name[16], stat[300];
@@ -106,11 +110,17 @@ static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char 
     return NULL;
   router->name = "envoy.filters.http.router";
   router->config_type_case = ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG;
-  filters[0] = router;
+  /* The fault filter before the router: routes with fault injection configure it (9.6.4). */
+  if (fault == NULL || no_fault == NULL || (fault->typed_config = sc__xds_any(a, &no_fault->base)) == NULL)
+    return NULL;
+  fault->name = "envoy.filters.http.fault";
+  fault->config_type_case = ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG;
+  filters[0] = fault;
+  filters[1] = router;
   h->route_specifier_case = ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__ROUTE_SPECIFIER_RDS;
   h->rds = rds;
   h->http_filters = filters;
-  h->n_http_filters = 1;
+  h->n_http_filters = 2;
   chain_t *c = chain(a, NULL, "envoy.filters.network.http_connection_manager", &h->base);
   chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
   char **alpn = sc__arena_alloc(a, 2 * sizeof(*alpn));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "envoy/config/route/v3/route.pb-c.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
 #include "host.h"
 #include "rds.h"
@@ -473,6 +474,89 @@ static int set_decorator(sc_arena_t *a, route_t *r, const char *cluster, sc_str_
   return (r->decorator = decorator(a, op)) ? 0 : SC_ENOMEM;
 }
 
+/* A percentage as Envoy's fraction: millionths (Istio's translatePercentToFractionalPercent);
+ * absent: 0 hundredths for a delay (the deprecated integer percent), none for an abort. */
+static Envoy__Type__V3__FractionalPercent *fraction(sc_arena_t *a, double pct, bool absent_is_zero, bool *ok) {
+  *ok = true;
+  if (pct == SC_UNSET_DBL && !absent_is_zero)
+    return NULL;
+  Envoy__Type__V3__FractionalPercent *f = NEW(a, Envoy__Type__V3__FractionalPercent, envoy__type__v3__fractional_percent__descriptor);
+  if (f == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  if (pct == SC_UNSET_DBL) {
+    f->denominator = ENVOY__TYPE__V3__FRACTIONAL_PERCENT__DENOMINATOR_TYPE__HUNDRED;
+  } else {
+    f->numerator = (uint32_t)(pct * 10000);
+    f->denominator = ENVOY__TYPE__V3__FRACTIONAL_PERCENT__DENOMINATOR_TYPE__MILLION;
+  }
+  return f;
+}
+
+/* gRPC status names to codes (Istio's grpc.SupportedGRPCStatus). */
+static int grpc_code(sc_str_t name) {
+  static const char *const names[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                                      "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+    if (sc_str_eqz(name, names[i]))
+      return i;
+  return -1;
+}
+
+/* The route's fault injection (Istio's TranslateFault) as its per-filter config for
+ * envoy.filters.http.fault; nothing when neither a fixed delay nor an abort is given. */
+static int route_fault(sc_arena_t *a, const sc_fault_t *in, route_t *r) {
+  typedef Envoy__Extensions__Filters__Http__Fault__V3__HTTPFault fault_t;
+  fault_t *f = NEW(a, fault_t, envoy__extensions__filters__http__fault__v3__httpfault__descriptor);
+  if (f == NULL)
+    return SC_ENOMEM;
+  bool ok = true;
+  if (in->has_delay) {
+    Envoy__Extensions__Filters__Common__Fault__V3__FaultDelay *d = NEW(
+        a, Envoy__Extensions__Filters__Common__Fault__V3__FaultDelay, envoy__extensions__filters__common__fault__v3__fault_delay__descriptor);
+    if (d == NULL || (d->fixed_delay = sc__xds_duration(a, in->fixed_delay)) == NULL)
+      return SC_ENOMEM;
+    d->fault_delay_secifier_case = ENVOY__EXTENSIONS__FILTERS__COMMON__FAULT__V3__FAULT_DELAY__FAULT_DELAY_SECIFIER_FIXED_DELAY;
+    d->percentage = fraction(a, in->delay_percentage, true, &ok);
+    f->delay = d;
+  }
+  if (in->has_abort && ok) {
+    Envoy__Extensions__Filters__Http__Fault__V3__FaultAbort *ab = NEW(
+        a, Envoy__Extensions__Filters__Http__Fault__V3__FaultAbort, envoy__extensions__filters__http__fault__v3__fault_abort__descriptor);
+    if (ab == NULL)
+      return SC_ENOMEM;
+    ab->percentage = fraction(a, in->abort_percentage, false, &ok);
+    int code = in->grpc_status.len ? grpc_code(in->grpc_status) : -1;
+    if (in->http_status != 0) {
+      ab->error_type_case = ENVOY__EXTENSIONS__FILTERS__HTTP__FAULT__V3__FAULT_ABORT__ERROR_TYPE_HTTP_STATUS;
+      ab->http_status = in->http_status;
+      f->abort = ab;
+    } else if (code >= 0) {
+      ab->error_type_case = ENVOY__EXTENSIONS__FILTERS__HTTP__FAULT__V3__FAULT_ABORT__ERROR_TYPE_GRPC_STATUS;
+      ab->grpc_status = (uint32_t)code;
+      f->abort = ab;
+    }
+  }
+  if (!ok)
+    return SC_ENOMEM;
+  if (f->delay == NULL && f->abort == NULL)
+    return 0;
+  Envoy__Config__Route__V3__Route__TypedPerFilterConfigEntry *e = NEW(
+      a, Envoy__Config__Route__V3__Route__TypedPerFilterConfigEntry,
+      envoy__config__route__v3__route__typed_per_filter_config_entry__descriptor);
+  Envoy__Config__Route__V3__Route__TypedPerFilterConfigEntry **list = sc__arena_alloc(a, sizeof(*list));
+  if (e == NULL || list == NULL || (e->value = sc__xds_any(a, &f->base)) == NULL)
+    return SC_ENOMEM;
+  e->key = "envoy.filters.http.fault";
+  list[0] = e;
+  r->typed_per_filter_config = list;
+  r->n_typed_per_filter_config = 1;
+  return 0;
+}
+
 /* The action of an http route: redirect, direct response, or a route to its destinations. */
 static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h, uint32_t port,
                         route_t *r, const char **single) {
@@ -613,7 +697,8 @@ static int translate(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_obj_t *vs, u
       const char *single;
       if ((r->name = sc__xds_str(a, sc_str(name))) == NULL ||
           (r->match = hm ? route_match(a, hm) : prefix_match(a, "/")) == NULL ||
-          route_action(a, c, h, port, r, &single) != 0 || set_decorator(a, r, single, vs->name, port) != 0)
+          route_action(a, c, h, port, r, &single) != 0 || set_decorator(a, r, single, vs->name, port) != 0 ||
+          (h->has_fault && route_fault(a, &h->fault, r) != 0))
         return SC_ENOMEM;
       routes[n++] = r;
       done = hm == NULL || catch_all_match(hm);

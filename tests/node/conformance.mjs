@@ -35,6 +35,7 @@ root.loadSync(
     'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
     'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
     'envoy/extensions/filters/http/router/v3/router.proto',
+    'envoy/extensions/filters/http/fault/v3/fault.proto',
     'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
     'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
     'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
