@@ -11,6 +11,7 @@
 
 #include "compose.h"
 #include "registry.h"
+#include "resolve.h"
 #include "scopecast/snapshot.h"
 
 static void usage(FILE *out) {
@@ -1235,35 +1236,28 @@ static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const label
 
 static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_t *labels,
                        size_t nlabels, bool json) {
-  json_t *sel = NULL;
-  int rc = sc_snapshot_get(r, SC_TABLE_SELECTORS, ns, strlen(ns), load_record, &sel);
-  if (rc == SC_ENOTFOUND) /* a namespace the config does not mention */
-    rc = sc_snapshot_get(r, SC_TABLE_SELECTORS, "*", 1, load_record, &sel);
-  if (rc != 0) {
-    if (rc != SC_ECORRUPT)
-      fprintf(stderr, "scopecast-dump: %s\n",
-              rc == SC_ENOTFOUND ? "snapshot has no selector data" : sc_snapshot_reader_errmsg(r));
+  sc_label_t *items = calloc(nlabels ? nlabels : 1, sizeof(*items));
+  if (items == NULL)
     return 1;
-  }
-  const char *id = NULL;
-  size_t i;
-  json_t *e;
-  json_array_foreach(json_object_get(sel, "scopes"), i, e) {
-    json_t *s = json_object_get(e, "selector");
-    if (!json_is_object(s) || selector_matches(s, labels, nlabels)) {
-      id = json_string_value(json_object_get(e, "scope"));
-      break;
-    }
-  }
-  if (id == NULL) {
-    fprintf(stderr, "scopecast-dump: selector data of %s names no scope\n", ns);
-    json_decref(sel);
+  for (size_t i = 0; i < nlabels; i++)
+    items[i] = (sc_label_t){sc_str(labels[i].key), sc_str(labels[i].value)};
+  sc_labels_t set = {(uint32_t)nlabels, items};
+  char *id = NULL;
+  int rc = sc_resolve_scope(r, sc_str(ns), &set, &id);
+  free(items);
+  if (rc != 0) {
+    fprintf(stderr, "scopecast-dump: %s\n",
+            rc == SC_ENOTFOUND   ? "snapshot has no selector data"
+            : rc == SC_ECORRUPT ? "the selector data names no scope for this proxy"
+                                : sc_snapshot_reader_errmsg(r));
     return 1;
   }
   json_t *scope = get_scope(r, id);
-  json_decref(sel);
+  free(id);
   if (scope == NULL)
     return 1;
+  size_t i;
+  json_t *e;
   json_t *out = json_object();
   json_object_set(out, "scope", json_object_get(scope, "id"));
   json_object_set_new(out, "namespace", json_string(ns));
