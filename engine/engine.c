@@ -146,7 +146,7 @@ void sc__engine_flush(sc_engine_t *e) {
   meta.scopes = e->scopes.states.n;
   meta.resources = sc_scopes_resource_count(&e->scopes);
   meta.endpoints = sc_scopes_endpoint_count(&e->scopes);
-  meta.history_versions = e->scopes.history_keep;
+  meta.history_versions = e->scopes.history.keep;
   scope_write_t sw = {&e->scopes, 0, 0};
   rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
   double publish_ms = ms_since(t1);
@@ -310,7 +310,7 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   e->quiet_timer.data = e->max_timer.data = e->sigint.data = e->sigterm.data = e;
   e->open_handles = 4;
   sc_scopes_init(&e->scopes);
-  e->scopes.history_keep = opts->history_versions;
+  e->scopes.history.keep = opts->history_versions;
   *out = e;
   return 0;
 fail_store:

@@ -76,7 +76,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   sc_cds_cache_init(&ss->clusters);
   sc_endpoints_init(&ss->eds);
   ss->changelog_keep = 1024;
-  ss->history_keep = 16;
+  sc_history_init(&ss->history, 16);
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
 
@@ -92,7 +92,6 @@ static void free_strs(sc_vec_t *v) {
 }
 
 static void res_drop_all(sc_scopes_t *ss);
-static void drop_history(sc_scopes_t *ss);
 
 static void state_free(sc_scope_state_t *st) {
   sc_record_free(&st->rec);
@@ -127,10 +126,7 @@ void sc_scopes_free(sc_scopes_t *ss) {
     state_free(ss->base);
   res_drop_all(ss);
   sc_endpoints_free(&ss->eds);
-  drop_history(ss);
-  sc__vec_free(&ss->history);
-  sc__vec_free(&ss->history_new);
-  sc__vec_free(&ss->graveyard);
+  sc_history_free(&ss->history);
   sc_cds_cache_free(&ss->clusters);
   sc__hashmap_free(&ss->res_refs);
   sc__vec_free(&ss->res_put);
@@ -588,19 +584,6 @@ static void res_forget(sc_scopes_t *ss, sc_res_ref_t *r) {
   free(r);
 }
 
-/* A resource no record names since version (history_keep > 0). */
-typedef struct {
-  uint8_t hash[16];
-  uint64_t version;
-} grave_t;
-
-/* A history record: its key in SC_TABLE_HISTORY and the version it belongs to. */
-typedef struct {
-  uint64_t version;
-  size_t klen;
-  char key[];
-} hist_entry_t;
-
 /* One reference less to each resource of res; the last one gone, it is deleted (or not
  * written at all, when it was new in this update). Unknown hashes are ignored: after a
  * resync the counts start again from what is recomputed. */
@@ -618,15 +601,9 @@ static int res_unref_all(sc_scopes_t *ss, const sc_resources_t *res) {
           ss->res_put.items[j] = ss->res_put.items[--ss->res_put.n];
           break;
         }
-    } else if (ss->history_keep > 0) { /* retained versions may name it: later */
-      grave_t *g = malloc(sizeof(*g));
-      if (g == NULL || sc__vec_push(&ss->graveyard, g) != 0) {
-        free(g);
+    } else if (ss->history.keep > 0) { /* retained versions may name it: later */
+      if (sc_history_bury(&ss->history, r->hash, ss->head_next) != 0)
         rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
-      } else {
-        memcpy(g->hash, r->hash, 16);
-        g->version = ss->head_next;
-      }
     } else {
       uint8_t *h = malloc(16);
       if (h == NULL || sc__vec_push(&ss->res_del, h) != 0) {
@@ -1293,44 +1270,10 @@ static size_t entry_key(char *buf, size_t cap, const char *id, const char *host)
   return a + 1 + b;
 }
 
-/* Keeps what the record (table, key) of scope id holds before this write, under the
- * version being written (kind 'h' head, 'e' entry of host). */
-static int remember(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *table, const void *rkey, size_t rklen,
+/* History of a record about to change (not after a resync, which clears the table). */
+static int remember(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *table, const void *key, size_t klen,
                     const char *id, char kind, const char *host) {
-  if (ss == NULL || ss->history_keep == 0 || ss->resync)
-    return 0;
-  uint64_t version = sc_snapshot_txn_version(txn);
-  size_t idlen = strlen(id), hlen = host ? strlen(host) : 0, klen = idlen + 1 + 8 + 1 + hlen;
-  hist_entry_t *h = malloc(sizeof(*h) + klen);
-  if (h == NULL)
-    return SC_ENOMEM;
-  h->version = version;
-  h->klen = klen;
-  /* Version first: a write appends its records at the end of the table (few pages). */
-  for (int i = 0; i < 8; i++)
-    h->key[i] = (char)(version >> (56 - 8 * i));
-  memcpy(h->key + 8, id, idlen + 1);
-  h->key[idlen + 9] = kind;
-  if (hlen)
-    memcpy(h->key + idlen + 10, host, hlen);
-  const void *old = NULL;
-  size_t olen = 0;
-  /* (A write changes each record once: its states' staged puts and deletes are unique.) */
-  int rc = sc_snapshot_txn_get(txn, table, rkey, rklen, &old, &olen);
-  char *copy = NULL;
-  if (rc == 0 && (copy = malloc(olen ? olen : 1)) != NULL)
-    memcpy(copy, old, olen); /* the next write may move the bytes */
-  if (rc == SC_ENOTFOUND)
-    rc = 0, olen = 0;
-  else if (rc == 0 && copy == NULL)
-    rc = SC_ENOMEM;
-  if (rc == 0)
-    rc = sc_snapshot_txn_put(txn, SC_TABLE_HISTORY, h->key, klen, copy ? copy : "", olen);
-  free(copy);
-  if (rc == 0 && (rc = sc__vec_push(&ss->history_new, h)) == 0)
-    return 0;
-  free(h);
-  return rc;
+  return ss->resync ? 0 : sc_history_remember(&ss->history, txn, table, key, klen, id, kind, host);
 }
 
 static int put_entry(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *id, const sc_entry_t *e) {
@@ -1404,69 +1347,6 @@ static int delete_state(sc_scopes_t *ss, sc_snapshot_txn_t *txn, sc_scope_state_
   for (uint32_t i = 0; i < st->del.n && d.rc == 0; i++) /* removed before the scope went */
     d.rc = del_entry(ss, txn, st->id, st->del.items[i]);
   return d.rc;
-}
-
-/* Whether a later unnaming of the same resource keeps it (grave i expires). */
-static bool buried_again(const sc_scopes_t *ss, uint32_t i) {
-  const grave_t *g = ss->graveyard.items[i];
-  for (uint32_t j = i + 1; j < ss->graveyard.n; j++)
-    if (memcmp(((const grave_t *)ss->graveyard.items[j])->hash, g->hash, 16) == 0)
-      return true;
-  return false;
-}
-
-/* History records and unnamed resources that fall out of the last history_keep versions
- * with this write (they go from memory at commit). */
-static int expire_history(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
-  uint64_t version = sc_snapshot_txn_version(txn);
-  if (ss->history_keep == 0 || version <= ss->history_keep)
-    return 0;
-  uint64_t oldest = version - ss->history_keep; /* records of it and before go */
-  int rc = 0;
-  for (uint32_t i = 0; i < ss->history.n && rc == 0; i++) {
-    const hist_entry_t *h = ss->history.items[i];
-    if (h->version > oldest)
-      break;
-    rc = sc_snapshot_txn_del(txn, SC_TABLE_HISTORY, h->key, h->klen);
-  }
-  for (uint32_t i = 0; i < ss->graveyard.n && rc == 0; i++) {
-    const grave_t *g = ss->graveyard.items[i];
-    if (g->version > oldest)
-      break;
-    if (res_find(ss, g->hash) == NULL && !buried_again(ss, i))
-      rc = sc_snapshot_txn_del(txn, SC_TABLE_RESOURCES, g->hash, 16);
-  }
-  return rc;
-}
-
-/* After a commit: what expired goes from memory; what this write kept joins the history. */
-static void commit_history(sc_scopes_t *ss, uint64_t version) {
-  uint64_t oldest = ss->history_keep && version > ss->history_keep ? version - ss->history_keep : 0;
-  uint32_t n = 0;
-  while (n < ss->history.n && ((hist_entry_t *)ss->history.items[n])->version <= oldest)
-    free(ss->history.items[n++]);
-  if (n > 0) /* (an empty vector has no array) */
-    memmove(ss->history.items, ss->history.items + n, (ss->history.n - n) * sizeof(void *));
-  ss->history.n -= n;
-  for (uint32_t i = 0; i < ss->history_new.n; i++)
-    if (sc__vec_push(&ss->history, ss->history_new.items[i]) != 0)
-      free(ss->history_new.items[i]); /* its record stays until a resync: harmless */
-  ss->history_new.n = 0;
-  n = 0;
-  while (n < ss->graveyard.n && ((grave_t *)ss->graveyard.items[n])->version <= oldest)
-    free(ss->graveyard.items[n++]);
-  if (n > 0)
-    memmove(ss->graveyard.items, ss->graveyard.items + n, (ss->graveyard.n - n) * sizeof(void *));
-  ss->graveyard.n -= n;
-}
-
-static void drop_history(sc_scopes_t *ss) {
-  sc_vec_t *lists[3] = {&ss->history, &ss->history_new, &ss->graveyard};
-  for (int l = 0; l < 3; l++) {
-    for (uint32_t i = 0; i < lists[l]->n; i++)
-      free(lists[l]->items[i]);
-    lists[l]->n = 0;
-  }
 }
 
 static void changelog_key(uint64_t version, uint8_t key[8]) {
@@ -1566,12 +1446,13 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
   return rc;
 }
 
+/* Whether a current record names the resource (sc_history_expire). */
+static bool named_now(void *arg, const uint8_t hash[16]) { return res_find(arg, hash) != NULL; }
+
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
   int rc = 0;
   *written = *deleted = 0;
-  for (uint32_t i = 0; i < ss->history_new.n; i++) /* a retried write starts over */
-    free(ss->history_new.items[i]);
-  ss->history_new.n = 0;
+  sc_history_begin(&ss->history); /* a retried write starts over */
   if (ss->resync) { /* the snapshot may hold anything: the update staged everything */
     const char *tables[] = {SC_TABLE_SCOPES, SC_TABLE_SCOPE_INDEX, SC_TABLE_SCOPE_ENTRIES,
                             SC_TABLE_SELECTORS, SC_TABLE_RESOURCES, SC_TABLE_ENDPOINTS,
@@ -1606,7 +1487,7 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     rc = sc_snapshot_txn_del(txn, SC_TABLE_SELECTORS, k, strlen(k));
   }
   if (rc == 0 && !ss->resync)
-    rc = expire_history(ss, txn);
+    rc = sc_history_expire(&ss->history, txn, named_now, ss);
   if (rc == 0)
     rc = write_changelog(ss, txn);
   ss->written_version = sc_snapshot_txn_version(txn);
@@ -1637,7 +1518,7 @@ void sc_scopes_commit(sc_scopes_t *ss) {
   ss->res_put.n = 0;
   free_strs(&ss->res_del);
   sc_endpoints_commit(&ss->eds);
-  commit_history(ss, ss->written_version);
+  sc_history_commit(&ss->history, ss->written_version);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     sc_scope_state_t *st = ss->write.items[i];
     for (uint32_t j = 0; j < st->put.n; j++) {
@@ -1666,11 +1547,9 @@ size_t sc_scopes_resource_count(const sc_scopes_t *ss) { return ss->nresources; 
 size_t sc_scopes_endpoint_count(const sc_scopes_t *ss) { return sc_endpoints_count(&ss->eds); }
 
 void sc_scopes_resync(sc_scopes_t *ss) {
-  for (uint32_t i = 0; i < ss->history_new.n; i++) /* not committed */
-    free(ss->history_new.items[i]);
-  ss->history_new.n = 0;
+  sc_history_begin(&ss->history); /* not committed */
   sc_scopes_commit(ss);
-  drop_history(ss); /* the next write clears the table: counted again from there */
+  sc_history_reset(&ss->history); /* the next write clears the table: counted again from there */
   res_drop_all(ss); /* counted again from what the next update recomputes */
   for (uint32_t i = 0; i < ss->states.n; i++)
     unstage(ss->states.items[i]);

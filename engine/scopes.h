@@ -22,6 +22,7 @@
 
 #include "deps.h"
 #include "endpoints.h"
+#include "history.h"
 #include "hashmap.h"
 #include "scopecast/snapshot.h"
 #include "scopeset.h"
@@ -119,14 +120,8 @@ typedef struct {
   size_t nresources;       /* distinct resources counted */
   sc_cds_cache_t clusters; /* clusters built during the current update */
   uint32_t changelog_keep; /* changelog records kept (the last N head versions) */
-  /* History (FORMAT.md "history"): the records each of the last history_keep head
-   * versions replaced, so readers can put a scope together as it was; resources no
-   * record names any more are deleted only once no retained version can name them. */
-  uint32_t history_keep;   /* 0: none, resources go as soon as nothing names them */
+  sc_history_t history;     /* what the last N head versions replaced (history.h) */
   uint64_t head_next;      /* the version the current update will be published as */
-  sc_vec_t history;        /* hist_entry_t * of committed versions, oldest first */
-  sc_vec_t history_new;    /* the same, written by the current write (moved at commit) */
-  sc_vec_t graveyard;      /* grave_t *: resources unnamed since a version, oldest first */
   uint64_t written_version; /* the version the last write wrote */
   sc_endpoints_t eds;      /* the assignments EDS clusters name, counted like resources */
 } sc_scopes_t;
