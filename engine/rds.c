@@ -296,6 +296,15 @@ int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out) {
 
 /* ---- VirtualServices (9.6.4) -------------------------------------------------------------- */
 
+/* A RE2 matcher of regex (borrowed). */
+static Envoy__Type__Matcher__V3__RegexMatcher *regex_matcher(sc_arena_t *a, char *regex) {
+  Envoy__Type__Matcher__V3__RegexMatcher *r =
+      NEW(a, Envoy__Type__Matcher__V3__RegexMatcher, envoy__type__matcher__v3__regex_matcher__descriptor);
+  if (r != NULL)
+    r->regex = regex;
+  return r;
+}
+
 static string_matcher_t *string_matcher(sc_arena_t *a, const sc_string_match_t *m) {
   string_matcher_t *s = NEW(a, string_matcher_t, envoy__type__matcher__v3__string_matcher__descriptor);
   char *v = sc__xds_str(a, m->value);
@@ -308,9 +317,8 @@ static string_matcher_t *string_matcher(sc_arena_t *a, const sc_string_match_t *
     break;
   case SC_MATCH_REGEX:
     s->match_pattern_case = ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_SAFE_REGEX;
-    if ((s->safe_regex = NEW(a, Envoy__Type__Matcher__V3__RegexMatcher, envoy__type__matcher__v3__regex_matcher__descriptor)) == NULL)
+    if ((s->safe_regex = regex_matcher(a, v)) == NULL)
       return NULL;
-    s->safe_regex->regex = v;
     break;
   default:
     s->match_pattern_case = ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_EXACT;
@@ -350,9 +358,8 @@ static match_t *route_match(sc_arena_t *a, const sc_http_match_t *in) {
     break;
   case SC_MATCH_REGEX:
     m->path_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_SAFE_REGEX;
-    if ((m->safe_regex = NEW(a, Envoy__Type__Matcher__V3__RegexMatcher, envoy__type__matcher__v3__regex_matcher__descriptor)) == NULL)
+    if ((m->safe_regex = regex_matcher(a, uri)) == NULL)
       return NULL;
-    m->safe_regex->regex = uri;
     break;
   case SC_MATCH_PREFIX:
     m->path_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PREFIX;
@@ -648,12 +655,10 @@ static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_rout
     if (h->rewrite.regex_match.len > 0) {
       Envoy__Type__Matcher__V3__RegexMatchAndSubstitute *rr = NEW(
           a, Envoy__Type__Matcher__V3__RegexMatchAndSubstitute, envoy__type__matcher__v3__regex_match_and_substitute__descriptor);
-      Envoy__Type__Matcher__V3__RegexMatcher *pat =
-          NEW(a, Envoy__Type__Matcher__V3__RegexMatcher, envoy__type__matcher__v3__regex_matcher__descriptor);
-      if (rr == NULL || pat == NULL || (pat->regex = sc__xds_str(a, h->rewrite.regex_match)) == NULL ||
+      char *pattern = sc__xds_str(a, h->rewrite.regex_match);
+      if (rr == NULL || pattern == NULL || (rr->pattern = regex_matcher(a, pattern)) == NULL ||
           (rr->substitution = sc__xds_str(a, h->rewrite.regex_rewrite)) == NULL)
         return SC_ENOMEM;
-      rr->pattern = pat;
       act->regex_rewrite = rr;
     }
     if (h->rewrite.authority.len > 0) {
