@@ -831,6 +831,16 @@ static const sc_obj_t *owner_of(const sc_rds_ctx_t *c, uint32_t li, sc_str_t hos
 }
 
 /* The egress listener a route configuration "port" is built from (9.6.1), or -1. */
+static int listener_for_port(const sc_scope_t *s, uint32_t port);
+
+int sc_rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners) {
+  int li = listener_for_port(s, port);
+  for (uint32_t m = 0; li >= 0 && m < listeners->n; m++)
+    if ((uintptr_t)listeners->items[m] == (uintptr_t)li)
+      return li;
+  return -1;
+}
+
 static int listener_for_port(const sc_scope_t *s, uint32_t port) {
   int any = -1;
   for (uint32_t i = 0; i < s->nlisteners; i++) {
@@ -859,11 +869,8 @@ int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *l
     if (!sc_rds_http_protocol(port->protocol))
       continue;
     /* Route configuration "PORT" holds the services of the egress listener for that port. */
-    int li = listener_for_port(c->s, port->port);
-    bool imported = false;
-    for (uint32_t m = 0; li >= 0 && m < listeners->n && !imported; m++)
-      imported = (uintptr_t)listeners->items[m] == (uintptr_t)li;
-    if (!imported)
+    int li = sc_rds_port_listener(c->s, port->port, listeners);
+    if (li < 0)
       continue;
     if (!have_domains && (rc = service_domains(a, svc, c->s->namespace_, &domains)) != 0)
       break;
@@ -904,11 +911,8 @@ static int source_selectors(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc
                             const sc_labels_t **sel, size_t cap, size_t *n) {
   *n = 0;
   for (uint32_t i = 0; i < svc->nports; i++) {
-    int li = sc_rds_http_protocol(svc->ports[i].protocol) ? listener_for_port(c->s, svc->ports[i].port) : -1;
-    bool imported = false;
-    for (uint32_t m = 0; li >= 0 && m < listeners->n && !imported; m++)
-      imported = (uintptr_t)listeners->items[m] == (uintptr_t)li;
-    const sc_obj_t *vs = imported ? owner_of(c, (uint32_t)li, svc->hostname) : NULL;
+    int li = sc_rds_http_protocol(svc->ports[i].protocol) ? sc_rds_port_listener(c->s, svc->ports[i].port, listeners) : -1;
+    const sc_obj_t *vs = li >= 0 ? owner_of(c, (uint32_t)li, svc->hostname) : NULL;
     const sc_virtual_service_t *v = vs ? &vs->u.virtual_service : NULL;
     for (uint32_t r = 0; v && r < v->nhttp; r++)
       for (uint32_t m = 0; m < v->http[r].nmatch; m++) {

@@ -61,6 +61,10 @@ void sc_rds_variants_free(sc_rds_variants_t *v);
  * (9.6.1) is among `listeners` (listener indices, as uintptr_t): named "HOSTNAME:PORT",
  * domains per 9.6.3, the routes of the VirtualService owning the hostname (9.6.4), else
  * the default route (9.6.5). Appends to out. */
+/* The egress listener whose services route configuration "port" holds (9.6.1), when it
+ * is among `listeners` (indices, as uintptr_t: those importing a service); else -1. */
+int sc_rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners);
+
 int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out);
 /* As sc_rds_service, and after the default virtual hosts, those of each label class the
  * owning VirtualServices' sourceLabels make (every combination of their selectors that

@@ -594,14 +594,7 @@ static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc
   /* Short names go by the proxy's namespace when a hostname or alias is in it. */
   key_str(&k, sc_rds_domains_local_to(svc, c->s->namespace_) ? c->s->namespace_ : (sc_str_t){"", 0});
   for (uint32_t i = 0; i < svc->nports; i++) { /* which ports' configurations take it */
-    int li = -1;
-    for (uint32_t j = 0; j < c->s->nlisteners && li < 0; j++)
-      if (c->s->listeners[j].match_port && c->s->listeners[j].port == svc->ports[i].port)
-        li = (int)j;
-    bool in = false;
-    for (uint32_t m = 0; m < members->n && !in; m++)
-      in = li < 0 ? !c->s->listeners[(uintptr_t)members->items[m]].match_port
-                  : (uintptr_t)members->items[m] == (uintptr_t)li;
+    bool in = sc_rds_port_listener(c->s, svc->ports[i].port, members) >= 0;
     key_bytes(&k, &in, sizeof(in));
   }
   route_args_t args = {c, svc, members};

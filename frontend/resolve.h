@@ -4,8 +4,14 @@
 #ifndef SC_RESOLVE_H
 #define SC_RESOLVE_H
 
+#include <jansson.h>
+
 #include "scopecast/config.h"
 #include "scopecast/snapshot.h"
+
+/* Whether labels hold every label of selector (a JSON object of strings, as the
+ * snapshot's records write selectors). */
+bool sc_selector_holds(json_t *selector, const sc_labels_t *labels);
 
 /* The scope id (malloc'd into *scope) a proxy of namespace ns with labels gets, read in
  * one short read transaction. SC_ENOTFOUND when the snapshot has no selector data for it,

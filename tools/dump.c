@@ -559,9 +559,8 @@ static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
 
 /* ---- resources ---------------------------------------------------------------------------- */
 
-typedef struct {
-  const char *key, *value;
-} label_arg_t;
+/* A --label KEY=VALUE (strings borrowed from argv). */
+typedef sc_label_t label_arg_t;
 
 static bool selector_matches(json_t *selector, const label_arg_t *labels, size_t nlabels);
 
@@ -1202,16 +1201,7 @@ static int cmd_scope(sc_snapshot_reader_t *r, const char *id, bool json) {
 }
 
 static bool selector_matches(json_t *selector, const label_arg_t *labels, size_t nlabels) {
-  const char *k;
-  json_t *v;
-  json_object_foreach(selector, k, v) {
-    bool found = false;
-    for (size_t i = 0; i < nlabels && !found; i++)
-      found = strcmp(labels[i].key, k) == 0 && strcmp(labels[i].value, json_string_value(v)) == 0;
-    if (!found)
-      return false;
-  }
-  return true;
+  return sc_selector_holds(selector, &(sc_labels_t){(uint32_t)nlabels, (sc_label_t *)labels});
 }
 
 /* The DestinationRule this proxy gets for a host (semantics 6.3): the first selector
@@ -1236,15 +1226,9 @@ static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const label
 
 static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_t *labels,
                        size_t nlabels, bool json) {
-  sc_label_t *items = calloc(nlabels ? nlabels : 1, sizeof(*items));
-  if (items == NULL)
-    return 1;
-  for (size_t i = 0; i < nlabels; i++)
-    items[i] = (sc_label_t){sc_str(labels[i].key), sc_str(labels[i].value)};
-  sc_labels_t set = {(uint32_t)nlabels, items};
+  sc_labels_t set = {(uint32_t)nlabels, (sc_label_t *)labels};
   char *id = NULL;
   int rc = sc_resolve_scope(r, sc_str(ns), &set, &id);
-  free(items);
   if (rc != 0) {
     fprintf(stderr, "scopecast-dump: %s\n",
             rc == SC_ENOTFOUND   ? "snapshot has no selector data"
@@ -1364,7 +1348,7 @@ int main(int argc, char **argv) {
         goto usage;
       }
       *eq = '\0';
-      labels[nlabels++] = (label_arg_t){optarg, eq + 1};
+      labels[nlabels++] = (label_arg_t){sc_str(optarg), sc_str(eq + 1)};
       break;
     }
     case 'h':
