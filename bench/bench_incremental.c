@@ -1,6 +1,9 @@
 /* Incremental versus full recomputation, per event kind, from event to committed snapshot.
  *
- *   bench_incremental [events-per-kind] [sizes: S,M,L] [kinds: substring filter]
+ *   bench_incremental [events-per-kind] [sizes: S,M,L] [kinds: substring filter] [history]
+ *
+ * history: head versions whose replaced records the snapshot keeps (the engine's
+ * --history; default 16, 0 for none).
  *
  * For each generated mesh: load it, publish everything once (the full computation), then
  * for every event kind apply events one per batch and time apply + scope update + LMDB
@@ -204,14 +207,15 @@ int main(int argc, char **argv) {
   unsigned per_kind = argc > 1 ? (unsigned)atoi(argv[1]) : 20;
   const char *which = argc > 2 ? argv[2] : "S,M,L";
   const char *kind_filter = argc > 3 ? argv[3] : "";
+  uint32_t history = argc > 4 ? (uint32_t)atoi(argv[4]) : 16;
   const struct {
     const char *name;
     sc_meshgen_opts_t o;
   } sizes[] = {{"S", {100, 10, 10, 20, 20, 1, 0}},
                {"M", {1000, 100, 100, 200, 200, 2, 0}},
                {"L", {10000, 1000, 1000, 2000, 2000, 3, 0}}};
-  printf("{\"bench\":\"incremental\",\"nproc\":%ld,\"events_per_kind\":%u,\"meshes\":[",
-         sysconf(_SC_NPROCESSORS_ONLN), per_kind);
+  printf("{\"bench\":\"incremental\",\"nproc\":%ld,\"events_per_kind\":%u,\"history_versions\":%u,\"meshes\":[",
+         sysconf(_SC_NPROCESSORS_ONLN), per_kind, history);
   int first_mesh = 1;
   for (size_t m = 0; m < sizeof(sizes) / sizeof(sizes[0]); m++) {
     if (strstr(which, sizes[m].name) == NULL)
@@ -230,6 +234,7 @@ int main(int argc, char **argv) {
     free(buf);
     sc_scopes_t ss;
     sc_scopes_init(&ss);
+    ss.history.keep = history;
     sc_scopes_stats_t st;
     double t0 = now_ms();
     if (publish(store, &ss, wr, NULL, true, &st) != 0)
