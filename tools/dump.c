@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
 
-#include "compose.h"
+#include "gather.h"
 #include "registry.h"
 #include "resolve.h"
 #include "scopecast/snapshot.h"
@@ -251,35 +250,20 @@ static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
 
 static json_t *get_head(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, const char *id) {
   json_t *o = NULL;
-  int rc = sc_snapshot_view_get(v, SC_TABLE_SCOPES, id, strlen(id), load_record, &o);
-  if (rc == SC_ENOTFOUND)
+  int rc = sc_scope_head_at(v, id, 0, &o);
+  if (rc == 0 && o == NULL)
     fprintf(stderr, "scopecast-dump: no scope \"%s\" (see `scopecast-dump scopes`)\n", id);
-  else if (rc != 0 && rc != SC_ECORRUPT)
+  else if (rc == SC_ECORRUPT)
+    fprintf(stderr, "scopecast-dump: the record of scope \"%s\" is not JSON\n", id);
+  else if (rc != 0)
     fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
-  return rc == 0 ? o : NULL;
+  return o;
 }
 
 /* A scope put together from its head and its entries (FORMAT.md). */
 typedef struct {
   json_t *services, *listeners, *rules, *rule_entries, *deps;
 } assembly_t;
-
-/* Collects entries by hostname; a scope's own entries replace the base's. */
-static int collect_entry(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  (void)key;
-  (void)klen;
-  json_t *e = parse_record(val, vlen, "entry");
-  if (e == NULL)
-    return SC_ECORRUPT;
-  const char *host = json_string_value(json_object_get(e, "hostname"));
-  if (host == NULL) {
-    json_decref(e);
-    fprintf(stderr, "scopecast-dump: corrupt entry (no hostname)\n");
-    return SC_ECORRUPT;
-  }
-  json_object_set_new(arg, host, e);
-  return 0;
-}
 
 static void add_entry(assembly_t *a, const char *host, json_t *e) {
   json_t *svc = json_object();
@@ -303,132 +287,6 @@ static void add_entry(assembly_t *a, const char *host, json_t *e) {
 
 static int cmp_cstrp(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The entries of content_id (and of the base it refers to), by hostname. */
-static int scan_entries(sc_snapshot_view_t *v, const char *content_id, const char *base,
-                        json_t *by_host) {
-  const char *ids[2] = {base, content_id};
-  int rc = 0;
-  for (int i = 0; i < 2 && rc == 0; i++) {
-    if (ids[i] == NULL)
-      continue;
-    char prefix[1200];
-    size_t plen = strlen(ids[i]) + 1; /* the id and its NUL */
-    if (plen > sizeof(prefix))
-      return SC_EINVAL;
-    memcpy(prefix, ids[i], plen);
-    rc = sc_snapshot_view_scan(v, SC_TABLE_SCOPE_ENTRIES, prefix, plen, collect_entry, by_host);
-  }
-  return rc;
-}
-
-/* ---- history: a scope as it was at a retained version (FORMAT.md "history") ---------- */
-
-typedef struct {
-  const char *id;
-  size_t idlen;
-  uint64_t after; /* keep records of versions after this one */
-  json_t *list;   /* [[version, kind, host | null, value | null], ...] */
-} undo_scan_t;
-
-/* Keys: version (8 bytes big-endian), id, NUL, kind, host (FORMAT.md "history"). */
-static int collect_undo(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  undo_scan_t *u = arg;
-  const uint8_t *k = key;
-  if (klen < 8 + u->idlen + 2 || memcmp(k + 8, u->id, u->idlen) != 0 || k[8 + u->idlen] != 0)
-    return 0; /* another record's */
-  uint64_t version = 0;
-  for (int i = 0; i < 8; i++)
-    version = version << 8 | k[i];
-  if (version <= u->after)
-    return 0;
-  size_t at = 8 + u->idlen + 1;
-  char kind[2] = {(char)k[at], 0};
-  json_t *host = klen > at + 1 ? json_stringn((const char *)k + at + 1, klen - at - 1) : json_null();
-  json_t *value = vlen ? parse_record(val, vlen, "history") : json_null();
-  if (value == NULL) {
-    json_decref(host);
-    return SC_ECORRUPT;
-  }
-  json_array_append_new(u->list, json_pack("[I, s, o, o]", (json_int_t)version, kind, host, value));
-  return 0;
-}
-
-/* The undo records of id newer than version, newest first (the table is in version order;
- * it holds only the retained window). */
-static int undo_records(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out) {
-  undo_scan_t u = {id, strlen(id), version, json_array()};
-  int rc = sc_snapshot_view_scan(v, SC_TABLE_HISTORY, NULL, 0, collect_undo, &u);
-  json_t *reversed = json_array();
-  for (size_t i = json_array_size(u.list); i > 0; i--)
-    json_array_append(reversed, json_array_get(u.list, i - 1));
-  json_decref(u.list);
-  *out = reversed;
-  return rc;
-}
-
-/* The head of id at version (0: the latest), or NULL (said why). */
-static json_t *get_head_at(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, const char *id, uint64_t version) {
-  if (version == 0)
-    return get_head(r, v, id);
-  json_t *head = NULL, *undo = NULL;
-  int rc = sc_snapshot_view_get(v, SC_TABLE_SCOPES, id, strlen(id), load_record, &head);
-  if (rc == SC_ENOTFOUND)
-    rc = 0;
-  if (rc == 0)
-    rc = undo_records(v, id, version, &undo);
-  size_t i;
-  json_t *x;
-  json_array_foreach(undo, i, x) {
-    if (strcmp(json_string_value(json_array_get(x, 1)), "h") != 0)
-      continue;
-    json_decref(head);
-    head = json_is_null(json_array_get(x, 3)) ? NULL : json_incref(json_array_get(x, 3));
-  }
-  json_decref(undo);
-  if (rc == 0 && head == NULL)
-    fprintf(stderr, "scopecast-dump: no scope \"%s\" at version %llu\n", id, (unsigned long long)version);
-  else if (rc != 0)
-    fprintf(stderr, "scopecast-dump: %s\n", rc == SC_ECORRUPT ? "corrupt history record" : sc_snapshot_reader_errmsg(r));
-  if (rc != 0) {
-    json_decref(head);
-    return NULL;
-  }
-  return head;
-}
-
-/* As scan_entries, at version (0: the latest): each id's entries with its undo records
- * applied, newest first. */
-static int scan_entries_at(sc_snapshot_view_t *v, const char *content_id, const char *base, uint64_t version,
-                           json_t *by_host) {
-  if (version == 0)
-    return scan_entries(v, content_id, base, by_host);
-  const char *ids[2] = {base, content_id};
-  int rc = 0;
-  for (int i = 0; i < 2 && rc == 0; i++) {
-    if (ids[i] == NULL)
-      continue;
-    json_t *own = json_object(), *undo = NULL;
-    rc = scan_entries(v, ids[i], NULL, own);
-    if (rc == 0)
-      rc = undo_records(v, ids[i], version, &undo);
-    size_t k;
-    json_t *x;
-    json_array_foreach(undo, k, x) {
-      const char *host = json_string_value(json_array_get(x, 2));
-      if (strcmp(json_string_value(json_array_get(x, 1)), "e") != 0 || host == NULL)
-        continue;
-      if (json_is_null(json_array_get(x, 3)))
-        json_object_del(own, host);
-      else
-        json_object_set(own, host, json_array_get(x, 3));
-    }
-    json_decref(undo);
-    json_object_update(by_host, own);
-    json_decref(own);
-  }
-  return rc;
 }
 
 /* Whether version can be put together: the latest, or within the retained history. */
@@ -494,7 +352,9 @@ static json_t *assemble(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *
   json_array_foreach(a.listeners, i, x) json_object_set_new(x, "services", json_array());
   json_array_foreach(json_object_get(head, "dependencies"), i, x) json_array_append(a.deps, x);
   json_t *by_host = json_object();
-  int rc = scan_entries(v, content_id, json_string_value(json_object_get(head, "base")), by_host);
+  int rc = sc_scope_entries_at(v, content_id, json_string_value(json_object_get(head, "base")), 0, by_host);
+  if (rc == SC_ECORRUPT)
+    fprintf(stderr, "scopecast-dump: an entry of scope \"%s\" is not JSON\n", content_id);
   if (rc == 0)
     rc = add_entries(&a, by_host);
   json_decref(by_host);
@@ -562,352 +422,27 @@ static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
 /* A --label KEY=VALUE (strings borrowed from argv). */
 typedef sc_label_t label_arg_t;
 
-static bool selector_matches(json_t *selector, const label_arg_t *labels, size_t nlabels);
-
-static int hex16(const char *hex, uint8_t out[16]) {
-  if (hex == NULL || strlen(hex) != 32)
-    return -1;
-  for (int i = 0; i < 16; i++) {
-    unsigned v;
-    if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-      return -1;
-    out[i] = (uint8_t)v;
-  }
-  return 0;
-}
-
-typedef struct {
-  json_t *out;        /* the resource as printed */
-  const char *name;
-  int type;
-  bool raw;
-  char version[17]; /* XXH3-64 of the bytes, hex */
-} resource_t;
-
-static int load_resource(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  (void)key;
-  (void)klen;
-  resource_t *res = arg;
-  const sc_xds_type_info_t *t = &sc_xds_types[res->type];
-  snprintf(res->version, sizeof(res->version), "%016llx", (unsigned long long)XXH3_64bits(val, vlen));
-  if (res->raw) {
-    char *b64 = sc_base64(val, vlen);
-    res->out = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
+/* One resource as printed: config_dump's shape (name, version, the decoded resource with
+ * its @type), or with --raw its bytes in base64. */
+static json_t *print_resource(const sc_resource_t *res, int type, bool raw) {
+  const sc_xds_type_info_t *t = &sc_xds_types[type];
+  if (raw) {
+    char *b64 = sc_base64(res->bytes, res->len);
+    json_t *o = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
     free(b64);
-    return res->out ? 0 : SC_ENOMEM;
+    return o;
   }
   json_t *decoded = NULL;
-  int rc = sc_pbjson_decode(t->descriptor, val, vlen, &sc_xds_registry, &decoded);
-  if (rc != 0) {
+  if (sc_pbjson_decode(t->descriptor, res->bytes, res->len, &sc_xds_registry, &decoded) != 0) {
     fprintf(stderr, "scopecast-dump: resource %s does not decode as %s\n", res->name, t->descriptor->name);
-    return SC_ECORRUPT;
+    return NULL;
   }
   json_t *typed = json_pack("{s:s}", "@type", t->type_url); /* first, as Envoy prints it */
   json_object_update(typed, decoded);
   json_decref(decoded);
-  res->out = json_object();
-  json_object_set_new(res->out, "resource", typed);
-  return 0;
+  return json_pack("{s:s, s:s, s:o}", "name", res->name, "version", res->version, "resource", typed);
 }
 
-/* The resources a [["name", "hash"(, "eds id")], ...] cluster list names, appended to out:
- * the clusters, or for type endpoints the assignments of its EDS clusters (table
- * endpoints, key "name#id"; their version is the XXH3-64 of the bytes). */
-static int add_resources(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *refs, int type, bool raw,
-                         bool past, json_t *out) {
-  size_t i;
-  json_t *ref;
-  json_array_foreach(refs, i, ref) {
-    const char *name = json_string_value(json_array_get(ref, 0));
-    const char *hash = json_string_value(json_array_get(ref, 1));
-    const char *eds = json_string_value(json_array_get(ref, 2));
-    uint8_t key[16];
-    if (name == NULL || hex16(hash, key) != 0) {
-      fprintf(stderr, "scopecast-dump: corrupt resource reference\n");
-      return SC_ECORRUPT;
-    }
-    resource_t res = {NULL, name, type, raw, {0}};
-    int rc;
-    char ekey[1300];
-    if (type == SC_XDS_ENDPOINTS) {
-      if (eds == NULL)
-        continue; /* not an EDS cluster */
-      snprintf(ekey, sizeof(ekey), "%s#%s", name, eds);
-      hash = ekey;
-      rc = sc_snapshot_view_get(v, SC_TABLE_ENDPOINTS, ekey, strlen(ekey), load_resource, &res);
-      if (rc == SC_ENOTFOUND && past)
-        continue; /* assignments are not versioned: one no cluster names now is gone */
-    } else {
-      rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_resource, &res);
-    }
-    if (rc == SC_ENOTFOUND)
-      fprintf(stderr, "scopecast-dump: resource %s (%s) is missing from the snapshot\n", name, hash);
-    else if (rc != 0 && rc != SC_ECORRUPT && rc != SC_ENOMEM)
-      fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
-    if (rc != 0)
-      return rc;
-    if (!raw) { /* config_dump's shape: name, version, resource */
-      json_t *o = json_pack("{s:s, s:s}", "name", name, "version", type == SC_XDS_ENDPOINTS ? res.version : hash);
-      json_object_set(o, "resource", json_object_get(res.out, "resource"));
-      json_decref(res.out);
-      res.out = o;
-    }
-    json_array_append_new(out, res.out);
-  }
-  return 0;
-}
-
-/* Appends one resource given its bytes (decoded, or raw) to out; its version is the
- * XXH3-64 of the bytes. */
-static int add_bytes(const char *name, int type, bool raw, const void *bytes, size_t len, json_t *out) {
-  resource_t res = {NULL, name, type, raw, {0}};
-  int rc = load_resource(&res, NULL, 0, bytes, len);
-  if (rc != 0)
-    return rc;
-  if (!raw) {
-    json_t *o = json_pack("{s:s, s:s}", "name", name, "version", res.version);
-    json_object_set(o, "resource", json_object_get(res.out, "resource"));
-    json_decref(res.out);
-    res.out = o;
-  }
-  json_array_append_new(out, res.out);
-  return 0;
-}
-
-typedef struct {
-  const char *vhost;  /* "HOSTNAME:PORT", or a catch-all's name */
-  const char *config; /* the route configuration: what follows the last ':'; NULL: every one */
-  const char *hash;
-  size_t at;          /* position: head first, then entries by hostname */
-} route_ref_t;
-
-static int cmp_route_ref(const void *pa, const void *pb) {
-  const route_ref_t *a = pa, *b = pb;
-  int c = strcmp(a->vhost, b->vhost);
-  return c ? c : (a->at > b->at) - (a->at < b->at);
-}
-
-static int cmp_config(const void *pa, const void *pb) {
-  const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
-  long x = strtol(a, NULL, 10), y = strtol(b, NULL, 10);
-  return x != y ? (x > y) - (x < y) : strcmp(a, b);
-}
-
-typedef struct {
-  const uint8_t *bytes;
-  size_t len;
-  uint8_t *copy;
-} part_load_t;
-
-static int load_part(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  (void)key;
-  (void)klen;
-  part_load_t *p = arg;
-  if ((p->copy = malloc(vlen ? vlen : 1)) == NULL)
-    return SC_ENOMEM;
-  memcpy(p->copy, val, vlen);
-  p->bytes = p->copy;
-  p->len = vlen;
-  return 0;
-}
-
-/* The route configurations of a scope (FORMAT.md "Composed resources"): for each name,
- * the head's VirtualService virtual hosts and the entries' service virtual hosts of that
- * port, the first of each name kept, sorted by name, then the catch-all. */
-static int add_route_configs(sc_snapshot_view_t *v, json_t *head_refs, json_t *entry_refs, bool raw, json_t *out) {
-  size_t n = json_array_size(head_refs) + json_array_size(entry_refs), nrefs = 0, nconfigs = 0;
-  route_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
-  const char **configs = calloc(n ? n : 1, sizeof(*configs));
-  sc_xds_part_t *parts = calloc(n ? n : 1, sizeof(*parts));
-  uint8_t **copies = calloc(n ? n : 1, sizeof(*copies));
-  int rc = refs && configs && parts && copies ? 0 : SC_ENOMEM;
-  json_t *lists[2] = {head_refs, entry_refs};
-  for (int l = 0; l < 2 && rc == 0; l++) {
-    size_t i;
-    json_t *ref;
-    json_array_foreach(lists[l], i, ref) {
-      const char *name = json_string_value(json_array_get(ref, 0)), *hash = json_string_value(json_array_get(ref, 1));
-      if (name == NULL || hash == NULL) {
-        rc = SC_ECORRUPT;
-        break;
-      }
-      const char *colon = strrchr(name, ':');
-      refs[nrefs] = (route_ref_t){name, colon ? colon + 1 : NULL, hash, nrefs};
-      nrefs++;
-      bool seen = colon == NULL;
-      for (size_t k = 0; k < nconfigs && !seen; k++)
-        seen = strcmp(configs[k], colon + 1) == 0;
-      if (!seen)
-        configs[nconfigs++] = colon + 1;
-    }
-  }
-  if (rc == 0) {
-    qsort(refs, nrefs, sizeof(*refs), cmp_route_ref);
-    qsort(configs, nconfigs, sizeof(*configs), cmp_config);
-  }
-  for (size_t c = 0; c < nconfigs && rc == 0; c++) {
-    size_t nparts = 0;
-    for (int catch_all = 0; catch_all < 2 && rc == 0; catch_all++)
-      for (size_t i = 0; i < nrefs && rc == 0; i++) {
-        const route_ref_t *x = &refs[i];
-        if ((x->config == NULL) != catch_all || (x->config != NULL && strcmp(x->config, configs[c]) != 0))
-          continue;
-        if (i > 0 && x->config != NULL && strcmp(refs[i - 1].vhost, x->vhost) == 0)
-          continue; /* a name already taken: the first wins */
-        uint8_t key[16];
-        part_load_t p = {NULL, 0, NULL};
-        if (hex16(x->hash, key) != 0)
-          rc = SC_ECORRUPT;
-        else if ((rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_part, &p)) == SC_ENOTFOUND)
-          fprintf(stderr, "scopecast-dump: virtual host %s (%s) is missing from the snapshot\n", x->vhost, x->hash);
-        if (rc == 0) {
-          copies[nparts] = p.copy;
-          parts[nparts++] = (sc_xds_part_t){p.bytes, p.len};
-        }
-      }
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    if (rc == 0 && (rc = sc_xds_compose_routes(configs[c], parts, nparts, &bytes, &len)) == 0)
-      rc = add_bytes(configs[c], SC_XDS_ROUTES, raw, bytes, len, out);
-    free(bytes);
-    for (size_t k = 0; k < nparts; k++)
-      free(copies[k]);
-  }
-  free(refs);
-  free(configs);
-  free(parts);
-  free(copies);
-  return rc;
-}
-
-/* Appends to list the references of refs whose name it has none of yet (the first of each
- * name wins: an older service's target port over a newer one's). */
-static void add_unnamed(json_t *list, json_t *refs) {
-  size_t i, j;
-  json_t *x, *y;
-  json_array_foreach(refs, i, x) {
-    bool have = false;
-    json_array_foreach(list, j, y) have |= json_equal(json_array_get(x, 0), json_array_get(y, 0));
-    if (!have)
-      json_array_append(list, x);
-  }
-}
-
-/* A listener ["name", "hash"] with these filter chains ["name", "hash"] appended (field 3,
- * filter_chains): a proxy's virtualInbound with the chains of the services it serves. */
-static int add_composed_listener(sc_snapshot_view_t *v, json_t *ref, json_t *chains, bool raw, json_t *out) {
-  size_t n = json_array_size(chains) + 1;
-  part_load_t *loads = calloc(n, sizeof(*loads));
-  sc_xds_part_t *parts = calloc(n, sizeof(*parts));
-  int rc = loads && parts ? 0 : SC_ENOMEM;
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    json_t *x = i == 0 ? ref : json_array_get(chains, i - 1);
-    uint8_t key[16];
-    if (hex16(json_string_value(json_array_get(x, 1)), key) != 0)
-      rc = SC_ECORRUPT;
-    else if ((rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_part, &loads[i])) == SC_ENOTFOUND)
-      fprintf(stderr, "scopecast-dump: %s is missing from the snapshot\n", json_string_value(json_array_get(x, 0)));
-    if (rc == 0 && i > 0)
-      parts[i - 1] = (sc_xds_part_t){loads[i].bytes, loads[i].len};
-  }
-  uint8_t *bytes = NULL;
-  size_t len = 0;
-  if (rc == 0 && (rc = sc_xds_compose_append(loads[0].bytes, loads[0].len, 3, parts, n - 1, &bytes, &len)) == 0)
-    rc = add_bytes(json_string_value(json_array_get(ref, 0)), SC_XDS_LISTENERS, raw, bytes, len, out);
-  free(bytes);
-  for (size_t i = 0; loads && i < n; i++)
-    free(loads[i].copy);
-  free(loads);
-  free(parts);
-  return rc;
-}
-
-typedef struct {
-  json_t *ref; /* ["name", "hash", egress listener index] */
-  size_t at;   /* position among the entries, by hostname */
-} listener_ref_t;
-
-static int cmp_listener_ref(const void *pa, const void *pb) {
-  const listener_ref_t *a = pa, *b = pb;
-  json_int_t x = json_integer_value(json_array_get(a->ref, 2)), y = json_integer_value(json_array_get(b->ref, 2));
-  return x != y ? (x > y) - (x < y) : (a->at > b->at) - (a->at < b->at);
-}
-
-static int cmp_listener_name(const void *pa, const void *pb) {
-  const listener_ref_t *a = pa, *b = pb;
-  return strcmp(json_string_value(json_array_get(a->ref, 0)), json_string_value(json_array_get(b->ref, 0)));
-}
-
-/* The listeners of a scope (lds.h): the entries' outbound listeners, the first of each name
- * with egress listeners in order, sorted by name; then the head's virtual listeners,
- * unless the proxy does not capture traffic. */
-static int add_listeners(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *head_refs, json_t *no_capture_refs,
-                         json_t *entry_refs, json_t *inbound_chains, bool no_capture, bool raw, json_t *out) {
-  size_t n = json_array_size(entry_refs), kept = 0;
-  listener_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
-  if (refs == NULL)
-    return SC_ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    refs[i] = (listener_ref_t){json_array_get(entry_refs, i), i};
-  qsort(refs, n, sizeof(*refs), cmp_listener_ref);
-  for (size_t i = 0; i < n; i++) {
-    bool taken = false;
-    for (size_t k = 0; k < kept && !taken; k++)
-      taken = cmp_listener_name(&refs[k], &refs[i]) == 0;
-    if (!taken)
-      refs[kept++] = refs[i];
-  }
-  qsort(refs, kept, sizeof(*refs), cmp_listener_name);
-  json_t *list = json_array();
-  for (size_t i = 0; i < kept; i++)
-    json_array_append(list, refs[i].ref);
-  free(refs);
-  int rc = add_resources(r, v, list, SC_XDS_LISTENERS, raw, false, out);
-  json_decref(list);
-  /* The head's: the virtual listeners (not for a proxy capturing nothing) and the ingress
-   * ports that are sockets; such a proxy also gets the rest of the ingress ports. */
-  size_t i;
-  json_t *x;
-  json_array_foreach(head_refs, i, x) {
-    const char *name = json_string_value(json_array_get(x, 0));
-    if (no_capture && name != NULL && strncmp(name, "virtual", 7) == 0)
-      continue;
-    if (rc == 0 && name != NULL && strcmp(name, "virtualInbound") == 0 && json_array_size(inbound_chains) > 0) {
-      rc = add_composed_listener(v, x, inbound_chains, raw, out);
-      continue;
-    }
-    json_t *one = json_pack("[O]", x);
-    if (rc == 0)
-      rc = add_resources(r, v, one, SC_XDS_LISTENERS, raw, false, out);
-    json_decref(one);
-  }
-  if (no_capture && rc == 0)
-    rc = add_resources(r, v, no_capture_refs, SC_XDS_LISTENERS, raw, false, out);
-  return rc;
-}
-
-/* The version of one type of a proxy's configuration (Envoy's version_info): the XXH3-64
- * of its resources' names and versions in order, 16 hex digits. It changes exactly when
- * what the proxy gets of that type does. */
-static const char *type_version(json_t *resources, char out[17]) {
-  XXH3_state_t *st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  size_t i;
-  json_t *x;
-  json_array_foreach(resources, i, x) {
-    const char *name = json_string_value(json_object_get(x, "name"));
-    const char *version = json_string_value(json_object_get(x, "version"));
-    XXH3_64bits_update(st, name ? name : "", strlen(name ? name : "") + 1);
-    XXH3_64bits_update(st, version ? version : "", strlen(version ? version : "") + 1);
-  }
-  snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(st));
-  XXH3_freeState(st);
-  return out;
-}
-
-/* The clusters of a proxy with these labels in scope id: the static ones of the head, then
- * per hostname the variant of the first selector rule its labels match, else the
- * default (FORMAT.md). */
 typedef struct {
   const char *id;
   int type;
@@ -917,86 +452,36 @@ typedef struct {
   bool no_capture, raw;
 } query_t;
 
-/* What a proxy of scope q->id with q->labels gets of q->type at q->version, appended to
- * out, in one read transaction. 0, or 1 (said why). */
-static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out) {
-  const char *id = q->id;
-  int type = q->type;
-  const label_arg_t *labels = q->labels;
-  size_t nlabels = q->nlabels;
-  bool no_capture = q->no_capture, raw = q->raw;
+/* What a proxy of scope q->id with q->labels gets of q->type at q->version (gather.h),
+ * appended to out, and the type's version_info into vi. 0, or 1 (said why). */
+static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out, char vi[17]) {
   sc_snapshot_view_t *v;
   if (sc_snapshot_view_begin(r, &v) != 0) {
     fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
     return 1;
   }
-  json_t *head = get_head_at(r, v, id, q->version), *content = head, *by_host = json_object();
-  json_t *entry_routes = json_array(), *entry_listeners = json_array();
-  json_t *inbound_clusters = json_array(), *inbound_chains = json_array();
-  const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
-  if (same != NULL)
-    content = get_head_at(r, v, same, q->version);
-  int rc = content ? 0 : 1;
-  if (rc == 0)
-    rc = scan_entries_at(v, same ? same : id, json_string_value(json_object_get(content, "base")), q->version,
-                         by_host);
-  if (rc == 0 && type != SC_XDS_ROUTES && type != SC_XDS_LISTENERS)
-    rc = add_resources(r, v, json_object_get(content, "clusters"), type, raw, q->version != 0, out);
-  size_t n = json_object_size(by_host), k = 0;
-  const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
-  const char *host;
-  json_t *e;
-  json_object_foreach(by_host, host, e) hosts[k++] = host;
-  if (hosts != NULL)
-    qsort(hosts, n, sizeof(*hosts), cmp_cstrp);
-  for (k = 0; hosts && k < n && rc == 0; k++) {
-    e = json_object_get(by_host, hosts[k]);
-    json_t *refs = json_object_get(e, "clusters"), *variant;
-    size_t i;
-    json_array_foreach(json_object_get(e, "clusterVariants"), i, variant) {
-      if (selector_matches(json_object_get(variant, "selector"), labels, nlabels)) {
-        refs = json_object_get(variant, "clusters");
-        break;
-      }
-    }
-    json_t *in = json_object_get(e, "inbound"); /* the proxy is a target of this service */
-    if (in != NULL && nlabels > 0 && selector_matches(json_object_get(in, "selector"), labels, nlabels)) {
-      add_unnamed(inbound_clusters, json_object_get(in, "clusters"));
-      add_unnamed(inbound_chains, json_object_get(in, "chains"));
-    }
-    if (type == SC_XDS_ROUTES) { /* the first label class the proxy is in, else the default */
-      json_t *routes = json_object_get(e, "routes");
-      json_array_foreach(json_object_get(e, "routeVariants"), i, variant) {
-        if (selector_matches(json_object_get(variant, "selector"), labels, nlabels)) {
-          routes = json_object_get(variant, "routes");
-          break;
-        }
-      }
-      json_array_extend(entry_routes, routes);
-    }
-    else if (type == SC_XDS_LISTENERS)
-      json_array_extend(entry_listeners,
-                        json_object_get(e, no_capture ? "outboundListenersNoCapture" : "outboundListeners"));
-    else
-      rc = add_resources(r, v, refs, type, raw, q->version != 0, out);
-  }
-  if (rc == 0 && type == SC_XDS_CLUSTERS)
-    rc = add_resources(r, v, inbound_clusters, type, raw, q->version != 0, out);
-  if (rc == 0 && type == SC_XDS_ROUTES)
-    rc = add_route_configs(v, json_object_get(content, "routes"), entry_routes, raw, out);
-  if (rc == 0 && type == SC_XDS_LISTENERS)
-    rc = add_listeners(r, v, json_object_get(content, "listeners"), json_object_get(content, "listenersNoCapture"),
-                       entry_listeners, no_capture ? NULL : inbound_chains, no_capture, raw, out);
-  json_decref(inbound_clusters);
-  json_decref(inbound_chains);
-  json_decref(entry_routes);
-  json_decref(entry_listeners);
-  free(hosts);
-  if (content != head)
-    json_decref(content);
-  json_decref(head);
-  json_decref(by_host);
+  sc_labels_t labels = {(uint32_t)q->nlabels, (sc_label_t *)q->labels};
+  sc_gather_query_t gq = {q->id, (sc_xds_type_t)q->type, q->version, &labels, q->no_capture};
+  sc_resource_list_t list = {NULL, 0, 0};
+  char err[512] = "";
+  int rc = sc_gather(v, &gq, &list, err, sizeof(err));
   sc_snapshot_view_end(v);
+  if (rc == SC_ENOTFOUND && q->version == 0)
+    fprintf(stderr, "scopecast-dump: no scope \"%s\" (see `scopecast-dump scopes`)\n", q->id);
+  else if (rc == SC_ENOTFOUND)
+    fprintf(stderr, "scopecast-dump: no scope \"%s\" at version %llu\n", q->id, (unsigned long long)q->version);
+  else if (rc != 0)
+    fprintf(stderr, "scopecast-dump: %s\n", err[0] ? err : sc_snapshot_reader_errmsg(r));
+  for (size_t i = 0; i < list.n && rc == 0; i++) {
+    json_t *o = print_resource(&list.items[i], q->type, q->raw);
+    if (o == NULL)
+      rc = SC_ECORRUPT;
+    else
+      json_array_append_new(out, o);
+  }
+  if (vi != NULL)
+    sc_resource_list_version(&list, vi);
+  sc_resource_list_free(&list);
   return rc != 0 ? 1 : 0;
 }
 
@@ -1004,7 +489,8 @@ static int cmd_resources(sc_snapshot_reader_t *r, const query_t *q, bool json) {
   if (check_version(r, q->version) != 0)
     return 1;
   json_t *out = json_array();
-  if (gather(r, q, out) != 0) {
+  char vi[17];
+  if (gather(r, q, out, vi) != 0) {
     json_decref(out);
     return 1;
   }
@@ -1020,9 +506,8 @@ static int cmd_resources(sc_snapshot_reader_t *r, const query_t *q, bool json) {
     json_decref(out);
     return 0;
   }
-  char vi[17];
   if (json)
-    return print_json(json_pack("{s:s, s:o}", "version_info", type_version(out, vi), "resources", out));
+    return print_json(json_pack("{s:s, s:o}", "version_info", vi, "resources", out));
   size_t i;
   json_t *x;
   printf("%-72s %s\n", "NAME", "VERSION");
@@ -1044,10 +529,10 @@ static int cmd_diff(sc_snapshot_reader_t *r, query_t q, uint64_t from, uint64_t 
     json_t *a = json_array(), *b = json_array();
     q.type = types[t];
     q.version = from;
-    status = gather(r, &q, a);
+    status = gather(r, &q, a, NULL);
     q.version = to;
     if (status == 0)
-      status = gather(r, &q, b);
+      status = gather(r, &q, b, NULL);
     json_t *va = json_object(), *vb = json_object(), *added = json_array(), *removed = json_array(),
            *changed = json_array();
     size_t i;

@@ -1,0 +1,64 @@
+/* What a proxy gets (snapshot/FORMAT.md "Composed resources"): the resources of one xDS
+ * type for a proxy of a scope, with its labels and interception mode, at the head or at a
+ * retained version, put together from the records of one read transaction. The dump tool
+ * prints them; the frontends serve them. Resources come in the order Envoy's config_dump
+ * shows them, each with the version a Delta response carries, and the list's version is
+ * the type's version_info. */
+#ifndef SC_GATHER_H
+#define SC_GATHER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry.h"
+#include "scopecast/config.h"
+#include "scopecast/snapshot.h"
+
+#define SC_RESOURCE_VERSION_MAX 33 /* 32 hex digits (XXH3-128) or 16 (XXH3-64), and a NUL */
+
+typedef struct {
+  char *name;                           /* owned */
+  char version[SC_RESOURCE_VERSION_MAX]; /* the content hash, hex */
+  uint8_t *bytes;                       /* the encoded resource (owned) */
+  size_t len;
+  char *endpoints_key;                  /* endpoints only: its key in table endpoints (owned) */
+} sc_resource_t;
+
+typedef struct {
+  sc_resource_t *items;
+  size_t n, cap;
+} sc_resource_list_t;
+
+typedef struct {
+  const char *scope;           /* the scope id */
+  sc_xds_type_t type;
+  uint64_t version;            /* a retained head version; 0: the latest */
+  const sc_labels_t *labels;   /* the proxy's labels (may be NULL: none) */
+  bool no_capture;             /* interception mode NONE */
+} sc_gather_query_t;
+
+/* Appends what a proxy of q->scope gets of q->type to out (which the caller owns: free it
+ * with sc_resource_list_free). Returns 0; SC_ENOTFOUND when the scope does not exist (at
+ * that version); SC_ECORRUPT for records that do not parse or name missing resources;
+ * SC_ENOMEM; or an LMDB failure (SC_ESTORAGE). err says which record and why. */
+int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_list_t *out, char *err,
+              size_t errlen);
+
+void sc_resource_list_free(sc_resource_list_t *list);
+
+/* The type's version_info: XXH3-64 of the names and versions in order, 16 hex digits. It
+ * changes exactly when what the proxy gets of that type does. */
+void sc_resource_list_version(const sc_resource_list_t *list, char out[17]);
+
+/* A scope's head at version (0: the latest), NULL in *out when it has none; 0, SC_ECORRUPT,
+ * or an LMDB failure. */
+int sc_scope_head_at(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out);
+
+/* The entries of content_id and of the base it refers to (may be NULL) at version (0: the
+ * latest), added to by_host by hostname; a scope's own entries replace the base's. */
+int sc_scope_entries_at(sc_snapshot_view_t *v, const char *content_id, const char *base, uint64_t version,
+                        json_t *by_host);
+
+#endif
