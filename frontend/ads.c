@@ -1,0 +1,831 @@
+/* ADS, state of the world and Delta (see ads.h). */
+#include "ads.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "envoy/service/discovery/v3/discovery.pb-c.h"
+#include "proxy.h"
+#include "scopecast/error.h"
+
+/* A name subscribed, sent or known, with the version the client has (Delta). */
+typedef struct {
+  char version[SC_RESOURCE_VERSION_MAX]; /* "" : told it does not exist */
+  char name[];
+} name_t;
+
+typedef struct {
+  bool requested;          /* the client asked for this type on this stream */
+  bool wildcard, named_ever;
+  sc_strmap_t names;       /* explicit subscriptions -> name_t */
+  bool dirty;              /* a response may be due: look when the call is free */
+  bool force;              /* respond even when nothing changed (new names, first request) */
+  bool always_respond;     /* EDS: answer the next request (a CDS response went before) */
+  uint64_t sent_nonce;
+  char sent_version[17], nacked_version[17];
+  sc_strmap_t sent;        /* SotW: names in the last response; Delta: what the client has */
+  /* A response split for a gRPC client's size cap: the rest to send. */
+  sc_resource_t **rest;
+  size_t nrest;
+  char rest_version[17];
+} type_state_t;
+
+typedef struct stream_s {
+  struct stream_s *prev, *next;             /* all streams */
+  struct stream_s *view_prev, *view_next;   /* the streams of one view */
+  struct stream_s *next_pending;
+  bool pending;
+  sc_ads_t *ads;
+  sc_h2_call_t *call;
+  bool delta, started, finished;
+  ProtobufCMessage *first;                  /* the first request: it owns the node */
+  sc_proxy_t proxy;
+  bool grpc_client;
+  char *scope;
+  sc_view_t *view;
+  uint64_t nonce;
+  type_state_t types[SC_XDS__TYPES];
+} stream_t;
+
+struct sc_ads_s {
+  sc_views_t *views;
+  sc_ads_opts_t opts;
+  const sc_logger_t *log;
+  stream_t *streams;
+  stream_t *pending;
+  bool reresolve;
+  sc_ads_stats_t stats;
+  json_t *nacks_by;
+};
+
+int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out) {
+  sc_ads_t *a = calloc(1, sizeof(*a));
+  if (a == NULL || (a->nacks_by = json_object()) == NULL) {
+    free(a);
+    return SC_ENOMEM;
+  }
+  a->views = views;
+  a->opts = *opts;
+  a->log = log;
+  *out = a;
+  return 0;
+}
+
+void sc_ads_free(sc_ads_t *ads) {
+  if (ads == NULL)
+    return;
+  json_decref(ads->nacks_by);
+  free(ads);
+}
+
+void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out) { *out = ads->stats; }
+json_t *sc_ads_nacks_by(const sc_ads_t *ads) { return ads->nacks_by; }
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+static name_t *name_put(sc_strmap_t *m, const char *name, const char *version) {
+  name_t *n = sc__strmap_get(m, sc_str(name));
+  if (n == NULL) {
+    size_t len = strlen(name);
+    if ((n = malloc(sizeof(*n) + len + 1)) == NULL)
+      return NULL;
+    memcpy(n->name, name, len + 1);
+    if (sc__strmap_put(m, sc_str(n->name), n) != 0) {
+      free(n);
+      return NULL;
+    }
+  }
+  snprintf(n->version, sizeof(n->version), "%s", version ? version : "");
+  return n;
+}
+
+static void name_del(sc_strmap_t *m, const char *name) { free(sc__strmap_remove(m, sc_str(name))); }
+
+static bool name_has(const sc_strmap_t *m, const char *name) { return sc__strmap_get(m, sc_str(name)) != NULL; }
+
+typedef struct {
+  name_t **items;
+  size_t n;
+} name_list_t;
+
+static void collect_name(void *arg, sc_str_t key, void *value) {
+  (void)key;
+  name_list_t *l = arg;
+  l->items[l->n++] = value;
+}
+
+/* The names of m (borrowed), so that m can change while they are visited. */
+static name_list_t name_list(const sc_strmap_t *m) {
+  name_list_t l = {calloc(m->n ? m->n : 1, sizeof(name_t *)), 0};
+  if (l.items != NULL)
+    sc__strmap_foreach(m, collect_name, &l);
+  return l;
+}
+
+static void names_clear(sc_strmap_t *m) {
+  sc__strmap_free(m, free);
+  sc__strmap_init(m);
+}
+
+/* ---- streams ----------------------------------------------------------------------------- */
+
+static const char *type_name(int t) { return sc_xds_types[t].name; }
+
+static void queue(stream_t *s) {
+  if (s->pending || s->finished)
+    return;
+  s->pending = true;
+  s->next_pending = s->ads->pending;
+  s->ads->pending = s;
+}
+
+static void unqueue(stream_t *s) {
+  if (!s->pending)
+    return;
+  for (stream_t **p = &s->ads->pending; *p != NULL; p = &(*p)->next_pending)
+    if (*p == s) {
+      *p = s->next_pending;
+      break;
+    }
+  s->pending = false;
+}
+
+static void detach_view(stream_t *s) {
+  if (s->view == NULL)
+    return;
+  if (s->view_prev)
+    s->view_prev->view_next = s->view_next;
+  else
+    s->view->watchers = s->view_next;
+  if (s->view_next)
+    s->view_next->view_prev = s->view_prev;
+  s->view_prev = s->view_next = NULL;
+  sc_views_release(s->ads->views, s->view);
+  s->view = NULL;
+}
+
+static void attach_view(stream_t *s, sc_view_t *v) {
+  s->view = v;
+  s->view_prev = NULL;
+  s->view_next = v->watchers;
+  if (s->view_next)
+    s->view_next->view_prev = s;
+  v->watchers = s;
+}
+
+void *sc_ads_open(void *app, sc_h2_call_t *call, sc_h2_method_t method) {
+  sc_ads_t *ads = app;
+  stream_t *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  s->ads = ads;
+  s->call = call;
+  s->delta = method == SC_H2_DELTA;
+  for (int t = 0; t < SC_XDS__TYPES; t++) {
+    sc__strmap_init(&s->types[t].names);
+    sc__strmap_init(&s->types[t].sent);
+  }
+  s->next = ads->streams;
+  if (ads->streams)
+    ads->streams->prev = s;
+  ads->streams = s;
+  ads->stats.streams++;
+  ads->stats.streams_total++;
+  return s;
+}
+
+void sc_ads_closed(void *app, void *state) {
+  sc_ads_t *ads = app;
+  stream_t *s = state;
+  if (s->started)
+    sc_log(ads->log, SC_LOG_INFO, "%s: stream of %.*s ended", sc_h2_call_peer(s->call), (int)s->proxy.id.len,
+           s->proxy.id.ptr);
+  unqueue(s);
+  detach_view(s);
+  for (int t = 0; t < SC_XDS__TYPES; t++) {
+    names_clear(&s->types[t].names);
+    names_clear(&s->types[t].sent);
+    sc__strmap_free(&s->types[t].names, NULL);
+    sc__strmap_free(&s->types[t].sent, NULL);
+    free(s->types[t].rest);
+  }
+  if (s->first != NULL)
+    protobuf_c_message_free_unpacked(s->first, NULL);
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    ads->streams = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  ads->stats.streams--;
+  free(s->scope);
+  free(s);
+}
+
+static void finish(stream_t *s, int status, const char *message) {
+  s->finished = true;
+  unqueue(s);
+  sc_h2_call_finish(s->call, status, message);
+}
+
+/* The proxy's scope and view; the stream waits (nothing to serve) while the snapshot
+ * cannot say. Returns whether the scope changed. */
+static bool resolve(stream_t *s) {
+  sc_ads_t *ads = s->ads;
+  char *scope = NULL;
+  int rc = sc_views_resolve(ads->views, s->proxy.namespace_, &s->proxy.label_set, &scope);
+  if (rc != 0) {
+    if (rc != SC_ENOTFOUND)
+      sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot resolve its scope: %s", (int)s->proxy.id.len, s->proxy.id.ptr,
+             sc_strerror(rc));
+    return false;
+  }
+  if (s->scope != NULL && strcmp(s->scope, scope) == 0) {
+    free(scope);
+    return false;
+  }
+  sc_view_t *v;
+  if (sc_views_acquire(ads->views, scope, &s->proxy.label_set, s->proxy.interception == SC_INTERCEPT_NONE, &v) != 0) {
+    free(scope);
+    return false;
+  }
+  if (s->scope != NULL)
+    sc_log(ads->log, SC_LOG_INFO, "%.*s: scope %s -> %s", (int)s->proxy.id.len, s->proxy.id.ptr, s->scope, scope);
+  detach_view(s);
+  free(s->scope);
+  s->scope = scope;
+  attach_view(s, v);
+  for (int t = 0; t < SC_XDS__TYPES; t++)
+    if (s->types[t].requested)
+      s->types[t].dirty = true;
+  return true;
+}
+
+static const Google__Protobuf__Value *node_meta(const Envoy__Config__Core__V3__Node *node, const char *key) {
+  for (size_t i = 0; node->metadata != NULL && i < node->metadata->n_fields; i++)
+    if (node->metadata->fields[i]->key != NULL && strcmp(node->metadata->fields[i]->key, key) == 0)
+      return node->metadata->fields[i]->value;
+  return NULL;
+}
+
+/* The first request: who the proxy is. False when the stream was ended. */
+static bool start(stream_t *s, ProtobufCMessage *req, const Envoy__Config__Core__V3__Node *node) {
+  sc_ads_t *ads = s->ads;
+  char err[256];
+  if (sc_proxy_from_node(node, &s->proxy, err, sizeof(err)) != 0) {
+    ads->stats.invalid_nodes++;
+    sc_log(ads->log, SC_LOG_WARN, "%s: invalid node: %s", sc_h2_call_peer(s->call), err);
+    protobuf_c_message_free_unpacked(req, NULL);
+    finish(s, SC_GRPC_INVALID_ARGUMENT, err);
+    return false;
+  }
+  s->first = req; /* the proxy's strings point into it */
+  s->started = true;
+  const Google__Protobuf__Value *gen = node_meta(node, "GENERATOR");
+  s->grpc_client = (node->user_agent_name != NULL && strstr(node->user_agent_name, "gRPC") != NULL) ||
+                   (gen != NULL && gen->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE &&
+                    strcmp(gen->string_value, "grpc") == 0);
+  resolve(s);
+  sc_log(ads->log, SC_LOG_INFO, "%s: %s stream of %s, scope %s", sc_h2_call_peer(s->call), s->delta ? "delta" : "sotw",
+         node->id, s->scope ? s->scope : "(not resolved yet)");
+  return true;
+}
+
+/* ---- responses ----------------------------------------------------------------------------- */
+
+typedef struct {
+  sc_body_t *body;
+  size_t nonce_len;
+  uint8_t nonce[40];
+} send_t;
+
+static void release_send(void *arg) {
+  send_t *x = arg;
+  sc_body_unref(x->body);
+  free(x);
+}
+
+static void hash_items(sc_resource_t *const *items, size_t n, char out[17]) {
+  XXH3_state_t *st = XXH3_createState();
+  if (st == NULL) {
+    snprintf(out, 17, "%016x", 0);
+    return;
+  }
+  XXH3_64bits_reset(st);
+  for (size_t i = 0; i < n; i++) {
+    XXH3_64bits_update(st, items[i]->name, strlen(items[i]->name) + 1);
+    XXH3_64bits_update(st, items[i]->version, strlen(items[i]->version) + 1);
+  }
+  snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(st));
+  XXH3_freeState(st);
+}
+
+/* Sends body (a DiscoveryResponse without nonce, taken) with the stream's next nonce as a
+ * second encoded part: protobuf merges concatenated messages. */
+static int send_body(stream_t *s, sc_body_t *body, uint64_t *nonce_out) {
+  send_t *x = calloc(1, sizeof(*x));
+  if (x == NULL) {
+    sc_body_unref(body);
+    return SC_ENOMEM;
+  }
+  char nonce[24];
+  snprintf(nonce, sizeof(nonce), "%" PRIu64, ++s->nonce);
+  Envoy__Service__Discovery__V3__DiscoveryResponse r = ENVOY__SERVICE__DISCOVERY__V3__DISCOVERY_RESPONSE__INIT;
+  r.nonce = nonce;
+  x->body = body;
+  x->nonce_len = envoy__service__discovery__v3__discovery_response__pack(&r, x->nonce);
+  sc_h2_part_t parts[2] = {{body->data, body->len}, {x->nonce, x->nonce_len}};
+  int rc = sc_h2_call_send(s->call, parts, 2, release_send, x);
+  if (rc != 0) {
+    release_send(x);
+    return rc;
+  }
+  *nonce_out = s->nonce;
+  s->ads->stats.pushes++;
+  return 0;
+}
+
+/* What a SotW response of type t carries: every resource for a wildcard, else those of
+ * the subscribed names that exist, in the view's order. */
+static size_t sotw_items(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **items) {
+  type_state_t *ts = &s->types[t];
+  size_t n = 0;
+  for (size_t i = 0; i < vt->list.n; i++) {
+    sc_resource_t *r = &vt->list.items[i];
+    if ((ts->wildcard || name_has(&ts->names, r->name)) &&
+        (i == 0 || sc__strmap_get(&vt->by_name, sc_str(r->name)) == r)) /* each name once */
+      items[n++] = r;
+  }
+  return n;
+}
+
+/* Estimated encoded size of items in a response. */
+static size_t items_size(sc_resource_t *const *items, size_t n, int t) {
+  size_t sum = 64;
+  for (size_t i = 0; i < n; i++)
+    sum += items[i]->len + strlen(sc_xds_types[t].type_url) + 16;
+  return sum;
+}
+
+/* Sends items[0..n) as one SotW response (or the first part of a split one). */
+static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **items, size_t n, const char *version) {
+  type_state_t *ts = &s->types[t];
+  sc_body_t *body = n == vt->list.n && strcmp(version, vt->version) == 0 ? sc_views_full_body(vt, (sc_xds_type_t)t)
+                                                                         : sc_body_encode((sc_xds_type_t)t, version, items, n);
+  if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
+    sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
+           type_name(t));
+    return false;
+  }
+  snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", version);
+  for (size_t i = 0; i < n; i++)
+    name_put(&ts->sent, items[i]->name, items[i]->version);
+  sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: push %s version %s, %zu resources, nonce %" PRIu64, (int)s->proxy.id.len,
+         s->proxy.id.ptr, type_name(t), version, n, ts->sent_nonce);
+  return true;
+}
+
+/* The rest of a split response (gRPC size cap). True when something was sent. */
+static bool sotw_send_rest(stream_t *s, int t, sc_view_type_t *vt) {
+  type_state_t *ts = &s->types[t];
+  size_t cap = s->ads->opts.grpc_max_response, n = 0, size = 64;
+  while (n < ts->nrest && (n == 0 || size + items_size(&ts->rest[n], 1, t) <= cap)) {
+    size += items_size(&ts->rest[n], 1, t);
+    n++;
+  }
+  if (items_size(ts->rest, 1, t) > cap) { /* one resource alone is over the cap */
+    s->ads->stats.oversize_skipped++;
+    sc_log(s->ads->log, SC_LOG_WARN, "%.*s: %s %s is larger than the gRPC response cap (%zu bytes): not sent",
+           (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), ts->rest[0]->name, cap);
+    memmove(ts->rest, ts->rest + 1, (ts->nrest - 1) * sizeof(*ts->rest));
+    ts->nrest--;
+    return false;
+  }
+  bool sent = sotw_send(s, t, vt, ts->rest, n, ts->rest_version);
+  memmove(ts->rest, ts->rest + n, (ts->nrest - n) * sizeof(*ts->rest));
+  ts->nrest -= n;
+  return sent;
+}
+
+/* A SotW response of type t if one is due. True when something was sent. */
+static bool serve_sotw(stream_t *s, int t) {
+  sc_ads_t *ads = s->ads;
+  type_state_t *ts = &s->types[t];
+  sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  if (vt == NULL || !vt->present)
+    return false; /* nothing to serve yet; the stream is told when there is */
+  if (ts->nrest > 0 && strcmp(ts->rest_version, vt->version) == 0) {
+    bool sent = sotw_send_rest(s, t, vt);
+    ts->dirty = ts->nrest > 0;
+    return sent;
+  }
+  ts->nrest = 0;
+  sc_resource_t **items = calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
+  if (items == NULL)
+    return false;
+  size_t n = sotw_items(s, t, vt, items);
+  char version[17];
+  if (n == vt->list.n)
+    memcpy(version, vt->version, sizeof(version));
+  else
+    hash_items(items, n, version);
+  bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
+  bool forced = ts->force;
+  ts->dirty = ts->force = false;
+  /* Only send what changed; never the version the client rejected. */
+  if (!forced && (strcmp(version, ts->sent_version) == 0 || strcmp(version, ts->nacked_version) == 0)) {
+    free(items);
+    return false;
+  }
+  bool sent = false;
+  size_t cap = ads->opts.grpc_max_response;
+  if (s->grpc_client && cap > 0 && items_size(items, n, t) > cap) {
+    if (full_state) { /* LDS and CDS cannot be split: the client would delete the rest */
+      ads->stats.oversize_skipped++;
+      sc_log(ads->log, SC_LOG_WARN,
+             "%.*s: %s response of %zu resources is larger than the gRPC response cap (%zu bytes): not sent",
+             (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), n, cap);
+      snprintf(ts->nacked_version, sizeof(ts->nacked_version), "%s", version); /* not again */
+      free(items);
+      return false;
+    }
+    free(ts->rest);
+    ts->rest = items;
+    ts->nrest = n;
+    memcpy(ts->rest_version, version, sizeof(version));
+    names_clear(&ts->sent);
+    sent = sotw_send_rest(s, t, vt);
+    ts->dirty = ts->nrest > 0;
+    items = NULL;
+  } else {
+    names_clear(&ts->sent);
+    sent = sotw_send(s, t, vt, items, n, version);
+  }
+  free(items);
+  if (sent && t == SC_XDS_CLUSTERS)
+    s->types[SC_XDS_ENDPOINTS].always_respond = true; /* warming needs a new assignment */
+  if (sent && t == SC_XDS_ENDPOINTS)
+    ts->always_respond = false;
+  return sent;
+}
+
+/* ---- Delta responses -------------------------------------------------------------------------- */
+
+static bool delta_wants(const type_state_t *ts, const char *name) {
+  return ts->wildcard || name_has(&ts->names, name);
+}
+
+/* A Delta response of type t with what the client lacks, if anything. */
+static bool serve_delta(stream_t *s, int t) {
+  sc_ads_t *ads = s->ads;
+  type_state_t *ts = &s->types[t];
+  sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  if (vt == NULL || !vt->present)
+    return false;
+  ts->dirty = ts->force = false;
+  size_t cap = vt->list.n + ts->names.n + ts->sent.n + 1;
+  Envoy__Service__Discovery__V3__Resource *res = calloc(cap, sizeof(*res));
+  Envoy__Service__Discovery__V3__Resource **res_ptrs = calloc(cap, sizeof(*res_ptrs));
+  Google__Protobuf__Any *anys = calloc(cap, sizeof(*anys));
+  char **removed = calloc(cap, sizeof(*removed));
+  name_list_t known = name_list(&ts->sent), subs = name_list(&ts->names);
+  size_t nres = 0, nremoved = 0;
+  bool ok = res && res_ptrs && anys && removed && known.items && subs.items;
+  for (size_t i = 0; ok && i < vt->list.n; i++) {
+    sc_resource_t *r = &vt->list.items[i];
+    if (sc__strmap_get(&vt->by_name, sc_str(r->name)) != r || !delta_wants(ts, r->name))
+      continue;
+    name_t *have = sc__strmap_get(&ts->sent, sc_str(r->name));
+    if (have != NULL && strcmp(have->version, r->version) == 0)
+      continue;
+    google__protobuf__any__init(&anys[nres]);
+    anys[nres].type_url = (char *)sc_xds_types[t].type_url;
+    anys[nres].value = (ProtobufCBinaryData){r->len, r->bytes};
+    envoy__service__discovery__v3__resource__init(&res[nres]);
+    res[nres].name = r->name;
+    res[nres].version = r->version;
+    res[nres].resource = &anys[nres];
+    res_ptrs[nres] = &res[nres];
+    nres++;
+  }
+  /* Gone: what the client has that no longer exists; and subscribed names that do not
+   * exist, once (it need not wait for its timer; the subscription stays). */
+  for (size_t i = 0; ok && i < known.n; i++)
+    if (known.items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(known.items[i]->name)) == NULL)
+      removed[nremoved++] = known.items[i]->name;
+  for (size_t i = 0; ok && i < subs.n; i++) {
+    name_t *have = sc__strmap_get(&ts->sent, sc_str(subs.items[i]->name));
+    if (have == NULL && sc__strmap_get(&vt->by_name, sc_str(subs.items[i]->name)) == NULL)
+      removed[nremoved++] = subs.items[i]->name;
+  }
+  bool sent = false;
+  if (ok && (nres > 0 || nremoved > 0)) {
+    char nonce[24];
+    snprintf(nonce, sizeof(nonce), "%" PRIu64, s->nonce + 1);
+    Envoy__Service__Discovery__V3__DeltaDiscoveryResponse r = ENVOY__SERVICE__DISCOVERY__V3__DELTA_DISCOVERY_RESPONSE__INIT;
+    r.system_version_info = vt->version;
+    r.nonce = nonce;
+    r.type_url = (char *)sc_xds_types[t].type_url;
+    r.n_resources = nres;
+    r.resources = res_ptrs;
+    r.n_removed_resources = nremoved;
+    r.removed_resources = removed;
+    size_t len = envoy__service__discovery__v3__delta_discovery_response__get_packed_size(&r);
+    sc_body_t *body = malloc(sizeof(*body) + len);
+    send_t *x = calloc(1, sizeof(*x));
+    if (body != NULL && x != NULL) {
+      body->refs = 1;
+      body->len = envoy__service__discovery__v3__delta_discovery_response__pack(&r, body->data);
+      x->body = body;
+      sc_h2_part_t part = {body->data, body->len};
+      if (sc_h2_call_send(s->call, &part, 1, release_send, x) == 0) {
+        s->nonce++;
+        ts->sent_nonce = s->nonce;
+        snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", vt->version);
+        ads->stats.pushes++;
+        sent = true;
+      } else {
+        release_send(x);
+      }
+    } else {
+      free(body);
+      free(x);
+    }
+    if (sent) { /* what the client has now */
+      for (size_t i = 0; i < nres; i++)
+        name_put(&ts->sent, res[i].name, res[i].version);
+      for (size_t i = 0; i < nremoved; i++) {
+        char *name = removed[i];
+        if (name_has(&ts->names, name))
+          name_put(&ts->sent, name, ""); /* told: does not exist */
+        else
+          name_del(&ts->sent, name);
+      }
+      sc_log(ads->log, SC_LOG_DEBUG, "%.*s: delta push %s: %zu resources, %zu removed, nonce %" PRIu64,
+             (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), nres, nremoved, ts->sent_nonce);
+    }
+  }
+  if (!ok)
+    sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
+           s->proxy.id.ptr, type_name(t));
+  free(res);
+  free(res_ptrs);
+  free(anys);
+  free(removed);
+  free(known.items);
+  free(subs.items);
+  return sent;
+}
+
+/* ---- push order ------------------------------------------------------------------------------ */
+
+/* Whether the clusters the client has include some the view no longer has: then listeners
+ * and routes that may name them go first. */
+static bool clusters_go(stream_t *s) {
+  type_state_t *ts = &s->types[SC_XDS_CLUSTERS];
+  sc_view_type_t *vt = &s->view->types[SC_XDS_CLUSTERS];
+  if (!ts->dirty || !vt->valid || !vt->present)
+    return false;
+  name_list_t l = name_list(&ts->sent);
+  bool gone = false;
+  for (size_t i = 0; i < l.n && !gone; i++)
+    gone = l.items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(l.items[i]->name)) == NULL;
+  free(l.items);
+  return gone;
+}
+
+/* Sends the next response due, in ADS order, while the call can take one. */
+static void serve(stream_t *s) {
+  static const int order[] = {SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS, SC_XDS_LISTENERS, SC_XDS_ROUTES};
+  static const int removal_order[] = {SC_XDS_LISTENERS, SC_XDS_ROUTES, SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS};
+  if (s->finished || s->view == NULL)
+    return;
+  while (!sc_h2_call_busy(s->call)) {
+    const int *o = clusters_go(s) ? removal_order : order;
+    bool sent = false;
+    for (int i = 0; i < SC_XDS__TYPES && !sent; i++) {
+      int t = o[i];
+      if (!s->types[t].requested || !s->types[t].dirty)
+        continue;
+      sent = s->delta ? serve_delta(s, t) : serve_sotw(s, t);
+    }
+    if (!sent)
+      return;
+  }
+}
+
+void sc_ads_writable(void *app, void *state) {
+  (void)app;
+  serve(state);
+}
+
+void sc_ads_views_changed(void *app, sc_view_t *view, unsigned types) {
+  sc_ads_t *ads = app;
+  if (view == NULL) { /* selector records changed: proxies may have other scopes now */
+    ads->reresolve = true;
+    return;
+  }
+  for (stream_t *s = view->watchers; s != NULL; s = s->view_next) {
+    for (int t = 0; t < SC_XDS__TYPES; t++)
+      if ((types & (1u << t)) && s->types[t].requested)
+        s->types[t].dirty = true;
+    queue(s);
+  }
+}
+
+void sc_ads_service(sc_ads_t *ads) {
+  bool all = ads->reresolve;
+  ads->reresolve = false;
+  for (stream_t *s = ads->streams; s != NULL; s = s->next)
+    if (s->started && !s->finished && (all || s->view == NULL) && resolve(s))
+      queue(s);
+  while (ads->pending != NULL) {
+    stream_t *s = ads->pending;
+    ads->pending = s->next_pending;
+    s->pending = false;
+    serve(s);
+  }
+}
+
+/* ---- requests ---------------------------------------------------------------------------------- */
+
+static void record_nack(stream_t *s, int t, const char *version, const Google__Rpc__Status *detail, bool current) {
+  sc_ads_t *ads = s->ads;
+  type_state_t *ts = &s->types[t];
+  ads->stats.nacks++;
+  char key[1100];
+  snprintf(key, sizeof(key), "%s %s", s->scope ? s->scope : "-", type_name(t));
+  json_t *n = json_object_get(ads->nacks_by, key);
+  json_object_set_new(ads->nacks_by, key, json_integer(json_integer_value(n) + 1));
+  if (current) /* the response it answers is the latest: that version is not sent again */
+    memcpy(ts->nacked_version, ts->sent_version, sizeof(ts->nacked_version));
+  sc_log(ads->log, SC_LOG_WARN, "NACK scope %s type %s version %s node %.*s: %d %s", s->scope ? s->scope : "-",
+         type_name(t), current ? ts->sent_version : version, (int)s->proxy.id.len, s->proxy.id.ptr,
+         detail->code, detail->message ? detail->message : "");
+}
+
+/* Whether nonce names the latest response of type t. */
+static bool nonce_current(const type_state_t *ts, const char *nonce) {
+  if (nonce == NULL || nonce[0] == 0 || ts->sent_nonce == 0)
+    return false;
+  char want[24];
+  snprintf(want, sizeof(want), "%" PRIu64, ts->sent_nonce);
+  return strcmp(nonce, want) == 0;
+}
+
+/* SotW subscriptions (xds-protocol.md 1.3): returns whether a response is due for them. */
+static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
+  bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
+  /* Legacy wildcard: empty means everything until the client names something. */
+  bool wildcard = full_state && n == 0 && !ts->named_ever, added = false;
+  sc_strmap_t next;
+  sc__strmap_init(&next);
+  for (size_t i = 0; i < n; i++) {
+    if (full_state && strcmp(names[i], "*") == 0) {
+      wildcard = true;
+      continue;
+    }
+    name_put(&next, names[i], NULL);
+    added |= !name_has(&ts->names, names[i]);
+  }
+  if (n > 0)
+    ts->named_ever = true;
+  bool removed = (ts->wildcard && !wildcard);
+  /* Every new name was counted in added; the rest were there before. */
+  name_list_t before = name_list(&ts->names);
+  for (size_t i = 0; i < before.n && !removed; i++)
+    removed = !name_has(&next, before.items[i]->name);
+  free(before.items);
+  added |= wildcard && !ts->wildcard;
+  names_clear(&ts->names);
+  ts->names = next;
+  ts->wildcard = wildcard;
+  /* LDS and CDS are full state: any change is answered; EDS and RDS only new names. */
+  return added || (full_state && removed);
+}
+
+static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
+  sc_ads_t *ads = s->ads;
+  Envoy__Service__Discovery__V3__DiscoveryRequest *req =
+      envoy__service__discovery__v3__discovery_request__unpack(NULL, len, msg);
+  if (req == NULL) {
+    finish(s, SC_GRPC_INVALID_ARGUMENT, "the request is not a DiscoveryRequest");
+    return;
+  }
+  if (!s->started && !start(s, &req->base, req->node))
+    return;
+  int t = sc_xds_type_by_name(req->type_url);
+  if (req->type_url[0] == 0) {
+    finish(s, SC_GRPC_INVALID_ARGUMENT, "type_url is required on ADS");
+  } else if (t < 0) {
+    sc_log(ads->log, SC_LOG_DEBUG, "%.*s: type %s is not served: ignored", (int)s->proxy.id.len, s->proxy.id.ptr,
+           req->type_url);
+  } else {
+    type_state_t *ts = &s->types[t];
+    bool first = !ts->requested, current = nonce_current(ts, req->response_nonce);
+    ts->requested = true;
+    if (req->error_detail != NULL)
+      record_nack(s, t, req->version_info, req->error_detail, current);
+    else if (current)
+      ads->stats.acks++;
+    if (req->error_detail == NULL && current)
+      sc_log(ads->log, SC_LOG_DEBUG, "%.*s: ACK %s version %s", (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t),
+             req->version_info);
+    bool due = sotw_subscribe(ts, t, req->resource_names, req->n_resource_names);
+    if (t == SC_XDS_ENDPOINTS && ts->always_respond && req->error_detail == NULL)
+      due = true; /* clusters warm only on a new assignment */
+    if (first || due)
+      ts->dirty = ts->force = true;
+    serve(s);
+  }
+  if (&req->base != s->first)
+    envoy__service__discovery__v3__discovery_request__free_unpacked(req, NULL);
+}
+
+/* Delta subscriptions (xds-protocol.md 1.4). */
+static void delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery__V3__DeltaDiscoveryRequest *req,
+                            bool first) {
+  type_state_t *ts = &s->types[t];
+  bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
+  if (first && full_state && req->n_resource_names_subscribe == 0 && req->n_resource_names_unsubscribe == 0)
+    ts->wildcard = true; /* legacy wildcard */
+  if (first && t != SC_XDS_ENDPOINTS) /* EDS is always resent (envoy#22418) */
+    for (size_t i = 0; i < req->n_initial_resource_versions; i++)
+      name_put(&ts->sent, req->initial_resource_versions[i]->key, req->initial_resource_versions[i]->value);
+  for (size_t i = 0; i < req->n_resource_names_subscribe; i++) {
+    const char *name = req->resource_names_subscribe[i];
+    if (strcmp(name, "*") == 0) {
+      ts->wildcard = true;
+      continue;
+    }
+    bool initial = false;
+    for (size_t k = 0; first && t != SC_XDS_ENDPOINTS && k < req->n_initial_resource_versions && !initial; k++)
+      initial = strcmp(req->initial_resource_versions[k]->key, name) == 0;
+    name_put(&ts->names, name, NULL);
+    if (!initial) /* the client may have forgotten it: send it again */
+      name_del(&ts->sent, name);
+  }
+  for (size_t i = 0; i < req->n_resource_names_unsubscribe; i++) {
+    const char *name = req->resource_names_unsubscribe[i];
+    if (strcmp(name, "*") == 0) {
+      ts->wildcard = false;
+      continue;
+    }
+    name_del(&ts->names, name); /* unknown names: nothing happens */
+    /* Still wanted through the wildcard: send it again; else the client dropped it. */
+    name_del(&ts->sent, name);
+  }
+  if (!ts->wildcard) { /* what only the wildcard brought is dropped by the client */
+    name_list_t l = name_list(&ts->sent);
+    for (size_t i = 0; i < l.n; i++)
+      if (!name_has(&ts->names, l.items[i]->name))
+        name_del(&ts->sent, l.items[i]->name);
+    free(l.items);
+  }
+}
+
+static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
+  sc_ads_t *ads = s->ads;
+  Envoy__Service__Discovery__V3__DeltaDiscoveryRequest *req =
+      envoy__service__discovery__v3__delta_discovery_request__unpack(NULL, len, msg);
+  if (req == NULL) {
+    finish(s, SC_GRPC_INVALID_ARGUMENT, "the request is not a DeltaDiscoveryRequest");
+    return;
+  }
+  if (!s->started && !start(s, &req->base, req->node))
+    return;
+  int t = sc_xds_type_by_name(req->type_url);
+  if (req->type_url[0] == 0) {
+    finish(s, SC_GRPC_INVALID_ARGUMENT, "type_url is required on ADS");
+  } else if (t < 0) {
+    sc_log(ads->log, SC_LOG_DEBUG, "%.*s: type %s is not served: ignored", (int)s->proxy.id.len, s->proxy.id.ptr,
+           req->type_url);
+  } else {
+    type_state_t *ts = &s->types[t];
+    bool first = !ts->requested, current = nonce_current(ts, req->response_nonce);
+    ts->requested = true;
+    if (req->error_detail != NULL)
+      record_nack(s, t, ts->sent_version, req->error_detail, current);
+    else if (current)
+      ads->stats.acks++;
+    delta_subscribe(s, t, req, first);
+    ts->dirty = true; /* subscriptions count whatever the nonce; the diff says if anything is due */
+    serve(s);
+  }
+  if (&req->base != s->first)
+    envoy__service__discovery__v3__delta_discovery_request__free_unpacked(req, NULL);
+}
+
+void sc_ads_message(void *app, void *state, const uint8_t *msg, size_t len) {
+  (void)app;
+  stream_t *s = state;
+  if (s->finished)
+    return;
+  if (s->delta)
+    handle_delta(s, msg, len);
+  else
+    handle_sotw(s, msg, len);
+}

@@ -1,0 +1,54 @@
+/* The xDS protocol on ADS streams, state of the world and incremental (Delta), over the
+ * calls of h2.h and the views of views.h. The rules it follows, and why, are in
+ * ../shared/xds-protocol.md: the node on the first request only; per type version_info and
+ * per stream nonces; ACK and NACK told apart by error_detail, a NACKed version never sent
+ * again; subscriptions (wildcard, legacy and "*") honoured whatever the nonce; LDS/CDS full
+ * state; push order CDS, EDS, LDS, RDS (LDS and RDS first when clusters go); the EDS
+ * request after a CDS response always answered; missing names sent when they appear; Delta
+ * initial_resource_versions and removed_resources.
+ *
+ * A stream holds at most one response in flight; changes only mark types dirty, and the
+ * next response is built from the current view when the call can take it, so a slow
+ * client costs one response per stream however many changes it misses. */
+#ifndef SC_ADS_H
+#define SC_ADS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "h2.h"
+#include "log.h"
+#include "views.h"
+
+typedef struct sc_ads_s sc_ads_t;
+
+typedef struct {
+  size_t grpc_max_response; /* response cap for proxyless gRPC clients (4 MiB) */
+} sc_ads_opts_t;
+
+typedef struct {
+  uint64_t streams, streams_total, pushes, acks, nacks, oversize_skipped, invalid_nodes;
+} sc_ads_stats_t;
+
+int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out);
+void sc_ads_free(sc_ads_t *ads);
+
+/* The h2 handlers (sc_h2_handlers_t), app = the sc_ads_t. */
+void *sc_ads_open(void *ads, sc_h2_call_t *call, sc_h2_method_t method);
+void sc_ads_message(void *ads, void *stream, const uint8_t *msg, size_t len);
+void sc_ads_writable(void *ads, void *stream);
+void sc_ads_closed(void *ads, void *stream);
+
+/* The views' change callback (sc_views_changed_cb), arg = the sc_ads_t. */
+void sc_ads_views_changed(void *ads, sc_view_t *view, unsigned types);
+
+/* Does the work changes left: streams to re-resolve, responses to send. Call after
+ * sc_views_refresh. */
+void sc_ads_service(sc_ads_t *ads);
+
+void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out);
+/* NACKs per "SCOPE TYPE" (borrowed JSON object of counts). */
+json_t *sc_ads_nacks_by(const sc_ads_t *ads);
+
+#endif

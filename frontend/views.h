@@ -1,0 +1,89 @@
+/* What proxies get, kept per class of proxy: a view is (scope, labels, interception
+ * mode), and holds per xDS type the gathered resources (gather.h) at the snapshot head the
+ * frontend serves. Proxies of one class share a view, so an event costs one gather per
+ * class, not per stream.
+ *
+ * sc_views_refresh follows the snapshot: it reads the changelog since the version served
+ * (snapshot/FORMAT.md "changelog") in one short read transaction, regathers only the types
+ * of the views it names (and the EDS of views naming a changed assignment), and reports
+ * every type whose version changed. No read transaction outlives a call. */
+#ifndef SC_VIEWS_H
+#define SC_VIEWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gather.h"
+#include "log.h"
+#include "scopecast/config.h"
+#include "strmap.h"
+
+typedef struct sc_views_s sc_views_t;
+
+/* A DiscoveryResponse body (version_info, resources, type_url; no nonce), shared by the
+ * messages in flight that carry it. */
+typedef struct {
+  int refs;
+  size_t len;
+  uint8_t data[];
+} sc_body_t;
+
+void sc_body_unref(void *body);
+
+typedef struct {
+  bool valid;            /* gathered at the head served */
+  bool present;          /* the scope existed then (else: nothing to serve) */
+  sc_resource_list_t list;
+  char version[17];      /* the type's version_info */
+  sc_strmap_t by_name;   /* name -> sc_resource_t* of list */
+  sc_body_t *full;       /* the SotW body of the whole list, built when first asked */
+} sc_view_type_t;
+
+typedef struct sc_view_s {
+  struct sc_view_s *next;
+  char *key;             /* scope, labels, mode: what makes two proxies alike */
+  char *scope;
+  sc_label_t *labels;    /* owned copies, sorted by key */
+  sc_labels_t label_set;
+  bool no_capture;
+  char *content_id;      /* the scope whose content this one has ("sameAs"), or scope */
+  bool uses_base;
+  int refs;              /* streams attached */
+  sc_view_type_t types[SC_XDS__TYPES];
+  void *watchers;        /* the caller's: whom to tell about changes */
+} sc_view_t;
+
+/* Called for each view whose types changed (a bit per sc_xds_type_t), and once with view
+ * NULL when selector records changed (proxies may belong to other scopes now). */
+typedef void (*sc_views_changed_cb)(void *arg, sc_view_t *view, unsigned types);
+
+int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **out);
+/* Who is told about changes (before the first refresh). */
+void sc_views_set_listener(sc_views_t *vs, sc_views_changed_cb changed, void *arg);
+void sc_views_free(sc_views_t *vs);
+
+/* Opens the snapshot if it is not open yet (it may not exist when the frontend starts) and
+ * catches up with its head. Returns 0 (also when there is no snapshot yet) or an error. */
+int sc_views_refresh(sc_views_t *vs);
+uint64_t sc_views_head(const sc_views_t *vs);
+bool sc_views_ready(const sc_views_t *vs);
+
+/* The scope of a proxy of namespace ns with labels (selector records): *scope malloc'd.
+ * SC_ENOTFOUND when the snapshot is not there yet or has no selector data for it. */
+int sc_views_resolve(sc_views_t *vs, sc_str_t ns, const sc_labels_t *labels, char **scope);
+
+/* The view of a proxy class (created on first use, counted); release when done. */
+int sc_views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *labels, bool no_capture, sc_view_t **out);
+void sc_views_release(sc_views_t *vs, sc_view_t *view);
+
+/* A type of a view, gathered now if it is not yet. NULL only when out of memory or the
+ * snapshot is unreadable (logged); check ->present. */
+sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type);
+
+/* The SotW body of a list of resources of type (a new reference). */
+sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
+/* The SotW body of every resource of t (shared; a new reference). */
+sc_body_t *sc_views_full_body(sc_view_type_t *t, sc_xds_type_t type);
+
+#endif
