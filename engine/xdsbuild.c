@@ -53,7 +53,8 @@ static uint8_t type_of(const ProtobufCMessageDescriptor *d) {
   return SC_XDS_CLUSTERS;
 }
 
-/* Hashes per type of a resource list: names, content hashes, assignment ids. */
+/* Hashes per type of a resource list: names, content hashes, assignment ids. An EDS
+ * cluster also counts for endpoints: which assignments a proxy gets follows from it. */
 static void type_hashes(const sc_resources_t *r, uint64_t out[SC_XDS__TYPES]) {
   memset(out, 0, SC_XDS__TYPES * sizeof(out[0]));
   for (size_t i = 0; r && i < r->n; i++) {
@@ -61,6 +62,8 @@ static void type_hashes(const sc_resources_t *r, uint64_t out[SC_XDS__TYPES]) {
     uint64_t h = XXH3_64bits_withSeed(x->hash, 16, x->eds_id);
     h = XXH3_64bits_withSeed(x->name, strlen(x->name), h);
     out[x->type % SC_XDS__TYPES] = out[x->type % SC_XDS__TYPES] * 31 + h; /* order counts */
+    if (x->eds_id != 0)
+      out[SC_XDS_ENDPOINTS] = out[SC_XDS_ENDPOINTS] * 31 + XXH3_64bits_withSeed(x->name, strlen(x->name), x->eds_id);
   }
 }
 

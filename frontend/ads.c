@@ -435,8 +435,10 @@ static bool serve_sotw(stream_t *s, int t) {
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
   bool forced = ts->force;
   ts->dirty = ts->force = false;
-  /* Only send what changed; never the version the client rejected. */
-  if (!forced && (strcmp(version, ts->sent_version) == 0 || strcmp(version, ts->nacked_version) == 0)) {
+  /* Only send what changed; never the version the client rejected; nothing for a type
+   * that is not full state when the client asks for no names of it. */
+  if ((!full_state && ts->names.n == 0) ||
+      (!forced && (strcmp(version, ts->sent_version) == 0 || strcmp(version, ts->nacked_version) == 0))) {
     free(items);
     return false;
   }

@@ -369,6 +369,8 @@ static unsigned stale_types(const changes_t *c, const sc_view_t *v) {
     m |= (unsigned)json_integer_value(json_object_get(c->types, v->content_id));
   if (c->base && (v->uses_base || v->content_id == NULL))
     m |= c->base_types;
+  if (m & (1u << SC_XDS_CLUSTERS)) /* the assignments a proxy gets follow from its clusters */
+    m |= 1u << SC_XDS_ENDPOINTS;
   const sc_view_type_t *eds = &v->types[SC_XDS_ENDPOINTS];
   if (!(m & (1u << SC_XDS_ENDPOINTS)) && eds->valid && json_object_size(c->endpoints) > 0)
     for (size_t i = 0; i < eds->list.n; i++)

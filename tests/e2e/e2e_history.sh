@@ -23,7 +23,9 @@ emit "$dr" DELETED
 C=$(info "$SNAP" .headVersion)
 check "info: the history window" 4 "$(info "$SNAP" .historyVersions)"
 types_at() { "$DUMP" --snapshot "$SNAP" changelog --since $(($1 - 1)) --json | jq -c --arg v "$1" '.changes[] | select(.version == ($v | tonumber)) | .types["a/@default"]'; }
-check "changelog: a DestinationRule changes the scope's clusters only" '["clusters"]' "$(types_at "$A")"
+# A subset adds an EDS cluster: the assignments the proxy gets change with the clusters.
+check "changelog: a DestinationRule with a subset changes the scope's clusters and endpoints" \
+  '["clusters","endpoints"]' "$(types_at "$A")"
 check "changelog: a VirtualService its routes only" '["routes"]' "$(types_at "$B")"
 check "latest: the subset's cluster is gone" '["outbound|80||s.a.svc.cluster.local"]' "$(names clusters)"
 check "--version: the scope as it was, subset cluster included" \
