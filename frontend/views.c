@@ -390,18 +390,21 @@ static bool open_snapshot(sc_views_t *vs) {
     return false; /* not there (yet): keep serving what was read */
   if (vs->reader != NULL && st.st_ino == vs->ino)
     return false;
-  sc_snapshot_reader_t *r = NULL;
+  /* One environment per file per process (LMDB's locks are per process): the old one
+   * goes first. What was read stays in the views meanwhile. */
+  if (vs->reader != NULL) {
+    sc_log(vs->log, SC_LOG_WARN, "snapshot %s was replaced: reopening, everything is read again", vs->dir);
+    sc_snapshot_reader_close(vs->reader);
+    vs->reader = NULL;
+  }
   char err[256] = "";
-  int rc = sc_snapshot_reader_open(vs->dir, &r, err, sizeof(err));
+  int rc = sc_snapshot_reader_open(vs->dir, &vs->reader, err, sizeof(err));
   if (rc != 0) {
+    vs->reader = NULL;
     if (rc != SC_ENOTFOUND)
       sc_log(vs->log, SC_LOG_WARN, "snapshot %s: %s", vs->dir, err[0] ? err : sc_strerror(rc));
     return false;
   }
-  if (vs->reader != NULL)
-    sc_log(vs->log, SC_LOG_WARN, "snapshot %s was replaced: reopened, everything is read again", vs->dir);
-  sc_snapshot_reader_close(vs->reader);
-  vs->reader = r;
   vs->ino = st.st_ino;
   return true;
 }
