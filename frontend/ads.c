@@ -26,7 +26,7 @@ typedef struct {
   bool always_respond;     /* EDS: answer the next request (a CDS response went before) */
   uint64_t sent_nonce;
   char sent_version[17], nacked_version[17];
-  sc_strmap_t sent;        /* SotW: names in the last response; Delta: what the client has */
+  sc_strmap_t sent;        /* Delta: what the client has (name -> version) */
   /* A response split for a gRPC client's size cap: the rest to send. */
   sc_resource_t **rest;
   size_t nrest;
@@ -353,12 +353,9 @@ static int send_body(stream_t *s, sc_body_t *body, uint64_t *nonce_out) {
 static size_t sotw_items(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **items) {
   type_state_t *ts = &s->types[t];
   size_t n = 0;
-  for (size_t i = 0; i < vt->list.n; i++) {
-    sc_resource_t *r = &vt->list.items[i];
-    if ((ts->wildcard || name_has(&ts->names, r->name)) &&
-        (i == 0 || sc__strmap_get(&vt->by_name, sc_str(r->name)) == r)) /* each name once */
-      items[n++] = r;
-  }
+  for (size_t i = 0; i < vt->list.n; i++)
+    if (ts->wildcard || name_has(&ts->names, vt->list.items[i].name))
+      items[n++] = &vt->list.items[i];
   return n;
 }
 
@@ -373,16 +370,13 @@ static size_t items_size(sc_resource_t *const *items, size_t n, int t) {
 /* Sends items[0..n) as one SotW response (or the first part of a split one). */
 static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **items, size_t n, const char *version) {
   type_state_t *ts = &s->types[t];
-  sc_body_t *body = n == vt->list.n && strcmp(version, vt->version) == 0 ? sc_views_full_body(vt, (sc_xds_type_t)t)
-                                                                         : sc_body_encode((sc_xds_type_t)t, version, items, n);
+  sc_body_t *body = sc_views_body(vt, (sc_xds_type_t)t, version, items, n);
   if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
     sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
            type_name(t));
     return false;
   }
   snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", version);
-  for (size_t i = 0; i < n; i++)
-    name_put(&ts->sent, items[i]->name, items[i]->version);
   sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: push %s version %s, %zu resources, nonce %" PRIu64, (int)s->proxy.id.len,
          s->proxy.id.ptr, type_name(t), version, n, ts->sent_nonce);
   return true;
@@ -458,12 +452,10 @@ static bool serve_sotw(stream_t *s, int t) {
     ts->rest = items;
     ts->nrest = n;
     memcpy(ts->rest_version, version, sizeof(version));
-    names_clear(&ts->sent);
     sent = sotw_send_rest(s, t, vt);
     ts->dirty = ts->nrest > 0;
     items = NULL;
   } else {
-    names_clear(&ts->sent);
     sent = sotw_send(s, t, vt, items, n, version);
   }
   free(items);
@@ -498,7 +490,7 @@ static bool serve_delta(stream_t *s, int t) {
   bool ok = res && res_ptrs && anys && removed && known.items && subs.items;
   for (size_t i = 0; ok && i < vt->list.n; i++) {
     sc_resource_t *r = &vt->list.items[i];
-    if (sc__strmap_get(&vt->by_name, sc_str(r->name)) != r || !delta_wants(ts, r->name))
+    if (!delta_wants(ts, r->name))
       continue;
     name_t *have = sc__strmap_get(&ts->sent, sc_str(r->name));
     if (have != NULL && strcmp(have->version, r->version) == 0)
@@ -584,13 +576,16 @@ static bool serve_delta(stream_t *s, int t) {
 
 /* ---- push order ------------------------------------------------------------------------------ */
 
-/* Whether the clusters the client has include some the view no longer has: then listeners
- * and routes that may name them go first. */
+/* Whether clusters go in the pending CDS response: then listeners and routes that may
+ * name them are updated first (SotW: the view knows names went at its last change; Delta:
+ * the client holds names the view no longer has). */
 static bool clusters_go(stream_t *s) {
   type_state_t *ts = &s->types[SC_XDS_CLUSTERS];
   sc_view_type_t *vt = &s->view->types[SC_XDS_CLUSTERS];
-  if (!ts->dirty || !vt->valid || !vt->present)
+  if (!ts->dirty || !vt->valid || !vt->present || strcmp(ts->sent_version, vt->version) == 0)
     return false;
+  if (!s->delta)
+    return vt->dropped;
   name_list_t l = name_list(&ts->sent);
   bool gone = false;
   for (size_t i = 0; i < l.n && !gone; i++)
@@ -683,6 +678,13 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
   /* Legacy wildcard: empty means everything until the client names something. */
   bool wildcard = full_state && n == 0 && !ts->named_ever, added = false;
+  if (n > 0 && n == ts->names.n && !ts->wildcard) { /* most requests are ACKs naming what they did */
+    bool same = true;
+    for (size_t i = 0; i < n && same; i++)
+      same = !(full_state && strcmp(names[i], "*") == 0) && name_has(&ts->names, names[i]);
+    if (same)
+      return false;
+  }
   sc_strmap_t next;
   sc__strmap_init(&next);
   for (size_t i = 0; i < n; i++) {

@@ -11,6 +11,14 @@
 #include "compose.h"
 #include "resolve.h"
 
+/* Parsed records of a scope (gather.h). */
+struct sc_scope_records_s {
+  json_t *head, *content; /* the scope's head, and the head whose content it has */
+  json_t *by_host;        /* its entries (and the base's) by hostname */
+  const char **hosts;     /* their hostnames, sorted (borrowed from by_host) */
+  size_t nhosts;
+};
+
 static int failf(char *err, size_t errlen, int rc, const char *fmt, ...) {
   if (err != NULL && errlen > 0) {
     va_list ap;
@@ -211,14 +219,18 @@ static int list_add(sc_resource_list_t *list, const char *name, const char *vers
   return 0;
 }
 
+static int hex_digit(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static int hex16(const char *hex, uint8_t out[16]) {
   if (hex == NULL || strlen(hex) != 32)
     return -1;
   for (int i = 0; i < 16; i++) {
-    unsigned v;
-    if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0)
       return -1;
-    out[i] = (uint8_t)v;
+    out[i] = (uint8_t)(hi << 4 | lo);
   }
   return 0;
 }
@@ -514,21 +526,13 @@ static int cmp_cstrp(const void *a, const void *b) { return strcmp(*(const char 
 
 /* Walks the entries in hostname order, adding clusters and endpoints directly and
  * collecting the parts of routes, listeners and inbound that are put together after. */
-static int add_entries(gather_t *g, json_t *by_host, json_t *entry_routes, json_t *entry_listeners,
+static int add_entries(gather_t *g, const sc_scope_records_t *rec, json_t *entry_routes, json_t *entry_listeners,
                        json_t *inbound_clusters, json_t *inbound_chains) {
   const sc_gather_query_t *q = g->q;
-  size_t n = json_object_size(by_host), k = 0;
-  const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
-  if (hosts == NULL)
-    return SC_ENOMEM;
-  const char *host;
-  json_t *e;
-  json_object_foreach(by_host, host, e) hosts[k++] = host;
-  qsort(hosts, n, sizeof(*hosts), cmp_cstrp);
   bool labelled = q->labels != NULL && q->labels->n > 0;
   int rc = 0;
-  for (k = 0; k < n && rc == 0; k++) {
-    e = json_object_get(by_host, hosts[k]);
+  for (size_t k = 0; k < rec->nhosts && rc == 0; k++) {
+    json_t *e = json_object_get(rec->by_host, rec->hosts[k]);
     json_t *in = json_object_get(e, "inbound"); /* the proxy is a target of this service */
     if (in != NULL && labelled && holds(json_object_get(in, "selector"), q->labels)) {
       add_unnamed(inbound_clusters, json_object_get(in, "clusters"));
@@ -550,39 +554,84 @@ static int add_entries(gather_t *g, json_t *by_host, json_t *entry_routes, json_
       break;
     }
   }
-  free(hosts);
   return rc;
 }
 
-int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_list_t *out, char *err,
-              size_t errlen) {
+void sc_scope_records_free(sc_scope_records_t *rec) {
+  if (rec == NULL)
+    return;
+  json_decref(rec->head);
+  json_decref(rec->content);
+  json_decref(rec->by_host);
+  free(rec->hosts);
+  free(rec);
+}
+
+int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, sc_scope_records_t **out,
+                          char *err, size_t errlen) {
+  if (err != NULL && errlen > 0)
+    err[0] = 0;
+  sc_scope_records_t *rec = calloc(1, sizeof(*rec));
+  if (rec == NULL || (rec->by_host = json_object()) == NULL) {
+    free(rec);
+    return SC_ENOMEM;
+  }
+  int rc = sc_scope_head_at(v, scope, version, &rec->head);
+  if (rc == 0 && rec->head == NULL)
+    rc = failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", scope);
+  /* A scope sharing another's content ("sameAs") gets that content. */
+  const char *same = rec->head ? json_string_value(json_object_get(rec->head, "sameAs")) : NULL;
+  if (rc == 0 && same != NULL) {
+    rc = sc_scope_head_at(v, same, version, &rec->content);
+    if (rc == 0 && rec->content == NULL)
+      rc = failf(err, errlen, SC_ECORRUPT, "scope \"%s\" shares \"%s\", which does not exist", scope, same);
+  } else if (rc == 0) {
+    rec->content = json_incref(rec->head);
+  }
+  if (rc == 0)
+    rc = sc_scope_entries_at(v, same ? same : scope, json_string_value(json_object_get(rec->content, "base")),
+                             version, rec->by_host);
+  if (rc == SC_ECORRUPT && err != NULL && err[0] == 0)
+    failf(err, errlen, rc, "a record of scope \"%s\" does not parse", scope);
+  size_t n = json_object_size(rec->by_host);
+  if (rc == 0 && (rec->hosts = calloc(n ? n : 1, sizeof(*rec->hosts))) == NULL)
+    rc = SC_ENOMEM;
+  if (rc == 0) {
+    const char *host;
+    json_t *e;
+    json_object_foreach(rec->by_host, host, e) rec->hosts[rec->nhosts++] = host;
+    qsort(rec->hosts, rec->nhosts, sizeof(*rec->hosts), cmp_cstrp);
+  }
+  if (rc != 0) {
+    sc_scope_records_free(rec);
+    rec = NULL;
+  }
+  *out = rec;
+  return rc;
+}
+
+const char *sc_scope_records_content_id(const sc_scope_records_t *rec) {
+  const char *same = json_string_value(json_object_get(rec->head, "sameAs"));
+  return same ? same : json_string_value(json_object_get(rec->head, "id"));
+}
+
+bool sc_scope_records_use_base(const sc_scope_records_t *rec) {
+  return json_object_get(rec->content, "base") != NULL;
+}
+
+int sc_gather_from(sc_snapshot_view_t *v, const sc_scope_records_t *rec, const sc_gather_query_t *q,
+                   sc_resource_list_t *out, char *err, size_t errlen) {
   gather_t g = {v, q, out, err, errlen};
   if (err != NULL && errlen > 0)
     err[0] = 0;
-  json_t *head = NULL, *content = NULL, *by_host = json_object();
   json_t *entry_routes = json_array(), *entry_listeners = json_array();
   json_t *inbound_clusters = json_array(), *inbound_chains = json_array();
-  int rc = sc_scope_head_at(v, q->scope, q->version, &head);
-  if (rc == 0 && head == NULL)
-    rc = failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", q->scope);
-  /* A scope sharing another's content ("sameAs") gets that content. */
-  const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
-  if (rc == 0 && same != NULL) {
-    rc = sc_scope_head_at(v, same, q->version, &content);
-    if (rc == 0 && content == NULL)
-      rc = failf(err, errlen, SC_ECORRUPT, "scope \"%s\" shares \"%s\", which does not exist", q->scope, same);
-  } else if (rc == 0) {
-    content = json_incref(head);
-  }
-  if (rc == 0)
-    rc = sc_scope_entries_at(v, same ? same : q->scope, json_string_value(json_object_get(content, "base")),
-                             q->version, by_host);
-  if (rc == SC_ECORRUPT && err != NULL && err[0] == 0)
-    failf(err, errlen, rc, "a record of scope \"%s\" does not parse", q->scope);
-  if (rc == 0 && q->type != SC_XDS_ROUTES && q->type != SC_XDS_LISTENERS)
+  json_t *content = rec->content;
+  int rc = 0;
+  if (q->type != SC_XDS_ROUTES && q->type != SC_XDS_LISTENERS)
     rc = add_refs(&g, json_object_get(content, "clusters"));
   if (rc == 0)
-    rc = add_entries(&g, by_host, entry_routes, entry_listeners, inbound_clusters, inbound_chains);
+    rc = add_entries(&g, rec, entry_routes, entry_listeners, inbound_clusters, inbound_chains);
   if (rc == 0 && q->type == SC_XDS_CLUSTERS)
     rc = add_refs(&g, inbound_clusters);
   if (rc == 0 && q->type == SC_XDS_ROUTES)
@@ -593,8 +642,15 @@ int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_lis
   json_decref(inbound_chains);
   json_decref(entry_routes);
   json_decref(entry_listeners);
-  json_decref(content);
-  json_decref(head);
-  json_decref(by_host);
+  return rc;
+}
+
+int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_list_t *out, char *err,
+              size_t errlen) {
+  sc_scope_records_t *rec = NULL;
+  int rc = sc_scope_records_load(v, q->scope, q->version, &rec, err, errlen);
+  if (rc == 0)
+    rc = sc_gather_from(v, rec, q, out, err, errlen);
+  sc_scope_records_free(rec);
   return rc;
 }

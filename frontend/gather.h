@@ -46,6 +46,25 @@ typedef struct {
 int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_list_t *out, char *err,
               size_t errlen);
 
+/* The records a scope's resources are put together from (its head, the head whose content
+ * it has, its entries and the base's), parsed once: several proxy classes of one scope
+ * gather from them within one read transaction. */
+typedef struct sc_scope_records_s sc_scope_records_t;
+
+/* Loads the records of scope at version (0: the latest). Errors as sc_gather. */
+int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, sc_scope_records_t **out,
+                          char *err, size_t errlen);
+void sc_scope_records_free(sc_scope_records_t *rec);
+/* The id of the scope whose content these are ("sameAs", else the scope's own; borrowed),
+ * and whether that content shares the base: what the changelog names when it changes. */
+const char *sc_scope_records_content_id(const sc_scope_records_t *rec);
+bool sc_scope_records_use_base(const sc_scope_records_t *rec);
+
+/* As sc_gather, from records loaded in the same read transaction (q->scope and
+ * q->version are those of the records). */
+int sc_gather_from(sc_snapshot_view_t *v, const sc_scope_records_t *rec, const sc_gather_query_t *q,
+                   sc_resource_list_t *out, char *err, size_t errlen);
+
 void sc_resource_list_free(sc_resource_list_t *list);
 
 /* The type's version_info: XXH3-64 of the names and versions in order, 16 hex digits. It

@@ -23,6 +23,7 @@ enum {
   RECV_WINDOW_STREAM = 1 << 20,
   RECV_WINDOW_CONNECTION = 16 << 20,
   MAX_HEADER_LIST = 16 * 1024,
+  LISTEN_BACKLOG = 4096, /* a connect storm of thousands of proxies (the kernel caps it at somaxconn) */
 };
 
 typedef struct conn_s conn_t;
@@ -78,6 +79,7 @@ struct conn_s {
   sc_h2_call_t *calls;
   char peer[64];
   size_t write_queue;
+  uint8_t *outbuf; /* WRITE_CHUNK bytes, allocated on first use */
   bool closing, flushing, reflush, in_recv, ping_outstanding, going_away;
   uint64_t ping_sent_ms;
   uint64_t window_start_ms;
@@ -474,7 +476,21 @@ static void on_written(uv_write_t *req, int status) {
   conn_flush(c);
 }
 
+/* Writes data: straight to the socket when nothing is queued before it (the common case
+ * on a healthy connection: no copy), the rest through a queued write with its own copy. */
 static int write_out(conn_t *c, const uint8_t *data, size_t len) {
+  if (c->write_queue == 0) {
+    uv_buf_t direct = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write(&c->h.stream, &direct, 1);
+    if (n > 0) {
+      data += n;
+      len -= (size_t)n;
+    } else if (n != UV_EAGAIN) {
+      return SC_EIO;
+    }
+    if (len == 0)
+      return 0;
+  }
   write_req_t *w = malloc(sizeof(*w) + len);
   if (w == NULL)
     return SC_ENOMEM;
@@ -513,7 +529,7 @@ static void conn_flush(conn_t *c) {
     return;
   }
   c->flushing = true;
-  uint8_t *chunk = NULL;
+  uint8_t *chunk = c->outbuf; /* gathers nghttp2's frames into few writes */
   size_t used = 0;
   do {
     c->reflush = false;
@@ -522,7 +538,6 @@ static void conn_flush(conn_t *c) {
       ssize_t n = nghttp2_session_mem_send(c->session, &data);
       if (n < 0) {
         sc_log(c->server->log, SC_LOG_WARN, "%s: nghttp2: %s", c->peer, nghttp2_strerror((int)n));
-        free(chunk);
         c->flushing = false;
         conn_close(c);
         return;
@@ -534,7 +549,7 @@ static void conn_flush(conn_t *c) {
           goto fail;
         used = 0;
       }
-      if (chunk == NULL && (chunk = malloc(WRITE_CHUNK)) == NULL)
+      if (chunk == NULL && (chunk = c->outbuf = malloc(WRITE_CHUNK)) == NULL)
         goto fail;
       if ((size_t)n > WRITE_CHUNK) {
         if (write_out(c, data, (size_t)n) != 0)
@@ -549,13 +564,11 @@ static void conn_flush(conn_t *c) {
     used = 0;
     notify_writable(c);
   } while (c->reflush && !c->closing);
-  free(chunk);
   c->flushing = false;
   if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session) && c->write_queue == 0)
     conn_close(c);
   return;
 fail:
-  free(chunk);
   c->flushing = false;
   conn_close(c);
 }
@@ -571,6 +584,7 @@ static void on_handle_closed(uv_handle_t *h) {
     s->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
+  free(c->outbuf);
   free(c);
   if (s->draining && s->conns == NULL && s->drained != NULL) {
     void (*done)(void *) = s->drained;
@@ -874,7 +888,7 @@ int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t e
   int rc = strncmp(addr, "unix:", 5) == 0 ? listen_unix(s, l, addr + 5, err, errlen)
                                           : listen_tcp(s, l, addr, err, errlen);
   l->h.handle.data = l;
-  if (rc == 0 && (rc = uv_listen(&l->h.stream, 1024, on_connection)) != 0)
+  if (rc == 0 && (rc = uv_listen(&l->h.stream, LISTEN_BACKLOG, on_connection)) != 0)
     rc = failf(err, errlen, SC_EIO, addr, "listen", rc);
   if (rc != 0) {
     if (l->h.handle.type != UV_UNKNOWN_HANDLE && l->h.handle.loop != NULL)
@@ -890,8 +904,10 @@ int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t e
 
 static void on_drain_timeout(uv_timer_t *t) {
   sc_h2_server_t *s = t->data;
-  for (conn_t *c = s->conns; c != NULL; c = c->next)
+  for (conn_t *c = s->conns, *next; c != NULL; c = next) {
+    next = c->next;
     conn_close(c);
+  }
 }
 
 void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void (*done)(void *arg), void *arg) {
@@ -914,6 +930,8 @@ void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void
   }
   for (conn_t *c = s->conns, *next; c != NULL; c = next) {
     next = c->next;
+    if (c->closing) /* its session is gone; its handles are closing */
+      continue;
     nghttp2_submit_shutdown_notice(c->session);
     conn_go_away(c, status, message);
   }

@@ -61,20 +61,22 @@ sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t
   return b;
 }
 
-sc_body_t *sc_views_full_body(sc_view_type_t *t, sc_xds_type_t type) {
-  if (t->full == NULL) {
-    sc_resource_t **items = calloc(t->list.n ? t->list.n : 1, sizeof(*items));
-    if (items == NULL)
-      return NULL;
-    for (size_t i = 0; i < t->list.n; i++)
-      items[i] = &t->list.items[i];
-    t->full = sc_body_encode(type, t->version, items, t->list.n);
-    free(items);
-    if (t->full == NULL)
-      return NULL;
-  }
-  t->full->refs++;
-  return t->full;
+sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, sc_resource_t *const *items,
+                         size_t n) {
+  for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
+    if (t->bodies[i].body != NULL && strcmp(t->bodies[i].version, version) == 0) {
+      t->bodies[i].body->refs++;
+      return t->bodies[i].body;
+    }
+  sc_body_t *b = sc_body_encode(type, version, items, n);
+  if (b == NULL)
+    return NULL;
+  unsigned slot = t->next_body++ % SC_VIEW_BODIES;
+  sc_body_unref(t->bodies[slot].body);
+  t->bodies[slot].body = b;
+  memcpy(t->bodies[slot].version, version, sizeof(t->bodies[slot].version));
+  b->refs++;
+  return b;
 }
 
 /* ---- views ----------------------------------------------------------------------------- */
@@ -100,8 +102,10 @@ static void type_clear(sc_view_type_t *t) {
   sc_resource_list_free(&t->list);
   sc__strmap_free(&t->by_name, NULL);
   sc__strmap_init(&t->by_name);
-  sc_body_unref(t->full);
-  t->full = NULL;
+  for (unsigned i = 0; i < SC_VIEW_BODIES; i++) {
+    sc_body_unref(t->bodies[i].body);
+    t->bodies[i].body = NULL;
+  }
   t->valid = t->present = false;
   t->version[0] = 0;
 }
@@ -226,53 +230,102 @@ void sc_views_release(sc_views_t *vs, sc_view_t *view) {
 }
 
 /* Which scope's content the view has and whether it shares the base (for the changelog). */
-static void learn_content(sc_snapshot_view_t *sv, sc_view_t *v) {
-  json_t *head = NULL, *content = NULL;
-  if (sc_scope_head_at(sv, v->scope, 0, &head) != 0 || head == NULL)
-    return;
-  const char *same = json_string_value(json_object_get(head, "sameAs"));
-  if (same != NULL)
-    sc_scope_head_at(sv, same, 0, &content);
-  char *id = strdup(same ? same : v->scope);
-  if (id != NULL) {
+static void learn_content(sc_view_t *v, const sc_scope_records_t *rec) {
+  const char *id = sc_scope_records_content_id(rec);
+  char *copy = id ? strdup(id) : NULL;
+  if (copy != NULL) {
     free(v->content_id);
-    v->content_id = id;
+    v->content_id = copy;
   }
-  v->uses_base = json_object_get(content ? content : head, "base") != NULL;
-  json_decref(content);
-  json_decref(head);
+  v->uses_base = sc_scope_records_use_base(rec);
 }
 
-/* Gathers one type of a view within sv; true when its version changed. */
-static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, sc_view_t *v, sc_xds_type_t type) {
-  sc_view_type_t *t = &v->types[type];
-  char before[17];
-  bool had = t->valid && t->present;
-  snprintf(before, sizeof(before), "%s", had ? t->version : "");
-  type_clear(t);
-  if (type == SC_XDS_CLUSTERS || v->content_id == NULL)
-    learn_content(sv, v);
-  char err[512] = "";
-  sc_gather_query_t q = {v->scope, type, 0, &v->label_set, v->no_capture};
-  int rc = sc_gather(sv, &q, &t->list, err, sizeof(err));
-  t->valid = true;
-  if (rc == SC_ENOTFOUND) {
-    sc_resource_list_free(&t->list);
-    return had;
+/* The records of a scope, loaded once per read transaction however many views of it are
+ * gathered (records: scope -> sc_scope_records_t). NULL with rc set when they cannot be. */
+static sc_scope_records_t *records_for(sc_snapshot_view_t *sv, sc_strmap_t *records, const char *scope, int *rc,
+                                       char *err, size_t errlen) {
+  sc_scope_records_t *rec = sc__strmap_get(records, sc_str(scope));
+  if (rec != NULL)
+    return rec;
+  char *key = strdup(scope);
+  if (key == NULL) {
+    *rc = SC_ENOMEM;
+    return NULL;
   }
-  if (rc != 0) { /* never serve a partial configuration: the type stays unserved */
+  *rc = sc_scope_records_load(sv, scope, 0, &rec, err, errlen);
+  if (*rc != 0 || sc__strmap_put(records, sc_str(key), rec) != 0) {
+    *rc = *rc ? *rc : SC_ENOMEM;
+    sc_scope_records_free(rec);
+    free(key);
+    return NULL;
+  }
+  return rec;
+}
+
+typedef struct {
+  sc_strmap_t map; /* scope -> records; the keys are owned copies */
+} records_cache_t;
+
+static void free_records_key(void *arg, sc_str_t key, void *value) {
+  (void)arg;
+  (void)value;
+  free((char *)key.ptr);
+}
+
+static void records_cache_free(sc_strmap_t *records) {
+  sc__strmap_foreach(records, free_records_key, NULL);
+  sc__strmap_free(records, (void (*)(void *))sc_scope_records_free);
+}
+
+/* Gathers one type of a view within sv; true when its version changed. Names repeat in
+ * no list (the first of a name wins); `dropped` says whether names went since the last. */
+static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, sc_strmap_t *records, sc_view_t *v,
+                        sc_xds_type_t type) {
+  sc_view_type_t *t = &v->types[type], next = {0};
+  sc__strmap_init(&next.by_name);
+  char err[512] = "";
+  int rc = 0;
+  sc_scope_records_t *rec = records_for(sv, records, v->scope, &rc, err, sizeof(err));
+  if (rec != NULL)
+    learn_content(v, rec);
+  sc_gather_query_t q = {v->scope, type, 0, &v->label_set, v->no_capture};
+  if (rec != NULL)
+    rc = sc_gather_from(sv, rec, &q, &next.list, err, sizeof(err));
+  next.valid = true;
+  if (rc != 0 && rc != SC_ENOTFOUND) { /* never serve a partial configuration: keep the last */
     sc_log(vs->log, SC_LOG_ERROR, "scope %s: cannot read %s: %s", v->scope, sc_xds_types[type].name,
            err[0] ? err : sc_strerror(rc));
-    sc_resource_list_free(&t->list);
-    t->valid = false;
+    type_clear(&next);
+    sc__strmap_free(&next.by_name, NULL);
     return false;
   }
-  t->present = true;
-  sc_resource_list_version(&t->list, t->version);
-  for (size_t i = 0; i < t->list.n; i++)
-    if (sc__strmap_get(&t->by_name, sc_str(t->list.items[i].name)) == NULL)
-      sc__strmap_put(&t->by_name, sc_str(t->list.items[i].name), &t->list.items[i]);
-  return strcmp(before, t->version) != 0;
+  if (rc == 0) {
+    next.present = true;
+    size_t kept = 0;
+    for (size_t i = 0; i < next.list.n; i++) {
+      sc_resource_t *r = &next.list.items[i];
+      if (sc__strmap_get(&next.by_name, sc_str(r->name)) != NULL) {
+        free(r->name);
+        free(r->bytes);
+        free(r->endpoints_key);
+        continue;
+      }
+      next.list.items[kept] = *r; /* kept <= i: moving down never overwrites what is ahead */
+      sc__strmap_put(&next.by_name, sc_str(next.list.items[kept].name), &next.list.items[kept]);
+      kept++;
+    }
+    next.list.n = kept;
+    sc_resource_list_version(&next.list, next.version);
+  } else {
+    sc_resource_list_free(&next.list);
+  }
+  for (size_t i = 0; i < t->list.n && !next.dropped; i++)
+    next.dropped = sc__strmap_get(&next.by_name, sc_str(t->list.items[i].name)) == NULL;
+  bool changed = (t->valid && t->present) != next.present || strcmp(t->version, next.version) != 0;
+  type_clear(t);
+  sc__strmap_free(&t->by_name, NULL);
+  *t = next;
+  return changed;
 }
 
 sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type) {
@@ -286,7 +339,10 @@ sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t typ
     sc_log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
     return NULL;
   }
-  gather_type(vs, sv, view, type);
+  sc_strmap_t records;
+  sc__strmap_init(&records);
+  gather_type(vs, sv, &records, view, type);
+  records_cache_free(&records);
   sc_snapshot_view_end(sv);
   return t->valid ? t : NULL;
 }
@@ -440,17 +496,20 @@ int sc_views_refresh(sc_views_t *vs) {
       c.resync = true;
   }
   c.selectors |= c.resync;
+  sc_strmap_t records;
+  sc__strmap_init(&records);
   for (sc_view_t *v = vs->views; v != NULL; v = v->next) {
     unsigned stale = stale_types(&c, v), changed = 0;
     for (int t = 0; t < SC_XDS__TYPES; t++) {
       if (!(stale & (1u << t)) || !v->types[t].valid)
         continue;
-      if (gather_type(vs, sv, v, (sc_xds_type_t)t))
+      if (gather_type(vs, sv, &records, v, (sc_xds_type_t)t))
         changed |= 1u << t;
     }
     if (changed && vs->changed != NULL)
       vs->changed(vs->changed_arg, v, changed);
   }
+  records_cache_free(&records);
   sc_snapshot_view_end(sv);
   vs->head = head;
   vs->instance = meta.instance_id;

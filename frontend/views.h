@@ -31,13 +31,22 @@ typedef struct {
 
 void sc_body_unref(void *body);
 
+#define SC_VIEW_BODIES 4
+
 typedef struct {
   bool valid;            /* gathered at the head served */
   bool present;          /* the scope existed then (else: nothing to serve) */
-  sc_resource_list_t list;
+  bool dropped;          /* names went at the last change (LDS and RDS go first) */
+  sc_resource_list_t list; /* each name once */
   char version[17];      /* the type's version_info */
   sc_strmap_t by_name;   /* name -> sc_resource_t* of list */
-  sc_body_t *full;       /* the SotW body of the whole list, built when first asked */
+  /* SotW bodies built for this list: the whole of it, and the last subsets asked for
+   * (streams of one view subscribe to the same names), by version. */
+  struct {
+    char version[17];
+    sc_body_t *body;
+  } bodies[SC_VIEW_BODIES];
+  unsigned next_body;
 } sc_view_type_t;
 
 typedef struct sc_view_s {
@@ -83,7 +92,9 @@ sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t typ
 
 /* The SotW body of a list of resources of type (a new reference). */
 sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
-/* The SotW body of every resource of t (shared; a new reference). */
-sc_body_t *sc_views_full_body(sc_view_type_t *t, sc_xds_type_t type);
+/* The SotW body of items[0..n) of t, whose version is version: built once and shared by
+ * the streams that get the same (a new reference; NULL when out of memory). */
+sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, sc_resource_t *const *items,
+                         size_t n);
 
 #endif
