@@ -30,7 +30,8 @@ typedef struct {
   /* A response split for a gRPC client's size cap: the rest to send. */
   sc_resource_t **rest;
   size_t nrest;
-  char rest_version[17];
+  char rest_version[17];   /* the version the parts carry */
+  char rest_of[17];        /* the view's version they were cut from */
 } type_state_t;
 
 typedef struct stream_s {
@@ -359,18 +360,25 @@ static size_t sotw_items(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t *
   return n;
 }
 
-/* Estimated encoded size of items in a response. */
+/* An upper bound of the encoded size of a response holding items: per resource its bytes,
+ * its Any's type URL and tags; per response the version, type URL and nonce. */
+enum { RESPONSE_OVERHEAD = 160 };
+
 static size_t items_size(sc_resource_t *const *items, size_t n, int t) {
-  size_t sum = 64;
+  size_t sum = RESPONSE_OVERHEAD;
   for (size_t i = 0; i < n; i++)
     sum += items[i]->len + strlen(sc_xds_types[t].type_url) + 16;
   return sum;
 }
 
 /* Sends items[0..n) as one SotW response (or the first part of a split one). */
-static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **items, size_t n, const char *version) {
+static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **items, size_t n, const char *version,
+                      bool part) {
   type_state_t *ts = &s->types[t];
-  sc_body_t *body = sc_views_body(vt, (sc_xds_type_t)t, version, items, n);
+  /* Whole responses are shared by version; the parts of a split one all carry the same
+   * version, so they are built apart. */
+  sc_body_t *body = part ? sc_body_encode((sc_xds_type_t)t, version, items, n)
+                         : sc_views_body(vt, (sc_xds_type_t)t, version, items, n);
   if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
     sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
            type_name(t));
@@ -385,20 +393,22 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
 /* The rest of a split response (gRPC size cap). True when something was sent. */
 static bool sotw_send_rest(stream_t *s, int t, sc_view_type_t *vt) {
   type_state_t *ts = &s->types[t];
-  size_t cap = s->ads->opts.grpc_max_response, n = 0, size = 64;
-  while (n < ts->nrest && (n == 0 || size + items_size(&ts->rest[n], 1, t) <= cap)) {
-    size += items_size(&ts->rest[n], 1, t);
-    n++;
-  }
-  if (items_size(ts->rest, 1, t) > cap) { /* one resource alone is over the cap */
+  size_t cap = s->ads->opts.grpc_max_response;
+  while (ts->nrest > 0 && items_size(ts->rest, 1, t) > cap) { /* one resource alone is over the cap */
     s->ads->stats.oversize_skipped++;
     sc_log(s->ads->log, SC_LOG_WARN, "%.*s: %s %s is larger than the gRPC response cap (%zu bytes): not sent",
            (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), ts->rest[0]->name, cap);
     memmove(ts->rest, ts->rest + 1, (ts->nrest - 1) * sizeof(*ts->rest));
     ts->nrest--;
-    return false;
   }
-  bool sent = sotw_send(s, t, vt, ts->rest, n, ts->rest_version);
+  size_t n = 0, size = RESPONSE_OVERHEAD;
+  while (n < ts->nrest && (n == 0 || size + items_size(&ts->rest[n], 1, t) - RESPONSE_OVERHEAD <= cap)) {
+    size += items_size(&ts->rest[n], 1, t) - RESPONSE_OVERHEAD;
+    n++;
+  }
+  if (n == 0)
+    return false;
+  bool sent = sotw_send(s, t, vt, ts->rest, n, ts->rest_version, true);
   memmove(ts->rest, ts->rest + n, (ts->nrest - n) * sizeof(*ts->rest));
   ts->nrest -= n;
   return sent;
@@ -411,7 +421,7 @@ static bool serve_sotw(stream_t *s, int t) {
   sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
   if (vt == NULL || !vt->present)
     return false; /* nothing to serve yet; the stream is told when there is */
-  if (ts->nrest > 0 && strcmp(ts->rest_version, vt->version) == 0) {
+  if (ts->nrest > 0 && strcmp(ts->rest_of, vt->version) == 0) { /* the rest of a split response */
     bool sent = sotw_send_rest(s, t, vt);
     ts->dirty = ts->nrest > 0;
     return sent;
@@ -452,11 +462,12 @@ static bool serve_sotw(stream_t *s, int t) {
     ts->rest = items;
     ts->nrest = n;
     memcpy(ts->rest_version, version, sizeof(version));
+    memcpy(ts->rest_of, vt->version, sizeof(ts->rest_of));
     sent = sotw_send_rest(s, t, vt);
     ts->dirty = ts->nrest > 0;
     items = NULL;
   } else {
-    sent = sotw_send(s, t, vt, items, n, version);
+    sent = sotw_send(s, t, vt, items, n, version, false);
   }
   free(items);
   if (sent && t == SC_XDS_CLUSTERS)
