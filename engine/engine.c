@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine_internal.h"
 #include "mem.h"
@@ -56,6 +57,13 @@ static void fill_meta(const sc_engine_t *e, sc_snapshot_meta_t *m) {
 }
 
 static double ms_since(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e6; }
+
+/* Wall-clock time in nanoseconds since the Unix epoch (commit notices). */
+static uint64_t realtime_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 typedef struct {
   sc_scopes_t *scopes;
@@ -149,6 +157,7 @@ void sc__engine_flush(sc_engine_t *e) {
   meta.history_versions = e->scopes.history.keep;
   scope_write_t sw = {&e->scopes, 0, 0};
   rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
+  uint64_t commit_ns = realtime_ns(); /* right after the LMDB commit returned */
   double publish_ms = ms_since(t1);
   e->stats.batches++;
   if (rc != 0) {
@@ -161,6 +170,7 @@ void sc__engine_flush(sc_engine_t *e) {
       e->fatal = true;
     return;
   }
+  sc_notify_commit(e->notify, meta.head_version, commit_ns);
   sc_scopes_commit(&e->scopes);
   e->published_once = true;
   e->publish_failed = false;
@@ -320,6 +330,34 @@ fail_alloc:
   return rc;
 }
 
+/* Listens for frontends to notify of commits. Failing to is not fatal: frontends also
+ * poll the snapshot, so the engine logs why and runs without notifications. */
+static void start_notify(sc_engine_t *e) {
+  if (e->opts.notify_disabled)
+    return;
+  char path[4096];
+  const char *dir = e->opts.snapshot_dir;
+  size_t dlen = strlen(dir);
+  if (e->opts.notify_socket != NULL)
+    snprintf(path, sizeof(path), "%s", e->opts.notify_socket);
+  else
+    snprintf(path, sizeof(path), "%s%s%s", dir, dlen > 0 && dir[dlen - 1] == '/' ? "" : "/",
+             SC_NOTIFY_SOCKET_NAME);
+  sc_notify_opts_t no = {.path = path,
+                         .head_version = sc_snapshot_writer_head(e->snapshot),
+                         .commit_ns = 0, /* no commit of this engine yet */
+                         .log = &e->log};
+  char err[1024];
+  int rc = sc_notify_new(e->loop, &no, &e->notify, err, sizeof(err));
+  if (rc != 0) {
+    sc_log(&e->log, SC_LOG_WARN,
+           "notify: %s; running without commit notifications (frontends fall back to polling)",
+           err[0] ? err : sc_strerror(rc));
+    return;
+  }
+  sc_log(&e->log, SC_LOG_INFO, "notify: commit notifications on %s", path);
+}
+
 int sc_engine_start(sc_engine_t *e) {
   int rc;
   uv_signal_start(&e->sigint, signal_cb, SIGINT);
@@ -327,6 +365,7 @@ int sc_engine_start(sc_engine_t *e) {
   sc_log(&e->log, SC_LOG_INFO, "snapshot %s: head version %" PRIu64 ", map %zu bytes",
          e->opts.snapshot_dir, sc_snapshot_writer_head(e->snapshot),
          sc_snapshot_writer_map_size(e->snapshot));
+  start_notify(e);
   if (e->opts.mesh_config_file != NULL &&
       (rc = sc__meshfile_load(e, e->opts.mesh_config_file)) != 0)
     return rc;
@@ -351,6 +390,8 @@ void sc_engine_stop(sc_engine_t *e) {
     sc__engine_flush(e);
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     s->close(s);
+  sc_notify_close(e->notify); /* after the last publish: subscribers read it, then EOF */
+  e->notify = NULL;
   close_engine_handles(e);
 }
 

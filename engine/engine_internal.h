@@ -5,6 +5,7 @@
 #include "framer.h"
 #include "scopes.h"
 #include "log.h"
+#include "notify.h"
 #include "scopecast/engine.h"
 #include "scopecast/snapshot.h"
 #include "scopecast/store.h"
@@ -48,6 +49,7 @@ struct sc_engine_s {
   bool publish_failed; /* the store is ahead of the snapshot: publish at the next chance */
   uint64_t counters_at_publish; /* rejected+skipped when last published */
   sc_scopes_t scopes;           /* the published scopes and their dependency index */
+  sc_notify_t *notify;          /* commit notifications (NULL: off, or could not listen) */
   sc_engine_stats_t stats;
   int open_handles; /* engine-owned handles still to close */
 };

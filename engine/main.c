@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notify.h"
 #include "scopecast/engine.h"
 #include "scopecast/error.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -63,6 +67,17 @@ static void usage(FILE *out) {
           "                           can put a scope together as it was (default 16; 0: none)\n"
           "  --no-sync                do not fsync each commit (faster, not crash-durable)\n"
           "\n"
+          "Commit notifications (for the xDS frontends; snapshot/FORMAT.md):\n"
+          "  --notify PATH            tell frontends about each commit on the unix socket PATH\n"
+          "                           (default SNAPSHOT_DIR/" SC_NOTIFY_SOCKET_NAME "; 'none': no socket): every\n"
+          "                           subscriber gets a 16-byte notice (head version, then commit\n"
+          "                           time in ns since the epoch, both u64 big-endian) on connect\n"
+          "                           and after each commit. One that does not read misses notices\n"
+          "                           (the latest wins); at most " STR(SC_NOTIFY_MAX_SUBSCRIBERS) " subscribers (fixed), more\n"
+          "                           are refused. A socket left by a dead engine is replaced; when\n"
+          "                           PATH cannot be used the engine logs a warning and runs\n"
+          "                           without notifications. The socket is removed at exit.\n"
+          "\n"
           "Other:\n"
           "  --log-level LEVEL        debug, info, warning or error (default info); logs go to\n"
           "                           stderr, one line each\n"
@@ -89,7 +104,7 @@ enum {
   OPT_SNAPSHOT = 256, OPT_CONFIG_DIR, OPT_WATCH, OPT_MESH, OPT_DEFAULT_NS, OPT_SYSTEM_NS,
   OPT_DOMAIN, OPT_QUIET, OPT_MAX_MS, OPT_MAX_EVENTS, OPT_ONCE, OPT_MAX_OBJECT, OPT_MAX_FILE,
   OPT_MAX_DEPTH, OPT_RECONNECT, OPT_RESCAN, OPT_MAP_SIZE, OPT_MAX_SIZE, OPT_NO_SYNC,
-  OPT_LOG_LEVEL, OPT_HISTORY
+  OPT_LOG_LEVEL, OPT_HISTORY, OPT_NOTIFY
 };
 
 int main(int argc, char **argv) {
@@ -114,6 +129,7 @@ int main(int argc, char **argv) {
       {"snapshot-max-size", required_argument, NULL, OPT_MAX_SIZE},
       {"no-sync", no_argument, NULL, OPT_NO_SYNC},
       {"history", required_argument, NULL, OPT_HISTORY},
+      {"notify", required_argument, NULL, OPT_NOTIFY},
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -138,6 +154,10 @@ int main(int argc, char **argv) {
     case OPT_DOMAIN: o.domain_suffix = optarg; break;
     case OPT_ONCE: o.once = true; break;
     case OPT_NO_SYNC: o.snapshot_no_sync = true; break;
+    case OPT_NOTIFY:
+      o.notify_disabled = strcmp(optarg, "none") == 0;
+      o.notify_socket = o.notify_disabled ? NULL : optarg;
+      break;
     case OPT_QUIET: bad |= parse_u64("--batch-quiet-ms", optarg, &o.batch_quiet_ms); break;
     case OPT_MAX_MS: bad |= parse_u64("--batch-max-ms", optarg, &o.batch_max_ms); break;
     case OPT_RECONNECT: bad |= parse_u64("--reconnect-max-ms", optarg, &o.reconnect_max_ms); break;

@@ -34,6 +34,9 @@ typedef struct {
   size_t snapshot_map_size;           /* initial LMDB map size, 0: default */
   size_t snapshot_max_map_size;       /* 0: default */
   bool snapshot_no_sync;
+  const char *notify_socket;          /* --notify: the unix socket on which frontends are
+                                         told about each commit; NULL: SNAPSHOT_DIR/notify.sock */
+  bool notify_disabled;               /* --notify none: no socket */
   uint32_t history_versions;          /* --history: head versions whose scopes readers can
                                          still put together (0: only the latest) */
   FILE *log_stream;                   /* NULL: stderr */
