@@ -27,6 +27,10 @@ typedef struct {
   uint64_t sent_nonce;
   char sent_version[17], nacked_version[17];
   sc_strmap_t sent;        /* Delta: what the client has (name -> version) */
+  /* SotW: the names of the last request, NUL-separated: most requests (ACKs) repeat them
+   * in the same order, which one pass over this tells without hashing. */
+  char *last_names;
+  size_t last_names_len, last_n;
   /* A response split for a gRPC client's size cap: the rest to send. */
   sc_resource_t **rest;
   size_t nrest;
@@ -212,6 +216,7 @@ void sc_ads_closed(void *app, void *state) {
     sc__strmap_free(&s->types[t].names, NULL);
     sc__strmap_free(&s->types[t].sent, NULL);
     free(s->types[t].rest);
+    free(s->types[t].last_names);
   }
   if (s->first != NULL)
     protobuf_c_message_free_unpacked(s->first, NULL);
@@ -592,8 +597,8 @@ static bool serve_delta(stream_t *s, int t) {
  * the client holds names the view no longer has). */
 static bool clusters_go(stream_t *s) {
   type_state_t *ts = &s->types[SC_XDS_CLUSTERS];
-  sc_view_type_t *vt = &s->view->types[SC_XDS_CLUSTERS];
-  if (!ts->dirty || !vt->valid || !vt->present || strcmp(ts->sent_version, vt->version) == 0)
+  sc_view_type_t *vt = s->view->types[SC_XDS_CLUSTERS];
+  if (!ts->dirty || vt == NULL || !vt->present || strcmp(ts->sent_version, vt->version) == 0)
     return false;
   if (!s->delta)
     return vt->dropped;
@@ -684,18 +689,45 @@ static bool nonce_current(const type_state_t *ts, const char *nonce) {
   return strcmp(nonce, want) == 0;
 }
 
+/* Whether names are those of the last request, in the same order. */
+static bool same_names(const type_state_t *ts, char **names, size_t n) {
+  if (ts->last_names == NULL || n != ts->last_n)
+    return false;
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strlen(names[i]) + 1;
+    if (at + len > ts->last_names_len || memcmp(ts->last_names + at, names[i], len) != 0)
+      return false;
+    at += len;
+  }
+  return at == ts->last_names_len;
+}
+
+static void remember_names(type_state_t *ts, char **names, size_t n) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++)
+    len += strlen(names[i]) + 1;
+  free(ts->last_names);
+  ts->last_names = malloc(len ? len : 1);
+  ts->last_names_len = ts->last_n = 0;
+  if (ts->last_names == NULL)
+    return; /* the next request takes the long way */
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(names[i]) + 1;
+    memcpy(ts->last_names + ts->last_names_len, names[i], l);
+    ts->last_names_len += l;
+  }
+  ts->last_n = n;
+}
+
 /* SotW subscriptions (xds-protocol.md 1.3): returns whether a response is due for them. */
 static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
   /* Legacy wildcard: empty means everything until the client names something. */
   bool wildcard = full_state && n == 0 && !ts->named_ever, added = false;
-  if (n > 0 && n == ts->names.n && !ts->wildcard) { /* most requests are ACKs naming what they did */
-    bool same = true;
-    for (size_t i = 0; i < n && same; i++)
-      same = !(full_state && strcmp(names[i], "*") == 0) && name_has(&ts->names, names[i]);
-    if (same)
-      return false;
-  }
+  if (same_names(ts, names, n))
+    return false;
+  remember_names(ts, names, n);
   sc_strmap_t next;
   sc__strmap_init(&next);
   for (size_t i = 0; i < n; i++) {

@@ -514,12 +514,18 @@ static bool holds(json_t *selector, const sc_labels_t *labels) {
   return sc_selector_holds(selector, labels ? labels : &none);
 }
 
-/* The first of variants whose selector the proxy's labels hold, else NULL. */
-static json_t *variant_for(json_t *variants, const sc_labels_t *labels) {
+/* The index of the first of variants whose selector the proxy's labels hold, else -1. */
+static int variant_index(json_t *variants, const sc_labels_t *labels) {
   size_t i;
   json_t *variant;
-  json_array_foreach(variants, i, variant) if (holds(json_object_get(variant, "selector"), labels)) return variant;
-  return NULL;
+  json_array_foreach(variants, i, variant) if (holds(json_object_get(variant, "selector"), labels)) return (int)i;
+  return -1;
+}
+
+/* The first of variants whose selector the proxy's labels hold, else NULL. */
+static json_t *variant_for(json_t *variants, const sc_labels_t *labels) {
+  int i = variant_index(variants, labels);
+  return i < 0 ? NULL : json_array_get(variants, (size_t)i);
 }
 
 static int cmp_cstrp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
@@ -643,6 +649,32 @@ int sc_gather_from(sc_snapshot_view_t *v, const sc_scope_records_t *rec, const s
   json_decref(entry_routes);
   json_decref(entry_listeners);
   return rc;
+}
+
+uint64_t sc_gather_class(const sc_scope_records_t *rec, const sc_gather_query_t *q) {
+  XXH3_state_t *st = XXH3_createState();
+  if (st == NULL)
+    return 0;
+  XXH3_64bits_reset(st);
+  uint32_t head[2] = {(uint32_t)q->type, q->no_capture};
+  XXH3_64bits_update(st, head, sizeof(head));
+  bool labelled = q->labels != NULL && q->labels->n > 0;
+  bool inbound = q->type == SC_XDS_CLUSTERS || q->type == SC_XDS_LISTENERS;
+  for (size_t k = 0; k < rec->nhosts; k++) { /* what add_entries picks by the labels */
+    json_t *e = json_object_get(rec->by_host, rec->hosts[k]), *in = json_object_get(e, "inbound");
+    int32_t pick[3] = {(int32_t)k, -1, -1};
+    if (inbound && in != NULL && labelled && holds(json_object_get(in, "selector"), q->labels))
+      pick[1] = 1;
+    if (q->type == SC_XDS_ROUTES)
+      pick[2] = variant_index(json_object_get(e, "routeVariants"), q->labels);
+    else if (q->type != SC_XDS_LISTENERS)
+      pick[2] = variant_index(json_object_get(e, "clusterVariants"), q->labels);
+    if (pick[1] >= 0 || pick[2] >= 0)
+      XXH3_64bits_update(st, pick, sizeof(pick));
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
 }
 
 int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_list_t *out, char *err,

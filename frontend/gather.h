@@ -65,6 +65,11 @@ bool sc_scope_records_use_base(const sc_scope_records_t *rec);
 int sc_gather_from(sc_snapshot_view_t *v, const sc_scope_records_t *rec, const sc_gather_query_t *q,
                    sc_resource_list_t *out, char *err, size_t errlen);
 
+/* Which of what the records hold the labels and interception mode of q pick for q->type
+ * (variants, inbound of the services the proxy serves), as a hash: two proxies whose
+ * classes are equal get the same resources of that type from these records. */
+uint64_t sc_gather_class(const sc_scope_records_t *rec, const sc_gather_query_t *q);
+
 void sc_resource_list_free(sc_resource_list_t *list);
 
 /* The type's version_info: XXH3-64 of the names and versions in order, 16 hex digits. It

@@ -24,6 +24,9 @@ struct sc_views_s {
   uint64_t head, instance;
   sc_view_t *views;
   sc_strmap_t by_key;
+  sc_strmap_t lists;    /* key -> sc_view_type_t alive (weak: they remove themselves) */
+  sc_strmap_t records;  /* scope -> sc_scope_records_t parsed at records_head */
+  uint64_t records_head;
 };
 
 /* ---- bodies --------------------------------------------------------------------------- */
@@ -94,25 +97,40 @@ int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **
   }
   vs->log = log;
   sc__strmap_init(&vs->by_key);
+  sc__strmap_init(&vs->lists);
+  sc__strmap_init(&vs->records);
   *out = vs;
   return 0;
 }
 
-static void type_clear(sc_view_type_t *t) {
-  sc_resource_list_free(&t->list);
-  sc__strmap_free(&t->by_name, NULL);
-  sc__strmap_init(&t->by_name);
-  for (unsigned i = 0; i < SC_VIEW_BODIES; i++) {
-    sc_body_unref(t->bodies[i].body);
-    t->bodies[i].body = NULL;
-  }
-  t->valid = t->present = false;
-  t->version[0] = 0;
+static void free_records_entry(void *arg, sc_str_t key, void *value) {
+  (void)arg;
+  free((char *)key.ptr);
+  sc_scope_records_free(value);
 }
 
-static void view_free(sc_view_t *v) {
+static void records_clear(sc_views_t *vs) {
+  sc__strmap_foreach(&vs->records, free_records_entry, NULL);
+  sc__strmap_free(&vs->records, NULL);
+  sc__strmap_init(&vs->records);
+}
+
+static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
+  if (t == NULL || --t->refs > 0)
+    return;
+  if (sc__strmap_get(&vs->lists, sc_str(t->key)) == t)
+    sc__strmap_remove(&vs->lists, sc_str(t->key));
+  sc_resource_list_free(&t->list);
+  sc__strmap_free(&t->by_name, NULL);
+  for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
+    sc_body_unref(t->bodies[i].body);
+  free(t->key);
+  free(t);
+}
+
+static void view_free(sc_views_t *vs, sc_view_t *v) {
   for (int t = 0; t < SC_XDS__TYPES; t++)
-    type_clear(&v->types[t]);
+    list_unref(vs, v->types[t]);
   for (uint32_t i = 0; i < v->label_set.n; i++) {
     free((char *)v->labels[i].key.ptr);
     free((char *)v->labels[i].value.ptr);
@@ -129,8 +147,11 @@ void sc_views_free(sc_views_t *vs) {
     return;
   for (sc_view_t *v = vs->views, *next; v != NULL; v = next) {
     next = v->next;
-    view_free(v);
+    view_free(vs, v);
   }
+  records_clear(vs);
+  sc__strmap_free(&vs->records, NULL);
+  sc__strmap_free(&vs->lists, NULL);
   sc__strmap_free(&vs->by_key, NULL);
   sc_snapshot_reader_close(vs->reader);
   free(vs->dir);
@@ -198,16 +219,14 @@ int sc_views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *label
     v->labels[i].value = sc_str(dupn(labels->items[i].value));
     v->label_set.n = i + 1;
     if (v->labels[i].key.ptr == NULL || v->labels[i].value.ptr == NULL) {
-      view_free(v);
+      view_free(vs, v);
       return SC_ENOMEM;
     }
   }
   v->label_set.items = v->labels;
   v->no_capture = no_capture;
-  for (int t = 0; t < SC_XDS__TYPES; t++)
-    sc__strmap_init(&v->types[t].by_name);
   if (sc__strmap_put(&vs->by_key, sc_str(v->key), v) != 0) {
-    view_free(v);
+    view_free(vs, v);
     return SC_ENOMEM;
   }
   v->refs = 1;
@@ -226,7 +245,7 @@ void sc_views_release(sc_views_t *vs, sc_view_t *view) {
       *p = view->next;
       break;
     }
-  view_free(view);
+  view_free(vs, view);
 }
 
 /* Which scope's content the view has and whether it shares the base (for the changelog). */
@@ -240,21 +259,24 @@ static void learn_content(sc_view_t *v, const sc_scope_records_t *rec) {
   v->uses_base = sc_scope_records_use_base(rec);
 }
 
-/* The records of a scope, loaded once per read transaction however many views of it are
- * gathered (records: scope -> sc_scope_records_t). NULL with rc set when they cannot be. */
-static sc_scope_records_t *records_for(sc_snapshot_view_t *sv, sc_strmap_t *records, const char *scope, int *rc,
-                                       char *err, size_t errlen) {
-  sc_scope_records_t *rec = sc__strmap_get(records, sc_str(scope));
+/* ---- gathering ------------------------------------------------------------------------- */
+
+/* The records of a scope as the read transaction sv sees them: parsed once per head
+ * however many views of the scope are gathered. NULL with *rc set when they cannot be. */
+static sc_scope_records_t *records_for(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, const char *scope,
+                                       int *rc, char *err, size_t errlen) {
+  if (head != vs->records_head) {
+    records_clear(vs);
+    vs->records_head = head;
+  }
+  sc_scope_records_t *rec = sc__strmap_get(&vs->records, sc_str(scope));
   if (rec != NULL)
     return rec;
   char *key = strdup(scope);
-  if (key == NULL) {
+  *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, &rec, err, errlen);
+  if (*rc == 0 && sc__strmap_put(&vs->records, sc_str(key), rec) != 0)
     *rc = SC_ENOMEM;
-    return NULL;
-  }
-  *rc = sc_scope_records_load(sv, scope, 0, &rec, err, errlen);
-  if (*rc != 0 || sc__strmap_put(records, sc_str(key), rec) != 0) {
-    *rc = *rc ? *rc : SC_ENOMEM;
+  if (*rc != 0) {
     sc_scope_records_free(rec);
     free(key);
     return NULL;
@@ -262,76 +284,80 @@ static sc_scope_records_t *records_for(sc_snapshot_view_t *sv, sc_strmap_t *reco
   return rec;
 }
 
-typedef struct {
-  sc_strmap_t map; /* scope -> records; the keys are owned copies */
-} records_cache_t;
-
-static void free_records_key(void *arg, sc_str_t key, void *value) {
-  (void)arg;
-  (void)value;
-  free((char *)key.ptr);
+/* Gathers what a class gets of a type: a new list (names once each, the first wins). */
+static sc_view_type_t *gather_list(sc_views_t *vs, sc_snapshot_view_t *sv, sc_scope_records_t *rec,
+                                   const sc_gather_query_t *q, const char *key, uint64_t head) {
+  sc_view_type_t *t = calloc(1, sizeof(*t));
+  if (t == NULL || (t->key = strdup(key)) == NULL) {
+    free(t);
+    return NULL;
+  }
+  t->refs = 1;
+  t->head = head;
+  sc__strmap_init(&t->by_name);
+  char err[512] = "";
+  int rc = rec ? sc_gather_from(sv, rec, q, &t->list, err, sizeof(err)) : SC_ENOTFOUND;
+  if (rc != 0 && rc != SC_ENOTFOUND) { /* never serve a partial configuration */
+    sc_log(vs->log, SC_LOG_ERROR, "scope %s: cannot read %s: %s", q->scope, sc_xds_types[q->type].name,
+           err[0] ? err : sc_strerror(rc));
+    list_unref(vs, t);
+    return NULL;
+  }
+  t->present = rc == 0;
+  size_t kept = 0;
+  for (size_t i = 0; i < t->list.n; i++) {
+    sc_resource_t *r = &t->list.items[i];
+    if (sc__strmap_get(&t->by_name, sc_str(r->name)) != NULL) {
+      free(r->name);
+      free(r->bytes);
+      free(r->endpoints_key);
+      continue;
+    }
+    t->list.items[kept] = *r; /* kept <= i: moving down never overwrites what is ahead */
+    sc__strmap_put(&t->by_name, sc_str(t->list.items[kept].name), &t->list.items[kept]);
+    kept++;
+  }
+  t->list.n = kept;
+  if (t->present)
+    sc_resource_list_version(&t->list, t->version);
+  return t;
 }
 
-static void records_cache_free(sc_strmap_t *records) {
-  sc__strmap_foreach(records, free_records_key, NULL);
-  sc__strmap_free(records, (void (*)(void *))sc_scope_records_free);
-}
-
-/* Gathers one type of a view within sv; true when its version changed. Names repeat in
- * no list (the first of a name wins); `dropped` says whether names went since the last. */
-static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, sc_strmap_t *records, sc_view_t *v,
-                        sc_xds_type_t type) {
-  sc_view_type_t *t = &v->types[type], next = {0};
-  sc__strmap_init(&next.by_name);
+/* Gathers one type of a view within sv (at head), sharing the list of any view of the same
+ * class gathered at that head; true when the view's version of it changed. */
+static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, sc_view_t *v, sc_xds_type_t type) {
   char err[512] = "";
   int rc = 0;
-  sc_scope_records_t *rec = records_for(sv, records, v->scope, &rc, err, sizeof(err));
+  sc_scope_records_t *rec = records_for(vs, sv, head, v->scope, &rc, err, sizeof(err));
+  if (rec == NULL && rc != SC_ENOTFOUND) {
+    sc_log(vs->log, SC_LOG_ERROR, "scope %s: %s", v->scope, err[0] ? err : sc_strerror(rc));
+    return false;
+  }
   if (rec != NULL)
     learn_content(v, rec);
   sc_gather_query_t q = {v->scope, type, 0, &v->label_set, v->no_capture};
-  if (rec != NULL)
-    rc = sc_gather_from(sv, rec, &q, &next.list, err, sizeof(err));
-  next.valid = true;
-  if (rc != 0 && rc != SC_ENOTFOUND) { /* never serve a partial configuration: keep the last */
-    sc_log(vs->log, SC_LOG_ERROR, "scope %s: cannot read %s: %s", v->scope, sc_xds_types[type].name,
-           err[0] ? err : sc_strerror(rc));
-    type_clear(&next);
-    sc__strmap_free(&next.by_name, NULL);
-    return false;
-  }
-  if (rc == 0) {
-    next.present = true;
-    size_t kept = 0;
-    for (size_t i = 0; i < next.list.n; i++) {
-      sc_resource_t *r = &next.list.items[i];
-      if (sc__strmap_get(&next.by_name, sc_str(r->name)) != NULL) {
-        free(r->name);
-        free(r->bytes);
-        free(r->endpoints_key);
-        continue;
-      }
-      next.list.items[kept] = *r; /* kept <= i: moving down never overwrites what is ahead */
-      sc__strmap_put(&next.by_name, sc_str(next.list.items[kept].name), &next.list.items[kept]);
-      kept++;
-    }
-    next.list.n = kept;
-    sc_resource_list_version(&next.list, next.version);
+  char key[1200];
+  snprintf(key, sizeof(key), "%s|%d|%016llx", v->scope, (int)type,
+           (unsigned long long)(rec ? sc_gather_class(rec, &q) : 0));
+  sc_view_type_t *old = v->types[type], *t = sc__strmap_get(&vs->lists, sc_str(key));
+  if (t != NULL && t->head == head) {
+    t->refs++;
   } else {
-    sc_resource_list_free(&next.list);
+    if ((t = gather_list(vs, sv, rec, &q, key, head)) == NULL)
+      return false; /* the last list stays */
+    for (size_t i = 0; old != NULL && i < old->list.n && !t->dropped; i++)
+      t->dropped = sc__strmap_get(&t->by_name, sc_str(old->list.items[i].name)) == NULL;
+    sc__strmap_put(&vs->lists, sc_str(t->key), t);
   }
-  for (size_t i = 0; i < t->list.n && !next.dropped; i++)
-    next.dropped = sc__strmap_get(&next.by_name, sc_str(t->list.items[i].name)) == NULL;
-  bool changed = (t->valid && t->present) != next.present || strcmp(t->version, next.version) != 0;
-  type_clear(t);
-  sc__strmap_free(&t->by_name, NULL);
-  *t = next;
+  bool changed = old == NULL || old->present != t->present || strcmp(old->version, t->version) != 0;
+  v->types[type] = t;
+  list_unref(vs, old);
   return changed;
 }
 
 sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type) {
-  sc_view_type_t *t = &view->types[type];
-  if (t->valid)
-    return t;
+  if (view->types[type] != NULL)
+    return view->types[type];
   if (vs->reader == NULL)
     return NULL;
   sc_snapshot_view_t *sv;
@@ -339,12 +365,9 @@ sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t typ
     sc_log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
     return NULL;
   }
-  sc_strmap_t records;
-  sc__strmap_init(&records);
-  gather_type(vs, sv, &records, view, type);
-  records_cache_free(&records);
+  gather_type(vs, sv, sc_snapshot_view_head(sv), view, type);
   sc_snapshot_view_end(sv);
-  return t->valid ? t : NULL;
+  return view->types[type];
 }
 
 /* ---- following the snapshot ------------------------------------------------------------- */
@@ -427,8 +450,8 @@ static unsigned stale_types(const changes_t *c, const sc_view_t *v) {
     m |= c->base_types;
   if (m & (1u << SC_XDS_CLUSTERS)) /* the assignments a proxy gets follow from its clusters */
     m |= 1u << SC_XDS_ENDPOINTS;
-  const sc_view_type_t *eds = &v->types[SC_XDS_ENDPOINTS];
-  if (!(m & (1u << SC_XDS_ENDPOINTS)) && eds->valid && json_object_size(c->endpoints) > 0)
+  const sc_view_type_t *eds = v->types[SC_XDS_ENDPOINTS];
+  if (!(m & (1u << SC_XDS_ENDPOINTS)) && eds != NULL && json_object_size(c->endpoints) > 0)
     for (size_t i = 0; i < eds->list.n; i++)
       if (eds->list.items[i].endpoints_key && json_object_get(c->endpoints, eds->list.items[i].endpoints_key)) {
         m |= 1u << SC_XDS_ENDPOINTS;
@@ -496,20 +519,18 @@ int sc_views_refresh(sc_views_t *vs) {
       c.resync = true;
   }
   c.selectors |= c.resync;
-  sc_strmap_t records;
-  sc__strmap_init(&records);
+  uint64_t seen = sc_snapshot_view_head(sv);
   for (sc_view_t *v = vs->views; v != NULL; v = v->next) {
     unsigned stale = stale_types(&c, v), changed = 0;
     for (int t = 0; t < SC_XDS__TYPES; t++) {
-      if (!(stale & (1u << t)) || !v->types[t].valid)
+      if (!(stale & (1u << t)) || v->types[t] == NULL)
         continue;
-      if (gather_type(vs, sv, &records, v, (sc_xds_type_t)t))
+      if (gather_type(vs, sv, seen, v, (sc_xds_type_t)t))
         changed |= 1u << t;
     }
     if (changed && vs->changed != NULL)
       vs->changed(vs->changed_arg, v, changed);
   }
-  records_cache_free(&records);
   sc_snapshot_view_end(sv);
   vs->head = head;
   vs->instance = meta.instance_id;

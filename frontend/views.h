@@ -33,8 +33,12 @@ void sc_body_unref(void *body);
 
 #define SC_VIEW_BODIES 4
 
+/* What one class of proxies gets of one type: shared by every view whose proxies the
+ * snapshot gives the same (sc_gather_class), immutable once gathered, counted. */
 typedef struct {
-  bool valid;            /* gathered at the head served */
+  int refs;
+  char *key;             /* scope, type, class: in the views' index while alive */
+  uint64_t head;         /* the head version it was gathered at */
   bool present;          /* the scope existed then (else: nothing to serve) */
   bool dropped;          /* names went at the last change (LDS and RDS go first) */
   sc_resource_list_t list; /* each name once */
@@ -59,7 +63,7 @@ typedef struct sc_view_s {
   char *content_id;      /* the scope whose content this one has ("sameAs"), or scope */
   bool uses_base;
   int refs;              /* streams attached */
-  sc_view_type_t types[SC_XDS__TYPES];
+  sc_view_type_t *types[SC_XDS__TYPES]; /* NULL until first asked for */
   void *watchers;        /* the caller's: whom to tell about changes */
 } sc_view_t;
 
@@ -86,8 +90,8 @@ int sc_views_resolve(sc_views_t *vs, sc_str_t ns, const sc_labels_t *labels, cha
 int sc_views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *labels, bool no_capture, sc_view_t **out);
 void sc_views_release(sc_views_t *vs, sc_view_t *view);
 
-/* A type of a view, gathered now if it is not yet. NULL only when out of memory or the
- * snapshot is unreadable (logged); check ->present. */
+/* A type of a view, gathered now if it is not yet (borrowed: the view holds it). NULL
+ * when the snapshot cannot be read yet (logged); check ->present. */
 sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type);
 
 /* The SotW body of a list of resources of type (a new reference). */

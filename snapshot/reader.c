@@ -191,6 +191,14 @@ void sc_snapshot_view_end(sc_snapshot_view_t *v) {
   sc__free(v);
 }
 
+uint64_t sc_snapshot_view_head(sc_snapshot_view_t *view) {
+  MDB_dbi dbi;
+  bool ok = true;
+  if (mdb_dbi_open(view->txn, SC_TABLE_META, 0, &dbi) != 0)
+    return 0;
+  return get_u64(view->txn, dbi, SC_META_HEAD_VERSION, &ok);
+}
+
 int sc_snapshot_view_get(sc_snapshot_view_t *view, const char *table, const void *key,
                          size_t klen, sc_snapshot_record_cb cb, void *arg) {
   MDB_dbi dbi;

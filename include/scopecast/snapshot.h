@@ -131,6 +131,8 @@ int sc_snapshot_foreach(sc_snapshot_reader_t *r, const char *table, sc_snapshot_
 typedef struct sc_snapshot_view_s sc_snapshot_view_t;
 int sc_snapshot_view_begin(sc_snapshot_reader_t *r, sc_snapshot_view_t **out);
 void sc_snapshot_view_end(sc_snapshot_view_t *v);
+/* The head version the view sees (0: nothing published). */
+uint64_t sc_snapshot_view_head(sc_snapshot_view_t *v);
 /* As sc_snapshot_get, within the view. */
 int sc_snapshot_view_get(sc_snapshot_view_t *v, const char *table, const void *key, size_t klen,
                          sc_snapshot_record_cb cb, void *arg);
