@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <uv.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
 #include "resolve.h"
@@ -27,6 +28,7 @@ struct sc_views_s {
   sc_strmap_t lists;    /* key -> sc_view_type_t alive (weak: they remove themselves) */
   sc_strmap_t records;  /* scope -> sc_scope_records_t parsed at records_head */
   uint64_t records_head;
+  sc_views_stats_t stats;
 };
 
 /* ---- bodies --------------------------------------------------------------------------- */
@@ -159,6 +161,12 @@ void sc_views_free(sc_views_t *vs) {
 }
 
 uint64_t sc_views_head(const sc_views_t *vs) { return vs->head; }
+
+void sc_views_stats(const sc_views_t *vs, sc_views_stats_t *out) {
+  *out = vs->stats;
+  out->views = vs->by_key.n;
+  out->lists = vs->lists.n;
+}
 bool sc_views_ready(const sc_views_t *vs) { return vs->reader != NULL && vs->head > 0; }
 
 int sc_views_resolve(sc_views_t *vs, sc_str_t ns, const sc_labels_t *labels, char **scope) {
@@ -294,6 +302,7 @@ static sc_view_type_t *gather_list(sc_views_t *vs, sc_snapshot_view_t *sv, sc_sc
   }
   t->refs = 1;
   t->head = head;
+  vs->stats.gathers++;
   sc__strmap_init(&t->by_name);
   char err[512] = "";
   int rc = rec ? sc_gather_from(sv, rec, q, &t->list, err, sizeof(err)) : SC_ENOTFOUND;
@@ -347,6 +356,9 @@ static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, s
       return false; /* the last list stays */
     for (size_t i = 0; old != NULL && i < old->list.n && !t->dropped; i++)
       t->dropped = sc__strmap_get(&t->by_name, sc_str(old->list.items[i].name)) == NULL;
+    /* The map keeps the key of the entry it replaces, which the old list owns: remove
+     * that entry first (the old list stays with the views that hold it). */
+    sc__strmap_remove(&vs->lists, sc_str(t->key));
     sc__strmap_put(&vs->lists, sc_str(t->key), t);
   }
   bool changed = old == NULL || old->present != t->present || strcmp(old->version, t->version) != 0;
@@ -502,6 +514,7 @@ int sc_views_refresh(sc_views_t *vs) {
   }
   if (meta.head_version == vs->head && meta.instance_id == vs->instance && !reopened)
     return 0;
+  uint64_t started = uv_hrtime();
   changes_t c = {vs->head, 0, false, false, false, 0, json_object(), json_object()};
   /* A new engine run, a snapshot going back, or a reader behind the changelog: compare all. */
   c.resync = reopened || meta.instance_id != vs->instance || meta.head_version < vs->head;
@@ -536,6 +549,8 @@ int sc_views_refresh(sc_views_t *vs) {
   vs->instance = meta.instance_id;
   if (c.selectors && vs->changed != NULL)
     vs->changed(vs->changed_arg, NULL, 0);
+  vs->stats.refreshes++;
+  vs->stats.last_refresh_ms = (double)(uv_hrtime() - started) / 1e6;
   json_decref(c.types);
   json_decref(c.endpoints);
   return 0;

@@ -80,6 +80,14 @@ void sc_views_free(sc_views_t *vs);
  * catches up with its head. Returns 0 (also when there is no snapshot yet) or an error. */
 int sc_views_refresh(sc_views_t *vs);
 uint64_t sc_views_head(const sc_views_t *vs);
+
+typedef struct {
+  uint64_t views, lists;          /* proxy classes, and distinct lists they share */
+  uint64_t gathers;               /* lists gathered so far */
+  uint64_t refreshes;
+  double last_refresh_ms;         /* the last refresh that found a new head */
+} sc_views_stats_t;
+void sc_views_stats(const sc_views_t *vs, sc_views_stats_t *out);
 bool sc_views_ready(const sc_views_t *vs);
 
 /* The scope of a proxy of namespace ns with labels (selector records): *scope malloc'd.

@@ -183,8 +183,12 @@ static void catch_up(frontend_t *f) {
   uint64_t before = sc_views_head(f->views);
   sc_views_refresh(f->views);
   sc_ads_service(f->ads);
-  if (sc_views_head(f->views) != before)
-    sc_log(&f->log, SC_LOG_DEBUG, "serving head version %" PRIu64, sc_views_head(f->views));
+  if (sc_views_head(f->views) != before) {
+    sc_views_stats_t vs;
+    sc_views_stats(f->views, &vs);
+    sc_log(&f->log, SC_LOG_DEBUG, "serving head version %" PRIu64 ": %" PRIu64 " proxy classes, %" PRIu64
+           " lists, refreshed in %.3f ms", sc_views_head(f->views), vs.views, vs.lists, vs.last_refresh_ms);
+  }
 }
 
 static uint64_t realtime_ns(void) {
@@ -297,6 +301,8 @@ static void print_stats(frontend_t *f) {
   uint32_t sorted[WAKEUP_SAMPLES];
   memcpy(sorted, f->wakeup_us, n * sizeof(*sorted));
   qsort(sorted, n, sizeof(*sorted), cmp_u32);
+  sc_views_stats_t vs;
+  sc_views_stats(f->views, &vs);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   uint64_t cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
@@ -312,6 +318,12 @@ static void print_stats(frontend_t *f) {
                         (json_int_t)(n ? sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : 0), "push_bytes",
                         (json_int_t)h.bytes_sent, "queued_bytes", (json_int_t)h.queued_bytes, "cpu_ms",
                         (json_int_t)cpu_ms, "rss_kb", (json_int_t)rss_kb());
+  if (o != NULL) { /* what the snapshot costs to follow */
+    json_object_set_new(o, "proxy_classes", json_integer((json_int_t)vs.views));
+    json_object_set_new(o, "lists", json_integer((json_int_t)vs.lists));
+    json_object_set_new(o, "gathers", json_integer((json_int_t)vs.gathers));
+    json_object_set_new(o, "last_refresh_ms", json_real(vs.last_refresh_ms));
+  }
   char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   if (line != NULL) {
     fprintf(stderr, "%s stats %s\n", f->prog, line);
