@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "compose.h"
+#include "hashmap.h"
 #include "resolve.h"
 
 /* Parsed records of a scope (gather.h). */
@@ -160,14 +161,71 @@ int sc_scope_entries_at(sc_snapshot_view_t *v, const char *content_id, const cha
 
 /* ---- resource lists -------------------------------------------------------------------- */
 
+/* ---- shared bytes ------------------------------------------------------------------------ */
+
+struct sc_blob_cache_s {
+  sc_hashmap_t map; /* the first 8 bytes of the key -> sc_blob_t (the cache holds a reference) */
+};
+
+static void blob_unref(sc_blob_t *b) {
+  if (b != NULL && --b->refs == 0)
+    free(b);
+}
+
+sc_blob_cache_t *sc_blob_cache_new(void) {
+  sc_blob_cache_t *c = calloc(1, sizeof(*c));
+  if (c != NULL)
+    sc__hashmap_init(&c->map);
+  return c;
+}
+
+static uint64_t blob_slot(const uint8_t key[16]) {
+  uint64_t h;
+  memcpy(&h, key, sizeof(h));
+  return h;
+}
+
+void sc_blob_cache_sweep(sc_blob_cache_t *c) {
+  if (c == NULL)
+    return;
+  for (size_t i = 0; i < c->map.cap; i++) {
+    sc_blob_t *b = c->map.values[i];
+    if (b != NULL && b->refs == 1) {
+      sc__hashmap_remove(&c->map, blob_slot(b->key));
+      blob_unref(b);
+      i--; /* removal may move another entry into this slot */
+    }
+  }
+}
+
+void sc_blob_cache_free(sc_blob_cache_t *c) {
+  if (c == NULL)
+    return;
+  for (size_t i = 0; i < c->map.cap; i++)
+    blob_unref(c->map.values[i]);
+  sc__hashmap_free(&c->map);
+  free(c);
+}
+
+size_t sc_blob_cache_size(const sc_blob_cache_t *c) { return c ? c->map.n : 0; }
+
+void sc_resource_clear(sc_resource_t *r) {
+  free(r->name);
+  if (r->blob != NULL)
+    blob_unref(r->blob);
+  else
+    free(r->bytes);
+  free(r->endpoints_key);
+  r->name = r->endpoints_key = NULL;
+  r->bytes = NULL;
+  r->blob = NULL;
+}
+
 void sc_resource_list_free(sc_resource_list_t *list) {
   if (list == NULL)
     return;
-  for (size_t i = 0; i < list->n; i++) {
-    free(list->items[i].name);
-    free(list->items[i].bytes);
-    free(list->items[i].endpoints_key);
-  }
+  for (size_t i = 0; i < list->n; i++)
+    sc_resource_clear(&list->items[i]);
   free(list->items);
   *list = (sc_resource_list_t){NULL, 0, 0};
 }
@@ -187,34 +245,45 @@ void sc_resource_list_version(const sc_resource_list_t *list, char out[17]) {
   XXH3_freeState(st);
 }
 
-/* Appends a resource whose bytes are copied (or taken, when owned is set). version NULL:
- * the XXH3-64 of the bytes. */
-static int list_add(sc_resource_list_t *list, const char *name, const char *version, const void *bytes, size_t len,
-                    uint8_t *owned, const char *endpoints_key) {
+/* Bytes of a resource: owned, or a reference to shared ones. */
+typedef struct {
+  uint8_t *bytes;
+  size_t len;
+  sc_blob_t *blob;
+} copy_t;
+
+static void copy_release(copy_t *c) {
+  if (c->blob != NULL)
+    blob_unref(c->blob);
+  else
+    free(c->bytes);
+  *c = (copy_t){NULL, 0, NULL};
+}
+
+/* Appends a resource, taking c. version NULL: the XXH3-64 of the bytes. */
+static int list_take(sc_resource_list_t *list, const char *name, const char *version, copy_t c,
+                     const char *endpoints_key) {
   if (list->n == list->cap) {
     size_t cap = list->cap ? list->cap * 2 : 16;
     sc_resource_t *items = realloc(list->items, cap * sizeof(*items));
     if (items == NULL) {
-      free(owned);
+      copy_release(&c);
       return SC_ENOMEM;
     }
     list->items = items;
     list->cap = cap;
   }
   sc_resource_t *r = &list->items[list->n];
-  *r = (sc_resource_t){strdup(name), {0}, owned, len, endpoints_key ? strdup(endpoints_key) : NULL};
-  if (r->bytes == NULL && (r->bytes = malloc(len ? len : 1)) != NULL)
-    memcpy(r->bytes, bytes, len);
-  if (r->name == NULL || r->bytes == NULL || (endpoints_key != NULL && r->endpoints_key == NULL)) {
-    free(r->name);
-    free(r->bytes);
-    free(r->endpoints_key);
+  *r = (sc_resource_t){strdup(name), {0}, c.bytes, c.len, c.blob, endpoints_key ? strdup(endpoints_key) : NULL};
+  if (r->name == NULL || (endpoints_key != NULL && r->endpoints_key == NULL)) {
+    sc_resource_clear(r);
     return SC_ENOMEM;
   }
-  if (version != NULL)
-    snprintf(r->version, sizeof(r->version), "%s", version);
+  size_t vlen = version ? strlen(version) : 0;
+  if (version != NULL && vlen < sizeof(r->version))
+    memcpy(r->version, version, vlen + 1);
   else
-    snprintf(r->version, sizeof(r->version), "%016llx", (unsigned long long)XXH3_64bits(bytes, len));
+    snprintf(r->version, sizeof(r->version), "%016llx", (unsigned long long)XXH3_64bits(c.bytes, c.len));
   list->n++;
   return 0;
 }
@@ -235,12 +304,6 @@ static int hex16(const char *hex, uint8_t out[16]) {
   return 0;
 }
 
-/* A borrowed record value, copied out of the transaction's pages. */
-typedef struct {
-  uint8_t *bytes;
-  size_t len;
-} copy_t;
-
 static int load_copy(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
   (void)key;
   (void)klen;
@@ -252,14 +315,56 @@ static int load_copy(void *arg, const void *key, size_t klen, const void *val, s
   return 0;
 }
 
-/* The stored resource of a ["name", "hash"] reference, copied. */
-static int load_ref(sc_snapshot_view_t *v, json_t *ref, copy_t *out, char *err, size_t errlen) {
+typedef struct {
+  const uint8_t *key;
+  sc_blob_t *blob;
+} blob_load_t;
+
+static int load_blob(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key;
+  (void)klen;
+  blob_load_t *l = arg;
+  if ((l->blob = malloc(sizeof(*l->blob) + vlen)) == NULL)
+    return SC_ENOMEM;
+  l->blob->refs = 1;
+  l->blob->len = vlen;
+  memcpy(l->blob->key, l->key, 16);
+  memcpy(l->blob->data, val, vlen);
+  return 0;
+}
+
+/* The stored resource under key: from blobs when it has it (else read and added), or
+ * copied when there is no cache. */
+static int load_stored(sc_snapshot_view_t *v, const uint8_t key[16], sc_blob_cache_t *blobs, copy_t *out) {
+  if (blobs == NULL)
+    return sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_copy, out);
+  sc_blob_t *b = sc__hashmap_get(&blobs->map, blob_slot(key));
+  if (b == NULL || memcmp(b->key, key, 16) != 0) {
+    blob_load_t l = {key, NULL};
+    int rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_blob, &l);
+    if (rc != 0)
+      return rc;
+    /* A slot taken by another key (64-bit prefixes collide): that one stays, this one is
+     * not cached. */
+    if (b == NULL && sc__hashmap_put(&blobs->map, blob_slot(key), l.blob) == 0)
+      l.blob->refs++;
+    b = l.blob;
+  } else {
+    b->refs++;
+  }
+  *out = (copy_t){b->data, b->len, b};
+  return 0;
+}
+
+/* The stored resource of a ["name", "hash"] reference. */
+static int load_ref(sc_snapshot_view_t *v, json_t *ref, sc_blob_cache_t *blobs, copy_t *out, char *err,
+                    size_t errlen) {
   const char *name = json_string_value(json_array_get(ref, 0));
   const char *hash = json_string_value(json_array_get(ref, 1));
   uint8_t key[16];
   if (name == NULL || hex16(hash, key) != 0)
     return failf(err, errlen, SC_ECORRUPT, "corrupt resource reference");
-  int rc = sc_snapshot_view_get(v, SC_TABLE_RESOURCES, key, 16, load_copy, out);
+  int rc = load_stored(v, key, blobs, out);
   if (rc == SC_ENOTFOUND)
     return failf(err, errlen, SC_ECORRUPT, "resource %s (%s) is missing from the snapshot", name, hash);
   return rc;
@@ -285,7 +390,7 @@ static int add_refs(gather_t *g, json_t *refs) {
     const char *eds = json_string_value(json_array_get(ref, 2));
     if (name == NULL || hash == NULL)
       return failf(g->err, g->errlen, SC_ECORRUPT, "corrupt resource reference");
-    copy_t c = {NULL, 0};
+    copy_t c = {NULL, 0, NULL};
     int rc;
     if (g->q->type == SC_XDS_ENDPOINTS) {
       if (eds == NULL)
@@ -298,11 +403,11 @@ static int add_refs(gather_t *g, json_t *refs) {
       if (rc == SC_ENOTFOUND)
         return failf(g->err, g->errlen, SC_ECORRUPT, "assignment %s is missing from the snapshot", ekey);
       if (rc == 0)
-        rc = list_add(g->out, name, NULL, c.bytes, c.len, c.bytes, ekey);
+        rc = list_take(g->out, name, NULL, c, ekey);
     } else {
-      rc = load_ref(g->v, ref, &c, g->err, g->errlen);
+      rc = load_ref(g->v, ref, g->q->blobs, &c, g->err, g->errlen);
       if (rc == 0)
-        rc = list_add(g->out, name, hash, c.bytes, c.len, c.bytes, NULL);
+        rc = list_take(g->out, name, hash, c, NULL);
     }
     if (rc != 0)
       return rc;
@@ -345,7 +450,7 @@ static int add_route_config(gather_t *g, const route_ref_t *refs, size_t nrefs, 
         continue;
       if (i > 0 && x->config != NULL && strcmp(refs[i - 1].vhost, x->vhost) == 0)
         continue; /* a name already taken: the first wins */
-      if ((rc = load_ref(g->v, x->ref, &copies[nparts], g->err, g->errlen)) == 0) {
+      if ((rc = load_ref(g->v, x->ref, g->q->blobs, &copies[nparts], g->err, g->errlen)) == 0) {
         parts[nparts] = (sc_xds_part_t){copies[nparts].bytes, copies[nparts].len};
         nparts++;
       }
@@ -353,9 +458,9 @@ static int add_route_config(gather_t *g, const route_ref_t *refs, size_t nrefs, 
   uint8_t *bytes = NULL;
   size_t len = 0;
   if (rc == 0 && (rc = sc_xds_compose_routes(config, parts, nparts, &bytes, &len)) == 0)
-    rc = list_add(g->out, config, NULL, bytes, len, bytes, NULL);
+    rc = list_take(g->out, config, NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t k = 0; copies && k < nparts; k++)
-    free(copies[k].bytes);
+    copy_release(&copies[k]);
   free(parts);
   free(copies);
   return rc;
@@ -421,16 +526,16 @@ static int add_composed_listener(gather_t *g, json_t *ref, json_t *chains) {
   sc_xds_part_t *parts = calloc(n, sizeof(*parts));
   int rc = loads && parts ? 0 : SC_ENOMEM;
   for (size_t i = 0; i < n && rc == 0; i++) {
-    rc = load_ref(g->v, i == 0 ? ref : json_array_get(chains, i - 1), &loads[i], g->err, g->errlen);
+    rc = load_ref(g->v, i == 0 ? ref : json_array_get(chains, i - 1), g->q->blobs, &loads[i], g->err, g->errlen);
     if (rc == 0 && i > 0)
       parts[i - 1] = (sc_xds_part_t){loads[i].bytes, loads[i].len};
   }
   uint8_t *bytes = NULL;
   size_t len = 0;
   if (rc == 0 && (rc = sc_xds_compose_append(loads[0].bytes, loads[0].len, 3, parts, n - 1, &bytes, &len)) == 0)
-    rc = list_add(g->out, json_string_value(json_array_get(ref, 0)), NULL, bytes, len, bytes, NULL);
+    rc = list_take(g->out, json_string_value(json_array_get(ref, 0)), NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t i = 0; loads && i < n; i++)
-    free(loads[i].bytes);
+    copy_release(&loads[i]);
   free(loads);
   free(parts);
   return rc;

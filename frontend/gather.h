@@ -18,11 +18,28 @@
 
 #define SC_RESOURCE_VERSION_MAX 33 /* 32 hex digits (XXH3-128) or 16 (XXH3-64), and a NUL */
 
+/* Bytes of a stored resource shared by the lists that hold it (counted). A resource's key
+ * is its content hash, so its bytes never change: a cache of them stays valid. */
+typedef struct {
+  int refs;
+  size_t len;
+  uint8_t key[16];
+  uint8_t data[];
+} sc_blob_t;
+
+typedef struct sc_blob_cache_s sc_blob_cache_t;
+sc_blob_cache_t *sc_blob_cache_new(void);
+void sc_blob_cache_free(sc_blob_cache_t *c);
+/* Drops what no list holds any more. */
+void sc_blob_cache_sweep(sc_blob_cache_t *c);
+size_t sc_blob_cache_size(const sc_blob_cache_t *c);
+
 typedef struct {
   char *name;                           /* owned */
   char version[SC_RESOURCE_VERSION_MAX]; /* the content hash, hex */
-  uint8_t *bytes;                       /* the encoded resource (owned) */
+  uint8_t *bytes;                       /* the encoded resource (owned, or blob's) */
   size_t len;
+  sc_blob_t *blob;                      /* when the bytes are shared: a reference */
   char *endpoints_key;                  /* endpoints only: its key in table endpoints (owned) */
 } sc_resource_t;
 
@@ -37,7 +54,11 @@ typedef struct {
   uint64_t version;            /* a retained head version; 0: the latest */
   const sc_labels_t *labels;   /* the proxy's labels (may be NULL: none) */
   bool no_capture;             /* interception mode NONE */
+  sc_blob_cache_t *blobs;      /* share stored resources' bytes through it (may be NULL) */
 } sc_gather_query_t;
+
+/* Frees what r owns (its name, bytes or blob reference, endpoints key). */
+void sc_resource_clear(sc_resource_t *r);
 
 /* Appends what a proxy of q->scope gets of q->type to out (which the caller owns: free it
  * with sc_resource_list_free). Returns 0; SC_ENOTFOUND when the scope does not exist (at

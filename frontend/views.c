@@ -29,6 +29,7 @@ struct sc_views_s {
   sc_strmap_t records;  /* scope -> sc_scope_records_t parsed at records_head */
   uint64_t records_head;
   sc_views_stats_t stats;
+  sc_blob_cache_t *blobs; /* stored resources' bytes, shared by every list */
 };
 
 /* ---- bodies --------------------------------------------------------------------------- */
@@ -101,6 +102,11 @@ int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **
   sc__strmap_init(&vs->by_key);
   sc__strmap_init(&vs->lists);
   sc__strmap_init(&vs->records);
+  if ((vs->blobs = sc_blob_cache_new()) == NULL) {
+    free(vs->dir);
+    free(vs);
+    return SC_ENOMEM;
+  }
   *out = vs;
   return 0;
 }
@@ -155,6 +161,7 @@ void sc_views_free(sc_views_t *vs) {
   sc__strmap_free(&vs->records, NULL);
   sc__strmap_free(&vs->lists, NULL);
   sc__strmap_free(&vs->by_key, NULL);
+  sc_blob_cache_free(vs->blobs);
   sc_snapshot_reader_close(vs->reader);
   free(vs->dir);
   free(vs);
@@ -317,9 +324,7 @@ static sc_view_type_t *gather_list(sc_views_t *vs, sc_snapshot_view_t *sv, sc_sc
   for (size_t i = 0; i < t->list.n; i++) {
     sc_resource_t *r = &t->list.items[i];
     if (sc__strmap_get(&t->by_name, sc_str(r->name)) != NULL) {
-      free(r->name);
-      free(r->bytes);
-      free(r->endpoints_key);
+      sc_resource_clear(r);
       continue;
     }
     t->list.items[kept] = *r; /* kept <= i: moving down never overwrites what is ahead */
@@ -344,7 +349,7 @@ static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, s
   }
   if (rec != NULL)
     learn_content(v, rec);
-  sc_gather_query_t q = {v->scope, type, 0, &v->label_set, v->no_capture};
+  sc_gather_query_t q = {v->scope, type, 0, &v->label_set, v->no_capture, vs->blobs};
   char key[1200];
   snprintf(key, sizeof(key), "%s|%d|%016llx", v->scope, (int)type,
            (unsigned long long)(rec ? sc_gather_class(rec, &q) : 0));
@@ -549,6 +554,7 @@ int sc_views_refresh(sc_views_t *vs) {
   vs->instance = meta.instance_id;
   if (c.selectors && vs->changed != NULL)
     vs->changed(vs->changed_arg, NULL, 0);
+  sc_blob_cache_sweep(vs->blobs); /* bytes no list holds any more */
   vs->stats.refreshes++;
   vs->stats.last_refresh_ms = (double)(uv_hrtime() - started) / 1e6;
   json_decref(c.types);

@@ -461,7 +461,7 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out, char v
     return 1;
   }
   sc_labels_t labels = {(uint32_t)q->nlabels, (sc_label_t *)q->labels};
-  sc_gather_query_t gq = {q->id, (sc_xds_type_t)q->type, q->version, &labels, q->no_capture};
+  sc_gather_query_t gq = {q->id, (sc_xds_type_t)q->type, q->version, &labels, q->no_capture, NULL};
   sc_resource_list_t list = {NULL, 0, 0};
   char err[512] = "";
   int rc = sc_gather(v, &gq, &list, err, sizeof(err));
