@@ -375,8 +375,10 @@ int sc_engine_start(sc_engine_t *e) {
   for (size_t i = 0; i < e->opts.nwatch_sources; i++)
     if ((rc = sc__watch_source_new(e, e->opts.watch_sources[i])) != 0)
       return rc;
-  /* The first publish happens even without input, so that a snapshot always exists. */
-  if (e->npending == 0)
+  /* A new snapshot is published at once, even without input, so that one always exists.
+   * One a previous run left is not replaced by an empty state before the inputs have
+   * said anything: frontends keep serving it until the first batch. */
+  if (e->npending == 0 && sc_snapshot_writer_head(e->snapshot) == 0)
     uv_timer_start(&e->quiet_timer, batch_timer_cb, 0, 0);
   maybe_finish_once(e);
   return 0;

@@ -121,4 +121,22 @@ kill -INT $ENGINE
 wait $ENGINE
 check "file follow: SIGINT exits 0" 0 $?
 
+# restart on an existing snapshot: no empty state is published before the inputs say
+# anything (frontends would serve it); the first batch then replaces what was there
+: > "$WORK/restart.jsonl"
+"$SCOPECAST" --snapshot "$WORK/s-follow" --watch "file:$WORK/restart.jsonl" --batch-quiet-ms 10 \
+  2> "$WORK/restart.log" &
+ENGINE=$!
+PIDS+=($ENGINE)
+head_before=$(info "$WORK/s-follow" .headVersion)
+sleep 1
+check "restart: nothing published without input" "$head_before" "$(info "$WORK/s-follow" .headVersion)"
+check "restart: the last state stays" 2 "$(info "$WORK/s-follow" '.objectsByKind.Service')"
+ev ADDED z ns1 >> "$WORK/restart.jsonl"
+if wait_for 10 info_is "$WORK/s-follow" '.headVersion' $((head_before + 1)); then pass "restart: the first batch is published"; else fail "restart: the first batch was not published"; fi
+check "restart: the snapshot holds what the new run read" 1 "$(info "$WORK/s-follow" '.objectsByKind.Service')"
+kill -TERM $ENGINE
+wait $ENGINE
+check "restart: SIGTERM exits 0" 0 $?
+
 finish
