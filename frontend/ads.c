@@ -754,8 +754,38 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   return added || (full_state && removed);
 }
 
+/* The type a request is for; -1 when it names none the frontend serves (ignored, the
+ * stream stays) or none at all (the stream ends: ADS needs it). */
+static int request_type(stream_t *s, const char *type_url) {
+  if (type_url[0] == 0) {
+    finish(s, SC_GRPC_INVALID_ARGUMENT, "type_url is required on ADS");
+    return -1;
+  }
+  int t = sc_xds_type_by_name(type_url);
+  if (t < 0)
+    sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: type %s is not served: ignored", (int)s->proxy.id.len, s->proxy.id.ptr,
+           type_url);
+  return t;
+}
+
+/* What a request says about the last response of type t: a NACK when it carries an
+ * error, an ACK when it names that response's nonce. Returns whether it is the first
+ * request of the type on the stream. */
+static bool account(stream_t *s, int t, const char *nonce, const Google__Rpc__Status *error, const char *version) {
+  type_state_t *ts = &s->types[t];
+  bool first = !ts->requested, current = nonce_current(ts, nonce);
+  ts->requested = true;
+  if (error != NULL) {
+    record_nack(s, t, version, error, current);
+  } else if (current) {
+    s->ads->stats.acks++;
+    sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: ACK %s version %s", (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t),
+           ts->sent_version);
+  }
+  return first;
+}
+
 static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
-  sc_ads_t *ads = s->ads;
   Envoy__Service__Discovery__V3__DiscoveryRequest *req =
       envoy__service__discovery__v3__discovery_request__unpack(NULL, len, msg);
   if (req == NULL) {
@@ -764,23 +794,10 @@ static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
   }
   if (!s->started && !start(s, &req->base, req->node))
     return;
-  int t = sc_xds_type_by_name(req->type_url);
-  if (req->type_url[0] == 0) {
-    finish(s, SC_GRPC_INVALID_ARGUMENT, "type_url is required on ADS");
-  } else if (t < 0) {
-    sc_log(ads->log, SC_LOG_DEBUG, "%.*s: type %s is not served: ignored", (int)s->proxy.id.len, s->proxy.id.ptr,
-           req->type_url);
-  } else {
+  int t = request_type(s, req->type_url);
+  if (t >= 0) {
     type_state_t *ts = &s->types[t];
-    bool first = !ts->requested, current = nonce_current(ts, req->response_nonce);
-    ts->requested = true;
-    if (req->error_detail != NULL)
-      record_nack(s, t, req->version_info, req->error_detail, current);
-    else if (current)
-      ads->stats.acks++;
-    if (req->error_detail == NULL && current)
-      sc_log(ads->log, SC_LOG_DEBUG, "%.*s: ACK %s version %s", (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t),
-             req->version_info);
+    bool first = account(s, t, req->response_nonce, req->error_detail, req->version_info);
     bool due = sotw_subscribe(ts, t, req->resource_names, req->n_resource_names);
     if (t == SC_XDS_ENDPOINTS && ts->always_respond && req->error_detail == NULL)
       due = true; /* clusters warm only on a new assignment */
@@ -835,7 +852,6 @@ static void delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
 }
 
 static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
-  sc_ads_t *ads = s->ads;
   Envoy__Service__Discovery__V3__DeltaDiscoveryRequest *req =
       envoy__service__discovery__v3__delta_discovery_request__unpack(NULL, len, msg);
   if (req == NULL) {
@@ -844,20 +860,10 @@ static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
   }
   if (!s->started && !start(s, &req->base, req->node))
     return;
-  int t = sc_xds_type_by_name(req->type_url);
-  if (req->type_url[0] == 0) {
-    finish(s, SC_GRPC_INVALID_ARGUMENT, "type_url is required on ADS");
-  } else if (t < 0) {
-    sc_log(ads->log, SC_LOG_DEBUG, "%.*s: type %s is not served: ignored", (int)s->proxy.id.len, s->proxy.id.ptr,
-           req->type_url);
-  } else {
+  int t = request_type(s, req->type_url);
+  if (t >= 0) {
     type_state_t *ts = &s->types[t];
-    bool first = !ts->requested, current = nonce_current(ts, req->response_nonce);
-    ts->requested = true;
-    if (req->error_detail != NULL)
-      record_nack(s, t, ts->sent_version, req->error_detail, current);
-    else if (current)
-      ads->stats.acks++;
+    bool first = account(s, t, req->response_nonce, req->error_detail, ts->sent_version);
     delta_subscribe(s, t, req, first);
     ts->dirty = true; /* subscriptions count whatever the nonce; the diff says if anything is due */
     serve(s);

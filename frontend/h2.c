@@ -28,15 +28,18 @@ enum {
 
 typedef struct conn_s conn_t;
 
+/* A listening or connected socket: TCP or unix. */
+typedef union {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} socket_handle_t;
+
 typedef struct listener_s {
   struct listener_s *next;
   sc_h2_server_t *server;
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } h;
+  socket_handle_t h;
   bool unix_socket;
   char *path; /* unix socket path, unlinked on close */
   char *name;
@@ -67,12 +70,7 @@ struct conn_s {
   conn_t *next_flush; /* the server's connections with output to frame */
   bool flush_queued;
   sc_h2_server_t *server;
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } h;
+  socket_handle_t h;
   uv_timer_t keepalive, age;
   int open_handles;
   nghttp2_session *session;
