@@ -36,6 +36,7 @@ typedef struct {
   size_t nrest;
   char rest_version[17];   /* the version the parts carry */
   char rest_of[17];        /* the view's version they were cut from */
+  char sent_of[17];        /* the view's version the last whole response came from */
 } type_state_t;
 
 typedef struct stream_s {
@@ -377,19 +378,23 @@ static size_t items_size(sc_resource_t *const *items, size_t n, int t) {
 }
 
 /* Sends items[0..n) as one SotW response (or the first part of a split one). */
+typedef enum { SEND_WHOLE, SEND_CHANGES, SEND_PART } send_kind_t;
+
 static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **items, size_t n, const char *version,
-                      bool part) {
+                      send_kind_t kind) {
   type_state_t *ts = &s->types[t];
-  /* Whole responses are shared by version; the parts of a split one all carry the same
-   * version, so they are built apart. */
-  sc_body_t *body = part ? sc_body_encode((sc_xds_type_t)t, version, items, n)
-                         : sc_views_body(vt, (sc_xds_type_t)t, version, items, n);
+  /* Whole responses and changes are shared by version; the parts of a split one all
+   * carry the same version, so they are built apart. */
+  sc_body_t *body = kind == SEND_PART ? sc_body_encode((sc_xds_type_t)t, version, items, n)
+                                      : sc_views_body(vt, (sc_xds_type_t)t, version, kind == SEND_CHANGES, items, n);
   if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
     sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
            type_name(t));
     return false;
   }
   snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", version);
+  /* A client with all of a version can take only what changes next; a split one cannot. */
+  snprintf(ts->sent_of, sizeof(ts->sent_of), "%s", kind == SEND_PART ? "" : vt->version);
   sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: push %s version %s, %zu resources, nonce %" PRIu64, (int)s->proxy.id.len,
          s->proxy.id.ptr, type_name(t), version, n, ts->sent_nonce);
   return true;
@@ -413,10 +418,19 @@ static bool sotw_send_rest(stream_t *s, int t, sc_view_type_t *vt) {
   }
   if (n == 0)
     return false;
-  bool sent = sotw_send(s, t, vt, ts->rest, n, ts->rest_version, true);
+  bool sent = sotw_send(s, t, vt, ts->rest, n, ts->rest_version, SEND_PART);
   memmove(ts->rest, ts->rest + n, (ts->nrest - n) * sizeof(*ts->rest));
   ts->nrest -= n;
   return sent;
+}
+
+/* Of what changed in vt since the version the client has, what it subscribed to. */
+static size_t changed_items(const type_state_t *ts, const sc_view_type_t *vt, sc_resource_t **items) {
+  size_t n = 0;
+  for (size_t i = 0; i < vt->nchanges; i++)
+    if (name_has(&ts->names, vt->changes[i]->name))
+      items[n++] = vt->changes[i];
+  return n;
 }
 
 /* A SotW response of type t if one is due. True when something was sent. */
@@ -471,8 +485,17 @@ static bool serve_sotw(stream_t *s, int t) {
     sent = sotw_send_rest(s, t, vt);
     ts->dirty = ts->nrest > 0;
     items = NULL;
+  } else if (!full_state && !forced && vt->has_changes && strcmp(ts->sent_of, vt->prev_version) == 0) {
+    n = changed_items(ts, vt, items);
+    if (n > 0)
+      sent = sotw_send(s, t, vt, items, n, version, SEND_CHANGES);
+    else { /* only names went (their clusters went too): nothing to say, but what the client
+            * holds is now this version, so that what comes back is sent again */
+      memcpy(ts->sent_of, vt->version, sizeof(ts->sent_of));
+      memcpy(ts->sent_version, version, sizeof(ts->sent_version));
+    }
   } else {
-    sent = sotw_send(s, t, vt, items, n, version, false);
+    sent = sotw_send(s, t, vt, items, n, version, SEND_WHOLE);
   }
   free(items);
   if (sent && t == SC_XDS_CLUSTERS)
@@ -675,6 +698,7 @@ static void record_nack(stream_t *s, int t, const char *version, const Google__R
   json_object_set_new(ads->nacks_by, key, json_integer(json_integer_value(n) + 1));
   if (current) /* the response it answers is the latest: that version is not sent again */
     memcpy(ts->nacked_version, ts->sent_version, sizeof(ts->nacked_version));
+  ts->sent_of[0] = 0; /* what it holds is unsure: the next response is whole */
   sc_log(ads->log, SC_LOG_WARN, "NACK scope %s type %s version %s node %.*s: %d %s", s->scope ? s->scope : "-",
          type_name(t), current ? ts->sent_version : version, (int)s->proxy.id.len, s->proxy.id.ptr,
          detail->code, detail->message ? detail->message : "");
@@ -809,8 +833,9 @@ static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
     envoy__service__discovery__v3__discovery_request__free_unpacked(req, NULL);
 }
 
-/* Delta subscriptions (xds-protocol.md 1.4). */
-static void delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery__V3__DeltaDiscoveryRequest *req,
+/* Delta subscriptions (xds-protocol.md 1.4). Returns whether the request changed any
+ * (a plain ACK does not: what is due then is already marked). */
+static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery__V3__DeltaDiscoveryRequest *req,
                             bool first) {
   type_state_t *ts = &s->types[t];
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
@@ -842,13 +867,14 @@ static void delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
     /* Still wanted through the wildcard: send it again; else the client dropped it. */
     name_del(&ts->sent, name);
   }
-  if (!ts->wildcard) { /* what only the wildcard brought is dropped by the client */
+  if (req->n_resource_names_unsubscribe > 0 && !ts->wildcard) { /* what only the wildcard brought goes */
     name_list_t l = name_list(&ts->sent);
     for (size_t i = 0; i < l.n; i++)
       if (!name_has(&ts->names, l.items[i]->name))
         name_del(&ts->sent, l.items[i]->name);
     free(l.items);
   }
+  return first || req->n_resource_names_subscribe > 0 || req->n_resource_names_unsubscribe > 0;
 }
 
 static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
@@ -864,8 +890,8 @@ static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
   if (t >= 0) {
     type_state_t *ts = &s->types[t];
     bool first = account(s, t, req->response_nonce, req->error_detail, ts->sent_version);
-    delta_subscribe(s, t, req, first);
-    ts->dirty = true; /* subscriptions count whatever the nonce; the diff says if anything is due */
+    if (delta_subscribe(s, t, req, first))
+      ts->dirty = true; /* subscriptions count whatever the nonce; the diff says if anything is due */
     serve(s);
   }
   if (&req->base != s->first)

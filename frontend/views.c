@@ -67,10 +67,10 @@ sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t
   return b;
 }
 
-sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, sc_resource_t *const *items,
-                         size_t n) {
+sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, bool changes,
+                         sc_resource_t *const *items, size_t n) {
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
-    if (t->bodies[i].body != NULL && strcmp(t->bodies[i].version, version) == 0) {
+    if (t->bodies[i].body != NULL && t->bodies[i].changes == changes && strcmp(t->bodies[i].version, version) == 0) {
       t->bodies[i].body->refs++;
       return t->bodies[i].body;
     }
@@ -80,6 +80,7 @@ sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *vers
   unsigned slot = t->next_body++ % SC_VIEW_BODIES;
   sc_body_unref(t->bodies[slot].body);
   t->bodies[slot].body = b;
+  t->bodies[slot].changes = changes;
   memcpy(t->bodies[slot].version, version, sizeof(t->bodies[slot].version));
   b->refs++;
   return b;
@@ -132,6 +133,7 @@ static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
   sc__strmap_free(&t->by_name, NULL);
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
     sc_body_unref(t->bodies[i].body);
+  free(t->changes);
   free(t->key);
   free(t);
 }
@@ -337,6 +339,19 @@ static sc_view_type_t *gather_list(sc_views_t *vs, sc_snapshot_view_t *sv, sc_sc
   return t;
 }
 
+/* Records in t what is new or different since old (when both exist). */
+static void note_changes(sc_view_type_t *t, const sc_view_type_t *old) {
+  if (old == NULL || !old->present || !t->present || (t->changes = calloc(t->list.n + 1, sizeof(*t->changes))) == NULL)
+    return;
+  for (size_t i = 0; i < t->list.n; i++) {
+    const sc_resource_t *was = sc__strmap_get(&old->by_name, sc_str(t->list.items[i].name));
+    if (was == NULL || strcmp(was->version, t->list.items[i].version) != 0)
+      t->changes[t->nchanges++] = &t->list.items[i];
+  }
+  memcpy(t->prev_version, old->version, sizeof(t->prev_version));
+  t->has_changes = true;
+}
+
 /* Gathers one type of a view within sv (at head), sharing the list of any view of the same
  * class gathered at that head; true when the view's version of it changed. */
 static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, sc_view_t *v, sc_xds_type_t type) {
@@ -361,6 +376,7 @@ static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, s
       return false; /* the last list stays */
     for (size_t i = 0; old != NULL && i < old->list.n && !t->dropped; i++)
       t->dropped = sc__strmap_get(&t->by_name, sc_str(old->list.items[i].name)) == NULL;
+    note_changes(t, old);
     /* The map keeps the key of the entry it replaces, which the old list owns: remove
      * that entry first (the old list stays with the views that hold it). */
     sc__strmap_remove(&vs->lists, sc_str(t->key));

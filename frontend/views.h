@@ -48,9 +48,17 @@ typedef struct {
    * (streams of one view subscribe to the same names), by version. */
   struct {
     char version[17];
+    bool changes;
     sc_body_t *body;
   } bodies[SC_VIEW_BODIES];
   unsigned next_body;
+  /* What changed since the list it replaced (version prev_version): the resources that
+   * are new or differ, in list order. A SotW client that has prev_version's EDS or RDS
+   * gets only these (absent resources of those types mean nothing). */
+  bool has_changes;
+  char prev_version[17];
+  sc_resource_t **changes;
+  size_t nchanges;
 } sc_view_type_t;
 
 typedef struct sc_view_s {
@@ -104,9 +112,10 @@ sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t typ
 
 /* The SotW body of a list of resources of type (a new reference). */
 sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
-/* The SotW body of items[0..n) of t, whose version is version: built once and shared by
- * the streams that get the same (a new reference; NULL when out of memory). */
-sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, sc_resource_t *const *items,
-                         size_t n);
+/* The SotW body of items[0..n) of t, whose version is version (changes: only what
+ * changed of that version): built once and shared by the streams that get the same (a
+ * new reference; NULL when out of memory). */
+sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, bool changes,
+                         sc_resource_t *const *items, size_t n);
 
 #endif
