@@ -2,7 +2,8 @@
  * fan-out of mesh-wide changes, against two scopecast-xds processes sharing one port.
  *
  *   bench_xds [quick] [proxies=N[,N...]] [events=E] [mesh=S|M] [window=W] [verify=K]
- *             [watch=file|unix] [scopecast=PATH] [xds_log=LEVEL] [keep=1]
+ *             [watch=file|unix] [delta=1] [modes=sotw,delta] [scopecast=PATH] [xds_log=LEVEL]
+ *             [keep=1]
  *
  *   quick        200 proxies, 3 events, 10 classes verified: a run of a few seconds
  *   proxies      simulated proxies per round (default 1000,5000); one round each, with a
@@ -17,6 +18,9 @@
  *                socket it follows (--watch unix:PATH), which it reads at once
  *   scopecast    the engine binary; scopecast-xds and scopecast-dump are taken beside it
  *                (default: the build directory above this program's)
+ *   delta=1      the proxies use Delta ADS (DeltaAggregatedResources) instead of SotW
+ *   modes        sotw, delta or both (sotw,delta): each round is run once per mode, with
+ *                its own engine and frontends (default sotw)
  *   xds_log      the frontends' --log-level (default info; debug logs pushes and ACKs)
  *   keep=1       keep the work directory (snapshot, logs); it is kept anyway on failure
  *
@@ -25,15 +29,18 @@
  * (DIR/notify.sock: head version and commit time, 16 bytes per commit), start two
  * frontends on one port (SO_REUSEPORT), then
  *  (a) connect storm: N proxies spread over the mesh's namespaces and workload labels
- *      (so over its scopes), each on its own HTTP/2 connection with one SotW ADS stream,
- *      connect at once; the storm ends when every proxy has received and ACKed CDS, EDS
- *      (its EDS clusters), LDS and RDS (the route configurations its listeners name);
+ *      (so over its scopes), each on its own HTTP/2 connection with one ADS stream (SotW
+ *      or Delta), connect at once; the storm ends when every proxy has received and ACKed
+ *      CDS, EDS (its EDS clusters), LDS and RDS (the route configurations its listeners
+ *      name);
  *  (b) fan-out: events adding a Service to istio-system, which every scope imports;
  *      per stream, the time from the event's write and from the engine's commit to the
- *      stream's new CDS response;
+ *      stream's new CDS response (SotW: a new version; Delta: the one with the new
+ *      cluster);
  *  (c) the frontends' CPU per response pushed over the fan-out, their resident memory
  *      per stream, and their own stats lines (SIGUSR1).
- * Versions received are compared with scopecast-dump's for a sample of proxy classes.
+ * Versions received are compared with scopecast-dump's for a sample of proxy classes
+ * (SotW: version_info and counts per type; Delta: the names and versions held per type).
  * Prints one JSON object. */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,8 +67,12 @@
 #define MAX_ROUNDS 8
 #define NFRONTENDS 2
 
+enum { MODE_SOTW = 0, MODE_DELTA, NMODES };
+static const char *const mode_names[NMODES] = {"sotw", "delta"};
+
 typedef struct {
   bool quick, keep, watch_unix;
+  bool modes[NMODES]; /* which ADS modes each round runs in */
   size_t proxies[MAX_ROUNDS];
   size_t rounds;
   unsigned events, window, verify;
@@ -686,6 +697,21 @@ static json_int_t stats_sum(json_t *stats, const char *key) {
   return sum;
 }
 
+/* What each frontend's stats say of its views: proxy classes, gathered lists, and how
+ * long its last refresh took (null for a frontend without stats). */
+static json_t *frontend_views(json_t *stats) {
+  json_t *a = json_array(), *st;
+  size_t i;
+  json_array_foreach(stats, i, st) {
+    json_t *v = json_null();
+    if (json_is_object(st))
+      v = json_pack("{s:O?, s:O?, s:O?}", "proxy_classes", json_object_get(st, "proxy_classes"), "lists",
+                    json_object_get(st, "lists"), "last_refresh_ms", json_object_get(st, "last_refresh_ms"));
+    json_array_append_new(a, v ? v : json_null());
+  }
+  return a;
+}
+
 /* ---- Figures ---------------------------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b) {
@@ -824,8 +850,77 @@ static json_t *storm(bench_t *b, size_t n) {
 
 /* ---- Versions against scopecast-dump ------------------------------------------------ */
 
-/* One proxy's versions and counts per type against what scopecast-dump says a proxy of
- * its namespace, labels and interception mode gets; mismatches are appended to errs. */
+/* SotW: the version_info and count of resources of a type against the dump's; what
+ * differs is written to why. */
+static bool sotw_matches(const sc_xc_type_state_t *ts, json_t *d, char *why, size_t len) {
+  const char *want = json_string_value(json_object_get(d, "version_info"));
+  size_t want_n = json_array_size(json_object_get(d, "resources"));
+  size_t got_n = ts->subscribed ? ts->subscribed->n : ts->count;
+  const char *got = ts->version ? ts->version : "";
+  if (want != NULL && strcmp(want, got) == 0 && want_n == got_n)
+    return true;
+  snprintf(why, len, "got version %s with %zu resources, scopecast-dump says %s with %zu", got, got_n,
+           want ? want : "(none)", want_n);
+  return false;
+}
+
+typedef struct {
+  const char *name, *version;
+} named_version_t;
+
+static int cmp_named_version(const void *a, const void *b) {
+  return strcmp(((const named_version_t *)a)->name, ((const named_version_t *)b)->name);
+}
+
+/* The dump's resources as names and versions, sorted by name (n set; malloc'd). */
+static named_version_t *dump_versions(json_t *d, size_t *n) {
+  json_t *res = json_object_get(d, "resources"), *e;
+  named_version_t *v = malloc((json_array_size(res) + 1) * sizeof(*v));
+  size_t i;
+  *n = 0;
+  json_array_foreach(res, i, e) {
+    const char *name = json_string_value(json_object_get(e, "name"));
+    const char *version = json_string_value(json_object_get(e, "version"));
+    v[(*n)++] = (named_version_t){name ? name : "", version ? version : ""};
+  }
+  qsort(v, *n, sizeof(*v), cmp_named_version);
+  return v;
+}
+
+/* Delta: the names and versions the proxy holds of a type (resources received minus
+ * those removed) against the dump's resources; the first difference is written to why. */
+static bool delta_matches(const sc_xc_type_state_t *ts, json_t *d, char *why, size_t len) {
+  size_t nwant, i = 0, j = 0, ngot = ts->count;
+  named_version_t *want = dump_versions(d, &nwant);
+  why[0] = '\0';
+  if (json_object_get(d, "resources") == NULL)
+    snprintf(why, len, "scopecast-dump printed no resources");
+  while (why[0] == '\0' && (i < ts->nheld || j < nwant)) {
+    const sc_xc_held_t *h = i < ts->nheld ? ts->held[i] : NULL;
+    if (h != NULL && h->version == NULL) { /* known not to exist: nothing held */
+      i++;
+      continue;
+    }
+    int c = h == NULL ? 1 : j == nwant ? -1 : strcmp(h->name, want[j].name);
+    if (c < 0)
+      snprintf(why, len, "holds %s, which scopecast-dump does not list", h->name);
+    else if (c > 0)
+      snprintf(why, len, "lacks %s (version %s)", want[j].name, want[j].version);
+    else if (strcmp(h->version, want[j].version) != 0)
+      snprintf(why, len, "holds %s at version %s, scopecast-dump says %s", h->name, h->version, want[j].version);
+    i += c <= 0;
+    j += c >= 0;
+  }
+  free(want);
+  if (why[0] != '\0') {
+    size_t at = strlen(why);
+    snprintf(why + at, len - at, " (%zu held, %zu listed)", ngot, nwant);
+  }
+  return why[0] == '\0';
+}
+
+/* One proxy's resources per type against what scopecast-dump says a proxy of its
+ * namespace, labels and interception mode gets; mismatches are appended to errs. */
 static size_t verify_proxy(bench_t *b, const sc_xc_proxy_t *p, json_t *errs) {
   const sc_xc_identity_t *w = &p->who;
   json_t *res = dump_json(b, "resolve --namespace %s --label app=%s --label version=%s --json", w->namespace_,
@@ -841,17 +936,12 @@ static size_t verify_proxy(bench_t *b, const sc_xc_proxy_t *p, json_t *errs) {
     json_t *d = dump_json(b, "resources '%s' --type %s --label app=%s --label version=%s%s --json", scope,
                           sc_xds_types[t].name, w->app, w->version,
                           w->interception_none ? " --interception-mode NONE" : "");
-    const char *want = json_string_value(json_object_get(d, "version_info"));
-    size_t want_n = json_array_size(json_object_get(d, "resources"));
-    const sc_xc_type_state_t *ts = &p->types[t];
-    size_t got_n = ts->subscribed ? ts->subscribed->n : ts->count;
-    const char *got = ts->version ? ts->version : "";
-    if (want == NULL || strcmp(want, got) != 0 || want_n != got_n) {
+    char why[768];
+    bool ok = b->client.delta ? delta_matches(&p->types[t], d, why, sizeof(why))
+                              : sotw_matches(&p->types[t], d, why, sizeof(why));
+    if (!ok) {
       bad++;
-      json_array_append_new(errs, json_sprintf("%s (scope %s) %s: got version %s with %zu resources, "
-                                               "scopecast-dump says %s with %zu",
-                                               w->id, scope, sc_xds_types[t].name, got, got_n,
-                                               want ? want : "(none)", want_n));
+      json_array_append_new(errs, json_sprintf("%s (scope %s) %s: %s", w->id, scope, sc_xds_types[t].name, why));
     }
     json_decref(d);
   }
@@ -911,7 +1001,10 @@ typedef struct {
 /* One event: write it, wait for every stream's new CDS version, then for quiet. */
 static bool fanout_event(bench_t *b, unsigned k, fanout_t *f) {
   sc_xc_client_t *c = &b->client;
-  sc_xc_client_mark(c);
+  /* The event's host, which its clusters' names contain (outbound|80||HOST). */
+  char host[64];
+  snprintf(host, sizeof(host), "fanout-%u.istio-system.svc.cluster.local", k);
+  sc_xc_client_mark(c, host);
   uint64_t v0 = head_version(b), t_written;
   if (write_event(b, k, &t_written) != 0) {
     set_failure(b, "event %u: cannot write it", k);
@@ -920,8 +1013,8 @@ static bool fanout_event(bench_t *b, unsigned k, fanout_t *f) {
   /* Generous: at 0.5-1 ms of frontend CPU per push, 5,000 streams take seconds. */
   double timeout_ms = 15000 + 10.0 * (double)c->n;
   if (!run_until(b, all_marked, c, timeout_ms)) {
-    set_failure(b, "event %u: %zu of %zu streams received a new CDS version within %.0f s", k, c->marked_done,
-                c->n, timeout_ms / 1e3);
+    set_failure(b, "event %u: %zu of %zu streams received the new cluster within %.0f s", k, c->marked_done, c->n,
+                timeout_ms / 1e3);
     return false;
   }
   commit_wait_t cw = {b, v0};
@@ -1017,6 +1110,22 @@ static json_t *fanout(bench_t *b) {
 }
 
 /* ---- A round ---------------------------------------------------------------------- */
+
+/* The client's counters over the round. Delta adds EDS/RDS responses that brought
+ * nothing new and the requests that changed EDS/RDS subscriptions. */
+static json_t *client_report(const sc_xc_client_t *c) {
+  json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "failed", (json_int_t)c->failed, "protocol_errors",
+                        (json_int_t)c->protocol_errors, "redundant_cds_lds_responses", (json_int_t)c->redundant,
+                        "unrequested_resources", (json_int_t)c->unrequested, "lds_rds_before_new_cds",
+                        (json_int_t)c->routes_before_clusters, "requests", (json_int_t)c->requests, "acks",
+                        (json_int_t)c->acks);
+  if (c->delta) {
+    json_object_set_new(o, "redundant_eds_rds_responses", json_integer((json_int_t)c->redundant_named));
+    json_object_set_new(o, "subscription_requests", json_integer((json_int_t)c->subscription_requests));
+  }
+  json_object_set_new(o, "first_errors", client_errors(c));
+  return o;
+}
 
 static bool client_closed(void *arg) {
   return sc_xc_client_closed(arg);
@@ -1145,21 +1254,26 @@ static void measure(bench_t *b, size_t n, json_t *r) {
   json_object_set_new(r, "memory", json_pack("{s:I, s:I, s:o}", "frontends_rss_kb_before", (json_int_t)rss0,
                                              "frontends_rss_kb_after", (json_int_t)rss1, "rss_bytes_per_stream",
                                              jnum((double)(rss1 - rss0) * 1024.0 / (double)n, 0)));
-  json_object_set_new(r, "frontend_stats_after_storm", frontend_stats(b));
+  json_t *stats = frontend_stats(b), *views = json_object();
+  json_object_set_new(r, "frontend_stats_after_storm", stats);
+  json_object_set_new(views, "after_storm", frontend_views(stats));
+  json_object_set_new(r, "frontend_views", views);
   if (b->failure[0] != '\0')
     return;
   json_object_set_new(r, "verify_after_storm", verify(b));
   json_t *fan = fanout(b);
   json_object_set_new(r, "fanout", fan);
+  json_object_set_new(views, "after_fanout", frontend_views(json_object_get(fan, "frontend_stats_after")));
   json_object_set_new(r, "targets", targets(fan));
   if (b->failure[0] != '\0')
     return;
   json_object_set_new(r, "verify_after_fanout", verify(b));
 }
 
-static json_t *run_round(bench_t *b, size_t n) {
+static json_t *run_round(bench_t *b, size_t n, int mode) {
   json_t *r = json_object();
   json_object_set_new(r, "proxies", json_integer((json_int_t)n));
+  json_object_set_new(r, "mode", json_string(mode_names[mode]));
   b->failure[0] = '\0';
   b->started = 0;
   b->t_all_connected = 0;
@@ -1171,22 +1285,14 @@ static json_t *run_round(bench_t *b, size_t n) {
   } else if (bring_up(b, r)) {
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", b->port, &addr);
-    if (sc_xc_client_init(&b->client, &b->loop, &addr, n) != 0) {
+    if (sc_xc_client_init(&b->client, &b->loop, &addr, n, mode == MODE_DELTA) != 0) {
       set_failure(b, "cannot set up the client");
     } else {
       b->client_open = true;
       for (size_t i = 0; i < n; i++)
         identity(&b->mesh, i, &b->client.proxies[i].who);
       measure(b, n, r);
-      sc_xc_client_t *c = &b->client;
-      json_object_set_new(r, "client", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "failed",
-                                                 (json_int_t)c->failed, "protocol_errors",
-                                                 (json_int_t)c->protocol_errors, "redundant_cds_lds_responses",
-                                                 (json_int_t)c->redundant, "unrequested_resources",
-                                                 (json_int_t)c->unrequested, "lds_rds_before_new_cds",
-                                                 (json_int_t)c->routes_before_clusters, "requests",
-                                                 (json_int_t)c->requests, "acks", (json_int_t)c->acks,
-                                                 "first_errors", client_errors(c)));
+      json_object_set_new(r, "client", client_report(&b->client));
     }
   }
   teardown(b, r);
@@ -1206,7 +1312,8 @@ static json_t *run_round(bench_t *b, size_t n) {
 
 static void usage(void) {
   fprintf(stderr, "usage: bench_xds [quick] [proxies=N[,N...]] [events=E] [mesh=S|M] [window=W] [verify=K]\n"
-                  "                 [watch=file|unix] [scopecast=PATH] [xds_log=LEVEL] [keep=1]\n");
+                  "                 [watch=file|unix] [delta=1] [modes=sotw,delta] [scopecast=PATH]\n"
+                  "                 [xds_log=LEVEL] [keep=1]\n");
 }
 
 /* The build directory: the parent of the directory holding this program. */
@@ -1237,6 +1344,22 @@ static int parse_proxies(const char *list, opts_t *o) {
   return o->rounds ? 0 : -1;
 }
 
+/* modes=sotw, modes=delta or modes=sotw,delta (either order). */
+static int parse_modes(const char *list, opts_t *o) {
+  memset(o->modes, 0, sizeof(o->modes));
+  for (const char *p = list; *p != '\0';) {
+    size_t len = strcspn(p, ",");
+    int m = 0;
+    while (m < NMODES && !(strlen(mode_names[m]) == len && strncmp(p, mode_names[m], len) == 0))
+      m++;
+    if (m == NMODES)
+      return -1;
+    o->modes[m] = true;
+    p += len + (p[len] == ',');
+  }
+  return o->modes[MODE_SOTW] || o->modes[MODE_DELTA] ? 0 : -1;
+}
+
 static int parse_args(int argc, char **argv, opts_t *o) {
   memset(o, 0, sizeof(*o));
   o->proxies[0] = 1000;
@@ -1245,6 +1368,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   o->events = 20;
   o->verify = 40;
   o->mesh = 'S';
+  o->modes[MODE_SOTW] = true;
   snprintf(o->xds_log, sizeof(o->xds_log), "info");
   default_bindir(o->bindir, sizeof(o->bindir));
   for (int i = 1; i < argc; i++) {
@@ -1269,6 +1393,12 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       o->mesh = v[0];
     } else if (strncmp(a, "watch=", 6) == 0 && (strcmp(v, "file") == 0 || strcmp(v, "unix") == 0)) {
       o->watch_unix = strcmp(v, "unix") == 0;
+    } else if (strncmp(a, "delta=", 6) == 0 && (strcmp(v, "0") == 0 || strcmp(v, "1") == 0)) {
+      o->modes[MODE_SOTW] = v[0] == '0';
+      o->modes[MODE_DELTA] = v[0] == '1';
+    } else if (strncmp(a, "modes=", 6) == 0) {
+      if (parse_modes(v, o) != 0)
+        return -1;
     } else if (strncmp(a, "xds_log=", 8) == 0) {
       snprintf(o->xds_log, sizeof(o->xds_log), "%s", v);
     } else if (strncmp(a, "keep=", 5) == 0) {
@@ -1309,10 +1439,14 @@ static json_t *params_json(const opts_t *o, const sc_meshgen_opts_t *m, rlim_t n
                            (int)m->services, "namespaces", (int)m->namespaces, "sidecars", (int)m->sidecars,
                            "virtual_services", (int)m->virtual_services, "destination_rules",
                            (int)m->destination_rules, "client_namespaces", (int)m->client_namespaces);
-  return json_pack("{s:b, s:o, s:i, s:o, s:i, s:i, s:s, s:i, s:s, s:I}", "quick", o->quick, "proxies", proxies,
-                   "events", (int)o->events, "mesh", mesh, "frontends", NFRONTENDS, "connect_window",
-                   (int)o->window, "watch", o->watch_unix ? "unix" : "file", "verify_classes", (int)o->verify,
-                   "event", "ADDED Service istio-system/fanout-K port 80 (imported by every scope)",
+  /* "sotw", "delta", or "sotw,delta" when a round runs in both (each run says its own). */
+  const char *mode = o->modes[MODE_SOTW] && o->modes[MODE_DELTA] ? "sotw,delta"
+                     : o->modes[MODE_DELTA]                      ? "delta"
+                                                                 : "sotw";
+  return json_pack("{s:b, s:s, s:o, s:i, s:o, s:i, s:i, s:s, s:i, s:s, s:I}", "quick", o->quick, "mode", mode,
+                   "proxies", proxies, "events", (int)o->events, "mesh", mesh, "frontends", NFRONTENDS,
+                   "connect_window", (int)o->window, "watch", o->watch_unix ? "unix" : "file", "verify_classes",
+                   (int)o->verify, "event", "ADDED Service istio-system/fanout-K port 80 (imported by every scope)",
                    "nofile_limit", (json_int_t)nofile);
 }
 
@@ -1343,11 +1477,14 @@ int main(int argc, char **argv) {
                            "params", params_json(&o, &b->mesh, nofile));
   json_t *runs = json_array();
   int failed = 0;
-  for (size_t i = 0; i < o.rounds; i++) {
-    fprintf(stderr, "bench_xds: round with %zu proxies\n", o.proxies[i]);
-    json_array_append_new(runs, run_round(b, o.proxies[i]));
-    failed |= b->failure[0] != '\0';
-  }
+  for (size_t i = 0; i < o.rounds; i++)
+    for (int m = 0; m < NMODES; m++) {
+      if (!o.modes[m])
+        continue;
+      fprintf(stderr, "bench_xds: round with %zu proxies (%s)\n", o.proxies[i], mode_names[m]);
+      json_array_append_new(runs, run_round(b, o.proxies[i], m));
+      failed |= b->failure[0] != '\0';
+    }
   json_object_set_new(root, "runs", runs);
   json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(12));
   putchar('\n');

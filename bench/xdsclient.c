@@ -1,4 +1,4 @@
-/* Simulated Envoy proxies over SotW ADS (see xdsclient.h). */
+/* Simulated Envoy proxies over ADS, SotW or Delta (see xdsclient.h). */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 #include "xdsclient.h"
 
 #define ADS_PATH "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
+#define DELTA_PATH "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
 #define READ_BUFFER_BYTES (256 * 1024)
 #define MAX_RESPONSE_BYTES (64u * 1024 * 1024)
 /* Envoy's defaults for its xDS connections: the frontend is never held by our windows. */
@@ -30,6 +31,8 @@
 
 typedef Envoy__Service__Discovery__V3__DiscoveryResponse response_t;
 typedef Envoy__Service__Discovery__V3__DiscoveryRequest request_t;
+typedef Envoy__Service__Discovery__V3__DeltaDiscoveryResponse delta_response_t;
+typedef Envoy__Service__Discovery__V3__DeltaDiscoveryRequest delta_request_t;
 
 struct sc_xc_msg {
   sc_xc_msg_t *next;
@@ -389,6 +392,29 @@ static void build_node(const sc_xc_identity_t *w, node_parts_t *n) {
   n->node.user_agent_version = "1.31.0";
 }
 
+/* Room for a request message of len bytes at the end of the queue, after its gRPC
+ * prefix: the caller packs the message there, then calls request_queued. */
+static uint8_t *queue_room(sc_xc_proxy_t *p, size_t len) {
+  if (p->out_off > 0 && p->out_off == p->out_len)
+    p->out_off = p->out_len = 0;
+  grow(&p->out, &p->out_cap, p->out_len + SC_GRPC_PREFIX_BYTES + len);
+  sc_grpc_frame_prefix(p->out + p->out_len, (uint32_t)len);
+  uint8_t *at = p->out + p->out_len + SC_GRPC_PREFIX_BYTES;
+  p->out_len += SC_GRPC_PREFIX_BYTES + len;
+  return at;
+}
+
+/* Counts a queued request of type t and wakes the request body if it waits for one. */
+static void request_queued(sc_xc_proxy_t *p, int t) {
+  p->requests_sent++;
+  p->client->requests++;
+  p->types[t].requested = true;
+  if (p->data_deferred) {
+    p->data_deferred = false;
+    nghttp2_session_resume_data(p->h2, p->stream_id);
+  }
+}
+
 /* Queues a DiscoveryRequest for type t from its state: the last version and nonce
  * received (so it ACKs the last response) and the names subscribed. The first request
  * of the stream carries the node. */
@@ -409,19 +435,47 @@ static void send_request(sc_xc_proxy_t *p, int t) {
     rq.node = &node.node;
   }
   size_t len = envoy__service__discovery__v3__discovery_request__get_packed_size(&rq);
-  if (p->out_off > 0 && p->out_off == p->out_len)
-    p->out_off = p->out_len = 0;
-  grow(&p->out, &p->out_cap, p->out_len + SC_GRPC_PREFIX_BYTES + len);
-  sc_grpc_frame_prefix(p->out + p->out_len, (uint32_t)len);
-  envoy__service__discovery__v3__discovery_request__pack(&rq, p->out + p->out_len + SC_GRPC_PREFIX_BYTES);
-  p->out_len += SC_GRPC_PREFIX_BYTES + len;
-  p->requests_sent++;
-  p->client->requests++;
-  ts->requested = true;
-  if (p->data_deferred) {
-    p->data_deferred = false;
-    nghttp2_session_resume_data(p->h2, p->stream_id);
+  envoy__service__discovery__v3__discovery_request__pack(&rq, queue_room(p, len));
+  request_queued(p, t);
+}
+
+/* Queues a DeltaDiscoveryRequest for type t: an ACK when nonce is set, and the names to
+ * subscribe to and unsubscribe from (either may be NULL). The first request of the
+ * stream carries the node. */
+static void send_delta_request(sc_xc_proxy_t *p, int t, const char *nonce, const sc_xc_names_t *sub,
+                               const sc_xc_names_t *unsub) {
+  delta_request_t rq;
+  envoy__service__discovery__v3__delta_discovery_request__init(&rq);
+  rq.type_url = (char *)sc_xds_types[t].type_url;
+  rq.response_nonce = (char *)(nonce ? nonce : "");
+  if (sub != NULL) {
+    rq.n_resource_names_subscribe = sub->n;
+    rq.resource_names_subscribe = (char **)sub->v;
   }
+  if (unsub != NULL) {
+    rq.n_resource_names_unsubscribe = unsub->n;
+    rq.resource_names_unsubscribe = (char **)unsub->v;
+  }
+  node_parts_t node;
+  if (p->requests_sent == 0) {
+    build_node(&p->who, &node);
+    rq.node = &node.node;
+  }
+  size_t len = envoy__service__discovery__v3__delta_discovery_request__get_packed_size(&rq);
+  envoy__service__discovery__v3__delta_discovery_request__pack(&rq, queue_room(p, len));
+  request_queued(p, t);
+}
+
+/* Delta's explicit wildcard subscription. */
+static const char *wildcard_name[] = {"*"};
+static const sc_xc_names_t wildcard = {1, wildcard_name};
+
+/* The first request of a stream: CDS wildcard, with the node. */
+static void send_first_request(sc_xc_proxy_t *p) {
+  if (p->client->delta)
+    send_delta_request(p, SC_XC_CDS, NULL, &wildcard, NULL);
+  else
+    send_request(p, SC_XC_CDS);
 }
 
 /* The request body: the queued messages; the stream stays open (no EOF). */
@@ -519,18 +573,16 @@ static void update_synced(sc_xc_proxy_t *p) {
   }
 }
 
-/* Checks what every response must have: a version, a nonce never seen on the stream. */
-static void check_envelope(sc_xc_proxy_t *p, int t, const response_t *r) {
-  if (r->version_info == NULL || r->version_info[0] == '\0')
-    protocol_error(p, "%s response without version_info", sc_xds_types[t].name);
-  if (r->nonce == NULL || r->nonce[0] == '\0') {
+/* Checks what every response must have, in both modes: a nonce never seen on the stream. */
+static void check_nonce(sc_xc_proxy_t *p, int t, const char *nonce) {
+  if (nonce == NULL || nonce[0] == '\0') {
     protocol_error(p, "%s response without nonce", sc_xds_types[t].name);
     return;
   }
-  uint64_t h = XXH3_64bits(r->nonce, strlen(r->nonce));
+  uint64_t h = XXH3_64bits(nonce, strlen(nonce));
   for (size_t i = 0; i < p->nnonces; i++)
     if (p->nonces[i] == h) {
-      protocol_error(p, "%s response repeats nonce \"%s\"", sc_xds_types[t].name, r->nonce);
+      protocol_error(p, "%s response repeats nonce \"%s\"", sc_xds_types[t].name, nonce);
       return;
     }
   if (p->nnonces == p->nonces_cap) {
@@ -540,10 +592,18 @@ static void check_envelope(sc_xc_proxy_t *p, int t, const response_t *r) {
   p->nonces[p->nnonces++] = h;
 }
 
-/* A CDS response with a version other than the last one ends a fan-out mark. */
-static void note_cds(sc_xc_proxy_t *p, bool new_version, uint64_t t_real) {
+/* SotW: a version_info and a nonce never seen on the stream. */
+static void check_envelope(sc_xc_proxy_t *p, int t, const response_t *r) {
+  if (r->version_info == NULL || r->version_info[0] == '\0')
+    protocol_error(p, "%s response without version_info", sc_xds_types[t].name);
+  check_nonce(p, t, r->nonce);
+}
+
+/* A CDS response that carries the event (SotW: a version other than the last one;
+ * Delta: the event's cluster) ends a fan-out mark. */
+static void note_cds(sc_xc_proxy_t *p, bool has_event, uint64_t t_real) {
   p->cds_since_mark++;
-  if (new_version && !p->mark_done) {
+  if (has_event && !p->mark_done) {
     p->mark_done = true;
     p->t_mark_cds_ns = t_real;
     p->client->marked_done++;
@@ -594,6 +654,412 @@ static void take_response(sc_xc_proxy_t *p, int t, const response_t *r, const su
     send_request(p, SC_XC_LDS);
 }
 
+/* ---- Delta ------------------------------------------------------------------------- */
+
+/* What a Delta response says, once per distinct content (its nonce aside). */
+typedef struct {
+  const sc_xc_held_t **items; /* its resources, sorted by name */
+  size_t n;
+  char **removed; /* removed_resources, sorted */
+  size_t nremoved;
+  char problem[200]; /* empty, or what is wrong with it */
+} delta_summary_t;
+
+static int cmp_held(const void *a, const void *b) {
+  return strcmp((*(const sc_xc_held_t *const *)a)->name, (*(const sc_xc_held_t *const *)b)->name);
+}
+
+static uint64_t str_hash(const char *s) {
+  return s != NULL ? XXH3_64bits(s, strlen(s)) : 0;
+}
+
+/* The held form of a resource (name, version, content), or of a name known not to exist
+ * (value NULL), shared by every proxy that holds it. */
+static const sc_xc_held_t *held_entry(sc_xc_client_t *c, int t, const char *name, const char *version,
+                                      uint64_t content, const ProtobufCBinaryData *value) {
+  uint64_t parts[3] = {content, str_hash(name), value ? str_hash(version) : 0};
+  uint64_t key = XXH3_64bits_withSeed(parts, sizeof(parts), (uint64_t)t * 2 + (value == NULL));
+  sc_xc_held_t *h = sc__hashmap_get(&c->held, key);
+  if (h != NULL)
+    return h;
+  h = xmalloc(sizeof(*h));
+  h->name = xstrdup(name);
+  h->version = value ? xstrdup(version) : NULL;
+  h->decoded = value ? resource(c, t, content, value) : NULL;
+  if (sc__hashmap_put(&c->held, key, h) != 0) {
+    fprintf(stderr, "bench_xds: out of memory\n");
+    abort();
+  }
+  return h;
+}
+
+/* What is wrong with one resource of a type t response, if anything (written to out). */
+static void check_resource(int t, const Envoy__Service__Discovery__V3__Resource *res, const resource_t *e,
+                           char *out, size_t len) {
+  const char *type = sc_xds_types[t].name, *name = res->name ? res->name : "";
+  const Google__Protobuf__Any *a = res->resource;
+  if (name[0] == '\0')
+    snprintf(out, len, "a %s resource without a name", type);
+  else if (a == NULL)
+    snprintf(out, len, "%s resource \"%s\" without a body", type, name);
+  else if (a->type_url == NULL || strcmp(a->type_url, sc_xds_types[t].type_url) != 0)
+    snprintf(out, len, "a resource of type \"%s\" in a %s response", a->type_url ? a->type_url : "", type);
+  else if (res->version == NULL || res->version[0] == '\0')
+    snprintf(out, len, "%s resource \"%s\" without a version", type, name);
+  else if (e->undecodable)
+    snprintf(out, len, "an undecodable resource in a %s response", type);
+  else if (strcmp(e->name, name) != 0)
+    snprintf(out, len, "%s resource named \"%s\" holds \"%s\"", type, name, e->name);
+}
+
+/* Sorts the summary's names and reports the first name sent twice or both sent and removed. */
+static void sort_delta_summary(int t, delta_summary_t *s) {
+  qsort(s->items, s->n, sizeof(s->items[0]), cmp_held);
+  qsort(s->removed, s->nremoved, sizeof(s->removed[0]), cmp_str);
+  for (size_t i = 1; i < s->n && s->problem[0] == '\0'; i++)
+    if (strcmp(s->items[i]->name, s->items[i - 1]->name) == 0)
+      snprintf(s->problem, sizeof(s->problem), "%s response names \"%s\" twice", sc_xds_types[t].name,
+               s->items[i]->name);
+  for (size_t i = 0, j = 0; i < s->n && j < s->nremoved && s->problem[0] == '\0';) {
+    int d = strcmp(s->items[i]->name, s->removed[j]);
+    if (d == 0)
+      snprintf(s->problem, sizeof(s->problem), "%s response sends and removes \"%s\"", sc_xds_types[t].name,
+               s->removed[j]);
+    i += d <= 0;
+    j += d >= 0;
+  }
+}
+
+static delta_summary_t *build_delta_summary(sc_xc_client_t *c, int t, const delta_response_t *r,
+                                            const uint64_t *contents) {
+  delta_summary_t *s = xmalloc(sizeof(*s));
+  memset(s, 0, sizeof(*s));
+  s->items = xmalloc((r->n_resources + 1) * sizeof(s->items[0]));
+  for (size_t i = 0; i < r->n_resources; i++) {
+    const Envoy__Service__Discovery__V3__Resource *res = r->resources[i];
+    const Google__Protobuf__Any *a = res->resource;
+    const char *name = res->name ? res->name : "";
+    if (a == NULL || name[0] == '\0') { /* nothing to hold */
+      if (s->problem[0] == '\0')
+        check_resource(t, res, NULL, s->problem, sizeof(s->problem));
+      continue;
+    }
+    const sc_xc_held_t *h = held_entry(c, t, name, res->version ? res->version : "", contents[i], &a->value);
+    if (s->problem[0] == '\0')
+      check_resource(t, res, h->decoded, s->problem, sizeof(s->problem));
+    s->items[s->n++] = h;
+  }
+  s->removed = xmalloc((r->n_removed_resources + 1) * sizeof(char *));
+  for (size_t i = 0; i < r->n_removed_resources; i++)
+    s->removed[s->nremoved++] = xstrdup(r->removed_resources[i] ? r->removed_resources[i] : "");
+  sort_delta_summary(t, s);
+  return s;
+}
+
+/* What the Delta response says, from the cache when the same content was seen (nonce
+ * and system_version_info aside: they do not change what a proxy holds). */
+static const delta_summary_t *summarize_delta(sc_xc_client_t *c, int t, const delta_response_t *r) {
+  size_t nk = 3 * r->n_resources + r->n_removed_resources;
+  uint64_t *keys = xmalloc((nk + 1) * sizeof(uint64_t)), *contents = xmalloc((r->n_resources + 1) * sizeof(uint64_t));
+  for (size_t i = 0; i < r->n_resources; i++) {
+    const Envoy__Service__Discovery__V3__Resource *res = r->resources[i];
+    const Google__Protobuf__Any *a = res->resource;
+    /* As for SotW, the Any's type URL is part of the key. */
+    uint64_t ut = a && a->type_url ? XXH3_64bits(a->type_url, strlen(a->type_url)) : 0;
+    contents[i] = a ? XXH3_64bits_withSeed(a->value.data, a->value.len, ut ^ (uint64_t)t) : 0;
+    keys[3 * i] = contents[i] ^ (a == NULL);
+    keys[3 * i + 1] = str_hash(res->name);
+    keys[3 * i + 2] = str_hash(res->version);
+  }
+  for (size_t i = 0; i < r->n_removed_resources; i++)
+    keys[3 * r->n_resources + i] = str_hash(r->removed_resources[i]);
+  /* Resources and removed names apart: the count of resources goes in the seed. */
+  uint64_t key = XXH3_64bits_withSeed(keys, nk * sizeof(uint64_t), (uint64_t)t ^ ((uint64_t)r->n_resources << 8));
+  delta_summary_t *s = sc__hashmap_get(&c->delta_responses, key);
+  if (s == NULL) {
+    s = build_delta_summary(c, t, r, contents);
+    if (sc__hashmap_put(&c->delta_responses, key, s) != 0) {
+      fprintf(stderr, "bench_xds: out of memory\n");
+      abort();
+    }
+  }
+  free(keys);
+  free(contents);
+  return s;
+}
+
+static bool names_have(const sc_xc_names_t *names, const char *name) {
+  return names->n > 0 && bsearch(&name, names->v, names->n, sizeof(char *), cmp_str) != NULL;
+}
+
+static const char *const *derived_of(const sc_xc_held_t *h, size_t *n) {
+  const resource_t *e = h->decoded;
+  *n = e ? e->nderived : 0;
+  return e ? (const char *const *)e->derived : NULL;
+}
+
+/* Whether now derives (names as EDS or RDS resources) every name before derived. */
+static bool derives_all(const sc_xc_held_t *now, const sc_xc_held_t *before) {
+  size_t nb, nn;
+  const char *const *b = derived_of(before, &nb), *const *a = derived_of(now, &nn);
+  for (size_t i = 0; i < nb; i++) {
+    size_t k = 0;
+    while (k < nn && strcmp(a[k], b[i]) != 0)
+      k++;
+    if (k == nn)
+      return false;
+  }
+  return true;
+}
+
+/* Merges the response's resources into what the proxy holds (in: sorted, n; out: room
+ * for n + s->n). EDS/RDS resources not subscribed are counted and not held. Sets *changed,
+ * and *lost when a resource replaced stops deriving a name. Returns the count out. */
+static size_t merge_resources(sc_xc_proxy_t *p, int t, const delta_summary_t *s, const sc_xc_held_t **in,
+                              size_t n, const sc_xc_held_t **out, bool *changed, bool *lost) {
+  const sc_xc_names_t *subs = &p->types[t].delta_subscribed;
+  bool named = t == SC_XC_EDS || t == SC_XC_RDS;
+  size_t k = 0, i = 0, j = 0;
+  while (i < n || j < s->n) {
+    int d = i == n ? 1 : j == s->n ? -1 : strcmp(in[i]->name, s->items[j]->name);
+    if (d < 0) {
+      out[k++] = in[i++];
+      continue;
+    }
+    const sc_xc_held_t *theirs = s->items[j++];
+    const sc_xc_held_t *mine = d == 0 ? in[i++] : NULL;
+    if (named && !names_have(subs, theirs->name)) {
+      p->client->unrequested++;
+      if (mine != NULL)
+        out[k++] = mine;
+      continue;
+    }
+    *changed |= mine != theirs;
+    *lost |= mine != NULL && !derives_all(theirs, mine);
+    if (k > 0 && strcmp(out[k - 1]->name, theirs->name) == 0)
+      k--; /* a name sent twice (a protocol error already counted): the last one holds */
+    out[k++] = theirs;
+  }
+  return k;
+}
+
+/* Applies removed_resources to what the proxy holds (in: sorted, n; out: room for
+ * n + s->nremoved): a name removed is dropped, or for EDS/RDS, when still subscribed,
+ * kept as known not to exist (the server says so for subscribed names that do not exist).
+ * Sets *changed, and *lost when a resource that derived names goes. Returns the count out. */
+static size_t apply_removed(sc_xc_proxy_t *p, int t, const delta_summary_t *s, const sc_xc_held_t **in,
+                            size_t n, const sc_xc_held_t **out, bool *changed, bool *lost) {
+  const sc_xc_names_t *subs = &p->types[t].delta_subscribed;
+  bool named = t == SC_XC_EDS || t == SC_XC_RDS;
+  size_t k = 0, i = 0, j = 0;
+  while (i < n || j < s->nremoved) {
+    int d = i == n ? 1 : j == s->nremoved ? -1 : strcmp(in[i]->name, s->removed[j]);
+    if (d < 0) {
+      out[k++] = in[i++];
+      continue;
+    }
+    const char *name = s->removed[j++];
+    while (j < s->nremoved && strcmp(s->removed[j], name) == 0)
+      j++;
+    const sc_xc_held_t *mine = d == 0 ? in[i++] : NULL;
+    size_t nd = 0;
+    if (mine != NULL)
+      derived_of(mine, &nd);
+    *lost |= nd > 0;
+    if (named && names_have(subs, name)) {
+      const sc_xc_held_t *absent = held_entry(p->client, t, name, NULL, 0, NULL);
+      *changed |= mine != absent;
+      out[k++] = absent;
+    } else {
+      *changed |= mine != NULL; /* removing what it does not hold changes nothing */
+    }
+  }
+  return k;
+}
+
+/* What the proxy holds of type t after response s. Returns whether anything changed;
+ * *lost tells whether a name derived may have gone (subscriptions may shrink). */
+static bool apply_delta(sc_xc_proxy_t *p, int t, const delta_summary_t *s, bool *lost) {
+  sc_xc_type_state_t *ts = &p->types[t];
+  bool changed = false;
+  *lost = false;
+  const sc_xc_held_t **merged = xmalloc((ts->nheld + s->n + 1) * sizeof(*merged));
+  size_t nmerged = merge_resources(p, t, s, ts->held, ts->nheld, merged, &changed, lost);
+  const sc_xc_held_t **out = xmalloc((nmerged + s->nremoved + 1) * sizeof(*out));
+  size_t nout = apply_removed(p, t, s, merged, nmerged, out, &changed, lost);
+  free(merged);
+  free(ts->held);
+  ts->held = out;
+  ts->nheld = nout;
+  ts->count = 0;
+  for (size_t i = 0; i < nout; i++)
+    ts->count += out[i]->version != NULL;
+  return changed;
+}
+
+/* EDS/RDS: how many subscribed names the proxy has an answer for (held or known absent). */
+static void count_answered(sc_xc_type_state_t *ts) {
+  const sc_xc_names_t *subs = &ts->delta_subscribed;
+  size_t n = 0;
+  for (size_t i = 0, j = 0; i < subs->n && j < ts->nheld;) {
+    int d = strcmp(subs->v[i], ts->held[j]->name);
+    n += d == 0;
+    i += d <= 0;
+    j += d >= 0;
+  }
+  ts->nhave = n;
+}
+
+/* EDS/RDS: drops what the proxy holds of names no longer subscribed (Envoy forgets them). */
+static void drop_unsubscribed(sc_xc_type_state_t *ts) {
+  size_t k = 0;
+  for (size_t i = 0; i < ts->nheld; i++)
+    if (names_have(&ts->delta_subscribed, ts->held[i]->name))
+      ts->held[k++] = ts->held[i];
+  ts->nheld = k;
+  ts->count = 0;
+  for (size_t i = 0; i < k; i++)
+    ts->count += ts->held[i]->version != NULL;
+}
+
+static void push_name(sc_xc_names_t *l, size_t *cap, const char *name) {
+  if (l->n == *cap) {
+    *cap = *cap ? *cap * 2 : 64;
+    l->v = xrealloc(l->v, *cap * sizeof(char *));
+  }
+  l->v[l->n++] = name;
+}
+
+/* Every name the held resources of type t derive (sorted, distinct; the array malloc'd). */
+static sc_xc_names_t all_derived(const sc_xc_type_state_t *ts) {
+  sc_xc_names_t l = {0, NULL};
+  size_t cap = 0;
+  for (size_t i = 0; i < ts->nheld; i++) {
+    size_t nd;
+    const char *const *d = derived_of(ts->held[i], &nd);
+    for (size_t k = 0; k < nd; k++)
+      push_name(&l, &cap, d[k]);
+  }
+  l.n = sort_distinct(l.v, l.n);
+  return l;
+}
+
+/* The names the response's resources derive that subs lacks (sorted, distinct; the
+ * array malloc'd): usually none or one, so the subscriptions are never re-sorted. */
+static sc_xc_names_t new_derived(const sc_xc_names_t *subs, const delta_summary_t *s) {
+  sc_xc_names_t l = {0, NULL};
+  size_t cap = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    size_t nd;
+    const char *const *d = derived_of(s->items[i], &nd);
+    for (size_t k = 0; k < nd; k++)
+      if (!names_have(subs, d[k]))
+        push_name(&l, &cap, d[k]);
+  }
+  l.n = sort_distinct(l.v, l.n);
+  return l;
+}
+
+/* The names in a or b (both sorted, distinct from each other), sorted (array malloc'd). */
+static sc_xc_names_t names_union(const sc_xc_names_t *a, const sc_xc_names_t *b) {
+  sc_xc_names_t out = {0, xmalloc((a->n + b->n + 1) * sizeof(char *))};
+  size_t i = 0, j = 0;
+  while (i < a->n || j < b->n)
+    out.v[out.n++] = j == b->n || (i < a->n && strcmp(a->v[i], b->v[j]) < 0) ? a->v[i++] : b->v[j++];
+  return out;
+}
+
+/* The names in a and not in b (both sorted), into out (an array malloc'd). */
+static sc_xc_names_t names_minus(const sc_xc_names_t *a, const sc_xc_names_t *b) {
+  sc_xc_names_t out = {0, xmalloc((a->n + 1) * sizeof(char *))};
+  for (size_t i = 0, j = 0; i < a->n;) {
+    int d = j == b->n ? -1 : strcmp(a->v[i], b->v[j]);
+    if (d < 0)
+      out.v[out.n++] = a->v[i];
+    i += d <= 0;
+    j += d >= 0;
+  }
+  return out;
+}
+
+/* After a CDS (LDS) response: subscribes EDS (RDS) to the names the clusters (listeners)
+ * held now derive, with one request naming just the names added and removed, as Envoy
+ * does. New EDS names make the clusters warm until they are answered. */
+static void follow_derived(sc_xc_proxy_t *p, int from, int to, const delta_summary_t *s, bool lost) {
+  sc_xc_type_state_t *ts = &p->types[to];
+  sc_xc_names_t want = {0, NULL}, added, gone = {0, NULL};
+  if (lost) { /* rare: recompute from everything held */
+    want = all_derived(&p->types[from]);
+    added = names_minus(&want, &ts->delta_subscribed);
+    gone = names_minus(&ts->delta_subscribed, &want);
+  } else {
+    added = new_derived(&ts->delta_subscribed, s);
+  }
+  if (added.n > 0 || gone.n > 0) {
+    if (!lost)
+      want = names_union(&ts->delta_subscribed, &added);
+    free(ts->delta_subscribed.v);
+    ts->delta_subscribed = want;
+    ts->subscribed = &ts->delta_subscribed;
+    want.v = NULL;
+    drop_unsubscribed(ts);
+    count_answered(ts);
+    send_delta_request(p, to, NULL, added.n ? &added : NULL, gone.n ? &gone : NULL);
+    p->client->subscription_requests++;
+    if (to == SC_XC_EDS && added.n > 0)
+      p->eds_warming = true;
+  }
+  free(want.v);
+  free(added.v);
+  free(gone.v);
+}
+
+/* Whether the response names the fan-out event's cluster. */
+static bool has_event(const sc_xc_client_t *c, const delta_summary_t *s) {
+  for (size_t i = 0; c->mark_needle[0] != '\0' && i < s->n; i++)
+    if (strstr(s->items[i]->name, c->mark_needle) != NULL)
+      return true;
+  return false;
+}
+
+/* Takes a Delta response of type t: updates what the proxy holds, ACKs it (type and
+ * nonce alone), and makes the subscriptions that follow (EDS after CDS, RDS after LDS,
+ * LDS once the clusters are warm). */
+static void take_delta(sc_xc_proxy_t *p, int t, const delta_response_t *r, const delta_summary_t *s,
+                       uint64_t t_real) {
+  sc_xc_client_t *c = p->client;
+  sc_xc_type_state_t *ts = &p->types[t];
+  free(ts->version);
+  free(ts->nonce);
+  ts->version = xstrdup(r->system_version_info ? r->system_version_info : "");
+  ts->nonce = xstrdup(r->nonce ? r->nonce : "");
+  ts->received = true;
+  ts->responses++;
+  bool lost, changed = apply_delta(p, t, s, &lost);
+  if (!changed && (t == SC_XC_CDS || t == SC_XC_LDS))
+    c->redundant++;
+  else if (!changed)
+    c->redundant_named++;
+  /* Push order CDS, EDS, LDS, RDS: a route to a cluster must not come before it. */
+  if ((t == SC_XC_LDS || t == SC_XC_RDS) && c->marking && !p->mark_done)
+    c->routes_before_clusters++;
+  send_delta_request(p, t, ts->nonce, NULL, NULL); /* the ACK */
+  c->acks++;
+  if (t == SC_XC_CDS) {
+    note_cds(p, c->marking && !p->mark_done && has_event(c, s), t_real);
+    follow_derived(p, SC_XC_CDS, SC_XC_EDS, s, lost);
+  } else if (t == SC_XC_LDS) {
+    follow_derived(p, SC_XC_LDS, SC_XC_RDS, s, lost);
+  } else {
+    count_answered(ts);
+  }
+  if (p->eds_warming && satisfied(p, SC_XC_EDS))
+    p->eds_warming = false;
+  if (!p->types[SC_XC_LDS].requested && p->types[SC_XC_CDS].received && !p->eds_warming &&
+      satisfied(p, SC_XC_EDS))
+    send_delta_request(p, SC_XC_LDS, NULL, &wildcard, NULL);
+}
+
 static int type_of(const char *type_url) {
   for (int t = 0; t < SC_XC_NTYPES; t++)
     if (type_url != NULL && strcmp(type_url, sc_xds_types[t].type_url) == 0)
@@ -603,12 +1069,9 @@ static int type_of(const char *type_url) {
 
 static void flush(sc_xc_proxy_t *p);
 
-/* Decodes, checks and answers one response. */
-static void process(sc_xc_client_t *c, const sc_xc_msg_t *m) {
-  sc_xc_proxy_t *p = m->p;
-  if (p->state != SC_XC_OPEN)
-    return;
-  uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+/* SotW: decodes, checks and answers one DiscoveryResponse. */
+static void process_sotw(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
+  sc_xc_client_t *c = p->client;
   response_t *r = envoy__service__discovery__v3__discovery_response__unpack(NULL, m->len, m->data);
   if (r == NULL) {
     proxy_fail(p, "undecodable DiscoveryResponse (%zu bytes)", m->len);
@@ -629,6 +1092,43 @@ static void process(sc_xc_client_t *c, const sc_xc_msg_t *m) {
     take_response(p, t, r, s, m->t_real);
   }
   envoy__service__discovery__v3__discovery_response__free_unpacked(r, NULL);
+}
+
+/* Delta: decodes, checks and answers one DeltaDiscoveryResponse. */
+static void process_delta(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
+  sc_xc_client_t *c = p->client;
+  delta_response_t *r = envoy__service__discovery__v3__delta_discovery_response__unpack(NULL, m->len, m->data);
+  if (r == NULL) {
+    proxy_fail(p, "undecodable DeltaDiscoveryResponse (%zu bytes)", m->len);
+    return;
+  }
+  int t = type_of(r->type_url);
+  if (t < 0) {
+    protocol_error(p, "response with type_url \"%s\"", r->type_url ? r->type_url : "");
+  } else if (!p->types[t].requested) {
+    protocol_error(p, "%s response before any %s request", sc_xds_types[t].name, sc_xds_types[t].name);
+  } else {
+    check_nonce(p, t, r->nonce);
+    const delta_summary_t *s = summarize_delta(c, t, r);
+    if (s->problem[0] != '\0')
+      protocol_error(p, "%s", s->problem);
+    c->responses_by_type[t]++;
+    c->bytes_by_type[t] += m->len;
+    take_delta(p, t, r, s, m->t_real);
+  }
+  envoy__service__discovery__v3__delta_discovery_response__free_unpacked(r, NULL);
+}
+
+/* Decodes, checks and answers one response, and sends what it calls for. */
+static void process(sc_xc_client_t *c, const sc_xc_msg_t *m) {
+  sc_xc_proxy_t *p = m->p;
+  if (p->state != SC_XC_OPEN)
+    return;
+  uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+  if (c->delta)
+    process_delta(p, m);
+  else
+    process_sotw(p, m);
   flush(p);
   update_synced(p);
   c->decode_ns += now_ns(CLOCK_MONOTONIC) - t0;
@@ -812,7 +1312,7 @@ static int open_stream(sc_xc_proxy_t *p) {
       nghttp2_session_set_local_window_size(p->h2, NGHTTP2_FLAG_NONE, 0, WINDOW_BYTES) != 0)
     return -1;
   nghttp2_nv hdrs[] = {NV(":method", "POST"),        NV(":scheme", "http"),
-                       NV(":path", ADS_PATH),        NV(":authority", c->authority),
+                       NV(":path", c->delta ? DELTA_PATH : ADS_PATH), NV(":authority", c->authority),
                        NV("content-type", "application/grpc"), NV("te", "trailers"),
                        NV("user-agent", "bench_xds")};
   nghttp2_data_provider body = {.source = {.ptr = p}, .read_callback = body_read};
@@ -839,7 +1339,7 @@ static void on_connect(uv_connect_t *req, int status) {
     if (rc != 0)
       proxy_fail(p, "read: %s", uv_strerror(rc));
     else {
-      send_request(p, SC_XC_CDS); /* wildcard, with the node */
+      send_first_request(p);
       flush(p);
     }
   }
@@ -875,9 +1375,10 @@ static void on_handle_closed(uv_handle_t *h) {
   c->handles_open--;
 }
 
-int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_in *addr, size_t n) {
+int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_in *addr, size_t n, bool delta) {
   memset(c, 0, sizeof(*c));
   c->loop = loop;
+  c->delta = delta;
   c->addr = *addr;
   char ip[INET_ADDRSTRLEN];
   uv_ip4_name(addr, ip, sizeof(ip));
@@ -890,6 +1391,8 @@ int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_
   c->rbuf = xmalloc(READ_BUFFER_BYTES);
   sc__hashmap_init(&c->resources);
   sc__hashmap_init(&c->responses);
+  sc__hashmap_init(&c->held);
+  sc__hashmap_init(&c->delta_responses);
   if (nghttp2_session_callbacks_new(&c->callbacks) != 0)
     return -1;
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c->callbacks, on_data_chunk);
@@ -904,9 +1407,10 @@ int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_
   return 0;
 }
 
-void sc_xc_client_mark(sc_xc_client_t *c) {
+void sc_xc_client_mark(sc_xc_client_t *c, const char *needle) {
   c->marked_done = 0;
   c->marking = true;
+  snprintf(c->mark_needle, sizeof(c->mark_needle), "%s", needle ? needle : "");
   for (size_t i = 0; i < c->n; i++) {
     sc_xc_proxy_t *p = &c->proxies[i];
     p->mark_done = p->state != SC_XC_OPEN;
@@ -953,8 +1457,28 @@ static void free_caches(sc_xc_client_t *c) {
     free(s->derived.v);
     free(s);
   }
+  for (size_t i = 0; i < c->held.cap; i++) {
+    sc_xc_held_t *h = c->held.values[i];
+    if (h == NULL)
+      continue;
+    free(h->name);
+    free(h->version);
+    free(h);
+  }
+  for (size_t i = 0; i < c->delta_responses.cap; i++) {
+    delta_summary_t *s = c->delta_responses.values[i];
+    if (s == NULL)
+      continue;
+    for (size_t k = 0; k < s->nremoved; k++)
+      free(s->removed[k]);
+    free(s->removed);
+    free(s->items);
+    free(s);
+  }
   sc__hashmap_free(&c->resources);
   sc__hashmap_free(&c->responses);
+  sc__hashmap_free(&c->held);
+  sc__hashmap_free(&c->delta_responses);
 }
 
 void sc_xc_client_free(sc_xc_client_t *c) {
@@ -971,6 +1495,8 @@ void sc_xc_client_free(sc_xc_client_t *c) {
       free(p->types[t].version);
       free(p->types[t].nonce);
       free(p->types[t].have);
+      free(p->types[t].held);
+      free(p->types[t].delta_subscribed.v);
     }
     free(p->out);
     free(p->wbuf);

@@ -1,16 +1,26 @@
 /* Simulated Envoy proxies for bench_xds: each proxy is one HTTP/2 connection (libuv +
- * nghttp2 client session) carrying one SotW ADS stream
- * (/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources).
+ * nghttp2 client session) carrying one ADS stream, state of the world
+ * (/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources) or
+ * incremental (.../DeltaAggregatedResources), one mode per client.
  *
  * A proxy behaves as Envoy does at start: CDS (wildcard, the node on the first request
  * only), then EDS for the clusters of type EDS it got, then LDS (wildcard) once its
- * clusters are warm, then RDS for the route configurations its listeners name. Every
- * response is checked (type_url of the response and of every resource, version and
- * nonce present, nonce unique on the stream, no duplicate names, EDS/RDS names as
- * requested) and ACKed: same type_url, version_info and response_nonce as received,
- * resource_names as subscribed. After every CDS response the EDS subscription is sent
- * again (Envoy re-warms its clusters), and after every LDS response the RDS one when it
- * changed.
+ * clusters are warm, then RDS for the route configurations its listeners name.
+ *
+ * SotW: every response is checked (type_url of the response and of every resource,
+ * version and nonce present, nonce unique on the stream, no duplicate names, EDS/RDS
+ * names as requested) and ACKed: same type_url, version_info and response_nonce as
+ * received, resource_names as subscribed. After every CDS response the EDS subscription
+ * is sent again (Envoy re-warms its clusters), and after every LDS response the RDS one
+ * when it changed.
+ *
+ * Delta: the first request subscribes CDS to "*", LDS later likewise; EDS and RDS
+ * subscribe to names. Every response is checked (type_url of the response and of every
+ * resource's Any, nonce present and unique on the stream, a version per resource, names
+ * as decoded and not repeated) and ACKed with its type_url and nonce alone; the proxy
+ * keeps what it holds per type (resources received minus removed_resources), and when
+ * the clusters or listeners it holds name EDS or RDS resources it does not subscribe to
+ * (or no longer name some), it sends a request subscribing (unsubscribing) just those.
  *
  * Responses are time-stamped when their last byte is read, and decoded later, when the
  * loop has no more bytes to read (or they wait too long): on a 2-core machine shared
@@ -40,15 +50,27 @@ typedef struct {
   const char **v;
 } sc_xc_names_t;
 
+/* Delta: a resource as a proxy holds it (shared between proxies, owned by the client);
+ * version NULL: a subscribed name the server said does not exist. */
 typedef struct {
-  char *version;                  /* version_info of the last response (owned), or NULL */
+  char *name, *version;
+  const void *decoded; /* the client's decoding of its bytes (xdsclient.c), or NULL */
+} sc_xc_held_t;
+
+typedef struct {
+  char *version;                  /* version_info (Delta: system_version_info) of the last response (owned), or NULL */
   char *nonce;                    /* its nonce (owned), or NULL */
   const sc_xc_names_t *subscribed; /* EDS/RDS: names requested; NULL for CDS/LDS (wildcard) */
   uint8_t *have;                  /* EDS/RDS: 1 per subscribed name received */
   size_t nhave;
   bool requested, received;
   uint32_t responses;
-  uint32_t count; /* resources in the last response */
+  uint32_t count; /* resources in the last response (Delta: held) */
+  /* Delta: what the proxy holds, sorted by name; EDS/RDS: the names subscribed (subscribed
+   * points here once there are any; the array is the proxy's, the strings the client's). */
+  const sc_xc_held_t **held;
+  size_t nheld;
+  sc_xc_names_t delta_subscribed;
 } sc_xc_type_state_t;
 
 /* Who a proxy is: the Node of its first request (Istio's id and metadata). */
@@ -96,8 +118,9 @@ typedef struct {
   size_t nnonces, nonces_cap;
   bool synced, ever_synced;
   uint64_t t_connect_ns, t_synced_ns; /* CLOCK_MONOTONIC */
-  /* Fan-out marks (sc_xc_client_mark): the first CDS response with a new version after
-   * the mark, and when its last byte was read (CLOCK_REALTIME). */
+  /* Fan-out marks (sc_xc_client_mark): the first CDS response after the mark with a new
+   * version (SotW) or naming the event's cluster (Delta), and when its last byte was read
+   * (CLOCK_REALTIME). */
   bool mark_done;
   uint64_t t_mark_cds_ns;
   uint32_t cds_since_mark;
@@ -107,6 +130,7 @@ typedef struct sc_xc_msg sc_xc_msg_t;
 
 struct sc_xc_client {
   uv_loop_t *loop;
+  bool delta; /* DeltaAggregatedResources rather than StreamAggregatedResources */
   struct sockaddr_in addr;
   char authority[64];
   sc_xc_proxy_t *proxies;
@@ -119,8 +143,9 @@ struct sc_xc_client {
   sc_xc_msg_t *queue_head, *queue_tail;
   size_t queue_len;
   uint64_t reads_this_turn;
-  /* Decoding caches: resources and responses by content hash. */
-  sc_hashmap_t resources, responses;
+  /* Decoding caches: resources and responses by content hash; Delta: resources as held
+   * (name, version, content) and responses (resources and removed names). */
+  sc_hashmap_t resources, responses, held, delta_responses;
   size_t handles_open; /* connections, check and idle: sc_xc_client_free needs 0 */
   /* Progress. */
   size_t connected, synced_now, ever_synced, failed, closed;
@@ -130,7 +155,10 @@ struct sc_xc_client {
   /* Counters. */
   uint64_t responses_by_type[SC_XC_NTYPES], bytes_by_type[SC_XC_NTYPES];
   uint64_t requests, acks, redundant, unrequested, protocol_errors;
+  uint64_t redundant_named; /* Delta: EDS/RDS responses with nothing the proxy lacked */
+  uint64_t subscription_requests; /* Delta: requests changing EDS/RDS subscriptions */
   bool marking;           /* a fan-out mark was set: updates are expected */
+  char mark_needle[256];  /* Delta: the fan-out event's cluster names contain this */
   uint64_t routes_before_clusters; /* after a mark, an LDS/RDS update before the new CDS one */
   uint64_t decode_ns; /* time spent decoding and answering responses */
   char errors[8][320];
@@ -138,16 +166,17 @@ struct sc_xc_client {
 };
 
 /* Sets up the client for n proxies (their identities to be filled in by the caller)
- * towards addr. Returns 0 or a negative error. */
-int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_in *addr, size_t n);
+ * towards addr, SotW or Delta. Returns 0 or a negative error. */
+int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_in *addr, size_t n, bool delta);
 
 /* Opens the proxy's connection and its ADS stream. Returns 0 or a libuv error. */
 int sc_xc_proxy_connect(sc_xc_proxy_t *p);
 
 /* Starts a fan-out measurement: each proxy records its next CDS response with a new
- * version (mark_done, t_mark_cds_ns); marked_done counts them, and the failed proxies
- * (done, with t_mark_cds_ns 0). */
-void sc_xc_client_mark(sc_xc_client_t *c);
+ * version (SotW), or with a cluster whose name contains needle (Delta: a response holds
+ * only what changed) (mark_done, t_mark_cds_ns); marked_done counts them, and the failed
+ * proxies (done, with t_mark_cds_ns 0). */
+void sc_xc_client_mark(sc_xc_client_t *c, const char *needle);
 
 /* Closes every connection; the loop must run until closed + never-opened == n. */
 void sc_xc_client_close(sc_xc_client_t *c);
