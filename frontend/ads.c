@@ -35,7 +35,7 @@ typedef struct {
   sc_resource_t **rest;
   size_t nrest;
   char rest_version[17];   /* the version the parts carry */
-  char rest_of[17];        /* the view's version they were cut from */
+  sc_view_type_t *rest_of; /* the list they point into (a reference) */
   char sent_of[17];        /* the view's version the last whole response came from */
 } type_state_t;
 
@@ -217,6 +217,7 @@ void sc_ads_closed(void *app, void *state) {
     sc__strmap_free(&s->types[t].names, NULL);
     sc__strmap_free(&s->types[t].sent, NULL);
     free(s->types[t].rest);
+    sc_views_list_unref(ads->views, s->types[t].rest_of);
     free(s->types[t].last_names);
   }
   if (s->first != NULL)
@@ -400,6 +401,13 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
   return true;
 }
 
+/* Forgets what is left of a split response. */
+static void drop_rest(stream_t *s, type_state_t *ts) {
+  ts->nrest = 0;
+  sc_views_list_unref(s->ads->views, ts->rest_of);
+  ts->rest_of = NULL;
+}
+
 /* The rest of a split response (gRPC size cap). True when something was sent. */
 static bool sotw_send_rest(stream_t *s, int t, sc_view_type_t *vt) {
   type_state_t *ts = &s->types[t];
@@ -440,12 +448,14 @@ static bool serve_sotw(stream_t *s, int t) {
   sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
   if (vt == NULL || !vt->present)
     return false; /* nothing to serve yet; the stream is told when there is */
-  if (ts->nrest > 0 && strcmp(ts->rest_of, vt->version) == 0) { /* the rest of a split response */
+  if (ts->nrest > 0 && ts->rest_of == vt) { /* the rest of a split response */
     bool sent = sotw_send_rest(s, t, vt);
     ts->dirty = ts->nrest > 0;
+    if (!ts->dirty)
+      drop_rest(s, ts);
     return sent;
   }
-  ts->nrest = 0;
+  drop_rest(s, ts);
   sc_resource_t **items = calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
   if (items == NULL)
     return false;
@@ -481,9 +491,13 @@ static bool serve_sotw(stream_t *s, int t) {
     ts->rest = items;
     ts->nrest = n;
     memcpy(ts->rest_version, version, sizeof(version));
-    memcpy(ts->rest_of, vt->version, sizeof(ts->rest_of));
+    sc_views_list_unref(ads->views, ts->rest_of);
+    sc_views_list_ref(vt);
+    ts->rest_of = vt;
     sent = sotw_send_rest(s, t, vt);
     ts->dirty = ts->nrest > 0;
+    if (!ts->dirty)
+      drop_rest(s, ts);
     items = NULL;
   } else if (!full_state && !forced && vt->has_changes && strcmp(ts->sent_of, vt->prev_version) == 0) {
     n = changed_items(ts, vt, items);

@@ -276,6 +276,9 @@ static void learn_content(sc_view_t *v, const sc_scope_records_t *rec) {
   v->uses_base = sc_scope_records_use_base(rec);
 }
 
+void sc_views_list_ref(sc_view_type_t *t) { t->refs++; }
+void sc_views_list_unref(sc_views_t *vs, sc_view_type_t *t) { list_unref(vs, t); }
+
 /* ---- gathering ------------------------------------------------------------------------- */
 
 /* The records of a scope as the read transaction sv sees them: parsed once per head

@@ -110,6 +110,10 @@ void sc_views_release(sc_views_t *vs, sc_view_t *view);
  * when the snapshot cannot be read yet (logged); check ->present. */
 sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type);
 
+/* Another reference to a list (for a response that goes out in parts), and its release. */
+void sc_views_list_ref(sc_view_type_t *t);
+void sc_views_list_unref(sc_views_t *vs, sc_view_type_t *t);
+
 /* The SotW body of a list of resources of type (a new reference). */
 sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
 /* The SotW body of items[0..n) of t, whose version is version (changes: only what
