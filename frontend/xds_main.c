@@ -124,11 +124,11 @@ static int parse_options(int argc, char **argv, options_t *o) {
   *o = (options_t){.poll_ms = 1000, .stats_interval_ms = 60000, .level = SC_LOG_INFO};
   o->limits = (sc_h2_limits_t){16u << 20, 100, 1000, 30000, 10000, 0, 10000};
   o->ads.grpc_max_response = 4u << 20;
-  int c;
-  while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+  int c, idx = 0;
+  while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
     uint64_t v = 0;
     if (c != 's' && c != 'l' && c != 'n' && c != 'L' && c != 'h' && c != '?' && !parse_u64(optarg, &v)) {
-      fprintf(stderr, "scopecast-xds: %s wants a non-negative integer, got \"%s\"\n", argv[optind - 1], optarg);
+      fprintf(stderr, "scopecast-xds: --%s wants a non-negative integer, got \"%s\"\n", long_opts[idx].name, optarg);
       return 2;
     }
     switch (c) {
@@ -364,12 +364,15 @@ static void on_terminate(uv_signal_t *s, int signum) {
   sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "server shutting down", on_drained, f);
 }
 
+static void nothing_left(void *arg) { (void)arg; }
+
 int main(int argc, char **argv) {
   frontend_t *f = calloc(1, sizeof(*f));
   if (f == NULL)
     return 1;
   int rc = parse_options(argc, argv, &f->opt);
   if (rc != 0) {
+    free(f->opt.notify_path);
     free(f);
     return rc == 1 ? 0 : rc;
   }
@@ -392,7 +395,9 @@ int main(int argc, char **argv) {
     char err[512];
     if (sc_h2_server_listen(f->server, f->opt.listen[i], err, sizeof(err)) != 0) {
       sc_log(&f->log, SC_LOG_ERROR, "%s", err);
-      return 1;
+      sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL); /* closes the listeners */
+      rc = 1;
+      goto done;
     }
     sc_log(&f->log, SC_LOG_INFO, "listening on %s", f->opt.listen[i]);
   }
@@ -414,6 +419,7 @@ int main(int argc, char **argv) {
   if (f->opt.stats_interval_ms > 0)
     uv_timer_start(&f->stats, on_stats, f->opt.stats_interval_ms, f->opt.stats_interval_ms);
   uv_run(f->loop, UV_RUN_DEFAULT);
+done:
   sc_h2_server_free(f->server);
   uv_run(f->loop, UV_RUN_DEFAULT); /* the server's last handle */
   uv_loop_close(f->loop);
@@ -421,5 +427,5 @@ int main(int argc, char **argv) {
   sc_views_free(f->views);
   free(f->opt.notify_path);
   free(f);
-  return 0;
+  return rc;
 }
