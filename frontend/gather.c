@@ -678,8 +678,31 @@ void sc_scope_records_free(sc_scope_records_t *rec) {
   free(rec);
 }
 
-int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, sc_scope_records_t **out,
-                          char *err, size_t errlen) {
+/* The latest entries of content_id and of its base into by_host, each id's parsed once
+ * per cache (id -> entries by hostname): scopes sharing the base share its parse. */
+static int cached_entries(sc_snapshot_view_t *v, const char *content_id, const char *base, json_t *cache,
+                          json_t *by_host) {
+  const char *ids[2] = {base, content_id};
+  for (int i = 0; i < 2; i++) {
+    if (ids[i] == NULL)
+      continue;
+    json_t *own = json_object_get(cache, ids[i]);
+    if (own == NULL) {
+      own = json_object();
+      int rc = scan_own_entries(v, ids[i], own);
+      if (rc != 0) {
+        json_decref(own);
+        return rc;
+      }
+      json_object_set_new(cache, ids[i], own);
+    }
+    json_object_update(by_host, own); /* references, not copies */
+  }
+  return 0;
+}
+
+int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, json_t *entries_cache,
+                          sc_scope_records_t **out, char *err, size_t errlen) {
   if (err != NULL && errlen > 0)
     err[0] = 0;
   sc_scope_records_t *rec = calloc(1, sizeof(*rec));
@@ -699,9 +722,11 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
   } else if (rc == 0) {
     rec->content = json_incref(rec->head);
   }
-  if (rc == 0)
-    rc = sc_scope_entries_at(v, same ? same : scope, json_string_value(json_object_get(rec->content, "base")),
-                             version, rec->by_host);
+  const char *base = rec->content ? json_string_value(json_object_get(rec->content, "base")) : NULL;
+  if (rc == 0 && version == 0 && entries_cache != NULL)
+    rc = cached_entries(v, same ? same : scope, base, entries_cache, rec->by_host);
+  else if (rc == 0)
+    rc = sc_scope_entries_at(v, same ? same : scope, base, version, rec->by_host);
   if (rc == SC_ECORRUPT && err != NULL && err[0] == 0)
     failf(err, errlen, rc, "a record of scope \"%s\" does not parse", scope);
   size_t n = json_object_size(rec->by_host);
@@ -785,7 +810,7 @@ uint64_t sc_gather_class(const sc_scope_records_t *rec, const sc_gather_query_t 
 int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_list_t *out, char *err,
               size_t errlen) {
   sc_scope_records_t *rec = NULL;
-  int rc = sc_scope_records_load(v, q->scope, q->version, &rec, err, errlen);
+  int rc = sc_scope_records_load(v, q->scope, q->version, NULL, &rec, err, errlen);
   if (rc == 0)
     rc = sc_gather_from(v, rec, q, out, err, errlen);
   sc_scope_records_free(rec);

@@ -72,9 +72,11 @@ int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_lis
  * gather from them within one read transaction. */
 typedef struct sc_scope_records_s sc_scope_records_t;
 
-/* Loads the records of scope at version (0: the latest). Errors as sc_gather. */
-int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, sc_scope_records_t **out,
-                          char *err, size_t errlen);
+/* Loads the records of scope at version (0: the latest). entries_cache (a JSON object,
+ * may be NULL; latest version only) keeps each id's parsed entries for the next loads in
+ * the same read transaction. Errors as sc_gather. */
+int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, json_t *entries_cache,
+                          sc_scope_records_t **out, char *err, size_t errlen);
 void sc_scope_records_free(sc_scope_records_t *rec);
 /* The id of the scope whose content these are ("sameAs", else the scope's own; borrowed),
  * and whether that content shares the base: what the changelog names when it changes. */

@@ -27,6 +27,7 @@ struct sc_views_s {
   sc_strmap_t by_key;
   sc_strmap_t lists;    /* key -> sc_view_type_t alive (weak: they remove themselves) */
   sc_strmap_t records;  /* scope -> sc_scope_records_t parsed at records_head */
+  json_t *entries;      /* id -> its entries parsed at records_head (the base's once for all) */
   uint64_t records_head;
   sc_views_stats_t stats;
   sc_blob_cache_t *blobs; /* stored resources' bytes, shared by every list */
@@ -103,7 +104,8 @@ int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **
   sc__strmap_init(&vs->by_key);
   sc__strmap_init(&vs->lists);
   sc__strmap_init(&vs->records);
-  if ((vs->blobs = sc_blob_cache_new()) == NULL) {
+  if ((vs->blobs = sc_blob_cache_new()) == NULL || (vs->entries = json_object()) == NULL) {
+    sc_blob_cache_free(vs->blobs);
     free(vs->dir);
     free(vs);
     return SC_ENOMEM;
@@ -122,6 +124,7 @@ static void records_clear(sc_views_t *vs) {
   sc__strmap_foreach(&vs->records, free_records_entry, NULL);
   sc__strmap_free(&vs->records, NULL);
   sc__strmap_init(&vs->records);
+  json_object_clear(vs->entries);
 }
 
 static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
@@ -164,6 +167,7 @@ void sc_views_free(sc_views_t *vs) {
   sc__strmap_free(&vs->lists, NULL);
   sc__strmap_free(&vs->by_key, NULL);
   sc_blob_cache_free(vs->blobs);
+  json_decref(vs->entries);
   sc_snapshot_reader_close(vs->reader);
   free(vs->dir);
   free(vs);
@@ -293,7 +297,7 @@ static sc_scope_records_t *records_for(sc_views_t *vs, sc_snapshot_view_t *sv, u
   if (rec != NULL)
     return rec;
   char *key = strdup(scope);
-  *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, &rec, err, errlen);
+  *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, vs->entries, &rec, err, errlen);
   if (*rc == 0 && sc__strmap_put(&vs->records, sc_str(key), rec) != 0)
     *rc = SC_ENOMEM;
   if (*rc != 0) {
