@@ -31,6 +31,7 @@ typedef struct {
    * in the same order, which one pass over this tells without hashing. */
   char *last_names;
   size_t last_names_len, last_n;
+  uint64_t names_fp;       /* XXH3 of last_names: streams asking for the same share a subset */
   /* A response split for a gRPC client's size cap: the rest to send. */
   sc_resource_t **rest;
   size_t nrest;
@@ -401,6 +402,19 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
   return true;
 }
 
+/* Keeps a stream's subset in the list for the streams that ask for the same names. */
+static void remember_subset(sc_view_type_t *vt, uint64_t fp, sc_resource_t **items, size_t n, const char *version) {
+  sc_resource_t **copy = malloc((n ? n : 1) * sizeof(*copy));
+  if (copy == NULL)
+    return;
+  memcpy(copy, items, n * sizeof(*copy));
+  free(vt->subset);
+  vt->subset = copy;
+  vt->nsubset = n;
+  vt->subset_fp = fp;
+  memcpy(vt->subset_version, version, sizeof(vt->subset_version));
+}
+
 /* Forgets what is left of a split response. */
 static void drop_rest(stream_t *s, type_state_t *ts) {
   ts->nrest = 0;
@@ -459,12 +473,21 @@ static bool serve_sotw(stream_t *s, int t) {
   sc_resource_t **items = calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
   if (items == NULL)
     return false;
-  size_t n = sotw_items(s, t, vt, items);
+  size_t n;
   char version[17];
-  if (n == vt->list.n)
-    memcpy(version, vt->version, sizeof(version));
-  else
-    hash_items(items, n, version);
+  if (!ts->wildcard && ts->names_fp != 0 && ts->names_fp == vt->subset_fp) { /* as another stream asked */
+    n = vt->nsubset;
+    memcpy(items, vt->subset, n * sizeof(*items));
+    memcpy(version, vt->subset_version, sizeof(version));
+  } else {
+    n = sotw_items(s, t, vt, items);
+    if (n == vt->list.n)
+      memcpy(version, vt->version, sizeof(version));
+    else
+      hash_items(items, n, version);
+    if (!ts->wildcard && ts->names_fp != 0)
+      remember_subset(vt, ts->names_fp, items, n, version);
+  }
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
   bool forced = ts->force;
   ts->dirty = ts->force = false;
@@ -748,6 +771,7 @@ static void remember_names(type_state_t *ts, char **names, size_t n) {
   free(ts->last_names);
   ts->last_names = malloc(len ? len : 1);
   ts->last_names_len = ts->last_n = 0;
+  ts->names_fp = 0;
   if (ts->last_names == NULL)
     return; /* the next request takes the long way */
   for (size_t i = 0; i < n; i++) {
@@ -756,6 +780,7 @@ static void remember_names(type_state_t *ts, char **names, size_t n) {
     ts->last_names_len += l;
   }
   ts->last_n = n;
+  ts->names_fp = XXH3_64bits_withSeed(ts->last_names, ts->last_names_len, n) | 1; /* 0: none */
 }
 
 /* SotW subscriptions (xds-protocol.md 1.3): returns whether a response is due for them. */

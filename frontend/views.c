@@ -137,6 +137,7 @@ static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
     sc_body_unref(t->bodies[i].body);
   free(t->changes);
+  free(t->subset);
   free(t->key);
   free(t);
 }

@@ -52,6 +52,12 @@ typedef struct {
     sc_body_t *body;
   } bodies[SC_VIEW_BODIES];
   unsigned next_body;
+  /* The last subset streams asked for (SotW, by names): its fingerprint, items and
+   * version, reused by the streams of the class that ask for the same. */
+  uint64_t subset_fp;
+  sc_resource_t **subset;
+  size_t nsubset;
+  char subset_version[17];
   /* What changed since the list it replaced (version prev_version): the resources that
    * are new or differ, in list order. A SotW client that has prev_version's EDS or RDS
    * gets only these (absent resources of those types mean nothing). */
