@@ -40,23 +40,73 @@ static int load_record(void *arg, const void *key, size_t klen, const void *val,
   return *out ? 0 : SC_ECORRUPT;
 }
 
+typedef struct {
+  json_t *by_host;
+  json_t *parsed; /* the content hash of a record -> its parse (may be NULL) */
+} entry_scan_t;
+
+/* A record parsed, or the parse of equal bytes seen before (a new reference). */
+static json_t *parse_once(json_t *parsed, const void *val, size_t vlen) {
+  if (parsed == NULL)
+    return json_loadb(val, vlen, 0, NULL);
+  XXH128_hash_t h = XXH3_128bits(val, vlen);
+  char key[33];
+  snprintf(key, sizeof(key), "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+  json_t *e = json_object_get(parsed, key);
+  if (e != NULL)
+    return json_incref(e);
+  if ((e = json_loadb(val, vlen, 0, NULL)) != NULL)
+    json_object_set(parsed, key, e);
+  return e;
+}
+
 /* Collects entries by hostname. */
 static int collect_entry(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
   (void)key;
   (void)klen;
-  json_t *e = json_loadb(val, vlen, 0, NULL);
+  entry_scan_t *scan = arg;
+  json_t *e = parse_once(scan->parsed, val, vlen);
   const char *host = json_string_value(json_object_get(e, "hostname"));
   if (host == NULL) {
     json_decref(e);
     return SC_ECORRUPT;
   }
-  json_object_set_new(arg, host, e);
+  json_object_set_new(scan->by_host, host, e);
   return 0;
 }
 
-static int scan_own_entries(sc_snapshot_view_t *v, const char *id, json_t *by_host) {
+static int scan_entries_parsed(sc_snapshot_view_t *v, const char *id, json_t *by_host, json_t *parsed) {
   size_t plen = strlen(id) + 1; /* the id and its NUL */
-  return sc_snapshot_view_scan(v, SC_TABLE_SCOPE_ENTRIES, id, plen, collect_entry, by_host);
+  entry_scan_t scan = {by_host, parsed};
+  return sc_snapshot_view_scan(v, SC_TABLE_SCOPE_ENTRIES, id, plen, collect_entry, &scan);
+}
+
+static int scan_own_entries(sc_snapshot_view_t *v, const char *id, json_t *by_host) {
+  return scan_entries_parsed(v, id, by_host, NULL);
+}
+
+void sc_records_cache_init(sc_records_cache_t *c) {
+  c->entries = json_object();
+  c->parsed = json_object();
+}
+
+void sc_records_cache_free(sc_records_cache_t *c) {
+  json_decref(c->entries);
+  json_decref(c->parsed);
+  c->entries = c->parsed = NULL;
+}
+
+void sc_records_cache_new_head(sc_records_cache_t *c) {
+  json_object_clear(c->entries);
+}
+
+void sc_records_cache_sweep(sc_records_cache_t *c) {
+  const char *key;
+  json_t *e, *tmp;
+  json_object_foreach_safe(c->parsed, tmp, key, e) {
+    if (e->refcount == 1) /* only the cache holds it: no record reads so any more */
+      json_object_del(c->parsed, key);
+  }
 }
 
 typedef struct {
@@ -679,29 +729,29 @@ void sc_scope_records_free(sc_scope_records_t *rec) {
 }
 
 /* The latest entries of content_id and of its base into by_host, each id's parsed once
- * per cache (id -> entries by hostname): scopes sharing the base share its parse. */
-static int cached_entries(sc_snapshot_view_t *v, const char *content_id, const char *base, json_t *cache,
+ * per head (scopes sharing the base share its parse), each record's bytes once. */
+static int cached_entries(sc_snapshot_view_t *v, const char *content_id, const char *base, sc_records_cache_t *cache,
                           json_t *by_host) {
   const char *ids[2] = {base, content_id};
   for (int i = 0; i < 2; i++) {
     if (ids[i] == NULL)
       continue;
-    json_t *own = json_object_get(cache, ids[i]);
+    json_t *own = json_object_get(cache->entries, ids[i]);
     if (own == NULL) {
       own = json_object();
-      int rc = scan_own_entries(v, ids[i], own);
+      int rc = scan_entries_parsed(v, ids[i], own, cache->parsed);
       if (rc != 0) {
         json_decref(own);
         return rc;
       }
-      json_object_set_new(cache, ids[i], own);
+      json_object_set_new(cache->entries, ids[i], own);
     }
     json_object_update(by_host, own); /* references, not copies */
   }
   return 0;
 }
 
-int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, json_t *entries_cache,
+int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, sc_records_cache_t *cache,
                           sc_scope_records_t **out, char *err, size_t errlen) {
   if (err != NULL && errlen > 0)
     err[0] = 0;
@@ -723,8 +773,8 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
     rec->content = json_incref(rec->head);
   }
   const char *base = rec->content ? json_string_value(json_object_get(rec->content, "base")) : NULL;
-  if (rc == 0 && version == 0 && entries_cache != NULL)
-    rc = cached_entries(v, same ? same : scope, base, entries_cache, rec->by_host);
+  if (rc == 0 && version == 0 && cache != NULL)
+    rc = cached_entries(v, same ? same : scope, base, cache, rec->by_host);
   else if (rc == 0)
     rc = sc_scope_entries_at(v, same ? same : scope, base, version, rec->by_host);
   if (rc == SC_ECORRUPT && err != NULL && err[0] == 0)

@@ -72,10 +72,23 @@ int sc_gather(sc_snapshot_view_t *v, const sc_gather_query_t *q, sc_resource_lis
  * gather from them within one read transaction. */
 typedef struct sc_scope_records_s sc_scope_records_t;
 
-/* Loads the records of scope at version (0: the latest). entries_cache (a JSON object,
- * may be NULL; latest version only) keeps each id's parsed entries for the next loads in
- * the same read transaction. Errors as sc_gather. */
-int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, json_t *entries_cache,
+/* Parses kept for the next loads: each id's entries at one head (cleared with
+ * sc_records_cache_new_head when the head moves), and each record's parse by the hash
+ * of its bytes, across heads (most records do not change; swept of what no load holds). */
+typedef struct {
+  json_t *entries; /* id -> entries by hostname */
+  json_t *parsed;  /* XXH3-128 of a record's bytes -> its parse */
+} sc_records_cache_t;
+
+void sc_records_cache_init(sc_records_cache_t *c);
+void sc_records_cache_free(sc_records_cache_t *c);
+void sc_records_cache_new_head(sc_records_cache_t *c);
+void sc_records_cache_sweep(sc_records_cache_t *c);
+
+/* Loads the records of scope at version (0: the latest), through cache (may be NULL;
+ * the latest version only, read in transactions of one head until new_head). Errors as
+ * sc_gather. */
+int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t version, sc_records_cache_t *cache,
                           sc_scope_records_t **out, char *err, size_t errlen);
 void sc_scope_records_free(sc_scope_records_t *rec);
 /* The id of the scope whose content these are ("sameAs", else the scope's own; borrowed),

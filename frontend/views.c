@@ -27,7 +27,7 @@ struct sc_views_s {
   sc_strmap_t by_key;
   sc_strmap_t lists;    /* key -> sc_view_type_t alive (weak: they remove themselves) */
   sc_strmap_t records;  /* scope -> sc_scope_records_t parsed at records_head */
-  json_t *entries;      /* id -> its entries parsed at records_head (the base's once for all) */
+  sc_records_cache_t parses; /* entries parsed at records_head, records by content */
   uint64_t records_head;
   sc_views_stats_t stats;
   sc_blob_cache_t *blobs; /* stored resources' bytes, shared by every list */
@@ -104,8 +104,10 @@ int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **
   sc__strmap_init(&vs->by_key);
   sc__strmap_init(&vs->lists);
   sc__strmap_init(&vs->records);
-  if ((vs->blobs = sc_blob_cache_new()) == NULL || (vs->entries = json_object()) == NULL) {
+  sc_records_cache_init(&vs->parses);
+  if ((vs->blobs = sc_blob_cache_new()) == NULL || vs->parses.entries == NULL || vs->parses.parsed == NULL) {
     sc_blob_cache_free(vs->blobs);
+    sc_records_cache_free(&vs->parses);
     free(vs->dir);
     free(vs);
     return SC_ENOMEM;
@@ -124,7 +126,7 @@ static void records_clear(sc_views_t *vs) {
   sc__strmap_foreach(&vs->records, free_records_entry, NULL);
   sc__strmap_free(&vs->records, NULL);
   sc__strmap_init(&vs->records);
-  json_object_clear(vs->entries);
+  sc_records_cache_new_head(&vs->parses);
 }
 
 static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
@@ -168,7 +170,7 @@ void sc_views_free(sc_views_t *vs) {
   sc__strmap_free(&vs->lists, NULL);
   sc__strmap_free(&vs->by_key, NULL);
   sc_blob_cache_free(vs->blobs);
-  json_decref(vs->entries);
+  sc_records_cache_free(&vs->parses);
   sc_snapshot_reader_close(vs->reader);
   free(vs->dir);
   free(vs);
@@ -298,7 +300,7 @@ static sc_scope_records_t *records_for(sc_views_t *vs, sc_snapshot_view_t *sv, u
   if (rec != NULL)
     return rec;
   char *key = strdup(scope);
-  *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, vs->entries, &rec, err, errlen);
+  *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, &vs->parses, &rec, err, errlen);
   if (*rc == 0 && sc__strmap_put(&vs->records, sc_str(key), rec) != 0)
     *rc = SC_ENOMEM;
   if (*rc != 0) {
@@ -579,6 +581,7 @@ int sc_views_refresh(sc_views_t *vs) {
   if (c.selectors && vs->changed != NULL)
     vs->changed(vs->changed_arg, NULL, 0);
   sc_blob_cache_sweep(vs->blobs); /* bytes no list holds any more */
+  sc_records_cache_sweep(&vs->parses);
   vs->stats.refreshes++;
   vs->stats.last_refresh_ms = (double)(uv_hrtime() - started) / 1e6;
   json_decref(c.types);
