@@ -1432,6 +1432,45 @@ test('engine restart (kill -9): frontends keep serving; the restarted engine\'s 
   }));
 });
 
+test('snapshot replaced underneath (a new file at the same path): frontends reopen it, clients keep their configuration and follow the new engine', { timeout: 120000 }, async () => {
+  const clients = [{ addr: S.f1.unix, p: P.plain }, { addr: S.f2.unix, p: P.details }]
+    .map((c) => ({ ...c, s: open(c.addr, c.p) }));
+  await Promise.all(clients.map((c) => sync(c.s)));
+  const before = await Promise.all(clients.map((c) => expectedAll(c.p)));
+  S.engine.kill('SIGKILL');
+  await S.engine.exited;
+  // The same content in new files (other inodes), moved into place as an operator would.
+  const fresh = `${H.SNAP}.fresh`;
+  fs.rmSync(fresh, { recursive: true, force: true });
+  fs.mkdirSync(fresh);
+  for (const f of ['data.mdb', 'lock.mdb']) fs.copyFileSync(path.join(H.SNAP, f), path.join(fresh, f));
+  const oldIno = fs.statSync(path.join(H.SNAP, 'data.mdb')).ino;
+  fs.rmSync(H.SNAP, { recursive: true, force: true });
+  fs.renameSync(fresh, H.SNAP);
+  assert.notEqual(fs.statSync(path.join(H.SNAP, 'data.mdb')).ino, oldIno, 'precondition: a new file');
+  H.invalidateDump();
+  await Promise.all([S.f1, S.f2].map((f) => f.waitLine(/snapshot .* was replaced: reopening/, 10000)));
+  // Equal content: nothing to push, nothing lost; a new client gets it all from the new file.
+  for (const c of clients) await c.s.silence(500, null, 'the replaced snapshot has the same content');
+  for (const addr of [S.f1.unix, S.f2.unix]) await sync(open(addr, P.details));
+  // A new engine on the new file: its next commit reaches the clients.
+  S.engine = new H.Proc('engine3', H.BIN.engine, H.engineArgs());
+  const head0 = await H.headVersion();
+  await H.emit(drDetails(uniq()), 'MODIFIED');
+  await H.waitHead((v) => v > head0, 30000, 'the new engine publishes');
+  const after = await Promise.all(clients.map((c) => expectedAll(c.p)));
+  await Promise.all(clients.map(async (c, i) => {
+    const changed = ORDER.filter((ty) => before[i][ty].version_info !== after[i][ty].version_info);
+    assert.ok(changed.length > 0, 'precondition: the event changes what the client gets');
+    await c.s.until((q) => (changed.every((ty) => q.some((r) => r.type === ty && r.version === after[i][ty].version_info)) ? true : undefined),
+      15000, `convergence to ${changed.map((ty) => `${ty} ${after[i][ty].version_info}`)}`);
+    for (const r of c.s.drain()) {
+      assert.ok(r.resources.length > 0 || r.type === 'EDS' || r.type === 'RDS', `${c.s.label}: an empty ${r.type} response`);
+      c.s.ack(r);
+    }
+  }));
+});
+
 test('frontend restart (kill -9 f1): its clients reconnect to f2 / the restarted f1 and converge', { timeout: 120000 }, async () => {
   const onF1 = open(S.f1.unix, P.details, { label: 'f1 unix' });
   const onF2 = open(S.f2.unix, P.plain, { label: 'f2 unix' });
