@@ -38,6 +38,7 @@ typedef struct {
   char rest_version[17];   /* the version the parts carry */
   sc_view_type_t *rest_of; /* the list they point into (a reference) */
   char sent_of[17];        /* the view's version the last whole response came from */
+  char synced_of[17];      /* Delta: the view's version the client has all it wants of */
 } type_state_t;
 
 typedef struct stream_s {
@@ -555,17 +556,25 @@ static bool serve_delta(stream_t *s, int t) {
   sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
   if (vt == NULL || !vt->present)
     return false;
+  bool forced = ts->force;
   ts->dirty = ts->force = false;
-  size_t cap = vt->list.n + ts->names.n + ts->sent.n + 1;
+  /* A client with all it wants of the list this one replaced needs only its changes. */
+  bool fast = !forced && vt->has_changes && strcmp(ts->synced_of, vt->prev_version) == 0;
+  size_t cap = fast ? vt->nchanges + vt->ngone + 1 : vt->list.n + ts->names.n + ts->sent.n + 1;
   Envoy__Service__Discovery__V3__Resource *res = calloc(cap, sizeof(*res));
   Envoy__Service__Discovery__V3__Resource **res_ptrs = calloc(cap, sizeof(*res_ptrs));
   Google__Protobuf__Any *anys = calloc(cap, sizeof(*anys));
   char **removed = calloc(cap, sizeof(*removed));
-  name_list_t known = name_list(&ts->sent), subs = name_list(&ts->names);
+  name_list_t known = {NULL, 0}, subs = {NULL, 0};
+  if (!fast) {
+    known = name_list(&ts->sent);
+    subs = name_list(&ts->names);
+  }
   size_t nres = 0, nremoved = 0;
-  bool ok = res && res_ptrs && anys && removed && known.items && subs.items;
-  for (size_t i = 0; ok && i < vt->list.n; i++) {
-    sc_resource_t *r = &vt->list.items[i];
+  bool ok = res && res_ptrs && anys && removed && (fast || (known.items && subs.items));
+  size_t ncandidates = fast ? vt->nchanges : vt->list.n;
+  for (size_t i = 0; ok && i < ncandidates; i++) {
+    sc_resource_t *r = fast ? vt->changes[i] : &vt->list.items[i];
     if (!delta_wants(ts, r->name))
       continue;
     name_t *have = sc__strmap_get(&ts->sent, sc_str(r->name));
@@ -583,6 +592,11 @@ static bool serve_delta(stream_t *s, int t) {
   }
   /* Gone: what the client has that no longer exists; and subscribed names that do not
    * exist, once (it need not wait for its timer; the subscription stays). */
+  for (size_t i = 0; ok && fast && i < vt->ngone; i++) {
+    name_t *have = sc__strmap_get(&ts->sent, sc_str(vt->gone[i]));
+    if (have != NULL && have->version[0])
+      removed[nremoved++] = have->name;
+  }
   for (size_t i = 0; ok && i < known.n; i++)
     if (known.items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(known.items[i]->name)) == NULL)
       removed[nremoved++] = known.items[i]->name;
@@ -638,6 +652,8 @@ static bool serve_delta(stream_t *s, int t) {
              (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), nres, nremoved, ts->sent_nonce);
     }
   }
+  bool complete = ok && (sent || (nres == 0 && nremoved == 0));
+  snprintf(ts->synced_of, sizeof(ts->synced_of), "%s", complete ? vt->version : "");
   if (!ok)
     sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
            s->proxy.id.ptr, type_name(t));
@@ -662,6 +678,12 @@ static bool clusters_go(stream_t *s) {
     return false;
   if (!s->delta)
     return vt->dropped;
+  if (vt->has_changes && strcmp(ts->synced_of, vt->prev_version) == 0) { /* what went since */
+    for (size_t i = 0; i < vt->ngone; i++)
+      if (name_has(&ts->sent, vt->gone[i]))
+        return true;
+    return false;
+  }
   name_list_t l = name_list(&ts->sent);
   bool gone = false;
   for (size_t i = 0; i < l.n && !gone; i++)
@@ -929,8 +951,8 @@ static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
   if (t >= 0) {
     type_state_t *ts = &s->types[t];
     bool first = account(s, t, req->response_nonce, req->error_detail, ts->sent_version);
-    if (delta_subscribe(s, t, req, first))
-      ts->dirty = true; /* subscriptions count whatever the nonce; the diff says if anything is due */
+    if (delta_subscribe(s, t, req, first)) /* whatever the nonce; the diff says what is due */
+      ts->dirty = ts->force = true;
     serve(s);
   }
   if (&req->base != s->first)

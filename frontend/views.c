@@ -139,6 +139,9 @@ static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
     sc_body_unref(t->bodies[i].body);
   free(t->changes);
+  for (size_t i = 0; i < t->ngone; i++)
+    free(t->gone[i]);
+  free(t->gone);
   free(t->subset);
   free(t->key);
   free(t);
@@ -358,6 +361,14 @@ static void note_changes(sc_view_type_t *t, const sc_view_type_t *old) {
     if (was == NULL || strcmp(was->version, t->list.items[i].version) != 0)
       t->changes[t->nchanges++] = &t->list.items[i];
   }
+  if ((t->gone = calloc(old->list.n + 1, sizeof(*t->gone))) == NULL)
+    return;
+  for (size_t i = 0; i < old->list.n; i++)
+    if (sc__strmap_get(&t->by_name, sc_str(old->list.items[i].name)) == NULL &&
+        (t->gone[t->ngone] = strdup(old->list.items[i].name)) != NULL)
+      t->ngone++;
+    else if (sc__strmap_get(&t->by_name, sc_str(old->list.items[i].name)) == NULL)
+      return; /* out of memory: no changes to offer, readers compare everything */
   memcpy(t->prev_version, old->version, sizeof(t->prev_version));
   t->has_changes = true;
 }

@@ -65,6 +65,8 @@ typedef struct {
   char prev_version[17];
   sc_resource_t **changes;
   size_t nchanges;
+  char **gone;           /* names prev_version had and this one has not (owned) */
+  size_t ngone;
 } sc_view_type_t;
 
 typedef struct sc_view_s {
