@@ -587,7 +587,7 @@ int sc_views_refresh(sc_views_t *vs) {
       vs->changed(vs->changed_arg, v, changed);
   }
   sc_snapshot_view_end(sv);
-  vs->head = head;
+  vs->head = seen > head ? seen : head; /* a commit after the meta read is served already */
   vs->instance = meta.instance_id;
   if (c.selectors && vs->changed != NULL)
     vs->changed(vs->changed_arg, NULL, 0);
