@@ -20,6 +20,8 @@ struct sc_scope_records_s {
   size_t nhosts;
 };
 
+static int failf(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 static int failf(char *err, size_t errlen, int rc, const char *fmt, ...) {
   if (err != NULL && errlen > 0) {
     va_list ap;

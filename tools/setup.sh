@@ -4,7 +4,7 @@
 #   tools/setup.sh demo   install what is missing, build, run the engine on the bundled
 #                         example meshes and show what it published
 #   tools/setup.sh test   install what is missing, build (plain and with ASan+UBSan) and
-#                         run every test
+#                         run every test, then each fuzz target for FUZZ_SECONDS (60)
 #
 # Installing is idempotent: packages already present are not touched, so a second run
 # costs only the build.
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
           libprotobuf-dev libxxhash-dev liblmdb-dev libyaml-dev libjansson-dev libyajl-dev
-          libnghttp2-dev jq lmdb-utils)
+          libnghttp2-dev jq lmdb-utils clang libclang-rt-14-dev)
 
 install_deps() {
   local missing=() p
@@ -78,6 +78,24 @@ run_tests() {
   build build-asan -DCMAKE_BUILD_TYPE=Debug -DSC_ASAN=ON -DSC_UBSAN=ON
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2)
+  run_fuzzers
+}
+
+# The fuzz targets (fuzz/, libFuzzer with ASan+UBSan), each for FUZZ_SECONDS (default 60)
+# from its seed corpus; what they find new goes to a scratch directory, not the repository.
+run_fuzzers() {
+  CC=clang build build-fuzz -DSC_FUZZ=ON -DSC_BUILD_TESTS=OFF -DSC_BUILD_BENCH=OFF
+  local t scratch
+  for t in manifest watch_framing discovery grpc_frame; do
+    scratch=$(mktemp -d /tmp/scopecast-fuzz-$t-XXXXXX)
+    echo "fuzz_$t: ${FUZZ_SECONDS:-60} s"
+    (cd "$scratch" && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+       "$OLDPWD/build-fuzz/fuzz_$t" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 \
+       -rss_limit_mb=4096 -print_final_stats=1 "$scratch" "$OLDPWD/fuzz/corpus/$t" > fuzz.log 2>&1) || {
+      echo "fuzz_$t FAILED (the crashing input and log are in $scratch):"; tail -40 "$scratch/fuzz.log"; return 1; }
+    grep -E "number_of_executed_units|new_units_added" "$scratch/fuzz.log" | sed "s/^/  /"
+    rm -rf "$scratch"
+  done
 }
 
 case "${1:-}" in

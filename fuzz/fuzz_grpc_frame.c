@@ -1,0 +1,36 @@
+/* Fuzz target: the gRPC deframer, fed the input in pieces; every message it delivers must
+ * be within the limit. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "grpc_frame.h"
+
+#define LIMIT 4096
+
+static int check_message(void *arg, const uint8_t *msg, size_t len) {
+  (void)arg;
+  (void)msg;
+  if (len > LIMIT)
+    abort();
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static const size_t pieces[] = {1, 2, 5, 9, 300, 5000};
+  sc_grpc_deframer_t d;
+  sc_grpc_deframer_init(&d, LIMIT);
+  size_t at = 0, k = size % 6;
+  while (at < size) {
+    size_t n = pieces[k++ % 6];
+    if (n > size - at)
+      n = size - at;
+    if (sc_grpc_deframer_push(&d, data + at, n, check_message, NULL) != 0)
+      break;
+    at += n;
+  }
+  sc_grpc_deframer_partial(&d);
+  sc_grpc_deframer_free(&d);
+  return 0;
+}
