@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "grpc_frame.h"
+#include "pieces.h"
 
 #define LIMIT 4096
 
@@ -15,21 +16,17 @@ static int check_message(void *arg, const uint8_t *msg, size_t len) {
   return 0;
 }
 
+static int push(void *arg, const uint8_t *piece, size_t n) {
+  return sc_grpc_deframer_push(arg, piece, n, check_message, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const size_t pieces[] = {1, 2, 5, 9, 300, 5000};
   sc_grpc_deframer_t d;
   sc_grpc_deframer_init(&d, LIMIT);
-  size_t at = 0, k = size % 6;
-  while (at < size) {
-    size_t n = pieces[k++ % 6];
-    if (n > size - at)
-      n = size - at;
-    if (sc_grpc_deframer_push(&d, data + at, n, check_message, NULL) != 0)
-      break;
-    at += n;
-  }
+  sc_fuzz_feed(data, size, pieces, 6, push, &d);
   sc_grpc_deframer_partial(&d);
   sc_grpc_deframer_free(&d);
   return 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "framer.h"
+#include "pieces.h"
 #include "scopecast/store.h"
 
 #define MAX_VALUE (1u << 16)
@@ -31,21 +32,17 @@ static int check_frame(void *arg, const sc_frame_t *frame) {
   return 0;
 }
 
+static int push(void *arg, const uint8_t *piece, size_t n) {
+  return sc_framer_push(arg, (const char *)piece, n, check_frame, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const size_t pieces[] = {1, 7, 64, 4096, 3, 1 << 16};
   sc_framer_t f;
   sc_framer_init(&f, MAX_VALUE);
-  size_t at = 0, k = size % 6;
-  while (at < size) {
-    size_t n = pieces[k++ % 6];
-    if (n > size - at)
-      n = size - at;
-    if (sc_framer_push(&f, (const char *)data + at, n, check_frame, NULL) != 0)
-      break;
-    at += n;
-  }
+  sc_fuzz_feed(data, size, pieces, 6, push, &f);
   sc_framer_finish(&f, check_frame, NULL);
   sc_framer_free(&f);
   return 0;

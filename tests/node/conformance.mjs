@@ -11,10 +11,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import protobuf from 'protobufjs';
+import { ENVOY_INCLUDES, ENVOY_RESOURCE_PROTOS } from './envoy_protos.mjs';
 
 const require = createRequire(import.meta.url);
-const xds = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
-const includes = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(xds, 'deps', d));
+const includes = [...ENVOY_INCLUDES];
 includes.push(path.dirname(require.resolve('protobufjs/package.json'))); // google/protobuf/descriptor.proto
 
 const root = new protobuf.Root();
@@ -25,24 +25,7 @@ root.resolvePath = (origin, target) => {
   }
   return target; // google/protobuf/*: protobufjs has them built in
 };
-root.loadSync(
-  [
-    'envoy/config/cluster/v3/cluster.proto',
-    'envoy/config/endpoint/v3/endpoint.proto',
-    'envoy/config/listener/v3/listener.proto',
-    'envoy/config/route/v3/route.proto',
-    'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-    'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-    'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-    'envoy/extensions/filters/http/router/v3/router.proto',
-    'envoy/extensions/filters/http/fault/v3/fault.proto',
-    'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
-    'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
-    'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
-    'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  ],
-  { keepCase: true },
-);
+root.loadSync(ENVOY_RESOURCE_PROTOS, { keepCase: true });
 root.resolveAll();
 
 // The proto3 JSON form of a decoded protobufjs object of type t (as scopecast-dump prints).

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
+import { ENVOY_INCLUDES, ENVOY_RESOURCE_PROTOS } from '../envoy_protos.mjs';
 
 export { sleep };
 const execFileP = promisify(execFile);
@@ -33,25 +34,9 @@ for (const [k, v] of Object.entries({ ...BIN, SRC, WORK }))
 // ---------------------------------------------------------------------------------------
 // Protos
 
-const XDS_PKG = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
-const INCLUDES = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(XDS_PKG, 'deps', d));
-// Every type scopecast puts in an Any (as conformance.mjs), so that json:true expands them all.
-const PROTOS = [
-  'envoy/service/discovery/v3/ads.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/filters/http/fault/v3/fault.proto',
-  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
-  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
-  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-];
+const INCLUDES = ENVOY_INCLUDES;
+// Every type scopecast puts in an Any, so that json:true expands them all.
+const PROTOS = ['envoy/service/discovery/v3/ads.proto', ...ENVOY_RESOURCE_PROTOS];
 const pkgdef = protoLoader.loadSync(PROTOS, {
   keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, json: true, includeDirs: INCLUDES,
 });
