@@ -83,6 +83,18 @@ static int update_scopes(sc_engine_t *e, const sc_changes_t *changes, bool all,
                           sc_snapshot_writer_head(e->snapshot) + 1, stats);
 }
 
+/* What the writer did besides the commit: the map it grew and the reader slots of dead
+ * processes it cleared (a killed frontend's slot would pin old pages and grow the file). */
+static void log_snapshot_upkeep(sc_engine_t *e, size_t map_before, uint64_t stale_before) {
+  size_t map_now = sc_snapshot_writer_map_size(e->snapshot);
+  uint64_t stale_now = sc_snapshot_writer_stale_readers(e->snapshot);
+  if (map_now != map_before)
+    sc_log(&e->log, SC_LOG_INFO, "snapshot: map grown from %zu to %zu bytes", map_before, map_now);
+  if (stale_now != stale_before)
+    sc_log(&e->log, SC_LOG_INFO, "snapshot: cleared %" PRIu64 " reader slots of dead processes",
+           stale_now - stale_before);
+}
+
 void sc__engine_flush(sc_engine_t *e) {
   uv_timer_stop(&e->quiet_timer);
   uv_timer_stop(&e->max_timer);
@@ -156,7 +168,10 @@ void sc__engine_flush(sc_engine_t *e) {
   meta.endpoints = sc_scopes_endpoint_count(&e->scopes);
   meta.history_versions = e->scopes.history.keep;
   scope_write_t sw = {&e->scopes, 0, 0};
+  size_t map_before = sc_snapshot_writer_map_size(e->snapshot);
+  uint64_t stale_before = sc_snapshot_writer_stale_readers(e->snapshot);
   rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
+  log_snapshot_upkeep(e, map_before, stale_before);
   uint64_t commit_ns = realtime_ns(); /* right after the LMDB commit returned */
   double publish_ms = ms_since(t1);
   e->stats.batches++;
