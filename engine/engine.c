@@ -14,6 +14,7 @@ void sc_engine_opts_init(sc_engine_opts_t *o) {
   o->batch_quiet_ms = 50;
   o->batch_max_ms = 1000;
   o->batch_max_events = 10000;
+  o->batch_max_bytes = 64u << 20;
   o->max_object_bytes = SC_PARSE_DEFAULT_MAX_OBJECT_BYTES;
   o->max_file_bytes = 256u << 20;
   o->max_depth = SC_PARSE_DEFAULT_MAX_DEPTH;
@@ -134,6 +135,7 @@ void sc__engine_flush(sc_engine_t *e) {
     all = true; /* a key may be missing: recompute everything rather than miss a scope */
   sc_changes_finish(&changes);
   e->npending = 0;
+  e->pending_bytes = 0;
   e->stats.events += nevents;
   e->stats.applied += changed;
   e->stats.noops += noops;
@@ -226,7 +228,10 @@ void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
     }
   }
   e->pending[e->npending++] = (sc_pending_event_t){type, obj};
-  if (e->npending >= e->opts.batch_max_events) {
+  e->pending_bytes += sc_obj_bytes(obj);
+  /* Applying the batch here, inside the source's read callback, is the back-pressure: no
+   * source is read while it runs, so a faster sender waits in its socket or pipe. */
+  if (e->npending >= e->opts.batch_max_events || e->pending_bytes >= e->opts.batch_max_bytes) {
     sc__engine_flush(e);
     return;
   }
@@ -312,6 +317,8 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   e->opts = *opts;
   if (e->opts.batch_max_events == 0)
     e->opts.batch_max_events = 1;
+  if (e->opts.batch_max_bytes == 0)
+    e->opts.batch_max_bytes = 1;
   e->log = (sc_logger_t){opts->log_stream ? opts->log_stream : stderr,
                          (sc_log_level_t)opts->log_level, "scopecast"};
   e->parse_opts = (sc_parse_opts_t){.default_namespace = opts->default_namespace,

@@ -43,6 +43,7 @@ struct sc_engine_s {
   size_t active_sources;
   sc_pending_event_t *pending;
   size_t npending, cap_pending;
+  size_t pending_bytes; /* what the pending events' objects hold (sc_obj_bytes) */
   uv_timer_t quiet_timer, max_timer;
   uv_signal_t sigint, sigterm;
   bool published_once, stopping, stopped, fatal;

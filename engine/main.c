@@ -46,6 +46,8 @@ static void usage(FILE *out) {
           "  --batch-max-ms N         close a batch N ms after its first event (default 1000)\n"
           "  --batch-max-events N     close a batch at N events (default 10000; 1 makes every\n"
           "                           event its own batch)\n"
+          "  --batch-max-bytes N      close a batch when its events hold N bytes of memory\n"
+          "                           (default 67108864)\n"
           "  --once                   read every input to its end, publish, exit 0 (also when\n"
           "                           objects were rejected; non-zero only when an input is\n"
           "                           unreadable or the snapshot cannot be written)\n"
@@ -57,6 +59,12 @@ static void usage(FILE *out) {
           "  --reconnect-max-ms N     cap of the socket reconnect backoff (default 5000)\n"
           "  --rescan-ms N            also rescan config dirs every N ms; 0 relies on inotify\n"
           "                           only (default 5000)\n"
+          "  Back-pressure: a batch is applied and published as soon as it reaches\n"
+          "  --batch-max-events or --batch-max-bytes, before anything more is read from any\n"
+          "  source, so a watch stream or socket that sends faster than the engine applies\n"
+          "  waits in its pipe or socket buffer. Held meanwhile: one batch (under\n"
+          "  --batch-max-bytes plus one event) and, per source, one partial event (under\n"
+          "  --max-object-bytes) or the manifest file being read (under --max-file-bytes).\n"
           "\n"
           "Snapshot:\n"
           "  --snapshot-map-size N    initial LMDB map size in bytes (default 67108864); the\n"
@@ -104,7 +112,7 @@ enum {
   OPT_SNAPSHOT = 256, OPT_CONFIG_DIR, OPT_WATCH, OPT_MESH, OPT_DEFAULT_NS, OPT_SYSTEM_NS,
   OPT_DOMAIN, OPT_QUIET, OPT_MAX_MS, OPT_MAX_EVENTS, OPT_ONCE, OPT_MAX_OBJECT, OPT_MAX_FILE,
   OPT_MAX_DEPTH, OPT_RECONNECT, OPT_RESCAN, OPT_MAP_SIZE, OPT_MAX_SIZE, OPT_NO_SYNC,
-  OPT_LOG_LEVEL, OPT_HISTORY, OPT_NOTIFY
+  OPT_LOG_LEVEL, OPT_HISTORY, OPT_NOTIFY, OPT_MAX_BYTES
 };
 
 int main(int argc, char **argv) {
@@ -119,6 +127,7 @@ int main(int argc, char **argv) {
       {"batch-quiet-ms", required_argument, NULL, OPT_QUIET},
       {"batch-max-ms", required_argument, NULL, OPT_MAX_MS},
       {"batch-max-events", required_argument, NULL, OPT_MAX_EVENTS},
+      {"batch-max-bytes", required_argument, NULL, OPT_MAX_BYTES},
       {"once", no_argument, NULL, OPT_ONCE},
       {"max-object-bytes", required_argument, NULL, OPT_MAX_OBJECT},
       {"max-file-bytes", required_argument, NULL, OPT_MAX_FILE},
@@ -165,6 +174,10 @@ int main(int argc, char **argv) {
     case OPT_MAX_EVENTS:
       bad |= parse_u64("--batch-max-events", optarg, &v);
       o.batch_max_events = (size_t)v;
+      break;
+    case OPT_MAX_BYTES:
+      bad |= parse_u64("--batch-max-bytes", optarg, &v);
+      o.batch_max_bytes = (size_t)v;
       break;
     case OPT_MAX_OBJECT:
       bad |= parse_u64("--max-object-bytes", optarg, &v);
@@ -221,8 +234,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "scopecast: unexpected argument \"%s\"\n", argv[optind]);
     bad = 1;
   }
-  if (!bad && (o.batch_max_events == 0 || o.max_object_bytes == 0 || o.max_depth == 0)) {
-    fprintf(stderr, "scopecast: --batch-max-events, --max-object-bytes and --max-depth must be > 0\n");
+  if (!bad && (o.batch_max_events == 0 || o.batch_max_bytes == 0 || o.max_object_bytes == 0 ||
+               o.max_depth == 0)) {
+    fprintf(stderr, "scopecast: --batch-max-events, --batch-max-bytes, --max-object-bytes and "
+                    "--max-depth must be > 0\n");
     bad = 1;
   }
   if (bad) {

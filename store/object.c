@@ -83,6 +83,8 @@ sc_obj_t *sc_obj_ref(sc_obj_t *obj) {
   return obj;
 }
 
+size_t sc_obj_bytes(const sc_obj_t *obj) { return sc__arena_bytes(obj->arena_); }
+
 void sc_obj_unref(sc_obj_t *obj) {
   if (obj == NULL || --obj->refcount_ > 0)
     return;

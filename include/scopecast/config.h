@@ -571,6 +571,8 @@ uint64_t sc_config_key_hash(sc_kind_t kind, sc_str_t ns, sc_str_t name);
 /* A new object that carries only a key (what a delete needs); NULL when out of memory. */
 sc_obj_t *sc_obj_new_key(sc_kind_t kind, sc_str_t ns, sc_str_t name);
 sc_obj_t *sc_obj_ref(sc_obj_t *obj);
+/* The bytes of memory the object holds (its arena). */
+size_t sc_obj_bytes(const sc_obj_t *obj);
 /* Drops a reference; frees the object with the last one. NULL is a no-op. */
 void sc_obj_unref(sc_obj_t *obj);
 

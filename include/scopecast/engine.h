@@ -25,6 +25,7 @@ typedef struct {
   uint64_t batch_quiet_ms;            /* close a batch after this much quiet */
   uint64_t batch_max_ms;              /* ... or this long after its first event */
   size_t batch_max_events;            /* ... or at this many events */
+  size_t batch_max_bytes;             /* ... or when its events hold this much memory */
   bool once;                          /* read every input to its end, publish, stop */
   size_t max_object_bytes;            /* one watch event / object */
   size_t max_file_bytes;              /* one manifest file */
