@@ -1223,6 +1223,46 @@ test('[28] a client that stops reading: memory bounded, latest version when it r
   raw.close();
 });
 
+test('a client that floods requests: handled as they come, answers coalesce to the latest subscription, memory bounded', { timeout: 120000 }, async (t) => {
+  const fe = S.f2;
+  const s = open(fe.unix, P.plain, { label: 'flood' });
+  s.req('CDS', []);
+  const cds = await s.next('CDS', 30000);
+  s.ack(cds);
+  const eds = H.edsNames(cds);
+  assert.ok(eds.length >= 3, `needs three EDS clusters, has ${eds.length}`);
+  const other = open(fe.unix, P.details, { light: true, label: 'other' });
+  other.req('CDS', []);
+  other.ack(await other.next('CDS', 30000));
+  const rss0 = fe.rssKb();
+  const FLOOD = 20000;
+  const t0 = Date.now();
+  // subscription changes back to back, never waiting for an answer (grpc-js keeps HTTP/2
+  // flow control: the frontend's reading is what paces them)
+  for (let i = 0; i < FLOOD; i++) s.req('EDS', [eds[i % 2]]);
+  const last = [eds[0], eds[2]];
+  s.req('EDS', last);
+  const want = sorted(last);
+  const answers = [];
+  await s.until(() => {
+    while (s.queue.length) answers.push(s.queue.shift());
+    const r = answers[answers.length - 1];
+    return r && r.type === 'EDS' && JSON.stringify(sorted(r.names)) === JSON.stringify(want) ? true : undefined;
+  }, 60000, 'the answer to the last subscription');
+  const ms = Date.now() - t0;
+  const rss1 = fe.rssKb();
+  // the frontend serves others as before: an event reaches the other client
+  const extra = svc('flood-extra', 7272, '10.96.40.97');
+  await H.emit(extra, 'ADDED');
+  const pushed = await other.next('CDS', 20000);
+  assert.notEqual(pushed.version, other.all[0].version, 'the other client got the next version');
+  await H.emit(extra, 'DELETED');
+  t.diagnostic(`${FLOOD + 1} subscription changes in ${ms} ms, ${answers.length} EDS answers; frontend RssAnon ${rss0.anon} -> ${rss1.anon} kB`);
+  assert.ok(s.ok, `the flooding stream stays open (${s.describeStatus()})`);
+  assert.ok(answers.length < FLOOD, `answers coalesce: ${answers.length} for ${FLOOD + 1} requests`);
+  assert.ok(rss1.anon - rss0.anon < 32 * 1024, `frontend anonymous memory grew by ${rss1.anon - rss0.anon} kB under the flood`);
+});
+
 // ---------------------------------------------------------------------------------------
 // HTTP/2 and gRPC transport
 
