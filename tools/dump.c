@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dump_check.h"
+#include "dump_common.h"
 #include "gather.h"
 #include "registry.h"
 #include "resolve.h"
@@ -70,12 +72,32 @@ static void usage(FILE *out) {
           "                   \"scopes\", \"removed\", \"base\", \"types\", \"selectors\",\n"
           "                   \"resourcesAdded\", \"resourcesRemoved\", \"endpoints\",\n"
           "                   \"endpointsRemoved\"}]}\n"
+          "  check            verifies the whole snapshot in one read transaction: the meta record\n"
+          "                   and the head's changelog record; every scope of scope_index with its\n"
+          "                   head and entries (its version is what they hash to) and the selector\n"
+          "                   records (each parses, names what exists, nothing is left over);\n"
+          "                   every resource and endpoint assignment a record names (present,\n"
+          "                   bytes matching their content hash, decoding with protobuf-c as their\n"
+          "                   type and name); and, per scope, every type as `resources` puts it\n"
+          "                   together for the base proxy (no labels), for interception mode NONE\n"
+          "                   and for the labels of each selector and variant recorded. Prints the\n"
+          "                   head version, the scopes, the resources per type and the bytes the\n"
+          "                   scopes' base proxies get, and a content digest (XXH3-128 of the\n"
+          "                   selector records, the scope heads without version and changedAt, the\n"
+          "                   entries, the assignments and what the base proxies get): equal for\n"
+          "                   two snapshots of the same content, whatever their head versions,\n"
+          "                   commit times and engine runs. A snapshot nothing was committed to\n"
+          "                   yet checks, with head 0. Each problem names the scope (or record\n"
+          "                   id), type, resource and why; exit status 1 when there is any. JSON:\n"
+          "                   {\"headVersion\", \"scopes\", \"resources\": {\"clusters\", \"endpoints\",\n"
+          "                   \"listeners\", \"routes\"}, \"bytes\", \"digest\", \"errors\": [{\"scope\",\n"
+          "                   \"type\", \"resource\", \"error\"}]} (at most 100 listed)\n"
           "\n"
           "Scope ids: NS/NAME for a Sidecar resource, NS/NAME@ROOTNS for the root namespace's\n"
           "Sidecar applied to NS, NS/@default when there is no Sidecar at all; namespace \"*\"\n"
           "stands for every namespace the config does not mention.\n"
           "\n"
-          "Exit status: 0 ok, 1 the snapshot cannot be read, 2 usage.\n");
+          "Exit status: 0 ok, 1 the snapshot cannot be read (check: or does not check), 2 usage.\n");
 }
 
 static void format_time(uint64_t ms, char *buf, size_t len) {
@@ -85,18 +107,6 @@ static void format_time(uint64_t ms, char *buf, size_t len) {
   char base[32];
   strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf, len, "%s.%03uZ", base, (unsigned)(ms % 1000));
-}
-
-static int print_json(json_t *v) {
-  char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  json_decref(v);
-  if (text == NULL) {
-    fprintf(stderr, "scopecast-dump: out of memory\n");
-    return 1;
-  }
-  printf("%s\n", text);
-  free(text);
-  return 0;
 }
 
 static int cmd_info(sc_snapshot_reader_t *r, bool json) {
@@ -128,7 +138,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
     json_object_set_new(o, "historyVersions", json_integer((json_int_t)m.history_versions));
     json_object_set_new(o, "rejected", json_integer((json_int_t)m.rejected_total));
     json_object_set_new(o, "skipped", json_integer((json_int_t)m.skipped_total));
-    return print_json(o);
+    return sc_dump_print_json(o);
   }
   printf("%-18s %u\n", "format version", m.format_version);
   printf("%-18s %" PRIu64 "\n", "head version", m.head_version);
@@ -212,8 +222,6 @@ static int collect_scope(void *arg, const void *key, size_t klen, const void *va
   return 0;
 }
 
-static const char *or_none(json_t *v) { return json_is_string(v) ? json_string_value(v) : "-"; }
-
 static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
   json_t *rows = json_array();
   sc_snapshot_view_t *v;
@@ -234,15 +242,15 @@ static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
   if (json) {
     json_t *o = json_object();
     json_object_set_new(o, "scopes", rows);
-    return print_json(o);
+    return sc_dump_print_json(o);
   }
   printf("%-44s %-20s %-36s %s\n", "ID", "NAMESPACE", "SIDECAR", "VERSION");
   size_t i;
   json_t *row;
   json_array_foreach(rows, i, row) {
-    printf("%-44s %-20s %-36s %s\n", or_none(json_object_get(row, "id")),
-           or_none(json_object_get(row, "namespace")), or_none(json_object_get(row, "sidecar")),
-           or_none(json_object_get(row, "version")));
+    printf("%-44s %-20s %-36s %s\n", sc_dump_or_none(json_object_get(row, "id")),
+           sc_dump_or_none(json_object_get(row, "namespace")), sc_dump_or_none(json_object_get(row, "sidecar")),
+           sc_dump_or_none(json_object_get(row, "version")));
   }
   json_decref(rows);
   return 0;
@@ -507,12 +515,12 @@ static int cmd_resources(sc_snapshot_reader_t *r, const query_t *q, bool json) {
     return 0;
   }
   if (json)
-    return print_json(json_pack("{s:s, s:o}", "version_info", vi, "resources", out));
+    return sc_dump_print_json(json_pack("{s:s, s:o}", "version_info", vi, "resources", out));
   size_t i;
   json_t *x;
   printf("%-72s %s\n", "NAME", "VERSION");
-  json_array_foreach(out, i, x) printf("%-72s %s\n", or_none(json_object_get(x, "name")),
-                                       or_none(json_object_get(x, "version")));
+  json_array_foreach(out, i, x) printf("%-72s %s\n", sc_dump_or_none(json_object_get(x, "name")),
+                                       sc_dump_or_none(json_object_get(x, "version")));
   json_decref(out);
   return 0;
 }
@@ -564,7 +572,7 @@ static int cmd_diff(sc_snapshot_reader_t *r, query_t q, uint64_t from, uint64_t 
     return 1;
   }
   if (json)
-    return print_json(result);
+    return sc_dump_print_json(result);
   for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
     const char *tn = sc_xds_types[types[t]].name;
     json_t *d = json_object_get(result, tn);
@@ -611,7 +619,7 @@ static int cmd_changelog(sc_snapshot_reader_t *r, uint64_t since, bool json) {
     return 1;
   }
   if (json)
-    return print_json(json_pack("{s:o}", "changes", c.records));
+    return sc_dump_print_json(json_pack("{s:o}", "changes", c.records));
   size_t i;
   json_t *x;
   printf("%-10s %-7s %-6s %-10s %-9s %s\n", "VERSION", "RESYNC", "BASE", "RESOURCES", "SELECTORS", "SCOPES");
@@ -633,12 +641,12 @@ static int cmd_changelog(sc_snapshot_reader_t *r, uint64_t since, bool json) {
 }
 
 static void print_scope_text(json_t *s) {
-  printf("%-24s %s\n", "scope", or_none(json_object_get(s, "id")));
-  printf("%-24s %s\n", "namespace", or_none(json_object_get(s, "namespace")));
-  printf("%-24s %s\n", "sidecar", or_none(json_object_get(s, "sidecar")));
-  printf("%-24s %s\n", "version", or_none(json_object_get(s, "version")));
+  printf("%-24s %s\n", "scope", sc_dump_or_none(json_object_get(s, "id")));
+  printf("%-24s %s\n", "namespace", sc_dump_or_none(json_object_get(s, "namespace")));
+  printf("%-24s %s\n", "sidecar", sc_dump_or_none(json_object_get(s, "sidecar")));
+  printf("%-24s %s\n", "version", sc_dump_or_none(json_object_get(s, "version")));
   printf("%-24s %lld\n", "changed at", (long long)json_integer_value(json_object_get(s, "changedAt")));
-  printf("%-24s %s\n", "outbound traffic policy", or_none(json_object_get(s, "outboundTrafficPolicy")));
+  printf("%-24s %s\n", "outbound traffic policy", sc_dump_or_none(json_object_get(s, "outboundTrafficPolicy")));
   size_t i, j;
   json_t *v, *w;
   printf("\nEGRESS LISTENERS\n");
@@ -647,7 +655,7 @@ static void print_scope_text(json_t *s) {
     char portbuf[16] = "-";
     if (json_is_integer(port))
       snprintf(portbuf, sizeof(portbuf), "%lld", (long long)json_integer_value(port));
-    printf("  [%zu] port %s  bind %s\n", i, portbuf, or_none(json_object_get(v, "bind")));
+    printf("  [%zu] port %s  bind %s\n", i, portbuf, sc_dump_or_none(json_object_get(v, "bind")));
     json_array_foreach(json_object_get(v, "hosts"), j, w) printf("      host     %s\n", json_string_value(w));
     json_array_foreach(json_object_get(v, "services"), j, w) printf("      service  %s\n", json_string_value(w));
     json_array_foreach(json_object_get(v, "virtualServices"), j, w)
@@ -655,10 +663,10 @@ static void print_scope_text(json_t *s) {
   }
   printf("\nSERVICES\n");
   json_array_foreach(json_object_get(s, "services"), i, v) {
-    printf("  %-56s %-16s", or_none(json_object_get(v, "hostname")), or_none(json_object_get(v, "namespace")));
+    printf("  %-56s %-16s", sc_dump_or_none(json_object_get(v, "hostname")), sc_dump_or_none(json_object_get(v, "namespace")));
     json_array_foreach(json_object_get(v, "ports"), j, w)
         printf(" %lld/%s", (long long)json_integer_value(json_object_get(w, "port")),
-               or_none(json_object_get(w, "protocol")));
+               sc_dump_or_none(json_object_get(w, "protocol")));
     printf("\n");
   }
   printf("\nDESTINATION RULES\n");
@@ -679,7 +687,7 @@ static int cmd_scope(sc_snapshot_reader_t *r, const char *id, bool json) {
   if (s == NULL)
     return 1;
   if (json)
-    return print_json(s);
+    return sc_dump_print_json(s);
   print_scope_text(s);
   json_decref(s);
   return 0;
@@ -702,7 +710,7 @@ static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const label
       catch_all = e;
       continue;
     }
-    if (strcmp(or_none(json_object_get(e, "namespace")), scope_ns) == 0 &&
+    if (strcmp(sc_dump_or_none(json_object_get(e, "namespace")), scope_ns) == 0 &&
         selector_matches(sel, labels, nlabels))
       return json_object_get(e, "from");
   }
@@ -731,7 +739,7 @@ static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_
   json_object_set(out, "scope", json_object_get(scope, "id"));
   json_object_set_new(out, "namespace", json_string(ns));
   json_object_set(out, "sidecar", json_object_get(scope, "sidecar"));
-  const char *scope_ns = or_none(json_object_get(scope, "namespace"));
+  const char *scope_ns = sc_dump_or_none(json_object_get(scope, "namespace"));
   /* Every service of the scope, with [] where no rule applies to this proxy. */
   json_t *drs = json_object(), *entries = json_object_get(scope, "destinationRuleEntries");
   json_t *svc, *list;
@@ -746,9 +754,9 @@ static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_
   json_object_set_new(out, "destinationRules", drs);
   json_decref(scope);
   if (json)
-    return print_json(out);
-  printf("%-12s %s\n%-12s %s\n%-12s %s\n", "scope", or_none(json_object_get(out, "scope")),
-         "namespace", ns, "sidecar", or_none(json_object_get(out, "sidecar")));
+    return sc_dump_print_json(out);
+  printf("%-12s %s\n%-12s %s\n%-12s %s\n", "scope", sc_dump_or_none(json_object_get(out, "scope")),
+         "namespace", ns, "sidecar", sc_dump_or_none(json_object_get(out, "sidecar")));
   printf("\nDESTINATION RULES FOR THIS PROXY\n");
   json_object_foreach(drs, host, list) {
     if (json_array_size(list) == 0)
@@ -852,7 +860,7 @@ int main(int argc, char **argv) {
   bool known = strcmp(cmd, "info") == 0 || strcmp(cmd, "scopes") == 0 ||
                strcmp(cmd, "scope") == 0 || strcmp(cmd, "resolve") == 0 ||
                strcmp(cmd, "resources") == 0 || strcmp(cmd, "changelog") == 0 ||
-               strcmp(cmd, "diff") == 0;
+               strcmp(cmd, "diff") == 0 || strcmp(cmd, "check") == 0;
   if (!known) {
     fprintf(stderr, "scopecast-dump: unknown command \"%s\"\n", cmd);
     goto usage;
@@ -899,6 +907,8 @@ int main(int argc, char **argv) {
     status = cmd_diff(r, (query_t){arg, 0, 0, labels, nlabels, no_capture, false}, from, to, json);
   else if (strcmp(cmd, "changelog") == 0)
     status = cmd_changelog(r, since, json);
+  else if (strcmp(cmd, "check") == 0)
+    status = sc_dump_check(r, json);
   else
     status = cmd_resolve(r, ns, labels, nlabels, json);
   sc_snapshot_reader_close(r);
