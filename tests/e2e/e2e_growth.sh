@@ -132,6 +132,11 @@ if [ "$changelog" -le 1024 ] && [ "$history_after" -le $((history_before * 2)) ]
 else
   fail "old versions kept: changelog $changelog, history $history_before -> $history_after"
 fi
+if "$DUMP" --snapshot "$SNAP" check > "$WORK/check.out" 2>&1; then
+  pass "after the churn the snapshot checks ($(awk '/^digest/ {print $2}' "$WORK/check.out"))"
+else
+  fail "after the churn the snapshot does not check:"; head -5 "$WORK/check.out" | sed 's/^/    /'
+fi
 sleep 0.2
 check "the frontend follows the churn" "$(engine_head)" "$(frontend_head $FRONTEND "$WORK/xds.log")"
 
