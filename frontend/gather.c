@@ -344,7 +344,7 @@ static int hex_digit(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-static int hex16(const char *hex, uint8_t out[16]) {
+int sc_gather_parse_hash(const char *hex, uint8_t out[16]) {
   if (hex == NULL || strlen(hex) != 32)
     return -1;
   for (int i = 0; i < 16; i++) {
@@ -414,7 +414,7 @@ static int load_ref(sc_snapshot_view_t *v, json_t *ref, sc_blob_cache_t *blobs, 
   const char *name = json_string_value(json_array_get(ref, 0));
   const char *hash = json_string_value(json_array_get(ref, 1));
   uint8_t key[16];
-  if (name == NULL || hex16(hash, key) != 0)
+  if (name == NULL || sc_gather_parse_hash(hash, key) != 0)
     return failf(err, errlen, SC_ECORRUPT, "corrupt resource reference");
   int rc = load_stored(v, key, blobs, out);
   if (rc == SC_ENOTFOUND)

@@ -18,6 +18,10 @@
 
 #define SC_RESOURCE_VERSION_MAX 33 /* 32 hex digits (XXH3-128) or 16 (XXH3-64), and a NUL */
 
+/* A resource's content hash as records name it (32 hex digits) into the 16 bytes of its key
+ * in the resources table; -1 when hex is not that. */
+int sc_gather_parse_hash(const char *hex, uint8_t out[16]);
+
 /* Bytes of a stored resource shared by the lists that hold it (counted). A resource's key
  * is its content hash, so its bytes never change: a cache of them stays valid. */
 typedef struct {

@@ -81,23 +81,6 @@ static void digest_put(check_t *c, const void *p, size_t n) {
 
 static void digest_str(check_t *c, const char *s) { digest_put(c, s, strlen(s)); }
 
-static int hex_value(char ch) {
-  return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* A resource's hash as the records write it (32 lowercase hex digits) into its key. */
-static int parse_hash(const char *hex, uint8_t key[16]) {
-  if (hex == NULL || strlen(hex) != 32)
-    return -1;
-  for (int i = 0; i < 16; i++) {
-    int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return -1;
-    key[i] = (uint8_t)(hi << 4 | lo);
-  }
-  return 0;
-}
-
 /* ---- check: stored bytes -- */
 
 /* Field 1 of m when it is a string: the name of every xDS resource type (cluster_name of an
@@ -219,7 +202,7 @@ static int verify_refs(check_t *c, const char *scope, json_t *list, const ref_fi
     const char *name = json_string_value(json_array_get(ref, 0)), *hash = json_string_value(json_array_get(ref, 1));
     const char *eds = json_string_value(json_array_get(ref, 2));
     uint8_t key[16];
-    if (name == NULL || parse_hash(hash, key) != 0) {
+    if (name == NULL || sc_gather_parse_hash(hash, key) != 0) {
       check_error(c, scope, type, name, "a corrupt reference in \"%s\"", f->field);
       continue;
     }
