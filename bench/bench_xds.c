@@ -41,7 +41,24 @@
  *      per stream, and their own stats lines (SIGUSR1).
  * Versions received are compared with scopecast-dump's for a sample of proxy classes
  * (SotW: version_info and counts per type; Delta: the names and versions held per type).
- * Prints one JSON object. */
+ * Prints one JSON object.
+ *
+ *   bench_xds soak [seconds=S] [rate=R] [proxies=N] [seed=K] [restart=0|1] [batch_ms=B]
+ *                  [reconnect_ms=M] [mesh=S|M] [window=W] [delta=1 | modes=sotw,delta] ...
+ *
+ * Soak (defaults: 2,000 proxies, every other one Delta, 60 s at 200 events/s, restart=1,
+ * engine batches of at most 1,000 ms, reconnection backoff from 500 ms): after the
+ * connect storm, churn written to the engine's watch socket at R events/s, of mixed kinds
+ * over every namespace (sc_churn_next, seeded: Services added, modified and deleted,
+ * EndpointSlices, Pods' labels, VirtualServices, DestinationRules, Sidecars, Namespace
+ * labels); proxies whose stream ends connect again. With restart=1, a third of the way
+ * in, the second frontend is SIGKILLed and another started on the same port. After the
+ * churn, a last event (a Namespace) tells when the engine published everything; then
+ * every stream must hold what scopecast-dump gives for its class at that head, every
+ * type. RSS of the engine and the frontends is sampled every 2 s; the end must be within
+ * 1.25 x the middle + 16 MB. The children are stopped with SIGTERM: exit 0, no sanitizer
+ * report in their logs. The JSON's "checks" says which criterion held; exit status 0
+ * when all did. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -72,6 +89,12 @@ static const char *const mode_names[NMODES] = {"sotw", "delta"};
 
 typedef struct {
   bool quick, keep, watch_unix;
+  /* Soak mode: churn for seconds at rate events/s (seeded), one frontend killed and
+   * started again a third of the way in when restart, proxies reconnecting after
+   * reconnect_ms (backoff base), engine batches of at most batch_ms. */
+  bool soak, restart;
+  unsigned seconds, rate, batch_ms, reconnect_ms;
+  uint64_t seed;
   bool modes[NMODES]; /* which ADS modes each round runs in */
   size_t proxies[MAX_ROUNDS];
   size_t rounds;
@@ -103,6 +126,8 @@ typedef struct {
   size_t mesh_lines;
   char work[PATH_MAX], snap[PATH_MAX + 16], events_path[PATH_MAX + 16];
   child_t engine, xds[NFRONTENDS];
+  child_t xds_restarted; /* soak: the frontend started again in a killed one's place */
+  child_t *fe[NFRONTENDS]; /* the frontends serving now (xds, or xds_restarted) */
   uint16_t port;
   /* Commit notifications. */
   uv_pipe_t notify;
@@ -158,9 +183,9 @@ static void on_tick(uv_timer_t *t) {
 
 /* A child that should be running and is not ends the round. */
 static bool child_died(bench_t *b) {
-  child_t *all[] = {&b->engine, &b->xds[0], &b->xds[1]};
+  child_t *all[] = {&b->engine, b->fe[0], b->fe[1]};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-    if (all[i]->spawned && !all[i]->running) {
+    if (all[i] != NULL && all[i]->spawned && !all[i]->running) {
       set_failure(b, "%s exited (status %lld, signal %d); see %s", all[i]->name, (long long)all[i]->exit_status,
                   all[i]->term_signal, all[i]->log);
       return true;
@@ -213,14 +238,15 @@ static int spawn(bench_t *b, child_t *ch, const char *name, char **args) {
   return rc;
 }
 
-/* SIGTERM, then SIGKILL if it lingers; the child is no longer watched for death. */
+/* SIGTERM, then SIGKILL if it lingers (30 s: a sanitizer's leak check at exit takes
+ * a while); the child is no longer watched for death. */
 static void stop_child(bench_t *b, child_t *ch) {
   if (!ch->spawned)
     return;
   ch->spawned = false;
   if (ch->running) {
     uv_process_kill(&ch->proc, SIGTERM);
-    uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 10000000000ull;
+    uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 30000000000ull;
     while (ch->running && now_ns(CLOCK_MONOTONIC) < deadline)
       uv_run(&b->loop, UV_RUN_ONCE);
     if (ch->running) {
@@ -313,27 +339,32 @@ static double proc_cpu_ms(int pid) {
   return ms;
 }
 
-static long proc_rss_kb(int pid) {
+/* A "\nName:" field of /proc/PID/status in kB (VmRSS, RssAnon), or -1. */
+static long proc_status_kb(int pid, const char *field) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/status", pid);
   char *text = read_file_from(path, 0, NULL);
-  const char *p = text ? strstr(text, "\nVmRSS:") : NULL;
-  long kb = p ? strtol(p + 7, NULL, 10) : -1;
+  const char *p = text ? strstr(text, field) : NULL;
+  long kb = p ? strtol(p + strlen(field), NULL, 10) : -1;
   free(text);
   return kb;
+}
+
+static long proc_rss_kb(int pid) {
+  return proc_status_kb(pid, "\nVmRSS:");
 }
 
 static double frontends_cpu_ms(bench_t *b) {
   double sum = 0;
   for (int i = 0; i < NFRONTENDS; i++)
-    sum += proc_cpu_ms(b->xds[i].proc.pid);
+    sum += proc_cpu_ms(b->fe[i]->proc.pid);
   return sum;
 }
 
 static long frontends_rss_kb(bench_t *b) {
   long sum = 0;
   for (int i = 0; i < NFRONTENDS; i++)
-    sum += proc_rss_kb(b->xds[i].proc.pid);
+    sum += proc_rss_kb(b->fe[i]->proc.pid);
   return sum;
 }
 
@@ -604,11 +635,15 @@ static int start_engine(bench_t *b) {
     if (rc != 0)
       return rc;
   }
-  /* One batch closes 1 ms after its last event: an event is its own batch. */
-  char *args[] = {bin,         "--snapshot", b->snap, "--watch", watch_file, "--batch-quiet-ms", "1",
-                  "--no-sync", "--watch",    watch_unix, NULL};
+  /* Rounds: a batch closes 1 ms after its last event, so an event is its own batch.
+   * Soak: sustained churn is debounced as istiod does, in batches of at most batch_ms. */
+  char batch_max[24];
+  snprintf(batch_max, sizeof(batch_max), "%u", b->o->soak ? b->o->batch_ms : 1000);
+  char *args[] = {bin,         "--snapshot", b->snap,  "--watch",       watch_file, "--batch-quiet-ms",
+                  b->o->soak ? "50" : "1",   "--batch-max-ms", batch_max, "--no-sync", "--watch",
+                  watch_unix,  NULL};
   if (!b->o->watch_unix)
-    args[8] = NULL;
+    args[10] = NULL;
   return spawn(b, &b->engine, "engine", args);
 }
 
@@ -629,27 +664,34 @@ static uint16_t free_port(void) {
 static bool frontends_listening(void *arg) {
   bench_t *b = arg;
   for (int i = 0; i < NFRONTENDS; i++)
-    if (!log_contains(&b->xds[i], "listening on"))
+    if (!log_contains(b->fe[i], "listening on"))
       return false;
   return true;
 }
 
-static int start_frontends(bench_t *b) {
+/* A frontend on the round's port, logging to WORK/NAME.log. */
+static int spawn_frontend(bench_t *b, child_t *ch, const char *name) {
   char bin[PATH_MAX + 32], listen[64];
   snprintf(bin, sizeof(bin), "%s/scopecast-xds", b->o->bindir);
-  b->port = free_port();
   snprintf(listen, sizeof(listen), "127.0.0.1:%u", b->port);
+  /* Stats only when asked (SIGUSR1), so that every line read is the one asked for. */
+  char *args[] = {bin, "--snapshot", b->snap, "--listen", listen, "--stats-interval-ms", "86400000",
+                  "--log-level", (char *)b->o->xds_log, NULL};
+  int rc = spawn(b, ch, name, args);
+  if (rc != 0)
+    set_failure(b, "cannot start %s: %s", bin, uv_strerror(rc));
+  return rc;
+}
+
+static int start_frontends(bench_t *b) {
+  b->port = free_port();
   for (int i = 0; i < NFRONTENDS; i++) {
     char name[16];
     snprintf(name, sizeof(name), "xds-%d", i);
-    /* Stats only when asked (SIGUSR1), so that every line read is the one asked for. */
-    char *args[] = {bin, "--snapshot", b->snap, "--listen", listen, "--stats-interval-ms", "86400000",
-                    "--log-level", (char *)b->o->xds_log, NULL};
-    int rc = spawn(b, &b->xds[i], name, args);
-    if (rc != 0) {
-      set_failure(b, "cannot start %s: %s", bin, uv_strerror(rc));
+    b->fe[i] = &b->xds[i];
+    int rc = spawn_frontend(b, b->fe[i], name);
+    if (rc != 0)
       return rc;
-    }
   }
   return run_until(b, frontends_listening, b, 20000) ? 0 : -1;
 }
@@ -671,15 +713,19 @@ static bool stats_line(void *arg) {
   return w->stats != NULL;
 }
 
-/* Each frontend's stats line (SIGUSR1), as an array of objects (null when none came). */
+/* One frontend's stats line (SIGUSR1), or null when none came. */
+static json_t *one_frontend_stats(bench_t *b, const child_t *ch) {
+  stats_wait_t w = {ch, file_size(ch->log), NULL};
+  uv_process_kill((uv_process_t *)&ch->proc, SIGUSR1);
+  run_until(b, stats_line, &w, 3000);
+  return w.stats ? w.stats : json_null();
+}
+
+/* Each frontend's stats line, as an array of objects (null when none came). */
 static json_t *frontend_stats(bench_t *b) {
   json_t *all = json_array();
-  for (int i = 0; i < NFRONTENDS; i++) {
-    stats_wait_t w = {&b->xds[i], file_size(b->xds[i].log), NULL};
-    uv_process_kill(&b->xds[i].proc, SIGUSR1);
-    run_until(b, stats_line, &w, 3000);
-    json_array_append_new(all, w.stats ? w.stats : json_null());
-  }
+  for (int i = 0; i < NFRONTENDS; i++)
+    json_array_append_new(all, one_frontend_stats(b, b->fe[i]));
   return all;
 }
 
@@ -888,13 +934,12 @@ static named_version_t *dump_versions(json_t *d, size_t *n) {
 }
 
 /* Delta: the names and versions the proxy holds of a type (resources received minus
- * those removed) against the dump's resources; the first difference is written to why. */
-static bool delta_matches(const sc_xc_type_state_t *ts, json_t *d, char *why, size_t len) {
-  size_t nwant, i = 0, j = 0, ngot = ts->count;
-  named_version_t *want = dump_versions(d, &nwant);
+ * those removed) against the dump's resources (want, sorted by name); the first
+ * difference is written to why. */
+static bool delta_matches(const sc_xc_type_state_t *ts, const named_version_t *want, size_t nwant, char *why,
+                          size_t len) {
+  size_t i = 0, j = 0, ngot = ts->count;
   why[0] = '\0';
-  if (json_object_get(d, "resources") == NULL)
-    snprintf(why, len, "scopecast-dump printed no resources");
   while (why[0] == '\0' && (i < ts->nheld || j < nwant)) {
     const sc_xc_held_t *h = i < ts->nheld ? ts->held[i] : NULL;
     if (h != NULL && h->version == NULL) { /* known not to exist: nothing held */
@@ -911,12 +956,46 @@ static bool delta_matches(const sc_xc_type_state_t *ts, json_t *d, char *why, si
     i += c <= 0;
     j += c >= 0;
   }
-  free(want);
   if (why[0] != '\0') {
     size_t at = strlen(why);
     snprintf(why + at, len - at, " (%zu held, %zu listed)", ngot, nwant);
   }
   return why[0] == '\0';
+}
+
+/* scopecast-dump's resources of type t for a proxy of identity w in scope. */
+static json_t *dump_resources(bench_t *b, const char *scope, int t, const sc_xc_identity_t *w) {
+  return dump_json(b, "resources '%s' --type %s --label app=%s --label version=%s%s --json", scope,
+                   sc_xds_types[t].name, w->app, w->version, w->interception_none ? " --interception-mode NONE" : "");
+}
+
+/* What scopecast-dump says of one type for a proxy class: its output, and for Delta its
+ * resources' names and versions, sorted (pointing into the output). */
+typedef struct {
+  json_t *dump;
+  named_version_t *want;
+  size_t nwant;
+} expected_t;
+
+static void expected_set(expected_t *e, json_t *dump) {
+  e->dump = dump;
+  e->want = dump_versions(dump, &e->nwant);
+}
+
+static void expected_clear(expected_t *e) {
+  json_decref(e->dump);
+  free(e->want);
+  memset(e, 0, sizeof(*e));
+}
+
+/* A proxy's type t against the dump's, in the proxy's mode; what differs goes to why. */
+static bool type_matches(const sc_xc_proxy_t *p, int t, const expected_t *e, char *why, size_t len) {
+  if (json_object_get(e->dump, "resources") == NULL) {
+    snprintf(why, len, "scopecast-dump printed no resources");
+    return false;
+  }
+  return p->delta ? delta_matches(&p->types[t], e->want, e->nwant, why, len)
+                  : sotw_matches(&p->types[t], e->dump, why, len);
 }
 
 /* One proxy's resources per type against what scopecast-dump says a proxy of its
@@ -933,17 +1012,14 @@ static size_t verify_proxy(bench_t *b, const sc_xc_proxy_t *p, json_t *errs) {
     return 1;
   }
   for (int t = 0; t < SC_XC_NTYPES; t++) {
-    json_t *d = dump_json(b, "resources '%s' --type %s --label app=%s --label version=%s%s --json", scope,
-                          sc_xds_types[t].name, w->app, w->version,
-                          w->interception_none ? " --interception-mode NONE" : "");
+    expected_t e;
+    expected_set(&e, dump_resources(b, scope, t, w));
     char why[768];
-    bool ok = b->client.delta ? delta_matches(&p->types[t], d, why, sizeof(why))
-                              : sotw_matches(&p->types[t], d, why, sizeof(why));
-    if (!ok) {
+    if (!type_matches(p, t, &e, why, sizeof(why))) {
       bad++;
       json_array_append_new(errs, json_sprintf("%s (scope %s) %s: %s", w->id, scope, sc_xds_types[t].name, why));
     }
-    json_decref(d);
+    expected_clear(&e);
   }
   json_decref(res);
   return bad;
@@ -1149,17 +1225,18 @@ static void teardown(bench_t *b, json_t *r) {
   }
   json_t *exits = json_array(), *logs = json_object();
   for (int i = 0; i < NFRONTENDS; i++) {
-    if (!b->xds[i].started)
+    child_t *fe = b->fe[i];
+    if (fe == NULL || !fe->started)
       continue;
-    stop_child(b, &b->xds[i]);
-    json_array_append_new(exits, child_exit(&b->xds[i]));
-    if (b->xds[i].exit_status != 0 || b->xds[i].term_signal != 0)
-      set_failure(b, "%s did not exit 0 on SIGTERM (status %lld, signal %d); see %s", b->xds[i].name,
-                  (long long)b->xds[i].exit_status, b->xds[i].term_signal, b->xds[i].log);
+    stop_child(b, fe);
+    json_array_append_new(exits, child_exit(fe));
+    if (fe->exit_status != 0 || fe->term_signal != 0)
+      set_failure(b, "%s did not exit 0 on SIGTERM (status %lld, signal %d); see %s", fe->name,
+                  (long long)fe->exit_status, fe->term_signal, fe->log);
     json_t *l = json_object();
-    json_object_set_new(l, "warnings", log_lines_with(&b->xds[i], " warning: ", 5));
-    json_object_set_new(l, "errors", log_lines_with(&b->xds[i], " error: ", 5));
-    json_object_set_new(logs, b->xds[i].name, l);
+    json_object_set_new(l, "warnings", log_lines_with(fe, " warning: ", 5));
+    json_object_set_new(l, "errors", log_lines_with(fe, " error: ", 5));
+    json_object_set_new(logs, fe->name, l);
   }
   stop_child(b, &b->engine);
   close_notify(b);
@@ -1280,6 +1357,8 @@ static json_t *run_round(bench_t *b, size_t n, int mode) {
   b->ncommits = 0;
   memset(&b->engine, 0, sizeof(b->engine));
   memset(b->xds, 0, sizeof(b->xds));
+  memset(&b->xds_restarted, 0, sizeof(b->xds_restarted));
+  memset(b->fe, 0, sizeof(b->fe));
   if (prepare_round(b) != 0) {
     set_failure(b, "cannot prepare a work directory with the mesh");
   } else if (bring_up(b, r)) {
@@ -1308,12 +1387,709 @@ static json_t *run_round(bench_t *b, size_t n, int mode) {
   return r;
 }
 
+/* ---- Soak --------------------------------------------------------------------------- */
+
+#define SOAK_TICK_MS 10
+#define SOAK_SAMPLE_MS 2000
+#define SOAK_EVENT_BYTES 2048 /* room per churn event (the longest is under 1 kB) */
+#define SOAK_CHECK_MS 250     /* how often convergence is checked */
+#define SOAK_QUIET_MS 500     /* converged: every stream matches, nothing received for this long */
+/* The RSS bound over the second half of the run, per process: at the end (converged)
+ * at most RSS_RATIO times what it was at the middle of the churn, plus RSS_SLACK_KB. */
+#define RSS_RATIO 1.25
+#define RSS_SLACK_KB 16384
+
+/* Processes whose memory is sampled: the engine and the frontends serving (the slot of
+ * the frontend killed is taken by the one started in its place). */
+enum { PROC_ENGINE = 0, PROC_XDS0, PROC_XDS1, NPROCS };
+
+typedef struct {
+  double t_s; /* since the churn began */
+  long rss_kb[NPROCS], anon_kb[NPROCS];
+} rss_sample_t;
+
+typedef struct {
+  bench_t *b;
+  sc_churn_t churn;
+  uv_timer_t tick, sampler;
+  uint64_t t0, t_end;     /* the churn's start and end, CLOCK_MONOTONIC */
+  uint64_t t0_real, t_end_real; /* the same, CLOCK_REALTIME (as commit times) */
+  bool churning;
+  uint64_t written, bytes, write_errors;
+  size_t max_queue_bytes, max_burst;
+  rss_sample_t *samples;
+  size_t nsamples, samples_cap;
+  uint64_t t_kill, t_recovered; /* the restart: the kill, every proxy served again */
+  uint64_t drops_at_kill, victim_streams;
+  double *served_ms;            /* see recovered_t */
+} soak_t;
+
+/* A write of churn events to the engine's watch socket. */
+typedef struct {
+  uv_write_t req;
+  soak_t *s;
+  char data[];
+} watch_write_t;
+
+static void on_watch_written(uv_write_t *req, int status) {
+  watch_write_t *w = (watch_write_t *)req;
+  if (status < 0)
+    w->s->write_errors++;
+  free(w);
+}
+
+/* Writes the next n churn events in one write (queued when the engine reads slower). */
+static void write_churn(soak_t *s, uint64_t n) {
+  size_t cap = (size_t)n * SOAK_EVENT_BYTES, len = 0;
+  watch_write_t *w = malloc(sizeof(*w) + cap);
+  if (w == NULL) {
+    s->write_errors++;
+    return;
+  }
+  for (uint64_t i = 0; i < n; i++)
+    len += sc_churn_next(&s->churn, w->data + len, cap - len);
+  w->s = s;
+  uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+  if (uv_write(&w->req, (uv_stream_t *)&s->b->watch_conn, &buf, 1, on_watch_written) != 0) {
+    s->write_errors++;
+    free(w);
+    return;
+  }
+  s->written += n;
+  s->bytes += len;
+  s->max_burst = n > s->max_burst ? (size_t)n : s->max_burst;
+  size_t queued = s->b->watch_conn.write_queue_size;
+  s->max_queue_bytes = queued > s->max_queue_bytes ? queued : s->max_queue_bytes;
+}
+
+/* Every tick: the events due by now at the rate (a late tick catches up). */
+static void on_soak_tick(uv_timer_t *t) {
+  soak_t *s = t->data;
+  if (!s->churning)
+    return;
+  uint64_t now = now_ns(CLOCK_MONOTONIC), until = now < s->t_end ? now : s->t_end;
+  uint64_t due = (uint64_t)((double)(until - s->t0) / 1e9 * s->b->o->rate);
+  if (due > s->written)
+    write_churn(s, due - s->written);
+  if (now >= s->t_end) {
+    s->churning = false;
+    s->t_end_real = now_ns(CLOCK_REALTIME);
+    uv_timer_stop(t);
+  }
+}
+
+static void take_rss_sample(soak_t *s) {
+  if (s->nsamples == s->samples_cap) {
+    size_t cap = s->samples_cap ? s->samples_cap * 2 : 64;
+    rss_sample_t *v = realloc(s->samples, cap * sizeof(*v));
+    if (v == NULL)
+      return;
+    s->samples = v;
+    s->samples_cap = cap;
+  }
+  const child_t *procs[NPROCS] = {&s->b->engine, s->b->fe[0], s->b->fe[1]};
+  rss_sample_t *x = &s->samples[s->nsamples++];
+  x->t_s = ((double)now_ns(CLOCK_MONOTONIC) - (double)s->t0) / 1e9;
+  for (int i = 0; i < NPROCS; i++) {
+    bool up = procs[i] != NULL && procs[i]->running;
+    x->rss_kb[i] = up ? proc_status_kb(procs[i]->proc.pid, "\nVmRSS:") : -1;
+    x->anon_kb[i] = up ? proc_status_kb(procs[i]->proc.pid, "\nRssAnon:") : -1;
+  }
+}
+
+static void on_soak_sample(uv_timer_t *t) {
+  take_rss_sample(t->data);
+}
+
+static const char *const proc_names[NPROCS] = {"engine", "xds-0", "xds-1"};
+
+/* Per process: at the start of the churn, its middle, peak and end, and the bound. */
+static json_t *rss_report(const soak_t *s, double middle_s, double restart_s) {
+  json_t *procs = json_object(), *series = json_array();
+  bool ok = s->nsamples > 0;
+  for (int i = 0; i < NPROCS; i++) {
+    long start = -1, middle = -1, peak = -1, end = -1, anon_mid = -1, anon_end = -1;
+    for (size_t k = 0; k < s->nsamples; k++) {
+      const rss_sample_t *x = &s->samples[k];
+      if (x->rss_kb[i] < 0)
+        continue;
+      start = start < 0 ? x->rss_kb[i] : start;
+      if (middle < 0 && x->t_s >= middle_s) {
+        middle = x->rss_kb[i];
+        anon_mid = x->anon_kb[i];
+      }
+      peak = x->rss_kb[i] > peak ? x->rss_kb[i] : peak;
+      end = x->rss_kb[i];
+      anon_end = x->anon_kb[i];
+    }
+    long bound = middle >= 0 ? (long)(RSS_RATIO * (double)middle) + RSS_SLACK_KB : -1;
+    bool within = middle >= 0 && end >= 0 && end <= bound;
+    ok &= within;
+    json_object_set_new(procs, proc_names[i],
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "start_kb", (json_int_t)start,
+                                  "middle_kb", (json_int_t)middle, "peak_kb", (json_int_t)peak, "end_kb",
+                                  (json_int_t)end, "bound_kb", (json_int_t)bound, "anon_middle_kb",
+                                  (json_int_t)anon_mid, "anon_end_kb", (json_int_t)anon_end, "within", within));
+  }
+  for (size_t k = 0; k < s->nsamples; k++) /* [t, engine, xds-0, xds-1] RSS in kB */
+    json_array_append_new(series, json_pack("[f, I, I, I]", round(s->samples[k].t_s * 10) / 10,
+                                            (json_int_t)s->samples[k].rss_kb[0], (json_int_t)s->samples[k].rss_kb[1],
+                                            (json_int_t)s->samples[k].rss_kb[2]));
+  char rule[160];
+  snprintf(rule, sizeof(rule), "end <= %.2f x middle + %d kB, per process (middle: first sample at %.0f s)",
+           RSS_RATIO, RSS_SLACK_KB, middle_s);
+  json_t *o = json_pack("{s:s, s:b, s:o, s:f, s:o}", "rule", rule, "ok", ok, "processes", procs, "sample_every_s",
+                        SOAK_SAMPLE_MS / 1000.0, "series", series);
+  if (restart_s >= 0)
+    json_object_set_new(o, "xds-1_restarted_at_s", jnum(restart_s, 1));
+  return o;
+}
+
+/* ---- Soak: restart ---- */
+
+typedef struct {
+  bench_t *b;
+  uint64_t next_ns;
+  double *served_ms; /* per proxy that reconnected: from its new connection to every type
+                        received (to 50 ms), or -1 */
+  uint64_t min_drops; /* the client's drops once every stream of the killed frontend ended
+                         (a proxy not reading, see max_undecoded, sees it late) */
+} recovered_t;
+
+/* Every proxy has a stream again and has received every type on it (checked every
+ * 50 ms). Being synced at some instant is not asked: under sustained churn a stream of
+ * a loaded frontend is often a response behind; convergence is checked at the end. */
+static bool recovered(void *arg) {
+  recovered_t *r = arg;
+  uint64_t now = now_ns(CLOCK_MONOTONIC);
+  if (now < r->next_ns)
+    return false;
+  r->next_ns = now + 50000000ull;
+  const sc_xc_client_t *c = &r->b->client;
+  bool all = c->reconnect_pending == 0 && c->drops >= r->min_drops;
+  for (size_t i = 0; i < c->n; i++) {
+    const sc_xc_proxy_t *p = &c->proxies[i];
+    bool served = p->state == SC_XC_OPEN;
+    for (int t = 0; t < SC_XC_NTYPES && served; t++)
+      served = p->types[t].received;
+    if (served && p->generation > 0 && r->served_ms[i] < 0)
+      r->served_ms[i] = ms_between(p->t_connect_ns, now);
+    all &= served;
+  }
+  return all;
+}
+
+static bool listening(void *arg) {
+  return log_contains(arg, "listening on");
+}
+
+static bool exited(void *arg) {
+  return !((child_t *)arg)->running;
+}
+
+/* SIGKILL the second frontend under load and start another on the same port; its
+ * clients reconnect to either (soak_phases waits for them while the churn goes on). */
+static json_t *restart_frontend(soak_t *s) {
+  bench_t *b = s->b;
+  child_t *victim = b->fe[1];
+  json_t *o = json_object();
+  json_object_set_new(o, "at_s", jnum(((double)now_ns(CLOCK_MONOTONIC) - (double)s->t0) / 1e9, 1));
+  json_t *stats = one_frontend_stats(b, victim);
+  json_object_set_new(o, "stats_before_kill", stats);
+  s->drops_at_kill = b->client.drops;
+  s->victim_streams = (uint64_t)json_integer_value(json_object_get(stats, "streams"));
+  victim->spawned = false; /* its death is wanted */
+  uint64_t t_kill = now_ns(CLOCK_MONOTONIC);
+  uv_process_kill(&victim->proc, SIGKILL);
+  if (!run_until(b, exited, victim, 10000)) {
+    set_failure(b, "the killed frontend did not exit");
+    return o;
+  }
+  if (spawn_frontend(b, &b->xds_restarted, "xds-1-restarted") != 0)
+    return o;
+  b->fe[1] = &b->xds_restarted;
+  if (!run_until(b, listening, &b->xds_restarted, 20000)) {
+    set_failure(b, "the restarted frontend did not listen; see %s", b->xds_restarted.log);
+    return o;
+  }
+  json_object_set_new(o, "listening_after_ms", jnum(ms_between(t_kill, now_ns(CLOCK_MONOTONIC)), 1));
+  s->t_kill = t_kill;
+  return o;
+}
+
+/* ---- Soak: the end of churn and convergence ---- */
+
+typedef struct {
+  bench_t *b;
+  json_int_t namespaces;
+  uint64_t next_ns;
+  json_int_t head;
+} sentinel_t;
+
+/* Whether the engine published the sentinel Namespace (polled every 100 ms). */
+static bool sentinel_published(void *arg) {
+  sentinel_t *w = arg;
+  uint64_t now = now_ns(CLOCK_MONOTONIC);
+  if (now < w->next_ns)
+    return false;
+  w->next_ns = now + 100000000ull;
+  json_t *info = dump_json(w->b, "info --json");
+  json_int_t ns = json_integer_value(json_object_get(json_object_get(info, "objectsByKind"), "Namespace"));
+  w->head = json_integer_value(json_object_get(info, "headVersion"));
+  json_decref(info);
+  return ns == w->namespaces;
+}
+
+/* After the churn: a Namespace nothing else adds, the last event; once the engine has
+ * published it, it has published everything. Returns the final head version, or 0. */
+static json_int_t finish_churn(soak_t *s, json_t *o) {
+  bench_t *b = s->b;
+  json_t *info = dump_json(b, "info --json");
+  sentinel_t w = {b, json_integer_value(json_object_get(json_object_get(info, "objectsByKind"), "Namespace")) + 1, 0,
+                  0};
+  json_decref(info);
+  static const char line[] = "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+                             "\"metadata\":{\"name\":\"soak-end\"}}}\n";
+  watch_write_t *ww = malloc(sizeof(*ww) + sizeof(line));
+  if (ww == NULL)
+    return 0;
+  memcpy(ww->data, line, sizeof(line));
+  ww->s = s;
+  uv_buf_t buf = uv_buf_init(ww->data, (unsigned)(sizeof(line) - 1));
+  uint64_t t = now_ns(CLOCK_MONOTONIC);
+  if (uv_write(&ww->req, (uv_stream_t *)&b->watch_conn, &buf, 1, on_watch_written) != 0) {
+    free(ww);
+    set_failure(b, "cannot write the last event");
+    return 0;
+  }
+  if (!run_until(b, sentinel_published, &w, 120000)) {
+    set_failure(b, "the engine did not publish the churn's last event within 120 s");
+    return 0;
+  }
+  json_object_set_new(o, "engine_published_last_event_after_ms", jnum(ms_between(t, now_ns(CLOCK_MONOTONIC)), 1));
+  return w.head;
+}
+
+/* What scopecast-dump says each class of proxies gets, per type. */
+typedef struct {
+  bool have;
+  expected_t t[SC_XC_NTYPES];
+} class_expected_t;
+
+/* For every class with streams, from its first proxy's identity. The loop runs a little
+ * before each dump call, so that streams answer PINGs meanwhile. */
+static class_expected_t *expectations(bench_t *b, size_t nclasses) {
+  class_expected_t *ex = calloc(nclasses, sizeof(*ex));
+  const sc_xc_client_t *c = &b->client;
+  for (size_t i = 0; ex != NULL && i < c->n; i++) {
+    const sc_xc_identity_t *w = &c->proxies[i].who;
+    if (w->klass >= nclasses || ex[w->klass].have)
+      continue;
+    class_expected_t *e = &ex[w->klass];
+    e->have = true;
+    uv_run(&b->loop, UV_RUN_NOWAIT);
+    json_t *res = dump_json(b, "resolve --namespace %s --label app=%s --label version=%s --json", w->namespace_,
+                            w->app, w->version);
+    const char *scope = json_string_value(json_object_get(res, "scope"));
+    for (int t = 0; t < SC_XC_NTYPES; t++) {
+      uv_run(&b->loop, UV_RUN_NOWAIT);
+      expected_set(&e->t[t], scope ? dump_resources(b, scope, t, w) : NULL);
+    }
+    json_decref(res);
+  }
+  return ex;
+}
+
+static void free_expectations(class_expected_t *ex, size_t nclasses) {
+  for (size_t k = 0; ex != NULL && k < nclasses; k++)
+    for (int t = 0; t < SC_XC_NTYPES; t++)
+      expected_clear(&ex[k].t[t]);
+  free(ex);
+}
+
+/* Streams not synced or holding other than scopecast-dump says, with the first few
+ * reasons appended to errs (when not NULL). */
+static size_t stream_mismatches(const sc_xc_client_t *c, const class_expected_t *ex, json_t *errs) {
+  size_t bad = 0;
+  char why[768];
+  for (size_t i = 0; i < c->n; i++) {
+    const sc_xc_proxy_t *p = &c->proxies[i];
+    int t = 0;
+    if (p->state != SC_XC_OPEN || !p->synced)
+      snprintf(why, sizeof(why), "not synced (state %d)", (int)p->state);
+    else
+      while (t < SC_XC_NTYPES && type_matches(p, t, &ex[p->who.klass].t[t], why, sizeof(why)))
+        t++;
+    if (t == SC_XC_NTYPES)
+      continue;
+    if (bad++ < 5 && errs != NULL)
+      json_array_append_new(errs, json_sprintf("%s (%s) %s: %s", p->who.id, p->delta ? "delta" : "sotw",
+                                               t < SC_XC_NTYPES ? sc_xds_types[t].name : "", why));
+  }
+  return bad;
+}
+
+typedef struct {
+  bench_t *b;
+  const class_expected_t *ex;
+  uint64_t next_ns;
+} converge_t;
+
+/* Every stream holds what scopecast-dump says, and nothing came for a while. */
+static bool converged(void *arg) {
+  converge_t *v = arg;
+  uint64_t now = now_ns(CLOCK_MONOTONIC);
+  if (now < v->next_ns)
+    return false;
+  v->next_ns = now + SOAK_CHECK_MS * 1000000ull;
+  const sc_xc_client_t *c = &v->b->client;
+  return c->queue_len == 0 && c->reconnect_pending == 0 && now - c->last_response_ns >= SOAK_QUIET_MS * 1000000ull &&
+         stream_mismatches(c, v->ex, NULL) == 0;
+}
+
+/* Waits until every stream holds the final head's resources, then checks each. */
+static json_t *converge(soak_t *s, json_int_t head, uint64_t t_last_event) {
+  bench_t *b = s->b;
+  size_t nclasses = 2 * (b->mesh.services + b->mesh.client_namespaces);
+  uint64_t t_dump = now_ns(CLOCK_MONOTONIC);
+  class_expected_t *ex = expectations(b, nclasses);
+  double dump_ms = ms_between(t_dump, now_ns(CLOCK_MONOTONIC));
+  size_t classes = 0;
+  for (size_t k = 0; ex != NULL && k < nclasses; k++)
+    classes += ex[k].have;
+  converge_t v = {b, ex, 0};
+  bool ok = ex != NULL && run_until(b, converged, &v, 60000 + 20.0 * (double)b->client.n);
+  json_t *errs = json_array();
+  size_t bad = ex != NULL ? stream_mismatches(&b->client, ex, errs) : b->client.n;
+  free_expectations(ex, nclasses);
+  /* Convergence is first checked once the dump's answers are in: after_last_event_ms is
+   * at least the dump's time (dump_ms). */
+  json_t *o = json_pack("{s:I, s:b, s:o, s:o, s:I, s:I, s:I, s:o}", "head_version", head, "converged",
+                        ok && bad == 0, "after_last_event_ms",
+                        ok ? jnum(ms_between(t_last_event, now_ns(CLOCK_MONOTONIC)), 1) : json_null(), "dump_ms",
+                        jnum(dump_ms, 1), "classes",
+                        (json_int_t)classes, "streams_checked", (json_int_t)b->client.n, "streams_mismatched",
+                        (json_int_t)bad, "first_mismatches", errs);
+  if (!ok || bad > 0)
+    set_failure(b, "%zu of %zu streams do not hold head version %lld's resources", bad, b->client.n,
+                (long long)head);
+  return o;
+}
+
+/* ---- Soak: reports ---- */
+
+/* Lines of a child's log that a sanitizer wrote. */
+static json_int_t sanitizer_lines(const child_t *ch) {
+  static const char *const markers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"};
+  json_int_t n = 0;
+  for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
+    json_t *l = log_lines_with(ch, markers[i], 0);
+    n += json_integer_value(json_object_get(l, "count"));
+    json_decref(l);
+  }
+  return n;
+}
+
+static json_t *soak_client(const sc_xc_client_t *c) {
+  json_t *reasons = json_array();
+  for (size_t i = 0; i < c->ndrop_reasons; i++)
+    json_array_append_new(reasons, json_string(c->drop_reasons[i]));
+  size_t delta = 0;
+  for (size_t i = 0; i < c->n; i++)
+    delta += c->proxies[i].delta;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return json_pack("{s:o, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o, s:o}", "cpu_ms",
+                   jnum(self_cpu_ms(), 0), "max_rss_kb", (json_int_t)ru.ru_maxrss, "max_undecoded_responses",
+                   (json_int_t)c->max_queue_len,
+                   "max_decode_wait_ms", jnum((double)c->max_queue_wait_ns / 1e6, 1), "read_pauses",
+                   (json_int_t)c->read_pauses, "streams", (json_int_t)c->n,
+                   "delta_streams", (json_int_t)delta, "drops", (json_int_t)c->drops, "reconnects",
+                   (json_int_t)c->reconnects, "drop_reasons", reasons, "protocol_errors",
+                   (json_int_t)c->protocol_errors, "requests", (json_int_t)c->requests, "acks", (json_int_t)c->acks,
+                   "responses", per_type(c->responses_by_type), "first_errors", client_errors(c));
+}
+
+/* Each frontend's streams now, from its stats (-1 without). */
+static json_t *streams_of(json_t *stats) {
+  json_t *a = json_array(), *st;
+  size_t i;
+  json_array_foreach(stats, i, st) {
+    json_t *v = json_object_get(st, "streams");
+    json_array_append_new(a, json_integer(json_is_integer(v) ? json_integer_value(v) : -1));
+  }
+  return a;
+}
+
+static bool all_positive(json_t *a) {
+  json_t *v;
+  size_t i;
+  json_array_foreach(a, i, v) if (json_integer_value(v) <= 0) return false;
+  return json_array_size(a) > 0;
+}
+
+static json_t *churn_report(const soak_t *s) {
+  const sc_churn_t *ch = &s->churn;
+  json_t *kinds = json_object();
+  for (int k = 0; k < SC_CHURN_NKINDS; k++)
+    json_object_set_new(kinds, sc_churn_kind_name((sc_churn_kind_t)k), json_integer((json_int_t)ch->by_kind[k]));
+  double secs = ((double)s->t_end - (double)s->t0) / 1e9;
+  size_t commits = 0; /* the engine's, while the churn ran */
+  for (size_t i = 0; i < s->b->ncommits; i++)
+    commits += s->b->commits[i].commit_ns >= s->t0_real && s->b->commits[i].commit_ns <= s->t_end_real;
+  return json_pack("{s:I, s:o, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "events", (json_int_t)s->written,
+                   "events_per_s", jnum((double)s->written / secs, 1), "commits", (json_int_t)commits,
+                   "commits_per_s", jnum((double)commits / secs, 1), "by_kind", kinds, "added",
+                   (json_int_t)ch->added, "modified", (json_int_t)ch->modified, "deleted", (json_int_t)ch->deleted,
+                   "bytes", (json_int_t)s->bytes, "max_events_per_write", (json_int_t)s->max_burst,
+                   "max_watch_queue_bytes", (json_int_t)s->max_queue_bytes, "write_errors",
+                   (json_int_t)s->write_errors);
+}
+
+/* ---- Soak: the run ---- */
+
+static void soak_start(soak_t *s) {
+  bench_t *b = s->b;
+  sc_churn_init(&s->churn, &b->mesh, b->o->seed);
+  uv_timer_init(&b->loop, &s->tick);
+  uv_timer_init(&b->loop, &s->sampler);
+  s->tick.data = s->sampler.data = s;
+  s->t0 = now_ns(CLOCK_MONOTONIC);
+  s->t0_real = now_ns(CLOCK_REALTIME);
+  s->t_end = s->t0 + (uint64_t)b->o->seconds * 1000000000ull;
+  s->churning = true;
+  b->client.max_queue_len = 0; /* from here on: the churn's */
+  b->client.max_queue_wait_ns = 0;
+  take_rss_sample(s);
+  uv_timer_start(&s->tick, on_soak_tick, SOAK_TICK_MS, SOAK_TICK_MS);
+  uv_timer_start(&s->sampler, on_soak_sample, SOAK_SAMPLE_MS, SOAK_SAMPLE_MS);
+}
+
+typedef struct {
+  soak_t *s;
+  recovered_t r;
+} churn_wait_t;
+
+/* The churn is over; meanwhile, after a restart, notes when every proxy is served again. */
+static bool churn_over(void *arg) {
+  churn_wait_t *w = arg;
+  w->r.min_drops = w->s->drops_at_kill + w->s->victim_streams;
+  if (w->s->t_kill != 0 && w->s->t_recovered == 0 && recovered(&w->r))
+    w->s->t_recovered = now_ns(CLOCK_MONOTONIC);
+  return !w->s->churning;
+}
+
+/* After the churn: waits for the restart's recovery if it is not there yet. */
+static void restart_outcome(soak_t *s, json_t *rs, json_t *checks) {
+  recovered_t r = {s->b, 0, s->served_ms, s->drops_at_kill + s->victim_streams};
+  if (s->t_recovered == 0 && run_until(s->b, recovered, &r, 60000 + 10.0 * (double)s->b->client.n))
+    s->t_recovered = now_ns(CLOCK_MONOTONIC);
+  bool ok = s->t_recovered != 0;
+  json_object_set_new(rs, "streams_dropped", json_integer((json_int_t)(s->b->client.drops - s->drops_at_kill)));
+  json_object_set_new(rs, "streams_of_killed_frontend", json_integer((json_int_t)s->victim_streams));
+  json_object_set_new(rs, "every_stream_served_again_after_ms", ok ? jnum(ms_between(s->t_kill, s->t_recovered), 1)
+                                                                   : json_null());
+  size_t n = 0;
+  for (size_t i = 0; i < s->b->client.n; i++)
+    if (s->served_ms[i] >= 0)
+      s->served_ms[n++] = s->served_ms[i];
+  /* Per stream, its new connection to CDS, EDS, LDS and RDS received on it. */
+  json_object_set_new(rs, "reconnected_stream_served_ms", distribution(s->served_ms, n));
+  json_object_set_new(checks, "restart_recovered", json_boolean(ok));
+  if (!ok)
+    set_failure(s->b, "after the frontend restart some proxies were not served again");
+}
+
+typedef struct {
+  soak_t *s;
+  double at_s;
+} churn_at_t;
+
+static bool churn_reached(void *arg) {
+  churn_at_t *a = arg;
+  return (double)now_ns(CLOCK_MONOTONIC) >= (double)a->s->t0 + a->at_s * 1e9;
+}
+
+/* Storm, churn (with the restart), the end of churn, convergence; fills r. */
+static void soak_phases(soak_t *s, json_t *r, json_t *checks) {
+  bench_t *b = s->b;
+  sc_xc_client_t *c = &b->client;
+  json_object_set_new(r, "storm", storm(b, c->n));
+  json_object_set_new(checks, "storm_complete", json_boolean(b->failure[0] == '\0'));
+  if (b->failure[0] != '\0')
+    return;
+  json_t *stats0 = frontend_stats(b), *streams = streams_of(stats0);
+  json_object_set_new(r, "frontend_stats_after_storm", stats0);
+  json_object_set_new(r, "streams_per_frontend_after_storm", streams);
+  json_object_set_new(checks, "both_frontends_had_streams", json_boolean(all_positive(streams)));
+  soak_start(s);
+  double restart_s = -1, seconds = b->o->seconds;
+  json_t *killed_stats = NULL, *rs = NULL;
+  if (b->o->restart) {
+    churn_at_t at = {s, seconds / 3};
+    run_until(b, churn_reached, &at, seconds * 1000 + 10000);
+    restart_s = ((double)now_ns(CLOCK_MONOTONIC) - (double)s->t0) / 1e9;
+    rs = restart_frontend(s);
+    killed_stats = json_incref(json_object_get(rs, "stats_before_kill"));
+    json_object_set_new(r, "restart", rs);
+  }
+  churn_wait_t cw = {s, {b, 0, s->served_ms, 0}};
+  if (b->failure[0] == '\0' && !run_until(b, churn_over, &cw, seconds * 1000 + 60000))
+    set_failure(b, "the churn did not end");
+  uint64_t t_last = now_ns(CLOCK_MONOTONIC);
+  json_object_set_new(r, "client_during_churn",
+                      json_pack("{s:I, s:o}", "max_undecoded_responses", (json_int_t)c->max_queue_len,
+                                "max_decode_wait_ms", jnum((double)c->max_queue_wait_ns / 1e6, 1)));
+  if (rs != NULL && b->failure[0] == '\0')
+    restart_outcome(s, rs, checks);
+  json_t *churn = churn_report(s);
+  json_object_set_new(r, "churn", churn);
+  json_object_set_new(checks, "churn_rate_sustained",
+                      json_boolean(s->written >= (uint64_t)(0.95 * b->o->rate * seconds) && s->write_errors == 0));
+  json_int_t head = b->failure[0] == '\0' ? finish_churn(s, churn) : 0;
+  if (head > 0)
+    json_object_set_new(r, "final", converge(s, head, t_last));
+  json_object_set_new(checks, "every_stream_converged",
+                      json_boolean(json_is_true(json_object_get(json_object_get(r, "final"), "converged"))));
+  take_rss_sample(s);
+  uv_timer_stop(&s->sampler);
+  json_object_set_new(r, "rss", rss_report(s, seconds / 2, restart_s));
+  json_object_set_new(checks, "rss_bounded",
+                      json_boolean(json_is_true(json_object_get(json_object_get(r, "rss"), "ok"))));
+  json_t *stats = frontend_stats(b);
+  json_t *end_streams = streams_of(stats);
+  json_object_set_new(r, "frontend_stats_end", stats);
+  json_object_set_new(r, "streams_per_frontend_end", end_streams);
+  json_object_set_new(checks, "both_frontends_have_streams_at_end", json_boolean(all_positive(end_streams)));
+  bool heads = head > 0;
+  json_t *st;
+  size_t i;
+  json_array_foreach(stats, i, st) heads &= json_integer_value(json_object_get(st, "head_version")) == head;
+  json_object_set_new(checks, "frontends_at_final_head", json_boolean(heads));
+  json_int_t nacks = stats_sum(stats, "nacks"), invalid = stats_sum(stats, "invalid_nodes");
+  if (killed_stats != NULL) {
+    nacks = json_is_integer(json_object_get(killed_stats, "nacks")) && nacks >= 0
+                ? nacks + json_integer_value(json_object_get(killed_stats, "nacks"))
+                : -1;
+    json_decref(killed_stats);
+  }
+  json_object_set_new(r, "frontend_nacks", json_integer(nacks));
+  json_object_set_new(r, "frontend_invalid_nodes", json_integer(invalid));
+  json_object_set_new(checks, "no_nacks", json_boolean(nacks == 0));
+  json_object_set_new(checks, "no_protocol_errors", json_boolean(c->protocol_errors == 0 && invalid == 0));
+}
+
+/* After teardown: exit statuses and sanitizer reports of every child. */
+static void soak_exits(bench_t *b, json_t *r, json_t *checks) {
+  bool clean = b->engine.exit_status == 0 && b->engine.term_signal == 0;
+  json_t *exits = json_object_get(r, "frontend_exit"), *e;
+  size_t i;
+  json_array_foreach(exits, i, e) clean &= json_integer_value(json_object_get(e, "status")) == 0 &&
+                                          json_integer_value(json_object_get(e, "signal")) == 0;
+  json_object_set_new(checks, "clean_exit_on_sigterm", json_boolean(clean && json_array_size(exits) == NFRONTENDS));
+  json_t *san = json_object();
+  json_int_t total = 0;
+  const child_t *all[] = {&b->engine, &b->xds[0], &b->xds[1], &b->xds_restarted};
+  for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+    if (!all[k]->started)
+      continue;
+    json_int_t n = sanitizer_lines(all[k]);
+    total += n;
+    json_object_set_new(san, all[k]->name, json_integer(n));
+  }
+  json_object_set_new(r, "sanitizer_report_lines", san);
+  json_object_set_new(checks, "no_sanitizer_reports", json_boolean(total == 0));
+}
+
+static json_t *run_soak(bench_t *b) {
+  const opts_t *o = b->o;
+  size_t n = o->proxies[0];
+  json_t *r = json_object(), *checks = json_object();
+  soak_t s = {.b = b};
+  s.served_ms = malloc((n + 1) * sizeof(double));
+  for (size_t i = 0; s.served_ms != NULL && i < n; i++)
+    s.served_ms[i] = -1;
+  b->failure[0] = '\0';
+  if (s.served_ms == NULL)
+    set_failure(b, "out of memory");
+  if (b->failure[0] != '\0') {
+  } else if (prepare_round(b) != 0) {
+    set_failure(b, "cannot prepare a work directory with the mesh");
+  } else if (bring_up(b, r)) {
+    char data_mdb[PATH_MAX + 32];
+    snprintf(data_mdb, sizeof(data_mdb), "%s/data.mdb", b->snap);
+    json_int_t mdb0 = (json_int_t)file_size(data_mdb);
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", b->port, &addr);
+    if (sc_xc_client_init(&b->client, &b->loop, &addr, n, o->modes[MODE_DELTA] && !o->modes[MODE_SOTW]) != 0) {
+      set_failure(b, "cannot set up the client");
+    } else {
+      b->client_open = true;
+      sc_xc_client_set_reconnect(&b->client, o->reconnect_ms);
+      /* Answers before time stamps: a backlog of undecoded responses would delay every
+       * ACK and request (seconds at thousands of streams) and measure the client. */
+      b->client.drain_busy_ns = 20000000ull;
+      b->client.max_undecoded = 2;
+      for (size_t i = 0; i < n; i++) {
+        identity(&b->mesh, i, &b->client.proxies[i].who);
+        /* Both modes: every other proxy is Delta (classes hold both: their count is odd). */
+        if (o->modes[MODE_DELTA] && o->modes[MODE_SOTW])
+          b->client.proxies[i].delta = i % 2 == 1;
+      }
+      soak_phases(&s, r, checks);
+      json_object_set_new(r, "client", soak_client(&b->client));
+      json_t *info = dump_json(b, "info --json");
+      json_object_set_new(r, "engine", json_pack("{s:O?, s:O?, s:O?, s:O?}", "objects",
+                                                 json_object_get(info, "objects"), "rejected",
+                                                 json_object_get(info, "rejected"), "skipped",
+                                                 json_object_get(info, "skipped"), "head_version",
+                                                 json_object_get(info, "headVersion")));
+      json_object_set_new(checks, "engine_rejected_nothing",
+                          json_boolean(json_integer_value(json_object_get(info, "rejected")) == 0 &&
+                                       json_integer_value(json_object_get(info, "skipped")) == 0 &&
+                                       json_object_get(info, "rejected") != NULL));
+      json_decref(info);
+      json_object_set_new(r, "snapshot_bytes", json_pack("{s:I, s:I}", "start", mdb0, "end",
+                                                         (json_int_t)file_size(data_mdb)));
+    }
+  }
+  if (s.t0 != 0) {
+    uv_close((uv_handle_t *)&s.tick, NULL);
+    uv_close((uv_handle_t *)&s.sampler, NULL);
+  }
+  teardown(b, r);
+  soak_exits(b, r, checks);
+  free(s.samples);
+  free(s.served_ms);
+  bool ok = b->failure[0] == '\0';
+  const char *key;
+  json_t *v;
+  json_object_foreach(checks, key, v) ok &= json_is_true(v);
+  json_object_set_new(r, "checks", checks);
+  json_object_set_new(r, "ok", json_boolean(ok));
+  json_object_set_new(r, "error", b->failure[0] ? json_string(b->failure) : json_null());
+  bool keep = o->keep || !ok;
+  json_object_set_new(r, "work_dir", keep ? json_string(b->work) : json_null());
+  if (!keep && b->work[0] != '\0') {
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->work);
+    if (system(cmd) != 0)
+      fprintf(stderr, "bench_xds: cannot remove %s\n", b->work);
+  }
+  if (!ok && b->failure[0] == '\0')
+    set_failure(b, "a soak check failed");
+  return r;
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 static void usage(void) {
   fprintf(stderr, "usage: bench_xds [quick] [proxies=N[,N...]] [events=E] [mesh=S|M] [window=W] [verify=K]\n"
                   "                 [watch=file|unix] [delta=1] [modes=sotw,delta] [scopecast=PATH]\n"
-                  "                 [xds_log=LEVEL] [keep=1]\n");
+                  "                 [xds_log=LEVEL] [keep=1]\n"
+                  "       bench_xds soak [seconds=S] [rate=R] [proxies=N] [seed=K] [restart=0|1] [batch_ms=B]\n"
+                  "                 [reconnect_ms=M] [mesh=S|M] [window=W] [delta=1 | modes=sotw,delta]\n"
+                  "                 [scopecast=PATH] [xds_log=LEVEL] [keep=1]\n");
 }
 
 /* The build directory: the parent of the directory holding this program. */
@@ -1360,6 +2136,46 @@ static int parse_modes(const char *list, opts_t *o) {
   return o->modes[MODE_SOTW] || o->modes[MODE_DELTA] ? 0 : -1;
 }
 
+/* Soak's defaults: 2,000 proxies of both modes, 60 s at 200 events/s with a restart. */
+static void soak_defaults(opts_t *o) {
+  o->soak = o->restart = o->watch_unix = true;
+  o->proxies[0] = 2000;
+  o->rounds = 1;
+  o->modes[MODE_SOTW] = o->modes[MODE_DELTA] = true;
+  o->seconds = 60;
+  o->rate = 200;
+  o->seed = 1;
+  o->batch_ms = 1000; /* the engine's default */
+  o->reconnect_ms = 500;
+}
+
+/* Soak's own options (seconds=, rate=, seed=, restart=, batch_ms=, reconnect_ms=):
+ * 1 when a is one of them, -1 when its value is bad, 0 when it is none of them. */
+static int parse_soak_arg(const char *a, const char *v, opts_t *o) {
+  char *end;
+  unsigned long long x = strtoull(v, &end, 10);
+  bool num = *v != '\0' && *end == '\0';
+  if (strncmp(a, "seconds=", 8) == 0 && num && x > 0)
+    o->seconds = (unsigned)x;
+  else if (strncmp(a, "rate=", 5) == 0 && num && x > 0)
+    o->rate = (unsigned)x;
+  else if (strncmp(a, "seed=", 5) == 0 && num)
+    o->seed = x;
+  else if (strncmp(a, "restart=", 8) == 0 && num && x <= 1)
+    o->restart = x == 1;
+  else if (strncmp(a, "batch_ms=", 9) == 0 && num && x > 0)
+    o->batch_ms = (unsigned)x;
+  else if (strncmp(a, "reconnect_ms=", 13) == 0 && num && x > 0)
+    o->reconnect_ms = (unsigned)x;
+  else
+    return strncmp(a, "seconds=", 8) == 0 || strncmp(a, "rate=", 5) == 0 || strncmp(a, "seed=", 5) == 0 ||
+                   strncmp(a, "restart=", 8) == 0 || strncmp(a, "batch_ms=", 9) == 0 ||
+                   strncmp(a, "reconnect_ms=", 13) == 0
+               ? -1
+               : 0;
+  return 1;
+}
+
 static int parse_args(int argc, char **argv, opts_t *o) {
   memset(o, 0, sizeof(*o));
   o->proxies[0] = 1000;
@@ -1371,10 +2187,19 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   o->modes[MODE_SOTW] = true;
   snprintf(o->xds_log, sizeof(o->xds_log), "info");
   default_bindir(o->bindir, sizeof(o->bindir));
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "soak") == 0)
+      soak_defaults(o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *eq = strchr(a, '=');
     const char *v = eq ? eq + 1 : "";
-    if (strcmp(a, "quick") == 0) {
+    int soak_arg = o->soak ? parse_soak_arg(a, v, o) : 0;
+    if (soak_arg != 0) {
+      if (soak_arg < 0)
+        return -1;
+    } else if (strcmp(a, "soak") == 0) {
+      /* its defaults are set above, whatever the order of the arguments */
+    } else if (strcmp(a, "quick") == 0 && !o->soak) {
       o->quick = true;
       o->proxies[0] = 200;
       o->rounds = 1;
@@ -1414,6 +2239,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       return -1;
     }
   }
+  if (o->soak && (o->rounds != 1 || o->watch_unix == false))
+    return -1; /* one number of proxies; events go to the unix socket */
   return 0;
 }
 
@@ -1456,6 +2283,36 @@ static void close_any(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+static json_t *soak_params(const opts_t *o, const sc_meshgen_opts_t *m, rlim_t nofile) {
+  const char *mode = o->modes[MODE_SOTW] && o->modes[MODE_DELTA] ? "sotw,delta (every other proxy Delta)"
+                     : o->modes[MODE_DELTA]                      ? "delta"
+                                                                 : "sotw";
+  return json_pack("{s:I, s:s, s:i, s:i, s:I, s:b, s:i, s:i, s:{s:s#, s:i, s:i, s:i}, s:i, s:i, s:I}", "proxies",
+                   (json_int_t)o->proxies[0], "mode", mode, "seconds", (int)o->seconds, "rate", (int)o->rate,
+                   "seed", (json_int_t)o->seed, "restart", o->restart, "batch_max_ms", (int)o->batch_ms,
+                   "reconnect_ms", (int)o->reconnect_ms, "mesh", "size", &o->mesh, (size_t)1, "services",
+                   (int)m->services, "namespaces", (int)m->namespaces, "client_namespaces",
+                   (int)m->client_namespaces, "frontends", NFRONTENDS, "connect_window", (int)o->window,
+                   "nofile_limit", (json_int_t)nofile);
+}
+
+/* bench_xds soak: one JSON object; exit status 0 when every check passed. */
+static int soak_main(bench_t *b, rlim_t nofile) {
+  const opts_t *o = b->o;
+  fprintf(stderr, "bench_xds: soak with %zu proxies, %u s at %u events/s%s\n", o->proxies[0], o->seconds, o->rate,
+          o->restart ? ", a frontend restarted" : "");
+  uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+  json_t *root = json_pack("{s:s, s:i, s:o}", "bench", "xds_soak", "nproc", (int)sysconf(_SC_NPROCESSORS_ONLN),
+                           "params", soak_params(o, &b->mesh, nofile));
+  json_object_update_new(root, run_soak(b));
+  json_object_set_new(root, "wall_s", jnum(((double)now_ns(CLOCK_MONOTONIC) - (double)t0) / 1e9, 1));
+  int failed = !json_is_true(json_object_get(root, "ok"));
+  json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(12));
+  putchar('\n');
+  json_decref(root);
+  return failed;
+}
+
 int main(int argc, char **argv) {
   opts_t o;
   if (parse_args(argc, argv, &o) != 0) {
@@ -1473,22 +2330,26 @@ int main(int argc, char **argv) {
   uv_loop_init(&b->loop);
   uv_timer_init(&b->loop, &b->tick);
   uv_timer_start(&b->tick, on_tick, 10, 10);
-  json_t *root = json_pack("{s:s, s:i, s:o}", "bench", "xds", "nproc", (int)sysconf(_SC_NPROCESSORS_ONLN),
-                           "params", params_json(&o, &b->mesh, nofile));
-  json_t *runs = json_array();
   int failed = 0;
-  for (size_t i = 0; i < o.rounds; i++)
-    for (int m = 0; m < NMODES; m++) {
-      if (!o.modes[m])
-        continue;
-      fprintf(stderr, "bench_xds: round with %zu proxies (%s)\n", o.proxies[i], mode_names[m]);
-      json_array_append_new(runs, run_round(b, o.proxies[i], m));
-      failed |= b->failure[0] != '\0';
-    }
-  json_object_set_new(root, "runs", runs);
-  json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(12));
-  putchar('\n');
-  json_decref(root);
+  if (o.soak) {
+    failed = soak_main(b, nofile);
+  } else {
+    json_t *root = json_pack("{s:s, s:i, s:o}", "bench", "xds", "nproc", (int)sysconf(_SC_NPROCESSORS_ONLN),
+                             "params", params_json(&o, &b->mesh, nofile));
+    json_t *runs = json_array();
+    for (size_t i = 0; i < o.rounds; i++)
+      for (int m = 0; m < NMODES; m++) {
+        if (!o.modes[m])
+          continue;
+        fprintf(stderr, "bench_xds: round with %zu proxies (%s)\n", o.proxies[i], mode_names[m]);
+        json_array_append_new(runs, run_round(b, o.proxies[i], m));
+        failed |= b->failure[0] != '\0';
+      }
+    json_object_set_new(root, "runs", runs);
+    json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    putchar('\n');
+    json_decref(root);
+  }
   uv_walk(&b->loop, close_any, NULL);
   uv_run(&b->loop, UV_RUN_DEFAULT);
   uv_loop_close(&b->loop);

@@ -37,6 +37,7 @@ typedef Envoy__Service__Discovery__V3__DeltaDiscoveryRequest delta_request_t;
 struct sc_xc_msg {
   sc_xc_msg_t *next;
   sc_xc_proxy_t *p;
+  uint32_t generation; /* the proxy's stream it came on */
   uint64_t t_real, t_mono;
   size_t len;
   uint8_t data[];
@@ -118,16 +119,30 @@ static void protocol_error(sc_xc_proxy_t *p, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Ends the proxy: counted as failed, its connection closed by settle(). */
+/* A stream ended, with reconnection on: counted, the first reasons kept. */
+static void record_drop(sc_xc_client_t *c, const sc_xc_proxy_t *p, const char *fmt, va_list ap) {
+  c->drops++;
+  if (c->ndrop_reasons == sizeof(c->drop_reasons) / sizeof(c->drop_reasons[0]))
+    return;
+  char *e = c->drop_reasons[c->ndrop_reasons++];
+  int n = snprintf(e, sizeof(c->drop_reasons[0]), "proxy %zu: ", (size_t)(p - c->proxies));
+  if (n >= 0 && (size_t)n < sizeof(c->drop_reasons[0]))
+    vsnprintf(e + n, sizeof(c->drop_reasons[0]) - (size_t)n, fmt, ap);
+}
+
+/* Ends the proxy's stream, its connection closed by settle(): counted as failed, or with
+ * reconnection as a drop (on_closed schedules the reconnection). */
 static void proxy_fail(sc_xc_proxy_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void proxy_fail(sc_xc_proxy_t *p, const char *fmt, ...) {
   sc_xc_client_t *c = p->client;
   if (p->state == SC_XC_FAILED || p->state == SC_XC_CLOSED)
     return;
   p->state = SC_XC_FAILED;
-  c->failed++;
-  if (!p->ever_synced)
-    c->gave_up++;
+  if (c->reconnect_ms == 0) {
+    c->failed++;
+    if (!p->ever_synced)
+      c->gave_up++;
+  }
   if (!p->mark_done) {
     p->mark_done = true;
     p->t_mark_cds_ns = 0;
@@ -139,8 +154,56 @@ static void proxy_fail(sc_xc_proxy_t *p, const char *fmt, ...) {
   }
   va_list ap;
   va_start(ap, fmt);
-  record_error(c, p, fmt, ap);
+  if (c->reconnect_ms)
+    record_drop(c, p, fmt, ap);
+  else
+    record_error(c, p, fmt, ap);
   va_end(ap);
+}
+
+static void on_reconnect_timer(uv_timer_t *t);
+
+/* Forgets the stream: the next one starts as a new Envoy's would. */
+static void reset_stream(sc_xc_proxy_t *p) {
+  p->generation++;
+  for (int t = 0; t < SC_XC_NTYPES; t++) {
+    sc_xc_type_state_t *ts = &p->types[t];
+    free(ts->version);
+    free(ts->nonce);
+    free(ts->have);
+    free(ts->held);
+    free(ts->delta_subscribed.v);
+    memset(ts, 0, sizeof(*ts));
+  }
+  sc_grpc_deframer_free(&p->deframer);
+  p->nnonces = 0;
+  p->eds_warming = p->data_deferred = false;
+  p->requests_sent = 0;
+  p->out_len = p->out_off = p->wbuf_len = 0;
+  p->http_status = p->grpc_status = 0;
+  p->stream_id = 0;
+  p->undecoded = 0;
+  p->read_paused = false;
+}
+
+/* A bounded, jittered backoff: base doubled per attempt up to 8 times, +-50%; the jitter
+ * is a hash of the proxy and attempt, so a run is repeatable. */
+static uint64_t backoff_ns(const sc_xc_proxy_t *p) {
+  const sc_xc_client_t *c = p->client;
+  uint32_t shift = p->reconnect_attempts < 4 ? p->reconnect_attempts : 3;
+  uint64_t ms = c->reconnect_ms << shift;
+  uint64_t seed[2] = {(uint64_t)(p - c->proxies), p->reconnect_attempts};
+  uint64_t jitter = XXH3_64bits(seed, sizeof(seed)) % (ms + 1);
+  return (ms / 2 + jitter) * 1000000ull;
+}
+
+static void schedule_reconnect(sc_xc_proxy_t *p) {
+  sc_xc_client_t *c = p->client;
+  reset_stream(p);
+  p->reconnect_at_ns = now_ns(CLOCK_MONOTONIC) + backoff_ns(p);
+  p->reconnect_attempts++;
+  if (c->reconnect_pending++ == 0)
+    uv_timer_start(&c->reconnect_timer, on_reconnect_timer, 10, 10);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -150,6 +213,8 @@ static void on_closed(uv_handle_t *h) {
   p->client->closed++;
   nghttp2_session_del(p->h2);
   p->h2 = NULL;
+  if (p->client->reconnect_ms && p->state == SC_XC_FAILED)
+    schedule_reconnect(p);
 }
 
 /* Closes a failed proxy's connection (outside nghttp2's callbacks). */
@@ -472,7 +537,7 @@ static const sc_xc_names_t wildcard = {1, wildcard_name};
 
 /* The first request of a stream: CDS wildcard, with the node. */
 static void send_first_request(sc_xc_proxy_t *p) {
-  if (p->client->delta)
+  if (p->delta)
     send_delta_request(p, SC_XC_CDS, NULL, &wildcard, NULL);
   else
     send_request(p, SC_XC_CDS);
@@ -561,6 +626,7 @@ static void update_synced(sc_xc_proxy_t *p) {
     now = satisfied(p, t);
   if (now != p->synced) {
     p->synced = now;
+    p->reconnect_attempts = now ? 0 : p->reconnect_attempts;
     if (now)
       c->synced_now++;
     else
@@ -1074,6 +1140,7 @@ static void process_sotw(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
   sc_xc_client_t *c = p->client;
   response_t *r = envoy__service__discovery__v3__discovery_response__unpack(NULL, m->len, m->data);
   if (r == NULL) {
+    protocol_error(p, "undecodable DiscoveryResponse (%zu bytes)", m->len);
     proxy_fail(p, "undecodable DiscoveryResponse (%zu bytes)", m->len);
     return;
   }
@@ -1099,6 +1166,7 @@ static void process_delta(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
   sc_xc_client_t *c = p->client;
   delta_response_t *r = envoy__service__discovery__v3__delta_discovery_response__unpack(NULL, m->len, m->data);
   if (r == NULL) {
+    protocol_error(p, "undecodable DeltaDiscoveryResponse (%zu bytes)", m->len);
     proxy_fail(p, "undecodable DeltaDiscoveryResponse (%zu bytes)", m->len);
     return;
   }
@@ -1122,16 +1190,32 @@ static void process_delta(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
 /* Decodes, checks and answers one response, and sends what it calls for. */
 static void process(sc_xc_client_t *c, const sc_xc_msg_t *m) {
   sc_xc_proxy_t *p = m->p;
-  if (p->state != SC_XC_OPEN)
+  if (p->state != SC_XC_OPEN || m->generation != p->generation)
     return;
   uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-  if (c->delta)
+  if (p->delta)
     process_delta(p, m);
   else
     process_sotw(p, m);
   flush(p);
   update_synced(p);
   c->decode_ns += now_ns(CLOCK_MONOTONIC) - t0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* A response of the proxy's is decoded: it reads again once half its backlog is. */
+static void decoded(const sc_xc_msg_t *m) {
+  sc_xc_proxy_t *p = m->p;
+  if (m->generation != p->generation)
+    return; /* counted on a stream that is gone (reset_stream cleared the count) */
+  p->undecoded--;
+  if (p->read_paused && p->undecoded <= p->client->max_undecoded / 2) {
+    p->read_paused = false;
+    if (p->state == SC_XC_OPEN && uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) != 0)
+      proxy_fail(p, "read: cannot resume");
+  }
 }
 
 /* Decodes queued responses, oldest first, for at most budget_ns. */
@@ -1143,7 +1227,10 @@ static void drain(sc_xc_client_t *c, uint64_t budget_ns) {
     if (c->queue_head == NULL)
       c->queue_tail = NULL;
     c->queue_len--;
+    uint64_t waited = now_ns(CLOCK_MONOTONIC) - m->t_mono;
+    c->max_queue_wait_ns = waited > c->max_queue_wait_ns ? waited : c->max_queue_wait_ns;
     process(c, m);
+    decoded(m);
     settle(m->p);
     free(m);
     if (now_ns(CLOCK_MONOTONIC) - t0 >= budget_ns)
@@ -1162,7 +1249,7 @@ static void on_check(uv_check_t *h) {
   if (c->queue_head != NULL) {
     bool quiet = c->reads_this_turn == 0;
     if (quiet || now_ns(CLOCK_MONOTONIC) - c->queue_head->t_mono > MAX_DEFER_NS)
-      drain(c, quiet ? DRAIN_IDLE_NS : DRAIN_BUSY_NS);
+      drain(c, quiet ? DRAIN_IDLE_NS : c->drain_busy_ns ? c->drain_busy_ns : DRAIN_BUSY_NS);
   }
   c->reads_this_turn = 0;
   if (c->queue_head != NULL)
@@ -1178,6 +1265,7 @@ static int on_message(void *arg, const uint8_t *msg, size_t len) {
   sc_xc_msg_t *m = xmalloc(sizeof(*m) + len);
   m->next = NULL;
   m->p = p;
+  m->generation = p->generation;
   m->t_real = now_ns(CLOCK_REALTIME);
   m->t_mono = now_ns(CLOCK_MONOTONIC);
   m->len = len;
@@ -1188,6 +1276,12 @@ static int on_message(void *arg, const uint8_t *msg, size_t len) {
     c->queue_head = m;
   c->queue_tail = m;
   c->queue_len++;
+  if (++p->undecoded == c->max_undecoded && !p->read_paused) {
+    p->read_paused = true;
+    c->read_pauses++;
+    uv_read_stop((uv_stream_t *)&p->tcp);
+  }
+  c->max_queue_len = c->queue_len > c->max_queue_len ? c->queue_len : c->max_queue_len;
   c->last_response_ns = m->t_mono;
   return 0;
 }
@@ -1201,8 +1295,10 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
   if (stream_id != p->stream_id || p->state != SC_XC_OPEN)
     return 0;
   int rc = sc_grpc_deframer_push(&p->deframer, data, len, on_message, p);
-  if (rc != 0)
+  if (rc != 0) {
+    protocol_error(p, "gRPC framing error %d in the response", rc);
     proxy_fail(p, "gRPC framing error %d in the response", rc);
+  }
   return 0;
 }
 
@@ -1312,7 +1408,7 @@ static int open_stream(sc_xc_proxy_t *p) {
       nghttp2_session_set_local_window_size(p->h2, NGHTTP2_FLAG_NONE, 0, WINDOW_BYTES) != 0)
     return -1;
   nghttp2_nv hdrs[] = {NV(":method", "POST"),        NV(":scheme", "http"),
-                       NV(":path", c->delta ? DELTA_PATH : ADS_PATH), NV(":authority", c->authority),
+                       NV(":path", p->delta ? DELTA_PATH : ADS_PATH), NV(":authority", c->authority),
                        NV("content-type", "application/grpc"), NV("te", "trailers"),
                        NV("user-agent", "bench_xds")};
   nghttp2_data_provider body = {.source = {.ptr = p}, .read_callback = body_read};
@@ -1386,8 +1482,10 @@ int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_
   c->n = n;
   c->proxies = xmalloc(n * sizeof(sc_xc_proxy_t));
   memset(c->proxies, 0, n * sizeof(sc_xc_proxy_t));
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     c->proxies[i].client = c;
+    c->proxies[i].delta = delta;
+  }
   c->rbuf = xmalloc(READ_BUFFER_BYTES);
   sc__hashmap_init(&c->resources);
   sc__hashmap_init(&c->responses);
@@ -1407,6 +1505,32 @@ int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_
   return 0;
 }
 
+/* Connects the proxies whose backoff is over. */
+static void on_reconnect_timer(uv_timer_t *t) {
+  sc_xc_client_t *c = t->data;
+  uint64_t now = now_ns(CLOCK_MONOTONIC);
+  for (size_t i = 0; i < c->n && c->reconnect_pending > 0; i++) {
+    sc_xc_proxy_t *p = &c->proxies[i];
+    if (p->reconnect_at_ns == 0 || p->reconnect_at_ns > now)
+      continue;
+    p->reconnect_at_ns = 0;
+    c->reconnect_pending--;
+    c->reconnects++;
+    sc_xc_proxy_connect(p);
+  }
+  if (c->reconnect_pending == 0)
+    uv_timer_stop(t);
+}
+
+void sc_xc_client_set_reconnect(sc_xc_client_t *c, uint64_t base_ms) {
+  if (c->reconnect_ms == 0 && base_ms > 0) {
+    uv_timer_init(c->loop, &c->reconnect_timer);
+    c->reconnect_timer.data = c;
+    c->handles_open++;
+  }
+  c->reconnect_ms = base_ms ? base_ms : c->reconnect_ms;
+}
+
 void sc_xc_client_mark(sc_xc_client_t *c, const char *needle) {
   c->marked_done = 0;
   c->marking = true;
@@ -1423,14 +1547,19 @@ void sc_xc_client_mark(sc_xc_client_t *c, const char *needle) {
 void sc_xc_client_close(sc_xc_client_t *c) {
   for (size_t i = 0; i < c->n; i++) {
     sc_xc_proxy_t *p = &c->proxies[i];
-    if (p->state == SC_XC_OPEN || p->state == SC_XC_CONNECTING)
+    /* A failed proxy waiting to reconnect (or about to) is closed for good too. */
+    if (p->state == SC_XC_OPEN || p->state == SC_XC_CONNECTING || (c->reconnect_ms && p->state == SC_XC_FAILED))
       p->state = SC_XC_CLOSED;
+    p->reconnect_at_ns = 0;
     if (p->handle_open && !uv_is_closing((uv_handle_t *)&p->tcp))
       uv_close((uv_handle_t *)&p->tcp, on_closed);
   }
+  c->reconnect_pending = 0;
   if (!uv_is_closing((uv_handle_t *)&c->check)) {
     uv_close((uv_handle_t *)&c->check, on_handle_closed);
     uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+    if (c->reconnect_ms)
+      uv_close((uv_handle_t *)&c->reconnect_timer, on_handle_closed);
   }
 }
 

@@ -22,6 +22,11 @@
  * the clusters or listeners it holds name EDS or RDS resources it does not subscribe to
  * (or no longer name some), it sends a request subscribing (unsubscribing) just those.
  *
+ * Reconnection (sc_xc_client_set_reconnect): a proxy whose connection or stream ends
+ * connects again after a jittered backoff and starts over as a new Envoy would (the node
+ * first, CDS, then EDS, LDS, RDS; Delta without initial_resource_versions); responses
+ * still queued from the old stream are dropped. Without it, such a proxy has failed.
+ *
  * Responses are time-stamped when their last byte is read, and decoded later, when the
  * loop has no more bytes to read (or they wait too long): on a 2-core machine shared
  * with the frontends, decoding 1,000 responses in line would delay the reading of the
@@ -97,7 +102,13 @@ typedef struct sc_xc_client sc_xc_client_t;
 typedef struct {
   sc_xc_client_t *client;
   sc_xc_identity_t who;
+  bool delta; /* Delta ADS; the client's mode unless set before the proxy connects */
   sc_xc_state_t state;
+  uint32_t generation;        /* streams the proxy opened before this one */
+  uint32_t reconnect_attempts; /* since it was last synced */
+  uint64_t reconnect_at_ns;   /* CLOCK_MONOTONIC; 0: no reconnection due */
+  uint32_t undecoded;         /* its responses waiting to be decoded */
+  bool read_paused;           /* reading stopped until they are (max_undecoded) */
   uv_tcp_t tcp;
   uv_connect_t connect;
   uv_write_t write;
@@ -130,7 +141,7 @@ typedef struct sc_xc_msg sc_xc_msg_t;
 
 struct sc_xc_client {
   uv_loop_t *loop;
-  bool delta; /* DeltaAggregatedResources rather than StreamAggregatedResources */
+  bool delta; /* DeltaAggregatedResources rather than StreamAggregatedResources, by default */
   struct sockaddr_in addr;
   char authority[64];
   sc_xc_proxy_t *proxies;
@@ -141,13 +152,29 @@ struct sc_xc_client {
   uv_check_t check;
   uv_idle_t idle;
   sc_xc_msg_t *queue_head, *queue_tail;
-  size_t queue_len;
+  size_t queue_len, max_queue_len;
+  uint64_t max_queue_wait_ns; /* the longest a response waited to be decoded */
+  /* Decoding per loop turn while bytes keep coming (0: 1 ms): measurements keep it short
+   * so that reading is timely; a soak raises it so that answers are (ACKs, requests). */
+  uint64_t drain_busy_ns;
+  /* A proxy with this many responses waiting stops reading its socket until they are
+   * decoded, as a busy Envoy would (0: never): the frontend then holds only the latest
+   * state for it, and the client's memory stays bounded. */
+  uint32_t max_undecoded;
+  uint64_t read_pauses;
   uint64_t reads_this_turn;
   /* Decoding caches: resources and responses by content hash; Delta: resources as held
    * (name, version, content) and responses (resources and removed names). */
   sc_hashmap_t resources, responses, held, delta_responses;
   size_t handles_open; /* connections, check and idle: sc_xc_client_free needs 0 */
-  /* Progress. */
+  /* Reconnection (0: off): the backoff's base, a timer that connects the proxies due. */
+  uint64_t reconnect_ms;
+  uv_timer_t reconnect_timer;
+  size_t reconnect_pending;
+  uint64_t drops, reconnects; /* streams ended and connections opened again */
+  char drop_reasons[4][200];  /* the first few reasons streams ended */
+  size_t ndrop_reasons;
+  /* Progress. With reconnection a proxy never fails: its drops are counted instead. */
   size_t connected, synced_now, ever_synced, failed, closed;
   size_t gave_up;     /* failed before they ever synced: ever_synced + gave_up is the storm's end */
   size_t marked_done; /* since the mark: new CDS version received, or failed */
@@ -168,6 +195,10 @@ struct sc_xc_client {
 /* Sets up the client for n proxies (their identities to be filled in by the caller)
  * towards addr, SotW or Delta. Returns 0 or a negative error. */
 int sc_xc_client_init(sc_xc_client_t *c, uv_loop_t *loop, const struct sockaddr_in *addr, size_t n, bool delta);
+
+/* Makes proxies whose connection or stream ends connect again, after base_ms (doubled
+ * per failed attempt up to 8 times that, jittered by +-50%). Call before connecting. */
+void sc_xc_client_set_reconnect(sc_xc_client_t *c, uint64_t base_ms);
 
 /* Opens the proxy's connection and its ADS stream. Returns 0 or a libuv error. */
 int sc_xc_proxy_connect(sc_xc_proxy_t *p);
