@@ -56,6 +56,11 @@ typedef struct stream_s {
   sc_view_t *view;
   uint64_t nonce;
   type_state_t types[SC_XDS__TYPES];
+  /* The types owed in the current push cycle (bit per type): those due when it began, each
+   * sent once in ADS order before a new cycle begins, as Istio pushes every type of one
+   * push in order; so clusters that change faster than a slow stream reads never keep its
+   * listeners and routes waiting. */
+  unsigned cycle;
 } stream_t;
 
 struct sc_ads_s {
@@ -692,22 +697,43 @@ static bool clusters_go(stream_t *s) {
   return gone;
 }
 
-/* Sends the next response due, in ADS order, while the call can take one. */
+#define TYPE_BIT(t) (1u << (t))
+
+/* The types a response may be due for. */
+static unsigned due_types(const stream_t *s) {
+  unsigned due = 0;
+  for (int t = 0; t < SC_XDS__TYPES; t++)
+    if (s->types[t].requested && s->types[t].dirty)
+      due |= TYPE_BIT(t);
+  return due;
+}
+
+/* Sends the next response due, in ADS order, while the call can take one; a type due
+ * again waits for the end of the cycle (stream_t.cycle). */
 static void serve(stream_t *s) {
   static const int order[] = {SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS, SC_XDS_LISTENERS, SC_XDS_ROUTES};
   static const int removal_order[] = {SC_XDS_LISTENERS, SC_XDS_ROUTES, SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS};
   if (s->finished || s->view == NULL)
     return;
   while (!sc_h2_call_busy(s->call)) {
-    const int *o = clusters_go(s) ? removal_order : order;
+    unsigned due = due_types(s);
+    if ((s->cycle & due) == 0)
+      s->cycle = due;
+    bool removal = clusters_go(s);
+    if (removal) /* listeners and routes that may name the clusters going are updated first */
+      s->cycle |= due & (TYPE_BIT(SC_XDS_LISTENERS) | TYPE_BIT(SC_XDS_ROUTES));
+    const int *o = removal ? removal_order : order;
     bool sent = false;
     for (int i = 0; i < SC_XDS__TYPES && !sent; i++) {
       int t = o[i];
-      if (!s->types[t].requested || !s->types[t].dirty)
+      if ((s->cycle & due & TYPE_BIT(t)) == 0)
         continue;
+      s->cycle &= ~TYPE_BIT(t);
       sent = s->delta ? serve_delta(s, t) : serve_sotw(s, t);
+      if (sent && t == SC_XDS_CLUSTERS) /* the EDS request that follows is this cycle's */
+        s->cycle |= TYPE_BIT(SC_XDS_ENDPOINTS);
     }
-    if (!sent)
+    if (!sent && (s->cycle & due_types(s)) == 0)
       return;
   }
 }

@@ -1263,6 +1263,47 @@ test('a client that floods requests: handled as they come, answers coalesce to t
   assert.ok(rss1.anon - rss0.anon < 32 * 1024, `frontend anonymous memory grew by ${rss1.anon - rss0.anon} kB under the flood`);
 });
 
+test('push cycles: a stream whose clusters change again while it is stalled gets its listeners before the next CDS', { timeout: 60000 }, async () => {
+  const fe = S.f1;
+  // a 64-byte stream window, replenished as the client reads: pausing it stalls a response
+  const raw = new H.RawH2(fe.unix, { window: 64 });
+  await raw.connected;
+  const id = raw.open();
+  const st = raw.streams.get(id);
+  const responses = (n, what) => raw.until(() => (st.messages.length >= n ? true : undefined), 20000, what);
+  const response = (i) => H.decodeResponse(st.messages[i].msg);
+  raw.data(id, H.grpcFrame(H.encodeRequest({ node: P.plain.node, type_url: URL.CDS, resource_names: [] })));
+  raw.data(id, H.grpcFrame(H.encodeRequest({ type_url: URL.LDS, resource_names: [] })));
+  await responses(2, 'the first CDS and LDS');
+  for (const r of [response(0), response(1)])
+    raw.data(id, H.grpcFrame(H.encodeRequest({ type_url: URL[r.type], version_info: r.version, response_nonce: r.nonce })));
+  await sleep(100);
+  const name = `cycle-${uniq()}`;
+  const service = svc(name, 7373, '10.96.40.96');
+  const rule = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: 'bookinfo' },
+    spec: { host: name, trafficPolicy: { connectionPool: { tcp: { maxConnections: 7 } } } } };
+  const atHead = async (head) => {
+    for (let i = 0; i < 100 && (await fe.stats()).head_version < head; i++) await sleep(50);
+  };
+  raw.pause();
+  try {
+    // clusters and listeners change: the CDS response stalls in the window
+    await atHead(await H.emit(service, 'ADDED'));
+    // clusters change again while it stalls
+    await atHead(await H.emit(rule, 'ADDED'));
+    raw.resume();
+    await responses(5, 'three responses after the events');
+    const types = [2, 3, 4].map((i) => response(i).type);
+    assert.deepEqual(types, ['CDS', 'LDS', 'CDS'], `the listeners of the first change go before the clusters of the second: ${types}`);
+    assert.ok(response(3).names.some((n) => n.includes('7373')), `the LDS response has the new port's listener: ${response(3).names}`);
+  } finally {
+    raw.resume();
+    raw.close();
+    await H.emit(rule, 'DELETED');
+    await H.emit(service, 'DELETED');
+  }
+});
+
 // ---------------------------------------------------------------------------------------
 // HTTP/2 and gRPC transport
 
