@@ -31,6 +31,11 @@ int sc_snapshot_reader_open(const char *dir, sc_snapshot_reader_t **out, char *e
     rc = SC_ENOTFOUND;
     goto fail_alloc;
   }
+  if (st.st_size == 0) { /* a writer killed while it created the file (before writers made it whole) */
+    snprintf(r->errmsg, sizeof(r->errmsg), "no snapshot in %.250s (an empty data.mdb)", dir);
+    rc = SC_ENOTFOUND;
+    goto fail_alloc;
+  }
   if ((mrc = mdb_env_create(&r->env)) != 0) {
     rc = fail(r, "mdb_env_create", mrc);
     goto fail_alloc;

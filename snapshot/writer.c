@@ -1,10 +1,12 @@
 /* The engine's side of the snapshot: one LMDB environment, one write transaction per
  * published batch, a map that grows when full. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "mem.h"
@@ -49,6 +51,46 @@ static int mkdir_p(const char *dir) {
     }
   }
   return 0;
+}
+
+/* LMDB creates data.mdb, then writes its meta pages: a writer killed in between leaves a
+ * file no reader can open. So a new snapshot's file is made in DIR/.init and renamed into
+ * place whole; data.mdb, once there, always opens. An empty data.mdb (left by a crash
+ * before this existed) is replaced the same way. Returns 0 or an errno value. */
+static int create_file_whole(sc_snapshot_writer_t *w, const char *dir) {
+  char data[4096], init[4096], init_data[4096], init_lock[4096];
+  struct stat st;
+  if (strlen(dir) > 4000)
+    return ENAMETOOLONG;
+  snprintf(data, sizeof(data), "%.4000s/data.mdb", dir);
+  if (stat(data, &st) == 0 && st.st_size > 0)
+    return 0;
+  snprintf(init, sizeof(init), "%.4000s/.init", dir);
+  snprintf(init_data, sizeof(init_data), "%.4000s/.init/data.mdb", dir);
+  snprintf(init_lock, sizeof(init_lock), "%.4000s/.init/lock.mdb", dir);
+  unlink(init_data); /* what a writer killed here before left */
+  unlink(init_lock);
+  if (mkdir(init, 0755) != 0 && errno != EEXIST)
+    return errno;
+  MDB_env *env;
+  int rc = mdb_env_create(&env);
+  if (rc == 0) {
+    mdb_env_set_mapsize(env, w->map_size);
+    if ((rc = mdb_env_open(env, init, MDB_NOTLS, 0644)) == 0)
+      rc = mdb_env_sync(env, 1);
+    mdb_env_close(env);
+  }
+  if (rc == 0 && rename(init_data, data) != 0)
+    rc = errno;
+  unlink(init_data);
+  unlink(init_lock);
+  rmdir(init);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) { /* the rename, durable */
+    fsync(fd);
+    close(fd);
+  }
+  return rc;
 }
 
 static uint64_t random_id(void) {
@@ -119,6 +161,12 @@ int sc_snapshot_writer_open(const char *dir, const sc_snapshot_writer_opts_t *op
   if ((mrc = mkdir_p(dir)) != 0) {
     snprintf(w->errmsg, sizeof(w->errmsg), "cannot create %s: %s", dir, strerror(mrc));
     rc = -mrc;
+    goto fail_dir;
+  }
+  if ((mrc = create_file_whole(w, dir)) != 0) {
+    char what[300];
+    snprintf(what, sizeof(what), "creating %.250s/data.mdb", dir);
+    rc = fail(w, what, mrc);
     goto fail_dir;
   }
   if ((mrc = mdb_env_create(&w->env)) != 0) {

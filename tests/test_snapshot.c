@@ -74,6 +74,46 @@ TEST(reader_without_snapshot) {
   rmdir_all(dir);
 }
 
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL)
+    abort();
+  fputs(text, f);
+  fclose(f);
+}
+
+/* What a writer killed while it created the file leaves: an empty data.mdb (before the
+ * file was made whole in DIR/.init), or a half-made DIR/.init. Readers see no snapshot;
+ * the next writer makes the file and publishes. */
+TEST(killed_while_creating) {
+  char dir[64], path[128], err[256];
+  tmpdir(dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/data.mdb", dir);
+  write_file(path, "");
+  snprintf(path, sizeof(path), "%s/.init", dir);
+  ASSERT_EQ_INT(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/.init/data.mdb", dir);
+  write_file(path, "half a meta page");
+  sc_snapshot_reader_t *r;
+  ASSERT_EQ_INT(sc_snapshot_reader_open(dir, &r, err, sizeof(err)), SC_ENOTFOUND);
+  ASSERT_CONTAINS(err, "an empty data.mdb");
+  sc_snapshot_writer_t *w;
+  ASSERT_EQ_INT(sc_snapshot_writer_open(dir, NULL, &w, err, sizeof(err)), 0);
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/.init", dir);
+  ASSERT(stat(path, &st) != 0); /* cleaned up */
+  /* whole before any commit: it opens, with no meta record yet */
+  ASSERT_EQ_INT(sc_snapshot_reader_open(dir, &r, err, sizeof(err)), 0);
+  sc_snapshot_meta_t m = {0};
+  ASSERT_EQ_INT(sc_snapshot_read_meta(r, &m), SC_ENOTFOUND);
+  ASSERT_EQ_INT(sc_snapshot_publish(w, &m, NULL, NULL), 0);
+  ASSERT_EQ_INT(sc_snapshot_read_meta(r, &m), 0);
+  ASSERT_EQ_U64(m.head_version, 1);
+  sc_snapshot_reader_close(r);
+  sc_snapshot_writer_close(w);
+  rmdir_all(dir);
+}
+
 static int write_blobs(void *arg, sc_snapshot_txn_t *txn) {
   int *count = arg;
   char key[32], val[4096];
@@ -177,6 +217,7 @@ TEST(format_version_mismatch_is_refused) {
 
 TEST_LIST = {TEST_ENTRY(meta_round_trip_and_head_versions),
              TEST_ENTRY(reader_without_snapshot),
+             TEST_ENTRY(killed_while_creating),
              TEST_ENTRY(map_grows_when_full),
              TEST_ENTRY(map_growth_is_capped),
              TEST_ENTRY(format_version_mismatch_is_refused),
