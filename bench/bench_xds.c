@@ -194,6 +194,18 @@ static bool child_died(bench_t *b) {
 }
 
 /* Runs the loop until done(arg) or timeout_ms; false on timeout or a child's death. */
+/* For run_until's predicates that are costly to evaluate: true at most every every_ms
+ * (next_ns holds when next), with the time in *now when now is not NULL. */
+static bool poll_due(uint64_t *next_ns, uint64_t every_ms, uint64_t *now) {
+  uint64_t t = now_ns(CLOCK_MONOTONIC);
+  if (now != NULL)
+    *now = t;
+  if (t < *next_ns)
+    return false;
+  *next_ns = t + every_ms * 1000000ull;
+  return true;
+}
+
 static bool run_until(bench_t *b, bool (*done)(void *), void *arg, double timeout_ms) {
   uint64_t deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)(timeout_ms * 1e6);
   while (done == NULL || !done(arg)) {
@@ -1561,10 +1573,9 @@ typedef struct {
  * a loaded frontend is often a response behind; convergence is checked at the end. */
 static bool recovered(void *arg) {
   recovered_t *r = arg;
-  uint64_t now = now_ns(CLOCK_MONOTONIC);
-  if (now < r->next_ns)
+  uint64_t now;
+  if (!poll_due(&r->next_ns, 50, &now))
     return false;
-  r->next_ns = now + 50000000ull;
   const sc_xc_client_t *c = &r->b->client;
   bool all = c->reconnect_pending == 0 && c->drops >= r->min_drops;
   for (size_t i = 0; i < c->n; i++) {
@@ -1629,10 +1640,8 @@ typedef struct {
 /* Whether the engine published the sentinel Namespace (polled every 100 ms). */
 static bool sentinel_published(void *arg) {
   sentinel_t *w = arg;
-  uint64_t now = now_ns(CLOCK_MONOTONIC);
-  if (now < w->next_ns)
+  if (!poll_due(&w->next_ns, 100, NULL))
     return false;
-  w->next_ns = now + 100000000ull;
   json_t *info = dump_json(w->b, "info --json");
   json_int_t ns = json_integer_value(json_object_get(json_object_get(info, "objectsByKind"), "Namespace"));
   w->head = json_integer_value(json_object_get(info, "headVersion"));
@@ -1738,10 +1747,9 @@ typedef struct {
 /* Every stream holds what scopecast-dump says, and nothing came for a while. */
 static bool converged(void *arg) {
   converge_t *v = arg;
-  uint64_t now = now_ns(CLOCK_MONOTONIC);
-  if (now < v->next_ns)
+  uint64_t now;
+  if (!poll_due(&v->next_ns, SOAK_CHECK_MS, &now))
     return false;
-  v->next_ns = now + SOAK_CHECK_MS * 1000000ull;
   const sc_xc_client_t *c = &v->b->client;
   return c->queue_len == 0 && c->reconnect_pending == 0 && now - c->last_response_ns >= SOAK_QUIET_MS * 1000000ull &&
          stream_mismatches(c, v->ex, NULL) == 0;

@@ -1135,6 +1135,16 @@ static int type_of(const char *type_url) {
 
 static void flush(sc_xc_proxy_t *p);
 
+/* The type of a response's type_url, one the proxy asked for; -1 (a protocol error) else. */
+static int requested_type(sc_xc_proxy_t *p, const char *type_url) {
+  int t = type_of(type_url);
+  if (t < 0)
+    protocol_error(p, "response with type_url \"%s\"", type_url ? type_url : "");
+  else if (!p->types[t].requested)
+    protocol_error(p, "%s response before any %s request", sc_xds_types[t].name, sc_xds_types[t].name);
+  return t >= 0 && p->types[t].requested ? t : -1;
+}
+
 /* SotW: decodes, checks and answers one DiscoveryResponse. */
 static void process_sotw(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
   sc_xc_client_t *c = p->client;
@@ -1144,12 +1154,8 @@ static void process_sotw(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
     proxy_fail(p, "undecodable DiscoveryResponse (%zu bytes)", m->len);
     return;
   }
-  int t = type_of(r->type_url);
-  if (t < 0) {
-    protocol_error(p, "response with type_url \"%s\"", r->type_url ? r->type_url : "");
-  } else if (!p->types[t].requested) {
-    protocol_error(p, "%s response before any %s request", sc_xds_types[t].name, sc_xds_types[t].name);
-  } else {
+  int t = requested_type(p, r->type_url);
+  if (t >= 0) {
     check_envelope(p, t, r);
     const summary_t *s = summarize(c, t, r);
     if (s->problem[0] != '\0')
@@ -1170,12 +1176,8 @@ static void process_delta(sc_xc_proxy_t *p, const sc_xc_msg_t *m) {
     proxy_fail(p, "undecodable DeltaDiscoveryResponse (%zu bytes)", m->len);
     return;
   }
-  int t = type_of(r->type_url);
-  if (t < 0) {
-    protocol_error(p, "response with type_url \"%s\"", r->type_url ? r->type_url : "");
-  } else if (!p->types[t].requested) {
-    protocol_error(p, "%s response before any %s request", sc_xds_types[t].name, sc_xds_types[t].name);
-  } else {
+  int t = requested_type(p, r->type_url);
+  if (t >= 0) {
     check_nonce(p, t, r->nonce);
     const delta_summary_t *s = summarize_delta(c, t, r);
     if (s->problem[0] != '\0')
