@@ -435,16 +435,14 @@ static json_t *dump_json(bench_t *b, const char *fmt, ...) {
 
 typedef struct {
   bench_t *b;
-  double next_poll_ms;
+  uint64_t next_ns;
 } loaded_t;
 
 /* Whether the engine published every object of the mesh (polled every 50 ms). */
 static bool mesh_loaded(void *arg) {
   loaded_t *l = arg;
-  double now = (double)now_ns(CLOCK_MONOTONIC) / 1e6;
-  if (now < l->next_poll_ms)
+  if (!poll_due(&l->next_ns, 50, NULL))
     return false;
-  l->next_poll_ms = now + 50;
   json_t *info = dump_json(l->b, "info --json");
   json_int_t seen = json_integer_value(json_object_get(info, "objects")) +
                     json_integer_value(json_object_get(info, "rejected")) +
