@@ -890,6 +890,9 @@ static bool account(stream_t *s, int t, const char *nonce, const Google__Rpc__St
     record_nack(s, t, version, error, current);
   } else if (current) {
     s->ads->stats.acks++;
+    /* A NACK blocks its version only until the client takes a later one: versions are
+     * content hashes, so that content (and version) can come back and must then be sent. */
+    ts->nacked_version[0] = 0;
     sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: ACK %s version %s", (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t),
            ts->sent_version);
   }

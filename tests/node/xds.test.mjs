@@ -682,6 +682,26 @@ test('[12][13] NACK: no resend of that version, the next version is sent, counte
   assert.ok(edsKey, `an EDS NACK under its own key: ${JSON.stringify(st3.nacks_by)}`);
 });
 
+test('[12] a NACKed version is sent again once the client has ACKed a later one (content came back)', { timeout: 60000 }, async () => {
+  const s = open(S.f1.unix, P.plain);
+  await sync(s);
+  const a = uniq(), b = uniq();
+  await H.emit(drDetails(a), 'MODIFIED');
+  const va = await s.next('CDS');
+  s.nack(va, va.version, 'scopecast-test NACK then ACK later');
+  await s.silence(1000, null, 'the NACKed version is not re-sent');
+  await H.emit(drDetails(b), 'MODIFIED');
+  const vb = await s.next('CDS');
+  assert.notEqual(vb.version, va.version);
+  s.ack(vb);
+  // The content of va comes back (versions are content hashes): the client holds vb and
+  // must get va again, or it keeps vb's clusters forever.
+  await H.emit(drDetails(a), 'MODIFIED');
+  const again = await s.next('CDS');
+  assert.equal(again.version, va.version, 'the once-NACKed version is the current one and is sent');
+  checkSotw(again, await expected(P.plain, 'CDS'), { where: 'after NACK, ACK, revert' });
+});
+
 test('[15] legacy wildcard [] vs explicit "*": [], ["*","A"], ["A"], [], ["*"]', { timeout: 60000 }, async () => {
   const s = open(S.f1.unix, P.plain);
   let exp = await expected(P.plain, 'CDS');
