@@ -42,6 +42,7 @@ typedef struct {
   obj_key_t *scan_keys;
   size_t nscan, cap_scan;
   bool scan_incomplete; /* a document failed before its key was known */
+  const file_state_t *loading; /* the file being parsed (its keys as last read) */
 } configdir_t;
 
 static bool is_manifest(const char *name) {
@@ -89,6 +90,18 @@ static int scan_key_add(configdir_t *cd, sc_kind_t kind, const char *ns, const c
   return 0;
 }
 
+static bool key_in(const obj_key_t *keys, size_t n, sc_kind_t kind, const char *ns,
+                   const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (keys[i].kind == kind && strcmp(keys[i].ns, ns) == 0 && strcmp(keys[i].name, name) == 0)
+      return true;
+  return false;
+}
+
+static bool file_has_key(const file_state_t *fs, sc_kind_t kind, const char *ns, const char *name) {
+  return fs != NULL && key_in(fs->keys, fs->nkeys, kind, ns, name);
+}
+
 /* Parse callback: remember which keys the file holds, then hand the item on. */
 static int item_cb(void *arg, const sc_parse_item_t *item) {
   configdir_t *cd = arg;
@@ -96,22 +109,21 @@ static int item_cb(void *arg, const sc_parse_item_t *item) {
     if (scan_key_add(cd, item->obj->kind, item->obj->namespace_.ptr, item->obj->name.ptr) != 0)
       cd->scan_incomplete = true;
   } else if (item->status == SC_ITEM_REJECTED) {
-    /* A rejected object keeps its last accepted version: it is still "in the file". */
-    if (!item->key_known || scan_key_add(cd, item->key_kind, item->diag->namespace_,
-                                         item->diag->name) != 0)
+    /* A rejected object owns no key of its own. When its exact key is one the file held
+     * at its last read, the last accepted version stays in force, so the key stays the
+     * file's (a later fix or removal of the file still deletes it); any other key it
+     * names belongs to whoever put that object in the store, and is left alone. */
+    if (!item->key_known)
+      cd->scan_incomplete = true;
+    else if (file_has_key(cd->loading, item->key_kind, item->key_namespace.ptr,
+                          item->key_name.ptr) &&
+             scan_key_add(cd, item->key_kind, item->key_namespace.ptr, item->key_name.ptr) != 0)
       cd->scan_incomplete = true;
   }
   sc__engine_item(cd->base.engine, item);
   return 0;
 }
 
-static bool key_in(const obj_key_t *keys, size_t n, const obj_key_t *k) {
-  for (size_t i = 0; i < n; i++)
-    if (keys[i].kind == k->kind && strcmp(keys[i].ns, k->ns) == 0 &&
-        strcmp(keys[i].name, k->name) == 0)
-      return true;
-  return false;
-}
 
 static void submit_delete(configdir_t *cd, const obj_key_t *k) {
   sc_obj_t *obj = sc_obj_new_key(k->kind, sc_str(k->ns), sc_str(k->name));
@@ -148,7 +160,9 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
   sc_parse_opts_t po = sc__engine_parse_opts(e, source);
   const char *dot = strrchr(fs->name, '.');
   bool json = dot && strcmp(dot, ".json") == 0;
+  cd->loading = fs;
   rc = json ? sc_parse_json(buf, len, &po, item_cb, cd) : sc_parse_yaml(buf, len, &po, item_cb, cd);
+  cd->loading = NULL;
   sc__free(buf);
   if (rc != 0)
     cd->scan_incomplete = true;
@@ -156,7 +170,7 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
   size_t nnow = cd->nscan;
   if (!cd->scan_incomplete) {
     for (size_t i = 0; i < fs->nkeys; i++)
-      if (!key_in(now, nnow, &fs->keys[i]))
+      if (!key_in(now, nnow, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name))
         submit_delete(cd, &fs->keys[i]);
   } else if (fs->nkeys > 0) {
     sc_log(&e->log, SC_LOG_WARN,
@@ -165,7 +179,7 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
   if (cd->scan_incomplete) {
     /* Keep every key we knew, plus the new ones, so a later fix can still delete. */
     for (size_t i = 0; i < fs->nkeys; i++) /* scan_key_add may move scan_keys */
-      if (!key_in(cd->scan_keys, cd->nscan, &fs->keys[i]))
+      if (!key_in(cd->scan_keys, cd->nscan, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name))
         scan_key_add(cd, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name);
   }
   keys_free(fs->keys, fs->nkeys);

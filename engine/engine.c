@@ -209,6 +209,16 @@ void sc__engine_flush(sc_engine_t *e) {
 
 static void batch_timer_cb(uv_timer_t *t) { sc__engine_flush(t->data); }
 
+/* Something for the next batch arrived (an event, or a rejection whose count is
+ * published): close the batch after the quiet time, or the longest time after its start. */
+static void batch_arm(sc_engine_t *e) {
+  if (e->stopping)
+    return;
+  uv_timer_start(&e->quiet_timer, batch_timer_cb, e->opts.batch_quiet_ms, 0);
+  if (!uv_is_active((uv_handle_t *)&e->max_timer))
+    uv_timer_start(&e->max_timer, batch_timer_cb, e->opts.batch_max_ms, 0);
+}
+
 void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
   if (e->npending == e->cap_pending) {
     size_t cap = e->cap_pending ? e->cap_pending * 2 : 64;
@@ -235,11 +245,7 @@ void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
     sc__engine_flush(e);
     return;
   }
-  if (e->stopping)
-    return;
-  uv_timer_start(&e->quiet_timer, batch_timer_cb, e->opts.batch_quiet_ms, 0);
-  if (e->npending == 1)
-    uv_timer_start(&e->max_timer, batch_timer_cb, e->opts.batch_max_ms, 0);
+  batch_arm(e);
 }
 
 void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
@@ -254,6 +260,7 @@ void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
       e->stats.rejected_by_kind[item->key_kind]++;
     sc_diag_format(item->diag, line, sizeof(line));
     sc_log(&e->log, SC_LOG_WARN, "rejected %s", line);
+    batch_arm(e); /* the counters are published too */
     break;
   case SC_ITEM_SKIPPED:
     if (item->event == SC_EVENT_BOOKMARK)

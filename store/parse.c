@@ -69,12 +69,51 @@ static void diag_init(sc_diag_t *diag, const sc_parse_opts_t *o, const sc_node_t
 
 static int report(parse_ctx_t *c, sc_item_status_t status, sc_obj_t *obj, const sc_diag_t *diag,
                   bool key_known, sc_kind_t kind) {
-  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind};
+  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind, {"", 0}, {"", 0}};
+  if (obj != NULL) {
+    item.key_namespace = obj->namespace_;
+    item.key_name = obj->name;
+  }
   return c->cb(c->arg, &item);
 }
 
+/* A rejection without a usable key: nothing may be keyed on it. */
 static int reject(parse_ctx_t *c, const sc_diag_t *diag, bool key_known, sc_kind_t kind) {
   return report(c, SC_ITEM_REJECTED, NULL, diag, key_known, kind);
+}
+
+/* A rejection of an object whose exact key is known (kind, ns, name: never truncated). */
+static int reject_key(parse_ctx_t *c, const sc_diag_t *diag, sc_kind_t kind, sc_str_t ns,
+                      sc_str_t name) {
+  sc_parse_item_t item = {SC_ITEM_REJECTED, c->event, NULL, diag, true, kind, ns, name};
+  return c->cb(c->arg, &item);
+}
+
+/* A string scalar usable as part of a key: no embedded NUL (C strings would cut it). */
+static bool key_part(const sc_node_t *n, sc_str_t *out) {
+  if (n == NULL || n->type != SC_NODE_SCALAR || strcmp(sc__scalar_type_name(n), "a string") != 0 ||
+      memchr(n->text, '\0', n->len) != NULL)
+    return false;
+  *out = (sc_str_t){n->text, n->len};
+  return true;
+}
+
+/* The exact key of an object that failed to decode, as the store would key it, or false
+ * when its metadata gives none (no name, not strings, embedded NUL). */
+static bool rejected_key(const parse_ctx_t *c, const sc_node_t *root, sc_kind_t kind, sc_str_t *ns,
+                         sc_str_t *name) {
+  const sc_node_t *meta = sc__map_get(root, "metadata");
+  if (!key_part(sc__map_get(meta, "name"), name) || name->len == 0)
+    return false;
+  *ns = sc_str("");
+  if (!sc_kind_is_namespaced(kind))
+    return true;
+  const sc_node_t *n = sc__map_get(meta, "namespace");
+  if (sc__node_is_null(n) || (n->type == SC_NODE_SCALAR && n->len == 0)) {
+    *ns = sc_str(opt_default_ns(c->opts));
+    return true;
+  }
+  return key_part(n, ns);
 }
 
 /* ---- metadata ------------------------------------------------------------------------ */
@@ -296,7 +335,7 @@ static int process_configmap(parse_ctx_t *c, const sc_node_t *root, sc_diag_t *d
     snprintf(diag->field, sizeof(diag->field), "data.mesh");
     snprintf(diag->reason, sizeof(diag->reason), "%s",
              mesh ? "expected a string holding MeshConfig YAML" : "is required");
-    return reject(c, diag, true, SC_KIND_MESH_CONFIG);
+    return reject_key(c, diag, SC_KIND_MESH_CONFIG, key_ns, key_name);
   }
   sc_parse_opts_t inner = *o;
   inner.base_line = mesh->line + 1; /* a block scalar starts on the next line */
@@ -311,7 +350,7 @@ static int process_configmap(parse_ctx_t *c, const sc_node_t *root, sc_diag_t *d
     snprintf(diag->kind, sizeof(diag->kind), "ConfigMap");
     snprintf(diag->namespace_, sizeof(diag->namespace_), "%s", ns_text);
     snprintf(diag->name, sizeof(diag->name), "istio");
-    return reject(c, diag, true, SC_KIND_MESH_CONFIG);
+    return reject_key(c, diag, SC_KIND_MESH_CONFIG, key_ns, key_name);
   }
   return report(c, SC_ITEM_OBJECT, obj, NULL, true, SC_KIND_MESH_CONFIG);
 }
@@ -390,8 +429,12 @@ static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
   int rc = decode_object(c, root, entry->id, entry->decode, &diag, &obj);
   if (rc == SC_ENOMEM)
     return rc;
-  if (rc != 0)
-    return reject(c, &diag, diag.name[0] != '\0', entry->id);
+  if (rc != 0) {
+    sc_str_t key_ns, key_name;
+    if (rejected_key(c, root, entry->id, &key_ns, &key_name))
+      return reject_key(c, &diag, entry->id, key_ns, key_name);
+    return reject(c, &diag, false, entry->id);
+  }
   return report(c, SC_ITEM_OBJECT, obj, NULL, true, entry->id);
 }
 

@@ -20,6 +20,8 @@ typedef struct {
   sc_obj_t *obj;
   bool key_known;
   sc_kind_t key_kind;
+  char key_ns[300], key_name[300]; /* the exact key (a copy), when known */
+  size_t key_ns_len, key_name_len;
   sc_diag_t diag;
   char text[1024];
 } item_t;
@@ -48,6 +50,12 @@ static int collect_cb(void *arg, const sc_parse_item_t *it) {
   x->obj = it->obj;
   x->key_known = it->key_known;
   x->key_kind = it->key_kind;
+  if (it->key_known) {
+    x->key_ns_len = it->key_namespace.len;
+    x->key_name_len = it->key_name.len;
+    snprintf(x->key_ns, sizeof(x->key_ns), "%s", it->key_namespace.ptr);
+    snprintf(x->key_name, sizeof(x->key_name), "%s", it->key_name.ptr);
+  }
   if (it->diag != NULL) {
     x->diag = *it->diag;
     sc_diag_format(it->diag, x->text, sizeof(x->text));
@@ -927,6 +935,47 @@ TEST(metadata_errors_name_the_object) {
 
 /* libyaml reports encoding errors by offset; the diagnostic must still carry the line of
  * the bad byte, not the first line of the document. */
+/* A rejected object's key is exact or unknown, never cut down to another object's key:
+ * diag's copies are truncated for display, key_namespace/key_name are not. */
+TEST(rejected_keys_exact_or_unknown) {
+  char ns64[65];
+  memset(ns64, 'n', 64);
+  ns64[64] = 0;
+  char doc[600];
+  snprintf(doc, sizeof(doc),
+           "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"x\","
+           "\"namespace\":\"%s\"},\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}",
+           ns64);
+  collect_t c = {0};
+  sc_parse_opts_t o = {.source = "test"};
+  ASSERT_EQ_INT(sc_parse_json(doc, strlen(doc), &o, collect_cb, &c), 0);
+  ASSERT_EQ_INT((int)c.n, 1);
+  ASSERT_EQ_INT(c.items[0].status, SC_ITEM_REJECTED);
+  ASSERT(c.items[0].key_known);
+  ASSERT_EQ_INT((int)c.items[0].key_ns_len, 64);
+  ASSERT_EQ_STR(c.items[0].key_ns, ns64);
+  ASSERT_EQ_STR(c.items[0].key_name, "x");
+  ASSERT(strlen(c.items[0].diag.namespace_) < 64); /* the display copy is cut */
+  collect_free(&c);
+
+  static const char nul_name[] =
+      "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"a\\u0000evil\","
+      "\"namespace\":\"default\"},\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}";
+  ASSERT_EQ_INT(sc_parse_json(nul_name, strlen(nul_name), &o, collect_cb, &c), 0);
+  ASSERT_EQ_INT((int)c.n, 1);
+  ASSERT_EQ_INT(c.items[0].status, SC_ITEM_REJECTED);
+  ASSERT(!c.items[0].key_known);
+  collect_free(&c);
+
+  static const char nul_ns[] =
+      "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"a\","
+      "\"namespace\":\"ns1\\u0000x\"},\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}";
+  ASSERT_EQ_INT(sc_parse_json(nul_ns, strlen(nul_ns), &o, collect_cb, &c), 0);
+  ASSERT_EQ_INT((int)c.n, 1);
+  ASSERT(!c.items[0].key_known);
+  collect_free(&c);
+}
+
 TEST(invalid_utf8_yaml_line) {
   const char *text = SVC_HDR "  externalName: \"caf\xff\"\n";
   collect_t c = {0};
@@ -988,6 +1037,7 @@ TEST_LIST = {
     TEST_ENTRY(unknown_kinds_skipped_not_rejected),
     TEST_ENTRY(rejected_valid_mix_keeps_good_objects),
     TEST_ENTRY(metadata_errors_name_the_object),
+    TEST_ENTRY(rejected_keys_exact_or_unknown),
     TEST_ENTRY(invalid_utf8_yaml_line),
     TEST_ENTRY(complex_yaml_keys_rejected),
     TEST_LIST_END,

@@ -73,10 +73,15 @@ typedef struct {
    * fields (kind, namespace, name) are meaningful. */
   sc_obj_t *obj;
   const sc_diag_t *diag; /* REJECTED and SKIPPED */
-  /* REJECTED: whether kind/namespace/name of the rejected object are known (they are
-   * then in key_kind and diag->namespace_/name). */
+  /* REJECTED: whether kind/namespace/name of the rejected object are known exactly (they
+   * are then in key_kind, key_namespace and key_name; diag's copies are for display and
+   * may be truncated). A name or namespace that is not a string, or holds a NUL byte,
+   * gives no key. */
   bool key_known;
   sc_kind_t key_kind;
+  /* OBJECT, and REJECTED with key_known: the object's exact key, valid during the
+   * callback only (NUL-terminated; "" for cluster-scoped kinds' namespace). */
+  sc_str_t key_namespace, key_name;
 } sc_parse_item_t;
 
 /* Return 0 to continue, anything else to stop parsing (returned by the parse call). */

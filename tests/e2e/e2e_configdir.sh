@@ -51,6 +51,24 @@ sleep 0.3
 check "invalid object: nothing deleted" 3 "$(info "$SNAP" .objects)"
 if [ "$(info "$SNAP" .rejected)" -ge 2 ]; then pass "rejections counted"; else fail "rejections not counted"; fi
 
+
+# A rejected object owns no key: a name with an embedded NUL, or a namespace one character
+# too long, must not be cut down to the key of a valid object that removing its file then
+# deletes. ns63 is the longest namespace there is (63 characters); the evil one has 64.
+NS63=$(printf 'n%.0s' $(seq 63))
+NSVC=$(info "$SNAP" .objectsByKind.Service)
+svc x "$NS63" 80 > "$DIR/x63.yaml"
+if wait_for 10 info_is "$SNAP" '.objectsByKind.Service' $((NSVC + 1)); then pass "a Service in a 63-character namespace"; else fail "x63.yaml not loaded"; fi
+REJ=$(info "$SNAP" .rejected)
+printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"a\\u0000evil","namespace":"ns1"},"spec":{"ports":[{"name":"http","port":80}]}}\n' > "$DIR/evil-nul.json"
+svc x "${NS63}n" 80 > "$DIR/evil-ns64.yaml"
+if wait_for 10 info_is "$SNAP" '.rejected' $((REJ + 2)); then pass "NUL name and 64-character namespace rejected"; else fail "rejections: $(info "$SNAP" .rejected), expected $((REJ + 2))"; fi
+rm "$DIR/evil-nul.json" "$DIR/evil-ns64.yaml"
+sleep 1
+check "removing the rejected objects' files deletes no valid object" $((NSVC + 1)) "$(info "$SNAP" .objectsByKind.Service)"
+rm "$DIR/x63.yaml"
+if wait_for 10 info_is "$SNAP" '.objectsByKind.Service' "$NSVC"; then pass "x63.yaml removed: its object deleted"; else fail "x63.yaml removed: $(info "$SNAP" .objectsByKind.Service) Services"; fi
+
 # remove a file: its objects go
 rm "$DIR/bc.yaml"
 if wait_for 10 info_is "$SNAP" '.objects' 1; then pass "file removed: its objects deleted"; else fail "file removed: $(info "$SNAP" .objects) objects"; fi
