@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +19,8 @@ struct sc_snapshot_writer_s {
   uint64_t head;
   uint64_t instance_id;
   uint64_t stale_readers;
-  char errmsg[320];
+  int lock_fd; /* DIR/writer.lock, flock()ed for the writer's life: one writer per directory */
+  char errmsg[400];
 };
 
 struct sc_snapshot_txn_s {
@@ -149,6 +151,45 @@ static int read_previous(sc_snapshot_writer_t *w) {
   return 0;
 }
 
+/* Takes the directory's writer lock: flock(LOCK_EX) on DIR/writer.lock, held until
+ * close (the kernel drops it when the process dies, so a killed engine leaves nothing
+ * stale). The holder writes its pid into the file, for the message another one gets. */
+static int lock_dir(sc_snapshot_writer_t *w, const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof(path), "%s/%s", dir, SC_SNAPSHOT_LOCK_NAME);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int err = errno;
+    snprintf(w->errmsg, sizeof(w->errmsg), "cannot open the lock file %.200s: %s", path,
+             strerror(err));
+    return -err;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    if (err == EWOULDBLOCK) {
+      char pid[32] = "";
+      ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+      pid[n > 0 ? n : 0] = 0;
+      pid[strcspn(pid, "\n")] = 0;
+      snprintf(w->errmsg, sizeof(w->errmsg),
+               "another engine writes this snapshot: %.200s is locked%s%.20s (one engine per "
+               "snapshot directory)", path, pid[0] ? " by pid " : "", pid);
+      close(fd);
+      return SC_EBUSY;
+    }
+    snprintf(w->errmsg, sizeof(w->errmsg), "cannot lock %.200s: %s", path, strerror(err));
+    close(fd);
+    return -err;
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+  /* Should this fail, the lock still holds; only a refused engine's message lacks the pid. */
+  bool pid_written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
+  (void)pid_written;
+  w->lock_fd = fd;
+  return 0;
+}
+
 int sc_snapshot_writer_open(const char *dir, const sc_snapshot_writer_opts_t *opts,
                             sc_snapshot_writer_t **out, char *errbuf, size_t errlen) {
   sc_snapshot_writer_t *w = sc__calloc(1, sizeof(*w));
@@ -158,11 +199,14 @@ int sc_snapshot_writer_open(const char *dir, const sc_snapshot_writer_opts_t *op
   w->map_size = opts && opts->initial_map_size ? opts->initial_map_size : (64u << 20);
   w->max_map_size = opts && opts->max_map_size ? opts->max_map_size : ((size_t)64 << 30);
   w->instance_id = random_id();
+  w->lock_fd = -1;
   if ((mrc = mkdir_p(dir)) != 0) {
     snprintf(w->errmsg, sizeof(w->errmsg), "cannot create %s: %s", dir, strerror(mrc));
     rc = -mrc;
     goto fail_dir;
   }
+  if ((rc = lock_dir(w, dir)) != 0)
+    goto fail_dir;
   if ((mrc = create_file_whole(w, dir)) != 0) {
     char what[300];
     snprintf(what, sizeof(what), "creating %.250s/data.mdb", dir);
@@ -202,6 +246,8 @@ fail_env:
 fail_dir:
   if (errbuf != NULL && errlen > 0)
     snprintf(errbuf, errlen, "%s", w->errmsg);
+  if (w->lock_fd >= 0)
+    close(w->lock_fd);
   sc__free(w);
   return rc;
 }
@@ -210,6 +256,7 @@ void sc_snapshot_writer_close(sc_snapshot_writer_t *w) {
   if (w == NULL)
     return;
   mdb_env_close(w->env);
+  close(w->lock_fd); /* releases the lock, after the last commit */
   sc__free(w);
 }
 

@@ -16,6 +16,8 @@
 
 #define SC_SNAPSHOT_MAGIC "scopecast-snapshot"
 #define SC_SNAPSHOT_FORMAT_VERSION 4u
+/* The writer's lock file in the snapshot directory (one writer per directory). */
+#define SC_SNAPSHOT_LOCK_NAME "writer.lock"
 
 /* Tables (snapshot/FORMAT.md). */
 #define SC_TABLE_SCOPES "scopes"       /* scope id -> JSON scope head */
@@ -63,9 +65,11 @@ typedef struct {
   bool no_sync;            /* skip fsync on commit (tests, benchmarks) */
 } sc_snapshot_writer_opts_t;
 
-/* Creates dir if needed, opens (or creates) the environment, clears stale reader slots
- * and reads the head version a previous engine left. A snapshot of another format
- * version fails with SC_EVERSION. On failure errbuf (if not NULL) says why. */
+/* Creates dir if needed, takes its writer lock (SC_SNAPSHOT_LOCK_NAME, held until close;
+ * SC_EBUSY, with the holder's pid in errbuf, when another writer holds it), opens (or
+ * creates) the environment, clears stale reader slots and reads the head version a
+ * previous engine left. A snapshot of another format version fails with SC_EVERSION. On
+ * failure errbuf (if not NULL) says why. */
 int sc_snapshot_writer_open(const char *dir, const sc_snapshot_writer_opts_t *opts,
                             sc_snapshot_writer_t **out, char *errbuf, size_t errlen);
 void sc_snapshot_writer_close(sc_snapshot_writer_t *w);
