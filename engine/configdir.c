@@ -266,6 +266,8 @@ static int scan(configdir_t *cd, bool initial) {
 
 static void rescan_cb(uv_timer_t *t) { scan(t->data, false); }
 
+static void configdir_reload(sc_source_t *s) { scan((configdir_t *)s, false); }
+
 static void fs_event_cb(uv_fs_event_t *h, const char *filename, int events, int status) {
   (void)filename;
   (void)events;
@@ -310,6 +312,7 @@ int sc__configdir_source_new(sc_engine_t *e, const char *dir) {
   snprintf(cd->source_name, sizeof(cd->source_name), "config-dir %s", dir);
   cd->base.name = cd->source_name;
   cd->base.close = configdir_close;
+  cd->base.reload = configdir_reload;
   uv_fs_event_init(e->loop, &cd->watcher);
   uv_timer_init(e->loop, &cd->debounce);
   uv_timer_init(e->loop, &cd->rescan);
@@ -324,6 +327,7 @@ int sc__configdir_source_new(sc_engine_t *e, const char *dir) {
     sc__engine_source_done(e, &cd->base, false);
     return 0;
   }
+  sc__engine_source_synced(e, &cd->base); /* the first scan is its initial state */
   int rc = uv_fs_event_start(&cd->watcher, fs_event_cb, cd->dir, 0);
   if (rc != 0)
     sc_log(&e->log, SC_LOG_WARN, "cannot watch %s (%s); rescanning every %llu ms", dir,

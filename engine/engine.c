@@ -21,6 +21,7 @@ void sc_engine_opts_init(sc_engine_opts_t *o) {
   o->reconnect_max_ms = 5000;
   o->rescan_ms = 5000;
   o->history_versions = 16;
+  o->sync_timeout_ms = 30000;
   o->log_level = SC_LOG_INFO;
 }
 
@@ -39,7 +40,8 @@ static void handle_closed(uv_handle_t *h) {
 
 static void close_engine_handles(sc_engine_t *e) {
   uv_handle_t *handles[] = {(uv_handle_t *)&e->quiet_timer, (uv_handle_t *)&e->max_timer,
-                            (uv_handle_t *)&e->sigint, (uv_handle_t *)&e->sigterm};
+                            (uv_handle_t *)&e->sync_timer, (uv_handle_t *)&e->sigint,
+                            (uv_handle_t *)&e->sigterm, (uv_handle_t *)&e->sighup};
   for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
     if (!uv_is_closing(handles[i]))
       uv_close(handles[i], handle_closed);
@@ -141,6 +143,18 @@ void sc__engine_flush(sc_engine_t *e) {
   e->stats.noops += noops;
   e->stats.unknown_deletes += unknown_deletes;
   double apply_ms = ms_since(t0);
+
+  if (!e->synced) {
+    /* Applied to the store (the batch's memory is free again), published once every
+     * input has delivered its initial state: the first publish computes every scope. */
+    if (nevents > 0)
+      sc_log(&e->log, SC_LOG_INFO,
+             "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; applied, published "
+             "once every input delivered its initial state (apply %.3f ms)",
+             nevents, changed, noops, unknown_deletes, apply_ms);
+    sc_changes_free(&changes);
+    return;
+  }
 
   if (changed == 0 && e->published_once && counters == e->counters_at_publish &&
       !e->publish_failed) {
@@ -248,6 +262,19 @@ void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
   batch_arm(e);
 }
 
+/* The rejection line; in JSON each part of the diagnostic is a field of its own. */
+static void log_rejected(sc_engine_t *e, const sc_diag_t *d, const char *line) {
+  char lineno[24], column[24];
+  snprintf(lineno, sizeof(lineno), "%" PRIu64, d->line);
+  snprintf(column, sizeof(column), "%" PRIu64, d->column);
+  sc_log_field_t fields[] = {{"source", d->source}, {"line", d->line ? lineno : ""},
+                             {"column", d->column ? column : ""}, {"kind", d->kind},
+                             {"namespace", d->namespace_}, {"name", d->name},
+                             {"field", d->field}, {"reason", d->reason}};
+  sc_log_fields(&e->log, SC_LOG_WARN, fields, sizeof(fields) / sizeof(fields[0]), "rejected %s",
+                line);
+}
+
 void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
   char line[1200];
   switch (item->status) {
@@ -259,7 +286,7 @@ void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
     if (item->key_known)
       e->stats.rejected_by_kind[item->key_kind]++;
     sc_diag_format(item->diag, line, sizeof(line));
-    sc_log(&e->log, SC_LOG_WARN, "rejected %s", line);
+    log_rejected(e, item->diag, line);
     batch_arm(e); /* the counters are published too */
     break;
   case SC_ITEM_SKIPPED:
@@ -286,8 +313,54 @@ void sc__engine_add_source(sc_engine_t *e, sc_source_t *s) {
 }
 
 static void maybe_finish_once(sc_engine_t *e) {
-  if (e->opts.once && e->active_sources == 0 && !e->stopping)
+  /* Not before every source exists: the first one done is not the last. */
+  if (e->opts.once && e->sources_started && e->active_sources == 0 && !e->stopping)
     sc_engine_stop(e);
+}
+
+/* Every input has delivered its initial state (or the wait is over): the first publish
+ * follows at once. */
+static void sync_complete(sc_engine_t *e) {
+  e->synced = true;
+  uv_timer_stop(&e->sync_timer);
+  if (!e->stopping)
+    uv_timer_start(&e->quiet_timer, batch_timer_cb, 0, 0);
+}
+
+static void check_synced(sc_engine_t *e) {
+  if (e->synced || !e->sources_started)
+    return;
+  for (sc_source_t *s = e->sources; s != NULL; s = s->next)
+    if (!s->synced)
+      return;
+  sc_log(&e->log, SC_LOG_INFO, "every input delivered its initial state: publishing");
+  sync_complete(e);
+}
+
+static void sync_timeout_cb(uv_timer_t *t) {
+  sc_engine_t *e = t->data;
+  char names[1024] = "";
+  size_t n = 0, len = 0;
+  for (sc_source_t *s = e->sources; s != NULL; s = s->next) {
+    if (s->synced)
+      continue;
+    int w = snprintf(names + len, sizeof(names) - len, "%s%s", n++ ? ", " : "", s->name);
+    if (w > 0)
+      len = (size_t)w >= sizeof(names) - len ? sizeof(names) - 1 : len + (size_t)w;
+  }
+  sc_log(&e->log, SC_LOG_WARN,
+         "sync: after %" PRIu64 " ms (--sync-timeout-ms), publishing without the initial state of "
+         "%zu input(s): %s",
+         e->opts.sync_timeout_ms, n, names);
+  sync_complete(e);
+}
+
+void sc__engine_source_synced(sc_engine_t *e, sc_source_t *s) {
+  if (s->synced)
+    return;
+  s->synced = true;
+  sc_log(&e->log, SC_LOG_INFO, "%s: initial state delivered", s->name);
+  check_synced(e);
 }
 
 void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
@@ -295,6 +368,7 @@ void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
     return;
   s->done = true;
   e->active_sources--;
+  sc__engine_source_synced(e, s);
   if (fatal) {
     e->fatal = true;
     sc_log(&e->log, SC_LOG_ERROR, "%s: input failed; stopping", s->name);
@@ -306,6 +380,20 @@ void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
+
+/* SIGHUP: every source looks at its input again (config dirs are rescanned) and the
+ * mesh config file is read again; what fails to read keeps what is in force. */
+static void sighup_cb(uv_signal_t *h, int signum) {
+  (void)signum;
+  sc_engine_t *e = h->data;
+  sc_log(&e->log, SC_LOG_INFO, "SIGHUP: rescanning the config directories%s",
+         e->opts.mesh_config_file ? " and reading the mesh config again" : "");
+  if (e->opts.mesh_config_file != NULL)
+    sc__meshfile_load(e, e->opts.mesh_config_file, false);
+  for (sc_source_t *s = e->sources; s != NULL; s = s->next)
+    if (s->reload != NULL && !s->done)
+      s->reload(s);
+}
 
 static void signal_cb(uv_signal_t *h, int signum) {
   sc_engine_t *e = h->data;
@@ -327,7 +415,8 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   if (e->opts.batch_max_bytes == 0)
     e->opts.batch_max_bytes = 1;
   e->log = (sc_logger_t){opts->log_stream ? opts->log_stream : stderr,
-                         (sc_log_level_t)opts->log_level, "scopecast"};
+                         (sc_log_level_t)opts->log_level, "scopecast",
+                         opts->log_json ? SC_LOG_JSON : SC_LOG_TEXT};
   e->parse_opts = (sc_parse_opts_t){.default_namespace = opts->default_namespace,
                                     .system_namespace = opts->system_namespace,
                                     .domain_suffix = opts->domain_suffix,
@@ -344,10 +433,13 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
     goto fail_store;
   uv_timer_init(loop, &e->quiet_timer);
   uv_timer_init(loop, &e->max_timer);
+  uv_timer_init(loop, &e->sync_timer);
   uv_signal_init(loop, &e->sigint);
   uv_signal_init(loop, &e->sigterm);
-  e->quiet_timer.data = e->max_timer.data = e->sigint.data = e->sigterm.data = e;
-  e->open_handles = 4;
+  uv_signal_init(loop, &e->sighup);
+  e->quiet_timer.data = e->max_timer.data = e->sync_timer.data = e;
+  e->sigint.data = e->sigterm.data = e->sighup.data = e;
+  e->open_handles = 6;
   sc_scopes_init(&e->scopes);
   e->scopes.history.keep = opts->history_versions;
   *out = e;
@@ -391,12 +483,13 @@ int sc_engine_start(sc_engine_t *e) {
   int rc;
   uv_signal_start(&e->sigint, signal_cb, SIGINT);
   uv_signal_start(&e->sigterm, signal_cb, SIGTERM);
+  uv_signal_start(&e->sighup, sighup_cb, SIGHUP);
   sc_log(&e->log, SC_LOG_INFO, "snapshot %s: head version %" PRIu64 ", map %zu bytes",
          e->opts.snapshot_dir, sc_snapshot_writer_head(e->snapshot),
          sc_snapshot_writer_map_size(e->snapshot));
   start_notify(e);
   if (e->opts.mesh_config_file != NULL &&
-      (rc = sc__meshfile_load(e, e->opts.mesh_config_file)) != 0)
+      (rc = sc__meshfile_load(e, e->opts.mesh_config_file, true)) != 0)
     return rc;
   for (size_t i = 0; i < e->opts.nconfig_dirs; i++)
     if ((rc = sc__configdir_source_new(e, e->opts.config_dirs[i])) != 0)
@@ -404,11 +497,16 @@ int sc_engine_start(sc_engine_t *e) {
   for (size_t i = 0; i < e->opts.nwatch_sources; i++)
     if ((rc = sc__watch_source_new(e, e->opts.watch_sources[i])) != 0)
       return rc;
-  /* A new snapshot is published at once, even without input, so that one always exists.
-   * One a previous run left is not replaced by an empty state before the inputs have
-   * said anything: frontends keep serving it until the first batch. */
-  if (e->npending == 0 && sc_snapshot_writer_head(e->snapshot) == 0)
-    uv_timer_start(&e->quiet_timer, batch_timer_cb, 0, 0);
+  /* The first publish waits for every input's initial state, so that no proxy is ever
+   * served a partial mesh; a snapshot a previous run left stays in place until then. */
+  e->sources_started = true;
+  check_synced(e);
+  if (!e->synced) {
+    if (e->opts.sync_timeout_ms == 0)
+      sync_complete(e);
+    else
+      uv_timer_start(&e->sync_timer, sync_timeout_cb, e->opts.sync_timeout_ms, 0);
+  }
   maybe_finish_once(e);
   return 0;
 }
@@ -417,6 +515,9 @@ void sc_engine_stop(sc_engine_t *e) {
   if (e->stopping)
     return;
   e->stopping = true;
+  if (!e->synced && !e->fatal)
+    sc_log(&e->log, SC_LOG_WARN, "stopping before every input delivered its initial state: "
+                                 "nothing more is published");
   if (!e->fatal)
     sc__engine_flush(e);
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
@@ -426,7 +527,11 @@ void sc_engine_stop(sc_engine_t *e) {
   close_engine_handles(e);
 }
 
-int sc_engine_exit_code(const sc_engine_t *e) { return e->fatal ? 1 : 0; }
+int sc_engine_exit_code(const sc_engine_t *e) {
+  if (e->fatal)
+    return 1;
+  return e->opts.strict && e->stats.rejected > 0 ? 3 : 0;
+}
 
 void sc_engine_del(sc_engine_t *e) {
   if (e == NULL)

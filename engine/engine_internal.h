@@ -22,8 +22,10 @@ struct sc_source_s {
   sc_source_t *next;
   sc_engine_t *engine;
   const char *name;  /* "watch tcp:127.0.0.1:9000", "config-dir /etc/x" */
-  bool done;         /* finished reading (--once) */
+  bool synced;       /* delivered its initial state (sc__engine_source_synced) */
+  bool done;         /* finished reading (--once), or failed for good */
   void (*close)(sc_source_t *s); /* closes handles; frees the source in the last close_cb */
+  void (*reload)(sc_source_t *s); /* SIGHUP: look at the input again (NULL: nothing to do) */
 };
 
 typedef struct {
@@ -45,7 +47,12 @@ struct sc_engine_s {
   size_t npending, cap_pending;
   size_t pending_bytes; /* what the pending events' objects hold (sc_obj_bytes) */
   uv_timer_t quiet_timer, max_timer;
-  uv_signal_t sigint, sigterm;
+  uv_timer_t sync_timer; /* --sync-timeout-ms: publish without the inputs still syncing */
+  uv_signal_t sigint, sigterm, sighup;
+  /* Nothing is published before every input delivered its initial state (or the sync
+   * timeout passed): a restarted engine keeps the old head in place until then. */
+  bool sources_started; /* every source of the options exists */
+  bool synced;
   bool published_once, stopping, stopped, fatal;
   bool publish_failed; /* the store is ahead of the snapshot: publish at the next chance */
   uint64_t counters_at_publish; /* rejected+skipped when last published */
@@ -60,8 +67,12 @@ void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj);
 /* Handles one parse result: queue objects, log and count rejects and skips. */
 void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item);
 void sc__engine_add_source(sc_engine_t *e, sc_source_t *s);
-/* A source has read its input to the end (--once), or failed for good (fatal). */
+/* A source has read its input to the end (--once), or failed for good (fatal); either
+ * way it is synced. */
 void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal);
+/* A source has delivered its initial state: a config dir its first scan, a file its size
+ * at start, a stream a BOOKMARK ending the initial events, or its end. */
+void sc__engine_source_synced(sc_engine_t *e, sc_source_t *s);
 /* Publishes the pending batch now. */
 void sc__engine_flush(sc_engine_t *e);
 sc_parse_opts_t sc__engine_parse_opts(const sc_engine_t *e, const char *source);
@@ -69,7 +80,9 @@ sc_parse_opts_t sc__engine_parse_opts(const sc_engine_t *e, const char *source);
 /* Sources. */
 int sc__watch_source_new(sc_engine_t *e, const char *spec);
 int sc__configdir_source_new(sc_engine_t *e, const char *dir);
-int sc__meshfile_load(sc_engine_t *e, const char *path);
+/* Reads the --mesh-config file and submits it; initial: a failure is fatal (at start),
+ * else it is logged and the mesh config in force stays (SIGHUP). */
+int sc__meshfile_load(sc_engine_t *e, const char *path, bool initial);
 
 /* Reads a whole file up to max bytes into a new buffer (free with sc__free). */
 int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,

@@ -72,14 +72,15 @@ int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *e
   return 0;
 }
 
-int sc__meshfile_load(sc_engine_t *e, const char *path) {
+int sc__meshfile_load(sc_engine_t *e, const char *path, bool initial) {
   char err[512];
   char *buf;
   size_t len;
   int rc = sc__read_file(path, e->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_ERROR, "--mesh-config: %s", err);
-    e->fatal = true;
+    sc_log(&e->log, SC_LOG_ERROR, "--mesh-config: %s%s", err,
+           initial ? "" : " (the mesh config in force stays)");
+    e->fatal |= initial;
     return rc;
   }
   char source[600];
@@ -92,8 +93,11 @@ int sc__meshfile_load(sc_engine_t *e, const char *path) {
   if (rc != 0) {
     char line[1200];
     sc_diag_format(&diag, line, sizeof(line));
-    sc_log(&e->log, SC_LOG_ERROR, "invalid mesh config: %s", line);
-    e->fatal = true;
+    sc_log(&e->log, SC_LOG_ERROR, "invalid mesh config: %s%s", line,
+           initial ? "" : " (the mesh config in force stays)");
+    e->fatal |= initial;
+    if (!initial)
+      e->stats.rejected++;
     return rc;
   }
   sc__engine_submit(e, SC_EVENT_ADDED, obj);

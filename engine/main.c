@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "notify.h"
 #include "scopecast/engine.h"
 #include "scopecast/error.h"
+#include "scopecast/snapshot.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -50,7 +52,20 @@ static void usage(FILE *out) {
           "                           (default 67108864)\n"
           "  --once                   read every input to its end, publish, exit 0 (also when\n"
           "                           objects were rejected; non-zero only when an input is\n"
-          "                           unreadable or the snapshot cannot be written)\n"
+          "                           unreadable or the snapshot cannot be written); needs at\n"
+          "                           least one --config-dir, --watch or --mesh-config\n"
+          "  --strict                 with --once: exit 3 when any object was rejected (the\n"
+          "                           accepted ones are still published): a CI gate\n"
+          "\n"
+          "Initial sync (no proxy is ever served a partial mesh):\n"
+          "  Nothing is published until every input has delivered its initial state: a\n"
+          "  config dir its first scan, the mesh file its content, a file: source its size at\n"
+          "  start, a stream (-, unix:, tcp:) a BOOKMARK event whose\n"
+          "  metadata.annotations[\"k8s.io/initial-events-end\"] is \"true\" (what the\n"
+          "  Kubernetes API sends after a watch's initial events) or its end. A snapshot an\n"
+          "  earlier engine left is served meanwhile.\n"
+          "  --sync-timeout-ms N       publish anyway N ms after start, with a warning naming\n"
+          "                           each input not yet synced (default 30000; 0: at once)\n"
           "\n"
           "Limits (no input can make the engine allocate without bound):\n"
           "  --max-object-bytes N     largest watch event (default 4194304)\n"
@@ -89,11 +104,25 @@ static void usage(FILE *out) {
           "Other:\n"
           "  --log-level LEVEL        debug, info, warning or error (default info); logs go to\n"
           "                           stderr, one line each\n"
+          "  --log-format FORMAT      text (default) or json: one object per line with time,\n"
+          "                           level, program, pid, message (and for a rejection: source,\n"
+          "                           line, column, kind, namespace, name, field, reason)\n"
+          "  --version                print the version and exit\n"
           "  -h, --help               this text\n"
           "\n"
           "Rejected objects are logged with source, line, kind, namespace/name, field and\n"
-          "reason; the last accepted version of the object stays in force. SIGINT/SIGTERM\n"
-          "publish the current batch and exit. Exit status: 0 ok, 1 fatal error, 2 usage.\n");
+          "reason; the last accepted version of the object stays in force.\n"
+          "\n"
+          "Signals: SIGINT/SIGTERM publish the current batch and exit 0. SIGHUP rescans the\n"
+          "config directories and reads the mesh config file again (a file that no longer\n"
+          "reads keeps what is in force).\n"
+          "\n"
+          "One engine per snapshot directory: it holds DIR/" SC_SNAPSHOT_LOCK_NAME " locked for\n"
+          "its life; another engine on DIR exits 1 at once, naming the holder's pid.\n"
+          "\n"
+          "Exit status: 0 ok, 1 fatal error (another engine holds the snapshot, an input\n"
+          "unreadable in --once, the snapshot unwritable), 2 usage, 3 --strict and an object\n"
+          "was rejected.\n");
 }
 
 static int parse_u64(const char *opt, const char *arg, uint64_t *out) {
@@ -112,8 +141,15 @@ enum {
   OPT_SNAPSHOT = 256, OPT_CONFIG_DIR, OPT_WATCH, OPT_MESH, OPT_DEFAULT_NS, OPT_SYSTEM_NS,
   OPT_DOMAIN, OPT_QUIET, OPT_MAX_MS, OPT_MAX_EVENTS, OPT_ONCE, OPT_MAX_OBJECT, OPT_MAX_FILE,
   OPT_MAX_DEPTH, OPT_RECONNECT, OPT_RESCAN, OPT_MAP_SIZE, OPT_MAX_SIZE, OPT_NO_SYNC,
-  OPT_LOG_LEVEL, OPT_HISTORY, OPT_NOTIFY, OPT_MAX_BYTES
+  OPT_LOG_LEVEL, OPT_HISTORY, OPT_NOTIFY, OPT_MAX_BYTES, OPT_STRICT, OPT_SYNC_TIMEOUT,
+  OPT_LOG_FORMAT, OPT_VERSION
 };
+
+static void close_left_over(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
 
 int main(int argc, char **argv) {
   static const struct option long_opts[] = {
@@ -129,6 +165,8 @@ int main(int argc, char **argv) {
       {"batch-max-events", required_argument, NULL, OPT_MAX_EVENTS},
       {"batch-max-bytes", required_argument, NULL, OPT_MAX_BYTES},
       {"once", no_argument, NULL, OPT_ONCE},
+      {"strict", no_argument, NULL, OPT_STRICT},
+      {"sync-timeout-ms", required_argument, NULL, OPT_SYNC_TIMEOUT},
       {"max-object-bytes", required_argument, NULL, OPT_MAX_OBJECT},
       {"max-file-bytes", required_argument, NULL, OPT_MAX_FILE},
       {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
@@ -140,6 +178,8 @@ int main(int argc, char **argv) {
       {"history", required_argument, NULL, OPT_HISTORY},
       {"notify", required_argument, NULL, OPT_NOTIFY},
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+      {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+      {"version", no_argument, NULL, OPT_VERSION},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   sc_engine_opts_t o;
@@ -162,6 +202,22 @@ int main(int argc, char **argv) {
     case OPT_SYSTEM_NS: o.system_namespace = optarg; break;
     case OPT_DOMAIN: o.domain_suffix = optarg; break;
     case OPT_ONCE: o.once = true; break;
+    case OPT_STRICT: o.strict = true; break;
+    case OPT_SYNC_TIMEOUT: bad |= parse_u64("--sync-timeout-ms", optarg, &o.sync_timeout_ms); break;
+    case OPT_LOG_FORMAT: {
+      int f = sc_log_format_parse(optarg);
+      if (f < 0) {
+        fprintf(stderr, "scopecast: --log-format: \"%s\" is not text or json\n", optarg);
+        bad = 1;
+      }
+      o.log_json = f == SC_LOG_JSON;
+      break;
+    }
+    case OPT_VERSION:
+      printf("scopecast %s (snapshot format %u)\n", SC_VERSION, SC_SNAPSHOT_FORMAT_VERSION);
+      free(dirs);
+      free(watches);
+      return 0;
     case OPT_NO_SYNC: o.snapshot_no_sync = true; break;
     case OPT_NOTIFY:
       o.notify_disabled = strcmp(optarg, "none") == 0;
@@ -234,6 +290,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "scopecast: unexpected argument \"%s\"\n", argv[optind]);
     bad = 1;
   }
+  if (!bad && o.once && o.nconfig_dirs == 0 && o.nwatch_sources == 0 &&
+      o.mesh_config_file == NULL) {
+    fprintf(stderr, "scopecast: --once needs an input: --config-dir, --watch or --mesh-config\n");
+    bad = 1;
+  }
+  if (!bad && o.strict && !o.once) {
+    fprintf(stderr, "scopecast: --strict goes with --once\n");
+    bad = 1;
+  }
   if (!bad && (o.batch_max_events == 0 || o.batch_max_bytes == 0 || o.max_object_bytes == 0 ||
                o.max_depth == 0)) {
     fprintf(stderr, "scopecast: --batch-max-events, --batch-max-bytes, --max-object-bytes and "
@@ -265,8 +330,8 @@ int main(int argc, char **argv) {
     status = rc != 0 ? 1 : sc_engine_exit_code(engine);
     sc_engine_del(engine);
   }
-  uv_walk(&loop, NULL, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT); /* let any last close callbacks run */
+  uv_walk(&loop, close_left_over, NULL); /* none should be left; never leave one open */
+  uv_run(&loop, UV_RUN_DEFAULT);          /* let any last close callbacks run */
   uv_loop_close(&loop);
   free(dirs);
   free(watches);

@@ -40,6 +40,7 @@ typedef struct {
   uv_fs_t read_req;
   uv_file fd;
   int64_t file_offset;
+  int64_t sync_offset; /* a file's size at start: read up to it, its initial state is in */
   bool read_pending;
   bool closing;
   int open_handles;
@@ -72,6 +73,8 @@ static void handle_closed(uv_handle_t *h) {
 static int item_cb(void *arg, const sc_parse_item_t *item) {
   watch_t *w = arg;
   sc__engine_item(w->base.engine, item);
+  if (item->event == SC_EVENT_BOOKMARK && item->initial_events_end)
+    sc__engine_source_synced(w->base.engine, &w->base);
   return 0;
 }
 
@@ -138,6 +141,7 @@ static void close_stream(watch_t *w) {
 static void stream_lost(watch_t *w, int status) {
   sc_engine_t *e = w->base.engine;
   end_of_input(w);
+  sc__engine_source_synced(e, &w->base); /* the end of a stream is its initial state too */
   if (status != UV_EOF)
     sc_log(&e->log, SC_LOG_WARN, "%s: read failed: %s", w->name, uv_strerror(status));
   if (e->opts.once || w->kind == WATCH_STDIN) {
@@ -245,6 +249,35 @@ static void file_read(watch_t *w);
 
 static void follow_timer_cb(uv_timer_t *t) { file_read(t->data); }
 
+/* Follows the name, as tail -F does: once the file read to its end is no longer the one
+ * at PATH (log rotation, `mv tmp PATH`, a ConfigMap volume's ..data swap), the new one is
+ * read from its start as a new stream of events. While PATH is missing or cannot be
+ * opened, the old file is followed. Returns whether it switched. */
+static bool file_reopen_if_replaced(watch_t *w) {
+  sc_engine_t *e = w->base.engine;
+  struct stat now, cur;
+  if (stat(w->path, &now) != 0 || fstat(w->fd, &cur) != 0 ||
+      (now.st_ino == cur.st_ino && now.st_dev == cur.st_dev))
+    return false;
+  uv_fs_t req;
+  int fd = uv_fs_open(NULL, &req, w->path, O_RDONLY | O_CLOEXEC, 0, NULL);
+  uv_fs_req_cleanup(&req);
+  if (fd < 0) {
+    sc_log(&e->log, SC_LOG_WARN, "%s: %s was replaced but cannot be opened: %s; following the old file",
+           w->name, w->path, uv_strerror(fd));
+    return false;
+  }
+  end_of_input(w); /* a last event without its newline */
+  uv_fs_close(NULL, &req, w->fd, NULL);
+  uv_fs_req_cleanup(&req);
+  w->fd = fd;
+  w->file_offset = 0;
+  sc_framer_reset(&w->framer);
+  sc_log(&e->log, SC_LOG_INFO, "%s: %s was replaced (a new file): reading it from the start",
+         w->name, w->path);
+  return true;
+}
+
 static void file_read_cb(uv_fs_t *req) {
   watch_t *w = req->data;
   sc_engine_t *e = w->base.engine;
@@ -258,6 +291,8 @@ static void file_read_cb(uv_fs_t *req) {
   if (n > 0) {
     w->file_offset += n;
     feed(w, w->buf, (size_t)n);
+    if (w->sync_offset >= 0 && w->file_offset >= w->sync_offset)
+      sc__engine_source_synced(e, &w->base);
     file_read(w);
     return;
   }
@@ -271,6 +306,11 @@ static void file_read_cb(uv_fs_t *req) {
   if (e->opts.once || w->kind == WATCH_STDIN) {
     end_of_input(w);
     sc__engine_source_done(e, &w->base, false);
+    return;
+  }
+  sc__engine_source_synced(e, &w->base);
+  if (w->kind == WATCH_FILE && file_reopen_if_replaced(w)) {
+    file_read(w);
     return;
   }
   struct stat st;
@@ -380,6 +420,7 @@ int sc__watch_source_new(sc_engine_t *e, const char *spec) {
   w->base.name = w->name;
   w->base.close = watch_close;
   w->fd = -1;
+  w->sync_offset = -1; /* streams: a BOOKMARK ending the initial events, or their end */
   w->backoff_ms = WATCH_BACKOFF_MIN_MS;
   sc_framer_init(&w->framer, e->opts.max_object_bytes);
   uv_timer_init(e->loop, &w->timer);
@@ -398,6 +439,10 @@ int sc__watch_source_new(sc_engine_t *e, const char *spec) {
     } else {
       w->stream_is_file = true;
       w->fd = 0;
+      struct stat st;
+      w->sync_offset = fstat(0, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+      if (w->sync_offset == 0)
+        sc__engine_source_synced(e, &w->base);
       file_read(w);
       return 0;
     }
@@ -418,6 +463,10 @@ int sc__watch_source_new(sc_engine_t *e, const char *spec) {
     }
     w->fd = fd;
     w->stream_is_file = true;
+    struct stat st;
+    w->sync_offset = fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
+    if (w->sync_offset == 0)
+      sc__engine_source_synced(e, &w->base);
     file_read(w);
     return 0;
   }

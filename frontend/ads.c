@@ -56,6 +56,9 @@ typedef struct stream_s {
   sc_view_t *view;
   uint64_t nonce;
   type_state_t types[SC_XDS__TYPES];
+  /* Type URLs not served that this stream asked for, logged once each (hashes). */
+  uint64_t unknown_types[8];
+  unsigned nunknown_types;
   /* The types owed in the current push cycle (bit per type): those due when it began, each
    * sent once in ADS order before a new cycle begins, as Istio pushes every type of one
    * push in order; so clusters that change faster than a slow stream reads never keep its
@@ -295,6 +298,17 @@ static bool start(stream_t *s, ProtobufCMessage *req, const Envoy__Config__Core_
     sc_log(ads->log, SC_LOG_WARN, "%s: invalid node: %s", sc_h2_call_peer(s->call), err);
     protobuf_c_message_free_unpacked(req, NULL);
     finish(s, SC_GRPC_INVALID_ARGUMENT, err);
+    return false;
+  }
+  if (s->proxy.router) {
+    /* A gateway given a sidecar's scope would serve the wrong listeners: refuse it, and
+     * say so, until gateway configuration is generated. */
+    ads->stats.gateways_refused++;
+    sc_log(ads->log, SC_LOG_WARN, "%s: node %s is a gateway (router): not served, only sidecars are",
+           sc_h2_call_peer(s->call), node->id);
+    protobuf_c_message_free_unpacked(req, NULL);
+    finish(s, SC_GRPC_UNIMPLEMENTED,
+           "scopecast serves sidecars only: gateway (router) configuration is not implemented");
     return false;
   }
   s->first = req; /* the proxy's strings point into it */
@@ -865,6 +879,23 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   return added || (full_state && removed);
 }
 
+/* A request for a type this frontend does not serve: ignored, counted, and logged at
+ * warning once per stream and type (the first few types a stream asks for). */
+static void unknown_type(stream_t *s, const char *type_url) {
+  s->ads->stats.unknown_type_requests++;
+  uint64_t h = XXH3_64bits(type_url, strlen(type_url));
+  for (unsigned i = 0; i < s->nunknown_types; i++)
+    if (s->unknown_types[i] == h)
+      return;
+  size_t cap = sizeof(s->unknown_types) / sizeof(s->unknown_types[0]);
+  if (s->nunknown_types == cap)
+    return; /* logged enough for one stream; still counted */
+  s->unknown_types[s->nunknown_types++] = h;
+  sc_log(s->ads->log, SC_LOG_WARN, "%.*s: type %s is not served: its requests are ignored%s",
+         (int)s->proxy.id.len, s->proxy.id.ptr, type_url,
+         s->nunknown_types == cap ? " (further types of this stream are not logged)" : "");
+}
+
 /* The type a request is for; -1 when it names none the frontend serves (ignored, the
  * stream stays) or none at all (the stream ends: ADS needs it). */
 static int request_type(stream_t *s, const char *type_url) {
@@ -874,8 +905,7 @@ static int request_type(stream_t *s, const char *type_url) {
   }
   int t = sc_xds_type_by_name(type_url);
   if (t < 0)
-    sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: type %s is not served: ignored", (int)s->proxy.id.len, s->proxy.id.ptr,
-           type_url);
+    unknown_type(s, type_url);
   return t;
 }
 

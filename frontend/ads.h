@@ -29,6 +29,8 @@ typedef struct {
 
 typedef struct {
   uint64_t streams, streams_total, pushes, acks, nacks, oversize_skipped, invalid_nodes;
+  uint64_t gateways_refused;     /* streams of router~ nodes ended with UNIMPLEMENTED */
+  uint64_t unknown_type_requests; /* requests for type URLs not served (ignored) */
 } sc_ads_stats_t;
 
 int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out);

@@ -876,6 +876,15 @@ static void free_listener(uv_handle_t *h) {
   free(l);
 }
 
+int sc_h2_server_check_address(const char *addr, char *err, size_t errlen) {
+  struct sockaddr_storage sa;
+  if (strncmp(addr, "unix:", 5) == 0 ? addr[5] != 0 : parse_hostport(addr, &sa) == 0)
+    return 0;
+  snprintf(err, errlen, "cannot listen on %s: not HOST:PORT, [IPV6]:PORT or unix:PATH (HOST an IP address)",
+           addr);
+  return SC_EINVAL;
+}
+
 int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen) {
   listener_t *l = calloc(1, sizeof(*l));
   if (l == NULL || (l->name = strdup(addr)) == NULL) {

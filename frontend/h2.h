@@ -56,6 +56,8 @@ typedef struct {
 
 int sc_h2_server_new(uv_loop_t *loop, const sc_h2_limits_t *limits, const sc_h2_handlers_t *handlers, void *app,
                      const sc_logger_t *log, sc_h2_server_t **out);
+/* Whether addr is a form sc_h2_server_listen takes (nothing is bound). */
+int sc_h2_server_check_address(const char *addr, char *err, size_t errlen);
 /* Listens on "HOST:PORT" ("[V6]:PORT") or "unix:PATH". On failure err says why. */
 int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen);
 /* Graceful shutdown: stops listening, sends GOAWAY, ends every call with status (14) and

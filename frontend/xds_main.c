@@ -18,6 +18,7 @@
 #include "h2.h"
 #include "log.h"
 #include "scopecast/error.h"
+#include "scopecast/snapshot.h"
 #include "views.h"
 
 #define WAKEUP_SAMPLES 4096
@@ -33,6 +34,7 @@ typedef struct {
   sc_h2_limits_t limits;
   sc_ads_opts_t ads;
   sc_log_level_t level;
+  sc_log_format_t log_format;
 } options_t;
 
 typedef struct {
@@ -44,7 +46,9 @@ typedef struct {
   sc_ads_t *ads;
   sc_h2_server_t *server;
   uv_timer_t poll, stats;
-  uv_signal_t sigterm, sigint, sigusr1;
+  uv_signal_t sigterm, sigint, sigusr1, sighup;
+  bool listening; /* bound once a head is served: never an empty answer, never a peer's
+                     connections taken before there is something to serve */
   /* The engine's commit notifications. */
   uv_pipe_t notify;
   bool notify_open, notify_connecting;
@@ -55,6 +59,7 @@ typedef struct {
   uint32_t wakeup_us[WAKEUP_SAMPLES];
   size_t nwakeup;
   bool draining;
+  int exit_code;
 } frontend_t;
 
 static void usage(FILE *out) {
@@ -66,7 +71,10 @@ static void usage(FILE *out) {
           "\n"
           "  --snapshot DIR             the engine's snapshot directory (may not exist yet)\n"
           "  --listen ADDR              HOST:PORT or [IPV6]:PORT (SO_REUSEPORT), or unix:PATH\n"
-          "                             (repeatable, at most 16)\n"
+          "                             (repeatable, at most 16). Bound only once the frontend\n"
+          "                             serves a head: started before the engine (or on a wrong\n"
+          "                             directory) it takes no connection from its SO_REUSEPORT\n"
+          "                             peers and never answers with an empty configuration\n"
           "  --notify PATH              the engine's commit notifications (default DIR/notify.sock);\n"
           "                             reconnected every --poll-ms while the engine is down\n"
           "  --poll-ms N                poll the snapshot head every N ms (default 1000)\n"
@@ -95,9 +103,22 @@ static void usage(FILE *out) {
           "Operation:\n"
           "  --stats-interval-ms N      print a stats line every N ms (default 60000; also on SIGUSR1)\n"
           "  --log-level L              debug, info, warning or error (default info)\n"
+          "  --log-format F             text (default) or json: one object per line with time,\n"
+          "                             level, program, pid and message\n"
+          "  --version                  print the version and exit\n"
           "  -h, --help                 this text\n"
           "\n"
-          "SIGTERM/SIGINT: GOAWAY, every stream ends with UNAVAILABLE (14), exit 0.\n");
+          "Nodes: sidecars are served; a gateway's stream (node id router~...) ends with\n"
+          "UNIMPLEMENTED (12), logged and counted: gateway configuration is not generated.\n"
+          "Requests for type URLs other than CDS, EDS, LDS and RDS are ignored, counted, and\n"
+          "logged at warning once per stream and type.\n"
+          "\n"
+          "Signals: SIGTERM/SIGINT: GOAWAY, every stream ends with UNAVAILABLE (14), exit 0.\n"
+          "SIGHUP: reads the snapshot's head again and reconnects to the commit notifications\n"
+          "(the snapshot is the only file a frontend reads); it does not exit. SIGUSR1: a\n"
+          "stats line.\n"
+          "\n"
+          "Exit status: 0 after SIGTERM/SIGINT, 1 when a listener cannot be bound, 2 usage.\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out) {
@@ -125,6 +146,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
       {"max-connection-age-grace-ms", required_argument, NULL, 'A'},
       {"stats-interval-ms", required_argument, NULL, 'S'},
       {"log-level", required_argument, NULL, 'L'},
+      {"log-format", required_argument, NULL, 'F'},
+      {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   *o = (options_t){.poll_ms = 1000, .stats_interval_ms = 60000, .level = SC_LOG_INFO};
@@ -133,7 +156,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
   int c, idx = 0;
   while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
     uint64_t v = 0;
-    if (c != 's' && c != 'l' && c != 'n' && c != 'L' && c != 'h' && c != '?' && !parse_u64(optarg, &v)) {
+    if (c != 's' && c != 'l' && c != 'n' && c != 'L' && c != 'F' && c != 'V' && c != 'h' && c != '?' &&
+        !parse_u64(optarg, &v)) {
       fprintf(stderr, "scopecast-xds: --%s wants a non-negative integer, got \"%s\"\n", long_opts[idx].name, optarg);
       return 2;
     }
@@ -171,6 +195,18 @@ static int parse_options(int argc, char **argv, options_t *o) {
         return 2;
       }
       break;
+    case 'F': {
+      int f = sc_log_format_parse(optarg);
+      if (f < 0) {
+        fprintf(stderr, "scopecast-xds: --log-format: \"%s\" is not text or json\n", optarg);
+        return 2;
+      }
+      o->log_format = (sc_log_format_t)f;
+      break;
+    }
+    case 'V':
+      printf("scopecast-xds %s (snapshot format %u)\n", SC_VERSION, SC_SNAPSHOT_FORMAT_VERSION);
+      return 1;
     case 'h': usage(stdout); return 1;
     default: usage(stderr); return 2;
     }
@@ -185,10 +221,34 @@ static int parse_options(int argc, char **argv, options_t *o) {
 
 /* ---- following the snapshot ------------------------------------------------------------ */
 
+static void nothing_left(void *arg) { (void)arg; }
+static void on_drained(void *arg);
+
+/* Binds every --listen address, once a head is served. A failure ends the frontend
+ * (exit 1), as it would have at start. */
+static void start_listening(frontend_t *f) {
+  if (f->listening || f->draining || !sc_views_ready(f->views))
+    return;
+  f->listening = true;
+  for (int i = 0; i < f->opt.nlisten; i++) {
+    char err[512];
+    if (sc_h2_server_listen(f->server, f->opt.listen[i], err, sizeof(err)) != 0) {
+      sc_log(&f->log, SC_LOG_ERROR, "%s", err);
+      f->exit_code = 1;
+      f->draining = true;
+      sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", on_drained, f); /* closes the listeners */
+      return;
+    }
+    sc_log(&f->log, SC_LOG_INFO, "listening on %s (serving head version %" PRIu64 ")", f->opt.listen[i],
+           sc_views_head(f->views));
+  }
+}
+
 static void catch_up(frontend_t *f) {
   uint64_t before = sc_views_head(f->views);
   sc_views_refresh(f->views);
   sc_ads_service(f->ads);
+  start_listening(f);
   if (sc_views_head(f->views) != before) {
     sc_views_stats_t vs;
     sc_views_stats(f->views, &vs);
@@ -329,6 +389,8 @@ static void print_stats(frontend_t *f) {
     json_object_set_new(o, "lists", json_integer((json_int_t)vs.lists));
     json_object_set_new(o, "gathers", json_integer((json_int_t)vs.gathers));
     json_object_set_new(o, "last_refresh_ms", json_real(vs.last_refresh_ms));
+    json_object_set_new(o, "gateways_refused", json_integer((json_int_t)a.gateways_refused));
+    json_object_set_new(o, "unknown_type_requests", json_integer((json_int_t)a.unknown_type_requests));
   }
   char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   if (line != NULL) {
@@ -357,7 +419,17 @@ static void on_drained(void *arg) {
   uv_close((uv_handle_t *)&f->sigterm, NULL);
   uv_close((uv_handle_t *)&f->sigint, NULL);
   uv_close((uv_handle_t *)&f->sigusr1, NULL);
+  uv_close((uv_handle_t *)&f->sighup, NULL);
   notify_close(f);
+}
+
+static void on_sighup(uv_signal_t *s, int signum) {
+  (void)signum;
+  frontend_t *f = s->data;
+  sc_log(&f->log, SC_LOG_INFO, "SIGHUP: reading the snapshot head again (serving head version %" PRIu64 ")",
+         sc_views_head(f->views));
+  notify_connect(f);
+  catch_up(f);
 }
 
 static void on_terminate(uv_signal_t *s, int signum) {
@@ -369,8 +441,6 @@ static void on_terminate(uv_signal_t *s, int signum) {
   print_stats(f);
   sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "server shutting down", on_drained, f);
 }
-
-static void nothing_left(void *arg) { (void)arg; }
 
 int main(int argc, char **argv) {
   frontend_t *f = calloc(1, sizeof(*f));
@@ -386,7 +456,7 @@ int main(int argc, char **argv) {
     sprintf(f->opt.notify_path, "%s/notify.sock", f->opt.snapshot);
   signal(SIGPIPE, SIG_IGN);
   snprintf(f->prog, sizeof(f->prog), "scopecast-xds[%d]", (int)getpid());
-  f->log = (sc_logger_t){stderr, f->opt.level, f->prog};
+  f->log = (sc_logger_t){stderr, f->opt.level, f->prog, f->opt.log_format};
   f->loop = uv_default_loop();
   srand((unsigned)(getpid() ^ time(NULL)));
   sc_h2_handlers_t handlers = {sc_ads_open, sc_ads_message, sc_ads_writable, sc_ads_closed};
@@ -397,15 +467,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   sc_views_set_listener(f->views, sc_ads_views_changed, f->ads);
-  for (int i = 0; i < f->opt.nlisten; i++) {
+  for (int i = 0; i < f->opt.nlisten; i++) { /* what can be told before binding */
     char err[512];
-    if (sc_h2_server_listen(f->server, f->opt.listen[i], err, sizeof(err)) != 0) {
+    if (sc_h2_server_check_address(f->opt.listen[i], err, sizeof(err)) != 0) {
       sc_log(&f->log, SC_LOG_ERROR, "%s", err);
-      sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL); /* closes the listeners */
-      rc = 1;
+      sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL);
+      rc = 2;
       goto done;
     }
-    sc_log(&f->log, SC_LOG_INFO, "listening on %s", f->opt.listen[i]);
   }
   uv_timer_init(f->loop, &f->poll);
   uv_timer_init(f->loop, &f->stats);
@@ -413,18 +482,22 @@ int main(int argc, char **argv) {
   uv_signal_init(f->loop, &f->sigterm);
   uv_signal_init(f->loop, &f->sigint);
   uv_signal_init(f->loop, &f->sigusr1);
-  f->sigterm.data = f->sigint.data = f->sigusr1.data = f;
+  uv_signal_init(f->loop, &f->sighup);
+  f->sigterm.data = f->sigint.data = f->sigusr1.data = f->sighup.data = f;
+  uv_signal_start(&f->sighup, on_sighup, SIGHUP);
   uv_signal_start(&f->sigterm, on_terminate, SIGTERM);
   uv_signal_start(&f->sigint, on_terminate, SIGINT);
   uv_signal_start(&f->sigusr1, on_sigusr1, SIGUSR1);
   catch_up(f);
   if (!sc_views_ready(f->views))
-    sc_log(&f->log, SC_LOG_WARN, "no snapshot in %s yet: waiting for the engine", f->opt.snapshot);
+    sc_log(&f->log, SC_LOG_WARN, "no snapshot in %s yet: waiting for the engine before listening",
+           f->opt.snapshot);
   notify_connect(f);
   uv_timer_start(&f->poll, on_poll, f->opt.poll_ms, f->opt.poll_ms);
   if (f->opt.stats_interval_ms > 0)
     uv_timer_start(&f->stats, on_stats, f->opt.stats_interval_ms, f->opt.stats_interval_ms);
   uv_run(f->loop, UV_RUN_DEFAULT);
+  rc = f->exit_code;
 done:
   sc_h2_server_free(f->server);
   uv_run(f->loop, UV_RUN_DEFAULT); /* the server's last handle */

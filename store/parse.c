@@ -69,7 +69,7 @@ static void diag_init(sc_diag_t *diag, const sc_parse_opts_t *o, const sc_node_t
 
 static int report(parse_ctx_t *c, sc_item_status_t status, sc_obj_t *obj, const sc_diag_t *diag,
                   bool key_known, sc_kind_t kind) {
-  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind, {"", 0}, {"", 0}};
+  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind, {"", 0}, {"", 0}, false};
   if (obj != NULL) {
     item.key_namespace = obj->namespace_;
     item.key_name = obj->name;
@@ -85,7 +85,7 @@ static int reject(parse_ctx_t *c, const sc_diag_t *diag, bool key_known, sc_kind
 /* A rejection of an object whose exact key is known (kind, ns, name: never truncated). */
 static int reject_key(parse_ctx_t *c, const sc_diag_t *diag, sc_kind_t kind, sc_str_t ns,
                       sc_str_t name) {
-  sc_parse_item_t item = {SC_ITEM_REJECTED, c->event, NULL, diag, true, kind, ns, name};
+  sc_parse_item_t item = {SC_ITEM_REJECTED, c->event, NULL, diag, true, kind, ns, name, false};
   return c->cb(c->arg, &item);
 }
 
@@ -562,7 +562,15 @@ int sc_parse_watch_event(const char *buf, size_t len, const sc_parse_opts_t *opt
     snprintf(diag.reason, sizeof(diag.reason), "%s%.200s",
              event == SC_EVENT_ERROR ? "watch ERROR event: " : "bookmark",
              event == SC_EVENT_ERROR && msg && msg->type == SC_NODE_SCALAR ? msg->text : "");
-    rc = report(&c, SC_ITEM_SKIPPED, NULL, &diag, false, SC_KIND_SERVICE);
+    sc_parse_item_t item = {SC_ITEM_SKIPPED, c.event, NULL, &diag, false, SC_KIND_SERVICE,
+                            {"", 0}, {"", 0}, false};
+    if (event == SC_EVENT_BOOKMARK) {
+      const sc_node_t *end = sc__map_get(
+          sc__map_get(sc__map_get(object, "metadata"), "annotations"), "k8s.io/initial-events-end");
+      item.initial_events_end = end != NULL && end->type == SC_NODE_SCALAR &&
+                                strcmp(end->text, "true") == 0;
+    }
+    rc = c.cb(c.arg, &item);
   } else if (sc__node_is_null(object) || object->type != SC_NODE_MAP) {
     snprintf(diag.field, sizeof(diag.field), "object");
     snprintf(diag.reason, sizeof(diag.reason), "%s",

@@ -176,7 +176,7 @@ TEST(subscriber_bound) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   FILE *log = tmpfile();
-  sc_logger_t logger = {log, SC_LOG_WARN, "test"};
+  sc_logger_t logger = {log, SC_LOG_WARN, "test", SC_LOG_TEXT};
   sc_notify_t *n;
   sc_notify_opts_t o = {.path = path, .max_subscribers = 2, .head_version = 3, .log = &logger};
   ASSERT_EQ_INT(sc_notify_new(&loop, &o, &n, NULL, 0), 0);

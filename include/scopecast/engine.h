@@ -27,6 +27,9 @@ typedef struct {
   size_t batch_max_events;            /* ... or at this many events */
   size_t batch_max_bytes;             /* ... or when its events hold this much memory */
   bool once;                          /* read every input to its end, publish, stop */
+  bool strict;                        /* with once: exit code 3 when an object was rejected */
+  uint64_t sync_timeout_ms;           /* publish at most this long after start without the
+                                         initial state of inputs still syncing (0: at once) */
   size_t max_object_bytes;            /* one watch event / object */
   size_t max_file_bytes;              /* one manifest file */
   unsigned max_depth;                 /* nesting of one document */
@@ -42,6 +45,7 @@ typedef struct {
                                          still put together (0: only the latest) */
   FILE *log_stream;                   /* NULL: stderr */
   int log_level;                      /* 0 debug, 1 info, 2 warning, 3 error */
+  bool log_json;                      /* one JSON object per line instead of text */
 } sc_engine_opts_t;
 
 /* Sets every option to its default. */
@@ -54,8 +58,8 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
 int sc_engine_start(sc_engine_t *e);
 /* Publishes what is pending, then closes every handle so that uv_run returns. */
 void sc_engine_stop(sc_engine_t *e);
-/* 0 after a clean run, non-zero after a fatal error (unreadable input in --once mode,
- * a snapshot that cannot be written). */
+/* 0 after a clean run; 1 after a fatal error (unreadable input in --once mode, a
+ * snapshot that cannot be written); 3 with strict when an object was rejected. */
 int sc_engine_exit_code(const sc_engine_t *e);
 /* Frees the engine; call after uv_run has returned. */
 void sc_engine_del(sc_engine_t *e);

@@ -82,6 +82,9 @@ typedef struct {
   /* OBJECT, and REJECTED with key_known: the object's exact key, valid during the
    * callback only (NUL-terminated; "" for cluster-scoped kinds' namespace). */
   sc_str_t key_namespace, key_name;
+  /* A BOOKMARK that ends a watch's initial events (sendInitialEvents=true): its object's
+   * metadata.annotations["k8s.io/initial-events-end"] is "true". */
+  bool initial_events_end;
 } sc_parse_item_t;
 
 /* Return 0 to continue, anything else to stop parsing (returned by the parse call). */

@@ -29,7 +29,8 @@ check "unreadable watch file in --once: exit 1" 1 $?
 check_contains "unreadable watch file: says why" "$WORK/e.txt" "cannot open"
 "$SCOPECAST" --snapshot "$WORK/s" --config-dir "$WORK/no-such-dir" --once 2> "$WORK/e.txt"
 check "unreadable config dir: exit 1" 1 $?
-"$SCOPECAST" --snapshot /proc/scopecast-cannot-write --once 2> "$WORK/e.txt"
+mkdir -p "$WORK/empty"
+"$SCOPECAST" --snapshot /proc/scopecast-cannot-write --config-dir "$WORK/empty" --once 2> "$WORK/e.txt"
 check "unwritable snapshot: exit 1" 1 $?
 check_contains "unwritable snapshot: says why" "$WORK/e.txt" "cannot open snapshot"
 printf 'outboundTrafficPolicy:\n  mode: NEVER\n' > "$WORK/bad-mesh.yaml"

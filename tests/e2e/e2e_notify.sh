@@ -153,7 +153,8 @@ check "--notify PATH: the current head on connect" "$(head_of "$WORK/s3")" "$(cu
 emit_event "$WORK/s3" "$WORK/ev3.jsonl" "$(svc y)"
 expect_notice "--notify PATH: a notice per commit" "$WORK/p.out" "$(head_of "$WORK/s3")"
 # Another engine must not take over a socket someone listens on.
-"$SCOPECAST" --snapshot "$WORK/s3b" --once --notify "$WORK/custom.sock" 2> "$WORK/live.log"
+mkdir -p "$WORK/empty"
+"$SCOPECAST" --snapshot "$WORK/s3b" --config-dir "$WORK/empty" --once --notify "$WORK/custom.sock" 2> "$WORK/live.log"
 check "live socket: the other engine still runs (--once exits 0)" 0 $?
 check_contains "live socket: a clear warning" "$WORK/live.log" \
   "warning: notify: $WORK/custom.sock is in use: another process"
@@ -209,7 +210,7 @@ check "regular file: left untouched" "not a socket" "$(cat "$WORK/s5/notify.sock
 
 # A path too long for a unix socket: a warning, not a failure.
 LONG=$WORK/$(printf 'x%.0s' $(seq 1 120)).sock
-"$SCOPECAST" --snapshot "$WORK/s6" --once --notify "$LONG" 2> "$WORK/long.log"
+"$SCOPECAST" --snapshot "$WORK/s6" --config-dir "$WORK/empty" --once --notify "$LONG" 2> "$WORK/long.log"
 check "long path: --once still exits 0" 0 $?
 check_contains "long path: says why" "$WORK/long.log" "a unix socket path has at most 107 bytes"
 check "long path: published" 1 "$(head_of "$WORK/s6")"
