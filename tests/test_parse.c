@@ -1,7 +1,8 @@
 /* Parsing every kind scopecast reads, from YAML, from JSON and from watch events
  * (semantics.md section 1), plus the document-level behaviour: multi-document YAML,
  * Lists, syntax errors confined to one document, default namespaces, spec hashes, and the
- * shared Istio fixtures. */
+ * project's fixtures (tests/fixtures: the shop mesh and the validation corpus). Istio's own
+ * samples are read as an extra only where SC_SHARED_DIR holds them. */
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 
 #ifndef SC_SHARED_DIR
 #define SC_SHARED_DIR "../shared"
+#endif
+#ifndef SC_FIXTURES_DIR
+#define SC_FIXTURES_DIR SC_SOURCE_DIR "/tests/fixtures"
 #endif
 
 /* JSON written as C tokens: the preprocessor turns it into a string literal, escaping the
@@ -2575,7 +2579,7 @@ TEST(spec_hash_namespace_written_or_defaulted) {
   ASSERT_EQ_U64(implicit, explicit_ns);
 }
 
-/* ---- shared fixtures --------------------------------------------------------------------- */
+/* ---- the project's fixtures (tests/fixtures) --------------------------------------------- */
 
 static int parse_file(collect_t *c, const char *path, const char *ns) {
   size_t len = 0;
@@ -2599,186 +2603,595 @@ static const sc_obj_t *find_obj(const collect_t *c, sc_kind_t kind, const char *
   return NULL;
 }
 
-TEST(fixture_bookinfo) {
+/* The .yaml files of a directory, sorted (readdir's order is the file system's). */
+typedef struct {
+  char names[64][128];
+  size_t n;
+} yaml_files_t;
+
+static int name_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static int list_yaml(const char *dir_path, yaml_files_t *out) {
+  out->n = 0;
+  DIR *dir = opendir(dir_path);
+  if (dir == NULL) {
+    fprintf(stderr, "  cannot open %s\n", dir_path);
+    return -1;
+  }
+  struct dirent *de;
+  while ((de = readdir(dir)) != NULL) {
+    size_t n = strlen(de->d_name);
+    if (n < 6 || strcmp(de->d_name + n - 5, ".yaml") != 0)
+      continue;
+    if (out->n == sizeof(out->names) / sizeof(out->names[0]) || n >= sizeof(out->names[0])) {
+      closedir(dir);
+      fprintf(stderr, "  too many or too long file names in %s\n", dir_path);
+      return -1;
+    }
+    memcpy(out->names[out->n++], de->d_name, n + 1);
+  }
+  closedir(dir);
+  qsort(out->names, out->n, sizeof(out->names[0]), name_cmp);
+  return 0;
+}
+
+TEST(fixture_shop) {
+  /* The shop's platform file: four Services; ServiceAccounts, Deployments and an ordinary
+   * ConfigMap are kinds scopecast does not read. */
   collect_t c = {0};
-  ASSERT_EQ_INT(parse_file(&c, SC_SHARED_DIR "/fixtures/istio/bookinfo/bookinfo.yaml", "default"),
-                0);
+  ASSERT_EQ_INT(parse_file(&c, SC_FIXTURES_DIR "/shop/shop.yaml", "default"), 0);
   ASSERT(!c.bad);
   if (count_status(&c, SC_ITEM_REJECTED) != 0)
     dump(&c);
   ASSERT_EQ_INT(count_status(&c, SC_ITEM_REJECTED), 0);
   ASSERT_EQ_INT(count_kind(&c, SC_KIND_SERVICE), 4);
   ASSERT_EQ_INT(count_status(&c, SC_ITEM_OBJECT), 4);
-  /* 4 ServiceAccounts and 6 Deployments are unknown kinds. */
-  ASSERT_EQ_INT(count_status(&c, SC_ITEM_SKIPPED), 10);
-  size_t sa = 0, dep = 0;
+  ASSERT_EQ_INT(count_status(&c, SC_ITEM_SKIPPED), 11);
+  size_t sa = 0, dep = 0, cm = 0;
   for (size_t i = 0; i < c.n; i++) {
     if (c.items[i].status != SC_ITEM_SKIPPED)
       continue;
-    ASSERT_CONTAINS(c.items[i].text, "unknown kind");
     sa += strstr(c.items[i].text, "v1/ServiceAccount") != NULL;
     dep += strstr(c.items[i].text, "apps/v1/Deployment") != NULL;
+    cm += strstr(c.items[i].text, "ConfigMap") != NULL;
+    /* A skip names the file and the object. */
+    ASSERT_CONTAINS(c.items[i].text, "shop/shop.yaml:");
   }
   ASSERT_EQ_INT(sa, 4);
   ASSERT_EQ_INT(dep, 6);
-  static const char *const names[] = {"details", "ratings", "reviews", "productpage"};
+  ASSERT_EQ_INT(cm, 1);
+  static const char *const names[] = {"storefront", "catalog", "pricing", "inventory"};
   for (size_t i = 0; i < 4; i++) {
     const sc_obj_t *s = find_obj(&c, SC_KIND_SERVICE, names[i]);
     ASSERT(s != NULL);
     ASSERT_STR(s->namespace_, "default");
     ASSERT_EQ_INT(s->u.service.nports, 1);
-    ASSERT_EQ_INT(s->u.service.ports[0].port, 9080);
+    ASSERT_EQ_INT(s->u.service.ports[0].port, 8080);
     ASSERT_STR(s->u.service.ports[0].name, "http");
     ASSERT_EQ_INT(s->u.service.ports[0].protocol, SC_PROTO_HTTP);
     ASSERT_STR(*sc_labels_get(&s->u.service.selector, "app"), names[i]);
     ASSERT_STR(*sc_labels_get(&s->labels, "service"), names[i]);
   }
-  const sc_obj_t *pp = find_obj(&c, SC_KIND_SERVICE, "productpage");
-  ASSERT(pp != NULL);
-  ASSERT_STR(pp->u.service.hostname, "productpage.default.svc.cluster.local");
+  const sc_obj_t *pricing = find_obj(&c, SC_KIND_SERVICE, "pricing");
+  ASSERT(pricing != NULL);
+  ASSERT_STR(pricing->u.service.hostname, "pricing.default.svc.cluster.local");
   collect_free(&c);
 }
 
-TEST(fixture_bookinfo_networking) {
+TEST(fixture_shop_workloads_and_sidecars) {
+  collect_t c = {0};
+  ASSERT_EQ_INT(parse_file(&c, SC_FIXTURES_DIR "/shop/workloads.yaml", "default"), 0);
+  ASSERT(!c.bad);
+  ASSERT_EQ_INT(count_status(&c, SC_ITEM_OBJECT), c.n);
+  ASSERT_EQ_INT(count_kind(&c, SC_KIND_POD), 6);
+  ASSERT_EQ_INT(count_kind(&c, SC_KIND_ENDPOINT_SLICE), 4);
+  const sc_obj_t *pod = find_obj(&c, SC_KIND_POD, "pricing-v3-6c9f8");
+  ASSERT(pod != NULL);
+  ASSERT_STR(*sc_labels_get(&pod->labels, "version"), "v3");
+  ASSERT_EQ_INT(pod->u.pod.ips.n, 1);
+  ASSERT_STR(pod->u.pod.ips.items[0], "10.40.0.14");
+  const sc_obj_t *es = find_obj(&c, SC_KIND_ENDPOINT_SLICE, "pricing-7xk2p");
+  ASSERT(es != NULL);
+  ASSERT_STR(es->u.endpoint_slice.service_name, "pricing");
+  ASSERT_STR(es->u.endpoint_slice.address_type, "IPv4");
+  ASSERT_EQ_INT(es->u.endpoint_slice.nendpoints, 3);
+  ASSERT_EQ_INT(es->u.endpoint_slice.endpoints[2].ready, SC_TRI_TRUE);
+  ASSERT_STR(es->u.endpoint_slice.endpoints[2].target_name, "pricing-v3-6c9f8");
+  ASSERT_EQ_INT(es->u.endpoint_slice.nports, 1);
+  ASSERT_EQ_INT(es->u.endpoint_slice.ports[0].port, 8080);
+  collect_free(&c);
+
+  ASSERT_EQ_INT(parse_file(&c, SC_FIXTURES_DIR "/shop/sidecars.yaml", "default"), 0);
+  ASSERT(!c.bad);
+  ASSERT_EQ_INT(c.n, 2);
+  ASSERT_EQ_INT(count_kind(&c, SC_KIND_SIDECAR), 2);
+  const sc_obj_t *def = find_obj(&c, SC_KIND_SIDECAR, "default");
+  ASSERT(def != NULL);
+  ASSERT(!def->u.sidecar.has_workload_selector);
+  ASSERT_EQ_INT(def->u.sidecar.negress, 1);
+  ASSERT_EQ_INT(def->u.sidecar.egress[0].hosts.n, 2);
+  const sc_obj_t *inv = find_obj(&c, SC_KIND_SIDECAR, "inventory");
+  ASSERT(inv != NULL);
+  ASSERT(inv->u.sidecar.has_workload_selector);
+  ASSERT_STR(*sc_labels_get(&inv->u.sidecar.workload_selector, "app"), "inventory");
+  ASSERT_EQ_INT(inv->u.sidecar.ningress, 1);
+  ASSERT_STR(inv->u.sidecar.ingress[0].default_endpoint, "127.0.0.1:8080");
+  ASSERT_EQ_INT(inv->u.sidecar.negress, 2);
+  ASSERT(inv->u.sidecar.egress[0].has_port && !inv->u.sidecar.egress[1].has_port);
+  ASSERT_EQ_INT(inv->u.sidecar.egress[0].port.number, 8080);
+  ASSERT(inv->u.sidecar.has_outbound_traffic_policy);
+  ASSERT_EQ_INT(inv->u.sidecar.outbound_mode, SC_OUTBOUND_ALLOW_ANY);
+  collect_free(&c);
+}
+
+TEST(fixture_shop_networking) {
   static const struct {
     const char *file;
     unsigned vs, dr, se;
   } files[] = {
       {"destination-rule-all-mtls.yaml", 0, 4, 0},
       {"destination-rule-all.yaml", 0, 4, 0},
-      {"destination-rule-reviews.yaml", 0, 1, 0},
-      {"egress-rule-google-apis.yaml", 1, 1, 1},
-      {"fault-injection-details-v1.yaml", 1, 1, 0},
+      {"destination-rule-pricing.yaml", 0, 1, 0},
+      {"egress-payments-gateway.yaml", 1, 1, 1},
+      {"fault-injection-catalog-v1.yaml", 1, 1, 0},
       {"virtual-service-all-v1.yaml", 4, 0, 0},
-      {"virtual-service-details-v2.yaml", 1, 0, 0},
-      {"virtual-service-ratings-test-abort.yaml", 1, 0, 0},
-      {"virtual-service-ratings-test-delay.yaml", 1, 0, 0},
-      {"virtual-service-reviews-50-v3.yaml", 1, 0, 0},
-      {"virtual-service-reviews-80-20.yaml", 1, 0, 0},
-      {"virtual-service-reviews-90-10.yaml", 1, 0, 0},
-      {"virtual-service-reviews-jason-v2-v3.yaml", 1, 0, 0},
-      {"virtual-service-reviews-test-v2.yaml", 1, 0, 0},
-      {"virtual-service-reviews-v2-v3.yaml", 1, 0, 0},
-      {"virtual-service-reviews-v3.yaml", 1, 0, 0},
+      {"virtual-service-catalog-v2.yaml", 1, 0, 0},
+      {"virtual-service-inventory-test-abort.yaml", 1, 0, 0},
+      {"virtual-service-inventory-test-delay.yaml", 1, 0, 0},
+      {"virtual-service-pricing-50-v3.yaml", 1, 0, 0},
+      {"virtual-service-pricing-80-20.yaml", 1, 0, 0},
+      {"virtual-service-pricing-90-10.yaml", 1, 0, 0},
+      {"virtual-service-pricing-test-v2.yaml", 1, 0, 0},
+      {"virtual-service-pricing-tester-v2-v3.yaml", 1, 0, 0},
+      {"virtual-service-pricing-v2-v3.yaml", 1, 0, 0},
+      {"virtual-service-pricing-v3.yaml", 1, 0, 0},
   };
+  /* The table lists every file of the directory. */
+  yaml_files_t dir;
+  ASSERT_EQ_INT(list_yaml(SC_FIXTURES_DIR "/shop/networking", &dir), 0);
+  ASSERT_EQ_INT(dir.n, sizeof(files) / sizeof(files[0]));
   size_t total = 0;
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    ASSERT_EQ_STR(dir.names[i], files[i].file);
     char path[512];
-    snprintf(path, sizeof(path), "%s/fixtures/istio/bookinfo/networking/%s", SC_SHARED_DIR,
-             files[i].file);
+    snprintf(path, sizeof(path), "%s/shop/networking/%s", SC_FIXTURES_DIR, files[i].file);
     collect_t c = {0};
     ASSERT_EQ_INT(parse_file(&c, path, "default"), 0);
     if (count_status(&c, SC_ITEM_OBJECT) != c.n) {
       fprintf(stderr, "  %s:\n", files[i].file);
       dump(&c);
     }
+    ASSERT(!c.bad);
     ASSERT_EQ_INT(count_status(&c, SC_ITEM_OBJECT), c.n);
     ASSERT_EQ_INT(count_kind(&c, SC_KIND_VIRTUAL_SERVICE), files[i].vs);
     ASSERT_EQ_INT(count_kind(&c, SC_KIND_DESTINATION_RULE), files[i].dr);
     ASSERT_EQ_INT(count_kind(&c, SC_KIND_SERVICE_ENTRY), files[i].se);
     total += c.n;
 
-    if (strcmp(files[i].file, "virtual-service-reviews-90-10.yaml") == 0) {
-      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "reviews");
+    if (strcmp(files[i].file, "virtual-service-pricing-90-10.yaml") == 0) {
+      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "pricing");
       ASSERT(vs != NULL);
-      ASSERT_STR(vs->u.virtual_service.hosts.items[0], "reviews.default.svc.cluster.local");
-      ASSERT_EQ_INT(vs->u.virtual_service.http[0].nroute, 2);
-      ASSERT_EQ_INT(vs->u.virtual_service.http[0].route[0].weight, 90);
-      ASSERT_EQ_INT(vs->u.virtual_service.http[0].route[1].weight, 10);
-      ASSERT_STR(vs->u.virtual_service.http[0].route[1].destination.subset, "v2");
-    }
-    if (strcmp(files[i].file, "virtual-service-ratings-test-delay.yaml") == 0) {
-      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "ratings");
-      ASSERT(vs != NULL);
+      ASSERT_STR(vs->u.virtual_service.hosts.items[0], "pricing.default.svc.cluster.local");
       const sc_http_route_t *r = &vs->u.virtual_service.http[0];
-      ASSERT(r->has_fault && r->fault.has_delay);
-      ASSERT_EQ_INT(r->fault.fixed_delay, 7000000000LL);
-      ASSERT(r->fault.delay_percentage == 100.0);
-      ASSERT_EQ_INT(r->match[0].headers.items[0].match.kind, SC_MATCH_EXACT);
-      ASSERT_STR(r->match[0].headers.items[0].match.value, "jason");
+      ASSERT_EQ_INT(r->nroute, 2);
+      ASSERT_EQ_INT(r->route[0].weight, 90);
+      ASSERT_EQ_INT(r->route[1].weight, 10);
+      ASSERT_STR(r->route[0].destination.subset, "v1");
+      ASSERT_STR(r->route[1].destination.subset, "v2");
+      ASSERT_EQ_INT(r->timeout, 3000000000LL);
+      ASSERT(r->has_retries);
+      ASSERT_EQ_INT(r->retries.attempts, 2);
+      ASSERT_EQ_INT(r->retries.per_try_timeout, 1000000000LL);
+      ASSERT_STR(r->retries.retry_on, "5xx,reset");
     }
-    if (strcmp(files[i].file, "fault-injection-details-v1.yaml") == 0) {
-      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "details");
+    if (strcmp(files[i].file, "virtual-service-inventory-test-delay.yaml") == 0) {
+      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "inventory");
+      ASSERT(vs != NULL);
+      ASSERT_EQ_INT(vs->u.virtual_service.nhttp, 2);
+      const sc_http_route_t *r = &vs->u.virtual_service.http[0];
+      ASSERT(r->has_fault && r->fault.has_delay && !r->fault.has_abort);
+      ASSERT_EQ_INT(r->fault.fixed_delay, 5000000000LL);
+      ASSERT(r->fault.delay_percentage == 100.0);
+      ASSERT_STR(r->match[0].headers.items[0].name, "x-shop-tester");
+      ASSERT_EQ_INT(r->match[0].headers.items[0].match.kind, SC_MATCH_EXACT);
+      ASSERT_STR(r->match[0].headers.items[0].match.value, "qa");
+      ASSERT(!vs->u.virtual_service.http[1].has_fault);
+    }
+    if (strcmp(files[i].file, "virtual-service-inventory-test-abort.yaml") == 0) {
+      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "inventory");
       ASSERT(vs != NULL);
       const sc_http_route_t *r = &vs->u.virtual_service.http[0];
       ASSERT(r->has_fault && r->fault.has_abort && !r->fault.has_delay);
-      ASSERT_EQ_INT(r->fault.http_status, 555);
-      ASSERT(r->fault.abort_percentage == 100.0);
+      ASSERT_EQ_INT(r->fault.http_status, 500);
     }
-    if (strcmp(files[i].file, "egress-rule-google-apis.yaml") == 0) {
-      const sc_obj_t *dr = find_obj(&c, SC_KIND_DESTINATION_RULE, "originate-tls-for-googleapis");
+    if (strcmp(files[i].file, "fault-injection-catalog-v1.yaml") == 0) {
+      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "catalog");
+      ASSERT(vs != NULL);
+      const sc_http_route_t *r = &vs->u.virtual_service.http[0];
+      ASSERT_EQ_INT(r->nmatch, 0);
+      ASSERT(r->has_fault && r->fault.has_abort && !r->fault.has_delay);
+      ASSERT_EQ_INT(r->fault.http_status, 503);
+      ASSERT(r->fault.abort_percentage == 100.0);
+      const sc_obj_t *dr = find_obj(&c, SC_KIND_DESTINATION_RULE, "catalog");
       ASSERT(dr != NULL);
-      ASSERT_STR(dr->u.destination_rule.host, "www.googleapis.com");
+      ASSERT_EQ_INT(dr->u.destination_rule.nsubsets, 1);
+    }
+    if (strcmp(files[i].file, "egress-payments-gateway.yaml") == 0) {
+      const sc_obj_t *dr = find_obj(&c, SC_KIND_DESTINATION_RULE, "payments-tls-origination");
+      ASSERT(dr != NULL);
+      ASSERT_STR(dr->u.destination_rule.host, "api.payments.example.com");
       ASSERT_EQ_INT(dr->u.destination_rule.traffic_policy.policy.load_balancer.simple,
-                    SC_LB_ROUND_ROBIN);
+                    SC_LB_LEAST_REQUEST);
       ASSERT_EQ_INT(dr->u.destination_rule.traffic_policy.nport_level, 1);
       ASSERT_EQ_INT(dr->u.destination_rule.traffic_policy.port_level[0].policy.tls.mode,
                     SC_TLS_SIMPLE);
-      const sc_obj_t *se = find_obj(&c, SC_KIND_SERVICE_ENTRY, "googleapis");
+      const sc_obj_t *se = find_obj(&c, SC_KIND_SERVICE_ENTRY, "payments-gateway");
       ASSERT(se != NULL);
       ASSERT_EQ_INT(se->u.service_entry.resolution, SC_RESOLUTION_DNS);
+      ASSERT_EQ_INT(se->u.service_entry.location, SC_LOCATION_MESH_EXTERNAL);
       ASSERT_EQ_INT(se->u.service_entry.nports, 2);
-      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "rewrite-port-for-googleapis");
+      ASSERT_EQ_INT(se->u.service_entry.ports[1].protocol, SC_PROTO_HTTPS);
+      const sc_obj_t *vs = find_obj(&c, SC_KIND_VIRTUAL_SERVICE, "payments-port-rewrite");
       ASSERT(vs != NULL);
-      ASSERT_STR(vs->u.virtual_service.hosts.items[0], "www.googleapis.com");
+      ASSERT_STR(vs->u.virtual_service.hosts.items[0], "api.payments.example.com");
       ASSERT_EQ_INT(vs->u.virtual_service.http[0].match[0].port, 80);
       ASSERT_EQ_INT(vs->u.virtual_service.http[0].route[0].destination.port, 443);
     }
     if (strcmp(files[i].file, "destination-rule-all-mtls.yaml") == 0) {
-      const sc_obj_t *dr = find_obj(&c, SC_KIND_DESTINATION_RULE, "reviews");
+      const sc_obj_t *dr = find_obj(&c, SC_KIND_DESTINATION_RULE, "pricing");
       ASSERT(dr != NULL);
       ASSERT_EQ_INT(dr->u.destination_rule.traffic_policy.policy.tls.mode, SC_TLS_ISTIO_MUTUAL);
       ASSERT_EQ_INT(dr->u.destination_rule.nsubsets, 3);
       ASSERT_STR(dr->u.destination_rule.subsets[2].name, "v3");
+      ASSERT_STR(*sc_labels_get(&dr->u.destination_rule.subsets[2].labels, "version"), "v3");
+      const sc_obj_t *inv = find_obj(&c, SC_KIND_DESTINATION_RULE, "inventory");
+      ASSERT(inv != NULL);
+      ASSERT_EQ_INT(inv->u.destination_rule.nsubsets, 3);
+      ASSERT_STR(inv->u.destination_rule.subsets[2].name, "v2-postgres");
     }
     collect_free(&c);
   }
   ASSERT_EQ_INT(total, 28);
 }
 
-TEST(fixture_validation_dataset_all_accepted) {
-  const char *dir_path = SC_SHARED_DIR "/fixtures/istio/validation-dataset";
-  DIR *dir = opendir(dir_path);
-  ASSERT(dir != NULL);
-  size_t files = 0, objects = 0;
+TEST(fixture_validation_versions_accepted_and_equal) {
+  /* The same Sidecar, ServiceEntry, VirtualService and DestinationRule under v1alpha3,
+   * v1beta1 and v1: each accepted, and each version decodes to the same content. */
+  const char *dir_path = SC_FIXTURES_DIR "/validation/versions";
+  yaml_files_t dir;
+  ASSERT_EQ_INT(list_yaml(dir_path, &dir), 0);
+  ASSERT_EQ_INT(dir.n, 12);
   uint64_t hashes[4][3] = {{0}}; /* kind x version */
-  struct dirent *de;
-  while ((de = readdir(dir)) != NULL) {
-    size_t n = strlen(de->d_name);
-    if (n < 6 || strcmp(de->d_name + n - 5, ".yaml") != 0)
-      continue;
+  for (size_t f = 0; f < dir.n; f++) {
+    const char *name = dir.names[f];
     char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
+    snprintf(path, sizeof(path), "%s/%s", dir_path, name);
     collect_t c = {0};
     int rc = parse_file(&c, path, "default");
-    if (rc != 0 || c.n == 0 || count_status(&c, SC_ITEM_OBJECT) != c.n) {
-      fprintf(stderr, "  %s:\n", de->d_name);
+    if (rc != 0 || c.n != 1 || count_status(&c, SC_ITEM_OBJECT) != c.n) {
+      fprintf(stderr, "  %s:\n", name);
       dump(&c);
     }
     ASSERT_EQ_INT(rc, 0);
     ASSERT(!c.bad);
-    ASSERT(c.n > 0);
-    ASSERT_EQ_INT(count_status(&c, SC_ITEM_OBJECT), c.n);
-    files++;
-    objects += c.n;
-    /* The same object under v1alpha3, v1beta1 and v1 decodes to the same content. */
-    int k = strstr(de->d_name, "DestinationRule") ? 0
-            : strstr(de->d_name, "ServiceEntry") ? 1
-            : strstr(de->d_name, "Sidecar")      ? 2
-            : strstr(de->d_name, "VirtualService") ? 3
-                                                   : -1;
-    int v = strstr(de->d_name, "v1alpha3") ? 0 : strstr(de->d_name, "v1beta1") ? 1 : 2;
-    if (k >= 0 && c.n == 1)
-      hashes[k][v] = c.items[0].obj->spec_hash;
+    ASSERT_EQ_INT(c.n, 1);
+    ASSERT_EQ_INT(c.items[0].status, SC_ITEM_OBJECT);
+    int k = strstr(name, "DestinationRule")  ? 0
+            : strstr(name, "ServiceEntry")   ? 1
+            : strstr(name, "Sidecar")        ? 2
+            : strstr(name, "VirtualService") ? 3
+                                             : -1;
+    int v = strstr(name, "v1alpha3") ? 0 : strstr(name, "v1beta1") ? 1 : 2;
+    static const sc_kind_t kinds[] = {SC_KIND_DESTINATION_RULE, SC_KIND_SERVICE_ENTRY,
+                                      SC_KIND_SIDECAR, SC_KIND_VIRTUAL_SERVICE};
+    ASSERT(k >= 0);
+    ASSERT_EQ_INT(c.items[0].obj->kind, kinds[k]);
+    ASSERT_EQ_U64(hashes[k][v], 0); /* one file per kind and version */
+    hashes[k][v] = c.items[0].obj->spec_hash;
     collect_free(&c);
   }
-  closedir(dir);
-  ASSERT(files >= 12);
-  ASSERT(objects >= files);
   for (int k = 0; k < 4; k++) {
     ASSERT_NE_U64(hashes[k][0], 0);
     ASSERT_EQ_U64(hashes[k][0], hashes[k][1]);
     ASSERT_EQ_U64(hashes[k][0], hashes[k][2]);
+  }
+}
+
+TEST(fixture_validation_valid_every_kind) {
+  /* Valid objects of every kind scopecast reads, beyond the basic forms: all accepted. */
+  const char *dir_path = SC_FIXTURES_DIR "/validation/valid";
+  yaml_files_t dir;
+  ASSERT_EQ_INT(list_yaml(dir_path, &dir), 0);
+  ASSERT(dir.n >= 2);
+  size_t per_kind[SC_KIND__COUNT] = {0};
+  collect_t all = {0};
+  for (size_t f = 0; f < dir.n; f++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir_path, dir.names[f]);
+    size_t before = all.n;
+    int rc = parse_file(&all, path, "default");
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT(all.n > before);
+  }
+  ASSERT(!all.bad);
+  if (count_status(&all, SC_ITEM_OBJECT) != all.n)
+    dump(&all);
+  ASSERT_EQ_INT(count_status(&all, SC_ITEM_OBJECT), all.n);
+  for (size_t i = 0; i < all.n; i++)
+    per_kind[all.items[i].obj->kind]++;
+  for (int k = 0; k < SC_KIND__COUNT; k++) {
+    if (per_kind[k] == 0)
+      fprintf(stderr, "  no valid %s in %s\n", sc_kind_name((sc_kind_t)k), dir_path);
+    ASSERT(per_kind[k] > 0);
+  }
+  const sc_obj_t *headless = find_obj(&all, SC_KIND_SERVICE, "sessions");
+  ASSERT(headless != NULL && headless->u.service.headless);
+  const sc_obj_t *ext = find_obj(&all, SC_KIND_SERVICE, "tax-rates");
+  ASSERT(ext != NULL);
+  ASSERT_EQ_INT(ext->u.service.type, SC_SVC_EXTERNAL_NAME);
+  ASSERT_STR(ext->u.service.external_name, "rates.tax-office.example");
+  const sc_obj_t *checkout = find_obj(&all, SC_KIND_SERVICE, "checkout");
+  ASSERT(checkout != NULL);
+  ASSERT_EQ_INT(checkout->u.service.nports, 3);
+  ASSERT_EQ_INT(checkout->u.service.ports[1].protocol, SC_PROTO_GRPC);
+  ASSERT_EQ_INT(checkout->u.service.export_to.n, 2);
+  const sc_obj_t *pod = find_obj(&all, SC_KIND_POD, "checkout-5d8b7-q2m4r");
+  ASSERT(pod != NULL);
+  ASSERT_EQ_INT(pod->u.pod.ips.n, 2);
+  ASSERT_STR(pod->u.pod.ips.items[1], "fd00:40::21");
+  const sc_obj_t *v6 = find_obj(&all, SC_KIND_ENDPOINT_SLICE, "checkout-v6");
+  ASSERT(v6 != NULL);
+  ASSERT_STR(v6->u.endpoint_slice.address_type, "IPv6");
+  const sc_obj_t *vms = find_obj(&all, SC_KIND_SERVICE_ENTRY, "warehouse-vms");
+  ASSERT(vms != NULL);
+  ASSERT_EQ_INT(vms->u.service_entry.resolution, SC_RESOLUTION_STATIC);
+  ASSERT_EQ_INT(vms->u.service_entry.location, SC_LOCATION_MESH_INTERNAL);
+  ASSERT_EQ_INT(vms->u.service_entry.nendpoints, 2);
+  const sc_obj_t *sel = find_obj(&all, SC_KIND_SERVICE_ENTRY, "shop-workloads");
+  ASSERT(sel != NULL && sel->u.service_entry.has_workload_selector);
+  const sc_obj_t *routes = find_obj(&all, SC_KIND_VIRTUAL_SERVICE, "warehouse-routes");
+  ASSERT(routes != NULL);
+  ASSERT_EQ_INT(routes->u.virtual_service.ntcp, 1);
+  ASSERT_EQ_INT(routes->u.virtual_service.ntls, 1);
+  const sc_obj_t *vs = find_obj(&all, SC_KIND_VIRTUAL_SERVICE, "checkout");
+  ASSERT(vs != NULL);
+  ASSERT_EQ_INT(vs->u.virtual_service.nhttp, 3);
+  ASSERT(vs->u.virtual_service.http[0].has_rewrite);
+  ASSERT(vs->u.virtual_service.http[1].has_redirect);
+  ASSERT_EQ_INT(vs->u.virtual_service.http[1].redirect.redirect_code, 301);
+  ASSERT(vs->u.virtual_service.http[2].has_mirror);
+  const sc_obj_t *sc = find_obj(&all, SC_KIND_SIDECAR, "checkout-no-capture");
+  ASSERT(sc != NULL);
+  ASSERT_EQ_INT(sc->u.sidecar.egress[0].capture_mode, SC_CAPTURE_NONE);
+  ASSERT_STR(sc->u.sidecar.egress[0].bind, "127.0.0.1");
+  const sc_obj_t *mesh = NULL;
+  for (size_t i = 0; i < all.n; i++)
+    if (all.items[i].obj->kind == SC_KIND_MESH_CONFIG)
+      mesh = all.items[i].obj;
+  ASSERT(mesh != NULL);
+  ASSERT_STR(mesh->u.mesh.root_namespace, "istio-config");
+  ASSERT_EQ_INT(mesh->u.mesh.outbound_mode, SC_OUTBOUND_ALLOW_ANY);
+  ASSERT_EQ_INT(mesh->u.mesh.connect_timeout, 5000000000LL);
+  collect_free(&all);
+}
+
+/* The expectation an invalid fixture writes in its first comment lines:
+ * "# Rejected: Kind ns/name", "# Field: path" and "# Reason: text". */
+typedef struct {
+  char who[256], field[256], reason[320];
+} expect_t;
+
+static void header_value(const char *text, const char *key, char *out, size_t cap) {
+  out[0] = '\0';
+  const char *p = strstr(text, key);
+  if (p == NULL)
+    return;
+  p += strlen(key);
+  size_t n = strcspn(p, "\n");
+  if (n >= cap)
+    n = cap - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+static int read_expect(const char *path, expect_t *e) {
+  size_t len = 0;
+  char *buf = read_file(path, &len);
+  if (buf == NULL)
+    return -1;
+  char *text = realloc(buf, len + 1);
+  if (text == NULL) {
+    free(buf);
+    return -1;
+  }
+  text[len] = '\0';
+  header_value(text, "# Rejected: ", e->who, sizeof(e->who));
+  header_value(text, "# Field: ", e->field, sizeof(e->field));
+  header_value(text, "# Reason: ", e->reason, sizeof(e->reason));
+  free(text);
+  return e->who[0] && e->field[0] && e->reason[0] ? 0 : -1;
+}
+
+TEST(fixture_validation_invalid_rejected_as_written) {
+  /* Every file holds one invalid object, rejected with the field and reason its header
+   * names; the diagnostic names the file and the object too. */
+  const char *dir_path = SC_FIXTURES_DIR "/validation/invalid";
+  yaml_files_t dir;
+  ASSERT_EQ_INT(list_yaml(dir_path, &dir), 0);
+  ASSERT(dir.n >= 30);
+  size_t per_kind[SC_KIND__COUNT] = {0};
+  for (size_t f = 0; f < dir.n; f++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir_path, dir.names[f]);
+    expect_t e;
+    if (read_expect(path, &e) != 0)
+      fprintf(stderr, "  %s: no \"# Rejected/Field/Reason\" header\n", dir.names[f]);
+    ASSERT_EQ_INT(read_expect(path, &e), 0);
+    collect_t c = {0};
+    ASSERT_EQ_INT(parse_file(&c, path, "default"), 0);
+    ASSERT(!c.bad);
+    if (c.n != 1 || c.items[0].status != SC_ITEM_REJECTED ||
+        strcmp(c.items[0].diag.field, e.field) != 0 ||
+        strstr(c.items[0].diag.reason, e.reason) == NULL) {
+      fprintf(stderr, "  %s: expected one rejection of %s: %s: ...%s..., got:\n", dir.names[f],
+              e.who, e.field, e.reason);
+      dump(&c);
+    }
+    ASSERT_EQ_INT(c.n, 1);
+    const item_t *x = &c.items[0];
+    ASSERT_EQ_INT(x->status, SC_ITEM_REJECTED);
+    ASSERT(x->obj == NULL);
+    ASSERT_EQ_STR(x->diag.field, e.field);
+    ASSERT_CONTAINS(x->diag.reason, e.reason);
+    /* "file PATH:LINE:COL: Kind ns/name: field: reason" */
+    char where[1100], who[600];
+    snprintf(where, sizeof(where), "%s:", path);
+    snprintf(who, sizeof(who), " %s: %s: ", e.who, e.field);
+    ASSERT_CONTAINS(x->text, where);
+    ASSERT_CONTAINS(x->text, who);
+    ASSERT(x->diag.line > 0);
+    ASSERT(x->key_known);
+    per_kind[x->key_kind]++;
+    collect_free(&c);
+  }
+  for (int k = 0; k < SC_KIND__COUNT; k++) {
+    if (per_kind[k] == 0)
+      fprintf(stderr, "  no invalid %s in %s\n", sc_kind_name((sc_kind_t)k), dir_path);
+    ASSERT(per_kind[k] > 0);
+  }
+}
+
+TEST(fixture_validation_mesh_files) {
+  /* The --mesh-config form: valid.yaml is read with its fields, each invalid-*.yaml is
+   * refused with the field and reason its header names. */
+  const char *dir_path = SC_FIXTURES_DIR "/validation/mesh";
+  yaml_files_t dir;
+  ASSERT_EQ_INT(list_yaml(dir_path, &dir), 0);
+  size_t valid = 0, invalid = 0;
+  for (size_t f = 0; f < dir.n; f++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir_path, dir.names[f]);
+    size_t len = 0;
+    char *buf = read_file(path, &len);
+    ASSERT(buf != NULL);
+    sc_parse_opts_t o = test_opts();
+    o.source = path;
+    sc_obj_t *obj = NULL;
+    sc_diag_t diag;
+    memset(&diag, 0, sizeof(diag));
+    int rc = sc_parse_mesh_config(buf, len, &o, &obj, &diag);
+    free(buf);
+    char text[1024];
+    sc_diag_format(&diag, text, sizeof(text));
+    if (strcmp(dir.names[f], "valid.yaml") == 0) {
+      if (rc != 0)
+        fprintf(stderr, "  %s\n", text);
+      ASSERT_EQ_INT(rc, 0);
+      ASSERT(obj != NULL);
+      const sc_mesh_config_t *m = &obj->u.mesh;
+      int ok = sc_str_eqz(m->root_namespace, "istio-config") &&
+               sc_str_eqz(m->trust_domain, "shop.example") &&
+               m->outbound_mode == SC_OUTBOUND_REGISTRY_ONLY &&
+               m->connect_timeout == 3000000000LL &&
+               m->protocol_detection_timeout == 100000000LL && m->enable_auto_mtls &&
+               m->default_virtual_service_export_to.n == 1 &&
+               m->has_default_http_retry_policy && m->default_http_retry_policy.attempts == 1;
+      sc_obj_unref(obj);
+      ASSERT(ok);
+      valid++;
+      continue;
+    }
+    expect_t e;
+    ASSERT_EQ_INT(read_expect(path, &e), 0);
+    if (rc == 0)
+      sc_obj_unref(obj);
+    ASSERT(rc != 0 && rc != SC_ENOMEM);
+    ASSERT(obj == NULL);
+    if (strcmp(diag.field, e.field) != 0 || strstr(diag.reason, e.reason) == NULL)
+      fprintf(stderr, "  %s: %s\n", dir.names[f], text);
+    ASSERT_EQ_STR(diag.field, e.field);
+    ASSERT_CONTAINS(diag.reason, e.reason);
+    ASSERT_CONTAINS(text, path);
+    ASSERT_CONTAINS(text, e.who);
+    ASSERT(diag.line > 0);
+    invalid++;
+  }
+  ASSERT_EQ_INT(valid, 1);
+  ASSERT(invalid >= 4);
+}
+
+/* ---- extra: an outside corpus (Istio's samples), only where SC_SHARED_DIR has it ------------- */
+
+/* Whether the outside corpus is there; says which way it went either way. */
+static bool outside_corpus(const char *test) {
+  const char *dir = SC_SHARED_DIR "/fixtures/istio";
+  DIR *d = opendir(dir);
+  if (d == NULL) {
+    printf("     extra %s: skipped, the outside corpus %s is absent\n", test, dir);
+    return false;
+  }
+  closedir(d);
+  printf("     extra %s: run on the outside corpus %s\n", test, dir);
+  return true;
+}
+
+TEST(extra_istio_bookinfo) {
+  if (!outside_corpus("extra_istio_bookinfo"))
+    return;
+  collect_t c = {0};
+  ASSERT_EQ_INT(parse_file(&c, SC_SHARED_DIR "/fixtures/istio/bookinfo/bookinfo.yaml", "default"),
+                0);
+  ASSERT(!c.bad);
+  ASSERT_EQ_INT(count_status(&c, SC_ITEM_REJECTED), 0);
+  ASSERT_EQ_INT(count_kind(&c, SC_KIND_SERVICE), 4);
+  ASSERT_EQ_INT(count_status(&c, SC_ITEM_OBJECT), 4);
+  /* 4 ServiceAccounts and 6 Deployments are unknown kinds. */
+  ASSERT_EQ_INT(count_status(&c, SC_ITEM_SKIPPED), 10);
+  for (size_t i = 0; i < c.n; i++) {
+    if (c.items[i].status == SC_ITEM_OBJECT) {
+      ASSERT_EQ_INT(c.items[i].obj->u.service.nports, 1);
+      ASSERT_EQ_INT(c.items[i].obj->u.service.ports[0].protocol, SC_PROTO_HTTP);
+    }
+  }
+  collect_free(&c);
+  /* Every networking sample is accepted. */
+  const char *net = SC_SHARED_DIR "/fixtures/istio/bookinfo/networking";
+  yaml_files_t dir;
+  ASSERT_EQ_INT(list_yaml(net, &dir), 0);
+  ASSERT(dir.n >= 10);
+  for (size_t f = 0; f < dir.n; f++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", net, dir.names[f]);
+    ASSERT_EQ_INT(parse_file(&c, path, "default"), 0);
+    ASSERT(!c.bad);
+    ASSERT(c.n > 0);
+    if (count_status(&c, SC_ITEM_OBJECT) != c.n)
+      dump(&c);
+    ASSERT_EQ_INT(count_status(&c, SC_ITEM_OBJECT), c.n);
+    collect_free(&c);
+  }
+}
+
+TEST(extra_istio_validation_dataset) {
+  if (!outside_corpus("extra_istio_validation_dataset"))
+    return;
+  const char *dir_path = SC_SHARED_DIR "/fixtures/istio/validation-dataset";
+  yaml_files_t dir;
+  ASSERT_EQ_INT(list_yaml(dir_path, &dir), 0);
+  ASSERT(dir.n >= 12);
+  for (size_t f = 0; f < dir.n; f++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir_path, dir.names[f]);
+    collect_t c = {0};
+    ASSERT_EQ_INT(parse_file(&c, path, "default"), 0);
+    ASSERT(!c.bad);
+    ASSERT(c.n > 0);
+    if (count_status(&c, SC_ITEM_OBJECT) != c.n) {
+      fprintf(stderr, "  %s:\n", dir.names[f]);
+      dump(&c);
+    }
+    ASSERT_EQ_INT(count_status(&c, SC_ITEM_OBJECT), c.n);
+    collect_free(&c);
   }
 }
 
@@ -2852,9 +3265,15 @@ TEST_LIST = {
     TEST_ENTRY(spec_hash_changes_with_content),
     TEST_ENTRY(spec_hash_istio_kinds),
     TEST_ENTRY(spec_hash_namespace_written_or_defaulted),
-    TEST_ENTRY(fixture_bookinfo),
-    TEST_ENTRY(fixture_bookinfo_networking),
-    TEST_ENTRY(fixture_validation_dataset_all_accepted),
+    TEST_ENTRY(fixture_shop),
+    TEST_ENTRY(fixture_shop_workloads_and_sidecars),
+    TEST_ENTRY(fixture_shop_networking),
+    TEST_ENTRY(fixture_validation_versions_accepted_and_equal),
+    TEST_ENTRY(fixture_validation_valid_every_kind),
+    TEST_ENTRY(fixture_validation_invalid_rejected_as_written),
+    TEST_ENTRY(fixture_validation_mesh_files),
+    TEST_ENTRY(extra_istio_bookinfo),
+    TEST_ENTRY(extra_istio_validation_dataset),
     TEST_ENTRY(parse_callback_can_stop),
     TEST_LIST_END,
 };

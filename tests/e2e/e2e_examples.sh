@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The bundled example meshes and the shared Istio fixtures load without rejections, and
-# what is published matches what the manifests hold.
+# The bundled example meshes and the project's fixtures (tests/fixtures: the shop mesh and
+# the validation corpus) load as they should: what is published matches what the manifests
+# hold, and every invalid object is rejected naming its file, object, field and reason.
+# Istio's own samples are an extra, run only where SHARED_DIR/fixtures/istio exists.
 . "$(dirname "$0")/lib.sh"
 
 count_docs() { cat "$@" | grep -c '^kind:'; }
@@ -51,38 +53,140 @@ check "bookinfo: reviews gets bookinfo/default with REGISTRY_ONLY" "bookinfo/def
 check "bookinfo: reviews' DestinationRule for a reviews proxy" '["bookinfo/reviews"]' \
   "$("$DUMP" --snapshot "$SNAP" resolve --namespace bookinfo --label app=reviews --json | jq -c '.destinationRules["reviews.bookinfo.svc.cluster.local"]')"
 
-# Istio's Bookinfo sample: applied in namespace default; ServiceAccounts and Deployments
-# are kinds scopecast does not read.
-SNAP="$WORK/fixture-bookinfo"
-mkdir -p "$WORK/bookinfo-dir"
-cp "$SHARED/fixtures/istio/bookinfo/bookinfo.yaml" "$WORK/bookinfo-dir/"
-"$SCOPECAST" --snapshot "$SNAP" --config-dir "$WORK/bookinfo-dir" --default-namespace default \
-  --once 2> "$WORK/fixture.log"
-check "fixture bookinfo: exit 0" 0 $?
-check "fixture bookinfo: services" 4 "$(info "$SNAP" .objectsByKind.Service)"
-check "fixture bookinfo: ServiceAccounts and Deployments skipped" 10 "$(info "$SNAP" .skipped)"
-check "fixture bookinfo: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+# The project's fixtures (tests/fixtures). The shop's platform file: applied in namespace
+# default; ServiceAccounts, Deployments and an ordinary ConfigMap are kinds scopecast does
+# not read.
+FIX="$SRC/tests/fixtures"
+SNAP="$WORK/shop"
+mkdir -p "$WORK/shop-dir"
+cp "$FIX/shop/shop.yaml" "$WORK/shop-dir/"
+"$SCOPECAST" --snapshot "$SNAP" --config-dir "$WORK/shop-dir" --default-namespace default \
+  --once 2> "$WORK/shop.log"
+check "shop: exit 0" 0 $?
+check "shop: services" 4 "$(info "$SNAP" .objectsByKind.Service)"
+check "shop: ServiceAccounts, Deployments and the ConfigMap skipped" 11 "$(info "$SNAP" .skipped)"
+check "shop: nothing rejected" 0 "$(info "$SNAP" .rejected)"
 
-# Every valid example of every API version is accepted.
-SNAP="$WORK/validation"
-"$SCOPECAST" --snapshot "$SNAP" --config-dir "$SHARED/fixtures/istio/validation-dataset" --once \
-  2> "$WORK/validation.log"
-check "validation dataset: exit 0" 0 $?
-check "validation dataset: nothing rejected" 0 "$(info "$SNAP" .rejected)"
-# Each example appears once per API version under the same name, so each version's
-# object replaces the previous one: one object per kind remains.
-for kind in Sidecar ServiceEntry VirtualService DestinationRule; do
-  check "validation dataset: $kind" 1 "$(info "$SNAP" ".objectsByKind.$kind")"
-done
-check_contains "validation dataset: every version was read" "$WORK/validation.log" "12 events"
+# The whole shop directory (platform, workloads, Sidecars): every object read.
+SNAP="$WORK/shop-all"
+"$SCOPECAST" --snapshot "$SNAP" --config-dir "$FIX/shop" --once 2> "$WORK/shop-all.log"
+check "shop dir: exit 0" 0 $?
+check "shop dir: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+check "shop dir: objects by kind" '{"Service":4,"Pod":6,"EndpointSlice":4,"Sidecar":2}' \
+  "$(info "$SNAP" '.objectsByKind | {Service, Pod, EndpointSlice, Sidecar}' | jq -c .)"
+check "shop dir: scopes" '["*/@default","default/default","default/inventory","istio-system/@default"]' \
+  "$("$DUMP" --snapshot "$SNAP" scopes --json | jq -c '[.scopes[].id]')"
+check "shop dir: inventory gets its own scope" default/inventory \
+  "$(resolve "$SNAP" default --label app=inventory --label version=v1)"
+check "shop dir: inventory imports only pricing on 8080" '["pricing.default.svc.cluster.local"]' \
+  "$("$DUMP" --snapshot "$SNAP" scope default/inventory --json | jq -c '[.egressListeners[] | select(.port == 8080) | .services[]]')"
 
-# Bookinfo's networking samples (several files define the same objects: last one wins).
+# The shop's networking samples (several files define the same objects: last one wins).
 SNAP="$WORK/networking"
-"$SCOPECAST" --snapshot "$SNAP" --config-dir "$SHARED/fixtures/istio/bookinfo/networking" \
+"$SCOPECAST" --snapshot "$SNAP" --config-dir "$FIX/shop/networking" \
   --default-namespace default --once 2> "$WORK/networking.log"
-check "bookinfo networking: exit 0" 0 $?
-check "bookinfo networking: nothing rejected" 0 "$(info "$SNAP" .rejected)"
-if [ "$(info "$SNAP" .objectsByKind.VirtualService)" -ge 4 ]; then pass "bookinfo networking: VirtualServices"; else fail "bookinfo networking: VirtualServices"; fi
+check "shop networking: exit 0" 0 $?
+check "shop networking: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+check "shop networking: every sample read" 28 "$(sed -n 's/.*batch: \([0-9]*\) events.*/\1/p' "$WORK/networking.log" | head -1)"
+check "shop networking: one VS and one DR per host, the payments ServiceEntry" \
+  '{"VirtualService":5,"DestinationRule":5,"ServiceEntry":1}' \
+  "$(info "$SNAP" '.objectsByKind | {VirtualService, DestinationRule, ServiceEntry}' | jq -c .)"
+
+# Every object of the validation corpus's versions/ is accepted under every API version;
+# each appears once per version under the same name, so one object per kind remains.
+SNAP="$WORK/versions"
+"$SCOPECAST" --snapshot "$SNAP" --config-dir "$FIX/validation/versions" --once \
+  2> "$WORK/versions.log"
+check "validation versions: exit 0" 0 $?
+check "validation versions: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+for kind in Sidecar ServiceEntry VirtualService DestinationRule; do
+  check "validation versions: $kind" 1 "$(info "$SNAP" ".objectsByKind.$kind")"
+done
+check_contains "validation versions: every version was read, the later ones no-ops" \
+  "$WORK/versions.log" "12 events, 4 changed, 8 no-op"
+
+# The valid part of the corpus: every object of every kind accepted.
+SNAP="$WORK/valid"
+"$SCOPECAST" --snapshot "$SNAP" --config-dir "$FIX/validation/valid" --once 2> "$WORK/valid.log"
+check "validation valid: exit 0" 0 $?
+check "validation valid: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+check "validation valid: nothing skipped" 0 "$(info "$SNAP" .skipped)"
+check "validation valid: every object" "$(count_docs "$FIX"/validation/valid/*.yaml)" "$(info "$SNAP" .objects)"
+for kind in Service Namespace Pod EndpointSlice ServiceEntry VirtualService DestinationRule Sidecar; do
+  n=$(grep -h "^kind: $kind\$" "$FIX"/validation/valid/*.yaml | wc -l)
+  if [ "$n" -gt 0 ]; then pass "validation valid: has a $kind"; else fail "validation valid: no $kind"; fi
+  check "validation valid: $kind count" "$n" "$(info "$SNAP" ".objectsByKind.$kind")"
+done
+check "validation valid: the mesh config from the istio ConfigMap" 1 "$(info "$SNAP" .objectsByKind.MeshConfig)"
+
+# The invalid part: each file's object rejected, the log naming the file, the object, the
+# field and the reason its "# Rejected/Field/Reason" header gives.
+SNAP="$WORK/invalid"
+"$SCOPECAST" --snapshot "$SNAP" --config-dir "$FIX/validation/invalid" --once 2> "$WORK/invalid.log"
+check "validation invalid: exit 0" 0 $?
+ninvalid=$(ls "$FIX"/validation/invalid/*.yaml | wc -l)
+check "validation invalid: every file's object rejected" "$ninvalid" "$(info "$SNAP" .rejected)"
+check "validation invalid: nothing published" 0 "$(info "$SNAP" .objects)"
+header() { sed -n "s/^# $1: //p" "$2" | head -1; }
+for f in "$FIX"/validation/invalid/*.yaml; do
+  name=$(basename "$f")
+  line=$(grep -F "rejected file $f:" "$WORK/invalid.log")
+  expected="$(header Rejected "$f"): $(header Field "$f"): "
+  reason=$(header Reason "$f")
+  if [ -n "$line" ] && [[ "$line" == *"$expected"*"$reason"* ]]; then
+    pass "validation invalid: $name"
+  else
+    fail "validation invalid: $name: expected '$expected...$reason...', got '$line'"
+  fi
+done
+
+# The --mesh-config form: the valid file is used, each invalid one stops the engine with
+# the field and the reason.
+SNAP="$WORK/mesh-valid"
+"$SCOPECAST" --snapshot "$SNAP" --mesh-config "$FIX/validation/mesh/valid.yaml" --once 2> "$WORK/mesh-valid.log"
+check "mesh valid: exit 0" 0 $?
+check "mesh valid: REGISTRY_ONLY from the file" REGISTRY_ONLY \
+  "$("$DUMP" --snapshot "$SNAP" scope '*/@default' --json | jq -r .outboundTrafficPolicy)"
+for f in "$FIX"/validation/mesh/invalid-*.yaml; do
+  name=$(basename "$f")
+  "$SCOPECAST" --snapshot "$WORK/mesh-$name" --mesh-config "$f" --once 2> "$WORK/mesh-$name.log"
+  rc=$?
+  msg=$(grep -F "$f:" "$WORK/mesh-$name.log")
+  if [ $rc -ne 0 ] && [[ "$msg" == *"MeshConfig"*"$(header Field "$f"): "*"$(header Reason "$f")"* ]]; then
+    pass "mesh invalid: $name"
+  else
+    fail "mesh invalid: $name: exit $rc, '$msg'"
+  fi
+done
+
+# Extra: Istio's own samples, where the outside corpus exists (SHARED_DIR/fixtures/istio).
+if [ -d "$SHARED/fixtures/istio" ]; then
+  echo "extra: the outside corpus $SHARED/fixtures/istio is present: running its checks"
+  SNAP="$WORK/istio-bookinfo"
+  mkdir -p "$WORK/istio-bookinfo-dir"
+  cp "$SHARED/fixtures/istio/bookinfo/bookinfo.yaml" "$WORK/istio-bookinfo-dir/"
+  "$SCOPECAST" --snapshot "$SNAP" --config-dir "$WORK/istio-bookinfo-dir" --default-namespace default \
+    --once 2> "$WORK/istio-bookinfo.log"
+  check "extra istio bookinfo: exit 0" 0 $?
+  check "extra istio bookinfo: services" 4 "$(info "$SNAP" .objectsByKind.Service)"
+  check "extra istio bookinfo: ServiceAccounts and Deployments skipped" 10 "$(info "$SNAP" .skipped)"
+  check "extra istio bookinfo: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+  SNAP="$WORK/istio-validation"
+  "$SCOPECAST" --snapshot "$SNAP" --config-dir "$SHARED/fixtures/istio/validation-dataset" --once \
+    2> "$WORK/istio-validation.log"
+  check "extra istio validation dataset: exit 0" 0 $?
+  check "extra istio validation dataset: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+  for kind in Sidecar ServiceEntry VirtualService DestinationRule; do
+    check "extra istio validation dataset: $kind" 1 "$(info "$SNAP" ".objectsByKind.$kind")"
+  done
+  SNAP="$WORK/istio-networking"
+  "$SCOPECAST" --snapshot "$SNAP" --config-dir "$SHARED/fixtures/istio/bookinfo/networking" \
+    --default-namespace default --once 2> "$WORK/istio-networking.log"
+  check "extra istio bookinfo networking: exit 0" 0 $?
+  check "extra istio bookinfo networking: nothing rejected" 0 "$(info "$SNAP" .rejected)"
+else
+  echo "extra: skipped, the outside corpus $SHARED/fixtures/istio is absent (the checks above are complete without it)"
+fi
 
 # Mesh config from the istio ConfigMap of the system namespace.
 mkdir -p "$WORK/cm"

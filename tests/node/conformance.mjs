@@ -70,8 +70,9 @@ function dump(args) {
 
 const TYPES = ['clusters', 'endpoints', 'listeners', 'routes'];
 // What a proxy gets also depends on its labels (variants, composed inbound chains): a
-// proxy without labels, and one the examples' reviews service selects.
-const LABEL_SETS = [[], ['--label', 'app=reviews', '--label', 'version=v2']];
+// proxy without labels, one the examples' reviews service selects and one the shop fixture's
+// inventory Service and Sidecar select.
+const LABEL_SETS = [[], ['--label', 'app=reviews', '--label', 'version=v2'], ['--label', 'app=inventory', '--label', 'version=v1']];
 const counts = {};
 let checked = 0, failed = 0;
 for (const snap of process.argv.slice(3)) {

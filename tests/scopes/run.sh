@@ -6,7 +6,10 @@
 #
 # A case directory holds:
 #   config/*.yaml   the manifests (applied in namespace "default" when they name none)
-#   shared-files    optional: fixture paths under SHARED_DIR (one per line), read in place
+#   fixture-files   optional: paths under tests/fixtures (one per line), read in place
+#   shared-files    optional: paths under SHARED_DIR, an outside corpus (one per line): the
+#                   case is an extra, run only where SHARED_DIR/fixtures exists and skipped
+#                   (saying so) elsewhere
 #   mesh.yaml       optional MeshConfig (--mesh-config)
 #   expect.json     {"description": "...", "rule": "semantics §...",
 #                    "checks": [{"dump": [ARGS...], "match": JSON}            (1)
@@ -21,10 +24,12 @@ DUMP=$2
 SHARED=$3
 FILTER=${4:-}
 DIR=$(cd "$(dirname "$0")" && pwd)
+FIXTURES=$(cd "$DIR/../fixtures" && pwd)
 WORK=$(mktemp -d /tmp/sc-scopes-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 PASSED=0
 FAILED=0
+SKIPPED=0
 
 # jq: does $a (actual) match $e (expected) as described above?
 MATCH_DEF='def m($e): if ($e|type) == "object" then (type == "object") and
@@ -40,7 +45,22 @@ for case in "$DIR"/cases/*/; do
   args=(--snapshot "$snap" --once --log-level warning)
   [ -d "$case/config" ] && args+=(--config-dir "$case/config")
   [ -f "$case/mesh.yaml" ] && args+=(--mesh-config "$case/mesh.yaml")
+  if [ -f "$case/fixture-files" ]; then
+    mkdir -p "$WORK/$name.fixtures"
+    while read -r f; do
+      [ -n "$f" ] || continue
+      if [ ! -f "$FIXTURES/$f" ]; then echo "FAIL $name: no fixture $FIXTURES/$f"; FAILED=$((FAILED + 1)); continue 2; fi
+      ln -s "$FIXTURES/$f" "$WORK/$name.fixtures/$(basename "$f")"
+    done < "$case/fixture-files"
+    args+=(--config-dir "$WORK/$name.fixtures")
+  fi
   if [ -f "$case/shared-files" ]; then
+    if [ ! -d "$SHARED/fixtures" ]; then
+      SKIPPED=$((SKIPPED + 1))
+      echo "skip $name: an extra on the outside corpus $SHARED/fixtures, which is absent"
+      continue
+    fi
+    echo "extra $name: runs on the outside corpus $SHARED/fixtures"
     mkdir -p "$WORK/$name.shared"
     while read -r f; do
       [ -n "$f" ] && ln -s "$SHARED/$f" "$WORK/$name.shared/$(basename "$f")"
@@ -81,5 +101,5 @@ for case in "$DIR"/cases/*/; do
     fi
   done
 done
-echo "$PASSED passed, $FAILED failed"
+echo "$PASSED passed, $FAILED failed, $SKIPPED extra cases skipped (outside corpus absent)"
 [ $FAILED -eq 0 ] && [ $PASSED -gt 0 ]
