@@ -430,27 +430,6 @@ static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
 /* A --label KEY=VALUE (strings borrowed from argv). */
 typedef sc_label_t label_arg_t;
 
-/* One resource as printed: config_dump's shape (name, version, the decoded resource with
- * its @type), or with --raw its bytes in base64. */
-static json_t *print_resource(const sc_resource_t *res, int type, bool raw) {
-  const sc_xds_type_info_t *t = &sc_xds_types[type];
-  if (raw) {
-    char *b64 = sc_base64(res->bytes, res->len);
-    json_t *o = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
-    free(b64);
-    return o;
-  }
-  json_t *decoded = NULL;
-  if (sc_pbjson_decode(t->descriptor, res->bytes, res->len, &sc_xds_registry, &decoded) != 0) {
-    fprintf(stderr, "scopecast-dump: resource %s does not decode as %s\n", res->name, t->descriptor->name);
-    return NULL;
-  }
-  json_t *typed = json_pack("{s:s}", "@type", t->type_url); /* first, as Envoy prints it */
-  json_object_update(typed, decoded);
-  json_decref(decoded);
-  return json_pack("{s:s, s:s, s:o}", "name", res->name, "version", res->version, "resource", typed);
-}
-
 typedef struct {
   const char *id;
   int type;
@@ -481,7 +460,7 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out, char v
   else if (rc != 0)
     fprintf(stderr, "scopecast-dump: %s\n", err[0] ? err : sc_snapshot_reader_errmsg(r));
   for (size_t i = 0; i < list.n && rc == 0; i++) {
-    json_t *o = print_resource(&list.items[i], q->type, q->raw);
+    json_t *o = sc_dump_resource_json(&list.items[i], q->type, q->raw);
     if (o == NULL)
       rc = SC_ECORRUPT;
     else
@@ -502,27 +481,7 @@ static int cmd_resources(sc_snapshot_reader_t *r, const query_t *q, bool json) {
     json_decref(out);
     return 1;
   }
-  if (q->raw) { /* one object per line, for tools */
-    size_t i;
-    json_t *x;
-    json_array_foreach(out, i, x) {
-      char *line = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
-      if (line != NULL)
-        printf("%s\n", line);
-      free(line);
-    }
-    json_decref(out);
-    return 0;
-  }
-  if (json)
-    return sc_dump_print_json(json_pack("{s:s, s:o}", "version_info", vi, "resources", out));
-  size_t i;
-  json_t *x;
-  printf("%-72s %s\n", "NAME", "VERSION");
-  json_array_foreach(out, i, x) printf("%-72s %s\n", sc_dump_or_none(json_object_get(x, "name")),
-                                       sc_dump_or_none(json_object_get(x, "version")));
-  json_decref(out);
-  return 0;
+  return sc_dump_print_resources(out, vi, json, q->raw);
 }
 
 /* What changed for a proxy of scope id between two retained versions, per type: names
