@@ -160,6 +160,7 @@ typedef struct {
   int http_status, grpc_status;
   char grpc_message[512];
   bool stream_closed, goaway, spoke; /* spoke: an HTTP/2 frame came */
+  bool peer_gone, leaving;          /* it reads no more; we are saying goodbye */
   uint32_t close_error, goaway_error;
   /* The node, sent on the first request. */
   Envoy__Config__Core__V3__Node *node;
@@ -172,7 +173,7 @@ typedef struct {
 
 static void fail(fetch_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(fetch_t *f, const char *fmt, ...) {
-  if (f->state == FETCH_FAILED)
+  if (f->state == FETCH_FAILED || f->leaving)
     return;
   f->state = FETCH_FAILED;
   va_list ap;
@@ -1142,7 +1143,8 @@ static int connect_to(fetch_t *f, uint64_t deadline) {
   return fd;
 }
 
-/* Writes what nghttp2 has to send. -1 (said why) when the connection is gone. */
+/* Writes what nghttp2 has to send; once the peer stopped reading (it closed), what is
+ * left to read still tells why. -1 (said why) when nothing more can be done. */
 static int flush(fetch_t *f, uint64_t deadline) {
   for (;;) {
     const uint8_t *data;
@@ -1153,7 +1155,7 @@ static int flush(fetch_t *f, uint64_t deadline) {
     }
     if (n == 0)
       return 0;
-    size_t off = 0;
+    size_t off = f->peer_gone ? (size_t)n : 0;
     while (off < (size_t)n) {
       ssize_t w = send(f->fd, data + off, (size_t)n - off, MSG_NOSIGNAL);
       if (w > 0) {
@@ -1164,6 +1166,9 @@ static int flush(fetch_t *f, uint64_t deadline) {
                (unsigned long long)f->o->timeout_ms);
           return -1;
         }
+      } else if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+        f->peer_gone = true;
+        off = (size_t)n;
       } else {
         fail(f, "the connection was lost: %s", strerror(errno));
         return -1;
@@ -1186,7 +1191,7 @@ static void say_ended(fetch_t *f) {
   else if (!f->spoke)
     fail(f, "the server closed the connection without a word of HTTP/2 (is it a scopecast-xds frontend?)");
   else
-    fail(f, "the server closed the connection");
+    fail(f, "the server closed the connection%s", f->peer_gone ? " (and read nothing more)" : "");
 }
 
 /* Says what was missing when the deadline passed. */
@@ -1230,26 +1235,25 @@ static void run(fetch_t *f) {
     ssize_t n = ready < 0 ? -1 : read(f->fd, buf, READ_BYTES);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
       continue;
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      say_ended(f);
+      break;
+    }
     if (n < 0) {
       fail(f, "the connection was lost: %s", strerror(errno));
       break;
     }
-    if (n == 0) {
-      say_ended(f);
-      break;
-    }
     ssize_t rc = nghttp2_session_mem_recv(f->h2, buf, (size_t)n);
     if (rc < 0) {
-      fail(f, "HTTP/2: %s (is it a scopecast-xds frontend?)", nghttp2_strerror((int)rc));
+      fail(f, "%s: %s (is it a scopecast-xds frontend?)", f->spoke ? "HTTP/2" : "the server does not speak HTTP/2",
+           nghttp2_strerror((int)rc));
       break;
     }
   }
   /* Leaves as Envoy leaves: what is queued (a NACK) and GOAWAY, best effort. */
   if (f->h2 != NULL && nghttp2_session_terminate_session(f->h2, NGHTTP2_NO_ERROR) == 0) {
-    fetch_state_t keep = f->state;
-    f->state = FETCH_DONE; /* a failure to say goodbye is not one */
+    f->leaving = true; /* a failure to say goodbye is not one */
     flush(f, now_ms() + 1000);
-    f->state = keep;
   }
   free(buf);
 }
