@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -572,7 +571,7 @@ static void name_versions(sc_resource_list_t *l, int t, const char *version_info
     (stored ? hash128 : hash64)(&l->items[i], l->items[i].version);
   if (list_is(l, version_info))
     return;
-  for (size_t i = 0; i < l->n; i++) {
+  for (size_t i = l->n; i-- > 0;) { /* from the end, where a scope's own listeners are */
     (stored ? hash64 : hash128)(&l->items[i], l->items[i].version);
     if (list_is(l, version_info))
       return;

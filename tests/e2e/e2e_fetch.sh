@@ -95,6 +95,11 @@ if [ -n "$IPV6" ]; then
 else
   echo "(no ::1 on this machine: IPv6 not tried)"
 fi
+"$DUMP" --snapshot "$SNAP" resources bookinfo/default --type clusters --label app=reviews --raw > "$WORK/want.raw"
+"$DUMP" fetch --server "unix:$SOCK" --node reviews-v1.bookinfo --label app=reviews --type clusters --raw --delta \
+  > "$WORK/got.raw"
+if [ -s "$WORK/want.raw" ] && cmp -s "$WORK/want.raw" "$WORK/got.raw"; then pass "--raw as resources --raw"; else
+  fail "--raw differs from resources --raw"; fi
 
 # ---- --follow sees a change ---------------------------------------------------------------------
 PP=(--node productpage-v1-58b4c9bff8-w6c2d.bookinfo --label app=productpage --label version=v1)
