@@ -119,10 +119,14 @@ wait_until 20 "${FRONTEND_PIDS[0]}" "the shared port" "$DUMP" fetch --server "$A
 
 # ---- what a proxy receives ---------------------------------------------------------------------
 FETCH=("$DUMP" fetch --server "$ADDR" "${NODE[@]}")
-section "what the productpage pod's sidecar receives: scopecast-dump fetch --server $ADDR --node productpage-v1-58b4c9bff8-w6c2d.bookinfo --label app=productpage --label version=v1 --type clusters"
-"${FETCH[@]}" --type clusters
-section "... --type routes (RDS, for the route configurations its listeners name)"
-"${FETCH[@]}" --type routes
+show_fetch() { # the command as one would type it, then its output
+  echo "\$ scopecast-dump fetch --server $ADDR ${NODE[*]} $*"
+  "${FETCH[@]}" "$@"
+}
+section "what the productpage pod's sidecar receives over ADS: its clusters (CDS)"
+show_fetch --type clusters
+section "... and its route configurations (RDS, for the names its listeners give)"
+show_fetch --type routes
 # The reviews split of route configuration 9080, from the decoded RouteConfiguration.
 reviews_split() {
   "${FETCH[@]}" --type routes --json | jq -r '.version_info as $v | .resources[] | select(.name == "9080")
@@ -135,7 +139,8 @@ section "the reviews split in route configuration 9080"
 reviews_split
 
 # ---- one change, pushed ---------------------------------------------------------------------------
-section "a proxy that keeps its stream open: scopecast-dump fetch ... --type routes --follow 1 (Delta)"
+section "a proxy that keeps its stream open (Delta xDS), in the background"
+echo "\$ scopecast-dump fetch --server $ADDR ${NODE[*]} --type routes --delta --follow 1"
 "${FETCH[@]}" --type routes --delta --follow 1 --timeout-ms 15000 > "$WORK/follow.out" 2> "$WORK/follow.log" &
 FOLLOW=$! # waited for below
 wait_until 20 "$FOLLOW" "the following fetch's first answer" grep -q '^9080 ' "$WORK/follow.out"
