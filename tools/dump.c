@@ -10,6 +10,7 @@
 
 #include "dump_check.h"
 #include "dump_common.h"
+#include "dump_fetch.h"
 #include "gather.h"
 #include "registry.h"
 #include "resolve.h"
@@ -18,9 +19,11 @@
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: scopecast-dump --snapshot DIR [--json] COMMAND [ARGS]\n"
+          "       scopecast-dump fetch --server ADDR --node ID --type TYPE [options]\n"
           "\n"
           "Prints what a scopecast engine published. Opens the snapshot read-only, with one\n"
           "short read transaction per command, so it is safe to run while the engine writes.\n"
+          "fetch asks a running frontend instead, as a sidecar would.\n"
           "\n"
           "Options:\n"
           "  --snapshot DIR   the snapshot directory given to the engine; required\n"
@@ -92,6 +95,31 @@ static void usage(FILE *out) {
           "                   {\"headVersion\", \"scopes\", \"resources\": {\"clusters\", \"endpoints\",\n"
           "                   \"listeners\", \"routes\"}, \"bytes\", \"digest\", \"errors\": [{\"scope\",\n"
           "                   \"type\", \"resource\", \"error\"}]} (at most 100 listed)\n"
+          "  fetch --server ADDR --node ID --type clusters|endpoints|listeners|routes\n"
+          "        [--namespace NS] [--label KEY=VALUE]... [--interception-mode M] [--delta]\n"
+          "        [--timeout-ms N] [--follow N] [--json] [--raw]\n"
+          "                   asks the scopecast-xds frontend at ADDR (HOST:PORT, [IPV6]:PORT or\n"
+          "                   unix:PATH) over gRPC ADS what a sidecar with this node receives,\n"
+          "                   as Envoy asks: CDS first, then EDS for its EDS clusters, LDS, then\n"
+          "                   RDS for the route configurations its listeners name, as far as\n"
+          "                   TYPE needs, each response ACKed (one that does not decode is\n"
+          "                   NACKed and fails the fetch). Prints that type as `resources` does,\n"
+          "                   with the version_info. ID is Envoy's node id\n"
+          "                   sidecar~IP~POD.NS~NS.svc.DOMAIN, or POD.NS for\n"
+          "                   sidecar~127.0.0.1~POD.NS~NS.svc.cluster.local; the node carries\n"
+          "                   the metadata NAMESPACE (--namespace, else the id's), INSTANCE_IPS\n"
+          "                   (the id's IP), INTERCEPTION_MODE (default REDIRECT) and LABELS, as\n"
+          "                   pilot-agent sends them. State of the world, or --delta (Delta xDS;\n"
+          "                   versions per resource as sent; SotW carries none, so they are the\n"
+          "                   content hashes the snapshot names resources by). --timeout-ms N\n"
+          "                   (default 10000) bounds the wait for the answer. --follow N keeps\n"
+          "                   the stream open and prints N further versions of the type as they\n"
+          "                   are pushed, each after a line \"--- TYPE version_info V at TIME\n"
+          "                   (push K of N)\" (on stderr with --json or --raw), within another\n"
+          "                   --timeout-ms. Exit 1 when the connection fails, the stream ends\n"
+          "                   (its grpc-status and message are shown), the time runs out or a\n"
+          "                   response does not decode; 2 for a node the frontend would refuse\n"
+          "                   or a gateway's (router~...), which scopecast does not serve.\n"
           "\n"
           "Scope ids: NS/NAME for a Sidecar resource, NS/NAME@ROOTNS for the root namespace's\n"
           "Sidecar applied to NS, NS/@default when there is no Sidecar at all; namespace \"*\"\n"
@@ -430,27 +458,6 @@ static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
 /* A --label KEY=VALUE (strings borrowed from argv). */
 typedef sc_label_t label_arg_t;
 
-/* One resource as printed: config_dump's shape (name, version, the decoded resource with
- * its @type), or with --raw its bytes in base64. */
-static json_t *print_resource(const sc_resource_t *res, int type, bool raw) {
-  const sc_xds_type_info_t *t = &sc_xds_types[type];
-  if (raw) {
-    char *b64 = sc_base64(res->bytes, res->len);
-    json_t *o = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
-    free(b64);
-    return o;
-  }
-  json_t *decoded = NULL;
-  if (sc_pbjson_decode(t->descriptor, res->bytes, res->len, &sc_xds_registry, &decoded) != 0) {
-    fprintf(stderr, "scopecast-dump: resource %s does not decode as %s\n", res->name, t->descriptor->name);
-    return NULL;
-  }
-  json_t *typed = json_pack("{s:s}", "@type", t->type_url); /* first, as Envoy prints it */
-  json_object_update(typed, decoded);
-  json_decref(decoded);
-  return json_pack("{s:s, s:s, s:o}", "name", res->name, "version", res->version, "resource", typed);
-}
-
 typedef struct {
   const char *id;
   int type;
@@ -481,7 +488,7 @@ static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out, char v
   else if (rc != 0)
     fprintf(stderr, "scopecast-dump: %s\n", err[0] ? err : sc_snapshot_reader_errmsg(r));
   for (size_t i = 0; i < list.n && rc == 0; i++) {
-    json_t *o = print_resource(&list.items[i], q->type, q->raw);
+    json_t *o = sc_dump_resource_json(&list.items[i], q->type, q->raw);
     if (o == NULL)
       rc = SC_ECORRUPT;
     else
@@ -502,27 +509,7 @@ static int cmd_resources(sc_snapshot_reader_t *r, const query_t *q, bool json) {
     json_decref(out);
     return 1;
   }
-  if (q->raw) { /* one object per line, for tools */
-    size_t i;
-    json_t *x;
-    json_array_foreach(out, i, x) {
-      char *line = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
-      if (line != NULL)
-        printf("%s\n", line);
-      free(line);
-    }
-    json_decref(out);
-    return 0;
-  }
-  if (json)
-    return sc_dump_print_json(json_pack("{s:s, s:o}", "version_info", vi, "resources", out));
-  size_t i;
-  json_t *x;
-  printf("%-72s %s\n", "NAME", "VERSION");
-  json_array_foreach(out, i, x) printf("%-72s %s\n", sc_dump_or_none(json_object_get(x, "name")),
-                                       sc_dump_or_none(json_object_get(x, "version")));
-  json_decref(out);
-  return 0;
+  return sc_dump_print_resources(out, vi, json, q->raw);
 }
 
 /* What changed for a proxy of scope id between two retained versions, per type: names
@@ -769,6 +756,29 @@ static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_
   return 0;
 }
 
+/* fetch: what a frontend serves a sidecar (dump_fetch.h). 0, 1, or 2 for usage (said why). */
+static int fetch(const char *dir, const char *arg, const char *server, const char *node, const char *ns,
+                 const char *mode, const label_arg_t *labels, size_t nlabels, const char *type, bool delta, bool json,
+                 bool raw, uint64_t timeout_ms, uint64_t follow) {
+  const char *why = dir ? "fetch asks a frontend: --snapshot is not for it"
+                    : arg ? "fetch takes no argument (the proxy is --node, --namespace and --label)"
+                    : server == NULL ? "fetch needs --server HOST:PORT, [IPV6]:PORT or unix:PATH"
+                    : node == NULL ? "fetch needs --node ID (Envoy's node id, or POD.NAMESPACE)"
+                    : type == NULL ? "fetch needs --type clusters|endpoints|listeners|routes"
+                    : sc_xds_type_by_name(type) < 0 ? "--type must be clusters, endpoints, listeners or routes"
+                                                    : NULL;
+  if (why != NULL) {
+    fprintf(stderr, "scopecast-dump: %s\nTry 'scopecast-dump --help'.\n", why);
+    return 2;
+  }
+  sc_dump_fetch_opts_t o = {server, node, ns, mode, labels, nlabels, sc_xds_type_by_name(type), delta, json, raw,
+                            timeout_ms, (unsigned)follow};
+  int rc = sc_dump_fetch(&o);
+  if (rc == 2)
+    fprintf(stderr, "Try 'scopecast-dump --help'.\n");
+  return rc;
+}
+
 int main(int argc, char **argv) {
   static const struct option long_opts[] = {{"snapshot", required_argument, NULL, 's'},
                                             {"json", no_argument, NULL, 'j'},
@@ -781,10 +791,17 @@ int main(int argc, char **argv) {
                                             {"version", required_argument, NULL, 'V'},
                                             {"from", required_argument, NULL, 'F'},
                                             {"to", required_argument, NULL, 'T'},
+                                            {"server", required_argument, NULL, 'A'},
+                                            {"node", required_argument, NULL, 'N'},
+                                            {"delta", no_argument, NULL, 'D'},
+                                            {"timeout-ms", required_argument, NULL, 'O'},
+                                            {"follow", required_argument, NULL, 'W'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
   const char *dir = NULL, *ns = NULL, *cmd = NULL, *arg = NULL, *type = NULL;
-  bool json = false, raw = false, no_capture = false;
+  const char *server = NULL, *node = NULL, *mode = NULL;
+  bool json = false, raw = false, no_capture = false, delta = false, fetch_only = false;
+  uint64_t timeout_ms = 10000, follow = 0;
   uint64_t since = 0, version = 0, from = 0, to = 0;
   label_arg_t *labels = calloc((size_t)argc, sizeof(*labels));
   size_t nlabels = 0;
@@ -833,7 +850,24 @@ int main(int argc, char **argv) {
         goto usage;
       }
       no_capture = strcmp(optarg, "NONE") == 0;
+      mode = optarg;
       break;
+    case 'A': server = optarg; fetch_only = true; break;
+    case 'N': node = optarg; fetch_only = true; break;
+    case 'D': delta = fetch_only = true; break;
+    case 'O':
+    case 'W': {
+      char *end;
+      uint64_t n = strtoull(optarg, &end, 10);
+      if (*optarg < '0' || *optarg > '9' || *end != '\0' || (c == 'O' && n == 0) || (c == 'W' && n > 1000000)) {
+        fprintf(stderr, "scopecast-dump: --%s %s: expected %s\n", c == 'O' ? "timeout-ms" : "follow", optarg,
+                c == 'O' ? "milliseconds (1 or more)" : "a count of further versions (0 to 1000000)");
+        goto usage;
+      }
+      *(c == 'O' ? &timeout_ms : &follow) = n;
+      fetch_only = true;
+      break;
+    }
     case 'l': {
       char *eq = strchr(optarg, '=');
       if (eq == NULL || eq == optarg) {
@@ -851,6 +885,14 @@ int main(int argc, char **argv) {
     default:
       goto usage;
     }
+  }
+  if (cmd != NULL && strcmp(cmd, "fetch") == 0) {
+    status = fetch(dir, arg, server, node, ns, mode, labels, nlabels, type, delta, json, raw, timeout_ms, follow);
+    goto done;
+  }
+  if (fetch_only) {
+    fprintf(stderr, "scopecast-dump: --server, --node, --delta, --timeout-ms and --follow are for fetch\n");
+    goto usage;
   }
   if (dir == NULL || cmd == NULL) {
     fprintf(stderr, "scopecast-dump: %s\n",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs scopecast on a Debian 12 machine (as root).
 #
-#   tools/setup.sh demo   install what is missing, build, run the engine on the bundled
-#                         example meshes and show what it published
+#   tools/setup.sh demo   install what is missing, build, and run tools/demo.sh: engines
+#                         following the bundled example meshes, two frontends on one port,
+#                         what a proxy receives over ADS, one change pushed
 #   tools/setup.sh test   install what is missing, build (plain and with ASan+UBSan) and
 #                         run every test, then each fuzz target for FUZZ_SECONDS (60)
 #
@@ -39,26 +40,7 @@ build() { # build DIR [cmake options...]
 
 demo() {
   build build
-  local snap seeds_snap
-  for mesh in seeds bookinfo; do
-    snap=$(mktemp -d /tmp/scopecast-demo-$mesh-XXXXXX)
-    [ "$mesh" = seeds ] && seeds_snap=$snap
-    echo
-    echo "== scopecast on examples/$mesh =="
-    ./build/scopecast --snapshot "$snap" --config-dir "examples/$mesh/config" \
-      --mesh-config "examples/$mesh/mesh.yaml" --once
-    echo
-    echo "== scopecast-dump --snapshot $snap info =="
-    ./build/scopecast-dump --snapshot "$snap" info
-    echo
-    echo "== scopecast-dump --snapshot $snap scopes =="
-    ./build/scopecast-dump --snapshot "$snap" scopes
-  done
-  echo
-  echo "== the scope a ratings pod in prod-us1 gets (seed 002) =="
-  ./build/scopecast-dump --snapshot "$seeds_snap" resolve --namespace prod-us1 --label app=ratings
-  echo
-  ./build/scopecast-dump --snapshot "$seeds_snap" scope prod-us1/ratings
+  bash tools/demo.sh build
 }
 
 # The conformance test decodes what the engine publishes with Envoy's own protos in Node.js
