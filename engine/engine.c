@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "engine_internal.h"
 #include "mem.h"
@@ -57,6 +58,8 @@ static void fill_meta(const sc_engine_t *e, sc_snapshot_meta_t *m) {
   }
   m->rejected_total = e->stats.rejected;
   m->skipped_total = e->stats.skipped;
+  memcpy(m->skipped_by_kind, e->stats.skipped_by_kind, sizeof(m->skipped_by_kind));
+  m->nskipped_kinds = e->stats.nskipped_kinds;
 }
 
 static double ms_since(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e6; }
@@ -262,6 +265,36 @@ void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
   batch_arm(e);
 }
 
+/* An object of a kind the engine does not process: counted by kind, and logged at
+ * warning the first time a source carries that kind (debug after). */
+static void note_skipped(sc_engine_t *e, const sc_diag_t *d, const char *line) {
+  const char *slash = strrchr(d->kind, '/'); /* "security.istio.io/v1/AuthorizationPolicy" */
+  const char *kind = slash ? slash + 1 : d->kind[0] ? d->kind : "(no kind)";
+  sc_engine_stats_t *st = &e->stats;
+  st->skipped++;
+  size_t i = 0;
+  while (i < st->nskipped_kinds && strcmp(st->skipped_by_kind[i].kind, kind) != 0)
+    i++;
+  if (i == st->nskipped_kinds) {
+    if (i == SC_SNAPSHOT_MAX_SKIPPED_KINDS) { /* the last entry counts the rest */
+      i--;
+      snprintf(st->skipped_by_kind[i].kind, sizeof(st->skipped_by_kind[i].kind), "(other kinds)");
+    } else {
+      snprintf(st->skipped_by_kind[i].kind, sizeof(st->skipped_by_kind[i].kind), "%s", kind);
+      st->nskipped_kinds++;
+    }
+  }
+  st->skipped_by_kind[i].count++;
+  uint64_t key = XXH3_64bits_withSeed(kind, strlen(kind), XXH3_64bits(d->source, strlen(d->source)));
+  bool first = sc__hashmap_get(&e->skip_warned, key) == NULL &&
+               sc__hashmap_put(&e->skip_warned, key, (void *)1) == 0;
+  if (first)
+    sc_log(&e->log, SC_LOG_WARN, "skipped %s (objects of kind %s from this source are not "
+                                 "processed; counted in skippedByKind, logged once)", line, kind);
+  else
+    sc_log(&e->log, SC_LOG_DEBUG, "skipped %s", line);
+}
+
 /* The rejection line; in JSON each part of the diagnostic is a field of its own. */
 static void log_rejected(sc_engine_t *e, const sc_diag_t *d, const char *line) {
   char lineno[24], column[24];
@@ -297,8 +330,8 @@ void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
       sc_log(&e->log, SC_LOG_WARN, "%s", line);
       break;
     }
-    e->stats.skipped++;
-    sc_log(&e->log, SC_LOG_DEBUG, "skipped %s", line);
+    note_skipped(e, item->diag, line);
+    batch_arm(e); /* the counters are published too */
     break;
   }
 }
@@ -441,6 +474,7 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   e->sigint.data = e->sigterm.data = e->sighup.data = e;
   e->open_handles = 6;
   sc_scopes_init(&e->scopes);
+  sc__hashmap_init(&e->skip_warned);
   e->scopes.history.keep = opts->history_versions;
   *out = e;
   return 0;
@@ -540,6 +574,7 @@ void sc_engine_del(sc_engine_t *e) {
     sc_obj_unref(e->pending[i].obj);
   sc__free(e->pending);
   sc_scopes_free(&e->scopes);
+  sc__hashmap_free(&e->skip_warned);
   /* Sources free themselves in their close callbacks; unlink whatever is left. */
   sc_snapshot_writer_close(e->snapshot);
   sc_store_del(e->store);

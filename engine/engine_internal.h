@@ -3,6 +3,7 @@
 #define SC_ENGINE_INTERNAL_H
 
 #include "framer.h"
+#include "hashmap.h"
 #include "scopes.h"
 #include "log.h"
 #include "notify.h"
@@ -32,6 +33,8 @@ typedef struct {
   uint64_t events, applied, noops, unknown_deletes, rejected, skipped, batches,
       publish_failures;
   uint64_t rejected_by_kind[SC_KIND__COUNT];
+  sc_snapshot_kind_count_t skipped_by_kind[SC_SNAPSHOT_MAX_SKIPPED_KINDS];
+  size_t nskipped_kinds;
 } sc_engine_stats_t;
 
 struct sc_engine_s {
@@ -59,6 +62,7 @@ struct sc_engine_s {
   sc_scopes_t scopes;           /* the published scopes and their dependency index */
   sc_notify_t *notify;          /* commit notifications (NULL: off, or could not listen) */
   sc_engine_stats_t stats;
+  sc_hashmap_t skip_warned; /* XXH3 of "source\0kind": skipped kinds warned about */
   int open_handles; /* engine-owned handles still to close */
 };
 

@@ -93,6 +93,27 @@ static uint64_t get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, bool *ok) {
   return sc__get_u64le(v.mv_data);
 }
 
+/* The "skipped/KIND" records, in key order (older snapshots have none). */
+static void read_skipped_by_kind(MDB_txn *txn, MDB_dbi dbi, sc_snapshot_meta_t *meta) {
+  MDB_cursor *c;
+  if (mdb_cursor_open(txn, dbi, &c) != 0)
+    return;
+  size_t plen = strlen(SC_META_SKIPPED_PREFIX);
+  MDB_val k = {plen, (void *)SC_META_SKIPPED_PREFIX}, v;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && k.mv_size > plen && memcmp(k.mv_data, SC_META_SKIPPED_PREFIX, plen) == 0 &&
+         meta->nskipped_kinds < SC_SNAPSHOT_MAX_SKIPPED_KINDS) {
+    if (v.mv_size == 8) {
+      sc_snapshot_kind_count_t *kc = &meta->skipped_by_kind[meta->nskipped_kinds++];
+      snprintf(kc->kind, sizeof(kc->kind), "%.*s", (int)(k.mv_size - plen),
+               (const char *)k.mv_data + plen);
+      kc->count = sc__get_u64le(v.mv_data);
+    }
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+}
+
 int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta) {
   memset(meta, 0, sizeof(*meta));
   MDB_txn *txn;
@@ -147,6 +168,7 @@ int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta) {
   meta->history_versions = get_u64(txn, dbi, SC_META_HISTORY, &ok);
   meta->rejected_total = get_u64(txn, dbi, SC_META_REJECTED, &ok);
   meta->skipped_total = get_u64(txn, dbi, SC_META_SKIPPED, &ok);
+  read_skipped_by_kind(txn, dbi, meta);
   mdb_txn_abort(txn);
   if (!ok) {
     snprintf(r->errmsg, sizeof(r->errmsg), "snapshot meta record is incomplete");

@@ -350,6 +350,33 @@ static int put_u64(sc_snapshot_txn_t *t, const char *key, uint64_t v) {
   return sc_snapshot_txn_put(t, SC_TABLE_META, key, strlen(key), buf, 8);
 }
 
+/* Deletes the meta records under prefix (what an earlier engine run counted). */
+static int del_meta_prefix(sc_snapshot_txn_t *t, const char *prefix) {
+  MDB_dbi dbi;
+  int rc = txn_dbi(t, SC_TABLE_META, &dbi);
+  if (rc != 0)
+    return rc;
+  MDB_cursor *c;
+  if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
+    return fail(t->w, "mdb_cursor_open(meta)", rc);
+  size_t plen = strlen(prefix);
+  for (;;) { /* a few records: seek the first left each time */
+    MDB_val k = {plen, (void *)prefix}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc != 0 || k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+      break;
+    if ((rc = mdb_cursor_del(c, 0)) != 0)
+      break;
+  }
+  mdb_cursor_close(c);
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    if (t->mdb_rc == 0)
+      t->mdb_rc = rc;
+    return fail(t->w, "mdb_cursor_del(meta)", rc);
+  }
+  return 0;
+}
+
 static int write_meta(sc_snapshot_txn_t *t, const sc_snapshot_meta_t *m) {
   unsigned char fv[4] = {SC_SNAPSHOT_FORMAT_VERSION & 0xff, (SC_SNAPSHOT_FORMAT_VERSION >> 8) & 0xff,
                          (SC_SNAPSHOT_FORMAT_VERSION >> 16) & 0xff, SC_SNAPSHOT_FORMAT_VERSION >> 24};
@@ -383,6 +410,13 @@ static int write_meta(sc_snapshot_txn_t *t, const sc_snapshot_meta_t *m) {
     rc = put_u64(t, SC_META_REJECTED, m->rejected_total);
   if (rc == 0)
     rc = put_u64(t, SC_META_SKIPPED, m->skipped_total);
+  if (rc == 0)
+    rc = del_meta_prefix(t, SC_META_SKIPPED_PREFIX);
+  for (size_t i = 0; i < m->nskipped_kinds && i < SC_SNAPSHOT_MAX_SKIPPED_KINDS && rc == 0; i++) {
+    char key[96];
+    snprintf(key, sizeof(key), "%s%s", SC_META_SKIPPED_PREFIX, m->skipped_by_kind[i].kind);
+    rc = put_u64(t, key, m->skipped_by_kind[i].count);
+  }
   return rc;
 }
 

@@ -28,15 +28,19 @@ static void usage(FILE *out) {
           "Options:\n"
           "  --snapshot DIR   the snapshot directory given to the engine; required\n"
           "  --json           print JSON instead of aligned text\n"
+          "  --version        alone: print this program's version and exit (with a command,\n"
+          "                   --version V selects a head version, below)\n"
           "  -h, --help       this text\n"
           "\n"
           "Commands:\n"
           "  info             the meta record: format version, head version, engine instance\n"
           "                   id, time of the last publish, accepted objects (in total and by\n"
-          "                   kind), scopes, and the engine run's rejected/skipped counters.\n"
+          "                   kind), scopes, and the engine run's rejected/skipped counters\n"
+          "                   (skipped also by kind: objects of kinds the engine does not\n"
+          "                   process, such as AuthorizationPolicy or a misspelt kind).\n"
           "                   JSON: {\"formatVersion\", \"headVersion\", \"instanceId\",\n"
           "                   \"lastPublish\", \"lastPublishMs\", \"objects\", \"objectsByKind\",\n"
-          "                   \"scopes\", \"rejected\", \"skipped\"}\n"
+          "                   \"scopes\", \"rejected\", \"skipped\", \"skippedByKind\"}\n"
           "  scopes           every SidecarScope: id, config namespace, source Sidecar, version.\n"
           "                   JSON: {\"scopes\": [{\"id\", \"namespace\", \"sidecar\", \"version\"}]}\n"
           "  scope ID         one scope: its services, egress listeners, DestinationRules per\n"
@@ -166,6 +170,11 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
     json_object_set_new(o, "historyVersions", json_integer((json_int_t)m.history_versions));
     json_object_set_new(o, "rejected", json_integer((json_int_t)m.rejected_total));
     json_object_set_new(o, "skipped", json_integer((json_int_t)m.skipped_total));
+    json_t *skipped = json_object();
+    for (size_t i = 0; i < m.nskipped_kinds; i++)
+      json_object_set_new(skipped, m.skipped_by_kind[i].kind,
+                          json_integer((json_int_t)m.skipped_by_kind[i].count));
+    json_object_set_new(o, "skippedByKind", skipped);
     return sc_dump_print_json(o);
   }
   printf("%-18s %u\n", "format version", m.format_version);
@@ -181,6 +190,8 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
   printf("%-18s %" PRIu64 "\n", "history versions", m.history_versions);
   printf("%-18s %" PRIu64 "\n", "rejected", m.rejected_total);
   printf("%-18s %" PRIu64 "\n", "skipped", m.skipped_total);
+  for (size_t i = 0; i < m.nskipped_kinds; i++)
+    printf("  %-16s %" PRIu64 "\n", m.skipped_by_kind[i].kind, m.skipped_by_kind[i].count);
   return 0;
 }
 
@@ -803,6 +814,11 @@ int main(int argc, char **argv) {
   bool json = false, raw = false, no_capture = false, delta = false, fetch_only = false;
   uint64_t timeout_ms = 10000, follow = 0;
   uint64_t since = 0, version = 0, from = 0, to = 0;
+  /* Alone, --version is this program's version; with a command it selects a head version. */
+  if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+    printf("scopecast-dump %s (snapshot format %u)\n", SC_VERSION, SC_SNAPSHOT_FORMAT_VERSION);
+    return 0;
+  }
   label_arg_t *labels = calloc((size_t)argc, sizeof(*labels));
   size_t nlabels = 0;
   int c, status = 2;

@@ -39,6 +39,13 @@ static inline uint64_t sc_snapshot_effective_version(uint64_t own, uint64_t base
   return own ^ ((base << 17) | (base >> 47));
 }
 
+/* Skipped objects of one kind (the kind as written, "AuthorizationPolicy"). */
+#define SC_SNAPSHOT_MAX_SKIPPED_KINDS 32
+typedef struct {
+  char kind[64];
+  uint64_t count;
+} sc_snapshot_kind_count_t;
+
 typedef struct {
   uint32_t format_version;
   uint64_t head_version;       /* increases by one with every published batch */
@@ -52,6 +59,10 @@ typedef struct {
   uint64_t history_versions;   /* head versions the history table covers (FORMAT.md) */
   uint64_t rejected_total;     /* objects rejected by this engine run */
   uint64_t skipped_total;      /* unknown kinds skipped by this engine run */
+  /* skipped_total by kind, in the order first seen; past the cap the last entry is
+   * "(other kinds)". */
+  sc_snapshot_kind_count_t skipped_by_kind[SC_SNAPSHOT_MAX_SKIPPED_KINDS];
+  size_t nskipped_kinds;
 } sc_snapshot_meta_t;
 
 /* ---- writer (the engine) ------------------------------------------------------------ */

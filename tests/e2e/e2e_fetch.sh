@@ -19,14 +19,6 @@ SNAP=$WORK/snap
 PIDS+=($!)
 wait_for 20 info_is "$SNAP" .headVersion 1 || fail "the engine published nothing"
 
-free_port() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null; then echo "$p"; return; fi
-  done
-  echo 1
-}
 PORT=$(free_port)
 SOCK=$WORK/xds.sock
 IPV6=

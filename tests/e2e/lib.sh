@@ -67,6 +67,16 @@ emit_event() {
   wait_for 10 eval '[ "$(info "$snap" .headVersion)" -gt "$before" ]' || fail "event not published: $3"
 }
 
+# free_port: a loopback TCP port nothing listens on now
+free_port() {
+  local p i
+  for i in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null; then echo "$p"; return; fi
+  done
+  echo 1
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ $FAILED -eq 0 ]
