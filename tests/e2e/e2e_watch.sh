@@ -117,6 +117,18 @@ sleep 0.3
 printf '"metadata":{"name":"y","namespace":"ns1"}}}\n' >> "$WORK/follow.jsonl"
 if wait_for 10 info_is "$WORK/s-follow" '.objectsByKind.Service' 2; then pass "file follow: split event read"; else fail "file follow: split event not read"; fi
 check "file follow: nothing rejected" 0 "$(info "$WORK/s-follow" '.rejected')"
+# The name is followed, as tail -F does: replaced by rename (`mv tmp PATH`, log rotation, a
+# ConfigMap volume's ..data swap), the new file is read from its start as a new stream.
+{ ev ADDED x ns1; ev ADDED y ns1; ev ADDED w ns1; } > "$WORK/follow.tmp"
+mv "$WORK/follow.tmp" "$WORK/follow.jsonl"
+if wait_for 10 info_is "$WORK/s-follow" '.objectsByKind.Service' 3; then pass "file follow: a file replaced by rename is read from its start"; else fail "file follow: the replacement was not read ($(info "$WORK/s-follow" '.objectsByKind.Service') Services)"; fi
+check_contains "file follow: the replacement is logged" "$WORK/follow.log" "was replaced (a new file): reading it from the start"
+ev ADDED v ns1 >> "$WORK/follow.jsonl"
+if wait_for 10 info_is "$WORK/s-follow" '.objectsByKind.Service' 4; then pass "file follow: the new file is followed"; else fail "file follow: appended to the new file, not read"; fi
+# Rotation: the file moves away and a new one takes its name.
+mv "$WORK/follow.jsonl" "$WORK/follow.jsonl.1"
+ev DELETED v ns1 > "$WORK/follow.jsonl"
+if wait_for 10 info_is "$WORK/s-follow" '.objectsByKind.Service' 3; then pass "file follow: after rotation the new file is read"; else fail "file follow: after rotation: $(info "$WORK/s-follow" '.objectsByKind.Service') Services"; fi
 kill -INT $ENGINE
 wait $ENGINE
 check "file follow: SIGINT exits 0" 0 $?
