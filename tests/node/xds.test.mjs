@@ -489,10 +489,38 @@ test('[1][32] a first request without a usable node ends the stream with INVALID
   checkSotw(await s2.next('CDS'), await expected(P.plain, 'CDS'), { where: 'namespace from node.id' });
 });
 
+test('gateways are not sidecars: a router node\'s stream ends with UNIMPLEMENTED, logged and counted', { timeout: 30000 }, async () => {
+  const st0 = await S.f1.stats();
+  const logFrom = S.f1.lines.length;
+  for (const delta of [false, true]) {
+    const p = proxy({ ns: 'istio-system' });
+    p.node = { ...p.node, id: 'router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local' };
+    const s = open(S.f1.unix, p, { delta, label: `${delta ? 'delta' : 'sotw'} gateway` });
+    if (delta) s.dreq('CDS'); else s.req('CDS', []);
+    const st = await s.end(5000);
+    assert.equal(st.code, 12, `${s.label}: status ${st.code} "${st.details}" (expected 12 UNIMPLEMENTED)`);
+    assert.match(st.details, /gateway/, `${s.label}: the message says gateways are not served`);
+    assert.equal(s.all.length, 0, `${s.label}: no configuration sent to a gateway`);
+  }
+  const line = await S.f1.waitLine(/is a gateway \(router\): not served/, 3000, logFrom);
+  assert.match(line, /warning/);
+  const st1 = await S.f1.stats();
+  assert.equal(st1.gateways_refused, st0.gateways_refused + 2, 'counted in stats');
+});
+
 test('[2] an unknown type_url is ignored and the stream stays; an empty one never crashes the frontend', { timeout: 30000 }, async () => {
+  const st0 = await S.f1.stats();
+  const logFrom = S.f1.lines.length;
   const s = open(S.f1.unix, P.plain);
   s.req('CDS', ['default'], { typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret' });
+  s.req('CDS', ['other'], { typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret' });
   await s.silence(800, null, 'unknown type');
+  // logged at warning once per stream and type, every request counted
+  await S.f1.waitLine(/type type.googleapis.com\/envoy.extensions.transport_sockets.tls.v3.Secret is not served/, 3000, logFrom);
+  const warned = S.f1.lines.slice(logFrom).filter((l) => /warning: .*tls.v3.Secret is not served/.test(l));
+  assert.equal(warned.length, 1, `one warning for two requests of the type: ${warned.join('\n')}`);
+  const st1 = await S.f1.stats();
+  assert.equal(st1.unknown_type_requests, st0.unknown_type_requests + 2, 'both requests counted');
   s.req('CDS', []);
   checkSotw(await s.next('CDS'), await expected(P.plain, 'CDS'), { where: 'after an unknown type' });
   s.req('CDS', [], { typeUrl: 'type.googleapis.com/envoy.config.cluster.v2.Cluster' }); // v2: dead, unknown
