@@ -34,6 +34,10 @@ EVENTS_N=3000 MAX_DELAY_MS=400 LATE_MS=3500
 EVENTS=$WORK/events.jsonl
 SNAP=$WORK/snap
 "$GEN" --write-events "$EVENTS" --seed 11 --events "$EVENTS_N" > /dev/null
+# The killed engines read the stream after an empty initial state, so that they commit
+# every batch (a commit every 1-20 events) and the kills land between commits.
+EVENTS_BATCHED=$WORK/events-batched.jsonl
+{ printf '%s\n' "$INITIAL_EVENTS_END"; cat "$EVENTS"; } > "$EVENTS_BATCHED"
 echo "# seed $SEED, $(wc -l < "$EVENTS") events, $KILLS kills"
 
 # check_json SNAP OUT: `check --json` into OUT; its status
@@ -149,7 +153,7 @@ for ((i = 1; i <= KILLS; i++)); do
   else delay_us=$(( (20 + RANDOM % (MAX_DELAY_MS - 19)) * 1000 )); fi
   before=0
   [ -e "$SNAP/data.mdb" ] && before=$(info "$SNAP" .headVersion)
-  "$SCOPECAST" --snapshot "$SNAP" --watch "file:$EVENTS" --batch-max-events "$batch" --batch-quiet-ms 5 \
+  "$SCOPECAST" --snapshot "$SNAP" --watch "file:$EVENTS_BATCHED" --batch-max-events "$batch" --batch-quiet-ms 5 \
     --log-level warning 2>> "$WORK/engine.log" &
   pid=$!
   sleep "$(printf '%d.%06d' $((delay_us / 1000000)) $((delay_us % 1000000)))"

@@ -23,7 +23,11 @@ scopes_of() {
 for ((seed = 1; seed <= COUNT; seed++)); do
   "$GEN" --write-events "$WORK/events-$seed.jsonl" --seed "$seed" --events 40 > /dev/null
   batch=$((1 + seed % 4))
-  "$SCOPECAST" --snapshot "$WORK/inc-$seed" --watch "file:$WORK/events-$seed.jsonl" --once \
+  # The incremental run's stream starts with the bookmark that ends a watch's initial
+  # events: its initial state is empty, and every later batch is published on its own
+  # (without it the engine would publish the file's whole initial content in one commit).
+  { printf '%s\n' "$INITIAL_EVENTS_END"; cat "$WORK/events-$seed.jsonl"; } > "$WORK/inc-events-$seed.jsonl"
+  "$SCOPECAST" --snapshot "$WORK/inc-$seed" --watch "file:$WORK/inc-events-$seed.jsonl" --once \
     --batch-max-events "$batch" --log-level warning 2> "$WORK/inc-$seed.log"
   "$SCOPECAST" --snapshot "$WORK/fresh-$seed" --watch "file:$WORK/events-$seed.jsonl" --once \
     --log-level warning 2> "$WORK/fresh-$seed.log"

@@ -67,6 +67,12 @@ emit_event() {
   wait_for 10 eval '[ "$(info "$snap" .headVersion)" -gt "$before" ]' || fail "event not published: $3"
 }
 
+# The watch event that ends a stream's initial events (what the Kubernetes API sends after
+# them with sendInitialEvents=true): put first in a stream, it makes the initial state empty,
+# so that the engine publishes every later batch on its own instead of the whole stream in
+# one first commit.
+INITIAL_EVENTS_END='{"type":"BOOKMARK","object":{"kind":"Service","metadata":{"resourceVersion":"1","annotations":{"k8s.io/initial-events-end":"true"}}}}'
+
 # free_port: a loopback TCP port nothing listens on now
 free_port() {
   local p i
