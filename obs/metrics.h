@@ -46,7 +46,7 @@ typedef struct {
   char *buf;
   size_t len, cap;
   int err; /* 0, or the first SC_E* code */
-  const char *family; /* the family being written (its samples must carry its name) */
+  const char *family; /* the family being written (borrowed; its samples carry its name) */
 } sc__metrics_writer_t;
 
 void sc__metrics_writer_init(sc__metrics_writer_t *w);
@@ -56,7 +56,9 @@ int sc__metrics_writer_error(const sc__metrics_writer_t *w);
  * resets the writer; NULL when the writer failed. */
 char *sc__metrics_writer_take(sc__metrics_writer_t *w, size_t *len);
 
-/* Starts a family: "# HELP name help" (help escaped) and "# TYPE name type". */
+/* Starts a family: "# HELP name help" (help escaped) and "# TYPE name type". name is kept
+ * (not copied) to check the samples that follow: it must outlive them. Prometheus reads a
+ * counter "x_total" as family "x": do not name another family "x". */
 void sc__metrics_family(sc__metrics_writer_t *w, const char *name, const char *help, sc__metrics_type_t type);
 /* One sample of the current family: name (the family's, or with a _bucket/_sum/_count
  * suffix for histograms), labels, value (integers exactly, +Inf/-Inf/NaN by name). */
