@@ -194,6 +194,7 @@ void sc__engine_flush(sc_engine_t *e) {
   uint64_t commit_ns = realtime_ns(); /* right after the LMDB commit returned */
   double publish_ms = ms_since(t1);
   e->stats.batches++;
+  sc__engine_http_batch(e, t0, rc == 0 ? commit_ns : 0); /* --http: duration, last commit */
   if (rc != 0) {
     e->stats.publish_failures++;
     e->publish_failed = true;
@@ -522,6 +523,8 @@ int sc_engine_start(sc_engine_t *e) {
          e->opts.snapshot_dir, sc_snapshot_writer_head(e->snapshot),
          sc_snapshot_writer_map_size(e->snapshot));
   start_notify(e);
+  if ((rc = sc__engine_http_start(e)) != 0) /* --http */
+    return rc;
   if (e->opts.mesh_config_file != NULL &&
       (rc = sc__meshfile_load(e, e->opts.mesh_config_file, true)) != 0)
     return rc;
@@ -558,6 +561,7 @@ void sc_engine_stop(sc_engine_t *e) {
     s->close(s);
   sc_notify_close(e->notify); /* after the last publish: subscribers read it, then EOF */
   e->notify = NULL;
+  sc__engine_http_close(e); /* --http */
   close_engine_handles(e);
 }
 

@@ -4,6 +4,8 @@
 
 #include "framer.h"
 #include "hashmap.h"
+#include "http.h"
+#include "metrics.h"
 #include "scopes.h"
 #include "log.h"
 #include "notify.h"
@@ -64,6 +66,10 @@ struct sc_engine_s {
   sc_engine_stats_t stats;
   sc_hashmap_t skip_warned; /* XXH3 of "source\0kind": skipped kinds warned about */
   int open_handles; /* engine-owned handles still to close */
+  /* Observability (engine_http.c): --http, the batch durations, the last commit. */
+  sc__http_t *http;
+  sc__metrics_hist_t batch_seconds;
+  uint64_t last_publish_ns;
 };
 
 /* Queues an event (taking obj) and closes the batch when it is full. */
@@ -80,6 +86,15 @@ void sc__engine_source_synced(sc_engine_t *e, sc_source_t *s);
 /* Publishes the pending batch now. */
 void sc__engine_flush(sc_engine_t *e);
 sc_parse_opts_t sc__engine_parse_opts(const sc_engine_t *e, const char *source);
+
+/* Observability (engine_http.c). Starts the --http server (when asked for; logs where it
+ * listens, or why it cannot and returns an error). */
+int sc__engine_http_start(sc_engine_t *e);
+/* Closes it (its handles close with the loop's next turn). */
+void sc__engine_http_close(sc_engine_t *e);
+/* A batch went to the snapshot: t0 when it began (uv_hrtime), commit_ns its commit's wall
+ * clock when it was published, 0 when the publish failed. */
+void sc__engine_http_batch(sc_engine_t *e, uint64_t t0, uint64_t commit_ns);
 
 /* Sources. */
 int sc__watch_source_new(sc_engine_t *e, const char *spec);

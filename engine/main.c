@@ -101,6 +101,19 @@ static void usage(FILE *out) {
           "                           PATH cannot be used the engine logs a warning and runs\n"
           "                           without notifications. The socket is removed at exit.\n"
           "\n"
+          "Metrics and health (HTTP/1.1, GET and HEAD; other methods 405, other paths 404):\n"
+          "  --http HOST:PORT         serve on HOST:PORT or [IPV6]:PORT (port 0: any free one;\n"
+          "                           the log says which); a port in use is a fatal error:\n"
+          "                           /metrics  Prometheus text format 0.0.4: scopecast_engine_*\n"
+          "                                     (head_version, events_total, batches_total,\n"
+          "                                     rejected_total{kind}, skipped_total,\n"
+          "                                     publish_failures_total, scopes, objects{kind},\n"
+          "                                     last_publish_timestamp_seconds,\n"
+          "                                     batch_duration_seconds histogram, ...)\n"
+          "                           /healthz  200 while the engine runs\n"
+          "                           /ready    200 once it has published since it started,\n"
+          "                                     503 before\n"
+          "\n"
           "Other:\n"
           "  --log-level LEVEL        debug, info, warning or error (default info); logs go to\n"
           "                           stderr, one line each\n"
@@ -142,7 +155,7 @@ enum {
   OPT_DOMAIN, OPT_QUIET, OPT_MAX_MS, OPT_MAX_EVENTS, OPT_ONCE, OPT_MAX_OBJECT, OPT_MAX_FILE,
   OPT_MAX_DEPTH, OPT_RECONNECT, OPT_RESCAN, OPT_MAP_SIZE, OPT_MAX_SIZE, OPT_NO_SYNC,
   OPT_LOG_LEVEL, OPT_HISTORY, OPT_NOTIFY, OPT_MAX_BYTES, OPT_STRICT, OPT_SYNC_TIMEOUT,
-  OPT_LOG_FORMAT, OPT_VERSION
+  OPT_LOG_FORMAT, OPT_VERSION, OPT_HTTP
 };
 
 static void close_left_over(uv_handle_t *h, void *arg) {
@@ -180,6 +193,7 @@ int main(int argc, char **argv) {
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {"version", no_argument, NULL, OPT_VERSION},
+      {"http", required_argument, NULL, OPT_HTTP},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   sc_engine_opts_t o;
@@ -219,6 +233,7 @@ int main(int argc, char **argv) {
       free(watches);
       return 0;
     case OPT_NO_SYNC: o.snapshot_no_sync = true; break;
+    case OPT_HTTP: o.http_listen = optarg; break;
     case OPT_NOTIFY:
       o.notify_disabled = strcmp(optarg, "none") == 0;
       o.notify_socket = o.notify_disabled ? NULL : optarg;

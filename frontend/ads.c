@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
@@ -39,6 +40,7 @@ typedef struct {
   sc_view_type_t *rest_of; /* the list they point into (a reference) */
   char sent_of[17];        /* the view's version the last whole response came from */
   char synced_of[17];      /* Delta: the view's version the client has all it wants of */
+  uint64_t stale_since_ns; /* push latency: the commit of a change not yet pushed (0: none) */
 } type_state_t;
 
 typedef struct stream_s {
@@ -75,6 +77,8 @@ struct sc_ads_s {
   bool reresolve;
   sc_ads_stats_t stats;
   json_t *nacks_by;
+  uint64_t commit_ns;                              /* see sc_ads_set_commit */
+  sc__metrics_hist_t push_latency[SC_XDS__TYPES]; /* seconds; bounds set at the first use */
 };
 
 int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out) {
@@ -99,6 +103,47 @@ void sc_ads_free(sc_ads_t *ads) {
 
 void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out) { *out = ads->stats; }
 json_t *sc_ads_nacks_by(const sc_ads_t *ads) { return ads->nacks_by; }
+
+/* ---- push latency (see sc_ads_set_commit) ------------------------------------------------ */
+
+void sc_ads_set_commit(sc_ads_t *ads, uint64_t commit_ns) { ads->commit_ns = commit_ns; }
+
+static sc__metrics_hist_t *latency_hist(sc_ads_t *ads, int t) {
+  sc__metrics_hist_t *h = &ads->push_latency[t];
+  if (h->nbounds == 0)
+    sc__metrics_hist_init(h, sc__metrics_latency_bounds, sc__metrics_latency_nbounds);
+  return h;
+}
+
+const sc__metrics_hist_t *sc_ads_push_latency(const sc_ads_t *ads, int type) {
+  return latency_hist((sc_ads_t *)ads, type);
+}
+
+/* The view of stream s changed in types: stamp them with the commit being followed. */
+static void note_changed(stream_t *s, unsigned types) {
+  for (int t = 0; t < SC_XDS__TYPES && s->ads->commit_ns != 0; t++)
+    if ((types & (1u << t)) && s->types[t].requested && s->types[t].stale_since_ns == 0)
+      s->types[t].stale_since_ns = s->ads->commit_ns;
+}
+
+/* serve() tried type t: count the push, observe the latency of a stamped change. */
+static void note_served(stream_t *s, int t, bool sent) {
+  type_state_t *ts = &s->types[t];
+  if (sent)
+    s->ads->stats.pushes_by_type[t]++;
+  if (ts->stale_since_ns == 0)
+    return;
+  if (sent) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    sc__metrics_hist_observe(latency_hist(s->ads, t),
+                             now_ns > ts->stale_since_ns ? (double)(now_ns - ts->stale_since_ns) / 1e9 : 0);
+    ts->stale_since_ns = 0;
+  } else if (!ts->dirty) {
+    ts->stale_since_ns = 0; /* nothing to send for it */
+  }
+}
 
 /* ---- names ----------------------------------------------------------------------------- */
 
@@ -744,6 +789,7 @@ static void serve(stream_t *s) {
         continue;
       s->cycle &= ~TYPE_BIT(t);
       sent = s->delta ? serve_delta(s, t) : serve_sotw(s, t);
+      note_served(s, t, sent); /* metrics */
       if (sent && t == SC_XDS_CLUSTERS) /* the EDS request that follows is this cycle's */
         s->cycle |= TYPE_BIT(SC_XDS_ENDPOINTS);
     }
@@ -767,6 +813,7 @@ void sc_ads_views_changed(void *app, sc_view_t *view, unsigned types) {
     for (int t = 0; t < SC_XDS__TYPES; t++)
       if ((types & (1u << t)) && s->types[t].requested)
         s->types[t].dirty = true;
+    note_changed(s, types); /* metrics */
     queue(s);
   }
 }

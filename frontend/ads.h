@@ -19,6 +19,7 @@
 
 #include "h2.h"
 #include "log.h"
+#include "metrics.h"
 #include "views.h"
 
 typedef struct sc_ads_s sc_ads_t;
@@ -31,6 +32,7 @@ typedef struct {
   uint64_t streams, streams_total, pushes, acks, nacks, oversize_skipped, invalid_nodes;
   uint64_t gateways_refused;     /* streams of router~ nodes ended with UNIMPLEMENTED */
   uint64_t unknown_type_requests; /* requests for type URLs not served (ignored) */
+  uint64_t pushes_by_type[SC_XDS__TYPES]; /* responses queued, by type (split parts each) */
 } sc_ads_stats_t;
 
 int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out);
@@ -52,5 +54,14 @@ void sc_ads_service(sc_ads_t *ads);
 void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out);
 /* NACKs per "SCOPE TYPE" (borrowed JSON object of counts). */
 json_t *sc_ads_nacks_by(const sc_ads_t *ads);
+
+/* Push latency (the frontends' /metrics): while commit_ns is set (non-zero), the view
+ * changes that sc_views_refresh reports are stamped with it, per stream and type; the first
+ * response of that type queued on that stream afterwards observes now - commit_ns (wall
+ * clock, seconds) into the type's histogram. A stamp is kept while the stream is busy (a
+ * slow client shows), dropped when the change needs no response. Set it around the
+ * refresh a commit notification causes, then back to 0. */
+void sc_ads_set_commit(sc_ads_t *ads, uint64_t commit_ns);
+const sc__metrics_hist_t *sc_ads_push_latency(const sc_ads_t *ads, int type);
 
 #endif

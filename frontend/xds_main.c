@@ -20,6 +20,7 @@
 #include "scopecast/error.h"
 #include "scopecast/snapshot.h"
 #include "views.h"
+#include "xds_http.h"
 
 #define WAKEUP_SAMPLES 4096
 #define NOTICE_BYTES 16
@@ -35,6 +36,7 @@ typedef struct {
   sc_ads_opts_t ads;
   sc_log_level_t level;
   sc_log_format_t log_format;
+  const char *http; /* --http HOST:PORT, or NULL */
 } options_t;
 
 typedef struct {
@@ -60,6 +62,7 @@ typedef struct {
   size_t nwakeup;
   bool draining;
   int exit_code;
+  sc__xds_http_t *http; /* --http */
 } frontend_t;
 
 static void usage(FILE *out) {
@@ -99,6 +102,24 @@ static void usage(FILE *out) {
           "  only while the peer's windows and the socket's queue have room. Held per\n"
           "  connection: at most --max-concurrent-streams partial requests (each under\n"
           "  --max-message-size) and one response per stream.\n"
+          "\n"
+          "Metrics and health (HTTP/1.1, GET and HEAD; other methods 405, other paths 404):\n"
+          "  --http HOST:PORT           serve on HOST:PORT or [IPV6]:PORT (port 0: any free one; the\n"
+          "                             log says which); a port in use is an error at start:\n"
+          "                             /metrics  Prometheus text format 0.0.4: scopecast_xds_*\n"
+          "                                       head_version, connections, streams,\n"
+          "                                       pushes_total{type}, nacks_total{type},\n"
+          "                                       nacks_by_scope_total{scope,type} (every scope\n"
+          "                                       with a NACK), acks_total, push_latency_seconds\n"
+          "                                       {type}: a histogram of the time from the engine's\n"
+          "                                       commit (the time in its notice) to the response\n"
+          "                                       with the change queued on each stream open then;\n"
+          "                                       alert on its high quantiles (slow or stuck\n"
+          "                                       clients, a frontend behind). Commits seen only by\n"
+          "                                       polling (no notice) are not measured.\n"
+          "                             /healthz  200 while the process runs\n"
+          "                             /ready    200 while it serves a snapshot head, 503 before\n"
+          "                                       one exists and while draining\n"
           "\n"
           "Operation:\n"
           "  --stats-interval-ms N      print a stats line every N ms (default 60000; also on SIGUSR1)\n"
@@ -148,6 +169,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
       {"log-level", required_argument, NULL, 'L'},
       {"log-format", required_argument, NULL, 'F'},
       {"version", no_argument, NULL, 'V'},
+      {"http", required_argument, NULL, 'H'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   *o = (options_t){.poll_ms = 1000, .stats_interval_ms = 60000, .level = SC_LOG_INFO};
@@ -156,8 +178,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
   int c, idx = 0;
   while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
     uint64_t v = 0;
-    if (c != 's' && c != 'l' && c != 'n' && c != 'L' && c != 'F' && c != 'V' && c != 'h' && c != '?' &&
-        !parse_u64(optarg, &v)) {
+    if (c != 's' && c != 'l' && c != 'n' && c != 'L' && c != 'F' && c != 'V' && c != 'H' && c != 'h' &&
+        c != '?' && !parse_u64(optarg, &v)) {
       fprintf(stderr, "scopecast-xds: --%s wants a non-negative integer, got \"%s\"\n", long_opts[idx].name, optarg);
       return 2;
     }
@@ -185,6 +207,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
     case 'a': o->limits.max_age_ms = v; break;
     case 'A': o->limits.max_age_grace_ms = v; break;
     case 'S': o->stats_interval_ms = v; break;
+    case 'H': o->http = optarg; break;
     case 'L':
       if (strcmp(optarg, "debug") == 0) o->level = SC_LOG_DEBUG;
       else if (strcmp(optarg, "info") == 0) o->level = SC_LOG_INFO;
@@ -274,8 +297,10 @@ static void on_notice(frontend_t *f) {
     f->wakeup_us[f->wakeups % WAKEUP_SAMPLES] = (uint32_t)((now - commit_ns) / 1000);
     f->wakeups++;
   }
+  sc_ads_set_commit(f->ads, version > sc_views_head(f->views) ? commit_ns : 0); /* push latency */
   if (version != sc_views_head(f->views))
     catch_up(f);
+  sc_ads_set_commit(f->ads, 0);
 }
 
 static void on_notify_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -421,6 +446,8 @@ static void on_drained(void *arg) {
   uv_close((uv_handle_t *)&f->sigusr1, NULL);
   uv_close((uv_handle_t *)&f->sighup, NULL);
   notify_close(f);
+  sc__xds_http_close(f->http); /* --http */
+  f->http = NULL;
 }
 
 static void on_sighup(uv_signal_t *s, int signum) {
@@ -437,9 +464,22 @@ static void on_terminate(uv_signal_t *s, int signum) {
   if (f->draining)
     return;
   f->draining = true;
+  sc__xds_http_draining(f->http); /* --http: /ready 503 */
   sc_log(&f->log, SC_LOG_INFO, "%s: draining (GOAWAY, streams end with UNAVAILABLE)", strsignal(signum));
   print_stats(f);
   sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "server shutting down", on_drained, f);
+}
+
+/* --http: /metrics, /healthz, /ready (xds_http.c). */
+static int start_http(frontend_t *f) {
+  char err[512];
+  int rc = sc__xds_http_start(f->loop, f->opt.http, f->views, f->ads, f->server, &f->http, err, sizeof(err));
+  if (rc != 0)
+    sc_log(&f->log, SC_LOG_ERROR, "--http %s", err);
+  else
+    sc_log(&f->log, SC_LOG_INFO, "http: serving /metrics, /healthz and /ready on %s (port %u)", f->opt.http,
+           sc__xds_http_port(f->http));
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -475,6 +515,11 @@ int main(int argc, char **argv) {
       rc = 2;
       goto done;
     }
+  }
+  if (f->opt.http != NULL && start_http(f) != 0) {
+    sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL); /* closes the listeners */
+    rc = 1;
+    goto done;
   }
   uv_timer_init(f->loop, &f->poll);
   uv_timer_init(f->loop, &f->stats);

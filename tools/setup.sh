@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
           libprotobuf-dev libxxhash-dev liblmdb-dev libyaml-dev libjansson-dev libyajl-dev
-          libnghttp2-dev jq lmdb-utils clang libclang-rt-14-dev)
+          libnghttp2-dev jq lmdb-utils clang libclang-rt-14-dev libmicrohttpd-dev
+          python3-prometheus-client curl)
 
 install_deps() {
   local missing=() p

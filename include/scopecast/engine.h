@@ -43,6 +43,8 @@ typedef struct {
   bool notify_disabled;               /* --notify none: no socket */
   uint32_t history_versions;          /* --history: head versions whose scopes readers can
                                          still put together (0: only the latest) */
+  const char *http_listen;            /* --http HOST:PORT: /metrics, /healthz, /ready;
+                                         NULL: no HTTP server */
   FILE *log_stream;                   /* NULL: stderr */
   int log_level;                      /* 0 debug, 1 info, 2 warning, 3 error */
   bool log_json;                      /* one JSON object per line instead of text */
@@ -63,5 +65,24 @@ void sc_engine_stop(sc_engine_t *e);
 int sc_engine_exit_code(const sc_engine_t *e);
 /* Frees the engine; call after uv_run has returned. */
 void sc_engine_del(sc_engine_t *e);
+
+/* What the engine has done so far (its /metrics read this). */
+typedef struct {
+  bool published;             /* it published since it started (/ready answers 200) */
+  uint64_t head_version;      /* the snapshot's head */
+  uint64_t last_publish_ns;   /* wall clock of its last commit, ns since the epoch; 0: none */
+  uint64_t events;            /* watch events and manifest objects applied in batches */
+  uint64_t applied;           /* ... of which changed the store */
+  uint64_t noops, unknown_deletes;
+  uint64_t rejected, skipped; /* objects refused (invalid), or not ours (other kinds) */
+  uint64_t batches;           /* batches that went to the snapshot (published or failed) */
+  uint64_t publish_failures;
+  uint64_t pending_events;    /* in the open batch */
+  uint64_t scopes, resources, endpoints, objects;
+  uint64_t notify_subscribers; /* frontends following the commit notifications */
+  uint64_t http_port;         /* the --http port bound (0: none) */
+} sc_engine_status_t;
+
+void sc_engine_status(const sc_engine_t *e, sc_engine_status_t *out);
 
 #endif
