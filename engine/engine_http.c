@@ -47,7 +47,8 @@ void sc__engine_http_batch(sc_engine_t *e, uint64_t t0, uint64_t commit_ns) {
 #define COUNTER(name, help, v) sc__metrics_single(w, "scopecast_engine_" name, help, SC_METRICS_COUNTER, (double)(v))
 #define GAUGE(name, help, v) sc__metrics_single(w, "scopecast_engine_" name, help, SC_METRICS_GAUGE, (double)(v))
 
-static void write_metrics(sc_engine_t *e, sc__metrics_writer_t *w) {
+static void write_metrics(void *arg, sc__metrics_writer_t *w) {
+  sc_engine_t *e = arg;
   sc_engine_status_t st;
   sc_engine_status(e, &st);
   ensure_histogram(e);
@@ -96,16 +97,7 @@ static void write_metrics(sc_engine_t *e, sc__metrics_writer_t *w) {
 }
 
 static int on_metrics(void *arg, sc__http_response_t *res) {
-  sc__metrics_writer_t w;
-  sc__metrics_writer_init(&w);
-  write_metrics(arg, &w);
-  int rc = sc__metrics_writer_error(&w);
-  size_t len = 0;
-  char *text = sc__metrics_writer_take(&w, &len);
-  if (text == NULL)
-    return rc != 0 ? rc : SC_ENOMEM;
-  *res = (sc__http_response_t){200, SC_METRICS_CONTENT_TYPE, text, len};
-  return 0;
+  return sc__http_metrics(res, write_metrics, arg);
 }
 
 static int on_healthz(void *arg, sc__http_response_t *res) {

@@ -69,7 +69,8 @@ static void write_nacks(sc__xds_http_t *x, sc__metrics_writer_t *w) {
   }
 }
 
-static void write_metrics(sc__xds_http_t *x, sc__metrics_writer_t *w) {
+static void write_metrics(void *arg, sc__metrics_writer_t *w) {
+  sc__xds_http_t *x = arg;
   sc_h2_stats_t h;
   sc_ads_stats_t a;
   sc_views_stats_t vs;
@@ -109,16 +110,7 @@ static void write_metrics(sc__xds_http_t *x, sc__metrics_writer_t *w) {
 }
 
 static int on_metrics(void *arg, sc__http_response_t *res) {
-  sc__metrics_writer_t w;
-  sc__metrics_writer_init(&w);
-  write_metrics(arg, &w);
-  int rc = sc__metrics_writer_error(&w);
-  size_t len = 0;
-  char *text = sc__metrics_writer_take(&w, &len);
-  if (text == NULL)
-    return rc != 0 ? rc : SC_ENOMEM;
-  *res = (sc__http_response_t){200, SC_METRICS_CONTENT_TYPE, text, len};
-  return 0;
+  return sc__http_metrics(res, write_metrics, arg);
 }
 
 static int on_healthz(void *arg, sc__http_response_t *res) {

@@ -135,6 +135,20 @@ int sc__http_text(sc__http_response_t *res, unsigned status, const char *text) {
   return 0;
 }
 
+int sc__http_metrics(sc__http_response_t *res, void (*write)(void *arg, sc__metrics_writer_t *w),
+                     void *arg) {
+  sc__metrics_writer_t w;
+  sc__metrics_writer_init(&w);
+  write(arg, &w);
+  int rc = sc__metrics_writer_error(&w);
+  size_t len = 0;
+  char *text = sc__metrics_writer_take(&w, &len);
+  if (text == NULL)
+    return rc != 0 ? rc : SC_ENOMEM;
+  *res = (sc__http_response_t){200, SC_METRICS_CONTENT_TYPE, text, len};
+  return 0;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, sc__http_response_t *res, bool allow) {
   struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(res->len, res->body, sc__free);
   if (r == NULL) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "metrics.h"
+
 typedef struct sc__http_s sc__http_t;
 
 /* What a handler answers: status, content type (a static string) and a body allocated
@@ -48,5 +50,8 @@ void sc__http_close(sc__http_t *h);
 
 /* Sets res to status and a copy of text as text/plain; SC_ENOMEM when it cannot. */
 int sc__http_text(sc__http_response_t *res, unsigned status, const char *text);
+/* Sets res to 200 and the Prometheus text write puts into a fresh writer (/metrics). */
+int sc__http_metrics(sc__http_response_t *res, void (*write)(void *arg, sc__metrics_writer_t *w),
+                     void *arg);
 
 #endif

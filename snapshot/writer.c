@@ -20,6 +20,7 @@ struct sc_snapshot_writer_s {
   uint64_t instance_id;
   uint64_t stale_readers;
   int lock_fd; /* DIR/writer.lock, flock()ed for the writer's life: one writer per directory */
+  bool skipped_cleared; /* the skipped/ records of earlier runs are gone (first commit) */
   char errmsg[400];
 };
 
@@ -410,7 +411,8 @@ static int write_meta(sc_snapshot_txn_t *t, const sc_snapshot_meta_t *m) {
     rc = put_u64(t, SC_META_REJECTED, m->rejected_total);
   if (rc == 0)
     rc = put_u64(t, SC_META_SKIPPED, m->skipped_total);
-  if (rc == 0)
+  /* Within a run kinds are only added, so what earlier runs wrote goes with the first commit. */
+  if (rc == 0 && !t->w->skipped_cleared)
     rc = del_meta_prefix(t, SC_META_SKIPPED_PREFIX);
   for (size_t i = 0; i < m->nskipped_kinds && i < SC_SNAPSHOT_MAX_SKIPPED_KINDS && rc == 0; i++) {
     char key[96];
@@ -467,6 +469,7 @@ int sc_snapshot_publish(sc_snapshot_writer_t *w, sc_snapshot_meta_t *meta,
       int mrc = mdb_txn_commit(t.txn);
       if (mrc == 0) {
         w->head = m.head_version;
+        w->skipped_cleared = true;
         *meta = m;
         return 0;
       }
