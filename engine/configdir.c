@@ -124,7 +124,6 @@ static int item_cb(void *arg, const sc_parse_item_t *item) {
   return 0;
 }
 
-
 static void submit_delete(configdir_t *cd, const obj_key_t *k) {
   sc_obj_t *obj = sc_obj_new_key(k->kind, sc_str(k->ns), sc_str(k->name));
   if (obj == NULL) {

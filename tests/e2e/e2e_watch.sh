@@ -67,10 +67,16 @@ check "unix: exit status" 0 $?
 check_stream_result unix "$WORK/s-unix" "$WORK/unix.log"
 
 # TCP
-PORT=$((20000 + RANDOM % 20000))
-"$SERVE" "tcp:$PORT" "$WORK/events.jsonl" > "$WORK/serve2.out" &
-PIDS+=($!)
-wait_for 5 grep -q ready "$WORK/serve2.out"
+# A port free when picked may be taken by a concurrent test before serve_file binds it:
+# pick another until one binds.
+for attempt in 1 2 3 4 5; do
+  PORT=$(free_port)
+  "$SERVE" "tcp:$PORT" "$WORK/events.jsonl" > "$WORK/serve2.out" 2>&1 &
+  SERVE_PID=$!
+  wait_for 5 eval 'grep -q ready "$WORK/serve2.out" || ! kill -0 $SERVE_PID 2> /dev/null'
+  grep -q ready "$WORK/serve2.out" && break
+done
+PIDS+=($SERVE_PID)
 "$SCOPECAST" --snapshot "$WORK/s-tcp" --watch "tcp:127.0.0.1:$PORT" --once 2> "$WORK/tcp.log"
 check "tcp: exit status" 0 $?
 check_stream_result tcp "$WORK/s-tcp" "$WORK/tcp.log"
