@@ -62,8 +62,9 @@ static int write_json(FILE *out, const char *stamp, sc_log_level_t level, const 
   return 0;
 }
 
-static void log_v(const sc_logger_t *log, sc_log_level_t level, const sc_log_field_t *fields,
-                  size_t nfields, const char *fmt, va_list ap) {
+__attribute__((format(printf, 5, 0))) static void log_v(const sc_logger_t *log, sc_log_level_t level,
+                                                       const sc_log_field_t *fields, size_t nfields,
+                                                       const char *fmt, va_list ap) {
   struct timespec ts;
   struct tm tm;
   char stamp[64], sec[32];
