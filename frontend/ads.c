@@ -892,7 +892,7 @@ static void remember_names(type_state_t *ts, char **names, size_t n) {
   ts->names_fp = XXH3_64bits_withSeed(ts->last_names, ts->last_names_len, n) | 1; /* 0: none */
 }
 
-/* SotW subscriptions (xds-protocol.md 1.3): returns whether a response is due for them. */
+/* SotW subscriptions (docs/xds.md, SotW): returns whether a response is due for them. */
 static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
   /* Legacy wildcard: empty means everything until the client names something. */
@@ -1000,7 +1000,7 @@ static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
     envoy__service__discovery__v3__discovery_request__free_unpacked(req, NULL);
 }
 
-/* Delta subscriptions (xds-protocol.md 1.4). Returns whether the request changed any
+/* Delta subscriptions (docs/xds.md, Delta). Returns whether the request changed any
  * (a plain ACK does not: what is due then is already marked). */
 static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery__V3__DeltaDiscoveryRequest *req,
                             bool first) {

@@ -1,6 +1,6 @@
 /* The xDS protocol on ADS streams, state of the world and incremental (Delta), over the
  * calls of h2.h and the views of views.h. The rules it follows, and why, are in
- * ../shared/xds-protocol.md: the node on the first request only; per type version_info and
+ * docs/xds.md: the node on the first request only; per type version_info and
  * per stream nonces; ACK and NACK told apart by error_detail, a NACKed version never sent
  * again; subscriptions (wildcard, legacy and "*") honoured whatever the nonce; LDS/CDS full
  * state; push order CDS, EDS, LDS, RDS (LDS and RDS first when clusters go); the EDS

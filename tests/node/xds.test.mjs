@@ -2,7 +2,7 @@
 // generated namespace "big" whose cluster list exceeds 4 MiB), two real frontends sharing
 // one TCP port (each also on its own unix socket) and a third with a small gRPC response
 // cap, and xDS clients built from Envoy's own protos. The checklist items of
-// ../shared/xds-protocol.md section 6 are named [n] in the test names. Not here: [33] and
+// docs/xds.md (the conformance checklist) are named [n] in the test names. Not here: [33] and
 // [34] (a proxyless grpc-js-xds client calling xds:///host:port needs listeners named
 // host:port, which the engine does not publish), [36] (no TTL/Resource-wrapped SotW
 // resources are served; [17] checks that every SotW resource is a bare Any of the
