@@ -547,10 +547,19 @@ static void on_watch_connection(uv_stream_t *server, int status) {
   if (status != 0 || b->watch_connected)
     return;
   uv_pipe_init(&b->loop, &b->watch_conn, 0);
-  if (uv_accept(server, (uv_stream_t *)&b->watch_conn) == 0)
-    b->watch_connected = true;
-  else
+  if (uv_accept(server, (uv_stream_t *)&b->watch_conn) != 0) {
     uv_close((uv_handle_t *)&b->watch_conn, NULL);
+    return;
+  }
+  b->watch_connected = true;
+  /* The stream's initial state is empty (the mesh comes from the watch file): say so as
+   * the Kubernetes API does, or the engine waits --sync-timeout-ms before publishing. */
+  static const char initial_events_end[] =
+      "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Service\",\"metadata\":{\"resourceVersion\":\"1\","
+      "\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n";
+  uv_buf_t buf = uv_buf_init((char *)initial_events_end, sizeof(initial_events_end) - 1);
+  if (uv_try_write((uv_stream_t *)&b->watch_conn, &buf, 1) != (int)buf.len)
+    fprintf(stderr, "bench_xds: could not write the initial-events-end bookmark to the engine\n");
 }
 
 static int listen_watch(bench_t *b, const char *path) {
