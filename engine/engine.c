@@ -1,4 +1,5 @@
 /* The engine core: batching, applying events to the store, publishing, lifecycle. */
+#include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -147,10 +148,10 @@ void sc__engine_flush(sc_engine_t *e) {
   e->stats.unknown_deletes += unknown_deletes;
   double apply_ms = ms_since(t0);
 
-  if (!e->synced) {
+  if (e->state != SC_ENGINE_RUNNING) {
     /* Applied to the store (the batch's memory is free again), published once every
      * input has delivered its initial state: the first publish computes every scope. */
-    if (nevents > 0)
+    if (nevents > 0 && e->state < SC_ENGINE_RUNNING)
       sc_log(&e->log, SC_LOG_INFO,
              "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; applied, published "
              "once every input delivered its initial state (apply %.3f ms)",
@@ -230,7 +231,7 @@ static void batch_timer_cb(uv_timer_t *t) { sc__engine_flush(t->data); }
 /* Something for the next batch arrived (an event, or a rejection whose count is
  * published): close the batch after the quiet time, or the longest time after its start. */
 static void batch_arm(sc_engine_t *e) {
-  if (e->stopping)
+  if (e->state == SC_ENGINE_STOPPING)
     return;
   uv_timer_start(&e->quiet_timer, batch_timer_cb, e->opts.batch_quiet_ms, 0);
   if (!uv_is_active((uv_handle_t *)&e->max_timer))
@@ -344,23 +345,38 @@ void sc__engine_add_source(sc_engine_t *e, sc_source_t *s) {
   e->active_sources++;
 }
 
+/* The one place the lifecycle moves; anything else is a bug. */
+static void engine_set_state(sc_engine_t *e, sc_engine_state_t to) {
+  static const unsigned legal_from[] = {
+      [SC_ENGINE_CREATED] = 0,
+      [SC_ENGINE_STARTING] = 1u << SC_ENGINE_CREATED,
+      [SC_ENGINE_SYNCING] = 1u << SC_ENGINE_STARTING,
+      [SC_ENGINE_RUNNING] = 1u << SC_ENGINE_SYNCING,
+      [SC_ENGINE_STOPPING] = 1u << SC_ENGINE_CREATED | 1u << SC_ENGINE_STARTING |
+                             1u << SC_ENGINE_SYNCING | 1u << SC_ENGINE_RUNNING,
+  };
+  assert(legal_from[to] & (1u << e->state));
+  (void)legal_from; /* NDEBUG */
+  e->state = to;
+}
+
 static void maybe_finish_once(sc_engine_t *e) {
   /* Not before every source exists: the first one done is not the last. */
-  if (e->opts.once && e->sources_started && e->active_sources == 0 && !e->stopping)
+  if (e->opts.once && e->active_sources == 0 &&
+      (e->state == SC_ENGINE_SYNCING || e->state == SC_ENGINE_RUNNING))
     sc_engine_stop(e);
 }
 
 /* Every input has delivered its initial state (or the wait is over): the first publish
  * follows at once. */
 static void sync_complete(sc_engine_t *e) {
-  e->synced = true;
+  engine_set_state(e, SC_ENGINE_RUNNING);
   uv_timer_stop(&e->sync_timer);
-  if (!e->stopping)
-    uv_timer_start(&e->quiet_timer, batch_timer_cb, 0, 0);
+  uv_timer_start(&e->quiet_timer, batch_timer_cb, 0, 0);
 }
 
 static void check_synced(sc_engine_t *e) {
-  if (e->synced || !e->sources_started)
+  if (e->state != SC_ENGINE_SYNCING)
     return;
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     if (!s->synced)
@@ -404,8 +420,7 @@ void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
   if (fatal) {
     e->fatal = true;
     sc_log(&e->log, SC_LOG_ERROR, "%s: input failed; stopping", s->name);
-    if (!e->stopping)
-      sc_engine_stop(e);
+    sc_engine_stop(e);
     return;
   }
   maybe_finish_once(e);
@@ -520,23 +535,27 @@ int sc_engine_start(sc_engine_t *e) {
   sc_log(&e->log, SC_LOG_INFO, "snapshot %s: head version %" PRIu64 ", map %zu bytes",
          e->opts.snapshot_dir, sc_snapshot_writer_head(e->snapshot),
          sc_snapshot_writer_map_size(e->snapshot));
+  engine_set_state(e, SC_ENGINE_STARTING);
   start_notify(e);
   if ((rc = sc__engine_http_start(e)) != 0) /* --http */
     return rc;
   if (e->opts.mesh_config_file != NULL &&
       (rc = sc__meshfile_load(e, e->opts.mesh_config_file, true)) != 0)
     return rc;
-  for (size_t i = 0; i < e->opts.nconfig_dirs; i++)
+  /* A source that fails for good stops the engine: no more are created then. */
+  for (size_t i = 0; i < e->opts.nconfig_dirs && e->state == SC_ENGINE_STARTING; i++)
     if ((rc = sc__configdir_source_new(e, e->opts.config_dirs[i])) != 0)
       return rc;
-  for (size_t i = 0; i < e->opts.nwatch_sources; i++)
+  for (size_t i = 0; i < e->opts.nwatch_sources && e->state == SC_ENGINE_STARTING; i++)
     if ((rc = sc__watch_source_new(e, e->opts.watch_sources[i])) != 0)
       return rc;
+  if (e->state != SC_ENGINE_STARTING)
+    return 0;
   /* The first publish waits for every input's initial state, so that no proxy is ever
    * served a partial mesh; a snapshot a previous run left stays in place until then. */
-  e->sources_started = true;
+  engine_set_state(e, SC_ENGINE_SYNCING);
   check_synced(e);
-  if (!e->synced) {
+  if (e->state == SC_ENGINE_SYNCING) {
     if (e->opts.sync_timeout_ms == 0)
       sync_complete(e);
     else
@@ -547,14 +566,15 @@ int sc_engine_start(sc_engine_t *e) {
 }
 
 void sc_engine_stop(sc_engine_t *e) {
-  if (e->stopping)
+  if (e->state == SC_ENGINE_STOPPING)
     return;
-  e->stopping = true;
-  if (!e->synced && !e->fatal)
+  /* After a fatal error nothing more is published. */
+  if (!e->fatal && e->state == SC_ENGINE_RUNNING)
+    sc__engine_flush(e); /* the pending batch */
+  else if (!e->fatal && e->state == SC_ENGINE_SYNCING)
     sc_log(&e->log, SC_LOG_WARN, "stopping before every input delivered its initial state: "
                                  "nothing more is published");
-  if (!e->fatal)
-    sc__engine_flush(e);
+  engine_set_state(e, SC_ENGINE_STOPPING);
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     s->close(s);
   sc_notify_close(e->notify); /* after the last publish: subscribers read it, then EOF */

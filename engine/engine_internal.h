@@ -31,6 +31,16 @@ struct sc_source_s {
   void (*reload)(sc_source_t *s); /* SIGHUP: look at the input again (NULL: nothing to do) */
 };
 
+/* The engine's lifecycle; engine_set_state (engine.c) is the only place it changes. */
+typedef enum {
+  SC_ENGINE_CREATED = 0, /* sc_engine_new */
+  SC_ENGINE_STARTING,    /* sc_engine_start: the sources are being created */
+  SC_ENGINE_SYNCING,     /* every source exists; batches are applied, nothing published
+                            until every input delivered its initial state */
+  SC_ENGINE_RUNNING,     /* synced (or --sync-timeout-ms passed): batches are published */
+  SC_ENGINE_STOPPING     /* sc_engine_stop: the last batch published, handles closing */
+} sc_engine_state_t;
+
 typedef struct {
   uint64_t events, applied, noops, unknown_deletes, rejected, skipped, batches,
       publish_failures;
@@ -56,9 +66,8 @@ struct sc_engine_s {
   uv_signal_t sigint, sigterm, sighup;
   /* Nothing is published before every input delivered its initial state (or the sync
    * timeout passed): a restarted engine keeps the old head in place until then. */
-  bool sources_started; /* every source of the options exists */
-  bool synced;
-  bool published_once, stopping, stopped, fatal;
+  sc_engine_state_t state;
+  bool published_once, fatal;
   bool publish_failed; /* the store is ahead of the snapshot: publish at the next chance */
   uint64_t counters_at_publish; /* rejected+skipped when last published */
   sc_scopes_t scopes;           /* the published scopes and their dependency index */
