@@ -1,4 +1,5 @@
 /* ADS, state of the world and Delta (see ads.h). */
+#include "mem.h"
 #include "ads.h"
 
 #include <inttypes.h>
@@ -82,9 +83,9 @@ struct sc_ads_s {
 };
 
 int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out) {
-  sc_ads_t *a = calloc(1, sizeof(*a));
+  sc_ads_t *a = sc__calloc(1, sizeof(*a));
   if (a == NULL || (a->nacks_by = json_object()) == NULL) {
-    free(a);
+    sc__free(a);
     return SC_ENOMEM;
   }
   a->views = views;
@@ -98,7 +99,7 @@ void sc_ads_free(sc_ads_t *ads) {
   if (ads == NULL)
     return;
   json_decref(ads->nacks_by);
-  free(ads);
+  sc__free(ads);
 }
 
 void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out) { *out = ads->stats; }
@@ -151,11 +152,11 @@ static name_t *name_put(sc_strmap_t *m, const char *name, const char *version) {
   name_t *n = sc__strmap_get(m, sc_str(name));
   if (n == NULL) {
     size_t len = strlen(name);
-    if ((n = malloc(sizeof(*n) + len + 1)) == NULL)
+    if ((n = sc__malloc(sizeof(*n) + len + 1)) == NULL)
       return NULL;
     memcpy(n->name, name, len + 1);
     if (sc__strmap_put(m, sc_str(n->name), n) != 0) {
-      free(n);
+      sc__free(n);
       return NULL;
     }
   }
@@ -163,7 +164,7 @@ static name_t *name_put(sc_strmap_t *m, const char *name, const char *version) {
   return n;
 }
 
-static void name_del(sc_strmap_t *m, const char *name) { free(sc__strmap_remove(m, sc_str(name))); }
+static void name_del(sc_strmap_t *m, const char *name) { sc__free(sc__strmap_remove(m, sc_str(name))); }
 
 static bool name_has(const sc_strmap_t *m, const char *name) { return sc__strmap_get(m, sc_str(name)) != NULL; }
 
@@ -180,7 +181,7 @@ static void collect_name(void *arg, sc_str_t key, void *value) {
 
 /* The names of m (borrowed), so that m can change while they are visited. */
 static name_list_t name_list(const sc_strmap_t *m) {
-  name_list_t l = {calloc(m->n ? m->n : 1, sizeof(name_t *)), 0};
+  name_list_t l = {sc__calloc(m->n ? m->n : 1, sizeof(name_t *)), 0};
   if (l.items != NULL)
     sc__strmap_foreach(m, collect_name, &l);
   return l;
@@ -239,7 +240,7 @@ static void attach_view(stream_t *s, sc_view_t *v) {
 
 void *sc_ads_open(void *app, sc_h2_call_t *call, sc_h2_method_t method) {
   sc_ads_t *ads = app;
-  stream_t *s = calloc(1, sizeof(*s));
+  stream_t *s = sc__calloc(1, sizeof(*s));
   if (s == NULL)
     return NULL;
   s->ads = ads;
@@ -271,9 +272,9 @@ void sc_ads_closed(void *app, void *state) {
     names_clear(&s->types[t].sent);
     sc__strmap_free(&s->types[t].names, NULL);
     sc__strmap_free(&s->types[t].sent, NULL);
-    free(s->types[t].rest);
+    sc__free(s->types[t].rest);
     sc_views_list_unref(ads->views, s->types[t].rest_of);
-    free(s->types[t].last_names);
+    sc__free(s->types[t].last_names);
   }
   if (s->first != NULL)
     protobuf_c_message_free_unpacked(s->first, NULL);
@@ -284,8 +285,8 @@ void sc_ads_closed(void *app, void *state) {
   if (s->next)
     s->next->prev = s->prev;
   ads->stats.streams--;
-  free(s->scope);
-  free(s);
+  sc__free(s->scope);
+  sc__free(s);
 }
 
 static void finish(stream_t *s, int status, const char *message) {
@@ -307,18 +308,18 @@ static bool resolve(stream_t *s) {
     return false;
   }
   if (s->scope != NULL && strcmp(s->scope, scope) == 0) {
-    free(scope);
+    sc__free(scope);
     return false;
   }
   sc_view_t *v;
   if (sc_views_acquire(ads->views, scope, &s->proxy.label_set, s->proxy.interception == SC_INTERCEPT_NONE, &v) != 0) {
-    free(scope);
+    sc__free(scope);
     return false;
   }
   if (s->scope != NULL)
     sc_log(ads->log, SC_LOG_INFO, "%.*s: scope %s -> %s", (int)s->proxy.id.len, s->proxy.id.ptr, s->scope, scope);
   detach_view(s);
-  free(s->scope);
+  sc__free(s->scope);
   s->scope = scope;
   attach_view(s, v);
   for (int t = 0; t < SC_XDS__TYPES; t++)
@@ -379,7 +380,7 @@ typedef struct {
 static void release_send(void *arg) {
   send_t *x = arg;
   sc_body_unref(x->body);
-  free(x);
+  sc__free(x);
 }
 
 static void hash_items(sc_resource_t *const *items, size_t n, char out[17]) {
@@ -400,7 +401,7 @@ static void hash_items(sc_resource_t *const *items, size_t n, char out[17]) {
 /* Sends body (a DiscoveryResponse without nonce, taken) with the stream's next nonce as a
  * second encoded part: protobuf merges concatenated messages. */
 static int send_body(stream_t *s, sc_body_t *body, uint64_t *nonce_out) {
-  send_t *x = calloc(1, sizeof(*x));
+  send_t *x = sc__calloc(1, sizeof(*x));
   if (x == NULL) {
     sc_body_unref(body);
     return SC_ENOMEM;
@@ -469,11 +470,11 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
 
 /* Keeps a stream's subset in the list for the streams that ask for the same names. */
 static void remember_subset(sc_view_type_t *vt, uint64_t fp, sc_resource_t **items, size_t n, const char *version) {
-  sc_resource_t **copy = malloc((n ? n : 1) * sizeof(*copy));
+  sc_resource_t **copy = sc__malloc((n ? n : 1) * sizeof(*copy));
   if (copy == NULL)
     return;
   memcpy(copy, items, n * sizeof(*copy));
-  free(vt->subset);
+  sc__free(vt->subset);
   vt->subset = copy;
   vt->nsubset = n;
   vt->subset_fp = fp;
@@ -535,7 +536,7 @@ static bool serve_sotw(stream_t *s, int t) {
     return sent;
   }
   drop_rest(s, ts);
-  sc_resource_t **items = calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
+  sc_resource_t **items = sc__calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
   if (items == NULL)
     return false;
   size_t n;
@@ -560,7 +561,7 @@ static bool serve_sotw(stream_t *s, int t) {
    * that is not full state when the client asks for no names of it. */
   if ((!full_state && ts->names.n == 0) ||
       (!forced && (strcmp(version, ts->sent_version) == 0 || strcmp(version, ts->nacked_version) == 0))) {
-    free(items);
+    sc__free(items);
     return false;
   }
   bool sent = false;
@@ -572,10 +573,10 @@ static bool serve_sotw(stream_t *s, int t) {
              "%.*s: %s response of %zu resources is larger than the gRPC response cap (%zu bytes): not sent",
              (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), n, cap);
       snprintf(ts->nacked_version, sizeof(ts->nacked_version), "%s", version); /* not again */
-      free(items);
+      sc__free(items);
       return false;
     }
-    free(ts->rest);
+    sc__free(ts->rest);
     ts->rest = items;
     ts->nrest = n;
     memcpy(ts->rest_version, version, sizeof(version));
@@ -599,7 +600,7 @@ static bool serve_sotw(stream_t *s, int t) {
   } else {
     sent = sotw_send(s, t, vt, items, n, version, SEND_WHOLE);
   }
-  free(items);
+  sc__free(items);
   if (sent && t == SC_XDS_CLUSTERS)
     s->types[SC_XDS_ENDPOINTS].always_respond = true; /* warming needs a new assignment */
   if (sent && t == SC_XDS_ENDPOINTS)
@@ -625,10 +626,10 @@ static bool serve_delta(stream_t *s, int t) {
   /* A client with all it wants of the list this one replaced needs only its changes. */
   bool fast = !forced && vt->has_changes && strcmp(ts->synced_of, vt->prev_version) == 0;
   size_t cap = fast ? vt->nchanges + vt->ngone + 1 : vt->list.n + ts->names.n + ts->sent.n + 1;
-  Envoy__Service__Discovery__V3__Resource *res = calloc(cap, sizeof(*res));
-  Envoy__Service__Discovery__V3__Resource **res_ptrs = calloc(cap, sizeof(*res_ptrs));
-  Google__Protobuf__Any *anys = calloc(cap, sizeof(*anys));
-  char **removed = calloc(cap, sizeof(*removed));
+  Envoy__Service__Discovery__V3__Resource *res = sc__calloc(cap, sizeof(*res));
+  Envoy__Service__Discovery__V3__Resource **res_ptrs = sc__calloc(cap, sizeof(*res_ptrs));
+  Google__Protobuf__Any *anys = sc__calloc(cap, sizeof(*anys));
+  char **removed = sc__calloc(cap, sizeof(*removed));
   name_list_t known = {NULL, 0}, subs = {NULL, 0};
   if (!fast) {
     known = name_list(&ts->sent);
@@ -682,8 +683,8 @@ static bool serve_delta(stream_t *s, int t) {
     r.n_removed_resources = nremoved;
     r.removed_resources = removed;
     size_t len = envoy__service__discovery__v3__delta_discovery_response__get_packed_size(&r);
-    sc_body_t *body = malloc(sizeof(*body) + len);
-    send_t *x = calloc(1, sizeof(*x));
+    sc_body_t *body = sc__malloc(sizeof(*body) + len);
+    send_t *x = sc__calloc(1, sizeof(*x));
     if (body != NULL && x != NULL) {
       body->refs = 1;
       body->len = envoy__service__discovery__v3__delta_discovery_response__pack(&r, body->data);
@@ -699,8 +700,8 @@ static bool serve_delta(stream_t *s, int t) {
         release_send(x);
       }
     } else {
-      free(body);
-      free(x);
+      sc__free(body);
+      sc__free(x);
     }
     if (sent) { /* what the client has now */
       for (size_t i = 0; i < nres; i++)
@@ -721,12 +722,12 @@ static bool serve_delta(stream_t *s, int t) {
   if (!ok)
     sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
            s->proxy.id.ptr, type_name(t));
-  free(res);
-  free(res_ptrs);
-  free(anys);
-  free(removed);
-  free(known.items);
-  free(subs.items);
+  sc__free(res);
+  sc__free(res_ptrs);
+  sc__free(anys);
+  sc__free(removed);
+  sc__free(known.items);
+  sc__free(subs.items);
   return sent;
 }
 
@@ -752,7 +753,7 @@ static bool clusters_go(stream_t *s) {
   bool gone = false;
   for (size_t i = 0; i < l.n && !gone; i++)
     gone = l.items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(l.items[i]->name)) == NULL;
-  free(l.items);
+  sc__free(l.items);
   return gone;
 }
 
@@ -877,8 +878,8 @@ static void remember_names(type_state_t *ts, char **names, size_t n) {
   size_t len = 0;
   for (size_t i = 0; i < n; i++)
     len += strlen(names[i]) + 1;
-  free(ts->last_names);
-  ts->last_names = malloc(len ? len : 1);
+  sc__free(ts->last_names);
+  ts->last_names = sc__malloc(len ? len : 1);
   ts->last_names_len = ts->last_n = 0;
   ts->names_fp = 0;
   if (ts->last_names == NULL)
@@ -917,7 +918,7 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   name_list_t before = name_list(&ts->names);
   for (size_t i = 0; i < before.n && !removed; i++)
     removed = !name_has(&next, before.items[i]->name);
-  free(before.items);
+  sc__free(before.items);
   added |= wildcard && !ts->wildcard;
   names_clear(&ts->names);
   ts->names = next;
@@ -1039,7 +1040,7 @@ static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
     for (size_t i = 0; i < l.n; i++)
       if (!name_has(&ts->names, l.items[i]->name))
         name_del(&ts->sent, l.items[i]->name);
-    free(l.items);
+    sc__free(l.items);
   }
   return first || req->n_resource_names_subscribe > 0 || req->n_resource_names_unsubscribe > 0;
 }

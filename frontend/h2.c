@@ -1,4 +1,5 @@
 /* gRPC over HTTP/2 on libuv and nghttp2 (see h2.h). nghttp2 1.52 API (Debian 12). */
+#include "mem.h"
 #include "h2.h"
 
 #include <arpa/inet.h>
@@ -162,7 +163,7 @@ static void call_free(sc_h2_call_t *call) {
   if (call->next)
     call->next->prev = call->prev;
   sc_grpc_deframer_free(&call->deframer);
-  free(call);
+  sc__free(call);
 }
 
 int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts, void (*release)(void *arg),
@@ -342,7 +343,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
     return 0;
   }
-  sc_h2_call_t *call = calloc(1, sizeof(*call));
+  sc_h2_call_t *call = sc__calloc(1, sizeof(*call));
   if (call == NULL)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
   call->conn = c;
@@ -466,7 +467,7 @@ static void on_written(uv_write_t *req, int status) {
   conn_t *c = w->conn;
   c->write_queue -= w->len;
   c->server->stats.queued_bytes -= w->len;
-  free(w);
+  sc__free(w);
   if (status < 0) {
     conn_close(c);
     return;
@@ -489,7 +490,7 @@ static int write_out(conn_t *c, const uint8_t *data, size_t len) {
     if (len == 0)
       return 0;
   }
-  write_req_t *w = malloc(sizeof(*w) + len);
+  write_req_t *w = sc__malloc(sizeof(*w) + len);
   if (w == NULL)
     return SC_ENOMEM;
   memcpy(w->data, data, len);
@@ -497,7 +498,7 @@ static int write_out(conn_t *c, const uint8_t *data, size_t len) {
   w->len = len;
   uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
   if (uv_write(&w->req, &c->h.stream, &buf, 1, on_written) != 0) {
-    free(w);
+    sc__free(w);
     return SC_EIO;
   }
   c->write_queue += len;
@@ -547,7 +548,7 @@ static void conn_flush(conn_t *c) {
           goto fail;
         used = 0;
       }
-      if (chunk == NULL && (chunk = c->outbuf = malloc(WRITE_CHUNK)) == NULL)
+      if (chunk == NULL && (chunk = c->outbuf = sc__malloc(WRITE_CHUNK)) == NULL)
         goto fail;
       if ((size_t)n > WRITE_CHUNK) {
         if (write_out(c, data, (size_t)n) != 0)
@@ -582,8 +583,8 @@ static void on_handle_closed(uv_handle_t *h) {
     s->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
-  free(c->outbuf);
-  free(c);
+  sc__free(c->outbuf);
+  sc__free(c);
   if (s->draining && s->conns == NULL && s->drained != NULL) {
     void (*done)(void *) = s->drained;
     s->drained = NULL;
@@ -618,14 +619,14 @@ static void conn_close(conn_t *c) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
-  buf->base = malloc(suggested);
+  buf->base = sc__malloc(suggested);
   buf->len = buf->base ? suggested : 0;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn_t *c = stream->data;
   if (nread < 0) {
-    free(buf->base);
+    sc__free(buf->base);
     conn_close(c);
     return;
   }
@@ -635,13 +636,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     c->in_recv = false;
     if (n < 0) {
       sc_log(c->server->log, SC_LOG_INFO, "%s: bad HTTP/2: %s", c->peer, nghttp2_strerror((int)n));
-      free(buf->base);
+      sc__free(buf->base);
       conn_close(c);
       return;
     }
     conn_flush(c);
   }
-  free(buf->base);
+  sc__free(buf->base);
 }
 
 static void on_keepalive(uv_timer_t *t) {
@@ -743,7 +744,7 @@ static void on_connection(uv_stream_t *server_stream, int status) {
   sc_h2_server_t *s = l->server;
   if (status < 0 || s->draining)
     return;
-  conn_t *c = calloc(1, sizeof(*c));
+  conn_t *c = sc__calloc(1, sizeof(*c));
   if (c == NULL)
     return;
   c->server = s;
@@ -785,7 +786,7 @@ static void on_connection(uv_stream_t *server_stream, int status) {
 
 int sc_h2_server_new(uv_loop_t *loop, const sc_h2_limits_t *limits, const sc_h2_handlers_t *handlers, void *app,
                      const sc_logger_t *log, sc_h2_server_t **out) {
-  sc_h2_server_t *s = calloc(1, sizeof(*s));
+  sc_h2_server_t *s = sc__calloc(1, sizeof(*s));
   if (s == NULL)
     return SC_ENOMEM;
   s->loop = loop;
@@ -818,7 +819,7 @@ static int listen_unix(sc_h2_server_t *s, listener_t *l, const char *path, char 
   int rc = uv_pipe_bind(&l->h.pipe, path);
   if (rc != 0)
     return failf(err, errlen, SC_EIO, path, "bind", rc);
-  if ((l->path = strdup(path)) == NULL)
+  if ((l->path = sc__strdup(path)) == NULL)
     return SC_ENOMEM;
   return 0;
 }
@@ -871,9 +872,9 @@ static int listen_tcp(sc_h2_server_t *s, listener_t *l, const char *addr, char *
 
 static void free_listener(uv_handle_t *h) {
   listener_t *l = h->data;
-  free(l->path);
-  free(l->name);
-  free(l);
+  sc__free(l->path);
+  sc__free(l->name);
+  sc__free(l);
 }
 
 int sc_h2_server_check_address(const char *addr, char *err, size_t errlen) {
@@ -886,9 +887,9 @@ int sc_h2_server_check_address(const char *addr, char *err, size_t errlen) {
 }
 
 int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen) {
-  listener_t *l = calloc(1, sizeof(*l));
-  if (l == NULL || (l->name = strdup(addr)) == NULL) {
-    free(l);
+  listener_t *l = sc__calloc(1, sizeof(*l));
+  if (l == NULL || (l->name = sc__strdup(addr)) == NULL) {
+    sc__free(l);
     return SC_ENOMEM;
   }
   l->server = s;
@@ -950,7 +951,7 @@ void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void
   uv_timer_start(&s->drain_timer, on_drain_timeout, grace, 0);
 }
 
-static void free_server(uv_handle_t *h) { free(h->data); }
+static void free_server(uv_handle_t *h) { sc__free(h->data); }
 
 /* The idle handle is closed first: the memory goes when the loop next runs. */
 void sc_h2_server_free(sc_h2_server_t *s) {
