@@ -734,7 +734,7 @@ struct sc_rds_listener_owners_s {
 };
 
 static void listener_owners_free(sc_rds_listener_owners_t *lo) {
-  sc__strmap_free(&lo->exact, free);
+  sc__strmap_free(&lo->exact, sc__free);
   for (uint32_t i = 0; i < lo->keys.n; i++)
     sc__free(lo->keys.items[i]);
   sc__vec_free(&lo->keys);

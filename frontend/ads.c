@@ -188,7 +188,7 @@ static name_list_t name_list(const sc_strmap_t *m) {
 }
 
 static void names_clear(sc_strmap_t *m) {
-  sc__strmap_free(m, free);
+  sc__strmap_free(m, sc__free);
   sc__strmap_init(m);
 }
 

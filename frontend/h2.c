@@ -44,6 +44,13 @@ typedef struct listener_s {
   bool unix_socket;
   char *path; /* unix socket path, unlinked on close */
   char *name;
+  /* A connection that cannot get its memory is accepted into this handle and closed at
+   * once: left unaccepted, it would stop libuv from accepting any other. */
+  socket_handle_t reject;
+  bool rejecting;      /* reject is closing */
+  bool reject_pending; /* another connection waits for it */
+  bool closing;        /* the listening handle is closing */
+  int open_handles;    /* the memory goes with the last */
 } listener_t;
 
 struct sc_h2_call_s {
@@ -739,14 +746,45 @@ static void peer_name(conn_t *c, bool unix_socket) {
   snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
 }
 
+static void free_listener(uv_handle_t *h);
+static void reject_connection(listener_t *l);
+
+static void on_rejected(uv_handle_t *h) {
+  listener_t *l = h->data;
+  bool retry = l->reject_pending && !l->closing;
+  l->rejecting = l->reject_pending = false;
+  free_listener(h); /* the listening handle is still open when retry is set */
+  if (retry)
+    reject_connection(l);
+}
+
+static void reject_connection(listener_t *l) {
+  if (l->rejecting) {
+    l->reject_pending = true;
+    return;
+  }
+  if (l->unix_socket)
+    uv_pipe_init(l->h.handle.loop, &l->reject.pipe, 0);
+  else
+    uv_tcp_init(l->h.handle.loop, &l->reject.tcp);
+  l->reject.handle.data = l;
+  l->rejecting = true;
+  l->open_handles++;
+  (void)uv_accept(&l->h.stream, &l->reject.stream); /* nothing to do when it fails */
+  uv_close(&l->reject.handle, on_rejected);
+}
+
 static void on_connection(uv_stream_t *server_stream, int status) {
   listener_t *l = server_stream->data;
   sc_h2_server_t *s = l->server;
   if (status < 0 || s->draining)
     return;
   conn_t *c = sc__calloc(1, sizeof(*c));
-  if (c == NULL)
+  if (c == NULL) {
+    sc_log(s->log, SC_LOG_WARN, "out of memory: connection on %s refused", l->name);
+    reject_connection(l);
     return;
+  }
   c->server = s;
   if (l->unix_socket)
     uv_pipe_init(s->loop, &c->h.pipe, 0);
@@ -872,6 +910,8 @@ static int listen_tcp(sc_h2_server_t *s, listener_t *l, const char *addr, char *
 
 static void free_listener(uv_handle_t *h) {
   listener_t *l = h->data;
+  if (--l->open_handles > 0)
+    return;
   sc__free(l->path);
   sc__free(l->name);
   sc__free(l);
@@ -893,12 +933,14 @@ int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t e
     return SC_ENOMEM;
   }
   l->server = s;
+  l->open_handles = 1;
   int rc = strncmp(addr, "unix:", 5) == 0 ? listen_unix(s, l, addr + 5, err, errlen)
                                           : listen_tcp(s, l, addr, err, errlen);
   l->h.handle.data = l;
   if (rc == 0 && (rc = uv_listen(&l->h.stream, LISTEN_BACKLOG, on_connection)) != 0)
     rc = failf(err, errlen, SC_EIO, addr, "listen", rc);
   if (rc != 0) {
+    l->closing = true;
     if (l->h.handle.type != UV_UNKNOWN_HANDLE && l->h.handle.loop != NULL)
       uv_close(&l->h.handle, free_listener);
     else
@@ -928,6 +970,7 @@ void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void
     next = l->next;
     if (l->path != NULL)
       unlink(l->path);
+    l->closing = true;
     uv_close(&l->h.handle, free_listener);
   }
   s->listeners = NULL;
