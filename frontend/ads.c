@@ -52,6 +52,9 @@ typedef struct stream_s {
   sc_ads_t *ads;
   sc_h2_call_t *call;
   bool delta, started, finished;
+  /* Memory (or the snapshot) failed the stream: what it was owed is unsure, so it ends
+   * with UNAVAILABLE and the client comes back for the whole state. */
+  bool failed;
   ProtobufCMessage *first;                  /* the first request: it owns the node */
   sc_proxy_t proxy;
   bool grpc_client;
@@ -295,6 +298,13 @@ static void finish(stream_t *s, int status, const char *message) {
   sc_h2_call_finish(s->call, status, message);
 }
 
+/* Ends a stream whose state an allocation (or the snapshot) failed. */
+static void end_failed(stream_t *s) {
+  sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: stream ended: out of memory or the snapshot failed", (int)s->proxy.id.len,
+         s->proxy.id.ptr);
+  finish(s, SC_GRPC_UNAVAILABLE, "out of memory");
+}
+
 /* The proxy's scope and view; the stream waits (nothing to serve) while the snapshot
  * cannot say. Returns whether the scope changed. */
 static bool resolve(stream_t *s) {
@@ -302,9 +312,11 @@ static bool resolve(stream_t *s) {
   char *scope = NULL;
   int rc = sc_views_resolve(ads->views, s->proxy.namespace_, &s->proxy.label_set, &scope);
   if (rc != 0) {
-    if (rc != SC_ENOTFOUND)
+    if (rc != SC_ENOTFOUND) {
       sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot resolve its scope: %s", (int)s->proxy.id.len, s->proxy.id.ptr,
              sc_strerror(rc));
+      s->failed = true;
+    }
     return false;
   }
   if (s->scope != NULL && strcmp(s->scope, scope) == 0) {
@@ -314,6 +326,7 @@ static bool resolve(stream_t *s) {
   sc_view_t *v;
   if (sc_views_acquire(ads->views, scope, &s->proxy.label_set, s->proxy.interception == SC_INTERCEPT_NONE, &v) != 0) {
     sc__free(scope);
+    s->failed = true;
     return false;
   }
   if (s->scope != NULL)
@@ -458,6 +471,7 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
   if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
     sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
            type_name(t));
+    s->failed = true;
     return false;
   }
   snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", version);
@@ -526,6 +540,7 @@ static bool serve_sotw(stream_t *s, int t) {
   sc_ads_t *ads = s->ads;
   type_state_t *ts = &s->types[t];
   sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  s->failed |= s->view != NULL && vt == NULL; /* the list could not be put together */
   if (vt == NULL || !vt->present)
     return false; /* nothing to serve yet; the stream is told when there is */
   if (ts->nrest > 0 && ts->rest_of == vt) { /* the rest of a split response */
@@ -537,8 +552,10 @@ static bool serve_sotw(stream_t *s, int t) {
   }
   drop_rest(s, ts);
   sc_resource_t **items = sc__calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
-  if (items == NULL)
+  if (items == NULL) {
+    s->failed = true;
     return false;
+  }
   size_t n;
   char version[17];
   if (!ts->wildcard && ts->names_fp != 0 && ts->names_fp == vt->subset_fp) { /* as another stream asked */
@@ -619,6 +636,7 @@ static bool serve_delta(stream_t *s, int t) {
   sc_ads_t *ads = s->ads;
   type_state_t *ts = &s->types[t];
   sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  s->failed |= s->view != NULL && vt == NULL; /* the list could not be put together */
   if (vt == NULL || !vt->present)
     return false;
   bool forced = ts->force;
@@ -702,14 +720,15 @@ static bool serve_delta(stream_t *s, int t) {
     } else {
       sc__free(body);
       sc__free(x);
+      s->failed = true;
     }
     if (sent) { /* what the client has now */
       for (size_t i = 0; i < nres; i++)
-        name_put(&ts->sent, res[i].name, res[i].version);
+        s->failed |= name_put(&ts->sent, res[i].name, res[i].version) == NULL;
       for (size_t i = 0; i < nremoved; i++) {
         char *name = removed[i];
         if (name_has(&ts->names, name))
-          name_put(&ts->sent, name, ""); /* told: does not exist */
+          s->failed |= name_put(&ts->sent, name, "") == NULL; /* told: does not exist */
         else
           name_del(&ts->sent, name);
       }
@@ -719,9 +738,11 @@ static bool serve_delta(stream_t *s, int t) {
   }
   bool complete = ok && (sent || (nres == 0 && nremoved == 0));
   snprintf(ts->synced_of, sizeof(ts->synced_of), "%s", complete ? vt->version : "");
-  if (!ok)
+  if (!ok) {
     sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
            s->proxy.id.ptr, type_name(t));
+    s->failed = true;
+  }
   sc__free(res);
   sc__free(res_ptrs);
   sc__free(anys);
@@ -750,6 +771,7 @@ static bool clusters_go(stream_t *s) {
     return false;
   }
   name_list_t l = name_list(&ts->sent);
+  s->failed |= l.items == NULL;
   bool gone = false;
   for (size_t i = 0; i < l.n && !gone; i++)
     gone = l.items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(l.items[i]->name)) == NULL;
@@ -773,6 +795,8 @@ static unsigned due_types(const stream_t *s) {
 static void serve(stream_t *s) {
   static const int order[] = {SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS, SC_XDS_LISTENERS, SC_XDS_ROUTES};
   static const int removal_order[] = {SC_XDS_LISTENERS, SC_XDS_ROUTES, SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS};
+  if (s->failed && !s->finished)
+    end_failed(s);
   if (s->finished || s->view == NULL)
     return;
   while (!sc_h2_call_busy(s->call)) {
@@ -791,6 +815,10 @@ static void serve(stream_t *s) {
       s->cycle &= ~TYPE_BIT(t);
       sent = s->delta ? serve_delta(s, t) : serve_sotw(s, t);
       note_served(s, t, sent); /* metrics */
+      if (s->failed) {
+        end_failed(s);
+        return;
+      }
       if (sent && t == SC_XDS_CLUSTERS) /* the EDS request that follows is this cycle's */
         s->cycle |= TYPE_BIT(SC_XDS_ENDPOINTS);
     }
@@ -823,8 +851,8 @@ void sc_ads_service(sc_ads_t *ads) {
   bool all = ads->reresolve;
   ads->reresolve = false;
   for (stream_t *s = ads->streams; s != NULL; s = s->next)
-    if (s->started && !s->finished && (all || s->view == NULL) && resolve(s))
-      queue(s);
+    if (s->started && !s->finished && (all || s->view == NULL) && (resolve(s) || s->failed))
+      queue(s); /* a failed one to be ended */
   while (ads->pending != NULL) {
     stream_t *s = ads->pending;
     ads->pending = s->next_pending;
@@ -894,7 +922,7 @@ static void remember_names(type_state_t *ts, char **names, size_t n) {
 }
 
 /* SotW subscriptions (docs/xds.md, SotW): returns whether a response is due for them. */
-static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
+static bool sotw_subscribe(stream_t *s, type_state_t *ts, int t, char **names, size_t n) {
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
   /* Legacy wildcard: empty means everything until the client names something. */
   bool wildcard = full_state && n == 0 && !ts->named_ever, added = false;
@@ -908,7 +936,7 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
       wildcard = true;
       continue;
     }
-    name_put(&next, names[i], NULL);
+    s->failed |= name_put(&next, names[i], NULL) == NULL;
     added |= !name_has(&ts->names, names[i]);
   }
   if (n > 0)
@@ -916,6 +944,7 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   bool removed = (ts->wildcard && !wildcard);
   /* Every new name was counted in added; the rest were there before. */
   name_list_t before = name_list(&ts->names);
+  s->failed |= before.items == NULL;
   for (size_t i = 0; i < before.n && !removed; i++)
     removed = !name_has(&next, before.items[i]->name);
   sc__free(before.items);
@@ -990,7 +1019,7 @@ static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
   if (t >= 0) {
     type_state_t *ts = &s->types[t];
     bool first = account(s, t, req->response_nonce, req->error_detail, req->version_info);
-    bool due = sotw_subscribe(ts, t, req->resource_names, req->n_resource_names);
+    bool due = sotw_subscribe(s, ts, t, req->resource_names, req->n_resource_names);
     if (t == SC_XDS_ENDPOINTS && ts->always_respond && req->error_detail == NULL)
       due = true; /* clusters warm only on a new assignment */
     if (first || due)
@@ -1011,7 +1040,8 @@ static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
     ts->wildcard = true; /* legacy wildcard */
   if (first && t != SC_XDS_ENDPOINTS) /* EDS is always resent (envoy#22418) */
     for (size_t i = 0; i < req->n_initial_resource_versions; i++)
-      name_put(&ts->sent, req->initial_resource_versions[i]->key, req->initial_resource_versions[i]->value);
+      s->failed |= name_put(&ts->sent, req->initial_resource_versions[i]->key,
+                            req->initial_resource_versions[i]->value) == NULL;
   for (size_t i = 0; i < req->n_resource_names_subscribe; i++) {
     const char *name = req->resource_names_subscribe[i];
     if (strcmp(name, "*") == 0) {
@@ -1021,7 +1051,7 @@ static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
     bool initial = false;
     for (size_t k = 0; first && t != SC_XDS_ENDPOINTS && k < req->n_initial_resource_versions && !initial; k++)
       initial = strcmp(req->initial_resource_versions[k]->key, name) == 0;
-    name_put(&ts->names, name, NULL);
+    s->failed |= name_put(&ts->names, name, NULL) == NULL;
     if (!initial) /* the client may have forgotten it: send it again */
       name_del(&ts->sent, name);
   }
@@ -1037,6 +1067,7 @@ static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
   }
   if (req->n_resource_names_unsubscribe > 0 && !ts->wildcard) { /* what only the wildcard brought goes */
     name_list_t l = name_list(&ts->sent);
+    s->failed |= l.items == NULL;
     for (size_t i = 0; i < l.n; i++)
       if (!name_has(&ts->names, l.items[i]->name))
         name_del(&ts->sent, l.items[i]->name);
