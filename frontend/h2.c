@@ -857,8 +857,10 @@ static int listen_unix(sc_h2_server_t *s, listener_t *l, const char *path, char 
   int rc = uv_pipe_bind(&l->h.pipe, path);
   if (rc != 0)
     return failf(err, errlen, SC_EIO, path, "bind", rc);
-  if ((l->path = sc__strdup(path)) == NULL)
+  if ((l->path = sc__strdup(path)) == NULL) {
+    snprintf(err, errlen, "cannot listen on unix:%s: out of memory", path);
     return SC_ENOMEM;
+  }
   return 0;
 }
 
@@ -930,6 +932,7 @@ int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t e
   listener_t *l = sc__calloc(1, sizeof(*l));
   if (l == NULL || (l->name = sc__strdup(addr)) == NULL) {
     sc__free(l);
+    snprintf(err, errlen, "cannot listen on %s: out of memory", addr);
     return SC_ENOMEM;
   }
   l->server = s;
