@@ -339,8 +339,12 @@ static int finish_record(gen_t g, const char *key, sc_record_t *out) {
   memset(out, 0, sizeof(*out));
   out->json = gen_text(g, 0, &out->len);
   out->key = sc__strdup(key);
-  if (out->json == NULL || out->key == NULL)
+  if (out->json == NULL || out->key == NULL) {
+    sc__free(out->json);
+    sc__free(out->key);
+    memset(out, 0, sizeof(*out));
     return SC_ENOMEM;
+  }
   out->hash = XXH3_64bits(out->json, out->len);
   return 0;
 }

@@ -1106,4 +1106,6 @@ void sc_ads_message(void *app, void *state, const uint8_t *msg, size_t len) {
     handle_delta(s, msg, len);
   else
     handle_sotw(s, msg, len);
+  if (s->failed && !s->finished) /* also when no response was due */
+    end_failed(s);
 }
