@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "arena.h"
 #include "cds.h"
 #include "eds.h"
@@ -496,8 +497,8 @@ static void parts_reset(sc_cds_cache_t *c) {
     while (e != NULL) {
       sc_parts_cache_entry_t *next = e->next;
       sc_resources_free(&e->res);
-      free(e->key);
-      free(e);
+      sc__free(e->key);
+      sc__free(e);
       e = next;
     }
   }
@@ -511,8 +512,8 @@ void sc_cds_cache_reset(sc_cds_cache_t *c) {
     while (e != NULL) {
       sc_cds_cache_entry_t *next = e->next;
       sc_resources_free(&e->res);
-      free(e->ports);
-      free(e);
+      sc__free(e->ports);
+      sc__free(e);
       e = next;
     }
   }
@@ -533,12 +534,12 @@ static int copy_resources(const sc_resources_t *from, size_t first, sc_resources
     if (sc__resources_reserve(out) != 0)
       return SC_ENOMEM;
     const sc_resource_t *r = &from->items[i];
-    sc_resource_t c = {strdup(r->name), malloc(r->len ? r->len : 1), r->len, {0},
-                       r->eds ? strdup(r->eds) : NULL, r->eds_id, r->type};
+    sc_resource_t c = {sc__strdup(r->name), sc__malloc(r->len ? r->len : 1), r->len, {0},
+                       r->eds ? sc__strdup(r->eds) : NULL, r->eds_id, r->type};
     if (c.name == NULL || c.bytes == NULL || (r->eds != NULL && c.eds == NULL)) {
-      free(c.name);
-      free(c.bytes);
-      free(c.eds);
+      sc__free(c.name);
+      sc__free(c.bytes);
+      sc__free(c.eds);
       return SC_ENOMEM;
     }
     memcpy(c.bytes, r->bytes, r->len);
@@ -559,9 +560,9 @@ bool sc_parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_reso
 
 int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from) {
   uint64_t h = XXH3_64bits(key, klen);
-  sc_parts_cache_entry_t *e = calloc(1, sizeof(*e));
-  if (e == NULL || (e->key = malloc(klen ? klen : 1)) == NULL) {
-    free(e);
+  sc_parts_cache_entry_t *e = sc__calloc(1, sizeof(*e));
+  if (e == NULL || (e->key = sc__malloc(klen ? klen : 1)) == NULL) {
+    sc__free(e);
     return SC_ENOMEM;
   }
   memcpy(e->key, key, klen);
@@ -571,8 +572,8 @@ int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc
   if (rc == 0 && (rc = sc__hashmap_put(&c->parts, h, e)) == 0)
     return 0;
   sc_resources_free(&e->res);
-  free(e->key);
-  free(e);
+  sc__free(e->key);
+  sc__free(e);
   return rc;
 }
 
@@ -585,14 +586,14 @@ int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_c
   for (sc_cds_cache_entry_t *e = head; e != NULL; e = e->next)
     if (same_record(e, svc, rule))
       return copy_resources(&e->res, 0, out);
-  sc_cds_cache_entry_t *e = calloc(1, sizeof(*e));
+  sc_cds_cache_entry_t *e = sc__calloc(1, sizeof(*e));
   if (e == NULL)
     return SC_ENOMEM;
   /* The names and strings stay valid for the update: they are the world's. */
   e->svc = *svc;
   e->rule = rule;
-  if ((e->ports = malloc((svc->nports + 1) * sizeof(*e->ports))) == NULL) {
-    free(e);
+  if ((e->ports = sc__malloc((svc->nports + 1) * sizeof(*e->ports))) == NULL) {
+    sc__free(e);
     return SC_ENOMEM;
   }
   memcpy(e->ports, svc->ports, svc->nports * sizeof(*e->ports));
@@ -604,8 +605,8 @@ int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_c
   }
   if (rc != 0) {
     sc_resources_free(&e->res);
-    free(e->ports);
-    free(e);
+    sc__free(e->ports);
+    sc__free(e);
     return rc;
   }
   return copy_resources(&e->res, 0, out);

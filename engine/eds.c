@@ -5,6 +5,7 @@
 
 #include <xxhash.h>
 
+#include "mem.h"
 #include "eds.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "scopecast/error.h"
@@ -29,7 +30,7 @@ typedef struct {
 static int push(eps_t *v, ep_t e) {
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 16;
-    ep_t *items = realloc(v->items, cap * sizeof(*items));
+    ep_t *items = sc__realloc(v->items, cap * sizeof(*items));
     if (items == NULL)
       return SC_ENOMEM;
     v->items = items;
@@ -200,7 +201,7 @@ int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port, 
   if (rc == 0)
     rc = build(a, cluster_name, &eps, out);
   sc__arena_del(a);
-  free(eps.items);
+  sc__free(eps.items);
   return rc;
 }
 
@@ -213,7 +214,7 @@ int sc_eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc
   size_t len = svc->hostname.len + svc->namespace_.len + svc->object_name.len + 32;
   for (uint32_t i = 0; subset && i < subset->n; i++)
     len += subset->items[i].key.len + subset->items[i].value.len + 2;
-  char *text = malloc(len);
+  char *text = sc__malloc(len);
   if (text == NULL)
     return SC_ENOMEM;
   int at = snprintf(text, len, "%.*s\n%u\n%.*s\n%c\n%.*s\n", (int)svc->hostname.len, svc->hostname.ptr, port,
@@ -222,7 +223,7 @@ int sc_eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc
   for (uint32_t i = 0; subset && i < subset->n; i++)
     at += snprintf(text + at, len - (size_t)at, "%.*s=%.*s\n", (int)subset->items[i].key.len,
                    subset->items[i].key.ptr, (int)subset->items[i].value.len, subset->items[i].value.ptr);
-  free(r->eds);
+  sc__free(r->eds);
   r->eds = text;
   r->eds_id = XXH3_64bits(text, (size_t)at);
   if (r->eds_id == 0)
@@ -252,7 +253,7 @@ int sc_eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char 
   size_t lines = 0;
   for (const char *c = at; *c != '\0'; c++)
     lines += *c == '\n';
-  sc_labels_t subset = {0, malloc((lines + 1) * sizeof(sc_label_t))};
+  sc_labels_t subset = {0, sc__malloc((lines + 1) * sizeof(sc_label_t))};
   if (subset.items == NULL)
     return SC_ENOMEM;
   while (*at != '\0') {
@@ -274,7 +275,7 @@ int sc_eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char 
           rc = sc_eds_cluster(store, svc, port, subset.n ? &subset : NULL, cluster_name, out);
         }
   }
-  free(subset.items);
+  sc__free(subset.items);
   if (found)
     return rc;
   eps_t none = {0};

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "mem.h"
 #include "eds.h"
 #include "endpoints.h"
 
@@ -35,21 +36,21 @@ typedef struct {
 static void free_ns_refs(void *p) {
   ns_refs_t *n = p;
   sc__vec_free(&n->refs);
-  free(n);
+  sc__free(n);
 }
 
 static void ref_free(void *p) {
   sc_eds_ref_t *r = p;
-  free(r->key);
-  free(r->cluster);
-  free(r->recipe);
-  free(r->bytes);
-  free(r);
+  sc__free(r->key);
+  sc__free(r->cluster);
+  sc__free(r->recipe);
+  sc__free(r->bytes);
+  sc__free(r);
 }
 
 static void free_keys(sc_vec_t *v) {
   for (uint32_t i = 0; i < v->n; i++)
-    free(v->items[i]);
+    sc__free(v->items[i]);
   v->n = 0;
 }
 
@@ -100,11 +101,11 @@ int sc_endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r) {
     ref->refs++;
     return 0;
   }
-  if (r->eds == NULL || (ref = calloc(1, sizeof(*ref))) == NULL)
+  if (r->eds == NULL || (ref = sc__calloc(1, sizeof(*ref))) == NULL)
     return SC_ENOMEM; /* a first reference always comes with its recipe */
-  ref->key = strdup(key);
-  ref->cluster = strdup(r->name);
-  ref->recipe = strdup(r->eds);
+  ref->key = sc__strdup(key);
+  ref->cluster = sc__strdup(r->name);
+  ref->recipe = sc__strdup(r->eds);
   ref->refs = 1;
   if (ref->key == NULL || ref->cluster == NULL || ref->recipe == NULL ||
       sc__strmap_put(&eps->by_key, (sc_str_t){ref->key, (uint32_t)klen}, ref) != 0) {
@@ -113,11 +114,11 @@ int sc_endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r) {
   }
   ref->ns = recipe_ns(ref->recipe);
   ns_refs_t *in_ns = sc__strmap_get(&eps->by_ns, ref->ns);
-  if (in_ns == NULL && (in_ns = calloc(1, sizeof(*in_ns) + ref->ns.len + 1)) != NULL) {
+  if (in_ns == NULL && (in_ns = sc__calloc(1, sizeof(*in_ns) + ref->ns.len + 1)) != NULL) {
     memcpy(in_ns->ns, ref->ns.ptr, ref->ns.len);
     in_ns->len = ref->ns.len;
     if (sc__strmap_put(&eps->by_ns, (sc_str_t){in_ns->ns, in_ns->len}, in_ns) != 0) {
-      free(in_ns);
+      sc__free(in_ns);
       in_ns = NULL;
     }
   }
@@ -146,9 +147,9 @@ int sc_endpoints_unref(sc_endpoints_t *eps, const sc_resource_t *r) {
   if (--ref->refs > 0)
     return 0;
   /* The key goes (deleting one never written is harmless). */
-  char *k = strdup(ref->key);
+  char *k = sc__strdup(ref->key);
   if (k == NULL || sc__vec_push(&eps->del, k) != 0) {
-    free(k);
+    sc__free(k);
     ref->refs = 1;
     return SC_ENOMEM;
   }
@@ -186,7 +187,7 @@ static int build(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t 
     return SC_ENOMEM;
   }
   ref->staged = true;
-  free(ref->bytes);
+  sc__free(ref->bytes);
   ref->bytes = out.items[0].bytes;
   ref->len = out.items[0].len;
   out.items[0].bytes = NULL;
@@ -252,7 +253,7 @@ int sc_endpoints_write(const sc_endpoints_t *eps, sc_snapshot_txn_t *txn) {
 void sc_endpoints_commit(sc_endpoints_t *eps) {
   for (uint32_t i = 0; i < eps->put.n; i++) {
     sc_eds_ref_t *ref = eps->put.items[i];
-    free(ref->bytes); /* written: the hash is all that is needed now */
+    sc__free(ref->bytes); /* written: the hash is all that is needed now */
     ref->bytes = NULL;
     ref->staged = false;
   }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "history.h"
 
 /* A history record: its key in SC_TABLE_HISTORY and the version it belongs to. */
@@ -19,7 +20,7 @@ typedef struct {
 
 static void free_all(sc_vec_t *v) {
   for (uint32_t i = 0; i < v->n; i++)
-    free(v->items[i]);
+    sc__free(v->items[i]);
   v->n = 0;
 }
 
@@ -49,7 +50,7 @@ int sc_history_remember(sc_history_t *h, sc_snapshot_txn_t *txn, const char *tab
     return 0;
   uint64_t version = sc_snapshot_txn_version(txn);
   size_t idlen = strlen(id), hlen = host ? strlen(host) : 0, hklen = 8 + idlen + 2 + hlen;
-  record_t *r = malloc(sizeof(*r) + hklen);
+  record_t *r = sc__malloc(sizeof(*r) + hklen);
   if (r == NULL)
     return SC_ENOMEM;
   r->version = version;
@@ -66,7 +67,7 @@ int sc_history_remember(sc_history_t *h, sc_snapshot_txn_t *txn, const char *tab
   size_t olen = 0;
   char *copy = NULL;
   int rc = sc_snapshot_txn_get(txn, table, key, klen, &old, &olen);
-  if (rc == 0 && (copy = malloc(olen ? olen : 1)) != NULL)
+  if (rc == 0 && (copy = sc__malloc(olen ? olen : 1)) != NULL)
     memcpy(copy, old, olen); /* the next write may move the bytes */
   if (rc == SC_ENOTFOUND)
     rc = 0, olen = 0; /* there was none: an empty value */
@@ -74,17 +75,17 @@ int sc_history_remember(sc_history_t *h, sc_snapshot_txn_t *txn, const char *tab
     rc = SC_ENOMEM;
   if (rc == 0)
     rc = sc_snapshot_txn_put(txn, SC_TABLE_HISTORY, r->key, hklen, copy ? copy : "", olen);
-  free(copy);
+  sc__free(copy);
   if (rc == 0 && (rc = sc__vec_push(&h->written, r)) == 0)
     return 0;
-  free(r);
+  sc__free(r);
   return rc;
 }
 
 int sc_history_bury(sc_history_t *h, const uint8_t hash[16], uint64_t version) {
-  grave_t *g = malloc(sizeof(*g));
+  grave_t *g = sc__malloc(sizeof(*g));
   if (g == NULL || sc__vec_push(&h->graveyard, g) != 0) {
-    free(g);
+    sc__free(g);
     return SC_ENOMEM;
   }
   memcpy(g->hash, hash, 16);
@@ -130,7 +131,7 @@ int sc_history_expire(sc_history_t *h, sc_snapshot_txn_t *txn, bool (*named)(voi
 static void drop_until(sc_vec_t *v, uint64_t oldest, bool graves) {
   uint32_t n = 0;
   while (n < v->n && (graves ? ((const grave_t *)v->items[n])->version : ((const record_t *)v->items[n])->version) <= oldest)
-    free(v->items[n++]);
+    sc__free(v->items[n++]);
   if (n > 0) /* (an empty vector has no array) */
     memmove(v->items, v->items + n, (v->n - n) * sizeof(void *));
   v->n -= n;
@@ -141,7 +142,7 @@ void sc_history_commit(sc_history_t *h, uint64_t version) {
   drop_until(&h->committed, oldest, false);
   for (uint32_t i = 0; i < h->written.n; i++)
     if (sc__vec_push(&h->committed, h->written.items[i]) != 0)
-      free(h->written.items[i]); /* its record stays until a resync: harmless */
+      sc__free(h->written.items[i]); /* its record stays until a resync: harmless */
   h->written.n = 0;
   drop_until(&h->graveyard, oldest, true);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
@@ -733,13 +734,13 @@ struct sc_rds_listener_owners_s {
 };
 
 static void listener_owners_free(sc_rds_listener_owners_t *lo) {
-  sc__strmap_free(&lo->exact, free);
+  sc__strmap_free(&lo->exact, sc__free);
   for (uint32_t i = 0; i < lo->keys.n; i++)
-    free(lo->keys.items[i]);
+    sc__free(lo->keys.items[i]);
   sc__vec_free(&lo->keys);
   for (uint32_t i = 0; i < lo->wild.n; i++) {
-    free(((wild_owner_t *)lo->wild.items[i])->pattern);
-    free(lo->wild.items[i]);
+    sc__free(((wild_owner_t *)lo->wild.items[i])->pattern);
+    sc__free(lo->wild.items[i]);
   }
   sc__vec_free(&lo->wild);
 }
@@ -747,37 +748,37 @@ static void listener_owners_free(sc_rds_listener_owners_t *lo) {
 void sc_rds_owners_free(sc_rds_owners_t *o) {
   for (uint32_t i = 0; o->listeners && i < o->nlisteners; i++)
     listener_owners_free(&o->listeners[i]);
-  free(o->listeners);
+  sc__free(o->listeners);
   memset(o, 0, sizeof(*o));
 }
 
 static int add_owner(sc_rds_listener_owners_t *lo, sc_str_t host, uint64_t key, uint32_t pos) {
   if (sc_host_is_wildcard(host)) {
-    wild_owner_t *w = malloc(sizeof(*w));
-    if (w == NULL || (w->pattern = strndup(host.ptr, host.len)) == NULL) {
-      free(w);
+    wild_owner_t *w = sc__malloc(sizeof(*w));
+    if (w == NULL || (w->pattern = sc__strndup(host.ptr, host.len)) == NULL) {
+      sc__free(w);
       return SC_ENOMEM;
     }
     w->owner = (owner_t){key, pos};
     if (sc__vec_push(&lo->wild, w) != 0) {
-      free(w->pattern);
-      free(w);
+      sc__free(w->pattern);
+      sc__free(w);
       return SC_ENOMEM;
     }
     return 0;
   }
   if (sc__strmap_get(&lo->exact, host) != NULL)
     return 0; /* an earlier VirtualService names it: it wins */
-  char *k = strndup(host.ptr, host.len);
-  owner_t *o = malloc(sizeof(*o));
+  char *k = sc__strndup(host.ptr, host.len);
+  owner_t *o = sc__malloc(sizeof(*o));
   if (k == NULL || o == NULL || sc__vec_push(&lo->keys, k) != 0) {
-    free(k);
-    free(o);
+    sc__free(k);
+    sc__free(o);
     return SC_ENOMEM;
   }
   *o = (owner_t){key, pos};
   if (sc__strmap_put(&lo->exact, (sc_str_t){k, host.len}, o) != 0) {
-    free(o);
+    sc__free(o);
     return SC_ENOMEM;
   }
   return 0;
@@ -786,7 +787,7 @@ static int add_owner(sc_rds_listener_owners_t *lo, sc_str_t host, uint64_t key, 
 int sc_rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out) {
   memset(out, 0, sizeof(*out));
   out->nlisteners = s->nlisteners;
-  out->listeners = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*out->listeners));
+  out->listeners = sc__calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*out->listeners));
   if (out->listeners == NULL)
     return SC_ENOMEM;
   int rc = 0;
@@ -901,8 +902,8 @@ int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *l
 
 void sc_rds_variants_free(sc_rds_variants_t *v) {
   for (size_t i = 0; i < v->n; i++)
-    free(v->items[i].items);
-  free(v->items);
+    sc__free(v->items[i].items);
+  sc__free(v->items);
   memset(v, 0, sizeof(*v));
 }
 
@@ -977,7 +978,7 @@ int sc_rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc
   if (rc != 0 || nsel == 0)
     return rc;
   unsigned combos = 1u << nsel;
-  variants->items = calloc(combos, sizeof(*variants->items));
+  variants->items = sc__calloc(combos, sizeof(*variants->items));
   if (variants->items == NULL)
     return SC_ENOMEM;
   for (int size = (int)nsel; size >= 1 && rc == 0; size--) /* the most labels first */
@@ -987,14 +988,14 @@ int sc_rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc
       uint32_t total = 0;
       for (size_t k = 0; k < nsel; k++)
         total += (mask & (1u << k)) ? sel[k]->n : 0;
-      sc_label_t *labels = malloc((total ? total : 1) * sizeof(*labels));
+      sc_label_t *labels = sc__malloc((total ? total : 1) * sizeof(*labels));
       uint32_t nl;
       if (labels == NULL) {
         rc = SC_ENOMEM;
         break;
       }
       if (!union_of(sel, nsel, mask, labels, &nl)) {
-        free(labels); /* selectors that cannot hold together: no proxy is in this class */
+        sc__free(labels); /* selectors that cannot hold together: no proxy is in this class */
         continue;
       }
       sc_labels_t proxy = {nl, labels};
@@ -1039,7 +1040,7 @@ static int add_port(uint32_t **ports, size_t *n, size_t *cap, uint32_t port) {
       return 0;
   if (*n == *cap) {
     size_t ncap = *cap ? *cap * 2 : 8;
-    uint32_t *more = realloc(*ports, ncap * sizeof(**ports));
+    uint32_t *more = sc__realloc(*ports, ncap * sizeof(**ports));
     if (more == NULL)
       return SC_ENOMEM;
     *ports = more;
@@ -1110,7 +1111,7 @@ static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, con
         rc = (vh = new_vhost(a, name, &domains, routes, nroutes)) ? sc__resources_add(out, name, &vh->base) : SC_ENOMEM;
     }
   }
-  free(ports);
+  sc__free(ports);
   return rc;
 }
 
@@ -1129,7 +1130,7 @@ static int cmp_ordered(const void *pa, const void *pb) {
  * readers' first-wins rule reads. */
 static int sort_stably(sc_resources_t *out, size_t from) {
   size_t n = out->n - from;
-  ordered_t *o = malloc((n ? n : 1) * sizeof(*o));
+  ordered_t *o = sc__malloc((n ? n : 1) * sizeof(*o));
   if (o == NULL)
     return SC_ENOMEM;
   for (size_t i = 0; i < n; i++)
@@ -1137,7 +1138,7 @@ static int sort_stably(sc_resources_t *out, size_t from) {
   qsort(o, n, sizeof(*o), cmp_ordered);
   for (size_t i = 0; i < n; i++)
     out->items[from + i] = o[i].r;
-  free(o);
+  sc__free(o);
   return 0;
 }
 

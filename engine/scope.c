@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "host.h"
 #include "scope.h"
 
@@ -572,9 +573,9 @@ static int patch_vss(ctx_t *c, uint32_t li, sc_vec_t *out) {
         continue;
       if (n == cap) {
         cap = cap ? cap * 2 : 8;
-        vs_at_t *p = realloc(found, cap * sizeof(*p));
+        vs_at_t *p = sc__realloc(found, cap * sizeof(*p));
         if (p == NULL) {
-          free(found);
+          sc__free(found);
           return SC_ENOMEM;
         }
         found = p;
@@ -588,7 +589,7 @@ static int patch_vss(ctx_t *c, uint32_t li, sc_vec_t *out) {
   for (size_t i = 0; i < n && rc == 0; i++)
     if (i == 0 || found[i].pos != found[i - 1].pos) /* a VS routing to two patched hosts */
       rc = sc__vec_push(out, (void *)found[i].vs);
-  free(found);
+  sc__free(found);
   return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <yajl/yajl_gen.h>
 
+#include "mem.h"
 #include "host.h"
 #include "registry.h"
 #include "scopes.h"
@@ -28,18 +29,18 @@ void sc_changes_free(sc_changes_t *c) {
   sc_keys_free(&c->full);
   sc_keys_free(&c->patch);
   for (uint32_t i = 0; i < c->hosts.n; i++)
-    free(c->hosts.items[i]);
+    sc__free(c->hosts.items[i]);
   sc__vec_free(&c->hosts);
   for (uint32_t i = 0; i < c->objects.n; i++)
     sc_obj_unref(c->objects.items[i]);
   sc__vec_free(&c->objects);
   sc__strmap_free(&c->host_set, NULL);
   for (uint32_t i = 0; i < c->endpoint_ns_names.n; i++)
-    free(c->endpoint_ns_names.items[i]);
+    sc__free(c->endpoint_ns_names.items[i]);
   sc__vec_free(&c->endpoint_ns_names);
   sc__strmap_free(&c->endpoint_ns, NULL);
   for (uint32_t i = 0; i < c->flip_hosts.n; i++)
-    free(c->flip_hosts.items[i]);
+    sc__free(c->flip_hosts.items[i]);
   sc__vec_free(&c->flip_hosts);
   sc__strmap_free(&c->flip_set, NULL);
 }
@@ -48,7 +49,7 @@ void sc_changes_free(sc_changes_t *c) {
 static int add_to_set(sc_strmap_t *set, sc_vec_t *owned, sc_str_t s) {
   if (sc__strmap_get(set, s) != NULL)
     return 0;
-  sc_str_t *copy = malloc(sizeof(*copy) + s.len + 1);
+  sc_str_t *copy = sc__malloc(sizeof(*copy) + s.len + 1);
   if (copy == NULL)
     return SC_ENOMEM;
   char *text = (char *)(copy + 1);
@@ -56,7 +57,7 @@ static int add_to_set(sc_strmap_t *set, sc_vec_t *owned, sc_str_t s) {
   text[s.len] = '\0';
   *copy = (sc_str_t){text, s.len};
   if (sc__vec_push(owned, copy) != 0) {
-    free(copy);
+    sc__free(copy);
     return SC_ENOMEM;
   }
   return sc__strmap_put(set, *copy, copy);
@@ -82,12 +83,12 @@ void sc_scopes_init(sc_scopes_t *ss) {
 
 static void free_entry(void *p) {
   sc_entry_free(p);
-  free(p);
+  sc__free(p);
 }
 
 static void free_strs(sc_vec_t *v) {
   for (uint32_t i = 0; i < v->n; i++)
-    free(v->items[i]);
+    sc__free(v->items[i]);
   v->n = 0;
 }
 
@@ -101,8 +102,8 @@ static void state_free(sc_scope_state_t *st) {
   sc__vec_free(&st->put);
   free_strs(&st->del);
   sc__vec_free(&st->del);
-  free(st->id);
-  free(st);
+  sc__free(st->id);
+  sc__free(st);
 }
 
 void sc_scopes_free(sc_scopes_t *ss) {
@@ -114,14 +115,14 @@ void sc_scopes_free(sc_scopes_t *ss) {
     sc_vec_t *v = ss->by_key.values[i];
     if (v != NULL) {
       sc__vec_free(v);
-      free(v);
+      sc__free(v);
     }
   }
   sc__hashmap_free(&ss->by_key);
   sc__strmap_free(&ss->by_id, NULL);
   for (size_t i = 0; i < ss->nselectors; i++)
     sc_record_free(&ss->selectors[i]);
-  free(ss->selectors);
+  sc__free(ss->selectors);
   if (ss->base != NULL)
     state_free(ss->base);
   res_drop_all(ss);
@@ -147,9 +148,9 @@ void sc_scopes_free(sc_scopes_t *ss) {
 static int index_add_key(sc_scopes_t *ss, sc_scope_state_t *st, uint64_t k) {
   sc_vec_t *v = sc__hashmap_get(&ss->by_key, k);
   if (v == NULL) {
-    v = calloc(1, sizeof(*v));
+    v = sc__calloc(1, sizeof(*v));
     if (v == NULL || sc__hashmap_put(&ss->by_key, k, v) != 0) {
-      free(v);
+      sc__free(v);
       return SC_ENOMEM;
     }
   }
@@ -176,7 +177,7 @@ static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) {
     if (v != NULL && v->n == 0) {
       sc__hashmap_remove(&ss->by_key, k);
       sc__vec_free(v);
-      free(v);
+      sc__free(v);
     }
   }
 }
@@ -541,7 +542,7 @@ static int res_ref_all(sc_scopes_t *ss, const sc_resources_t *res) {
       r->refs++;
       continue;
     }
-    if (x->bytes == NULL || (r = calloc(1, sizeof(*r))) == NULL)
+    if (x->bytes == NULL || (r = sc__calloc(1, sizeof(*r))) == NULL)
       return SC_ENOMEM; /* a new resource always comes with its bytes */
     memcpy(r->hash, x->hash, 16);
     r->refs = 1;
@@ -558,7 +559,7 @@ static int res_ref_all(sc_scopes_t *ss, const sc_resources_t *res) {
           sc__hashmap_remove(&ss->res_refs, res_key(x->hash));
       }
       ss->nresources--;
-      free(r);
+      sc__free(r);
       return SC_ENOMEM;
     }
   }
@@ -581,7 +582,7 @@ static void res_forget(sc_scopes_t *ss, sc_res_ref_t *r) {
         break;
       }
   }
-  free(r);
+  sc__free(r);
 }
 
 /* One reference less to each resource of res; the last one gone, it is deleted (or not
@@ -605,9 +606,9 @@ static int res_unref_all(sc_scopes_t *ss, const sc_resources_t *res) {
       if (sc_history_bury(&ss->history, r->hash, ss->head_next) != 0)
         rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
     } else {
-      uint8_t *h = malloc(16);
+      uint8_t *h = sc__malloc(16);
       if (h == NULL || sc__vec_push(&ss->res_del, h) != 0) {
-        free(h);
+        sc__free(h);
         rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
       } else {
         memcpy(h, r->hash, 16);
@@ -623,7 +624,7 @@ static void res_drop_all(sc_scopes_t *ss) {
     sc_res_ref_t *r = ss->res_refs.values[i];
     while (r != NULL) {
       sc_res_ref_t *next = r->next;
-      free(r);
+      sc__free(r);
       r = next;
     }
   }
@@ -644,7 +645,7 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
   sc_entry_t *old = sc__strmap_get(&st->entries, host);
   if (e != NULL && old != NULL && e->hash == old->hash && !write_all) {
     sc_entry_free(e);
-    free(e);
+    sc__free(e);
     return 0;
   }
   /* The new entry's resources are counted before the old one's are released, so that a
@@ -667,9 +668,9 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
         st->put.items[i] = st->put.items[--st->put.n];
     sc__strmap_remove(&st->entries, host);
     if (e == NULL) {
-      char *h = strdup(old->host);
+      char *h = sc__strdup(old->host);
       if (h == NULL || sc__vec_push(&st->del, h) != 0) {
-        free(h);
+        sc__free(h);
         free_entry(old);
         return SC_ENOMEM;
       }
@@ -685,7 +686,7 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
   st->entries_mix ^= e->hash; /* only what the map holds counts */
   for (uint32_t i = 0; i < st->del.n; i++) /* deleted earlier, back now: not deleted */
     if (strcmp(st->del.items[i], e->host) == 0) {
-      free(st->del.items[i]);
+      sc__free(st->del.items[i]);
       st->del.items[i] = st->del.items[--st->del.n];
       break;
     }
@@ -781,7 +782,7 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
   }
   sc__vec_free(&old_entries);
   for (size_t i = 0; i < rec.nentries && rc == 0; i++) {
-    sc_entry_t *e = malloc(sizeof(*e));
+    sc_entry_t *e = sc__malloc(sizeof(*e));
     if (e == NULL) {
       rc = SC_ENOMEM;
       break;
@@ -800,8 +801,8 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
     rec.res = old;
   }
   if (rc == 0 && body_changed) {
-    free(st->rec.body);
-    free(st->rec.key);
+    sc__free(st->rec.body);
+    sc__free(st->rec.key);
     st->rec.body = rec.body;
     st->rec.body_len = rec.body_len;
     st->rec.body_hash = rec.body_hash;
@@ -849,7 +850,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
         e = &entries[i];
     sc_entry_t *copy = NULL;
     if (e != NULL) {
-      if ((copy = malloc(sizeof(*copy))) == NULL) {
+      if ((copy = sc__malloc(sizeof(*copy))) == NULL) {
         rc = SC_ENOMEM;
         break;
       }
@@ -860,7 +861,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
   }
   for (size_t i = 0; i < n; i++)
     sc_entry_free(&entries[i]);
-  free(entries);
+  sc__free(entries);
   if (rc == 0)
     rc = reversion(st, d, head_next, false);
   return rc == 0 ? stage_state(ss, st) : rc;
@@ -927,9 +928,9 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_a
                             sc_scopes_stats_t *stats) {
   for (size_t i = 0; i < ss->nselectors; i++) {
     if (find_selector(plan->selectors, plan->nselectors, ss->selectors[i].key) == NULL) {
-      char *k = strdup(ss->selectors[i].key);
+      char *k = sc__strdup(ss->selectors[i].key);
       if (k == NULL || sc__vec_push(&ss->sel_deleted, k) != 0) {
-        free(k);
+        sc__free(k);
         return SC_ENOMEM;
       }
     }
@@ -946,7 +947,7 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_a
   }
   for (size_t i = 0; i < ss->nselectors; i++)
     sc_record_free(&ss->selectors[i]);
-  free(ss->selectors);
+  sc__free(ss->selectors);
   ss->selectors = plan->selectors;
   ss->nselectors = plan->nselectors;
   plan->selectors = NULL;
@@ -1006,19 +1007,19 @@ static int update_one(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_desc_
   sc_scope_state_t *st = sc__strmap_get(&ss->by_id, sc_str(d->id));
   bool is_new = st == NULL;
   if (is_new) {
-    st = calloc(1, sizeof(*st));
+    st = sc__calloc(1, sizeof(*st));
     if (st == NULL)
       return SC_ENOMEM;
     sc__strmap_init(&st->entries);
-    if ((st->id = strdup(d->id)) == NULL || sc__strmap_put(&ss->by_id, sc_str(st->id), st) != 0) {
-      free(st->id);
-      free(st);
+    if ((st->id = sc__strdup(d->id)) == NULL || sc__strmap_put(&ss->by_id, sc_str(st->id), st) != 0) {
+      sc__free(st->id);
+      sc__free(st);
       return SC_ENOMEM;
     }
     if (sc__vec_push(&ss->states, st) != 0) {
       sc__strmap_remove(&ss->by_id, sc_str(st->id));
-      free(st->id);
-      free(st);
+      sc__free(st->id);
+      sc__free(st);
       return SC_ENOMEM;
     }
     st->affected = true;
@@ -1062,8 +1063,8 @@ static int update_base(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t 
                        bool write_all, uint64_t head_next) {
   sc_scope_state_t *b = ss->base;
   if (b == NULL) {
-    if ((b = calloc(1, sizeof(*b))) == NULL || (b->id = strdup(SC_BASE_ID)) == NULL) {
-      free(b);
+    if ((b = sc__calloc(1, sizeof(*b))) == NULL || (b->id = sc__strdup(SC_BASE_ID)) == NULL) {
+      sc__free(b);
       return SC_ENOMEM;
     }
     sc__strmap_init(&b->entries);
@@ -1505,9 +1506,9 @@ static void unstage(sc_scope_state_t *st) {
 
 static void drop_bytes(sc_resources_t *res) {
   for (size_t i = 0; i < res->n; i++) {
-    free(res->items[i].bytes); /* written: the hash (and EDS id) is all that is needed now */
+    sc__free(res->items[i].bytes); /* written: the hash (and EDS id) is all that is needed now */
     res->items[i].bytes = NULL;
-    free(res->items[i].eds);
+    sc__free(res->items[i].eds);
     res->items[i].eds = NULL;
   }
 }
@@ -1526,7 +1527,7 @@ void sc_scopes_commit(sc_scopes_t *ss) {
       drop_bytes(&e->res);
       if (ss->keep_entry_json)
         continue;
-      free(e->json); /* written: only the hash is needed from now on */
+      sc__free(e->json); /* written: only the hash is needed from now on */
       e->json = NULL;
     }
     if (st->put_head)

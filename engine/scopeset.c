@@ -6,6 +6,7 @@
 #include <xxhash.h>
 #include <yajl/yajl_gen.h>
 
+#include "mem.h"
 #include "scope.h"
 #include "scopeset.h"
 #include "host.h"
@@ -162,7 +163,7 @@ static int render_entry_deps(gen_t g, const sc_svc_t *svc, const sc_vec_t *list)
   size_t n = 0, cap = 64, total = 2;
   for (uint32_t j = 0; list && j < list->n; j++)
     total += ((const sc_cdr_t *)list->items[j])->from.n;
-  if (total > cap && (all = malloc(total * sizeof(*all))) == NULL)
+  if (total > cap && (all = sc__malloc(total * sizeof(*all))) == NULL)
     return SC_ENOMEM;
   int rc = 0;
   char buf[1100];
@@ -183,7 +184,7 @@ static int render_entry_deps(gen_t g, const sc_svc_t *svc, const sc_vec_t *list)
       }
       len = snprintf(buf, sizeof(buf), "DestinationRule/%s/%s", dr->namespace_.ptr, dr->name.ptr);
     }
-    if ((all[n] = strndup(buf, len > 0 ? (size_t)len : 0)) == NULL)
+    if ((all[n] = sc__strndup(buf, len > 0 ? (size_t)len : 0)) == NULL)
       rc = SC_ENOMEM;
     else
       n++;
@@ -198,9 +199,9 @@ static int render_entry_deps(gen_t g, const sc_svc_t *svc, const sc_vec_t *list)
     yajl_gen_array_close(g);
   }
   for (size_t k = 0; k < n; k++)
-    free(all[k]);
+    sc__free(all[k]);
   if (all != deps)
-    free(all);
+    sc__free(all);
   return rc;
 }
 
@@ -325,7 +326,7 @@ static char *gen_text(gen_t g, size_t extra, size_t *len) {
   const unsigned char *text;
   if (yajl_gen_get_buf(g, &text, len) != yajl_gen_status_ok)
     return NULL;
-  char *out = malloc(*len + extra + 1);
+  char *out = sc__malloc(*len + extra + 1);
   if (out != NULL) {
     memcpy(out, text, *len);
     out[*len] = '\0';
@@ -337,9 +338,13 @@ static char *gen_text(gen_t g, size_t extra, size_t *len) {
 static int finish_record(gen_t g, const char *key, sc_record_t *out) {
   memset(out, 0, sizeof(*out));
   out->json = gen_text(g, 0, &out->len);
-  out->key = strdup(key);
-  if (out->json == NULL || out->key == NULL)
+  out->key = sc__strdup(key);
+  if (out->json == NULL || out->key == NULL) {
+    sc__free(out->json);
+    sc__free(out->key);
+    memset(out, 0, sizeof(*out));
     return SC_ENOMEM;
+  }
   out->hash = XXH3_64bits(out->json, out->len);
   return 0;
 }
@@ -625,8 +630,8 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
                           sc_entry_t **out, size_t *nout) {
   const sc_mesh_config_t *mesh = routes->mesh;
   size_t n = s->services.n;
-  sc_entry_t *entries = calloc(n ? n : 1, sizeof(*entries));
-  sc_vec_t *members = calloc(n ? n : 1, sizeof(*members));
+  sc_entry_t *entries = sc__calloc(n ? n : 1, sizeof(*entries));
+  sc_vec_t *members = sc__calloc(n ? n : 1, sizeof(*members));
   gen_t g = new_gen();
   int rc = entries && members && g ? listener_memberships(s, members) : SC_ENOMEM;
   for (size_t i = 0; i < n && rc == 0; i++) {
@@ -671,20 +676,20 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
     yajl_gen_map_close(g);
   sc_entry_t *e = &entries[i];
     if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
-                    (e->host = strndup(svc->hostname.ptr, svc->hostname.len)) == NULL))
+                    (e->host = sc__strndup(svc->hostname.ptr, svc->hostname.len)) == NULL))
       rc = SC_ENOMEM;
     if (rc == 0)
       e->hash = XXH3_64bits(e->json, e->len);
   }
   for (size_t i = 0; members && i < n; i++)
     sc__vec_free(&members[i]);
-  free(members);
+  sc__free(members);
   if (g != NULL)
     yajl_gen_free(g);
   if (rc != 0) {
     for (size_t i = 0; entries && i < n; i++)
       sc_entry_free(&entries[i]);
-    free(entries);
+    sc__free(entries);
     return rc;
   }
   *out = entries;
@@ -747,7 +752,7 @@ static int set_summary(sc_record_t *rec, head_t h) {
     return SC_ENOMEM;
   h.summary = true;
   render_head(g, &h);
-  free(rec->summary);
+  sc__free(rec->summary);
   rec->summary = gen_text(g, 0, &rec->summary_len);
   rec->services = h.services;
   yajl_gen_free(g);
@@ -788,7 +793,7 @@ bool sc_scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
 
 int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
                        uint64_t changed_at, uint32_t services) {
-  char *json = malloc(rec->body_len + 80);
+  char *json = sc__malloc(rec->body_len + 80);
   if (json == NULL)
     return SC_ENOMEM;
   memcpy(json, rec->body, rec->body_len + 1);
@@ -805,7 +810,7 @@ int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t vers
     len += (size_t)snprintf(json + len - 1, 40, ",\"base\":\"%s\"}", SC_BASE_ID) - 1;
   if (changed_at > 0 && len > 0 && json[len - 1] == '}')
     len += (size_t)snprintf(json + len - 1, 40, ",\"changedAt\":%" PRIu64 "}", changed_at) - 1;
-  free(rec->json);
+  sc__free(rec->json);
   rec->json = json;
   rec->len = len;
   rec->hash = version;
@@ -994,9 +999,9 @@ static int add_vs_host_keys(sc_scope_t *s, const sc_hashmap_t *foreign) {
 }
 
 static int add_copy(sc_vec_t *v, sc_str_t s) {
-  char *copy = strndup(s.ptr, s.len);
+  char *copy = sc__strndup(s.ptr, s.len);
   if (copy == NULL || sc__vec_push(v, copy) != 0) {
-    free(copy);
+    sc__free(copy);
     return SC_ENOMEM;
   }
   return 0;
@@ -1066,7 +1071,7 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   sc_rds_ctx_t head_ctx = {vs_scope, w, &head_owners, w->mesh, &route_keys, &oom, &only, NULL};
   const sc_rds_ctx_t *head = rec->has_base ? (vs_scope ? &head_ctx : NULL) : &ctx;
   gen_t g = rc == 0 ? new_gen() : NULL;
-  if (rc == 0 && (g == NULL || (rec->key = strdup(d->id)) == NULL))
+  if (rc == 0 && (g == NULL || (rec->key = sc__strdup(d->id)) == NULL))
     rc = SC_ENOMEM;
   if (rc == 0) {
     rc = render_body(g, s, head, d->id, d->ns, w->mesh, &rec->res);
@@ -1102,7 +1107,7 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
     aux->keys = s->keys; /* hand the keys over */
     s->keys = (sc_keys_t){NULL, 0, 0};
     aux->nlisteners = s->nlisteners;
-    aux->vs_positions = calloc(s->nlisteners ? s->nlisteners : 1, sizeof(sc_hashmap_t));
+    aux->vs_positions = sc__calloc(s->nlisteners ? s->nlisteners : 1, sizeof(sc_hashmap_t));
     if (aux->vs_positions == NULL)
       rc = SC_ENOMEM;
     for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
@@ -1149,13 +1154,13 @@ int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
 void sc_scope_aux_free(sc_scope_aux_t *aux) {
   for (uint32_t i = 0; aux->vs_positions && i < aux->nlisteners; i++)
     sc__hashmap_free(&aux->vs_positions[i]);
-  free(aux->vs_positions);
+  sc__free(aux->vs_positions);
   sc_keys_free(&aux->keys);
   for (uint32_t i = 0; i < aux->vs_hosts.n; i++)
-    free(aux->vs_hosts.items[i]);
+    sc__free(aux->vs_hosts.items[i]);
   sc__vec_free(&aux->vs_hosts);
   for (uint32_t i = 0; i < aux->vs_all_hosts.n; i++)
-    free(aux->vs_all_hosts.items[i]);
+    sc__free(aux->vs_all_hosts.items[i]);
   sc__vec_free(&aux->vs_all_hosts);
   sc_rds_owners_free(&aux->owners);
   memset(aux, 0, sizeof(*aux));
@@ -1173,7 +1178,7 @@ int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
     yajl_gen_free(g);
   }
   if (rc == 0 && changed_at > 0) { /* "changedAt" after the content, as for any scope */
-    char *json = realloc(rec->json, rec->len + 40);
+    char *json = sc__realloc(rec->json, rec->len + 40);
     if (json == NULL)
       rc = SC_ENOMEM;
     else
@@ -1200,18 +1205,18 @@ static int add_desc(plan_build_t *b, const char *id, sc_scope_kind_t kind, const
   sc_scope_plan_t *p = b->plan;
   if (p->nscopes == b->cap_scopes) {
     size_t cap = b->cap_scopes ? b->cap_scopes * 2 : 64;
-    sc_scope_desc_t *d = realloc(p->scopes, cap * sizeof(*d));
+    sc_scope_desc_t *d = sc__realloc(p->scopes, cap * sizeof(*d));
     if (d == NULL)
       return SC_ENOMEM;
     p->scopes = d;
     b->cap_scopes = cap;
   }
-  char *copy = strdup(id), *same = same_as ? strdup(same_as) : NULL;
-  char *ns_copy = strndup(ns.ptr, ns.len);
+  char *copy = sc__strdup(id), *same = same_as ? sc__strdup(same_as) : NULL;
+  char *ns_copy = sc__strndup(ns.ptr, ns.len);
   if (copy == NULL || ns_copy == NULL || (same_as != NULL && same == NULL)) {
-    free(copy);
-    free(same);
-    free(ns_copy);
+    sc__free(copy);
+    sc__free(same);
+    sc__free(ns_copy);
     return SC_ENOMEM;
   }
   p->scopes[p->nscopes++] =
@@ -1276,7 +1281,7 @@ static int add_selectors(plan_build_t *b, sc_str_t ns, const sc_vec_t *sidecars)
   sc_scope_plan_t *p = b->plan;
   if (rc == 0 && p->nselectors == b->cap_selectors) {
     size_t cap = b->cap_selectors ? b->cap_selectors * 2 : 64;
-    sc_record_t *r = realloc(p->selectors, cap * sizeof(*r));
+    sc_record_t *r = sc__realloc(p->selectors, cap * sizeof(*r));
     if (r == NULL)
       rc = SC_ENOMEM;
     else
@@ -1329,34 +1334,34 @@ int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
 }
 
 void sc_entry_free(sc_entry_t *e) {
-  free(e->host);
-  free(e->json);
+  sc__free(e->host);
+  sc__free(e->json);
   sc_resources_free(&e->res);
   memset(e, 0, sizeof(*e));
 }
 
 void sc_record_free(sc_record_t *r) {
-  free(r->key);
-  free(r->json);
-  free(r->summary);
-  free(r->body);
+  sc__free(r->key);
+  sc__free(r->json);
+  sc__free(r->summary);
+  sc__free(r->body);
   sc_resources_free(&r->res);
   for (size_t i = 0; i < r->nentries; i++)
     sc_entry_free(&r->entries[i]);
-  free(r->entries);
+  sc__free(r->entries);
   memset(r, 0, sizeof(*r));
 }
 
 void sc_scope_plan_free(sc_scope_plan_t *p) {
   for (size_t i = 0; i < p->nscopes; i++) {
-    free(p->scopes[i].id);
-    free(p->scopes[i].same_as);
-    free((char *)p->scopes[i].ns.ptr);
+    sc__free(p->scopes[i].id);
+    sc__free(p->scopes[i].same_as);
+    sc__free((char *)p->scopes[i].ns.ptr);
   }
-  free(p->scopes);
+  sc__free(p->scopes);
   for (size_t i = 0; i < p->nselectors; i++)
     sc_record_free(&p->selectors[i]);
-  free(p->selectors);
+  sc__free(p->selectors);
   memset(p, 0, sizeof(*p));
 }
 
@@ -1366,7 +1371,7 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
   int rc = sc_scope_plan(w, &plan);
   if (rc != 0)
     return rc;
-  out->scopes = calloc(plan.nscopes ? plan.nscopes : 1, sizeof(sc_record_t));
+  out->scopes = sc__calloc(plan.nscopes ? plan.nscopes : 1, sizeof(sc_record_t));
   if (out->scopes == NULL) {
     sc_scope_plan_free(&plan);
     return SC_ENOMEM;
@@ -1405,7 +1410,7 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
 static void free_records(sc_record_t *r, size_t n) {
   for (size_t i = 0; i < n; i++)
     sc_record_free(&r[i]);
-  free(r);
+  sc__free(r);
 }
 
 void sc_scopeset_free(sc_scopeset_t *set) {

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "host.h"
 #include "world.h"
 
@@ -465,11 +466,11 @@ int sc_world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t na
   if (w->pending.n > MAX_PENDING)
     return 0;
   pending_t *p = sc__calloc(1, sizeof(*p));
-  if (p == NULL || (p->ns = strndup(ns.ptr, ns.len)) == NULL ||
-      (p->name = strndup(name.ptr, name.len)) == NULL || sc__vec_push(&w->pending, p) != 0) {
+  if (p == NULL || (p->ns = sc__strndup(ns.ptr, ns.len)) == NULL ||
+      (p->name = sc__strndup(name.ptr, name.len)) == NULL || sc__vec_push(&w->pending, p) != 0) {
     if (p != NULL) {
-      free(p->ns);
-      free(p->name);
+      sc__free(p->ns);
+      sc__free(p->name);
     }
     sc__free(p);
     return SC_ENOMEM;
@@ -481,13 +482,13 @@ int sc_world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t na
 static void drop_pending(sc_world_t *w) {
   for (uint32_t i = 0; i < w->pending.n; i++) {
     pending_t *p = w->pending.items[i];
-    free(p->ns);
-    free(p->name);
+    sc__free(p->ns);
+    sc__free(p->name);
     sc__free(p);
   }
   sc__vec_free(&w->pending);
   for (uint32_t i = 0; i < w->pending_rules.n; i++)
-    free(w->pending_rules.items[i]);
+    sc__free(w->pending_rules.items[i]);
   sc__vec_free(&w->pending_rules);
 }
 
@@ -976,9 +977,9 @@ static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_h
 int sc_world_note_rule(sc_world_t *w, sc_str_t ns) {
   if (w->pending_rules.n > MAX_PENDING_RULES)
     return 0;
-  char *copy = strndup(ns.ptr, ns.len);
+  char *copy = sc__strndup(ns.ptr, ns.len);
   if (copy == NULL || sc__vec_push(&w->pending_rules, copy) != 0) {
-    free(copy);
+    sc__free(copy);
     return SC_ENOMEM;
   }
   return 0;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "mem.h"
 #include "envoy/config/core/v3/address.pb-c.h"
 #include "scopecast/error.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
@@ -21,11 +22,11 @@ void *sc__xds_new(sc_arena_t *a, const ProtobufCMessageDescriptor *d) {
 
 void sc_resources_free(sc_resources_t *r) {
   for (size_t i = 0; i < r->n; i++) {
-    free(r->items[i].name);
-    free(r->items[i].bytes);
-    free(r->items[i].eds);
+    sc__free(r->items[i].name);
+    sc__free(r->items[i].bytes);
+    sc__free(r->items[i].eds);
   }
-  free(r->items);
+  sc__free(r->items);
   memset(r, 0, sizeof(*r));
 }
 
@@ -34,7 +35,7 @@ int sc__resources_reserve(sc_resources_t *out) {
   if (out->n < out->cap)
     return 0;
   size_t cap = out->cap ? out->cap * 2 : 16;
-  sc_resource_t *items = realloc(out->items, cap * sizeof(*items));
+  sc_resource_t *items = sc__realloc(out->items, cap * sizeof(*items));
   if (items == NULL)
     return SC_ENOMEM;
   out->items = items;
@@ -83,10 +84,10 @@ int sc__resources_add(sc_resources_t *out, const char *name, const ProtobufCMess
   if (sc__resources_reserve(out) != 0)
     return SC_ENOMEM;
   size_t len = protobuf_c_message_get_packed_size(m);
-  sc_resource_t r = {strdup(name), malloc(len ? len : 1), len, {0}, NULL, 0, type_of(m->descriptor)};
+  sc_resource_t r = {sc__strdup(name), sc__malloc(len ? len : 1), len, {0}, NULL, 0, type_of(m->descriptor)};
   if (r.name == NULL || r.bytes == NULL) {
-    free(r.name);
-    free(r.bytes);
+    sc__free(r.name);
+    sc__free(r.bytes);
     return SC_ENOMEM;
   }
   protobuf_c_message_pack(m, r.bytes);

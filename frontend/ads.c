@@ -1,4 +1,5 @@
 /* ADS, state of the world and Delta (see ads.h). */
+#include "mem.h"
 #include "ads.h"
 
 #include <inttypes.h>
@@ -51,6 +52,9 @@ typedef struct stream_s {
   sc_ads_t *ads;
   sc_h2_call_t *call;
   bool delta, started, finished;
+  /* Memory (or the snapshot) failed the stream: what it was owed is unsure, so it ends
+   * with UNAVAILABLE and the client comes back for the whole state. */
+  bool failed;
   ProtobufCMessage *first;                  /* the first request: it owns the node */
   sc_proxy_t proxy;
   bool grpc_client;
@@ -82,9 +86,9 @@ struct sc_ads_s {
 };
 
 int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out) {
-  sc_ads_t *a = calloc(1, sizeof(*a));
+  sc_ads_t *a = sc__calloc(1, sizeof(*a));
   if (a == NULL || (a->nacks_by = json_object()) == NULL) {
-    free(a);
+    sc__free(a);
     return SC_ENOMEM;
   }
   a->views = views;
@@ -98,7 +102,7 @@ void sc_ads_free(sc_ads_t *ads) {
   if (ads == NULL)
     return;
   json_decref(ads->nacks_by);
-  free(ads);
+  sc__free(ads);
 }
 
 void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out) { *out = ads->stats; }
@@ -151,11 +155,11 @@ static name_t *name_put(sc_strmap_t *m, const char *name, const char *version) {
   name_t *n = sc__strmap_get(m, sc_str(name));
   if (n == NULL) {
     size_t len = strlen(name);
-    if ((n = malloc(sizeof(*n) + len + 1)) == NULL)
+    if ((n = sc__malloc(sizeof(*n) + len + 1)) == NULL)
       return NULL;
     memcpy(n->name, name, len + 1);
     if (sc__strmap_put(m, sc_str(n->name), n) != 0) {
-      free(n);
+      sc__free(n);
       return NULL;
     }
   }
@@ -163,7 +167,7 @@ static name_t *name_put(sc_strmap_t *m, const char *name, const char *version) {
   return n;
 }
 
-static void name_del(sc_strmap_t *m, const char *name) { free(sc__strmap_remove(m, sc_str(name))); }
+static void name_del(sc_strmap_t *m, const char *name) { sc__free(sc__strmap_remove(m, sc_str(name))); }
 
 static bool name_has(const sc_strmap_t *m, const char *name) { return sc__strmap_get(m, sc_str(name)) != NULL; }
 
@@ -180,14 +184,14 @@ static void collect_name(void *arg, sc_str_t key, void *value) {
 
 /* The names of m (borrowed), so that m can change while they are visited. */
 static name_list_t name_list(const sc_strmap_t *m) {
-  name_list_t l = {calloc(m->n ? m->n : 1, sizeof(name_t *)), 0};
+  name_list_t l = {sc__calloc(m->n ? m->n : 1, sizeof(name_t *)), 0};
   if (l.items != NULL)
     sc__strmap_foreach(m, collect_name, &l);
   return l;
 }
 
 static void names_clear(sc_strmap_t *m) {
-  sc__strmap_free(m, free);
+  sc__strmap_free(m, sc__free);
   sc__strmap_init(m);
 }
 
@@ -239,7 +243,7 @@ static void attach_view(stream_t *s, sc_view_t *v) {
 
 void *sc_ads_open(void *app, sc_h2_call_t *call, sc_h2_method_t method) {
   sc_ads_t *ads = app;
-  stream_t *s = calloc(1, sizeof(*s));
+  stream_t *s = sc__calloc(1, sizeof(*s));
   if (s == NULL)
     return NULL;
   s->ads = ads;
@@ -271,9 +275,9 @@ void sc_ads_closed(void *app, void *state) {
     names_clear(&s->types[t].sent);
     sc__strmap_free(&s->types[t].names, NULL);
     sc__strmap_free(&s->types[t].sent, NULL);
-    free(s->types[t].rest);
+    sc__free(s->types[t].rest);
     sc_views_list_unref(ads->views, s->types[t].rest_of);
-    free(s->types[t].last_names);
+    sc__free(s->types[t].last_names);
   }
   if (s->first != NULL)
     protobuf_c_message_free_unpacked(s->first, NULL);
@@ -284,14 +288,21 @@ void sc_ads_closed(void *app, void *state) {
   if (s->next)
     s->next->prev = s->prev;
   ads->stats.streams--;
-  free(s->scope);
-  free(s);
+  sc__free(s->scope);
+  sc__free(s);
 }
 
 static void finish(stream_t *s, int status, const char *message) {
   s->finished = true;
   unqueue(s);
   sc_h2_call_finish(s->call, status, message);
+}
+
+/* Ends a stream whose state an allocation (or the snapshot) failed. */
+static void end_failed(stream_t *s) {
+  sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: stream ended: out of memory or the snapshot failed", (int)s->proxy.id.len,
+         s->proxy.id.ptr);
+  finish(s, SC_GRPC_UNAVAILABLE, "out of memory");
 }
 
 /* The proxy's scope and view; the stream waits (nothing to serve) while the snapshot
@@ -301,24 +312,27 @@ static bool resolve(stream_t *s) {
   char *scope = NULL;
   int rc = sc_views_resolve(ads->views, s->proxy.namespace_, &s->proxy.label_set, &scope);
   if (rc != 0) {
-    if (rc != SC_ENOTFOUND)
+    if (rc != SC_ENOTFOUND) {
       sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot resolve its scope: %s", (int)s->proxy.id.len, s->proxy.id.ptr,
              sc_strerror(rc));
+      s->failed = true;
+    }
     return false;
   }
   if (s->scope != NULL && strcmp(s->scope, scope) == 0) {
-    free(scope);
+    sc__free(scope);
     return false;
   }
   sc_view_t *v;
   if (sc_views_acquire(ads->views, scope, &s->proxy.label_set, s->proxy.interception == SC_INTERCEPT_NONE, &v) != 0) {
-    free(scope);
+    sc__free(scope);
+    s->failed = true;
     return false;
   }
   if (s->scope != NULL)
     sc_log(ads->log, SC_LOG_INFO, "%.*s: scope %s -> %s", (int)s->proxy.id.len, s->proxy.id.ptr, s->scope, scope);
   detach_view(s);
-  free(s->scope);
+  sc__free(s->scope);
   s->scope = scope;
   attach_view(s, v);
   for (int t = 0; t < SC_XDS__TYPES; t++)
@@ -379,7 +393,7 @@ typedef struct {
 static void release_send(void *arg) {
   send_t *x = arg;
   sc_body_unref(x->body);
-  free(x);
+  sc__free(x);
 }
 
 static void hash_items(sc_resource_t *const *items, size_t n, char out[17]) {
@@ -400,7 +414,7 @@ static void hash_items(sc_resource_t *const *items, size_t n, char out[17]) {
 /* Sends body (a DiscoveryResponse without nonce, taken) with the stream's next nonce as a
  * second encoded part: protobuf merges concatenated messages. */
 static int send_body(stream_t *s, sc_body_t *body, uint64_t *nonce_out) {
-  send_t *x = calloc(1, sizeof(*x));
+  send_t *x = sc__calloc(1, sizeof(*x));
   if (x == NULL) {
     sc_body_unref(body);
     return SC_ENOMEM;
@@ -457,6 +471,7 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
   if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
     sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
            type_name(t));
+    s->failed = true;
     return false;
   }
   snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", version);
@@ -469,11 +484,11 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
 
 /* Keeps a stream's subset in the list for the streams that ask for the same names. */
 static void remember_subset(sc_view_type_t *vt, uint64_t fp, sc_resource_t **items, size_t n, const char *version) {
-  sc_resource_t **copy = malloc((n ? n : 1) * sizeof(*copy));
+  sc_resource_t **copy = sc__malloc((n ? n : 1) * sizeof(*copy));
   if (copy == NULL)
     return;
   memcpy(copy, items, n * sizeof(*copy));
-  free(vt->subset);
+  sc__free(vt->subset);
   vt->subset = copy;
   vt->nsubset = n;
   vt->subset_fp = fp;
@@ -525,6 +540,7 @@ static bool serve_sotw(stream_t *s, int t) {
   sc_ads_t *ads = s->ads;
   type_state_t *ts = &s->types[t];
   sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  s->failed |= s->view != NULL && vt == NULL; /* the list could not be put together */
   if (vt == NULL || !vt->present)
     return false; /* nothing to serve yet; the stream is told when there is */
   if (ts->nrest > 0 && ts->rest_of == vt) { /* the rest of a split response */
@@ -535,9 +551,11 @@ static bool serve_sotw(stream_t *s, int t) {
     return sent;
   }
   drop_rest(s, ts);
-  sc_resource_t **items = calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
-  if (items == NULL)
+  sc_resource_t **items = sc__calloc(vt->list.n ? vt->list.n : 1, sizeof(*items));
+  if (items == NULL) {
+    s->failed = true;
     return false;
+  }
   size_t n;
   char version[17];
   if (!ts->wildcard && ts->names_fp != 0 && ts->names_fp == vt->subset_fp) { /* as another stream asked */
@@ -560,7 +578,7 @@ static bool serve_sotw(stream_t *s, int t) {
    * that is not full state when the client asks for no names of it. */
   if ((!full_state && ts->names.n == 0) ||
       (!forced && (strcmp(version, ts->sent_version) == 0 || strcmp(version, ts->nacked_version) == 0))) {
-    free(items);
+    sc__free(items);
     return false;
   }
   bool sent = false;
@@ -572,10 +590,10 @@ static bool serve_sotw(stream_t *s, int t) {
              "%.*s: %s response of %zu resources is larger than the gRPC response cap (%zu bytes): not sent",
              (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), n, cap);
       snprintf(ts->nacked_version, sizeof(ts->nacked_version), "%s", version); /* not again */
-      free(items);
+      sc__free(items);
       return false;
     }
-    free(ts->rest);
+    sc__free(ts->rest);
     ts->rest = items;
     ts->nrest = n;
     memcpy(ts->rest_version, version, sizeof(version));
@@ -599,7 +617,7 @@ static bool serve_sotw(stream_t *s, int t) {
   } else {
     sent = sotw_send(s, t, vt, items, n, version, SEND_WHOLE);
   }
-  free(items);
+  sc__free(items);
   if (sent && t == SC_XDS_CLUSTERS)
     s->types[SC_XDS_ENDPOINTS].always_respond = true; /* warming needs a new assignment */
   if (sent && t == SC_XDS_ENDPOINTS)
@@ -618,6 +636,7 @@ static bool serve_delta(stream_t *s, int t) {
   sc_ads_t *ads = s->ads;
   type_state_t *ts = &s->types[t];
   sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  s->failed |= s->view != NULL && vt == NULL; /* the list could not be put together */
   if (vt == NULL || !vt->present)
     return false;
   bool forced = ts->force;
@@ -625,10 +644,10 @@ static bool serve_delta(stream_t *s, int t) {
   /* A client with all it wants of the list this one replaced needs only its changes. */
   bool fast = !forced && vt->has_changes && strcmp(ts->synced_of, vt->prev_version) == 0;
   size_t cap = fast ? vt->nchanges + vt->ngone + 1 : vt->list.n + ts->names.n + ts->sent.n + 1;
-  Envoy__Service__Discovery__V3__Resource *res = calloc(cap, sizeof(*res));
-  Envoy__Service__Discovery__V3__Resource **res_ptrs = calloc(cap, sizeof(*res_ptrs));
-  Google__Protobuf__Any *anys = calloc(cap, sizeof(*anys));
-  char **removed = calloc(cap, sizeof(*removed));
+  Envoy__Service__Discovery__V3__Resource *res = sc__calloc(cap, sizeof(*res));
+  Envoy__Service__Discovery__V3__Resource **res_ptrs = sc__calloc(cap, sizeof(*res_ptrs));
+  Google__Protobuf__Any *anys = sc__calloc(cap, sizeof(*anys));
+  char **removed = sc__calloc(cap, sizeof(*removed));
   name_list_t known = {NULL, 0}, subs = {NULL, 0};
   if (!fast) {
     known = name_list(&ts->sent);
@@ -682,8 +701,8 @@ static bool serve_delta(stream_t *s, int t) {
     r.n_removed_resources = nremoved;
     r.removed_resources = removed;
     size_t len = envoy__service__discovery__v3__delta_discovery_response__get_packed_size(&r);
-    sc_body_t *body = malloc(sizeof(*body) + len);
-    send_t *x = calloc(1, sizeof(*x));
+    sc_body_t *body = sc__malloc(sizeof(*body) + len);
+    send_t *x = sc__calloc(1, sizeof(*x));
     if (body != NULL && x != NULL) {
       body->refs = 1;
       body->len = envoy__service__discovery__v3__delta_discovery_response__pack(&r, body->data);
@@ -699,16 +718,17 @@ static bool serve_delta(stream_t *s, int t) {
         release_send(x);
       }
     } else {
-      free(body);
-      free(x);
+      sc__free(body);
+      sc__free(x);
+      s->failed = true;
     }
     if (sent) { /* what the client has now */
       for (size_t i = 0; i < nres; i++)
-        name_put(&ts->sent, res[i].name, res[i].version);
+        s->failed |= name_put(&ts->sent, res[i].name, res[i].version) == NULL;
       for (size_t i = 0; i < nremoved; i++) {
         char *name = removed[i];
         if (name_has(&ts->names, name))
-          name_put(&ts->sent, name, ""); /* told: does not exist */
+          s->failed |= name_put(&ts->sent, name, "") == NULL; /* told: does not exist */
         else
           name_del(&ts->sent, name);
       }
@@ -718,15 +738,17 @@ static bool serve_delta(stream_t *s, int t) {
   }
   bool complete = ok && (sent || (nres == 0 && nremoved == 0));
   snprintf(ts->synced_of, sizeof(ts->synced_of), "%s", complete ? vt->version : "");
-  if (!ok)
+  if (!ok) {
     sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
            s->proxy.id.ptr, type_name(t));
-  free(res);
-  free(res_ptrs);
-  free(anys);
-  free(removed);
-  free(known.items);
-  free(subs.items);
+    s->failed = true;
+  }
+  sc__free(res);
+  sc__free(res_ptrs);
+  sc__free(anys);
+  sc__free(removed);
+  sc__free(known.items);
+  sc__free(subs.items);
   return sent;
 }
 
@@ -749,10 +771,11 @@ static bool clusters_go(stream_t *s) {
     return false;
   }
   name_list_t l = name_list(&ts->sent);
+  s->failed |= l.items == NULL;
   bool gone = false;
   for (size_t i = 0; i < l.n && !gone; i++)
     gone = l.items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(l.items[i]->name)) == NULL;
-  free(l.items);
+  sc__free(l.items);
   return gone;
 }
 
@@ -772,6 +795,8 @@ static unsigned due_types(const stream_t *s) {
 static void serve(stream_t *s) {
   static const int order[] = {SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS, SC_XDS_LISTENERS, SC_XDS_ROUTES};
   static const int removal_order[] = {SC_XDS_LISTENERS, SC_XDS_ROUTES, SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS};
+  if (s->failed && !s->finished)
+    end_failed(s);
   if (s->finished || s->view == NULL)
     return;
   while (!sc_h2_call_busy(s->call)) {
@@ -790,6 +815,10 @@ static void serve(stream_t *s) {
       s->cycle &= ~TYPE_BIT(t);
       sent = s->delta ? serve_delta(s, t) : serve_sotw(s, t);
       note_served(s, t, sent); /* metrics */
+      if (s->failed) {
+        end_failed(s);
+        return;
+      }
       if (sent && t == SC_XDS_CLUSTERS) /* the EDS request that follows is this cycle's */
         s->cycle |= TYPE_BIT(SC_XDS_ENDPOINTS);
     }
@@ -822,8 +851,8 @@ void sc_ads_service(sc_ads_t *ads) {
   bool all = ads->reresolve;
   ads->reresolve = false;
   for (stream_t *s = ads->streams; s != NULL; s = s->next)
-    if (s->started && !s->finished && (all || s->view == NULL) && resolve(s))
-      queue(s);
+    if (s->started && !s->finished && (all || s->view == NULL) && (resolve(s) || s->failed))
+      queue(s); /* a failed one to be ended */
   while (ads->pending != NULL) {
     stream_t *s = ads->pending;
     ads->pending = s->next_pending;
@@ -877,8 +906,8 @@ static void remember_names(type_state_t *ts, char **names, size_t n) {
   size_t len = 0;
   for (size_t i = 0; i < n; i++)
     len += strlen(names[i]) + 1;
-  free(ts->last_names);
-  ts->last_names = malloc(len ? len : 1);
+  sc__free(ts->last_names);
+  ts->last_names = sc__malloc(len ? len : 1);
   ts->last_names_len = ts->last_n = 0;
   ts->names_fp = 0;
   if (ts->last_names == NULL)
@@ -893,7 +922,7 @@ static void remember_names(type_state_t *ts, char **names, size_t n) {
 }
 
 /* SotW subscriptions (docs/xds.md, SotW): returns whether a response is due for them. */
-static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
+static bool sotw_subscribe(stream_t *s, type_state_t *ts, int t, char **names, size_t n) {
   bool full_state = t == SC_XDS_CLUSTERS || t == SC_XDS_LISTENERS;
   /* Legacy wildcard: empty means everything until the client names something. */
   bool wildcard = full_state && n == 0 && !ts->named_ever, added = false;
@@ -907,7 +936,7 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
       wildcard = true;
       continue;
     }
-    name_put(&next, names[i], NULL);
+    s->failed |= name_put(&next, names[i], NULL) == NULL;
     added |= !name_has(&ts->names, names[i]);
   }
   if (n > 0)
@@ -915,9 +944,10 @@ static bool sotw_subscribe(type_state_t *ts, int t, char **names, size_t n) {
   bool removed = (ts->wildcard && !wildcard);
   /* Every new name was counted in added; the rest were there before. */
   name_list_t before = name_list(&ts->names);
+  s->failed |= before.items == NULL;
   for (size_t i = 0; i < before.n && !removed; i++)
     removed = !name_has(&next, before.items[i]->name);
-  free(before.items);
+  sc__free(before.items);
   added |= wildcard && !ts->wildcard;
   names_clear(&ts->names);
   ts->names = next;
@@ -989,7 +1019,7 @@ static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
   if (t >= 0) {
     type_state_t *ts = &s->types[t];
     bool first = account(s, t, req->response_nonce, req->error_detail, req->version_info);
-    bool due = sotw_subscribe(ts, t, req->resource_names, req->n_resource_names);
+    bool due = sotw_subscribe(s, ts, t, req->resource_names, req->n_resource_names);
     if (t == SC_XDS_ENDPOINTS && ts->always_respond && req->error_detail == NULL)
       due = true; /* clusters warm only on a new assignment */
     if (first || due)
@@ -1010,7 +1040,8 @@ static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
     ts->wildcard = true; /* legacy wildcard */
   if (first && t != SC_XDS_ENDPOINTS) /* EDS is always resent (envoy#22418) */
     for (size_t i = 0; i < req->n_initial_resource_versions; i++)
-      name_put(&ts->sent, req->initial_resource_versions[i]->key, req->initial_resource_versions[i]->value);
+      s->failed |= name_put(&ts->sent, req->initial_resource_versions[i]->key,
+                            req->initial_resource_versions[i]->value) == NULL;
   for (size_t i = 0; i < req->n_resource_names_subscribe; i++) {
     const char *name = req->resource_names_subscribe[i];
     if (strcmp(name, "*") == 0) {
@@ -1020,7 +1051,7 @@ static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
     bool initial = false;
     for (size_t k = 0; first && t != SC_XDS_ENDPOINTS && k < req->n_initial_resource_versions && !initial; k++)
       initial = strcmp(req->initial_resource_versions[k]->key, name) == 0;
-    name_put(&ts->names, name, NULL);
+    s->failed |= name_put(&ts->names, name, NULL) == NULL;
     if (!initial) /* the client may have forgotten it: send it again */
       name_del(&ts->sent, name);
   }
@@ -1036,10 +1067,11 @@ static bool delta_subscribe(stream_t *s, int t, const Envoy__Service__Discovery_
   }
   if (req->n_resource_names_unsubscribe > 0 && !ts->wildcard) { /* what only the wildcard brought goes */
     name_list_t l = name_list(&ts->sent);
+    s->failed |= l.items == NULL;
     for (size_t i = 0; i < l.n; i++)
       if (!name_has(&ts->names, l.items[i]->name))
         name_del(&ts->sent, l.items[i]->name);
-    free(l.items);
+    sc__free(l.items);
   }
   return first || req->n_resource_names_subscribe > 0 || req->n_resource_names_unsubscribe > 0;
 }
@@ -1074,4 +1106,6 @@ void sc_ads_message(void *app, void *state, const uint8_t *msg, size_t len) {
     handle_delta(s, msg, len);
   else
     handle_sotw(s, msg, len);
+  if (s->failed && !s->finished) /* also when no response was due */
+    end_failed(s);
 }

@@ -1,5 +1,6 @@
 /* What a proxy gets: the assembly rules of snapshot/FORMAT.md ("Composed resources",
  * "history"), one read transaction at a time. */
+#include "mem.h"
 #include "gather.h"
 
 #include <stdarg.h>
@@ -221,11 +222,11 @@ struct sc_blob_cache_s {
 
 static void blob_unref(sc_blob_t *b) {
   if (b != NULL && --b->refs == 0)
-    free(b);
+    sc__free(b);
 }
 
 sc_blob_cache_t *sc_blob_cache_new(void) {
-  sc_blob_cache_t *c = calloc(1, sizeof(*c));
+  sc_blob_cache_t *c = sc__calloc(1, sizeof(*c));
   if (c != NULL)
     sc__hashmap_init(&c->map);
   return c;
@@ -256,18 +257,18 @@ void sc_blob_cache_free(sc_blob_cache_t *c) {
   for (size_t i = 0; i < c->map.cap; i++)
     blob_unref(c->map.values[i]);
   sc__hashmap_free(&c->map);
-  free(c);
+  sc__free(c);
 }
 
 size_t sc_blob_cache_size(const sc_blob_cache_t *c) { return c ? c->map.n : 0; }
 
 void sc_resource_clear(sc_resource_t *r) {
-  free(r->name);
+  sc__free(r->name);
   if (r->blob != NULL)
     blob_unref(r->blob);
   else
-    free(r->bytes);
-  free(r->endpoints_key);
+    sc__free(r->bytes);
+  sc__free(r->endpoints_key);
   r->name = r->endpoints_key = NULL;
   r->bytes = NULL;
   r->blob = NULL;
@@ -278,7 +279,7 @@ void sc_resource_list_free(sc_resource_list_t *list) {
     return;
   for (size_t i = 0; i < list->n; i++)
     sc_resource_clear(&list->items[i]);
-  free(list->items);
+  sc__free(list->items);
   *list = (sc_resource_list_t){NULL, 0, 0};
 }
 
@@ -308,7 +309,7 @@ static void copy_release(copy_t *c) {
   if (c->blob != NULL)
     blob_unref(c->blob);
   else
-    free(c->bytes);
+    sc__free(c->bytes);
   *c = (copy_t){NULL, 0, NULL};
 }
 
@@ -317,7 +318,7 @@ static int list_take(sc_resource_list_t *list, const char *name, const char *ver
                      const char *endpoints_key) {
   if (list->n == list->cap) {
     size_t cap = list->cap ? list->cap * 2 : 16;
-    sc_resource_t *items = realloc(list->items, cap * sizeof(*items));
+    sc_resource_t *items = sc__realloc(list->items, cap * sizeof(*items));
     if (items == NULL) {
       copy_release(&c);
       return SC_ENOMEM;
@@ -326,7 +327,7 @@ static int list_take(sc_resource_list_t *list, const char *name, const char *ver
     list->cap = cap;
   }
   sc_resource_t *r = &list->items[list->n];
-  *r = (sc_resource_t){strdup(name), {0}, c.bytes, c.len, c.blob, endpoints_key ? strdup(endpoints_key) : NULL};
+  *r = (sc_resource_t){sc__strdup(name), {0}, c.bytes, c.len, c.blob, endpoints_key ? sc__strdup(endpoints_key) : NULL};
   if (r->name == NULL || (endpoints_key != NULL && r->endpoints_key == NULL)) {
     sc_resource_clear(r);
     return SC_ENOMEM;
@@ -360,7 +361,7 @@ static int load_copy(void *arg, const void *key, size_t klen, const void *val, s
   (void)key;
   (void)klen;
   copy_t *c = arg;
-  if ((c->bytes = malloc(vlen ? vlen : 1)) == NULL)
+  if ((c->bytes = sc__malloc(vlen ? vlen : 1)) == NULL)
     return SC_ENOMEM;
   memcpy(c->bytes, val, vlen);
   c->len = vlen;
@@ -376,7 +377,7 @@ static int load_blob(void *arg, const void *key, size_t klen, const void *val, s
   (void)key;
   (void)klen;
   blob_load_t *l = arg;
-  if ((l->blob = malloc(sizeof(*l->blob) + vlen)) == NULL)
+  if ((l->blob = sc__malloc(sizeof(*l->blob) + vlen)) == NULL)
     return SC_ENOMEM;
   l->blob->refs = 1;
   l->blob->len = vlen;
@@ -491,8 +492,8 @@ static int cmp_config(const void *pa, const void *pb) {
 /* One route configuration: the virtual hosts of refs[] (sorted by name) for config, the
  * first of each name kept, then the catch-alls, composed. */
 static int add_route_config(gather_t *g, const route_ref_t *refs, size_t nrefs, const char *config) {
-  sc_xds_part_t *parts = calloc(nrefs ? nrefs : 1, sizeof(*parts));
-  copy_t *copies = calloc(nrefs ? nrefs : 1, sizeof(*copies));
+  sc_xds_part_t *parts = sc__calloc(nrefs ? nrefs : 1, sizeof(*parts));
+  copy_t *copies = sc__calloc(nrefs ? nrefs : 1, sizeof(*copies));
   size_t nparts = 0;
   int rc = parts && copies ? 0 : SC_ENOMEM;
   for (int catch_all = 0; catch_all < 2 && rc == 0; catch_all++)
@@ -513,16 +514,16 @@ static int add_route_config(gather_t *g, const route_ref_t *refs, size_t nrefs, 
     rc = list_take(g->out, config, NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t k = 0; copies && k < nparts; k++)
     copy_release(&copies[k]);
-  free(parts);
-  free(copies);
+  sc__free(parts);
+  sc__free(copies);
   return rc;
 }
 
 /* The route configurations of a scope (FORMAT.md "Composed resources"), sorted by name. */
 static int add_route_configs(gather_t *g, json_t *head_refs, json_t *entry_refs) {
   size_t n = json_array_size(head_refs) + json_array_size(entry_refs), nrefs = 0, nconfigs = 0;
-  route_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
-  const char **configs = calloc(n ? n : 1, sizeof(*configs));
+  route_ref_t *refs = sc__calloc(n ? n : 1, sizeof(*refs));
+  const char **configs = sc__calloc(n ? n : 1, sizeof(*configs));
   int rc = refs && configs ? 0 : SC_ENOMEM;
   json_t *lists[2] = {head_refs, entry_refs};
   for (int l = 0; l < 2 && rc == 0; l++) {
@@ -550,8 +551,8 @@ static int add_route_configs(gather_t *g, json_t *head_refs, json_t *entry_refs)
   }
   for (size_t c = 0; c < nconfigs && rc == 0; c++)
     rc = add_route_config(g, refs, nrefs, configs[c]);
-  free(refs);
-  free(configs);
+  sc__free(refs);
+  sc__free(configs);
   return rc;
 }
 
@@ -574,8 +575,8 @@ static void add_unnamed(json_t *list, json_t *refs) {
  * filter_chains): a proxy's virtualInbound with the chains of the services it serves. */
 static int add_composed_listener(gather_t *g, json_t *ref, json_t *chains) {
   size_t n = json_array_size(chains) + 1;
-  copy_t *loads = calloc(n, sizeof(*loads));
-  sc_xds_part_t *parts = calloc(n, sizeof(*parts));
+  copy_t *loads = sc__calloc(n, sizeof(*loads));
+  sc_xds_part_t *parts = sc__calloc(n, sizeof(*parts));
   int rc = loads && parts ? 0 : SC_ENOMEM;
   for (size_t i = 0; i < n && rc == 0; i++) {
     rc = load_ref(g->v, i == 0 ? ref : json_array_get(chains, i - 1), g->q->blobs, &loads[i], g->err, g->errlen);
@@ -588,8 +589,8 @@ static int add_composed_listener(gather_t *g, json_t *ref, json_t *chains) {
     rc = list_take(g->out, json_string_value(json_array_get(ref, 0)), NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t i = 0; loads && i < n; i++)
     copy_release(&loads[i]);
-  free(loads);
-  free(parts);
+  sc__free(loads);
+  sc__free(parts);
   return rc;
 }
 
@@ -613,7 +614,7 @@ static int cmp_listener_name(const void *pa, const void *pb) {
  * sorted by name. */
 static int add_outbound_listeners(gather_t *g, json_t *entry_refs) {
   size_t n = json_array_size(entry_refs), kept = 0;
-  listener_ref_t *refs = calloc(n ? n : 1, sizeof(*refs));
+  listener_ref_t *refs = sc__calloc(n ? n : 1, sizeof(*refs));
   if (refs == NULL)
     return SC_ENOMEM;
   for (size_t i = 0; i < n; i++)
@@ -630,7 +631,7 @@ static int add_outbound_listeners(gather_t *g, json_t *entry_refs) {
   json_t *list = json_array();
   for (size_t i = 0; i < kept; i++)
     json_array_append(list, refs[i].ref);
-  free(refs);
+  sc__free(refs);
   int rc = add_refs(g, list);
   json_decref(list);
   return rc;
@@ -726,8 +727,8 @@ void sc_scope_records_free(sc_scope_records_t *rec) {
   json_decref(rec->head);
   json_decref(rec->content);
   json_decref(rec->by_host);
-  free(rec->hosts);
-  free(rec);
+  sc__free(rec->hosts);
+  sc__free(rec);
 }
 
 /* The latest entries of content_id and of its base into by_host, each id's parsed once
@@ -757,9 +758,9 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
                           sc_scope_records_t **out, char *err, size_t errlen) {
   if (err != NULL && errlen > 0)
     err[0] = 0;
-  sc_scope_records_t *rec = calloc(1, sizeof(*rec));
+  sc_scope_records_t *rec = sc__calloc(1, sizeof(*rec));
   if (rec == NULL || (rec->by_host = json_object()) == NULL) {
-    free(rec);
+    sc__free(rec);
     return SC_ENOMEM;
   }
   int rc = sc_scope_head_at(v, scope, version, &rec->head);
@@ -782,7 +783,7 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
   if (rc == SC_ECORRUPT && err != NULL && err[0] == 0)
     failf(err, errlen, rc, "a record of scope \"%s\" does not parse", scope);
   size_t n = json_object_size(rec->by_host);
-  if (rc == 0 && (rec->hosts = calloc(n ? n : 1, sizeof(*rec->hosts))) == NULL)
+  if (rc == 0 && (rec->hosts = sc__calloc(n ? n : 1, sizeof(*rec->hosts))) == NULL)
     rc = SC_ENOMEM;
   if (rc == 0) {
     const char *host;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "grpc_frame.h"
 #include "scopecast/error.h"
 
@@ -11,7 +12,7 @@ void sc_grpc_deframer_init(sc_grpc_deframer_t *d, size_t max_message) {
 }
 
 void sc_grpc_deframer_free(sc_grpc_deframer_t *d) {
-  free(d->buf);
+  sc__free(d->buf);
   d->buf = NULL;
 }
 
@@ -62,7 +63,7 @@ int sc_grpc_deframer_push(sc_grpc_deframer_t *d, const uint8_t *data, size_t len
       data += missing;
       len -= missing;
     } else {
-      if (d->buf == NULL && (d->buf = malloc(d->need ? d->need : 1)) == NULL)
+      if (d->buf == NULL && (d->buf = sc__malloc(d->need ? d->need : 1)) == NULL)
         return SC_ENOMEM;
       size_t take = len < missing ? len : missing;
       memcpy(d->buf + d->have, data, take);
@@ -72,7 +73,7 @@ int sc_grpc_deframer_push(sc_grpc_deframer_t *d, const uint8_t *data, size_t len
       if (d->have < d->need)
         return 0;
       rc = cb(arg, d->buf, d->need);
-      free(d->buf);
+      sc__free(d->buf);
       d->buf = NULL;
     }
     d->have_prefix = 0;

@@ -1,4 +1,5 @@
 /* gRPC over HTTP/2 on libuv and nghttp2 (see h2.h). nghttp2 1.52 API (Debian 12). */
+#include "mem.h"
 #include "h2.h"
 
 #include <arpa/inet.h>
@@ -43,6 +44,13 @@ typedef struct listener_s {
   bool unix_socket;
   char *path; /* unix socket path, unlinked on close */
   char *name;
+  /* A connection that cannot get its memory is accepted into this handle and closed at
+   * once: left unaccepted, it would stop libuv from accepting any other. */
+  socket_handle_t reject;
+  bool rejecting;      /* reject is closing */
+  bool reject_pending; /* another connection waits for it */
+  bool closing;        /* the listening handle is closing */
+  int open_handles;    /* the memory goes with the last */
 } listener_t;
 
 struct sc_h2_call_s {
@@ -162,7 +170,7 @@ static void call_free(sc_h2_call_t *call) {
   if (call->next)
     call->next->prev = call->prev;
   sc_grpc_deframer_free(&call->deframer);
-  free(call);
+  sc__free(call);
 }
 
 int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts, void (*release)(void *arg),
@@ -342,7 +350,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
     return 0;
   }
-  sc_h2_call_t *call = calloc(1, sizeof(*call));
+  sc_h2_call_t *call = sc__calloc(1, sizeof(*call));
   if (call == NULL)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
   call->conn = c;
@@ -466,7 +474,7 @@ static void on_written(uv_write_t *req, int status) {
   conn_t *c = w->conn;
   c->write_queue -= w->len;
   c->server->stats.queued_bytes -= w->len;
-  free(w);
+  sc__free(w);
   if (status < 0) {
     conn_close(c);
     return;
@@ -489,7 +497,7 @@ static int write_out(conn_t *c, const uint8_t *data, size_t len) {
     if (len == 0)
       return 0;
   }
-  write_req_t *w = malloc(sizeof(*w) + len);
+  write_req_t *w = sc__malloc(sizeof(*w) + len);
   if (w == NULL)
     return SC_ENOMEM;
   memcpy(w->data, data, len);
@@ -497,7 +505,7 @@ static int write_out(conn_t *c, const uint8_t *data, size_t len) {
   w->len = len;
   uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
   if (uv_write(&w->req, &c->h.stream, &buf, 1, on_written) != 0) {
-    free(w);
+    sc__free(w);
     return SC_EIO;
   }
   c->write_queue += len;
@@ -547,7 +555,7 @@ static void conn_flush(conn_t *c) {
           goto fail;
         used = 0;
       }
-      if (chunk == NULL && (chunk = c->outbuf = malloc(WRITE_CHUNK)) == NULL)
+      if (chunk == NULL && (chunk = c->outbuf = sc__malloc(WRITE_CHUNK)) == NULL)
         goto fail;
       if ((size_t)n > WRITE_CHUNK) {
         if (write_out(c, data, (size_t)n) != 0)
@@ -582,8 +590,8 @@ static void on_handle_closed(uv_handle_t *h) {
     s->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
-  free(c->outbuf);
-  free(c);
+  sc__free(c->outbuf);
+  sc__free(c);
   if (s->draining && s->conns == NULL && s->drained != NULL) {
     void (*done)(void *) = s->drained;
     s->drained = NULL;
@@ -618,14 +626,14 @@ static void conn_close(conn_t *c) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
-  buf->base = malloc(suggested);
+  buf->base = sc__malloc(suggested);
   buf->len = buf->base ? suggested : 0;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn_t *c = stream->data;
   if (nread < 0) {
-    free(buf->base);
+    sc__free(buf->base);
     conn_close(c);
     return;
   }
@@ -635,13 +643,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     c->in_recv = false;
     if (n < 0) {
       sc_log(c->server->log, SC_LOG_INFO, "%s: bad HTTP/2: %s", c->peer, nghttp2_strerror((int)n));
-      free(buf->base);
+      sc__free(buf->base);
       conn_close(c);
       return;
     }
     conn_flush(c);
   }
-  free(buf->base);
+  sc__free(buf->base);
 }
 
 static void on_keepalive(uv_timer_t *t) {
@@ -738,14 +746,45 @@ static void peer_name(conn_t *c, bool unix_socket) {
   snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
 }
 
+static void free_listener(uv_handle_t *h);
+static void reject_connection(listener_t *l);
+
+static void on_rejected(uv_handle_t *h) {
+  listener_t *l = h->data;
+  bool retry = l->reject_pending && !l->closing;
+  l->rejecting = l->reject_pending = false;
+  free_listener(h); /* the listening handle is still open when retry is set */
+  if (retry)
+    reject_connection(l);
+}
+
+static void reject_connection(listener_t *l) {
+  if (l->rejecting) {
+    l->reject_pending = true;
+    return;
+  }
+  if (l->unix_socket)
+    uv_pipe_init(l->h.handle.loop, &l->reject.pipe, 0);
+  else
+    uv_tcp_init(l->h.handle.loop, &l->reject.tcp);
+  l->reject.handle.data = l;
+  l->rejecting = true;
+  l->open_handles++;
+  (void)uv_accept(&l->h.stream, &l->reject.stream); /* nothing to do when it fails */
+  uv_close(&l->reject.handle, on_rejected);
+}
+
 static void on_connection(uv_stream_t *server_stream, int status) {
   listener_t *l = server_stream->data;
   sc_h2_server_t *s = l->server;
   if (status < 0 || s->draining)
     return;
-  conn_t *c = calloc(1, sizeof(*c));
-  if (c == NULL)
+  conn_t *c = sc__calloc(1, sizeof(*c));
+  if (c == NULL) {
+    sc_log(s->log, SC_LOG_WARN, "out of memory: connection on %s refused", l->name);
+    reject_connection(l);
     return;
+  }
   c->server = s;
   if (l->unix_socket)
     uv_pipe_init(s->loop, &c->h.pipe, 0);
@@ -785,7 +824,7 @@ static void on_connection(uv_stream_t *server_stream, int status) {
 
 int sc_h2_server_new(uv_loop_t *loop, const sc_h2_limits_t *limits, const sc_h2_handlers_t *handlers, void *app,
                      const sc_logger_t *log, sc_h2_server_t **out) {
-  sc_h2_server_t *s = calloc(1, sizeof(*s));
+  sc_h2_server_t *s = sc__calloc(1, sizeof(*s));
   if (s == NULL)
     return SC_ENOMEM;
   s->loop = loop;
@@ -818,8 +857,10 @@ static int listen_unix(sc_h2_server_t *s, listener_t *l, const char *path, char 
   int rc = uv_pipe_bind(&l->h.pipe, path);
   if (rc != 0)
     return failf(err, errlen, SC_EIO, path, "bind", rc);
-  if ((l->path = strdup(path)) == NULL)
+  if ((l->path = sc__strdup(path)) == NULL) {
+    snprintf(err, errlen, "cannot listen on unix:%s: out of memory", path);
     return SC_ENOMEM;
+  }
   return 0;
 }
 
@@ -871,9 +912,11 @@ static int listen_tcp(sc_h2_server_t *s, listener_t *l, const char *addr, char *
 
 static void free_listener(uv_handle_t *h) {
   listener_t *l = h->data;
-  free(l->path);
-  free(l->name);
-  free(l);
+  if (--l->open_handles > 0)
+    return;
+  sc__free(l->path);
+  sc__free(l->name);
+  sc__free(l);
 }
 
 int sc_h2_server_check_address(const char *addr, char *err, size_t errlen) {
@@ -886,18 +929,21 @@ int sc_h2_server_check_address(const char *addr, char *err, size_t errlen) {
 }
 
 int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen) {
-  listener_t *l = calloc(1, sizeof(*l));
-  if (l == NULL || (l->name = strdup(addr)) == NULL) {
-    free(l);
+  listener_t *l = sc__calloc(1, sizeof(*l));
+  if (l == NULL || (l->name = sc__strdup(addr)) == NULL) {
+    sc__free(l);
+    snprintf(err, errlen, "cannot listen on %s: out of memory", addr);
     return SC_ENOMEM;
   }
   l->server = s;
+  l->open_handles = 1;
   int rc = strncmp(addr, "unix:", 5) == 0 ? listen_unix(s, l, addr + 5, err, errlen)
                                           : listen_tcp(s, l, addr, err, errlen);
   l->h.handle.data = l;
   if (rc == 0 && (rc = uv_listen(&l->h.stream, LISTEN_BACKLOG, on_connection)) != 0)
     rc = failf(err, errlen, SC_EIO, addr, "listen", rc);
   if (rc != 0) {
+    l->closing = true;
     if (l->h.handle.type != UV_UNKNOWN_HANDLE && l->h.handle.loop != NULL)
       uv_close(&l->h.handle, free_listener);
     else
@@ -927,6 +973,7 @@ void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void
     next = l->next;
     if (l->path != NULL)
       unlink(l->path);
+    l->closing = true;
     uv_close(&l->h.handle, free_listener);
   }
   s->listeners = NULL;
@@ -950,7 +997,7 @@ void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void
   uv_timer_start(&s->drain_timer, on_drain_timeout, grace, 0);
 }
 
-static void free_server(uv_handle_t *h) { free(h->data); }
+static void free_server(uv_handle_t *h) { sc__free(h->data); }
 
 /* The idle handle is closed first: the memory goes when the loop next runs. */
 void sc_h2_server_free(sc_h2_server_t *s) {

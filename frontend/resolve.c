@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "resolve.h"
 #include "scopecast/error.h"
 
@@ -37,7 +38,7 @@ static int pick(void *arg, const void *key, size_t klen, const void *val, size_t
     json_t *sel = json_object_get(e, "selector");
     const char *id = json_string_value(json_object_get(e, "scope"));
     if (id != NULL && (!json_is_object(sel) || sc_selector_holds(sel, p->labels))) {
-      p->scope = strdup(id);
+      p->scope = sc__strdup(id);
       p->rc = p->scope ? 0 : SC_ENOMEM;
       break;
     }

@@ -1,4 +1,5 @@
 /* Views of the snapshot per proxy class, following the changelog (see views.h). */
+#include "mem.h"
 #include "views.h"
 
 #include <jansson.h>
@@ -38,12 +39,12 @@ struct sc_views_s {
 void sc_body_unref(void *body) {
   sc_body_t *b = body;
   if (b != NULL && --b->refs == 0)
-    free(b);
+    sc__free(b);
 }
 
 sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n) {
-  Google__Protobuf__Any *anys = calloc(n ? n : 1, sizeof(*anys));
-  Google__Protobuf__Any **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+  Google__Protobuf__Any *anys = sc__calloc(n ? n : 1, sizeof(*anys));
+  Google__Protobuf__Any **ptrs = sc__calloc(n ? n : 1, sizeof(*ptrs));
   sc_body_t *b = NULL;
   if (anys != NULL && ptrs != NULL) {
     for (size_t i = 0; i < n; i++) {
@@ -58,13 +59,13 @@ sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t
     r.n_resources = n;
     r.resources = ptrs;
     size_t len = envoy__service__discovery__v3__discovery_response__get_packed_size(&r);
-    if ((b = malloc(sizeof(*b) + len)) != NULL) {
+    if ((b = sc__malloc(sizeof(*b) + len)) != NULL) {
       b->refs = 1;
       b->len = envoy__service__discovery__v3__discovery_response__pack(&r, b->data);
     }
   }
-  free(anys);
-  free(ptrs);
+  sc__free(anys);
+  sc__free(ptrs);
   return b;
 }
 
@@ -95,9 +96,9 @@ void sc_views_set_listener(sc_views_t *vs, sc_views_changed_cb changed, void *ar
 }
 
 int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **out) {
-  sc_views_t *vs = calloc(1, sizeof(*vs));
-  if (vs == NULL || (vs->dir = strdup(snapshot_dir)) == NULL) {
-    free(vs);
+  sc_views_t *vs = sc__calloc(1, sizeof(*vs));
+  if (vs == NULL || (vs->dir = sc__strdup(snapshot_dir)) == NULL) {
+    sc__free(vs);
     return SC_ENOMEM;
   }
   vs->log = log;
@@ -108,8 +109,8 @@ int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **
   if ((vs->blobs = sc_blob_cache_new()) == NULL || vs->parses.entries == NULL || vs->parses.parsed == NULL) {
     sc_blob_cache_free(vs->blobs);
     sc_records_cache_free(&vs->parses);
-    free(vs->dir);
-    free(vs);
+    sc__free(vs->dir);
+    sc__free(vs);
     return SC_ENOMEM;
   }
   *out = vs;
@@ -118,7 +119,7 @@ int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **
 
 static void free_records_entry(void *arg, sc_str_t key, void *value) {
   (void)arg;
-  free((char *)key.ptr);
+  sc__free((char *)key.ptr);
   sc_scope_records_free(value);
 }
 
@@ -138,27 +139,27 @@ static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
   sc__strmap_free(&t->by_name, NULL);
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
     sc_body_unref(t->bodies[i].body);
-  free(t->changes);
+  sc__free(t->changes);
   for (size_t i = 0; i < t->ngone; i++)
-    free(t->gone[i]);
-  free(t->gone);
-  free(t->subset);
-  free(t->key);
-  free(t);
+    sc__free(t->gone[i]);
+  sc__free(t->gone);
+  sc__free(t->subset);
+  sc__free(t->key);
+  sc__free(t);
 }
 
 static void view_free(sc_views_t *vs, sc_view_t *v) {
   for (int t = 0; t < SC_XDS__TYPES; t++)
     list_unref(vs, v->types[t]);
   for (uint32_t i = 0; i < v->label_set.n; i++) {
-    free((char *)v->labels[i].key.ptr);
-    free((char *)v->labels[i].value.ptr);
+    sc__free((char *)v->labels[i].key.ptr);
+    sc__free((char *)v->labels[i].value.ptr);
   }
-  free(v->labels);
-  free(v->key);
-  free(v->scope);
-  free(v->content_id);
-  free(v);
+  sc__free(v->labels);
+  sc__free(v->key);
+  sc__free(v->scope);
+  sc__free(v->content_id);
+  sc__free(v);
 }
 
 void sc_views_free(sc_views_t *vs) {
@@ -175,8 +176,8 @@ void sc_views_free(sc_views_t *vs) {
   sc_blob_cache_free(vs->blobs);
   sc_records_cache_free(&vs->parses);
   sc_snapshot_reader_close(vs->reader);
-  free(vs->dir);
-  free(vs);
+  sc__free(vs->dir);
+  sc__free(vs);
 }
 
 uint64_t sc_views_head(const sc_views_t *vs) { return vs->head; }
@@ -199,7 +200,7 @@ static char *view_key(const char *scope, const sc_labels_t *labels, bool no_capt
   size_t len = strlen(scope) + 4;
   for (uint32_t i = 0; labels && i < labels->n; i++)
     len += labels->items[i].key.len + labels->items[i].value.len + 2;
-  char *k = malloc(len), *p = k;
+  char *k = sc__malloc(len), *p = k;
   if (k == NULL)
     return NULL;
   p += sprintf(p, "%s|", scope);
@@ -211,7 +212,7 @@ static char *view_key(const char *scope, const sc_labels_t *labels, bool no_capt
 }
 
 static char *dupn(sc_str_t s) {
-  char *d = malloc(s.len + 1);
+  char *d = sc__malloc(s.len + 1);
   if (d != NULL) {
     memcpy(d, s.ptr, s.len);
     d[s.len] = 0;
@@ -225,19 +226,19 @@ int sc_views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *label
     return SC_ENOMEM;
   sc_view_t *v = sc__strmap_get(&vs->by_key, sc_str(key));
   if (v != NULL) {
-    free(key);
+    sc__free(key);
     v->refs++;
     *out = v;
     return 0;
   }
-  v = calloc(1, sizeof(*v));
+  v = sc__calloc(1, sizeof(*v));
   uint32_t n = labels ? labels->n : 0;
-  if (v == NULL || (v->labels = calloc(n ? n : 1, sizeof(*v->labels))) == NULL ||
-      (v->scope = strdup(scope)) == NULL) {
-    free(key);
+  if (v == NULL || (v->labels = sc__calloc(n ? n : 1, sizeof(*v->labels))) == NULL ||
+      (v->scope = sc__strdup(scope)) == NULL) {
+    sc__free(key);
     if (v != NULL)
-      free(v->labels);
-    free(v);
+      sc__free(v->labels);
+    sc__free(v);
     return SC_ENOMEM;
   }
   v->key = key;
@@ -278,9 +279,9 @@ void sc_views_release(sc_views_t *vs, sc_view_t *view) {
 /* Which scope's content the view has and whether it shares the base (for the changelog). */
 static void learn_content(sc_view_t *v, const sc_scope_records_t *rec) {
   const char *id = sc_scope_records_content_id(rec);
-  char *copy = id ? strdup(id) : NULL;
+  char *copy = id ? sc__strdup(id) : NULL;
   if (copy != NULL) {
-    free(v->content_id);
+    sc__free(v->content_id);
     v->content_id = copy;
   }
   v->uses_base = sc_scope_records_use_base(rec);
@@ -302,13 +303,13 @@ static sc_scope_records_t *records_for(sc_views_t *vs, sc_snapshot_view_t *sv, u
   sc_scope_records_t *rec = sc__strmap_get(&vs->records, sc_str(scope));
   if (rec != NULL)
     return rec;
-  char *key = strdup(scope);
+  char *key = sc__strdup(scope);
   *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, &vs->parses, &rec, err, errlen);
   if (*rc == 0 && sc__strmap_put(&vs->records, sc_str(key), rec) != 0)
     *rc = SC_ENOMEM;
   if (*rc != 0) {
     sc_scope_records_free(rec);
-    free(key);
+    sc__free(key);
     return NULL;
   }
   return rec;
@@ -317,9 +318,9 @@ static sc_scope_records_t *records_for(sc_views_t *vs, sc_snapshot_view_t *sv, u
 /* Gathers what a class gets of a type: a new list (names once each, the first wins). */
 static sc_view_type_t *gather_list(sc_views_t *vs, sc_snapshot_view_t *sv, sc_scope_records_t *rec,
                                    const sc_gather_query_t *q, const char *key, uint64_t head) {
-  sc_view_type_t *t = calloc(1, sizeof(*t));
-  if (t == NULL || (t->key = strdup(key)) == NULL) {
-    free(t);
+  sc_view_type_t *t = sc__calloc(1, sizeof(*t));
+  if (t == NULL || (t->key = sc__strdup(key)) == NULL) {
+    sc__free(t);
     return NULL;
   }
   t->refs = 1;
@@ -354,18 +355,18 @@ static sc_view_type_t *gather_list(sc_views_t *vs, sc_snapshot_view_t *sv, sc_sc
 
 /* Records in t what is new or different since old (when both exist). */
 static void note_changes(sc_view_type_t *t, const sc_view_type_t *old) {
-  if (old == NULL || !old->present || !t->present || (t->changes = calloc(t->list.n + 1, sizeof(*t->changes))) == NULL)
+  if (old == NULL || !old->present || !t->present || (t->changes = sc__calloc(t->list.n + 1, sizeof(*t->changes))) == NULL)
     return;
   for (size_t i = 0; i < t->list.n; i++) {
     const sc_resource_t *was = sc__strmap_get(&old->by_name, sc_str(t->list.items[i].name));
     if (was == NULL || strcmp(was->version, t->list.items[i].version) != 0)
       t->changes[t->nchanges++] = &t->list.items[i];
   }
-  if ((t->gone = calloc(old->list.n + 1, sizeof(*t->gone))) == NULL)
+  if ((t->gone = sc__calloc(old->list.n + 1, sizeof(*t->gone))) == NULL)
     return;
   for (size_t i = 0; i < old->list.n; i++)
     if (sc__strmap_get(&t->by_name, sc_str(old->list.items[i].name)) == NULL &&
-        (t->gone[t->ngone] = strdup(old->list.items[i].name)) != NULL)
+        (t->gone[t->ngone] = sc__strdup(old->list.items[i].name)) != NULL)
       t->ngone++;
     else if (sc__strmap_get(&t->by_name, sc_str(old->list.items[i].name)) == NULL)
       return; /* out of memory: no changes to offer, readers compare everything */

@@ -199,8 +199,10 @@ struct sc_snapshot_view_s {
 
 int sc_snapshot_view_begin(sc_snapshot_reader_t *r, sc_snapshot_view_t **out) {
   sc_snapshot_view_t *v = sc__calloc(1, sizeof(*v));
-  if (v == NULL)
+  if (v == NULL) {
+    snprintf(r->errmsg, sizeof(r->errmsg), "out of memory");
     return SC_ENOMEM;
+  }
   int rc = begin_read(r, &v->txn);
   if (rc != 0) {
     sc__free(v);

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mem.h"
 
@@ -22,3 +23,15 @@ void sc__free(void *p) {
   sc__alloc.free_fn(p);
   errno = saved;
 }
+
+char *sc__strndup(const char *s, size_t n) {
+  size_t len = strnlen(s, n);
+  char *d = sc__malloc(len + 1);
+  if (d == NULL)
+    return NULL;
+  memcpy(d, s, len);
+  d[len] = '\0';
+  return d;
+}
+
+char *sc__strdup(const char *s) { return sc__strndup(s, strlen(s)); }

@@ -10,6 +10,11 @@ void *sc__calloc(size_t count, size_t n);
 void *sc__realloc(void *p, size_t n);
 void sc__free(void *p);
 
+/* Copies of a string (at most n bytes of it for sc__strndup, always NUL-terminated), allocated
+ * with sc__malloc so injected failures reach them; NULL when the allocation fails. */
+char *sc__strdup(const char *s);
+char *sc__strndup(const char *s, size_t n);
+
 typedef struct {
   void *(*malloc_fn)(size_t);
   void *(*realloc_fn)(void *, size_t);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "compose.h"
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "scopecast/error.h"
@@ -32,7 +33,7 @@ int sc_xds_compose_append(const uint8_t *msg, size_t len, uint32_t field, const 
   size_t tag = varint_len((uint64_t)field << 3 | 2), total = len;
   for (size_t i = 0; i < n; i++)
     total += tag + varint_len(parts[i].len) + parts[i].len;
-  uint8_t *buf = malloc(total ? total : 1);
+  uint8_t *buf = sc__malloc(total ? total : 1);
   if (buf == NULL)
     return SC_ENOMEM;
   if (len)
@@ -60,11 +61,11 @@ int sc_xds_compose_routes(const char *name, const sc_xds_part_t *vhosts, size_t 
   rc.max_direct_response_body_size_bytes = &max_body;
   rc.ignore_port_in_host_matching = true;
   size_t head = protobuf_c_message_get_packed_size(&rc.base);
-  uint8_t *buf = malloc(head ? head : 1);
+  uint8_t *buf = sc__malloc(head ? head : 1);
   if (buf == NULL)
     return SC_ENOMEM;
   protobuf_c_message_pack(&rc.base, buf);
   int r = sc_xds_compose_append(buf, head, 2, vhosts, n, out, len); /* field 2: virtual_hosts */
-  free(buf);
+  sc__free(buf);
   return r;
 }

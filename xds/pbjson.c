@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "pbjson.h"
 #include "scopecast/error.h"
 
 char *sc_base64(const uint8_t *data, size_t len) {
   static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *out = malloc(4 * ((len + 2) / 3) + 1), *p = out;
+  char *out = sc__malloc(4 * ((len + 2) / 3) + 1), *p = out;
   if (out == NULL)
     return NULL;
   for (size_t i = 0; i < len; i += 3) {
@@ -82,7 +83,7 @@ static json_t *any_json(const ProtobufCMessage *m, const sc_pb_registry_t *reg) 
     char *b64 = sc_base64(value.data, value.len);
     out = json_object();
     json_object_set_new(out, "value", json_string(b64 ? b64 : ""));
-    free(b64);
+    sc__free(b64);
   }
   json_t *with_type = json_object();
   json_object_set_new(with_type, "@type", json_string(url ? url : ""));
@@ -133,7 +134,7 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *at, con
     const ProtobufCBinaryData *b = at;
     char *b64 = sc_base64(b->data, b->len);
     json_t *out = json_string(b64 ? b64 : "");
-    free(b64);
+    sc__free(b64);
     return out;
   }
   case PROTOBUF_C_TYPE_MESSAGE: {
