@@ -2,6 +2,7 @@
 #include "mem.h"
 #include "ads.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,13 @@ typedef struct {
   uint64_t stale_since_ns; /* push latency: the commit of a change not yet pushed (0: none) */
 } type_state_t;
 
+/* A stream's lifecycle; stream_set_state is the only place it changes. */
+typedef enum {
+  STREAM_AWAITING_NODE = 0, /* open: its first request, which carries the node, not yet taken */
+  STREAM_SERVING,           /* the node taken: responses follow the snapshot */
+  STREAM_FINISHED           /* its status is sent: nothing more */
+} stream_state_t;
+
 typedef struct stream_s {
   struct stream_s *prev, *next;             /* all streams */
   struct stream_s *view_prev, *view_next;   /* the streams of one view */
@@ -51,7 +59,8 @@ typedef struct stream_s {
   bool pending;
   sc_ads_t *ads;
   sc_h2_call_t *call;
-  bool delta, started, finished;
+  bool delta;
+  stream_state_t state;
   /* Memory (or the snapshot) failed the stream: what it was owed is unsure, so it ends
    * with UNAVAILABLE and the client comes back for the whole state. */
   bool failed;
@@ -200,7 +209,7 @@ static void names_clear(sc_strmap_t *m) {
 static const char *type_name(int t) { return sc_xds_types[t].name; }
 
 static void queue(stream_t *s) {
-  if (s->pending || s->finished)
+  if (s->pending || s->state == STREAM_FINISHED)
     return;
   s->pending = true;
   s->next_pending = s->ads->pending;
@@ -265,7 +274,7 @@ void *sc_ads_open(void *app, sc_h2_call_t *call, sc_h2_method_t method) {
 void sc_ads_closed(void *app, void *state) {
   sc_ads_t *ads = app;
   stream_t *s = state;
-  if (s->started)
+  if (s->first != NULL) /* it had a node */
     sc_log(ads->log, SC_LOG_INFO, "%s: stream of %.*s ended", sc_h2_call_peer(s->call), (int)s->proxy.id.len,
            s->proxy.id.ptr);
   unqueue(s);
@@ -292,8 +301,14 @@ void sc_ads_closed(void *app, void *state) {
   sc__free(s);
 }
 
+static void stream_set_state(stream_t *s, stream_state_t to) {
+  assert(to == STREAM_SERVING ? s->state == STREAM_AWAITING_NODE
+                              : to == STREAM_FINISHED && s->state != STREAM_FINISHED);
+  s->state = to;
+}
+
 static void finish(stream_t *s, int status, const char *message) {
-  s->finished = true;
+  stream_set_state(s, STREAM_FINISHED);
   unqueue(s);
   sc_h2_call_finish(s->call, status, message);
 }
@@ -371,7 +386,7 @@ static bool start(stream_t *s, ProtobufCMessage *req, const Envoy__Config__Core_
     return false;
   }
   s->first = req; /* the proxy's strings point into it */
-  s->started = true;
+  stream_set_state(s, STREAM_SERVING);
   const Google__Protobuf__Value *gen = node_meta(node, "GENERATOR");
   s->grpc_client = (node->user_agent_name != NULL && strstr(node->user_agent_name, "gRPC") != NULL) ||
                    (gen != NULL && gen->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE &&
@@ -795,9 +810,9 @@ static unsigned due_types(const stream_t *s) {
 static void serve(stream_t *s) {
   static const int order[] = {SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS, SC_XDS_LISTENERS, SC_XDS_ROUTES};
   static const int removal_order[] = {SC_XDS_LISTENERS, SC_XDS_ROUTES, SC_XDS_CLUSTERS, SC_XDS_ENDPOINTS};
-  if (s->failed && !s->finished)
+  if (s->failed && s->state != STREAM_FINISHED)
     end_failed(s);
-  if (s->finished || s->view == NULL)
+  if (s->state != STREAM_SERVING || s->view == NULL)
     return;
   while (!sc_h2_call_busy(s->call)) {
     unsigned due = due_types(s);
@@ -851,7 +866,7 @@ void sc_ads_service(sc_ads_t *ads) {
   bool all = ads->reresolve;
   ads->reresolve = false;
   for (stream_t *s = ads->streams; s != NULL; s = s->next)
-    if (s->started && !s->finished && (all || s->view == NULL) && (resolve(s) || s->failed))
+    if (s->state == STREAM_SERVING && (all || s->view == NULL) && (resolve(s) || s->failed))
       queue(s); /* a failed one to be ended */
   while (ads->pending != NULL) {
     stream_t *s = ads->pending;
@@ -1013,7 +1028,7 @@ static void handle_sotw(stream_t *s, const uint8_t *msg, size_t len) {
     finish(s, SC_GRPC_INVALID_ARGUMENT, "the request is not a DiscoveryRequest");
     return;
   }
-  if (!s->started && !start(s, &req->base, req->node))
+  if (s->state == STREAM_AWAITING_NODE && !start(s, &req->base, req->node))
     return;
   int t = request_type(s, req->type_url);
   if (t >= 0) {
@@ -1083,7 +1098,7 @@ static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
     finish(s, SC_GRPC_INVALID_ARGUMENT, "the request is not a DeltaDiscoveryRequest");
     return;
   }
-  if (!s->started && !start(s, &req->base, req->node))
+  if (s->state == STREAM_AWAITING_NODE && !start(s, &req->base, req->node))
     return;
   int t = request_type(s, req->type_url);
   if (t >= 0) {
@@ -1100,12 +1115,12 @@ static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
 void sc_ads_message(void *app, void *state, const uint8_t *msg, size_t len) {
   (void)app;
   stream_t *s = state;
-  if (s->finished)
+  if (s->state == STREAM_FINISHED)
     return;
   if (s->delta)
     handle_delta(s, msg, len);
   else
     handle_sotw(s, msg, len);
-  if (s->failed && !s->finished) /* also when no response was due */
+  if (s->failed && s->state != STREAM_FINISHED) /* also when no response was due */
     end_failed(s);
 }
