@@ -1,4 +1,4 @@
-/* Fuzz target: the watch-stream framer (engine/framer.c), fed the input in pieces whose
+/* Fuzz target: the watch-stream framer (ingest/framer.c), fed the input in pieces whose
  * sizes the input's own length picks, then finished; each value it frames goes to the
  * watch-event parser. */
 #include <stdint.h>

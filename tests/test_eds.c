@@ -1,4 +1,4 @@
-/* EDS (engine/eds.c, semantics 9.3): the assignment of a service port from EndpointSlices
+/* EDS (xds/eds.c, semantics 9.3): the assignment of a service port from EndpointSlices
  * and Pods or ServiceEntry endpoints, decoded and checked. */
 #include <jansson.h>
 

@@ -1,4 +1,4 @@
-/* The gRPC deframer (frontend/grpc_frame.c): messages split across DATA frames anywhere,
+/* The gRPC deframer (wire/grpc_frame.c): messages split across DATA frames anywhere,
  * inside the 5-byte prefix too; several messages in one frame; empty messages; the size
  * limit (RESOURCE_EXHAUSTED before buffering); the compressed flag (INTERNAL); nothing
  * accepted after an error; a stream ending inside a message. */

@@ -1,4 +1,4 @@
-/* Commit notifications (engine/notify.c) on a loop of their own, with plain client
+/* Commit notifications (publish/notify.c) on a loop of their own, with plain client
  * sockets: the wire format, the notice on connect and per commit, the subscriber bound
  * (refused connections are closed, a freed slot is reused), a subscriber that does not
  * read (skipped, whole notices only), input discarded, the stale / live / not-a-socket

@@ -1,4 +1,4 @@
-/* Generic protobuf -> JSON over protobuf-c descriptors (xds/pbjson.c), on Envoy messages
+/* Generic protobuf -> JSON over protobuf-c descriptors (wire/pbjson.c), on Envoy messages
  * built, packed and unpacked here: field names, defaults left out, oneof members at their
  * zero value kept, enums by name, Duration and wrappers in their JSON forms, Any by its
  * type URL (and raw bytes for an unknown type), maps as objects, Struct, base64. */

@@ -1,4 +1,4 @@
-/* Who a proxy is, from its Node (frontend/proxy.c): Istio's node id and metadata, and
+/* Who a proxy is, from its Node (reader/proxy.c): Istio's node id and metadata, and
  * the nodes that must end the stream with INVALID_ARGUMENT. */
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Proxy -> scope through selector records (frontend/resolve.c): the namespace's record,
+/* Proxy -> scope through selector records (reader/resolve.c): the namespace's record,
  * "*" for unmentioned namespaces, the first selector the proxy's labels hold, the
  * catch-all, and a record naming nothing. */
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Commit notifications (engine/notify.c; snapshot/FORMAT.md, "Commit notifications"): the
+# Commit notifications (publish/notify.c; snapshot/FORMAT.md, "Commit notifications"): the
 # notice a subscriber gets on connect, one per published event with a plausible commit
 # time, several subscribers, one that never reads (skipped, not buffered for; the others
 # unaffected), one that dies mid-stream, --notify none and --notify PATH, a stale socket

@@ -6,7 +6,7 @@
  * route configuration of every scope that sees it. A service's virtual host (with the
  * routes of the VirtualService owning its hostname, else the default route) lives in the
  * service's entry; the head holds the virtual hosts of VirtualService hosts that are no
- * service, and the catch-all. Readers put a configuration together (xds/compose.h): the
+ * service, and the catch-all. Readers put a configuration together (reader/compose.h): the
  * head's, then the entries' whose name is not taken yet (Istio's first-wins rule), sorted
  * by name, then the catch-all virtual host (snapshot/FORMAT.md). */
 #ifndef SC_RDS_H

@@ -26,7 +26,7 @@ typedef struct {
   uint8_t hash[16];
   char *eds;       /* the recipe (sc_eds_recipe), or NULL */
   uint64_t eds_id; /* XXH3 of the recipe; 0: not an EDS cluster */
-  uint8_t type;    /* the xDS type it is part of (xds/registry.h sc_xds_type_t): a
+  uint8_t type;    /* the xDS type it is part of (wire/registry.h sc_xds_type_t): a
                       virtual host counts as routes, a filter chain as listeners */
 } sc_resource_t;
 
