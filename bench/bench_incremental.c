@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "meshgen.h"
-#include "scopes.h"
+#include "publish/scopes.h"
 
 static double now_ms(void) {
   struct timespec ts;

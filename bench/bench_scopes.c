@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hashmap.h"
+#include "store/hashmap.h"
 #include "meshgen.h"
-#include "eds.h"
-#include "scopeset.h"
+#include "xds/eds.h"
+#include "scope/scopeset.h"
 
 static double now_s(void) {
   struct timespec ts;

@@ -78,7 +78,7 @@
 #include <uv.h>
 
 #include "meshgen.h"
-#include "registry.h"
+#include "wire/registry.h"
 #include "xdsclient.h"
 
 #define MAX_ROUNDS 8

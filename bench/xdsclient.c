@@ -14,7 +14,7 @@
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "registry.h"
+#include "wire/registry.h"
 #include "xdsclient.h"
 
 #define ADS_PATH "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"

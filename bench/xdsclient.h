@@ -43,8 +43,8 @@
 #include <nghttp2/nghttp2.h>
 #include <uv.h>
 
-#include "grpc_frame.h"
-#include "hashmap.h"
+#include "wire/grpc_frame.h"
+#include "store/hashmap.h"
 
 /* The four types, in Envoy's push order (as sc_xds_type_t). */
 enum { SC_XC_CDS = 0, SC_XC_EDS, SC_XC_LDS, SC_XC_RDS, SC_XC_NTYPES };

@@ -8,8 +8,8 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "engine_internal.h"
-#include "mem.h"
+#include "engine/engine_internal.h"
+#include "store/mem.h"
 
 void sc_engine_opts_init(sc_engine_opts_t *o) {
   memset(o, 0, sizeof(*o));

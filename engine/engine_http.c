@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine_internal.h"
-#include "mem.h"
+#include "engine/engine_internal.h"
+#include "store/mem.h"
 
 void sc_engine_status(const sc_engine_t *e, sc_engine_status_t *out) {
   memset(out, 0, sizeof(*out));

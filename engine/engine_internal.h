@@ -2,13 +2,13 @@
 #ifndef SC_ENGINE_INTERNAL_H
 #define SC_ENGINE_INTERNAL_H
 
-#include "framer.h"
-#include "hashmap.h"
-#include "http.h"
-#include "metrics.h"
-#include "scopes.h"
-#include "log.h"
-#include "notify.h"
+#include "ingest/framer.h"
+#include "store/hashmap.h"
+#include "obs/http.h"
+#include "obs/metrics.h"
+#include "publish/scopes.h"
+#include "obs/log.h"
+#include "publish/notify.h"
 #include "scopecast/engine.h"
 #include "scopecast/snapshot.h"
 #include "scopecast/store.h"

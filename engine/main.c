@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "notify.h"
+#include "obs/log.h"
+#include "publish/notify.h"
 #include "scopecast/engine.h"
 #include "scopecast/error.h"
 #include "scopecast/snapshot.h"

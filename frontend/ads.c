@@ -1,6 +1,6 @@
 /* ADS, state of the world and Delta (see ads.h). */
-#include "mem.h"
-#include "ads.h"
+#include "store/mem.h"
+#include "frontend/ads.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -11,7 +11,7 @@
 #include <xxhash.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "proxy.h"
+#include "reader/proxy.h"
 #include "scopecast/error.h"
 
 /* A name subscribed, sent or known, with the version the client has (Delta). */

@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "h2.h"
-#include "log.h"
-#include "metrics.h"
-#include "views.h"
+#include "frontend/h2.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "frontend/views.h"
 
 typedef struct sc_ads_s sc_ads_t;
 

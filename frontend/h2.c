@@ -1,6 +1,6 @@
 /* gRPC over HTTP/2 on libuv and nghttp2 (see h2.h). nghttp2 1.52 API (Debian 12). */
-#include "mem.h"
-#include "h2.h"
+#include "store/mem.h"
+#include "frontend/h2.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "grpc_frame.h"
+#include "wire/grpc_frame.h"
 #include "scopecast/error.h"
 
 #define PATH_SOTW "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"

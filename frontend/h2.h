@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "log.h"
+#include "obs/log.h"
 
 typedef struct sc_h2_server_s sc_h2_server_t;
 typedef struct sc_h2_call_s sc_h2_call_t;

@@ -1,6 +1,6 @@
 /* Views of the snapshot per proxy class, following the changelog (see views.h). */
-#include "mem.h"
-#include "views.h"
+#include "store/mem.h"
+#include "frontend/views.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "resolve.h"
+#include "reader/resolve.h"
 #include "scopecast/error.h"
 #include "scopecast/snapshot.h"
 

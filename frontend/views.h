@@ -14,10 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gather.h"
-#include "log.h"
+#include "reader/gather.h"
+#include "obs/log.h"
 #include "scopecast/config.h"
-#include "strmap.h"
+#include "store/strmap.h"
 
 typedef struct sc_views_s sc_views_t;
 

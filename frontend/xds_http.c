@@ -1,13 +1,13 @@
 /* scopecast-xds's /metrics, /healthz and /ready (see xds_http.h). */
-#include "xds_http.h"
+#include "frontend/xds_http.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "http.h"
-#include "mem.h"
-#include "metrics.h"
+#include "obs/http.h"
+#include "store/mem.h"
+#include "obs/metrics.h"
 #include "scopecast/error.h"
 
 typedef enum { SC_XDS_HTTP_SERVING = 0, SC_XDS_HTTP_DRAINING } sc__xds_http_state_t;

@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "ads.h"
-#include "h2.h"
-#include "views.h"
+#include "frontend/ads.h"
+#include "frontend/h2.h"
+#include "frontend/views.h"
 
 typedef struct sc__xds_http_s sc__xds_http_t;
 

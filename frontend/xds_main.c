@@ -14,13 +14,13 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "ads.h"
-#include "h2.h"
-#include "log.h"
+#include "frontend/ads.h"
+#include "frontend/h2.h"
+#include "obs/log.h"
 #include "scopecast/error.h"
 #include "scopecast/snapshot.h"
-#include "views.h"
-#include "xds_http.h"
+#include "frontend/views.h"
+#include "frontend/xds_http.h"
 
 #define WAKEUP_SAMPLES 4096
 #define NOTICE_BYTES 16

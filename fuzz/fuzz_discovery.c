@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "proxy.h"
+#include "reader/proxy.h"
 
 static void check_node(const Envoy__Config__Core__V3__Node *node) {
   sc_proxy_t proxy;

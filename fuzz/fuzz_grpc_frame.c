@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "grpc_frame.h"
+#include "wire/grpc_frame.h"
 #include "pieces.h"
 
 #define LIMIT 4096

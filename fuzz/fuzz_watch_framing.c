@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "framer.h"
+#include "ingest/framer.h"
 #include "pieces.h"
 #include "scopecast/store.h"
 

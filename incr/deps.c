@@ -1,8 +1,8 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
-#include "deps.h"
-#include "mem.h"
+#include "incr/deps.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
 
 uint64_t sc_dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {

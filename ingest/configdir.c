@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine_internal.h"
-#include "mem.h"
+#include "engine/engine_internal.h"
+#include "store/mem.h"
 
 typedef struct {
   sc_kind_t kind;

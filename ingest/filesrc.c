@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine_internal.h"
-#include "mem.h"
+#include "engine/engine_internal.h"
+#include "store/mem.h"
 
 int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
                   size_t errlen) {

@@ -1,8 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framer.h"
-#include "mem.h"
+#include "ingest/framer.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
 
 void sc_framer_init(sc_framer_t *f, size_t max_bytes) {

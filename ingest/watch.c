@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine_internal.h"
-#include "mem.h"
+#include "engine/engine_internal.h"
+#include "store/mem.h"
 
 typedef enum { WATCH_STDIN, WATCH_FILE, WATCH_UNIX, WATCH_TCP } watch_kind_t;
 

@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "host.h"
+#include "model/host.h"
 
 /* tail(x): x without its first character. */
 static sc_str_t tail(sc_str_t h) {

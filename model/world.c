@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "host.h"
-#include "world.h"
+#include "store/mem.h"
+#include "model/host.h"
+#include "model/world.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
 

@@ -13,10 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arena.h"
+#include "store/arena.h"
 #include "scopecast/store.h"
-#include "strmap.h"
-#include "vec.h"
+#include "store/strmap.h"
+#include "store/vec.h"
 
 typedef enum { SC_REGISTRY_KUBERNETES = 0, SC_REGISTRY_EXTERNAL } sc_registry_t;
 

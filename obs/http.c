@@ -1,5 +1,5 @@
 /* HTTP for metrics and health checks: libmicrohttpd on a libuv loop (see http.h). */
-#include "http.h"
+#include "obs/http.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mem.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
 
 #define HTTP_CONNECTION_LIMIT 64

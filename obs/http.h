@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "metrics.h"
+#include "obs/metrics.h"
 
 typedef struct sc__http_s sc__http_t;
 

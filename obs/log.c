@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "obs/log.h"
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 

@@ -1,5 +1,5 @@
 /* The Prometheus text exposition format 0.0.4 (see metrics.h). */
-#include "metrics.h"
+#include "obs/metrics.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
 
 const double sc__metrics_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

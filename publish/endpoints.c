@@ -3,9 +3,9 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "mem.h"
-#include "eds.h"
-#include "endpoints.h"
+#include "store/mem.h"
+#include "xds/eds.h"
+#include "publish/endpoints.h"
 
 struct sc_eds_ref_s {
   char *key;        /* "CLUSTER#ID" */

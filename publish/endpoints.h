@@ -13,11 +13,11 @@
 
 #include <stdbool.h>
 
-#include "cds.h"
+#include "xds/cds.h"
 #include "scopecast/snapshot.h"
-#include "strmap.h"
-#include "vec.h"
-#include "world.h"
+#include "store/strmap.h"
+#include "store/vec.h"
+#include "model/world.h"
 
 typedef struct sc_eds_ref_s sc_eds_ref_t;
 

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "history.h"
+#include "store/mem.h"
+#include "publish/history.h"
 
 /* A history record: its key in SC_TABLE_HISTORY and the version it belongs to. */
 typedef struct {

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "scopecast/snapshot.h"
-#include "vec.h"
+#include "store/vec.h"
 
 typedef struct {
   uint32_t keep;       /* head versions retained; 0: none */

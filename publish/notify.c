@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "mem.h"
-#include "notify.h"
+#include "store/mem.h"
+#include "publish/notify.h"
 #include "scopecast/error.h"
 
 #define NOTIFY_BACKLOG 128

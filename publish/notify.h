@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "log.h"
+#include "obs/log.h"
 
 #define SC_NOTIFY_NOTICE_BYTES 16
 #define SC_NOTIFY_MAX_SUBSCRIBERS 1024 /* the default bound on connected subscribers */

@@ -4,10 +4,10 @@
 #include <time.h>
 #include <yajl/yajl_gen.h>
 
-#include "mem.h"
-#include "host.h"
-#include "registry.h"
-#include "scopes.h"
+#include "store/mem.h"
+#include "model/host.h"
+#include "wire/registry.h"
+#include "publish/scopes.h"
 
 static const sc_str_t none = {"", 0};
 

@@ -20,13 +20,13 @@
 #ifndef SC_SCOPES_H
 #define SC_SCOPES_H
 
-#include "deps.h"
-#include "endpoints.h"
-#include "history.h"
-#include "hashmap.h"
+#include "incr/deps.h"
+#include "publish/endpoints.h"
+#include "publish/history.h"
+#include "store/hashmap.h"
 #include "scopecast/snapshot.h"
-#include "scopeset.h"
-#include "strmap.h"
+#include "scope/scopeset.h"
+#include "store/strmap.h"
 
 /* What a batch's changes mean for the scopes. */
 typedef struct {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "compose.h"
+#include "store/mem.h"
+#include "reader/compose.h"
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "scopecast/error.h"
 

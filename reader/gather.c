@@ -1,7 +1,7 @@
 /* What a proxy gets: the assembly rules of snapshot/FORMAT.md ("Composed resources",
  * "history"), one read transaction at a time. */
-#include "mem.h"
-#include "gather.h"
+#include "store/mem.h"
+#include "reader/gather.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "compose.h"
-#include "hashmap.h"
-#include "resolve.h"
+#include "reader/compose.h"
+#include "store/hashmap.h"
+#include "reader/resolve.h"
 
 /* Parsed records of a scope (gather.h). */
 struct sc_scope_records_s {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "registry.h"
+#include "wire/registry.h"
 #include "scopecast/config.h"
 #include "scopecast/snapshot.h"
 

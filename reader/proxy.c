@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "reader/proxy.h"
 #include "scopecast/error.h"
 
 static const Google__Protobuf__Value *meta(const Envoy__Config__Core__V3__Node *node, const char *key) {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "resolve.h"
+#include "store/mem.h"
+#include "reader/resolve.h"
 #include "scopecast/error.h"
 
 typedef struct {

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "host.h"
-#include "scope.h"
+#include "store/mem.h"
+#include "model/host.h"
+#include "scope/scope.h"
 
 typedef struct {
   const sc_world_t *w;

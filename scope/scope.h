@@ -5,9 +5,9 @@
 #ifndef SC_SCOPE_H
 #define SC_SCOPE_H
 
-#include "deps.h"
-#include "hashmap.h"
-#include "world.h"
+#include "incr/deps.h"
+#include "store/hashmap.h"
+#include "model/world.h"
 
 typedef enum {
   SC_SCOPE_RESOURCE = 0, /* a Sidecar resource, for its own namespace */

@@ -6,12 +6,12 @@
 #include <xxhash.h>
 #include <yajl/yajl_gen.h>
 
-#include "mem.h"
-#include "scope.h"
-#include "scopeset.h"
-#include "host.h"
-#include "lds.h"
-#include "rds.h"
+#include "store/mem.h"
+#include "scope/scope.h"
+#include "scope/scopeset.h"
+#include "model/host.h"
+#include "xds/lds.h"
+#include "xds/rds.h"
 
 /* Internal stand-in for "any namespace the config does not mention": no object, exportTo
  * or Sidecar host can name it, so the scope computed for it is the one every such

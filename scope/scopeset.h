@@ -11,11 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cds.h"
-#include "rds.h"
-#include "scope.h"
+#include "xds/cds.h"
+#include "xds/rds.h"
+#include "scope/scope.h"
 #include "scopecast/snapshot.h"
-#include "world.h"
+#include "model/world.h"
 
 /* The namespace written as "*": content for any namespace no object mentions. */
 #define SC_OTHER_NAMESPACES "*"

@@ -1,4 +1,4 @@
-#include "common.h"
+#include "snapshot/common.h"
 
 void sc__put_u64le(unsigned char *p, uint64_t v) {
   for (int i = 0; i < 8; i++)

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common.h"
-#include "mem.h"
+#include "snapshot/common.h"
+#include "store/mem.h"
 
 struct sc_snapshot_reader_s {
   MDB_env *env;

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "mem.h"
+#include "snapshot/common.h"
+#include "store/mem.h"
 
 struct sc_snapshot_writer_s {
   MDB_env *env;

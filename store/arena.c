@@ -1,7 +1,7 @@
 #include <string.h>
 
-#include "arena.h"
-#include "mem.h"
+#include "store/arena.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
 
 typedef struct sc_arena_block_s {

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "decode.h"
-#include "mem.h"
-#include "validate.h"
+#include "store/decode.h"
+#include "store/mem.h"
+#include "store/validate.h"
 
 /* ---- paths and errors -------------------------------------------------------------- */
 

@@ -13,8 +13,8 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-#include "arena.h"
-#include "doc.h"
+#include "store/arena.h"
+#include "store/doc.h"
 #include "scopecast/store.h"
 
 typedef enum {

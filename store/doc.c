@@ -6,8 +6,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "doc.h"
-#include "mem.h"
+#include "store/doc.h"
+#include "store/mem.h"
 
 /* ---- building --------------------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
+#include "store/arena.h"
 #include "scopecast/store.h"
 
 typedef enum { SC_NODE_SCALAR = 0, SC_NODE_MAP, SC_NODE_SEQ } sc_node_type_t;

@@ -1,7 +1,7 @@
 #include <string.h>
 
-#include "hashmap.h"
-#include "mem.h"
+#include "store/hashmap.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
 
 void sc__hashmap_init(sc_hashmap_t *m) { memset(m, 0, sizeof(*m)); }

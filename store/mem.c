@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
+#include "store/mem.h"
 
 static sc__allocator_t sc__alloc = {malloc, realloc, calloc, free};
 

@@ -2,8 +2,8 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-#include "arena.h"
-#include "object.h"
+#include "store/arena.h"
+#include "store/object.h"
 #include "scopecast/config.h"
 
 static const char *const kind_names[SC_KIND__COUNT] = {

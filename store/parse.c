@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "doc.h"
-#include "mem.h"
-#include "object.h"
-#include "schema.h"
-#include "validate.h"
+#include "store/doc.h"
+#include "store/mem.h"
+#include "store/object.h"
+#include "store/schema.h"
+#include "store/validate.h"
 
 typedef struct {
   const sc_parse_opts_t *opts;

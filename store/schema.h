@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "decode.h"
+#include "store/decode.h"
 
 #define SC_FIELD_(k, t, T, m, pres, ...) \
   { .key = (k), .type = (t), .presence = (pres), .offset = offsetof(T, m), __VA_ARGS__ }

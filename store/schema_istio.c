@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "schema.h"
-#include "validate.h"
+#include "store/schema.h"
+#include "store/validate.h"
 
 static const sc_node_t empty_map = {.type = SC_NODE_MAP};
 

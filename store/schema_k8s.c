@@ -4,8 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "schema.h"
-#include "validate.h"
+#include "store/schema.h"
+#include "store/validate.h"
 
 static_assert(sizeof(sc_service_type_t) == sizeof(int), "enum fields are decoded as int");
 

@@ -1,8 +1,8 @@
 /* MeshConfig: the fields of semantics 0.3 and 1.2, with Istio's defaults. */
 #include <string.h>
 
-#include "schema.h"
-#include "validate.h"
+#include "store/schema.h"
+#include "store/validate.h"
 
 static const char *const outbound_mode_names[] = {"REGISTRY_ONLY", "ALLOW_ANY",
                                                   "ALLOW_ANY_DYNAMIC_DNS", NULL};

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "hashmap.h"
-#include "mem.h"
+#include "store/hashmap.h"
+#include "store/mem.h"
 #include "scopecast/store.h"
 
 typedef struct {

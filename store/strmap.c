@@ -1,8 +1,8 @@
 #include <xxhash.h>
 
-#include "mem.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
-#include "strmap.h"
+#include "store/strmap.h"
 
 void sc__strmap_init(sc_strmap_t *m) {
   sc__hashmap_init(&m->map);

@@ -4,7 +4,7 @@
 #ifndef SC_STRMAP_H
 #define SC_STRMAP_H
 
-#include "hashmap.h"
+#include "store/hashmap.h"
 #include "scopecast/config.h"
 
 typedef struct sc_strmap_entry_s {

@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "scopecast/config.h"
-#include "validate.h"
+#include "store/validate.h"
 
 bool sc__utf8_valid(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;

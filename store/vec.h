@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "mem.h"
+#include "store/mem.h"
 #include "scopecast/error.h"
 
 typedef struct {

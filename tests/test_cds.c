@@ -2,9 +2,9 @@
  * back with the generic protobuf-to-JSON converter and checked field by field. */
 #include <jansson.h>
 
-#include "cds.h"
+#include "xds/cds.h"
 #include "harness.h"
-#include "registry.h"
+#include "wire/registry.h"
 #include "world_fixture.h"
 
 static const char manifests[] =

@@ -2,9 +2,9 @@
  * and Pods or ServiceEntry endpoints, decoded and checked. */
 #include <jansson.h>
 
-#include "eds.h"
+#include "xds/eds.h"
 #include "harness.h"
-#include "registry.h"
+#include "wire/registry.h"
 #include "world_fixture.h"
 
 static const char manifests[] =

@@ -2,7 +2,7 @@
  * manifest into a store, and check that nothing crashes or leaks (under ASan/LSan) and
  * that the store stays consistent. In the manner of nghttp2's failmalloc test. */
 #include "harness.h"
-#include "mem.h"
+#include "store/mem.h"
 #include "scopecast/store.h"
 
 static long fail_countdown = -1; /* < 0: never fail */

@@ -1,6 +1,6 @@
 /* The watch-stream framer: values per line, pretty-printed values, values split across
  * reads, resynchronisation after malformed input, and the size limit. */
-#include "framer.h"
+#include "ingest/framer.h"
 #include "harness.h"
 
 typedef struct {

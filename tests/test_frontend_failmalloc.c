@@ -17,14 +17,14 @@
 #include <execinfo.h>
 #include <uv.h>
 
-#include "ads.h"
+#include "frontend/ads.h"
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "h2.h"
+#include "frontend/h2.h"
 #include "harness.h"
-#include "mem.h"
+#include "store/mem.h"
 #include "scopecast/engine.h"
 #include "scopecast/error.h"
-#include "views.h"
+#include "frontend/views.h"
 
 #define CDS_TYPE "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 

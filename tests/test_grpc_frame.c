@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc_frame.h"
+#include "wire/grpc_frame.h"
 #include "harness.h"
 
 typedef struct {

@@ -1,7 +1,7 @@
 /* Hostname matching and exportTo visibility: the tables of semantics sections 2.3, 2.5
  * and 3.1.5. */
 #include "harness.h"
-#include "host.h"
+#include "model/host.h"
 
 TEST(matches_and_subset_table) {
   static const struct {

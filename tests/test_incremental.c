@@ -18,9 +18,9 @@
 #include <stdarg.h>
 
 #include "harness.h"
-#include "mem.h"
-#include "eds.h"
-#include "scopes.h"
+#include "store/mem.h"
+#include "xds/eds.h"
+#include "publish/scopes.h"
 
 static unsigned opt_count = 500, opt_events = 40, opt_fail_alloc;
 static uint64_t opt_seed = 1;

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "harness.h"
-#include "http.h"
-#include "mem.h"
-#include "metrics.h"
+#include "obs/http.h"
+#include "store/mem.h"
+#include "obs/metrics.h"
 #include "scopecast/error.h"
 
 static char *take(sc__metrics_writer_t *w) {

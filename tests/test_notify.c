@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "notify.h"
+#include "publish/notify.h"
 #include "scopecast/error.h"
 
 static char dir[64];

@@ -8,7 +8,7 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "harness.h"
-#include "registry.h"
+#include "wire/registry.h"
 #include "scopecast/error.h"
 
 typedef Envoy__Config__Cluster__V3__Cluster cluster_t;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "proxy.h"
+#include "reader/proxy.h"
 #include "scopecast/error.h"
 
 /* A node with id and metadata: pairs of key and string value, "LABELS" taking the next

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "resolve.h"
+#include "reader/resolve.h"
 #include "scopecast/error.h"
 
 static int write_selectors(void *arg, sc_snapshot_txn_t *txn) {

@@ -4,7 +4,7 @@
 #define SC_TEST_WORLD_FIXTURE_H
 
 #include "scopecast/store.h"
-#include "world.h"
+#include "model/world.h"
 
 typedef struct {
   sc_store_t *store;

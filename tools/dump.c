@@ -11,9 +11,9 @@
 #include "dump_check.h"
 #include "dump_common.h"
 #include "dump_fetch.h"
-#include "gather.h"
-#include "registry.h"
-#include "resolve.h"
+#include "reader/gather.h"
+#include "wire/registry.h"
+#include "reader/resolve.h"
 #include "scopecast/snapshot.h"
 
 static void usage(FILE *out) {

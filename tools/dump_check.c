@@ -15,8 +15,8 @@
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route_components.pb-c.h"
-#include "gather.h"
-#include "registry.h"
+#include "reader/gather.h"
+#include "wire/registry.h"
 
 /* `check` reads everything in one read transaction and verifies it. Its digest covers what
  * decides what a proxy can receive — the selector records, the scope heads without their

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pbjson.h"
-#include "registry.h"
+#include "wire/pbjson.h"
+#include "wire/registry.h"
 
 int sc_dump_print_json(json_t *v) {
   char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

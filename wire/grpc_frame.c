@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "grpc_frame.h"
+#include "store/mem.h"
+#include "wire/grpc_frame.h"
 #include "scopecast/error.h"
 
 void sc_grpc_deframer_init(sc_grpc_deframer_t *d, size_t max_message) {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "pbjson.h"
+#include "store/mem.h"
+#include "wire/pbjson.h"
 #include "scopecast/error.h"
 
 char *sc_base64(const uint8_t *data, size_t len) {

@@ -14,7 +14,7 @@
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
-#include "registry.h"
+#include "wire/registry.h"
 
 #define TYPE_URL_PREFIX "type.googleapis.com/"
 

@@ -3,7 +3,7 @@
 #ifndef SC_XDS_REGISTRY_H
 #define SC_XDS_REGISTRY_H
 
-#include "pbjson.h"
+#include "wire/pbjson.h"
 
 typedef enum {
   SC_XDS_CLUSTERS = 0,

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "arena.h"
-#include "cds.h"
-#include "eds.h"
-#include "xdsbuild.h"
+#include "store/mem.h"
+#include "store/arena.h"
+#include "xds/cds.h"
+#include "xds/eds.h"
+#include "xds/xdsbuild.h"
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"

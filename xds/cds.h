@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hashmap.h"
-#include "world.h"
+#include "store/hashmap.h"
+#include "model/world.h"
 
 /* An encoded resource: its name, its bytes (both owned; bytes NULL once written) and the
  * XXH3-128 of the bytes (canonical, big-endian), under which the snapshot stores it.

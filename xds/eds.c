@@ -5,11 +5,11 @@
 
 #include <xxhash.h>
 
-#include "mem.h"
-#include "eds.h"
+#include "store/mem.h"
+#include "xds/eds.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "scopecast/error.h"
-#include "xdsbuild.h"
+#include "xds/xdsbuild.h"
 
 typedef Envoy__Config__Core__V3__HealthStatus health_t;
 

@@ -12,7 +12,7 @@
 #ifndef SC_EDS_H
 #define SC_EDS_H
 
-#include "cds.h"
+#include "xds/cds.h"
 #include "scopecast/store.h"
 
 /* Appends the assignment named cluster_name for port of svc (subset: its labels, or NULL). */

@@ -10,10 +10,10 @@
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb-c.h"
-#include "lds.h"
-#include "rds.h"
+#include "xds/lds.h"
+#include "xds/rds.h"
 #include "scopecast/error.h"
-#include "xdsbuild.h"
+#include "xds/xdsbuild.h"
 
 typedef Envoy__Config__Listener__V3__Listener listener_t;
 typedef Envoy__Config__Listener__V3__FilterChain chain_t;

@@ -10,8 +10,8 @@
 #ifndef SC_LDS_H
 #define SC_LDS_H
 
-#include "cds.h"
-#include "scope.h"
+#include "xds/cds.h"
+#include "scope/scope.h"
 
 /* The outbound listeners svc needs through egress listener l of scope s; no_capture: for
  * a proxy whose interception mode is NONE (every one a socket, on 127.0.0.1 unless the

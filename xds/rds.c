@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
+#include "store/mem.h"
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
-#include "host.h"
-#include "rds.h"
+#include "model/host.h"
+#include "xds/rds.h"
 #include "scopecast/error.h"
-#include "xdsbuild.h"
+#include "xds/xdsbuild.h"
 
 typedef Envoy__Config__Route__V3__VirtualHost vhost_t;
 typedef Envoy__Config__Route__V3__Route route_t;

@@ -12,8 +12,8 @@
 #ifndef SC_RDS_H
 #define SC_RDS_H
 
-#include "cds.h"
-#include "scope.h"
+#include "xds/cds.h"
+#include "scope/scope.h"
 
 /* Whether a port of this protocol is served through an HTTP connection manager. */
 bool sc_rds_http_protocol(sc_protocol_t p);

@@ -3,14 +3,14 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "mem.h"
+#include "store/mem.h"
 #include "envoy/config/core/v3/address.pb-c.h"
 #include "scopecast/error.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route.pb-c.h"
-#include "registry.h"
-#include "xdsbuild.h"
+#include "wire/registry.h"
+#include "xds/xdsbuild.h"
 
 /* A message of type d, initialised, in the arena. */
 void *sc__xds_new(sc_arena_t *a, const ProtobufCMessageDescriptor *d) {

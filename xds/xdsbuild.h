@@ -3,8 +3,8 @@
 #ifndef SC_XDSBUILD_H
 #define SC_XDSBUILD_H
 
-#include "arena.h"
-#include "cds.h"
+#include "store/arena.h"
+#include "xds/cds.h"
 #include "envoy/config/core/v3/address.pb-c.h"
 #include "envoy/config/core/v3/config_source.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
