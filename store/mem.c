@@ -1,7 +1,9 @@
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/array.h"
 #include "store/mem.h"
 
 static sc__allocator_t sc__alloc = {malloc, realloc, calloc, free};
@@ -35,3 +37,22 @@ char *sc__strndup(const char *s, size_t n) {
 }
 
 char *sc__strdup(const char *s) { return sc__strndup(s, strlen(s)); }
+
+int sc__array_reserve(void **items, size_t *cap, size_t n, size_t extra, size_t size) {
+  if (extra > SIZE_MAX / size - n)
+    return SC_ENOMEM;
+  size_t need = n + extra;
+  if (need <= *cap)
+    return 0;
+  size_t grown = *cap ? *cap : 8;
+  while (grown < need)
+    grown = grown > SIZE_MAX / 2 ? need : grown * 2;
+  if (grown > SIZE_MAX / size)
+    return SC_ENOMEM;
+  void *p = sc__realloc(*items, grown * size);
+  if (p == NULL)
+    return SC_ENOMEM;
+  *items = p;
+  *cap = grown;
+  return 0;
+}

@@ -2,6 +2,7 @@
  * manifest into a store, and check that nothing crashes or leaks (under ASan/LSan) and
  * that the store stays consistent. In the manner of nghttp2's failmalloc test. */
 #include "harness.h"
+#include "store/array.h"
 #include "store/mem.h"
 #include "scopecast/store.h"
 
@@ -115,4 +116,31 @@ TEST(every_allocation_may_fail) {
   ASSERT(oom_seen > total / 2);
 }
 
-TEST_LIST = {TEST_ENTRY(every_allocation_may_fail), TEST_LIST_END};
+/* Typed arrays (store/array.h): growth keeps the items, a failed growth changes nothing,
+ * and a size that would overflow is refused. */
+TEST(typed_array_grows_and_fails_cleanly) {
+  SC__ARRAY(uint64_t) a = {0};
+  for (uint64_t i = 0; i < 1000; i++)
+    ASSERT_EQ_INT(SC__ARRAY_PUSH(&a, i * 3), 0);
+  ASSERT_EQ_U64(a.n, 1000);
+  ASSERT(a.cap >= 1000);
+  for (size_t i = 0; i < a.n; i++)
+    ASSERT_EQ_U64(a.items[i], i * 3);
+  ASSERT_EQ_INT(SC__ARRAY_RESERVE(&a, SIZE_MAX - 10), SC_ENOMEM);
+  ASSERT_EQ_U64(a.n, 1000);
+
+  size_t cap = a.cap;
+  sc__allocator_t fm = {fm_malloc, fm_realloc, fm_calloc, free};
+  sc__set_allocator(&fm);
+  fail_countdown = 0;
+  ASSERT_EQ_INT(SC__ARRAY_RESERVE(&a, cap), SC_ENOMEM);
+  fail_countdown = -1;
+  sc__set_allocator(NULL);
+  ASSERT_EQ_U64(a.cap, cap);
+  ASSERT_EQ_U64(a.items[999], 2997);
+  SC__ARRAY_FREE(&a);
+  ASSERT(a.items == NULL && a.n == 0 && a.cap == 0);
+}
+
+TEST_LIST = {TEST_ENTRY(every_allocation_may_fail), TEST_ENTRY(typed_array_grows_and_fails_cleanly),
+             TEST_LIST_END};

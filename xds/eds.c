@@ -5,6 +5,7 @@
 
 #include <xxhash.h>
 
+#include "store/array.h"
 #include "store/mem.h"
 #include "xds/eds.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
@@ -22,23 +23,9 @@ typedef struct {
   sc_str_t region, zone, subzone;
 } ep_t;
 
-typedef struct {
-  ep_t *items;
-  size_t n, cap;
-} eps_t;
+typedef SC__ARRAY(ep_t) eps_t;
 
-static int push(eps_t *v, ep_t e) {
-  if (v->n == v->cap) {
-    size_t cap = v->cap ? v->cap * 2 : 16;
-    ep_t *items = sc__realloc(v->items, cap * sizeof(*items));
-    if (items == NULL)
-      return SC_ENOMEM;
-    v->items = items;
-    v->cap = cap;
-  }
-  v->items[v->n++] = e;
-  return 0;
-}
+static int push(eps_t *v, ep_t e) { return SC__ARRAY_PUSH(v, e); }
 
 /* Whether s is an IP address (v4 or v6), not a hostname. */
 static bool is_ip(sc_str_t s) {
