@@ -1,4 +1,4 @@
-/* A seeded generator of reference meshes (design.md "Measuring"): namespaces, services
+/* A seeded generator of reference meshes (README "Measuring"): namespaces, services
  * with ports, Sidecars with and without selectors, VirtualServices and DestinationRules
  * with an exportTo mix. Output: one Kubernetes watch event per line. */
 #ifndef SC_MESHGEN_H

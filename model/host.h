@@ -14,10 +14,10 @@ static inline bool sc_host_is_wildcard(sc_str_t h) { return h.len > 0 && h.ptr[0
 bool sc_host_matches(sc_str_t a, sc_str_t b);
 /* Every name a matches is matched by b. */
 bool sc_host_subset_of(sc_str_t a, sc_str_t b);
-/* Specificity order (2.4): negative when a is more specific than b, 0 when equal. */
+/* Specificity order (docs/semantics.md "Hostnames"): negative when a is more specific than b, 0 when equal. */
 int sc_host_cmp_specificity(sc_str_t a, sc_str_t b);
 
-/* MostSpecificHostMatch (2.5) over a set of index keys given as an array: returns the
+/* MostSpecificHostMatch (docs/semantics.md "Hostnames") over a set of index keys given as an array: returns the
  * index of the key that matches needle most specifically, or -1. Exact keys only match an
  * equal non-wildcard needle; wildcard keys match by suffix. */
 int sc_host_most_specific(sc_str_t needle, const sc_str_t *keys, int nkeys);

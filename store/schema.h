@@ -77,7 +77,7 @@ int sc__decode_sidecar(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj);
 /* `mesh` is the MeshConfig document itself (not an object). */
 int sc__decode_mesh(sc_dec_t *d, const sc_node_t *mesh, sc_obj_t *obj);
 
-/* Short-name resolution of semantics 1.1, into the arena. */
+/* Short-name resolution of docs/semantics.md "Inputs, normalised", into the arena. */
 int sc__resolve_host(sc_dec_t *d, sc_str_t host, sc_str_t ns, sc_str_t *out);
 
 #endif

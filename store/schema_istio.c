@@ -41,7 +41,7 @@ static int check_nonempty_hosts(sc_dec_t *d, const sc_node_t *n, const void *val
 /* exportTo values: ".", "*", "~" or a namespace name. Istio's admission webhook also
  * rejects combinations ("*" or "~" with others, duplicates, exportTo on selector
  * DestinationRules), but istiod itself processes such objects and the semantics define
- * their meaning (semantics 3.3, 11 Q4, E21), so scopecast accepts them as istiod does. */
+ * their meaning (docs/semantics.md "Visibility (`exportTo`)"), so scopecast accepts them as istiod does. */
 static int check_export_to(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   for (uint32_t i = 0; i < l->n; i++) {
@@ -376,7 +376,7 @@ static int resolve_destination(sc_dec_t *d, sc_destination_t *dst, sc_str_t ns) 
   return dst->host.len ? sc__resolve_host(d, dst->host, ns, &dst->host) : 0;
 }
 
-/* Gateway names become "namespace/name", except the reserved "mesh" (semantics 1.9). */
+/* Gateway names become "namespace/name", except the reserved "mesh" (docs/semantics.md "Inputs, normalised"). */
 static int normalize_gateways(sc_dec_t *d, sc_strlist_t *gws, sc_str_t ns) {
   for (uint32_t i = 0; i < gws->n; i++) {
     sc_str_t g = gws->items[i];

@@ -78,7 +78,7 @@ static sc_protocol_t infer_k8s_protocol(const sc_service_port_t *p) {
   return proto;
 }
 
-/* The exportTo annotation: comma-separated, each value trimmed (semantics 1.5). */
+/* The exportTo annotation: comma-separated, each value trimmed (docs/semantics.md "Inputs, normalised"). */
 static int split_export_to(sc_dec_t *d, sc_str_t text, sc_strlist_t *out) {
   uint32_t count = 1;
   for (uint32_t i = 0; i < text.len; i++)

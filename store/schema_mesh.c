@@ -1,4 +1,4 @@
-/* MeshConfig: the fields of semantics 0.3 and 1.2, with Istio's defaults. */
+/* MeshConfig: the fields of docs/semantics.md "Inputs, normalised", with Istio's defaults. */
 #include <string.h>
 
 #include "store/schema.h"

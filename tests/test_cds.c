@@ -1,4 +1,4 @@
-/* CDS (xds/cds.c, semantics 9.2): clusters of services from parsed manifests, decoded
+/* CDS (xds/cds.c, docs/semantics.md "Envoy configuration of a scope"): clusters of services from parsed manifests, decoded
  * back with the generic protobuf-to-JSON converter and checked field by field. */
 #include <jansson.h>
 

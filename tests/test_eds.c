@@ -1,4 +1,4 @@
-/* EDS (xds/eds.c, semantics 9.3): the assignment of a service port from EndpointSlices
+/* EDS (xds/eds.c, docs/semantics.md "Envoy configuration of a scope"): the assignment of a service port from EndpointSlices
  * and Pods or ServiceEntry endpoints, decoded and checked. */
 #include <jansson.h>
 

@@ -1,4 +1,4 @@
-/* Hostname matching and exportTo visibility: the tables of semantics sections 2.3, 2.5
+/* Hostname matching and exportTo visibility: the tables of docs/semantics.md "Hostnames"
  * and 3.1.5. */
 #include "harness.h"
 #include "model/host.h"

@@ -1,7 +1,7 @@
 /* Malformed input: every case must be REJECTED (never accepted, never a crash) with a
  * diagnostic that names the source line (YAML), the object, the field and the reason, and
  * must leave the store exactly as it was: the last good version of the object stays
- * (design.md, "Bad input"). Unknown kinds are SKIPPED, not rejected. */
+ * (docs/architecture.md, "Parse and validate"). Unknown kinds are SKIPPED, not rejected. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -905,8 +905,8 @@ TEST(rejected_valid_mix_keeps_good_objects) {
   sc_store_del(b.store);
 }
 
-/* A rejection names the object whenever its name can be read (design.md: "kind,
- * namespace/name, field, reason"), also when the bad field is in metadata itself. */
+/* A rejection names the object whenever its name can be read (docs/architecture.md
+ * "Parse and validate": kind, namespace/name, field, reason), also when the bad field is in metadata itself. */
 TEST(metadata_errors_name_the_object) {
   static const char *const docs[] = {
       "apiVersion: v1\nkind: Service\nmetadata:\n  name: svc\n  namespace: default\n"

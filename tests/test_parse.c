@@ -365,7 +365,7 @@ static void check_service(const sc_obj_t *o) {
   ASSERT_STR(*sc_labels_get(&s->selector, "app"), "reviews");
   ASSERT_EQ_INT(s->internal_traffic_policy, 1);
   ASSERT(s->publish_not_ready);
-  /* exportTo: "a, b" split on "," and trimmed (semantics 1.5). */
+  /* exportTo: "a, b" split on "," and trimmed (docs/semantics.md "Inputs, normalised"). */
   ASSERT_EQ_INT(s->export_to.n, 2);
   ASSERT_STR(s->export_to.items[0], "a");
   ASSERT_STR(s->export_to.items[1], "b");
@@ -955,7 +955,7 @@ TEST(service_entry_workload_selector) {
 }
 
 TEST(service_entry_defaults) {
-  /* location and resolution default to their enum zero values (semantics 1.7). */
+  /* location and resolution default to their enum zero values (docs/semantics.md "Inputs, normalised"). */
   sc_obj_t *o = yaml_one("apiVersion: networking.istio.io/v1alpha3\n"
                          "kind: ServiceEntry\n"
                          "metadata: {name: plain}\n"
@@ -1315,7 +1315,7 @@ TEST(virtual_service_all_forms) {
 }
 
 TEST(virtual_service_delegate_without_hosts) {
-  /* A VS without hosts is a delegate (semantics 1.9): accepted, hosts empty. */
+  /* A VS without hosts is a delegate (docs/semantics.md "Inputs, normalised"): accepted, hosts empty. */
   sc_obj_t *o = yaml_one("apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
                          "metadata: {name: child-vs, namespace: other}\n"
                          "spec:\n  http:\n  - route: [{destination: {host: reviews}}]\n",

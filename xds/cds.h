@@ -1,4 +1,4 @@
-/* CDS: the Envoy clusters of a scope's services (semantics 9.2), encoded.
+/* CDS: the Envoy clusters of a scope's services (docs/semantics.md "Envoy configuration of a scope"), encoded.
  *
  * A service gives, for each port that is not UDP, its default cluster
  * "outbound|PORT||HOST" and one cluster per subset of the DestinationRule a proxy gets for
@@ -42,7 +42,7 @@ void sc_resources_free(sc_resources_t *r);
 unsigned sc_resources_types_changed(const sc_resources_t *a, const sc_resources_t *b);
 
 /* The outbound clusters of svc. rule is the consolidated DestinationRule the proxy gets for
- * the host (semantics 6.3), or NULL. Appends to out. */
+ * the host (docs/semantics.md "DestinationRules for a service"), or NULL. Appends to out. */
 int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_config_t *mesh,
                    sc_resources_t *out);
 

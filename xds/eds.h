@@ -1,4 +1,4 @@
-/* EDS: the ClusterLoadAssignment of an EDS cluster (semantics 9.3), encoded.
+/* EDS: the ClusterLoadAssignment of an EDS cluster (docs/semantics.md "Envoy configuration of a scope"), encoded.
  *
  * The endpoints of the service's port: for a Kubernetes service, the addresses of its
  * EndpointSlices (label kubernetes.io/service-name) on the slice port of the same name;

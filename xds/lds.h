@@ -1,4 +1,4 @@
-/* LDS: the listeners of a scope (semantics 9.4, 9.5), encoded.
+/* LDS: the listeners of a scope (docs/semantics.md "Envoy configuration of a scope"), encoded.
  *
  * The outbound per-port listeners come from the entries: each service gives the
  * listeners its ports need ("0.0.0.0_PORT" with an HTTP connection manager on RDS

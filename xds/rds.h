@@ -1,4 +1,4 @@
-/* RDS: the virtual hosts of outbound route configurations (semantics 9.6), encoded.
+/* RDS: the virtual hosts of outbound route configurations (docs/semantics.md "Envoy configuration of a scope"), encoded.
  *
  * A route configuration "PORT" is composed, not stored whole: its virtual hosts are
  * stored one by one (each an encoded envoy.config.route.v3.VirtualHost, named

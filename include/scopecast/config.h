@@ -63,7 +63,7 @@ const char *sc_kind_name(sc_kind_t kind);
 /* Whether objects of this kind live in a namespace (Namespace does not). */
 bool sc_kind_is_namespaced(sc_kind_t kind);
 
-/* ---- protocols (semantics 1.4) ---------------------------------------------------- */
+/* ---- protocols (docs/semantics.md "Inputs, normalised") ---------------------------------------------------- */
 
 typedef enum {
   SC_PROTO_UNSUPPORTED = 0, /* "auto": sniffed */
@@ -103,7 +103,7 @@ typedef struct {
   sc_str_t app_protocol;
   uint32_t target_port;   /* 0 when given by name or absent */
   sc_str_t target_port_name;
-  sc_protocol_t protocol; /* inferred per semantics 1.4 */
+  sc_protocol_t protocol; /* inferred per docs/semantics.md "Inputs, normalised" */
 } sc_service_port_t;
 
 typedef struct {
@@ -515,7 +515,7 @@ typedef struct {
   sc_connection_pool_t inbound_connection_pool;
 } sc_sidecar_t;
 
-/* ---- MeshConfig (semantics 0.3 and 1.2); every field holds its default when absent -- */
+/* ---- MeshConfig (docs/semantics.md "Inputs, normalised"); every field holds its default when absent -- */
 
 typedef enum { SC_INBOUND_PASSTHROUGH = 0, SC_INBOUND_LOCALHOST } sc_inbound_mode_t;
 
@@ -576,7 +576,7 @@ size_t sc_obj_bytes(const sc_obj_t *obj);
 /* Drops a reference; frees the object with the last one. NULL is a no-op. */
 void sc_obj_unref(sc_obj_t *obj);
 
-/* The mesh config defaults of semantics 0.3, held in static storage. */
+/* The mesh config defaults of docs/semantics.md "Inputs, normalised", held in static storage. */
 const sc_mesh_config_t *sc_mesh_config_defaults(void);
 
 /* Lookup helper: the value of a label, or NULL. */

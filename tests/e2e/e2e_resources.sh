@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Envoy clusters published per scope (semantics 9.2) and stored by content hash: what
+# Envoy clusters published per scope (docs/semantics.md "Envoy configuration of a scope") and stored by content hash: what
 # `scopecast-dump resources` decodes for Bookinfo, the variant a proxy's labels select,
 # sharing between scopes, and that a resource nothing names any more is removed.
 . "$(dirname "$0")/lib.sh"
@@ -90,7 +90,7 @@ check "... and its traffic policy" '"RANDOM"' \
 check "... which other proxies never get (Istio's default instead)" '"LEAST_REQUEST"' \
   "$(cluster "$WORK/vs" shop/@default "outbound|8080||api.shop.svc.cluster.local" .lb_policy --label app=other)"
 
-# Routes and listeners (semantics 9.4-9.6), composed from the stored parts.
+# Routes and listeners (docs/semantics.md "Envoy configuration of a scope"), composed from the stored parts.
 routes() { "$DUMP" --snapshot "$1" resources "$2" --type routes --json "${@:3}"; }
 listeners() { "$DUMP" --snapshot "$1" resources "$2" --type listeners --json "${@:3}" | jq -c '[.resources[].name]'; }
 check "route configurations per HTTP port" '["9080","15010","15014"]' "$(routes "$SNAP" bookinfo/default | jq -c '[.resources[].name]')"
@@ -168,7 +168,7 @@ check "a subset's DISABLE: no transport socket" 'null' "$(tls_of "outbound|8080|
 check "SIMPLE: the rule's CA file and SNI" '["/etc/certs/bank-ca.pem","bank.example.com"]' \
   "$(tls_of "outbound|443||bank.example.com" | jq -c '[.typed_config.common_tls_context.validation_context.trusted_ca.filename, .typed_config.sni]')"
 
-# Capture modes (semantics 7.2): ingress ports of mode NONE and egress listeners of mode
+# Capture modes (docs/semantics.md "Envoy configuration of a scope"): ingress ports of mode NONE and egress listeners of mode
 # NONE are sockets of their own; a proxy capturing nothing gets no virtual listeners but
 # every ingress port as a listener.
 SEEDS="$WORK/seeds"

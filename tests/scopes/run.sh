@@ -11,7 +11,7 @@
 #                   case is an extra, run only where SHARED_DIR/fixtures exists and skipped
 #                   (saying so) elsewhere
 #   mesh.yaml       optional MeshConfig (--mesh-config)
-#   expect.json     {"description": "...", "rule": "semantics §...",
+#   expect.json     {"description": "...", "rule": "Istio tests it ports; docs/semantics.md sections",
 #                    "checks": [{"dump": [ARGS...], "match": JSON}            (1)
 #                               {"dump": [ARGS...], "jq": FILTER, "equals": JSON}]}  (2)
 #   (1) the dump output must match JSON: objects by the keys given (others ignored),
