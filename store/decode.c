@@ -549,10 +549,99 @@ static void set_struct_defaults(const sc_schema_t *schema, char *base) {
   }
 }
 
+/* Integers of the field's range, stored as uint32_t or int32_t. */
+static int decode_int(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, void *p) {
+  int64_t v;
+  int rc = parse_int(d, n, f->min, f->max, &v);
+  if (rc != 0)
+    return rc;
+  if (f->type == SC_F_I32) {
+    *(int32_t *)p = (int32_t)v;
+    sc__dec_hash(d, p, sizeof(int32_t));
+  } else {
+    *(uint32_t *)p = (uint32_t)v;
+    sc__dec_hash(d, p, sizeof(uint32_t));
+  }
+  return 0;
+}
+
+/* An unquoted true/false, stored as bool (SC_F_BOOL) or as a set sc_tri_t (SC_F_TRI). */
+static int decode_bool(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, void *p) {
+  if (n->type != SC_NODE_SCALAR || n->quoted || !is_bool_text(n->text))
+    return sc__dec_fail(d, n, "expected a boolean, got %s", sc__scalar_type_name(n));
+  bool b = n->text[0] == 't' || n->text[0] == 'T';
+  if (f->type == SC_F_BOOL)
+    *(bool *)p = b;
+  else
+    *(sc_tri_t *)p = b ? SC_TRI_TRUE : SC_TRI_FALSE;
+  sc__dec_hash(d, &b, sizeof(b));
+  return 0;
+}
+
+/* A number within the field's range (SC_F_DOUBLE), or a percentage {value: 0-100}
+ * (SC_F_PERCENT; an absent value is 0). */
+static int decode_number(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, double *p) {
+  if (f->type == SC_F_PERCENT) {
+    if (n->type != SC_NODE_MAP)
+      return sc__dec_fail(d, n, "expected an object {value: number}, got %s",
+                          sc__scalar_type_name(n));
+    n = sc__map_get(n, "value");
+    if (sc__node_is_null(n)) {
+      *p = 0;
+      sc__dec_hash(d, p, sizeof(double));
+      return 0;
+    }
+  }
+  if (n->type != SC_NODE_SCALAR || n->quoted ||
+      !(is_int_text(n->text, n->len) || is_float_text(n->text, n->len)))
+    return sc__dec_fail(d, n, "expected a number, got %s", sc__scalar_type_name(n));
+  double x = strtod(n->text, NULL);
+  double lo = f->type == SC_F_PERCENT ? 0 : (double)f->min;
+  double hi = f->type == SC_F_PERCENT ? 100 : (double)f->max;
+  if (!(x >= lo && x <= hi))
+    return sc__dec_fail(d, n, "%.40s is outside %g-%g", n->text, lo, hi);
+  *p = x;
+  sc__dec_hash(d, p, sizeof(double));
+  return 0;
+}
+
+/* A protobuf Duration string ("10s", "1.5s", "100ms"), stored in nanoseconds. */
+static int decode_duration(sc_dec_t *d, const sc_node_t *n, int64_t *p) {
+  int rc = expect_string(d, n);
+  if (rc != 0)
+    return rc;
+  int64_t ns = sc__parse_duration(n->text, n->len);
+  if (ns < 0)
+    return sc__dec_fail(d, n, "\"%.40s\" is not a duration (e.g. \"10s\", \"1.5s\", \"100ms\")",
+                        n->text);
+  *p = ns;
+  sc__dec_hash(d, p, sizeof(int64_t));
+  return 0;
+}
+
+/* A protocol name: the parsed protocol, and the text as given into the field's aux. */
+static int decode_protocol(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, char *base) {
+  int rc = expect_string(d, n);
+  if (rc != 0)
+    return rc;
+  sc_protocol_t proto = sc_protocol_parse(n->text, n->len);
+  if (proto == SC_PROTO_UNSUPPORTED)
+    return sc__dec_fail(d, n, "unknown protocol \"%.40s\"", n->text);
+  *(sc_protocol_t *)(base + f->offset) = proto;
+  return copy_str(d, n, (sc_str_t *)(base + f->aux));
+}
+
+/* A number (into the field, as uint32_t) or a name (into the field's aux). */
+static int decode_int_or_string(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, char *base) {
+  if (n->type == SC_NODE_SCALAR && !n->quoted && is_int_text(n->text, n->len))
+    return decode_int(d, f, n, base + f->offset);
+  int rc = expect_string(d, n);
+  return rc != 0 ? rc : copy_str(d, n, (sc_str_t *)(base + f->aux));
+}
+
 static int decode_field(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, char *base) {
   void *p = base + f->offset;
   int rc = 0;
-  int64_t v;
   switch ((sc_field_type_t)f->type) {
   case SC_F_END:
     break;
@@ -561,64 +650,20 @@ static int decode_field(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, ch
       rc = copy_str(d, n, p);
     break;
   case SC_F_U32:
-    if ((rc = parse_int(d, n, f->min, f->max, &v)) == 0) {
-      *(uint32_t *)p = (uint32_t)v;
-      sc__dec_hash(d, p, sizeof(uint32_t));
-    }
-    break;
   case SC_F_I32:
-    if ((rc = parse_int(d, n, f->min, f->max, &v)) == 0) {
-      *(int32_t *)p = (int32_t)v;
-      sc__dec_hash(d, p, sizeof(int32_t));
-    }
+    rc = decode_int(d, f, n, p);
     break;
   case SC_F_BOOL:
-  case SC_F_TRI: {
-    if (n->type != SC_NODE_SCALAR || n->quoted || !is_bool_text(n->text))
-      return sc__dec_fail(d, n, "expected a boolean, got %s", sc__scalar_type_name(n));
-    bool b = n->text[0] == 't' || n->text[0] == 'T';
-    if (f->type == SC_F_BOOL)
-      *(bool *)p = b;
-    else
-      *(sc_tri_t *)p = b ? SC_TRI_TRUE : SC_TRI_FALSE;
-    sc__dec_hash(d, &b, sizeof(b));
+  case SC_F_TRI:
+    rc = decode_bool(d, f, n, p);
     break;
-  }
   case SC_F_PERCENT:
-    if (n->type != SC_NODE_MAP)
-      return sc__dec_fail(d, n, "expected an object {value: number}, got %s",
-                          sc__scalar_type_name(n));
-    n = sc__map_get(n, "value");
-    if (sc__node_is_null(n)) {
-      *(double *)p = 0;
-      sc__dec_hash(d, p, sizeof(double));
-      break;
-    }
-    /* fallthrough */
-  case SC_F_DOUBLE: {
-    if (n->type != SC_NODE_SCALAR || n->quoted ||
-        !(is_int_text(n->text, n->len) || is_float_text(n->text, n->len)))
-      return sc__dec_fail(d, n, "expected a number, got %s", sc__scalar_type_name(n));
-    double x = strtod(n->text, NULL);
-    double lo = f->type == SC_F_PERCENT ? 0 : (double)f->min;
-    double hi = f->type == SC_F_PERCENT ? 100 : (double)f->max;
-    if (!(x >= lo && x <= hi))
-      return sc__dec_fail(d, n, "%.40s is outside %g-%g", n->text, lo, hi);
-    *(double *)p = x;
-    sc__dec_hash(d, p, sizeof(double));
+  case SC_F_DOUBLE:
+    rc = decode_number(d, f, n, p);
     break;
-  }
-  case SC_F_DURATION: {
-    if ((rc = expect_string(d, n)) != 0)
-      return rc;
-    int64_t ns = sc__parse_duration(n->text, n->len);
-    if (ns < 0)
-      return sc__dec_fail(d, n, "\"%.40s\" is not a duration (e.g. \"10s\", \"1.5s\", \"100ms\")",
-                          n->text);
-    *(int64_t *)p = ns;
-    sc__dec_hash(d, p, sizeof(int64_t));
+  case SC_F_DURATION:
+    rc = decode_duration(d, n, p);
     break;
-  }
   case SC_F_ENUM: {
     int e = 0;
     if ((rc = decode_enum(d, f, n, &e)) == 0) {
@@ -642,25 +687,11 @@ static int decode_field(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, ch
   case SC_F_LIST:
     rc = decode_list(d, f, n, base);
     break;
-  case SC_F_PROTOCOL: {
-    if ((rc = expect_string(d, n)) != 0)
-      return rc;
-    sc_protocol_t proto = sc_protocol_parse(n->text, n->len);
-    if (proto == SC_PROTO_UNSUPPORTED)
-      return sc__dec_fail(d, n, "unknown protocol \"%.40s\"", n->text);
-    *(sc_protocol_t *)p = proto;
-    rc = copy_str(d, n, (sc_str_t *)(base + f->aux));
+  case SC_F_PROTOCOL:
+    rc = decode_protocol(d, f, n, base);
     break;
-  }
   case SC_F_INT_OR_STRING:
-    if (n->type == SC_NODE_SCALAR && !n->quoted && is_int_text(n->text, n->len)) {
-      if ((rc = parse_int(d, n, f->min, f->max, &v)) == 0) {
-        *(uint32_t *)p = (uint32_t)v;
-        sc__dec_hash(d, p, sizeof(uint32_t));
-      }
-    } else if ((rc = expect_string(d, n)) == 0) {
-      rc = copy_str(d, n, (sc_str_t *)(base + f->aux));
-    }
+    rc = decode_int_or_string(d, f, n, base);
     break;
   case SC_F_STRING_MATCH:
     rc = decode_string_match(d, n, p);
