@@ -565,61 +565,58 @@ static int route_fault(sc_arena_t *a, const sc_fault_t *in, route_t *r) {
   return 0;
 }
 
-/* The action of an http route: redirect, direct response, or a route to its destinations. */
-static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h, uint32_t port,
-                        route_t *r, const char **single) {
-  const sc_mesh_config_t *mesh = c->mesh;
-  *single = NULL;
-  if (h->has_redirect) {
-    typedef Envoy__Config__Route__V3__RedirectAction redirect_t;
-    redirect_t *rd = NEW(a, redirect_t, envoy__config__route__v3__redirect_action__descriptor);
-    if (rd == NULL || (rd->host_redirect = sc__xds_str(a, h->redirect.authority)) == NULL)
-      return SC_ENOMEM;
-    if (h->redirect.uri.len > 0) {
-      rd->path_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__PATH_REWRITE_SPECIFIER_PATH_REDIRECT;
-      if ((rd->path_redirect = sc__xds_str(a, h->redirect.uri)) == NULL)
-        return SC_ENOMEM;
-    }
-    if (h->redirect.scheme.len > 0) {
-      rd->scheme_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_SCHEME_REDIRECT;
-      if ((rd->scheme_redirect = sc__xds_str(a, h->redirect.scheme)) == NULL)
-        return SC_ENOMEM;
-    }
-    rd->port_redirect = h->redirect.port;
-    switch (h->redirect.redirect_code) {
-    case 302: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__FOUND; break;
-    case 303: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__SEE_OTHER; break;
-    case 307: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__TEMPORARY_REDIRECT; break;
-    case 308: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__PERMANENT_REDIRECT; break;
-    default: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__MOVED_PERMANENTLY;
-    }
-    r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_REDIRECT;
-    r->redirect = rd;
-    return 0;
-  }
-  if (h->has_direct_response) {
-    typedef Envoy__Config__Route__V3__DirectResponseAction direct_t;
-    direct_t *d = NEW(a, direct_t, envoy__config__route__v3__direct_response_action__descriptor);
-    if (d == NULL)
-      return SC_ENOMEM;
-    d->status = h->direct_response.status;
-    if (h->direct_response.body.len > 0) {
-      Envoy__Config__Core__V3__DataSource *body =
-          NEW(a, Envoy__Config__Core__V3__DataSource, envoy__config__core__v3__data_source__descriptor);
-      if (body == NULL || (body->inline_string = sc__xds_str(a, h->direct_response.body)) == NULL)
-        return SC_ENOMEM;
-      body->specifier_case = ENVOY__CONFIG__CORE__V3__DATA_SOURCE__SPECIFIER_INLINE_STRING;
-      d->body = body;
-    }
-    r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_DIRECT_RESPONSE;
-    r->direct_response = d;
-    return 0;
-  }
-  int64_t timeout = h->timeout != SC_UNSET_I64 ? h->timeout : 0;
-  const sc_retries_t *retries = h->has_retries ? &h->retries : mesh_retries(mesh);
-  action_t *act = cluster_action(a, NULL, timeout, retries, true);
-  if (act == NULL)
+/* A VirtualService redirect. */
+static int redirect_action(sc_arena_t *a, const sc_http_route_t *h, route_t *r) {
+  typedef Envoy__Config__Route__V3__RedirectAction redirect_t;
+  redirect_t *rd = NEW(a, redirect_t, envoy__config__route__v3__redirect_action__descriptor);
+  if (rd == NULL || (rd->host_redirect = sc__xds_str(a, h->redirect.authority)) == NULL)
     return SC_ENOMEM;
+  if (h->redirect.uri.len > 0) {
+    rd->path_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__PATH_REWRITE_SPECIFIER_PATH_REDIRECT;
+    if ((rd->path_redirect = sc__xds_str(a, h->redirect.uri)) == NULL)
+      return SC_ENOMEM;
+  }
+  if (h->redirect.scheme.len > 0) {
+    rd->scheme_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_SCHEME_REDIRECT;
+    if ((rd->scheme_redirect = sc__xds_str(a, h->redirect.scheme)) == NULL)
+      return SC_ENOMEM;
+  }
+  rd->port_redirect = h->redirect.port;
+  switch (h->redirect.redirect_code) {
+  case 302: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__FOUND; break;
+  case 303: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__SEE_OTHER; break;
+  case 307: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__TEMPORARY_REDIRECT; break;
+  case 308: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__PERMANENT_REDIRECT; break;
+  default: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__MOVED_PERMANENTLY;
+  }
+  r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_REDIRECT;
+  r->redirect = rd;
+  return 0;
+}
+
+/* A VirtualService directResponse. */
+static int direct_response_action(sc_arena_t *a, const sc_http_route_t *h, route_t *r) {
+  typedef Envoy__Config__Route__V3__DirectResponseAction direct_t;
+  direct_t *d = NEW(a, direct_t, envoy__config__route__v3__direct_response_action__descriptor);
+  if (d == NULL)
+    return SC_ENOMEM;
+  d->status = h->direct_response.status;
+  if (h->direct_response.body.len > 0) {
+    Envoy__Config__Core__V3__DataSource *body =
+        NEW(a, Envoy__Config__Core__V3__DataSource, envoy__config__core__v3__data_source__descriptor);
+    if (body == NULL || (body->inline_string = sc__xds_str(a, h->direct_response.body)) == NULL)
+      return SC_ENOMEM;
+    body->specifier_case = ENVOY__CONFIG__CORE__V3__DATA_SOURCE__SPECIFIER_INLINE_STRING;
+    d->body = body;
+  }
+  r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_DIRECT_RESPONSE;
+  r->direct_response = d;
+  return 0;
+}
+
+/* The route's destinations: one cluster (*single names it), or weighted clusters. */
+static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h,
+                              uint32_t port, action_t *act, const char **single) {
   uint32_t live = 0;
   for (uint32_t i = 0; i < h->nroute; i++)
     live += h->nroute == 1 || h->route[i].weight > 0;
@@ -650,24 +647,48 @@ static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_rout
     act->cluster_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_WEIGHTED_CLUSTERS;
     act->weighted_clusters = wc;
   }
-  if (h->has_rewrite) {
-    if (h->rewrite.uri.len > 0 && (act->prefix_rewrite = sc__xds_str(a, h->rewrite.uri)) == NULL)
+  return 0;
+}
+
+/* A VirtualService rewrite: URI prefix, regex, authority. */
+static int route_rewrite(sc_arena_t *a, const sc_http_route_t *h, action_t *act) {
+  if (h->rewrite.uri.len > 0 && (act->prefix_rewrite = sc__xds_str(a, h->rewrite.uri)) == NULL)
+    return SC_ENOMEM;
+  if (h->rewrite.regex_match.len > 0) {
+    Envoy__Type__Matcher__V3__RegexMatchAndSubstitute *rr = NEW(
+        a, Envoy__Type__Matcher__V3__RegexMatchAndSubstitute, envoy__type__matcher__v3__regex_match_and_substitute__descriptor);
+    char *pattern = sc__xds_str(a, h->rewrite.regex_match);
+    if (rr == NULL || pattern == NULL || (rr->pattern = regex_matcher(a, pattern)) == NULL ||
+        (rr->substitution = sc__xds_str(a, h->rewrite.regex_rewrite)) == NULL)
       return SC_ENOMEM;
-    if (h->rewrite.regex_match.len > 0) {
-      Envoy__Type__Matcher__V3__RegexMatchAndSubstitute *rr = NEW(
-          a, Envoy__Type__Matcher__V3__RegexMatchAndSubstitute, envoy__type__matcher__v3__regex_match_and_substitute__descriptor);
-      char *pattern = sc__xds_str(a, h->rewrite.regex_match);
-      if (rr == NULL || pattern == NULL || (rr->pattern = regex_matcher(a, pattern)) == NULL ||
-          (rr->substitution = sc__xds_str(a, h->rewrite.regex_rewrite)) == NULL)
-        return SC_ENOMEM;
-      act->regex_rewrite = rr;
-    }
-    if (h->rewrite.authority.len > 0) {
-      act->host_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL;
-      if ((act->host_rewrite_literal = sc__xds_str(a, h->rewrite.authority)) == NULL)
-        return SC_ENOMEM;
-    }
+    act->regex_rewrite = rr;
   }
+  if (h->rewrite.authority.len > 0) {
+    act->host_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL;
+    if ((act->host_rewrite_literal = sc__xds_str(a, h->rewrite.authority)) == NULL)
+      return SC_ENOMEM;
+  }
+  return 0;
+}
+
+/* The action of an http route: redirect, direct response, or a route to its destinations. */
+static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h, uint32_t port,
+                        route_t *r, const char **single) {
+  *single = NULL;
+  if (h->has_redirect)
+    return redirect_action(a, h, r);
+  if (h->has_direct_response)
+    return direct_response_action(a, h, r);
+  int64_t timeout = h->timeout != SC_UNSET_I64 ? h->timeout : 0;
+  const sc_retries_t *retries = h->has_retries ? &h->retries : mesh_retries(c->mesh);
+  action_t *act = cluster_action(a, NULL, timeout, retries, true);
+  if (act == NULL)
+    return SC_ENOMEM;
+  int rc = route_destinations(a, c, h, port, act, single);
+  if (rc == 0 && h->has_rewrite)
+    rc = route_rewrite(a, h, act);
+  if (rc != 0)
+    return rc;
   r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_ROUTE;
   r->route = act;
   return 0;
