@@ -6,6 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "store/array.h"
 #include "store/doc.h"
 #include "store/mem.h"
 
@@ -54,15 +55,8 @@ static sc_node_t *new_node(sc_doc_t *doc, sc_node_type_t type, uint64_t line, ui
 }
 
 static int frame_push_child(sc_frame_t *f, sc_node_t *child) {
-  if (f->n == f->cap) {
-    size_t cap = f->cap ? f->cap * 2 : 8;
-    sc_node_t **items = sc__realloc(f->items, cap * sizeof(*items));
-    if (items == NULL)
-      return SC_ENOMEM;
-    f->items = items;
-    f->cap = cap;
-  }
-  f->items[f->n++] = child;
+  if (SC__ARRAY_PUSH(f, child) != 0)
+    return SC_ENOMEM;
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "store/array.h"
 #include "store/hashmap.h"
 #include "store/mem.h"
 #include "scopecast/store.h"
@@ -38,17 +39,7 @@ struct sc_store_s {
 };
 
 static int vec_reserve(obj_vec_t *v, size_t extra) {
-  if (v->n + extra <= v->cap)
-    return 0;
-  size_t cap = v->cap ? v->cap * 2 : 4;
-  while (cap < v->n + extra)
-    cap *= 2;
-  sc_obj_t **items = sc__realloc(v->items, cap * sizeof(*items));
-  if (items == NULL)
-    return SC_ENOMEM;
-  v->items = items;
-  v->cap = cap;
-  return 0;
+  return SC__ARRAY_RESERVE(v, extra);
 }
 
 static uint64_t bucket_hash(sc_kind_t kind, const char *key, size_t len) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/array.h"
 #include "store/mem.h"
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
@@ -1055,20 +1056,14 @@ static bool covers(sc_str_t pattern, sc_str_t host) {
   return sc_host_is_wildcard(pattern) ? sc_host_matches(pattern, host) : sc_str_eq(pattern, host);
 }
 
-static int add_port(uint32_t **ports, size_t *n, size_t *cap, uint32_t port) {
-  for (size_t k = 0; k < *n; k++)
-    if ((*ports)[k] == port)
+typedef SC__ARRAY(uint32_t) ports_t;
+
+/* Adds port unless it is there already. */
+static int add_port(ports_t *ports, uint32_t port) {
+  for (size_t k = 0; k < ports->n; k++)
+    if (ports->items[k] == port)
       return 0;
-  if (*n == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 8;
-    uint32_t *more = sc__realloc(*ports, ncap * sizeof(**ports));
-    if (more == NULL)
-      return SC_ENOMEM;
-    *ports = more;
-    *cap = ncap;
-  }
-  (*ports)[(*n)++] = port;
-  return 0;
+  return SC__ARRAY_PUSH(ports, port);
 }
 
 bool sc_rds_vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, const sc_strmap_t *service_hosts) {
@@ -1092,8 +1087,7 @@ static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, con
                           const sc_strmap_t *service_hosts, sc_resources_t *out) {
   const sc_listener_t *l = &c->s->listeners[li];
   const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
-  uint32_t *ports = NULL;
-  size_t nports = 0, cap = 0;
+  ports_t ports = {0};
   int rc = 0;
   bool covers_any = false;
   for (uint32_t i = 0; i < l->services.n && rc == 0; i++) {
@@ -1106,16 +1100,16 @@ static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, con
     covers_any = true;
     for (uint32_t p = 0; p < svc->nports && rc == 0; p++)
       if (sc_rds_http_protocol(svc->ports[p].protocol))
-        rc = add_port(&ports, &nports, &cap, svc->ports[p].port);
+        rc = add_port(&ports, svc->ports[p].port);
   }
   if (rc == 0 && !covers_any)
-    rc = add_port(&ports, &nports, &cap, 80);
-  for (size_t k = 0; k < nports && rc == 0; k++) {
-    if (listener_for_port(c->s, ports[k]) != (int)li)
+    rc = add_port(&ports, 80);
+  for (size_t k = 0; k < ports.n && rc == 0; k++) {
+    if (listener_for_port(c->s, ports.items[k]) != (int)li)
       continue;
     route_t **routes;
     size_t nroutes;
-    if ((rc = translate(a, c, vs, ports[k], &routes, &nroutes)) != 0 || nroutes == 0)
+    if ((rc = translate(a, c, vs, ports.items[k], &routes, &nroutes)) != 0 || nroutes == 0)
       continue;
     for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
       sc_str_t x = hosts->items[h];
@@ -1126,13 +1120,13 @@ static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, con
         continue;
       strs_t domains = {0};
       char name[1200];
-      snprintf(name, sizeof(name), "%.*s:%u", (int)x.len, x.ptr, ports[k]);
+      snprintf(name, sizeof(name), "%.*s:%u", (int)x.len, x.ptr, ports.items[k]);
       vhost_t *vh;
       if ((rc = strs_add(a, &domains, "%.*s", (int)x.len, x.ptr)) == 0)
         rc = (vh = new_vhost(a, name, &domains, routes, nroutes)) ? sc__resources_add(out, name, &vh->base) : SC_ENOMEM;
     }
   }
-  sc__free(ports);
+  SC__ARRAY_FREE(&ports);
   return rc;
 }
 

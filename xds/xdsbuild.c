@@ -3,6 +3,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "store/array.h"
 #include "store/mem.h"
 #include "envoy/config/core/v3/address.pb-c.h"
 #include "scopecast/error.h"
@@ -32,15 +33,7 @@ void sc_resources_free(sc_resources_t *r) {
 
 /* Room for one more resource. */
 int sc__resources_reserve(sc_resources_t *out) {
-  if (out->n < out->cap)
-    return 0;
-  size_t cap = out->cap ? out->cap * 2 : 16;
-  sc_resource_t *items = sc__realloc(out->items, cap * sizeof(*items));
-  if (items == NULL)
-    return SC_ENOMEM;
-  out->items = items;
-  out->cap = cap;
-  return 0;
+  return SC__ARRAY_RESERVE(out, 1);
 }
 
 /* The xDS type a message of descriptor d is part of. */
