@@ -29,7 +29,7 @@ char *sc_base64(const uint8_t *data, size_t len) {
   return out;
 }
 
-const ProtobufCMessageDescriptor *sc_pb_registry_find(const sc_pb_registry_t *reg, const char *full_name) {
+static const ProtobufCMessageDescriptor *registry_find(const sc_pb_registry_t *reg, const char *full_name) {
   for (size_t i = 0; reg != NULL && i < reg->ntypes; i++)
     if (strcmp(reg->types[i]->name, full_name) == 0)
       return reg->types[i];
@@ -76,7 +76,7 @@ static json_t *any_json(const ProtobufCMessage *m, const sc_pb_registry_t *reg) 
   field_value(m, "type_url", &url, sizeof(url));
   field_value(m, "value", &value, sizeof(value));
   const char *slash = strrchr(url ? url : "", '/');
-  const ProtobufCMessageDescriptor *t = sc_pb_registry_find(reg, slash ? slash + 1 : "");
+  const ProtobufCMessageDescriptor *t = registry_find(reg, slash ? slash + 1 : "");
   json_t *out = NULL;
   if (t == NULL || sc_pbjson_decode(t, value.data, value.len, reg, &out) != 0) {
     /* Unknown type: its bytes, so that nothing is lost. */
@@ -315,10 +315,6 @@ static json_t *message_json(const ProtobufCMessage *m, const sc_pb_registry_t *r
     json_object_set_new(out, f->name, v);
   }
   return out;
-}
-
-json_t *sc_pbjson_message(const ProtobufCMessage *m, const sc_pb_registry_t *reg) {
-  return message_json(m, reg);
 }
 
 int sc_pbjson_decode(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,

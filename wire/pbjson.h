@@ -18,11 +18,6 @@ typedef struct {
   size_t ntypes;
 } sc_pb_registry_t;
 
-const ProtobufCMessageDescriptor *sc_pb_registry_find(const sc_pb_registry_t *reg, const char *full_name);
-
-/* A new JSON object for m (NULL when out of memory). */
-json_t *sc_pbjson_message(const ProtobufCMessage *m, const sc_pb_registry_t *reg);
-
 /* Decodes data as a message of type d and converts it; SC_ECORRUPT when the bytes are not
  * such a message. */
 int sc_pbjson_decode(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,

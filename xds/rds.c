@@ -1066,7 +1066,9 @@ static int add_port(ports_t *ports, uint32_t port) {
   return SC__ARRAY_PUSH(ports, port);
 }
 
-bool sc_rds_vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, const sc_strmap_t *service_hosts) {
+/* Whether vs has a host that is none of the listener's services (its head virtual hosts
+ * then read those records). */
+static bool vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, const sc_strmap_t *service_hosts) {
   const sc_strlist_t *hosts = &vs->u.virtual_service.hosts;
   for (uint32_t h = 0; h < hosts->n; h++) {
     sc_str_t x = hosts->items[h];
@@ -1157,7 +1159,8 @@ static int sort_stably(sc_resources_t *out, size_t from) {
   return 0;
 }
 
-int sc_rds_service_hosts(const sc_listener_t *l, sc_strmap_t *out) {
+/* The hostnames of listener l's services (values: the records). */
+static int service_hosts_of(const sc_listener_t *l, sc_strmap_t *out) {
   sc__strmap_init(out);
   for (uint32_t i = 0; i < l->services.n; i++) {
     const sc_svc_t *svc = l->services.items[i];
@@ -1174,10 +1177,10 @@ int sc_rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out) {
     if (l->vss.n == 0)
       continue;
     sc_strmap_t service_hosts;
-    rc = sc_rds_service_hosts(l, &service_hosts);
+    rc = service_hosts_of(l, &service_hosts);
     for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
       const sc_obj_t *vs = l->vss.items[v];
-      if (sc_rds_vs_has_foreign_host(l, vs, &service_hosts))
+      if (vs_has_foreign_host(l, vs, &service_hosts))
         rc = sc__hashmap_put(out, vs->key_hash, (void *)vs);
     }
     sc__strmap_free(&service_hosts, NULL);
@@ -1199,7 +1202,7 @@ int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out) {
     if (l->vss.n == 0)
       continue;
     sc_strmap_t service_hosts;
-    rc = sc_rds_service_hosts(l, &service_hosts);
+    rc = service_hosts_of(l, &service_hosts);
     for (uint32_t v = 0; v < l->vss.n && rc == 0; v++) {
       const sc_obj_t *vs = l->vss.items[v];
       if (sc__hashmap_get(only, vs->key_hash) == NULL)

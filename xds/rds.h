@@ -82,10 +82,6 @@ bool sc_rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns);
  * named "HOST:PORT"), by name: the head's. */
 int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out);
 
-/* The hostnames of listener l's services (values: the records), and whether vs has a
- * host that is none of them (its head virtual hosts then read those records). */
-int sc_rds_service_hosts(const sc_listener_t *l, sc_strmap_t *out);
-bool sc_rds_vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, const sc_strmap_t *service_hosts);
 /* The VirtualServices of a fully computed scope with a host that is none of its listener's
  * services (key_hash -> the object). */
 int sc_rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out);
