@@ -339,7 +339,6 @@ void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
 /* ---- sources ------------------------------------------------------------------------- */
 
 void sc__engine_add_source(sc_engine_t *e, sc_source_t *s) {
-  s->engine = e;
   s->next = e->sources;
   e->sources = s;
   e->active_sources++;
@@ -426,6 +425,26 @@ void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
   maybe_finish_once(e);
 }
 
+/* The sink the sources deliver to (ingest/source.h): ctx is the engine. */
+static void sink_submit(void *ctx, sc_event_type_t type, sc_obj_t *obj) {
+  sc__engine_submit(ctx, type, obj);
+}
+static void sink_item(void *ctx, const sc_parse_item_t *item) { sc__engine_item(ctx, item); }
+static void sink_rejected(void *ctx) { ((sc_engine_t *)ctx)->stats.rejected++; }
+static void sink_add_source(void *ctx, sc_source_t *s) { sc__engine_add_source(ctx, s); }
+static void sink_source_done(void *ctx, sc_source_t *s, bool fatal) {
+  sc__engine_source_done(ctx, s, fatal);
+}
+static void sink_source_synced(void *ctx, sc_source_t *s) { sc__engine_source_synced(ctx, s); }
+static sc_parse_opts_t sink_parse_opts(void *ctx, const char *source) {
+  return sc__engine_parse_opts(ctx, source);
+}
+
+static const sc__sink_ops_t sink_ops = {
+    .submit = sink_submit, .item = sink_item, .rejected = sink_rejected,
+    .add_source = sink_add_source, .source_done = sink_source_done,
+    .source_synced = sink_source_synced, .parse_opts = sink_parse_opts};
+
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 /* SIGHUP: every source looks at its input again (config dirs are rescanned) and the
@@ -436,7 +455,7 @@ static void sighup_cb(uv_signal_t *h, int signum) {
   sc_log(&e->log, SC_LOG_INFO, "SIGHUP: rescanning the config directories%s",
          e->opts.mesh_config_file ? " and reading the mesh config again" : "");
   if (e->opts.mesh_config_file != NULL)
-    sc__meshfile_load(e, e->opts.mesh_config_file, false);
+    sc__meshfile_load(&e->sink, e->opts.mesh_config_file, false);
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     if (s->reload != NULL && !s->done)
       s->reload(s);
@@ -470,6 +489,13 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
                                     .max_object_bytes = opts->max_object_bytes,
                                     .max_depth = opts->max_depth,
                                     .ignore_mesh_configmap = opts->mesh_config_file != NULL};
+  e->sink = (sc__sink_t){loop, &e->log,
+                         (sc__ingest_opts_t){.max_object_bytes = opts->max_object_bytes,
+                                             .max_file_bytes = opts->max_file_bytes,
+                                             .reconnect_max_ms = opts->reconnect_max_ms,
+                                             .rescan_ms = opts->rescan_ms,
+                                             .once = opts->once},
+                         &sink_ops, e};
   if ((rc = sc_store_new(&e->store)) != 0) {
     snprintf(errbuf, errlen, "store: %s", sc_strerror(rc));
     goto fail_alloc;
@@ -539,16 +565,17 @@ int sc_engine_start(sc_engine_t *e) {
   start_notify(e);
   if ((rc = sc__engine_http_start(e)) != 0) /* --http */
     return rc;
+  /* An input that cannot be set up is fatal (the error is logged where it happened). */
   if (e->opts.mesh_config_file != NULL &&
-      (rc = sc__meshfile_load(e, e->opts.mesh_config_file, true)) != 0)
-    return rc;
+      (rc = sc__meshfile_load(&e->sink, e->opts.mesh_config_file, true)) != 0)
+    return e->fatal = true, rc;
   /* A source that fails for good stops the engine: no more are created then. */
   for (size_t i = 0; i < e->opts.nconfig_dirs && e->state == SC_ENGINE_STARTING; i++)
-    if ((rc = sc__configdir_source_new(e, e->opts.config_dirs[i])) != 0)
-      return rc;
+    if ((rc = sc__configdir_source_new(&e->sink, e->opts.config_dirs[i])) != 0)
+      return e->fatal = true, rc;
   for (size_t i = 0; i < e->opts.nwatch_sources && e->state == SC_ENGINE_STARTING; i++)
-    if ((rc = sc__watch_source_new(e, e->opts.watch_sources[i])) != 0)
-      return rc;
+    if ((rc = sc__watch_source_new(&e->sink, e->opts.watch_sources[i])) != 0)
+      return e->fatal = true, rc;
   if (e->state != SC_ENGINE_STARTING)
     return 0;
   /* The first publish waits for every input's initial state, so that no proxy is ever

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/engine_internal.h"
+#include "ingest/source.h"
 #include "store/mem.h"
 
 typedef struct {
@@ -120,18 +120,18 @@ static int item_cb(void *arg, const sc_parse_item_t *item) {
              scan_key_add(cd, item->key_kind, item->key_namespace.ptr, item->key_name.ptr) != 0)
       cd->scan_incomplete = true;
   }
-  sc__engine_item(cd->base.engine, item);
+  sc__sink_item(cd->base.sink, item);
   return 0;
 }
 
 static void submit_delete(configdir_t *cd, const obj_key_t *k) {
   sc_obj_t *obj = sc_obj_new_key(k->kind, sc_str(k->ns), sc_str(k->name));
   if (obj == NULL) {
-    sc_log(&cd->base.engine->log, SC_LOG_ERROR, "out of memory: delete of %s %s/%s lost",
+    sc_log(cd->base.sink->log, SC_LOG_ERROR, "out of memory: delete of %s %s/%s lost",
            sc_kind_name(k->kind), k->ns, k->name);
     return;
   }
-  sc__engine_submit(cd->base.engine, SC_EVENT_DELETED, obj);
+  sc__sink_submit(cd->base.sink, SC_EVENT_DELETED, obj);
 }
 
 static file_state_t *file_find(configdir_t *cd, const char *name) {
@@ -143,20 +143,20 @@ static file_state_t *file_find(configdir_t *cd, const char *name) {
 
 /* Reads and parses one file, then turns the difference to its last contents into events. */
 static void load_file(configdir_t *cd, file_state_t *fs) {
-  sc_engine_t *e = cd->base.engine;
+  const sc__sink_t *sink = cd->base.sink;
   char path[4096], err[512], source[4200];
   snprintf(path, sizeof(path), "%s/%s", cd->dir, fs->name);
   snprintf(source, sizeof(source), "file %s", path);
   char *buf;
   size_t len;
-  int rc = sc__read_file(path, e->opts.max_file_bytes, &buf, &len, err, sizeof(err));
+  int rc = sc__read_file(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_WARN, "%s (objects from it stay as they were)", err);
+    sc_log(sink->log, SC_LOG_WARN, "%s (objects from it stay as they were)", err);
     return;
   }
   cd->nscan = 0;
   cd->scan_incomplete = false;
-  sc_parse_opts_t po = sc__engine_parse_opts(e, source);
+  sc_parse_opts_t po = sc__sink_parse_opts(sink, source);
   const char *dot = strrchr(fs->name, '.');
   bool json = dot && strcmp(dot, ".json") == 0;
   cd->loading = fs;
@@ -172,7 +172,7 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
       if (!key_in(now, nnow, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name))
         submit_delete(cd, &fs->keys[i]);
   } else if (fs->nkeys > 0) {
-    sc_log(&e->log, SC_LOG_WARN,
+    sc_log(sink->log, SC_LOG_WARN,
            "%s could not be read completely; objects missing from it are kept", path);
   }
   if (cd->scan_incomplete) {
@@ -196,13 +196,13 @@ static bool stat_changed(const file_state_t *fs, const struct stat *st) {
 
 /* Compares the directory with what we know and loads what changed. */
 static int scan(configdir_t *cd, bool initial) {
-  sc_engine_t *e = cd->base.engine;
+  const sc__sink_t *sink = cd->base.sink;
   /* Sorted names give a deterministic load order. */
   struct dirent **names = NULL;
   int n = scandir(cd->dir, &names, NULL, alphasort);
   if (n < 0) {
     /* Keep what we have: a directory that is briefly unreadable deletes nothing. */
-    sc_log(&e->log, initial ? SC_LOG_ERROR : SC_LOG_WARN, "cannot read directory %s: %s",
+    sc_log(sink->log, initial ? SC_LOG_ERROR : SC_LOG_WARN, "cannot read directory %s: %s",
            cd->dir, strerror(errno));
     return initial ? SC_EIO : 0;
   }
@@ -252,7 +252,7 @@ static int scan(configdir_t *cd, bool initial) {
       i++;
       continue;
     }
-    sc_log(&e->log, SC_LOG_INFO, "%s/%s removed: deleting its %zu objects", cd->dir, fs->name,
+    sc_log(sink->log, SC_LOG_INFO, "%s/%s removed: deleting its %zu objects", cd->dir, fs->name,
            fs->nkeys);
     for (size_t k = 0; k < fs->nkeys; k++)
       submit_delete(cd, &fs->keys[k]);
@@ -299,7 +299,7 @@ static void configdir_close(sc_source_t *s) {
       uv_close(hs[i], handle_closed);
 }
 
-int sc__configdir_source_new(sc_engine_t *e, const char *dir) {
+int sc__configdir_source_new(const sc__sink_t *sink, const char *dir) {
   configdir_t *cd = sc__calloc(1, sizeof(*cd));
   if (cd == NULL)
     return SC_ENOMEM;
@@ -312,26 +312,26 @@ int sc__configdir_source_new(sc_engine_t *e, const char *dir) {
   cd->base.name = cd->source_name;
   cd->base.close = configdir_close;
   cd->base.reload = configdir_reload;
-  uv_fs_event_init(e->loop, &cd->watcher);
-  uv_timer_init(e->loop, &cd->debounce);
-  uv_timer_init(e->loop, &cd->rescan);
+  uv_fs_event_init(sink->loop, &cd->watcher);
+  uv_timer_init(sink->loop, &cd->debounce);
+  uv_timer_init(sink->loop, &cd->rescan);
   cd->watcher.data = cd->debounce.data = cd->rescan.data = cd;
   cd->open_handles = 3;
-  sc__engine_add_source(e, &cd->base);
+  sc__sink_add_source(sink, &cd->base);
   if (scan(cd, true) != 0) {
-    sc__engine_source_done(e, &cd->base, true);
+    sc__sink_source_done(&cd->base, true);
     return 0;
   }
-  if (e->opts.once) {
-    sc__engine_source_done(e, &cd->base, false);
+  if (sink->opts.once) {
+    sc__sink_source_done(&cd->base, false);
     return 0;
   }
-  sc__engine_source_synced(e, &cd->base); /* the first scan is its initial state */
+  sc__sink_source_synced(&cd->base); /* the first scan is its initial state */
   int rc = uv_fs_event_start(&cd->watcher, fs_event_cb, cd->dir, 0);
   if (rc != 0)
-    sc_log(&e->log, SC_LOG_WARN, "cannot watch %s (%s); rescanning every %llu ms", dir,
-           uv_strerror(rc), (unsigned long long)(e->opts.rescan_ms ? e->opts.rescan_ms : 1000));
-  uint64_t every = e->opts.rescan_ms ? e->opts.rescan_ms : (rc != 0 ? 1000 : 0);
+    sc_log(sink->log, SC_LOG_WARN, "cannot watch %s (%s); rescanning every %llu ms", dir,
+           uv_strerror(rc), (unsigned long long)(sink->opts.rescan_ms ? sink->opts.rescan_ms : 1000));
+  uint64_t every = sink->opts.rescan_ms ? sink->opts.rescan_ms : (rc != 0 ? 1000 : 0);
   if (every > 0)
     uv_timer_start(&cd->rescan, rescan_cb, every, every);
   return 0;
