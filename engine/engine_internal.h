@@ -4,6 +4,7 @@
 #define SC_ENGINE_INTERNAL_H
 
 #include "ingest/source.h"
+#include "store/array.h"
 #include "store/hashmap.h"
 #include "obs/http.h"
 #include "obs/metrics.h"
@@ -47,8 +48,7 @@ struct sc_engine_s {
   sc__sink_t sink; /* what the sources deliver to (ingest/source.h) */
   sc_source_t *sources;
   size_t active_sources;
-  sc_pending_event_t *pending;
-  size_t npending, cap_pending;
+  SC__ARRAY(sc_pending_event_t) pending; /* the open batch */
   size_t pending_bytes; /* what the pending events' objects hold (sc_obj_bytes) */
   uv_timer_t quiet_timer, max_timer;
   uv_timer_t sync_timer; /* --sync-timeout-ms: publish without the inputs still syncing */
