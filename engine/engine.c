@@ -575,6 +575,12 @@ static void start_notify(sc_engine_t *e) {
   sc_log(&e->log, SC_LOG_INFO, "notify: commit notifications on %s", path);
 }
 
+/* An input could not be set up (the source logged why): fatal. */
+static int input_failed(sc_engine_t *e, int rc) {
+  e->fatal = true;
+  return rc;
+}
+
 int sc_engine_start(sc_engine_t *e) {
   int rc;
   uv_signal_start(&e->sigint, signal_cb, SIGINT);
@@ -587,17 +593,16 @@ int sc_engine_start(sc_engine_t *e) {
   start_notify(e);
   if ((rc = sc__engine_http_start(e)) != 0) /* --http */
     return rc;
-  /* An input that cannot be set up is fatal (the error is logged where it happened). */
   if (e->opts.mesh_config_file != NULL &&
       (rc = sc__meshfile_load(&e->sink, e->opts.mesh_config_file, true)) != 0)
-    return e->fatal = true, rc;
+    return input_failed(e, rc);
   /* A source that fails for good stops the engine: no more are created then. */
   for (size_t i = 0; i < e->opts.nconfig_dirs && e->state == SC_ENGINE_STARTING; i++)
     if ((rc = sc__configdir_source_new(&e->sink, e->opts.config_dirs[i])) != 0)
-      return e->fatal = true, rc;
+      return input_failed(e, rc);
   for (size_t i = 0; i < e->opts.nwatch_sources && e->state == SC_ENGINE_STARTING; i++)
     if ((rc = sc__watch_source_new(&e->sink, e->opts.watch_sources[i])) != 0)
-      return e->fatal = true, rc;
+      return input_failed(e, rc);
   if (e->state != SC_ENGINE_STARTING)
     return 0;
   /* The first publish waits for every input's initial state, so that no proxy is ever
