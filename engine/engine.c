@@ -102,84 +102,72 @@ static void log_snapshot_upkeep(sc_engine_t *e, size_t map_before, uint64_t stal
            stale_now - stale_before);
 }
 
-void sc__engine_flush(sc_engine_t *e) {
-  uv_timer_stop(&e->quiet_timer);
-  uv_timer_stop(&e->max_timer);
-  uint64_t counters = e->stats.rejected + e->stats.skipped;
-  if (e->npending == 0 && e->published_once && counters == e->counters_at_publish &&
-      !e->publish_failed)
-    return;
-  uint64_t t0 = uv_hrtime();
-  size_t nevents = e->npending, changed = 0, noops = 0, unknown_deletes = 0;
-  sc_changes_t changes;
-  sc_changes_init(&changes);
-  bool all = !e->published_once || e->publish_failed, oom = false;
-  for (size_t i = 0; i < e->npending; i++) {
-    sc_pending_event_t *ev = &e->pending[i];
+/* What one batch did, for its log line. */
+typedef struct {
+  size_t events, changed, noops, unknown_deletes;
+  double apply_ms, compute_ms, publish_ms;
+} batch_report_t;
+
+/* Applies the pending events to the store and notes what they changed in *changes (then
+ * finished); the queue is empty after. Returns whether a change could not be noted (out
+ * of memory). */
+static bool apply_pending(sc_engine_t *e, sc_changes_t *changes, batch_report_t *r) {
+  bool oom = false;
+  r->events = e->pending.n;
+  for (size_t i = 0; i < e->pending.n; i++) {
+    sc_pending_event_t *ev = &e->pending.items[i];
     sc_change_t change;
     int rc;
     if (ev->type == SC_EVENT_DELETED) {
       rc = sc_store_delete(e->store, ev->obj->kind, ev->obj->namespace_, ev->obj->name, &change);
       sc_obj_unref(ev->obj);
       if (rc == 0 && change.op == SC_CHANGE_NOOP)
-        unknown_deletes++;
+        r->unknown_deletes++;
     } else {
       rc = sc_store_put(e->store, ev->obj, &change); /* takes the reference */
       if (rc == 0 && change.op == SC_CHANGE_NOOP)
-        noops++;
+        r->noops++;
     }
     if (rc != 0) {
       sc_log(&e->log, SC_LOG_ERROR, "store: %s (event dropped)", sc_strerror(rc));
       continue;
     }
     if (change.op != SC_CHANGE_NOOP)
-      changed++;
-    oom |= sc_scopes_note_change(e->store, &change, &changes) != 0;
+      r->changed++;
+    oom |= sc_scopes_note_change(e->store, &change, changes) != 0;
     sc_change_release(&change);
   }
-  if (oom)
-    all = true; /* a key may be missing: recompute everything rather than miss a scope */
-  sc_changes_finish(&changes);
-  e->npending = 0;
+  sc_changes_finish(changes);
+  e->pending.n = 0;
   e->pending_bytes = 0;
-  e->stats.events += nevents;
-  e->stats.applied += changed;
-  e->stats.noops += noops;
-  e->stats.unknown_deletes += unknown_deletes;
-  double apply_ms = ms_since(t0);
+  e->stats.events += r->events;
+  e->stats.applied += r->changed;
+  e->stats.noops += r->noops;
+  e->stats.unknown_deletes += r->unknown_deletes;
+  return oom;
+}
 
-  if (e->state != SC_ENGINE_RUNNING) {
-    /* Applied to the store (the batch's memory is free again), published once every
-     * input has delivered its initial state: the first publish computes every scope. */
-    if (nevents > 0 && e->state < SC_ENGINE_RUNNING)
-      sc_log(&e->log, SC_LOG_INFO,
-             "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; applied, published "
-             "once every input delivered its initial state (apply %.3f ms)",
-             nevents, changed, noops, unknown_deletes, apply_ms);
-    sc_changes_free(&changes);
-    return;
-  }
+static void log_batch_published(sc_engine_t *e, const batch_report_t *r,
+                                const sc_snapshot_meta_t *meta, const sc_scopes_stats_t *ss,
+                                size_t heads_written) {
+  sc_log(&e->log, SC_LOG_INFO,
+         "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; head %" PRIu64
+         ", %" PRIu64 " objects, %" PRIu64 " scopes: %" PRIu64 " affected, %" PRIu64
+         " recomputed, %" PRIu64 " patched, %" PRIu64 " unchanged, %" PRIu64 " added, %" PRIu64
+         " removed; %zu heads and %" PRIu64 " entries written, %" PRIu64
+         " entries deleted; %" PRIu64 " assignments built, %" PRIu64 " written, %" PRIu64
+         " deleted; apply %.3f ms, compute %.3f ms, publish %.3f ms",
+         r->events, r->changed, r->noops, r->unknown_deletes, meta->head_version,
+         meta->objects_total, meta->scopes, ss->affected, ss->recomputed, ss->patched,
+         ss->unchanged, ss->added, ss->removed, heads_written, ss->entries_written,
+         ss->entries_deleted, ss->endpoints_built, ss->endpoints_written, ss->endpoints_deleted,
+         r->apply_ms, r->compute_ms, r->publish_ms);
+}
 
-  if (changed == 0 && e->published_once && counters == e->counters_at_publish &&
-      !e->publish_failed) {
-    sc_log(&e->log, SC_LOG_INFO, "batch: %zu events, %zu no-op, %zu unknown deletes: nothing to publish",
-           nevents, noops, unknown_deletes);
-    sc_changes_free(&changes);
-    return;
-  }
-  uint64_t t_compute = uv_hrtime();
-  sc_scopes_stats_t ss;
-  int rc = update_scopes(e, &changes, all, &ss);
-  sc_changes_free(&changes);
-  if (rc != 0) {
-    sc_log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));
-    sc_scopes_resync(&e->scopes);
-    e->publish_failed = true;
-    if (e->opts.once)
-      e->fatal = true;
-    return;
-  }
-  double compute_ms = ms_since(t_compute);
+/* Writes the recomputed scopes to the snapshot in one commit and notifies the frontends;
+ * on failure the store keeps the batch and everything is rewritten at the next chance. */
+static void publish_scopes(sc_engine_t *e, uint64_t t0, uint64_t counters, batch_report_t *r,
+                           const sc_scopes_stats_t *ss) {
   uint64_t t1 = uv_hrtime();
   sc_snapshot_meta_t meta;
   fill_meta(e, &meta);
@@ -190,10 +178,10 @@ void sc__engine_flush(sc_engine_t *e) {
   scope_write_t sw = {&e->scopes, 0, 0};
   size_t map_before = sc_snapshot_writer_map_size(e->snapshot);
   uint64_t stale_before = sc_snapshot_writer_stale_readers(e->snapshot);
-  rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
+  int rc = sc_snapshot_publish(e->snapshot, &meta, write_scopes, &sw);
   log_snapshot_upkeep(e, map_before, stale_before);
   uint64_t commit_ns = realtime_ns(); /* right after the LMDB commit returned */
-  double publish_ms = ms_since(t1);
+  r->publish_ms = ms_since(t1);
   e->stats.batches++;
   sc__engine_http_batch(e, t0, rc == 0 ? commit_ns : 0); /* --http: duration, last commit */
   if (rc != 0) {
@@ -211,17 +199,58 @@ void sc__engine_flush(sc_engine_t *e) {
   e->published_once = true;
   e->publish_failed = false;
   e->counters_at_publish = counters;
-  sc_log(&e->log, SC_LOG_INFO,
-         "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; head %" PRIu64
-         ", %" PRIu64 " objects, %" PRIu64 " scopes: %" PRIu64 " affected, %" PRIu64
-         " recomputed, %" PRIu64 " patched, %" PRIu64 " unchanged, %" PRIu64 " added, %" PRIu64
-         " removed; %zu heads and %" PRIu64 " entries written, %" PRIu64
-         " entries deleted; %" PRIu64 " assignments built, %" PRIu64 " written, %" PRIu64
-         " deleted; apply %.3f ms, compute %.3f ms, publish %.3f ms",
-         nevents, changed, noops, unknown_deletes, meta.head_version, meta.objects_total,
-         meta.scopes, ss.affected, ss.recomputed, ss.patched, ss.unchanged, ss.added, ss.removed,
-         sw.written, ss.entries_written, ss.entries_deleted, ss.endpoints_built,
-         ss.endpoints_written, ss.endpoints_deleted, apply_ms, compute_ms, publish_ms);
+  log_batch_published(e, r, &meta, ss, sw.written);
+}
+
+void sc__engine_flush(sc_engine_t *e) {
+  uv_timer_stop(&e->quiet_timer);
+  uv_timer_stop(&e->max_timer);
+  uint64_t counters = e->stats.rejected + e->stats.skipped;
+  if (e->pending.n == 0 && e->published_once && counters == e->counters_at_publish &&
+      !e->publish_failed)
+    return;
+  uint64_t t0 = uv_hrtime();
+  batch_report_t r = {0};
+  sc_changes_t changes;
+  sc_changes_init(&changes);
+  bool all = !e->published_once || e->publish_failed;
+  if (apply_pending(e, &changes, &r))
+    all = true; /* a key may be missing: recompute everything rather than miss a scope */
+  r.apply_ms = ms_since(t0);
+
+  if (e->state != SC_ENGINE_RUNNING) {
+    /* Applied to the store (the batch's memory is free again), published once every
+     * input has delivered its initial state: the first publish computes every scope. */
+    if (r.events > 0 && e->state < SC_ENGINE_RUNNING)
+      sc_log(&e->log, SC_LOG_INFO,
+             "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; applied, published "
+             "once every input delivered its initial state (apply %.3f ms)",
+             r.events, r.changed, r.noops, r.unknown_deletes, r.apply_ms);
+    sc_changes_free(&changes);
+    return;
+  }
+
+  if (r.changed == 0 && e->published_once && counters == e->counters_at_publish &&
+      !e->publish_failed) {
+    sc_log(&e->log, SC_LOG_INFO, "batch: %zu events, %zu no-op, %zu unknown deletes: nothing to publish",
+           r.events, r.noops, r.unknown_deletes);
+    sc_changes_free(&changes);
+    return;
+  }
+  uint64_t t_compute = uv_hrtime();
+  sc_scopes_stats_t ss;
+  int rc = update_scopes(e, &changes, all, &ss);
+  sc_changes_free(&changes);
+  if (rc != 0) {
+    sc_log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));
+    sc_scopes_resync(&e->scopes);
+    e->publish_failed = true;
+    if (e->opts.once)
+      e->fatal = true;
+    return;
+  }
+  r.compute_ms = ms_since(t_compute);
+  publish_scopes(e, t0, counters, &r, &ss);
 }
 
 /* ---- batching ------------------------------------------------------------------------ */
@@ -239,28 +268,21 @@ static void batch_arm(sc_engine_t *e) {
 }
 
 void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
-  if (e->npending == e->cap_pending) {
-    size_t cap = e->cap_pending ? e->cap_pending * 2 : 64;
-    sc_pending_event_t *p = sc__realloc(e->pending, cap * sizeof(*p));
-    if (p == NULL) {
-      /* Apply what we have, then retry with an empty queue. */
-      sc__engine_flush(e);
-      if (e->cap_pending == 0) {
-        sc_log(&e->log, SC_LOG_ERROR, "out of memory: event for %s %s/%s dropped",
-               sc_kind_name(obj->kind), obj->namespace_.ptr, obj->name.ptr);
-        sc_obj_unref(obj);
-        return;
-      }
-    } else {
-      e->pending = p;
-      e->cap_pending = cap;
+  if (SC__ARRAY_RESERVE(&e->pending, 1) != 0) {
+    /* Apply what we have, then retry with an empty queue. */
+    sc__engine_flush(e);
+    if (e->pending.cap == 0) {
+      sc_log(&e->log, SC_LOG_ERROR, "out of memory: event for %s %s/%s dropped",
+             sc_kind_name(obj->kind), obj->namespace_.ptr, obj->name.ptr);
+      sc_obj_unref(obj);
+      return;
     }
   }
-  e->pending[e->npending++] = (sc_pending_event_t){type, obj};
+  e->pending.items[e->pending.n++] = (sc_pending_event_t){type, obj};
   e->pending_bytes += sc_obj_bytes(obj);
   /* Applying the batch here, inside the source's read callback, is the back-pressure: no
    * source is read while it runs, so a faster sender waits in its socket or pipe. */
-  if (e->npending >= e->opts.batch_max_events || e->pending_bytes >= e->opts.batch_max_bytes) {
+  if (e->pending.n >= e->opts.batch_max_events || e->pending_bytes >= e->opts.batch_max_bytes) {
     sc__engine_flush(e);
     return;
   }
@@ -339,7 +361,6 @@ void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
 /* ---- sources ------------------------------------------------------------------------- */
 
 void sc__engine_add_source(sc_engine_t *e, sc_source_t *s) {
-  s->engine = e;
   s->next = e->sources;
   e->sources = s;
   e->active_sources++;
@@ -426,6 +447,26 @@ void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
   maybe_finish_once(e);
 }
 
+/* The sink the sources deliver to (ingest/source.h): ctx is the engine. */
+static void sink_submit(void *ctx, sc_event_type_t type, sc_obj_t *obj) {
+  sc__engine_submit(ctx, type, obj);
+}
+static void sink_item(void *ctx, const sc_parse_item_t *item) { sc__engine_item(ctx, item); }
+static void sink_rejected(void *ctx) { ((sc_engine_t *)ctx)->stats.rejected++; }
+static void sink_add_source(void *ctx, sc_source_t *s) { sc__engine_add_source(ctx, s); }
+static void sink_source_done(void *ctx, sc_source_t *s, bool fatal) {
+  sc__engine_source_done(ctx, s, fatal);
+}
+static void sink_source_synced(void *ctx, sc_source_t *s) { sc__engine_source_synced(ctx, s); }
+static sc_parse_opts_t sink_parse_opts(void *ctx, const char *source) {
+  return sc__engine_parse_opts(ctx, source);
+}
+
+static const sc__sink_ops_t sink_ops = {
+    .submit = sink_submit, .item = sink_item, .rejected = sink_rejected,
+    .add_source = sink_add_source, .source_done = sink_source_done,
+    .source_synced = sink_source_synced, .parse_opts = sink_parse_opts};
+
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 /* SIGHUP: every source looks at its input again (config dirs are rescanned) and the
@@ -436,7 +477,7 @@ static void sighup_cb(uv_signal_t *h, int signum) {
   sc_log(&e->log, SC_LOG_INFO, "SIGHUP: rescanning the config directories%s",
          e->opts.mesh_config_file ? " and reading the mesh config again" : "");
   if (e->opts.mesh_config_file != NULL)
-    sc__meshfile_load(e, e->opts.mesh_config_file, false);
+    sc__meshfile_load(&e->sink, e->opts.mesh_config_file, false);
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     if (s->reload != NULL && !s->done)
       s->reload(s);
@@ -470,6 +511,13 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
                                     .max_object_bytes = opts->max_object_bytes,
                                     .max_depth = opts->max_depth,
                                     .ignore_mesh_configmap = opts->mesh_config_file != NULL};
+  e->sink = (sc__sink_t){loop, &e->log,
+                         (sc__ingest_opts_t){.max_object_bytes = opts->max_object_bytes,
+                                             .max_file_bytes = opts->max_file_bytes,
+                                             .reconnect_max_ms = opts->reconnect_max_ms,
+                                             .rescan_ms = opts->rescan_ms,
+                                             .once = opts->once},
+                         &sink_ops, e};
   if ((rc = sc_store_new(&e->store)) != 0) {
     snprintf(errbuf, errlen, "store: %s", sc_strerror(rc));
     goto fail_alloc;
@@ -527,6 +575,12 @@ static void start_notify(sc_engine_t *e) {
   sc_log(&e->log, SC_LOG_INFO, "notify: commit notifications on %s", path);
 }
 
+/* An input could not be set up (the source logged why): fatal. */
+static int input_failed(sc_engine_t *e, int rc) {
+  e->fatal = true;
+  return rc;
+}
+
 int sc_engine_start(sc_engine_t *e) {
   int rc;
   uv_signal_start(&e->sigint, signal_cb, SIGINT);
@@ -540,15 +594,15 @@ int sc_engine_start(sc_engine_t *e) {
   if ((rc = sc__engine_http_start(e)) != 0) /* --http */
     return rc;
   if (e->opts.mesh_config_file != NULL &&
-      (rc = sc__meshfile_load(e, e->opts.mesh_config_file, true)) != 0)
-    return rc;
+      (rc = sc__meshfile_load(&e->sink, e->opts.mesh_config_file, true)) != 0)
+    return input_failed(e, rc);
   /* A source that fails for good stops the engine: no more are created then. */
   for (size_t i = 0; i < e->opts.nconfig_dirs && e->state == SC_ENGINE_STARTING; i++)
-    if ((rc = sc__configdir_source_new(e, e->opts.config_dirs[i])) != 0)
-      return rc;
+    if ((rc = sc__configdir_source_new(&e->sink, e->opts.config_dirs[i])) != 0)
+      return input_failed(e, rc);
   for (size_t i = 0; i < e->opts.nwatch_sources && e->state == SC_ENGINE_STARTING; i++)
-    if ((rc = sc__watch_source_new(e, e->opts.watch_sources[i])) != 0)
-      return rc;
+    if ((rc = sc__watch_source_new(&e->sink, e->opts.watch_sources[i])) != 0)
+      return input_failed(e, rc);
   if (e->state != SC_ENGINE_STARTING)
     return 0;
   /* The first publish waits for every input's initial state, so that no proxy is ever
@@ -592,9 +646,9 @@ int sc_engine_exit_code(const sc_engine_t *e) {
 void sc_engine_del(sc_engine_t *e) {
   if (e == NULL)
     return;
-  for (size_t i = 0; i < e->npending; i++)
-    sc_obj_unref(e->pending[i].obj);
-  sc__free(e->pending);
+  for (size_t i = 0; i < e->pending.n; i++)
+    sc_obj_unref(e->pending.items[i].obj);
+  SC__ARRAY_FREE(&e->pending);
   sc_scopes_free(&e->scopes);
   sc__hashmap_free(&e->skip_warned);
   /* Sources free themselves in their close callbacks; unlink whatever is left. */

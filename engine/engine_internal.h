@@ -1,8 +1,10 @@
-/* Shared between the engine core and its input sources. */
+/* Shared by the engine's files (engine.c, engine_http.c). The input sources see none of it:
+ * they deliver through the sink of ingest/source.h, which engine.c implements. */
 #ifndef SC_ENGINE_INTERNAL_H
 #define SC_ENGINE_INTERNAL_H
 
-#include "ingest/framer.h"
+#include "ingest/source.h"
+#include "store/array.h"
 #include "store/hashmap.h"
 #include "obs/http.h"
 #include "obs/metrics.h"
@@ -17,19 +19,6 @@ typedef struct {
   sc_event_type_t type; /* ADDED, MODIFIED, DELETED */
   sc_obj_t *obj;        /* owned; for DELETED only its key matters */
 } sc_pending_event_t;
-
-typedef struct sc_source_s sc_source_t;
-
-/* Every input source embeds this; the engine keeps them in a list. */
-struct sc_source_s {
-  sc_source_t *next;
-  sc_engine_t *engine;
-  const char *name;  /* "watch tcp:127.0.0.1:9000", "config-dir /etc/x" */
-  bool synced;       /* delivered its initial state (sc__engine_source_synced) */
-  bool done;         /* finished reading (--once), or failed for good */
-  void (*close)(sc_source_t *s); /* closes handles; frees the source in the last close_cb */
-  void (*reload)(sc_source_t *s); /* SIGHUP: look at the input again (NULL: nothing to do) */
-};
 
 /* The engine's lifecycle; engine_set_state (engine.c) is the only place it changes. */
 typedef enum {
@@ -56,10 +45,10 @@ struct sc_engine_s {
   sc_store_t *store;
   sc_snapshot_writer_t *snapshot;
   sc_parse_opts_t parse_opts; /* source is set per call */
+  sc__sink_t sink; /* what the sources deliver to (ingest/source.h) */
   sc_source_t *sources;
   size_t active_sources;
-  sc_pending_event_t *pending;
-  size_t npending, cap_pending;
+  SC__ARRAY(sc_pending_event_t) pending; /* the open batch */
   size_t pending_bytes; /* what the pending events' objects hold (sc_obj_bytes) */
   uv_timer_t quiet_timer, max_timer;
   uv_timer_t sync_timer; /* --sync-timeout-ms: publish without the inputs still syncing */
@@ -104,16 +93,5 @@ void sc__engine_http_close(sc_engine_t *e);
 /* A batch went to the snapshot: t0 when it began (uv_hrtime), commit_ns its commit's wall
  * clock when it was published, 0 when the publish failed. */
 void sc__engine_http_batch(sc_engine_t *e, uint64_t t0, uint64_t commit_ns);
-
-/* Sources. */
-int sc__watch_source_new(sc_engine_t *e, const char *spec);
-int sc__configdir_source_new(sc_engine_t *e, const char *dir);
-/* Reads the --mesh-config file and submits it; initial: a failure is fatal (at start),
- * else it is logged and the mesh config in force stays (SIGHUP). */
-int sc__meshfile_load(sc_engine_t *e, const char *path, bool initial);
-
-/* Reads a whole file up to max bytes into a new buffer (free with sc__free). */
-int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
-                  size_t errlen);
 
 #endif

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/engine_internal.h"
+#include "ingest/source.h"
+#include "store/array.h"
 #include "store/mem.h"
 
 typedef struct {
@@ -36,11 +37,9 @@ typedef struct {
   uv_timer_t debounce;
   uv_timer_t rescan;
   int open_handles;
-  file_state_t *files;
-  size_t nfiles, cap_files;
-  /* Scratch for one file's parse. */
-  obj_key_t *scan_keys;
-  size_t nscan, cap_scan;
+  SC__ARRAY(file_state_t) files;
+  /* Scratch for one file's parse: the keys it holds. */
+  SC__ARRAY(obj_key_t) scan_keys;
   bool scan_incomplete; /* a document failed before its key was known */
   const file_state_t *loading; /* the file being parsed (its keys as last read) */
 } configdir_t;
@@ -69,15 +68,9 @@ static char *dup_str(const char *s) {
 }
 
 static int scan_key_add(configdir_t *cd, sc_kind_t kind, const char *ns, const char *name) {
-  if (cd->nscan == cd->cap_scan) {
-    size_t cap = cd->cap_scan ? cd->cap_scan * 2 : 16;
-    obj_key_t *p = sc__realloc(cd->scan_keys, cap * sizeof(*p));
-    if (p == NULL)
-      return SC_ENOMEM;
-    cd->scan_keys = p;
-    cd->cap_scan = cap;
-  }
-  obj_key_t *k = &cd->scan_keys[cd->nscan];
+  if (SC__ARRAY_RESERVE(&cd->scan_keys, 1) != 0)
+    return SC_ENOMEM;
+  obj_key_t *k = &cd->scan_keys.items[cd->scan_keys.n];
   k->kind = kind;
   k->ns = dup_str(ns);
   k->name = dup_str(name);
@@ -86,7 +79,7 @@ static int scan_key_add(configdir_t *cd, sc_kind_t kind, const char *ns, const c
     sc__free(k->name);
     return SC_ENOMEM;
   }
-  cd->nscan++;
+  cd->scan_keys.n++;
   return 0;
 }
 
@@ -120,43 +113,43 @@ static int item_cb(void *arg, const sc_parse_item_t *item) {
              scan_key_add(cd, item->key_kind, item->key_namespace.ptr, item->key_name.ptr) != 0)
       cd->scan_incomplete = true;
   }
-  sc__engine_item(cd->base.engine, item);
+  sc__sink_item(cd->base.sink, item);
   return 0;
 }
 
 static void submit_delete(configdir_t *cd, const obj_key_t *k) {
   sc_obj_t *obj = sc_obj_new_key(k->kind, sc_str(k->ns), sc_str(k->name));
   if (obj == NULL) {
-    sc_log(&cd->base.engine->log, SC_LOG_ERROR, "out of memory: delete of %s %s/%s lost",
+    sc_log(cd->base.sink->log, SC_LOG_ERROR, "out of memory: delete of %s %s/%s lost",
            sc_kind_name(k->kind), k->ns, k->name);
     return;
   }
-  sc__engine_submit(cd->base.engine, SC_EVENT_DELETED, obj);
+  sc__sink_submit(cd->base.sink, SC_EVENT_DELETED, obj);
 }
 
 static file_state_t *file_find(configdir_t *cd, const char *name) {
-  for (size_t i = 0; i < cd->nfiles; i++)
-    if (strcmp(cd->files[i].name, name) == 0)
-      return &cd->files[i];
+  for (size_t i = 0; i < cd->files.n; i++)
+    if (strcmp(cd->files.items[i].name, name) == 0)
+      return &cd->files.items[i];
   return NULL;
 }
 
 /* Reads and parses one file, then turns the difference to its last contents into events. */
 static void load_file(configdir_t *cd, file_state_t *fs) {
-  sc_engine_t *e = cd->base.engine;
+  const sc__sink_t *sink = cd->base.sink;
   char path[4096], err[512], source[4200];
   snprintf(path, sizeof(path), "%s/%s", cd->dir, fs->name);
   snprintf(source, sizeof(source), "file %s", path);
   char *buf;
   size_t len;
-  int rc = sc__read_file(path, e->opts.max_file_bytes, &buf, &len, err, sizeof(err));
+  int rc = sc__read_file(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_WARN, "%s (objects from it stay as they were)", err);
+    sc_log(sink->log, SC_LOG_WARN, "%s (objects from it stay as they were)", err);
     return;
   }
-  cd->nscan = 0;
+  cd->scan_keys.n = 0;
   cd->scan_incomplete = false;
-  sc_parse_opts_t po = sc__engine_parse_opts(e, source);
+  sc_parse_opts_t po = sc__sink_parse_opts(sink, source);
   const char *dot = strrchr(fs->name, '.');
   bool json = dot && strcmp(dot, ".json") == 0;
   cd->loading = fs;
@@ -165,27 +158,28 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
   sc__free(buf);
   if (rc != 0)
     cd->scan_incomplete = true;
-  obj_key_t *now = cd->scan_keys;
-  size_t nnow = cd->nscan;
+  obj_key_t *now = cd->scan_keys.items;
+  size_t nnow = cd->scan_keys.n;
   if (!cd->scan_incomplete) {
     for (size_t i = 0; i < fs->nkeys; i++)
       if (!key_in(now, nnow, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name))
         submit_delete(cd, &fs->keys[i]);
   } else if (fs->nkeys > 0) {
-    sc_log(&e->log, SC_LOG_WARN,
+    sc_log(sink->log, SC_LOG_WARN,
            "%s could not be read completely; objects missing from it are kept", path);
   }
   if (cd->scan_incomplete) {
     /* Keep every key we knew, plus the new ones, so a later fix can still delete. */
     for (size_t i = 0; i < fs->nkeys; i++) /* scan_key_add may move scan_keys */
-      if (!key_in(cd->scan_keys, cd->nscan, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name))
+      if (!key_in(cd->scan_keys.items, cd->scan_keys.n, fs->keys[i].kind, fs->keys[i].ns,
+                  fs->keys[i].name))
         scan_key_add(cd, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name);
   }
   keys_free(fs->keys, fs->nkeys);
-  fs->keys = cd->scan_keys;
-  fs->nkeys = cd->nscan;
-  cd->scan_keys = NULL;
-  cd->nscan = cd->cap_scan = 0;
+  fs->keys = cd->scan_keys.items;
+  fs->nkeys = cd->scan_keys.n;
+  cd->scan_keys.items = NULL; /* fs->keys owns them now */
+  cd->scan_keys.n = cd->scan_keys.cap = 0;
 }
 
 static bool stat_changed(const file_state_t *fs, const struct stat *st) {
@@ -196,18 +190,18 @@ static bool stat_changed(const file_state_t *fs, const struct stat *st) {
 
 /* Compares the directory with what we know and loads what changed. */
 static int scan(configdir_t *cd, bool initial) {
-  sc_engine_t *e = cd->base.engine;
+  const sc__sink_t *sink = cd->base.sink;
   /* Sorted names give a deterministic load order. */
   struct dirent **names = NULL;
   int n = scandir(cd->dir, &names, NULL, alphasort);
   if (n < 0) {
     /* Keep what we have: a directory that is briefly unreadable deletes nothing. */
-    sc_log(&e->log, initial ? SC_LOG_ERROR : SC_LOG_WARN, "cannot read directory %s: %s",
+    sc_log(sink->log, initial ? SC_LOG_ERROR : SC_LOG_WARN, "cannot read directory %s: %s",
            cd->dir, strerror(errno));
     return initial ? SC_EIO : 0;
   }
-  for (size_t i = 0; i < cd->nfiles; i++)
-    cd->files[i].seen = false;
+  for (size_t i = 0; i < cd->files.n; i++)
+    cd->files.items[i].seen = false;
   for (int i = 0; i < n; i++) {
     const char *name = names[i]->d_name;
     char path[4096];
@@ -217,20 +211,14 @@ static int scan(configdir_t *cd, bool initial) {
       continue;
     file_state_t *fs = file_find(cd, name);
     if (fs == NULL) {
-      if (cd->nfiles == cd->cap_files) {
-        size_t cap = cd->cap_files ? cd->cap_files * 2 : 16;
-        file_state_t *p = sc__realloc(cd->files, cap * sizeof(*p));
-        if (p == NULL)
-          continue;
-        cd->files = p;
-        cd->cap_files = cap;
-      }
-      fs = &cd->files[cd->nfiles];
+      if (SC__ARRAY_RESERVE(&cd->files, 1) != 0)
+        continue;
+      fs = &cd->files.items[cd->files.n];
       memset(fs, 0, sizeof(*fs));
       fs->name = dup_str(name);
       if (fs->name == NULL)
         continue;
-      cd->nfiles++;
+      cd->files.n++;
     } else if (!stat_changed(fs, &st)) {
       fs->seen = true;
       continue;
@@ -246,19 +234,19 @@ static int scan(configdir_t *cd, bool initial) {
     free(names[i]); /* allocated by scandir with malloc */
   free(names);
   /* Files that disappeared: their objects go. */
-  for (size_t i = 0; i < cd->nfiles;) {
-    file_state_t *fs = &cd->files[i];
+  for (size_t i = 0; i < cd->files.n;) {
+    file_state_t *fs = &cd->files.items[i];
     if (fs->seen) {
       i++;
       continue;
     }
-    sc_log(&e->log, SC_LOG_INFO, "%s/%s removed: deleting its %zu objects", cd->dir, fs->name,
+    sc_log(sink->log, SC_LOG_INFO, "%s/%s removed: deleting its %zu objects", cd->dir, fs->name,
            fs->nkeys);
     for (size_t k = 0; k < fs->nkeys; k++)
       submit_delete(cd, &fs->keys[k]);
     keys_free(fs->keys, fs->nkeys);
     sc__free(fs->name);
-    cd->files[i] = cd->files[--cd->nfiles];
+    cd->files.items[i] = cd->files.items[--cd->files.n];
   }
   return 0;
 }
@@ -280,12 +268,12 @@ static void handle_closed(uv_handle_t *h) {
   configdir_t *cd = h->data;
   if (--cd->open_handles > 0)
     return;
-  for (size_t i = 0; i < cd->nfiles; i++) {
-    keys_free(cd->files[i].keys, cd->files[i].nkeys);
-    sc__free(cd->files[i].name);
+  for (size_t i = 0; i < cd->files.n; i++) {
+    keys_free(cd->files.items[i].keys, cd->files.items[i].nkeys);
+    sc__free(cd->files.items[i].name);
   }
-  sc__free(cd->files);
-  keys_free(cd->scan_keys, cd->nscan);
+  SC__ARRAY_FREE(&cd->files);
+  keys_free(cd->scan_keys.items, cd->scan_keys.n);
   sc__free(cd->dir);
   sc__free(cd);
 }
@@ -299,7 +287,7 @@ static void configdir_close(sc_source_t *s) {
       uv_close(hs[i], handle_closed);
 }
 
-int sc__configdir_source_new(sc_engine_t *e, const char *dir) {
+int sc__configdir_source_new(const sc__sink_t *sink, const char *dir) {
   configdir_t *cd = sc__calloc(1, sizeof(*cd));
   if (cd == NULL)
     return SC_ENOMEM;
@@ -312,26 +300,26 @@ int sc__configdir_source_new(sc_engine_t *e, const char *dir) {
   cd->base.name = cd->source_name;
   cd->base.close = configdir_close;
   cd->base.reload = configdir_reload;
-  uv_fs_event_init(e->loop, &cd->watcher);
-  uv_timer_init(e->loop, &cd->debounce);
-  uv_timer_init(e->loop, &cd->rescan);
+  uv_fs_event_init(sink->loop, &cd->watcher);
+  uv_timer_init(sink->loop, &cd->debounce);
+  uv_timer_init(sink->loop, &cd->rescan);
   cd->watcher.data = cd->debounce.data = cd->rescan.data = cd;
   cd->open_handles = 3;
-  sc__engine_add_source(e, &cd->base);
+  sc__sink_add_source(sink, &cd->base);
   if (scan(cd, true) != 0) {
-    sc__engine_source_done(e, &cd->base, true);
+    sc__sink_source_done(&cd->base, true);
     return 0;
   }
-  if (e->opts.once) {
-    sc__engine_source_done(e, &cd->base, false);
+  if (sink->opts.once) {
+    sc__sink_source_done(&cd->base, false);
     return 0;
   }
-  sc__engine_source_synced(e, &cd->base); /* the first scan is its initial state */
+  sc__sink_source_synced(&cd->base); /* the first scan is its initial state */
   int rc = uv_fs_event_start(&cd->watcher, fs_event_cb, cd->dir, 0);
   if (rc != 0)
-    sc_log(&e->log, SC_LOG_WARN, "cannot watch %s (%s); rescanning every %llu ms", dir,
-           uv_strerror(rc), (unsigned long long)(e->opts.rescan_ms ? e->opts.rescan_ms : 1000));
-  uint64_t every = e->opts.rescan_ms ? e->opts.rescan_ms : (rc != 0 ? 1000 : 0);
+    sc_log(sink->log, SC_LOG_WARN, "cannot watch %s (%s); rescanning every %llu ms", dir,
+           uv_strerror(rc), (unsigned long long)(sink->opts.rescan_ms ? sink->opts.rescan_ms : 1000));
+  uint64_t every = sink->opts.rescan_ms ? sink->opts.rescan_ms : (rc != 0 ? 1000 : 0);
   if (every > 0)
     uv_timer_start(&cd->rescan, rescan_cb, every, every);
   return 0;

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/engine_internal.h"
+#include "ingest/source.h"
 #include "store/mem.h"
 
 int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
@@ -72,20 +72,19 @@ int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *e
   return 0;
 }
 
-int sc__meshfile_load(sc_engine_t *e, const char *path, bool initial) {
+int sc__meshfile_load(const sc__sink_t *sink, const char *path, bool initial) {
   char err[512];
   char *buf;
   size_t len;
-  int rc = sc__read_file(path, e->opts.max_file_bytes, &buf, &len, err, sizeof(err));
+  int rc = sc__read_file(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_ERROR, "--mesh-config: %s%s", err,
+    sc_log(sink->log, SC_LOG_ERROR, "--mesh-config: %s%s", err,
            initial ? "" : " (the mesh config in force stays)");
-    e->fatal |= initial;
     return rc;
   }
   char source[600];
   snprintf(source, sizeof(source), "mesh-config %s", path);
-  sc_parse_opts_t po = sc__engine_parse_opts(e, source);
+  sc_parse_opts_t po = sc__sink_parse_opts(sink, source);
   sc_obj_t *obj = NULL;
   sc_diag_t diag;
   rc = sc_parse_mesh_config(buf, len, &po, &obj, &diag);
@@ -93,13 +92,12 @@ int sc__meshfile_load(sc_engine_t *e, const char *path, bool initial) {
   if (rc != 0) {
     char line[1200];
     sc_diag_format(&diag, line, sizeof(line));
-    sc_log(&e->log, SC_LOG_ERROR, "invalid mesh config: %s%s", line,
+    sc_log(sink->log, SC_LOG_ERROR, "invalid mesh config: %s%s", line,
            initial ? "" : " (the mesh config in force stays)");
-    e->fatal |= initial;
     if (!initial)
-      e->stats.rejected++;
+      sc__sink_rejected(sink);
     return rc;
   }
-  sc__engine_submit(e, SC_EVENT_ADDED, obj);
+  sc__sink_submit(sink, SC_EVENT_ADDED, obj);
   return 0;
 }

@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/engine_internal.h"
+#include "ingest/framer.h"
+#include "ingest/source.h"
 #include "store/mem.h"
 
 typedef enum { WATCH_STDIN, WATCH_FILE, WATCH_UNIX, WATCH_TCP } watch_kind_t;
@@ -72,34 +73,34 @@ static void handle_closed(uv_handle_t *h) {
 
 static int item_cb(void *arg, const sc_parse_item_t *item) {
   watch_t *w = arg;
-  sc__engine_item(w->base.engine, item);
+  sc__sink_item(w->base.sink, item);
   if (item->event == SC_EVENT_BOOKMARK && item->initial_events_end)
-    sc__engine_source_synced(w->base.engine, &w->base);
+    sc__sink_source_synced(&w->base);
   return 0;
 }
 
 static int frame_cb(void *arg, const sc_frame_t *fr) {
   watch_t *w = arg;
-  sc_engine_t *e = w->base.engine;
+  const sc__sink_t *sink = w->base.sink;
   if (fr->is_error) {
-    e->stats.rejected++;
-    sc_log(&e->log, SC_LOG_WARN, "rejected %s:%" PRIu64 " (byte %" PRIu64 "): %s", w->name,
+    sc__sink_rejected(sink);
+    sc_log(sink->log, SC_LOG_WARN, "rejected %s:%" PRIu64 " (byte %" PRIu64 "): %s", w->name,
            fr->line, fr->offset, fr->reason);
     return 0;
   }
-  sc_parse_opts_t po = sc__engine_parse_opts(e, w->name);
+  sc_parse_opts_t po = sc__sink_parse_opts(sink, w->name);
   po.base_line = fr->line;
   po.base_offset = fr->offset;
   int rc = sc_parse_watch_event(fr->data, fr->len, &po, item_cb, w);
   if (rc == SC_ENOMEM)
-    sc_log(&e->log, SC_LOG_ERROR, "%s: out of memory parsing the event at line %" PRIu64, w->name,
+    sc_log(sink->log, SC_LOG_ERROR, "%s: out of memory parsing the event at line %" PRIu64, w->name,
            fr->line);
   return 0;
 }
 
 static void feed(watch_t *w, const char *data, size_t n) {
   if (sc_framer_push(&w->framer, data, n, frame_cb, w) == SC_ENOMEM)
-    sc_log(&w->base.engine->log, SC_LOG_ERROR, "%s: out of memory framing events", w->name);
+    sc_log(w->base.sink->log, SC_LOG_ERROR, "%s: out of memory framing events", w->name);
 }
 
 static void end_of_input(watch_t *w) {
@@ -116,7 +117,7 @@ static void schedule_reconnect(watch_t *w) {
   if (w->closing)
     return;
   uint64_t delay = w->backoff_ms;
-  uint64_t cap = w->base.engine->opts.reconnect_max_ms;
+  uint64_t cap = w->base.sink->opts.reconnect_max_ms;
   w->backoff_ms = w->backoff_ms * 2 > cap ? cap : w->backoff_ms * 2;
   uv_timer_start(&w->timer, reconnect_timer_cb, delay, 0);
 }
@@ -139,19 +140,19 @@ static void close_stream(watch_t *w) {
 
 /* The stream ended or failed: --once finishes the source, otherwise we reconnect. */
 static void stream_lost(watch_t *w, int status) {
-  sc_engine_t *e = w->base.engine;
+  const sc__sink_t *sink = w->base.sink;
   end_of_input(w);
-  sc__engine_source_synced(e, &w->base); /* the end of a stream is its initial state too */
+  sc__sink_source_synced(&w->base); /* the end of a stream is its initial state too */
   if (status != UV_EOF)
-    sc_log(&e->log, SC_LOG_WARN, "%s: read failed: %s", w->name, uv_strerror(status));
-  if (e->opts.once || w->kind == WATCH_STDIN) {
+    sc_log(sink->log, SC_LOG_WARN, "%s: read failed: %s", w->name, uv_strerror(status));
+  if (sink->opts.once || w->kind == WATCH_STDIN) {
     if (w->stream_active && !uv_is_closing((uv_handle_t *)&w->stream)) {
       uv_read_stop((uv_stream_t *)&w->stream);
     }
-    sc__engine_source_done(e, &w->base, false);
+    sc__sink_source_done(&w->base, false);
     return;
   }
-  sc_log(&e->log, SC_LOG_INFO, "%s: connection closed; reconnecting", w->name);
+  sc_log(sink->log, SC_LOG_INFO, "%s: connection closed; reconnecting", w->name);
   sc_framer_reset(&w->framer);
   close_stream(w);
 }
@@ -172,30 +173,30 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 
 static void connected_cb(uv_connect_t *req, int status) {
   watch_t *w = req->data;
-  sc_engine_t *e = w->base.engine;
+  const sc__sink_t *sink = w->base.sink;
   if (w->closing)
     return;
   if (status != 0) {
-    if (e->opts.once) {
-      sc_log(&e->log, SC_LOG_ERROR, "%s: cannot connect: %s", w->name, uv_strerror(status));
-      sc__engine_source_done(e, &w->base, true);
+    if (sink->opts.once) {
+      sc_log(sink->log, SC_LOG_ERROR, "%s: cannot connect: %s", w->name, uv_strerror(status));
+      sc__sink_source_done(&w->base, true);
       close_stream(w);
       return;
     }
-    sc_log(&e->log, SC_LOG_WARN, "%s: cannot connect: %s; retrying in %" PRIu64 " ms", w->name,
+    sc_log(sink->log, SC_LOG_WARN, "%s: cannot connect: %s; retrying in %" PRIu64 " ms", w->name,
            uv_strerror(status), w->backoff_ms);
     close_stream(w);
     return;
   }
   w->connects++;
   w->backoff_ms = WATCH_BACKOFF_MIN_MS;
-  sc_log(&e->log, SC_LOG_INFO, "%s: connected", w->name);
+  sc_log(sink->log, SC_LOG_INFO, "%s: connected", w->name);
   uv_read_start((uv_stream_t *)&w->stream, alloc_cb, read_cb);
 }
 
 static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   watch_t *w = req->data;
-  sc_engine_t *e = w->base.engine;
+  const sc__sink_t *sink = w->base.sink;
   w->open_handles--; /* the request counted as one */
   if (w->closing) {
     uv_freeaddrinfo(res);
@@ -204,15 +205,15 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   }
   if (status != 0) {
     uv_freeaddrinfo(res);
-    sc_log(&e->log, e->opts.once ? SC_LOG_ERROR : SC_LOG_WARN, "%s: cannot resolve %s: %s",
+    sc_log(sink->log, sink->opts.once ? SC_LOG_ERROR : SC_LOG_WARN, "%s: cannot resolve %s: %s",
            w->name, w->path, uv_strerror(status));
-    if (e->opts.once)
-      sc__engine_source_done(e, &w->base, true);
+    if (sink->opts.once)
+      sc__sink_source_done(&w->base, true);
     else
       schedule_reconnect(w);
     return;
   }
-  uv_tcp_init(e->loop, &w->stream.tcp);
+  uv_tcp_init(sink->loop, &w->stream.tcp);
   w->stream.tcp.data = w;
   w->stream_active = true;
   w->open_handles++;
@@ -223,12 +224,12 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 }
 
 static void start_connect(watch_t *w) {
-  sc_engine_t *e = w->base.engine;
+  const sc__sink_t *sink = w->base.sink;
   if (w->closing || w->stream_active)
     return;
   w->connect_req.data = w;
   if (w->kind == WATCH_UNIX) {
-    uv_pipe_init(e->loop, &w->stream.pipe, 0);
+    uv_pipe_init(sink->loop, &w->stream.pipe, 0);
     w->stream.pipe.data = w;
     w->stream_active = true;
     w->open_handles++;
@@ -238,7 +239,7 @@ static void start_connect(watch_t *w) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
   w->gai_req.data = w;
   w->open_handles++;
-  int rc = uv_getaddrinfo(e->loop, &w->gai_req, resolved_cb, w->path, w->port, &hints);
+  int rc = uv_getaddrinfo(sink->loop, &w->gai_req, resolved_cb, w->path, w->port, &hints);
   if (rc != 0)
     resolved_cb(&w->gai_req, rc, NULL);
 }
@@ -254,7 +255,7 @@ static void follow_timer_cb(uv_timer_t *t) { file_read(t->data); }
  * read from its start as a new stream of events. While PATH is missing or cannot be
  * opened, the old file is followed. Returns whether it switched. */
 static bool file_reopen_if_replaced(watch_t *w) {
-  sc_engine_t *e = w->base.engine;
+  const sc__sink_t *sink = w->base.sink;
   struct stat now, cur;
   if (stat(w->path, &now) != 0 || fstat(w->fd, &cur) != 0 ||
       (now.st_ino == cur.st_ino && now.st_dev == cur.st_dev))
@@ -263,7 +264,7 @@ static bool file_reopen_if_replaced(watch_t *w) {
   int fd = uv_fs_open(NULL, &req, w->path, O_RDONLY | O_CLOEXEC, 0, NULL);
   uv_fs_req_cleanup(&req);
   if (fd < 0) {
-    sc_log(&e->log, SC_LOG_WARN, "%s: %s was replaced but cannot be opened: %s; following the old file",
+    sc_log(sink->log, SC_LOG_WARN, "%s: %s was replaced but cannot be opened: %s; following the old file",
            w->name, w->path, uv_strerror(fd));
     return false;
   }
@@ -273,14 +274,14 @@ static bool file_reopen_if_replaced(watch_t *w) {
   w->fd = fd;
   w->file_offset = 0;
   sc_framer_reset(&w->framer);
-  sc_log(&e->log, SC_LOG_INFO, "%s: %s was replaced (a new file): reading it from the start",
+  sc_log(sink->log, SC_LOG_INFO, "%s: %s was replaced (a new file): reading it from the start",
          w->name, w->path);
   return true;
 }
 
 static void file_read_cb(uv_fs_t *req) {
   watch_t *w = req->data;
-  sc_engine_t *e = w->base.engine;
+  const sc__sink_t *sink = w->base.sink;
   ssize_t n = req->result;
   uv_fs_req_cleanup(req);
   w->read_pending = false;
@@ -292,30 +293,30 @@ static void file_read_cb(uv_fs_t *req) {
     w->file_offset += n;
     feed(w, w->buf, (size_t)n);
     if (w->sync_offset >= 0 && w->file_offset >= w->sync_offset)
-      sc__engine_source_synced(e, &w->base);
+      sc__sink_source_synced(&w->base);
     file_read(w);
     return;
   }
   if (n < 0) {
-    sc_log(&e->log, SC_LOG_ERROR, "%s: read failed: %s", w->name, uv_strerror((int)n));
+    sc_log(sink->log, SC_LOG_ERROR, "%s: read failed: %s", w->name, uv_strerror((int)n));
     end_of_input(w);
-    sc__engine_source_done(e, &w->base, e->opts.once);
+    sc__sink_source_done(&w->base, sink->opts.once);
     return;
   }
   /* End of file. */
-  if (e->opts.once || w->kind == WATCH_STDIN) {
+  if (sink->opts.once || w->kind == WATCH_STDIN) {
     end_of_input(w);
-    sc__engine_source_done(e, &w->base, false);
+    sc__sink_source_done(&w->base, false);
     return;
   }
-  sc__engine_source_synced(e, &w->base);
+  sc__sink_source_synced(&w->base);
   if (w->kind == WATCH_FILE && file_reopen_if_replaced(w)) {
     file_read(w);
     return;
   }
   struct stat st;
   if (fstat(w->fd, &st) == 0 && st.st_size < w->file_offset) {
-    sc_log(&e->log, SC_LOG_INFO, "%s: file was truncated; reading it from the start", w->name);
+    sc_log(sink->log, SC_LOG_INFO, "%s: file was truncated; reading it from the start", w->name);
     w->file_offset = 0;
     sc_framer_reset(&w->framer);
     file_read(w);
@@ -332,7 +333,7 @@ static void file_read(watch_t *w) {
   w->read_pending = true;
   /* stdin as a file is read sequentially (-1): it may be a pipe-like special file. */
   int64_t off = w->kind == WATCH_STDIN ? -1 : w->file_offset;
-  int rc = uv_fs_read(w->base.engine->loop, &w->read_req, w->fd, &b, 1, off, file_read_cb);
+  int rc = uv_fs_read(w->base.sink->loop, &w->read_req, w->fd, &b, 1, off, file_read_cb);
   if (rc != 0) {
     w->read_req.result = rc;
     file_read_cb(&w->read_req);
@@ -403,17 +404,16 @@ static int parse_spec(watch_t *w, const char *spec, char *err, size_t errlen) {
   return 0;
 }
 
-int sc__watch_source_new(sc_engine_t *e, const char *spec) {
+int sc__watch_source_new(const sc__sink_t *sink, const char *spec) {
   watch_t *w = sc__calloc(1, sizeof(*w));
   if (w == NULL)
     return SC_ENOMEM;
   char err[700];
   int rc = parse_spec(w, spec, err, sizeof(err));
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_ERROR, "%s", err);
+    sc_log(sink->log, SC_LOG_ERROR, "%s", err);
     sc__free(w->path);
     sc__free(w);
-    e->fatal = true;
     return rc;
   }
   snprintf(w->name, sizeof(w->name), "watch %s", spec);
@@ -422,27 +422,27 @@ int sc__watch_source_new(sc_engine_t *e, const char *spec) {
   w->fd = -1;
   w->sync_offset = -1; /* streams: a BOOKMARK ending the initial events, or their end */
   w->backoff_ms = WATCH_BACKOFF_MIN_MS;
-  sc_framer_init(&w->framer, e->opts.max_object_bytes);
-  uv_timer_init(e->loop, &w->timer);
+  sc_framer_init(&w->framer, sink->opts.max_object_bytes);
+  uv_timer_init(sink->loop, &w->timer);
   w->timer.data = w;
   w->open_handles = 1;
-  sc__engine_add_source(e, &w->base);
+  sc__sink_add_source(sink, &w->base);
 
   switch (w->kind) {
   case WATCH_STDIN: {
     uv_handle_type t = uv_guess_handle(0);
     if (t == UV_NAMED_PIPE || t == UV_TCP) {
-      uv_pipe_init(e->loop, &w->stream.pipe, 0);
+      uv_pipe_init(sink->loop, &w->stream.pipe, 0);
       uv_pipe_open(&w->stream.pipe, 0);
     } else if (t == UV_TTY) {
-      uv_tty_init(e->loop, &w->stream.tty, 0, 1);
+      uv_tty_init(sink->loop, &w->stream.tty, 0, 1);
     } else {
       w->stream_is_file = true;
       w->fd = 0;
       struct stat st;
       w->sync_offset = fstat(0, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
       if (w->sync_offset == 0)
-        sc__engine_source_synced(e, &w->base);
+        sc__sink_source_synced(&w->base);
       file_read(w);
       return 0;
     }
@@ -457,8 +457,8 @@ int sc__watch_source_new(sc_engine_t *e, const char *spec) {
     int fd = uv_fs_open(NULL, &req, w->path, O_RDONLY | O_CLOEXEC, 0, NULL);
     uv_fs_req_cleanup(&req);
     if (fd < 0) {
-      sc_log(&e->log, SC_LOG_ERROR, "%s: cannot open %s: %s", w->name, w->path, uv_strerror(fd));
-      sc__engine_source_done(e, &w->base, true);
+      sc_log(sink->log, SC_LOG_ERROR, "%s: cannot open %s: %s", w->name, w->path, uv_strerror(fd));
+      sc__sink_source_done(&w->base, true);
       return 0;
     }
     w->fd = fd;
@@ -466,7 +466,7 @@ int sc__watch_source_new(sc_engine_t *e, const char *spec) {
     struct stat st;
     w->sync_offset = fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
     if (w->sync_offset == 0)
-      sc__engine_source_synced(e, &w->base);
+      sc__sink_source_synced(&w->base);
     file_read(w);
     return 0;
   }
