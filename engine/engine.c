@@ -134,7 +134,7 @@ void sc__engine_flush(sc_engine_t *e) {
     }
     if (change.op != SC_CHANGE_NOOP)
       changed++;
-    oom |= sc_scopes_note_change(e->store, &change, &changes) != 0;
+    oom |= sc_changes_note(e->store, &change, &changes) != 0;
     sc_change_release(&change);
   }
   if (oom)
@@ -183,10 +183,10 @@ void sc__engine_flush(sc_engine_t *e) {
   uint64_t t1 = uv_hrtime();
   sc_snapshot_meta_t meta;
   fill_meta(e, &meta);
-  meta.scopes = e->scopes.states.n;
+  meta.scopes = sc_scopes_count(&e->scopes);
   meta.resources = sc_scopes_resource_count(&e->scopes);
   meta.endpoints = sc_scopes_endpoint_count(&e->scopes);
-  meta.history_versions = e->scopes.history.keep;
+  meta.history_versions = sc_scopes_history(&e->scopes);
   scope_write_t sw = {&e->scopes, 0, 0};
   size_t map_before = sc_snapshot_writer_map_size(e->snapshot);
   uint64_t stale_before = sc_snapshot_writer_stale_readers(e->snapshot);
@@ -489,7 +489,7 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   e->open_handles = 6;
   sc_scopes_init(&e->scopes);
   sc__hashmap_init(&e->skip_warned);
-  e->scopes.history.keep = opts->history_versions;
+  sc_scopes_set_history(&e->scopes, opts->history_versions);
   *out = e;
   return 0;
 fail_store:

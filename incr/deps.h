@@ -51,7 +51,7 @@ uint64_t sc_dep_object(sc_kind_t kind, sc_str_t ns, sc_str_t name);
 /* A growable set of keys; sorted and deduplicated by sc_keys_finish. */
 typedef struct {
   uint64_t *keys;
-  uint32_t n, cap;
+  size_t n, cap;
 } sc_keys_t;
 
 int sc_keys_add(sc_keys_t *k, uint64_t key);
