@@ -55,7 +55,7 @@ void sc_scopes_free(sc_scopes_t *ss) {
   sc_index_free(&ss->index);
   sc__strmap_free(&ss->by_id, NULL);
   for (size_t i = 0; i < ss->nselectors; i++)
-    sc_record_free(&ss->selectors[i]);
+    sc_selector_free(&ss->selectors[i]);
   sc__free(ss->selectors);
   if (ss->base != NULL)
     state_free(ss->base);
@@ -394,7 +394,7 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
   return rc;
 }
 
-static const sc_record_t *find_selector(const sc_record_t *r, size_t n, const char *key) {
+static const sc_selector_t *find_selector(const sc_selector_t *r, size_t n, const char *key) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -423,7 +423,7 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_a
   }
   ss->sel_write.n = 0;
   for (size_t i = 0; i < plan->nselectors; i++) {
-    const sc_record_t *old = find_selector(ss->selectors, ss->nselectors, plan->selectors[i].key);
+    const sc_selector_t *old = find_selector(ss->selectors, ss->nselectors, plan->selectors[i].key);
     if (old != NULL && old->hash == plan->selectors[i].hash && !write_all)
       continue;
     stats->selectors_written++;
@@ -432,7 +432,7 @@ static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_a
       return SC_ENOMEM;
   }
   for (size_t i = 0; i < ss->nselectors; i++)
-    sc_record_free(&ss->selectors[i]);
+    sc_selector_free(&ss->selectors[i]);
   sc__free(ss->selectors);
   ss->selectors = plan->selectors;
   ss->nselectors = plan->nselectors;
@@ -962,7 +962,7 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     (*deleted)++;
   }
   for (uint32_t i = 0; i < ss->sel_write.n && rc == 0; i++) {
-    const sc_record_t *r = ss->sel_write.items[i];
+    const sc_selector_t *r = ss->sel_write.items[i];
     rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
   }
   for (uint32_t i = 0; i < ss->sel_deleted.n && rc == 0 && !ss->resync; i++) {
