@@ -1,4 +1,11 @@
-/* Incremental scopes: the published scope records, the dependency index that says which
+/* publish/: incremental publication into the snapshot. Owns rendering scopes into records
+ * (render.c), the per-scope states, the batch update and staging (scopes.c), resource
+ * reference counts (refs.c), endpoint assignments (endpoints.c), history (history.c) and
+ * commit notifications (notify.c); each an object with its own init/free, which
+ * sc_scopes_t composes. May call store/, model/, incr/, scope/, xds/, wire/, snapshot/
+ * and obs/; the engine calls its functions and reads none of its fields.
+ *
+ * Incremental scopes: the published scope records, the dependency index that says which
  * scopes read which index keys, and the update that recomputes only what a batch can
  * affect (design.md "Incremental computation").
  *

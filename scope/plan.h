@@ -1,14 +1,4 @@
-/* scope/: what one scope contains and which scopes exist.
- *
- * Owns the SidecarScope computation (scope.c: for a namespace and a Sidecar, the
- * listeners, imported services and VirtualServices, DestinationRules, recording every
- * dependency key it looks up, incr/deps.h), the plan (plan.c: every scope the config
- * defines and the per-namespace selector records that map a proxy to one of them) and
- * the JSON helpers of the records (json.c). May call store/, model/ and incr/ (the key
- * vocabulary); not xds/ (whose builders take a computed scope): rendering a scope into
- * snapshot records with its Envoy resources is publish/render.c.
- *
- * Every scope the config defines (semantics 4.1) and the selector data that maps a proxy
+/* Every scope the config defines (semantics 4.1) and the selector data that maps a proxy
  * (namespace + labels) to one of them (4.3), rendered as the JSON records the snapshot
  * stores (snapshot/FORMAT.md, table "selectors").
  *
