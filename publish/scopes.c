@@ -17,6 +17,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   sc__strmap_init(&ss->by_id);
   sc_index_init(&ss->index);
   sc_refs_init(&ss->refs);
+  sc_selectors_init(&ss->selectors);
   sc_cds_cache_init(&ss->clusters);
   sc_endpoints_init(&ss->eds);
   ss->changelog_keep = 1024;
@@ -54,9 +55,7 @@ void sc_scopes_free(sc_scopes_t *ss) {
     state_free(ss->deleted.items[i]);
   sc_index_free(&ss->index);
   sc__strmap_free(&ss->by_id, NULL);
-  for (size_t i = 0; i < ss->nselectors; i++)
-    sc_selector_free(&ss->selectors[i]);
-  sc__free(ss->selectors);
+  sc_selectors_free(&ss->selectors);
   if (ss->base != NULL)
     state_free(ss->base);
   sc_endpoints_free(&ss->eds);
@@ -66,11 +65,8 @@ void sc_scopes_free(sc_scopes_t *ss) {
   sc_world_free(ss->world);
   if (ss->have_plan)
     sc_scope_plan_free(&ss->plan);
-  free_strs(&ss->sel_deleted);
   sc__vec_free(&ss->deleted);
-  sc__vec_free(&ss->sel_deleted);
   sc__vec_free(&ss->write);
-  sc__vec_free(&ss->sel_write);
   sc__vec_free(&ss->states);
 }
 
@@ -394,53 +390,6 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
   return rc;
 }
 
-static const sc_selector_t *find_selector(const sc_selector_t *r, size_t n, const char *key) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(r[mid].key, key);
-    if (c == 0)
-      return &r[mid];
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return NULL;
-}
-
-/* Takes the plan's selector records; stages the ones that changed. */
-static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_all,
-                            sc_scopes_stats_t *stats) {
-  for (size_t i = 0; i < ss->nselectors; i++) {
-    if (find_selector(plan->selectors, plan->nselectors, ss->selectors[i].key) == NULL) {
-      char *k = sc__strdup(ss->selectors[i].key);
-      if (k == NULL || sc__vec_push(&ss->sel_deleted, k) != 0) {
-        sc__free(k);
-        return SC_ENOMEM;
-      }
-    }
-  }
-  ss->sel_write.n = 0;
-  for (size_t i = 0; i < plan->nselectors; i++) {
-    const sc_selector_t *old = find_selector(ss->selectors, ss->nselectors, plan->selectors[i].key);
-    if (old != NULL && old->hash == plan->selectors[i].hash && !write_all)
-      continue;
-    stats->selectors_written++;
-    /* Points into plan->selectors, which becomes ss->selectors below. */
-    if (sc__vec_push(&ss->sel_write, &plan->selectors[i]) != 0)
-      return SC_ENOMEM;
-  }
-  for (size_t i = 0; i < ss->nselectors; i++)
-    sc_selector_free(&ss->selectors[i]);
-  sc__free(ss->selectors);
-  ss->selectors = plan->selectors;
-  ss->nselectors = plan->nselectors;
-  plan->selectors = NULL;
-  plan->nselectors = 0;
-  return 0;
-}
-
 /* Drops the states the plan no longer has; their records are deleted at the write. */
 static int drop_unseen(sc_scopes_t *ss, bool write_all, sc_scopes_stats_t *stats) {
   for (uint32_t i = 0; i < ss->states.n;) {
@@ -605,7 +554,7 @@ static int update_plan(sc_scopes_t *ss, const sc_store_t *store, bool replan, bo
   int rc = sc_scope_plan(ss->world, &plan);
   if (rc != 0)
     return rc;
-  rc = update_selectors(ss, &plan, write_all, stats);
+  rc = sc_selectors_take(&ss->selectors, &plan, write_all, &stats->selectors_written);
   if (ss->have_plan)
     sc_scope_plan_free(&ss->plan);
   ss->plan = plan;
@@ -897,7 +846,7 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
     }
     yajl_gen_map_close(g);
     gen_str(g, "selectors");
-    yajl_gen_bool(g, ss->sel_write.n > 0 || ss->sel_deleted.n > 0);
+    yajl_gen_bool(g, sc_selectors_staged(&ss->selectors));
     gen_str(g, "resourcesAdded");
     yajl_gen_integer(g, (long long)sc_refs_added(&ss->refs));
     gen_str(g, "resourcesRemoved");
@@ -961,14 +910,8 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     rc = delete_state(ss, txn, ss->deleted.items[i]);
     (*deleted)++;
   }
-  for (uint32_t i = 0; i < ss->sel_write.n && rc == 0; i++) {
-    const sc_selector_t *r = ss->sel_write.items[i];
-    rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
-  }
-  for (uint32_t i = 0; i < ss->sel_deleted.n && rc == 0 && !ss->resync; i++) {
-    const char *k = ss->sel_deleted.items[i];
-    rc = sc_snapshot_txn_del(txn, SC_TABLE_SELECTORS, k, strlen(k));
-  }
+  if (rc == 0)
+    rc = sc_selectors_write(&ss->selectors, txn, ss->resync);
   if (rc == 0 && !ss->resync)
     rc = sc_history_expire(&ss->history, txn, named_now, &ss->refs);
   if (rc == 0)
@@ -1017,8 +960,7 @@ void sc_scopes_commit(sc_scopes_t *ss) {
   for (uint32_t i = 0; i < ss->deleted.n; i++)
     state_free(ss->deleted.items[i]);
   ss->deleted.n = 0;
-  ss->sel_write.n = 0;
-  free_strs(&ss->sel_deleted);
+  sc_selectors_commit(&ss->selectors);
   ss->resync = false;
 }
 

@@ -31,6 +31,7 @@
 #include "incr/changes.h"
 #include "incr/index.h"
 #include "publish/refs.h"
+#include "publish/selectors.h"
 #include "publish/endpoints.h"
 #include "publish/history.h"
 #include "store/hashmap.h"
@@ -71,13 +72,10 @@ typedef struct {
   sc_strmap_t by_id;    /* scope id -> sc_scope_state_t * */
   sc_index_t index;     /* dependency key -> sc_scope_state_t * registered on it */
   sc_vec_t states;      /* every sc_scope_state_t *, for iteration */
-  sc_selector_t *selectors;
-  size_t nselectors;
+  sc_selectors_t selectors; /* the selector records as published (selectors.h) */
   /* Staged by the last update. */
   sc_vec_t write;          /* sc_scope_state_t * with something staged */
   sc_vec_t deleted;        /* sc_scope_state_t * of removed scopes (owned) */
-  sc_vec_t sel_deleted;    /* char * selector keys to delete (owned) */
-  sc_vec_t sel_write;      /* sc_selector_t * (into selectors) to write */
   bool resync;             /* the snapshot may not match: rewrite everything */
   bool keep_entry_json;    /* tests: keep entries' JSON after they are written */
   /* Kept across batches: the world (its parts rebuilt when their inputs changed) and the

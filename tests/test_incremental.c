@@ -503,12 +503,12 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
       }
     }
   }
-  if (rc == 0 && full.nselectors != ss->nselectors) {
-    fail_msg("%zu selector records from scratch, %zu incrementally", full.nselectors, ss->nselectors);
+  if (rc == 0 && full.nselectors != ss->selectors.n) {
+    fail_msg("%zu selector records from scratch, %zu incrementally", full.nselectors, ss->selectors.n);
     rc = -1;
   }
   for (size_t i = 0; i < full.nselectors && rc == 0; i++)
-    if (strcmp(full.selectors[i].json, ss->selectors[i].json) != 0) {
+    if (strcmp(full.selectors[i].json, ss->selectors.items[i].json) != 0) {
       fail_msg("selectors of %s differ", full.selectors[i].key);
       rc = -1;
     }
