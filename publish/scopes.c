@@ -18,6 +18,7 @@ void sc_scopes_init(sc_scopes_t *ss) {
   sc_index_init(&ss->index);
   sc_refs_init(&ss->refs);
   sc_selectors_init(&ss->selectors);
+  sc_basis_init(&ss->basis);
   sc_cds_cache_init(&ss->clusters);
   sc_endpoints_init(&ss->eds);
   ss->changelog_keep = 1024;
@@ -62,9 +63,7 @@ void sc_scopes_free(sc_scopes_t *ss) {
   sc_history_free(&ss->history);
   sc_cds_cache_free(&ss->clusters);
   sc_refs_free(&ss->refs);
-  sc_world_free(ss->world);
-  if (ss->have_plan)
-    sc_scope_plan_free(&ss->plan);
+  sc_basis_free(&ss->basis);
   sc__vec_free(&ss->deleted);
   sc__vec_free(&ss->write);
   sc__vec_free(&ss->states);
@@ -518,51 +517,6 @@ static int update_base(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t 
   return rc;
 }
 
-/* Brings the world up to date with the store: only the stale parts are rebuilt. */
-static int update_world(sc_scopes_t *ss, const sc_store_t *store) {
-  int rc = ss->world == NULL ? sc_world_new(store, &ss->world) : 0;
-  if (rc == 0)
-    rc = sc_world_update(ss->world, ss->world_stale);
-  ss->world_stale = rc == 0 ? 0 : SC_WORLD_ALL;
-  return rc;
-}
-
-/* The plan, recomputed when the batch can change it; the selector records it brings are
- * compared with the published ones. */
-/* A kept plan's Sidecars, after Sidecars changed in place: the current objects. */
-static void refresh_sidecars(sc_scopes_t *ss, const sc_store_t *store) {
-  for (size_t i = 0; i < ss->plan.nscopes; i++) {
-    sc_scope_desc_t *d = &ss->plan.scopes[i];
-    if (d->kind == SC_SCOPE_ROOT_DERIVED) {
-      d->sidecar = ss->world->root_sidecar;
-    } else if (d->kind == SC_SCOPE_RESOURCE) { /* the id is "ns/name" */
-      const char *slash = strchr(d->id, '/');
-      sc_str_t ns = {d->id, (uint32_t)(slash - d->id)}, name = sc_str(slash + 1);
-      d->sidecar = sc_store_get(store, SC_KIND_SIDECAR, ns, name);
-    }
-  }
-}
-
-static int update_plan(sc_scopes_t *ss, const sc_store_t *store, bool replan, bool sidecars,
-                       bool write_all, sc_scopes_stats_t *stats) {
-  if (ss->have_plan && !replan) {
-    if (sidecars)
-      refresh_sidecars(ss, store);
-    return 0;
-  }
-  sc_scope_plan_t plan;
-  int rc = sc_scope_plan(ss->world, &plan);
-  if (rc != 0)
-    return rc;
-  rc = sc_selectors_take(&ss->selectors, &plan, write_all, &stats->selectors_written);
-  if (ss->have_plan)
-    sc_scope_plan_free(&ss->plan);
-  ss->plan = plan;
-  ss->have_plan = true;
-  stats->replanned = true;
-  return rc;
-}
-
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -598,7 +552,7 @@ static int expand_hosts(const sc_world_t *w, const sc_changes_t *c, sc_vec_t *ho
 /* The assignments named for the first time, and those of namespaces whose endpoints changed. */
 static int update_endpoints(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                             bool all, sc_scopes_stats_t *stats) {
-  int rc = sc_endpoints_update(&ss->eds, store, ss->world, changes ? &changes->endpoint_ns : NULL, all);
+  int rc = sc_endpoints_update(&ss->eds, store, sc_basis_world(&ss->basis), changes ? &changes->endpoint_ns : NULL, all);
   stats->endpoints_built = ss->eds.built;
   stats->endpoints_written = ss->eds.put.n;
   stats->endpoints_deleted = ss->eds.del.n;
@@ -610,42 +564,34 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
   memset(stats, 0, sizeof(*stats));
   ss->head_next = head_next;
   all |= changes == NULL;
-  ss->world_stale |= all ? SC_WORLD_ALL : changes->world_parts;
-  for (uint32_t i = 0; !all && ss->world != NULL && i < changes->objects.n; i++) {
-    const sc_obj_t *o = changes->objects.items[i];
-    int rc = o->kind == SC_KIND_DESTINATION_RULE
-                 ? sc_world_note_rule(ss->world, o->namespace_)
-                 : sc_world_note_object(ss->world, o->kind, o->namespace_, o->name);
-    if (rc != 0) {
-      ss->world_stale = SC_WORLD_ALL; /* a change went unnoted: rebuild everything */
-      return rc;
-    }
-  }
+  int rc = sc_basis_note(&ss->basis, changes, all);
+  if (rc != 0)
+    return rc;
   if (!sc_scopes_needs_update(ss, changes, all)) {
     /* No scope can change; assignments of the scopes' EDS clusters may. */
-    if (ss->world == NULL || changes->endpoint_ns.n == 0)
+    if (sc_basis_world(&ss->basis) == NULL || changes->endpoint_ns.n == 0)
       return 0;
     return update_endpoints(ss, store, changes, false, stats);
   }
   stats->updated = true;
   bool write_all = ss->resync;
   double t0 = now_ms();
-  bool sidecars = all || (ss->world_stale & (1u << SC_WORLD_PART_SIDECARS)) != 0;
-  int rc = update_world(ss, store);
+  bool sidecars = all || sc_basis_sidecars_stale(&ss->basis);
+  rc = sc_basis_update_world(&ss->basis, store);
   double t1 = now_ms();
   if (rc == 0)
-    rc = update_plan(ss, store, all || write_all || changes->plan_dirty, sidecars, write_all, stats);
+    rc = sc_basis_update_plan(&ss->basis, store, all || write_all || changes->plan_dirty, sidecars,
+                              &ss->selectors, write_all, &stats->selectors_written,
+                              &stats->replanned);
   double t2 = now_ms();
   stats->world_ms = t1 - t0;
   stats->plan_ms = t2 - t1;
   if (rc != 0) {
-    if (ss->have_plan) /* recomputed next time */
-      sc_scope_plan_free(&ss->plan);
-    ss->have_plan = false;
+    sc_basis_drop_plan(&ss->basis); /* recomputed next time */
     return rc;
   }
-  const sc_world_t *w = ss->world;
-  const sc_scope_plan_t plan = ss->plan;
+  const sc_world_t *w = sc_basis_world(&ss->basis);
+  const sc_scope_plan_t plan = *sc_basis_plan(&ss->basis);
   sc_cds_cache_reset(&ss->clusters); /* records and rules may have moved since the last */
   for (uint32_t i = 0; i < ss->states.n; i++) {
     sc_scope_state_t *st = ss->states.items[i];

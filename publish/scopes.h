@@ -30,6 +30,7 @@
 
 #include "incr/changes.h"
 #include "incr/index.h"
+#include "publish/basis.h"
 #include "publish/refs.h"
 #include "publish/selectors.h"
 #include "publish/endpoints.h"
@@ -78,12 +79,7 @@ typedef struct {
   sc_vec_t deleted;        /* sc_scope_state_t * of removed scopes (owned) */
   bool resync;             /* the snapshot may not match: rewrite everything */
   bool keep_entry_json;    /* tests: keep entries' JSON after they are written */
-  /* Kept across batches: the world (its parts rebuilt when their inputs changed) and the
-   * plan (recomputed when the batch can change which scopes exist). */
-  sc_world_t *world;
-  unsigned world_stale;    /* parts whose inputs changed since the last world update */
-  sc_scope_plan_t plan;
-  bool have_plan;
+  sc_basis_t basis;        /* the world and the plan, kept across batches (basis.h) */
   sc_scope_state_t *base;  /* the entries scopes importing everything share */
   sc_refs_t refs;          /* the resources the records name, counted (refs.h) */
   sc_cds_cache_t clusters; /* clusters built during the current update */
