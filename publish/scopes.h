@@ -1,13 +1,14 @@
 /* publish/: incremental publication into the snapshot. Owns rendering scopes into records
- * (render.c), the per-scope states, the batch update and staging (scopes.c), resource
- * reference counts (refs.c), endpoint assignments (endpoints.c), history (history.c) and
+ * (render.c), the per-scope states, the batch update and staging (scopes.c), the world
+ * and plan kept across batches (basis.c), resource reference counts (refs.c), selector
+ * records (selectors.c), endpoint assignments (endpoints.c), history (history.c) and
  * commit notifications (notify.c); each an object with its own init/free, which
  * sc_scopes_t composes. May call store/, model/, incr/, scope/, xds/, wire/, snapshot/
  * and obs/; the engine calls its functions and reads none of its fields.
  *
- * Incremental scopes: the published scope records, the dependency index that says which
- * scopes read which index keys, and the update that recomputes only what a batch can
- * affect (design.md "Incremental computation").
+ * Incremental scopes: the published scope records, each registered in the dependency
+ * index (incr/index.h) on the keys its computation read, and the update that recomputes
+ * only what a batch can affect (docs/incremental.md).
  *
  * A scope is stored as a head (listeners, VirtualServices, policy, static clusters) and
  * one entry per hostname (service record, importing listeners, DestinationRules, the
