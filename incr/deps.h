@@ -10,7 +10,7 @@
  * appearing) exact. A changed object emits the keys of its old and new versions; the
  * scopes to recompute are those registered on any emitted key. So every key a computation
  * records must be emitted by every change that could alter the lookup's answer. Keys are
- * XXH3-64 of a tag and strings (design.md "Incremental computation", semantics 8.4/8.6).
+ * XXH3-64 of a tag and strings (docs/incremental.md).
  *
  * Where each kind is recorded (R) and emitted (E); E is incr/changes.c throughout (emit,
  * emit_service, emit_visibility, emit_destination_rule, note_flips):
