@@ -44,7 +44,7 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
   sc_obj_unref(item->obj);
   if (rc != 0)
     return rc;
-  sc_scopes_note_change(a->store, &ch, a->changes);
+  sc_changes_note(a->store, &ch, a->changes);
   sc_change_release(&ch);
   return 0;
 }
@@ -80,7 +80,7 @@ static int publish(sc_store_t *store, sc_scopes_t *ss, sc_snapshot_writer_t *wr,
   int rc = sc_scopes_update(ss, store, changes, all, sc_snapshot_writer_head(wr) + 1, st);
   if (rc == 0) {
     sc_snapshot_meta_t m = {0};
-    m.scopes = ss->states.n;
+    m.scopes = (unsigned)sc_scopes_count(ss);
     rc = sc_snapshot_publish(wr, &m, write_cb, ss);
     sc_scopes_commit(ss);
   }
@@ -234,7 +234,7 @@ int main(int argc, char **argv) {
     free(buf);
     sc_scopes_t ss;
     sc_scopes_init(&ss);
-    ss.history.keep = history;
+    sc_scopes_set_history(&ss, history);
     sc_scopes_stats_t st;
     double t0 = now_ms();
     if (publish(store, &ss, wr, NULL, true, &st) != 0)
@@ -243,7 +243,7 @@ int main(int argc, char **argv) {
     printf("%s{\"mesh\":\"%s\",\"services\":%u,\"namespaces\":%u,\"sidecars\":%u,\"scopes\":%u,"
            "\"initial_full_publish_ms\":%.1f,\"snapshot_bytes\":%" PRIu64 ",\"kinds\":[",
            first_mesh ? "" : ",", sizes[m].name, o->services, o->namespaces, o->sidecars,
-           ss.states.n, initial, dir_bytes(dir));
+           (unsigned)sc_scopes_count(&ss), initial, dir_bytes(dir));
     first_mesh = 0;
     fflush(stdout);
     int first_kind = 1;

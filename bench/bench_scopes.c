@@ -13,7 +13,7 @@
 #include "store/hashmap.h"
 #include "meshgen.h"
 #include "xds/eds.h"
-#include "scope/scopeset.h"
+#include "publish/render.h"
 
 static double now_s(void) {
   struct timespec ts;

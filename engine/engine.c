@@ -134,7 +134,7 @@ static bool apply_pending(sc_engine_t *e, sc_changes_t *changes, batch_report_t 
     }
     if (change.op != SC_CHANGE_NOOP)
       r->changed++;
-    oom |= sc_scopes_note_change(e->store, &change, changes) != 0;
+    oom |= sc_changes_note(e->store, &change, changes) != 0;
     sc_change_release(&change);
   }
   sc_changes_finish(changes);
@@ -171,10 +171,10 @@ static void publish_scopes(sc_engine_t *e, uint64_t t0, uint64_t counters, batch
   uint64_t t1 = uv_hrtime();
   sc_snapshot_meta_t meta;
   fill_meta(e, &meta);
-  meta.scopes = e->scopes.states.n;
+  meta.scopes = sc_scopes_count(&e->scopes);
   meta.resources = sc_scopes_resource_count(&e->scopes);
   meta.endpoints = sc_scopes_endpoint_count(&e->scopes);
-  meta.history_versions = e->scopes.history.keep;
+  meta.history_versions = sc_scopes_history(&e->scopes);
   scope_write_t sw = {&e->scopes, 0, 0};
   size_t map_before = sc_snapshot_writer_map_size(e->snapshot);
   uint64_t stale_before = sc_snapshot_writer_stale_readers(e->snapshot);
@@ -537,7 +537,7 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   e->open_handles = 6;
   sc_scopes_init(&e->scopes);
   sc__hashmap_init(&e->skip_warned);
-  e->scopes.history.keep = opts->history_versions;
+  sc_scopes_set_history(&e->scopes, opts->history_versions);
   *out = e;
   return 0;
 fail_store:

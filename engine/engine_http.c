@@ -21,7 +21,7 @@ void sc_engine_status(const sc_engine_t *e, sc_engine_status_t *out) {
   out->batches = e->stats.batches;
   out->publish_failures = e->stats.publish_failures;
   out->pending_events = e->pending.n;
-  out->scopes = e->scopes.states.n;
+  out->scopes = sc_scopes_count(&e->scopes);
   out->resources = sc_scopes_resource_count(&e->scopes);
   out->endpoints = sc_scopes_endpoint_count(&e->scopes);
   for (int k = 0; k < SC_KIND__COUNT; k++)

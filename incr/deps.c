@@ -2,6 +2,7 @@
 #include <xxhash.h>
 
 #include "incr/deps.h"
+#include "store/array.h"
 #include "store/mem.h"
 #include "scopecast/error.h"
 
@@ -36,14 +37,8 @@ uint64_t sc_dep_object(sc_kind_t kind, sc_str_t ns, sc_str_t name) {
 }
 
 int sc_keys_add(sc_keys_t *k, uint64_t key) {
-  if (k->n == k->cap) {
-    uint32_t cap = k->cap ? k->cap * 2 : 32;
-    uint64_t *p = sc__realloc(k->keys, cap * sizeof(*p));
-    if (p == NULL)
-      return SC_ENOMEM;
-    k->keys = p;
-    k->cap = cap;
-  }
+  if (k->n == k->cap && sc__array_reserve((void **)&k->keys, &k->cap, k->n, 1, sizeof(*k->keys)) != 0)
+    return SC_ENOMEM;
   k->keys[k->n++] = key;
   return 0;
 }
@@ -57,8 +52,8 @@ void sc_keys_finish(sc_keys_t *k) {
   if (k->n < 2)
     return;
   qsort(k->keys, k->n, sizeof(uint64_t), cmp_u64);
-  uint32_t out = 1;
-  for (uint32_t i = 1; i < k->n; i++)
+  size_t out = 1;
+  for (size_t i = 1; i < k->n; i++)
     if (k->keys[i] != k->keys[out - 1])
       k->keys[out++] = k->keys[i];
   k->n = out;

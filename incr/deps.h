@@ -1,11 +1,41 @@
-/* Dependency index keys (design.md "Incremental computation", semantics 8.4/8.6).
+/* incr/: the dependency index, the one place of the contract behind incremental updates
+ * (docs/incremental.md). Owns the key vocabulary and recording (deps.c), what a change
+ * emits (changes.c) and the index key -> registered scopes (index.c, scopes as opaque
+ * pointers). May call store/ and model/ only: scope/ and xds/ record keys through it, and
+ * publish/ files its scope states in the index and marks them from a batch's keys.
  *
- * A scope computation records, through its lookups, the keys under which any object that
- * could change its result would be found: exact config keys, and query keys such as
- * "services of namespace X" that make negative dependencies (something new appearing)
- * exact. A changed object emits the keys of its old and new versions; the scopes to
- * recompute are those registered on any emitted key. Keys are XXH3-64 of a tag and
- * strings. */
+ * THE CONTRACT. A scope computation records, through its lookups, the keys under which
+ * any object that could change its result would be found: exact config keys, and query
+ * keys such as "services of namespace X" that make negative dependencies (something new
+ * appearing) exact. A changed object emits the keys of its old and new versions; the
+ * scopes to recompute are those registered on any emitted key. So every key a computation
+ * records must be emitted by every change that could alter the lookup's answer. Keys are
+ * XXH3-64 of a tag and strings (docs/incremental.md).
+ *
+ * Where each kind is recorded (R) and emitted (E); E is incr/changes.c throughout (emit,
+ * emit_service, emit_visibility, emit_destination_rule, note_flips):
+ *   MESH                      R scope/scope.c (every scope)            E MeshConfig
+ *   OBJECT (Sidecar)          R scope/scope.c (its Sidecar)            E Sidecar
+ *   SVC_EXACT, SVC_HOST       R scope/scope.c (imports, services, aliases, VS destinations),
+ *                               xds/rds.c (route destinations), publish/render.c (foreign
+ *                               VS hosts, specific hostnames)         E Service, ServiceEntry
+ *                                                                      (ExternalName: target)
+ *   SVC_{NS,ANY}_{VIS,PUBLIC} R scope/scope.c (wildcard imports), publish/render.c
+ *                                                                    E Service, ServiceEntry
+ *   VS_{NS,ANY}_{VIS,PUBLIC}  R scope/scope.c (imports)               E VirtualService
+ *   DR_{LOCAL,EXP,ROOT}_{HOST,WILD}
+ *                             R scope/scope.c (dr_keys, dr_wild_keys), publish/render.c
+ *                               (DR_LOCAL_WILD of base-sharing scopes) E DestinationRule
+ *   SVC_NS_ANY, DR_LOCAL_ANY, DR_NAMED
+ *                             R publish/render.c (specific_keys)      E Service, ServiceEntry;
+ *                                                                      DestinationRule
+ *   SVC_PRESENCE(_ANY)        R publish/render.c (add_vs_host_keys)   E note_flips: a Service
+ *                                                                      or ServiceEntry added,
+ *                                                                      deleted, re-hosted or
+ *                                                                      re-exported
+ * A scope sharing another's content takes the target's keys (publish/scopes.c). Adding a
+ * kind or a recording site means adding its emission here and to the differential tests'
+ * generator (tests/test_incremental.c). */
 #ifndef SC_DEPS_H
 #define SC_DEPS_H
 
@@ -51,7 +81,7 @@ uint64_t sc_dep_object(sc_kind_t kind, sc_str_t ns, sc_str_t name);
 /* A growable set of keys; sorted and deduplicated by sc_keys_finish. */
 typedef struct {
   uint64_t *keys;
-  uint32_t n, cap;
+  size_t n, cap;
 } sc_keys_t;
 
 int sc_keys_add(sc_keys_t *k, uint64_t key);

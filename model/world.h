@@ -1,4 +1,7 @@
-/* The world: indexes over the store that every scope computation reads — Istio's
+/* model/: the indexes over the store that everything downstream reads (world.c, Istio's
+ * PushContext) and the hostname rules (host.c). May call store/ only.
+ *
+ * The world: indexes over the store that every scope computation reads — Istio's
  * PushContext. Services from both registries as one record type (semantics 1.3), the
  * service index by host and namespace with exportTo lists (3.1.3), VirtualServices by
  * visibility (3.2), consolidated DestinationRules (3.3, 6.1), Sidecars in precedence

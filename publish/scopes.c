@@ -9,71 +9,16 @@
 #include "wire/registry.h"
 #include "publish/scopes.h"
 
-static const sc_str_t none = {"", 0};
-
-/* ---- a batch's changes ------------------------------------------------------------------ */
-
-void sc_changes_init(sc_changes_t *c) {
-  memset(c, 0, sizeof(*c));
-  sc__strmap_init(&c->host_set);
-  sc__strmap_init(&c->endpoint_ns);
-  sc__strmap_init(&c->flip_set);
-}
-
-void sc_changes_finish(sc_changes_t *c) {
-  sc_keys_finish(&c->full);
-  sc_keys_finish(&c->patch);
-}
-
-void sc_changes_free(sc_changes_t *c) {
-  sc_keys_free(&c->full);
-  sc_keys_free(&c->patch);
-  for (uint32_t i = 0; i < c->hosts.n; i++)
-    sc__free(c->hosts.items[i]);
-  sc__vec_free(&c->hosts);
-  for (uint32_t i = 0; i < c->objects.n; i++)
-    sc_obj_unref(c->objects.items[i]);
-  sc__vec_free(&c->objects);
-  sc__strmap_free(&c->host_set, NULL);
-  for (uint32_t i = 0; i < c->endpoint_ns_names.n; i++)
-    sc__free(c->endpoint_ns_names.items[i]);
-  sc__vec_free(&c->endpoint_ns_names);
-  sc__strmap_free(&c->endpoint_ns, NULL);
-  for (uint32_t i = 0; i < c->flip_hosts.n; i++)
-    sc__free(c->flip_hosts.items[i]);
-  sc__vec_free(&c->flip_hosts);
-  sc__strmap_free(&c->flip_set, NULL);
-}
-
-/* Adds s to a set of strings: the map holds owned copies, the vector owns them. */
-static int add_to_set(sc_strmap_t *set, sc_vec_t *owned, sc_str_t s) {
-  if (sc__strmap_get(set, s) != NULL)
-    return 0;
-  sc_str_t *copy = sc__malloc(sizeof(*copy) + s.len + 1);
-  if (copy == NULL)
-    return SC_ENOMEM;
-  char *text = (char *)(copy + 1);
-  memcpy(text, s.ptr, s.len);
-  text[s.len] = '\0';
-  *copy = (sc_str_t){text, s.len};
-  if (sc__vec_push(owned, copy) != 0) {
-    sc__free(copy);
-    return SC_ENOMEM;
-  }
-  return sc__strmap_put(set, *copy, copy);
-}
-
-static int add_host(sc_changes_t *c, sc_str_t host) {
-  return add_to_set(&c->host_set, &c->hosts, host);
-}
 
 /* ---- scope states ------------------------------------------------------------------------ */
 
 void sc_scopes_init(sc_scopes_t *ss) {
   memset(ss, 0, sizeof(*ss));
   sc__strmap_init(&ss->by_id);
-  sc__hashmap_init(&ss->by_key);
-  sc__hashmap_init(&ss->res_refs);
+  sc_index_init(&ss->index);
+  sc_refs_init(&ss->refs);
+  sc_selectors_init(&ss->selectors);
+  sc_basis_init(&ss->basis);
   sc_cds_cache_init(&ss->clusters);
   sc_endpoints_init(&ss->eds);
   ss->changelog_keep = 1024;
@@ -92,8 +37,6 @@ static void free_strs(sc_vec_t *v) {
   v->n = 0;
 }
 
-static void res_drop_all(sc_scopes_t *ss);
-
 static void state_free(sc_scope_state_t *st) {
   sc_record_free(&st->rec);
   sc__strmap_free(&st->entries, free_entry);
@@ -111,400 +54,31 @@ void sc_scopes_free(sc_scopes_t *ss) {
     state_free(ss->states.items[i]);
   for (uint32_t i = 0; i < ss->deleted.n; i++)
     state_free(ss->deleted.items[i]);
-  for (size_t i = 0; i < ss->by_key.cap; i++) {
-    sc_vec_t *v = ss->by_key.values[i];
-    if (v != NULL) {
-      sc__vec_free(v);
-      sc__free(v);
-    }
-  }
-  sc__hashmap_free(&ss->by_key);
+  sc_index_free(&ss->index);
   sc__strmap_free(&ss->by_id, NULL);
-  for (size_t i = 0; i < ss->nselectors; i++)
-    sc_record_free(&ss->selectors[i]);
-  sc__free(ss->selectors);
+  sc_selectors_free(&ss->selectors);
   if (ss->base != NULL)
     state_free(ss->base);
-  res_drop_all(ss);
   sc_endpoints_free(&ss->eds);
   sc_history_free(&ss->history);
   sc_cds_cache_free(&ss->clusters);
-  sc__hashmap_free(&ss->res_refs);
-  sc__vec_free(&ss->res_put);
-  sc__vec_free(&ss->res_del);
-  sc_world_free(ss->world);
-  if (ss->have_plan)
-    sc_scope_plan_free(&ss->plan);
-  free_strs(&ss->sel_deleted);
+  sc_refs_free(&ss->refs);
+  sc_basis_free(&ss->basis);
   sc__vec_free(&ss->deleted);
-  sc__vec_free(&ss->sel_deleted);
   sc__vec_free(&ss->write);
-  sc__vec_free(&ss->sel_write);
   sc__vec_free(&ss->states);
 }
 
 /* ---- the dependency index ------------------------------------------------------------------ */
 
-static int index_add_key(sc_scopes_t *ss, sc_scope_state_t *st, uint64_t k) {
-  sc_vec_t *v = sc__hashmap_get(&ss->by_key, k);
-  if (v == NULL) {
-    v = sc__calloc(1, sizeof(*v));
-    if (v == NULL || sc__hashmap_put(&ss->by_key, k, v) != 0) {
-      sc__free(v);
-      return SC_ENOMEM;
-    }
-  }
-  return sc__vec_push(v, st);
-}
+static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) { return sc_index_add(&ss->index, st, &st->keys); }
 
-static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) {
-  for (uint32_t i = 0; i < st->keys.n; i++)
-    if (index_add_key(ss, st, st->keys.keys[i]) != 0)
-      return SC_ENOMEM;
-  return 0;
-}
-
-static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) {
-  for (uint32_t i = 0; i < st->keys.n; i++) {
-    uint64_t k = st->keys.keys[i];
-    sc_vec_t *v = sc__hashmap_get(&ss->by_key, k);
-    for (uint32_t j = 0; v && j < v->n; j++) {
-      if (v->items[j] == st) {
-        v->items[j] = v->items[--v->n];
-        break;
-      }
-    }
-    if (v != NULL && v->n == 0) {
-      sc__hashmap_remove(&ss->by_key, k);
-      sc__vec_free(v);
-      sc__free(v);
-    }
-  }
-}
-
-/* Whether key is among the first n keys of k (sorted). */
-static bool has_key(const sc_keys_t *k, uint32_t n, uint64_t key) {
-  uint32_t lo = 0, hi = n;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (k->keys[mid] == key)
-      return true;
-    if (k->keys[mid] < key)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return false;
-}
-
-/* Adds a patch's keys the scope did not have yet (a patch may look up new hostnames). */
-static int index_merge(sc_scopes_t *ss, sc_scope_state_t *st, const sc_keys_t *keys) {
-  uint32_t before = st->keys.n;
-  for (uint32_t i = 0; i < keys->n; i++) {
-    if (has_key(&st->keys, before, keys->keys[i])) /* the sorted part */
-      continue;
-    if (sc_keys_add(&st->keys, keys->keys[i]) != 0 || index_add_key(ss, st, keys->keys[i]) != 0)
-      return SC_ENOMEM;
-  }
-  if (st->keys.n != before)
-    sc_keys_finish(&st->keys);
-  return 0;
-}
-
-/* ---- emitted keys ------------------------------------------------------------------------- */
-
-/* Keys by visibility: "*" is public, "." the own namespace, a name that namespace; a set
- * with "~" and not "*" hides (semantics 3.1.4, 11 Q4). ns_kind/any_kind take (ns, N) and
- * (N); the public kinds take (ns) and nothing. */
-static int emit_visibility(sc_keys_t *out, const sc_strlist_t *e, sc_str_t ns, bool tilde_hides,
-                           sc_dep_kind_t ns_vis, sc_dep_kind_t ns_pub, sc_dep_kind_t any_vis,
-                           sc_dep_kind_t any_pub) {
-  if (sc_strlist_hasz(e, "*"))
-    return sc_keys_add(out, sc_dep_key(ns_pub, ns, none)) ||
-           sc_keys_add(out, sc_dep_key(any_pub, none, none));
-  if (tilde_hides && sc_strlist_hasz(e, "~"))
-    return 0;
-  for (uint32_t i = 0; i < e->n; i++) {
-    sc_str_t v = sc_str_eqz(e->items[i], ".") ? ns : e->items[i];
-    if (sc_keys_add(out, sc_dep_key(ns_vis, ns, v)) || sc_keys_add(out, sc_dep_key(any_vis, v, none)))
-      return SC_ENOMEM;
-  }
-  return 0;
-}
-
-static int emit_service(const sc_obj_t *o, const sc_mesh_config_t *mesh, const sc_strlist_t *hosts,
-                        const sc_strlist_t *export_to, sc_keys_t *out) {
-  int rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_NS_ANY, o->namespace_, none));
-  for (uint32_t i = 0; i < hosts->n && rc == 0; i++) {
-    rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_EXACT, o->namespace_, hosts->items[i]));
-    if (rc == 0)
-      rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_HOST, hosts->items[i], none));
-  }
-  const sc_strlist_t *e = export_to->n ? export_to : &mesh->default_service_export_to;
-  return rc ? rc
-            : emit_visibility(out, e, o->namespace_, true, SC_DEP_SVC_NS_VIS, SC_DEP_SVC_NS_PUBLIC,
-                              SC_DEP_SVC_ANY_VIS, SC_DEP_SVC_ANY_PUBLIC);
-}
-
-/* The keys of the DestinationRule indexes the rule is filed in (semantics 3.3). */
-static int emit_destination_rule(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
-  sc_dr_placement_t p;
-  sc_dr_placement(o, mesh, &p);
-  sc_str_t ns = o->namespace_, host = o->u.destination_rule.host;
-  bool wild = host.len > 0 && host.ptr[0] == '*';
-  int rc = 0;
-  if (p.local)
-    rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_LOCAL_WILD, ns, none)
-                               : sc_dep_key(SC_DEP_DR_LOCAL_HOST, ns, host));
-  if (rc == 0 && p.exported)
-    rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_EXP_WILD, ns, none)
-                               : sc_dep_key(SC_DEP_DR_EXP_HOST, ns, host));
-  if (rc == 0 && p.root_local)
-    rc = sc_keys_add(out, wild ? sc_dep_key(SC_DEP_DR_ROOT_WILD, none, none)
-                               : sc_dep_key(SC_DEP_DR_ROOT_HOST, host, none));
-  if (rc == 0 && p.local)
-    rc = sc_keys_add(out, sc_dep_key(SC_DEP_DR_LOCAL_ANY, ns, none));
-  for (uint32_t i = 0; p.exported && !sc_strlist_hasz(p.export_to, "*") && i < p.export_to->n && rc == 0; i++) {
-    sc_str_t v = p.export_to->items[i];
-    if (!sc_str_eqz(v, ".") && !sc_str_eqz(v, "~"))
-      rc = sc_keys_add(out, sc_dep_key(SC_DEP_DR_NAMED, v, none));
-  }
-  return rc;
-}
-
-/* The hostnames an object's effect on scopes is limited to: a Service or ServiceEntry
- * changes only the entries of its hostnames, a DestinationRule for an exact host only
- * that host's. NULL list: not limited (ExternalName services change the aliases of
- * other hostnames, wildcard rules cover many; VirtualServices, Sidecars and the mesh
- * config shape whole scopes). */
-static const sc_strlist_t *hosts_of(const sc_obj_t *o, sc_strlist_t *one) {
-  switch (o->kind) {
-  case SC_KIND_SERVICE:
-    if (o->u.service.external_name.len > 0)
-      return NULL;
-    *one = (sc_strlist_t){1, (sc_str_t *)&o->u.service.hostname};
-    return one;
-  case SC_KIND_SERVICE_ENTRY:
-    return &o->u.service_entry.hosts;
-  case SC_KIND_DESTINATION_RULE: {
-    sc_str_t host = o->u.destination_rule.host;
-    if (host.len == 0 || host.ptr[0] == '*')
-      return NULL;
-    *one = (sc_strlist_t){1, (sc_str_t *)&o->u.destination_rule.host};
-    return one;
-  }
-  default:
-    return NULL;
-  }
-}
-
-static int emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
-  switch (o->kind) {
-  case SC_KIND_SERVICE: {
-    sc_strlist_t hosts = {1, (sc_str_t *)&o->u.service.hostname};
-    int rc = emit_service(o, mesh, &hosts, &o->u.service.export_to, out);
-    /* An ExternalName service changes the aliases of what it points at. */
-    if (rc == 0 && o->u.service.external_name.len > 0)
-      rc = sc_keys_add(out, sc_dep_key(SC_DEP_SVC_HOST, o->u.service.external_name, none));
-    return rc;
-  }
-  case SC_KIND_SERVICE_ENTRY:
-    return emit_service(o, mesh, &o->u.service_entry.hosts, &o->u.service_entry.export_to, out);
-  case SC_KIND_VIRTUAL_SERVICE: {
-    /* Normalised as in 1.9 step 3: "." already means the own namespace. */
-    const sc_strlist_t *e = o->u.virtual_service.export_to.n ? &o->u.virtual_service.export_to
-                                                             : &mesh->default_virtual_service_export_to;
-    return emit_visibility(out, e, o->namespace_, true, SC_DEP_VS_NS_VIS, SC_DEP_VS_NS_PUBLIC,
-                           SC_DEP_VS_ANY_VIS, SC_DEP_VS_ANY_PUBLIC);
-  }
-  case SC_KIND_DESTINATION_RULE:
-    return emit_destination_rule(o, mesh, out);
-  case SC_KIND_SIDECAR:
-    return sc_keys_add(out, sc_dep_object(SC_KIND_SIDECAR, o->namespace_, o->name));
-  case SC_KIND_MESH_CONFIG:
-    return sc_keys_add(out, sc_dep_key(SC_DEP_MESH, none, none));
-  default: /* Namespaces only change which scopes exist; Pods and endpoints no scope */
-    return 0;
-  }
-}
-
-/* Objects that mention namespace ns: its Namespace object and everything in it. */
-static size_t namespace_objects(const sc_store_t *store, sc_str_t ns) {
-  size_t n = sc_store_get(store, SC_KIND_NAMESPACE, none, ns) != NULL;
-  for (int k = 0; k < SC_KIND__COUNT; k++)
-    if (k != SC_KIND_NAMESPACE)
-      n += sc_store_list_namespace(store, (sc_kind_t)k, ns).n;
-  return n;
-}
-
-/* Objects of the kinds that give a namespace content of its own (world.h rich_ns). */
-static size_t content_objects(const sc_store_t *store, sc_str_t ns) {
-  static const sc_kind_t kinds[] = {SC_KIND_SERVICE, SC_KIND_SERVICE_ENTRY,
-                                    SC_KIND_VIRTUAL_SERVICE, SC_KIND_DESTINATION_RULE,
-                                    SC_KIND_SIDECAR};
-  size_t n = 0;
-  for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-    n += sc_store_list_namespace(store, kinds[i], ns).n;
-  return n;
-}
-
-/* Whether every namespace o names (exportTo, sourceNamespace) other than its own has
- * content of its own, so that naming it changes neither which namespaces exist nor which
- * ones share content. */
-static bool names_covered(const sc_store_t *store, const sc_obj_t *o) {
-  const sc_strlist_t *exports = NULL;
-  if (o->kind == SC_KIND_SERVICE)
-    exports = &o->u.service.export_to;
-  else if (o->kind == SC_KIND_SERVICE_ENTRY)
-    exports = &o->u.service_entry.export_to;
-  else if (o->kind == SC_KIND_DESTINATION_RULE)
-    exports = &o->u.destination_rule.export_to;
-  else if (o->kind == SC_KIND_VIRTUAL_SERVICE)
-    exports = &o->u.virtual_service.export_to;
-  for (uint32_t i = 0; exports && i < exports->n; i++) {
-    sc_str_t x = exports->items[i];
-    if (sc_str_eqz(x, "*") || sc_str_eqz(x, ".") || sc_str_eqz(x, "~") || sc_str_eq(x, o->namespace_))
-      continue;
-    if (content_objects(store, x) == 0)
-      return false;
-  }
-  if (o->kind == SC_KIND_VIRTUAL_SERVICE)
-    for (uint32_t r = 0; r < o->u.virtual_service.nhttp; r++)
-      for (uint32_t m = 0; m < o->u.virtual_service.http[r].nmatch; m++) {
-        sc_str_t x = o->u.virtual_service.http[r].match[m].source_namespace;
-        if (x.len > 0 && !sc_str_eq(x, o->namespace_) && content_objects(store, x) == 0)
-          return false;
-      }
-  return true;
-}
-
-/* Whether a change can alter which scopes exist or which namespaces share content
- * (world.h: namespaces, rich_ns; Sidecars). A Service, ServiceEntry, VirtualService or
- * DestinationRule cannot when its namespace has content before and after it, and every
- * namespace its old and new versions name has content of its own. */
-static bool dirties_plan(const sc_store_t *store, const sc_change_t *c, const sc_obj_t *o) {
-  if (o->kind == SC_KIND_POD || o->kind == SC_KIND_ENDPOINT_SLICE) {
-    if (c->op == SC_CHANGE_UPDATED)
-      return false;
-    /* The store already holds the change: a namespace came with its first object or
-     * went with its last one. */
-    size_t left = namespace_objects(store, o->namespace_);
-    return (c->op == SC_CHANGE_ADDED && left == 1) || (c->op == SC_CHANGE_DELETED && left == 0);
-  }
-  if (o->kind == SC_KIND_SIDECAR && c->op == SC_CHANGE_UPDATED) {
-    /* Which scopes exist and which proxies they select depend on a Sidecar's name,
-     * namespace, selector and creation time (4.2), not on its listeners. */
-    const sc_sidecar_t *a = &c->old_obj->u.sidecar, *b = &c->new_obj->u.sidecar;
-    return a->has_workload_selector != b->has_workload_selector ||
-           !sc_labels_equal(&a->workload_selector, &b->workload_selector) ||
-           c->old_obj->creation_time != c->new_obj->creation_time;
-  }
-  if (o->kind != SC_KIND_SERVICE && o->kind != SC_KIND_SERVICE_ENTRY &&
-      o->kind != SC_KIND_VIRTUAL_SERVICE && o->kind != SC_KIND_DESTINATION_RULE)
-    return true;
-  size_t own = content_objects(store, o->namespace_); /* after the change */
-  if ((c->op == SC_CHANGE_ADDED && own < 2) || (c->op == SC_CHANGE_DELETED && own < 1))
-    return true;
-  return (c->old_obj != NULL && !names_covered(store, c->old_obj)) ||
-         (c->new_obj != NULL && !names_covered(store, c->new_obj));
-}
-
-static bool same_strlist(const sc_strlist_t *a, const sc_strlist_t *b) {
-  if (a->n != b->n)
-    return false;
-  for (uint32_t i = 0; i < a->n; i++)
-    if (!sc_str_eq(a->items[i], b->items[i]))
-      return false;
-  return true;
-}
-
-/* Every hostname a Service or ServiceEntry makes (an ExternalName service's too). */
-static const sc_strlist_t *service_hosts(const sc_obj_t *o, sc_strlist_t *one) {
-  if (o->kind == SC_KIND_SERVICE_ENTRY)
-    return &o->u.service_entry.hosts;
-  *one = (sc_strlist_t){1, (sc_str_t *)&o->u.service.hostname};
-  return one;
-}
-
-static const sc_strlist_t *export_of(const sc_obj_t *o) {
-  return o->kind == SC_KIND_SERVICE ? &o->u.service.export_to : &o->u.service_entry.export_to;
-}
-
-/* The hostnames of a Service or ServiceEntry change whose service may appear in or vanish
- * from a scope: all of them unless only the spec's details changed. */
-static int note_flips(const sc_change_t *c, sc_changes_t *out) {
-  const sc_obj_t *objs[2] = {c->old_obj, c->new_obj};
-  const sc_obj_t *o = c->new_obj ? c->new_obj : c->old_obj;
-  if (o->kind != SC_KIND_SERVICE && o->kind != SC_KIND_SERVICE_ENTRY)
-    return 0;
-  if (c->old_obj != NULL && c->new_obj != NULL) {
-    sc_strlist_t a1, b1;
-    const sc_strlist_t *ha = service_hosts(c->old_obj, &a1), *hb = service_hosts(c->new_obj, &b1);
-    if (same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)))
-      return 0;
-  }
-  int rc = sc_keys_add(&out->patch, sc_dep_key(SC_DEP_SVC_PRESENCE_ANY, none, none));
-  for (int k = 0; k < 2 && rc == 0; k++) {
-    sc_strlist_t one;
-    const sc_strlist_t *hosts = objs[k] ? service_hosts(objs[k], &one) : NULL;
-    for (uint32_t i = 0; hosts && i < hosts->n && rc == 0; i++) {
-      rc = add_to_set(&out->flip_set, &out->flip_hosts, hosts->items[i]);
-      if (rc == 0)
-        rc = sc_keys_add(&out->patch, sc_dep_key(SC_DEP_SVC_PRESENCE, hosts->items[i], none));
-    }
-  }
-  return rc;
-}
-
-static int note_object(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_changes_t *out) {
-  sc_strlist_t one;
-  const sc_strlist_t *hosts = hosts_of(o, &one);
-  int rc = emit(o, mesh, hosts ? &out->patch : &out->full);
-  for (uint32_t i = 0; hosts && i < hosts->n && rc == 0; i++)
-    rc = add_host(out, hosts->items[i]);
-  return rc;
-}
-
-int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *c, sc_changes_t *out) {
-  const sc_mesh_config_t *mesh = sc_store_mesh(store);
-  const sc_obj_t *o = c->new_obj ? c->new_obj : c->old_obj;
-  if (o == NULL)
-    return 0; /* a no-op */
-  int rc = 0;
-  if (c->old_obj != NULL)
-    rc = note_object(c->old_obj, mesh, out);
-  if (rc == 0 && c->new_obj != NULL)
-    rc = note_object(c->new_obj, mesh, out);
-  out->world_parts |= sc_world_parts_of_kind(o->kind);
-  if (rc == 0)
-    rc = note_flips(c, out);
-  if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
-                  o->kind == SC_KIND_ENDPOINT_SLICE || o->kind == SC_KIND_POD))
-    rc = add_to_set(&out->endpoint_ns, &out->endpoint_ns_names, o->namespace_);
-  if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
-                  o->kind == SC_KIND_VIRTUAL_SERVICE || o->kind == SC_KIND_DESTINATION_RULE)) {
-    rc = sc__vec_push(&out->objects, (void *)o);
-    if (rc == 0)
-      sc_obj_ref((sc_obj_t *)o);
-  }
-  if (dirties_plan(store, c, o)) {
-    out->plan_dirty = true;
-    out->world_parts |= 1u << SC_WORLD_PART_NAMESPACES;
-  }
-  return rc;
-}
-
-static bool any_registered(const sc_scopes_t *ss, const sc_keys_t *keys) {
-  for (uint32_t i = 0; i < keys->n; i++)
-    if (sc__hashmap_get(&ss->by_key, keys->keys[i]) != NULL)
-      return true;
-  return false;
-}
+static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) { sc_index_remove(&ss->index, st, &st->keys); }
 
 bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all) {
   if (all || ss->resync || changes == NULL || changes->plan_dirty)
     return true;
-  return any_registered(ss, &changes->full) || any_registered(ss, &changes->patch);
+  return sc_index_any(&ss->index, &changes->full) || sc_index_any(&ss->index, &changes->patch);
 }
 
 /* ---- staging ----------------------------------------------------------------------------- */
@@ -518,121 +92,28 @@ static int stage_state(sc_scopes_t *ss, sc_scope_state_t *st) {
 
 /* ---- resources by content hash --------------------------------------------------------- */
 
-static uint64_t res_key(const uint8_t hash[16]) {
-  uint64_t k;
-  memcpy(&k, hash, sizeof(k));
-  return k;
-}
-
-static sc_res_ref_t *res_find(const sc_scopes_t *ss, const uint8_t hash[16]) {
-  for (sc_res_ref_t *r = sc__hashmap_get(&ss->res_refs, res_key(hash)); r != NULL; r = r->next)
-    if (memcmp(r->hash, hash, 16) == 0)
-      return r;
-  return NULL;
-}
-
-/* One more reference to each resource of res; a new one is written at the next write. */
+/* One more reference to each resource of res (and the assignment its EDS cluster names). */
 static int res_ref_all(sc_scopes_t *ss, const sc_resources_t *res) {
-  for (size_t i = 0; i < res->n; i++) {
-    const sc_resource_t *x = &res->items[i];
-    if (sc_endpoints_ref(&ss->eds, x) != 0)
+  for (size_t i = 0; i < res->n; i++)
+    if (sc_endpoints_ref(&ss->eds, &res->items[i]) != 0 || sc_refs_ref(&ss->refs, &res->items[i]) != 0)
       return SC_ENOMEM;
-    sc_res_ref_t *r = res_find(ss, x->hash);
-    if (r != NULL) {
-      r->refs++;
-      continue;
-    }
-    if (x->bytes == NULL || (r = sc__calloc(1, sizeof(*r))) == NULL)
-      return SC_ENOMEM; /* a new resource always comes with its bytes */
-    memcpy(r->hash, x->hash, 16);
-    r->refs = 1;
-    r->bytes = x->bytes;
-    r->len = x->len;
-    r->put_pending = true;
-    ss->nresources++;
-    r->next = sc__hashmap_get(&ss->res_refs, res_key(x->hash));
-    if (sc__hashmap_put(&ss->res_refs, res_key(x->hash), r) != 0 || sc__vec_push(&ss->res_put, r) != 0) {
-      if (sc__hashmap_get(&ss->res_refs, res_key(x->hash)) == r) { /* undo */
-        if (r->next != NULL)
-          sc__hashmap_put(&ss->res_refs, res_key(x->hash), r->next);
-        else
-          sc__hashmap_remove(&ss->res_refs, res_key(x->hash));
-      }
-      ss->nresources--;
-      sc__free(r);
-      return SC_ENOMEM;
-    }
-  }
   return 0;
 }
 
-static void res_forget(sc_scopes_t *ss, sc_res_ref_t *r) {
-  ss->nresources--;
-  uint64_t k = res_key(r->hash);
-  sc_res_ref_t *head = sc__hashmap_get(&ss->res_refs, k);
-  if (head == r) {
-    if (r->next != NULL)
-      sc__hashmap_put(&ss->res_refs, k, r->next); /* replaces: cannot fail */
-    else
-      sc__hashmap_remove(&ss->res_refs, k);
-  } else {
-    for (sc_res_ref_t *p = head; p != NULL; p = p->next)
-      if (p->next == r) {
-        p->next = r->next;
-        break;
-      }
-  }
-  sc__free(r);
-}
-
-/* One reference less to each resource of res; the last one gone, it is deleted (or not
- * written at all, when it was new in this update). Unknown hashes are ignored: after a
- * resync the counts start again from what is recomputed. */
+/* One reference less to each resource of res (sc_refs_unref). */
 static int res_unref_all(sc_scopes_t *ss, const sc_resources_t *res) {
   int rc = 0;
   for (size_t i = 0; i < res->n; i++) {
     if (sc_endpoints_unref(&ss->eds, &res->items[i]) != 0)
       rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
-    sc_res_ref_t *r = res_find(ss, res->items[i].hash);
-    if (r == NULL || --r->refs > 0)
-      continue;
-    if (r->put_pending) {
-      for (uint32_t j = 0; j < ss->res_put.n; j++)
-        if (ss->res_put.items[j] == r) {
-          ss->res_put.items[j] = ss->res_put.items[--ss->res_put.n];
-          break;
-        }
-    } else if (ss->history.keep > 0) { /* retained versions may name it: later */
-      if (sc_history_bury(&ss->history, r->hash, ss->head_next) != 0)
-        rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
-    } else {
-      uint8_t *h = sc__malloc(16);
-      if (h == NULL || sc__vec_push(&ss->res_del, h) != 0) {
-        sc__free(h);
-        rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
-      } else {
-        memcpy(h, r->hash, 16);
-      }
-    }
-    res_forget(ss, r);
+    if (sc_refs_unref(&ss->refs, res->items[i].hash, &ss->history, ss->head_next) != 0)
+      rc = SC_ENOMEM;
   }
   return rc;
 }
 
 static void res_drop_all(sc_scopes_t *ss) {
-  for (size_t i = 0; i < ss->res_refs.cap; i++) {
-    sc_res_ref_t *r = ss->res_refs.values[i];
-    while (r != NULL) {
-      sc_res_ref_t *next = r->next;
-      sc__free(r);
-      r = next;
-    }
-  }
-  sc__hashmap_free(&ss->res_refs);
-  sc__hashmap_init(&ss->res_refs);
-  ss->nresources = 0;
-  ss->res_put.n = 0;
-  free_strs(&ss->res_del);
+  sc_refs_reset(&ss->refs);
   sc_endpoints_reset(&ss->eds);
 }
 
@@ -710,7 +191,7 @@ static int reversion(sc_scope_state_t *st, const sc_scope_desc_t *d, uint64_t he
 
 static void mark(sc_scopes_t *ss, const sc_keys_t *keys, bool full) {
   for (uint32_t i = 0; i < keys->n; i++) {
-    const sc_vec_t *v = sc__hashmap_get(&ss->by_key, keys->keys[i]);
+    const sc_vec_t *v = sc_index_get(&ss->index, keys->keys[i]);
     for (uint32_t j = 0; v && j < v->n; j++) {
       sc_scope_state_t *st = v->items[j];
       if (full)
@@ -840,7 +321,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
   if (rc != 0)
     return rc;
   sc_keys_finish(&keys);
-  rc = index_merge(ss, st, &keys);
+  rc = sc_index_merge(&ss->index, st, &st->keys, &keys);
   sc_keys_free(&keys);
   for (uint32_t h = 0; h < changes->hosts.n && rc == 0; h++) {
     sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
@@ -906,53 +387,6 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
   }
   st->shared = true;
   return rc;
-}
-
-static const sc_record_t *find_selector(const sc_record_t *r, size_t n, const char *key) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(r[mid].key, key);
-    if (c == 0)
-      return &r[mid];
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return NULL;
-}
-
-/* Takes the plan's selector records; stages the ones that changed. */
-static int update_selectors(sc_scopes_t *ss, sc_scope_plan_t *plan, bool write_all,
-                            sc_scopes_stats_t *stats) {
-  for (size_t i = 0; i < ss->nselectors; i++) {
-    if (find_selector(plan->selectors, plan->nselectors, ss->selectors[i].key) == NULL) {
-      char *k = sc__strdup(ss->selectors[i].key);
-      if (k == NULL || sc__vec_push(&ss->sel_deleted, k) != 0) {
-        sc__free(k);
-        return SC_ENOMEM;
-      }
-    }
-  }
-  ss->sel_write.n = 0;
-  for (size_t i = 0; i < plan->nselectors; i++) {
-    const sc_record_t *old = find_selector(ss->selectors, ss->nselectors, plan->selectors[i].key);
-    if (old != NULL && old->hash == plan->selectors[i].hash && !write_all)
-      continue;
-    stats->selectors_written++;
-    /* Points into plan->selectors, which becomes ss->selectors below. */
-    if (sc__vec_push(&ss->sel_write, &plan->selectors[i]) != 0)
-      return SC_ENOMEM;
-  }
-  for (size_t i = 0; i < ss->nselectors; i++)
-    sc_record_free(&ss->selectors[i]);
-  sc__free(ss->selectors);
-  ss->selectors = plan->selectors;
-  ss->nselectors = plan->nselectors;
-  plan->selectors = NULL;
-  plan->nselectors = 0;
-  return 0;
 }
 
 /* Drops the states the plan no longer has; their records are deleted at the write. */
@@ -1083,51 +517,6 @@ static int update_base(sc_scopes_t *ss, const sc_world_t *w, const sc_changes_t 
   return rc;
 }
 
-/* Brings the world up to date with the store: only the stale parts are rebuilt. */
-static int update_world(sc_scopes_t *ss, const sc_store_t *store) {
-  int rc = ss->world == NULL ? sc_world_new(store, &ss->world) : 0;
-  if (rc == 0)
-    rc = sc_world_update(ss->world, ss->world_stale);
-  ss->world_stale = rc == 0 ? 0 : SC_WORLD_ALL;
-  return rc;
-}
-
-/* The plan, recomputed when the batch can change it; the selector records it brings are
- * compared with the published ones. */
-/* A kept plan's Sidecars, after Sidecars changed in place: the current objects. */
-static void refresh_sidecars(sc_scopes_t *ss, const sc_store_t *store) {
-  for (size_t i = 0; i < ss->plan.nscopes; i++) {
-    sc_scope_desc_t *d = &ss->plan.scopes[i];
-    if (d->kind == SC_SCOPE_ROOT_DERIVED) {
-      d->sidecar = ss->world->root_sidecar;
-    } else if (d->kind == SC_SCOPE_RESOURCE) { /* the id is "ns/name" */
-      const char *slash = strchr(d->id, '/');
-      sc_str_t ns = {d->id, (uint32_t)(slash - d->id)}, name = sc_str(slash + 1);
-      d->sidecar = sc_store_get(store, SC_KIND_SIDECAR, ns, name);
-    }
-  }
-}
-
-static int update_plan(sc_scopes_t *ss, const sc_store_t *store, bool replan, bool sidecars,
-                       bool write_all, sc_scopes_stats_t *stats) {
-  if (ss->have_plan && !replan) {
-    if (sidecars)
-      refresh_sidecars(ss, store);
-    return 0;
-  }
-  sc_scope_plan_t plan;
-  int rc = sc_scope_plan(ss->world, &plan);
-  if (rc != 0)
-    return rc;
-  rc = update_selectors(ss, &plan, write_all, stats);
-  if (ss->have_plan)
-    sc_scope_plan_free(&ss->plan);
-  ss->plan = plan;
-  ss->have_plan = true;
-  stats->replanned = true;
-  return rc;
-}
-
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1163,7 +552,7 @@ static int expand_hosts(const sc_world_t *w, const sc_changes_t *c, sc_vec_t *ho
 /* The assignments named for the first time, and those of namespaces whose endpoints changed. */
 static int update_endpoints(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                             bool all, sc_scopes_stats_t *stats) {
-  int rc = sc_endpoints_update(&ss->eds, store, ss->world, changes ? &changes->endpoint_ns : NULL, all);
+  int rc = sc_endpoints_update(&ss->eds, store, sc_basis_world(&ss->basis), changes ? &changes->endpoint_ns : NULL, all);
   stats->endpoints_built = ss->eds.built;
   stats->endpoints_written = ss->eds.put.n;
   stats->endpoints_deleted = ss->eds.del.n;
@@ -1175,42 +564,34 @@ int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_
   memset(stats, 0, sizeof(*stats));
   ss->head_next = head_next;
   all |= changes == NULL;
-  ss->world_stale |= all ? SC_WORLD_ALL : changes->world_parts;
-  for (uint32_t i = 0; !all && ss->world != NULL && i < changes->objects.n; i++) {
-    const sc_obj_t *o = changes->objects.items[i];
-    int rc = o->kind == SC_KIND_DESTINATION_RULE
-                 ? sc_world_note_rule(ss->world, o->namespace_)
-                 : sc_world_note_object(ss->world, o->kind, o->namespace_, o->name);
-    if (rc != 0) {
-      ss->world_stale = SC_WORLD_ALL; /* a change went unnoted: rebuild everything */
-      return rc;
-    }
-  }
+  int rc = sc_basis_note(&ss->basis, changes, all);
+  if (rc != 0)
+    return rc;
   if (!sc_scopes_needs_update(ss, changes, all)) {
     /* No scope can change; assignments of the scopes' EDS clusters may. */
-    if (ss->world == NULL || changes->endpoint_ns.n == 0)
+    if (sc_basis_world(&ss->basis) == NULL || changes->endpoint_ns.n == 0)
       return 0;
     return update_endpoints(ss, store, changes, false, stats);
   }
   stats->updated = true;
   bool write_all = ss->resync;
   double t0 = now_ms();
-  bool sidecars = all || (ss->world_stale & (1u << SC_WORLD_PART_SIDECARS)) != 0;
-  int rc = update_world(ss, store);
+  bool sidecars = all || sc_basis_sidecars_stale(&ss->basis);
+  rc = sc_basis_update_world(&ss->basis, store);
   double t1 = now_ms();
   if (rc == 0)
-    rc = update_plan(ss, store, all || write_all || changes->plan_dirty, sidecars, write_all, stats);
+    rc = sc_basis_update_plan(&ss->basis, store, all || write_all || changes->plan_dirty, sidecars,
+                              &ss->selectors, write_all, &stats->selectors_written,
+                              &stats->replanned);
   double t2 = now_ms();
   stats->world_ms = t1 - t0;
   stats->plan_ms = t2 - t1;
   if (rc != 0) {
-    if (ss->have_plan) /* recomputed next time */
-      sc_scope_plan_free(&ss->plan);
-    ss->have_plan = false;
+    sc_basis_drop_plan(&ss->basis); /* recomputed next time */
     return rc;
   }
-  const sc_world_t *w = ss->world;
-  const sc_scope_plan_t plan = ss->plan;
+  const sc_world_t *w = sc_basis_world(&ss->basis);
+  const sc_scope_plan_t plan = *sc_basis_plan(&ss->basis);
   sc_cds_cache_reset(&ss->clusters); /* records and rules may have moved since the last */
   for (uint32_t i = 0; i < ss->states.n; i++) {
     sc_scope_state_t *st = ss->states.items[i];
@@ -1411,11 +792,11 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
     }
     yajl_gen_map_close(g);
     gen_str(g, "selectors");
-    yajl_gen_bool(g, ss->sel_write.n > 0 || ss->sel_deleted.n > 0);
+    yajl_gen_bool(g, sc_selectors_staged(&ss->selectors));
     gen_str(g, "resourcesAdded");
-    yajl_gen_integer(g, (long long)ss->res_put.n);
+    yajl_gen_integer(g, (long long)sc_refs_added(&ss->refs));
     gen_str(g, "resourcesRemoved");
-    yajl_gen_integer(g, (long long)ss->res_del.n);
+    yajl_gen_integer(g, (long long)sc_refs_removed(&ss->refs));
     if (!ss->resync) { /* after a resync everything was written: readers compare all */
       gen_str(g, "endpoints");
       yajl_gen_array_open(g);
@@ -1448,7 +829,7 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
 }
 
 /* Whether a current record names the resource (sc_history_expire). */
-static bool named_now(void *arg, const uint8_t hash[16]) { return res_find(arg, hash) != NULL; }
+static bool named_now(void *arg, const uint8_t hash[16]) { return sc_refs_find(arg, hash) != NULL; }
 
 int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
   int rc = 0;
@@ -1462,12 +843,8 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
       rc = sc_snapshot_txn_clear(txn, tables[i]);
   }
   /* Resources: deletes first, so that one deleted and added back stays. */
-  for (uint32_t i = 0; i < ss->res_del.n && rc == 0 && !ss->resync; i++)
-    rc = sc_snapshot_txn_del(txn, SC_TABLE_RESOURCES, ss->res_del.items[i], 16);
-  for (uint32_t i = 0; i < ss->res_put.n && rc == 0; i++) {
-    const sc_res_ref_t *r = ss->res_put.items[i];
-    rc = sc_snapshot_txn_put(txn, SC_TABLE_RESOURCES, r->hash, 16, r->bytes, r->len);
-  }
+  if (rc == 0)
+    rc = sc_refs_write(&ss->refs, txn, ss->resync);
   if (rc == 0)
     rc = sc_endpoints_write(&ss->eds, txn);
   for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
@@ -1479,16 +856,10 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     rc = delete_state(ss, txn, ss->deleted.items[i]);
     (*deleted)++;
   }
-  for (uint32_t i = 0; i < ss->sel_write.n && rc == 0; i++) {
-    const sc_record_t *r = ss->sel_write.items[i];
-    rc = sc_snapshot_txn_put(txn, SC_TABLE_SELECTORS, r->key, strlen(r->key), r->json, r->len);
-  }
-  for (uint32_t i = 0; i < ss->sel_deleted.n && rc == 0 && !ss->resync; i++) {
-    const char *k = ss->sel_deleted.items[i];
-    rc = sc_snapshot_txn_del(txn, SC_TABLE_SELECTORS, k, strlen(k));
-  }
+  if (rc == 0)
+    rc = sc_selectors_write(&ss->selectors, txn, ss->resync);
   if (rc == 0 && !ss->resync)
-    rc = sc_history_expire(&ss->history, txn, named_now, ss);
+    rc = sc_history_expire(&ss->history, txn, named_now, &ss->refs);
   if (rc == 0)
     rc = write_changelog(ss, txn);
   ss->written_version = sc_snapshot_txn_version(txn);
@@ -1514,10 +885,7 @@ static void drop_bytes(sc_resources_t *res) {
 }
 
 void sc_scopes_commit(sc_scopes_t *ss) {
-  for (uint32_t i = 0; i < ss->res_put.n; i++)
-    ((sc_res_ref_t *)ss->res_put.items[i])->put_pending = false;
-  ss->res_put.n = 0;
-  free_strs(&ss->res_del);
+  sc_refs_commit(&ss->refs);
   sc_endpoints_commit(&ss->eds);
   sc_history_commit(&ss->history, ss->written_version);
   for (uint32_t i = 0; i < ss->write.n; i++) {
@@ -1538,12 +906,11 @@ void sc_scopes_commit(sc_scopes_t *ss) {
   for (uint32_t i = 0; i < ss->deleted.n; i++)
     state_free(ss->deleted.items[i]);
   ss->deleted.n = 0;
-  ss->sel_write.n = 0;
-  free_strs(&ss->sel_deleted);
+  sc_selectors_commit(&ss->selectors);
   ss->resync = false;
 }
 
-size_t sc_scopes_resource_count(const sc_scopes_t *ss) { return ss->nresources; }
+size_t sc_scopes_resource_count(const sc_scopes_t *ss) { return sc_refs_count(&ss->refs); }
 
 size_t sc_scopes_endpoint_count(const sc_scopes_t *ss) { return sc_endpoints_count(&ss->eds); }
 
@@ -1558,3 +925,11 @@ void sc_scopes_resync(sc_scopes_t *ss) {
     unstage(ss->base);
   ss->resync = true;
 }
+
+size_t sc_scopes_count(const sc_scopes_t *ss) { return ss->states.n; }
+
+void sc_scopes_set_history(sc_scopes_t *ss, uint32_t keep) { ss->history.keep = keep; }
+
+uint32_t sc_scopes_history(const sc_scopes_t *ss) { return ss->history.keep; }
+
+const sc_refs_t *sc_scopes_refs(const sc_scopes_t *ss) { return &ss->refs; }

@@ -1,6 +1,14 @@
-/* Incremental scopes: the published scope records, the dependency index that says which
- * scopes read which index keys, and the update that recomputes only what a batch can
- * affect (design.md "Incremental computation").
+/* publish/: incremental publication into the snapshot. Owns rendering scopes into records
+ * (render.c), the per-scope states, the batch update and staging (scopes.c), the world
+ * and plan kept across batches (basis.c), resource reference counts (refs.c), selector
+ * records (selectors.c), endpoint assignments (endpoints.c), history (history.c) and
+ * commit notifications (notify.c); each an object with its own init/free, which
+ * sc_scopes_t composes. May call store/, model/, incr/, scope/, xds/, wire/, snapshot/
+ * and obs/; the engine calls its functions and reads none of its fields.
+ *
+ * Incremental scopes: the published scope records, each registered in the dependency
+ * index (incr/index.h) on the keys its computation read, and the update that recomputes
+ * only what a batch can affect (docs/incremental.md).
  *
  * A scope is stored as a head (listeners, VirtualServices, policy, static clusters) and
  * one entry per hostname (service record, importing listeners, DestinationRules, the
@@ -11,7 +19,8 @@
  * other change recomputes those scopes in full. Either way only the entries and heads
  * whose content changed are written.
  *
- *   sc_scopes_note_change()  for every applied change: collect its keys and hostnames
+ *   sc_changes_note()        for every applied change: collect its keys and hostnames
+ *                            (incr/changes.h)
  *   sc_scopes_update()       recompute what the batch affects; stage writes and deletes
  *   sc_scopes_write()        inside the publish transaction: write what is staged
  *                            (records, resources new or no longer named)
@@ -20,48 +29,17 @@
 #ifndef SC_SCOPES_H
 #define SC_SCOPES_H
 
-#include "incr/deps.h"
+#include "incr/changes.h"
+#include "incr/index.h"
+#include "publish/basis.h"
+#include "publish/refs.h"
+#include "publish/selectors.h"
 #include "publish/endpoints.h"
 #include "publish/history.h"
 #include "store/hashmap.h"
 #include "scopecast/snapshot.h"
-#include "scope/scopeset.h"
+#include "publish/render.h"
 #include "store/strmap.h"
-
-/* What a batch's changes mean for the scopes. */
-typedef struct {
-  sc_keys_t full;       /* keys whose scopes recompute in full */
-  sc_keys_t patch;      /* keys whose scopes recompute only the entries of hosts */
-  sc_vec_t hosts;       /* sc_str_t * (owned): the hostnames the patch keys are about */
-  sc_strmap_t host_set; /* the same, for lookups */
-  bool plan_dirty;      /* which scopes exist may have changed */
-  unsigned world_parts; /* the world's parts whose inputs changed (world.h) */
-  sc_vec_t objects;     /* sc_obj_t * (held): old and new versions of changed Services,
-                           ServiceEntries, VirtualServices and DestinationRules, for the
-                           world to update only what they touch */
-  sc_strmap_t endpoint_ns; /* namespaces whose endpoints may have changed (Services,
-                              ServiceEntries, EndpointSlices, Pods): their assignments
-                              are rebuilt; values are the owned copies in endpoint_ns_names */
-  sc_vec_t endpoint_ns_names;
-  sc_strmap_t flip_set; /* hostnames whose service may have come or gone for some scope
-                           (a Service or ServiceEntry added, deleted, or its hosts or
-                           exportTo changed); values: the owned copies in flip_hosts */
-  sc_vec_t flip_hosts;
-} sc_changes_t;
-
-void sc_changes_init(sc_changes_t *c);
-/* Sorts and deduplicates the keys; call once all changes are noted. */
-void sc_changes_finish(sc_changes_t *c);
-void sc_changes_free(sc_changes_t *c);
-
-typedef struct sc_res_ref_s {
-  uint8_t hash[16];
-  uint64_t refs;
-  const uint8_t *bytes; /* while a write is pending: the bytes of a referencing record */
-  size_t len;
-  bool put_pending;
-  struct sc_res_ref_s *next; /* another hash with the same first 8 bytes */
-} sc_res_ref_t;
 
 typedef struct sc_scope_state_s {
   char *id;            /* owned; the key of by_id */
@@ -94,30 +72,17 @@ typedef struct {
 
 typedef struct {
   sc_strmap_t by_id;    /* scope id -> sc_scope_state_t * */
-  sc_hashmap_t by_key;  /* dependency key -> sc_vec_t * of sc_scope_state_t * */
+  sc_index_t index;     /* dependency key -> sc_scope_state_t * registered on it */
   sc_vec_t states;      /* every sc_scope_state_t *, for iteration */
-  sc_record_t *selectors;
-  size_t nselectors;
+  sc_selectors_t selectors; /* the selector records as published (selectors.h) */
   /* Staged by the last update. */
   sc_vec_t write;          /* sc_scope_state_t * with something staged */
   sc_vec_t deleted;        /* sc_scope_state_t * of removed scopes (owned) */
-  sc_vec_t sel_deleted;    /* char * selector keys to delete (owned) */
-  sc_vec_t sel_write;      /* sc_record_t * (into selectors) to write */
   bool resync;             /* the snapshot may not match: rewrite everything */
   bool keep_entry_json;    /* tests: keep entries' JSON after they are written */
-  /* Kept across batches: the world (its parts rebuilt when their inputs changed) and the
-   * plan (recomputed when the batch can change which scopes exist). */
-  sc_world_t *world;
-  unsigned world_stale;    /* parts whose inputs changed since the last world update */
-  sc_scope_plan_t plan;
-  bool have_plan;
+  sc_basis_t basis;        /* the world and the plan, kept across batches (basis.h) */
   sc_scope_state_t *base;  /* the entries scopes importing everything share */
-  /* Envoy resources, stored once by content hash and counted by the heads and entries
-   * that name them; the last reference gone, the resource goes in the same write. */
-  sc_hashmap_t res_refs;   /* first 8 bytes of the hash -> sc_res_ref_t * (chained) */
-  sc_vec_t res_put;        /* sc_res_ref_t * to write */
-  sc_vec_t res_del;        /* uint8_t[16] (owned) to delete */
-  size_t nresources;       /* distinct resources counted */
+  sc_refs_t refs;          /* the resources the records name, counted (refs.h) */
   sc_cds_cache_t clusters; /* clusters built during the current update */
   uint32_t changelog_keep; /* changelog records kept (the last N head versions) */
   sc_history_t history;     /* what the last N head versions replaced (history.h) */
@@ -145,11 +110,12 @@ void sc_scopes_resync(sc_scopes_t *ss);
 size_t sc_scopes_resource_count(const sc_scopes_t *ss);
 size_t sc_scopes_endpoint_count(const sc_scopes_t *ss);
 
-/* What one applied change means for the scopes (see sc_changes_t). The plan is dirty
- * when the change can alter which scopes exist: Sidecars, namespaces coming or going,
- * namespaces named in exportTo or sourceNamespace. Pods and EndpointSlices only dirty
- * it when they are the first or last object of a namespace. */
-int sc_scopes_note_change(const sc_store_t *store, const sc_change_t *change, sc_changes_t *out);
+/* The number of scopes published; the head versions whose replaced records the
+ * snapshot keeps (history.h; set before the first update); the resource counts. */
+size_t sc_scopes_count(const sc_scopes_t *ss);
+void sc_scopes_set_history(sc_scopes_t *ss, uint32_t keep);
+uint32_t sc_scopes_history(const sc_scopes_t *ss);
+const sc_refs_t *sc_scopes_refs(const sc_scopes_t *ss);
 
 /* Whether an update is needed at all; when not, the world need not even be built. */
 bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all);

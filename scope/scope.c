@@ -5,6 +5,7 @@
 
 #include "store/mem.h"
 #include "model/host.h"
+#include "store/array.h"
 #include "scope/scope.h"
 
 typedef struct {
@@ -562,8 +563,7 @@ static int patch_vss(ctx_t *c, uint32_t li, sc_vec_t *out) {
   const sc_hashmap_t *pos = li < c->patch->nlisteners ? &c->patch->vs_positions[li] : NULL;
   if (pos == NULL || pos->n == 0)
     return 0;
-  vs_at_t *found = NULL;
-  size_t n = 0, cap = 0;
+  SC__ARRAY(vs_at_t) found = {0};
   for (uint32_t h = 0; h < c->patch->hosts->n; h++) {
     const sc_vec_t *vss = sc__strmap_get(&c->w->vs_by_dest, *(const sc_str_t *)c->patch->hosts->items[h]);
     for (uint32_t i = 0; vss && i < vss->n; i++) {
@@ -571,25 +571,19 @@ static int patch_vss(ctx_t *c, uint32_t li, sc_vec_t *out) {
       uintptr_t at = (uintptr_t)sc__hashmap_get(pos, vs->key_hash);
       if (at == 0)
         continue;
-      if (n == cap) {
-        cap = cap ? cap * 2 : 8;
-        vs_at_t *p = sc__realloc(found, cap * sizeof(*p));
-        if (p == NULL) {
-          sc__free(found);
-          return SC_ENOMEM;
-        }
-        found = p;
+      if (SC__ARRAY_PUSH(&found, ((vs_at_t){at, vs})) != 0) {
+        SC__ARRAY_FREE(&found);
+        return SC_ENOMEM;
       }
-      found[n++] = (vs_at_t){at, vs};
     }
   }
-  if (n > 1)
-    qsort(found, n, sizeof(*found), cmp_vs_at);
+  if (found.n > 1)
+    qsort(found.items, found.n, sizeof(*found.items), cmp_vs_at);
   int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++)
-    if (i == 0 || found[i].pos != found[i - 1].pos) /* a VS routing to two patched hosts */
-      rc = sc__vec_push(out, (void *)found[i].vs);
-  sc__free(found);
+  for (size_t i = 0; i < found.n && rc == 0; i++)
+    if (i == 0 || found.items[i].pos != found.items[i - 1].pos) /* a VS routing to two patched hosts */
+      rc = sc__vec_push(out, (void *)found.items[i].vs);
+  SC__ARRAY_FREE(&found);
   return rc;
 }
 

@@ -1,4 +1,14 @@
-/* SidecarScope computation (semantics sections 4-8): for a config namespace and a source
+/* scope/: what one scope contains and which scopes exist.
+ *
+ * Owns the SidecarScope computation (scope.c: for a namespace and a Sidecar, the
+ * listeners, imported services and VirtualServices, DestinationRules, recording every
+ * dependency key it looks up, incr/deps.h), the plan (plan.c: every scope the config
+ * defines and the per-namespace selector records that map a proxy to one of them) and
+ * the JSON helpers of the records (json.c). May call store/, model/ and incr/ (the key
+ * vocabulary); not xds/ (whose builders take a computed scope): rendering a scope into
+ * snapshot records with its Envoy resources is publish/render.c.
+ *
+ * SidecarScope computation (semantics sections 4-8): for a config namespace and a source
  * Sidecar (or none), the egress listeners with their imported services and
  * VirtualServices, the scope's merged services, the DestinationRules per service, the
  * outbound traffic policy and the config keys the scope depends on. */

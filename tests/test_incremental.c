@@ -232,7 +232,7 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
   sc_obj_unref(item->obj);
   if (rc != 0)
     return rc;
-  a->oom |= sc_scopes_note_change(a->store, &ch, &a->changes) != 0;
+  a->oom |= sc_changes_note(a->store, &ch, &a->changes) != 0;
   sc_change_release(&ch);
   return 0;
 }
@@ -338,6 +338,24 @@ static int count_refs(const sc_record_t *r, sc_hashmap_t *refs) {
   return 0;
 }
 
+typedef struct {
+  sc_hashmap_t *want;
+  size_t have;
+  int rc;
+} res_check_t;
+
+static void check_ref(void *arg, const sc_res_ref_t *r) {
+  res_check_t *c = arg;
+  uint64_t k;
+  memcpy(&k, r->hash, sizeof(k));
+  c->have++;
+  if (c->rc == 0 && (uintptr_t)sc__hashmap_get(c->want, k) != r->refs) {
+    fail_msg("resource %016llx: %llu references counted, %llu in the records", (unsigned long long)k,
+             (unsigned long long)r->refs, (unsigned long long)(uintptr_t)sc__hashmap_get(c->want, k));
+    c->rc = -1;
+  }
+}
+
 /* The resources the incremental state counts are exactly those the records name. */
 static int compare_resources(const sc_scopes_t *ss, const sc_scopeset_t *full) {
   sc_hashmap_t want;
@@ -345,18 +363,12 @@ static int compare_resources(const sc_scopes_t *ss, const sc_scopeset_t *full) {
   int rc = count_refs(&full->base, &want);
   for (size_t i = 0; i < full->nscopes && rc == 0; i++)
     rc = count_refs(&full->scopes[i], &want);
-  size_t have = 0;
-  for (size_t i = 0; i < ss->res_refs.cap && rc == 0; i++)
-    for (const sc_res_ref_t *r = ss->res_refs.values[i]; r != NULL && rc == 0; r = r->next) {
-      uint64_t k;
-      memcpy(&k, r->hash, sizeof(k));
-      have++;
-      if ((uintptr_t)sc__hashmap_get(&want, k) != r->refs) {
-        fail_msg("resource %016llx: %llu references counted, %llu in the records", (unsigned long long)k,
-                 (unsigned long long)r->refs, (unsigned long long)(uintptr_t)sc__hashmap_get(&want, k));
-        rc = -1;
-      }
-    }
+  res_check_t check = {&want, 0, 0};
+  if (rc == 0) {
+    sc_refs_foreach(sc_scopes_refs(ss), check_ref, &check);
+    rc = check.rc;
+  }
+  size_t have = check.have;
   if (rc == 0 && have != sc_scopes_resource_count(ss)) {
     fail_msg("%zu resources in the map, %zu counted", have, sc_scopes_resource_count(ss));
     rc = -1;
@@ -491,12 +503,12 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
       }
     }
   }
-  if (rc == 0 && full.nselectors != ss->nselectors) {
-    fail_msg("%zu selector records from scratch, %zu incrementally", full.nselectors, ss->nselectors);
+  if (rc == 0 && full.nselectors != ss->selectors.n) {
+    fail_msg("%zu selector records from scratch, %zu incrementally", full.nselectors, ss->selectors.n);
     rc = -1;
   }
   for (size_t i = 0; i < full.nselectors && rc == 0; i++)
-    if (strcmp(full.selectors[i].json, ss->selectors[i].json) != 0) {
+    if (strcmp(full.selectors[i].json, ss->selectors.items[i].json) != 0) {
       fail_msg("selectors of %s differ", full.selectors[i].key);
       rc = -1;
     }

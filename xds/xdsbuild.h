@@ -1,4 +1,9 @@
-/* Building Envoy messages with protobuf-c: messages in an arena, small well-known values,
+/* xds/: Envoy configuration from a computed scope and the world: clusters (cds.c), endpoint
+ * assignments (eds.c), listeners (lds.c), routes (rds.c), as encoded protobuf resources
+ * (xdsbuild.c). May call store/, model/, incr/ (route destinations record keys), scope/
+ * and wire/ (the registry of Envoy types); nothing that publishes.
+ *
+ * Building Envoy messages with protobuf-c: messages in an arena, small well-known values,
  * and lists of encoded resources (cds.h's sc_resources_t). Internal to the engine. */
 #ifndef SC_XDSBUILD_H
 #define SC_XDSBUILD_H

@@ -1,4 +1,4 @@
-/* Enumerating and rendering every scope, and the per-namespace selector records. */
+/* Rendering every scope into its snapshot records (see render.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,9 @@
 #include <yajl/yajl_gen.h>
 
 #include "store/mem.h"
+#include "publish/render.h"
+#include "scope/json.h"
 #include "scope/scope.h"
-#include "scope/scopeset.h"
 #include "model/host.h"
 #include "xds/lds.h"
 #include "xds/rds.h"
@@ -18,87 +19,60 @@
  * namespace gets. */
 static const sc_str_t other_ns = {"#other", 6};
 
-/* Records are written with yajl's streaming generator: scopes can hold thousands of
- * services, and building a document tree first would cost more than computing them. */
-typedef yajl_gen gen_t;
-
-static void g_str(gen_t g, sc_str_t s) { yajl_gen_string(g, (const unsigned char *)s.ptr, s.len); }
-static void g_cstr(gen_t g, const char *s) {
-  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-static void g_key(gen_t g, const char *k) { g_cstr(g, k); }
-
-static void g_ref(gen_t g, sc_str_t ns, sc_str_t name) {
-  char buf[600];
-  int n = snprintf(buf, sizeof(buf), "%s/%s", ns.ptr, name.ptr);
-  yajl_gen_string(g, (const unsigned char *)buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : 0);
-}
-
-static void g_obj_ref(gen_t g, const sc_obj_t *o) { g_ref(g, o->namespace_, o->name); }
-
-static void g_labels(gen_t g, const sc_labels_t *l) {
-  yajl_gen_map_open(g);
-  for (uint32_t i = 0; l && i < l->n; i++) {
-    g_str(g, l->items[i].key);
-    g_str(g, l->items[i].value);
-  }
-  yajl_gen_map_close(g);
-}
-
-static void render_service(gen_t g, const sc_svc_t *s) {
-  g_key(g, "hostname");
-  g_str(g, s->hostname);
-  g_key(g, "namespace");
-  g_str(g, s->namespace_);
-  g_key(g, "ports");
+static void render_service(yajl_gen g, const sc_svc_t *s) {
+  sc__json_key(g, "hostname");
+  sc__json_str(g, s->hostname);
+  sc__json_key(g, "namespace");
+  sc__json_str(g, s->namespace_);
+  sc__json_key(g, "ports");
   yajl_gen_array_open(g);
   for (uint32_t p = 0; p < s->nports; p++) {
     yajl_gen_map_open(g);
-    g_key(g, "port");
+    sc__json_key(g, "port");
     yajl_gen_integer(g, s->ports[p].port);
-    g_key(g, "name");
-    g_str(g, s->ports[p].name);
-    g_key(g, "protocol");
-    g_cstr(g, sc_protocol_name(s->ports[p].protocol));
+    sc__json_key(g, "name");
+    sc__json_str(g, s->ports[p].name);
+    sc__json_key(g, "protocol");
+    sc__json_cstr(g, sc_protocol_name(s->ports[p].protocol));
     yajl_gen_map_close(g);
   }
   yajl_gen_array_close(g);
   if (s->naliases > 0) {
-    g_key(g, "aliases");
+    sc__json_key(g, "aliases");
     yajl_gen_array_open(g);
     for (uint32_t a = 0; a < s->naliases; a++)
-      g_ref(g, s->aliases[a].namespace_, s->aliases[a].hostname);
+      sc__json_ref(g, s->aliases[a].namespace_, s->aliases[a].hostname);
     yajl_gen_array_close(g);
   }
-  g_key(g, "registry");
-  g_cstr(g, s->registry == SC_REGISTRY_KUBERNETES ? "Kubernetes" : "External");
+  sc__json_key(g, "registry");
+  sc__json_cstr(g, s->registry == SC_REGISTRY_KUBERNETES ? "Kubernetes" : "External");
 }
 
-static void render_listener(gen_t g, const sc_listener_t *l) {
+static void render_listener(yajl_gen g, const sc_listener_t *l) {
   const sc_egress_listener_t *api = l->api;
   yajl_gen_map_open(g);
-  g_key(g, "port");
+  sc__json_key(g, "port");
   if (api && api->has_port)
     yajl_gen_integer(g, api->port.number);
   else
     yajl_gen_null(g);
-  g_key(g, "bind");
+  sc__json_key(g, "bind");
   if (api && api->bind.len)
-    g_str(g, api->bind);
+    sc__json_str(g, api->bind);
   else
     yajl_gen_null(g);
-  g_key(g, "hosts");
+  sc__json_key(g, "hosts");
   yajl_gen_array_open(g);
   if (api != NULL)
     for (uint32_t i = 0; i < api->hosts.n; i++)
-      g_str(g, api->hosts.items[i]);
+      sc__json_str(g, api->hosts.items[i]);
   else
-    g_cstr(g, "*/*");
+    sc__json_cstr(g, "*/*");
   yajl_gen_array_close(g);
-  g_key(g, "virtualServices");
+  sc__json_key(g, "virtualServices");
   yajl_gen_array_open(g);
   for (uint32_t i = 0; i < l->vss.n; i++)
-    g_obj_ref(g, l->vss.items[i]);
+    sc__json_obj_ref(g, l->vss.items[i]);
   yajl_gen_array_close(g);
   yajl_gen_map_close(g);
 }
@@ -118,34 +92,34 @@ static bool from_seen_before(const sc_vec_t *list, uint32_t upto_entry, uint32_t
 /* "destinationRules": every rule found for the host ([] when none); and
  * "destinationRuleEntries": the consolidated entries with their selectors, which
  * `resolve` needs (6.3), only when there are any. */
-static void render_drs(gen_t g, const sc_vec_t *list) {
-  g_key(g, "destinationRules");
+static void render_drs(yajl_gen g, const sc_vec_t *list) {
+  sc__json_key(g, "destinationRules");
   yajl_gen_array_open(g);
   for (uint32_t j = 0; list && j < list->n; j++) {
     const sc_cdr_t *c = list->items[j];
     for (uint32_t k = 0; k < c->from.n; k++)
       if (!from_seen_before(list, j, k, c->from.items[k]))
-        g_obj_ref(g, c->from.items[k]);
+        sc__json_obj_ref(g, c->from.items[k]);
   }
   yajl_gen_array_close(g);
   if (list == NULL || list->n == 0)
     return;
-  g_key(g, "destinationRuleEntries");
+  sc__json_key(g, "destinationRuleEntries");
   yajl_gen_array_open(g);
   for (uint32_t j = 0; j < list->n; j++) {
     const sc_cdr_t *c = list->items[j];
     yajl_gen_map_open(g);
-    g_key(g, "namespace");
-    g_str(g, c->rule->namespace_);
-    g_key(g, "selector");
+    sc__json_key(g, "namespace");
+    sc__json_str(g, c->rule->namespace_);
+    sc__json_key(g, "selector");
     if (c->selector)
-      g_labels(g, c->selector);
+      sc__json_labels(g, c->selector);
     else
       yajl_gen_null(g);
-    g_key(g, "from");
+    sc__json_key(g, "from");
     yajl_gen_array_open(g);
     for (uint32_t k = 0; k < c->from.n; k++)
-      g_obj_ref(g, c->from.items[k]);
+      sc__json_obj_ref(g, c->from.items[k]);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
   }
@@ -158,7 +132,7 @@ static int cmp_cstr(const void *a, const void *b) {
 
 /* Istio's configDependencies of one hostname (8.1): the service (as "ServiceEntry", for
  * both registries), its endpoints, and every rule found for it; sorted, unique. */
-static int render_entry_deps(gen_t g, const sc_svc_t *svc, const sc_vec_t *list) {
+static int render_entry_deps(yajl_gen g, const sc_svc_t *svc, const sc_vec_t *list) {
   char *deps[64], **all = deps;
   size_t n = 0, cap = 64, total = 2;
   for (uint32_t j = 0; list && j < list->n; j++)
@@ -191,11 +165,11 @@ static int render_entry_deps(gen_t g, const sc_svc_t *svc, const sc_vec_t *list)
   }
   if (rc == 0) {
     qsort(all, n, sizeof(*all), cmp_cstr);
-    g_key(g, "dependencies");
+    sc__json_key(g, "dependencies");
     yajl_gen_array_open(g);
     for (size_t k = 0; k < n; k++)
       if (k == 0 || strcmp(all[k], all[k - 1]) != 0)
-        g_cstr(g, all[k]);
+        sc__json_cstr(g, all[k]);
     yajl_gen_array_close(g);
   }
   for (size_t k = 0; k < n; k++)
@@ -205,30 +179,30 @@ static int render_entry_deps(gen_t g, const sc_svc_t *svc, const sc_vec_t *list)
   return rc;
 }
 
-static void render_ingress(gen_t g, const sc_obj_t *sidecar) {
+static void render_ingress(yajl_gen g, const sc_obj_t *sidecar) {
   static const char *const capture[] = {"DEFAULT", "IPTABLES", "NONE"};
-  g_key(g, "ingressListeners");
+  sc__json_key(g, "ingressListeners");
   yajl_gen_array_open(g);
   const sc_sidecar_t *sc = sidecar ? &sidecar->u.sidecar : NULL;
   for (uint32_t i = 0; sc && i < sc->ningress; i++) {
     const sc_ingress_listener_t *in = &sc->ingress[i];
     yajl_gen_map_open(g);
-    g_key(g, "port");
+    sc__json_key(g, "port");
     yajl_gen_integer(g, in->port.number);
-    g_key(g, "protocol");
-    g_cstr(g, sc_protocol_name(in->port.protocol));
-    g_key(g, "name");
-    g_str(g, in->port.name);
-    g_key(g, "bind");
+    sc__json_key(g, "protocol");
+    sc__json_cstr(g, sc_protocol_name(in->port.protocol));
+    sc__json_key(g, "name");
+    sc__json_str(g, in->port.name);
+    sc__json_key(g, "bind");
     if (in->bind.len)
-      g_str(g, in->bind);
+      sc__json_str(g, in->bind);
     else
       yajl_gen_null(g);
-    g_key(g, "captureMode");
-    g_cstr(g, capture[in->capture_mode]);
-    g_key(g, "defaultEndpoint");
+    sc__json_key(g, "captureMode");
+    sc__json_cstr(g, capture[in->capture_mode]);
+    sc__json_key(g, "defaultEndpoint");
     if (in->default_endpoint.len)
-      g_str(g, in->default_endpoint);
+      sc__json_str(g, in->default_endpoint);
     else
       yajl_gen_null(g);
     yajl_gen_map_close(g);
@@ -239,105 +213,85 @@ static void render_ingress(gen_t g, const sc_obj_t *sidecar) {
 static const char *const kind_names[] = {"resource", "root-derived", "default"};
 #define VERSION_PLACEHOLDER "0000000000000000"
 
-static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from);
+static void render_resource_refs(yajl_gen g, const sc_resources_t *res, size_t from);
 
 /* The head of a scope record: everything but the per-hostname entries; with the static
  * clusters every sidecar has (9.2.4) and the inbound clusters of the Sidecar's ingress
  * listeners (7.3), which res receives. */
-static int render_body(gen_t g, const sc_scope_t *s, const sc_rds_ctx_t *vs_ctx, const char *id,
+static int render_body(yajl_gen g, const sc_scope_t *s, const sc_rds_ctx_t *vs_ctx, const char *id,
                        sc_str_t shown_ns, const sc_mesh_config_t *mesh, sc_resources_t *res) {
   yajl_gen_map_open(g);
-  g_key(g, "id");
-  g_cstr(g, id);
-  g_key(g, "namespace");
-  g_str(g, shown_ns);
-  g_key(g, "sidecar");
+  sc__json_key(g, "id");
+  sc__json_cstr(g, id);
+  sc__json_key(g, "namespace");
+  sc__json_str(g, shown_ns);
+  sc__json_key(g, "sidecar");
   if (s->sidecar)
-    g_obj_ref(g, s->sidecar);
+    sc__json_obj_ref(g, s->sidecar);
   else
     yajl_gen_null(g);
-  g_key(g, "version");
-  g_cstr(g, VERSION_PLACEHOLDER);
-  g_key(g, "kind");
-  g_cstr(g, kind_names[s->kind]);
-  g_key(g, "egressListeners");
+  sc__json_key(g, "version");
+  sc__json_cstr(g, VERSION_PLACEHOLDER);
+  sc__json_key(g, "kind");
+  sc__json_cstr(g, kind_names[s->kind]);
+  sc__json_key(g, "egressListeners");
   yajl_gen_array_open(g);
   for (uint32_t i = 0; i < s->nlisteners; i++)
     render_listener(g, &s->listeners[i]);
   yajl_gen_array_close(g);
   render_ingress(g, s->sidecar);
-  g_key(g, "outboundTrafficPolicy");
-  g_cstr(g, sc_outbound_mode_name(s->outbound_mode));
+  sc__json_key(g, "outboundTrafficPolicy");
+  sc__json_cstr(g, sc_outbound_mode_name(s->outbound_mode));
   if (s->egress_proxy != NULL) {
-    g_key(g, "egressProxy");
+    sc__json_key(g, "egressProxy");
     yajl_gen_map_open(g);
-    g_key(g, "host");
-    g_str(g, s->egress_proxy->host);
-    g_key(g, "subset");
-    g_str(g, s->egress_proxy->subset);
-    g_key(g, "port");
+    sc__json_key(g, "host");
+    sc__json_str(g, s->egress_proxy->host);
+    sc__json_key(g, "subset");
+    sc__json_str(g, s->egress_proxy->subset);
+    sc__json_key(g, "port");
     yajl_gen_integer(g, s->egress_proxy->port);
     yajl_gen_map_close(g);
   }
-  g_key(g, "dependencies");
+  sc__json_key(g, "dependencies");
   yajl_gen_array_open(g);
   for (uint32_t i = 0; i < s->deps.n; i++)
-    g_cstr(g, s->deps.items[i]);
+    sc__json_cstr(g, s->deps.items[i]);
   yajl_gen_array_close(g);
   int rc = sc_cds_static(mesh, res);
   if (rc == 0 && s->sidecar != NULL)
     rc = sc_cds_inbound(&s->sidecar->u.sidecar, mesh, res);
-  g_key(g, "clusters");
+  sc__json_key(g, "clusters");
   render_resource_refs(g, res, 0);
   size_t from = res->n;
   if (rc == 0 && vs_ctx != NULL)
     rc = sc_rds_virtual_services(vs_ctx, res);
   if (rc == 0)
     rc = sc_rds_catch_all(s, res);
-  g_key(g, "routes");
+  sc__json_key(g, "routes");
   render_resource_refs(g, res, from);
   from = res->n;
   if (rc == 0)
     rc = sc_lds_virtual(s, mesh, res);
   if (rc == 0)
     rc = sc_lds_ingress(s, false, res);
-  g_key(g, "listeners");
+  sc__json_key(g, "listeners");
   render_resource_refs(g, res, from);
   from = res->n;
   if (rc == 0)
     rc = sc_lds_ingress(s, true, res);
   if (res->n > from) { /* what a proxy capturing nothing gets instead of the virtual ones */
-    g_key(g, "listenersNoCapture");
+    sc__json_key(g, "listenersNoCapture");
     render_resource_refs(g, res, from);
   }
   yajl_gen_map_close(g);
   return rc;
 }
 
-static gen_t new_gen(void) {
-  gen_t g = yajl_gen_alloc(NULL);
-  if (g != NULL)
-    yajl_gen_config(g, yajl_gen_validate_utf8, 0); /* inputs were validated at ingest */
-  return g;
-}
-
-/* A malloc'd, NUL-terminated copy of the generated text, with room for extra bytes. */
-static char *gen_text(gen_t g, size_t extra, size_t *len) {
-  const unsigned char *text;
-  if (yajl_gen_get_buf(g, &text, len) != yajl_gen_status_ok)
-    return NULL;
-  char *out = sc__malloc(*len + extra + 1);
-  if (out != NULL) {
-    memcpy(out, text, *len);
-    out[*len] = '\0';
-  }
-  return out;
-}
-
-/* A record without version (selectors). */
-static int finish_record(gen_t g, const char *key, sc_record_t *out) {
+/* A record without version (a shared scope's head before its changedAt). */
+static int finish_record(yajl_gen g, const char *key, sc_record_t *out) {
   memset(out, 0, sizeof(*out));
-  out->json = gen_text(g, 0, &out->len);
+  out->json = sc__json_text(g, 0, &out->len);
   out->key = sc__strdup(key);
   if (out->json == NULL || out->key == NULL) {
     sc__free(out->json);
@@ -379,26 +333,26 @@ static void hash_hex(const uint8_t hash[16], char hex[33]) {
   hex[32] = '\0';
 }
 
-static void render_resource_range(gen_t g, const sc_resources_t *res, size_t from, size_t to);
+static void render_resource_range(yajl_gen g, const sc_resources_t *res, size_t from, size_t to);
 
 /* [["name", "hash"], ...] for res[from..); an EDS cluster has its assignment's id third
  * (16 hex digits: its endpoints key is "name#id"). */
-static void render_resource_refs(gen_t g, const sc_resources_t *res, size_t from) {
+static void render_resource_refs(yajl_gen g, const sc_resources_t *res, size_t from) {
   render_resource_range(g, res, from, res->n);
 }
 
-static void render_resource_range(gen_t g, const sc_resources_t *res, size_t from, size_t to) {
+static void render_resource_range(yajl_gen g, const sc_resources_t *res, size_t from, size_t to) {
   yajl_gen_array_open(g);
   for (size_t r = from; r < to; r++) {
     char hex[33];
     hash_hex(res->items[r].hash, hex);
     yajl_gen_array_open(g);
-    g_cstr(g, res->items[r].name);
-    g_cstr(g, hex);
+    sc__json_cstr(g, res->items[r].name);
+    sc__json_cstr(g, hex);
     if (res->items[r].eds_id != 0) {
       char id[17];
       snprintf(id, sizeof(id), "%016llx", (unsigned long long)res->items[r].eds_id);
-      g_cstr(g, id);
+      sc__json_cstr(g, id);
     }
     yajl_gen_array_close(g);
   }
@@ -409,7 +363,7 @@ static void render_resource_range(gen_t g, const sc_resources_t *res, size_t fro
  * matches it (semantics 6.3: the last rule without selector); "clusterVariants": for each
  * selector rule of the scope's namespace, in precedence order, what a proxy it selects
  * gets instead. */
-static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const sc_mesh_config_t *mesh,
+static int render_entry_clusters(yajl_gen g, const sc_scope_t *s, size_t i, const sc_mesh_config_t *mesh,
                                  sc_cds_cache_t *cache, sc_resources_t *res) {
   const sc_svc_t *svc = s->services.items[i];
   const sc_vec_t *list = s->drs[i];
@@ -424,11 +378,11 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
   }
   size_t from = res->n;
   int rc = sc_cds_service_cached(cache, svc, catch_all, mesh, res);
-  g_key(g, "clusters");
+  sc__json_key(g, "clusters");
   render_resource_refs(g, res, from);
   if (!variants || rc != 0)
     return rc;
-  g_key(g, "clusterVariants");
+  sc__json_key(g, "clusterVariants");
   yajl_gen_array_open(g);
   for (uint32_t j = 0; j < list->n && rc == 0; j++) {
     const sc_cdr_t *c = list->items[j];
@@ -437,9 +391,9 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
     from = res->n;
     rc = sc_cds_service_cached(cache, svc, c, mesh, res);
     yajl_gen_map_open(g);
-    g_key(g, "selector");
-    g_labels(g, c->selector);
-    g_key(g, "clusters");
+    sc__json_key(g, "selector");
+    sc__json_labels(g, c->selector);
+    sc__json_key(g, "clusters");
     render_resource_refs(g, res, from);
     yajl_gen_map_close(g);
   }
@@ -453,11 +407,11 @@ static int render_entry_clusters(gen_t g, const sc_scope_t *s, size_t i, const s
 static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const sc_listener_t *l,
                              const sc_svc_t *svc, bool no_capture, sc_resources_t *res);
 
-static int render_entry_listeners(gen_t g, const sc_scope_t *s, sc_cds_cache_t *cache, const sc_svc_t *svc,
+static int render_entry_listeners(yajl_gen g, const sc_scope_t *s, sc_cds_cache_t *cache, const sc_svc_t *svc,
                                   const sc_vec_t *members, sc_resources_t *res) {
   int rc = 0;
   for (int no_capture = 0; no_capture < 2 && rc == 0; no_capture++) {
-    g_key(g, no_capture ? "outboundListenersNoCapture" : "outboundListeners");
+    sc__json_key(g, no_capture ? "outboundListenersNoCapture" : "outboundListeners");
     yajl_gen_array_open(g);
     for (uint32_t m = 0; m < members->n && rc == 0; m++) {
       uint32_t li = (uint32_t)(uintptr_t)members->items[m];
@@ -469,8 +423,8 @@ static int render_entry_listeners(gen_t g, const sc_scope_t *s, sc_cds_cache_t *
         char hex[33];
         hash_hex(res->items[r].hash, hex);
         yajl_gen_array_open(g);
-        g_cstr(g, res->items[r].name);
-        g_cstr(g, hex);
+        sc__json_cstr(g, res->items[r].name);
+        sc__json_cstr(g, hex);
         yajl_gen_integer(g, li);
         yajl_gen_array_close(g);
       }
@@ -483,7 +437,7 @@ static int render_entry_listeners(gen_t g, const sc_scope_t *s, sc_cds_cache_t *
 /* "inbound": for a service of the scope's namespace whose selector picks workloads (and
  * a scope whose Sidecar declares no ingress, which would replace them, 7.3): what a proxy
  * it selects gets for being its target, {"selector", "clusters", "chains"} (FORMAT.md). */
-static int render_entry_inbound(gen_t g, const sc_scope_t *s, const sc_mesh_config_t *mesh, const sc_svc_t *svc,
+static int render_entry_inbound(yajl_gen g, const sc_scope_t *s, const sc_mesh_config_t *mesh, const sc_svc_t *svc,
                                 sc_resources_t *res) {
   if (svc->registry != SC_REGISTRY_KUBERNETES || svc->selector == NULL || svc->selector->n == 0 ||
       svc->resolution == SC_RES_ALIAS || !sc_str_eq(svc->namespace_, s->namespace_) ||
@@ -496,13 +450,13 @@ static int render_entry_inbound(gen_t g, const sc_scope_t *s, const sc_mesh_conf
     rc = sc_lds_inbound_chains(svc, res);
   if (rc != 0)
     return rc;
-  g_key(g, "inbound");
+  sc__json_key(g, "inbound");
   yajl_gen_map_open(g);
-  g_key(g, "selector");
-  g_labels(g, svc->selector);
-  g_key(g, "clusters");
+  sc__json_key(g, "selector");
+  sc__json_labels(g, svc->selector);
+  sc__json_key(g, "clusters");
   render_resource_range(g, res, from, chains);
-  g_key(g, "chains");
+  sc__json_key(g, "chains");
   render_resource_range(g, res, chains, res->n);
   yajl_gen_map_close(g);
   return 0;
@@ -632,7 +586,7 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
   size_t n = s->services.n;
   sc_entry_t *entries = sc__calloc(n ? n : 1, sizeof(*entries));
   sc_vec_t *members = sc__calloc(n ? n : 1, sizeof(*members));
-  gen_t g = new_gen();
+  yajl_gen g = sc__json_new();
   int rc = entries && members && g ? listener_memberships(s, members) : SC_ENOMEM;
   for (size_t i = 0; i < n && rc == 0; i++) {
     const sc_svc_t *svc = s->services.items[i];
@@ -640,7 +594,7 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
     yajl_gen_reset(g, NULL);
     yajl_gen_map_open(g);
     render_service(g, svc);
-    g_key(g, "listeners");
+    sc__json_key(g, "listeners");
     yajl_gen_array_open(g);
     for (uint32_t m = 0; m < members[i].n; m++)
       yajl_gen_integer(g, (long long)(uintptr_t)members[i].items[m]);
@@ -653,16 +607,16 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
     sc_rds_variants_t variants = {0};
     if (rc == 0)
       rc = service_routes(routes, cache, svc, &members[i], &entries[i].res, &variants);
-    g_key(g, "routes");
+    sc__json_key(g, "routes");
     render_resource_range(g, &entries[i].res, from, variants.n ? variants.items[0].from : entries[i].res.n);
     if (variants.n > 0) {
-      g_key(g, "routeVariants");
+      sc__json_key(g, "routeVariants");
       yajl_gen_array_open(g);
       for (size_t v = 0; v < variants.n; v++) {
         yajl_gen_map_open(g);
-        g_key(g, "selector");
-        g_labels(g, &(sc_labels_t){variants.items[v].n, variants.items[v].items});
-        g_key(g, "routes");
+        sc__json_key(g, "selector");
+        sc__json_labels(g, &(sc_labels_t){variants.items[v].n, variants.items[v].items});
+        sc__json_key(g, "routes");
         render_resource_range(g, &entries[i].res, variants.items[v].from, variants.items[v].to);
         yajl_gen_map_close(g);
       }
@@ -675,7 +629,7 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
       rc = render_entry_inbound(g, s, mesh, svc, &entries[i].res);
     yajl_gen_map_close(g);
   sc_entry_t *e = &entries[i];
-    if (rc == 0 && ((e->json = gen_text(g, 0, &e->len)) == NULL ||
+    if (rc == 0 && ((e->json = sc__json_text(g, 0, &e->len)) == NULL ||
                     (e->host = sc__strndup(svc->hostname.ptr, svc->hostname.len)) == NULL))
       rc = SC_ENOMEM;
     if (rc == 0)
@@ -710,36 +664,36 @@ typedef struct {
   bool has_base; /* the content shares the base: readers combine versions */
 } head_t;
 
-static void render_head(gen_t g, const head_t *h) {
+static void render_head(yajl_gen g, const head_t *h) {
   char version[17];
   snprintf(version, sizeof(version), "%016" PRIx64, h->version);
   yajl_gen_map_open(g);
-  g_key(g, "id");
-  g_cstr(g, h->d->id);
-  g_key(g, "namespace");
-  g_str(g, h->d->ns);
-  g_key(g, "sidecar");
+  sc__json_key(g, "id");
+  sc__json_cstr(g, h->d->id);
+  sc__json_key(g, "namespace");
+  sc__json_str(g, h->d->ns);
+  sc__json_key(g, "sidecar");
   if (h->d->sidecar)
-    g_obj_ref(g, h->d->sidecar);
+    sc__json_obj_ref(g, h->d->sidecar);
   else
     yajl_gen_null(g);
-  g_key(g, "version");
-  g_cstr(g, version);
-  g_key(g, "kind");
-  g_cstr(g, kind_names[h->d->kind]);
+  sc__json_key(g, "version");
+  sc__json_cstr(g, version);
+  sc__json_key(g, "kind");
+  sc__json_cstr(g, kind_names[h->d->kind]);
   if (h->same_as != NULL) {
-    g_key(g, "sameAs");
-    g_cstr(g, h->same_as);
+    sc__json_key(g, "sameAs");
+    sc__json_cstr(g, h->same_as);
   }
   if (h->has_base && (h->same_as != NULL || h->summary)) {
-    g_key(g, "base");
-    g_cstr(g, SC_BASE_ID);
+    sc__json_key(g, "base");
+    sc__json_cstr(g, SC_BASE_ID);
   }
   if (h->summary) {
-    g_key(g, "services");
+    sc__json_key(g, "services");
     yajl_gen_integer(g, h->services);
     if (h->changed_at > 0) {
-      g_key(g, "changedAt");
+      sc__json_key(g, "changedAt");
       yajl_gen_integer(g, (long long)h->changed_at);
     }
   }
@@ -747,13 +701,13 @@ static void render_head(gen_t g, const head_t *h) {
 }
 
 static int set_summary(sc_record_t *rec, head_t h) {
-  gen_t g = new_gen();
+  yajl_gen g = sc__json_new();
   if (g == NULL)
     return SC_ENOMEM;
   h.summary = true;
   render_head(g, &h);
   sc__free(rec->summary);
-  rec->summary = gen_text(g, 0, &rec->summary_len);
+  rec->summary = sc__json_text(g, 0, &rec->summary_len);
   rec->services = h.services;
   yajl_gen_free(g);
   return rec->summary ? 0 : SC_ENOMEM;
@@ -764,8 +718,6 @@ uint64_t sc_scope_version(uint64_t body_hash, uint64_t entries_mix) {
   return body_hash ^ entries_mix;
 }
 
-const sc_scope_desc_t sc_base_desc = {(char *)SC_BASE_ID, SC_SCOPE_DEFAULT, NULL,
-                                      {SC_OTHER_NAMESPACES, 1}, NULL};
 
 /* The namespace a scope is computed for: "*" stands for one nothing names. */
 static sc_str_t compute_ns(const sc_scope_desc_t *d) {
@@ -1070,12 +1022,12 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, &only, NULL};
   sc_rds_ctx_t head_ctx = {vs_scope, w, &head_owners, w->mesh, &route_keys, &oom, &only, NULL};
   const sc_rds_ctx_t *head = rec->has_base ? (vs_scope ? &head_ctx : NULL) : &ctx;
-  gen_t g = rc == 0 ? new_gen() : NULL;
+  yajl_gen g = rc == 0 ? sc__json_new() : NULL;
   if (rc == 0 && (g == NULL || (rec->key = sc__strdup(d->id)) == NULL))
     rc = SC_ENOMEM;
   if (rc == 0) {
     rc = render_body(g, s, head, d->id, d->ns, w->mesh, &rec->res);
-    if (rc == 0 && (rec->body = gen_text(g, 0, &rec->body_len)) == NULL)
+    if (rc == 0 && (rec->body = sc__json_text(g, 0, &rec->body_len)) == NULL)
       rc = SC_ENOMEM;
   }
   if (g != NULL)
@@ -1169,7 +1121,7 @@ void sc_scope_aux_free(sc_scope_aux_t *aux) {
 int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
                            uint64_t changed_at, sc_record_t *rec) {
   head_t h = {d, target->hash, target->key, false, target->services, changed_at, target->has_base};
-  gen_t g = new_gen();
+  yajl_gen g = sc__json_new();
   int rc = SC_ENOMEM;
   memset(rec, 0, sizeof(*rec));
   if (g != NULL) {
@@ -1192,147 +1144,6 @@ int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
   return rc;
 }
 
-/* ---- the plan ------------------------------------------------------------------------------ */
-
-typedef struct {
-  const sc_world_t *w;
-  sc_scope_plan_t *plan;
-  size_t cap_scopes, cap_selectors;
-} plan_build_t;
-
-static int add_desc(plan_build_t *b, const char *id, sc_scope_kind_t kind, const sc_obj_t *sidecar,
-                    sc_str_t ns, const char *same_as) {
-  sc_scope_plan_t *p = b->plan;
-  if (p->nscopes == b->cap_scopes) {
-    size_t cap = b->cap_scopes ? b->cap_scopes * 2 : 64;
-    sc_scope_desc_t *d = sc__realloc(p->scopes, cap * sizeof(*d));
-    if (d == NULL)
-      return SC_ENOMEM;
-    p->scopes = d;
-    b->cap_scopes = cap;
-  }
-  char *copy = sc__strdup(id), *same = same_as ? sc__strdup(same_as) : NULL;
-  char *ns_copy = sc__strndup(ns.ptr, ns.len);
-  if (copy == NULL || ns_copy == NULL || (same_as != NULL && same == NULL)) {
-    sc__free(copy);
-    sc__free(same);
-    sc__free(ns_copy);
-    return SC_ENOMEM;
-  }
-  p->scopes[p->nscopes++] =
-      (sc_scope_desc_t){copy, kind, sidecar, (sc_str_t){ns_copy, ns.len}, same};
-  return 0;
-}
-
-/* The fallback of a namespace without an applicable selector-less Sidecar (4.3). */
-static void fallback_id(const sc_world_t *w, sc_str_t ns, char *buf, size_t len) {
-  if (w->root_sidecar != NULL)
-    snprintf(buf, len, "%s/%s@%s", ns.ptr, w->root_sidecar->name.ptr, w->root_sidecar->namespace_.ptr);
-  else
-    snprintf(buf, len, "%s/@default", ns.ptr);
-}
-
-/* The selector record of ns: its Sidecars in precedence order, then the fallback. */
-static int add_selectors(plan_build_t *b, sc_str_t ns, const sc_vec_t *sidecars) {
-  gen_t g = new_gen();
-  if (g == NULL)
-    return SC_ENOMEM;
-  yajl_gen_map_open(g);
-  g_key(g, "namespace");
-  g_str(g, ns);
-  g_key(g, "scopes");
-  yajl_gen_array_open(g);
-  bool catch_all = false;
-  char id[600];
-  for (uint32_t i = 0; sidecars && i < sidecars->n && !catch_all; i++) {
-    const sc_obj_t *sc = sidecars->items[i];
-    yajl_gen_map_open(g);
-    g_key(g, "scope");
-    g_obj_ref(g, sc);
-    g_key(g, "selector");
-    if (sc->u.sidecar.has_workload_selector)
-      g_labels(g, &sc->u.sidecar.workload_selector);
-    else
-      yajl_gen_null(g);
-    yajl_gen_map_close(g);
-    catch_all = !sc->u.sidecar.has_workload_selector; /* later ones are never reached */
-  }
-  int rc = 0;
-  if (!catch_all) {
-    const sc_world_t *w = b->w;
-    fallback_id(w, ns, id, sizeof(id));
-    yajl_gen_map_open(g);
-    g_key(g, "scope");
-    g_cstr(g, id);
-    g_key(g, "selector");
-    yajl_gen_null(g);
-    yajl_gen_map_close(g);
-    /* A plain namespace's fallback is the "*" fallback under its own name. */
-    char other[600];
-    bool plain = !sc_str_eqz(ns, SC_OTHER_NAMESPACES) && sc_world_ns_plain(w, ns);
-    if (plain)
-      fallback_id(w, sc_str(SC_OTHER_NAMESPACES), other, sizeof(other));
-    rc = w->root_sidecar
-             ? add_desc(b, id, SC_SCOPE_ROOT_DERIVED, w->root_sidecar, ns, plain ? other : NULL)
-             : add_desc(b, id, SC_SCOPE_DEFAULT, NULL, ns, plain ? other : NULL);
-  }
-  yajl_gen_array_close(g);
-  yajl_gen_map_close(g);
-  sc_scope_plan_t *p = b->plan;
-  if (rc == 0 && p->nselectors == b->cap_selectors) {
-    size_t cap = b->cap_selectors ? b->cap_selectors * 2 : 64;
-    sc_record_t *r = sc__realloc(p->selectors, cap * sizeof(*r));
-    if (r == NULL)
-      rc = SC_ENOMEM;
-    else
-      p->selectors = r, b->cap_selectors = cap;
-  }
-  if (rc == 0) {
-    char key[300];
-    snprintf(key, sizeof(key), "%s", ns.ptr);
-    rc = finish_record(g, key, &p->selectors[p->nselectors]);
-    if (rc == 0)
-      p->nselectors++;
-  }
-  yajl_gen_free(g);
-  return rc;
-}
-
-static int cmp_desc(const void *a, const void *b) {
-  return strcmp(((const sc_scope_desc_t *)a)->id, ((const sc_scope_desc_t *)b)->id);
-}
-
-static int cmp_record(const void *a, const void *b) {
-  return strcmp(((const sc_record_t *)a)->key, ((const sc_record_t *)b)->key);
-}
-
-int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
-  memset(out, 0, sizeof(*out));
-  plan_build_t b = {w, out, 0, 0};
-  int rc = 0;
-  char id[600];
-  for (uint32_t i = 0; i < w->sidecars.n && rc == 0; i++) {
-    const sc_obj_t *sc = w->sidecars.items[i];
-    snprintf(id, sizeof(id), "%s/%s", sc->namespace_.ptr, sc->name.ptr);
-    rc = add_desc(&b, id, SC_SCOPE_RESOURCE, sc, sc->namespace_, NULL);
-  }
-  for (uint32_t i = 0; i < w->namespaces.n && rc == 0; i++) {
-    sc_str_t ns = *(const sc_str_t *)w->namespaces.items[i];
-    rc = add_selectors(&b, ns, sc__strmap_get(&w->sidecars_by_ns, ns));
-  }
-  if (rc == 0)
-    rc = add_selectors(&b, sc_str(SC_OTHER_NAMESPACES), NULL);
-  if (rc != 0) {
-    sc_scope_plan_free(out);
-    return rc;
-  }
-  if (out->nscopes > 1)
-    qsort(out->scopes, out->nscopes, sizeof(*out->scopes), cmp_desc);
-  if (out->nselectors > 1)
-    qsort(out->selectors, out->nselectors, sizeof(*out->selectors), cmp_record);
-  return 0;
-}
-
 void sc_entry_free(sc_entry_t *e) {
   sc__free(e->host);
   sc__free(e->json);
@@ -1350,19 +1161,6 @@ void sc_record_free(sc_record_t *r) {
     sc_entry_free(&r->entries[i]);
   sc__free(r->entries);
   memset(r, 0, sizeof(*r));
-}
-
-void sc_scope_plan_free(sc_scope_plan_t *p) {
-  for (size_t i = 0; i < p->nscopes; i++) {
-    sc__free(p->scopes[i].id);
-    sc__free(p->scopes[i].same_as);
-    sc__free((char *)p->scopes[i].ns.ptr);
-  }
-  sc__free(p->scopes);
-  for (size_t i = 0; i < p->nselectors; i++)
-    sc_record_free(&p->selectors[i]);
-  sc__free(p->selectors);
-  memset(p, 0, sizeof(*p));
 }
 
 int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
@@ -1416,6 +1214,8 @@ static void free_records(sc_record_t *r, size_t n) {
 void sc_scopeset_free(sc_scopeset_t *set) {
   sc_record_free(&set->base);
   free_records(set->scopes, set->nscopes);
-  free_records(set->selectors, set->nselectors);
+  for (size_t i = 0; i < set->nselectors; i++)
+    sc_selector_free(&set->selectors[i]);
+  sc__free(set->selectors);
   memset(set, 0, sizeof(*set));
 }

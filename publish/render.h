@@ -1,24 +1,21 @@
-/* Every scope the config defines (semantics 4.1) and the selector data that maps a proxy
- * (namespace + labels) to one of them (4.3), rendered as the JSON records the snapshot
- * stores (snapshot/FORMAT.md, tables "scopes" and "selectors").
- *
- * Scope ids: "<ns>/<sidecar>" for a Sidecar resource; "<ns>/<root sidecar>@<root ns>" for
- * the root Sidecar applied to namespace ns; "<ns>/@default" when there is no root
- * Sidecar. Namespace "*" stands for every namespace the config does not mention. */
-#ifndef SC_SCOPESET_H
-#define SC_SCOPESET_H
+/* Rendering scopes into the records the snapshot stores (snapshot/FORMAT.md, tables
+ * "scopes", "scope_index" and "scope_entries"): a scope's head and one entry per
+ * hostname, with the Envoy resources they name built by xds/. Sits after xds/ in the
+ * library order (xds/lds.h and rds.h take a computed scope, scope/scope.h), so it lives
+ * in publish/, whose incremental update (scopes.c) is its main caller. */
+#ifndef SC_RENDER_H
+#define SC_RENDER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "xds/cds.h"
 #include "xds/rds.h"
+#include "scope/plan.h"
 #include "scope/scope.h"
 #include "scopecast/snapshot.h"
 #include "model/world.h"
 
-/* The namespace written as "*": content for any namespace no object mentions. */
-#define SC_OTHER_NAMESPACES "*"
 
 /* What a scope holds for one hostname: its service record, the listeners importing it,
  * its DestinationRules and dependencies (table "scope_entries", FORMAT.md). */
@@ -31,10 +28,10 @@ typedef struct {
 } sc_entry_t;
 
 typedef struct {
-  char *key;  /* scope id, or namespace for selector records */
+  char *key;  /* scope id */
   char *json; /* the record, compact JSON */
   size_t len;
-  uint64_t hash; /* scopes: the version; selectors: XXH3 of the record */
+  uint64_t hash; /* the version */
   char *summary; /* scopes: the scope_index record, compact JSON; NULL otherwise */
   size_t summary_len;
   uint32_t services; /* scopes: how many services (entries) */
@@ -52,39 +49,13 @@ typedef struct {
 } sc_record_t;
 
 
-/* A scope the config defines, not yet computed. */
-typedef struct {
-  char *id;
-  sc_scope_kind_t kind;
-  const sc_obj_t *sidecar; /* NULL for default scopes */
-  sc_str_t ns;             /* the config namespace, or "*" (owned) */
-  char *same_as;           /* a plain namespace's fallback (sc_world_ns_plain): the id of
-                              the "*" scope whose content it shares; NULL otherwise */
-} sc_scope_desc_t;
 
-/* The entries every namespace sees through an import of every host of every namespace,
- * stored once under this id (entries only, no head): a scope that imports exactly that
- * stores only the hostnames specific to its namespace and refers to these for the rest. */
-#define SC_BASE_ID SC_BASE_KEY
-
-/* The base's description: the built-in default scope of a namespace nothing names. */
-extern const sc_scope_desc_t sc_base_desc;
 
 typedef struct {
   bool unshared;            /* compute every entry, even where the base has it */
   sc_cds_cache_t *clusters; /* clusters already built in this update (may be NULL) */
 } sc_render_opts_t;
 
-/* Every scope id the config defines, sorted, and the selector records. */
-typedef struct {
-  sc_scope_desc_t *scopes;
-  size_t nscopes;
-  sc_record_t *selectors; /* sorted by key */
-  size_t nselectors;
-} sc_scope_plan_t;
-
-int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out);
-void sc_scope_plan_free(sc_scope_plan_t *plan);
 
 /* What a full computation leaves for later patches of the scope. */
 typedef struct {
@@ -141,7 +112,7 @@ typedef struct {
   sc_record_t base; /* the base's entries (its head is never written) */
   sc_record_t *scopes;
   size_t nscopes;
-  sc_record_t *selectors;
+  sc_selector_t *selectors;
   size_t nselectors;
 } sc_scopeset_t;
 
