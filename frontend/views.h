@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "reader/gather.h"
 #include "obs/log.h"
 #include "scopecast/config.h"
+#include "scopecast/reader.h"
 #include "store/strmap.h"
 
 typedef struct sc_views_s sc_views_t;
