@@ -15,7 +15,7 @@
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route_components.pb-c.h"
-#include "reader/gather.h"
+#include "scopecast/reader.h"
 #include "wire/registry.h"
 
 /* `check` reads everything in one read transaction and verifies it. Its digest covers what
