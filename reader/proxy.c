@@ -1,4 +1,4 @@
-/* Who a proxy is (see proxy.h). */
+/* Who a proxy is (include/scopecast/reader.h, proxy.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

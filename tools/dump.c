@@ -311,7 +311,7 @@ typedef struct {
   bool no_capture, raw;
 } query_t;
 
-/* What a proxy of scope q->id with q->labels gets of q->type at q->version (gather.h),
+/* What a proxy of scope q->id with q->labels gets of q->type at q->version (reader.h),
  * appended to out, and the type's version_info into vi. 0, or 1 (said why). */
 static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out, char vi[17]) {
   sc_snapshot_view_t *v;

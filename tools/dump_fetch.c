@@ -558,7 +558,7 @@ static int held_merge(sc_resource_list_t *l, sc_resource_list_t *got, char **rem
   return rc;
 }
 
-/* The content hashes the snapshot names a resource by (gather.h): XXH3-128 of a stored
+/* The content hashes the snapshot names a resource by (reader.h): XXH3-128 of a stored
  * resource's bytes (clusters, listeners), XXH3-64 of one put together for the proxy
  * (route configurations, endpoint assignments, a virtualInbound with the inbound filter
  * chains of the services the proxy serves). */
