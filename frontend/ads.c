@@ -11,8 +11,10 @@
 #include <xxhash.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "reader/proxy.h"
+#include "reader/proxy.h" /* sc_proxy_from_node: the Node is decoded within the request */
 #include "scopecast/error.h"
+#include "scopecast/reader.h"
+#include "wire/registry.h"
 
 /* A name subscribed, sent or known, with the version the client has (Delta). */
 typedef struct {

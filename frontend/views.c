@@ -2,7 +2,6 @@
 #include "store/mem.h"
 #include "frontend/views.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,8 @@
 #include <uv.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "reader/resolve.h"
+#include "scopecast/reader.h"
+#include "wire/registry.h"
 #include "scopecast/error.h"
 #include "scopecast/snapshot.h"
 
@@ -28,7 +28,7 @@ struct sc_views_s {
   sc_strmap_t by_key;
   sc_strmap_t lists;    /* key -> sc_view_type_t alive (weak: they remove themselves) */
   sc_strmap_t records;  /* scope -> sc_scope_records_t parsed at records_head */
-  sc_records_cache_t parses; /* entries parsed at records_head, records by content */
+  sc_records_cache_t *parses; /* entries parsed at records_head, records by content */
   uint64_t records_head;
   sc_views_stats_t stats;
   sc_blob_cache_t *blobs; /* stored resources' bytes, shared by every list */
@@ -105,10 +105,10 @@ int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **
   sc__strmap_init(&vs->by_key);
   sc__strmap_init(&vs->lists);
   sc__strmap_init(&vs->records);
-  sc_records_cache_init(&vs->parses);
-  if ((vs->blobs = sc_blob_cache_new()) == NULL || vs->parses.entries == NULL || vs->parses.parsed == NULL) {
+  vs->parses = sc_records_cache_new();
+  if ((vs->blobs = sc_blob_cache_new()) == NULL || vs->parses == NULL) {
     sc_blob_cache_free(vs->blobs);
-    sc_records_cache_free(&vs->parses);
+    sc_records_cache_free(vs->parses);
     sc__free(vs->dir);
     sc__free(vs);
     return SC_ENOMEM;
@@ -127,7 +127,7 @@ static void records_clear(sc_views_t *vs) {
   sc__strmap_foreach(&vs->records, free_records_entry, NULL);
   sc__strmap_free(&vs->records, NULL);
   sc__strmap_init(&vs->records);
-  sc_records_cache_new_head(&vs->parses);
+  sc_records_cache_new_head(vs->parses);
 }
 
 static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
@@ -174,7 +174,7 @@ void sc_views_free(sc_views_t *vs) {
   sc__strmap_free(&vs->lists, NULL);
   sc__strmap_free(&vs->by_key, NULL);
   sc_blob_cache_free(vs->blobs);
-  sc_records_cache_free(&vs->parses);
+  sc_records_cache_free(vs->parses);
   sc_snapshot_reader_close(vs->reader);
   sc__free(vs->dir);
   sc__free(vs);
@@ -304,7 +304,7 @@ static sc_scope_records_t *records_for(sc_views_t *vs, sc_snapshot_view_t *sv, u
   if (rec != NULL)
     return rec;
   char *key = sc__strdup(scope);
-  *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, &vs->parses, &rec, err, errlen);
+  *rc = key == NULL ? SC_ENOMEM : sc_scope_records_load(sv, scope, 0, vs->parses, &rec, err, errlen);
   if (*rc == 0 && sc__strmap_put(&vs->records, sc_str(key), rec) != 0)
     *rc = SC_ENOMEM;
   if (*rc != 0) {
@@ -427,88 +427,16 @@ sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t typ
 
 /* ---- following the snapshot ------------------------------------------------------------- */
 
-/* What the changelog since the version served says changed. */
-typedef struct {
-  uint64_t from;    /* versions after this one */
-  uint64_t first;   /* the first record seen (0: none) */
-  bool resync, selectors, base;
-  unsigned base_types;
-  json_t *types;     /* id -> mask (integer) */
-  json_t *endpoints; /* keys written or deleted -> true */
-} changes_t;
-
-static unsigned type_mask(json_t *names) {
-  unsigned m = 0;
-  size_t i;
-  json_t *x;
-  json_array_foreach(names, i, x) {
-    int t = json_is_string(x) ? sc_xds_type_by_name(json_string_value(x)) : -1;
-    if (t >= 0)
-      m |= 1u << t;
-  }
-  return m;
-}
-
-static void add_types(json_t *types, const char *id, unsigned mask) {
-  json_int_t have = json_integer_value(json_object_get(types, id));
-  json_object_set_new(types, id, json_integer(have | (json_int_t)mask));
-}
-
-static int collect_change(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  changes_t *c = arg;
-  if (klen != 8)
-    return 0;
-  uint64_t version = 0;
-  for (int i = 0; i < 8; i++)
-    version = version << 8 | ((const uint8_t *)key)[i];
-  if (version <= c->from)
-    return 0;
-  if (c->first == 0)
-    c->first = version;
-  json_t *rec = json_loadb(val, vlen, 0, NULL);
-  if (rec == NULL) {
-    c->resync = true;
-    return 0;
-  }
-  c->resync |= json_is_true(json_object_get(rec, "resync"));
-  c->selectors |= json_is_true(json_object_get(rec, "selectors"));
-  json_t *types = json_object_get(rec, "types"), *x;
-  size_t i;
-  const char *lists[] = {"scopes", "removed"};
-  for (int l = 0; l < 2; l++)
-    json_array_foreach(json_object_get(rec, lists[l]), i, x) {
-      const char *id = json_string_value(x);
-      json_t *t = json_object_get(types, id ? id : "");
-      if (id != NULL)
-        add_types(c->types, id, l == 1 || t == NULL ? ALL_TYPES : type_mask(t));
-    }
-  if (json_is_true(json_object_get(rec, "base"))) {
-    json_t *t = json_object_get(types, SC_BASE_KEY);
-    c->base = true;
-    c->base_types |= t == NULL ? ALL_TYPES : type_mask(t);
-  }
-  const char *eps[] = {"endpoints", "endpointsRemoved"};
-  for (int l = 0; l < 2; l++)
-    json_array_foreach(json_object_get(rec, eps[l]), i, x) if (json_is_string(x))
-        json_object_set(c->endpoints, json_string_value(x), json_true());
-  json_decref(rec);
-  return 0;
-}
-
-static unsigned stale_types(const changes_t *c, const sc_view_t *v) {
-  if (c->resync)
+/* The types of v the changes make stale: what the changelog names for its scope, its
+ * content and the base, and endpoints when an assignment it holds changed. */
+static unsigned stale_types(const sc_changelog_t *c, const sc_view_t *v) {
+  if (c == NULL || sc_changelog_resync(c))
     return ALL_TYPES;
-  unsigned m = (unsigned)json_integer_value(json_object_get(c->types, v->scope));
-  if (v->content_id != NULL)
-    m |= (unsigned)json_integer_value(json_object_get(c->types, v->content_id));
-  if (c->base && (v->uses_base || v->content_id == NULL))
-    m |= c->base_types;
-  if (m & (1u << SC_XDS_CLUSTERS)) /* the assignments a proxy gets follow from its clusters */
-    m |= 1u << SC_XDS_ENDPOINTS;
+  unsigned m = sc_changelog_types(c, v->scope, v->content_id, v->uses_base);
   const sc_view_type_t *eds = v->types[SC_XDS_ENDPOINTS];
-  if (!(m & (1u << SC_XDS_ENDPOINTS)) && eds != NULL && json_object_size(c->endpoints) > 0)
+  if (!(m & (1u << SC_XDS_ENDPOINTS)) && eds != NULL && sc_changelog_any_endpoint(c))
     for (size_t i = 0; i < eds->list.n; i++)
-      if (eds->list.items[i].endpoints_key && json_object_get(c->endpoints, eds->list.items[i].endpoints_key)) {
+      if (eds->list.items[i].endpoints_key && sc_changelog_endpoint(c, eds->list.items[i].endpoints_key)) {
         m |= 1u << SC_XDS_ENDPOINTS;
         break;
       }
@@ -558,26 +486,21 @@ int sc_views_refresh(sc_views_t *vs) {
   if (meta.head_version == vs->head && meta.instance_id == vs->instance && !reopened)
     return 0;
   uint64_t started = uv_hrtime();
-  changes_t c = {vs->head, 0, false, false, false, 0, json_object(), json_object()};
   /* A new engine run, a snapshot going back, or a reader behind the changelog: compare all. */
-  c.resync = reopened || meta.instance_id != vs->instance || meta.head_version < vs->head;
+  bool resync = reopened || meta.instance_id != vs->instance || meta.head_version < vs->head;
   sc_snapshot_view_t *sv;
   if ((rc = sc_snapshot_view_begin(vs->reader, &sv)) != 0) {
     sc_log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
-    json_decref(c.types);
-    json_decref(c.endpoints);
     return rc;
   }
   uint64_t head = meta.head_version;
-  if (!c.resync) {
-    sc_snapshot_view_scan(sv, SC_TABLE_CHANGELOG, NULL, 0, collect_change, &c);
-    if (c.first != vs->head + 1)
-      c.resync = true;
-  }
-  c.selectors |= c.resync;
+  sc_changelog_t *c = NULL; /* NULL: compare all */
+  if (!resync)
+    sc_changelog_read(sv, vs->head, &c);
+  bool selectors = c == NULL || sc_changelog_selectors(c);
   uint64_t seen = sc_snapshot_view_head(sv);
   for (sc_view_t *v = vs->views; v != NULL; v = v->next) {
-    unsigned stale = stale_types(&c, v), changed = 0;
+    unsigned stale = stale_types(c, v), changed = 0;
     for (int t = 0; t < SC_XDS__TYPES; t++) {
       if (!(stale & (1u << t)) || v->types[t] == NULL)
         continue;
@@ -588,15 +511,14 @@ int sc_views_refresh(sc_views_t *vs) {
       vs->changed(vs->changed_arg, v, changed);
   }
   sc_snapshot_view_end(sv);
+  sc_changelog_free(c);
   vs->head = seen > head ? seen : head; /* a commit after the meta read is served already */
   vs->instance = meta.instance_id;
-  if (c.selectors && vs->changed != NULL)
+  if (selectors && vs->changed != NULL)
     vs->changed(vs->changed_arg, NULL, 0);
   sc_blob_cache_sweep(vs->blobs); /* bytes no list holds any more */
-  sc_records_cache_sweep(&vs->parses);
+  sc_records_cache_sweep(vs->parses);
   vs->stats.refreshes++;
   vs->stats.last_refresh_ms = (double)(uv_hrtime() - started) / 1e6;
-  json_decref(c.types);
-  json_decref(c.endpoints);
   return 0;
 }

@@ -1,6 +1,6 @@
 /* What proxies get, kept per class of proxy: a view is (scope, labels, interception
- * mode), and holds per xDS type the gathered resources (gather.h) at the snapshot head the
- * frontend serves. Proxies of one class share a view, so an event costs one gather per
+ * mode), and holds per xDS type the gathered resources (scopecast/reader.h) at the
+ * snapshot head the frontend serves. Proxies of one class share a view, so an event costs one gather per
  * class, not per stream.
  *
  * sc_views_refresh follows the snapshot: it reads the changelog since the version served
@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "reader/gather.h"
 #include "obs/log.h"
 #include "scopecast/config.h"
+#include "scopecast/reader.h"
 #include "store/strmap.h"
 
 typedef struct sc_views_s sc_views_t;

@@ -9,6 +9,7 @@
 #include "store/mem.h"
 #include "obs/metrics.h"
 #include "scopecast/error.h"
+#include "wire/registry.h"
 
 typedef enum { SC_XDS_HTTP_SERVING = 0, SC_XDS_HTTP_DRAINING } sc__xds_http_state_t;
 

@@ -13,7 +13,21 @@
 #include "store/hashmap.h"
 #include "reader/resolve.h"
 
-/* Parsed records of a scope (gather.h). */
+/* Bytes of a stored resource shared by the lists that hold it (reader.h). */
+struct sc_blob_s {
+  int refs;
+  size_t len;
+  uint8_t key[16];
+  uint8_t data[];
+};
+
+/* Parses kept for the next loads (reader.h). */
+struct sc_records_cache_s {
+  json_t *entries; /* id -> entries by hostname */
+  json_t *parsed;  /* XXH3-128 of a record's bytes -> its parse */
+};
+
+/* Parsed records of a scope (reader.h). */
 struct sc_scope_records_s {
   json_t *head, *content; /* the scope's head, and the head whose content it has */
   json_t *by_host;        /* its entries (and the base's) by hostname */
@@ -88,15 +102,21 @@ static int scan_own_entries(sc_snapshot_view_t *v, const char *id, json_t *by_ho
   return scan_entries_parsed(v, id, by_host, NULL);
 }
 
-void sc_records_cache_init(sc_records_cache_t *c) {
-  c->entries = json_object();
-  c->parsed = json_object();
+sc_records_cache_t *sc_records_cache_new(void) {
+  sc_records_cache_t *c = sc__calloc(1, sizeof(*c));
+  if (c != NULL && ((c->entries = json_object()) == NULL || (c->parsed = json_object()) == NULL)) {
+    sc_records_cache_free(c);
+    c = NULL;
+  }
+  return c;
 }
 
 void sc_records_cache_free(sc_records_cache_t *c) {
+  if (c == NULL)
+    return;
   json_decref(c->entries);
   json_decref(c->parsed);
-  c->entries = c->parsed = NULL;
+  sc__free(c);
 }
 
 void sc_records_cache_new_head(sc_records_cache_t *c) {

@@ -1,10 +1,11 @@
-/* Who a proxy is (see proxy.h). */
+/* Who a proxy is (include/scopecast/reader.h, proxy.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reader/proxy.h"
 #include "scopecast/error.h"
+#include "store/mem.h"
 
 static const Google__Protobuf__Value *meta(const Envoy__Config__Core__V3__Node *node, const char *key) {
   const Google__Protobuf__Struct *m = node->metadata;
@@ -106,4 +107,51 @@ int sc_proxy_from_node(const Envoy__Config__Core__V3__Node *node, sc_proxy_t *ou
       return fail(err, errlen, "metadata INTERCEPTION_MODE must be REDIRECT, TPROXY or NONE");
   }
   return 0;
+}
+
+/* ---- from encoded bytes (reader.h) ---------------------------------------------------- */
+
+struct sc_proxy_node_s {
+  Envoy__Config__Core__V3__Node *node; /* decoded through mem.h */
+  sc_proxy_t proxy;                    /* borrows from node */
+};
+
+static void *pb_alloc(void *data, size_t size) {
+  (void)data;
+  return sc__malloc(size ? size : 1);
+}
+
+static void pb_free(void *data, void *p) {
+  (void)data;
+  sc__free(p);
+}
+
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
+int sc_proxy_node_parse(const void *bytes, size_t len, sc_proxy_node_t **out, char *err, size_t errlen) {
+  *out = NULL;
+  sc_proxy_node_t *n = sc__calloc(1, sizeof(*n));
+  if (n == NULL)
+    return SC_ENOMEM;
+  n->node = envoy__config__core__v3__node__unpack(&pb_allocator, len, bytes);
+  if (n->node == NULL) {
+    sc__free(n);
+    return fail(err, errlen, "the bytes are not an envoy.config.core.v3.Node");
+  }
+  int rc = sc_proxy_from_node(n->node, &n->proxy, err, errlen);
+  if (rc != 0) {
+    sc_proxy_node_free(n);
+    return rc;
+  }
+  *out = n;
+  return 0;
+}
+
+const sc_proxy_t *sc_proxy_node_proxy(const sc_proxy_node_t *n) { return &n->proxy; }
+
+void sc_proxy_node_free(sc_proxy_node_t *n) {
+  if (n == NULL)
+    return;
+  envoy__config__core__v3__node__free_unpacked(n->node, &pb_allocator);
+  sc__free(n);
 }

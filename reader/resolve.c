@@ -1,4 +1,4 @@
-/* Proxy -> scope (see resolve.h). */
+/* Proxy -> scope (include/scopecast/reader.h). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Who a proxy is, from its Node (reader/proxy.c): Istio's node id and metadata, and
- * the nodes that must end the stream with INVALID_ARGUMENT. */
+ * the nodes that must end the stream with INVALID_ARGUMENT; the encoded form of reader.h. */
 #include <string.h>
 
 #include "harness.h"
@@ -109,9 +109,44 @@ TEST(invalid_nodes) {
   ASSERT_EQ_INT(sc_proxy_from_node(&n.node, &p, NULL, 0), SC_EINVAL);
 }
 
+/* The public form (reader.h): an encoded Node, decoded and read by the library; bytes
+ * that are not a Node, and a Node it cannot serve, fail with SC_EINVAL. */
+TEST(encoded_node) {
+  const char *meta[] = {"NAMESPACE", "prod", "INTERCEPTION_MODE", "NONE", NULL};
+  const char *labels[] = {"app", "ratings", NULL};
+  node_t n;
+  make_node(&n, "sidecar~10.0.0.7~ratings-1.prod~prod.svc.cluster.local", meta, labels);
+  uint8_t buf[1024];
+  size_t len = envoy__config__core__v3__node__get_packed_size(&n.node);
+  ASSERT(len <= sizeof(buf));
+  envoy__config__core__v3__node__pack(&n.node, buf);
+  sc_proxy_node_t *pn = NULL;
+  char err[256] = "";
+  ASSERT_EQ_INT(sc_proxy_node_parse(buf, len, &pn, err, sizeof(err)), 0);
+  const sc_proxy_t *p = sc_proxy_node_proxy(pn);
+  ASSERT(!p->router);
+  ASSERT(p->namespace_.len == 4 && memcmp(p->namespace_.ptr, "prod", 4) == 0);
+  ASSERT(p->nips == 1 && p->ips[0].len == 8 && memcmp(p->ips[0].ptr, "10.0.0.7", 8) == 0);
+  ASSERT(p->label_set.n == 1 && p->label_set.items[0].value.len == 7);
+  ASSERT_EQ_INT(p->interception, SC_INTERCEPT_NONE);
+  sc_proxy_node_free(pn);
+  static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+  pn = NULL;
+  ASSERT_EQ_INT(sc_proxy_node_parse(garbage, sizeof(garbage), &pn, err, sizeof(err)), SC_EINVAL);
+  ASSERT(pn == NULL && err[0] != 0);
+  make_node(&n, "sidecar~10.0.0.7", NULL, NULL); /* a malformed id */
+  len = envoy__config__core__v3__node__get_packed_size(&n.node);
+  envoy__config__core__v3__node__pack(&n.node, buf);
+  err[0] = 0;
+  ASSERT_EQ_INT(sc_proxy_node_parse(buf, len, &pn, err, sizeof(err)), SC_EINVAL);
+  ASSERT(pn == NULL && err[0] != 0);
+  sc_proxy_node_free(NULL);
+}
+
 TEST_LIST = {
     TEST_ENTRY(istio_sidecar_node),
     TEST_ENTRY(defaults_from_the_id),
     TEST_ENTRY(invalid_nodes),
+    TEST_ENTRY(encoded_node),
     TEST_LIST_END,
 };

@@ -1,11 +1,11 @@
-/* Proxy -> scope through selector records (reader/resolve.c): the namespace's record,
+/* Proxy -> scope through selector records (reader/resolve.c, through reader.h): the namespace's record,
  * "*" for unmentioned namespaces, the first selector the proxy's labels hold, the
  * catch-all, and a record naming nothing. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
-#include "reader/resolve.h"
+#include "scopecast/reader.h"
 #include "scopecast/error.h"
 
 static int write_selectors(void *arg, sc_snapshot_txn_t *txn) {
@@ -47,19 +47,19 @@ TEST(proxy_to_scope) {
   const sc_label_t web[] = {{{"app", 3}, {"web", 3}}};
   char *s = resolve(r, "prod", canary, 2, &rc);
   ASSERT(rc == 0 && strcmp(s, "prod/canary") == 0);
-  free(s);
+  sc_reader_free(s);
   s = resolve(r, "prod", api, 2, &rc);
   ASSERT(rc == 0 && strcmp(s, "prod/api") == 0);
-  free(s);
+  sc_reader_free(s);
   s = resolve(r, "prod", web, 1, &rc);
   ASSERT(rc == 0 && strcmp(s, "prod/default") == 0);
-  free(s);
+  sc_reader_free(s);
   s = resolve(r, "prod", NULL, 0, &rc);
   ASSERT(rc == 0 && strcmp(s, "prod/default") == 0);
-  free(s);
+  sc_reader_free(s);
   s = resolve(r, "elsewhere", api, 2, &rc); /* not mentioned: the "*" record */
   ASSERT(rc == 0 && strcmp(s, "*/@default") == 0);
-  free(s);
+  sc_reader_free(s);
   s = resolve(r, "odd", api, 2, &rc); /* a record naming no scope for this proxy */
   ASSERT_EQ_INT(rc, SC_ECORRUPT);
   ASSERT(s == NULL);

@@ -11,10 +11,9 @@
 #include "dump_check.h"
 #include "dump_common.h"
 #include "dump_fetch.h"
-#include "reader/gather.h"
-#include "wire/registry.h"
-#include "reader/resolve.h"
+#include "scopecast/reader.h"
 #include "scopecast/snapshot.h"
+#include "wire/registry.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -197,94 +196,53 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
 
 /* ---- scopes -------------------------------------------------------------------------- */
 
-/* Parses one stored JSON record; NULL (with a message) when it is not valid. */
-static json_t *parse_record(const void *val, size_t vlen, const char *what) {
+/* Parses a document of the reader library (taken); NULL (with a message) when it is not
+ * JSON, which the library does not hand out. */
+static json_t *parse_text(char *text) {
   json_error_t err;
-  json_t *o = json_loadb(val, vlen, 0, &err);
+  json_t *o = json_loads(text, 0, &err);
+  sc_reader_free(text);
   if (o == NULL)
-    fprintf(stderr, "scopecast-dump: %s: stored record is not JSON: %s\n", what, err.text);
+    fprintf(stderr, "scopecast-dump: the reader library's document is not JSON: %s\n", err.text);
   return o;
 }
 
-static int load_record(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  (void)key;
-  (void)klen;
-  json_t **out = arg;
-  *out = parse_record(val, vlen, "record");
-  return *out ? 0 : SC_ECORRUPT;
-}
-
-/* The base's head (its version and changedAt), or NULL when there is none. */
-static json_t *get_base(sc_snapshot_view_t *v) {
-  json_t *o = NULL;
-  sc_snapshot_view_get(v, SC_TABLE_SCOPES, SC_BASE_KEY, strlen(SC_BASE_KEY), load_record, &o);
-  return o;
-}
-
-/* A record whose content shares the base (FORMAT.md) shows the version and changedAt of
- * the whole: its own combined with the base's. */
-static void apply_base(json_t *rec, json_t *base) {
-  if (base == NULL || json_object_get(rec, "base") == NULL)
-    return;
-  const char *own = json_string_value(json_object_get(rec, "version"));
-  const char *shared = json_string_value(json_object_get(base, "version"));
-  if (own != NULL && shared != NULL) {
-    char hex[17];
-    snprintf(hex, sizeof(hex), "%016" PRIx64,
-             sc_snapshot_effective_version(strtoull(own, NULL, 16), strtoull(shared, NULL, 16)));
-    json_object_set_new(rec, "version", json_string(hex));
-  }
-  json_int_t at = json_integer_value(json_object_get(rec, "changedAt"));
-  json_int_t base_at = json_integer_value(json_object_get(base, "changedAt"));
-  if (base_at > at)
-    json_object_set_new(rec, "changedAt", json_integer(base_at));
-}
-
-typedef struct {
-  json_t *rows, *base;
-} scope_rows_t;
-
-static int collect_scope(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  (void)key;
-  (void)klen;
-  scope_rows_t *sr = arg;
-  json_t *o = parse_record(val, vlen, "scopes");
-  if (o == NULL)
-    return SC_ECORRUPT;
-  apply_base(o, sr->base);
-  json_t *row = json_object();
-  const char *fields[] = {"id", "namespace", "sidecar", "version"};
-  for (int i = 0; i < 4; i++)
-    json_object_set(row, fields[i], json_object_get(o, fields[i]));
-  json_array_append_new(sr->rows, row);
-  json_decref(o);
-  return 0;
+/* Says why a read of the reader library failed: err when it says, else the snapshot's. */
+static void say_failed(sc_snapshot_reader_t *r, const char *err) {
+  fprintf(stderr, "scopecast-dump: %s\n", err[0] ? err : sc_snapshot_reader_errmsg(r));
 }
 
 static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
-  json_t *rows = json_array();
   sc_snapshot_view_t *v;
+  char *text = NULL, err[512] = "";
   int rc = sc_snapshot_view_begin(r, &v);
   if (rc == 0) {
-    /* The index holds small summaries: no scope record is loaded. */
-    scope_rows_t sr = {rows, get_base(v)};
-    rc = sc_snapshot_view_scan(v, SC_TABLE_SCOPE_INDEX, NULL, 0, collect_scope, &sr);
-    json_decref(sr.base);
+    rc = sc_reader_scopes_json(v, &text, err, sizeof(err));
     sc_snapshot_view_end(v);
   }
   if (rc != 0) {
-    if (rc != SC_ECORRUPT)
-      fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
-    json_decref(rows);
+    say_failed(r, err);
     return 1;
   }
+  json_t *index = parse_text(text);
+  if (index == NULL)
+    return 1;
+  json_t *rows = json_array(), *o;
+  size_t i;
+  json_array_foreach(index, i, o) {
+    json_t *row = json_object();
+    const char *fields[] = {"id", "namespace", "sidecar", "version"};
+    for (int f = 0; f < 4; f++)
+      json_object_set(row, fields[f], json_object_get(o, fields[f]));
+    json_array_append_new(rows, row);
+  }
+  json_decref(index);
   if (json) {
-    json_t *o = json_object();
-    json_object_set_new(o, "scopes", rows);
-    return sc_dump_print_json(o);
+    json_t *out = json_object();
+    json_object_set_new(out, "scopes", rows);
+    return sc_dump_print_json(out);
   }
   printf("%-44s %-20s %-36s %s\n", "ID", "NAMESPACE", "SIDECAR", "VERSION");
-  size_t i;
   json_t *row;
   json_array_foreach(rows, i, row) {
     printf("%-44s %-20s %-36s %s\n", sc_dump_or_none(json_object_get(row, "id")),
@@ -295,173 +253,48 @@ static int cmd_scopes(sc_snapshot_reader_t *r, bool json) {
   return 0;
 }
 
-static json_t *get_head(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, const char *id) {
-  json_t *o = NULL;
-  int rc = sc_scope_head_at(v, id, 0, &o);
-  if (rc == 0 && o == NULL)
+/* Says why scope id could not be read. */
+static void say_no_scope(sc_snapshot_reader_t *r, int rc, const char *id, const char *err) {
+  if (rc == SC_ENOTFOUND)
     fprintf(stderr, "scopecast-dump: no scope \"%s\" (see `scopecast-dump scopes`)\n", id);
-  else if (rc == SC_ECORRUPT)
-    fprintf(stderr, "scopecast-dump: the record of scope \"%s\" is not JSON\n", id);
-  else if (rc != 0)
-    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
-  return o;
+  else
+    say_failed(r, err);
 }
 
-/* A scope put together from its head and its entries (FORMAT.md). */
-typedef struct {
-  json_t *services, *listeners, *rules, *rule_entries, *deps;
-} assembly_t;
-
-static void add_entry(assembly_t *a, const char *host, json_t *e) {
-  json_t *svc = json_object();
-  const char *fields[] = {"hostname", "namespace", "ports", "aliases", "registry"};
-  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-    if (json_object_get(e, fields[i]) != NULL)
-      json_object_set(svc, fields[i], json_object_get(e, fields[i]));
-  json_array_append_new(a->services, svc);
-  size_t i;
-  json_t *x;
-  json_array_foreach(json_object_get(e, "listeners"), i, x) {
-    json_t *l = json_array_get(a->listeners, (size_t)json_integer_value(x));
-    if (l != NULL)
-      json_array_append_new(json_object_get(l, "services"), json_string(host));
-  }
-  json_object_set(a->rules, host, json_object_get(e, "destinationRules"));
-  if (json_object_get(e, "destinationRuleEntries") != NULL)
-    json_object_set(a->rule_entries, host, json_object_get(e, "destinationRuleEntries"));
-  json_array_foreach(json_object_get(e, "dependencies"), i, x) json_array_append(a->deps, x);
-}
-
-static int cmp_cstrp(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Whether version can be put together: the latest, or within the retained history. */
-static int check_version(sc_snapshot_reader_t *r, uint64_t version) {
-  sc_snapshot_meta_t m;
-  if (version == 0)
-    return 0;
-  if (sc_snapshot_read_meta(r, &m) != 0) {
-    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
-    return 1;
-  }
-  uint64_t oldest = m.head_version > m.history_versions ? m.head_version - m.history_versions : 1;
-  if (version > m.head_version || version < oldest) {
-    fprintf(stderr, "scopecast-dump: version %llu is not retained (the snapshot keeps %llu to %llu; "
-                    "the engine's --history sets how many)\n",
-            (unsigned long long)version, (unsigned long long)oldest, (unsigned long long)m.head_version);
-    return 1;
-  }
-  return 0;
-}
-
-static int add_entries(assembly_t *a, json_t *by_host) {
-  size_t n = json_object_size(by_host), k = 0;
-  const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
-  if (hosts == NULL)
-    return SC_ENOMEM;
-  const char *host;
-  json_t *e;
-  json_object_foreach(by_host, host, e) hosts[k++] = host;
-  qsort(hosts, n, sizeof(*hosts), cmp_cstrp);
-  for (k = 0; k < n; k++)
-    add_entry(a, hosts[k], json_object_get(by_host, hosts[k]));
-  free(hosts);
-  return 0;
-}
-
-static int cmp_json_str(const void *a, const void *b) {
-  return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
-}
-
-/* The dependencies of the head and of every entry: sorted, each once. */
-static json_t *sorted_unique(json_t *list) {
-  size_t n = json_array_size(list);
-  json_t **items = calloc(n ? n : 1, sizeof(*items));
-  json_t *out = json_array();
-  for (size_t i = 0; items && i < n; i++)
-    items[i] = json_array_get(list, i);
-  if (items != NULL)
-    qsort(items, n, sizeof(*items), cmp_json_str);
-  for (size_t i = 0; items && i < n; i++)
-    if (i == 0 || strcmp(json_string_value(items[i]), json_string_value(items[i - 1])) != 0)
-      json_array_append(out, items[i]);
-  free(items);
-  return out;
-}
-
-static json_t *assemble(sc_snapshot_reader_t *r, sc_snapshot_view_t *v, json_t *head,
-                        const char *content_id) {
-  assembly_t a = {json_array(), json_object_get(head, "egressListeners"), json_object(),
-                  json_object(), json_array()};
-  size_t i;
-  json_t *x;
-  json_array_foreach(a.listeners, i, x) json_object_set_new(x, "services", json_array());
-  json_array_foreach(json_object_get(head, "dependencies"), i, x) json_array_append(a.deps, x);
-  json_t *by_host = json_object();
-  int rc = sc_scope_entries_at(v, content_id, json_string_value(json_object_get(head, "base")), 0, by_host);
-  if (rc == SC_ECORRUPT)
-    fprintf(stderr, "scopecast-dump: an entry of scope \"%s\" is not JSON\n", content_id);
-  if (rc == 0)
-    rc = add_entries(&a, by_host);
-  json_decref(by_host);
-  json_t *out = NULL;
-  if (rc == 0) {
-    out = json_object();
-    const char *order[] = {"id", "namespace", "sidecar", "version", "kind", "sameAs", "base"};
-    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
-      if (json_object_get(head, order[k]) != NULL)
-        json_object_set(out, order[k], json_object_get(head, order[k]));
-    json_object_set(out, "services", a.services);
-    json_object_set(out, "egressListeners", a.listeners);
-    json_object_set(out, "ingressListeners", json_object_get(head, "ingressListeners"));
-    json_object_set(out, "destinationRules", a.rules);
-    json_object_set(out, "destinationRuleEntries", a.rule_entries);
-    json_object_set(out, "outboundTrafficPolicy", json_object_get(head, "outboundTrafficPolicy"));
-    if (json_object_get(head, "egressProxy") != NULL)
-      json_object_set(out, "egressProxy", json_object_get(head, "egressProxy"));
-    json_object_set_new(out, "dependencies", sorted_unique(a.deps));
-    if (json_object_get(head, "changedAt") != NULL)
-      json_object_set(out, "changedAt", json_object_get(head, "changedAt"));
-  } else if (rc != SC_ECORRUPT) {
-    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
-  }
-  json_decref(a.services);
-  json_decref(a.rules);
-  json_decref(a.rule_entries);
-  json_decref(a.deps);
-  return out;
-}
-
-/* The scope id with its content, read in one transaction, or NULL with a message. A
- * scope that shares the content of another ("sameAs", FORMAT.md) shows that content
- * under its own id, namespace and changedAt. */
+/* The scope id with its content (sc_reader_scope_json), or NULL with a message. */
 static json_t *get_scope(sc_snapshot_reader_t *r, const char *id) {
   sc_snapshot_view_t *v;
+  char *text = NULL, err[512] = "";
   int rc = sc_snapshot_view_begin(r, &v);
   if (rc != 0) {
     fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
     return NULL;
   }
-  json_t *head = get_head(r, v, id), *out = NULL;
-  const char *same = head ? json_string_value(json_object_get(head, "sameAs")) : NULL;
-  if (same == NULL) {
-    out = head ? assemble(r, v, head, id) : NULL;
-  } else {
-    json_t *target = get_head(r, v, same);
-    out = target ? assemble(r, v, target, same) : NULL;
-    const char *fields[] = {"id", "namespace", "changedAt", "sameAs"};
-    for (int i = 0; i < 4 && out != NULL; i++)
-      json_object_set(out, fields[i], json_object_get(head, fields[i]));
-    json_decref(target);
-  }
-  json_t *base = out ? get_base(v) : NULL;
-  if (out != NULL)
-    apply_base(out, base);
-  json_decref(base);
-  json_decref(head);
+  rc = sc_reader_scope_json(v, id, &text, err, sizeof(err));
   sc_snapshot_view_end(v);
-  return out;
+  if (rc != 0) {
+    say_no_scope(r, rc, id, err);
+    return NULL;
+  }
+  return parse_text(text);
+}
+
+/* Whether version can be put together: the latest, or within the retained history. */
+static int check_version(sc_snapshot_reader_t *r, uint64_t version) {
+  uint64_t oldest, head;
+  if (version == 0)
+    return 0;
+  if (sc_reader_retained(r, &oldest, &head) != 0) {
+    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+    return 1;
+  }
+  if (version > head || version < oldest) {
+    fprintf(stderr, "scopecast-dump: version %llu is not retained (the snapshot keeps %llu to %llu; "
+                    "the engine's --history sets how many)\n",
+            (unsigned long long)version, (unsigned long long)oldest, (unsigned long long)head);
+    return 1;
+  }
+  return 0;
 }
 
 /* ---- resources ---------------------------------------------------------------------------- */
@@ -478,7 +311,7 @@ typedef struct {
   bool no_capture, raw;
 } query_t;
 
-/* What a proxy of scope q->id with q->labels gets of q->type at q->version (gather.h),
+/* What a proxy of scope q->id with q->labels gets of q->type at q->version (reader.h),
  * appended to out, and the type's version_info into vi. 0, or 1 (said why). */
 static int gather(sc_snapshot_reader_t *r, const query_t *q, json_t *out, char vi[17]) {
   sc_snapshot_view_t *v;
@@ -588,28 +421,31 @@ static int cmd_diff(sc_snapshot_reader_t *r, query_t q, uint64_t from, uint64_t 
 /* ---- changelog -------------------------------------------------------------------------- */
 
 typedef struct {
-  uint64_t since;
   json_t *records;
 } changelog_t;
 
-static int collect_change(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
-  changelog_t *c = arg;
-  uint64_t version = 0;
-  for (size_t i = 0; i < klen && i < 8; i++)
-    version = version << 8 | ((const uint8_t *)key)[i];
-  if (version <= c->since)
-    return 0;
-  json_t *o = parse_record(val, vlen, "changelog");
-  if (o == NULL)
+/* Parses one record (sc_changelog_foreach); SC_ECORRUPT (said why) when it is not JSON. */
+static int collect_change(void *arg, uint64_t version, const char *val, size_t vlen) {
+  (void)version;
+  json_error_t err;
+  json_t *o = json_loadb(val, vlen, 0, &err);
+  if (o == NULL) {
+    fprintf(stderr, "scopecast-dump: changelog: stored record is not JSON: %s\n", err.text);
     return SC_ECORRUPT;
-  json_array_append_new(c->records, o);
+  }
+  json_array_append_new(arg, o);
   return 0;
 }
 
 /* What each head version after since changed (FORMAT.md "changelog"). */
 static int cmd_changelog(sc_snapshot_reader_t *r, uint64_t since, bool json) {
-  changelog_t c = {since, json_array()};
-  int rc = sc_snapshot_foreach(r, SC_TABLE_CHANGELOG, collect_change, &c);
+  changelog_t c = {json_array()};
+  sc_snapshot_view_t *v;
+  int rc = sc_snapshot_view_begin(r, &v);
+  if (rc == 0) {
+    rc = sc_changelog_foreach(v, since, collect_change, c.records);
+    sc_snapshot_view_end(v);
+  }
   if (rc != 0) {
     if (rc != SC_ECORRUPT)
       fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
@@ -691,30 +527,6 @@ static int cmd_scope(sc_snapshot_reader_t *r, const char *id, bool json) {
   return 0;
 }
 
-static bool selector_matches(json_t *selector, const label_arg_t *labels, size_t nlabels) {
-  return sc_selector_holds(selector, &(sc_labels_t){(uint32_t)nlabels, (sc_label_t *)labels});
-}
-
-/* The DestinationRule this proxy gets for a host (semantics 6.3): the first selector
- * entry of the scope's namespace that matches its labels, else the last one without a
- * selector. */
-static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const label_arg_t *labels,
-                              size_t nlabels) {
-  json_t *catch_all = NULL, *e;
-  size_t i;
-  json_array_foreach(entries, i, e) {
-    json_t *sel = json_object_get(e, "selector");
-    if (!json_is_object(sel)) {
-      catch_all = e;
-      continue;
-    }
-    if (strcmp(sc_dump_or_none(json_object_get(e, "namespace")), scope_ns) == 0 &&
-        selector_matches(sel, labels, nlabels))
-      return json_object_get(e, "from");
-  }
-  return catch_all ? json_object_get(catch_all, "from") : NULL;
-}
-
 static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_t *labels,
                        size_t nlabels, bool json) {
   sc_labels_t set = {(uint32_t)nlabels, (sc_label_t *)labels};
@@ -727,28 +539,38 @@ static int cmd_resolve(sc_snapshot_reader_t *r, const char *ns, const label_arg_
                                 : sc_snapshot_reader_errmsg(r));
     return 1;
   }
-  json_t *scope = get_scope(r, id);
-  free(id);
-  if (scope == NULL)
+  /* The scope and the rules this proxy gets in it, read in one transaction. */
+  sc_snapshot_view_t *v;
+  char *scope_text = NULL, *rules_text = NULL, err[512] = "";
+  if ((rc = sc_snapshot_view_begin(r, &v)) != 0) {
+    fprintf(stderr, "scopecast-dump: %s\n", sc_snapshot_reader_errmsg(r));
+    sc_reader_free(id);
     return 1;
+  }
+  rc = sc_reader_scope_json(v, id, &scope_text, err, sizeof(err));
+  if (rc == 0)
+    rc = sc_reader_rules_for_proxy_json(v, id, &set, &rules_text, err, sizeof(err));
+  sc_snapshot_view_end(v);
+  if (rc != 0) {
+    say_no_scope(r, rc, id, err);
+    sc_reader_free(scope_text);
+    sc_reader_free(id);
+    return 1;
+  }
+  sc_reader_free(id);
+  json_t *scope = parse_text(scope_text), *drs = parse_text(rules_text);
+  if (scope == NULL || drs == NULL) {
+    json_decref(scope);
+    json_decref(drs);
+    return 1;
+  }
   size_t i;
-  json_t *e;
+  json_t *e, *list;
+  const char *host;
   json_t *out = json_object();
   json_object_set(out, "scope", json_object_get(scope, "id"));
   json_object_set_new(out, "namespace", json_string(ns));
   json_object_set(out, "sidecar", json_object_get(scope, "sidecar"));
-  const char *scope_ns = sc_dump_or_none(json_object_get(scope, "namespace"));
-  /* Every service of the scope, with [] where no rule applies to this proxy. */
-  json_t *drs = json_object(), *entries = json_object_get(scope, "destinationRuleEntries");
-  json_t *svc, *list;
-  const char *host;
-  json_array_foreach(json_object_get(scope, "services"), i, svc) {
-    host = json_string_value(json_object_get(svc, "hostname"));
-    if (host == NULL)
-      continue;
-    json_t *from = rule_for_proxy(json_object_get(entries, host), scope_ns, labels, nlabels);
-    json_object_set_new(drs, host, from ? json_deep_copy(from) : json_array());
-  }
   json_object_set_new(out, "destinationRules", drs);
   json_decref(scope);
   if (json)

@@ -15,7 +15,7 @@
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route_components.pb-c.h"
-#include "reader/gather.h"
+#include "scopecast/reader.h"
 #include "wire/registry.h"
 
 /* `check` reads everything in one read transaction and verifies it. Its digest covers what
@@ -41,7 +41,7 @@ typedef struct {
   size_t nerrors, nindex, nendpoints;
   bool other_namespaces; /* the selector record "*" is there */
   uint64_t resources[SC_XDS__TYPES], bytes;
-  sc_records_cache_t cache;
+  sc_records_cache_t *cache;
   sc_blob_cache_t *blobs;
 } check_t;
 
@@ -542,7 +542,7 @@ static int check_class(check_t *c, const sc_scope_records_t *rec, const char *id
 static int check_scope(check_t *c, const char *id) {
   sc_scope_records_t *rec = NULL;
   char err[512] = "";
-  int rc = sc_scope_records_load(c->v, id, 0, &c->cache, &rec, err, sizeof(err));
+  int rc = sc_scope_records_load(c->v, id, 0, c->cache, &rec, err, sizeof(err));
   if (rc == SC_ECORRUPT || rc == SC_ENOTFOUND) {
     check_error(c, id, NULL, NULL, "%s", err[0] ? err : sc_strerror(rc));
     return 0;
@@ -747,7 +747,7 @@ static void check_free(check_t *c) {
   json_decref(c->assignments);
   json_decref(c->versions);
   json_decref(c->errors);
-  sc_records_cache_free(&c->cache);
+  sc_records_cache_free(c->cache);
   sc_blob_cache_free(c->blobs);
   if (c->digest != NULL)
     XXH3_freeState(c->digest);
@@ -757,10 +757,9 @@ int sc_dump_check(sc_snapshot_reader_t *r, bool json) {
   check_t c = {.ids = json_array(), .index = json_object(), .contents = json_object(), .selectors = json_object(),
                .verified = json_object(), .stored = json_object(), .assignments = json_object(),
                .versions = json_object(), .errors = json_array(), .blobs = sc_blob_cache_new(),
-               .digest = XXH3_createState()};
-  sc_records_cache_init(&c.cache);
+               .digest = XXH3_createState(), .cache = sc_records_cache_new()};
   bool allocated = c.ids && c.index && c.contents && c.selectors && c.verified && c.stored && c.assignments &&
-                   c.versions && c.errors && c.blobs && c.digest && c.cache.entries && c.cache.parsed;
+                   c.versions && c.errors && c.blobs && c.digest && c.cache;
   int rc = allocated ? 0 : SC_ENOMEM;
   if (rc == 0) {
     XXH3_128bits_reset(c.digest);

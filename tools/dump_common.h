@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "reader/gather.h"
+#include "scopecast/reader.h"
 
 /* Prints v indented, keys in their order, and releases it. 0, or 1 (said why). */
 int sc_dump_print_json(json_t *v);

@@ -26,11 +26,10 @@
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "reader/gather.h"
 #include "wire/grpc_frame.h"
-#include "reader/proxy.h"
 #include "wire/registry.h"
 #include "scopecast/error.h"
+#include "scopecast/reader.h"
 #include "store/strmap.h"
 
 #define SOTW_PATH "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
@@ -225,6 +224,26 @@ static void node_free(node_t *n) {
   free(n->ip);
 }
 
+/* n's node as the frontend reads it (encoded, then read by the reader library) into *out.
+ * 0; 2 (said why) when the frontend would refuse it; 1 when out of memory. */
+static int node_read(const sc_dump_fetch_opts_t *o, node_t *n, sc_proxy_node_t **out) {
+  size_t len = envoy__config__core__v3__node__get_packed_size(&n->node);
+  uint8_t *bytes = malloc(len ? len : 1);
+  if (bytes == NULL)
+    return 1;
+  envoy__config__core__v3__node__pack(&n->node, bytes);
+  char err[256] = "";
+  int rc = sc_proxy_node_parse(bytes, len, out, err, sizeof(err));
+  free(bytes);
+  if (rc == SC_ENOMEM)
+    return 1;
+  if (rc != 0) {
+    fprintf(stderr, "scopecast-dump: --node %s: %s\n", o->node, err);
+    return 2;
+  }
+  return 0;
+}
+
 /* The node a sidecar of o sends, as pilot-agent builds it: the id, and the metadata
  * NAMESPACE, INSTANCE_IPS, INTERCEPTION_MODE and LABELS. 0; 2 (said why) when the frontend
  * would refuse it or it is not a sidecar's; 1 when out of memory. */
@@ -261,20 +280,21 @@ static int node_build(const sc_dump_fetch_opts_t *o, node_t *n) {
   n->node.user_agent_name = "scopecast-dump";
   google__protobuf__struct__init(&n->meta);
   n->meta.fields = n->mep;
-  /* What the frontend reads (proxy.h), checked here as it checks it: the id's parts. */
-  sc_proxy_t proxy;
-  char err[256];
-  if (sc_proxy_from_node(&n->node, &proxy, err, sizeof(err)) != 0) {
-    fprintf(stderr, "scopecast-dump: --node %s: %s\n", o->node, err);
-    return 2;
-  }
-  if (proxy.router) {
+  /* What the frontend reads (reader.h), checked here as it checks it: the id's parts. */
+  sc_proxy_node_t *read = NULL;
+  int rc = node_read(o, n, &read);
+  if (rc != 0)
+    return rc;
+  const sc_proxy_t *proxy = sc_proxy_node_proxy(read);
+  if (proxy->router) {
+    sc_proxy_node_free(read);
     fprintf(stderr, "scopecast-dump: --node %s: a router (gateway) node; scopecast serves sidecars, and fetch "
                     "asks as one (sidecar~IP~POD.NAMESPACE~DOMAIN)\n", o->node);
     return 2;
   }
-  n->ns = o->namespace_ ? strdup(o->namespace_) : strndup(proxy.namespace_.ptr, proxy.namespace_.len);
-  n->ip = proxy.nips > 0 ? strndup(proxy.ips[0].ptr, proxy.ips[0].len) : strdup("");
+  n->ns = o->namespace_ ? strdup(o->namespace_) : strndup(proxy->namespace_.ptr, proxy->namespace_.len);
+  n->ip = proxy->nips > 0 ? strndup(proxy->ips[0].ptr, proxy->ips[0].len) : strdup("");
+  sc_proxy_node_free(read);
   if (n->ns == NULL || n->ip == NULL)
     return 1;
   size_t m = 0;
@@ -293,11 +313,9 @@ static int node_build(const sc_dump_fetch_opts_t *o, node_t *n) {
     n->mep[i] = &n->me[i];
   n->meta.n_fields = m;
   n->node.metadata = &n->meta;
-  if (sc_proxy_from_node(&n->node, &proxy, err, sizeof(err)) != 0) { /* the metadata as the frontend reads it */
-    fprintf(stderr, "scopecast-dump: --node %s: %s\n", o->node, err);
-    return 2;
-  }
-  return 0;
+  if ((rc = node_read(o, n, &read)) == 0) /* the metadata as the frontend reads it */
+    sc_proxy_node_free(read);
+  return rc;
 }
 
 /* ---- requests ------------------------------------------------------------------------------ */
@@ -540,7 +558,7 @@ static int held_merge(sc_resource_list_t *l, sc_resource_list_t *got, char **rem
   return rc;
 }
 
-/* The content hashes the snapshot names a resource by (gather.h): XXH3-128 of a stored
+/* The content hashes the snapshot names a resource by (reader.h): XXH3-128 of a stored
  * resource's bytes (clusters, listeners), XXH3-64 of one put together for the proxy
  * (route configurations, endpoint assignments, a virtualInbound with the inbound filter
  * chains of the services the proxy serves). */

@@ -3,15 +3,8 @@
 #ifndef SC_XDS_REGISTRY_H
 #define SC_XDS_REGISTRY_H
 
+#include "scopecast/xds.h"
 #include "wire/pbjson.h"
-
-typedef enum {
-  SC_XDS_CLUSTERS = 0,
-  SC_XDS_ENDPOINTS,
-  SC_XDS_LISTENERS,
-  SC_XDS_ROUTES,
-  SC_XDS__TYPES
-} sc_xds_type_t;
 
 typedef struct {
   const char *name;     /* as scopecast-dump --type names it: "clusters", ... */
@@ -24,7 +17,6 @@ extern const sc_xds_type_info_t sc_xds_types[SC_XDS__TYPES];
 /* Every message type an Any of ours may hold (for sc_pbjson_*). */
 extern const sc_pb_registry_t sc_xds_registry;
 
-/* The type named by a dump name or a type URL; -1 when none. */
-int sc_xds_type_by_name(const char *name);
+/* sc_xds_type_by_name: scopecast/xds.h. */
 
 #endif
