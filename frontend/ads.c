@@ -648,6 +648,141 @@ static bool delta_wants(const type_state_t *ts, const char *name) {
   return ts->wildcard || name_has(&ts->names, name);
 }
 
+/* A Delta response being put together: the resources the client lacks and the names it is
+ * told are gone, pointing into the view and into the stream's names. */
+typedef struct {
+  Envoy__Service__Discovery__V3__Resource *res, **res_ptrs;
+  Google__Protobuf__Any *anys;
+  char **removed;
+  size_t nres, nremoved;
+} delta_response_t;
+
+static void delta_response_free(delta_response_t *d) {
+  sc__free(d->res);
+  sc__free(d->res_ptrs);
+  sc__free(d->anys);
+  sc__free(d->removed);
+}
+
+/* Resources: of the candidates (the view's changes, or its whole list), those the client
+ * wants and lacks in that version. */
+static void delta_add_resources(delta_response_t *d, const type_state_t *ts, int t, const sc_view_type_t *vt,
+                                bool fast) {
+  size_t ncandidates = fast ? vt->nchanges : vt->list.n;
+  for (size_t i = 0; i < ncandidates; i++) {
+    sc_resource_t *r = fast ? vt->changes[i] : &vt->list.items[i];
+    if (!delta_wants(ts, r->name))
+      continue;
+    name_t *have = sc__strmap_get(&ts->sent, sc_str(r->name));
+    if (have != NULL && strcmp(have->version, r->version) == 0)
+      continue;
+    size_t k = d->nres++;
+    google__protobuf__any__init(&d->anys[k]);
+    d->anys[k].type_url = (char *)sc_xds_types[t].type_url;
+    d->anys[k].value = (ProtobufCBinaryData){r->len, r->bytes};
+    envoy__service__discovery__v3__resource__init(&d->res[k]);
+    d->res[k].name = r->name;
+    d->res[k].version = r->version;
+    d->res[k].resource = &d->anys[k];
+    d->res_ptrs[k] = &d->res[k];
+  }
+}
+
+/* Gone: what the client has that no longer exists (of what went since, when fast; else of
+ * known, what it has); and subscribed names (subs) that do not exist, once (it need not
+ * wait for its timer; the subscription stays). */
+static void delta_add_removed(delta_response_t *d, const type_state_t *ts, const sc_view_type_t *vt, bool fast,
+                              const name_list_t *known, const name_list_t *subs) {
+  for (size_t i = 0; fast && i < vt->ngone; i++) {
+    name_t *have = sc__strmap_get(&ts->sent, sc_str(vt->gone[i]));
+    if (have != NULL && have->version[0])
+      d->removed[d->nremoved++] = have->name;
+  }
+  for (size_t i = 0; i < known->n; i++)
+    if (known->items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(known->items[i]->name)) == NULL)
+      d->removed[d->nremoved++] = known->items[i]->name;
+  for (size_t i = 0; i < subs->n; i++) {
+    name_t *have = sc__strmap_get(&ts->sent, sc_str(subs->items[i]->name));
+    if (have == NULL && sc__strmap_get(&vt->by_name, sc_str(subs->items[i]->name)) == NULL)
+      d->removed[d->nremoved++] = subs->items[i]->name;
+  }
+}
+
+/* What the client lacks of type t in vt: false when memory failed (d is then empty, to
+ * be freed all the same). */
+static bool delta_collect(delta_response_t *d, const type_state_t *ts, int t, const sc_view_type_t *vt, bool fast) {
+  size_t cap = fast ? vt->nchanges + vt->ngone + 1 : vt->list.n + ts->names.n + ts->sent.n + 1;
+  *d = (delta_response_t){sc__calloc(cap, sizeof(*d->res)), sc__calloc(cap, sizeof(*d->res_ptrs)),
+                          sc__calloc(cap, sizeof(*d->anys)), sc__calloc(cap, sizeof(*d->removed)), 0, 0};
+  name_list_t known = {NULL, 0}, subs = {NULL, 0};
+  if (!fast) {
+    known = name_list(&ts->sent);
+    subs = name_list(&ts->names);
+  }
+  bool ok = d->res && d->res_ptrs && d->anys && d->removed && (fast || (known.items && subs.items));
+  if (ok) {
+    delta_add_resources(d, ts, t, vt, fast);
+    delta_add_removed(d, ts, vt, fast, &known, &subs);
+  }
+  sc__free(known.items);
+  sc__free(subs.items);
+  return ok;
+}
+
+/* Sends d as the Delta response of type t with the stream's next nonce. True when it was
+ * queued; memory failing fails the stream. */
+static bool delta_send(stream_t *s, int t, sc_view_type_t *vt, const delta_response_t *d) {
+  type_state_t *ts = &s->types[t];
+  char nonce[24];
+  snprintf(nonce, sizeof(nonce), "%" PRIu64, s->nonce + 1);
+  Envoy__Service__Discovery__V3__DeltaDiscoveryResponse r = ENVOY__SERVICE__DISCOVERY__V3__DELTA_DISCOVERY_RESPONSE__INIT;
+  r.system_version_info = vt->version;
+  r.nonce = nonce;
+  r.type_url = (char *)sc_xds_types[t].type_url;
+  r.n_resources = d->nres;
+  r.resources = d->res_ptrs;
+  r.n_removed_resources = d->nremoved;
+  r.removed_resources = d->removed;
+  size_t len = envoy__service__discovery__v3__delta_discovery_response__get_packed_size(&r);
+  sc_body_t *body = sc__malloc(sizeof(*body) + len);
+  send_t *x = sc__calloc(1, sizeof(*x));
+  if (body == NULL || x == NULL) {
+    sc__free(body);
+    sc__free(x);
+    s->failed = true;
+    return false;
+  }
+  body->refs = 1;
+  body->len = envoy__service__discovery__v3__delta_discovery_response__pack(&r, body->data);
+  x->body = body;
+  sc_h2_part_t part = {body->data, body->len};
+  if (sc_h2_call_send(s->call, &part, 1, release_send, x) != 0) {
+    release_send(x);
+    return false;
+  }
+  s->nonce++;
+  ts->sent_nonce = s->nonce;
+  snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", vt->version);
+  s->ads->stats.pushes++;
+  return true;
+}
+
+/* d was sent: what the client has now. */
+static void delta_note_sent(stream_t *s, int t, const delta_response_t *d) {
+  type_state_t *ts = &s->types[t];
+  for (size_t i = 0; i < d->nres; i++)
+    s->failed |= name_put(&ts->sent, d->res[i].name, d->res[i].version) == NULL;
+  for (size_t i = 0; i < d->nremoved; i++) {
+    char *name = d->removed[i];
+    if (name_has(&ts->names, name))
+      s->failed |= name_put(&ts->sent, name, "") == NULL; /* told: does not exist */
+    else
+      name_del(&ts->sent, name);
+  }
+  sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: delta push %s: %zu resources, %zu removed, nonce %" PRIu64,
+         (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), d->nres, d->nremoved, ts->sent_nonce);
+}
+
 /* A Delta response of type t with what the client lacks, if anything. */
 static bool serve_delta(stream_t *s, int t) {
   sc_ads_t *ads = s->ads;
@@ -660,112 +795,18 @@ static bool serve_delta(stream_t *s, int t) {
   ts->dirty = ts->force = false;
   /* A client with all it wants of the list this one replaced needs only its changes. */
   bool fast = !forced && vt->has_changes && strcmp(ts->synced_of, vt->prev_version) == 0;
-  size_t cap = fast ? vt->nchanges + vt->ngone + 1 : vt->list.n + ts->names.n + ts->sent.n + 1;
-  Envoy__Service__Discovery__V3__Resource *res = sc__calloc(cap, sizeof(*res));
-  Envoy__Service__Discovery__V3__Resource **res_ptrs = sc__calloc(cap, sizeof(*res_ptrs));
-  Google__Protobuf__Any *anys = sc__calloc(cap, sizeof(*anys));
-  char **removed = sc__calloc(cap, sizeof(*removed));
-  name_list_t known = {NULL, 0}, subs = {NULL, 0};
-  if (!fast) {
-    known = name_list(&ts->sent);
-    subs = name_list(&ts->names);
-  }
-  size_t nres = 0, nremoved = 0;
-  bool ok = res && res_ptrs && anys && removed && (fast || (known.items && subs.items));
-  size_t ncandidates = fast ? vt->nchanges : vt->list.n;
-  for (size_t i = 0; ok && i < ncandidates; i++) {
-    sc_resource_t *r = fast ? vt->changes[i] : &vt->list.items[i];
-    if (!delta_wants(ts, r->name))
-      continue;
-    name_t *have = sc__strmap_get(&ts->sent, sc_str(r->name));
-    if (have != NULL && strcmp(have->version, r->version) == 0)
-      continue;
-    google__protobuf__any__init(&anys[nres]);
-    anys[nres].type_url = (char *)sc_xds_types[t].type_url;
-    anys[nres].value = (ProtobufCBinaryData){r->len, r->bytes};
-    envoy__service__discovery__v3__resource__init(&res[nres]);
-    res[nres].name = r->name;
-    res[nres].version = r->version;
-    res[nres].resource = &anys[nres];
-    res_ptrs[nres] = &res[nres];
-    nres++;
-  }
-  /* Gone: what the client has that no longer exists; and subscribed names that do not
-   * exist, once (it need not wait for its timer; the subscription stays). */
-  for (size_t i = 0; ok && fast && i < vt->ngone; i++) {
-    name_t *have = sc__strmap_get(&ts->sent, sc_str(vt->gone[i]));
-    if (have != NULL && have->version[0])
-      removed[nremoved++] = have->name;
-  }
-  for (size_t i = 0; ok && i < known.n; i++)
-    if (known.items[i]->version[0] && sc__strmap_get(&vt->by_name, sc_str(known.items[i]->name)) == NULL)
-      removed[nremoved++] = known.items[i]->name;
-  for (size_t i = 0; ok && i < subs.n; i++) {
-    name_t *have = sc__strmap_get(&ts->sent, sc_str(subs.items[i]->name));
-    if (have == NULL && sc__strmap_get(&vt->by_name, sc_str(subs.items[i]->name)) == NULL)
-      removed[nremoved++] = subs.items[i]->name;
-  }
-  bool sent = false;
-  if (ok && (nres > 0 || nremoved > 0)) {
-    char nonce[24];
-    snprintf(nonce, sizeof(nonce), "%" PRIu64, s->nonce + 1);
-    Envoy__Service__Discovery__V3__DeltaDiscoveryResponse r = ENVOY__SERVICE__DISCOVERY__V3__DELTA_DISCOVERY_RESPONSE__INIT;
-    r.system_version_info = vt->version;
-    r.nonce = nonce;
-    r.type_url = (char *)sc_xds_types[t].type_url;
-    r.n_resources = nres;
-    r.resources = res_ptrs;
-    r.n_removed_resources = nremoved;
-    r.removed_resources = removed;
-    size_t len = envoy__service__discovery__v3__delta_discovery_response__get_packed_size(&r);
-    sc_body_t *body = sc__malloc(sizeof(*body) + len);
-    send_t *x = sc__calloc(1, sizeof(*x));
-    if (body != NULL && x != NULL) {
-      body->refs = 1;
-      body->len = envoy__service__discovery__v3__delta_discovery_response__pack(&r, body->data);
-      x->body = body;
-      sc_h2_part_t part = {body->data, body->len};
-      if (sc_h2_call_send(s->call, &part, 1, release_send, x) == 0) {
-        s->nonce++;
-        ts->sent_nonce = s->nonce;
-        snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", vt->version);
-        ads->stats.pushes++;
-        sent = true;
-      } else {
-        release_send(x);
-      }
-    } else {
-      sc__free(body);
-      sc__free(x);
-      s->failed = true;
-    }
-    if (sent) { /* what the client has now */
-      for (size_t i = 0; i < nres; i++)
-        s->failed |= name_put(&ts->sent, res[i].name, res[i].version) == NULL;
-      for (size_t i = 0; i < nremoved; i++) {
-        char *name = removed[i];
-        if (name_has(&ts->names, name))
-          s->failed |= name_put(&ts->sent, name, "") == NULL; /* told: does not exist */
-        else
-          name_del(&ts->sent, name);
-      }
-      sc_log(ads->log, SC_LOG_DEBUG, "%.*s: delta push %s: %zu resources, %zu removed, nonce %" PRIu64,
-             (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), nres, nremoved, ts->sent_nonce);
-    }
-  }
-  bool complete = ok && (sent || (nres == 0 && nremoved == 0));
+  delta_response_t d;
+  bool ok = delta_collect(&d, ts, t, vt, fast), sent = false;
+  if (ok && (d.nres > 0 || d.nremoved > 0) && (sent = delta_send(s, t, vt, &d)))
+    delta_note_sent(s, t, &d);
+  bool complete = ok && (sent || (d.nres == 0 && d.nremoved == 0));
   snprintf(ts->synced_of, sizeof(ts->synced_of), "%s", complete ? vt->version : "");
   if (!ok) {
     sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
            s->proxy.id.ptr, type_name(t));
     s->failed = true;
   }
-  sc__free(res);
-  sc__free(res_ptrs);
-  sc__free(anys);
-  sc__free(removed);
-  sc__free(known.items);
-  sc__free(subs.items);
+  delta_response_free(&d);
   return sent;
 }
 

@@ -3,6 +3,7 @@
 #include "frontend/h2.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -53,15 +54,37 @@ typedef struct listener_s {
   int open_handles;    /* the memory goes with the last */
 } listener_t;
 
+/* A call's lifecycle; call_set_state is the only place it changes. Legal transitions:
+ *   HEADERS -> OPEN          the request is routed and the handler opened it
+ *   HEADERS -> REFUSED       refused when routed, the handler could not open it, or the
+ *                            request ended before it was routed
+ *   OPEN    -> FINISHING     sc_h2_call_finish (by the handler, the request's end, a
+ *                            request error, or the connection going away)
+ * A call is freed in any state, when its stream closes or its connection does; the
+ * handler's `closed` runs for OPEN and FINISHING calls. The client's half (its END_STREAM)
+ * is apart from this, in remote_closed, as nghttp2 keeps a stream's shut flags apart
+ * from its state. */
+typedef enum {
+  CALL_HEADERS = 0, /* the request's headers arrive; not routed yet (also when its response
+                     * could not be submitted: the stream is being reset) */
+  CALL_OPEN,        /* the handler's: request messages go to it, it sends responses */
+  CALL_FINISHING,   /* the handler's; its status is set: the queued message, then the
+                     * trailers; no more messages either way */
+  CALL_REFUSED,     /* never the handler's: its response ends the stream (Trailers-Only or
+                     * a plain HTTP status), or its status follows as trailers */
+} call_state_t;
+
 struct sc_h2_call_s {
   sc_h2_call_t *prev, *next; /* the connection's calls */
   conn_t *conn;
   int32_t stream_id;
-  void *state; /* the caller's, once opened */
+  call_state_t state;
+  void *user; /* the handler's state for the call, once OPEN */
   sc_h2_method_t method;
   char path[128];
   bool grpc_content_type, compressed_encoding;
-  bool opened, remote_closed, finishing, trailers_sent, notify_writable;
+  bool remote_closed;   /* the client's END_STREAM came */
+  bool notify_writable; /* its message is framed: tell the handler at the end of the flush */
   int status;
   char message[160];
   sc_grpc_deframer_t deframer;
@@ -73,8 +96,21 @@ struct sc_h2_call_s {
   void *release_arg;
 };
 
+/* A connection's lifecycle; conn_set_state is the only place it changes. Legal transitions:
+ *   OPEN -> GOING_AWAY                its maximum age is reached, or the server drains
+ *   OPEN, GOING_AWAY -> CLOSING       conn_close (the peer left, an error, or all is done)
+ * Its memory goes when the last of its handles has closed. */
+typedef enum {
+  CONN_OPEN = 0,   /* serving calls */
+  CONN_GOING_AWAY, /* a GOAWAY is announced: its calls end with UNAVAILABLE (after the grace
+                    * for its age, at once for a drain), then the final GOAWAY */
+  CONN_CLOSING,    /* its session is gone and its handles are closing: nothing is read,
+                    * framed or sent any more */
+} conn_state_t;
+
 struct conn_s {
   conn_t *prev, *next;
+  conn_state_t state;
   conn_t *next_flush; /* the server's connections with output to frame */
   bool flush_queued;
   sc_h2_server_t *server;
@@ -86,13 +122,24 @@ struct conn_s {
   char peer[64];
   size_t write_queue;
   uint8_t *outbuf; /* WRITE_CHUNK bytes, allocated on first use */
-  bool closing, flushing, reflush, in_recv, ping_outstanding, going_away;
+  bool flushing, reflush, in_recv; /* re-entrance: a flush (or a recv) running takes a new one */
+  bool ping_outstanding;
   uint64_t ping_sent_ms;
   uint64_t window_start_ms;
   uint32_t opens_in_window;
 };
 
+/* The server's lifecycle; server_set_state is the only place it changes. Legal transitions:
+ *   SERVING -> DRAINING -> DRAINED     sc_h2_server_drain, then its last connection gone
+ *   SERVING -> DRAINED                 sc_h2_server_drain without connections */
+typedef enum {
+  SERVER_SERVING = 0, /* listening (once sc_h2_server_listen is called) and taking calls */
+  SERVER_DRAINING,    /* the listeners are closed; connections go away; new calls refused */
+  SERVER_DRAINED,     /* every connection is gone and drain's done has been called */
+} server_state_t;
+
 struct sc_h2_server_s {
+  server_state_t state;
   uv_loop_t *loop;
   sc_h2_limits_t limits;
   sc_h2_handlers_t handlers;
@@ -101,8 +148,6 @@ struct sc_h2_server_s {
   listener_t *listeners;
   conn_t *conns;
   sc_h2_stats_t stats;
-  bool draining;
-  int drain_status;
   char drain_message[128];
   void (*drained)(void *);
   void *drained_arg;
@@ -116,6 +161,50 @@ struct sc_h2_server_s {
 
 static void conn_flush(conn_t *c);
 static void conn_close(conn_t *c);
+
+static void call_set_state(sc_h2_call_t *call, call_state_t to) {
+  static const unsigned legal_from[] = {
+      [CALL_HEADERS] = 0,
+      [CALL_OPEN] = 1u << CALL_HEADERS,
+      [CALL_FINISHING] = 1u << CALL_OPEN,
+      [CALL_REFUSED] = 1u << CALL_HEADERS,
+  };
+  assert(legal_from[to] & (1u << call->state));
+  (void)legal_from; /* NDEBUG */
+  call->state = to;
+}
+
+static void conn_set_state(conn_t *c, conn_state_t to) {
+  static const unsigned legal_from[] = {
+      [CONN_OPEN] = 0,
+      [CONN_GOING_AWAY] = 1u << CONN_OPEN,
+      [CONN_CLOSING] = 1u << CONN_OPEN | 1u << CONN_GOING_AWAY,
+  };
+  assert(legal_from[to] & (1u << c->state));
+  (void)legal_from; /* NDEBUG */
+  c->state = to;
+}
+
+static void server_set_state(sc_h2_server_t *s, server_state_t to) {
+  static const unsigned legal_from[] = {
+      [SERVER_SERVING] = 0,
+      [SERVER_DRAINING] = 1u << SERVER_SERVING,
+      [SERVER_DRAINED] = 1u << SERVER_SERVING | 1u << SERVER_DRAINING,
+  };
+  assert(legal_from[to] & (1u << s->state));
+  (void)legal_from; /* NDEBUG */
+  s->state = to;
+}
+
+/* Whether the handler has the call (it is told when the call is closed). */
+static bool call_opened(const sc_h2_call_t *call) {
+  return call->state == CALL_OPEN || call->state == CALL_FINISHING;
+}
+
+/* Whether the call's status is set: nothing more comes from it but trailers. */
+static bool call_ending(const sc_h2_call_t *call) {
+  return call->state == CALL_FINISHING || call->state == CALL_REFUSED;
+}
 
 static void on_flush_idle(uv_idle_t *idle) {
   sc_h2_server_t *s = idle->data;
@@ -133,7 +222,7 @@ static void queue_flush(conn_t *c) {
     c->reflush = true;
     return;
   }
-  if (c->flush_queued || c->closing)
+  if (c->flush_queued || c->state == CONN_CLOSING)
     return;
   c->flush_queued = true;
   c->next_flush = c->server->flush_list;
@@ -159,10 +248,8 @@ static void call_free(sc_h2_call_t *call) {
   conn_t *c = call->conn;
   sc_h2_server_t *s = c->server;
   call_release_message(call);
-  if (call->opened) {
-    s->stats.calls--;
-    s->handlers.closed(s->app, call->state);
-  }
+  if (call_opened(call))
+    s->handlers.closed(s->app, call->user);
   if (call->prev)
     call->prev->next = call->next;
   else
@@ -175,7 +262,7 @@ static void call_free(sc_h2_call_t *call) {
 
 int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts, void (*release)(void *arg),
                     void *arg) {
-  if (call->finishing || nparts > SC_H2_MAX_PARTS)
+  if (call_ending(call) || nparts > SC_H2_MAX_PARTS)
     return SC_EINVAL;
   if (call->nparts > 0)
     return SC_EBUSY;
@@ -194,7 +281,6 @@ int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts
   call->release_arg = arg;
   sc_h2_server_t *s = call->conn->server;
   s->stats.queued_bytes += call->pending;
-  s->stats.messages_sent++;
   nghttp2_session_resume_data(call->conn->session, call->stream_id);
   queue_flush(call->conn);
   return 0;
@@ -205,9 +291,9 @@ bool sc_h2_call_busy(const sc_h2_call_t *call) { return call->nparts > 0; }
 const char *sc_h2_call_peer(const sc_h2_call_t *call) { return call->conn->peer; }
 
 void sc_h2_call_finish(sc_h2_call_t *call, int status, const char *message) {
-  if (call->finishing)
+  if (call_ending(call))
     return;
-  call->finishing = true;
+  call_set_state(call, call->state == CALL_OPEN ? CALL_FINISHING : CALL_REFUSED);
   call->status = status;
   snprintf(call->message, sizeof(call->message), "%s", message ? message : "");
   nghttp2_session_resume_data(call->conn->session, call->stream_id);
@@ -233,7 +319,6 @@ static int submit_trailers(nghttp2_session *session, sc_h2_call_t *call) {
   snprintf(status, sizeof(status), "%d", call->status);
   percent_encode(call->message, message, sizeof(message));
   nghttp2_nv nv[2] = {NV("grpc-status", status), NV("grpc-message", message)};
-  call->trailers_sent = true;
   return nghttp2_submit_trailer(session, call->stream_id, nv, message[0] ? 2 : 1);
 }
 
@@ -266,7 +351,7 @@ static ssize_t read_data(nghttp2_session *session, int32_t stream_id, uint8_t *b
     }
     return (ssize_t)n;
   }
-  if (call->finishing) {
+  if (call_ending(call)) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
     if (submit_trailers(session, call) != 0)
       return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -284,7 +369,7 @@ static void refuse(nghttp2_session *session, sc_h2_call_t *call, const char *htt
   percent_encode(message, msg, sizeof(msg));
   nghttp2_nv nv[4] = {NV(":status", http_status), NV("content-type", "application/grpc"),
                       NV("grpc-status", status), NV("grpc-message", msg)};
-  call->finishing = call->trailers_sent = true;
+  call_set_state(call, CALL_REFUSED);
   nghttp2_submit_response(session, call->stream_id, nv, grpc_status >= 0 ? 4 : 1, NULL);
 }
 
@@ -309,7 +394,7 @@ static void start_call(nghttp2_session *session, sc_h2_call_t *call) {
     refuse(session, call, "200", SC_GRPC_UNIMPLEMENTED, "only the identity encoding is supported");
     return;
   }
-  if (s->draining) {
+  if (s->state != SERVER_SERVING) {
     refuse(session, call, "200", SC_GRPC_UNAVAILABLE, s->drain_message);
     return;
   }
@@ -320,14 +405,12 @@ static void start_call(nghttp2_session *session, sc_h2_call_t *call) {
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_INTERNAL_ERROR);
     return;
   }
-  call->state = s->handlers.open(s->app, call, call->method);
-  if (call->state == NULL) {
+  call->user = s->handlers.open(s->app, call, call->method);
+  if (call->user == NULL) {
     sc_h2_call_finish(call, SC_GRPC_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }
-  call->opened = true;
-  s->stats.calls++;
-  s->stats.calls_total++;
+  call_set_state(call, CALL_OPEN);
 }
 
 /* ---- nghttp2 callbacks ------------------------------------------------------------------ */
@@ -386,15 +469,11 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   return 0;
 }
 
-typedef struct {
-  sc_h2_call_t *call;
-} deliver_t;
-
 static int deliver(void *arg, const uint8_t *msg, size_t len) {
   sc_h2_call_t *call = arg;
   sc_h2_server_t *s = call->conn->server;
-  if (!call->finishing)
-    s->handlers.message(s->app, call->state, msg, len);
+  if (call->state == CALL_OPEN) /* the handler may have finished it at an earlier message */
+    s->handlers.message(s->app, call->user, msg, len);
   return 0;
 }
 
@@ -403,7 +482,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
   (void)flags;
   (void)user_data;
   sc_h2_call_t *call = nghttp2_session_get_stream_user_data(session, stream_id);
-  if (call == NULL || !call->opened || call->finishing)
+  if (call == NULL || call->state != CALL_OPEN)
     return 0;
   int rc = sc_grpc_deframer_push(&call->deframer, data, len, deliver, call);
   if (rc == SC_GRPC_RESOURCE_EXHAUSTED)
@@ -520,15 +599,15 @@ static void notify_writable(conn_t *c) {
     next = call->next;
     if (call->notify_writable) {
       call->notify_writable = false;
-      if (call->opened && !call->finishing)
-        s->handlers.writable(s->app, call->state);
+      if (call->state == CALL_OPEN)
+        s->handlers.writable(s->app, call->user);
     }
   }
 }
 
 /* Frames what nghttp2 has to send while the socket's queue is short. */
 static void conn_flush(conn_t *c) {
-  if (c->closing)
+  if (c->state == CONN_CLOSING)
     return;
   if (c->flushing || c->in_recv) {
     c->reflush = true;
@@ -569,7 +648,7 @@ static void conn_flush(conn_t *c) {
       goto fail;
     used = 0;
     notify_writable(c);
-  } while (c->reflush && !c->closing);
+  } while (c->reflush && c->state != CONN_CLOSING);
   c->flushing = false;
   if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session) && c->write_queue == 0)
     conn_close(c);
@@ -592,9 +671,10 @@ static void on_handle_closed(uv_handle_t *h) {
     c->next->prev = c->prev;
   sc__free(c->outbuf);
   sc__free(c);
-  if (s->draining && s->conns == NULL && s->drained != NULL) {
+  if (s->state == SERVER_DRAINING && s->conns == NULL) {
     void (*done)(void *) = s->drained;
     s->drained = NULL;
+    server_set_state(s, SERVER_DRAINED);
     if (s->drain_timer_open) {
       uv_close((uv_handle_t *)&s->drain_timer, NULL);
       s->drain_timer_open = false;
@@ -604,9 +684,9 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 static void conn_close(conn_t *c) {
-  if (c->closing)
+  if (c->state == CONN_CLOSING)
     return;
-  c->closing = true;
+  conn_set_state(c, CONN_CLOSING);
   sc_h2_server_t *s = c->server;
   for (conn_t **p = &s->flush_list; *p != NULL; p = &(*p)->next_flush)
     if (*p == c) {
@@ -637,7 +717,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
-  if (nread > 0 && !c->closing) {
+  if (nread > 0 && c->state != CONN_CLOSING) {
     c->in_recv = true; /* nghttp2 must not be asked to send from inside its callbacks */
     ssize_t n = nghttp2_session_mem_recv(c->session, (const uint8_t *)buf->base, (size_t)nread);
     c->in_recv = false;
@@ -672,7 +752,7 @@ static void on_keepalive(uv_timer_t *t) {
 /* Ends a connection's calls with status and sends the final GOAWAY. */
 static void conn_go_away(conn_t *c, int status, const char *message) {
   for (sc_h2_call_t *call = c->calls; call != NULL; call = call->next)
-    if (call->opened)
+    if (call->state == CALL_OPEN)
       sc_h2_call_finish(call, status, message);
   nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->session),
                         NGHTTP2_NO_ERROR, (const uint8_t *)message, strlen(message));
@@ -688,7 +768,8 @@ static void on_age_grace(uv_timer_t *t) {
 static void on_age(uv_timer_t *t) {
   conn_t *c = t->data;
   sc_log(c->server->log, SC_LOG_INFO, "%s: max connection age: going away", c->peer);
-  c->going_away = true;
+  if (c->state == CONN_OPEN) /* not when the server drains */
+    conn_set_state(c, CONN_GOING_AWAY);
   nghttp2_submit_shutdown_notice(c->session);
   conn_flush(c);
   uv_timer_start(&c->age, on_age_grace, c->server->limits.max_age_grace_ms, 0);
@@ -777,7 +858,7 @@ static void reject_connection(listener_t *l) {
 static void on_connection(uv_stream_t *server_stream, int status) {
   listener_t *l = server_stream->data;
   sc_h2_server_t *s = l->server;
-  if (status < 0 || s->draining)
+  if (status < 0 || s->state != SERVER_SERVING)
     return;
   conn_t *c = sc__calloc(1, sizeof(*c));
   if (c == NULL) {
@@ -964,8 +1045,7 @@ static void on_drain_timeout(uv_timer_t *t) {
 }
 
 void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void (*done)(void *arg), void *arg) {
-  s->draining = true;
-  s->drain_status = status;
+  server_set_state(s, SERVER_DRAINING);
   snprintf(s->drain_message, sizeof(s->drain_message), "%s", message);
   s->drained = done;
   s->drained_arg = arg;
@@ -979,13 +1059,16 @@ void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void
   s->listeners = NULL;
   if (s->conns == NULL) {
     s->drained = NULL;
+    server_set_state(s, SERVER_DRAINED);
     done(arg);
     return;
   }
   for (conn_t *c = s->conns, *next; c != NULL; c = next) {
     next = c->next;
-    if (c->closing) /* its session is gone; its handles are closing */
+    if (c->state == CONN_CLOSING) /* its session is gone; its handles are closing */
       continue;
+    if (c->state == CONN_OPEN) /* not when its age already sent it away */
+      conn_set_state(c, CONN_GOING_AWAY);
     nghttp2_submit_shutdown_notice(c->session);
     conn_go_away(c, status, message);
   }

@@ -39,8 +39,9 @@ typedef struct {
 } sc_h2_limits_t;
 
 /* What the caller does with calls. `open` returns the caller's state for the call (NULL:
- * out of memory, the call ends with RESOURCE_EXHAUSTED). Every opened call is `closed`
- * exactly once, after which the call pointer is gone. */
+ * out of memory, the call ends with RESOURCE_EXHAUSTED); it neither sends on the call nor
+ * finishes it. Every opened call is `closed` exactly once, after which the call pointer is
+ * gone. */
 typedef struct {
   void *(*open)(void *app, sc_h2_call_t *call, sc_h2_method_t method);
   void (*message)(void *app, void *call_state, const uint8_t *msg, size_t len);
@@ -49,8 +50,8 @@ typedef struct {
 } sc_h2_handlers_t;
 
 typedef struct {
-  uint64_t connections, connections_total, calls, calls_total;
-  uint64_t bytes_sent, messages_sent;
+  uint64_t connections, connections_total;
+  uint64_t bytes_sent;
   uint64_t queued_bytes; /* in messages not yet framed and in socket write queues */
 } sc_h2_stats_t;
 
