@@ -44,7 +44,7 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
   sc_obj_unref(item->obj);
   if (rc != 0)
     return rc;
-  sc_changes_note(a->store, &ch, a->changes);
+  sc__changes_note(a->store, &ch, a->changes);
   sc_change_release(&ch);
   return 0;
 }
@@ -53,7 +53,7 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
 static int apply_lines(sc_store_t *store, const char *buf, size_t len, sc_changes_t *changes) {
   sc_parse_opts_t po = {.source = "bench"};
   sc_changes_t ignored;
-  sc_changes_init(&ignored);
+  sc__changes_init(&ignored);
   apply_t a = {store, changes ? changes : &ignored};
   const char *p = buf, *end = buf + len;
   int rc = 0;
@@ -63,26 +63,26 @@ static int apply_lines(sc_store_t *store, const char *buf, size_t len, sc_change
     rc = sc_parse_watch_event(p, n, &po, apply_cb, &a);
     p += n + 1;
   }
-  sc_changes_finish(a.changes);
-  sc_changes_free(&ignored);
+  sc__changes_finish(a.changes);
+  sc__changes_free(&ignored);
   return rc;
 }
 
 static int write_cb(void *arg, sc_snapshot_txn_t *txn) {
   size_t w, d;
-  return sc_scopes_write(arg, txn, &w, &d);
+  return sc__scopes_write(arg, txn, &w, &d);
 }
 
 /* One batch as the engine runs it: update the scopes (when anything can change) and
  * commit. */
 static int publish(sc_store_t *store, sc_scopes_t *ss, sc_snapshot_writer_t *wr,
                    const sc_changes_t *changes, bool all, sc_scopes_stats_t *st) {
-  int rc = sc_scopes_update(ss, store, changes, all, sc_snapshot_writer_head(wr) + 1, st);
+  int rc = sc__scopes_update(ss, store, changes, all, sc_snapshot_writer_head(wr) + 1, st);
   if (rc == 0) {
     sc_snapshot_meta_t m = {0};
-    m.scopes = (unsigned)sc_scopes_count(ss);
+    m.scopes = (unsigned)sc__scopes_count(ss);
     rc = sc_snapshot_publish(wr, &m, write_cb, ss);
-    sc_scopes_commit(ss);
+    sc__scopes_commit(ss);
   }
   return rc;
 }
@@ -233,8 +233,8 @@ int main(int argc, char **argv) {
       return 1;
     free(buf);
     sc_scopes_t ss;
-    sc_scopes_init(&ss);
-    sc_scopes_set_history(&ss, history);
+    sc__scopes_init(&ss);
+    sc__scopes_set_history(&ss, history);
     sc_scopes_stats_t st;
     double t0 = now_ms();
     if (publish(store, &ss, wr, NULL, true, &st) != 0)
@@ -243,7 +243,7 @@ int main(int argc, char **argv) {
     printf("%s{\"mesh\":\"%s\",\"services\":%u,\"namespaces\":%u,\"sidecars\":%u,\"scopes\":%u,"
            "\"initial_full_publish_ms\":%.1f,\"snapshot_bytes\":%" PRIu64 ",\"kinds\":[",
            first_mesh ? "" : ",", sizes[m].name, o->services, o->namespaces, o->sidecars,
-           (unsigned)sc_scopes_count(&ss), initial, dir_bytes(dir));
+           (unsigned)sc__scopes_count(&ss), initial, dir_bytes(dir));
     first_mesh = 0;
     fflush(stdout);
     int first_kind = 1;
@@ -260,19 +260,19 @@ int main(int argc, char **argv) {
         char ev[2048];
         kinds[k].make(ev, sizeof(ev), per_kind, o);
         sc_changes_t changes;
-        sc_changes_init(&changes);
+        sc__changes_init(&changes);
         double a = now_ms();
         if (apply_lines(store, ev, strlen(ev), &changes) != 0 ||
             publish(store, &ss, wr, &changes, false, &st) != 0)
           return 1;
         first_ms = now_ms() - a;
-        sc_changes_free(&changes);
+        sc__changes_free(&changes);
       }
       for (unsigned i = 0; i < per_kind; i++) {
         char ev[2048];
         kinds[k].make(ev, sizeof(ev), i, o);
         sc_changes_t changes;
-        sc_changes_init(&changes);
+        sc__changes_init(&changes);
         double a = now_ms();
         if (apply_lines(store, ev, strlen(ev), &changes) != 0)
           return 1;
@@ -287,11 +287,11 @@ int main(int argc, char **argv) {
         world_ms += st.world_ms;
         plan_ms += st.plan_ms;
         scopes_ms += st.scopes_ms;
-        sc_changes_free(&changes);
+        sc__changes_free(&changes);
       }
       /* The same state recomputed in full: every scope, every record rewritten. */
       double f0 = now_ms();
-      sc_scopes_resync(&ss);
+      sc__scopes_resync(&ss);
       if (publish(store, &ss, wr, NULL, true, &st) != 0)
         return 1;
       double full = now_ms() - f0;
@@ -310,7 +310,7 @@ int main(int argc, char **argv) {
       free(ms);
     }
     printf("],\"snapshot_bytes_after\":%" PRIu64 "}", dir_bytes(dir));
-    sc_scopes_free(&ss);
+    sc__scopes_free(&ss);
     sc_snapshot_writer_close(wr);
     sc_store_del(store);
     char cmd[600];

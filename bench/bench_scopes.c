@@ -97,17 +97,17 @@ static void encode_host(void *arg, sc_str_t host, void *value) {
   for (uint32_t j = 0; j < recs->n; j++) {
     const sc_svc_t *svc = recs->items[j];
     sc_resources_t res = {0};
-    int rc = sc_cds_service(svc, NULL, e->w->mesh, &res);
+    int rc = sc__cds_service(svc, NULL, e->w->mesh, &res);
     size_t clusters = res.n;
     for (size_t k = 0; k < clusters && rc == 0; k++) /* and the assignment of each EDS one */
       if (res.items[k].eds_id != 0)
-        rc = sc_eds_from_recipe(e->w->store, e->w, res.items[k].eds, res.items[k].name, &res);
+        rc = sc__eds_from_recipe(e->w->store, e->w, res.items[k].eds, res.items[k].name, &res);
     if (rc == 0) {
       e->n += res.n;
       for (size_t k = 0; k < res.n; k++)
         e->bytes += res.items[k].len;
     }
-    sc_resources_free(&res);
+    sc__resources_free(&res);
   }
 }
 
@@ -165,17 +165,17 @@ int main(int argc, char **argv) {
       double t0 = now_s();
       sc_world_t *w;
       sc_scopeset_t set;
-      if (sc_world_build(store, &w) != 0)
+      if (sc__world_build(store, &w) != 0)
         return 1;
       double t1 = now_s();
-      if (sc_scopeset_compute(w, &set) != 0)
+      if (sc__scopeset_compute(w, &set) != 0)
         return 1;
       double t2 = now_s();
       if (r == 0 && (dedupe(&set, &served, &stored, &resources) != 0))
         return 1;
       if (r == 0)
         encode_rate(w, &per_s, &mb_s);
-      sc_world_free(w);
+      sc__world_free(w);
       nscopes = set.nscopes;
       bytes = set.base.len; /* heads and entries, the base's included */
       for (size_t i = 0; i < set.base.nentries; i++)
@@ -185,7 +185,7 @@ int main(int argc, char **argv) {
         for (size_t e = 0; e < set.scopes[i].nentries; e++)
           bytes += set.scopes[i].entries[e].len;
       }
-      sc_scopeset_free(&set);
+      sc__scopeset_free(&set);
       if (t2 - t0 < best)
         best = t2 - t0;
       if (t1 - t0 < best_world)

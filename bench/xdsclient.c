@@ -175,7 +175,7 @@ static void reset_stream(sc_xc_proxy_t *p) {
     free(ts->delta_subscribed.v);
     memset(ts, 0, sizeof(*ts));
   }
-  sc_grpc_deframer_free(&p->deframer);
+  sc__grpc_deframer_free(&p->deframer);
   p->nnonces = 0;
   p->eds_warming = p->data_deferred = false;
   p->requests_sent = 0;
@@ -463,7 +463,7 @@ static uint8_t *queue_room(sc_xc_proxy_t *p, size_t len) {
   if (p->out_off > 0 && p->out_off == p->out_len)
     p->out_off = p->out_len = 0;
   grow(&p->out, &p->out_cap, p->out_len + SC_GRPC_PREFIX_BYTES + len);
-  sc_grpc_frame_prefix(p->out + p->out_len, (uint32_t)len);
+  sc__grpc_frame_prefix(p->out + p->out_len, (uint32_t)len);
   uint8_t *at = p->out + p->out_len + SC_GRPC_PREFIX_BYTES;
   p->out_len += SC_GRPC_PREFIX_BYTES + len;
   return at;
@@ -1296,7 +1296,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
   sc_xc_proxy_t *p = user_data;
   if (stream_id != p->stream_id || p->state != SC_XC_OPEN)
     return 0;
-  int rc = sc_grpc_deframer_push(&p->deframer, data, len, on_message, p);
+  int rc = sc__grpc_deframer_push(&p->deframer, data, len, on_message, p);
   if (rc != 0) {
     protocol_error(p, "gRPC framing error %d in the response", rc);
     proxy_fail(p, "gRPC framing error %d in the response", rc);
@@ -1456,7 +1456,7 @@ int sc_xc_proxy_connect(sc_xc_proxy_t *p) {
   p->tcp.data = p;
   p->handle_open = true;
   c->handles_open++;
-  sc_grpc_deframer_init(&p->deframer, MAX_RESPONSE_BYTES);
+  sc__grpc_deframer_init(&p->deframer, MAX_RESPONSE_BYTES);
   p->state = SC_XC_CONNECTING;
   p->t_connect_ns = now_ns(CLOCK_MONOTONIC);
   p->connect.data = p;
@@ -1621,7 +1621,7 @@ void sc_xc_client_free(sc_xc_client_t *c) {
   for (size_t i = 0; i < c->n; i++) {
     sc_xc_proxy_t *p = &c->proxies[i];
     nghttp2_session_del(p->h2);
-    sc_grpc_deframer_free(&p->deframer);
+    sc__grpc_deframer_free(&p->deframer);
     for (int t = 0; t < SC_XC_NTYPES; t++) {
       free(p->types[t].version);
       free(p->types[t].nonce);

@@ -79,14 +79,14 @@ typedef struct {
 
 static int write_scopes(void *arg, sc_snapshot_txn_t *txn) {
   scope_write_t *sw = arg;
-  return sc_scopes_write(sw->scopes, txn, &sw->written, &sw->deleted);
+  return sc__scopes_write(sw->scopes, txn, &sw->written, &sw->deleted);
 }
 
-/* Recomputes the scopes the batch's changes can affect (sc_scopes_update does nothing
+/* Recomputes the scopes the batch's changes can affect (sc__scopes_update does nothing
  * when none can change: an endpoint change needs no world and no scope). */
 static int update_scopes(sc_engine_t *e, const sc_changes_t *changes, bool all,
                          sc_scopes_stats_t *stats) {
-  return sc_scopes_update(&e->scopes, e->store, changes, all,
+  return sc__scopes_update(&e->scopes, e->store, changes, all,
                           sc_snapshot_writer_head(e->snapshot) + 1, stats);
 }
 
@@ -96,9 +96,9 @@ static void log_snapshot_upkeep(sc_engine_t *e, size_t map_before, uint64_t stal
   size_t map_now = sc_snapshot_writer_map_size(e->snapshot);
   uint64_t stale_now = sc_snapshot_writer_stale_readers(e->snapshot);
   if (map_now != map_before)
-    sc_log(&e->log, SC_LOG_INFO, "snapshot: map grown from %zu to %zu bytes", map_before, map_now);
+    sc__log(&e->log, SC_LOG_INFO, "snapshot: map grown from %zu to %zu bytes", map_before, map_now);
   if (stale_now != stale_before)
-    sc_log(&e->log, SC_LOG_INFO, "snapshot: cleared %" PRIu64 " reader slots of dead processes",
+    sc__log(&e->log, SC_LOG_INFO, "snapshot: cleared %" PRIu64 " reader slots of dead processes",
            stale_now - stale_before);
 }
 
@@ -129,15 +129,15 @@ static bool apply_pending(sc_engine_t *e, sc_changes_t *changes, batch_report_t 
         r->noops++;
     }
     if (rc != 0) {
-      sc_log(&e->log, SC_LOG_ERROR, "store: %s (event dropped)", sc_strerror(rc));
+      sc__log(&e->log, SC_LOG_ERROR, "store: %s (event dropped)", sc_strerror(rc));
       continue;
     }
     if (change.op != SC_CHANGE_NOOP)
       r->changed++;
-    oom |= sc_changes_note(e->store, &change, changes) != 0;
+    oom |= sc__changes_note(e->store, &change, changes) != 0;
     sc_change_release(&change);
   }
-  sc_changes_finish(changes);
+  sc__changes_finish(changes);
   e->pending.n = 0;
   e->pending_bytes = 0;
   e->stats.events += r->events;
@@ -150,7 +150,7 @@ static bool apply_pending(sc_engine_t *e, sc_changes_t *changes, batch_report_t 
 static void log_batch_published(sc_engine_t *e, const batch_report_t *r,
                                 const sc_snapshot_meta_t *meta, const sc_scopes_stats_t *ss,
                                 size_t heads_written) {
-  sc_log(&e->log, SC_LOG_INFO,
+  sc__log(&e->log, SC_LOG_INFO,
          "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; head %" PRIu64
          ", %" PRIu64 " objects, %" PRIu64 " scopes: %" PRIu64 " affected, %" PRIu64
          " recomputed, %" PRIu64 " patched, %" PRIu64 " unchanged, %" PRIu64 " added, %" PRIu64
@@ -171,10 +171,10 @@ static void publish_scopes(sc_engine_t *e, uint64_t t0, uint64_t counters, batch
   uint64_t t1 = uv_hrtime();
   sc_snapshot_meta_t meta;
   fill_meta(e, &meta);
-  meta.scopes = sc_scopes_count(&e->scopes);
-  meta.resources = sc_scopes_resource_count(&e->scopes);
-  meta.endpoints = sc_scopes_endpoint_count(&e->scopes);
-  meta.history_versions = sc_scopes_history(&e->scopes);
+  meta.scopes = sc__scopes_count(&e->scopes);
+  meta.resources = sc__scopes_resource_count(&e->scopes);
+  meta.endpoints = sc__scopes_endpoint_count(&e->scopes);
+  meta.history_versions = sc__scopes_history(&e->scopes);
   scope_write_t sw = {&e->scopes, 0, 0};
   size_t map_before = sc_snapshot_writer_map_size(e->snapshot);
   uint64_t stale_before = sc_snapshot_writer_stale_readers(e->snapshot);
@@ -187,15 +187,15 @@ static void publish_scopes(sc_engine_t *e, uint64_t t0, uint64_t counters, batch
   if (rc != 0) {
     e->stats.publish_failures++;
     e->publish_failed = true;
-    sc_scopes_resync(&e->scopes); /* the snapshot keeps what it had: rewrite it all next time */
-    sc_log(&e->log, SC_LOG_ERROR, "publish failed: %s (%s); the store keeps the batch",
+    sc__scopes_resync(&e->scopes); /* the snapshot keeps what it had: rewrite it all next time */
+    sc__log(&e->log, SC_LOG_ERROR, "publish failed: %s (%s); the store keeps the batch",
            sc_snapshot_writer_errmsg(e->snapshot), sc_strerror(rc));
     if (e->opts.once)
       e->fatal = true;
     return;
   }
-  sc_notify_commit(e->notify, meta.head_version, commit_ns);
-  sc_scopes_commit(&e->scopes);
+  sc__notify_commit(e->notify, meta.head_version, commit_ns);
+  sc__scopes_commit(&e->scopes);
   e->published_once = true;
   e->publish_failed = false;
   e->counters_at_publish = counters;
@@ -212,7 +212,7 @@ void sc__engine_flush(sc_engine_t *e) {
   uint64_t t0 = uv_hrtime();
   batch_report_t r = {0};
   sc_changes_t changes;
-  sc_changes_init(&changes);
+  sc__changes_init(&changes);
   bool all = !e->published_once || e->publish_failed;
   if (apply_pending(e, &changes, &r))
     all = true; /* a key may be missing: recompute everything rather than miss a scope */
@@ -222,28 +222,28 @@ void sc__engine_flush(sc_engine_t *e) {
     /* Applied to the store (the batch's memory is free again), published once every
      * input has delivered its initial state: the first publish computes every scope. */
     if (r.events > 0 && e->state < SC_ENGINE_RUNNING)
-      sc_log(&e->log, SC_LOG_INFO,
+      sc__log(&e->log, SC_LOG_INFO,
              "batch: %zu events, %zu changed, %zu no-op, %zu unknown deletes; applied, published "
              "once every input delivered its initial state (apply %.3f ms)",
              r.events, r.changed, r.noops, r.unknown_deletes, r.apply_ms);
-    sc_changes_free(&changes);
+    sc__changes_free(&changes);
     return;
   }
 
   if (r.changed == 0 && e->published_once && counters == e->counters_at_publish &&
       !e->publish_failed) {
-    sc_log(&e->log, SC_LOG_INFO, "batch: %zu events, %zu no-op, %zu unknown deletes: nothing to publish",
+    sc__log(&e->log, SC_LOG_INFO, "batch: %zu events, %zu no-op, %zu unknown deletes: nothing to publish",
            r.events, r.noops, r.unknown_deletes);
-    sc_changes_free(&changes);
+    sc__changes_free(&changes);
     return;
   }
   uint64_t t_compute = uv_hrtime();
   sc_scopes_stats_t ss;
   int rc = update_scopes(e, &changes, all, &ss);
-  sc_changes_free(&changes);
+  sc__changes_free(&changes);
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));
-    sc_scopes_resync(&e->scopes);
+    sc__log(&e->log, SC_LOG_ERROR, "computing scopes failed: %s; nothing published", sc_strerror(rc));
+    sc__scopes_resync(&e->scopes);
     e->publish_failed = true;
     if (e->opts.once)
       e->fatal = true;
@@ -272,7 +272,7 @@ void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
     /* Apply what we have, then retry with an empty queue. */
     sc__engine_flush(e);
     if (e->pending.cap == 0) {
-      sc_log(&e->log, SC_LOG_ERROR, "out of memory: event for %s %s/%s dropped",
+      sc__log(&e->log, SC_LOG_ERROR, "out of memory: event for %s %s/%s dropped",
              sc_kind_name(obj->kind), obj->namespace_.ptr, obj->name.ptr);
       sc_obj_unref(obj);
       return;
@@ -311,10 +311,10 @@ static void note_skipped(sc_engine_t *e, const sc_diag_t *d, const char *line) {
   bool first = sc__hashmap_get(&e->skip_warned, key) == NULL &&
                sc__hashmap_put(&e->skip_warned, key, (void *)1) == 0;
   if (first)
-    sc_log(&e->log, SC_LOG_WARN, "skipped %s (objects of kind %s from this source are not "
+    sc__log(&e->log, SC_LOG_WARN, "skipped %s (objects of kind %s from this source are not "
                                  "processed; counted in skippedByKind, logged once)", line, kind);
   else
-    sc_log(&e->log, SC_LOG_DEBUG, "skipped %s", line);
+    sc__log(&e->log, SC_LOG_DEBUG, "skipped %s", line);
 }
 
 /* The rejection line; in JSON each part of the diagnostic is a field of its own. */
@@ -326,7 +326,7 @@ static void log_rejected(sc_engine_t *e, const sc_diag_t *d, const char *line) {
                              {"column", d->column ? column : ""}, {"kind", d->kind},
                              {"namespace", d->namespace_}, {"name", d->name},
                              {"field", d->field}, {"reason", d->reason}};
-  sc_log_fields(&e->log, SC_LOG_WARN, fields, sizeof(fields) / sizeof(fields[0]), "rejected %s",
+  sc__log_fields(&e->log, SC_LOG_WARN, fields, sizeof(fields) / sizeof(fields[0]), "rejected %s",
                 line);
 }
 
@@ -349,7 +349,7 @@ void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
       break;
     sc_diag_format(item->diag, line, sizeof(line));
     if (item->event == SC_EVENT_ERROR) {
-      sc_log(&e->log, SC_LOG_WARN, "%s", line);
+      sc__log(&e->log, SC_LOG_WARN, "%s", line);
       break;
     }
     note_skipped(e, item->diag, line);
@@ -402,7 +402,7 @@ static void check_synced(sc_engine_t *e) {
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     if (!s->synced)
       return;
-  sc_log(&e->log, SC_LOG_INFO, "every input delivered its initial state: publishing");
+  sc__log(&e->log, SC_LOG_INFO, "every input delivered its initial state: publishing");
   sync_complete(e);
 }
 
@@ -417,7 +417,7 @@ static void sync_timeout_cb(uv_timer_t *t) {
     if (w > 0)
       len = (size_t)w >= sizeof(names) - len ? sizeof(names) - 1 : len + (size_t)w;
   }
-  sc_log(&e->log, SC_LOG_WARN,
+  sc__log(&e->log, SC_LOG_WARN,
          "sync: after %" PRIu64 " ms (--sync-timeout-ms), publishing without the initial state of "
          "%zu input(s): %s",
          e->opts.sync_timeout_ms, n, names);
@@ -428,7 +428,7 @@ void sc__engine_source_synced(sc_engine_t *e, sc_source_t *s) {
   if (s->synced)
     return;
   s->synced = true;
-  sc_log(&e->log, SC_LOG_INFO, "%s: initial state delivered", s->name);
+  sc__log(&e->log, SC_LOG_INFO, "%s: initial state delivered", s->name);
   check_synced(e);
 }
 
@@ -440,7 +440,7 @@ void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
   sc__engine_source_synced(e, s);
   if (fatal) {
     e->fatal = true;
-    sc_log(&e->log, SC_LOG_ERROR, "%s: input failed; stopping", s->name);
+    sc__log(&e->log, SC_LOG_ERROR, "%s: input failed; stopping", s->name);
     sc_engine_stop(e);
     return;
   }
@@ -474,7 +474,7 @@ static const sc__sink_ops_t sink_ops = {
 static void sighup_cb(uv_signal_t *h, int signum) {
   (void)signum;
   sc_engine_t *e = h->data;
-  sc_log(&e->log, SC_LOG_INFO, "SIGHUP: rescanning the config directories%s",
+  sc__log(&e->log, SC_LOG_INFO, "SIGHUP: rescanning the config directories%s",
          e->opts.mesh_config_file ? " and reading the mesh config again" : "");
   if (e->opts.mesh_config_file != NULL)
     sc__meshfile_load(&e->sink, e->opts.mesh_config_file, false);
@@ -485,7 +485,7 @@ static void sighup_cb(uv_signal_t *h, int signum) {
 
 static void signal_cb(uv_signal_t *h, int signum) {
   sc_engine_t *e = h->data;
-  sc_log(&e->log, SC_LOG_INFO, "%s: publishing what is pending and shutting down",
+  sc__log(&e->log, SC_LOG_INFO, "%s: publishing what is pending and shutting down",
          signum == SIGINT ? "SIGINT" : "SIGTERM");
   sc_engine_stop(e);
 }
@@ -535,9 +535,9 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   e->quiet_timer.data = e->max_timer.data = e->sync_timer.data = e;
   e->sigint.data = e->sigterm.data = e->sighup.data = e;
   e->open_handles = 6;
-  sc_scopes_init(&e->scopes);
+  sc__scopes_init(&e->scopes);
   sc__hashmap_init(&e->skip_warned);
-  sc_scopes_set_history(&e->scopes, opts->history_versions);
+  sc__scopes_set_history(&e->scopes, opts->history_versions);
   *out = e;
   return 0;
 fail_store:
@@ -565,14 +565,14 @@ static void start_notify(sc_engine_t *e) {
                          .commit_ns = 0, /* no commit of this engine yet */
                          .log = &e->log};
   char err[1024];
-  int rc = sc_notify_new(e->loop, &no, &e->notify, err, sizeof(err));
+  int rc = sc__notify_new(e->loop, &no, &e->notify, err, sizeof(err));
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_WARN,
+    sc__log(&e->log, SC_LOG_WARN,
            "notify: %s; running without commit notifications (frontends fall back to polling)",
            err[0] ? err : sc_strerror(rc));
     return;
   }
-  sc_log(&e->log, SC_LOG_INFO, "notify: commit notifications on %s", path);
+  sc__log(&e->log, SC_LOG_INFO, "notify: commit notifications on %s", path);
 }
 
 /* An input could not be set up (the source logged why): fatal. */
@@ -586,7 +586,7 @@ int sc_engine_start(sc_engine_t *e) {
   uv_signal_start(&e->sigint, signal_cb, SIGINT);
   uv_signal_start(&e->sigterm, signal_cb, SIGTERM);
   uv_signal_start(&e->sighup, sighup_cb, SIGHUP);
-  sc_log(&e->log, SC_LOG_INFO, "snapshot %s: head version %" PRIu64 ", map %zu bytes",
+  sc__log(&e->log, SC_LOG_INFO, "snapshot %s: head version %" PRIu64 ", map %zu bytes",
          e->opts.snapshot_dir, sc_snapshot_writer_head(e->snapshot),
          sc_snapshot_writer_map_size(e->snapshot));
   engine_set_state(e, SC_ENGINE_STARTING);
@@ -626,12 +626,12 @@ void sc_engine_stop(sc_engine_t *e) {
   if (!e->fatal && e->state == SC_ENGINE_RUNNING)
     sc__engine_flush(e); /* the pending batch */
   else if (!e->fatal && e->state == SC_ENGINE_SYNCING)
-    sc_log(&e->log, SC_LOG_WARN, "stopping before every input delivered its initial state: "
+    sc__log(&e->log, SC_LOG_WARN, "stopping before every input delivered its initial state: "
                                  "nothing more is published");
   engine_set_state(e, SC_ENGINE_STOPPING);
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     s->close(s);
-  sc_notify_close(e->notify); /* after the last publish: subscribers read it, then EOF */
+  sc__notify_close(e->notify); /* after the last publish: subscribers read it, then EOF */
   e->notify = NULL;
   sc__engine_http_close(e); /* --http */
   close_engine_handles(e);
@@ -649,7 +649,7 @@ void sc_engine_del(sc_engine_t *e) {
   for (size_t i = 0; i < e->pending.n; i++)
     sc_obj_unref(e->pending.items[i].obj);
   SC__ARRAY_FREE(&e->pending);
-  sc_scopes_free(&e->scopes);
+  sc__scopes_free(&e->scopes);
   sc__hashmap_free(&e->skip_warned);
   /* Sources free themselves in their close callbacks; unlink whatever is left. */
   sc_snapshot_writer_close(e->snapshot);

@@ -21,12 +21,12 @@ void sc_engine_status(const sc_engine_t *e, sc_engine_status_t *out) {
   out->batches = e->stats.batches;
   out->publish_failures = e->stats.publish_failures;
   out->pending_events = e->pending.n;
-  out->scopes = sc_scopes_count(&e->scopes);
-  out->resources = sc_scopes_resource_count(&e->scopes);
-  out->endpoints = sc_scopes_endpoint_count(&e->scopes);
+  out->scopes = sc__scopes_count(&e->scopes);
+  out->resources = sc__scopes_resource_count(&e->scopes);
+  out->endpoints = sc__scopes_endpoint_count(&e->scopes);
   for (int k = 0; k < SC_KIND__COUNT; k++)
     out->objects += sc_store_count(e->store, (sc_kind_t)k);
-  out->notify_subscribers = e->notify ? sc_notify_subscribers(e->notify) : 0;
+  out->notify_subscribers = e->notify ? sc__notify_subscribers(e->notify) : 0;
   out->http_port = e->http ? sc__http_port(e->http) : 0;
 }
 
@@ -124,11 +124,11 @@ int sc__engine_http_start(sc_engine_t *e) {
   char err[512];
   int rc = sc__http_start(e->loop, e->opts.http_listen, routes, 3, &e->http, err, sizeof(err));
   if (rc != 0) {
-    sc_log(&e->log, SC_LOG_ERROR, "--http %s", err);
+    sc__log(&e->log, SC_LOG_ERROR, "--http %s", err);
     e->fatal = true; /* stopping now publishes nothing */
     return rc;
   }
-  sc_log(&e->log, SC_LOG_INFO, "http: serving /metrics, /healthz and /ready on %s (port %u)", e->opts.http_listen,
+  sc__log(&e->log, SC_LOG_INFO, "http: serving /metrics, /healthz and /ready on %s (port %u)", e->opts.http_listen,
          sc__http_port(e->http));
   return 0;
 }

@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
     case OPT_STRICT: o.strict = true; break;
     case OPT_SYNC_TIMEOUT: bad |= parse_u64("--sync-timeout-ms", optarg, &o.sync_timeout_ms); break;
     case OPT_LOG_FORMAT: {
-      int f = sc_log_format_parse(optarg);
+      int f = sc__log_format_parse(optarg);
       if (f < 0) {
         fprintf(stderr, "scopecast: --log-format: \"%s\" is not text or json\n", optarg);
         bad = 1;

@@ -11,7 +11,7 @@
 #include <xxhash.h>
 
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
-#include "reader/proxy.h" /* sc_proxy_from_node: the Node is decoded within the request */
+#include "reader/proxy.h" /* sc__proxy_from_node: the Node is decoded within the request */
 #include "scopecast/error.h"
 #include "scopecast/reader.h"
 #include "wire/registry.h"
@@ -92,11 +92,11 @@ struct sc_ads_s {
   bool reresolve;
   sc_ads_stats_t stats;
   json_t *nacks_by;
-  uint64_t commit_ns;                              /* see sc_ads_set_commit */
+  uint64_t commit_ns;                              /* see sc__ads_set_commit */
   sc__metrics_hist_t push_latency[SC_XDS__TYPES]; /* seconds; bounds set at the first use */
 };
 
-int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out) {
+int sc__ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out) {
   sc_ads_t *a = sc__calloc(1, sizeof(*a));
   if (a == NULL || (a->nacks_by = json_object()) == NULL) {
     sc__free(a);
@@ -109,19 +109,19 @@ int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *
   return 0;
 }
 
-void sc_ads_free(sc_ads_t *ads) {
+void sc__ads_free(sc_ads_t *ads) {
   if (ads == NULL)
     return;
   json_decref(ads->nacks_by);
   sc__free(ads);
 }
 
-void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out) { *out = ads->stats; }
-json_t *sc_ads_nacks_by(const sc_ads_t *ads) { return ads->nacks_by; }
+void sc__ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out) { *out = ads->stats; }
+json_t *sc__ads_nacks_by(const sc_ads_t *ads) { return ads->nacks_by; }
 
-/* ---- push latency (see sc_ads_set_commit) ------------------------------------------------ */
+/* ---- push latency (see sc__ads_set_commit) ------------------------------------------------ */
 
-void sc_ads_set_commit(sc_ads_t *ads, uint64_t commit_ns) { ads->commit_ns = commit_ns; }
+void sc__ads_set_commit(sc_ads_t *ads, uint64_t commit_ns) { ads->commit_ns = commit_ns; }
 
 static sc__metrics_hist_t *latency_hist(sc_ads_t *ads, int t) {
   sc__metrics_hist_t *h = &ads->push_latency[t];
@@ -130,7 +130,7 @@ static sc__metrics_hist_t *latency_hist(sc_ads_t *ads, int t) {
   return h;
 }
 
-const sc__metrics_hist_t *sc_ads_push_latency(const sc_ads_t *ads, int type) {
+const sc__metrics_hist_t *sc__ads_push_latency(const sc_ads_t *ads, int type) {
   return latency_hist((sc_ads_t *)ads, type);
 }
 
@@ -239,7 +239,7 @@ static void detach_view(stream_t *s) {
   if (s->view_next)
     s->view_next->view_prev = s->view_prev;
   s->view_prev = s->view_next = NULL;
-  sc_views_release(s->ads->views, s->view);
+  sc__views_release(s->ads->views, s->view);
   s->view = NULL;
 }
 
@@ -252,7 +252,7 @@ static void attach_view(stream_t *s, sc_view_t *v) {
   v->watchers = s;
 }
 
-void *sc_ads_open(void *app, sc_h2_call_t *call, sc_h2_method_t method) {
+void *sc__ads_open(void *app, sc_h2_call_t *call, sc_h2_method_t method) {
   sc_ads_t *ads = app;
   stream_t *s = sc__calloc(1, sizeof(*s));
   if (s == NULL)
@@ -273,11 +273,11 @@ void *sc_ads_open(void *app, sc_h2_call_t *call, sc_h2_method_t method) {
   return s;
 }
 
-void sc_ads_closed(void *app, void *state) {
+void sc__ads_closed(void *app, void *state) {
   sc_ads_t *ads = app;
   stream_t *s = state;
   if (s->first != NULL) /* it had a node */
-    sc_log(ads->log, SC_LOG_INFO, "%s: stream of %.*s ended", sc_h2_call_peer(s->call), (int)s->proxy.id.len,
+    sc__log(ads->log, SC_LOG_INFO, "%s: stream of %.*s ended", sc__h2_call_peer(s->call), (int)s->proxy.id.len,
            s->proxy.id.ptr);
   unqueue(s);
   detach_view(s);
@@ -287,7 +287,7 @@ void sc_ads_closed(void *app, void *state) {
     sc__strmap_free(&s->types[t].names, NULL);
     sc__strmap_free(&s->types[t].sent, NULL);
     sc__free(s->types[t].rest);
-    sc_views_list_unref(ads->views, s->types[t].rest_of);
+    sc__views_list_unref(ads->views, s->types[t].rest_of);
     sc__free(s->types[t].last_names);
   }
   if (s->first != NULL)
@@ -312,12 +312,12 @@ static void stream_set_state(stream_t *s, stream_state_t to) {
 static void finish(stream_t *s, int status, const char *message) {
   stream_set_state(s, STREAM_FINISHED);
   unqueue(s);
-  sc_h2_call_finish(s->call, status, message);
+  sc__h2_call_finish(s->call, status, message);
 }
 
 /* Ends a stream whose state an allocation (or the snapshot) failed. */
 static void end_failed(stream_t *s) {
-  sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: stream ended: out of memory or the snapshot failed", (int)s->proxy.id.len,
+  sc__log(s->ads->log, SC_LOG_ERROR, "%.*s: stream ended: out of memory or the snapshot failed", (int)s->proxy.id.len,
          s->proxy.id.ptr);
   finish(s, SC_GRPC_UNAVAILABLE, "out of memory");
 }
@@ -327,10 +327,10 @@ static void end_failed(stream_t *s) {
 static bool resolve(stream_t *s) {
   sc_ads_t *ads = s->ads;
   char *scope = NULL;
-  int rc = sc_views_resolve(ads->views, s->proxy.namespace_, &s->proxy.label_set, &scope);
+  int rc = sc__views_resolve(ads->views, s->proxy.namespace_, &s->proxy.label_set, &scope);
   if (rc != 0) {
     if (rc != SC_ENOTFOUND) {
-      sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot resolve its scope: %s", (int)s->proxy.id.len, s->proxy.id.ptr,
+      sc__log(ads->log, SC_LOG_ERROR, "%.*s: cannot resolve its scope: %s", (int)s->proxy.id.len, s->proxy.id.ptr,
              sc_strerror(rc));
       s->failed = true;
     }
@@ -341,13 +341,13 @@ static bool resolve(stream_t *s) {
     return false;
   }
   sc_view_t *v;
-  if (sc_views_acquire(ads->views, scope, &s->proxy.label_set, s->proxy.interception == SC_INTERCEPT_NONE, &v) != 0) {
+  if (sc__views_acquire(ads->views, scope, &s->proxy.label_set, s->proxy.interception == SC_INTERCEPT_NONE, &v) != 0) {
     sc__free(scope);
     s->failed = true;
     return false;
   }
   if (s->scope != NULL)
-    sc_log(ads->log, SC_LOG_INFO, "%.*s: scope %s -> %s", (int)s->proxy.id.len, s->proxy.id.ptr, s->scope, scope);
+    sc__log(ads->log, SC_LOG_INFO, "%.*s: scope %s -> %s", (int)s->proxy.id.len, s->proxy.id.ptr, s->scope, scope);
   detach_view(s);
   sc__free(s->scope);
   s->scope = scope;
@@ -369,9 +369,9 @@ static const Google__Protobuf__Value *node_meta(const Envoy__Config__Core__V3__N
 static bool start(stream_t *s, ProtobufCMessage *req, const Envoy__Config__Core__V3__Node *node) {
   sc_ads_t *ads = s->ads;
   char err[256];
-  if (sc_proxy_from_node(node, &s->proxy, err, sizeof(err)) != 0) {
+  if (sc__proxy_from_node(node, &s->proxy, err, sizeof(err)) != 0) {
     ads->stats.invalid_nodes++;
-    sc_log(ads->log, SC_LOG_WARN, "%s: invalid node: %s", sc_h2_call_peer(s->call), err);
+    sc__log(ads->log, SC_LOG_WARN, "%s: invalid node: %s", sc__h2_call_peer(s->call), err);
     protobuf_c_message_free_unpacked(req, NULL);
     finish(s, SC_GRPC_INVALID_ARGUMENT, err);
     return false;
@@ -380,8 +380,8 @@ static bool start(stream_t *s, ProtobufCMessage *req, const Envoy__Config__Core_
     /* A gateway given a sidecar's scope would serve the wrong listeners: refuse it, and
      * say so, until gateway configuration is generated. */
     ads->stats.gateways_refused++;
-    sc_log(ads->log, SC_LOG_WARN, "%s: node %s is a gateway (router): not served, only sidecars are",
-           sc_h2_call_peer(s->call), node->id);
+    sc__log(ads->log, SC_LOG_WARN, "%s: node %s is a gateway (router): not served, only sidecars are",
+           sc__h2_call_peer(s->call), node->id);
     protobuf_c_message_free_unpacked(req, NULL);
     finish(s, SC_GRPC_UNIMPLEMENTED,
            "scopecast serves sidecars only: gateway (router) configuration is not implemented");
@@ -394,7 +394,7 @@ static bool start(stream_t *s, ProtobufCMessage *req, const Envoy__Config__Core_
                    (gen != NULL && gen->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE &&
                     strcmp(gen->string_value, "grpc") == 0);
   resolve(s);
-  sc_log(ads->log, SC_LOG_INFO, "%s: %s stream of %s, scope %s", sc_h2_call_peer(s->call), s->delta ? "delta" : "sotw",
+  sc__log(ads->log, SC_LOG_INFO, "%s: %s stream of %s, scope %s", sc__h2_call_peer(s->call), s->delta ? "delta" : "sotw",
          node->id, s->scope ? s->scope : "(not resolved yet)");
   return true;
 }
@@ -409,7 +409,7 @@ typedef struct {
 
 static void release_send(void *arg) {
   send_t *x = arg;
-  sc_body_unref(x->body);
+  sc__body_unref(x->body);
   sc__free(x);
 }
 
@@ -433,7 +433,7 @@ static void hash_items(sc_resource_t *const *items, size_t n, char out[17]) {
 static int send_body(stream_t *s, sc_body_t *body, uint64_t *nonce_out) {
   send_t *x = sc__calloc(1, sizeof(*x));
   if (x == NULL) {
-    sc_body_unref(body);
+    sc__body_unref(body);
     return SC_ENOMEM;
   }
   char nonce[24];
@@ -443,7 +443,7 @@ static int send_body(stream_t *s, sc_body_t *body, uint64_t *nonce_out) {
   x->body = body;
   x->nonce_len = envoy__service__discovery__v3__discovery_response__pack(&r, x->nonce);
   sc_h2_part_t parts[2] = {{body->data, body->len}, {x->nonce, x->nonce_len}};
-  int rc = sc_h2_call_send(s->call, parts, 2, release_send, x);
+  int rc = sc__h2_call_send(s->call, parts, 2, release_send, x);
   if (rc != 0) {
     release_send(x);
     return rc;
@@ -483,10 +483,10 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
   type_state_t *ts = &s->types[t];
   /* Whole responses and changes are shared by version; the parts of a split one all
    * carry the same version, so they are built apart. */
-  sc_body_t *body = kind == SEND_PART ? sc_body_encode((sc_xds_type_t)t, version, items, n)
-                                      : sc_views_body(vt, (sc_xds_type_t)t, version, kind == SEND_CHANGES, items, n);
+  sc_body_t *body = kind == SEND_PART ? sc__body_encode((sc_xds_type_t)t, version, items, n)
+                                      : sc__views_body(vt, (sc_xds_type_t)t, version, kind == SEND_CHANGES, items, n);
   if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
-    sc_log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
+    sc__log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,
            type_name(t));
     s->failed = true;
     return false;
@@ -494,7 +494,7 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
   snprintf(ts->sent_version, sizeof(ts->sent_version), "%s", version);
   /* A client with all of a version can take only what changes next; a split one cannot. */
   snprintf(ts->sent_of, sizeof(ts->sent_of), "%s", kind == SEND_PART ? "" : vt->version);
-  sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: push %s version %s, %zu resources, nonce %" PRIu64, (int)s->proxy.id.len,
+  sc__log(s->ads->log, SC_LOG_DEBUG, "%.*s: push %s version %s, %zu resources, nonce %" PRIu64, (int)s->proxy.id.len,
          s->proxy.id.ptr, type_name(t), version, n, ts->sent_nonce);
   return true;
 }
@@ -515,7 +515,7 @@ static void remember_subset(sc_view_type_t *vt, uint64_t fp, sc_resource_t **ite
 /* Forgets what is left of a split response. */
 static void drop_rest(stream_t *s, type_state_t *ts) {
   ts->nrest = 0;
-  sc_views_list_unref(s->ads->views, ts->rest_of);
+  sc__views_list_unref(s->ads->views, ts->rest_of);
   ts->rest_of = NULL;
 }
 
@@ -525,7 +525,7 @@ static bool sotw_send_rest(stream_t *s, int t, sc_view_type_t *vt) {
   size_t cap = s->ads->opts.grpc_max_response;
   while (ts->nrest > 0 && items_size(ts->rest, 1, t) > cap) { /* one resource alone is over the cap */
     s->ads->stats.oversize_skipped++;
-    sc_log(s->ads->log, SC_LOG_WARN, "%.*s: %s %s is larger than the gRPC response cap (%zu bytes): not sent",
+    sc__log(s->ads->log, SC_LOG_WARN, "%.*s: %s %s is larger than the gRPC response cap (%zu bytes): not sent",
            (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), ts->rest[0]->name, cap);
     memmove(ts->rest, ts->rest + 1, (ts->nrest - 1) * sizeof(*ts->rest));
     ts->nrest--;
@@ -556,7 +556,7 @@ static size_t changed_items(const type_state_t *ts, const sc_view_type_t *vt, sc
 static bool serve_sotw(stream_t *s, int t) {
   sc_ads_t *ads = s->ads;
   type_state_t *ts = &s->types[t];
-  sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  sc_view_type_t *vt = s->view ? sc__views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
   s->failed |= s->view != NULL && vt == NULL; /* the list could not be put together */
   if (vt == NULL || !vt->present)
     return false; /* nothing to serve yet; the stream is told when there is */
@@ -603,7 +603,7 @@ static bool serve_sotw(stream_t *s, int t) {
   if (s->grpc_client && cap > 0 && items_size(items, n, t) > cap) {
     if (full_state) { /* LDS and CDS cannot be split: the client would delete the rest */
       ads->stats.oversize_skipped++;
-      sc_log(ads->log, SC_LOG_WARN,
+      sc__log(ads->log, SC_LOG_WARN,
              "%.*s: %s response of %zu resources is larger than the gRPC response cap (%zu bytes): not sent",
              (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), n, cap);
       snprintf(ts->nacked_version, sizeof(ts->nacked_version), "%s", version); /* not again */
@@ -614,8 +614,8 @@ static bool serve_sotw(stream_t *s, int t) {
     ts->rest = items;
     ts->nrest = n;
     memcpy(ts->rest_version, version, sizeof(version));
-    sc_views_list_unref(ads->views, ts->rest_of);
-    sc_views_list_ref(vt);
+    sc__views_list_unref(ads->views, ts->rest_of);
+    sc__views_list_ref(vt);
     ts->rest_of = vt;
     sent = sotw_send_rest(s, t, vt);
     ts->dirty = ts->nrest > 0;
@@ -756,7 +756,7 @@ static bool delta_send(stream_t *s, int t, sc_view_type_t *vt, const delta_respo
   body->len = envoy__service__discovery__v3__delta_discovery_response__pack(&r, body->data);
   x->body = body;
   sc_h2_part_t part = {body->data, body->len};
-  if (sc_h2_call_send(s->call, &part, 1, release_send, x) != 0) {
+  if (sc__h2_call_send(s->call, &part, 1, release_send, x) != 0) {
     release_send(x);
     return false;
   }
@@ -779,7 +779,7 @@ static void delta_note_sent(stream_t *s, int t, const delta_response_t *d) {
     else
       name_del(&ts->sent, name);
   }
-  sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: delta push %s: %zu resources, %zu removed, nonce %" PRIu64,
+  sc__log(s->ads->log, SC_LOG_DEBUG, "%.*s: delta push %s: %zu resources, %zu removed, nonce %" PRIu64,
          (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t), d->nres, d->nremoved, ts->sent_nonce);
 }
 
@@ -787,7 +787,7 @@ static void delta_note_sent(stream_t *s, int t, const delta_response_t *d) {
 static bool serve_delta(stream_t *s, int t) {
   sc_ads_t *ads = s->ads;
   type_state_t *ts = &s->types[t];
-  sc_view_type_t *vt = s->view ? sc_views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
+  sc_view_type_t *vt = s->view ? sc__views_type(ads->views, s->view, (sc_xds_type_t)t) : NULL;
   s->failed |= s->view != NULL && vt == NULL; /* the list could not be put together */
   if (vt == NULL || !vt->present)
     return false;
@@ -802,7 +802,7 @@ static bool serve_delta(stream_t *s, int t) {
   bool complete = ok && (sent || (d.nres == 0 && d.nremoved == 0));
   snprintf(ts->synced_of, sizeof(ts->synced_of), "%s", complete ? vt->version : "");
   if (!ok) {
-    sc_log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
+    sc__log(ads->log, SC_LOG_ERROR, "%.*s: cannot build a %s response: out of memory", (int)s->proxy.id.len,
            s->proxy.id.ptr, type_name(t));
     s->failed = true;
   }
@@ -857,7 +857,7 @@ static void serve(stream_t *s) {
     end_failed(s);
   if (s->state != STREAM_SERVING || s->view == NULL)
     return;
-  while (!sc_h2_call_busy(s->call)) {
+  while (!sc__h2_call_busy(s->call)) {
     unsigned due = due_types(s);
     if ((s->cycle & due) == 0)
       s->cycle = due;
@@ -885,12 +885,12 @@ static void serve(stream_t *s) {
   }
 }
 
-void sc_ads_writable(void *app, void *state) {
+void sc__ads_writable(void *app, void *state) {
   (void)app;
   serve(state);
 }
 
-void sc_ads_views_changed(void *app, sc_view_t *view, unsigned types) {
+void sc__ads_views_changed(void *app, sc_view_t *view, unsigned types) {
   sc_ads_t *ads = app;
   if (view == NULL) { /* selector records changed: proxies may have other scopes now */
     ads->reresolve = true;
@@ -905,7 +905,7 @@ void sc_ads_views_changed(void *app, sc_view_t *view, unsigned types) {
   }
 }
 
-void sc_ads_service(sc_ads_t *ads) {
+void sc__ads_service(sc_ads_t *ads) {
   bool all = ads->reresolve;
   ads->reresolve = false;
   for (stream_t *s = ads->streams; s != NULL; s = s->next)
@@ -932,7 +932,7 @@ static void record_nack(stream_t *s, int t, const char *version, const Google__R
   if (current) /* the response it answers is the latest: that version is not sent again */
     memcpy(ts->nacked_version, ts->sent_version, sizeof(ts->nacked_version));
   ts->sent_of[0] = 0; /* what it holds is unsure: the next response is whole */
-  sc_log(ads->log, SC_LOG_WARN, "NACK scope %s type %s version %s node %.*s: %d %s", s->scope ? s->scope : "-",
+  sc__log(ads->log, SC_LOG_WARN, "NACK scope %s type %s version %s node %.*s: %d %s", s->scope ? s->scope : "-",
          type_name(t), current ? ts->sent_version : version, (int)s->proxy.id.len, s->proxy.id.ptr,
          detail->code, detail->message ? detail->message : "");
 }
@@ -1026,7 +1026,7 @@ static void unknown_type(stream_t *s, const char *type_url) {
   if (s->nunknown_types == cap)
     return; /* logged enough for one stream; still counted */
   s->unknown_types[s->nunknown_types++] = h;
-  sc_log(s->ads->log, SC_LOG_WARN, "%.*s: type %s is not served: its requests are ignored%s",
+  sc__log(s->ads->log, SC_LOG_WARN, "%.*s: type %s is not served: its requests are ignored%s",
          (int)s->proxy.id.len, s->proxy.id.ptr, type_url,
          s->nunknown_types == cap ? " (further types of this stream are not logged)" : "");
 }
@@ -1058,7 +1058,7 @@ static bool account(stream_t *s, int t, const char *nonce, const Google__Rpc__St
     /* A NACK blocks its version only until the client takes a later one: versions are
      * content hashes, so that content (and version) can come back and must then be sent. */
     ts->nacked_version[0] = 0;
-    sc_log(s->ads->log, SC_LOG_DEBUG, "%.*s: ACK %s version %s", (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t),
+    sc__log(s->ads->log, SC_LOG_DEBUG, "%.*s: ACK %s version %s", (int)s->proxy.id.len, s->proxy.id.ptr, type_name(t),
            ts->sent_version);
   }
   return first;
@@ -1155,7 +1155,7 @@ static void handle_delta(stream_t *s, const uint8_t *msg, size_t len) {
     envoy__service__discovery__v3__delta_discovery_request__free_unpacked(req, NULL);
 }
 
-void sc_ads_message(void *app, void *state, const uint8_t *msg, size_t len) {
+void sc__ads_message(void *app, void *state, const uint8_t *msg, size_t len) {
   (void)app;
   stream_t *s = state;
   if (s->state == STREAM_FINISHED)

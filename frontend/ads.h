@@ -35,33 +35,33 @@ typedef struct {
   uint64_t pushes_by_type[SC_XDS__TYPES]; /* responses queued, by type (split parts each) */
 } sc_ads_stats_t;
 
-int sc_ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out);
-void sc_ads_free(sc_ads_t *ads);
+int sc__ads_new(sc_views_t *views, const sc_ads_opts_t *opts, const sc_logger_t *log, sc_ads_t **out);
+void sc__ads_free(sc_ads_t *ads);
 
 /* The h2 handlers (sc_h2_handlers_t), app = the sc_ads_t. */
-void *sc_ads_open(void *ads, sc_h2_call_t *call, sc_h2_method_t method);
-void sc_ads_message(void *ads, void *stream, const uint8_t *msg, size_t len);
-void sc_ads_writable(void *ads, void *stream);
-void sc_ads_closed(void *ads, void *stream);
+void *sc__ads_open(void *ads, sc_h2_call_t *call, sc_h2_method_t method);
+void sc__ads_message(void *ads, void *stream, const uint8_t *msg, size_t len);
+void sc__ads_writable(void *ads, void *stream);
+void sc__ads_closed(void *ads, void *stream);
 
 /* The views' change callback (sc_views_changed_cb), arg = the sc_ads_t. */
-void sc_ads_views_changed(void *ads, sc_view_t *view, unsigned types);
+void sc__ads_views_changed(void *ads, sc_view_t *view, unsigned types);
 
 /* Does the work changes left: streams to re-resolve, responses to send. Call after
- * sc_views_refresh. */
-void sc_ads_service(sc_ads_t *ads);
+ * sc__views_refresh. */
+void sc__ads_service(sc_ads_t *ads);
 
-void sc_ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out);
+void sc__ads_stats(const sc_ads_t *ads, sc_ads_stats_t *out);
 /* NACKs per "SCOPE TYPE" (borrowed JSON object of counts). */
-json_t *sc_ads_nacks_by(const sc_ads_t *ads);
+json_t *sc__ads_nacks_by(const sc_ads_t *ads);
 
 /* Push latency (the frontends' /metrics): while commit_ns is set (non-zero), the view
- * changes that sc_views_refresh reports are stamped with it, per stream and type; the first
+ * changes that sc__views_refresh reports are stamped with it, per stream and type; the first
  * response of that type queued on that stream afterwards observes now - commit_ns (wall
  * clock, seconds) into the type's histogram. A stamp is kept while the stream is busy (a
  * slow client shows), dropped when the change needs no response. Set it around the
  * refresh a commit notification causes, then back to 0. */
-void sc_ads_set_commit(sc_ads_t *ads, uint64_t commit_ns);
-const sc__metrics_hist_t *sc_ads_push_latency(const sc_ads_t *ads, int type);
+void sc__ads_set_commit(sc_ads_t *ads, uint64_t commit_ns);
+const sc__metrics_hist_t *sc__ads_push_latency(const sc_ads_t *ads, int type);
 
 #endif

@@ -58,7 +58,7 @@ typedef struct listener_s {
  *   HEADERS -> OPEN          the request is routed and the handler opened it
  *   HEADERS -> REFUSED       refused when routed, the handler could not open it, or the
  *                            request ended before it was routed
- *   OPEN    -> FINISHING     sc_h2_call_finish (by the handler, the request's end, a
+ *   OPEN    -> FINISHING     sc__h2_call_finish (by the handler, the request's end, a
  *                            request error, or the connection going away)
  * A call is freed in any state, when its stream closes or its connection does; the
  * handler's `closed` runs for OPEN and FINISHING calls. The client's half (its END_STREAM)
@@ -130,10 +130,10 @@ struct conn_s {
 };
 
 /* The server's lifecycle; server_set_state is the only place it changes. Legal transitions:
- *   SERVING -> DRAINING -> DRAINED     sc_h2_server_drain, then its last connection gone
- *   SERVING -> DRAINED                 sc_h2_server_drain without connections */
+ *   SERVING -> DRAINING -> DRAINED     sc__h2_server_drain, then its last connection gone
+ *   SERVING -> DRAINED                 sc__h2_server_drain without connections */
 typedef enum {
-  SERVER_SERVING = 0, /* listening (once sc_h2_server_listen is called) and taking calls */
+  SERVER_SERVING = 0, /* listening (once sc__h2_server_listen is called) and taking calls */
   SERVER_DRAINING,    /* the listeners are closed; connections go away; new calls refused */
   SERVER_DRAINED,     /* every connection is gone and drain's done has been called */
 } server_state_t;
@@ -256,11 +256,11 @@ static void call_free(sc_h2_call_t *call) {
     c->calls = call->next;
   if (call->next)
     call->next->prev = call->prev;
-  sc_grpc_deframer_free(&call->deframer);
+  sc__grpc_deframer_free(&call->deframer);
   sc__free(call);
 }
 
-int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts, void (*release)(void *arg),
+int sc__h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts, void (*release)(void *arg),
                     void *arg) {
   if (call_ending(call) || nparts > SC_H2_MAX_PARTS)
     return SC_EINVAL;
@@ -271,7 +271,7 @@ int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts
     total += parts[i].len;
   if (total > UINT32_MAX)
     return SC_EINVAL;
-  sc_grpc_frame_prefix(call->prefix, (uint32_t)total);
+  sc__grpc_frame_prefix(call->prefix, (uint32_t)total);
   call->parts[0] = (sc_h2_part_t){call->prefix, SC_GRPC_PREFIX_BYTES};
   memcpy(call->parts + 1, parts, nparts * sizeof(*parts));
   call->nparts = nparts + 1;
@@ -286,11 +286,11 @@ int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts
   return 0;
 }
 
-bool sc_h2_call_busy(const sc_h2_call_t *call) { return call->nparts > 0; }
+bool sc__h2_call_busy(const sc_h2_call_t *call) { return call->nparts > 0; }
 
-const char *sc_h2_call_peer(const sc_h2_call_t *call) { return call->conn->peer; }
+const char *sc__h2_call_peer(const sc_h2_call_t *call) { return call->conn->peer; }
 
-void sc_h2_call_finish(sc_h2_call_t *call, int status, const char *message) {
+void sc__h2_call_finish(sc_h2_call_t *call, int status, const char *message) {
   if (call_ending(call))
     return;
   call_set_state(call, call->state == CALL_OPEN ? CALL_FINISHING : CALL_REFUSED);
@@ -407,7 +407,7 @@ static void start_call(nghttp2_session *session, sc_h2_call_t *call) {
   }
   call->user = s->handlers.open(s->app, call, call->method);
   if (call->user == NULL) {
-    sc_h2_call_finish(call, SC_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    sc__h2_call_finish(call, SC_GRPC_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }
   call_set_state(call, CALL_OPEN);
@@ -428,7 +428,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     c->opens_in_window = 0;
   }
   if (++c->opens_in_window > c->server->limits.max_streams_per_second) {
-    sc_log(c->server->log, SC_LOG_WARN, "%s: more than %u streams per second: closing the connection", c->peer,
+    sc__log(c->server->log, SC_LOG_WARN, "%s: more than %u streams per second: closing the connection", c->peer,
            c->server->limits.max_streams_per_second);
     nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
     return 0;
@@ -438,7 +438,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
   call->conn = c;
   call->stream_id = frame->hd.stream_id;
-  sc_grpc_deframer_init(&call->deframer, c->server->limits.max_message);
+  sc__grpc_deframer_init(&call->deframer, c->server->limits.max_message);
   call->next = c->calls;
   if (c->calls)
     c->calls->prev = call;
@@ -484,13 +484,13 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
   sc_h2_call_t *call = nghttp2_session_get_stream_user_data(session, stream_id);
   if (call == NULL || call->state != CALL_OPEN)
     return 0;
-  int rc = sc_grpc_deframer_push(&call->deframer, data, len, deliver, call);
+  int rc = sc__grpc_deframer_push(&call->deframer, data, len, deliver, call);
   if (rc == SC_GRPC_RESOURCE_EXHAUSTED)
-    sc_h2_call_finish(call, rc, "request message larger than the limit (--max-message-size)");
+    sc__h2_call_finish(call, rc, "request message larger than the limit (--max-message-size)");
   else if (rc == SC_GRPC_INTERNAL)
-    sc_h2_call_finish(call, rc, "compressed message without a negotiated encoding");
+    sc__h2_call_finish(call, rc, "compressed message without a negotiated encoding");
   else if (rc != 0)
-    sc_h2_call_finish(call, SC_GRPC_INTERNAL, "out of memory");
+    sc__h2_call_finish(call, SC_GRPC_INTERNAL, "out of memory");
   return 0;
 }
 
@@ -509,10 +509,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     start_call(session, call);
   if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !call->remote_closed) {
     call->remote_closed = true; /* the client half-closed: the call is over */
-    if (sc_grpc_deframer_partial(&call->deframer))
-      sc_h2_call_finish(call, SC_GRPC_INTERNAL, "the request ended inside a message");
+    if (sc__grpc_deframer_partial(&call->deframer))
+      sc__h2_call_finish(call, SC_GRPC_INTERNAL, "the request ended inside a message");
     else
-      sc_h2_call_finish(call, SC_GRPC_OK, NULL);
+      sc__h2_call_finish(call, SC_GRPC_OK, NULL);
   }
   return 0;
 }
@@ -622,7 +622,7 @@ static void conn_flush(conn_t *c) {
       const uint8_t *data;
       ssize_t n = nghttp2_session_mem_send(c->session, &data);
       if (n < 0) {
-        sc_log(c->server->log, SC_LOG_WARN, "%s: nghttp2: %s", c->peer, nghttp2_strerror((int)n));
+        sc__log(c->server->log, SC_LOG_WARN, "%s: nghttp2: %s", c->peer, nghttp2_strerror((int)n));
         c->flushing = false;
         conn_close(c);
         return;
@@ -693,7 +693,7 @@ static void conn_close(conn_t *c) {
       *p = c->next_flush;
       break;
     }
-  sc_log(s->log, SC_LOG_INFO, "%s: connection closed", c->peer);
+  sc__log(s->log, SC_LOG_INFO, "%s: connection closed", c->peer);
   s->stats.connections--;
   while (c->calls != NULL) /* nghttp2_session_del does not report the streams it drops */
     call_free(c->calls);
@@ -722,7 +722,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     ssize_t n = nghttp2_session_mem_recv(c->session, (const uint8_t *)buf->base, (size_t)nread);
     c->in_recv = false;
     if (n < 0) {
-      sc_log(c->server->log, SC_LOG_INFO, "%s: bad HTTP/2: %s", c->peer, nghttp2_strerror((int)n));
+      sc__log(c->server->log, SC_LOG_INFO, "%s: bad HTTP/2: %s", c->peer, nghttp2_strerror((int)n));
       sc__free(buf->base);
       conn_close(c);
       return;
@@ -736,7 +736,7 @@ static void on_keepalive(uv_timer_t *t) {
   conn_t *c = t->data;
   sc_h2_server_t *s = c->server;
   if (c->ping_outstanding && now_ms(c) - c->ping_sent_ms >= s->limits.keepalive_timeout_ms) {
-    sc_log(s->log, SC_LOG_INFO, "%s: no PING ACK within %llu ms: closing", c->peer,
+    sc__log(s->log, SC_LOG_INFO, "%s: no PING ACK within %llu ms: closing", c->peer,
            (unsigned long long)s->limits.keepalive_timeout_ms);
     conn_close(c);
     return;
@@ -753,7 +753,7 @@ static void on_keepalive(uv_timer_t *t) {
 static void conn_go_away(conn_t *c, int status, const char *message) {
   for (sc_h2_call_t *call = c->calls; call != NULL; call = call->next)
     if (call->state == CALL_OPEN)
-      sc_h2_call_finish(call, status, message);
+      sc__h2_call_finish(call, status, message);
   nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->session),
                         NGHTTP2_NO_ERROR, (const uint8_t *)message, strlen(message));
   conn_flush(c);
@@ -767,7 +767,7 @@ static void on_age_grace(uv_timer_t *t) {
 /* Connection age (gRPC A9): announce the GOAWAY, let calls end during the grace. */
 static void on_age(uv_timer_t *t) {
   conn_t *c = t->data;
-  sc_log(c->server->log, SC_LOG_INFO, "%s: max connection age: going away", c->peer);
+  sc__log(c->server->log, SC_LOG_INFO, "%s: max connection age: going away", c->peer);
   if (c->state == CONN_OPEN) /* not when the server drains */
     conn_set_state(c, CONN_GOING_AWAY);
   nghttp2_submit_shutdown_notice(c->session);
@@ -862,7 +862,7 @@ static void on_connection(uv_stream_t *server_stream, int status) {
     return;
   conn_t *c = sc__calloc(1, sizeof(*c));
   if (c == NULL) {
-    sc_log(s->log, SC_LOG_WARN, "out of memory: connection on %s refused", l->name);
+    sc__log(s->log, SC_LOG_WARN, "out of memory: connection on %s refused", l->name);
     reject_connection(l);
     return;
   }
@@ -889,7 +889,7 @@ static void on_connection(uv_stream_t *server_stream, int status) {
   if (!l->unix_socket)
     uv_tcp_nodelay(&c->h.tcp, 1);
   peer_name(c, l->unix_socket);
-  sc_log(s->log, SC_LOG_INFO, "%s: connection on %s", c->peer, l->name);
+  sc__log(s->log, SC_LOG_INFO, "%s: connection on %s", c->peer, l->name);
   if (s->limits.keepalive_ms > 0)
     uv_timer_start(&c->keepalive, on_keepalive, s->limits.keepalive_ms, s->limits.keepalive_ms);
   if (s->limits.max_age_ms > 0) { /* +-10% so that connections made together do not all leave together */
@@ -903,7 +903,7 @@ static void on_connection(uv_stream_t *server_stream, int status) {
 
 /* ---- server ----------------------------------------------------------------------------- */
 
-int sc_h2_server_new(uv_loop_t *loop, const sc_h2_limits_t *limits, const sc_h2_handlers_t *handlers, void *app,
+int sc__h2_server_new(uv_loop_t *loop, const sc_h2_limits_t *limits, const sc_h2_handlers_t *handlers, void *app,
                      const sc_logger_t *log, sc_h2_server_t **out) {
   sc_h2_server_t *s = sc__calloc(1, sizeof(*s));
   if (s == NULL)
@@ -1000,7 +1000,7 @@ static void free_listener(uv_handle_t *h) {
   sc__free(l);
 }
 
-int sc_h2_server_check_address(const char *addr, char *err, size_t errlen) {
+int sc__h2_server_check_address(const char *addr, char *err, size_t errlen) {
   struct sockaddr_storage sa;
   if (strncmp(addr, "unix:", 5) == 0 ? addr[5] != 0 : parse_hostport(addr, &sa) == 0)
     return 0;
@@ -1009,7 +1009,7 @@ int sc_h2_server_check_address(const char *addr, char *err, size_t errlen) {
   return SC_EINVAL;
 }
 
-int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen) {
+int sc__h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen) {
   listener_t *l = sc__calloc(1, sizeof(*l));
   if (l == NULL || (l->name = sc__strdup(addr)) == NULL) {
     sc__free(l);
@@ -1044,7 +1044,7 @@ static void on_drain_timeout(uv_timer_t *t) {
   }
 }
 
-void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void (*done)(void *arg), void *arg) {
+void sc__h2_server_drain(sc_h2_server_t *s, int status, const char *message, void (*done)(void *arg), void *arg) {
   server_set_state(s, SERVER_DRAINING);
   snprintf(s->drain_message, sizeof(s->drain_message), "%s", message);
   s->drained = done;
@@ -1083,9 +1083,9 @@ void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void
 static void free_server(uv_handle_t *h) { sc__free(h->data); }
 
 /* The idle handle is closed first: the memory goes when the loop next runs. */
-void sc_h2_server_free(sc_h2_server_t *s) {
+void sc__h2_server_free(sc_h2_server_t *s) {
   if (s != NULL)
     uv_close((uv_handle_t *)&s->flusher, free_server);
 }
 
-void sc_h2_server_stats(const sc_h2_server_t *s, sc_h2_stats_t *out) { *out = s->stats; }
+void sc__h2_server_stats(const sc_h2_server_t *s, sc_h2_stats_t *out) { *out = s->stats; }

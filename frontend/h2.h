@@ -55,18 +55,18 @@ typedef struct {
   uint64_t queued_bytes; /* in messages not yet framed and in socket write queues */
 } sc_h2_stats_t;
 
-int sc_h2_server_new(uv_loop_t *loop, const sc_h2_limits_t *limits, const sc_h2_handlers_t *handlers, void *app,
+int sc__h2_server_new(uv_loop_t *loop, const sc_h2_limits_t *limits, const sc_h2_handlers_t *handlers, void *app,
                      const sc_logger_t *log, sc_h2_server_t **out);
-/* Whether addr is a form sc_h2_server_listen takes (nothing is bound). */
-int sc_h2_server_check_address(const char *addr, char *err, size_t errlen);
+/* Whether addr is a form sc__h2_server_listen takes (nothing is bound). */
+int sc__h2_server_check_address(const char *addr, char *err, size_t errlen);
 /* Listens on "HOST:PORT" ("[V6]:PORT") or "unix:PATH". On failure err says why. */
-int sc_h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen);
+int sc__h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t errlen);
 /* Graceful shutdown: stops listening, sends GOAWAY, ends every call with status (14) and
  * message, closes each connection once flushed (or after the grace), then calls done. */
-void sc_h2_server_drain(sc_h2_server_t *s, int status, const char *message, void (*done)(void *arg), void *arg);
+void sc__h2_server_drain(sc_h2_server_t *s, int status, const char *message, void (*done)(void *arg), void *arg);
 /* Frees the server; only after drain's done (or before any listen). */
-void sc_h2_server_free(sc_h2_server_t *s);
-void sc_h2_server_stats(const sc_h2_server_t *s, sc_h2_stats_t *out);
+void sc__h2_server_free(sc_h2_server_t *s);
+void sc__h2_server_stats(const sc_h2_server_t *s, sc_h2_stats_t *out);
 
 /* A message part: bytes the caller keeps alive until release (below) is called. */
 typedef struct {
@@ -80,12 +80,12 @@ typedef struct {
  * call. release(arg) is called once the bytes are framed or the call is gone. Returns 0,
  * SC_EBUSY while the previous message is still queued (wait for `writable`), SC_EINVAL
  * for a finished call. */
-int sc_h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts, void (*release)(void *arg),
+int sc__h2_call_send(sc_h2_call_t *call, const sc_h2_part_t *parts, size_t nparts, void (*release)(void *arg),
                     void *arg);
-bool sc_h2_call_busy(const sc_h2_call_t *call);
+bool sc__h2_call_busy(const sc_h2_call_t *call);
 /* Ends the call with a gRPC status (and message, may be NULL) after its queued message. */
-void sc_h2_call_finish(sc_h2_call_t *call, int status, const char *message);
+void sc__h2_call_finish(sc_h2_call_t *call, int status, const char *message);
 /* The peer's address, for logs ("127.0.0.1:5555", "unix"). */
-const char *sc_h2_call_peer(const sc_h2_call_t *call);
+const char *sc__h2_call_peer(const sc_h2_call_t *call);
 
 #endif

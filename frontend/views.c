@@ -36,13 +36,13 @@ struct sc_views_s {
 
 /* ---- bodies --------------------------------------------------------------------------- */
 
-void sc_body_unref(void *body) {
+void sc__body_unref(void *body) {
   sc_body_t *b = body;
   if (b != NULL && --b->refs == 0)
     sc__free(b);
 }
 
-sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n) {
+sc_body_t *sc__body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n) {
   Google__Protobuf__Any *anys = sc__calloc(n ? n : 1, sizeof(*anys));
   Google__Protobuf__Any **ptrs = sc__calloc(n ? n : 1, sizeof(*ptrs));
   sc_body_t *b = NULL;
@@ -69,18 +69,18 @@ sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t
   return b;
 }
 
-sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, bool changes,
+sc_body_t *sc__views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, bool changes,
                          sc_resource_t *const *items, size_t n) {
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
     if (t->bodies[i].body != NULL && t->bodies[i].changes == changes && strcmp(t->bodies[i].version, version) == 0) {
       t->bodies[i].body->refs++;
       return t->bodies[i].body;
     }
-  sc_body_t *b = sc_body_encode(type, version, items, n);
+  sc_body_t *b = sc__body_encode(type, version, items, n);
   if (b == NULL)
     return NULL;
   unsigned slot = t->next_body++ % SC_VIEW_BODIES;
-  sc_body_unref(t->bodies[slot].body);
+  sc__body_unref(t->bodies[slot].body);
   t->bodies[slot].body = b;
   t->bodies[slot].changes = changes;
   memcpy(t->bodies[slot].version, version, sizeof(t->bodies[slot].version));
@@ -90,12 +90,12 @@ sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *vers
 
 /* ---- views ----------------------------------------------------------------------------- */
 
-void sc_views_set_listener(sc_views_t *vs, sc_views_changed_cb changed, void *arg) {
+void sc__views_set_listener(sc_views_t *vs, sc_views_changed_cb changed, void *arg) {
   vs->changed = changed;
   vs->changed_arg = arg;
 }
 
-int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **out) {
+int sc__views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **out) {
   sc_views_t *vs = sc__calloc(1, sizeof(*vs));
   if (vs == NULL || (vs->dir = sc__strdup(snapshot_dir)) == NULL) {
     sc__free(vs);
@@ -138,7 +138,7 @@ static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
   sc_resource_list_free(&t->list);
   sc__strmap_free(&t->by_name, NULL);
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
-    sc_body_unref(t->bodies[i].body);
+    sc__body_unref(t->bodies[i].body);
   sc__free(t->changes);
   for (size_t i = 0; i < t->ngone; i++)
     sc__free(t->gone[i]);
@@ -162,7 +162,7 @@ static void view_free(sc_views_t *vs, sc_view_t *v) {
   sc__free(v);
 }
 
-void sc_views_free(sc_views_t *vs) {
+void sc__views_free(sc_views_t *vs) {
   if (vs == NULL)
     return;
   for (sc_view_t *v = vs->views, *next; v != NULL; v = next) {
@@ -180,16 +180,16 @@ void sc_views_free(sc_views_t *vs) {
   sc__free(vs);
 }
 
-uint64_t sc_views_head(const sc_views_t *vs) { return vs->head; }
+uint64_t sc__views_head(const sc_views_t *vs) { return vs->head; }
 
-void sc_views_stats(const sc_views_t *vs, sc_views_stats_t *out) {
+void sc__views_stats(const sc_views_t *vs, sc_views_stats_t *out) {
   *out = vs->stats;
   out->views = vs->by_key.n;
   out->lists = vs->lists.n;
 }
-bool sc_views_ready(const sc_views_t *vs) { return vs->reader != NULL && vs->head > 0; }
+bool sc__views_ready(const sc_views_t *vs) { return vs->reader != NULL && vs->head > 0; }
 
-int sc_views_resolve(sc_views_t *vs, sc_str_t ns, const sc_labels_t *labels, char **scope) {
+int sc__views_resolve(sc_views_t *vs, sc_str_t ns, const sc_labels_t *labels, char **scope) {
   if (vs->reader == NULL)
     return SC_ENOTFOUND;
   return sc_resolve_scope(vs->reader, ns, labels, scope);
@@ -220,7 +220,7 @@ static char *dupn(sc_str_t s) {
   return d;
 }
 
-int sc_views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *labels, bool no_capture, sc_view_t **out) {
+int sc__views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *labels, bool no_capture, sc_view_t **out) {
   char *key = view_key(scope, labels, no_capture);
   if (key == NULL)
     return SC_ENOMEM;
@@ -264,7 +264,7 @@ int sc_views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *label
   return 0;
 }
 
-void sc_views_release(sc_views_t *vs, sc_view_t *view) {
+void sc__views_release(sc_views_t *vs, sc_view_t *view) {
   if (view == NULL || --view->refs > 0)
     return;
   sc__strmap_remove(&vs->by_key, sc_str(view->key));
@@ -287,8 +287,8 @@ static void learn_content(sc_view_t *v, const sc_scope_records_t *rec) {
   v->uses_base = sc_scope_records_use_base(rec);
 }
 
-void sc_views_list_ref(sc_view_type_t *t) { t->refs++; }
-void sc_views_list_unref(sc_views_t *vs, sc_view_type_t *t) { list_unref(vs, t); }
+void sc__views_list_ref(sc_view_type_t *t) { t->refs++; }
+void sc__views_list_unref(sc_views_t *vs, sc_view_type_t *t) { list_unref(vs, t); }
 
 /* ---- gathering ------------------------------------------------------------------------- */
 
@@ -330,7 +330,7 @@ static sc_view_type_t *gather_list(sc_views_t *vs, sc_snapshot_view_t *sv, sc_sc
   char err[512] = "";
   int rc = rec ? sc_gather_from(sv, rec, q, &t->list, err, sizeof(err)) : SC_ENOTFOUND;
   if (rc != 0 && rc != SC_ENOTFOUND) { /* never serve a partial configuration */
-    sc_log(vs->log, SC_LOG_ERROR, "scope %s: cannot read %s: %s", q->scope, sc_xds_types[q->type].name,
+    sc__log(vs->log, SC_LOG_ERROR, "scope %s: cannot read %s: %s", q->scope, sc_xds_types[q->type].name,
            err[0] ? err : sc_strerror(rc));
     list_unref(vs, t);
     return NULL;
@@ -381,7 +381,7 @@ static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, s
   int rc = 0;
   sc_scope_records_t *rec = records_for(vs, sv, head, v->scope, &rc, err, sizeof(err));
   if (rec == NULL && rc != SC_ENOTFOUND) {
-    sc_log(vs->log, SC_LOG_ERROR, "scope %s: %s", v->scope, err[0] ? err : sc_strerror(rc));
+    sc__log(vs->log, SC_LOG_ERROR, "scope %s: %s", v->scope, err[0] ? err : sc_strerror(rc));
     return false;
   }
   if (rec != NULL)
@@ -410,14 +410,14 @@ static bool gather_type(sc_views_t *vs, sc_snapshot_view_t *sv, uint64_t head, s
   return changed;
 }
 
-sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type) {
+sc_view_type_t *sc__views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type) {
   if (view->types[type] != NULL)
     return view->types[type];
   if (vs->reader == NULL)
     return NULL;
   sc_snapshot_view_t *sv;
   if (sc_snapshot_view_begin(vs->reader, &sv) != 0) {
-    sc_log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
+    sc__log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
     return NULL;
   }
   gather_type(vs, sv, sc_snapshot_view_head(sv), view, type);
@@ -455,7 +455,7 @@ static bool open_snapshot(sc_views_t *vs) {
   /* One environment per file per process (LMDB's locks are per process): the old one
    * goes first. What was read stays in the views meanwhile. */
   if (vs->reader != NULL) {
-    sc_log(vs->log, SC_LOG_WARN, "snapshot %s was replaced: reopening, everything is read again", vs->dir);
+    sc__log(vs->log, SC_LOG_WARN, "snapshot %s was replaced: reopening, everything is read again", vs->dir);
     sc_snapshot_reader_close(vs->reader);
     vs->reader = NULL;
   }
@@ -464,14 +464,14 @@ static bool open_snapshot(sc_views_t *vs) {
   if (rc != 0) {
     vs->reader = NULL;
     if (rc != SC_ENOTFOUND)
-      sc_log(vs->log, SC_LOG_WARN, "snapshot %s: %s", vs->dir, err[0] ? err : sc_strerror(rc));
+      sc__log(vs->log, SC_LOG_WARN, "snapshot %s: %s", vs->dir, err[0] ? err : sc_strerror(rc));
     return false;
   }
   vs->ino = st.st_ino;
   return true;
 }
 
-int sc_views_refresh(sc_views_t *vs) {
+int sc__views_refresh(sc_views_t *vs) {
   bool reopened = open_snapshot(vs);
   if (vs->reader == NULL)
     return 0;
@@ -480,7 +480,7 @@ int sc_views_refresh(sc_views_t *vs) {
   if (rc == SC_ENOTFOUND)
     return 0; /* created, nothing published yet */
   if (rc != 0) {
-    sc_log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
+    sc__log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
     return rc;
   }
   if (meta.head_version == vs->head && meta.instance_id == vs->instance && !reopened)
@@ -490,7 +490,7 @@ int sc_views_refresh(sc_views_t *vs) {
   bool resync = reopened || meta.instance_id != vs->instance || meta.head_version < vs->head;
   sc_snapshot_view_t *sv;
   if ((rc = sc_snapshot_view_begin(vs->reader, &sv)) != 0) {
-    sc_log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
+    sc__log(vs->log, SC_LOG_ERROR, "snapshot: %s", sc_snapshot_reader_errmsg(vs->reader));
     return rc;
   }
   uint64_t head = meta.head_version;

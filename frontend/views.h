@@ -3,7 +3,7 @@
  * snapshot head the frontend serves. Proxies of one class share a view, so an event costs one gather per
  * class, not per stream.
  *
- * sc_views_refresh follows the snapshot: it reads the changelog since the version served
+ * sc__views_refresh follows the snapshot: it reads the changelog since the version served
  * (snapshot/FORMAT.md "changelog") in one short read transaction, regathers only the types
  * of the views it names (and the EDS of views naming a changed assignment), and reports
  * every type whose version changed. No read transaction outlives a call. */
@@ -29,7 +29,7 @@ typedef struct {
   uint8_t data[];
 } sc_body_t;
 
-void sc_body_unref(void *body);
+void sc__body_unref(void *body);
 
 #define SC_VIEW_BODIES 4
 
@@ -87,15 +87,15 @@ typedef struct sc_view_s {
  * NULL when selector records changed (proxies may belong to other scopes now). */
 typedef void (*sc_views_changed_cb)(void *arg, sc_view_t *view, unsigned types);
 
-int sc_views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **out);
+int sc__views_new(const char *snapshot_dir, const sc_logger_t *log, sc_views_t **out);
 /* Who is told about changes (before the first refresh). */
-void sc_views_set_listener(sc_views_t *vs, sc_views_changed_cb changed, void *arg);
-void sc_views_free(sc_views_t *vs);
+void sc__views_set_listener(sc_views_t *vs, sc_views_changed_cb changed, void *arg);
+void sc__views_free(sc_views_t *vs);
 
 /* Opens the snapshot if it is not open yet (it may not exist when the frontend starts) and
  * catches up with its head. Returns 0 (also when there is no snapshot yet) or an error. */
-int sc_views_refresh(sc_views_t *vs);
-uint64_t sc_views_head(const sc_views_t *vs);
+int sc__views_refresh(sc_views_t *vs);
+uint64_t sc__views_head(const sc_views_t *vs);
 
 typedef struct {
   uint64_t views, lists;          /* proxy classes, and distinct lists they share */
@@ -103,31 +103,31 @@ typedef struct {
   uint64_t refreshes;
   double last_refresh_ms;         /* the last refresh that found a new head */
 } sc_views_stats_t;
-void sc_views_stats(const sc_views_t *vs, sc_views_stats_t *out);
-bool sc_views_ready(const sc_views_t *vs);
+void sc__views_stats(const sc_views_t *vs, sc_views_stats_t *out);
+bool sc__views_ready(const sc_views_t *vs);
 
 /* The scope of a proxy of namespace ns with labels (selector records): *scope malloc'd.
  * SC_ENOTFOUND when the snapshot is not there yet or has no selector data for it. */
-int sc_views_resolve(sc_views_t *vs, sc_str_t ns, const sc_labels_t *labels, char **scope);
+int sc__views_resolve(sc_views_t *vs, sc_str_t ns, const sc_labels_t *labels, char **scope);
 
 /* The view of a proxy class (created on first use, counted); release when done. */
-int sc_views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *labels, bool no_capture, sc_view_t **out);
-void sc_views_release(sc_views_t *vs, sc_view_t *view);
+int sc__views_acquire(sc_views_t *vs, const char *scope, const sc_labels_t *labels, bool no_capture, sc_view_t **out);
+void sc__views_release(sc_views_t *vs, sc_view_t *view);
 
 /* A type of a view, gathered now if it is not yet (borrowed: the view holds it). NULL
  * when the snapshot cannot be read yet (logged); check ->present. */
-sc_view_type_t *sc_views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type);
+sc_view_type_t *sc__views_type(sc_views_t *vs, sc_view_t *view, sc_xds_type_t type);
 
 /* Another reference to a list (for a response that goes out in parts), and its release. */
-void sc_views_list_ref(sc_view_type_t *t);
-void sc_views_list_unref(sc_views_t *vs, sc_view_type_t *t);
+void sc__views_list_ref(sc_view_type_t *t);
+void sc__views_list_unref(sc_views_t *vs, sc_view_type_t *t);
 
 /* The SotW body of a list of resources of type (a new reference). */
-sc_body_t *sc_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
+sc_body_t *sc__body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
 /* The SotW body of items[0..n) of t, whose version is version (changes: only what
  * changed of that version): built once and shared by the streams that get the same (a
  * new reference; NULL when out of memory). */
-sc_body_t *sc_views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, bool changes,
+sc_body_t *sc__views_body(sc_view_type_t *t, sc_xds_type_t type, const char *version, bool changes,
                          sc_resource_t *const *items, size_t n);
 
 #endif

@@ -24,7 +24,7 @@ struct sc__xds_http_s {
 #define COUNTER(name, help, v) sc__metrics_single(w, "scopecast_xds_" name, help, SC_METRICS_COUNTER, (double)(v))
 #define GAUGE(name, help, v) sc__metrics_single(w, "scopecast_xds_" name, help, SC_METRICS_GAUGE, (double)(v))
 
-/* Splits a sc_ads_nacks_by key, "SCOPE TYPE", at its last space. */
+/* Splits a sc__ads_nacks_by key, "SCOPE TYPE", at its last space. */
 static bool split_key(const char *key, char *scope, size_t n, const char **type) {
   const char *sp = strrchr(key, ' ');
   if (sp == NULL || (size_t)(sp - key) >= n)
@@ -36,7 +36,7 @@ static bool split_key(const char *key, char *scope, size_t n, const char **type)
 }
 
 static void write_nacks(sc__xds_http_t *x, sc__metrics_writer_t *w) {
-  json_t *by = sc_ads_nacks_by(x->ads), *by_type = json_object(), *count;
+  json_t *by = sc__ads_nacks_by(x->ads), *by_type = json_object(), *count;
   const char *key, *type;
   char scope[1100];
   if (by_type == NULL) {
@@ -75,12 +75,12 @@ static void write_metrics(void *arg, sc__metrics_writer_t *w) {
   sc_h2_stats_t h;
   sc_ads_stats_t a;
   sc_views_stats_t vs;
-  sc_h2_server_stats(x->server, &h);
-  sc_ads_stats(x->ads, &a);
-  sc_views_stats(x->views, &vs);
-  GAUGE("head_version", "The snapshot head version served (0: none yet).", sc_views_head(x->views));
+  sc__h2_server_stats(x->server, &h);
+  sc__ads_stats(x->ads, &a);
+  sc__views_stats(x->views, &vs);
+  GAUGE("head_version", "The snapshot head version served (0: none yet).", sc__views_head(x->views));
   GAUGE("ready", "1 while a head is served and the frontend is not draining (/ready), else 0.",
-        sc_views_ready(x->views) && x->state == SC_XDS_HTTP_SERVING ? 1 : 0);
+        sc__views_ready(x->views) && x->state == SC_XDS_HTTP_SERVING ? 1 : 0);
   GAUGE("connections", "Open HTTP/2 connections.", h.connections);
   COUNTER("connections_accepted_total", "HTTP/2 connections accepted.", h.connections_total);
   GAUGE("streams", "Open ADS streams.", a.streams);
@@ -106,7 +106,7 @@ static void write_metrics(void *arg, sc__metrics_writer_t *w) {
                      SC_METRICS_HISTOGRAM);
   for (int t = 0; t < SC_XDS__TYPES; t++) {
     sc__metrics_label_t l = {"type", sc_xds_types[t].name};
-    sc__metrics_histogram(w, "scopecast_xds_push_latency_seconds", &l, 1, sc_ads_push_latency(x->ads, t));
+    sc__metrics_histogram(w, "scopecast_xds_push_latency_seconds", &l, 1, sc__ads_push_latency(x->ads, t));
   }
 }
 
@@ -124,9 +124,9 @@ static int on_ready(void *arg, sc__http_response_t *res) {
   char text[128];
   if (x->state == SC_XDS_HTTP_DRAINING)
     return sc__http_text(res, 503, "not ready: draining\n");
-  if (!sc_views_ready(x->views))
+  if (!sc__views_ready(x->views))
     return sc__http_text(res, 503, "not ready: no snapshot head to serve yet\n");
-  snprintf(text, sizeof(text), "ready: serving head version %" PRIu64 "\n", sc_views_head(x->views));
+  snprintf(text, sizeof(text), "ready: serving head version %" PRIu64 "\n", sc__views_head(x->views));
   return sc__http_text(res, 200, text);
 }
 

@@ -219,7 +219,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
       }
       break;
     case 'F': {
-      int f = sc_log_format_parse(optarg);
+      int f = sc__log_format_parse(optarg);
       if (f < 0) {
         fprintf(stderr, "scopecast-xds: --log-format: \"%s\" is not text or json\n", optarg);
         return 2;
@@ -250,33 +250,33 @@ static void on_drained(void *arg);
 /* Binds every --listen address, once a head is served. A failure ends the frontend
  * (exit 1), as it would have at start. */
 static void start_listening(frontend_t *f) {
-  if (f->listening || f->draining || !sc_views_ready(f->views))
+  if (f->listening || f->draining || !sc__views_ready(f->views))
     return;
   f->listening = true;
   for (int i = 0; i < f->opt.nlisten; i++) {
     char err[512];
-    if (sc_h2_server_listen(f->server, f->opt.listen[i], err, sizeof(err)) != 0) {
-      sc_log(&f->log, SC_LOG_ERROR, "%s", err);
+    if (sc__h2_server_listen(f->server, f->opt.listen[i], err, sizeof(err)) != 0) {
+      sc__log(&f->log, SC_LOG_ERROR, "%s", err);
       f->exit_code = 1;
       f->draining = true;
-      sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", on_drained, f); /* closes the listeners */
+      sc__h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", on_drained, f); /* closes the listeners */
       return;
     }
-    sc_log(&f->log, SC_LOG_INFO, "listening on %s (serving head version %" PRIu64 ")", f->opt.listen[i],
-           sc_views_head(f->views));
+    sc__log(&f->log, SC_LOG_INFO, "listening on %s (serving head version %" PRIu64 ")", f->opt.listen[i],
+           sc__views_head(f->views));
   }
 }
 
 static void catch_up(frontend_t *f) {
-  uint64_t before = sc_views_head(f->views);
-  sc_views_refresh(f->views);
-  sc_ads_service(f->ads);
+  uint64_t before = sc__views_head(f->views);
+  sc__views_refresh(f->views);
+  sc__ads_service(f->ads);
   start_listening(f);
-  if (sc_views_head(f->views) != before) {
+  if (sc__views_head(f->views) != before) {
     sc_views_stats_t vs;
-    sc_views_stats(f->views, &vs);
-    sc_log(&f->log, SC_LOG_DEBUG, "serving head version %" PRIu64 ": %" PRIu64 " proxy classes, %" PRIu64
-           " lists, refreshed in %.3f ms", sc_views_head(f->views), vs.views, vs.lists, vs.last_refresh_ms);
+    sc__views_stats(f->views, &vs);
+    sc__log(&f->log, SC_LOG_DEBUG, "serving head version %" PRIu64 ": %" PRIu64 " proxy classes, %" PRIu64
+           " lists, refreshed in %.3f ms", sc__views_head(f->views), vs.views, vs.lists, vs.last_refresh_ms);
   }
 }
 
@@ -293,14 +293,14 @@ static void on_notice(frontend_t *f) {
     commit_ns = commit_ns << 8 | f->notice[8 + i];
   }
   uint64_t now = realtime_ns();
-  if (version > sc_views_head(f->views) && commit_ns > 0 && now >= commit_ns) {
+  if (version > sc__views_head(f->views) && commit_ns > 0 && now >= commit_ns) {
     f->wakeup_us[f->wakeups % WAKEUP_SAMPLES] = (uint32_t)((now - commit_ns) / 1000);
     f->wakeups++;
   }
-  sc_ads_set_commit(f->ads, version > sc_views_head(f->views) ? commit_ns : 0); /* push latency */
-  if (version != sc_views_head(f->views))
+  sc__ads_set_commit(f->ads, version > sc__views_head(f->views) ? commit_ns : 0); /* push latency */
+  if (version != sc__views_head(f->views))
     catch_up(f);
-  sc_ads_set_commit(f->ads, 0);
+  sc__ads_set_commit(f->ads, 0);
 }
 
 static void on_notify_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -324,7 +324,7 @@ static void on_notify_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   (void)buf;
   frontend_t *f = s->data;
   if (n < 0) {
-    sc_log(&f->log, SC_LOG_INFO, "commit notifications: engine gone (%s); polling every %" PRIu64 " ms",
+    sc__log(&f->log, SC_LOG_INFO, "commit notifications: engine gone (%s); polling every %" PRIu64 " ms",
            uv_strerror((int)n), f->opt.poll_ms);
     notify_close(f);
     catch_up(f);
@@ -344,7 +344,7 @@ static void on_notify_connect(uv_connect_t *req, int status) {
     notify_close(f);
     return;
   }
-  sc_log(&f->log, SC_LOG_INFO, "commit notifications: subscribed to %s", f->opt.notify_path);
+  sc__log(&f->log, SC_LOG_INFO, "commit notifications: subscribed to %s", f->opt.notify_path);
   f->notice_have = 0;
   uv_read_start((uv_stream_t *)&f->notify, on_notify_alloc, on_notify_read);
 }
@@ -386,24 +386,24 @@ static long rss_kb(void) {
 static void print_stats(frontend_t *f) {
   sc_h2_stats_t h;
   sc_ads_stats_t a;
-  sc_h2_server_stats(f->server, &h);
-  sc_ads_stats(f->ads, &a);
+  sc__h2_server_stats(f->server, &h);
+  sc__ads_stats(f->ads, &a);
   size_t n = f->wakeups < WAKEUP_SAMPLES ? f->wakeups : WAKEUP_SAMPLES;
   uint32_t sorted[WAKEUP_SAMPLES];
   memcpy(sorted, f->wakeup_us, n * sizeof(*sorted));
   qsort(sorted, n, sizeof(*sorted), cmp_u32);
   sc_views_stats_t vs;
-  sc_views_stats(f->views, &vs);
+  sc__views_stats(f->views, &vs);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   uint64_t cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
                     (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
   json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                        "head_version", (json_int_t)sc_views_head(f->views), "connections",
+                        "head_version", (json_int_t)sc__views_head(f->views), "connections",
                         (json_int_t)h.connections, "connections_total", (json_int_t)h.connections_total,
                         "streams", (json_int_t)a.streams, "streams_total", (json_int_t)a.streams_total, "pushes",
                         (json_int_t)a.pushes, "acks", (json_int_t)a.acks, "nacks", (json_int_t)a.nacks,
-                        "invalid_nodes", (json_int_t)a.invalid_nodes, "nacks_by", sc_ads_nacks_by(f->ads),
+                        "invalid_nodes", (json_int_t)a.invalid_nodes, "nacks_by", sc__ads_nacks_by(f->ads),
                         "oversize_skipped", (json_int_t)a.oversize_skipped, "wakeups", (json_int_t)f->wakeups,
                         "wakeup_p50_us", (json_int_t)(n ? sorted[n / 2] : 0), "wakeup_p99_us",
                         (json_int_t)(n ? sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : 0), "push_bytes",
@@ -436,7 +436,7 @@ static void on_sigusr1(uv_signal_t *s, int signum) {
 
 static void on_drained(void *arg) {
   frontend_t *f = arg;
-  sc_log(&f->log, SC_LOG_INFO, "drained: exiting");
+  sc__log(&f->log, SC_LOG_INFO, "drained: exiting");
   uv_timer_stop(&f->poll);
   uv_timer_stop(&f->stats);
   uv_close((uv_handle_t *)&f->poll, NULL);
@@ -453,8 +453,8 @@ static void on_drained(void *arg) {
 static void on_sighup(uv_signal_t *s, int signum) {
   (void)signum;
   frontend_t *f = s->data;
-  sc_log(&f->log, SC_LOG_INFO, "SIGHUP: reading the snapshot head again (serving head version %" PRIu64 ")",
-         sc_views_head(f->views));
+  sc__log(&f->log, SC_LOG_INFO, "SIGHUP: reading the snapshot head again (serving head version %" PRIu64 ")",
+         sc__views_head(f->views));
   notify_connect(f);
   catch_up(f);
 }
@@ -465,9 +465,9 @@ static void on_terminate(uv_signal_t *s, int signum) {
     return;
   f->draining = true;
   sc__xds_http_draining(f->http); /* --http: /ready 503 */
-  sc_log(&f->log, SC_LOG_INFO, "%s: draining (GOAWAY, streams end with UNAVAILABLE)", strsignal(signum));
+  sc__log(&f->log, SC_LOG_INFO, "%s: draining (GOAWAY, streams end with UNAVAILABLE)", strsignal(signum));
   print_stats(f);
-  sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "server shutting down", on_drained, f);
+  sc__h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "server shutting down", on_drained, f);
 }
 
 /* --http: /metrics, /healthz, /ready (xds_http.c). */
@@ -475,9 +475,9 @@ static int start_http(frontend_t *f) {
   char err[512];
   int rc = sc__xds_http_start(f->loop, f->opt.http, f->views, f->ads, f->server, &f->http, err, sizeof(err));
   if (rc != 0)
-    sc_log(&f->log, SC_LOG_ERROR, "--http %s", err);
+    sc__log(&f->log, SC_LOG_ERROR, "--http %s", err);
   else
-    sc_log(&f->log, SC_LOG_INFO, "http: serving /metrics, /healthz and /ready on %s (port %u)", f->opt.http,
+    sc__log(&f->log, SC_LOG_INFO, "http: serving /metrics, /healthz and /ready on %s (port %u)", f->opt.http,
            sc__xds_http_port(f->http));
   return rc;
 }
@@ -499,25 +499,25 @@ int main(int argc, char **argv) {
   f->log = (sc_logger_t){stderr, f->opt.level, f->prog, f->opt.log_format};
   f->loop = uv_default_loop();
   srand((unsigned)(getpid() ^ time(NULL)));
-  sc_h2_handlers_t handlers = {sc_ads_open, sc_ads_message, sc_ads_writable, sc_ads_closed};
-  if (sc_views_new(f->opt.snapshot, &f->log, &f->views) != 0 ||
-      sc_ads_new(f->views, &f->opt.ads, &f->log, &f->ads) != 0 ||
-      sc_h2_server_new(f->loop, &f->opt.limits, &handlers, f->ads, &f->log, &f->server) != 0) {
+  sc_h2_handlers_t handlers = {sc__ads_open, sc__ads_message, sc__ads_writable, sc__ads_closed};
+  if (sc__views_new(f->opt.snapshot, &f->log, &f->views) != 0 ||
+      sc__ads_new(f->views, &f->opt.ads, &f->log, &f->ads) != 0 ||
+      sc__h2_server_new(f->loop, &f->opt.limits, &handlers, f->ads, &f->log, &f->server) != 0) {
     fprintf(stderr, "scopecast-xds: out of memory\n");
     return 1;
   }
-  sc_views_set_listener(f->views, sc_ads_views_changed, f->ads);
+  sc__views_set_listener(f->views, sc__ads_views_changed, f->ads);
   for (int i = 0; i < f->opt.nlisten; i++) { /* what can be told before binding */
     char err[512];
-    if (sc_h2_server_check_address(f->opt.listen[i], err, sizeof(err)) != 0) {
-      sc_log(&f->log, SC_LOG_ERROR, "%s", err);
-      sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL);
+    if (sc__h2_server_check_address(f->opt.listen[i], err, sizeof(err)) != 0) {
+      sc__log(&f->log, SC_LOG_ERROR, "%s", err);
+      sc__h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL);
       rc = 2;
       goto done;
     }
   }
   if (f->opt.http != NULL && start_http(f) != 0) {
-    sc_h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL); /* closes the listeners */
+    sc__h2_server_drain(f->server, SC_GRPC_UNAVAILABLE, "", nothing_left, NULL); /* closes the listeners */
     rc = 1;
     goto done;
   }
@@ -534,8 +534,8 @@ int main(int argc, char **argv) {
   uv_signal_start(&f->sigint, on_terminate, SIGINT);
   uv_signal_start(&f->sigusr1, on_sigusr1, SIGUSR1);
   catch_up(f);
-  if (!sc_views_ready(f->views))
-    sc_log(&f->log, SC_LOG_WARN, "no snapshot in %s yet: waiting for the engine before listening",
+  if (!sc__views_ready(f->views))
+    sc__log(&f->log, SC_LOG_WARN, "no snapshot in %s yet: waiting for the engine before listening",
            f->opt.snapshot);
   notify_connect(f);
   uv_timer_start(&f->poll, on_poll, f->opt.poll_ms, f->opt.poll_ms);
@@ -544,11 +544,11 @@ int main(int argc, char **argv) {
   uv_run(f->loop, UV_RUN_DEFAULT);
   rc = f->exit_code;
 done:
-  sc_h2_server_free(f->server);
+  sc__h2_server_free(f->server);
   uv_run(f->loop, UV_RUN_DEFAULT); /* the server's last handle */
   uv_loop_close(f->loop);
-  sc_ads_free(f->ads);
-  sc_views_free(f->views);
+  sc__ads_free(f->ads);
+  sc__views_free(f->views);
   free(f->opt.notify_path);
   free(f);
   return rc;

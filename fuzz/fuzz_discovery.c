@@ -9,7 +9,7 @@
 static void check_node(const Envoy__Config__Core__V3__Node *node) {
   sc_proxy_t proxy;
   char err[256];
-  if (node != NULL && sc_proxy_from_node(node, &proxy, err, sizeof(err)) == 0 && proxy.namespace_.len == 0)
+  if (node != NULL && sc__proxy_from_node(node, &proxy, err, sizeof(err)) == 0 && proxy.namespace_.len == 0)
     abort(); /* an accepted proxy always has a namespace */
 }
 

@@ -33,7 +33,7 @@ static int check_frame(void *arg, const sc_frame_t *frame) {
 }
 
 static int push(void *arg, const uint8_t *piece, size_t n) {
-  return sc_framer_push(arg, (const char *)piece, n, check_frame, NULL);
+  return sc__framer_push(arg, (const char *)piece, n, check_frame, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const size_t pieces[] = {1, 7, 64, 4096, 3, 1 << 16};
   sc_framer_t f;
-  sc_framer_init(&f, MAX_VALUE);
+  sc__framer_init(&f, MAX_VALUE);
   sc_fuzz_feed(data, size, pieces, 6, push, &f);
-  sc_framer_finish(&f, check_frame, NULL);
-  sc_framer_free(&f);
+  sc__framer_finish(&f, check_frame, NULL);
+  sc__framer_free(&f);
   return 0;
 }

@@ -1,12 +1,12 @@
 /* The emitting side of the dependency contract (incr/deps.h): what one applied change
  * means for the scopes. For the old and new version of every changed object it emits the
- * keys under which a scope computation would have found it (the same sc_dep_key calls
+ * keys under which a scope computation would have found it (the same sc__dep_key calls
  * the lookups make when they record), and the hostnames a change is limited to.
  *
- *   sc_changes_init()    an empty batch
- *   sc_changes_note()    for every applied change: collect its keys and hostnames
- *   sc_changes_finish()  once all are noted: sort and deduplicate the keys
- *   sc_changes_free() */
+ *   sc__changes_init()    an empty batch
+ *   sc__changes_note()    for every applied change: collect its keys and hostnames
+ *   sc__changes_finish()  once all are noted: sort and deduplicate the keys
+ *   sc__changes_free() */
 #ifndef SC_CHANGES_H
 #define SC_CHANGES_H
 
@@ -39,16 +39,16 @@ typedef struct {
   sc_vec_t flip_hosts;
 } sc_changes_t;
 
-void sc_changes_init(sc_changes_t *c);
+void sc__changes_init(sc_changes_t *c);
 /* Sorts and deduplicates the keys; call once all changes are noted. */
-void sc_changes_finish(sc_changes_t *c);
-void sc_changes_free(sc_changes_t *c);
+void sc__changes_finish(sc_changes_t *c);
+void sc__changes_free(sc_changes_t *c);
 
 /* What one applied change means for the scopes (see sc_changes_t). The plan is dirty
  * when the change can alter which scopes exist: Sidecars, namespaces coming or going,
  * namespaces named in exportTo or sourceNamespace. Pods and EndpointSlices only dirty
  * it when they are the first or last object of a namespace. The store already holds
  * the change. */
-int sc_changes_note(const sc_store_t *store, const sc_change_t *change, sc_changes_t *out);
+int sc__changes_note(const sc_store_t *store, const sc_change_t *change, sc_changes_t *out);
 
 #endif

@@ -64,7 +64,7 @@ typedef enum {
   SC_DEP_DR_EXP_WILD,     /* (ns): a wildcard-host rule in that index */
   SC_DEP_DR_ROOT_HOST,    /* (host): a rule in the root namespace's private index */
   SC_DEP_DR_ROOT_WILD,    /* a wildcard-host rule in that index */
-  /* What makes a hostname specific to a namespace N (sc_world_ns_specific_hosts), for
+  /* What makes a hostname specific to a namespace N (sc__world_ns_specific_hosts), for
    * scopes that store only those hostnames and share the rest: */
   SC_DEP_SVC_NS_ANY,      /* (ns): a service record of namespace ns, visible or not */
   SC_DEP_DR_LOCAL_ANY,    /* (ns): a rule in the namespace-local index of ns */
@@ -75,17 +75,17 @@ typedef enum {
   SC_DEP_SVC_PRESENCE_ANY /* the same for any hostname */
 } sc_dep_kind_t;
 
-uint64_t sc_dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b);
-uint64_t sc_dep_object(sc_kind_t kind, sc_str_t ns, sc_str_t name);
+uint64_t sc__dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b);
+uint64_t sc__dep_object(sc_kind_t kind, sc_str_t ns, sc_str_t name);
 
-/* A growable set of keys; sorted and deduplicated by sc_keys_finish. */
+/* A growable set of keys; sorted and deduplicated by sc__keys_finish. */
 typedef struct {
   uint64_t *keys;
   size_t n, cap;
 } sc_keys_t;
 
-int sc_keys_add(sc_keys_t *k, uint64_t key);
-void sc_keys_finish(sc_keys_t *k);
-void sc_keys_free(sc_keys_t *k);
+int sc__keys_add(sc_keys_t *k, uint64_t key);
+void sc__keys_finish(sc_keys_t *k);
+void sc__keys_free(sc_keys_t *k);
 
 #endif

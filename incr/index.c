@@ -3,9 +3,9 @@
 #include "store/mem.h"
 #include "scopecast/error.h"
 
-void sc_index_init(sc_index_t *idx) { sc__hashmap_init(&idx->by_key); }
+void sc__index_init(sc_index_t *idx) { sc__hashmap_init(&idx->by_key); }
 
-void sc_index_free(sc_index_t *idx) {
+void sc__index_free(sc_index_t *idx) {
   for (size_t i = 0; i < idx->by_key.cap; i++) {
     sc_vec_t *v = idx->by_key.values[i];
     if (v != NULL) {
@@ -16,7 +16,7 @@ void sc_index_free(sc_index_t *idx) {
   sc__hashmap_free(&idx->by_key);
 }
 
-int sc_index_add_key(sc_index_t *idx, void *scope, uint64_t k) {
+int sc__index_add_key(sc_index_t *idx, void *scope, uint64_t k) {
   sc_vec_t *v = sc__hashmap_get(&idx->by_key, k);
   if (v == NULL) {
     v = sc__calloc(1, sizeof(*v));
@@ -28,14 +28,14 @@ int sc_index_add_key(sc_index_t *idx, void *scope, uint64_t k) {
   return sc__vec_push(v, scope);
 }
 
-int sc_index_add(sc_index_t *idx, void *scope, const sc_keys_t *keys) {
+int sc__index_add(sc_index_t *idx, void *scope, const sc_keys_t *keys) {
   for (size_t i = 0; i < keys->n; i++)
-    if (sc_index_add_key(idx, scope, keys->keys[i]) != 0)
+    if (sc__index_add_key(idx, scope, keys->keys[i]) != 0)
       return SC_ENOMEM;
   return 0;
 }
 
-void sc_index_remove(sc_index_t *idx, void *scope, const sc_keys_t *keys) {
+void sc__index_remove(sc_index_t *idx, void *scope, const sc_keys_t *keys) {
   for (size_t i = 0; i < keys->n; i++) {
     uint64_t k = keys->keys[i];
     sc_vec_t *v = sc__hashmap_get(&idx->by_key, k);
@@ -68,24 +68,24 @@ static bool has_key(const sc_keys_t *k, size_t n, uint64_t key) {
   return false;
 }
 
-int sc_index_merge(sc_index_t *idx, void *scope, sc_keys_t *have, const sc_keys_t *more) {
+int sc__index_merge(sc_index_t *idx, void *scope, sc_keys_t *have, const sc_keys_t *more) {
   size_t before = have->n;
   for (size_t i = 0; i < more->n; i++) {
     if (has_key(have, before, more->keys[i])) /* the sorted part */
       continue;
-    if (sc_keys_add(have, more->keys[i]) != 0 || sc_index_add_key(idx, scope, more->keys[i]) != 0)
+    if (sc__keys_add(have, more->keys[i]) != 0 || sc__index_add_key(idx, scope, more->keys[i]) != 0)
       return SC_ENOMEM;
   }
   if (have->n != before)
-    sc_keys_finish(have);
+    sc__keys_finish(have);
   return 0;
 }
 
-const sc_vec_t *sc_index_get(const sc_index_t *idx, uint64_t key) {
+const sc_vec_t *sc__index_get(const sc_index_t *idx, uint64_t key) {
   return sc__hashmap_get(&idx->by_key, key);
 }
 
-bool sc_index_any(const sc_index_t *idx, const sc_keys_t *keys) {
+bool sc__index_any(const sc_index_t *idx, const sc_keys_t *keys) {
   for (size_t i = 0; i < keys->n; i++)
     if (sc__hashmap_get(&idx->by_key, keys->keys[i]) != NULL)
       return true;

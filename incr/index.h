@@ -14,22 +14,22 @@ typedef struct {
   sc_hashmap_t by_key; /* key -> sc_vec_t * of scope pointers */
 } sc_index_t;
 
-void sc_index_init(sc_index_t *idx);
-void sc_index_free(sc_index_t *idx);
+void sc__index_init(sc_index_t *idx);
+void sc__index_free(sc_index_t *idx);
 
 /* Registers scope on every key of keys (SC_ENOMEM: some may be registered; remove them
- * with sc_index_remove over the same keys). */
-int sc_index_add(sc_index_t *idx, void *scope, const sc_keys_t *keys);
-int sc_index_add_key(sc_index_t *idx, void *scope, uint64_t key);
+ * with sc__index_remove over the same keys). */
+int sc__index_add(sc_index_t *idx, void *scope, const sc_keys_t *keys);
+int sc__index_add_key(sc_index_t *idx, void *scope, uint64_t key);
 /* Unregisters scope from every key of keys. */
-void sc_index_remove(sc_index_t *idx, void *scope, const sc_keys_t *keys);
+void sc__index_remove(sc_index_t *idx, void *scope, const sc_keys_t *keys);
 /* Adds to *have (sorted) the keys of more it lacks and registers scope on them (a patch
  * may look up new hostnames). */
-int sc_index_merge(sc_index_t *idx, void *scope, sc_keys_t *have, const sc_keys_t *more);
+int sc__index_merge(sc_index_t *idx, void *scope, sc_keys_t *have, const sc_keys_t *more);
 
 /* The scopes registered on key (NULL: none). */
-const sc_vec_t *sc_index_get(const sc_index_t *idx, uint64_t key);
+const sc_vec_t *sc__index_get(const sc_index_t *idx, uint64_t key);
 /* Whether any scope is registered on some key of keys. */
-bool sc_index_any(const sc_index_t *idx, const sc_keys_t *keys);
+bool sc__index_any(const sc_index_t *idx, const sc_keys_t *keys);
 
 #endif

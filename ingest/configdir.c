@@ -120,7 +120,7 @@ static int item_cb(void *arg, const sc_parse_item_t *item) {
 static void submit_delete(configdir_t *cd, const obj_key_t *k) {
   sc_obj_t *obj = sc_obj_new_key(k->kind, sc_str(k->ns), sc_str(k->name));
   if (obj == NULL) {
-    sc_log(cd->base.sink->log, SC_LOG_ERROR, "out of memory: delete of %s %s/%s lost",
+    sc__log(cd->base.sink->log, SC_LOG_ERROR, "out of memory: delete of %s %s/%s lost",
            sc_kind_name(k->kind), k->ns, k->name);
     return;
   }
@@ -144,7 +144,7 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
   size_t len;
   int rc = sc__read_file(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
-    sc_log(sink->log, SC_LOG_WARN, "%s (objects from it stay as they were)", err);
+    sc__log(sink->log, SC_LOG_WARN, "%s (objects from it stay as they were)", err);
     return;
   }
   cd->scan_keys.n = 0;
@@ -165,7 +165,7 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
       if (!key_in(now, nnow, fs->keys[i].kind, fs->keys[i].ns, fs->keys[i].name))
         submit_delete(cd, &fs->keys[i]);
   } else if (fs->nkeys > 0) {
-    sc_log(sink->log, SC_LOG_WARN,
+    sc__log(sink->log, SC_LOG_WARN,
            "%s could not be read completely; objects missing from it are kept", path);
   }
   if (cd->scan_incomplete) {
@@ -196,7 +196,7 @@ static int scan(configdir_t *cd, bool initial) {
   int n = scandir(cd->dir, &names, NULL, alphasort);
   if (n < 0) {
     /* Keep what we have: a directory that is briefly unreadable deletes nothing. */
-    sc_log(sink->log, initial ? SC_LOG_ERROR : SC_LOG_WARN, "cannot read directory %s: %s",
+    sc__log(sink->log, initial ? SC_LOG_ERROR : SC_LOG_WARN, "cannot read directory %s: %s",
            cd->dir, strerror(errno));
     return initial ? SC_EIO : 0;
   }
@@ -240,7 +240,7 @@ static int scan(configdir_t *cd, bool initial) {
       i++;
       continue;
     }
-    sc_log(sink->log, SC_LOG_INFO, "%s/%s removed: deleting its %zu objects", cd->dir, fs->name,
+    sc__log(sink->log, SC_LOG_INFO, "%s/%s removed: deleting its %zu objects", cd->dir, fs->name,
            fs->nkeys);
     for (size_t k = 0; k < fs->nkeys; k++)
       submit_delete(cd, &fs->keys[k]);
@@ -317,7 +317,7 @@ int sc__configdir_source_new(const sc__sink_t *sink, const char *dir) {
   sc__sink_source_synced(&cd->base); /* the first scan is its initial state */
   int rc = uv_fs_event_start(&cd->watcher, fs_event_cb, cd->dir, 0);
   if (rc != 0)
-    sc_log(sink->log, SC_LOG_WARN, "cannot watch %s (%s); rescanning every %llu ms", dir,
+    sc__log(sink->log, SC_LOG_WARN, "cannot watch %s (%s); rescanning every %llu ms", dir,
            uv_strerror(rc), (unsigned long long)(sink->opts.rescan_ms ? sink->opts.rescan_ms : 1000));
   uint64_t every = sink->opts.rescan_ms ? sink->opts.rescan_ms : (rc != 0 ? 1000 : 0);
   if (every > 0)

@@ -78,7 +78,7 @@ int sc__meshfile_load(const sc__sink_t *sink, const char *path, bool initial) {
   size_t len;
   int rc = sc__read_file(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
-    sc_log(sink->log, SC_LOG_ERROR, "--mesh-config: %s%s", err,
+    sc__log(sink->log, SC_LOG_ERROR, "--mesh-config: %s%s", err,
            initial ? "" : " (the mesh config in force stays)");
     return rc;
   }
@@ -92,7 +92,7 @@ int sc__meshfile_load(const sc__sink_t *sink, const char *path, bool initial) {
   if (rc != 0) {
     char line[1200];
     sc_diag_format(&diag, line, sizeof(line));
-    sc_log(sink->log, SC_LOG_ERROR, "invalid mesh config: %s%s", line,
+    sc__log(sink->log, SC_LOG_ERROR, "invalid mesh config: %s%s", line,
            initial ? "" : " (the mesh config in force stays)");
     if (!initial)
       sc__sink_rejected(sink);

@@ -5,14 +5,14 @@
 #include "store/mem.h"
 #include "scopecast/error.h"
 
-void sc_framer_init(sc_framer_t *f, size_t max_bytes) {
+void sc__framer_init(sc_framer_t *f, size_t max_bytes) {
   memset(f, 0, sizeof(*f));
   f->max_bytes = max_bytes;
   f->line = 1;
   f->line_start = true;
 }
 
-void sc_framer_free(sc_framer_t *f) {
+void sc__framer_free(sc_framer_t *f) {
   sc__free(f->buf);
   f->buf = NULL;
   f->len = f->cap = 0;
@@ -24,7 +24,7 @@ static void value_reset(sc_framer_t *f) {
   f->in_value = f->in_string = f->escape = f->discarding = false;
 }
 
-void sc_framer_reset(sc_framer_t *f) {
+void sc__framer_reset(sc_framer_t *f) {
   value_reset(f);
   f->garbage = false;
   f->line_start = true;
@@ -88,7 +88,7 @@ static int finish_value(sc_framer_t *f, sc_frame_cb cb, void *arg) {
   return rc;
 }
 
-int sc_framer_push(sc_framer_t *f, const char *data, size_t n, sc_frame_cb cb, void *arg) {
+int sc__framer_push(sc_framer_t *f, const char *data, size_t n, sc_frame_cb cb, void *arg) {
   for (size_t i = 0; i < n; i++) {
     char c = data[i];
     bool at_line_start = f->line_start;
@@ -139,12 +139,12 @@ int sc_framer_push(sc_framer_t *f, const char *data, size_t n, sc_frame_cb cb, v
   return 0;
 }
 
-int sc_framer_finish(sc_framer_t *f, sc_frame_cb cb, void *arg) {
+int sc__framer_finish(sc_framer_t *f, sc_frame_cb cb, void *arg) {
   int rc = 0;
   if (f->in_value)
     rc = emit_error(f, "stream ended inside a watch event (truncated JSON)", cb, arg);
   else if (f->garbage)
     rc = emit_error(f, "text that is not a JSON object was skipped", cb, arg);
-  sc_framer_reset(f);
+  sc__framer_reset(f);
   return rc;
 }

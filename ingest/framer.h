@@ -23,7 +23,7 @@ typedef struct {
   const char *reason; /* is_error */
 } sc_frame_t;
 
-/* Return non-zero to stop; the value is returned by sc_framer_push. */
+/* Return non-zero to stop; the value is returned by sc__framer_push. */
 typedef int (*sc_frame_cb)(void *arg, const sc_frame_t *frame);
 
 typedef struct {
@@ -36,12 +36,12 @@ typedef struct {
   uint64_t value_line, value_offset; /* where the current value or garbage began */
 } sc_framer_t;
 
-void sc_framer_init(sc_framer_t *f, size_t max_bytes);
-void sc_framer_free(sc_framer_t *f);
+void sc__framer_init(sc_framer_t *f, size_t max_bytes);
+void sc__framer_free(sc_framer_t *f);
 /* Forgets any partial value (a reconnected stream starts afresh); positions continue. */
-void sc_framer_reset(sc_framer_t *f);
-int sc_framer_push(sc_framer_t *f, const char *data, size_t n, sc_frame_cb cb, void *arg);
+void sc__framer_reset(sc_framer_t *f);
+int sc__framer_push(sc_framer_t *f, const char *data, size_t n, sc_frame_cb cb, void *arg);
 /* End of stream: an unfinished value is reported as an error. */
-int sc_framer_finish(sc_framer_t *f, sc_frame_cb cb, void *arg);
+int sc__framer_finish(sc_framer_t *f, sc_frame_cb cb, void *arg);
 
 #endif

@@ -58,7 +58,7 @@ static void watch_free_if_closed(watch_t *w) {
     uv_fs_close(NULL, &req, w->fd, NULL);
     uv_fs_req_cleanup(&req);
   }
-  sc_framer_free(&w->framer);
+  sc__framer_free(&w->framer);
   sc__free(w->path);
   sc__free(w);
 }
@@ -84,7 +84,7 @@ static int frame_cb(void *arg, const sc_frame_t *fr) {
   const sc__sink_t *sink = w->base.sink;
   if (fr->is_error) {
     sc__sink_rejected(sink);
-    sc_log(sink->log, SC_LOG_WARN, "rejected %s:%" PRIu64 " (byte %" PRIu64 "): %s", w->name,
+    sc__log(sink->log, SC_LOG_WARN, "rejected %s:%" PRIu64 " (byte %" PRIu64 "): %s", w->name,
            fr->line, fr->offset, fr->reason);
     return 0;
   }
@@ -93,18 +93,18 @@ static int frame_cb(void *arg, const sc_frame_t *fr) {
   po.base_offset = fr->offset;
   int rc = sc_parse_watch_event(fr->data, fr->len, &po, item_cb, w);
   if (rc == SC_ENOMEM)
-    sc_log(sink->log, SC_LOG_ERROR, "%s: out of memory parsing the event at line %" PRIu64, w->name,
+    sc__log(sink->log, SC_LOG_ERROR, "%s: out of memory parsing the event at line %" PRIu64, w->name,
            fr->line);
   return 0;
 }
 
 static void feed(watch_t *w, const char *data, size_t n) {
-  if (sc_framer_push(&w->framer, data, n, frame_cb, w) == SC_ENOMEM)
-    sc_log(w->base.sink->log, SC_LOG_ERROR, "%s: out of memory framing events", w->name);
+  if (sc__framer_push(&w->framer, data, n, frame_cb, w) == SC_ENOMEM)
+    sc__log(w->base.sink->log, SC_LOG_ERROR, "%s: out of memory framing events", w->name);
 }
 
 static void end_of_input(watch_t *w) {
-  sc_framer_finish(&w->framer, frame_cb, w);
+  sc__framer_finish(&w->framer, frame_cb, w);
 }
 
 /* ---- sockets and pipes ------------------------------------------------------------------- */
@@ -144,7 +144,7 @@ static void stream_lost(watch_t *w, int status) {
   end_of_input(w);
   sc__sink_source_synced(&w->base); /* the end of a stream is its initial state too */
   if (status != UV_EOF)
-    sc_log(sink->log, SC_LOG_WARN, "%s: read failed: %s", w->name, uv_strerror(status));
+    sc__log(sink->log, SC_LOG_WARN, "%s: read failed: %s", w->name, uv_strerror(status));
   if (sink->opts.once || w->kind == WATCH_STDIN) {
     if (w->stream_active && !uv_is_closing((uv_handle_t *)&w->stream)) {
       uv_read_stop((uv_stream_t *)&w->stream);
@@ -152,8 +152,8 @@ static void stream_lost(watch_t *w, int status) {
     sc__sink_source_done(&w->base, false);
     return;
   }
-  sc_log(sink->log, SC_LOG_INFO, "%s: connection closed; reconnecting", w->name);
-  sc_framer_reset(&w->framer);
+  sc__log(sink->log, SC_LOG_INFO, "%s: connection closed; reconnecting", w->name);
+  sc__framer_reset(&w->framer);
   close_stream(w);
 }
 
@@ -178,19 +178,19 @@ static void connected_cb(uv_connect_t *req, int status) {
     return;
   if (status != 0) {
     if (sink->opts.once) {
-      sc_log(sink->log, SC_LOG_ERROR, "%s: cannot connect: %s", w->name, uv_strerror(status));
+      sc__log(sink->log, SC_LOG_ERROR, "%s: cannot connect: %s", w->name, uv_strerror(status));
       sc__sink_source_done(&w->base, true);
       close_stream(w);
       return;
     }
-    sc_log(sink->log, SC_LOG_WARN, "%s: cannot connect: %s; retrying in %" PRIu64 " ms", w->name,
+    sc__log(sink->log, SC_LOG_WARN, "%s: cannot connect: %s; retrying in %" PRIu64 " ms", w->name,
            uv_strerror(status), w->backoff_ms);
     close_stream(w);
     return;
   }
   w->connects++;
   w->backoff_ms = WATCH_BACKOFF_MIN_MS;
-  sc_log(sink->log, SC_LOG_INFO, "%s: connected", w->name);
+  sc__log(sink->log, SC_LOG_INFO, "%s: connected", w->name);
   uv_read_start((uv_stream_t *)&w->stream, alloc_cb, read_cb);
 }
 
@@ -205,7 +205,7 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   }
   if (status != 0) {
     uv_freeaddrinfo(res);
-    sc_log(sink->log, sink->opts.once ? SC_LOG_ERROR : SC_LOG_WARN, "%s: cannot resolve %s: %s",
+    sc__log(sink->log, sink->opts.once ? SC_LOG_ERROR : SC_LOG_WARN, "%s: cannot resolve %s: %s",
            w->name, w->path, uv_strerror(status));
     if (sink->opts.once)
       sc__sink_source_done(&w->base, true);
@@ -264,7 +264,7 @@ static bool file_reopen_if_replaced(watch_t *w) {
   int fd = uv_fs_open(NULL, &req, w->path, O_RDONLY | O_CLOEXEC, 0, NULL);
   uv_fs_req_cleanup(&req);
   if (fd < 0) {
-    sc_log(sink->log, SC_LOG_WARN, "%s: %s was replaced but cannot be opened: %s; following the old file",
+    sc__log(sink->log, SC_LOG_WARN, "%s: %s was replaced but cannot be opened: %s; following the old file",
            w->name, w->path, uv_strerror(fd));
     return false;
   }
@@ -273,8 +273,8 @@ static bool file_reopen_if_replaced(watch_t *w) {
   uv_fs_req_cleanup(&req);
   w->fd = fd;
   w->file_offset = 0;
-  sc_framer_reset(&w->framer);
-  sc_log(sink->log, SC_LOG_INFO, "%s: %s was replaced (a new file): reading it from the start",
+  sc__framer_reset(&w->framer);
+  sc__log(sink->log, SC_LOG_INFO, "%s: %s was replaced (a new file): reading it from the start",
          w->name, w->path);
   return true;
 }
@@ -298,7 +298,7 @@ static void file_read_cb(uv_fs_t *req) {
     return;
   }
   if (n < 0) {
-    sc_log(sink->log, SC_LOG_ERROR, "%s: read failed: %s", w->name, uv_strerror((int)n));
+    sc__log(sink->log, SC_LOG_ERROR, "%s: read failed: %s", w->name, uv_strerror((int)n));
     end_of_input(w);
     sc__sink_source_done(&w->base, sink->opts.once);
     return;
@@ -316,9 +316,9 @@ static void file_read_cb(uv_fs_t *req) {
   }
   struct stat st;
   if (fstat(w->fd, &st) == 0 && st.st_size < w->file_offset) {
-    sc_log(sink->log, SC_LOG_INFO, "%s: file was truncated; reading it from the start", w->name);
+    sc__log(sink->log, SC_LOG_INFO, "%s: file was truncated; reading it from the start", w->name);
     w->file_offset = 0;
-    sc_framer_reset(&w->framer);
+    sc__framer_reset(&w->framer);
     file_read(w);
     return;
   }
@@ -411,7 +411,7 @@ int sc__watch_source_new(const sc__sink_t *sink, const char *spec) {
   char err[700];
   int rc = parse_spec(w, spec, err, sizeof(err));
   if (rc != 0) {
-    sc_log(sink->log, SC_LOG_ERROR, "%s", err);
+    sc__log(sink->log, SC_LOG_ERROR, "%s", err);
     sc__free(w->path);
     sc__free(w);
     return rc;
@@ -422,7 +422,7 @@ int sc__watch_source_new(const sc__sink_t *sink, const char *spec) {
   w->fd = -1;
   w->sync_offset = -1; /* streams: a BOOKMARK ending the initial events, or their end */
   w->backoff_ms = WATCH_BACKOFF_MIN_MS;
-  sc_framer_init(&w->framer, sink->opts.max_object_bytes);
+  sc__framer_init(&w->framer, sink->opts.max_object_bytes);
   uv_timer_init(sink->loop, &w->timer);
   w->timer.data = w;
   w->open_handles = 1;
@@ -457,7 +457,7 @@ int sc__watch_source_new(const sc__sink_t *sink, const char *spec) {
     int fd = uv_fs_open(NULL, &req, w->path, O_RDONLY | O_CLOEXEC, 0, NULL);
     uv_fs_req_cleanup(&req);
     if (fd < 0) {
-      sc_log(sink->log, SC_LOG_ERROR, "%s: cannot open %s: %s", w->name, w->path, uv_strerror(fd));
+      sc__log(sink->log, SC_LOG_ERROR, "%s: cannot open %s: %s", w->name, w->path, uv_strerror(fd));
       sc__sink_source_done(&w->base, true);
       return 0;
     }

@@ -8,7 +8,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-int sc_cmp_creation(const sc_obj_t *a, const sc_obj_t *b) {
+int sc__cmp_creation(const sc_obj_t *a, const sc_obj_t *b) {
   if (a->creation_time != b->creation_time)
     return a->creation_time < b->creation_time ? -1 : 1;
   int c = sc_str_cmp(a->name, b->name);
@@ -167,9 +167,9 @@ static bool hidden(const sc_strlist_t *e) {
   return sc_strlist_hasz(e, "~") && !sc_strlist_hasz(e, "*");
 }
 
-bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns) {
+bool sc__world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns) {
   const sc_strlist_t *e = svc_exports(w, s);
-  return !hidden(e) && sc_export_visible(e, s->namespace_, ns);
+  return !hidden(e) && sc__export_visible(e, s->namespace_, ns);
 }
 
 static int resolve_aliases(sc_world_t *w, const sc_vec_t *all);
@@ -340,13 +340,13 @@ static int build_services(sc_world_t *w) {
   return rc;
 }
 
-int sc_world_cmp_records(const sc_svc_t *a, const sc_svc_t *b) { return cmp_svc(&a, &b); }
+int sc__world_cmp_records(const sc_svc_t *a, const sc_svc_t *b) { return cmp_svc(&a, &b); }
 
-const sc_vec_t *sc_world_records_of_host(const sc_world_t *w, sc_str_t host) {
+const sc_vec_t *sc__world_records_of_host(const sc_world_t *w, sc_str_t host) {
   return sc__strmap_get(&w->all_by_host, host);
 }
 
-uint32_t sc_world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns,
+uint32_t sc__world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns,
                                     bool *is_public) {
   const sc_strlist_t *e = svc_exports(w, s);
   *is_public = sc_strlist_hasz(e, "*");
@@ -462,7 +462,7 @@ typedef struct {
 /* Beyond this many pending changes, the parts are rebuilt: no need to note more. */
 #define MAX_PENDING 256
 
-int sc_world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name) {
+int sc__world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name) {
   if (w->pending.n > MAX_PENDING)
     return 0;
   pending_t *p = sc__calloc(1, sizeof(*p));
@@ -564,11 +564,11 @@ static int apply_pending(sc_world_t *w, int part, sc_kind_t kind, sc_kind_t kind
   return rc;
 }
 
-const sc_vec_t *sc_world_services_by_host(const sc_world_t *w, sc_str_t host) {
+const sc_vec_t *sc__world_services_by_host(const sc_world_t *w, sc_str_t host) {
   return sc__strmap_get(&w->by_host, host);
 }
 
-const sc_svc_t *sc_world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns) {
+const sc_svc_t *sc__world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns) {
   const sc_vec_t *recs = sc__strmap_get(&w->by_host, host);
   for (uint32_t i = 0; recs && i < recs->n; i++) {
     const sc_svc_t *s = recs->items[i];
@@ -581,10 +581,10 @@ const sc_svc_t *sc_world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns
 /* ---- VirtualServices (3.2) ------------------------------------------------------------ */
 
 static int cmp_obj_creation(const void *a, const void *b) {
-  return sc_cmp_creation(*(const sc_obj_t *const *)a, *(const sc_obj_t *const *)b);
+  return sc__cmp_creation(*(const sc_obj_t *const *)a, *(const sc_obj_t *const *)b);
 }
 
-bool sc_world_vs_on_mesh(const sc_obj_t *vs) {
+bool sc__world_vs_on_mesh(const sc_obj_t *vs) {
   const sc_strlist_t *g = &vs->u.virtual_service.gateways;
   return g->n == 0 || sc_strlist_hasz(g, "mesh");
 }
@@ -691,7 +691,7 @@ static int file_vs(sc_world_t *w, const sc_obj_t *vs, vs_filing_t how) {
     if (sc__strmap_put(&w->vs_export_sets, (sc_str_t){buf, 16}, x) != 0)
       return SC_ENOMEM;
   }
-  if (!sc_world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
+  if (!sc__world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
     return 0; /* gateways only, or a delegate */
   int rc = index_destinations(w, vs, how);
   if (rc == 0 && sc_strlist_hasz(x, "*")) {
@@ -750,7 +750,7 @@ static int refile_vs(sc_world_t *w, const pending_t *p) {
   return rc;
 }
 
-const sc_strlist_t *sc_world_vs_export(const sc_world_t *w, const sc_obj_t *vs) {
+const sc_strlist_t *sc__world_vs_export(const sc_world_t *w, const sc_obj_t *vs) {
   char buf[17];
   vs_key(vs, buf);
   return sc__strmap_get(&w->vs_export_sets, (sc_str_t){buf, 16});
@@ -861,7 +861,7 @@ static int cmp_dr(const void *pa, const void *pb) {
   bool sb = b->u.destination_rule.has_workload_selector;
   if (sa != sb)
     return sa ? -1 : 1;
-  return sc_cmp_creation(a, b);
+  return sc__cmp_creation(a, b);
 }
 
 static sc_dr_index_t *dr_index_at(sc_world_t *w, sc_strmap_t *m, sc_str_t ns) {
@@ -879,7 +879,7 @@ static sc_dr_index_t *dr_index_at(sc_world_t *w, sc_strmap_t *m, sc_str_t ns) {
   return idx;
 }
 
-void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out) {
+void sc__dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out) {
   static sc_str_t private_item = {".", 1};
   static const sc_strlist_t private_set = {1, &private_item};
   const sc_destination_rule_t *d = &dr->u.destination_rule;
@@ -921,7 +921,7 @@ static int note_named(sc_world_t *w, const sc_obj_t *dr, const sc_strlist_t *x) 
 /* Files a rule in the indexes its placement says (3.3); rules come in the order of 3.3. */
 static int file_rule(sc_world_t *w, const sc_obj_t *dr) {
   sc_dr_placement_t p;
-  sc_dr_placement(dr, w->mesh, &p);
+  sc__dr_placement(dr, w->mesh, &p);
   if (p.local) {
     sc_dr_index_t *idx = dr_index_at(w, &w->dr_local, dr->namespace_);
     if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
@@ -950,7 +950,7 @@ static int index_named(sc_world_t *w) {
   int rc = 0;
   for (size_t i = 0; i < l.n && rc == 0; i++) {
     sc_dr_placement_t p;
-    sc_dr_placement(l.items[i], w->mesh, &p);
+    sc__dr_placement(l.items[i], w->mesh, &p);
     if (p.exported)
       rc = note_named(w, l.items[i], p.export_to);
   }
@@ -974,7 +974,7 @@ static void free_dr_index(void *p) { sc__strmap_free(&((sc_dr_index_t *)p)->by_h
 
 #define MAX_PENDING_RULES 64
 
-int sc_world_note_rule(sc_world_t *w, sc_str_t ns) {
+int sc__world_note_rule(sc_world_t *w, sc_str_t ns) {
   if (w->pending_rules.n > MAX_PENDING_RULES)
     return 0;
   char *copy = sc__strndup(ns.ptr, ns.len);
@@ -1027,25 +1027,25 @@ static int refile_pending(sc_world_t *w) {
   return rc == 0 ? index_named(w) : rc;
 }
 
-const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns) {
+const sc_dr_index_t *sc__world_dr_index(const sc_strmap_t *m, sc_str_t ns) {
   return sc__strmap_get(m, ns);
 }
 
 /* Whether the index key k (a rule host) is a candidate for host (2.5). */
 static bool dr_key_covers(sc_str_t k, sc_str_t host) {
-  if (!sc_host_is_wildcard(k))
+  if (!sc__host_is_wildcard(k))
     return sc_str_eq(k, host);
   if (sc_str_eq(k, host))
     return true;
   sc_str_t t = {k.ptr + 1, k.len - 1};
-  sc_str_t n = sc_host_is_wildcard(host) ? (sc_str_t){host.ptr + 1, host.len - 1} : host;
+  sc_str_t n = sc__host_is_wildcard(host) ? (sc_str_t){host.ptr + 1, host.len - 1} : host;
   return n.len >= t.len && memcmp(n.ptr + n.len - t.len, t.ptr, t.len) == 0;
 }
 
-const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
+const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
   if (idx == NULL)
     return NULL;
-  if (!sc_host_is_wildcard(host)) {
+  if (!sc__host_is_wildcard(host)) {
     const sc_vec_t *exact = sc__strmap_get(&idx->by_host, host);
     if (exact != NULL)
       return exact;
@@ -1054,11 +1054,11 @@ const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
   const sc_str_t *best = NULL;
   for (uint32_t i = 0; i < idx->hosts.n; i++) {
     const sc_str_t *k = idx->hosts.items[i];
-    if (!sc_host_is_wildcard(*k))
+    if (!sc__host_is_wildcard(*k))
       continue;
     if (sc_str_eq(*k, host))
       return sc__strmap_get(&idx->by_host, *k);
-    if (dr_key_covers(*k, host) && (best == NULL || sc_host_cmp_specificity(*k, *best) < 0))
+    if (dr_key_covers(*k, host) && (best == NULL || sc__host_cmp_specificity(*k, *best) < 0))
       best = k;
   }
   return best ? sc__strmap_get(&idx->by_host, *best) : NULL;
@@ -1071,7 +1071,7 @@ static int cmp_sidecar(const void *pa, const void *pb) {
   bool sa = a->u.sidecar.has_workload_selector, sb = b->u.sidecar.has_workload_selector;
   if (sa != sb)
     return sa ? -1 : 1;
-  return sc_cmp_creation(a, b);
+  return sc__cmp_creation(a, b);
 }
 
 static int build_sidecars(sc_world_t *w) {
@@ -1175,7 +1175,7 @@ static void add_covered(void *arg, sc_str_t key, void *value) {
 
 /* Hostnames a rule host can apply to: itself, or those a wildcard covers. */
 static void add_rule_host(const sc_world_t *w, specific_t *sp, const sc_str_t *host) {
-  if (!sc_host_is_wildcard(*host)) {
+  if (!sc__host_is_wildcard(*host)) {
     add_specific(sp, host);
     return;
   }
@@ -1188,7 +1188,7 @@ static void add_vs_covered(void *arg, sc_str_t key, void *value) {
   specific_t *sp = arg;
   const sc_vec_t *recs = value;
   (void)key;
-  if (sc_host_matches(sp->rule_host, ((const sc_svc_t *)recs->items[0])->hostname))
+  if (sc__host_matches(sp->rule_host, ((const sc_svc_t *)recs->items[0])->hostname))
     add_specific(sp, &((const sc_svc_t *)recs->items[0])->hostname);
 }
 
@@ -1211,7 +1211,7 @@ static void add_aliased(void *arg, sc_str_t key, void *value) {
     }
 }
 
-int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
+int sc__world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
                                sc_strmap_t *set, bool *wildcards) {
   specific_t sp = {hosts, set, {"", 0}, false, 0};
   const sc_vec_t *lists[2] = {sc__strmap_get(&w->exported_to, ns), sc__strmap_get(&w->svcs_by_ns, ns)};
@@ -1235,7 +1235,7 @@ int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts
   const sc_vec_t *vs_hosts = sc__strmap_get(&w->vs_specific, ns);
   for (uint32_t i = 0; vs_hosts && i < vs_hosts->n; i++) {
     const sc_str_t *h = vs_hosts->items[i];
-    if (!sc_host_is_wildcard(*h)) {
+    if (!sc__host_is_wildcard(*h)) {
       add_specific(&sp, h);
       continue;
     }
@@ -1247,7 +1247,7 @@ int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts
   return sp.rc ? SC_ENOMEM : 0;
 }
 
-bool sc_world_ns_plain(const sc_world_t *w, sc_str_t ns) {
+bool sc__world_ns_plain(const sc_world_t *w, sc_str_t ns) {
   return sc__strmap_get(&w->rich_ns, ns) == NULL;
 }
 
@@ -1325,7 +1325,7 @@ static int part_build(sc_world_t *w, int part) {
   }
 }
 
-unsigned sc_world_parts_of_kind(sc_kind_t kind) {
+unsigned sc__world_parts_of_kind(sc_kind_t kind) {
   switch (kind) {
   case SC_KIND_SERVICE:
   case SC_KIND_SERVICE_ENTRY:
@@ -1367,10 +1367,10 @@ static int build_vs_specific(sc_world_t *w) {
   int rc = 0;
   for (size_t i = 0; i < w->vs_objects.cap && rc == 0; i++) {
     const sc_obj_t *vs = w->vs_objects.values[i];
-    if (vs == NULL || !sc_world_vs_on_mesh(vs))
+    if (vs == NULL || !sc__world_vs_on_mesh(vs))
       continue;
     /* Only namespaces that see it: a scope registers on what it sees. */
-    const sc_strlist_t *x = sc_world_vs_export(w, vs);
+    const sc_strlist_t *x = sc__world_vs_export(w, vs);
     bool public = x != NULL && sc_strlist_hasz(x, "*");
     if (public || (x != NULL && sc_strlist_has(x, vs->namespace_)))
       rc = vs_specific_add(w, vs->namespace_, vs);
@@ -1388,7 +1388,7 @@ static int build_vs_specific(sc_world_t *w) {
   return rc;
 }
 
-int sc_world_update(sc_world_t *w, unsigned parts) {
+int sc__world_update(sc_world_t *w, unsigned parts) {
   unsigned asked = parts;
   w->mesh = sc_store_mesh(w->store);
   w->root_ns = w->mesh->root_namespace;
@@ -1423,7 +1423,7 @@ int sc_world_update(sc_world_t *w, unsigned parts) {
   return rc;
 }
 
-int sc_world_new(const sc_store_t *store, sc_world_t **out) {
+int sc__world_new(const sc_store_t *store, sc_world_t **out) {
   sc_world_t *w = sc__calloc(1, sizeof(*w));
   if (w == NULL)
     return SC_ENOMEM;
@@ -1439,16 +1439,16 @@ int sc_world_new(const sc_store_t *store, sc_world_t **out) {
   return 0;
 }
 
-int sc_world_build(const sc_store_t *store, sc_world_t **out) {
-  int rc = sc_world_new(store, out);
-  if (rc == 0 && (rc = sc_world_update(*out, SC_WORLD_ALL)) != 0) {
-    sc_world_free(*out);
+int sc__world_build(const sc_store_t *store, sc_world_t **out) {
+  int rc = sc__world_new(store, out);
+  if (rc == 0 && (rc = sc__world_update(*out, SC_WORLD_ALL)) != 0) {
+    sc__world_free(*out);
     *out = NULL;
   }
   return rc;
 }
 
-void sc_world_free(sc_world_t *w) {
+void sc__world_free(sc_world_t *w) {
   if (w == NULL)
     return;
   for (int part = 0; part < SC_WORLD__PARTS; part++)

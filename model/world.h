@@ -8,7 +8,7 @@
  * order with the root Sidecar (4.2), and the set of namespaces the config mentions.
  *
  * A world borrows the store's objects. It is built in parts, one per kind of input, so
- * that a batch rebuilds only the parts whose objects changed (sc_world_update) before
+ * that a batch rebuilds only the parts whose objects changed (sc__world_update) before
  * anything reads it. */
 #ifndef SC_WORLD_H
 #define SC_WORLD_H
@@ -149,45 +149,45 @@ typedef struct {
   sc_strmap_t rich_ns; /* namespaces with config of their own or named by config */
 } sc_world_t;
 
-/* An empty world over store; sc_world_update fills it. */
-int sc_world_new(const sc_store_t *store, sc_world_t **out);
+/* An empty world over store; sc__world_update fills it. */
+int sc__world_new(const sc_store_t *store, sc_world_t **out);
 /* Rebuilds the parts in the mask (SC_WORLD_ALL: everything). Call after the store
  * changed and before the world is read: a part whose objects changed must be rebuilt. On
  * failure every part is left empty: update with SC_WORLD_ALL next time. */
-int sc_world_update(sc_world_t *w, unsigned parts);
+int sc__world_update(sc_world_t *w, unsigned parts);
 /* The parts objects of a kind feed. */
-unsigned sc_world_parts_of_kind(sc_kind_t kind);
+unsigned sc__world_parts_of_kind(sc_kind_t kind);
 /* Notes that the Service, ServiceEntry or VirtualService (kind, ns, name) changed: when
  * few did, the next update replaces only their entries in the lists, where they sit in
  * creation order, instead of rebuilding the part. */
-int sc_world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name);
+int sc__world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t name);
 /* Notes that a DestinationRule of namespace ns changed: when few namespaces did, the next
  * update refiles only their indexes. */
-int sc_world_note_rule(sc_world_t *w, sc_str_t ns);
+int sc__world_note_rule(sc_world_t *w, sc_str_t ns);
 /* Creation order of records (0.1), the order of every list of records. */
-int sc_world_cmp_records(const sc_svc_t *a, const sc_svc_t *b);
-/* sc_world_new and sc_world_update(SC_WORLD_ALL). */
-int sc_world_build(const sc_store_t *store, sc_world_t **out);
-void sc_world_free(sc_world_t *w);
+int sc__world_cmp_records(const sc_svc_t *a, const sc_svc_t *b);
+/* sc__world_new and sc__world_update(SC_WORLD_ALL). */
+int sc__world_build(const sc_store_t *store, sc_world_t **out);
+void sc__world_free(sc_world_t *w);
 
 /* byHost[host][ns], or NULL. */
-const sc_svc_t *sc_world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns);
+const sc_svc_t *sc__world_service(const sc_world_t *w, sc_str_t host, sc_str_t ns);
 /* byHost[host]: the winning record of every namespace, or NULL. */
-const sc_vec_t *sc_world_services_by_host(const sc_world_t *w, sc_str_t host);
+const sc_vec_t *sc__world_services_by_host(const sc_world_t *w, sc_str_t host);
 /* Every record of a hostname, in creation order, or NULL. */
-const sc_vec_t *sc_world_records_of_host(const sc_world_t *w, sc_str_t host);
+const sc_vec_t *sc__world_records_of_host(const sc_world_t *w, sc_str_t host);
 /* Where a record sits in servicesExportedToNamespace(ns) (3.1.3): *is_public when it is in
  * the public list; otherwise the number of times it is in the list exported to ns. */
-uint32_t sc_world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns,
+uint32_t sc__world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns,
                                     bool *is_public);
 /* IsServiceVisible (3.1.4) with the mesh default applied. */
-bool sc_world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns);
+bool sc__world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns);
 /* The normalised exportTo of a VirtualService (3.2). */
-const sc_strlist_t *sc_world_vs_export(const sc_world_t *w, const sc_obj_t *vs);
+const sc_strlist_t *sc__world_vs_export(const sc_world_t *w, const sc_obj_t *vs);
 /* Whether a VirtualService applies to sidecars (bound to the "mesh" gateway). */
-bool sc_world_vs_on_mesh(const sc_obj_t *vs);
+bool sc__world_vs_on_mesh(const sc_obj_t *vs);
 /* Most specific consolidated-rule list for host in an index (2.5), or NULL. */
-const sc_vec_t *sc_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
+const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
 
 /* Where a DestinationRule is filed (3.3): its effective exportTo set X ({.} for selector
  * rules), and whether it goes into its namespace's local index, its exported index, or
@@ -196,8 +196,8 @@ typedef struct {
   const sc_strlist_t *export_to;
   bool local, exported, root_local;
 } sc_dr_placement_t;
-void sc_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out);
-const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns);
+void sc__dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out);
+const sc_dr_index_t *sc__world_dr_index(const sc_strmap_t *m, sc_str_t ns);
 
 /* The hostnames whose entry in a scope of namespace ns importing every host of every namespace
  * can differ from the entry the same import gives a namespace the config does not
@@ -207,7 +207,7 @@ const sc_dr_index_t *sc_world_dr_index(const sc_strmap_t *m, sc_str_t ns);
  * for every namespace. Appends to hosts (sc_str_t *, borrowed) and set, each once.
  * *wildcards says whether a wildcard rule host is among the reasons: then a service that
  * does not exist yet can be specific too. */
-int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
+int sc__world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
                                sc_strmap_t *set, bool *wildcards);
 
 /* Whether a fallback scope of ns has exactly the content of the scope of namespaces the
@@ -215,9 +215,9 @@ int sc_world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts
  * ServiceEntry, VirtualService, DestinationRule or Sidecar, and no exportTo,
  * sourceNamespace or mesh default names it (only Pods, EndpointSlices or its Namespace
  * object mention it). Every namespace-dependent lookup of a scope then finds nothing. */
-bool sc_world_ns_plain(const sc_world_t *w, sc_str_t ns);
+bool sc__world_ns_plain(const sc_world_t *w, sc_str_t ns);
 
 /* Creation order (0.1): creationTimestamp, then name, then namespace. */
-int sc_cmp_creation(const sc_obj_t *a, const sc_obj_t *b);
+int sc__cmp_creation(const sc_obj_t *a, const sc_obj_t *b);
 
 #endif

@@ -9,7 +9,7 @@
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
-int sc_log_format_parse(const char *name) {
+int sc__log_format_parse(const char *name) {
   if (strcmp(name, "text") == 0)
     return SC_LOG_TEXT;
   if (strcmp(name, "json") == 0)
@@ -84,7 +84,7 @@ __attribute__((format(printf, 5, 0))) static void log_v(const sc_logger_t *log, 
   fflush(out);
 }
 
-void sc_log(const sc_logger_t *log, sc_log_level_t level, const char *fmt, ...) {
+void sc__log(const sc_logger_t *log, sc_log_level_t level, const char *fmt, ...) {
   if (log == NULL || level < log->level)
     return;
   va_list ap;
@@ -93,7 +93,7 @@ void sc_log(const sc_logger_t *log, sc_log_level_t level, const char *fmt, ...) 
   va_end(ap);
 }
 
-void sc_log_fields(const sc_logger_t *log, sc_log_level_t level, const sc_log_field_t *fields,
+void sc__log_fields(const sc_logger_t *log, sc_log_level_t level, const sc_log_field_t *fields,
                    size_t nfields, const char *fmt, ...) {
   if (log == NULL || level < log->level)
     return;

@@ -28,13 +28,13 @@ typedef struct {
   const char *value;
 } sc_log_field_t;
 
-void sc_log(const sc_logger_t *log, sc_log_level_t level, const char *fmt, ...)
+void sc__log(const sc_logger_t *log, sc_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* sc_log with fields for the JSON format. */
-void sc_log_fields(const sc_logger_t *log, sc_log_level_t level, const sc_log_field_t *fields,
+/* sc__log with fields for the JSON format. */
+void sc__log_fields(const sc_logger_t *log, sc_log_level_t level, const sc_log_field_t *fields,
                    size_t nfields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Parses "text" or "json"; -1 for anything else. */
-int sc_log_format_parse(const char *name);
+int sc__log_format_parse(const char *name);
 
 #endif

@@ -20,7 +20,7 @@ struct sc_eds_ref_s {
   size_t len;
 };
 
-void sc_endpoints_init(sc_endpoints_t *eps) {
+void sc__endpoints_init(sc_endpoints_t *eps) {
   memset(eps, 0, sizeof(*eps));
   sc__strmap_init(&eps->by_key);
   sc__strmap_init(&eps->by_ns);
@@ -54,7 +54,7 @@ static void free_keys(sc_vec_t *v) {
   v->n = 0;
 }
 
-void sc_endpoints_reset(sc_endpoints_t *eps) {
+void sc__endpoints_reset(sc_endpoints_t *eps) {
   sc__strmap_free(&eps->by_ns, free_ns_refs);
   sc__strmap_init(&eps->by_ns);
   sc__strmap_free(&eps->by_key, ref_free);
@@ -64,8 +64,8 @@ void sc_endpoints_reset(sc_endpoints_t *eps) {
   free_keys(&eps->del);
 }
 
-void sc_endpoints_free(sc_endpoints_t *eps) {
-  sc_endpoints_reset(eps);
+void sc__endpoints_free(sc_endpoints_t *eps) {
+  sc__endpoints_reset(eps);
   sc__strmap_free(&eps->by_key, NULL);
   sc__strmap_free(&eps->by_ns, NULL);
   sc__vec_free(&eps->fresh);
@@ -89,11 +89,11 @@ static sc_str_t recipe_ns(const char *recipe) {
   return b ? (sc_str_t){a + 1, (uint32_t)(b - a - 1)} : (sc_str_t){"", 0};
 }
 
-int sc_endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r) {
+int sc__endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r) {
   if (r->eds_id == 0)
     return 0;
   char key[1300];
-  size_t klen = sc_eds_key(r->name, r->eds_id, key, sizeof(key));
+  size_t klen = sc__eds_key(r->name, r->eds_id, key, sizeof(key));
   if (klen == 0)
     return SC_EINVAL;
   sc_eds_ref_t *ref = sc__strmap_get(&eps->by_key, (sc_str_t){key, (uint32_t)klen});
@@ -136,11 +136,11 @@ int sc_endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r) {
   return 0;
 }
 
-int sc_endpoints_unref(sc_endpoints_t *eps, const sc_resource_t *r) {
+int sc__endpoints_unref(sc_endpoints_t *eps, const sc_resource_t *r) {
   if (r->eds_id == 0)
     return 0;
   char key[1300];
-  size_t klen = sc_eds_key(r->name, r->eds_id, key, sizeof(key));
+  size_t klen = sc__eds_key(r->name, r->eds_id, key, sizeof(key));
   sc_eds_ref_t *ref = klen ? sc__strmap_get(&eps->by_key, (sc_str_t){key, (uint32_t)klen}) : NULL;
   if (ref == NULL)
     return 0; /* counted from nothing after a reset */
@@ -169,21 +169,21 @@ int sc_endpoints_unref(sc_endpoints_t *eps, const sc_resource_t *r) {
 /* Builds ref's assignment; stages it when its bytes changed (or were never built). */
 static int build(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t *w, sc_eds_ref_t *ref) {
   sc_resources_t out = {0};
-  int rc = sc_eds_from_recipe(store, w, ref->recipe, ref->cluster, &out);
+  int rc = sc__eds_from_recipe(store, w, ref->recipe, ref->cluster, &out);
   if (rc == 0 && out.n != 1)
     rc = SC_EINVAL;
   if (rc != 0) {
-    sc_resources_free(&out);
+    sc__resources_free(&out);
     return rc;
   }
   eps->built++;
   XXH128_hash_t h = XXH3_128bits(out.items[0].bytes, out.items[0].len);
   if (ref->built && XXH128_isEqual(h, ref->hash)) {
-    sc_resources_free(&out);
+    sc__resources_free(&out);
     return 0;
   }
   if (!ref->staged && sc__vec_push(&eps->put, ref) != 0) {
-    sc_resources_free(&out);
+    sc__resources_free(&out);
     return SC_ENOMEM;
   }
   ref->staged = true;
@@ -193,7 +193,7 @@ static int build(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t 
   out.items[0].bytes = NULL;
   ref->hash = h;
   ref->built = true;
-  sc_resources_free(&out);
+  sc__resources_free(&out);
   return 0;
 }
 
@@ -220,7 +220,7 @@ static void rebuild_namespace(void *arg, sc_str_t ns, void *value) {
     rebuild_one(rb, ns, n->refs.items[i]);
 }
 
-int sc_endpoints_update(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t *w,
+int sc__endpoints_update(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t *w,
                         const sc_strmap_t *namespaces, bool all) {
   eps->built = 0;
   rebuild_t rb = {eps, store, w, 0};
@@ -236,7 +236,7 @@ int sc_endpoints_update(sc_endpoints_t *eps, const sc_store_t *store, const sc_w
   return rb.rc;
 }
 
-int sc_endpoints_write(const sc_endpoints_t *eps, sc_snapshot_txn_t *txn) {
+int sc__endpoints_write(const sc_endpoints_t *eps, sc_snapshot_txn_t *txn) {
   int rc = 0;
   /* Deletes first: a key deleted and named again within one update is written back. */
   for (uint32_t i = 0; i < eps->del.n && rc == 0; i++) {
@@ -250,7 +250,7 @@ int sc_endpoints_write(const sc_endpoints_t *eps, sc_snapshot_txn_t *txn) {
   return rc;
 }
 
-void sc_endpoints_commit(sc_endpoints_t *eps) {
+void sc__endpoints_commit(sc_endpoints_t *eps) {
   for (uint32_t i = 0; i < eps->put.n; i++) {
     sc_eds_ref_t *ref = eps->put.items[i];
     sc__free(ref->bytes); /* written: the hash is all that is needed now */
@@ -275,7 +275,7 @@ static void visit_one(void *arg, sc_str_t key, void *value) {
   v->cb(v->arg, ref->key, ref->recipe, ref->refs, canon.digest);
 }
 
-void sc_endpoints_foreach(const sc_endpoints_t *eps,
+void sc__endpoints_foreach(const sc_endpoints_t *eps,
                           void (*cb)(void *arg, const char *key, const char *recipe, uint64_t refs,
                                      const uint8_t hash[16]),
                           void *arg) {
@@ -283,8 +283,8 @@ void sc_endpoints_foreach(const sc_endpoints_t *eps,
   sc__strmap_foreach(&eps->by_key, visit_one, &v);
 }
 
-const char *sc_endpoints_key(const sc_eds_ref_t *ref) { return ref->key; }
+const char *sc__endpoints_key(const sc_eds_ref_t *ref) { return ref->key; }
 
-size_t sc_endpoints_count(const sc_endpoints_t *eps) { return eps->by_key.n; }
+size_t sc__endpoints_count(const sc_endpoints_t *eps) { return eps->by_key.n; }
 
-bool sc_endpoints_staged(const sc_endpoints_t *eps) { return eps->put.n > 0 || eps->del.n > 0; }
+bool sc__endpoints_staged(const sc_endpoints_t *eps) { return eps->put.n > 0 || eps->del.n > 0; }

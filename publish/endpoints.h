@@ -2,12 +2,12 @@
  * stored once in the endpoints table under "CLUSTER#ID" (eds.h, FORMAT.md), counted by
  * the records that name it, rebuilt when endpoints in its namespace change.
  *
- *   sc_endpoints_ref()/unref()  as records naming EDS clusters come and go
- *   sc_endpoints_update()       builds the new ones and those of changed namespaces;
+ *   sc__endpoints_ref()/unref()  as records naming EDS clusters come and go
+ *   sc__endpoints_update()       builds the new ones and those of changed namespaces;
  *                               stages those whose bytes changed
- *   sc_endpoints_write()        inside the publish transaction
- *   sc_endpoints_commit()       after the commit
- *   sc_endpoints_reset()        forget everything (a resync counts again from nothing) */
+ *   sc__endpoints_write()        inside the publish transaction
+ *   sc__endpoints_commit()       after the commit
+ *   sc__endpoints_reset()        forget everything (a resync counts again from nothing) */
 #ifndef SC_ENDPOINTS_H
 #define SC_ENDPOINTS_H
 
@@ -30,38 +30,38 @@ typedef struct {
   uint64_t built;      /* assignments built by the last update */
 } sc_endpoints_t;
 
-void sc_endpoints_init(sc_endpoints_t *eps);
-void sc_endpoints_free(sc_endpoints_t *eps);
+void sc__endpoints_init(sc_endpoints_t *eps);
+void sc__endpoints_free(sc_endpoints_t *eps);
 /* Forgets every assignment and everything staged. */
-void sc_endpoints_reset(sc_endpoints_t *eps);
+void sc__endpoints_reset(sc_endpoints_t *eps);
 
 /* One more (one fewer) record naming r's assignment; no-op for a resource that is not an
  * EDS cluster. A first reference needs r's recipe. */
-int sc_endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r);
-int sc_endpoints_unref(sc_endpoints_t *eps, const sc_resource_t *r);
+int sc__endpoints_ref(sc_endpoints_t *eps, const sc_resource_t *r);
+int sc__endpoints_unref(sc_endpoints_t *eps, const sc_resource_t *r);
 
 /* Builds the assignments named for the first time, and rebuilds those whose record is in
  * one of the namespaces (every one when all is set); stages those whose bytes changed.
  * w holds the records; namespaces may be NULL. */
-int sc_endpoints_update(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t *w,
+int sc__endpoints_update(sc_endpoints_t *eps, const sc_store_t *store, const sc_world_t *w,
                         const sc_strmap_t *namespaces, bool all);
 
-int sc_endpoints_write(const sc_endpoints_t *eps, sc_snapshot_txn_t *txn);
-void sc_endpoints_commit(sc_endpoints_t *eps);
+int sc__endpoints_write(const sc_endpoints_t *eps, sc_snapshot_txn_t *txn);
+void sc__endpoints_commit(sc_endpoints_t *eps);
 
 /* The endpoints table key of a staged assignment (an item of put). */
-const char *sc_endpoints_key(const sc_eds_ref_t *ref);
+const char *sc__endpoints_key(const sc_eds_ref_t *ref);
 
 /* Calls cb for every assignment named: its key, recipe, reference count and the XXH3-128
  * of its bytes as last built (for tests that compare with a computation from scratch). */
-void sc_endpoints_foreach(const sc_endpoints_t *eps,
+void sc__endpoints_foreach(const sc_endpoints_t *eps,
                           void (*cb)(void *arg, const char *key, const char *recipe, uint64_t refs,
                                      const uint8_t hash[16]),
                           void *arg);
 
 /* Distinct assignments named. */
-size_t sc_endpoints_count(const sc_endpoints_t *eps);
+size_t sc__endpoints_count(const sc_endpoints_t *eps);
 /* Whether the last update staged anything. */
-bool sc_endpoints_staged(const sc_endpoints_t *eps);
+bool sc__endpoints_staged(const sc_endpoints_t *eps);
 
 #endif

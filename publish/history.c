@@ -24,27 +24,27 @@ static void free_all(sc_vec_t *v) {
   v->n = 0;
 }
 
-void sc_history_init(sc_history_t *h, uint32_t keep) {
+void sc__history_init(sc_history_t *h, uint32_t keep) {
   memset(h, 0, sizeof(*h));
   h->keep = keep;
 }
 
-void sc_history_reset(sc_history_t *h) {
+void sc__history_reset(sc_history_t *h) {
   free_all(&h->committed);
   free_all(&h->written);
   free_all(&h->graveyard);
 }
 
-void sc_history_free(sc_history_t *h) {
-  sc_history_reset(h);
+void sc__history_free(sc_history_t *h) {
+  sc__history_reset(h);
   sc__vec_free(&h->committed);
   sc__vec_free(&h->written);
   sc__vec_free(&h->graveyard);
 }
 
-void sc_history_begin(sc_history_t *h) { free_all(&h->written); }
+void sc__history_begin(sc_history_t *h) { free_all(&h->written); }
 
-int sc_history_remember(sc_history_t *h, sc_snapshot_txn_t *txn, const char *table, const void *key,
+int sc__history_remember(sc_history_t *h, sc_snapshot_txn_t *txn, const char *table, const void *key,
                         size_t klen, const char *id, char kind, const char *host) {
   if (h->keep == 0)
     return 0;
@@ -82,7 +82,7 @@ int sc_history_remember(sc_history_t *h, sc_snapshot_txn_t *txn, const char *tab
   return rc;
 }
 
-int sc_history_bury(sc_history_t *h, const uint8_t hash[16], uint64_t version) {
+int sc__history_bury(sc_history_t *h, const uint8_t hash[16], uint64_t version) {
   grave_t *g = sc__malloc(sizeof(*g));
   if (g == NULL || sc__vec_push(&h->graveyard, g) != 0) {
     sc__free(g);
@@ -107,7 +107,7 @@ static uint64_t leaving(const sc_history_t *h, uint64_t version) {
   return h->keep && version > h->keep ? version - h->keep : 0;
 }
 
-int sc_history_expire(sc_history_t *h, sc_snapshot_txn_t *txn, bool (*named)(void *arg, const uint8_t hash[16]),
+int sc__history_expire(sc_history_t *h, sc_snapshot_txn_t *txn, bool (*named)(void *arg, const uint8_t hash[16]),
                       void *arg) {
   uint64_t oldest = leaving(h, sc_snapshot_txn_version(txn));
   int rc = 0;
@@ -137,7 +137,7 @@ static void drop_until(sc_vec_t *v, uint64_t oldest, bool graves) {
   v->n -= n;
 }
 
-void sc_history_commit(sc_history_t *h, uint64_t version) {
+void sc__history_commit(sc_history_t *h, uint64_t version) {
   uint64_t oldest = leaving(h, version);
   drop_until(&h->committed, oldest, false);
   for (uint32_t i = 0; i < h->written.n; i++)

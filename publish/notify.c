@@ -52,7 +52,7 @@ struct sc_notify_s {
   char discard[NOTIFY_DISCARD_BYTES];
 };
 
-void sc_notify_encode(unsigned char out[SC_NOTIFY_NOTICE_BYTES], uint64_t head_version,
+void sc__notify_encode(unsigned char out[SC_NOTIFY_NOTICE_BYTES], uint64_t head_version,
                       uint64_t commit_ns) {
   for (int i = 0; i < 8; i++) {
     out[i] = (unsigned char)(head_version >> (56 - 8 * i));
@@ -60,7 +60,7 @@ void sc_notify_encode(unsigned char out[SC_NOTIFY_NOTICE_BYTES], uint64_t head_v
   }
 }
 
-size_t sc_notify_subscribers(const sc_notify_t *n) { return n ? n->nsubs : 0; }
+size_t sc__notify_subscribers(const sc_notify_t *n) { return n ? n->nsubs : 0; }
 
 /* ---- closing ------------------------------------------------------------------------------ */
 
@@ -111,7 +111,7 @@ static void unlink_if_ours(sc_notify_t *n) {
     unlink(n->path);
 }
 
-void sc_notify_close(sc_notify_t *n) {
+void sc__notify_close(sc_notify_t *n) {
   if (n == NULL || n->closing)
     return;
   n->closing = true;
@@ -144,23 +144,23 @@ static send_result_t send_notice(sub_t *s, const unsigned char *notice) {
   if (rc == UV_EAGAIN || rc == 0)
     return SEND_SKIPPED; /* its socket buffer is full: nothing written, framing intact */
   if (rc > 0)
-    sc_log(n->log, SC_LOG_WARN,
+    sc__log(n->log, SC_LOG_WARN,
            "notify: subscriber %" PRIu64 " took %d of %d bytes of a notice; closing it (it "
            "reconnects)", s->id, rc, SC_NOTIFY_NOTICE_BYTES);
   else
-    sc_log(n->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 ": %s; closing it", s->id,
+    sc__log(n->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 ": %s; closing it", s->id,
            uv_strerror(rc));
   sub_close(s);
   return SEND_CLOSED;
 }
 
-void sc_notify_commit(sc_notify_t *n, uint64_t head_version, uint64_t commit_ns) {
+void sc__notify_commit(sc_notify_t *n, uint64_t head_version, uint64_t commit_ns) {
   if (n == NULL || n->closing)
     return;
   n->head = head_version;
   n->commit_ns = commit_ns;
   unsigned char notice[SC_NOTIFY_NOTICE_BYTES];
-  sc_notify_encode(notice, head_version, commit_ns);
+  sc__notify_encode(notice, head_version, commit_ns);
   size_t sent = 0, skipped = 0, closed = 0;
   for (sub_t *s = n->subs, *next; s != NULL; s = next) {
     next = s->next;
@@ -171,7 +171,7 @@ void sc_notify_commit(sc_notify_t *n, uint64_t head_version, uint64_t commit_ns)
     }
   }
   if (skipped > 0 || closed > 0)
-    sc_log(n->log, SC_LOG_DEBUG,
+    sc__log(n->log, SC_LOG_DEBUG,
            "notify: head %" PRIu64 " sent to %zu subscribers, %zu skipped (not reading), %zu "
            "closed", head_version, sent, skipped, closed);
 }
@@ -190,9 +190,9 @@ static void sub_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (nread >= 0)
     return;
   if (nread == UV_EOF)
-    sc_log(s->owner->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 " disconnected", s->id);
+    sc__log(s->owner->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 " disconnected", s->id);
   else
-    sc_log(s->owner->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 ": read failed: %s",
+    sc__log(s->owner->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 ": read failed: %s",
            s->id, uv_strerror((int)nread));
   sub_close(s);
 }
@@ -216,7 +216,7 @@ static void spare_closed(uv_handle_t *h) {
 /* Accepts the pending connection and closes it at once. */
 static void refuse(sc_notify_t *n, const char *why) {
   if (!n->refusing)
-    sc_log(n->log, SC_LOG_WARN,
+    sc__log(n->log, SC_LOG_WARN,
            "notify: %s: refusing subscribers on %s (logged once until one is accepted)", why,
            n->path);
   n->refusing = true;
@@ -258,16 +258,16 @@ static void take_connection(sc_notify_t *n) {
   if (rc == 0)
     rc = uv_read_start((uv_stream_t *)&s->pipe, sub_alloc_cb, sub_read_cb);
   if (rc != 0) {
-    sc_log(n->log, SC_LOG_WARN, "notify: cannot accept a subscriber on %s: %s", n->path,
+    sc__log(n->log, SC_LOG_WARN, "notify: cannot accept a subscriber on %s: %s", n->path,
            uv_strerror(rc));
     sub_close(s);
     return;
   }
   n->refusing = n->accept_failed = false;
-  sc_log(n->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 " connected (%zu now)", s->id,
+  sc__log(n->log, SC_LOG_DEBUG, "notify: subscriber %" PRIu64 " connected (%zu now)", s->id,
          n->nsubs);
   unsigned char notice[SC_NOTIFY_NOTICE_BYTES];
-  sc_notify_encode(notice, n->head, n->commit_ns);
+  sc__notify_encode(notice, n->head, n->commit_ns);
   send_notice(s, notice);
 }
 
@@ -277,7 +277,7 @@ static void connection_cb(uv_stream_t *server, int status) {
     return;
   if (status < 0) {
     if (!n->accept_failed)
-      sc_log(n->log, SC_LOG_WARN, "notify: accepting on %s failed: %s", n->path,
+      sc__log(n->log, SC_LOG_WARN, "notify: accepting on %s failed: %s", n->path,
              uv_strerror(status));
     n->accept_failed = true;
     return;
@@ -343,12 +343,12 @@ static int clear_stale_socket(const sc_notify_t *n, char *errbuf, size_t errlen)
     snprintf(errbuf, errlen, "cannot remove the stale socket %s: %s", n->path, strerror(err));
     return -err;
   }
-  sc_log(n->log, SC_LOG_INFO, "notify: removed the stale socket %s (nobody listened on it)",
+  sc__log(n->log, SC_LOG_INFO, "notify: removed the stale socket %s (nobody listened on it)",
          n->path);
   return 0;
 }
 
-int sc_notify_new(uv_loop_t *loop, const sc_notify_opts_t *opts, sc_notify_t **out,
+int sc__notify_new(uv_loop_t *loop, const sc_notify_opts_t *opts, sc_notify_t **out,
                   char *errbuf, size_t errlen) {
   char scratch[8];
   if (errbuf == NULL || errlen == 0) {

@@ -29,7 +29,7 @@ typedef struct sc_notify_s sc_notify_t;
 typedef struct {
   const char *path;          /* where to listen (copied); required */
   size_t max_subscribers;    /* 0: SC_NOTIFY_MAX_SUBSCRIBERS; more are accepted and closed */
-  uint64_t head_version;     /* what a subscriber is told until the first sc_notify_commit */
+  uint64_t head_version;     /* what a subscriber is told until the first sc__notify_commit */
   uint64_t commit_ns;        /* ... and its commit time (0: unknown) */
   const sc_logger_t *log;    /* subscribers refused or dropped; NULL: silent. Must outlive
                                 the notifier (until its last close callback has run) */
@@ -40,23 +40,23 @@ typedef struct {
  * (SC_EEXISTS) is left alone and fails. Other failures return a negative errno (libuv's
  * codes). On failure *out is NULL, errbuf says why (naming the path), and nothing is left
  * open on the loop except what closes itself on the next run. */
-int sc_notify_new(uv_loop_t *loop, const sc_notify_opts_t *opts, sc_notify_t **out,
+int sc__notify_new(uv_loop_t *loop, const sc_notify_opts_t *opts, sc_notify_t **out,
                   char *errbuf, size_t errlen);
 
 /* A commit of head_version at commit_ns: remembered for subscribers that connect later,
  * and sent now to every subscriber that has nothing queued. Never blocks. */
-void sc_notify_commit(sc_notify_t *n, uint64_t head_version, uint64_t commit_ns);
+void sc__notify_commit(sc_notify_t *n, uint64_t head_version, uint64_t commit_ns);
 
 /* Subscribers connected now. */
-size_t sc_notify_subscribers(const sc_notify_t *n);
+size_t sc__notify_subscribers(const sc_notify_t *n);
 
 /* Stops listening, closes every subscriber (they read EOF after what they were sent) and
  * removes the socket file if it is still the one bound. n frees itself once its handles
  * have closed (run the loop); do not use it afterwards. NULL is a no-op. */
-void sc_notify_close(sc_notify_t *n);
+void sc__notify_close(sc_notify_t *n);
 
 /* The 16 bytes of a notice. */
-void sc_notify_encode(unsigned char out[SC_NOTIFY_NOTICE_BYTES], uint64_t head_version,
+void sc__notify_encode(unsigned char out[SC_NOTIFY_NOTICE_BYTES], uint64_t head_version,
                       uint64_t commit_ns);
 
 #endif

@@ -5,7 +5,7 @@
 #include "store/mem.h"
 #include "scopecast/error.h"
 
-void sc_refs_init(sc_refs_t *r) {
+void sc__refs_init(sc_refs_t *r) {
   memset(r, 0, sizeof(*r));
   sc__hashmap_init(&r->by_hash);
 }
@@ -31,12 +31,12 @@ static void drop_all(sc_refs_t *r) {
   free_del(r);
 }
 
-void sc_refs_reset(sc_refs_t *r) {
+void sc__refs_reset(sc_refs_t *r) {
   drop_all(r);
   sc__hashmap_init(&r->by_hash);
 }
 
-void sc_refs_free(sc_refs_t *r) {
+void sc__refs_free(sc_refs_t *r) {
   drop_all(r);
   sc__vec_free(&r->put);
   sc__vec_free(&r->del);
@@ -55,9 +55,9 @@ static sc_res_ref_t *find(const sc_refs_t *r, const uint8_t hash[16]) {
   return NULL;
 }
 
-const sc_res_ref_t *sc_refs_find(const sc_refs_t *r, const uint8_t hash[16]) { return find(r, hash); }
+const sc_res_ref_t *sc__refs_find(const sc_refs_t *r, const uint8_t hash[16]) { return find(r, hash); }
 
-int sc_refs_ref(sc_refs_t *refs, const sc_resource_t *x) {
+int sc__refs_ref(sc_refs_t *refs, const sc_resource_t *x) {
   sc_res_ref_t *r = find(refs, x->hash);
   if (r != NULL) {
     r->refs++;
@@ -105,7 +105,7 @@ static void forget(sc_refs_t *refs, sc_res_ref_t *r) {
   sc__free(r);
 }
 
-int sc_refs_unref(sc_refs_t *refs, const uint8_t hash[16], sc_history_t *history, uint64_t head_next) {
+int sc__refs_unref(sc_refs_t *refs, const uint8_t hash[16], sc_history_t *history, uint64_t head_next) {
   int rc = 0;
   sc_res_ref_t *r = find(refs, hash);
   if (r == NULL || --r->refs > 0)
@@ -117,7 +117,7 @@ int sc_refs_unref(sc_refs_t *refs, const uint8_t hash[16], sc_history_t *history
         break;
       }
   } else if (history->keep > 0) { /* retained versions may name it: later */
-    if (sc_history_bury(history, r->hash, head_next) != 0)
+    if (sc__history_bury(history, r->hash, head_next) != 0)
       rc = SC_ENOMEM;
   } else {
     uint8_t *h = sc__malloc(16);
@@ -132,17 +132,17 @@ int sc_refs_unref(sc_refs_t *refs, const uint8_t hash[16], sc_history_t *history
   return rc;
 }
 
-size_t sc_refs_count(const sc_refs_t *r) { return r->n; }
-size_t sc_refs_added(const sc_refs_t *r) { return r->put.n; }
-size_t sc_refs_removed(const sc_refs_t *r) { return r->del.n; }
+size_t sc__refs_count(const sc_refs_t *r) { return r->n; }
+size_t sc__refs_added(const sc_refs_t *r) { return r->put.n; }
+size_t sc__refs_removed(const sc_refs_t *r) { return r->del.n; }
 
-void sc_refs_foreach(const sc_refs_t *r, void (*fn)(void *arg, const sc_res_ref_t *ref), void *arg) {
+void sc__refs_foreach(const sc_refs_t *r, void (*fn)(void *arg, const sc_res_ref_t *ref), void *arg) {
   for (size_t i = 0; i < r->by_hash.cap; i++)
     for (const sc_res_ref_t *x = r->by_hash.values[i]; x != NULL; x = x->next)
       fn(arg, x);
 }
 
-int sc_refs_write(const sc_refs_t *r, sc_snapshot_txn_t *txn, bool resync) {
+int sc__refs_write(const sc_refs_t *r, sc_snapshot_txn_t *txn, bool resync) {
   int rc = 0;
   for (uint32_t i = 0; i < r->del.n && rc == 0 && !resync; i++)
     rc = sc_snapshot_txn_del(txn, SC_TABLE_RESOURCES, r->del.items[i], 16);
@@ -153,7 +153,7 @@ int sc_refs_write(const sc_refs_t *r, sc_snapshot_txn_t *txn, bool resync) {
   return rc;
 }
 
-void sc_refs_commit(sc_refs_t *r) {
+void sc__refs_commit(sc_refs_t *r) {
   for (uint32_t i = 0; i < r->put.n; i++)
     ((sc_res_ref_t *)r->put.items[i])->put_pending = false;
   r->put.n = 0;

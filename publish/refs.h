@@ -3,10 +3,10 @@
  * reference and deleted (or buried in the history, history.h) with its last one, in the
  * same write.
  *
- *   sc_refs_ref() / sc_refs_unref()   as records start or stop naming a resource
- *   sc_refs_write()                   inside the publish transaction
- *   sc_refs_commit()                  after the commit: forget what was staged
- *   sc_refs_reset()                   after a resync: counted again from nothing */
+ *   sc__refs_ref() / sc__refs_unref()   as records start or stop naming a resource
+ *   sc__refs_write()                   inside the publish transaction
+ *   sc__refs_commit()                  after the commit: forget what was staged
+ *   sc__refs_reset()                   after a resync: counted again from nothing */
 #ifndef SC_REFS_H
 #define SC_REFS_H
 
@@ -35,31 +35,31 @@ typedef struct {
   size_t n;             /* distinct resources counted */
 } sc_refs_t;
 
-void sc_refs_init(sc_refs_t *r);
-void sc_refs_free(sc_refs_t *r);
+void sc__refs_init(sc_refs_t *r);
+void sc__refs_free(sc_refs_t *r);
 /* Forgets every count and what is staged. */
-void sc_refs_reset(sc_refs_t *r);
+void sc__refs_reset(sc_refs_t *r);
 
 /* One more reference to x; a new one (which always comes with its bytes) is written at
  * the next write. */
-int sc_refs_ref(sc_refs_t *r, const sc_resource_t *x);
+int sc__refs_ref(sc_refs_t *r, const sc_resource_t *x);
 /* One reference less to hash; the last one gone, the resource is deleted at the next
  * write, or not written at all when it was new, or buried in history (when it keeps
  * versions) as of head_next. Unknown hashes are ignored: after a resync the counts start
  * again from what is recomputed. SC_ENOMEM: the resource stays in the snapshot (harmless,
  * gone at the next resync). */
-int sc_refs_unref(sc_refs_t *r, const uint8_t hash[16], sc_history_t *history, uint64_t head_next);
+int sc__refs_unref(sc_refs_t *r, const uint8_t hash[16], sc_history_t *history, uint64_t head_next);
 
-const sc_res_ref_t *sc_refs_find(const sc_refs_t *r, const uint8_t hash[16]);
-size_t sc_refs_count(const sc_refs_t *r);
-size_t sc_refs_added(const sc_refs_t *r);   /* staged to write */
-size_t sc_refs_removed(const sc_refs_t *r); /* staged to delete */
+const sc_res_ref_t *sc__refs_find(const sc_refs_t *r, const uint8_t hash[16]);
+size_t sc__refs_count(const sc_refs_t *r);
+size_t sc__refs_added(const sc_refs_t *r);   /* staged to write */
+size_t sc__refs_removed(const sc_refs_t *r); /* staged to delete */
 /* Calls fn for every counted resource. */
-void sc_refs_foreach(const sc_refs_t *r, void (*fn)(void *arg, const sc_res_ref_t *ref), void *arg);
+void sc__refs_foreach(const sc_refs_t *r, void (*fn)(void *arg, const sc_res_ref_t *ref), void *arg);
 
 /* Writes what is staged (deletes first, so that one deleted and added back stays; none
  * after a resync, which cleared the table). */
-int sc_refs_write(const sc_refs_t *r, sc_snapshot_txn_t *txn, bool resync);
-void sc_refs_commit(sc_refs_t *r);
+int sc__refs_write(const sc_refs_t *r, sc_snapshot_txn_t *txn, bool resync);
+void sc__refs_commit(sc_refs_t *r);
 
 #endif

@@ -258,28 +258,28 @@ static int render_body(yajl_gen g, const sc_scope_t *s, const sc_rds_ctx_t *vs_c
   for (uint32_t i = 0; i < s->deps.n; i++)
     sc__json_cstr(g, s->deps.items[i]);
   yajl_gen_array_close(g);
-  int rc = sc_cds_static(mesh, res);
+  int rc = sc__cds_static(mesh, res);
   if (rc == 0 && s->sidecar != NULL)
-    rc = sc_cds_inbound(&s->sidecar->u.sidecar, mesh, res);
+    rc = sc__cds_inbound(&s->sidecar->u.sidecar, mesh, res);
   sc__json_key(g, "clusters");
   render_resource_refs(g, res, 0);
   size_t from = res->n;
   if (rc == 0 && vs_ctx != NULL)
-    rc = sc_rds_virtual_services(vs_ctx, res);
+    rc = sc__rds_virtual_services(vs_ctx, res);
   if (rc == 0)
-    rc = sc_rds_catch_all(s, res);
+    rc = sc__rds_catch_all(s, res);
   sc__json_key(g, "routes");
   render_resource_refs(g, res, from);
   from = res->n;
   if (rc == 0)
-    rc = sc_lds_virtual(s, mesh, res);
+    rc = sc__lds_virtual(s, mesh, res);
   if (rc == 0)
-    rc = sc_lds_ingress(s, false, res);
+    rc = sc__lds_ingress(s, false, res);
   sc__json_key(g, "listeners");
   render_resource_refs(g, res, from);
   from = res->n;
   if (rc == 0)
-    rc = sc_lds_ingress(s, true, res);
+    rc = sc__lds_ingress(s, true, res);
   if (res->n > from) { /* what a proxy capturing nothing gets instead of the virtual ones */
     sc__json_key(g, "listenersNoCapture");
     render_resource_refs(g, res, from);
@@ -377,7 +377,7 @@ static int render_entry_clusters(yajl_gen g, const sc_scope_t *s, size_t i, cons
       variants = true;
   }
   size_t from = res->n;
-  int rc = sc_cds_service_cached(cache, svc, catch_all, mesh, res);
+  int rc = sc__cds_service_cached(cache, svc, catch_all, mesh, res);
   sc__json_key(g, "clusters");
   render_resource_refs(g, res, from);
   if (!variants || rc != 0)
@@ -389,7 +389,7 @@ static int render_entry_clusters(yajl_gen g, const sc_scope_t *s, size_t i, cons
     if (c->selector == NULL || !sc_str_eq(c->rule->namespace_, s->namespace_))
       continue;
     from = res->n;
-    rc = sc_cds_service_cached(cache, svc, c, mesh, res);
+    rc = sc__cds_service_cached(cache, svc, c, mesh, res);
     yajl_gen_map_open(g);
     sc__json_key(g, "selector");
     sc__json_labels(g, c->selector);
@@ -444,10 +444,10 @@ static int render_entry_inbound(yajl_gen g, const sc_scope_t *s, const sc_mesh_c
       (s->sidecar != NULL && s->sidecar->u.sidecar.ningress > 0))
     return 0;
   size_t from = res->n;
-  int rc = sc_cds_inbound_service(svc, mesh, res);
+  int rc = sc__cds_inbound_service(svc, mesh, res);
   size_t chains = res->n;
   if (rc == 0)
-    rc = sc_lds_inbound_chains(svc, res);
+    rc = sc__lds_inbound_chains(svc, res);
   if (rc != 0)
     return rc;
   sc__json_key(g, "inbound");
@@ -508,11 +508,11 @@ static int through_cache(sc_cds_cache_t *cache, const cache_key_t *k, build_fn b
   int rc = 0;
   if (k->overflow)
     return build(arg, res);
-  if (sc_parts_cache_get(cache, k->buf, k->n, res, &rc))
+  if (sc__parts_cache_get(cache, k->buf, k->n, res, &rc))
     return rc;
   size_t from = res->n;
   rc = build(arg, res);
-  return rc == 0 ? sc_parts_cache_put(cache, k->buf, k->n, res, from) : rc;
+  return rc == 0 ? sc__parts_cache_put(cache, k->buf, k->n, res, from) : rc;
 }
 
 typedef struct {
@@ -523,7 +523,7 @@ typedef struct {
 
 static int build_routes(const void *arg, sc_resources_t *res) {
   const route_args_t *a = arg;
-  return sc_rds_service(a->c, a->svc, a->members, res);
+  return sc__rds_service(a->c, a->svc, a->members, res);
 }
 
 typedef struct {
@@ -535,7 +535,7 @@ typedef struct {
 
 static int build_listeners(const void *arg, sc_resources_t *res) {
   const listener_args_t *a = arg;
-  return sc_lds_outbound(a->s, a->l, a->svc, a->no_capture, res);
+  return sc__lds_outbound(a->s, a->l, a->svc, a->no_capture, res);
 }
 
 /* The service's virtual hosts, shared between scopes when no VirtualService owns it (its
@@ -543,17 +543,17 @@ static int build_listeners(const void *arg, sc_resources_t *res) {
 static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_vec_t *members,
                           sc_resources_t *res, sc_rds_variants_t *variants) {
   memset(variants, 0, sizeof(*variants));
-  if (sc_rds_service_owned(c, svc)) /* routes read destinations and the proxy's labels */
-    return sc_rds_service_variants(c, svc, members, res, variants);
+  if (sc__rds_service_owned(c, svc)) /* routes read destinations and the proxy's labels */
+    return sc__rds_service_variants(c, svc, members, res, variants);
   if (cache == NULL)
-    return sc_rds_service(c, svc, members, res);
+    return sc__rds_service(c, svc, members, res);
   cache_key_t k = {.n = 0};
   key_bytes(&k, "R", 1);
   key_record(&k, svc);
   /* Short names go by the proxy's namespace when a hostname or alias is in it. */
-  key_str(&k, sc_rds_domains_local_to(svc, c->s->namespace_) ? c->s->namespace_ : (sc_str_t){"", 0});
+  key_str(&k, sc__rds_domains_local_to(svc, c->s->namespace_) ? c->s->namespace_ : (sc_str_t){"", 0});
   for (uint32_t i = 0; i < svc->nports; i++) { /* which ports' configurations take it */
-    bool in = sc_rds_port_listener(c->s, svc->ports[i].port, members) >= 0;
+    bool in = sc__rds_port_listener(c->s, svc->ports[i].port, members) >= 0;
     key_bytes(&k, &in, sizeof(in));
   }
   route_args_t args = {c, svc, members};
@@ -564,7 +564,7 @@ static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc
 static int service_listeners(const sc_scope_t *s, sc_cds_cache_t *cache, const sc_listener_t *l,
                              const sc_svc_t *svc, bool no_capture, sc_resources_t *res) {
   if (cache == NULL)
-    return sc_lds_outbound(s, l, svc, no_capture, res);
+    return sc__lds_outbound(s, l, svc, no_capture, res);
   cache_key_t k = {.n = 0};
   key_bytes(&k, no_capture ? "N" : "L", 1);
   key_record(&k, svc);
@@ -622,7 +622,7 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
       }
       yajl_gen_array_close(g);
     }
-    sc_rds_variants_free(&variants);
+    sc__rds_variants_free(&variants);
     if (rc == 0)
       rc = render_entry_listeners(g, s, cache, svc, &members[i], &entries[i].res);
     if (rc == 0)
@@ -642,7 +642,7 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
     yajl_gen_free(g);
   if (rc != 0) {
     for (size_t i = 0; entries && i < n; i++)
-      sc_entry_free(&entries[i]);
+      sc__entry_free(&entries[i]);
     sc__free(entries);
     return rc;
   }
@@ -713,7 +713,7 @@ static int set_summary(sc_record_t *rec, head_t h) {
   return rec->summary ? 0 : SC_ENOMEM;
 }
 
-uint64_t sc_scope_version(uint64_t body_hash, uint64_t entries_mix) {
+uint64_t sc__scope_version(uint64_t body_hash, uint64_t entries_mix) {
   /* Entry hashes cover their hostnames, so distinct entries never cancel out. */
   return body_hash ^ entries_mix;
 }
@@ -738,12 +738,12 @@ static bool outbound_like_base(const sc_world_t *w, const sc_obj_t *sidecar) {
   return true;
 }
 
-bool sc_scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
-  return d != &sc_base_desc && sc_scope_imports_all(d->kind, d->sidecar) &&
+bool sc__scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
+  return d != &sc_base_desc && sc__scope_imports_all(d->kind, d->sidecar) &&
          !sc_str_eq(compute_ns(d), w->root_ns) && outbound_like_base(w, d->sidecar);
 }
 
-int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
+int sc__scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
                        uint64_t changed_at, uint32_t services) {
   char *json = sc__malloc(rec->body_len + 80);
   if (json == NULL)
@@ -775,22 +775,22 @@ int sc_scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t vers
  * hostname specific. */
 static int specific_keys(sc_keys_t *keys, sc_str_t ns, bool wildcards) {
   static const sc_str_t none = {"", 0};
-  uint64_t any_public = sc_dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none);
+  uint64_t any_public = sc__dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none);
   uint32_t kept = 0;
   for (uint32_t i = 0; i < keys->n; i++)
     if (keys->keys[i] != any_public || wildcards)
       keys->keys[kept++] = keys->keys[i];
   keys->n = kept;
-  int rc = sc_keys_add(keys, sc_dep_key(SC_DEP_SVC_ANY_VIS, ns, none));
+  int rc = sc__keys_add(keys, sc__dep_key(SC_DEP_SVC_ANY_VIS, ns, none));
   if (rc == 0)
-    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_SVC_NS_ANY, ns, none));
+    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_SVC_NS_ANY, ns, none));
   if (rc == 0)
-    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_DR_LOCAL_ANY, ns, none));
+    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_DR_LOCAL_ANY, ns, none));
   if (rc == 0)
-    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_DR_NAMED, ns, none));
+    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_DR_NAMED, ns, none));
   if (rc == 0)
-    rc = sc_keys_add(keys, sc_dep_key(SC_DEP_DR_LOCAL_WILD, ns, none));
-  sc_keys_finish(keys);
+    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_DR_LOCAL_WILD, ns, none));
+  sc__keys_finish(keys);
   return rc;
 }
 
@@ -799,9 +799,9 @@ static int specific_keys(sc_keys_t *keys, sc_str_t ns, bool wildcards) {
 static int host_keys(sc_keys_t *keys, const sc_vec_t *hosts) {
   static const sc_str_t none = {"", 0};
   for (uint32_t i = 0; i < hosts->n; i++)
-    if (sc_keys_add(keys, sc_dep_key(SC_DEP_SVC_HOST, *(const sc_str_t *)hosts->items[i], none)) != 0)
+    if (sc__keys_add(keys, sc__dep_key(SC_DEP_SVC_HOST, *(const sc_str_t *)hosts->items[i], none)) != 0)
       return SC_ENOMEM;
-  sc_keys_finish(keys);
+  sc__keys_finish(keys);
   return 0;
 }
 
@@ -811,7 +811,7 @@ static int specific_hosts(const sc_world_t *w, sc_str_t ns, const sc_strmap_t *o
   sc_vec_t all = {0};
   sc_strmap_t all_set;
   sc__strmap_init(&all_set);
-  int rc = sc_world_ns_specific_hosts(w, ns, &all, &all_set, wildcards);
+  int rc = sc__world_ns_specific_hosts(w, ns, &all, &all_set, wildcards);
   for (uint32_t i = 0; i < all.n && rc == 0; i++) {
     sc_str_t *h = all.items[i];
     if (only != NULL && sc__strmap_get(only, *h) == NULL)
@@ -829,7 +829,7 @@ static int specific_hosts(const sc_world_t *w, sc_str_t ns, const sc_strmap_t *o
 static int compute_limited(const sc_world_t *w, const sc_scope_desc_t *d, bool shares,
                            const sc_scope_patch_t *patch, sc_scope_t **out) {
   if (!shares)
-    return sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), patch, out);
+    return sc__scope_compute(w, d->kind, d->sidecar, compute_ns(d), patch, out);
   sc_vec_t hosts = {0};
   sc_strmap_t set;
   sc__strmap_init(&set);
@@ -839,10 +839,10 @@ static int compute_limited(const sc_world_t *w, const sc_scope_desc_t *d, bool s
   bool wildcards = false;
   int rc = specific_hosts(w, compute_ns(d), patch ? patch->host_set : NULL, &hosts, &set, &wildcards);
   if (rc == 0)
-    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), &specific, out);
+    rc = sc__scope_compute(w, d->kind, d->sidecar, compute_ns(d), &specific, out);
   if (rc == 0 && ((rc = specific_keys(&(*out)->keys, compute_ns(d), wildcards)) != 0 ||
                   (rc = host_keys(&(*out)->keys, &hosts)) != 0))
-    sc_scope_free(*out);
+    sc__scope_free(*out);
   sc__vec_free(&hosts);
   sc__strmap_free(&set, NULL);
   return rc;
@@ -853,7 +853,7 @@ static int compute_limited(const sc_world_t *w, const sc_scope_desc_t *d, bool s
 static bool visible_host(const sc_world_t *w, sc_str_t host, sc_str_t ns) {
   const sc_vec_t *recs = sc__strmap_get(&w->all_by_host, host);
   for (uint32_t i = 0; recs && i < recs->n; i++)
-    if (sc_world_service_visible(w, recs->items[i], ns))
+    if (sc__world_service_visible(w, recs->items[i], ns))
       return true;
   return false;
 }
@@ -868,7 +868,7 @@ typedef struct {
 static void add_matching_host(void *arg, sc_str_t key, void *value) {
   wild_t *x = arg;
   const sc_vec_t *recs = value;
-  if (x->rc != 0 || !sc_host_matches(x->pattern, key) || sc__strmap_get(x->set, key) != NULL)
+  if (x->rc != 0 || !sc__host_matches(x->pattern, key) || sc__strmap_get(x->set, key) != NULL)
     return;
   sc_str_t *stable = &((sc_svc_t *)recs->items[0])->hostname; /* the world's: lives on */
   if (sc__strmap_put(x->set, *stable, stable) != 0 || sc__vec_push(x->hosts, stable) != 0)
@@ -891,7 +891,7 @@ static int compute_vs_scope(const sc_world_t *w, const sc_scope_desc_t *d, const
       const sc_strlist_t *vh = &vs->u.virtual_service.hosts;
       bool foreign = false;
       for (uint32_t h = 0; h < vh->n && !foreign; h++)
-        foreign = sc_host_is_wildcard(vh->items[h]) || !visible_host(w, vh->items[h], s->namespace_);
+        foreign = sc__host_is_wildcard(vh->items[h]) || !visible_host(w, vh->items[h], s->namespace_);
       if (!foreign)
         continue; /* every host a service: its virtual hosts are in the entries */
       if (sc__hashmap_put(only, vs->key_hash, (void *)vs) != 0) {
@@ -900,7 +900,7 @@ static int compute_vs_scope(const sc_world_t *w, const sc_scope_desc_t *d, const
       }
       for (uint32_t h = 0; h < vh->n && x.rc == 0; h++) {
         sc_str_t *p = &vh->items[h];
-        if (sc_host_is_wildcard(*p)) {
+        if (sc__host_is_wildcard(*p)) {
           x.pattern = *p;
           sc__strmap_foreach(&w->all_by_host, add_matching_host, &x);
         } else if (sc__strmap_get(&set, *p) == NULL &&
@@ -912,7 +912,7 @@ static int compute_vs_scope(const sc_world_t *w, const sc_scope_desc_t *d, const
   int rc = x.rc;
   sc_scope_patch_t patch = {&hosts, &set, NULL, 0};
   if (rc == 0 && only->n > 0)
-    rc = sc_scope_compute(w, d->kind, d->sidecar, compute_ns(d), &patch, out);
+    rc = sc__scope_compute(w, d->kind, d->sidecar, compute_ns(d), &patch, out);
   sc__vec_free(&hosts);
   sc__strmap_free(&set, NULL);
   return rc;
@@ -932,21 +932,21 @@ static int add_vs_host_keys(sc_scope_t *s, const sc_hashmap_t *foreign) {
       bool reads_records = sc__hashmap_get(foreign, vs->key_hash) != NULL;
       for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
         sc_str_t x = hosts->items[h];
-        bool wild = sc_host_is_wildcard(x);
-        rc = sc_keys_add(&s->keys, wild ? sc_dep_key(SC_DEP_SVC_PRESENCE_ANY, none, none)
-                                        : sc_dep_key(SC_DEP_SVC_PRESENCE, x, none));
+        bool wild = sc__host_is_wildcard(x);
+        rc = sc__keys_add(&s->keys, wild ? sc__dep_key(SC_DEP_SVC_PRESENCE_ANY, none, none)
+                                        : sc__dep_key(SC_DEP_SVC_PRESENCE, x, none));
         if (rc != 0 || !reads_records)
           continue;
         if (!wild) {
-          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_HOST, x, none));
+          rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_SVC_HOST, x, none));
           continue;
         }
-        rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none));
+        rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none));
         if (rc == 0)
-          rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_SVC_ANY_VIS, s->namespace_, none));
+          rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_SVC_ANY_VIS, s->namespace_, none));
       }
     }
-  sc_keys_finish(&s->keys);
+  sc__keys_finish(&s->keys);
   return rc;
 }
 
@@ -962,13 +962,13 @@ static int add_copy(sc_vec_t *v, sc_str_t s) {
 static bool list_covers(const sc_vec_t *list, sc_str_t host) {
   for (uint32_t i = 0; i < list->n; i++) {
     sc_str_t p = sc_str(list->items[i]);
-    if (sc_host_is_wildcard(p) ? sc_host_matches(p, host) : sc_str_eq(p, host))
+    if (sc__host_is_wildcard(p) ? sc__host_matches(p, host) : sc_str_eq(p, host))
       return true;
   }
   return false;
 }
 
-bool sc_scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip) {
+bool sc__scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip) {
   return list_covers(&aux->vs_hosts, host) || (may_flip && list_covers(&aux->vs_all_hosts, host));
 }
 
@@ -984,7 +984,7 @@ static int vs_escalations(const sc_scope_t *s, const sc_hashmap_t *foreign, sc_s
       const sc_virtual_service_t *vs = &o->u.virtual_service;
       bool reads = sc__hashmap_get(foreign, o->key_hash) != NULL, wild = false;
       for (uint32_t h = 0; h < vs->hosts.n && rc == 0; h++) {
-        wild |= sc_host_is_wildcard(vs->hosts.items[h]);
+        wild |= sc__host_is_wildcard(vs->hosts.items[h]);
         rc = add_copy(&aux->vs_all_hosts, vs->hosts.items[h]);
         if (rc == 0 && reads)
           rc = add_copy(&aux->vs_hosts, vs->hosts.items[h]);
@@ -997,11 +997,11 @@ static int vs_escalations(const sc_scope_t *s, const sc_hashmap_t *foreign, sc_s
   return rc;
 }
 
-int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
+int sc__scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
                     uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux) {
   sc_scope_t *s;
   memset(rec, 0, sizeof(*rec));
-  rec->has_base = !opts->unshared && sc_scope_shares_base(w, d);
+  rec->has_base = !opts->unshared && sc__scope_shares_base(w, d);
   int rc = compute_limited(w, d, rec->has_base, NULL, &s);
   if (rc != 0)
     return rc;
@@ -1014,11 +1014,11 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
   sc_hashmap_t only;
   sc__hashmap_init(&only);
   sc_scope_t *vs_scope = NULL;
-  rc = sc_rds_owners_build(s, &owners);
+  rc = sc__rds_owners_build(s, &owners);
   if (rc == 0)
-    rc = rec->has_base ? compute_vs_scope(w, d, s, &only, &vs_scope) : sc_rds_foreign_vss(s, &only);
+    rc = rec->has_base ? compute_vs_scope(w, d, s, &only, &vs_scope) : sc__rds_foreign_vss(s, &only);
   if (rc == 0 && vs_scope != NULL)
-    rc = sc_rds_owners_build(vs_scope, &head_owners);
+    rc = sc__rds_owners_build(vs_scope, &head_owners);
   sc_rds_ctx_t ctx = {s, w, &owners, w->mesh, &route_keys, &oom, &only, NULL};
   sc_rds_ctx_t head_ctx = {vs_scope, w, &head_owners, w->mesh, &route_keys, &oom, &only, NULL};
   const sc_rds_ctx_t *head = rec->has_base ? (vs_scope ? &head_ctx : NULL) : &ctx;
@@ -1041,14 +1041,14 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
     uint64_t mix = 0;
     for (size_t i = 0; i < rec->nentries; i++)
       mix ^= rec->entries[i].hash;
-    rc = sc_scope_reversion(d, rec,
-                            sc_scope_version(rec->body_hash, mix),
+    rc = sc__scope_reversion(d, rec,
+                            sc__scope_version(rec->body_hash, mix),
                             changed_at, (uint32_t)rec->nentries);
   }
   for (uint32_t k = 0; k < route_keys.n && rc == 0; k++)
-    rc = sc_keys_add(&s->keys, route_keys.keys[k]);
-  sc_keys_free(&route_keys);
-  sc_rds_owners_free(&head_owners);
+    rc = sc__keys_add(&s->keys, route_keys.keys[k]);
+  sc__keys_free(&route_keys);
+  sc__rds_owners_free(&head_owners);
   if (rc == 0)
     rc = add_vs_host_keys(s, &only);
   if (rc == 0 && aux != NULL) {
@@ -1070,23 +1070,23 @@ int sc_scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_rend
                              (void *)(uintptr_t)(v + 1));
     }
     if (rc != 0)
-      sc_scope_aux_free(aux);
+      sc__scope_aux_free(aux);
   }
-  sc_rds_owners_free(&owners);
+  sc__rds_owners_free(&owners);
   sc__hashmap_free(&only);
-  sc_scope_free(vs_scope);
-  sc_scope_free(s);
+  sc__scope_free(vs_scope);
+  sc__scope_free(s);
   if (rc != 0)
-    sc_record_free(rec);
+    sc__record_free(rec);
   return rc;
 }
 
-int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
+int sc__scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
                           const sc_scope_patch_t *patch, const sc_rds_owners_t *owners,
                           sc_cds_cache_t *clusters, sc_entry_t **entries, size_t *nentries,
                           sc_keys_t *keys) {
   sc_scope_t *s;
-  int rc = compute_limited(w, d, sc_scope_shares_base(w, d), patch, &s);
+  int rc = compute_limited(w, d, sc__scope_shares_base(w, d), patch, &s);
   if (rc != 0)
     return rc;
   bool oom = false;
@@ -1095,30 +1095,30 @@ int sc_scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
   if (rc == 0 && oom)
     rc = SC_ENOMEM;
   if (rc == 0) {
-    sc_keys_finish(&s->keys);
+    sc__keys_finish(&s->keys);
     *keys = s->keys;
     s->keys = (sc_keys_t){NULL, 0, 0};
   }
-  sc_scope_free(s);
+  sc__scope_free(s);
   return rc;
 }
 
-void sc_scope_aux_free(sc_scope_aux_t *aux) {
+void sc__scope_aux_free(sc_scope_aux_t *aux) {
   for (uint32_t i = 0; aux->vs_positions && i < aux->nlisteners; i++)
     sc__hashmap_free(&aux->vs_positions[i]);
   sc__free(aux->vs_positions);
-  sc_keys_free(&aux->keys);
+  sc__keys_free(&aux->keys);
   for (uint32_t i = 0; i < aux->vs_hosts.n; i++)
     sc__free(aux->vs_hosts.items[i]);
   sc__vec_free(&aux->vs_hosts);
   for (uint32_t i = 0; i < aux->vs_all_hosts.n; i++)
     sc__free(aux->vs_all_hosts.items[i]);
   sc__vec_free(&aux->vs_all_hosts);
-  sc_rds_owners_free(&aux->owners);
+  sc__rds_owners_free(&aux->owners);
   memset(aux, 0, sizeof(*aux));
 }
 
-int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
+int sc__scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
                            uint64_t changed_at, sc_record_t *rec) {
   head_t h = {d, target->hash, target->key, false, target->services, changed_at, target->has_base};
   yajl_gen g = sc__json_new();
@@ -1140,42 +1140,42 @@ int sc_scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
   if (rc == 0)
     rc = set_summary(rec, h);
   if (rc != 0)
-    sc_record_free(rec);
+    sc__record_free(rec);
   return rc;
 }
 
-void sc_entry_free(sc_entry_t *e) {
+void sc__entry_free(sc_entry_t *e) {
   sc__free(e->host);
   sc__free(e->json);
-  sc_resources_free(&e->res);
+  sc__resources_free(&e->res);
   memset(e, 0, sizeof(*e));
 }
 
-void sc_record_free(sc_record_t *r) {
+void sc__record_free(sc_record_t *r) {
   sc__free(r->key);
   sc__free(r->json);
   sc__free(r->summary);
   sc__free(r->body);
-  sc_resources_free(&r->res);
+  sc__resources_free(&r->res);
   for (size_t i = 0; i < r->nentries; i++)
-    sc_entry_free(&r->entries[i]);
+    sc__entry_free(&r->entries[i]);
   sc__free(r->entries);
   memset(r, 0, sizeof(*r));
 }
 
-int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
+int sc__scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
   memset(out, 0, sizeof(*out));
   sc_scope_plan_t plan;
-  int rc = sc_scope_plan(w, &plan);
+  int rc = sc__scope_plan(w, &plan);
   if (rc != 0)
     return rc;
   out->scopes = sc__calloc(plan.nscopes ? plan.nscopes : 1, sizeof(sc_record_t));
   if (out->scopes == NULL) {
-    sc_scope_plan_free(&plan);
+    sc__scope_plan_free(&plan);
     return SC_ENOMEM;
   }
   out->nscopes = plan.nscopes; /* zeroed records are safe to free on failure */
-  rc = sc_scope_render(w, &sc_base_desc, &(sc_render_opts_t){true, NULL}, 0, &out->base, NULL);
+  rc = sc__scope_render(w, &sc_base_desc, &(sc_render_opts_t){true, NULL}, 0, &out->base, NULL);
   sc_render_opts_t opts = {false, NULL};
   /* Scopes with content of their own first, then the ones that share it. */
   for (int pass = 0; pass < 2 && rc == 0; pass++) {
@@ -1184,13 +1184,13 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
       if ((d->same_as != NULL) != (pass == 1))
         continue;
       if (d->same_as == NULL) {
-        rc = sc_scope_render(w, d, &opts, 0, &out->scopes[i], NULL);
+        rc = sc__scope_render(w, d, &opts, 0, &out->scopes[i], NULL);
       } else {
         const sc_record_t *target = NULL;
         for (size_t j = 0; j < plan.nscopes && target == NULL; j++)
           if (out->scopes[j].key != NULL && strcmp(out->scopes[j].key, d->same_as) == 0)
             target = &out->scopes[j];
-        rc = target ? sc_scope_render_shared(d, target, 0, &out->scopes[i]) : SC_EINVAL;
+        rc = target ? sc__scope_render_shared(d, target, 0, &out->scopes[i]) : SC_EINVAL;
       }
     }
   }
@@ -1199,23 +1199,23 @@ int sc_scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
   out->nselectors = plan.nselectors;
   plan.selectors = NULL;
   plan.nselectors = 0;
-  sc_scope_plan_free(&plan);
+  sc__scope_plan_free(&plan);
   if (rc != 0)
-    sc_scopeset_free(out);
+    sc__scopeset_free(out);
   return rc;
 }
 
 static void free_records(sc_record_t *r, size_t n) {
   for (size_t i = 0; i < n; i++)
-    sc_record_free(&r[i]);
+    sc__record_free(&r[i]);
   sc__free(r);
 }
 
-void sc_scopeset_free(sc_scopeset_t *set) {
-  sc_record_free(&set->base);
+void sc__scopeset_free(sc_scopeset_t *set) {
+  sc__record_free(&set->base);
   free_records(set->scopes, set->nscopes);
   for (size_t i = 0; i < set->nselectors; i++)
-    sc_selector_free(&set->selectors[i]);
+    sc__selector_free(&set->selectors[i]);
   sc__free(set->selectors);
   memset(set, 0, sizeof(*set));
 }

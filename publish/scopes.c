@@ -12,22 +12,22 @@
 
 /* ---- scope states ------------------------------------------------------------------------ */
 
-void sc_scopes_init(sc_scopes_t *ss) {
+void sc__scopes_init(sc_scopes_t *ss) {
   memset(ss, 0, sizeof(*ss));
   sc__strmap_init(&ss->by_id);
-  sc_index_init(&ss->index);
-  sc_refs_init(&ss->refs);
-  sc_selectors_init(&ss->selectors);
-  sc_basis_init(&ss->basis);
-  sc_cds_cache_init(&ss->clusters);
-  sc_endpoints_init(&ss->eds);
+  sc__index_init(&ss->index);
+  sc__refs_init(&ss->refs);
+  sc__selectors_init(&ss->selectors);
+  sc__basis_init(&ss->basis);
+  sc__cds_cache_init(&ss->clusters);
+  sc__endpoints_init(&ss->eds);
   ss->changelog_keep = 1024;
-  sc_history_init(&ss->history, 16);
+  sc__history_init(&ss->history, 16);
   ss->resync = true; /* whatever an earlier engine left in the snapshot goes */
 }
 
 static void free_entry(void *p) {
-  sc_entry_free(p);
+  sc__entry_free(p);
   sc__free(p);
 }
 
@@ -38,10 +38,10 @@ static void free_strs(sc_vec_t *v) {
 }
 
 static void state_free(sc_scope_state_t *st) {
-  sc_record_free(&st->rec);
+  sc__record_free(&st->rec);
   sc__strmap_free(&st->entries, free_entry);
-  sc_keys_free(&st->keys);
-  sc_scope_aux_free(&st->aux);
+  sc__keys_free(&st->keys);
+  sc__scope_aux_free(&st->aux);
   sc__vec_free(&st->put);
   free_strs(&st->del);
   sc__vec_free(&st->del);
@@ -49,21 +49,21 @@ static void state_free(sc_scope_state_t *st) {
   sc__free(st);
 }
 
-void sc_scopes_free(sc_scopes_t *ss) {
+void sc__scopes_free(sc_scopes_t *ss) {
   for (uint32_t i = 0; i < ss->states.n; i++)
     state_free(ss->states.items[i]);
   for (uint32_t i = 0; i < ss->deleted.n; i++)
     state_free(ss->deleted.items[i]);
-  sc_index_free(&ss->index);
+  sc__index_free(&ss->index);
   sc__strmap_free(&ss->by_id, NULL);
-  sc_selectors_free(&ss->selectors);
+  sc__selectors_free(&ss->selectors);
   if (ss->base != NULL)
     state_free(ss->base);
-  sc_endpoints_free(&ss->eds);
-  sc_history_free(&ss->history);
-  sc_cds_cache_free(&ss->clusters);
-  sc_refs_free(&ss->refs);
-  sc_basis_free(&ss->basis);
+  sc__endpoints_free(&ss->eds);
+  sc__history_free(&ss->history);
+  sc__cds_cache_free(&ss->clusters);
+  sc__refs_free(&ss->refs);
+  sc__basis_free(&ss->basis);
   sc__vec_free(&ss->deleted);
   sc__vec_free(&ss->write);
   sc__vec_free(&ss->states);
@@ -71,14 +71,14 @@ void sc_scopes_free(sc_scopes_t *ss) {
 
 /* ---- the dependency index ------------------------------------------------------------------ */
 
-static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) { return sc_index_add(&ss->index, st, &st->keys); }
+static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) { return sc__index_add(&ss->index, st, &st->keys); }
 
-static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) { sc_index_remove(&ss->index, st, &st->keys); }
+static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) { sc__index_remove(&ss->index, st, &st->keys); }
 
-bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all) {
+bool sc__scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all) {
   if (all || ss->resync || changes == NULL || changes->plan_dirty)
     return true;
-  return sc_index_any(&ss->index, &changes->full) || sc_index_any(&ss->index, &changes->patch);
+  return sc__index_any(&ss->index, &changes->full) || sc__index_any(&ss->index, &changes->patch);
 }
 
 /* ---- staging ----------------------------------------------------------------------------- */
@@ -95,26 +95,26 @@ static int stage_state(sc_scopes_t *ss, sc_scope_state_t *st) {
 /* One more reference to each resource of res (and the assignment its EDS cluster names). */
 static int res_ref_all(sc_scopes_t *ss, const sc_resources_t *res) {
   for (size_t i = 0; i < res->n; i++)
-    if (sc_endpoints_ref(&ss->eds, &res->items[i]) != 0 || sc_refs_ref(&ss->refs, &res->items[i]) != 0)
+    if (sc__endpoints_ref(&ss->eds, &res->items[i]) != 0 || sc__refs_ref(&ss->refs, &res->items[i]) != 0)
       return SC_ENOMEM;
   return 0;
 }
 
-/* One reference less to each resource of res (sc_refs_unref). */
+/* One reference less to each resource of res (sc__refs_unref). */
 static int res_unref_all(sc_scopes_t *ss, const sc_resources_t *res) {
   int rc = 0;
   for (size_t i = 0; i < res->n; i++) {
-    if (sc_endpoints_unref(&ss->eds, &res->items[i]) != 0)
+    if (sc__endpoints_unref(&ss->eds, &res->items[i]) != 0)
       rc = SC_ENOMEM; /* it stays in the snapshot: harmless, gone at the next resync */
-    if (sc_refs_unref(&ss->refs, res->items[i].hash, &ss->history, ss->head_next) != 0)
+    if (sc__refs_unref(&ss->refs, res->items[i].hash, &ss->history, ss->head_next) != 0)
       rc = SC_ENOMEM;
   }
   return rc;
 }
 
 static void res_drop_all(sc_scopes_t *ss) {
-  sc_refs_reset(&ss->refs);
-  sc_endpoints_reset(&ss->eds);
+  sc__refs_reset(&ss->refs);
+  sc__endpoints_reset(&ss->eds);
 }
 
 /* ---- entries ------------------------------------------------------------------------------ */
@@ -125,7 +125,7 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
                        bool write_all) {
   sc_entry_t *old = sc__strmap_get(&st->entries, host);
   if (e != NULL && old != NULL && e->hash == old->hash && !write_all) {
-    sc_entry_free(e);
+    sc__entry_free(e);
     sc__free(e);
     return 0;
   }
@@ -136,7 +136,7 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
     free_entry(e);
     return SC_ENOMEM;
   }
-  st->types |= sc_resources_types_changed(old ? &old->res : NULL, e ? &e->res : NULL);
+  st->types |= sc__resources_types_changed(old ? &old->res : NULL, e ? &e->res : NULL);
   if (old != NULL && !write_all && res_unref_all(ss, &old->res) != 0) {
     if (e != NULL)
       free_entry(e);
@@ -179,19 +179,19 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
  * combine the two.) */
 static int reversion(sc_scope_state_t *st, const sc_scope_desc_t *d, uint64_t head_next,
                      bool force) {
-  uint64_t version = sc_scope_version(st->rec.body_hash, st->entries_mix);
+  uint64_t version = sc__scope_version(st->rec.body_hash, st->entries_mix);
   if (version == st->rec.hash && !force)
     return 0;
   st->changed_at = head_next;
   st->put_head = true;
-  return sc_scope_reversion(d, &st->rec, version, head_next, (uint32_t)st->entries.n);
+  return sc__scope_reversion(d, &st->rec, version, head_next, (uint32_t)st->entries.n);
 }
 
 /* ---- update ---------------------------------------------------------------------------------- */
 
 static void mark(sc_scopes_t *ss, const sc_keys_t *keys, bool full) {
   for (uint32_t i = 0; i < keys->n; i++) {
-    const sc_vec_t *v = sc_index_get(&ss->index, keys->keys[i]);
+    const sc_vec_t *v = sc__index_get(&ss->index, keys->keys[i]);
     for (uint32_t j = 0; v && j < v->n; j++) {
       sc_scope_state_t *st = v->items[j];
       if (full)
@@ -204,7 +204,7 @@ static void mark(sc_scopes_t *ss, const sc_keys_t *keys, bool full) {
 
 static int copy_keys(const sc_keys_t *from, sc_keys_t *to) {
   for (uint32_t i = 0; i < from->n; i++)
-    if (sc_keys_add(to, from->keys[i]) != 0)
+    if (sc__keys_add(to, from->keys[i]) != 0)
       return SC_ENOMEM;
   return 0;
 }
@@ -231,14 +231,14 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
   sc_record_t rec;
   sc_scope_aux_t aux;
   sc_render_opts_t opts = {d == &sc_base_desc, &ss->clusters};
-  int rc = sc_scope_render(w, d, &opts, head_next, &rec, &aux);
+  int rc = sc__scope_render(w, d, &opts, head_next, &rec, &aux);
   if (rc != 0)
     return rc;
   index_remove(ss, st);
-  sc_keys_free(&st->keys);
+  sc__keys_free(&st->keys);
   st->keys = aux.keys;
   aux.keys = (sc_keys_t){NULL, 0, 0};
-  sc_scope_aux_free(&st->aux);
+  sc__scope_aux_free(&st->aux);
   st->aux = aux;
   rc = index_add(ss, st);
   /* Entries that are gone: every old hostname the new record does not have. */
@@ -274,7 +274,7 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
   }
   bool body_changed = st->rec.body == NULL || st->rec.body_hash != rec.body_hash;
   if (rc == 0 && (body_changed || write_all))
-    st->types |= sc_resources_types_changed(&st->rec.res, &rec.res);
+    st->types |= sc__resources_types_changed(&st->rec.res, &rec.res);
   if (rc == 0 && (body_changed || write_all) && (rc = res_ref_all(ss, &rec.res)) == 0) {
     rc = write_all ? 0 : res_unref_all(ss, &st->rec.res);
     sc_resources_t old = st->rec.res; /* the head's resources: the new ones */
@@ -302,7 +302,7 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
   sc__vec_free(&all);
   bool base_flip = st->rec.has_base != rec.has_base; /* "base" is in the record */
   st->rec.has_base = rec.has_base;
-  sc_record_free(&rec);
+  sc__record_free(&rec);
   if (rc == 0)
     rc = reversion(st, d, head_next, write_all || body_changed || base_flip);
   return rc == 0 ? stage_state(ss, st) : rc;
@@ -317,12 +317,12 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
   sc_entry_t *entries;
   size_t n;
   sc_keys_t keys = {0};
-  int rc = sc_scope_render_patch(w, d, &patch, &st->aux.owners, &ss->clusters, &entries, &n, &keys);
+  int rc = sc__scope_render_patch(w, d, &patch, &st->aux.owners, &ss->clusters, &entries, &n, &keys);
   if (rc != 0)
     return rc;
-  sc_keys_finish(&keys);
-  rc = sc_index_merge(&ss->index, st, &st->keys, &keys);
-  sc_keys_free(&keys);
+  sc__keys_finish(&keys);
+  rc = sc__index_merge(&ss->index, st, &st->keys, &keys);
+  sc__keys_free(&keys);
   for (uint32_t h = 0; h < changes->hosts.n && rc == 0; h++) {
     sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
     sc_entry_t *e = NULL;
@@ -341,7 +341,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
     rc = apply_entry(ss, st, host, copy, false);
   }
   for (size_t i = 0; i < n; i++)
-    sc_entry_free(&entries[i]);
+    sc__entry_free(&entries[i]);
   sc__free(entries);
   if (rc == 0)
     rc = reversion(st, d, head_next, false);
@@ -357,15 +357,15 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
     return SC_EINVAL; /* the plan always has the "*" scope */
   sc_record_t rec;
   sc_keys_t keys = {0};
-  int rc = sc_scope_render_shared(d, &target->rec, head_next, &rec);
+  int rc = sc__scope_render_shared(d, &target->rec, head_next, &rec);
   if (rc == 0 && (rc = copy_keys(&target->keys, &keys)) != 0)
-    sc_record_free(&rec);
+    sc__record_free(&rec);
   if (rc != 0) {
-    sc_keys_free(&keys);
+    sc__keys_free(&keys);
     return rc;
   }
   index_remove(ss, st);
-  sc_keys_free(&st->keys);
+  sc__keys_free(&st->keys);
   st->keys = keys;
   rc = index_add(ss, st);
   sc_vec_t own = {0}; /* entries from when it had content of its own */
@@ -374,16 +374,16 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
   for (uint32_t j = 0; j < own.n && rc == 0; j++)
     rc = apply_entry(ss, st, sc_str(((sc_entry_t *)own.items[j])->host), NULL, write_all);
   sc__vec_free(&own);
-  sc_scope_aux_free(&st->aux);
+  sc__scope_aux_free(&st->aux);
   if (rc == 0 && (write_all || !st->shared || st->rec.hash != rec.hash)) {
     rc = write_all ? 0 : res_unref_all(ss, &st->rec.res); /* a head of its own had some */
-    sc_record_free(&st->rec);
+    sc__record_free(&st->rec);
     st->rec = rec;
     st->changed_at = head_next;
     st->put_head = true;
     rc = stage_state(ss, st);
   } else {
-    sc_record_free(&rec);
+    sc__record_free(&rec);
   }
   st->shared = true;
   return rc;
@@ -422,15 +422,15 @@ static int drop_unseen(sc_scopes_t *ss, bool write_all, sc_scopes_stats_t *stats
 
 /* Whether the batch recomputes a patched scope in full: its head reads a changed
  * hostname, or a service behind one of its VirtualService hosts came or went
- * (sc_scope_vs_covers). */
+ * (sc__scope_vs_covers). */
 static bool escalates(const sc_scope_aux_t *aux, const sc_changes_t *changes) {
   for (uint32_t h = 0; h < changes->hosts.n; h++) {
     sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
-    if (sc_scope_vs_covers(aux, host, sc__strmap_get(&changes->flip_set, host) != NULL))
+    if (sc__scope_vs_covers(aux, host, sc__strmap_get(&changes->flip_set, host) != NULL))
       return true;
   }
   for (uint32_t h = 0; h < changes->flip_hosts.n; h++)
-    if (sc_scope_vs_covers(aux, *(const sc_str_t *)changes->flip_hosts.items[h], true))
+    if (sc__scope_vs_covers(aux, *(const sc_str_t *)changes->flip_hosts.items[h], true))
       return true;
   return false;
 }
@@ -525,7 +525,7 @@ static double now_ms(void) {
 
 /* The batch's hostnames and those of the VirtualServices routing to them (exact hosts;
  * a scope with a wildcard-host VirtualService recomputes in full instead,
- * sc_scope_vs_covers). Borrowed strings. */
+ * sc__scope_vs_covers). Borrowed strings. */
 static int expand_hosts(const sc_world_t *w, const sc_changes_t *c, sc_vec_t *hosts, sc_strmap_t *set) {
   int rc = 0;
   for (uint32_t i = 0; i < c->hosts.n && rc == 0; i++) {
@@ -539,7 +539,7 @@ static int expand_hosts(const sc_world_t *w, const sc_changes_t *c, sc_vec_t *ho
       const sc_strlist_t *vh = &((const sc_obj_t *)vss->items[v])->u.virtual_service.hosts;
       for (uint32_t k = 0; k < vh->n && rc == 0; k++) {
         sc_str_t *h = &vh->items[k];
-        if (sc_host_is_wildcard(*h) || sc__strmap_get(set, *h) != NULL)
+        if (sc__host_is_wildcard(*h) || sc__strmap_get(set, *h) != NULL)
           continue;
         if ((rc = sc__vec_push(hosts, h)) == 0)
           rc = sc__strmap_put(set, *h, h);
@@ -552,47 +552,47 @@ static int expand_hosts(const sc_world_t *w, const sc_changes_t *c, sc_vec_t *ho
 /* The assignments named for the first time, and those of namespaces whose endpoints changed. */
 static int update_endpoints(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                             bool all, sc_scopes_stats_t *stats) {
-  int rc = sc_endpoints_update(&ss->eds, store, sc_basis_world(&ss->basis), changes ? &changes->endpoint_ns : NULL, all);
+  int rc = sc__endpoints_update(&ss->eds, store, sc__basis_world(&ss->basis), changes ? &changes->endpoint_ns : NULL, all);
   stats->endpoints_built = ss->eds.built;
   stats->endpoints_written = ss->eds.put.n;
   stats->endpoints_deleted = ss->eds.del.n;
   return rc;
 }
 
-int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
+int sc__scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                      bool all, uint64_t head_next, sc_scopes_stats_t *stats) {
   memset(stats, 0, sizeof(*stats));
   ss->head_next = head_next;
   all |= changes == NULL;
-  int rc = sc_basis_note(&ss->basis, changes, all);
+  int rc = sc__basis_note(&ss->basis, changes, all);
   if (rc != 0)
     return rc;
-  if (!sc_scopes_needs_update(ss, changes, all)) {
+  if (!sc__scopes_needs_update(ss, changes, all)) {
     /* No scope can change; assignments of the scopes' EDS clusters may. */
-    if (sc_basis_world(&ss->basis) == NULL || changes->endpoint_ns.n == 0)
+    if (sc__basis_world(&ss->basis) == NULL || changes->endpoint_ns.n == 0)
       return 0;
     return update_endpoints(ss, store, changes, false, stats);
   }
   stats->updated = true;
   bool write_all = ss->resync;
   double t0 = now_ms();
-  bool sidecars = all || sc_basis_sidecars_stale(&ss->basis);
-  rc = sc_basis_update_world(&ss->basis, store);
+  bool sidecars = all || sc__basis_sidecars_stale(&ss->basis);
+  rc = sc__basis_update_world(&ss->basis, store);
   double t1 = now_ms();
   if (rc == 0)
-    rc = sc_basis_update_plan(&ss->basis, store, all || write_all || changes->plan_dirty, sidecars,
+    rc = sc__basis_update_plan(&ss->basis, store, all || write_all || changes->plan_dirty, sidecars,
                               &ss->selectors, write_all, &stats->selectors_written,
                               &stats->replanned);
   double t2 = now_ms();
   stats->world_ms = t1 - t0;
   stats->plan_ms = t2 - t1;
   if (rc != 0) {
-    sc_basis_drop_plan(&ss->basis); /* recomputed next time */
+    sc__basis_drop_plan(&ss->basis); /* recomputed next time */
     return rc;
   }
-  const sc_world_t *w = sc_basis_world(&ss->basis);
-  const sc_scope_plan_t plan = *sc_basis_plan(&ss->basis);
-  sc_cds_cache_reset(&ss->clusters); /* records and rules may have moved since the last */
+  const sc_world_t *w = sc__basis_world(&ss->basis);
+  const sc_scope_plan_t plan = *sc__basis_plan(&ss->basis);
+  sc__cds_cache_reset(&ss->clusters); /* records and rules may have moved since the last */
   for (uint32_t i = 0; i < ss->states.n; i++) {
     sc_scope_state_t *st = ss->states.items[i];
     st->seen = false;
@@ -655,7 +655,7 @@ static size_t entry_key(char *buf, size_t cap, const char *id, const char *host)
 /* History of a record about to change (not after a resync, which clears the table). */
 static int remember(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *table, const void *key, size_t klen,
                     const char *id, char kind, const char *host) {
-  return ss->resync ? 0 : sc_history_remember(&ss->history, txn, table, key, klen, id, kind, host);
+  return ss->resync ? 0 : sc__history_remember(&ss->history, txn, table, key, klen, id, kind, host);
 }
 
 static int put_entry(sc_scopes_t *ss, sc_snapshot_txn_t *txn, const char *id, const sc_entry_t *e) {
@@ -792,16 +792,16 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
     }
     yajl_gen_map_close(g);
     gen_str(g, "selectors");
-    yajl_gen_bool(g, sc_selectors_staged(&ss->selectors));
+    yajl_gen_bool(g, sc__selectors_staged(&ss->selectors));
     gen_str(g, "resourcesAdded");
-    yajl_gen_integer(g, (long long)sc_refs_added(&ss->refs));
+    yajl_gen_integer(g, (long long)sc__refs_added(&ss->refs));
     gen_str(g, "resourcesRemoved");
-    yajl_gen_integer(g, (long long)sc_refs_removed(&ss->refs));
+    yajl_gen_integer(g, (long long)sc__refs_removed(&ss->refs));
     if (!ss->resync) { /* after a resync everything was written: readers compare all */
       gen_str(g, "endpoints");
       yajl_gen_array_open(g);
       for (uint32_t i = 0; i < ss->eds.put.n; i++)
-        gen_str(g, sc_endpoints_key(ss->eds.put.items[i]));
+        gen_str(g, sc__endpoints_key(ss->eds.put.items[i]));
       yajl_gen_array_close(g);
       gen_str(g, "endpointsRemoved");
       yajl_gen_array_open(g);
@@ -828,13 +828,13 @@ static int write_changelog(sc_scopes_t *ss, sc_snapshot_txn_t *txn) {
   return rc;
 }
 
-/* Whether a current record names the resource (sc_history_expire). */
-static bool named_now(void *arg, const uint8_t hash[16]) { return sc_refs_find(arg, hash) != NULL; }
+/* Whether a current record names the resource (sc__history_expire). */
+static bool named_now(void *arg, const uint8_t hash[16]) { return sc__refs_find(arg, hash) != NULL; }
 
-int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
+int sc__scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted) {
   int rc = 0;
   *written = *deleted = 0;
-  sc_history_begin(&ss->history); /* a retried write starts over */
+  sc__history_begin(&ss->history); /* a retried write starts over */
   if (ss->resync) { /* the snapshot may hold anything: the update staged everything */
     const char *tables[] = {SC_TABLE_SCOPES, SC_TABLE_SCOPE_INDEX, SC_TABLE_SCOPE_ENTRIES,
                             SC_TABLE_SELECTORS, SC_TABLE_RESOURCES, SC_TABLE_ENDPOINTS,
@@ -844,9 +844,9 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
   }
   /* Resources: deletes first, so that one deleted and added back stays. */
   if (rc == 0)
-    rc = sc_refs_write(&ss->refs, txn, ss->resync);
+    rc = sc__refs_write(&ss->refs, txn, ss->resync);
   if (rc == 0)
-    rc = sc_endpoints_write(&ss->eds, txn);
+    rc = sc__endpoints_write(&ss->eds, txn);
   for (uint32_t i = 0; i < ss->write.n && rc == 0; i++) {
     const sc_scope_state_t *st = ss->write.items[i];
     rc = write_state(ss, txn, st);
@@ -857,9 +857,9 @@ int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, si
     (*deleted)++;
   }
   if (rc == 0)
-    rc = sc_selectors_write(&ss->selectors, txn, ss->resync);
+    rc = sc__selectors_write(&ss->selectors, txn, ss->resync);
   if (rc == 0 && !ss->resync)
-    rc = sc_history_expire(&ss->history, txn, named_now, &ss->refs);
+    rc = sc__history_expire(&ss->history, txn, named_now, &ss->refs);
   if (rc == 0)
     rc = write_changelog(ss, txn);
   ss->written_version = sc_snapshot_txn_version(txn);
@@ -884,10 +884,10 @@ static void drop_bytes(sc_resources_t *res) {
   }
 }
 
-void sc_scopes_commit(sc_scopes_t *ss) {
-  sc_refs_commit(&ss->refs);
-  sc_endpoints_commit(&ss->eds);
-  sc_history_commit(&ss->history, ss->written_version);
+void sc__scopes_commit(sc_scopes_t *ss) {
+  sc__refs_commit(&ss->refs);
+  sc__endpoints_commit(&ss->eds);
+  sc__history_commit(&ss->history, ss->written_version);
   for (uint32_t i = 0; i < ss->write.n; i++) {
     sc_scope_state_t *st = ss->write.items[i];
     for (uint32_t j = 0; j < st->put.n; j++) {
@@ -906,18 +906,18 @@ void sc_scopes_commit(sc_scopes_t *ss) {
   for (uint32_t i = 0; i < ss->deleted.n; i++)
     state_free(ss->deleted.items[i]);
   ss->deleted.n = 0;
-  sc_selectors_commit(&ss->selectors);
+  sc__selectors_commit(&ss->selectors);
   ss->resync = false;
 }
 
-size_t sc_scopes_resource_count(const sc_scopes_t *ss) { return sc_refs_count(&ss->refs); }
+size_t sc__scopes_resource_count(const sc_scopes_t *ss) { return sc__refs_count(&ss->refs); }
 
-size_t sc_scopes_endpoint_count(const sc_scopes_t *ss) { return sc_endpoints_count(&ss->eds); }
+size_t sc__scopes_endpoint_count(const sc_scopes_t *ss) { return sc__endpoints_count(&ss->eds); }
 
-void sc_scopes_resync(sc_scopes_t *ss) {
-  sc_history_begin(&ss->history); /* not committed */
-  sc_scopes_commit(ss);
-  sc_history_reset(&ss->history); /* the next write clears the table: counted again from there */
+void sc__scopes_resync(sc_scopes_t *ss) {
+  sc__history_begin(&ss->history); /* not committed */
+  sc__scopes_commit(ss);
+  sc__history_reset(&ss->history); /* the next write clears the table: counted again from there */
   res_drop_all(ss); /* counted again from what the next update recomputes */
   for (uint32_t i = 0; i < ss->states.n; i++)
     unstage(ss->states.items[i]);
@@ -926,10 +926,10 @@ void sc_scopes_resync(sc_scopes_t *ss) {
   ss->resync = true;
 }
 
-size_t sc_scopes_count(const sc_scopes_t *ss) { return ss->states.n; }
+size_t sc__scopes_count(const sc_scopes_t *ss) { return ss->states.n; }
 
-void sc_scopes_set_history(sc_scopes_t *ss, uint32_t keep) { ss->history.keep = keep; }
+void sc__scopes_set_history(sc_scopes_t *ss, uint32_t keep) { ss->history.keep = keep; }
 
-uint32_t sc_scopes_history(const sc_scopes_t *ss) { return ss->history.keep; }
+uint32_t sc__scopes_history(const sc_scopes_t *ss) { return ss->history.keep; }
 
-const sc_refs_t *sc_scopes_refs(const sc_scopes_t *ss) { return &ss->refs; }
+const sc_refs_t *sc__scopes_refs(const sc_scopes_t *ss) { return &ss->refs; }

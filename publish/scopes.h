@@ -19,13 +19,13 @@
  * other change recomputes those scopes in full. Either way only the entries and heads
  * whose content changed are written.
  *
- *   sc_changes_note()        for every applied change: collect its keys and hostnames
+ *   sc__changes_note()        for every applied change: collect its keys and hostnames
  *                            (incr/changes.h)
- *   sc_scopes_update()       recompute what the batch affects; stage writes and deletes
- *   sc_scopes_write()        inside the publish transaction: write what is staged
+ *   sc__scopes_update()       recompute what the batch affects; stage writes and deletes
+ *   sc__scopes_write()        inside the publish transaction: write what is staged
  *                            (records, resources new or no longer named)
- *   sc_scopes_commit()       after the commit: forget what was staged
- *   sc_scopes_resync()       after a failed commit: the next update rewrites everything */
+ *   sc__scopes_commit()       after the commit: forget what was staged
+ *   sc__scopes_resync()       after a failed commit: the next update rewrites everything */
 #ifndef SC_SCOPES_H
 #define SC_SCOPES_H
 
@@ -45,7 +45,7 @@ typedef struct sc_scope_state_s {
   char *id;            /* owned; the key of by_id */
   sc_record_t rec;     /* the head as published (key = scope id; entries not kept here) */
   sc_strmap_t entries; /* hostname -> sc_entry_t * (json dropped once written) */
-  uint64_t entries_mix; /* XOR of the entry hashes (sc_scope_version) */
+  uint64_t entries_mix; /* XOR of the entry hashes (sc__scope_version) */
   sc_keys_t keys;      /* what it read: sorted, unique */
   sc_scope_aux_t aux;  /* VirtualService positions for patches (aux.keys unused) */
   uint64_t changed_at; /* head version of its last change */
@@ -91,33 +91,33 @@ typedef struct {
   sc_endpoints_t eds;      /* the assignments EDS clusters name, counted like resources */
 } sc_scopes_t;
 
-void sc_scopes_init(sc_scopes_t *ss);
-void sc_scopes_free(sc_scopes_t *ss);
+void sc__scopes_init(sc_scopes_t *ss);
+void sc__scopes_free(sc_scopes_t *ss);
 
 /* Recomputes the scopes registered on the batch's keys (all of them when all is set, or
  * after a resync; changes NULL is all), adds the scopes the plan gained and drops the
  * ones it lost. A scope whose content is unchanged keeps its version and changedAt. When
- * nothing can change (sc_scopes_needs_update) it does nothing, not even update the world.
+ * nothing can change (sc__scopes_needs_update) it does nothing, not even update the world.
  * The store must be the same at every call. */
-int sc_scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
+int sc__scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes_t *changes,
                      bool all, uint64_t head_next, sc_scopes_stats_t *stats);
-int sc_scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted);
-void sc_scopes_commit(sc_scopes_t *ss);
-void sc_scopes_resync(sc_scopes_t *ss);
+int sc__scopes_write(sc_scopes_t *ss, sc_snapshot_txn_t *txn, size_t *written, size_t *deleted);
+void sc__scopes_commit(sc_scopes_t *ss);
+void sc__scopes_resync(sc_scopes_t *ss);
 
-/* Distinct Envoy resources the published records name (after sc_scopes_update), and
+/* Distinct Envoy resources the published records name (after sc__scopes_update), and
  * the ClusterLoadAssignments their EDS clusters name. */
-size_t sc_scopes_resource_count(const sc_scopes_t *ss);
-size_t sc_scopes_endpoint_count(const sc_scopes_t *ss);
+size_t sc__scopes_resource_count(const sc_scopes_t *ss);
+size_t sc__scopes_endpoint_count(const sc_scopes_t *ss);
 
 /* The number of scopes published; the head versions whose replaced records the
  * snapshot keeps (history.h; set before the first update); the resource counts. */
-size_t sc_scopes_count(const sc_scopes_t *ss);
-void sc_scopes_set_history(sc_scopes_t *ss, uint32_t keep);
-uint32_t sc_scopes_history(const sc_scopes_t *ss);
-const sc_refs_t *sc_scopes_refs(const sc_scopes_t *ss);
+size_t sc__scopes_count(const sc_scopes_t *ss);
+void sc__scopes_set_history(sc_scopes_t *ss, uint32_t keep);
+uint32_t sc__scopes_history(const sc_scopes_t *ss);
+const sc_refs_t *sc__scopes_refs(const sc_scopes_t *ss);
 
 /* Whether an update is needed at all; when not, the world need not even be built. */
-bool sc_scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all);
+bool sc__scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all);
 
 #endif

@@ -5,7 +5,7 @@
 #include "store/mem.h"
 #include "scopecast/error.h"
 
-void sc_selectors_init(sc_selectors_t *s) { memset(s, 0, sizeof(*s)); }
+void sc__selectors_init(sc_selectors_t *s) { memset(s, 0, sizeof(*s)); }
 
 static void free_deleted(sc_selectors_t *s) {
   for (uint32_t i = 0; i < s->deleted.n; i++)
@@ -15,13 +15,13 @@ static void free_deleted(sc_selectors_t *s) {
 
 static void free_items(sc_selectors_t *s) {
   for (size_t i = 0; i < s->n; i++)
-    sc_selector_free(&s->items[i]);
+    sc__selector_free(&s->items[i]);
   sc__free(s->items);
   s->items = NULL;
   s->n = 0;
 }
 
-void sc_selectors_free(sc_selectors_t *s) {
+void sc__selectors_free(sc_selectors_t *s) {
   free_items(s);
   free_deleted(s);
   sc__vec_free(&s->deleted);
@@ -43,7 +43,7 @@ static const sc_selector_t *find(const sc_selector_t *r, size_t n, const char *k
   return NULL;
 }
 
-int sc_selectors_take(sc_selectors_t *s, sc_scope_plan_t *plan, bool write_all, uint64_t *written) {
+int sc__selectors_take(sc_selectors_t *s, sc_scope_plan_t *plan, bool write_all, uint64_t *written) {
   for (size_t i = 0; i < s->n; i++) {
     if (find(plan->selectors, plan->nselectors, s->items[i].key) == NULL) {
       char *k = sc__strdup(s->items[i].key);
@@ -71,9 +71,9 @@ int sc_selectors_take(sc_selectors_t *s, sc_scope_plan_t *plan, bool write_all, 
   return 0;
 }
 
-bool sc_selectors_staged(const sc_selectors_t *s) { return s->write.n > 0 || s->deleted.n > 0; }
+bool sc__selectors_staged(const sc_selectors_t *s) { return s->write.n > 0 || s->deleted.n > 0; }
 
-int sc_selectors_write(const sc_selectors_t *s, sc_snapshot_txn_t *txn, bool resync) {
+int sc__selectors_write(const sc_selectors_t *s, sc_snapshot_txn_t *txn, bool resync) {
   int rc = 0;
   for (uint32_t i = 0; i < s->write.n && rc == 0; i++) {
     const sc_selector_t *r = s->write.items[i];
@@ -86,7 +86,7 @@ int sc_selectors_write(const sc_selectors_t *s, sc_snapshot_txn_t *txn, bool res
   return rc;
 }
 
-void sc_selectors_commit(sc_selectors_t *s) {
+void sc__selectors_commit(sc_selectors_t *s) {
   s->write.n = 0;
   free_deleted(s);
 }

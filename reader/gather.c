@@ -175,7 +175,7 @@ static int undo_records(sc_snapshot_view_t *v, const char *id, uint64_t version,
   return rc;
 }
 
-int sc_scope_head_at(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out) {
+int sc__scope_head_at(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out) {
   json_t *head = NULL, *undo = NULL;
   int rc = sc_snapshot_view_get(v, SC_TABLE_SCOPES, id, strlen(id), load_record, &head);
   if (rc == SC_ENOTFOUND)
@@ -199,7 +199,7 @@ int sc_scope_head_at(sc_snapshot_view_t *v, const char *id, uint64_t version, js
   return rc;
 }
 
-int sc_scope_entries_at(sc_snapshot_view_t *v, const char *content_id, const char *base, uint64_t version,
+int sc__scope_entries_at(sc_snapshot_view_t *v, const char *content_id, const char *base, uint64_t version,
                         json_t *by_host) {
   const char *ids[2] = {base, content_id};
   int rc = 0;
@@ -530,7 +530,7 @@ static int add_route_config(gather_t *g, const route_ref_t *refs, size_t nrefs, 
     }
   uint8_t *bytes = NULL;
   size_t len = 0;
-  if (rc == 0 && (rc = sc_xds_compose_routes(config, parts, nparts, &bytes, &len)) == 0)
+  if (rc == 0 && (rc = sc__xds_compose_routes(config, parts, nparts, &bytes, &len)) == 0)
     rc = list_take(g->out, config, NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t k = 0; copies && k < nparts; k++)
     copy_release(&copies[k]);
@@ -605,7 +605,7 @@ static int add_composed_listener(gather_t *g, json_t *ref, json_t *chains) {
   }
   uint8_t *bytes = NULL;
   size_t len = 0;
-  if (rc == 0 && (rc = sc_xds_compose_append(loads[0].bytes, loads[0].len, 3, parts, n - 1, &bytes, &len)) == 0)
+  if (rc == 0 && (rc = sc__xds_compose_append(loads[0].bytes, loads[0].len, 3, parts, n - 1, &bytes, &len)) == 0)
     rc = list_take(g->out, json_string_value(json_array_get(ref, 0)), NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t i = 0; loads && i < n; i++)
     copy_release(&loads[i]);
@@ -689,7 +689,7 @@ static int add_listeners(gather_t *g, json_t *content, json_t *entry_refs, json_
 
 static bool holds(json_t *selector, const sc_labels_t *labels) {
   static const sc_labels_t none = {0, NULL};
-  return sc_selector_holds(selector, labels ? labels : &none);
+  return sc__selector_holds(selector, labels ? labels : &none);
 }
 
 /* The index of the first of variants whose selector the proxy's labels hold, else -1. */
@@ -783,13 +783,13 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
     sc__free(rec);
     return SC_ENOMEM;
   }
-  int rc = sc_scope_head_at(v, scope, version, &rec->head);
+  int rc = sc__scope_head_at(v, scope, version, &rec->head);
   if (rc == 0 && rec->head == NULL)
     rc = failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", scope);
   /* A scope sharing another's content ("sameAs") gets that content. */
   const char *same = rec->head ? json_string_value(json_object_get(rec->head, "sameAs")) : NULL;
   if (rc == 0 && same != NULL) {
-    rc = sc_scope_head_at(v, same, version, &rec->content);
+    rc = sc__scope_head_at(v, same, version, &rec->content);
     if (rc == 0 && rec->content == NULL)
       rc = failf(err, errlen, SC_ECORRUPT, "scope \"%s\" shares \"%s\", which does not exist", scope, same);
   } else if (rc == 0) {
@@ -799,7 +799,7 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
   if (rc == 0 && version == 0 && cache != NULL)
     rc = cached_entries(v, same ? same : scope, base, cache, rec->by_host);
   else if (rc == 0)
-    rc = sc_scope_entries_at(v, same ? same : scope, base, version, rec->by_host);
+    rc = sc__scope_entries_at(v, same ? same : scope, base, version, rec->by_host);
   if (rc == SC_ECORRUPT && err != NULL && err[0] == 0)
     failf(err, errlen, rc, "a record of scope \"%s\" does not parse", scope);
   size_t n = json_object_size(rec->by_host);

@@ -24,11 +24,11 @@
 
 /* A scope's head at version (0: the latest), NULL in *out when it has none; 0, SC_ECORRUPT,
  * or an LMDB failure. */
-int sc_scope_head_at(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out);
+int sc__scope_head_at(sc_snapshot_view_t *v, const char *id, uint64_t version, json_t **out);
 
 /* The entries of content_id and of the base it refers to (may be NULL) at version (0: the
  * latest), added to by_host by hostname; a scope's own entries replace the base's. */
-int sc_scope_entries_at(sc_snapshot_view_t *v, const char *content_id, const char *base, uint64_t version,
+int sc__scope_entries_at(sc_snapshot_view_t *v, const char *content_id, const char *base, uint64_t version,
                         json_t *by_host);
 
 #endif

@@ -32,7 +32,7 @@ static int cmp_label(const void *a, const void *b) {
   return sc_str_cmp(((const sc_label_t *)a)->key, ((const sc_label_t *)b)->key);
 }
 
-int sc_proxy_from_node(const Envoy__Config__Core__V3__Node *node, sc_proxy_t *out, char *err, size_t errlen) {
+int sc__proxy_from_node(const Envoy__Config__Core__V3__Node *node, sc_proxy_t *out, char *err, size_t errlen) {
   memset(out, 0, sizeof(*out));
   if (node == NULL || node->id == NULL || node->id[0] == '\0')
     return fail(err, errlen, "node.id is required on the first request");
@@ -138,7 +138,7 @@ int sc_proxy_node_parse(const void *bytes, size_t len, sc_proxy_node_t **out, ch
     sc__free(n);
     return fail(err, errlen, "the bytes are not an envoy.config.core.v3.Node");
   }
-  int rc = sc_proxy_from_node(n->node, &n->proxy, err, errlen);
+  int rc = sc__proxy_from_node(n->node, &n->proxy, err, errlen);
   if (rc != 0) {
     sc_proxy_node_free(n);
     return rc;

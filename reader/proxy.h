@@ -12,6 +12,6 @@
 /* Reads node into out. A node scopecast cannot serve (no or malformed id, no namespace,
  * non-string labels, too many labels or addresses, an unknown interception mode) fails
  * with SC_EINVAL and a message in err: the stream ends with INVALID_ARGUMENT. */
-int sc_proxy_from_node(const Envoy__Config__Core__V3__Node *node, sc_proxy_t *out, char *err, size_t errlen);
+int sc__proxy_from_node(const Envoy__Config__Core__V3__Node *node, sc_proxy_t *out, char *err, size_t errlen);
 
 #endif

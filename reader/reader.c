@@ -184,7 +184,7 @@ static int assemble(sc_snapshot_view_t *v, json_t *head, const char *content_id,
   json_array_foreach(a.listeners, i, x) json_object_set_new(x, "services", json_array());
   json_array_foreach(json_object_get(head, "dependencies"), i, x) json_array_append(a.deps, x);
   json_t *by_host = json_object();
-  int rc = sc_scope_entries_at(v, content_id, json_string_value(json_object_get(head, "base")), 0, by_host);
+  int rc = sc__scope_entries_at(v, content_id, json_string_value(json_object_get(head, "base")), 0, by_host);
   if (rc == SC_ECORRUPT)
     failf(err, errlen, rc, "an entry of scope \"%s\" is not JSON", content_id);
   if (rc == 0)
@@ -216,7 +216,7 @@ static int assemble(sc_snapshot_view_t *v, json_t *head, const char *content_id,
 }
 
 static int head_of(sc_snapshot_view_t *v, const char *id, json_t **out, char *err, size_t errlen) {
-  int rc = sc_scope_head_at(v, id, 0, out);
+  int rc = sc__scope_head_at(v, id, 0, out);
   if (rc == 0 && *out == NULL)
     return failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", id);
   if (rc == SC_ECORRUPT)
@@ -282,7 +282,7 @@ static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const sc_la
       catch_all = e;
       continue;
     }
-    if (strcmp(or_none(json_object_get(e, "namespace")), scope_ns) == 0 && sc_selector_holds(sel, labels))
+    if (strcmp(or_none(json_object_get(e, "namespace")), scope_ns) == 0 && sc__selector_holds(sel, labels))
       return json_object_get(e, "from");
   }
   return catch_all ? json_object_get(catch_all, "from") : NULL;

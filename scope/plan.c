@@ -28,7 +28,7 @@ static int finish_selector(yajl_gen g, const char *key, sc_selector_t *out) {
   return 0;
 }
 
-void sc_selector_free(sc_selector_t *s) {
+void sc__selector_free(sc_selector_t *s) {
   sc__free(s->key);
   sc__free(s->json);
   memset(s, 0, sizeof(*s));
@@ -103,7 +103,7 @@ static int add_selectors(plan_build_t *b, sc_str_t ns, const sc_vec_t *sidecars)
     yajl_gen_map_close(g);
     /* A plain namespace's fallback is the "*" fallback under its own name. */
     char other[600];
-    bool plain = !sc_str_eqz(ns, SC_OTHER_NAMESPACES) && sc_world_ns_plain(w, ns);
+    bool plain = !sc_str_eqz(ns, SC_OTHER_NAMESPACES) && sc__world_ns_plain(w, ns);
     if (plain)
       fallback_id(w, sc_str(SC_OTHER_NAMESPACES), other, sizeof(other));
     rc = w->root_sidecar
@@ -135,7 +135,7 @@ static int cmp_selector(const void *a, const void *b) {
   return strcmp(((const sc_selector_t *)a)->key, ((const sc_selector_t *)b)->key);
 }
 
-int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
+int sc__scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   memset(out, 0, sizeof(*out));
   plan_build_t b = {w, out, 0, 0};
   int rc = 0;
@@ -152,7 +152,7 @@ int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   if (rc == 0)
     rc = add_selectors(&b, sc_str(SC_OTHER_NAMESPACES), NULL);
   if (rc != 0) {
-    sc_scope_plan_free(out);
+    sc__scope_plan_free(out);
     return rc;
   }
   if (out->nscopes > 1)
@@ -162,7 +162,7 @@ int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   return 0;
 }
 
-void sc_scope_plan_free(sc_scope_plan_t *p) {
+void sc__scope_plan_free(sc_scope_plan_t *p) {
   for (size_t i = 0; i < p->nscopes; i++) {
     sc__free(p->scopes[i].id);
     sc__free(p->scopes[i].same_as);
@@ -170,7 +170,7 @@ void sc_scope_plan_free(sc_scope_plan_t *p) {
   }
   sc__free(p->scopes);
   for (size_t i = 0; i < p->nselectors; i++)
-    sc_selector_free(&p->selectors[i]);
+    sc__selector_free(&p->selectors[i]);
   sc__free(p->selectors);
   memset(p, 0, sizeof(*p));
 }

@@ -24,7 +24,7 @@ typedef struct {
   sc_scope_kind_t kind;
   const sc_obj_t *sidecar; /* NULL for default scopes */
   sc_str_t ns;             /* the config namespace, or "*" (owned) */
-  char *same_as;           /* a plain namespace's fallback (sc_world_ns_plain): the id of
+  char *same_as;           /* a plain namespace's fallback (sc__world_ns_plain): the id of
                               the "*" scope whose content it shares; NULL otherwise */
 } sc_scope_desc_t;
 
@@ -44,7 +44,7 @@ typedef struct {
   uint64_t hash; /* XXH3 of json */
 } sc_selector_t;
 
-void sc_selector_free(sc_selector_t *s);
+void sc__selector_free(sc_selector_t *s);
 
 /* Every scope id the config defines, sorted, and the selector records. */
 typedef struct {
@@ -54,7 +54,7 @@ typedef struct {
   size_t nselectors;
 } sc_scope_plan_t;
 
-int sc_scope_plan(const sc_world_t *w, sc_scope_plan_t *out);
-void sc_scope_plan_free(sc_scope_plan_t *plan);
+int sc__scope_plan(const sc_world_t *w, sc_scope_plan_t *out);
+void sc__scope_plan_free(sc_scope_plan_t *plan);
 
 #endif

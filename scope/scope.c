@@ -73,7 +73,7 @@ static void finish_deps(sc_scope_t *s) {
 }
 
 static int add_key(sc_scope_t *s, sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
-  return sc_keys_add(&s->keys, sc_dep_key(kind, a, b));
+  return sc__keys_add(&s->keys, sc__dep_key(kind, a, b));
 }
 
 static const sc_str_t none = {"", 0};
@@ -129,10 +129,10 @@ static int classify_hosts(sc_scope_t *s, sc_listener_t *l, const sc_strlist_t *h
     }
     if (sc__vec_push(&hc->all, np) != 0)
       return SC_ENOMEM;
-    if (!sc_host_is_wildcard(name) && !strp_in(&hc->exact, name) &&
+    if (!sc__host_is_wildcard(name) && !strp_in(&hc->exact, name) &&
         sc__vec_push(&hc->exact, np) != 0)
       return SC_ENOMEM;
-    if (sc_host_is_wildcard(name) || sc_str_eqz(ns, "*"))
+    if (sc__host_is_wildcard(name) || sc_str_eqz(ns, "*"))
       l->all_exact = false;
   }
   return 0;
@@ -143,9 +143,9 @@ static bool class_matches(const sc_host_class_t *hc, sc_str_t x) {
     return true;
   for (uint32_t i = 0; i < hc->all.n; i++) {
     sc_str_t h = *(const sc_str_t *)hc->all.items[i];
-    if (!sc_host_is_wildcard(x) && !sc_host_is_wildcard(h))
+    if (!sc__host_is_wildcard(x) && !sc__host_is_wildcard(h))
       continue;
-    if (sc_host_subset_of(x, h))
+    if (sc__host_subset_of(x, h))
       return true;
   }
   return false;
@@ -153,7 +153,7 @@ static bool class_matches(const sc_host_class_t *hc, sc_str_t x) {
 
 static bool class_excludes(const sc_host_class_t *hc, sc_str_t x) {
   for (uint32_t i = 0; hc && i < hc->excluded.n; i++)
-    if (sc_host_subset_of(x, *(const sc_str_t *)hc->excluded.items[i]))
+    if (sc__host_subset_of(x, *(const sc_str_t *)hc->excluded.items[i]))
       return true;
   return false;
 }
@@ -224,7 +224,7 @@ static const sc_svc_t *alias_trim(sc_scope_t *s, const sc_host_class_t *hc, cons
 /* ---- selecting services (5.4, 5.5) ------------------------------------------------------- */
 
 static int cmp_creation(const void *a, const void *b) {
-  return sc_world_cmp_records(*(const sc_svc_t *const *)a, *(const sc_svc_t *const *)b);
+  return sc__world_cmp_records(*(const sc_svc_t *const *)a, *(const sc_svc_t *const *)b);
 }
 
 /* The candidates of the patch's hostnames in the order servicesExportedToNamespace(n)
@@ -233,11 +233,11 @@ static int cmp_creation(const void *a, const void *b) {
 static int patch_candidates(ctx_t *c, sc_vec_t *out) {
   sc_str_t n = c->s->namespace_;
   for (uint32_t h = 0; h < c->patch->hosts->n; h++) {
-    const sc_vec_t *recs = sc_world_records_of_host(c->w, *(const sc_str_t *)c->patch->hosts->items[h]);
+    const sc_vec_t *recs = sc__world_records_of_host(c->w, *(const sc_str_t *)c->patch->hosts->items[h]);
     for (int pass = 0; pass < 2; pass++) {
       for (uint32_t i = 0; recs && i < recs->n; i++) {
         bool is_public;
-        uint32_t times = sc_world_times_exported_to(c->w, recs->items[i], n, &is_public);
+        uint32_t times = sc__world_times_exported_to(c->w, recs->items[i], n, &is_public);
         if (pass == 1)
           times = is_public;
         for (uint32_t t = 0; t < times; t++)
@@ -258,8 +258,8 @@ static int candidates(ctx_t *c, const sc_listener_t *l, sc_vec_t *out) {
       for (uint32_t j = 0; j < hc->exact.n; j++) {
         if (!in_patch(c, *(const sc_str_t *)hc->exact.items[j]))
           continue;
-        const sc_svc_t *svc = sc_world_service(w, *(const sc_str_t *)hc->exact.items[j], hc->ns);
-        if (svc != NULL && sc_world_service_visible(w, svc, n) &&
+        const sc_svc_t *svc = sc__world_service(w, *(const sc_str_t *)hc->exact.items[j], hc->ns);
+        if (svc != NULL && sc__world_service_visible(w, svc, n) &&
             sc__vec_push(out, (void *)svc) != 0)
           return SC_ENOMEM;
       }
@@ -329,9 +329,9 @@ static bool vs_matches(const sc_host_class_t *hc, sc_str_t h) {
     return true;
   for (uint32_t i = 0; i < hc->all.n; i++) {
     sc_str_t imp = *(const sc_str_t *)hc->all.items[i];
-    if (!sc_host_is_wildcard(h) && !sc_host_is_wildcard(imp))
+    if (!sc__host_is_wildcard(h) && !sc__host_is_wildcard(imp))
       continue;
-    if (sc_host_matches(h, imp)) /* user VSs match symmetrically */
+    if (sc__host_matches(h, imp)) /* user VSs match symmetrically */
       return true;
   }
   return false;
@@ -508,7 +508,7 @@ static const sc_svc_t *pick_best(const sc_world_t *w, const sc_vec_t *recs, sc_s
   const sc_svc_t *best = NULL;
   for (uint32_t i = 0; i < recs->n; i++) {
     const sc_svc_t *svc = recs->items[i];
-    if (!sc_world_service_visible(w, svc, n))
+    if (!sc__world_service_visible(w, svc, n))
       continue;
     if (svc->registry == SC_REGISTRY_KUBERNETES)
       return svc;
@@ -615,10 +615,10 @@ static int collect_services(ctx_t *c) {
         if (!in_patch(c, dest->host))
           continue;
         rc = add_key(s, SC_DEP_SVC_HOST, dest->host, none); /* also when it does not exist */
-        const sc_vec_t *recs = sc_world_services_by_host(c->w, dest->host);
+        const sc_vec_t *recs = sc__world_services_by_host(c->w, dest->host);
         if (recs == NULL || recs->n == 0)
           continue;
-        const sc_svc_t *cand = sc_world_service(c->w, dest->host, s->namespace_);
+        const sc_svc_t *cand = sc__world_service(c->w, dest->host, s->namespace_);
         if (cand == NULL)
           cand = pick_best(c->w, recs, s->namespace_);
         if (cand == NULL)
@@ -649,7 +649,7 @@ static bool exported_to(const sc_cdr_t *cdr, sc_str_t n) {
 }
 
 static const sc_vec_t *exported_from(ctx_t *c, sc_str_t ns, sc_str_t host) {
-  const sc_vec_t *m = sc_dr_index_lookup(sc_world_dr_index(&c->w->dr_exported, ns), host);
+  const sc_vec_t *m = sc__dr_index_lookup(sc__world_dr_index(&c->w->dr_exported, ns), host);
   if (m == NULL)
     return NULL;
   sc_vec_t *out = new_vec(c->s);
@@ -703,9 +703,9 @@ static const sc_vec_t *destination_rules(ctx_t *c, const sc_svc_t *svc) {
   sc_str_t n = c->s->namespace_;
   const sc_vec_t *m;
   if (!sc_str_eq(n, w->root_ns))
-    m = sc_dr_index_lookup(sc_world_dr_index(&w->dr_local, n), svc->hostname);
+    m = sc__dr_index_lookup(sc__world_dr_index(&w->dr_local, n), svc->hostname);
   else
-    m = sc_dr_index_lookup(w->dr_root_local, svc->hostname);
+    m = sc__dr_index_lookup(w->dr_root_local, svc->hostname);
   if (m != NULL && m->n > 0)
     return m;
   if ((m = exported_from(c, svc->namespace_, svc->hostname)) != NULL)
@@ -794,7 +794,7 @@ static int build_listeners(ctx_t *c) {
   return 0;
 }
 
-bool sc_scope_imports_all(sc_scope_kind_t kind, const sc_obj_t *sidecar) {
+bool sc__scope_imports_all(sc_scope_kind_t kind, const sc_obj_t *sidecar) {
   if (kind == SC_SCOPE_DEFAULT || sidecar == NULL)
     return true;
   const sc_sidecar_t *sc = &sidecar->u.sidecar;
@@ -806,7 +806,7 @@ static int cmp_hostname(const void *a, const void *b) {
   return sc_str_cmp((*(const sc_svc_t *const *)a)->hostname, (*(const sc_svc_t *const *)b)->hostname);
 }
 
-int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *sidecar,
+int sc__scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *sidecar,
                      sc_str_t ns, const sc_scope_patch_t *patch, sc_scope_t **out) {
   sc_arena_t *arena = sc__arena_new(1 << 14);
   if (arena == NULL)
@@ -821,11 +821,11 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
   s->sidecar = kind == SC_SCOPE_DEFAULT ? NULL : sidecar;
   s->namespace_ = ns;
   ctx_t c = {w, s, patch};
-  int rc = sc_keys_add(&s->keys, sc_dep_key(SC_DEP_MESH, none, none));
+  int rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_MESH, none, none));
   if (s->sidecar != NULL && rc == 0) {
     rc = add_dep(s, "Sidecar", s->sidecar->namespace_, s->sidecar->name);
     if (rc == 0)
-      rc = sc_keys_add(&s->keys, sc_dep_object(SC_KIND_SIDECAR, s->sidecar->namespace_, s->sidecar->name));
+      rc = sc__keys_add(&s->keys, sc__dep_object(SC_KIND_SIDECAR, s->sidecar->namespace_, s->sidecar->name));
   }
   if (rc == 0)
     rc = build_listeners(&c);
@@ -846,7 +846,7 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
   if (rc == 0 && s->oom)
     rc = SC_ENOMEM;
   if (rc != 0) {
-    sc_scope_free(s);
+    sc__scope_free(s);
     return rc;
   }
   /* 7.1: the Sidecar's policy as a whole, else the mesh's mode. */
@@ -859,12 +859,12 @@ int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *
     s->outbound_mode = w->mesh->outbound_mode;
   }
   finish_deps(s);
-  sc_keys_finish(&s->keys);
+  sc__keys_finish(&s->keys);
   *out = s;
   return 0;
 }
 
-void sc_scope_free(sc_scope_t *s) {
+void sc__scope_free(sc_scope_t *s) {
   if (s == NULL)
     return;
   for (uint32_t i = 0; i < s->vecs.n; i++)
@@ -872,6 +872,6 @@ void sc_scope_free(sc_scope_t *s) {
   sc__vec_free(&s->vecs);
   sc__vec_free(&s->services);
   sc__vec_free(&s->deps);
-  sc_keys_free(&s->keys);
+  sc__keys_free(&s->keys);
   sc__arena_del(s->arena);
 }

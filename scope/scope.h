@@ -77,16 +77,16 @@ typedef struct {
 /* Whether the scope has one egress listener importing every host of every namespace
  * (hosts "*" slash "*", no port): the built-in default, or a Sidecar saying just that. Such
  * scopes differ from one namespace to another only in a few hostnames
- * (sc_world_ns_specific_hosts). */
-bool sc_scope_imports_all(sc_scope_kind_t kind, const sc_obj_t *sidecar);
+ * (sc__world_ns_specific_hosts). */
+bool sc__scope_imports_all(sc_scope_kind_t kind, const sc_obj_t *sidecar);
 
 /* Computes the scope of namespace ns with Sidecar sidecar (NULL for the default scope).
  * kind says how the Sidecar applies (a resource scope or the root Sidecar). With a patch,
  * only the services of the patch's hostnames (and their rules) are computed; with its
  * VirtualService positions, the listeners are taken as they were and have no
  * VirtualServices. services are sorted by hostname. */
-int sc_scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *sidecar,
+int sc__scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t *sidecar,
                      sc_str_t ns, const sc_scope_patch_t *patch, sc_scope_t **out);
-void sc_scope_free(sc_scope_t *s);
+void sc__scope_free(sc_scope_t *s);
 
 #endif

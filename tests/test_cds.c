@@ -40,7 +40,7 @@ static void unload(fixture_t *f) { fixture_free(f); }
 
 /* The consolidated rule without selector for host, as a proxy matching no selector gets. */
 static const sc_cdr_t *rule_for(const sc_world_t *w, const char *host) {
-  const sc_vec_t *list = sc_dr_index_lookup(sc_world_dr_index(&w->dr_local, sc_str("default")), sc_str(host));
+  const sc_vec_t *list = sc__dr_index_lookup(sc__world_dr_index(&w->dr_local, sc_str("default")), sc_str(host));
   for (uint32_t i = 0; list && i < list->n; i++)
     if (((const sc_cdr_t *)list->items[i])->selector == NULL)
       return list->items[i];
@@ -49,19 +49,19 @@ static const sc_cdr_t *rule_for(const sc_world_t *w, const char *host) {
 
 /* The clusters of host in namespace default, decoded, by name. */
 static json_t *clusters_of(const sc_world_t *w, const char *host) {
-  const sc_svc_t *svc = sc_world_service(w, sc_str(host), sc_str("default"));
+  const sc_svc_t *svc = sc__world_service(w, sc_str(host), sc_str("default"));
   sc_resources_t res = {0};
-  if (svc == NULL || sc_cds_service(svc, rule_for(w, host), w->mesh, &res) != 0)
+  if (svc == NULL || sc__cds_service(svc, rule_for(w, host), w->mesh, &res) != 0)
     return NULL;
   json_t *out = json_object();
   for (size_t i = 0; i < res.n; i++) {
     json_t *c = NULL;
-    if (sc_pbjson_decode(sc_xds_types[SC_XDS_CLUSTERS].descriptor, res.items[i].bytes, res.items[i].len,
+    if (sc__pbjson_decode(sc_xds_types[SC_XDS_CLUSTERS].descriptor, res.items[i].bytes, res.items[i].len,
                          &sc_xds_registry, &c) != 0)
       break;
     json_object_set_new(out, res.items[i].name, c);
   }
-  sc_resources_free(&res);
+  sc__resources_free(&res);
   return out;
 }
 
@@ -183,12 +183,12 @@ TEST(static_clusters) {
   fixture_t f;
   ASSERT_EQ_INT(load(&f), 0);
   sc_resources_t res = {0};
-  ASSERT_EQ_INT(sc_cds_static(f.world->mesh, &res), 0);
+  ASSERT_EQ_INT(sc__cds_static(f.world->mesh, &res), 0);
   ASSERT_EQ_INT(res.n, 3);
   const char *types[3] = {"STATIC", "ORIGINAL_DST", "ORIGINAL_DST"};
   for (size_t i = 0; i < 3; i++) {
     json_t *c = NULL;
-    ASSERT_EQ_INT(sc_pbjson_decode(sc_xds_types[SC_XDS_CLUSTERS].descriptor, res.items[i].bytes,
+    ASSERT_EQ_INT(sc__pbjson_decode(sc_xds_types[SC_XDS_CLUSTERS].descriptor, res.items[i].bytes,
                                    res.items[i].len, &sc_xds_registry, &c), 0);
     ASSERT_EQ_STR(str(c, "name"), res.items[i].name);
     ASSERT_EQ_STR(str(c, "type"), types[i]);
@@ -202,7 +202,7 @@ TEST(static_clusters) {
   ASSERT_EQ_STR(res.items[0].name, "BlackHoleCluster");
   ASSERT_EQ_STR(res.items[1].name, "PassthroughCluster");
   ASSERT_EQ_STR(res.items[2].name, "InboundPassthroughCluster");
-  sc_resources_free(&res);
+  sc__resources_free(&res);
   unload(&f);
 }
 
@@ -229,11 +229,11 @@ TEST(inbound_clusters_of_ingress_listeners) {
   fixture_t f;
   ASSERT_EQ_INT(load(&f), 0);
   sc_resources_t res = {0};
-  ASSERT_EQ_INT(sc_cds_inbound(&sc->u.sidecar, f.world->mesh, &res), 0);
+  ASSERT_EQ_INT(sc__cds_inbound(&sc->u.sidecar, f.world->mesh, &res), 0);
   ASSERT_EQ_INT(res.n, 3); /* 0.0.0.0 is the proxy's own address: not per scope */
   json_t *c[3];
   for (size_t i = 0; i < 3; i++)
-    ASSERT_EQ_INT(sc_pbjson_decode(sc_xds_types[SC_XDS_CLUSTERS].descriptor, res.items[i].bytes, res.items[i].len,
+    ASSERT_EQ_INT(sc__pbjson_decode(sc_xds_types[SC_XDS_CLUSTERS].descriptor, res.items[i].bytes, res.items[i].len,
                                    &sc_xds_registry, &c[i]), 0);
   ASSERT_EQ_STR(str(c[0], "name"), "inbound|9080||");
   ASSERT_EQ_STR(str(c[0], "type"), "STATIC");
@@ -253,7 +253,7 @@ TEST(inbound_clusters_of_ingress_listeners) {
   ASSERT_EQ_STR(str(c[2], "lb_policy"), "CLUSTER_PROVIDED");
   for (size_t i = 0; i < 3; i++)
     json_decref(c[i]);
-  sc_resources_free(&res);
+  sc__resources_free(&res);
   sc_obj_unref(sc);
   unload(&f);
 }

@@ -47,11 +47,11 @@ static json_t *assignment(const char *host, uint32_t port, const sc_labels_t *su
     return NULL;
   json_t *out = NULL;
   sc_resources_t res = {0};
-  const sc_svc_t *svc = sc_world_service(f.world, sc_str(host), sc_str("shop"));
-  if (svc != NULL && sc_eds_cluster(f.store, svc, port, subset, "the-cluster", &res) == 0 && res.n == 1)
-    sc_pbjson_decode(sc_xds_types[SC_XDS_ENDPOINTS].descriptor, res.items[0].bytes, res.items[0].len,
+  const sc_svc_t *svc = sc__world_service(f.world, sc_str(host), sc_str("shop"));
+  if (svc != NULL && sc__eds_cluster(f.store, svc, port, subset, "the-cluster", &res) == 0 && res.n == 1)
+    sc__pbjson_decode(sc_xds_types[SC_XDS_ENDPOINTS].descriptor, res.items[0].bytes, res.items[0].len,
                      &sc_xds_registry, &out);
-  sc_resources_free(&res);
+  sc__resources_free(&res);
   fixture_free(&f);
   return out;
 }

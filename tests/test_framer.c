@@ -31,16 +31,16 @@ static int collect(void *arg, const sc_frame_t *fr) {
 /* Feeds text one byte at a time when bytewise, else in one piece. */
 static void run(const char *text, size_t max, bool bytewise, collected_t *c) {
   sc_framer_t f;
-  sc_framer_init(&f, max);
+  sc__framer_init(&f, max);
   memset(c, 0, sizeof(*c));
   size_t n = strlen(text);
   if (bytewise)
     for (size_t i = 0; i < n; i++)
-      sc_framer_push(&f, text + i, 1, collect, c);
+      sc__framer_push(&f, text + i, 1, collect, c);
   else
-    sc_framer_push(&f, text, n, collect, c);
-  sc_framer_finish(&f, collect, c);
-  sc_framer_free(&f);
+    sc__framer_push(&f, text, n, collect, c);
+  sc__framer_finish(&f, collect, c);
+  sc__framer_free(&f);
 }
 
 TEST(one_value_per_line) {
@@ -135,12 +135,12 @@ TEST(reset_forgets_partial_value) {
   collected_t c;
   memset(&c, 0, sizeof(c));
   sc_framer_t f;
-  sc_framer_init(&f, 1024);
-  sc_framer_push(&f, "{\"a\":", 5, collect, &c);
-  sc_framer_reset(&f);
-  sc_framer_push(&f, "{\"b\":1}", 7, collect, &c);
-  sc_framer_finish(&f, collect, &c);
-  sc_framer_free(&f);
+  sc__framer_init(&f, 1024);
+  sc__framer_push(&f, "{\"a\":", 5, collect, &c);
+  sc__framer_reset(&f);
+  sc__framer_push(&f, "{\"b\":1}", 7, collect, &c);
+  sc__framer_finish(&f, collect, &c);
+  sc__framer_free(&f);
   ASSERT_EQ_INT(c.values, 1);
   ASSERT_EQ_INT(c.errors, 0);
   ASSERT_EQ_STR(c.texts[0], "{\"b\":1}");

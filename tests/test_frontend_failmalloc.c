@@ -1,5 +1,5 @@
 /* Out-of-memory paths of the xDS frontend's connections and streams: a real server
- * (sc_h2_server_new on a libuv loop, listening on a unix socket, over a snapshot the engine
+ * (sc__h2_server_new on a libuv loop, listening on a unix socket, over a snapshot the engine
  * wrote) takes an HTTP/2 connection from an nghttp2 client that opens an ADS stream and asks
  * for clusters. The whole connect/stream/request/response cycle is repeated with the Nth
  * allocation of the library code failing, for every N until a run meets no failure. Each
@@ -329,9 +329,9 @@ static bool run_cycle(world_t *w, client_t *c, bool delta) {
   bool hung = false;
   for (;;) {
     uv_run(&w->loop, UV_RUN_ONCE);
-    sc_ads_service(w->ads);
+    sc__ads_service(w->ads);
     sc_h2_stats_t st;
-    sc_h2_server_stats(w->server, &st);
+    sc__h2_server_stats(w->server, &st);
     if (c->handle_closed && st.connections == 0)
       break;
     if (!hung && uv_now(&w->loop) > deadline) {
@@ -401,48 +401,48 @@ static bool world_init(world_t *w) {
 static int frontend_start(world_t *w) {
   sc_ads_opts_t ao = {4u << 20};
   sc_h2_limits_t limits = {16u << 20, 100, 1000, 0, 0, 0, 1000};
-  sc_h2_handlers_t handlers = {sc_ads_open, sc_ads_message, sc_ads_writable, sc_ads_closed};
+  sc_h2_handlers_t handlers = {sc__ads_open, sc__ads_message, sc__ads_writable, sc__ads_closed};
   w->views = NULL;
   w->ads = NULL;
   w->server = NULL;
   w->drained = false;
-  int rc = sc_views_new(w->snap, &w->log, &w->views);
+  int rc = sc__views_new(w->snap, &w->log, &w->views);
   if (rc == 0)
-    rc = sc_views_refresh(w->views);
-  if (rc == 0 && sc_views_head(w->views) == 0) /* not opened: scopecast-xds polls again */
-    rc = sc_views_refresh(w->views);
-  if (rc == 0 && sc_views_head(w->views) == 0)
+    rc = sc__views_refresh(w->views);
+  if (rc == 0 && sc__views_head(w->views) == 0) /* not opened: scopecast-xds polls again */
+    rc = sc__views_refresh(w->views);
+  if (rc == 0 && sc__views_head(w->views) == 0)
     rc = SC_ENOTFOUND;
   if (rc == 0)
-    rc = sc_ads_new(w->views, &ao, &w->log, &w->ads);
+    rc = sc__ads_new(w->views, &ao, &w->log, &w->ads);
   if (rc == 0)
-    rc = sc_h2_server_new(&w->loop, &limits, &handlers, w->ads, &w->log, &w->server);
+    rc = sc__h2_server_new(&w->loop, &limits, &handlers, w->ads, &w->log, &w->server);
   if (rc == 0) {
-    sc_views_set_listener(w->views, sc_ads_views_changed, w->ads);
+    sc__views_set_listener(w->views, sc__ads_views_changed, w->ads);
     char err[256] = "";
-    if ((rc = sc_h2_server_listen(w->server, w->listen, err, sizeof(err))) != 0 && err[0] == '\0')
+    if ((rc = sc__h2_server_listen(w->server, w->listen, err, sizeof(err))) != 0 && err[0] == '\0')
       rc = SC_EINVAL; /* a failure must say why */
   }
   if (rc != 0 && w->server != NULL) {
-    sc_h2_server_drain(w->server, SC_GRPC_UNAVAILABLE, "", on_drained, w);
-    sc_h2_server_free(w->server);
+    sc__h2_server_drain(w->server, SC_GRPC_UNAVAILABLE, "", on_drained, w);
+    sc__h2_server_free(w->server);
     uv_run(&w->loop, UV_RUN_NOWAIT);
   }
   if (rc != 0) {
-    sc_ads_free(w->ads);
-    sc_views_free(w->views);
+    sc__ads_free(w->ads);
+    sc__views_free(w->views);
   }
   return rc;
 }
 
 static void frontend_stop(world_t *w) {
-  sc_h2_server_drain(w->server, SC_GRPC_UNAVAILABLE, "done", on_drained, w);
+  sc__h2_server_drain(w->server, SC_GRPC_UNAVAILABLE, "done", on_drained, w);
   while (!w->drained)
     uv_run(&w->loop, UV_RUN_ONCE);
-  sc_h2_server_free(w->server);
+  sc__h2_server_free(w->server);
   uv_run(&w->loop, UV_RUN_NOWAIT);
-  sc_ads_free(w->ads);
-  sc_views_free(w->views);
+  sc__ads_free(w->ads);
+  sc__views_free(w->views);
 }
 
 static bool world_done(world_t *w) {
@@ -488,7 +488,7 @@ static void every_failure(world_t *w, bool delta) {
     client_t again;
     /* Nothing left behind, and the server still serves a new connection correctly. */
     sc_ads_stats_t as;
-    sc_ads_stats(w->ads, &as);
+    sc__ads_stats(w->ads, &as);
     bool answers = ended && run_cycle(w, &again, delta) && again.response_ok;
     frontend_stop(w);
     if (!ended)

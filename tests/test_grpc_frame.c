@@ -29,7 +29,7 @@ static int collect(void *arg, const uint8_t *msg, size_t len) {
 static size_t stream_of(const size_t *lens, size_t n, uint8_t *out) {
   size_t at = 0;
   for (size_t i = 0; i < n; i++) {
-    sc_grpc_frame_prefix(out + at, (uint32_t)lens[i]);
+    sc__grpc_frame_prefix(out + at, (uint32_t)lens[i]);
     at += SC_GRPC_PREFIX_BYTES;
     memset(out + at, (int)(i + 1), lens[i]);
     at += lens[i];
@@ -51,12 +51,12 @@ TEST(several_messages_in_one_frame) {
   uint8_t s[1024];
   size_t n = stream_of(lens, 4, s);
   sc_grpc_deframer_t d;
-  sc_grpc_deframer_init(&d, 4096);
+  sc__grpc_deframer_init(&d, 4096);
   got_t g = {0};
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s, n, collect, &g), 0);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s, n, collect, &g), 0);
   check_got(&g, lens, 4);
-  ASSERT(!sc_grpc_deframer_partial(&d));
-  sc_grpc_deframer_free(&d);
+  ASSERT(!sc__grpc_deframer_partial(&d));
+  sc__grpc_deframer_free(&d);
 }
 
 TEST(split_at_every_point_and_bytewise) {
@@ -65,25 +65,25 @@ TEST(split_at_every_point_and_bytewise) {
   size_t n = stream_of(lens, 4, s);
   for (size_t cut = 0; cut <= n; cut++) { /* two frames, cut anywhere (prefixes included) */
     sc_grpc_deframer_t d;
-    sc_grpc_deframer_init(&d, 4096);
+    sc__grpc_deframer_init(&d, 4096);
     got_t g = {0};
-    ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s, cut, collect, &g), 0);
-    ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s + cut, n - cut, collect, &g), 0);
+    ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s, cut, collect, &g), 0);
+    ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s + cut, n - cut, collect, &g), 0);
     check_got(&g, lens, 4);
-    sc_grpc_deframer_free(&d);
+    sc__grpc_deframer_free(&d);
   }
   sc_grpc_deframer_t d;
-  sc_grpc_deframer_init(&d, 4096);
+  sc__grpc_deframer_init(&d, 4096);
   got_t g = {0};
   size_t boundary = 0, next = 0; /* where the messages end in the stream */
   for (size_t i = 0; i < n; i++) { /* one byte per frame */
-    ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s + i, 1, collect, &g), 0);
+    ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s + i, 1, collect, &g), 0);
     if (next < 4 && i + 1 == boundary + SC_GRPC_PREFIX_BYTES + lens[next])
       boundary = i + 1, next++;
-    ASSERT_EQ_INT(sc_grpc_deframer_partial(&d), i + 1 != boundary); /* inside a message until its end */
+    ASSERT_EQ_INT(sc__grpc_deframer_partial(&d), i + 1 != boundary); /* inside a message until its end */
   }
   check_got(&g, lens, 4);
-  sc_grpc_deframer_free(&d);
+  sc__grpc_deframer_free(&d);
 }
 
 TEST(random_frames) {
@@ -97,42 +97,42 @@ TEST(random_frames) {
     uint8_t s[12 * 300];
     size_t n = stream_of(lens, count, s), at = 0;
     sc_grpc_deframer_t d;
-    sc_grpc_deframer_init(&d, 300);
+    sc__grpc_deframer_init(&d, 300);
     got_t g = {0};
     while (at < n) {
       rng = rng * 6364136223846793005ull + 1442695040888963407ull;
       size_t piece = 1 + (size_t)(rng >> 33) % 40;
       if (piece > n - at)
         piece = n - at;
-      ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s + at, piece, collect, &g), 0);
+      ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s + at, piece, collect, &g), 0);
       at += piece;
     }
     check_got(&g, lens, count);
-    sc_grpc_deframer_free(&d);
+    sc__grpc_deframer_free(&d);
   }
 }
 
 TEST(oversized_is_resource_exhausted_from_the_prefix) {
   uint8_t prefix[SC_GRPC_PREFIX_BYTES];
-  sc_grpc_frame_prefix(prefix, 4u << 20 | 1); /* 4 MiB + 1 */
+  sc__grpc_frame_prefix(prefix, 4u << 20 | 1); /* 4 MiB + 1 */
   sc_grpc_deframer_t d;
-  sc_grpc_deframer_init(&d, 4u << 20);
+  sc__grpc_deframer_init(&d, 4u << 20);
   got_t g = {0};
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, prefix, 3, collect, &g), 0);
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, prefix + 3, 2, collect, &g), SC_GRPC_RESOURCE_EXHAUSTED);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, prefix, 3, collect, &g), 0);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, prefix + 3, 2, collect, &g), SC_GRPC_RESOURCE_EXHAUSTED);
   ASSERT(d.buf == NULL); /* nothing buffered for it */
   uint8_t more[8] = {0};
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, more, sizeof(more), collect, &g), SC_GRPC_RESOURCE_EXHAUSTED);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, more, sizeof(more), collect, &g), SC_GRPC_RESOURCE_EXHAUSTED);
   ASSERT_EQ_U64(g.n, 0);
-  sc_grpc_deframer_free(&d);
+  sc__grpc_deframer_free(&d);
   /* exactly at the limit is fine */
   uint8_t s[64];
   const size_t lens[] = {40};
   size_t n = stream_of(lens, 1, s);
-  sc_grpc_deframer_init(&d, 40);
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s, n, collect, &g), 0);
+  sc__grpc_deframer_init(&d, 40);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s, n, collect, &g), 0);
   ASSERT_EQ_U64(g.n, 1);
-  sc_grpc_deframer_free(&d);
+  sc__grpc_deframer_free(&d);
 }
 
 TEST(compressed_flag_is_internal) {
@@ -141,12 +141,12 @@ TEST(compressed_flag_is_internal) {
   size_t n = stream_of(lens, 2, s);
   s[SC_GRPC_PREFIX_BYTES + 4] = 1; /* the second message claims compression */
   sc_grpc_deframer_t d;
-  sc_grpc_deframer_init(&d, 4096);
+  sc__grpc_deframer_init(&d, 4096);
   got_t g = {0};
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s, n, collect, &g), SC_GRPC_INTERNAL);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s, n, collect, &g), SC_GRPC_INTERNAL);
   ASSERT_EQ_U64(g.n, 1); /* the first was delivered */
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s, n, collect, &g), SC_GRPC_INTERNAL);
-  sc_grpc_deframer_free(&d);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s, n, collect, &g), SC_GRPC_INTERNAL);
+  sc__grpc_deframer_free(&d);
 }
 
 TEST(callback_stops_the_push) {
@@ -154,11 +154,11 @@ TEST(callback_stops_the_push) {
   uint8_t s[64];
   size_t n = stream_of(lens, 3, s);
   sc_grpc_deframer_t d;
-  sc_grpc_deframer_init(&d, 4096);
+  sc__grpc_deframer_init(&d, 4096);
   got_t g = {.stop_after = 2};
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s, n, collect, &g), 7);
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s, n, collect, &g), 7);
   ASSERT_EQ_U64(g.n, 2);
-  sc_grpc_deframer_free(&d);
+  sc__grpc_deframer_free(&d);
 }
 
 TEST(partial_at_the_end) {
@@ -166,12 +166,12 @@ TEST(partial_at_the_end) {
   uint8_t s[64];
   size_t n = stream_of(lens, 1, s);
   sc_grpc_deframer_t d;
-  sc_grpc_deframer_init(&d, 4096);
+  sc__grpc_deframer_init(&d, 4096);
   got_t g = {0};
-  ASSERT_EQ_INT(sc_grpc_deframer_push(&d, s, n - 3, collect, &g), 0);
-  ASSERT(sc_grpc_deframer_partial(&d));
+  ASSERT_EQ_INT(sc__grpc_deframer_push(&d, s, n - 3, collect, &g), 0);
+  ASSERT(sc__grpc_deframer_partial(&d));
   ASSERT_EQ_U64(g.n, 0);
-  sc_grpc_deframer_free(&d); /* frees the half message */
+  sc__grpc_deframer_free(&d); /* frees the half message */
 }
 
 TEST_LIST = {

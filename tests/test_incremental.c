@@ -232,7 +232,7 @@ static int apply_cb(void *arg, const sc_parse_item_t *item) {
   sc_obj_unref(item->obj);
   if (rc != 0)
     return rc;
-  a->oom |= sc_changes_note(a->store, &ch, &a->changes) != 0;
+  a->oom |= sc__changes_note(a->store, &ch, &a->changes) != 0;
   sc_change_release(&ch);
   return 0;
 }
@@ -278,7 +278,7 @@ static const sc_entry_t *find_entry(const sc_record_t *r, const char *host) {
  * unshared computation gives: compute every scope unshared and compare. */
 static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
   sc_scope_plan_t plan;
-  if (sc_scope_plan(w, &plan) != 0) {
+  if (sc__scope_plan(w, &plan) != 0) {
     fail_msg("plan failed");
     return -1;
   }
@@ -288,7 +288,7 @@ static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
     const sc_record_t *stored = find_record(set, d.same_as ? d.same_as : d.id);
     d.same_as = NULL;
     sc_record_t own;
-    if (stored == NULL || sc_scope_render(w, &d, &(sc_render_opts_t){true, NULL}, 0, &own, NULL) != 0) {
+    if (stored == NULL || sc__scope_render(w, &d, &(sc_render_opts_t){true, NULL}, 0, &own, NULL) != 0) {
       fail_msg("scope %s: render failed", d.id);
       rc = -1;
       break;
@@ -315,9 +315,9 @@ static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
         rc = -1;
       }
     }
-    sc_record_free(&own);
+    sc__record_free(&own);
   }
-  sc_scope_plan_free(&plan);
+  sc__scope_plan_free(&plan);
   return rc;
 }
 
@@ -365,12 +365,12 @@ static int compare_resources(const sc_scopes_t *ss, const sc_scopeset_t *full) {
     rc = count_refs(&full->scopes[i], &want);
   res_check_t check = {&want, 0, 0};
   if (rc == 0) {
-    sc_refs_foreach(sc_scopes_refs(ss), check_ref, &check);
+    sc__refs_foreach(sc__scopes_refs(ss), check_ref, &check);
     rc = check.rc;
   }
   size_t have = check.have;
-  if (rc == 0 && have != sc_scopes_resource_count(ss)) {
-    fail_msg("%zu resources in the map, %zu counted", have, sc_scopes_resource_count(ss));
+  if (rc == 0 && have != sc__scopes_resource_count(ss)) {
+    fail_msg("%zu resources in the map, %zu counted", have, sc__scopes_resource_count(ss));
     rc = -1;
   }
   if (rc == 0 && have != want.n) {
@@ -390,7 +390,7 @@ static int count_eds(const sc_record_t *r, sc_strmap_t *counts, sc_vec_t *keys) 
       if (res->items[i].eds_id == 0)
         continue;
       char key[1300];
-      sc_eds_key(res->items[i].name, res->items[i].eds_id, key, sizeof(key));
+      sc__eds_key(res->items[i].name, res->items[i].eds_id, key, sizeof(key));
       uintptr_t n = (uintptr_t)sc__strmap_get(counts, sc_str(key));
       if (n == 0) {
         char *k = strdup(key);
@@ -432,14 +432,14 @@ static void check_assignment(void *arg, const char *key, const char *recipe, uin
   char cluster[1300];
   snprintf(cluster, sizeof(cluster), "%.*s", (int)(strrchr(key, '#') - key), key);
   sc_resources_t out = {0};
-  if (sc_eds_from_recipe(c->store, c->world, recipe, cluster, &out) != 0 || out.n != 1) {
+  if (sc__eds_from_recipe(c->store, c->world, recipe, cluster, &out) != 0 || out.n != 1) {
     fail_msg("assignment %s: cannot build it from scratch", key);
     c->rc = -1;
   } else if (memcmp(out.items[0].hash, hash, 16) != 0) {
     fail_msg("assignment %s: stale bytes (endpoints changed but it was not rebuilt)", key);
     c->rc = -1;
   }
-  sc_resources_free(&out);
+  sc__resources_free(&out);
 }
 
 /* The assignments the incremental state holds are exactly those the records' EDS
@@ -453,7 +453,7 @@ static int compare_endpoints(const sc_scopes_t *ss, const sc_scopeset_t *full, c
   for (size_t i = 0; i < full->nscopes && c.rc == 0; i++)
     c.rc = count_eds(&full->scopes[i], &c.want, &keys);
   if (c.rc == 0)
-    sc_endpoints_foreach(&ss->eds, check_assignment, &c);
+    sc__endpoints_foreach(&ss->eds, check_assignment, &c);
   if (c.rc == 0 && c.have != c.want.n) {
     fail_msg("%zu assignments held, %zu named by the records", c.have, c.want.n);
     c.rc = -1;
@@ -468,7 +468,7 @@ static int compare_endpoints(const sc_scopes_t *ss, const sc_scopeset_t *full, c
 /* Compares the incremental state with a from-scratch computation; 0 when equal. */
 static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
   sc_scopeset_t full;
-  if (sc_scopeset_compute(w, &full) != 0) {
+  if (sc__scopeset_compute(w, &full) != 0) {
     fail_msg("full computation failed");
     return -1;
   }
@@ -538,7 +538,7 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
     rc = compare_endpoints(ss, &full, w->store, w);
   if (rc == 0)
     rc = check_shared(w, &full);
-  sc_scopeset_free(&full);
+  sc__scopeset_free(&full);
   return rc;
 }
 
@@ -549,7 +549,7 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
   sc_scopes_t ss;
   if (sc_store_new(&store) != 0)
     return -1;
-  sc_scopes_init(&ss);
+  sc__scopes_init(&ss);
   ss.keep_entry_json = true; /* to show what differs */
   uint64_t saved = rng;
   rng = batch_seed | 1;
@@ -560,7 +560,7 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
   for (unsigned i = 0; i < n && rc == 0;) {
     unsigned batch = 1 + rnd(4);
     apply_t a = {.store = store};
-    sc_changes_init(&a.changes);
+    sc__changes_init(&a.changes);
     for (unsigned k = 0; k < batch && i < n; k++, i++)
       if (!skip || !skip[i])
         sc_parse_watch_event(evs[i].text, strlen(evs[i].text), &po, apply_cb, &a);
@@ -568,7 +568,7 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
       fail_msg("generated event rejected (generator bug) before event %u", i);
       rc = -1;
     }
-    sc_changes_finish(&a.changes);
+    sc__changes_finish(&a.changes);
     sc_scopes_stats_t st;
     bool all = head == 1 || a.oom || recompute_all;
     /* As the engine does: the kept world and plan, updated only where the batch changed
@@ -580,15 +580,15 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
         fail_countdown = (long)rnd(opt_fail_alloc);
         sc__set_allocator(&failing);
       }
-      rc = sc_scopes_update(&ss, store, &a.changes, all, head, &st);
+      rc = sc__scopes_update(&ss, store, &a.changes, all, head, &st);
       sc__set_allocator(NULL);
       fail_countdown = -1;
       update_failed = rc != 0 && opt_fail_alloc > 0;
       if (update_failed) {
-        sc_scopes_resync(&ss);
+        sc__scopes_resync(&ss);
         rc = 0;
       } else {
-        sc_scopes_commit(&ss);
+        sc__scopes_commit(&ss);
       }
       recompute_all = update_failed;
       skipped_updates += !st.updated;
@@ -596,11 +596,11 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
         fail_msg("update failed: %s", sc_strerror(rc));
     }
     sc_world_t *w;
-    if (rc == 0 && !update_failed && (rc = sc_world_build(store, &w)) == 0) {
+    if (rc == 0 && !update_failed && (rc = sc__world_build(store, &w)) == 0) {
       rc = compare(&ss, w);
-      sc_world_free(w);
+      sc__world_free(w);
     }
-    sc_changes_free(&a.changes);
+    sc__changes_free(&a.changes);
     head++;
   }
   if (getenv("SC_DIFF_VERBOSE") != NULL) {
@@ -609,7 +609,7 @@ static int run_sequence(const event_t *evs, unsigned n, const bool *skip, uint64
       objects += sc_store_count(store, (sc_kind_t)k);
     fprintf(stderr, "  sequence: %zu objects, %u scopes at the end\n", objects, ss.states.n);
   }
-  sc_scopes_free(&ss);
+  sc__scopes_free(&ss);
   sc_store_del(store);
   rng = saved;
   return rc;

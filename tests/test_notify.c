@@ -104,14 +104,14 @@ static bool at_eof(int fd) {
 
 /* Closes n and runs the loop until nothing is left; the loop must then close cleanly. */
 static int finish(uv_loop_t *loop, sc_notify_t *n) {
-  sc_notify_close(n);
+  sc__notify_close(n);
   uv_run(loop, UV_RUN_DEFAULT);
   return uv_loop_close(loop);
 }
 
 TEST(encode) {
   unsigned char b[SC_NOTIFY_NOTICE_BYTES];
-  sc_notify_encode(b, 0x0102030405060708ull, 0x1112131415161718ull);
+  sc__notify_encode(b, 0x0102030405060708ull, 0x1112131415161718ull);
   static const unsigned char want[] = {1, 2, 3, 4, 5, 6, 7, 8, 0x11, 0x12, 0x13, 0x14,
                                        0x15, 0x16, 0x17, 0x18};
   ASSERT(memcmp(b, want, sizeof(want)) == 0);
@@ -124,13 +124,13 @@ TEST(connect_and_commit) {
   sc_notify_t *n;
   char err[256];
   sc_notify_opts_t o = {.path = path, .head_version = 7, .commit_ns = 0};
-  ASSERT_EQ_INT(sc_notify_new(&loop, &o, &n, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(sc__notify_new(&loop, &o, &n, err, sizeof(err)), 0);
   struct stat st;
   ASSERT(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
   int a = client_connect(path), b = client_connect(path);
   ASSERT(a >= 0 && b >= 0);
   spin(&loop);
-  ASSERT_EQ_INT(sc_notify_subscribers(n), 2);
+  ASSERT_EQ_INT(sc__notify_subscribers(n), 2);
   uint64_t v, t;
   ASSERT(read_notice(a, &v, &t));
   ASSERT_EQ_U64(v, 7);
@@ -139,9 +139,9 @@ TEST(connect_and_commit) {
   ASSERT_EQ_U64(v, 7);
   /* What a subscriber sends is discarded; it stays subscribed. */
   ASSERT_EQ_INT(write(b, "hello\n", 6), 6);
-  sc_notify_commit(n, 8, 1700000000123456789ull);
+  sc__notify_commit(n, 8, 1700000000123456789ull);
   spin(&loop);
-  ASSERT_EQ_INT(sc_notify_subscribers(n), 2);
+  ASSERT_EQ_INT(sc__notify_subscribers(n), 2);
   ASSERT(read_notice(a, &v, &t));
   ASSERT_EQ_U64(v, 8);
   ASSERT_EQ_U64(t, 1700000000123456789ull);
@@ -156,8 +156,8 @@ TEST(connect_and_commit) {
   /* One that leaves is dropped. */
   close(a);
   spin(&loop);
-  ASSERT_EQ_INT(sc_notify_subscribers(n), 2);
-  sc_notify_commit(n, 9, 1);
+  ASSERT_EQ_INT(sc__notify_subscribers(n), 2);
+  sc__notify_commit(n, 9, 1);
   ASSERT_EQ_INT(finish(&loop, n), 0);
   ASSERT(read_notice(b, &v, &t));
   ASSERT_EQ_U64(v, 9);
@@ -179,14 +179,14 @@ TEST(subscriber_bound) {
   sc_logger_t logger = {log, SC_LOG_WARN, "test", SC_LOG_TEXT};
   sc_notify_t *n;
   sc_notify_opts_t o = {.path = path, .max_subscribers = 2, .head_version = 3, .log = &logger};
-  ASSERT_EQ_INT(sc_notify_new(&loop, &o, &n, NULL, 0), 0);
+  ASSERT_EQ_INT(sc__notify_new(&loop, &o, &n, NULL, 0), 0);
   int fds[5];
   for (int i = 0; i < 4; i++) {
     fds[i] = client_connect(path);
     ASSERT(fds[i] >= 0);
   }
   spin(&loop);
-  ASSERT_EQ_INT(sc_notify_subscribers(n), 2);
+  ASSERT_EQ_INT(sc__notify_subscribers(n), 2);
   uint64_t v, t;
   int served = 0, refused = 0;
   for (int i = 0; i < 4; i++) {
@@ -226,16 +226,16 @@ TEST(slow_subscriber) {
   uv_loop_init(&loop);
   sc_notify_t *n;
   sc_notify_opts_t o = {.path = path, .head_version = 0};
-  ASSERT_EQ_INT(sc_notify_new(&loop, &o, &n, NULL, 0), 0);
+  ASSERT_EQ_INT(sc__notify_new(&loop, &o, &n, NULL, 0), 0);
   int slow = client_connect(path);
   ASSERT(slow >= 0);
   spin(&loop);
-  ASSERT_EQ_INT(sc_notify_subscribers(n), 1);
+  ASSERT_EQ_INT(sc__notify_subscribers(n), 1);
   /* Far more notices than a socket buffer holds, never read meanwhile. */
   enum { COMMITS = 20000 };
   for (uint64_t h = 1; h <= COMMITS; h++)
-    sc_notify_commit(n, h, h * 10);
-  ASSERT_EQ_INT(sc_notify_subscribers(n), 1);
+    sc__notify_commit(n, h, h * 10);
+  ASSERT_EQ_INT(sc__notify_subscribers(n), 1);
   int flags = fcntl(slow, F_GETFL);
   fcntl(slow, F_SETFL, flags | O_NONBLOCK);
   static unsigned char buf[COMMITS * SC_NOTIFY_NOTICE_BYTES];
@@ -255,7 +255,7 @@ TEST(slow_subscriber) {
   }
   /* Once it reads again, it gets the next commit. */
   fcntl(slow, F_SETFL, flags);
-  sc_notify_commit(n, COMMITS + 1, 5);
+  sc__notify_commit(n, COMMITS + 1, 5);
   uint64_t v, t;
   ASSERT(read_notice(slow, &v, &t));
   ASSERT_EQ_U64(v, COMMITS + 1);
@@ -276,7 +276,7 @@ TEST(paths) {
   ASSERT(f != NULL);
   fputs("keep", f);
   fclose(f);
-  ASSERT_EQ_INT(sc_notify_new(&loop, &o, &n, err, sizeof(err)), SC_EEXISTS);
+  ASSERT_EQ_INT(sc__notify_new(&loop, &o, &n, err, sizeof(err)), SC_EEXISTS);
   ASSERT(n == NULL);
   ASSERT_CONTAINS(err, "exists and is not a socket");
   ASSERT_CONTAINS(err, path);
@@ -292,9 +292,9 @@ TEST(paths) {
   ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
   close(fd);
   ASSERT(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
-  ASSERT_EQ_INT(sc_notify_new(&loop, &o, &n, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(sc__notify_new(&loop, &o, &n, err, sizeof(err)), 0);
   /* A live one is not taken over, and stays. */
-  ASSERT_EQ_INT(sc_notify_new(&loop, &o, &m, err, sizeof(err)), SC_EBUSY);
+  ASSERT_EQ_INT(sc__notify_new(&loop, &o, &m, err, sizeof(err)), SC_EBUSY);
   ASSERT_CONTAINS(err, "is in use");
   spin(&loop); /* the probe connection comes and goes */
   int c = client_connect(path);
@@ -308,10 +308,10 @@ TEST(paths) {
   memset(longp, 'x', sizeof(longp) - 1);
   longp[sizeof(longp) - 1] = '\0';
   sc_notify_opts_t lo = {.path = longp};
-  ASSERT_EQ_INT(sc_notify_new(&loop, &lo, &m, err, sizeof(err)), UV_ENAMETOOLONG);
+  ASSERT_EQ_INT(sc__notify_new(&loop, &lo, &m, err, sizeof(err)), UV_ENAMETOOLONG);
   ASSERT_CONTAINS(err, "a unix socket path has at most");
   sc_notify_opts_t no = {.path = "/nonexistent-dir/notify.sock"};
-  ASSERT(sc_notify_new(&loop, &no, &m, err, sizeof(err)) != 0);
+  ASSERT(sc__notify_new(&loop, &no, &m, err, sizeof(err)) != 0);
   ASSERT_CONTAINS(err, "/nonexistent-dir/notify.sock");
   ASSERT_EQ_INT(finish(&loop, n), 0);
   ASSERT(lstat(path, &st) != 0);

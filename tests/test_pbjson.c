@@ -29,7 +29,7 @@ static json_t *roundtrip(const cluster_t *c) {
   uint8_t *buf = malloc(len ? len : 1);
   protobuf_c_message_pack(&c->base, buf);
   json_t *out = NULL;
-  int rc = sc_pbjson_decode(&envoy__config__cluster__v3__cluster__descriptor, buf, len,
+  int rc = sc__pbjson_decode(&envoy__config__cluster__v3__cluster__descriptor, buf, len,
                             &sc_xds_registry, &out);
   free(buf);
   return rc == 0 ? out : NULL;
@@ -188,7 +188,7 @@ TEST(any_map_and_struct) {
 TEST(garbage_is_rejected) {
   const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f}; /* a length beyond the data */
   json_t *out = NULL;
-  ASSERT_EQ_INT(sc_pbjson_decode(&envoy__config__cluster__v3__cluster__descriptor, junk, sizeof(junk),
+  ASSERT_EQ_INT(sc__pbjson_decode(&envoy__config__cluster__v3__cluster__descriptor, junk, sizeof(junk),
                                  &sc_xds_registry, &out),
                 SC_ECORRUPT);
   ASSERT(out == NULL);
@@ -197,7 +197,7 @@ TEST(garbage_is_rejected) {
 TEST(base64) {
   const char *cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    char *b = sc_base64((const uint8_t *)cases[i][0], strlen(cases[i][0]));
+    char *b = sc__base64((const uint8_t *)cases[i][0], strlen(cases[i][0]));
     ASSERT(b != NULL);
     ASSERT_EQ_STR(b, cases[i][1]);
     free(b);

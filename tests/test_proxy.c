@@ -62,7 +62,7 @@ TEST(istio_sidecar_node) {
   make_node(&n, "sidecar~10.0.0.7~ratings-v1-abc.prod~prod.svc.cluster.local", meta, labels);
   sc_proxy_t p;
   char err[128];
-  ASSERT_EQ_INT(sc_proxy_from_node(&n.node, &p, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(sc__proxy_from_node(&n.node, &p, err, sizeof(err)), 0);
   ASSERT(!p.router);
   ASSERT(sc_str_eqz(p.namespace_, "prod"));
   ASSERT_EQ_U64(p.nips, 2);
@@ -77,7 +77,7 @@ TEST(defaults_from_the_id) {
   node_t n;
   make_node(&n, "router~10.1.2.3~gw-0.istio-system~istio-system.svc.cluster.local", NULL, NULL);
   sc_proxy_t p;
-  ASSERT_EQ_INT(sc_proxy_from_node(&n.node, &p, NULL, 0), 0);
+  ASSERT_EQ_INT(sc__proxy_from_node(&n.node, &p, NULL, 0), 0);
   ASSERT(p.router);
   ASSERT(sc_str_eqz(p.namespace_, "istio-system")); /* from POD.NAMESPACE */
   ASSERT_EQ_U64(p.nips, 1);
@@ -94,19 +94,19 @@ TEST(invalid_nodes) {
     make_node(&n, bad_ids[i], NULL, NULL);
     sc_proxy_t p;
     char err[128] = "";
-    ASSERT_EQ_INT(sc_proxy_from_node(&n.node, &p, err, sizeof(err)), SC_EINVAL);
+    ASSERT_EQ_INT(sc__proxy_from_node(&n.node, &p, err, sizeof(err)), SC_EINVAL);
     ASSERT(err[0] != '\0');
   }
   const char *mode[] = {"INTERCEPTION_MODE", "SOMETIMES", NULL};
   node_t n;
   make_node(&n, "sidecar~1.2.3.4~p.ns~ns.svc.cluster.local", mode, NULL);
   sc_proxy_t p;
-  ASSERT_EQ_INT(sc_proxy_from_node(&n.node, &p, NULL, 0), SC_EINVAL);
-  ASSERT_EQ_INT(sc_proxy_from_node(NULL, &p, NULL, 0), SC_EINVAL);
+  ASSERT_EQ_INT(sc__proxy_from_node(&n.node, &p, NULL, 0), SC_EINVAL);
+  ASSERT_EQ_INT(sc__proxy_from_node(NULL, &p, NULL, 0), SC_EINVAL);
   /* LABELS that are not an object of strings */
   const char *labels_as_string[] = {"LABELS", "app=x", NULL};
   make_node(&n, "sidecar~1.2.3.4~p.ns~ns.svc.cluster.local", labels_as_string, NULL);
-  ASSERT_EQ_INT(sc_proxy_from_node(&n.node, &p, NULL, 0), SC_EINVAL);
+  ASSERT_EQ_INT(sc__proxy_from_node(&n.node, &p, NULL, 0), SC_EINVAL);
 }
 
 /* The public form (reader.h): an encoded Node, decoded and read by the library; bytes

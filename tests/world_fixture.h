@@ -26,7 +26,7 @@ static inline int fixture_load(fixture_t *f, const char *yaml, size_t len) {
   f->world = NULL;
   if (sc_store_new(&f->store) != 0)
     return -1;
-  if (sc_parse_yaml(yaml, len, &po, fixture_put, f->store) != 0 || sc_world_build(f->store, &f->world) != 0) {
+  if (sc_parse_yaml(yaml, len, &po, fixture_put, f->store) != 0 || sc__world_build(f->store, &f->world) != 0) {
     sc_store_del(f->store);
     return -1;
   }
@@ -34,7 +34,7 @@ static inline int fixture_load(fixture_t *f, const char *yaml, size_t len) {
 }
 
 static inline void fixture_free(fixture_t *f) {
-  sc_world_free(f->world);
+  sc__world_free(f->world);
   sc_store_del(f->store);
 }
 

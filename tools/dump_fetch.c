@@ -337,7 +337,7 @@ static uint8_t *out_room(fetch_t *f, size_t len) {
     f->out = out;
     f->out_cap = cap;
   }
-  sc_grpc_frame_prefix(f->out + f->out_len, (uint32_t)len);
+  sc__grpc_frame_prefix(f->out + f->out_len, (uint32_t)len);
   uint8_t *at = f->out + f->out_len + SC_GRPC_PREFIX_BYTES;
   f->out_len = need;
   return at;
@@ -949,7 +949,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
   fetch_t *f = arg;
   if (stream_id != f->stream_id)
     return 0;
-  int rc = sc_grpc_deframer_push(&f->deframer, data, len, on_message, f);
+  int rc = sc__grpc_deframer_push(&f->deframer, data, len, on_message, f);
   if (rc == SC_GRPC_RESOURCE_EXHAUSTED)
     fail(f, "a response is larger than %u bytes", MAX_RESPONSE_BYTES);
   else if (rc == SC_GRPC_INTERNAL)
@@ -1291,7 +1291,7 @@ int sc_dump_fetch(const sc_dump_fetch_opts_t *o) {
   f.grpc_status = -1;
   f.node = &node.node;
   f.deadline = now_ms() + o->timeout_ms;
-  sc_grpc_deframer_init(&f.deframer, MAX_RESPONSE_BYTES);
+  sc__grpc_deframer_init(&f.deframer, MAX_RESPONSE_BYTES);
   f.fd = connect_to(&f, f.deadline);
   if (f.fd >= 0) {
     const char *authority = strncmp(o->server, "unix:", 5) == 0 ? "localhost" : o->server;
@@ -1304,7 +1304,7 @@ int sc_dump_fetch(const sc_dump_fetch_opts_t *o) {
     close(f.fd);
   }
   nghttp2_session_del(f.h2);
-  sc_grpc_deframer_free(&f.deframer);
+  sc__grpc_deframer_free(&f.deframer);
   for (int t = 0; t < SC_XDS__TYPES; t++) {
     names_free(&f.types[t].subscribed);
     sc_resource_list_free(&f.types[t].held);

@@ -6,12 +6,12 @@
 #include "wire/grpc_frame.h"
 #include "scopecast/error.h"
 
-void sc_grpc_deframer_init(sc_grpc_deframer_t *d, size_t max_message) {
+void sc__grpc_deframer_init(sc_grpc_deframer_t *d, size_t max_message) {
   memset(d, 0, sizeof(*d));
   d->max_message = max_message;
 }
 
-void sc_grpc_deframer_free(sc_grpc_deframer_t *d) {
+void sc__grpc_deframer_free(sc_grpc_deframer_t *d) {
   sc__free(d->buf);
   d->buf = NULL;
 }
@@ -29,7 +29,7 @@ static int start_message(sc_grpc_deframer_t *d) {
   return 0;
 }
 
-int sc_grpc_deframer_push(sc_grpc_deframer_t *d, const uint8_t *data, size_t len, sc_grpc_message_cb cb,
+int sc__grpc_deframer_push(sc_grpc_deframer_t *d, const uint8_t *data, size_t len, sc_grpc_message_cb cb,
                           void *arg) {
   if (d->status != 0)
     return d->status;
@@ -84,9 +84,9 @@ int sc_grpc_deframer_push(sc_grpc_deframer_t *d, const uint8_t *data, size_t len
   return 0;
 }
 
-bool sc_grpc_deframer_partial(const sc_grpc_deframer_t *d) { return d->have_prefix > 0; }
+bool sc__grpc_deframer_partial(const sc_grpc_deframer_t *d) { return d->have_prefix > 0; }
 
-void sc_grpc_frame_prefix(uint8_t out[SC_GRPC_PREFIX_BYTES], uint32_t len) {
+void sc__grpc_frame_prefix(uint8_t out[SC_GRPC_PREFIX_BYTES], uint32_t len) {
   out[0] = 0;
   out[1] = (uint8_t)(len >> 24);
   out[2] = (uint8_t)(len >> 16);

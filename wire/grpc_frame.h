@@ -28,21 +28,21 @@ typedef struct {
 } sc_grpc_deframer_t;
 
 /* Called with each complete message (borrowed bytes, valid during the call). Return
- * non-zero to stop; sc_grpc_deframer_push returns that value. */
+ * non-zero to stop; sc__grpc_deframer_push returns that value. */
 typedef int (*sc_grpc_message_cb)(void *arg, const uint8_t *msg, size_t len);
 
-void sc_grpc_deframer_init(sc_grpc_deframer_t *d, size_t max_message);
-void sc_grpc_deframer_free(sc_grpc_deframer_t *d);
+void sc__grpc_deframer_init(sc_grpc_deframer_t *d, size_t max_message);
+void sc__grpc_deframer_free(sc_grpc_deframer_t *d);
 
 /* Feeds the next bytes of a stream. Returns 0, a gRPC status (the deframer then refuses
  * everything after: the stream is over), SC_ENOMEM, or what cb returned. */
-int sc_grpc_deframer_push(sc_grpc_deframer_t *d, const uint8_t *data, size_t len, sc_grpc_message_cb cb,
+int sc__grpc_deframer_push(sc_grpc_deframer_t *d, const uint8_t *data, size_t len, sc_grpc_message_cb cb,
                           void *arg);
 
 /* Whether the bytes fed end inside a message (a stream ending so is malformed). */
-bool sc_grpc_deframer_partial(const sc_grpc_deframer_t *d);
+bool sc__grpc_deframer_partial(const sc_grpc_deframer_t *d);
 
 /* The 5-byte prefix of an uncompressed message of len bytes. */
-void sc_grpc_frame_prefix(uint8_t out[SC_GRPC_PREFIX_BYTES], uint32_t len);
+void sc__grpc_frame_prefix(uint8_t out[SC_GRPC_PREFIX_BYTES], uint32_t len);
 
 #endif

@@ -20,10 +20,10 @@ typedef struct {
 
 /* Decodes data as a message of type d and converts it; SC_ECORRUPT when the bytes are not
  * such a message. */
-int sc_pbjson_decode(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
+int sc__pbjson_decode(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
                      const sc_pb_registry_t *reg, json_t **out);
 
 /* Base64 (RFC 4648, padded) of data, NUL-terminated; free() it. */
-char *sc_base64(const uint8_t *data, size_t len);
+char *sc__base64(const uint8_t *data, size_t len);
 
 #endif

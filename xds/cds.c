@@ -410,7 +410,7 @@ static int outbound_cluster(sc_arena_t *a, const char *name, const sc_svc_t *svc
   return 0;
 }
 
-int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_config_t *mesh,
+int sc__cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_config_t *mesh,
                    sc_resources_t *out) {
   if (svc->resolution == SC_RES_ALIAS)
     return 0;
@@ -432,7 +432,7 @@ int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_conf
       if (rc == 0 && c != NULL)
         rc = sc__resources_add(out, name, &c->base);
       if (rc == 0 && c != NULL && c->type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS)
-        rc = sc_eds_attach(&out->items[out->n - 1], svc, port->port, subset ? &subset->labels : NULL);
+        rc = sc__eds_attach(&out->items[out->n - 1], svc, port->port, subset ? &subset->labels : NULL);
     }
   }
   sc__arena_del(a);
@@ -441,7 +441,7 @@ int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_conf
 
 /* ---- the cache ------------------------------------------------------------------------- */
 
-/* Records are compared by what the clusters are made of (every field sc_cds_service
+/* Records are compared by what the clusters are made of (every field sc__cds_service
  * reads: keep record_key and same_record in step with it), not by address: scopes trim
  * records to their listeners' ports in arenas of their own, so one address can be another
  * record later in the same update. */
@@ -486,7 +486,7 @@ struct sc_parts_cache_entry_s {
   sc_parts_cache_entry_t *next;
 };
 
-void sc_cds_cache_init(sc_cds_cache_t *c) {
+void sc__cds_cache_init(sc_cds_cache_t *c) {
   sc__hashmap_init(&c->by_key);
   sc__hashmap_init(&c->parts);
 }
@@ -496,7 +496,7 @@ static void parts_reset(sc_cds_cache_t *c) {
     sc_parts_cache_entry_t *e = c->parts.values[i];
     while (e != NULL) {
       sc_parts_cache_entry_t *next = e->next;
-      sc_resources_free(&e->res);
+      sc__resources_free(&e->res);
       sc__free(e->key);
       sc__free(e);
       e = next;
@@ -506,12 +506,12 @@ static void parts_reset(sc_cds_cache_t *c) {
   sc__hashmap_init(&c->parts);
 }
 
-void sc_cds_cache_reset(sc_cds_cache_t *c) {
+void sc__cds_cache_reset(sc_cds_cache_t *c) {
   for (size_t i = 0; i < c->by_key.cap; i++) {
     sc_cds_cache_entry_t *e = c->by_key.values[i];
     while (e != NULL) {
       sc_cds_cache_entry_t *next = e->next;
-      sc_resources_free(&e->res);
+      sc__resources_free(&e->res);
       sc__free(e->ports);
       sc__free(e);
       e = next;
@@ -522,8 +522,8 @@ void sc_cds_cache_reset(sc_cds_cache_t *c) {
   parts_reset(c);
 }
 
-void sc_cds_cache_free(sc_cds_cache_t *c) {
-  sc_cds_cache_reset(c);
+void sc__cds_cache_free(sc_cds_cache_t *c) {
+  sc__cds_cache_reset(c);
   sc__hashmap_free(&c->by_key);
   sc__hashmap_free(&c->parts);
 }
@@ -549,7 +549,7 @@ static int copy_resources(const sc_resources_t *from, size_t first, sc_resources
   return 0;
 }
 
-bool sc_parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc) {
+bool sc__parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc) {
   for (sc_parts_cache_entry_t *e = sc__hashmap_get(&c->parts, XXH3_64bits(key, klen)); e != NULL; e = e->next)
     if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
       *rc = copy_resources(&e->res, 0, out);
@@ -558,7 +558,7 @@ bool sc_parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_reso
   return false;
 }
 
-int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from) {
+int sc__parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from) {
   uint64_t h = XXH3_64bits(key, klen);
   sc_parts_cache_entry_t *e = sc__calloc(1, sizeof(*e));
   if (e == NULL || (e->key = sc__malloc(klen ? klen : 1)) == NULL) {
@@ -571,16 +571,16 @@ int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc
   e->next = sc__hashmap_get(&c->parts, h);
   if (rc == 0 && (rc = sc__hashmap_put(&c->parts, h, e)) == 0)
     return 0;
-  sc_resources_free(&e->res);
+  sc__resources_free(&e->res);
   sc__free(e->key);
   sc__free(e);
   return rc;
 }
 
-int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
+int sc__cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
                           const sc_mesh_config_t *mesh, sc_resources_t *out) {
   if (cache == NULL)
-    return sc_cds_service(svc, rule, mesh, out);
+    return sc__cds_service(svc, rule, mesh, out);
   uint64_t key = record_key(svc, rule);
   sc_cds_cache_entry_t *head = sc__hashmap_get(&cache->by_key, key);
   for (sc_cds_cache_entry_t *e = head; e != NULL; e = e->next)
@@ -598,13 +598,13 @@ int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_c
   }
   memcpy(e->ports, svc->ports, svc->nports * sizeof(*e->ports));
   e->svc.ports = e->ports;
-  int rc = sc_cds_service(svc, rule, mesh, &e->res);
+  int rc = sc__cds_service(svc, rule, mesh, &e->res);
   if (rc == 0) {
     e->next = head;
     rc = sc__hashmap_put(&cache->by_key, key, e);
   }
   if (rc != 0) {
-    sc_resources_free(&e->res);
+    sc__resources_free(&e->res);
     sc__free(e->ports);
     sc__free(e);
     return rc;
@@ -702,7 +702,7 @@ static int inbound_cluster(sc_arena_t *a, uint32_t port, sc_str_t endpoint, cons
   return sc__resources_add(out, name, &c->base);
 }
 
-int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+int sc__cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out) {
   sc_arena_t *a = sc__arena_new(1024);
   if (a == NULL)
     return SC_ENOMEM;
@@ -713,7 +713,7 @@ int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc
   return rc;
 }
 
-uint32_t sc_cds_target_port(const sc_svc_t *svc, uint32_t i) {
+uint32_t sc__cds_target_port(const sc_svc_t *svc, uint32_t i) {
   if (svc->registry == SC_REGISTRY_KUBERNETES && svc->obj != NULL && svc->obj->kind == SC_KIND_SERVICE) {
     const sc_k8s_service_t *k = &svc->obj->u.service;
     for (uint32_t j = 0; j < k->nports; j++)
@@ -723,7 +723,7 @@ uint32_t sc_cds_target_port(const sc_svc_t *svc, uint32_t i) {
   return svc->ports[i].port;
 }
 
-int sc_cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+int sc__cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc_resources_t *out) {
   sc_arena_t *a = sc__arena_new(1024);
   if (a == NULL)
     return SC_ENOMEM;
@@ -731,7 +731,7 @@ int sc_cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc
   for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
     if (svc->ports[i].protocol == SC_PROTO_UDP)
       continue;
-    uint32_t tp = sc_cds_target_port(svc, i);
+    uint32_t tp = sc__cds_target_port(svc, i);
     char local[32];
     snprintf(local, sizeof(local), "127.0.0.1:%u", tp);
     /* 7.3: the mesh's inbound policy PASSTHROUGH (its default) keeps the original
@@ -742,7 +742,7 @@ int sc_cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc
   return rc;
 }
 
-int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
+int sc__cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out) {
   static const char *const names[3] = {"BlackHoleCluster", "PassthroughCluster", "InboundPassthroughCluster"};
   sc_arena_t *a = sc__arena_new(1024);
   if (a == NULL)

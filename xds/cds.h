@@ -35,15 +35,15 @@ typedef struct {
   size_t n, cap;
 } sc_resources_t;
 
-void sc_resources_free(sc_resources_t *r);
+void sc__resources_free(sc_resources_t *r);
 
 /* Bit t set for each xDS type t whose resources differ between a and b (names, content,
  * assignment ids; NULL is none). */
-unsigned sc_resources_types_changed(const sc_resources_t *a, const sc_resources_t *b);
+unsigned sc__resources_types_changed(const sc_resources_t *a, const sc_resources_t *b);
 
 /* The outbound clusters of svc. rule is the consolidated DestinationRule the proxy gets for
  * the host (docs/semantics.md "DestinationRules for a service"), or NULL. Appends to out. */
-int sc_cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_config_t *mesh,
+int sc__cds_service(const sc_svc_t *svc, const sc_cdr_t *rule, const sc_mesh_config_t *mesh,
                    sc_resources_t *out);
 
 /* The clusters of a service are the same in every scope that has it with the same rule:
@@ -56,36 +56,36 @@ typedef struct {
                           other resources built from what the key says (routes, listeners) */
 } sc_cds_cache_t;
 
-void sc_cds_cache_init(sc_cds_cache_t *c);
+void sc__cds_cache_init(sc_cds_cache_t *c);
 /* Empties the cache: call whenever records or rules may have moved. */
-void sc_cds_cache_reset(sc_cds_cache_t *c);
-void sc_cds_cache_free(sc_cds_cache_t *c);
+void sc__cds_cache_reset(sc_cds_cache_t *c);
+void sc__cds_cache_free(sc_cds_cache_t *c);
 
-/* sc_cds_service through cache (may be NULL): copies of what an earlier call with the same
+/* sc__cds_service through cache (may be NULL): copies of what an earlier call with the same
  * record and rule produced. */
-int sc_cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
+int sc__cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_cdr_t *rule,
                           const sc_mesh_config_t *mesh, sc_resources_t *out);
 
 /* Resources keyed by bytes that say everything they are built from (the caller's
  * responsibility), for one update like the clusters: true and copies appended to out when
  * cached (*rc set on failure). */
-bool sc_parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc);
+bool sc__parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc);
 /* Remembers res[from..) under key. */
-int sc_parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from);
+int sc__parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from);
 
 /* The inbound clusters of a Sidecar's ingress listeners (7.3): "inbound|PORT||", STATIC to
  * the defaultEndpoint (a Unix socket as a pipe address, or an IP and port), ORIGINAL_DST
  * without one; from 127.0.0.6 like every inbound cluster. An endpoint on 0.0.0.0 means
  * the proxy's own address: it is left to the frontend and not emitted here. */
-int sc_cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out);
+int sc__cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out);
 
 /* The inbound clusters of a proxy that is a target of svc (7.3), "inbound|TARGETPORT||"
  * per port that is not UDP (a target port given by name counts as the port). */
-int sc_cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc_resources_t *out);
+int sc__cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc_resources_t *out);
 /* The target port of svc's i-th port. */
-uint32_t sc_cds_target_port(const sc_svc_t *svc, uint32_t i);
+uint32_t sc__cds_target_port(const sc_svc_t *svc, uint32_t i);
 
 /* BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster (9.2.4). */
-int sc_cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out);
+int sc__cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out);
 
 #endif

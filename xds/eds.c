@@ -171,7 +171,7 @@ static int build(sc_arena_t *a, const char *name, eps_t *eps, sc_resources_t *ou
   return sc__resources_add(out, name, &cla->base);
 }
 
-int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset,
+int sc__eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset,
                    const char *cluster_name, sc_resources_t *out) {
   const sc_svc_port_t *p = NULL;
   for (uint32_t i = 0; i < svc->nports && p == NULL; i++)
@@ -197,7 +197,7 @@ int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port, 
 /* A recipe is text, one field per line: hostname, port, namespace, registry ("k" or "e"),
  * object name, then one "key=value" line per subset label (sorted). Neither DNS names nor
  * label keys and values may hold a newline or '=' in a key, so it parses back. */
-int sc_eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset) {
+int sc__eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset) {
   size_t len = svc->hostname.len + svc->namespace_.len + svc->object_name.len + 32;
   for (uint32_t i = 0; subset && i < subset->n; i++)
     len += subset->items[i].key.len + subset->items[i].value.len + 2;
@@ -218,7 +218,7 @@ int sc_eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc
   return 0;
 }
 
-size_t sc_eds_key(const char *cluster, uint64_t eds_id, char *buf, size_t cap) {
+size_t sc__eds_key(const char *cluster, uint64_t eds_id, char *buf, size_t cap) {
   int n = snprintf(buf, cap, "%s#%016llx", cluster, (unsigned long long)eds_id);
   return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
@@ -231,7 +231,7 @@ static sc_str_t next_line(const char **text) {
   return line;
 }
 
-int sc_eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char *recipe,
+int sc__eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char *recipe,
                        const char *cluster_name, sc_resources_t *out) {
   const char *at = recipe;
   sc_str_t host = next_line(&at), port_text = next_line(&at), ns = next_line(&at);
@@ -259,7 +259,7 @@ int sc_eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char 
       for (uint32_t p = 0; p < svc->nports; p++)
         if (svc->ports[p].port == port && !found) {
           found = true;
-          rc = sc_eds_cluster(store, svc, port, subset.n ? &subset : NULL, cluster_name, out);
+          rc = sc__eds_cluster(store, svc, port, subset.n ? &subset : NULL, cluster_name, out);
         }
   }
   sc__free(subset.items);

@@ -16,7 +16,7 @@
 #include "scopecast/store.h"
 
 /* Appends the assignment named cluster_name for port of svc (subset: its labels, or NULL). */
-int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port,
+int sc__eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port,
                    const sc_labels_t *subset, const char *cluster_name, sc_resources_t *out);
 
 /* EDS is global: an assignment is stored once, under "CLUSTER#ID" in the endpoints table,
@@ -26,15 +26,15 @@ int sc_eds_cluster(const sc_store_t *store, const sc_svc_t *svc, uint32_t port,
  * change rewrites the assignment without touching any scope (FORMAT.md). */
 
 /* Gives the EDS cluster r its recipe and ID. */
-int sc_eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset);
+int sc__eds_attach(sc_resource_t *r, const sc_svc_t *svc, uint32_t port, const sc_labels_t *subset);
 
 /* The endpoints table key "CLUSTER#ID" (ID: 16 hex digits) into buf; 0 when it does not
  * fit, else its length. */
-size_t sc_eds_key(const char *cluster, uint64_t eds_id, char *buf, size_t cap);
+size_t sc__eds_key(const char *cluster, uint64_t eds_id, char *buf, size_t cap);
 
 /* The assignment a recipe describes, named cluster_name, built from the records of w and
  * the endpoints of store. A record that is gone gives an assignment without endpoints. */
-int sc_eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char *recipe,
+int sc__eds_from_recipe(const sc_store_t *store, const sc_world_t *w, const char *recipe,
                        const char *cluster_name, sc_resources_t *out);
 
 #endif

@@ -175,7 +175,7 @@ static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, 
    * on its bind address or 127.0.0.1. */
   bool bind_port = no_capture || (l->api != NULL && (l->api->capture_mode == SC_CAPTURE_NONE ||
                                                      (bind.len >= 7 && memcmp(bind.ptr, "unix://", 7) == 0)));
-  bool http = sc_rds_http_protocol(proto);
+  bool http = sc__rds_http_protocol(proto);
   char address[256], name[300];
   if (bind.len > 0)
     snprintf(address, sizeof(address), "%.*s", (int)bind.len, bind.ptr);
@@ -197,7 +197,7 @@ static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, 
   return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
 }
 
-int sc_lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc, bool no_capture,
+int sc__lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc, bool no_capture,
                     sc_resources_t *out) {
   if (svc->resolution == SC_RES_ALIAS)
     return 0;
@@ -218,7 +218,7 @@ int sc_lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t 
   return rc;
 }
 
-int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out) {
+int sc__lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out) {
   sc_arena_t *a = sc__arena_new(4096);
   if (a == NULL)
     return SC_ENOMEM;
@@ -248,7 +248,7 @@ int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resourc
   /* virtualInbound (9.4.2): a chain per ingress port of the Sidecar that the proxy
    * captures (7.2: mode DEFAULT or IPTABLES) to its inbound cluster, the rest to
    * InboundPassthroughCluster. Ports it does not capture (mode NONE) are listeners of
-   * their own (sc_lds_ingress). */
+   * their own (sc__lds_ingress). */
   uint32_t ningress = s->sidecar ? s->sidecar->u.sidecar.ningress : 0;
   listener_t *vi = new_listener(a, "virtualInbound", "0.0.0.0", mesh->proxy_inbound_listen_port,
                                 ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__INBOUND);
@@ -285,7 +285,7 @@ int sc_lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resourc
   return rc;
 }
 
-int sc_lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t *out) {
+int sc__lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t *out) {
   uint32_t ningress = s->sidecar ? s->sidecar->u.sidecar.ningress : 0;
   sc_arena_t *a = ningress ? sc__arena_new(2048) : NULL;
   if (ningress && a == NULL)
@@ -312,7 +312,7 @@ int sc_lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t *
   return rc;
 }
 
-int sc_lds_inbound_chains(const sc_svc_t *svc, sc_resources_t *out) {
+int sc__lds_inbound_chains(const sc_svc_t *svc, sc_resources_t *out) {
   sc_arena_t *a = sc__arena_new(1024);
   if (a == NULL)
     return SC_ENOMEM;
@@ -320,7 +320,7 @@ int sc_lds_inbound_chains(const sc_svc_t *svc, sc_resources_t *out) {
   for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
     if (svc->ports[i].protocol == SC_PROTO_UDP)
       continue;
-    uint32_t tp = sc_cds_target_port(svc, i);
+    uint32_t tp = sc__cds_target_port(svc, i);
     char name[64], cluster[64];
     snprintf(name, sizeof(name), "inbound_%u", tp);
     snprintf(cluster, sizeof(cluster), "inbound|%u||", tp);

@@ -22,7 +22,7 @@ typedef Envoy__Config__Route__V3__RetryPolicy retry_t;
 typedef Envoy__Config__Route__V3__HeaderMatcher header_t;
 typedef Envoy__Type__Matcher__V3__StringMatcher string_matcher_t;
 
-bool sc_rds_http_protocol(sc_protocol_t p) {
+bool sc__rds_http_protocol(sc_protocol_t p) {
   return p == SC_PROTO_HTTP || p == SC_PROTO_HTTP2 || p == SC_PROTO_GRPC || p == SC_PROTO_GRPC_WEB ||
          p == SC_PROTO_HTTP_PROXY;
 }
@@ -256,7 +256,7 @@ static vhost_t *new_vhost(sc_arena_t *a, const char *name, const strs_t *domains
   return v;
 }
 
-int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out) {
+int sc__rds_catch_all(const sc_scope_t *s, sc_resources_t *out) {
   sc_arena_t *a = sc__arena_new(1024);
   if (a == NULL)
     return SC_ENOMEM;
@@ -443,9 +443,9 @@ static bool catch_all_match(const sc_http_match_t *m) {
  * whoever routed to it. */
 static const sc_svc_t *destination_record(const sc_rds_ctx_t *c, sc_str_t host) {
   static const sc_str_t none = {"", 0};
-  if (c->keys != NULL && sc_keys_add(c->keys, sc_dep_key(SC_DEP_SVC_HOST, host, none)) != 0)
+  if (c->keys != NULL && sc__keys_add(c->keys, sc__dep_key(SC_DEP_SVC_HOST, host, none)) != 0)
     c->oom[0] = true;
-  const sc_vec_t *recs = sc_world_services_by_host(c->w, host);
+  const sc_vec_t *recs = sc__world_services_by_host(c->w, host);
   return recs && recs->n ? recs->items[0] : NULL;
 }
 
@@ -767,7 +767,7 @@ static void listener_owners_free(sc_rds_listener_owners_t *lo) {
   sc__vec_free(&lo->wild);
 }
 
-void sc_rds_owners_free(sc_rds_owners_t *o) {
+void sc__rds_owners_free(sc_rds_owners_t *o) {
   for (uint32_t i = 0; o->listeners && i < o->nlisteners; i++)
     listener_owners_free(&o->listeners[i]);
   sc__free(o->listeners);
@@ -775,7 +775,7 @@ void sc_rds_owners_free(sc_rds_owners_t *o) {
 }
 
 static int add_owner(sc_rds_listener_owners_t *lo, sc_str_t host, uint64_t key, uint32_t pos) {
-  if (sc_host_is_wildcard(host)) {
+  if (sc__host_is_wildcard(host)) {
     wild_owner_t *w = sc__malloc(sizeof(*w));
     if (w == NULL || (w->pattern = sc__strndup(host.ptr, host.len)) == NULL) {
       sc__free(w);
@@ -806,7 +806,7 @@ static int add_owner(sc_rds_listener_owners_t *lo, sc_str_t host, uint64_t key, 
   return 0;
 }
 
-int sc_rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out) {
+int sc__rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out) {
   memset(out, 0, sizeof(*out));
   out->nlisteners = s->nlisteners;
   out->listeners = sc__calloc(s->nlisteners ? s->nlisteners : 1, sizeof(*out->listeners));
@@ -825,7 +825,7 @@ int sc_rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out) {
     }
   }
   if (rc != 0)
-    sc_rds_owners_free(out);
+    sc__rds_owners_free(out);
   return rc;
 }
 
@@ -841,9 +841,9 @@ static const sc_obj_t *owner_of(const sc_rds_ctx_t *c, uint32_t li, sc_str_t hos
     for (uint32_t i = 0; i < lo->wild.n; i++) {
       const wild_owner_t *w = lo->wild.items[i];
       sc_str_t p = sc_str(w->pattern);
-      if (!sc_host_matches(p, host))
+      if (!sc__host_matches(p, host))
         continue;
-      int cmp = best ? sc_host_cmp_specificity(p, best_pattern) : -1;
+      int cmp = best ? sc__host_cmp_specificity(p, best_pattern) : -1;
       if (cmp < 0 || (cmp == 0 && w->owner.pos < best->pos)) {
         best = &w->owner;
         best_pattern = p;
@@ -856,7 +856,7 @@ static const sc_obj_t *owner_of(const sc_rds_ctx_t *c, uint32_t li, sc_str_t hos
 /* The egress listener a route configuration "port" is built from (9.6.1), or -1. */
 static int listener_for_port(const sc_scope_t *s, uint32_t port);
 
-int sc_rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners) {
+int sc__rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners) {
   int li = listener_for_port(s, port);
   for (uint32_t m = 0; li >= 0 && m < listeners->n; m++)
     if ((uintptr_t)listeners->items[m] == (uintptr_t)li)
@@ -878,7 +878,7 @@ static int listener_for_port(const sc_scope_t *s, uint32_t port) {
 
 /* ---- a service's virtual hosts (entries) ------------------------------------------------- */
 
-int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out) {
+int sc__rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out) {
   if (svc->resolution == SC_RES_ALIAS)
     return 0;
   sc_arena_t *a = sc__arena_new(4096);
@@ -889,10 +889,10 @@ int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *l
   bool have_domains = false;
   for (uint32_t i = 0; i < svc->nports && rc == 0; i++) {
     const sc_svc_port_t *port = &svc->ports[i];
-    if (!sc_rds_http_protocol(port->protocol))
+    if (!sc__rds_http_protocol(port->protocol))
       continue;
     /* Route configuration "PORT" holds the services of the egress listener for that port. */
-    int li = sc_rds_port_listener(c->s, port->port, listeners);
+    int li = sc__rds_port_listener(c->s, port->port, listeners);
     if (li < 0)
       continue;
     if (!have_domains && (rc = service_domains(a, svc, c->s->namespace_, &domains)) != 0)
@@ -922,7 +922,7 @@ int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *l
   return rc;
 }
 
-void sc_rds_variants_free(sc_rds_variants_t *v) {
+void sc__rds_variants_free(sc_rds_variants_t *v) {
   for (size_t i = 0; i < v->n; i++)
     sc__free(v->items[i].items);
   sc__free(v->items);
@@ -934,7 +934,7 @@ static int source_selectors(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc
                             const sc_labels_t **sel, size_t cap, size_t *n) {
   *n = 0;
   for (uint32_t i = 0; i < svc->nports; i++) {
-    int li = sc_rds_http_protocol(svc->ports[i].protocol) ? sc_rds_port_listener(c->s, svc->ports[i].port, listeners) : -1;
+    int li = sc__rds_http_protocol(svc->ports[i].protocol) ? sc__rds_port_listener(c->s, svc->ports[i].port, listeners) : -1;
     const sc_obj_t *vs = li >= 0 ? owner_of(c, (uint32_t)li, svc->hostname) : NULL;
     const sc_virtual_service_t *v = vs ? &vs->u.virtual_service : NULL;
     for (uint32_t r = 0; v && r < v->nhttp; r++)
@@ -988,10 +988,10 @@ static int popcount(unsigned x) {
   return n;
 }
 
-int sc_rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners,
+int sc__rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners,
                             sc_resources_t *out, sc_rds_variants_t *variants) {
   memset(variants, 0, sizeof(*variants));
-  int rc = sc_rds_service(c, svc, listeners, out);
+  int rc = sc__rds_service(c, svc, listeners, out);
   enum { MAX_CLASSES = 4 }; /* 15 combinations at most */
   const sc_labels_t *sel[MAX_CLASSES];
   size_t nsel = 0;
@@ -1025,22 +1025,22 @@ int sc_rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc
       vc.proxy_labels = &proxy;
       sc_rds_variant_t *v = &variants->items[variants->n++];
       *v = (sc_rds_variant_t){labels, nl, out->n, 0};
-      rc = sc_rds_service(&vc, svc, listeners, out);
+      rc = sc__rds_service(&vc, svc, listeners, out);
       v->to = out->n;
     }
   return rc;
 }
 
-bool sc_rds_service_owned(const sc_rds_ctx_t *c, const sc_svc_t *svc) {
+bool sc__rds_service_owned(const sc_rds_ctx_t *c, const sc_svc_t *svc) {
   for (uint32_t i = 0; i < svc->nports; i++) {
-    int li = sc_rds_http_protocol(svc->ports[i].protocol) ? listener_for_port(c->s, svc->ports[i].port) : -1;
+    int li = sc__rds_http_protocol(svc->ports[i].protocol) ? listener_for_port(c->s, svc->ports[i].port) : -1;
     if (li >= 0 && owner_of(c, (uint32_t)li, svc->hostname) != NULL)
       return true;
   }
   return false;
 }
 
-bool sc_rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns) {
+bool sc__rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns) {
   sc_str_t name, host_ns;
   if (cluster_local(svc->hostname, &name, &host_ns) && sc_str_eq(host_ns, ns))
     return true;
@@ -1053,7 +1053,7 @@ bool sc_rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns) {
 /* ---- VirtualService hosts that are no service (heads) ------------------------------------ */
 
 static bool covers(sc_str_t pattern, sc_str_t host) {
-  return sc_host_is_wildcard(pattern) ? sc_host_matches(pattern, host) : sc_str_eq(pattern, host);
+  return sc__host_is_wildcard(pattern) ? sc__host_matches(pattern, host) : sc_str_eq(pattern, host);
 }
 
 typedef SC__ARRAY(uint32_t) ports_t;
@@ -1073,10 +1073,10 @@ static bool vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, cons
   for (uint32_t h = 0; h < hosts->n; h++) {
     sc_str_t x = hosts->items[h];
     bool service = false;
-    if (!sc_host_is_wildcard(x))
+    if (!sc__host_is_wildcard(x))
       service = sc__strmap_get(service_hosts, x) != NULL;
-    for (uint32_t i = 0; sc_host_is_wildcard(x) && i < l->services.n && !service; i++)
-      service = sc_host_matches(x, ((const sc_svc_t *)l->services.items[i])->hostname);
+    for (uint32_t i = 0; sc__host_is_wildcard(x) && i < l->services.n && !service; i++)
+      service = sc__host_matches(x, ((const sc_svc_t *)l->services.items[i])->hostname);
     if (!service)
       return true;
   }
@@ -1101,7 +1101,7 @@ static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, con
       continue;
     covers_any = true;
     for (uint32_t p = 0; p < svc->nports && rc == 0; p++)
-      if (sc_rds_http_protocol(svc->ports[p].protocol))
+      if (sc__rds_http_protocol(svc->ports[p].protocol))
         rc = add_port(&ports, svc->ports[p].port);
   }
   if (rc == 0 && !covers_any)
@@ -1115,9 +1115,9 @@ static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, con
       continue;
     for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
       sc_str_t x = hosts->items[h];
-      bool service = !sc_host_is_wildcard(x) && sc__strmap_get(service_hosts, x) != NULL;
-      for (uint32_t i = 0; sc_host_is_wildcard(x) && i < l->services.n && !service; i++)
-        service = sc_host_matches(x, ((const sc_svc_t *)l->services.items[i])->hostname);
+      bool service = !sc__host_is_wildcard(x) && sc__strmap_get(service_hosts, x) != NULL;
+      for (uint32_t i = 0; sc__host_is_wildcard(x) && i < l->services.n && !service; i++)
+        service = sc__host_matches(x, ((const sc_svc_t *)l->services.items[i])->hostname);
       if (service)
         continue;
       strs_t domains = {0};
@@ -1170,7 +1170,7 @@ static int service_hosts_of(const sc_listener_t *l, sc_strmap_t *out) {
   return 0;
 }
 
-int sc_rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out) {
+int sc__rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out) {
   int rc = 0;
   for (uint32_t li = 0; li < s->nlisteners && rc == 0; li++) {
     const sc_listener_t *l = &s->listeners[li];
@@ -1188,11 +1188,11 @@ int sc_rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out) {
   return rc;
 }
 
-int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out) {
+int sc__rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out) {
   sc_hashmap_t own;
   sc__hashmap_init(&own);
   const sc_hashmap_t *only = c->only;
-  int rc = only ? 0 : sc_rds_foreign_vss(c->s, &own);
+  int rc = only ? 0 : sc__rds_foreign_vss(c->s, &own);
   if (only == NULL)
     only = &own;
   sc_arena_t *a = NULL;

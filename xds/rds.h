@@ -16,7 +16,7 @@
 #include "scope/scope.h"
 
 /* Whether a port of this protocol is served through an HTTP connection manager. */
-bool sc_rds_http_protocol(sc_protocol_t p);
+bool sc__rds_http_protocol(sc_protocol_t p);
 
 /* Which VirtualService owns a hostname in each egress listener of a scope (5.8): built
  * from a full computation, kept for patches (which compute listeners without their
@@ -26,8 +26,8 @@ typedef struct {
   sc_rds_listener_owners_t *listeners;
   uint32_t nlisteners;
 } sc_rds_owners_t;
-int sc_rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out);
-void sc_rds_owners_free(sc_rds_owners_t *o);
+int sc__rds_owners_build(const sc_scope_t *s, sc_rds_owners_t *out);
+void sc__rds_owners_free(sc_rds_owners_t *o);
 
 typedef struct {
   const sc_scope_t *s;            /* the scope (its namespace, listeners) */
@@ -55,7 +55,7 @@ typedef struct {
   sc_rds_variant_t *items;
   size_t n;
 } sc_rds_variants_t;
-void sc_rds_variants_free(sc_rds_variants_t *v);
+void sc__rds_variants_free(sc_rds_variants_t *v);
 
 /* The virtual host of every HTTP port of svc whose route configuration's egress listener
  * (9.6.1) is among `listeners` (listener indices, as uintptr_t): named "HOSTNAME:PORT",
@@ -63,30 +63,30 @@ void sc_rds_variants_free(sc_rds_variants_t *v);
  * the default route (9.6.5). Appends to out. */
 /* The egress listener whose services route configuration "port" holds (9.6.1), when it
  * is among `listeners` (indices, as uintptr_t: those importing a service); else -1. */
-int sc_rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners);
+int sc__rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners);
 
-int sc_rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out);
-/* As sc_rds_service, and after the default virtual hosts, those of each label class the
+int sc__rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners, sc_resources_t *out);
+/* As sc__rds_service, and after the default virtual hosts, those of each label class the
  * owning VirtualServices' sourceLabels make (every combination of their selectors that
  * can hold together, the most labels first), recorded in variants. */
-int sc_rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners,
+int sc__rds_service_variants(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *listeners,
                             sc_resources_t *out, sc_rds_variants_t *variants);
 
-/* What sc_rds_service's result depends on besides the record: whether a VirtualService
+/* What sc__rds_service's result depends on besides the record: whether a VirtualService
  * owns the hostname on one of its ports (then also destinations and the proxy's
  * namespace), and whether its domains have short names in namespace ns. */
-bool sc_rds_service_owned(const sc_rds_ctx_t *c, const sc_svc_t *svc);
-bool sc_rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns);
+bool sc__rds_service_owned(const sc_rds_ctx_t *c, const sc_svc_t *svc);
+bool sc__rds_domains_local_to(const sc_svc_t *svc, sc_str_t ns);
 
 /* The virtual hosts of the scope's VirtualService hosts that are no service (9.6.2,
  * named "HOST:PORT"), by name: the head's. */
-int sc_rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out);
+int sc__rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out);
 
 /* The VirtualServices of a fully computed scope with a host that is none of its listener's
  * services (key_hash -> the object). */
-int sc_rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out);
+int sc__rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out);
 
 /* The catch-all virtual host by outbound policy (9.6.6): "allow_any" or "block_all". */
-int sc_rds_catch_all(const sc_scope_t *s, sc_resources_t *out);
+int sc__rds_catch_all(const sc_scope_t *s, sc_resources_t *out);
 
 #endif

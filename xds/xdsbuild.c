@@ -21,7 +21,7 @@ void *sc__xds_new(sc_arena_t *a, const ProtobufCMessageDescriptor *d) {
   return m;
 }
 
-void sc_resources_free(sc_resources_t *r) {
+void sc__resources_free(sc_resources_t *r) {
   for (size_t i = 0; i < r->n; i++) {
     sc__free(r->items[i].name);
     sc__free(r->items[i].bytes);
@@ -61,7 +61,7 @@ static void type_hashes(const sc_resources_t *r, uint64_t out[SC_XDS__TYPES]) {
   }
 }
 
-unsigned sc_resources_types_changed(const sc_resources_t *a, const sc_resources_t *b) {
+unsigned sc__resources_types_changed(const sc_resources_t *a, const sc_resources_t *b) {
   uint64_t ha[SC_XDS__TYPES], hb[SC_XDS__TYPES];
   type_hashes(a, ha);
   type_hashes(b, hb);
