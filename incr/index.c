@@ -16,7 +16,7 @@ void sc__index_free(sc_index_t *idx) {
   sc__hashmap_free(&idx->by_key);
 }
 
-int sc__index_add_key(sc_index_t *idx, void *scope, uint64_t k) {
+static int index_add_key(sc_index_t *idx, void *scope, uint64_t k) {
   sc_vec_t *v = sc__hashmap_get(&idx->by_key, k);
   if (v == NULL) {
     v = sc__calloc(1, sizeof(*v));
@@ -30,7 +30,7 @@ int sc__index_add_key(sc_index_t *idx, void *scope, uint64_t k) {
 
 int sc__index_add(sc_index_t *idx, void *scope, const sc_keys_t *keys) {
   for (size_t i = 0; i < keys->n; i++)
-    if (sc__index_add_key(idx, scope, keys->keys[i]) != 0)
+    if (index_add_key(idx, scope, keys->keys[i]) != 0)
       return SC_ENOMEM;
   return 0;
 }
@@ -73,7 +73,7 @@ int sc__index_merge(sc_index_t *idx, void *scope, sc_keys_t *have, const sc_keys
   for (size_t i = 0; i < more->n; i++) {
     if (has_key(have, before, more->keys[i])) /* the sorted part */
       continue;
-    if (sc__keys_add(have, more->keys[i]) != 0 || sc__index_add_key(idx, scope, more->keys[i]) != 0)
+    if (sc__keys_add(have, more->keys[i]) != 0 || index_add_key(idx, scope, more->keys[i]) != 0)
       return SC_ENOMEM;
   }
   if (have->n != before)

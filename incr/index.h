@@ -20,7 +20,6 @@ void sc__index_free(sc_index_t *idx);
 /* Registers scope on every key of keys (SC_ENOMEM: some may be registered; remove them
  * with sc__index_remove over the same keys). */
 int sc__index_add(sc_index_t *idx, void *scope, const sc_keys_t *keys);
-int sc__index_add_key(sc_index_t *idx, void *scope, uint64_t key);
 /* Unregisters scope from every key of keys. */
 void sc__index_remove(sc_index_t *idx, void *scope, const sc_keys_t *keys);
 /* Adds to *have (sorted) the keys of more it lacks and registers scope on them (a patch

@@ -8,7 +8,8 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-int sc__cmp_creation(const sc_obj_t *a, const sc_obj_t *b) {
+/* Creation order: creationTimestamp, then name, then namespace. */
+static int cmp_creation(const sc_obj_t *a, const sc_obj_t *b) {
   if (a->creation_time != b->creation_time)
     return a->creation_time < b->creation_time ? -1 : 1;
   int c = sc_str_cmp(a->name, b->name);
@@ -581,10 +582,11 @@ const sc_svc_t *sc__world_service(const sc_world_t *w, sc_str_t host, sc_str_t n
 /* ---- VirtualServices (3.2) ------------------------------------------------------------ */
 
 static int cmp_obj_creation(const void *a, const void *b) {
-  return sc__cmp_creation(*(const sc_obj_t *const *)a, *(const sc_obj_t *const *)b);
+  return cmp_creation(*(const sc_obj_t *const *)a, *(const sc_obj_t *const *)b);
 }
 
-bool sc__world_vs_on_mesh(const sc_obj_t *vs) {
+/* Whether a VirtualService applies to sidecars (bound to the "mesh" gateway). */
+static bool world_vs_on_mesh(const sc_obj_t *vs) {
   const sc_strlist_t *g = &vs->u.virtual_service.gateways;
   return g->n == 0 || sc_strlist_hasz(g, "mesh");
 }
@@ -691,7 +693,7 @@ static int file_vs(sc_world_t *w, const sc_obj_t *vs, vs_filing_t how) {
     if (sc__strmap_put(&w->vs_export_sets, (sc_str_t){buf, 16}, x) != 0)
       return SC_ENOMEM;
   }
-  if (!sc__world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
+  if (!world_vs_on_mesh(vs) || vs->u.virtual_service.hosts.n == 0)
     return 0; /* gateways only, or a delegate */
   int rc = index_destinations(w, vs, how);
   if (rc == 0 && sc_strlist_hasz(x, "*")) {
@@ -750,7 +752,8 @@ static int refile_vs(sc_world_t *w, const pending_t *p) {
   return rc;
 }
 
-const sc_strlist_t *sc__world_vs_export(const sc_world_t *w, const sc_obj_t *vs) {
+/* The normalised exportTo of a VirtualService. */
+static const sc_strlist_t *world_vs_export(const sc_world_t *w, const sc_obj_t *vs) {
   char buf[17];
   vs_key(vs, buf);
   return sc__strmap_get(&w->vs_export_sets, (sc_str_t){buf, 16});
@@ -861,7 +864,7 @@ static int cmp_dr(const void *pa, const void *pb) {
   bool sb = b->u.destination_rule.has_workload_selector;
   if (sa != sb)
     return sa ? -1 : 1;
-  return sc__cmp_creation(a, b);
+  return cmp_creation(a, b);
 }
 
 static sc_dr_index_t *dr_index_at(sc_world_t *w, sc_strmap_t *m, sc_str_t ns) {
@@ -1071,7 +1074,7 @@ static int cmp_sidecar(const void *pa, const void *pb) {
   bool sa = a->u.sidecar.has_workload_selector, sb = b->u.sidecar.has_workload_selector;
   if (sa != sb)
     return sa ? -1 : 1;
-  return sc__cmp_creation(a, b);
+  return cmp_creation(a, b);
 }
 
 static int build_sidecars(sc_world_t *w) {
@@ -1367,10 +1370,10 @@ static int build_vs_specific(sc_world_t *w) {
   int rc = 0;
   for (size_t i = 0; i < w->vs_objects.cap && rc == 0; i++) {
     const sc_obj_t *vs = w->vs_objects.values[i];
-    if (vs == NULL || !sc__world_vs_on_mesh(vs))
+    if (vs == NULL || !world_vs_on_mesh(vs))
       continue;
     /* Only namespaces that see it: a scope registers on what it sees. */
-    const sc_strlist_t *x = sc__world_vs_export(w, vs);
+    const sc_strlist_t *x = world_vs_export(w, vs);
     bool public = x != NULL && sc_strlist_hasz(x, "*");
     if (public || (x != NULL && sc_strlist_has(x, vs->namespace_)))
       rc = vs_specific_add(w, vs->namespace_, vs);

@@ -182,10 +182,6 @@ uint32_t sc__world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_
                                     bool *is_public);
 /* IsServiceVisible (3.1.4) with the mesh default applied. */
 bool sc__world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns);
-/* The normalised exportTo of a VirtualService (3.2). */
-const sc_strlist_t *sc__world_vs_export(const sc_world_t *w, const sc_obj_t *vs);
-/* Whether a VirtualService applies to sidecars (bound to the "mesh" gateway). */
-bool sc__world_vs_on_mesh(const sc_obj_t *vs);
 /* Most specific consolidated-rule list for host in an index (2.5), or NULL. */
 const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
 
@@ -217,7 +213,5 @@ int sc__world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *host
  * object mention it). Every namespace-dependent lookup of a scope then finds nothing. */
 bool sc__world_ns_plain(const sc_world_t *w, sc_str_t ns);
 
-/* Creation order (0.1): creationTimestamp, then name, then namespace. */
-int sc__cmp_creation(const sc_obj_t *a, const sc_obj_t *b);
 
 #endif

@@ -286,5 +286,3 @@ void sc__endpoints_foreach(const sc_endpoints_t *eps,
 const char *sc__endpoints_key(const sc_eds_ref_t *ref) { return ref->key; }
 
 size_t sc__endpoints_count(const sc_endpoints_t *eps) { return eps->by_key.n; }
-
-bool sc__endpoints_staged(const sc_endpoints_t *eps) { return eps->put.n > 0 || eps->del.n > 0; }

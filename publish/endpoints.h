@@ -61,7 +61,5 @@ void sc__endpoints_foreach(const sc_endpoints_t *eps,
 
 /* Distinct assignments named. */
 size_t sc__endpoints_count(const sc_endpoints_t *eps);
-/* Whether the last update staged anything. */
-bool sc__endpoints_staged(const sc_endpoints_t *eps);
 
 #endif

@@ -738,7 +738,10 @@ static bool outbound_like_base(const sc_world_t *w, const sc_obj_t *sidecar) {
   return true;
 }
 
-bool sc__scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
+/* Whether a scope stores only its namespace's specific hostnames and refers to the base
+ * for the rest: it imports every host of every namespace, and its namespace is not the
+ * root namespace (whose rule lookups differ). */
+static bool scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
   return d != &sc_base_desc && sc__scope_imports_all(d->kind, d->sidecar) &&
          !sc_str_eq(compute_ns(d), w->root_ns) && outbound_like_base(w, d->sidecar);
 }
@@ -1001,7 +1004,7 @@ int sc__scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_ren
                     uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux) {
   sc_scope_t *s;
   memset(rec, 0, sizeof(*rec));
-  rec->has_base = !opts->unshared && sc__scope_shares_base(w, d);
+  rec->has_base = !opts->unshared && scope_shares_base(w, d);
   int rc = compute_limited(w, d, rec->has_base, NULL, &s);
   if (rc != 0)
     return rc;
@@ -1086,7 +1089,7 @@ int sc__scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
                           sc_cds_cache_t *clusters, sc_entry_t **entries, size_t *nentries,
                           sc_keys_t *keys) {
   sc_scope_t *s;
-  int rc = compute_limited(w, d, sc__scope_shares_base(w, d), patch, &s);
+  int rc = compute_limited(w, d, scope_shares_base(w, d), patch, &s);
   if (rc != 0)
     return rc;
   bool oom = false;

@@ -72,10 +72,6 @@ void sc__scope_aux_free(sc_scope_aux_t *aux);
  * gone (may_flip, every VirtualService host). */
 bool sc__scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip);
 
-/* Whether a scope stores only its namespace's specific hostnames and refers to the base
- * for the rest: it imports every host of every namespace, and its namespace is not the
- * root namespace (whose rule lookups differ). */
-bool sc__scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d);
 
 /* Computes and renders one scope: its head and its entries. changed_at > 0 adds
  * "changedAt" (outside the version). aux (may be NULL) receives what patches need. */

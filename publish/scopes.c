@@ -75,7 +75,8 @@ static int index_add(sc_scopes_t *ss, sc_scope_state_t *st) { return sc__index_a
 
 static void index_remove(sc_scopes_t *ss, sc_scope_state_t *st) { sc__index_remove(&ss->index, st, &st->keys); }
 
-bool sc__scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all) {
+/* Whether an update is needed at all; when not, the world need not even be built. */
+static bool scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all) {
   if (all || ss->resync || changes == NULL || changes->plan_dirty)
     return true;
   return sc__index_any(&ss->index, &changes->full) || sc__index_any(&ss->index, &changes->patch);
@@ -567,7 +568,7 @@ int sc__scopes_update(sc_scopes_t *ss, const sc_store_t *store, const sc_changes
   int rc = sc__basis_note(&ss->basis, changes, all);
   if (rc != 0)
     return rc;
-  if (!sc__scopes_needs_update(ss, changes, all)) {
+  if (!scopes_needs_update(ss, changes, all)) {
     /* No scope can change; assignments of the scopes' EDS clusters may. */
     if (sc__basis_world(&ss->basis) == NULL || changes->endpoint_ns.n == 0)
       return 0;

@@ -117,7 +117,5 @@ void sc__scopes_set_history(sc_scopes_t *ss, uint32_t keep);
 uint32_t sc__scopes_history(const sc_scopes_t *ss);
 const sc_refs_t *sc__scopes_refs(const sc_scopes_t *ss);
 
-/* Whether an update is needed at all; when not, the world need not even be built. */
-bool sc__scopes_needs_update(const sc_scopes_t *ss, const sc_changes_t *changes, bool all);
 
 #endif

@@ -149,7 +149,7 @@ static int parse_int(sc_dec_t *d, const sc_node_t *n, int64_t min, int64_t max, 
 
 /* ---- durations and timestamps --------------------------------------------------------- */
 
-int64_t sc__parse_duration(const char *s, size_t n) {
+static int64_t parse_duration(const char *s, size_t n) {
   static const struct {
     const char *unit;
     double ns;
@@ -610,7 +610,7 @@ static int decode_duration(sc_dec_t *d, const sc_node_t *n, int64_t *p) {
   int rc = expect_string(d, n);
   if (rc != 0)
     return rc;
-  int64_t ns = sc__parse_duration(n->text, n->len);
+  int64_t ns = parse_duration(n->text, n->len);
   if (ns < 0)
     return sc__dec_fail(d, n, "\"%.40s\" is not a duration (e.g. \"10s\", \"1.5s\", \"100ms\")",
                         n->text);

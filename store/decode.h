@@ -98,8 +98,6 @@ void sc__dec_hash(sc_dec_t *d, const void *p, size_t n);
  * plain scalars that are not null, bool or numbers. */
 const char *sc__scalar_type_name(const sc_node_t *n);
 
-/* Go/protobuf duration text ("1.5s", "1h30m", "100ms") to ns; -1 when malformed. */
-int64_t sc__parse_duration(const char *text, size_t len);
 /* RFC 3339 timestamp to unix seconds; returns 0 and sets *ok=false when malformed. */
 int64_t sc__parse_rfc3339(const char *text, size_t len, bool *ok);
 
