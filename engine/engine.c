@@ -27,7 +27,7 @@ void sc_engine_opts_init(sc_engine_opts_t *o) {
   o->log_level = SC_LOG_INFO;
 }
 
-sc_parse_opts_t sc__engine_parse_opts(const sc_engine_t *e, const char *source) {
+static sc_parse_opts_t engine_parse_opts(const sc_engine_t *e, const char *source) {
   sc_parse_opts_t o = e->parse_opts;
   o.source = source;
   return o;
@@ -202,7 +202,8 @@ static void publish_scopes(sc_engine_t *e, uint64_t t0, uint64_t counters, batch
   log_batch_published(e, r, &meta, ss, sw.written);
 }
 
-void sc__engine_flush(sc_engine_t *e) {
+/* Publishes the pending batch now. */
+static void engine_flush(sc_engine_t *e) {
   uv_timer_stop(&e->quiet_timer);
   uv_timer_stop(&e->max_timer);
   uint64_t counters = e->stats.rejected + e->stats.skipped;
@@ -255,7 +256,7 @@ void sc__engine_flush(sc_engine_t *e) {
 
 /* ---- batching ------------------------------------------------------------------------ */
 
-static void batch_timer_cb(uv_timer_t *t) { sc__engine_flush(t->data); }
+static void batch_timer_cb(uv_timer_t *t) { engine_flush(t->data); }
 
 /* Something for the next batch arrived (an event, or a rejection whose count is
  * published): close the batch after the quiet time, or the longest time after its start. */
@@ -267,10 +268,11 @@ static void batch_arm(sc_engine_t *e) {
     uv_timer_start(&e->max_timer, batch_timer_cb, e->opts.batch_max_ms, 0);
 }
 
-void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
+/* Queues an event (taking obj) and closes the batch when it is full. */
+static void engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
   if (SC__ARRAY_RESERVE(&e->pending, 1) != 0) {
     /* Apply what we have, then retry with an empty queue. */
-    sc__engine_flush(e);
+    engine_flush(e);
     if (e->pending.cap == 0) {
       sc__log(&e->log, SC_LOG_ERROR, "out of memory: event for %s %s/%s dropped",
              sc_kind_name(obj->kind), obj->namespace_.ptr, obj->name.ptr);
@@ -283,7 +285,7 @@ void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj) {
   /* Applying the batch here, inside the source's read callback, is the back-pressure: no
    * source is read while it runs, so a faster sender waits in its socket or pipe. */
   if (e->pending.n >= e->opts.batch_max_events || e->pending_bytes >= e->opts.batch_max_bytes) {
-    sc__engine_flush(e);
+    engine_flush(e);
     return;
   }
   batch_arm(e);
@@ -330,11 +332,12 @@ static void log_rejected(sc_engine_t *e, const sc_diag_t *d, const char *line) {
                 line);
 }
 
-void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
+/* Handles one parse result: queue objects, log and count rejects and skips. */
+static void engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
   char line[1200];
   switch (item->status) {
   case SC_ITEM_OBJECT:
-    sc__engine_submit(e, item->event, item->obj);
+    engine_submit(e, item->event, item->obj);
     break;
   case SC_ITEM_REJECTED:
     e->stats.rejected++;
@@ -360,7 +363,7 @@ void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
 
 /* ---- sources ------------------------------------------------------------------------- */
 
-void sc__engine_add_source(sc_engine_t *e, sc_source_t *s) {
+static void engine_add_source(sc_engine_t *e, sc_source_t *s) {
   s->next = e->sources;
   e->sources = s;
   e->active_sources++;
@@ -424,7 +427,9 @@ static void sync_timeout_cb(uv_timer_t *t) {
   sync_complete(e);
 }
 
-void sc__engine_source_synced(sc_engine_t *e, sc_source_t *s) {
+/* A source has delivered its initial state: a config dir its first scan, a file its size
+ * at start, a stream a BOOKMARK ending the initial events, or its end. */
+static void engine_source_synced(sc_engine_t *e, sc_source_t *s) {
   if (s->synced)
     return;
   s->synced = true;
@@ -432,12 +437,14 @@ void sc__engine_source_synced(sc_engine_t *e, sc_source_t *s) {
   check_synced(e);
 }
 
-void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
+/* A source has read its input to the end (--once), or failed for good (fatal); either
+ * way it is synced. */
+static void engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
   if (s->done)
     return;
   s->done = true;
   e->active_sources--;
-  sc__engine_source_synced(e, s);
+  engine_source_synced(e, s);
   if (fatal) {
     e->fatal = true;
     sc__log(&e->log, SC_LOG_ERROR, "%s: input failed; stopping", s->name);
@@ -449,17 +456,17 @@ void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal) {
 
 /* The sink the sources deliver to (ingest/source.h): ctx is the engine. */
 static void sink_submit(void *ctx, sc_event_type_t type, sc_obj_t *obj) {
-  sc__engine_submit(ctx, type, obj);
+  engine_submit(ctx, type, obj);
 }
-static void sink_item(void *ctx, const sc_parse_item_t *item) { sc__engine_item(ctx, item); }
+static void sink_item(void *ctx, const sc_parse_item_t *item) { engine_item(ctx, item); }
 static void sink_rejected(void *ctx) { ((sc_engine_t *)ctx)->stats.rejected++; }
-static void sink_add_source(void *ctx, sc_source_t *s) { sc__engine_add_source(ctx, s); }
+static void sink_add_source(void *ctx, sc_source_t *s) { engine_add_source(ctx, s); }
 static void sink_source_done(void *ctx, sc_source_t *s, bool fatal) {
-  sc__engine_source_done(ctx, s, fatal);
+  engine_source_done(ctx, s, fatal);
 }
-static void sink_source_synced(void *ctx, sc_source_t *s) { sc__engine_source_synced(ctx, s); }
+static void sink_source_synced(void *ctx, sc_source_t *s) { engine_source_synced(ctx, s); }
 static sc_parse_opts_t sink_parse_opts(void *ctx, const char *source) {
-  return sc__engine_parse_opts(ctx, source);
+  return engine_parse_opts(ctx, source);
 }
 
 static const sc__sink_ops_t sink_ops = {
@@ -624,7 +631,7 @@ void sc_engine_stop(sc_engine_t *e) {
     return;
   /* After a fatal error nothing more is published. */
   if (!e->fatal && e->state == SC_ENGINE_RUNNING)
-    sc__engine_flush(e); /* the pending batch */
+    engine_flush(e); /* the pending batch */
   else if (!e->fatal && e->state == SC_ENGINE_SYNCING)
     sc__log(&e->log, SC_LOG_WARN, "stopping before every input delivered its initial state: "
                                  "nothing more is published");

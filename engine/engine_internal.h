@@ -70,21 +70,6 @@ struct sc_engine_s {
   uint64_t last_publish_ns;
 };
 
-/* Queues an event (taking obj) and closes the batch when it is full. */
-void sc__engine_submit(sc_engine_t *e, sc_event_type_t type, sc_obj_t *obj);
-/* Handles one parse result: queue objects, log and count rejects and skips. */
-void sc__engine_item(sc_engine_t *e, const sc_parse_item_t *item);
-void sc__engine_add_source(sc_engine_t *e, sc_source_t *s);
-/* A source has read its input to the end (--once), or failed for good (fatal); either
- * way it is synced. */
-void sc__engine_source_done(sc_engine_t *e, sc_source_t *s, bool fatal);
-/* A source has delivered its initial state: a config dir its first scan, a file its size
- * at start, a stream a BOOKMARK ending the initial events, or its end. */
-void sc__engine_source_synced(sc_engine_t *e, sc_source_t *s);
-/* Publishes the pending batch now. */
-void sc__engine_flush(sc_engine_t *e);
-sc_parse_opts_t sc__engine_parse_opts(const sc_engine_t *e, const char *source);
-
 /* Observability (engine_http.c). Starts the --http server (when asked for; logs where it
  * listens, or why it cannot and returns an error). */
 int sc__engine_http_start(sc_engine_t *e);
