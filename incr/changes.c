@@ -65,7 +65,7 @@ static int add_host(sc_changes_t *c, sc_str_t host) {
 /* ---- emitted keys ------------------------------------------------------------------------- */
 
 /* Keys by visibility: "*" is public, "." the own namespace, a name that namespace; a set
- * with "~" and not "*" hides (semantics 3.1.4, 11 Q4). ns_kind/any_kind take (ns, N) and
+ * with "~" and not "*" hides (docs/semantics.md "Visibility"). ns_kind/any_kind take (ns, N) and
  * (N); the public kinds take (ns) and nothing. */
 static int emit_visibility(sc_keys_t *out, const sc_strlist_t *e, sc_str_t ns, bool tilde_hides,
                            sc_dep_kind_t ns_vis, sc_dep_kind_t ns_pub, sc_dep_kind_t any_vis,
@@ -97,7 +97,7 @@ static int emit_service(const sc_obj_t *o, const sc_mesh_config_t *mesh, const s
                               SC_DEP_SVC_ANY_VIS, SC_DEP_SVC_ANY_PUBLIC);
 }
 
-/* The keys of the DestinationRule indexes the rule is filed in (semantics 3.3). */
+/* The keys of the DestinationRule indexes the rule is filed in (docs/semantics.md "Visibility"). */
 static int emit_destination_rule(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
   sc_dr_placement_t p;
   sc__dr_placement(o, mesh, &p);
@@ -162,7 +162,7 @@ static int emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out)
   case SC_KIND_SERVICE_ENTRY:
     return emit_service(o, mesh, &o->u.service_entry.hosts, &o->u.service_entry.export_to, out);
   case SC_KIND_VIRTUAL_SERVICE: {
-    /* Normalised as in 1.9 step 3: "." already means the own namespace. */
+    /* Normalised at ingest: "." already means the own namespace. */
     const sc_strlist_t *e = o->u.virtual_service.export_to.n ? &o->u.virtual_service.export_to
                                                              : &mesh->default_virtual_service_export_to;
     return emit_visibility(out, e, o->namespace_, true, SC_DEP_VS_NS_VIS, SC_DEP_VS_NS_PUBLIC,
@@ -244,7 +244,7 @@ static bool dirties_plan(const sc_store_t *store, const sc_change_t *c, const sc
   }
   if (o->kind == SC_KIND_SIDECAR && c->op == SC_CHANGE_UPDATED) {
     /* Which scopes exist and which proxies they select depend on a Sidecar's name,
-     * namespace, selector and creation time (4.2), not on its listeners. */
+     * namespace, selector and creation time, not on its listeners. */
     const sc_sidecar_t *a = &c->old_obj->u.sidecar, *b = &c->new_obj->u.sidecar;
     return a->has_workload_selector != b->has_workload_selector ||
            !sc_labels_equal(&a->workload_selector, &b->workload_selector) ||

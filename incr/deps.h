@@ -58,7 +58,7 @@ typedef enum {
   SC_DEP_VS_NS_PUBLIC,    /* (ns): a VirtualService of ns exported to "*" */
   SC_DEP_VS_ANY_VIS,      /* (N): a VirtualService of any namespace visible to N */
   SC_DEP_VS_ANY_PUBLIC,   /* a VirtualService of any namespace exported to "*" */
-  SC_DEP_DR_LOCAL_HOST,   /* (ns, host): a rule in the namespace-local index of ns (3.3) */
+  SC_DEP_DR_LOCAL_HOST,   /* (ns, host): a rule in the namespace-local index of ns */
   SC_DEP_DR_LOCAL_WILD,   /* (ns): a wildcard-host rule in that index */
   SC_DEP_DR_EXP_HOST,     /* (ns, host): a rule in the exported index of ns */
   SC_DEP_DR_EXP_WILD,     /* (ns): a wildcard-host rule in that index */

@@ -1,4 +1,4 @@
-/* Hostname matching (semantics section 2) and exportTo visibility (section 3.1.4).
+/* Hostname matching and exportTo visibility (docs/semantics.md "Hostnames", "Visibility").
  * Hostnames are compared as bytes, case-sensitively, as Istio does. A hostname is
  * wildcarded when it starts with '*'. */
 #ifndef SC_HOST_H
@@ -22,7 +22,7 @@ int sc__host_cmp_specificity(sc_str_t a, sc_str_t b);
  * equal non-wildcard needle; wildcard keys match by suffix. */
 int sc__host_most_specific(sc_str_t needle, const sc_str_t *keys, int nkeys);
 
-/* IsServiceVisible (3.1.4) for an effective exportTo set (the service's own, or the mesh
+/* IsServiceVisible for an effective exportTo set (the service's own, or the mesh
  * default when it has none): "*", "." (own namespace), a namespace name; "~" hides. */
 bool sc__export_visible(const sc_strlist_t *export_to, sc_str_t owner_ns, sc_str_t ns);
 

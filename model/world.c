@@ -66,7 +66,7 @@ static int cmp_strp(const void *a, const void *b) {
   return sc_str_cmp(**(sc_str_t *const *)a, **(sc_str_t *const *)b);
 }
 
-/* ---- services (semantics 1.5, 1.7, 3.1.3) --------------------------------------------- */
+/* ---- services --------------------------------------------------------------------- */
 
 static sc_svc_t *svc_new(sc_world_t *w, const sc_obj_t *obj, uint32_t nports) {
   sc_svc_t *s = sc__arena_alloc(w->arena, sizeof(*s));
@@ -115,7 +115,7 @@ static const sc_svc_resolution_t se_resolutions[] = {
     [SC_RESOLUTION_DNS] = SC_RES_DNS_LB, [SC_RESOLUTION_DNS_ROUND_ROBIN] = SC_RES_DNS_ROUND_ROBIN_LB,
     [SC_RESOLUTION_DYNAMIC_DNS] = SC_RES_DYNAMIC_DNS};
 
-/* One record per (host, address) of a ServiceEntry (semantics 1.7). */
+/* One record per (host, address) of a ServiceEntry (docs/semantics.md "Inputs, normalised"). */
 static int add_service_entry(sc_world_t *w, const sc_obj_t *obj, sc_vec_t *out) {
   const sc_service_entry_t *se = &obj->u.service_entry;
   for (uint32_t h = 0; h < se->hosts.n; h++) {
@@ -156,12 +156,12 @@ static int cmp_svc(const void *pa, const void *pb) {
   return c;
 }
 
-/* The effective exportTo E (3.1.1). */
+/* The effective exportTo E. */
 static const sc_strlist_t *svc_exports(const sc_world_t *w, const sc_svc_t *s) {
   return s->export_to.n ? &s->export_to : &w->mesh->default_service_export_to;
 }
 
-/* A set with "~" but not "*" hides the service everywhere (semantics 11 Q4): Istio's own
+/* A set with "~" but not "*" hides the service everywhere: Istio's own
  * IsServiceVisible would call {~, b} visible to b, while its index hides it. Only the
  * unvalidated Kubernetes annotation can say that. */
 static bool hidden(const sc_strlist_t *e) {
@@ -287,7 +287,7 @@ static void remove_all(sc_vec_t *v, const void *s) {
     v->n = kept;
 }
 
-/* Files a record in the lists by namespace and exportTo (3.1.3); add false removes it. */
+/* Files a record in the lists by namespace and exportTo; add false removes it. */
 static int file_record(sc_world_t *w, sc_svc_t *s, bool add, bool sorted) {
   sc_vec_t *lists[2] = {vec_at(w, &w->all_by_host, s->hostname), vec_at(w, &w->svcs_by_ns, s->namespace_)};
   for (int l = 0; l < 2; l++) {
@@ -360,7 +360,7 @@ uint32_t sc__world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_
   return n;
 }
 
-/* ---- ExternalName aliases (1.8, resolveServiceAliases) ------------------------------------- */
+/* ---- ExternalName aliases (resolveServiceAliases) ------------------------------------- */
 
 static int cmp_alias(const void *pa, const void *pb) {
   const sc_alias_t *a = pa, *b = pb;
@@ -579,7 +579,7 @@ const sc_svc_t *sc__world_service(const sc_world_t *w, sc_str_t host, sc_str_t n
   return NULL;
 }
 
-/* ---- VirtualServices (3.2) ------------------------------------------------------------ */
+/* ---- VirtualServices ------------------------------------------------------------ */
 
 static int cmp_obj_creation(const void *a, const void *b) {
   return cmp_creation(*(const sc_obj_t *const *)a, *(const sc_obj_t *const *)b);
@@ -591,7 +591,7 @@ static bool world_vs_on_mesh(const sc_obj_t *vs) {
   return g->n == 0 || sc_strlist_hasz(g, "mesh");
 }
 
-/* exportTo with "." replaced by the VS's namespace; empty: the mesh default (1.9 step 3). */
+/* exportTo with "." replaced by the VS's namespace; empty: the mesh default. */
 static int normalise_vs_export(sc_world_t *w, const sc_obj_t *vs, sc_strlist_t *out) {
   const sc_strlist_t *src = vs->u.virtual_service.export_to.n
                                 ? &vs->u.virtual_service.export_to
@@ -646,7 +646,7 @@ static int index_destination(sc_world_t *w, const sc_obj_t *vs, sc_str_t host, v
   return file_in(v, vs, how);
 }
 
-/* Files vs under every host its routes send traffic or mirrors to (5.7.2). */
+/* Files vs under every host its routes send traffic or mirrors to. */
 static int index_destinations(sc_world_t *w, const sc_obj_t *obj, vs_filing_t how) {
   const sc_virtual_service_t *vs = &obj->u.virtual_service;
   int rc = 0;
@@ -759,7 +759,7 @@ static const sc_strlist_t *world_vs_export(const sc_world_t *w, const sc_obj_t *
   return sc__strmap_get(&w->vs_export_sets, (sc_str_t){buf, 16});
 }
 
-/* ---- DestinationRules (3.3, 6.1) -------------------------------------------------------- */
+/* ---- DestinationRules -------------------------------------------------------- */
 
 static bool superset_of(const sc_strlist_t *a, const sc_strlist_t *b) {
   for (uint32_t i = 0; i < b->n; i++)
@@ -810,7 +810,7 @@ static sc_dr_index_t *dr_index_new(sc_world_t *w) {
   return idx;
 }
 
-/* mergeDestinationRule, with the loop exactly as Istio runs it (6.1). */
+/* mergeDestinationRule, with the loop exactly as Istio runs it. */
 static int dr_index_add(sc_world_t *w, sc_dr_index_t *idx, const sc_obj_t *dr,
                         const sc_strlist_t *x) {
   sc_str_t host = dr->u.destination_rule.host;
@@ -921,7 +921,7 @@ static int note_named(sc_world_t *w, const sc_obj_t *dr, const sc_strlist_t *x) 
   return 0;
 }
 
-/* Files a rule in the indexes its placement says (3.3); rules come in the order of 3.3. */
+/* Files a rule in the indexes its placement says; rules come in creation order. */
 static int file_rule(sc_world_t *w, const sc_obj_t *dr) {
   sc_dr_placement_t p;
   sc__dr_placement(dr, w->mesh, &p);
@@ -989,7 +989,7 @@ int sc__world_note_rule(sc_world_t *w, sc_str_t ns) {
 }
 
 /* Rebuilds the indexes of one namespace from its rules: every other namespace's indexes
- * are untouched by them (3.3). */
+ * are untouched by them. */
 static int refile_namespace(sc_world_t *w, sc_str_t ns) {
   sc_dr_index_t *idx;
   if ((idx = sc__strmap_remove(&w->dr_local, ns)) != NULL)
@@ -1034,7 +1034,7 @@ const sc_dr_index_t *sc__world_dr_index(const sc_strmap_t *m, sc_str_t ns) {
   return sc__strmap_get(m, ns);
 }
 
-/* Whether the index key k (a rule host) is a candidate for host (2.5). */
+/* Whether the index key k (a rule host) is a candidate for host. */
 static bool dr_key_covers(sc_str_t k, sc_str_t host) {
   if (!sc__host_is_wildcard(k))
     return sc_str_eq(k, host);
@@ -1053,7 +1053,7 @@ const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
     if (exact != NULL)
       return exact;
   }
-  /* Most specific wildcard key (2.5); an exact key never matches a wildcard needle. */
+  /* Most specific wildcard key; an exact key never matches a wildcard needle. */
   const sc_str_t *best = NULL;
   for (uint32_t i = 0; i < idx->hosts.n; i++) {
     const sc_str_t *k = idx->hosts.items[i];
@@ -1067,7 +1067,7 @@ const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
   return best ? sc__strmap_get(&idx->by_host, *best) : NULL;
 }
 
-/* ---- Sidecars (4.2) ---------------------------------------------------------------------- */
+/* ---- Sidecars ---------------------------------------------------------------------- */
 
 static int cmp_sidecar(const void *pa, const void *pb) {
   const sc_obj_t *a = *(const sc_obj_t *const *)pa, *b = *(const sc_obj_t *const *)pb;

@@ -2,10 +2,10 @@
  * PushContext) and the hostname rules (host.c). May call store/ only.
  *
  * The world: indexes over the store that every scope computation reads — Istio's
- * PushContext. Services from both registries as one record type (semantics 1.3), the
- * service index by host and namespace with exportTo lists (3.1.3), VirtualServices by
- * visibility (3.2), consolidated DestinationRules (3.3, 6.1), Sidecars in precedence
- * order with the root Sidecar (4.2), and the set of namespaces the config mentions.
+ * PushContext. Services from both registries as one record type (docs/semantics.md "Inputs, normalised"), the
+ * service index by host and namespace with exportTo lists, VirtualServices by
+ * visibility, consolidated DestinationRules, Sidecars in precedence
+ * order with the root Sidecar, and the set of namespaces the config mentions.
  *
  * A world borrows the store's objects. It is built in parts, one per kind of input, so
  * that a batch rebuilds only the parts whose objects changed (sc__world_update) before
@@ -38,7 +38,7 @@ typedef struct {
   sc_protocol_t protocol;
 } sc_svc_port_t;
 
-/* An ExternalName service that resolves to a service (1.8). */
+/* An ExternalName service that resolves to a service. */
 typedef struct {
   sc_str_t hostname;
   sc_str_t namespace_;
@@ -68,7 +68,7 @@ typedef struct sc_svc_s {
   const sc_obj_t *obj;
 } sc_svc_t;
 
-/* A consolidated DestinationRule (6.1): the oldest rule with later ones merged in. */
+/* A consolidated DestinationRule: the oldest rule with later ones merged in. */
 typedef struct {
   const sc_obj_t *rule;   /* the first rule */
   sc_strlist_t export_to; /* X of the first rule ({.} for selector rules) */
@@ -78,7 +78,7 @@ typedef struct {
   const sc_traffic_policy_t *traffic_policy; /* the oldest rule's that has one */
 } sc_cdr_t;
 
-/* Consolidated rules by host, split exact / wildcard for most-specific lookup (2.5). */
+/* Consolidated rules by host, split exact / wildcard for most-specific lookup. */
 typedef struct {
   sc_strmap_t by_host;  /* host -> sc_vec_t of sc_cdr_t * */
   sc_vec_t hosts;       /* sc_str_t * of every key, for the wildcard search */
@@ -111,7 +111,7 @@ typedef struct {
 
   sc_hashmap_t svc_objects; /* object key -> the records of a Service or ServiceEntry and
                                the reference that keeps it alive */
-  sc_strmap_t aliases_of;   /* concrete hostname -> its aliases (1.8) */
+  sc_strmap_t aliases_of;   /* concrete hostname -> its aliases */
   sc_vec_t pending;         /* Services and ServiceEntries changed since the last update */
   uint32_t svc_garbage;     /* records replaced since the part was built */
   sc_strmap_t by_host;     /* hostname -> sc_vec_t of sc_svc_t *: one winner per namespace */
@@ -164,7 +164,7 @@ int sc__world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t n
 /* Notes that a DestinationRule of namespace ns changed: when few namespaces did, the next
  * update refiles only their indexes. */
 int sc__world_note_rule(sc_world_t *w, sc_str_t ns);
-/* Creation order of records (0.1), the order of every list of records. */
+/* Creation order of records, the order of every list of records. */
 int sc__world_cmp_records(const sc_svc_t *a, const sc_svc_t *b);
 /* sc__world_new and sc__world_update(SC_WORLD_ALL). */
 int sc__world_build(const sc_store_t *store, sc_world_t **out);
@@ -176,16 +176,16 @@ const sc_svc_t *sc__world_service(const sc_world_t *w, sc_str_t host, sc_str_t n
 const sc_vec_t *sc__world_services_by_host(const sc_world_t *w, sc_str_t host);
 /* Every record of a hostname, in creation order, or NULL. */
 const sc_vec_t *sc__world_records_of_host(const sc_world_t *w, sc_str_t host);
-/* Where a record sits in servicesExportedToNamespace(ns) (3.1.3): *is_public when it is in
+/* Where a record sits in servicesExportedToNamespace(ns): *is_public when it is in
  * the public list; otherwise the number of times it is in the list exported to ns. */
 uint32_t sc__world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns,
                                     bool *is_public);
-/* IsServiceVisible (3.1.4) with the mesh default applied. */
+/* IsServiceVisible with the mesh default applied. */
 bool sc__world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns);
-/* Most specific consolidated-rule list for host in an index (2.5), or NULL. */
+/* Most specific consolidated-rule list for host in an index, or NULL. */
 const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
 
-/* Where a DestinationRule is filed (3.3): its effective exportTo set X ({.} for selector
+/* Where a DestinationRule is filed: its effective exportTo set X ({.} for selector
  * rules), and whether it goes into its namespace's local index, its exported index, or
  * the root namespace's private index. */
 typedef struct {

@@ -91,7 +91,7 @@ static bool from_seen_before(const sc_vec_t *list, uint32_t upto_entry, uint32_t
 
 /* "destinationRules": every rule found for the host ([] when none); and
  * "destinationRuleEntries": the consolidated entries with their selectors, which
- * `resolve` needs (6.3), only when there are any. */
+ * `resolve` needs, only when there are any. */
 static void render_drs(yajl_gen g, const sc_vec_t *list) {
   sc__json_key(g, "destinationRules");
   yajl_gen_array_open(g);
@@ -130,7 +130,7 @@ static int cmp_cstr(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Istio's configDependencies of one hostname (8.1): the service (as "ServiceEntry", for
+/* Istio's configDependencies of one hostname: the service (as "ServiceEntry", for
  * both registries), its endpoints, and every rule found for it; sorted, unique. */
 static int render_entry_deps(yajl_gen g, const sc_svc_t *svc, const sc_vec_t *list) {
   char *deps[64], **all = deps;
@@ -216,8 +216,8 @@ static const char *const kind_names[] = {"resource", "root-derived", "default"};
 static void render_resource_refs(yajl_gen g, const sc_resources_t *res, size_t from);
 
 /* The head of a scope record: everything but the per-hostname entries; with the static
- * clusters every sidecar has (9.2.4) and the inbound clusters of the Sidecar's ingress
- * listeners (7.3), which res receives. */
+ * clusters every sidecar has and the inbound clusters of the Sidecar's ingress
+ * listeners, which res receives. */
 static int render_body(yajl_gen g, const sc_scope_t *s, const sc_rds_ctx_t *vs_ctx, const char *id,
                        sc_str_t shown_ns, const sc_mesh_config_t *mesh, sc_resources_t *res) {
   yajl_gen_map_open(g);
@@ -360,7 +360,7 @@ static void render_resource_range(yajl_gen g, const sc_resources_t *res, size_t 
 }
 
 /* "clusters": what a proxy gets for the service when no selector rule of its namespace
- * matches it (semantics 6.3: the last rule without selector); "clusterVariants": for each
+ * matches it (docs/semantics.md "DestinationRules for a service": the last rule without selector); "clusterVariants": for each
  * selector rule of the scope's namespace, in precedence order, what a proxy it selects
  * gets instead. */
 static int render_entry_clusters(yajl_gen g, const sc_scope_t *s, size_t i, const sc_mesh_config_t *mesh,
@@ -435,7 +435,7 @@ static int render_entry_listeners(yajl_gen g, const sc_scope_t *s, sc_cds_cache_
 }
 
 /* "inbound": for a service of the scope's namespace whose selector picks workloads (and
- * a scope whose Sidecar declares no ingress, which would replace them, 7.3): what a proxy
+ * a scope whose Sidecar declares no ingress, which would replace them): what a proxy
  * it selects gets for being its target, {"selector", "clusters", "chains"} (FORMAT.md). */
 static int render_entry_inbound(yajl_gen g, const sc_scope_t *s, const sc_mesh_config_t *mesh, const sc_svc_t *svc,
                                 sc_resources_t *res) {

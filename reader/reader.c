@@ -270,7 +270,7 @@ int sc_reader_scope_json(sc_snapshot_view_t *v, const char *id, char **json, cha
 
 static const char *or_none(json_t *v) { return json_is_string(v) ? json_string_value(v) : "-"; }
 
-/* The DestinationRule this proxy gets for a host (semantics 6.3): the first selector
+/* The DestinationRule this proxy gets for a host (docs/semantics.md "DestinationRules for a service"): the first selector
  * entry of the scope's namespace that matches its labels, else the last one without a
  * selector. */
 static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const sc_labels_t *labels) {

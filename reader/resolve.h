@@ -1,4 +1,4 @@
-/* Proxy -> scope (semantics 4.3) through the snapshot's selector records; sc_resolve_scope
+/* Proxy -> scope (docs/semantics.md "Which scope a proxy gets") through the snapshot's selector records; sc_resolve_scope
  * is public (include/scopecast/reader.h). */
 #ifndef SC_RESOLVE_H
 #define SC_RESOLVE_H

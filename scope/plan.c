@@ -58,7 +58,7 @@ static int add_desc(plan_build_t *b, const char *id, sc_scope_kind_t kind, const
   return 0;
 }
 
-/* The fallback of a namespace without an applicable selector-less Sidecar (4.3). */
+/* The fallback of a namespace without an applicable selector-less Sidecar. */
 static void fallback_id(const sc_world_t *w, sc_str_t ns, char *buf, size_t len) {
   if (w->root_sidecar != NULL)
     snprintf(buf, len, "%s/%s@%s", ns.ptr, w->root_sidecar->name.ptr, w->root_sidecar->namespace_.ptr);

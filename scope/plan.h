@@ -1,5 +1,5 @@
-/* Every scope the config defines (semantics 4.1) and the selector data that maps a proxy
- * (namespace + labels) to one of them (4.3), rendered as the JSON records the snapshot
+/* Every scope the config defines (docs/semantics.md "Which scope a proxy gets") and the selector data that maps a proxy
+ * (namespace + labels) to one of them, rendered as the JSON records the snapshot
  * stores (snapshot/FORMAT.md, table "selectors").
  *
  * Scope ids: "<ns>/<sidecar>" for a Sidecar resource; "<ns>/<root sidecar>@<root ns>" for

@@ -1,4 +1,4 @@
-/* SidecarScope computation. Section numbers refer to shared/spec/semantics.md. */
+/* SidecarScope computation (docs/semantics.md "Egress listeners and imported services"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +48,7 @@ static sc_str_t *str_in_arena(sc_scope_t *s, sc_str_t v) {
   return p;
 }
 
-/* ---- dependencies (8.1) --------------------------------------------------------------- */
+/* ---- dependencies --------------------------------------------------------------- */
 
 static int add_dep(sc_scope_t *s, const char *kind, sc_str_t ns, sc_str_t name) {
   size_t n = strlen(kind) + ns.len + name.len + 3;
@@ -78,7 +78,7 @@ static int add_key(sc_scope_t *s, sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
 
 static const sc_str_t none = {"", 0};
 
-/* ---- host classification (5.2) -------------------------------------------------------- */
+/* ---- host classification -------------------------------------------------------- */
 
 static sc_host_class_t *class_of(const sc_listener_t *l, sc_str_t ns) {
   for (uint32_t i = 0; i < l->classes.n; i++) {
@@ -158,7 +158,7 @@ static bool class_excludes(const sc_host_class_t *hc, sc_str_t x) {
   return false;
 }
 
-/* ---- port trimming (5.3, 5.7.4) -------------------------------------------------------- */
+/* ---- port trimming -------------------------------------------------------- */
 
 static const sc_svc_t *copy_with_ports(sc_scope_t *s, const sc_svc_t *svc,
                                        const sc_svc_port_t *ports, uint32_t n) {
@@ -196,7 +196,7 @@ static const sc_svc_t *port_trim(sc_scope_t *s, const sc_listener_t *l, const sc
   return l->match_port ? listener_port_trim(s, l, svc, oom) : svc;
 }
 
-/* matchingAliasService (5.5 step 4): only the aliases this import also matches. */
+/* matchingAliasService: only the aliases this import also matches. */
 static const sc_svc_t *alias_trim(sc_scope_t *s, const sc_host_class_t *hc, const sc_svc_t *svc,
                                   bool *oom) {
   if (svc == NULL || svc->naliases == 0)
@@ -221,7 +221,7 @@ static const sc_svc_t *alias_trim(sc_scope_t *s, const sc_host_class_t *hc, cons
   return c;
 }
 
-/* ---- selecting services (5.4, 5.5) ------------------------------------------------------- */
+/* ---- selecting services ------------------------------------------------------- */
 
 static int cmp_creation(const void *a, const void *b) {
   return sc__world_cmp_records(*(const sc_svc_t *const *)a, *(const sc_svc_t *const *)b);
@@ -229,7 +229,7 @@ static int cmp_creation(const void *a, const void *b) {
 
 /* The candidates of the patch's hostnames in the order servicesExportedToNamespace(n)
  * lists them: for each hostname, its records exported to n by name, then its public
- * ones. Only the order among records of one hostname matters (5.5). */
+ * ones. Only the order among records of one hostname matters. */
 static int patch_candidates(ctx_t *c, sc_vec_t *out) {
   sc_str_t n = c->s->namespace_;
   for (uint32_t h = 0; h < c->patch->hosts->n; h++) {
@@ -322,7 +322,7 @@ static int select_services(ctx_t *c, sc_listener_t *l) {
   return oom ? SC_ENOMEM : rc;
 }
 
-/* ---- selecting VirtualServices (5.6) ---------------------------------------------------- */
+/* ---- selecting VirtualServices ---------------------------------------------------- */
 
 static bool vs_matches(const sc_host_class_t *hc, sc_str_t h) {
   if (strp_in(&hc->exact, h))
@@ -381,7 +381,7 @@ static int select_virtual_services(ctx_t *c, sc_listener_t *l) {
   return 0;
 }
 
-/* ---- collecting the scope's services (5.7) -------------------------------------------------- */
+/* ---- collecting the scope's services -------------------------------------------------- */
 
 static bool ports_equal(const sc_svc_t *a, const sc_svc_t *b) {
   if (a->nports != b->nports)
@@ -399,7 +399,7 @@ static bool can_merge(const sc_svc_t *e, const sc_svc_t *s) {
          sc_labels_equal(e->selector, s->selector) && sc_strlist_set_equal(&e->export_to, &s->export_to);
 }
 
-/* append (5.7.1): dedupe and merge by hostname. added maps hostname -> index + 1. */
+/* append: dedupe and merge by hostname. added maps hostname -> index + 1. */
 static int append_service(sc_scope_t *s, sc_strmap_t *added, const sc_svc_t *svc) {
   uintptr_t at = (uintptr_t)sc__strmap_get(added, svc->hostname);
   if (at == 0) {
@@ -468,7 +468,7 @@ static int add_dest(sc_scope_t *s, sc_vec_t *dests, const sc_destination_t *d) {
   return sc__vec_push(&found->ports, (void *)(uintptr_t)d->port);
 }
 
-/* destinations (5.7.2): http routes filtered by sourceNamespace; tcp and tls not. */
+/* destinations: http routes filtered by sourceNamespace; tcp and tls not. */
 static int vs_destinations(sc_scope_t *s, const sc_obj_t *obj, sc_vec_t *dests) {
   const sc_virtual_service_t *vs = &obj->u.virtual_service;
   int rc = 0;
@@ -503,7 +503,7 @@ static int vs_destinations(sc_scope_t *s, const sc_obj_t *obj, sc_vec_t *dests) 
   return rc;
 }
 
-/* pickBestVisibleNamespace (5.7.3); ties in creation time go to the smaller namespace. */
+/* pickBestVisibleNamespace; ties in creation time go to the smaller namespace. */
 static const sc_svc_t *pick_best(const sc_world_t *w, const sc_vec_t *recs, sc_str_t n) {
   const sc_svc_t *best = NULL;
   for (uint32_t i = 0; i < recs->n; i++) {
@@ -519,7 +519,7 @@ static const sc_svc_t *pick_best(const sc_world_t *w, const sc_vec_t *recs, sc_s
   return best;
 }
 
-/* Port trimming for a VS destination without a port listener (5.7.4). */
+/* Port trimming for a VS destination without a port listener. */
 static const sc_svc_t *vs_port_trim(sc_scope_t *s, const sc_svc_t *svc, const sc_vec_t *ports,
                                     bool *oom) {
   for (uint32_t i = 0; i < ports->n; i++)
@@ -636,7 +636,7 @@ static int collect_services(ctx_t *c) {
   return oom ? SC_ENOMEM : rc;
 }
 
-/* ---- DestinationRules (6.2) ---------------------------------------------------------------- */
+/* ---- DestinationRules ---------------------------------------------------------------- */
 
 static bool exported_to(const sc_cdr_t *cdr, sc_str_t n) {
   const sc_strlist_t *x = &cdr->export_to;
@@ -663,7 +663,7 @@ static const sc_vec_t *exported_from(ctx_t *c, sc_str_t ns, sc_str_t host) {
   return out->n ? out : NULL;
 }
 
-/* The DestinationRule indexes a lookup consults (6.2): the proxy namespace's local index
+/* The DestinationRule indexes a lookup consults: the proxy namespace's local index
  * (the root's private one for the root namespace), and the exported indexes of the
  * service's namespace and of the root. Wildcard-host keys are per index, not per host:
  * wild_ns collects the service namespaces whose exported index was consulted. */
@@ -831,7 +831,7 @@ int sc__scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t 
     rc = build_listeners(&c);
   if (rc == 0)
     rc = collect_services(&c);
-  sc__vec_sort(&s->services, cmp_hostname); /* one record per hostname (5.7.1) */
+  sc__vec_sort(&s->services, cmp_hostname); /* one record per hostname */
   for (uint32_t i = 0; i < s->services.n && rc == 0; i++) {
     const sc_svc_t *svc = s->services.items[i];
     /* Which record holds a hostname, and its aliases, can change by any service of that
@@ -849,7 +849,7 @@ int sc__scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t 
     sc__scope_free(s);
     return rc;
   }
-  /* 7.1: the Sidecar's policy as a whole, else the mesh's mode. */
+  /* The Sidecar's policy as a whole, else the mesh's mode. */
   const sc_sidecar_t *sc = s->sidecar ? &s->sidecar->u.sidecar : NULL;
   s->has_outbound_policy = true;
   if (sc != NULL && sc->has_outbound_traffic_policy) {

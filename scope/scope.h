@@ -25,7 +25,7 @@ typedef enum {
   SC_SCOPE_DEFAULT       /* no Sidecar at all: one egress listener importing everything */
 } sc_scope_kind_t;
 
-/* Host classification of one namespace in one egress listener (5.2). */
+/* Host classification of one namespace in one egress listener. */
 typedef struct {
   sc_str_t ns; /* a namespace or "*" */
   sc_vec_t all, exact, excluded; /* sc_str_t * */
@@ -49,8 +49,8 @@ typedef struct {
   const sc_obj_t *sidecar;
   sc_listener_t *listeners;
   uint32_t nlisteners;
-  sc_vec_t services;         /* const sc_svc_t *, merged (5.7) */
-  const sc_vec_t **drs;      /* per service: the consolidated rules found (6.2), or NULL */
+  sc_vec_t services;         /* const sc_svc_t *, merged */
+  const sc_vec_t **drs;      /* per service: the consolidated rules found, or NULL */
   bool has_outbound_policy;
   sc_outbound_mode_t outbound_mode;
   const sc_destination_t *egress_proxy;

@@ -41,7 +41,7 @@ static int check_nonempty_hosts(sc_dec_t *d, const sc_node_t *n, const void *val
 /* exportTo values: ".", "*", "~" or a namespace name. Istio's admission webhook also
  * rejects combinations ("*" or "~" with others, duplicates, exportTo on selector
  * DestinationRules), but istiod itself processes such objects and the semantics define
- * their meaning (docs/semantics.md "Visibility (`exportTo`)"), so scopecast accepts them as istiod does. */
+ * their meaning (docs/semantics.md "Visibility"), so scopecast accepts them as istiod does. */
 static int check_export_to(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   for (uint32_t i = 0; i < l->n; i++) {

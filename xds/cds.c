@@ -1,4 +1,4 @@
-/* CDS (see cds.h). Section numbers refer to shared/spec/semantics.md. Messages are built
+/* CDS (see cds.h). Messages are built
  * in an arena and packed; nothing of them outlives a call. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 
 typedef Envoy__Config__Cluster__V3__Cluster cluster_t;
 
-/* ---- traffic policy (9.2.3) ------------------------------------------------------------- */
+/* ---- traffic policy ------------------------------------------------------------- */
 
 /* The blocks a cluster gets: the rule's top level, or its port-level entry for the port
  * (which replaces the top level); then, for a subset, the subset's own (port-level first)
@@ -160,7 +160,7 @@ static bool is_dns(discovery_t t) {
          t == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__LOGICAL_DNS;
 }
 
-/* The inline endpoints of a DNS cluster (9.2.2): a ServiceEntry's endpoints that carry the
+/* The inline endpoints of a DNS cluster: a ServiceEntry's endpoints that carry the
  * port (by name, else the service port), filtered by the subset's labels; without
  * endpoints, the hostname itself. NULL with *none set when nothing is left. */
 static Envoy__Config__Endpoint__V3__ClusterLoadAssignment *dns_endpoints(sc_arena_t *a, const char *name,
@@ -648,7 +648,7 @@ static Envoy__Config__Core__V3__Address *endpoint_address(sc_arena_t *a, sc_str_
   return sc__xds_socket_address(a, h, (uint32_t)strtoul(colon + 1, NULL, 10));
 }
 
-/* One inbound cluster "inbound|PORT||" (7.3), from 127.0.0.6: STATIC to endpoint (a Unix
+/* One inbound cluster "inbound|PORT||", from 127.0.0.6: STATIC to endpoint (a Unix
  * socket as a pipe address, or IP:port), ORIGINAL_DST without one; nothing for an
  * endpoint on 0.0.0.0 (the proxy's own address: the frontend's). */
 static int inbound_cluster(sc_arena_t *a, uint32_t port, sc_str_t endpoint, const sc_mesh_config_t *mesh,
@@ -734,7 +734,7 @@ int sc__cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, s
     uint32_t tp = sc__cds_target_port(svc, i);
     char local[32];
     snprintf(local, sizeof(local), "127.0.0.1:%u", tp);
-    /* 7.3: the mesh's inbound policy PASSTHROUGH (its default) keeps the original
+    /* The mesh's inbound policy PASSTHROUGH (its default) keeps the original
      * destination; LOCALHOST sends to 127.0.0.1. */
     rc = inbound_cluster(a, tp, mesh->inbound_mode == SC_INBOUND_PASSTHROUGH ? (sc_str_t){"", 0} : sc_str(local), mesh, out);
   }

@@ -73,19 +73,19 @@ bool sc__parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_res
 /* Remembers res[from..) under key. */
 int sc__parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from);
 
-/* The inbound clusters of a Sidecar's ingress listeners (7.3): "inbound|PORT||", STATIC to
+/* The inbound clusters of a Sidecar's ingress listeners: "inbound|PORT||", STATIC to
  * the defaultEndpoint (a Unix socket as a pipe address, or an IP and port), ORIGINAL_DST
  * without one; from 127.0.0.6 like every inbound cluster. An endpoint on 0.0.0.0 means
  * the proxy's own address: it is left to the frontend and not emitted here. */
 int sc__cds_inbound(const sc_sidecar_t *sidecar, const sc_mesh_config_t *mesh, sc_resources_t *out);
 
-/* The inbound clusters of a proxy that is a target of svc (7.3), "inbound|TARGETPORT||"
+/* The inbound clusters of a proxy that is a target of svc, "inbound|TARGETPORT||"
  * per port that is not UDP (a target port given by name counts as the port). */
 int sc__cds_inbound_service(const sc_svc_t *svc, const sc_mesh_config_t *mesh, sc_resources_t *out);
 /* The target port of svc's i-th port. */
 uint32_t sc__cds_target_port(const sc_svc_t *svc, uint32_t i);
 
-/* BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster (9.2.4). */
+/* BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster. */
 int sc__cds_static(const sc_mesh_config_t *mesh, sc_resources_t *out);
 
 #endif

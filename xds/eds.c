@@ -1,4 +1,4 @@
-/* EDS (see eds.h). Section numbers refer to shared/spec/semantics.md. */
+/* EDS (see eds.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

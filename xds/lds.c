@@ -1,4 +1,4 @@
-/* LDS (see lds.h). Section numbers refer to shared/spec/semantics.md. */
+/* LDS (see lds.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +53,7 @@ static chain_t *tcp_chain(sc_arena_t *a, const char *name, const char *cluster) 
   return chain(a, name, "envoy.filters.network.tcp_proxy", &t->base);
 }
 
-/* Where unmatched outbound traffic goes by policy (9.4.1, 9.5.3). */
+/* Where unmatched outbound traffic goes by policy. */
 static void passthrough_target(const sc_scope_t *s, char *buf, size_t cap) {
   if (s->outbound_mode == SC_OUTBOUND_REGISTRY_ONLY)
     snprintf(buf, cap, "BlackHoleCluster");
@@ -83,7 +83,7 @@ static listener_t *new_listener(sc_arena_t *a, const char *name, const char *add
   return l;
 }
 
-/* 0.0.0.0_PORT for HTTP (9.5.3): one chain for HTTP/1.1 and h2c through an HTTP
+/* 0.0.0.0_PORT for HTTP: one chain for HTTP/1.1 and h2c through an HTTP
  * connection manager on RDS "PORT", unmatched traffic to PassthroughFilterChain. */
 static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char *name, const char *address, uint32_t port,
                                  bool bind) {
@@ -110,7 +110,7 @@ static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char 
     return NULL;
   router->name = "envoy.filters.http.router";
   router->config_type_case = ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG;
-  /* The fault filter before the router: routes with fault injection configure it (9.6.4). */
+  /* The fault filter before the router: routes with fault injection configure it. */
   if (fault == NULL || no_fault == NULL || (fault->typed_config = sc__xds_any(a, &no_fault->base)) == NULL)
     return NULL;
   fault->name = "envoy.filters.http.fault";
@@ -151,7 +151,7 @@ static listener_t *http_listener(sc_arena_t *a, const sc_scope_t *s, const char 
   return l;
 }
 
-/* ADDRESS_PORT for TCP (9.5.4): its one chain proxies to the service's cluster. */
+/* ADDRESS_PORT for TCP: its one chain proxies to the service's cluster. */
 static listener_t *tcp_listener(sc_arena_t *a, const char *name, const char *address, uint32_t port, const char *cluster,
                                bool bind, Envoy__Config__Core__V3__TrafficDirection direction) {
   listener_t *l = new_listener(a, name, address, port, direction);
@@ -171,7 +171,7 @@ static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, 
   if (proto == SC_PROTO_UDP)
     return 0;
   sc_str_t bind = l->api ? l->api->bind : (sc_str_t){"", 0};
-  /* 7.2: an egress listener that captures nothing (or binds a socket) is a real socket,
+  /* An egress listener that captures nothing (or binds a socket) is a real socket,
    * on its bind address or 127.0.0.1. */
   bool bind_port = no_capture || (l->api != NULL && (l->api->capture_mode == SC_CAPTURE_NONE ||
                                                      (bind.len >= 7 && memcmp(bind.ptr, "unix://", 7) == 0)));
@@ -223,7 +223,7 @@ int sc__lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resour
   if (a == NULL)
     return SC_ENOMEM;
   int rc = SC_ENOMEM;
-  /* virtualOutbound (9.4.1): traffic to 15001 itself is a loop, the rest by policy. */
+  /* virtualOutbound: traffic to 15001 itself is a loop, the rest by policy. */
   listener_t *vo = new_listener(a, "virtualOutbound", "0.0.0.0", mesh->proxy_listen_port,
                                 ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
   chain_t **vo_chains = sc__arena_alloc(a, 2 * sizeof(*vo_chains));
@@ -245,8 +245,8 @@ int sc__lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resour
     sc__arena_del(a);
     return rc;
   }
-  /* virtualInbound (9.4.2): a chain per ingress port of the Sidecar that the proxy
-   * captures (7.2: mode DEFAULT or IPTABLES) to its inbound cluster, the rest to
+  /* virtualInbound: a chain per ingress port of the Sidecar that the proxy
+   * captures (mode DEFAULT or IPTABLES) to its inbound cluster, the rest to
    * InboundPassthroughCluster. Ports it does not capture (mode NONE) are listeners of
    * their own (sc__lds_ingress). */
   uint32_t ningress = s->sidecar ? s->sidecar->u.sidecar.ningress : 0;
@@ -293,7 +293,7 @@ int sc__lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t 
   int rc = 0;
   for (uint32_t i = 0; i < ningress && rc == 0; i++) {
     const sc_ingress_listener_t *in = &s->sidecar->u.sidecar.ingress[i];
-    /* 7.2: mode NONE binds; DEFAULT binds for a proxy that captures nothing. */
+    /* Mode NONE binds; DEFAULT binds for a proxy that captures nothing. */
     bool binds = in->capture_mode == SC_CAPTURE_NONE;
     if (binds == captured_mode_too || (captured_mode_too && in->capture_mode != SC_CAPTURE_DEFAULT))
       continue;

@@ -22,14 +22,14 @@ int sc__lds_outbound(const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t
 /* virtualOutbound (15001) and virtualInbound (15006). */
 int sc__lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resources_t *out);
 
-/* The Sidecar's ingress ports that are sockets of their own (7.2, 7.3), "BIND_PORT" with a
+/* The Sidecar's ingress ports that are sockets of their own, "BIND_PORT" with a
  * tcp_proxy to "inbound|PORT||": those of mode NONE; with captured_mode_too, instead the
  * ones of mode DEFAULT, which bind for a proxy whose interception mode is NONE. An
  * ingress port without bind is on 0.0.0.0 here: the proxy's own address is the
  * frontend's to fill in. */
 int sc__lds_ingress(const sc_scope_t *s, bool captured_mode_too, sc_resources_t *out);
 
-/* The virtualInbound filter chains of a proxy that is a target of svc (7.3): per port that
+/* The virtualInbound filter chains of a proxy that is a target of svc: per port that
  * is not UDP, "inbound_TARGETPORT" matching it, to "inbound|TARGETPORT||". Each is an
  * encoded envoy.config.listener.v3.FilterChain; readers append them to virtualInbound. */
 int sc__lds_inbound_chains(const sc_svc_t *svc, sc_resources_t *out);

@@ -1,4 +1,4 @@
-/* RDS (see rds.h). Section numbers refer to shared/spec/semantics.md. */
+/* RDS (see rds.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +82,7 @@ static bool is_ip_literal(sc_str_t s) {
   return s.len > 0;
 }
 
-/* The domains of one hostname x (9.6.3 steps 1-3). */
+/* The domains of one hostname x . */
 static int host_domains(sc_arena_t *a, sc_str_t x, sc_str_t proxy_ns, strs_t *out) {
   int rc = strs_add(a, out, "%.*s", (int)x.len, x.ptr);
   if (rc == 0 && !is_ip_literal(x))
@@ -99,7 +99,7 @@ static int host_domains(sc_arena_t *a, sc_str_t x, sc_str_t proxy_ns, strs_t *ou
   return rc;
 }
 
-/* The domains of svc's virtual host (9.6.3): its hostname, then its aliases, with the
+/* The domains of svc's virtual host: its hostname, then its aliases, with the
  * headless wildcard forms, then its address. */
 static int service_domains(sc_arena_t *a, const sc_svc_t *svc, sc_str_t proxy_ns, strs_t *out) {
   int rc = host_domains(a, svc->hostname, proxy_ns, out);
@@ -230,7 +230,7 @@ static const sc_retries_t *mesh_retries(const sc_mesh_config_t *mesh) {
   return mesh->has_default_http_retry_policy ? &mesh->default_http_retry_policy : NULL;
 }
 
-/* The default route to a service's cluster (9.6.5). */
+/* The default route to a service's cluster. */
 static route_t *default_route(sc_arena_t *a, const char *cluster, const char *hostname, uint32_t port,
                               const sc_mesh_config_t *mesh) {
   route_t *r = NEW(a, route_t, envoy__config__route__v3__route__descriptor);
@@ -296,7 +296,7 @@ int sc__rds_catch_all(const sc_scope_t *s, sc_resources_t *out) {
   return rc;
 }
 
-/* ---- VirtualServices (9.6.4) -------------------------------------------------------------- */
+/* ---- VirtualServices -------------------------------------------------------------- */
 
 /* A RE2 matcher of regex (borrowed). */
 static Envoy__Type__Matcher__V3__RegexMatcher *regex_matcher(sc_arena_t *a, char *regex) {
@@ -419,7 +419,7 @@ static match_t *route_match(sc_arena_t *a, const sc_http_match_t *in) {
   return m;
 }
 
-/* Whether a match applies to a proxy of this scope on port (9.6.4), carrying labels
+/* Whether a match applies to a proxy of this scope on port, carrying labels
  * (NULL: none of any match's sourceLabels). */
 static bool match_applies(const sc_http_match_t *m, uint32_t port, sc_str_t proxy_ns, const sc_labels_t *labels) {
   if (m->port != 0 && m->port != port)
@@ -449,7 +449,7 @@ static const sc_svc_t *destination_record(const sc_rds_ctx_t *c, sc_str_t host) 
   return recs && recs->n ? recs->items[0] : NULL;
 }
 
-/* The cluster of a destination (9.6.4): its port, else the service's only port, else the
+/* The cluster of a destination: its port, else the service's only port, else the
  * listener's; an alias destination goes to its ExternalName target. */
 static char *destination_cluster(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_destination_t *d, uint32_t port) {
   const sc_svc_t *svc = destination_record(c, d->host);
@@ -737,7 +737,7 @@ static int translate(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_obj_t *vs, u
   return 0;
 }
 
-/* ---- which VirtualService owns a hostname (5.8) ------------------------------------------ */
+/* ---- which VirtualService owns a hostname ------------------------------------------ */
 
 typedef struct {
   uint64_t key; /* the VirtualService's object key (sc_obj_t.key_hash) */
@@ -853,7 +853,7 @@ static const sc_obj_t *owner_of(const sc_rds_ctx_t *c, uint32_t li, sc_str_t hos
   return best ? sc__hashmap_get(&c->w->vs_objects, best->key) : NULL;
 }
 
-/* The egress listener a route configuration "port" is built from (9.6.1), or -1. */
+/* The egress listener a route configuration "port" is built from, or -1. */
 static int listener_for_port(const sc_scope_t *s, uint32_t port);
 
 int sc__rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners) {
@@ -1084,7 +1084,7 @@ static bool vs_has_foreign_host(const sc_listener_t *l, const sc_obj_t *vs, cons
 }
 
 /* The virtual hosts of one VirtualService's hosts that are no service of listener li:
- * on the HTTP ports of the services it covers, or on 80 when it covers none (9.6.2). */
+ * on the HTTP ports of the services it covers, or on 80 when it covers none. */
 static int foreign_vhosts(sc_arena_t *a, const sc_rds_ctx_t *c, uint32_t li, const sc_obj_t *vs,
                           const sc_strmap_t *service_hosts, sc_resources_t *out) {
   const sc_listener_t *l = &c->s->listeners[li];

@@ -18,7 +18,7 @@
 /* Whether a port of this protocol is served through an HTTP connection manager. */
 bool sc__rds_http_protocol(sc_protocol_t p);
 
-/* Which VirtualService owns a hostname in each egress listener of a scope (5.8): built
+/* Which VirtualService owns a hostname in each egress listener of a scope: built
  * from a full computation, kept for patches (which compute listeners without their
  * VirtualServices). */
 typedef struct sc_rds_listener_owners_s sc_rds_listener_owners_t;
@@ -44,7 +44,7 @@ typedef struct {
 
 /* A proxy whose labels hold `selector` gets the virtual hosts res[from..to) of a service
  * instead of its default ones (the first such variant in order): the routes of matches
- * with sourceLabels (9.6.4), which are per proxy. */
+ * with sourceLabels, which are per proxy. */
 typedef struct {
   sc_label_t *items; /* selector labels (malloc'd array; strings borrowed from the objects) */
   uint32_t n;
@@ -58,10 +58,10 @@ typedef struct {
 void sc__rds_variants_free(sc_rds_variants_t *v);
 
 /* The virtual host of every HTTP port of svc whose route configuration's egress listener
- * (9.6.1) is among `listeners` (listener indices, as uintptr_t): named "HOSTNAME:PORT",
- * domains per 9.6.3, the routes of the VirtualService owning the hostname (9.6.4), else
- * the default route (9.6.5). Appends to out. */
-/* The egress listener whose services route configuration "port" holds (9.6.1), when it
+ * is among `listeners` (listener indices, as uintptr_t): named "HOSTNAME:PORT",
+ * domains per 9.6.3, the routes of the VirtualService owning the hostname, else
+ * the default route. Appends to out. */
+/* The egress listener whose services route configuration "port" holds, when it
  * is among `listeners` (indices, as uintptr_t: those importing a service); else -1. */
 int sc__rds_port_listener(const sc_scope_t *s, uint32_t port, const sc_vec_t *listeners);
 
@@ -86,7 +86,7 @@ int sc__rds_virtual_services(const sc_rds_ctx_t *c, sc_resources_t *out);
  * services (key_hash -> the object). */
 int sc__rds_foreign_vss(const sc_scope_t *s, sc_hashmap_t *out);
 
-/* The catch-all virtual host by outbound policy (9.6.6): "allow_any" or "block_all". */
+/* The catch-all virtual host by outbound policy: "allow_any" or "block_all". */
 int sc__rds_catch_all(const sc_scope_t *s, sc_resources_t *out);
 
 #endif

@@ -1,5 +1,5 @@
 /* scopecast config model: the typed form of the Kubernetes and Istio objects the engine
- * reads (shared/spec/semantics.md section 1).
+ * reads (docs/semantics.md "Inputs, normalised").
  *
  * Ownership: every sc_obj_t is reference counted (sc_obj_ref/sc_obj_unref) and owns one
  * arena that holds all of its strings and arrays; every pointer inside an object stays
