@@ -1,4 +1,10 @@
-/* Shared by the engine's files (engine.c, engine_http.c). The input sources see none of it:
+/* engine/: the scopecast process. Owns the libuv loop, batching events from the sources,
+ * applying them to the store, asking publish/ for the update and committing it, the
+ * engine's lifecycle and signals, its /metrics (engine_http.c) and main (main.c). May call
+ * ingest/ (the sources, through the sink it implements), publish/ (which reaches every
+ * stage before it), obs/ and store/.
+ *
+ * Shared by the engine's files (engine.c, engine_http.c). The input sources see none of it:
  * they deliver through the sink of ingest/source.h, which engine.c implements. */
 #ifndef SC_ENGINE_INTERNAL_H
 #define SC_ENGINE_INTERNAL_H

@@ -1,4 +1,11 @@
-/* The xDS protocol on ADS streams, state of the world and incremental (Delta), over the
+/* frontend/: scopecast-xds, serving the snapshot to proxies. Owns gRPC over HTTP/2 (h2.c,
+ * nghttp2 on libuv), the ADS protocol per stream (ads.c), the views shared by proxies of one
+ * class that follow the snapshot's changelog (views.c), its /metrics (xds_http.c) and
+ * main (xds_main.c). May call reader/ (through include/scopecast/reader.h, and
+ * reader/proxy.h for a decoded Node), wire/, obs/ and store/; never the engine's folders:
+ * it reads only the snapshot.
+ *
+ * The xDS protocol on ADS streams, state of the world and incremental (Delta), over the
  * calls of h2.h and the views of views.h. The rules it follows, and why, are in
  * docs/xds.md: the node on the first request only; per type version_info and
  * per stream nonces; ACK and NACK told apart by error_detail, a NACKed version never sent

@@ -1,4 +1,10 @@
-/* The Prometheus text exposition format, version 0.0.4: a writer that appends metric
+/* obs/: what makes a daemon observable, shared by the engine and the frontends. Owns the
+ * logger (log.c: text or JSON lines), the Prometheus text writer and histograms
+ * (metrics.c) and the HTTP endpoint for /metrics, /healthz and /ready (http.c,
+ * libmicrohttpd on the libuv loop). May call store/ (errors, allocator), libuv and
+ * libmicrohttpd; what each daemon exports is decided by the daemon.
+ *
+ * The Prometheus text exposition format, version 0.0.4: a writer that appends metric
  * families (HELP and TYPE lines, then samples with label pairs) to a growable buffer, and a
  * fixed-bucket histogram to observe values into. Library code: no I/O, no logging; memory
  * through store/mem.h. A writer that failed (out of memory, a bad metric or label name)

@@ -1,4 +1,10 @@
-/* Shared by the snapshot writer and reader: table names, meta keys, encoding helpers. */
+/* snapshot/: the LMDB snapshot, the only thing the engine and the readers share. Owns the
+ * file layout (FORMAT.md): the writer the engine publishes with (writer.c, one write
+ * transaction per batch, the writer lock) and the read-only reader everyone else maps
+ * (reader.c), behind include/scopecast/snapshot.h. May call store/ (errors, allocator) and
+ * LMDB; knows nothing of scopes or Envoy.
+ *
+ * Shared by the snapshot writer and reader: table names, meta keys, encoding helpers. */
 #ifndef SC_SNAPSHOT_COMMON_H
 #define SC_SNAPSHOT_COMMON_H
 

@@ -1,4 +1,9 @@
-/* The Envoy v3 message types scopecast emits: the four xDS resource types with their
+/* wire/: Envoy messages as bytes and back, for every process. Owns the registry of the Envoy
+ * types scopecast emits (registry.c), protobuf <-> JSON over protobuf-c descriptors
+ * (pbjson.c) and gRPC message framing (grpc_frame.c). May call store/ (errors, allocator),
+ * the generated messages (proto/), protobuf-c and jansson; nothing of scopes or sockets.
+ *
+ * The Envoy v3 message types scopecast emits: the four xDS resource types with their
  * type URLs and dump names, and every type a typed_config (Any) of ours may hold. */
 #ifndef SC_XDS_REGISTRY_H
 #define SC_XDS_REGISTRY_H

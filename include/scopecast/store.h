@@ -1,6 +1,11 @@
 /* scopecast store: parsing manifests and watch events into typed objects, and the
  * in-memory config store with its indexes.
  *
+ * store/ implements it and is the bottom of the tree: documents (libyaml, jansson),
+ * schema-driven decoding and validation, reference-counted objects, the store, and the
+ * helpers everything uses (the allocator wrappers of mem.h, arrays, arenas, hash maps). It
+ * calls nothing of scopecast's other folders.
+ *
  * Nothing here prints. Parse functions report each object through a callback, together
  * with a diagnostic (sc_diag_t) when it was rejected or skipped; the caller decides how to
  * log it.
