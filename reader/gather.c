@@ -1,5 +1,6 @@
 /* What a proxy gets: the assembly rules of snapshot/FORMAT.md ("Composed resources",
  * "history"), one read transaction at a time. */
+#include "store/array.h"
 #include "store/mem.h"
 #include "reader/gather.h"
 
@@ -336,15 +337,9 @@ static void copy_release(copy_t *c) {
 /* Appends a resource, taking c. version NULL: the XXH3-64 of the bytes. */
 static int list_take(sc_resource_list_t *list, const char *name, const char *version, copy_t c,
                      const char *endpoints_key) {
-  if (list->n == list->cap) {
-    size_t cap = list->cap ? list->cap * 2 : 16;
-    sc_resource_t *items = sc__realloc(list->items, cap * sizeof(*items));
-    if (items == NULL) {
-      copy_release(&c);
-      return SC_ENOMEM;
-    }
-    list->items = items;
-    list->cap = cap;
+  if (SC__ARRAY_RESERVE(list, 1) != 0) {
+    copy_release(&c);
+    return SC_ENOMEM;
   }
   sc_resource_t *r = &list->items[list->n];
   *r = (sc_resource_t){sc__strdup(name), {0}, c.bytes, c.len, c.blob, endpoints_key ? sc__strdup(endpoints_key) : NULL};

@@ -8,6 +8,7 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "harness.h"
+#include "store/mem.h"
 #include "wire/registry.h"
 #include "scopecast/error.h"
 
@@ -200,7 +201,7 @@ TEST(base64) {
     char *b = sc__base64((const uint8_t *)cases[i][0], strlen(cases[i][0]));
     ASSERT(b != NULL);
     ASSERT_EQ_STR(b, cases[i][1]);
-    free(b);
+    sc__free(b);
   }
 }
 

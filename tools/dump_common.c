@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "store/mem.h"
 #include "wire/pbjson.h"
 #include "wire/registry.h"
 
@@ -26,7 +27,7 @@ json_t *sc_dump_resource_json(const sc_resource_t *res, int type, bool raw) {
   if (raw) {
     char *b64 = sc__base64(res->bytes, res->len);
     json_t *o = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
-    free(b64);
+    sc__free(b64);
     return o;
   }
   json_t *decoded = NULL;
