@@ -38,6 +38,20 @@ typedef union {
   uv_pipe_t pipe;
 } socket_handle_t;
 
+/* A listener's lifecycle (listener_set_state). */
+typedef enum {
+  LISTENER_LISTENING = 0, /* accepting connections */
+  LISTENER_CLOSING        /* the listening handle is closing (drain, or a failed listen) */
+} listener_state_t;
+
+/* The listener's reject handle, which takes a connection that cannot get its memory
+ * (reject_set_state). */
+typedef enum {
+  REJECT_IDLE = 0,       /* free */
+  REJECT_CLOSING,        /* closing the connection it accepted */
+  REJECT_CLOSING_PENDING /* the same, and another connection waits for it */
+} reject_state_t;
+
 typedef struct listener_s {
   struct listener_s *next;
   sc_h2_server_t *server;
@@ -48,9 +62,8 @@ typedef struct listener_s {
   /* A connection that cannot get its memory is accepted into this handle and closed at
    * once: left unaccepted, it would stop libuv from accepting any other. */
   socket_handle_t reject;
-  bool rejecting;      /* reject is closing */
-  bool reject_pending; /* another connection waits for it */
-  bool closing;        /* the listening handle is closing */
+  reject_state_t reject_state;
+  listener_state_t state;
   int open_handles;    /* the memory goes with the last */
 } listener_t;
 
@@ -194,6 +207,22 @@ static void server_set_state(sc_h2_server_t *s, server_state_t to) {
   assert(legal_from[to] & (1u << s->state));
   (void)legal_from; /* NDEBUG */
   s->state = to;
+}
+
+static void listener_set_state(listener_t *l, listener_state_t to) {
+  assert(to == LISTENER_CLOSING && l->state == LISTENER_LISTENING);
+  l->state = to;
+}
+
+static void reject_set_state(listener_t *l, reject_state_t to) {
+  static const unsigned legal_from[] = {
+      [REJECT_IDLE] = 1u << REJECT_CLOSING | 1u << REJECT_CLOSING_PENDING,
+      [REJECT_CLOSING] = 1u << REJECT_IDLE,
+      [REJECT_CLOSING_PENDING] = 1u << REJECT_CLOSING | 1u << REJECT_CLOSING_PENDING,
+  };
+  assert(legal_from[to] & (1u << l->reject_state));
+  (void)legal_from; /* NDEBUG */
+  l->reject_state = to;
 }
 
 /* Whether the handler has the call (it is told when the call is closed). */
@@ -832,16 +861,16 @@ static void reject_connection(listener_t *l);
 
 static void on_rejected(uv_handle_t *h) {
   listener_t *l = h->data;
-  bool retry = l->reject_pending && !l->closing;
-  l->rejecting = l->reject_pending = false;
+  bool retry = l->reject_state == REJECT_CLOSING_PENDING && l->state == LISTENER_LISTENING;
+  reject_set_state(l, REJECT_IDLE);
   free_listener(h); /* the listening handle is still open when retry is set */
   if (retry)
     reject_connection(l);
 }
 
 static void reject_connection(listener_t *l) {
-  if (l->rejecting) {
-    l->reject_pending = true;
+  if (l->reject_state != REJECT_IDLE) {
+    reject_set_state(l, REJECT_CLOSING_PENDING);
     return;
   }
   if (l->unix_socket)
@@ -849,7 +878,7 @@ static void reject_connection(listener_t *l) {
   else
     uv_tcp_init(l->h.handle.loop, &l->reject.tcp);
   l->reject.handle.data = l;
-  l->rejecting = true;
+  reject_set_state(l, REJECT_CLOSING);
   l->open_handles++;
   (void)uv_accept(&l->h.stream, &l->reject.stream); /* nothing to do when it fails */
   uv_close(&l->reject.handle, on_rejected);
@@ -1024,7 +1053,7 @@ int sc__h2_server_listen(sc_h2_server_t *s, const char *addr, char *err, size_t 
   if (rc == 0 && (rc = uv_listen(&l->h.stream, LISTEN_BACKLOG, on_connection)) != 0)
     rc = failf(err, errlen, SC_EIO, addr, "listen", rc);
   if (rc != 0) {
-    l->closing = true;
+    listener_set_state(l, LISTENER_CLOSING);
     if (l->h.handle.type != UV_UNKNOWN_HANDLE && l->h.handle.loop != NULL)
       uv_close(&l->h.handle, free_listener);
     else
@@ -1053,7 +1082,7 @@ void sc__h2_server_drain(sc_h2_server_t *s, int status, const char *message, voi
     next = l->next;
     if (l->path != NULL)
       unlink(l->path);
-    l->closing = true;
+    listener_set_state(l, LISTENER_CLOSING);
     uv_close(&l->h.handle, free_listener);
   }
   s->listeners = NULL;
