@@ -291,16 +291,7 @@ static int render_body(yajl_gen g, const sc_scope_t *s, const sc_rds_ctx_t *vs_c
 /* A record without version (a shared scope's head before its changedAt). */
 static int finish_record(yajl_gen g, const char *key, sc_record_t *out) {
   memset(out, 0, sizeof(*out));
-  out->json = sc__json_text(g, 0, &out->len);
-  out->key = sc__strdup(key);
-  if (out->json == NULL || out->key == NULL) {
-    sc__free(out->json);
-    sc__free(out->key);
-    memset(out, 0, sizeof(*out));
-    return SC_ENOMEM;
-  }
-  out->hash = XXH3_64bits(out->json, out->len);
-  return 0;
+  return sc__json_record(g, key, &out->key, &out->json, &out->len, &out->hash);
 }
 
 /* The listeners importing each service of s, as "listeners": [index, ...] (an index once

@@ -19,6 +19,9 @@
 #include "scopecast/reader.h"
 #include "wire/registry.h"
 
+/* Formats a message into err (when given) and returns rc: the folder's error reports. */
+int sc__reader_failf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 
 

@@ -1,8 +1,10 @@
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "scope/json.h"
 #include "store/mem.h"
+#include "scopecast/error.h"
 
 /* JSON record text (see json.h). Records are written with yajl's streaming generator: scopes can hold thousands of
  * services, and building a document tree first would cost more than computing them. */
@@ -48,3 +50,18 @@ char *sc__json_text(yajl_gen g, size_t extra, size_t *len) {
   return out;
 }
 
+
+int sc__json_record(yajl_gen g, const char *key, char **key_out, char **json, size_t *len,
+                    uint64_t *hash) {
+  *json = sc__json_text(g, 0, len);
+  *key_out = sc__strdup(key);
+  if (*json == NULL || *key_out == NULL) {
+    sc__free(*json);
+    sc__free(*key_out);
+    *json = *key_out = NULL;
+    *len = 0;
+    return SC_ENOMEM;
+  }
+  *hash = XXH3_64bits(*json, *len);
+  return 0;
+}

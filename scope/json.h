@@ -5,6 +5,7 @@
 #define SC_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <yajl/yajl_gen.h>
 
 #include "scopecast/config.h"
@@ -13,6 +14,10 @@
 yajl_gen sc__json_new(void);
 /* A malloc'd, NUL-terminated copy of the generated text, with room for extra bytes. */
 char *sc__json_text(yajl_gen g, size_t extra, size_t *len);
+/* A keyed record of the generated text: the text (*json, *len), a copy of key (*key_out)
+ * and the text's XXH3-64 (*hash); SC_ENOMEM with *json and *key_out NULL. */
+int sc__json_record(yajl_gen g, const char *key, char **key_out, char **json, size_t *len,
+                    uint64_t *hash);
 
 void sc__json_str(yajl_gen g, sc_str_t s);
 void sc__json_cstr(yajl_gen g, const char *s);

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "scope/json.h"
 #include "scope/plan.h"
@@ -16,16 +15,7 @@ const sc_scope_desc_t sc_base_desc = {(char *)SC_BASE_ID, SC_SCOPE_DEFAULT, NULL
 /* A selector record from the generated text. */
 static int finish_selector(yajl_gen g, const char *key, sc_selector_t *out) {
   memset(out, 0, sizeof(*out));
-  out->json = sc__json_text(g, 0, &out->len);
-  out->key = sc__strdup(key);
-  if (out->json == NULL || out->key == NULL) {
-    sc__free(out->json);
-    sc__free(out->key);
-    memset(out, 0, sizeof(*out));
-    return SC_ENOMEM;
-  }
-  out->hash = XXH3_64bits(out->json, out->len);
-  return 0;
+  return sc__json_record(g, key, &out->key, &out->json, &out->len, &out->hash);
 }
 
 void sc__selector_free(sc_selector_t *s) {
