@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
       if (sc__world_build(store, &w) != 0)
         return 1;
       double t1 = now_s();
-      if (sc__scopeset_compute(w, &set) != 0)
+      if (sc__render_all(w, &set) != 0)
         return 1;
       double t2 = now_s();
       if (r == 0 && (dedupe(&set, &served, &stored, &resources) != 0))
@@ -185,7 +185,7 @@ int main(int argc, char **argv) {
         for (size_t e = 0; e < set.scopes[i].nentries; e++)
           bytes += set.scopes[i].entries[e].len;
       }
-      sc__scopeset_free(&set);
+      sc__render_all_free(&set);
       if (t2 - t0 < best)
         best = t2 - t0;
       if (t1 - t0 < best_world)

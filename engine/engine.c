@@ -484,7 +484,7 @@ static void sighup_cb(uv_signal_t *h, int signum) {
   sc__log(&e->log, SC_LOG_INFO, "SIGHUP: rescanning the config directories%s",
          e->opts.mesh_config_file ? " and reading the mesh config again" : "");
   if (e->opts.mesh_config_file != NULL)
-    sc__meshfile_load(&e->sink, e->opts.mesh_config_file, false);
+    sc__filesrc_mesh_load(&e->sink, e->opts.mesh_config_file, false);
   for (sc_source_t *s = e->sources; s != NULL; s = s->next)
     if (s->reload != NULL && !s->done)
       s->reload(s);
@@ -601,7 +601,7 @@ int sc_engine_start(sc_engine_t *e) {
   if ((rc = sc__engine_http_start(e)) != 0) /* --http */
     return rc;
   if (e->opts.mesh_config_file != NULL &&
-      (rc = sc__meshfile_load(&e->sink, e->opts.mesh_config_file, true)) != 0)
+      (rc = sc__filesrc_mesh_load(&e->sink, e->opts.mesh_config_file, true)) != 0)
     return input_failed(e, rc);
   /* A source that fails for good stops the engine: no more are created then. */
   for (size_t i = 0; i < e->opts.nconfig_dirs && e->state == SC_ENGINE_STARTING; i++)

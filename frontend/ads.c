@@ -409,7 +409,7 @@ typedef struct {
 
 static void release_send(void *arg) {
   send_t *x = arg;
-  sc__body_unref(x->body);
+  sc__views_body_unref(x->body);
   sc__free(x);
 }
 
@@ -433,7 +433,7 @@ static void hash_items(sc_resource_t *const *items, size_t n, char out[17]) {
 static int send_body(stream_t *s, sc_body_t *body, uint64_t *nonce_out) {
   send_t *x = sc__calloc(1, sizeof(*x));
   if (x == NULL) {
-    sc__body_unref(body);
+    sc__views_body_unref(body);
     return SC_ENOMEM;
   }
   char nonce[24];
@@ -483,7 +483,7 @@ static bool sotw_send(stream_t *s, int t, sc_view_type_t *vt, sc_resource_t **it
   type_state_t *ts = &s->types[t];
   /* Whole responses and changes are shared by version; the parts of a split one all
    * carry the same version, so they are built apart. */
-  sc_body_t *body = kind == SEND_PART ? sc__body_encode((sc_xds_type_t)t, version, items, n)
+  sc_body_t *body = kind == SEND_PART ? sc__views_body_encode((sc_xds_type_t)t, version, items, n)
                                       : sc__views_body(vt, (sc_xds_type_t)t, version, kind == SEND_CHANGES, items, n);
   if (body == NULL || send_body(s, body, &ts->sent_nonce) != 0) {
     sc__log(s->ads->log, SC_LOG_ERROR, "%.*s: cannot send %s: out of memory", (int)s->proxy.id.len, s->proxy.id.ptr,

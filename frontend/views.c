@@ -36,13 +36,13 @@ struct sc_views_s {
 
 /* ---- bodies --------------------------------------------------------------------------- */
 
-void sc__body_unref(void *body) {
+void sc__views_body_unref(void *body) {
   sc_body_t *b = body;
   if (b != NULL && --b->refs == 0)
     sc__free(b);
 }
 
-sc_body_t *sc__body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n) {
+sc_body_t *sc__views_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n) {
   Google__Protobuf__Any *anys = sc__calloc(n ? n : 1, sizeof(*anys));
   Google__Protobuf__Any **ptrs = sc__calloc(n ? n : 1, sizeof(*ptrs));
   sc_body_t *b = NULL;
@@ -76,11 +76,11 @@ sc_body_t *sc__views_body(sc_view_type_t *t, sc_xds_type_t type, const char *ver
       t->bodies[i].body->refs++;
       return t->bodies[i].body;
     }
-  sc_body_t *b = sc__body_encode(type, version, items, n);
+  sc_body_t *b = sc__views_body_encode(type, version, items, n);
   if (b == NULL)
     return NULL;
   unsigned slot = t->next_body++ % SC_VIEW_BODIES;
-  sc__body_unref(t->bodies[slot].body);
+  sc__views_body_unref(t->bodies[slot].body);
   t->bodies[slot].body = b;
   t->bodies[slot].changes = changes;
   memcpy(t->bodies[slot].version, version, sizeof(t->bodies[slot].version));
@@ -138,7 +138,7 @@ static void list_unref(sc_views_t *vs, sc_view_type_t *t) {
   sc_resource_list_free(&t->list);
   sc__strmap_free(&t->by_name, NULL);
   for (unsigned i = 0; i < SC_VIEW_BODIES; i++)
-    sc__body_unref(t->bodies[i].body);
+    sc__views_body_unref(t->bodies[i].body);
   sc__free(t->changes);
   for (size_t i = 0; i < t->ngone; i++)
     sc__free(t->gone[i]);

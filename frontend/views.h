@@ -29,7 +29,7 @@ typedef struct {
   uint8_t data[];
 } sc_body_t;
 
-void sc__body_unref(void *body);
+void sc__views_body_unref(void *body);
 
 #define SC_VIEW_BODIES 4
 
@@ -123,7 +123,7 @@ void sc__views_list_ref(sc_view_type_t *t);
 void sc__views_list_unref(sc_views_t *vs, sc_view_type_t *t);
 
 /* The SotW body of a list of resources of type (a new reference). */
-sc_body_t *sc__body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
+sc_body_t *sc__views_body_encode(sc_xds_type_t type, const char *version, sc_resource_t *const *items, size_t n);
 /* The SotW body of items[0..n) of t, whose version is version (changes: only what
  * changed of that version): built once and shared by the streams that get the same (a
  * new reference; NULL when out of memory). */

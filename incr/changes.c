@@ -16,13 +16,13 @@ void sc__changes_init(sc_changes_t *c) {
 }
 
 void sc__changes_finish(sc_changes_t *c) {
-  sc__keys_finish(&c->full);
-  sc__keys_finish(&c->patch);
+  sc__deps_keys_finish(&c->full);
+  sc__deps_keys_finish(&c->patch);
 }
 
 void sc__changes_free(sc_changes_t *c) {
-  sc__keys_free(&c->full);
-  sc__keys_free(&c->patch);
+  sc__deps_keys_free(&c->full);
+  sc__deps_keys_free(&c->patch);
   for (uint32_t i = 0; i < c->hosts.n; i++)
     sc__free(c->hosts.items[i]);
   sc__vec_free(&c->hosts);
@@ -71,13 +71,13 @@ static int emit_visibility(sc_keys_t *out, const sc_strlist_t *e, sc_str_t ns, b
                            sc_dep_kind_t ns_vis, sc_dep_kind_t ns_pub, sc_dep_kind_t any_vis,
                            sc_dep_kind_t any_pub) {
   if (sc_strlist_hasz(e, "*"))
-    return sc__keys_add(out, sc__dep_key(ns_pub, ns, none)) ||
-           sc__keys_add(out, sc__dep_key(any_pub, none, none));
+    return sc__deps_keys_add(out, sc__deps_key(ns_pub, ns, none)) ||
+           sc__deps_keys_add(out, sc__deps_key(any_pub, none, none));
   if (tilde_hides && sc_strlist_hasz(e, "~"))
     return 0;
   for (uint32_t i = 0; i < e->n; i++) {
     sc_str_t v = sc_str_eqz(e->items[i], ".") ? ns : e->items[i];
-    if (sc__keys_add(out, sc__dep_key(ns_vis, ns, v)) || sc__keys_add(out, sc__dep_key(any_vis, v, none)))
+    if (sc__deps_keys_add(out, sc__deps_key(ns_vis, ns, v)) || sc__deps_keys_add(out, sc__deps_key(any_vis, v, none)))
       return SC_ENOMEM;
   }
   return 0;
@@ -85,11 +85,11 @@ static int emit_visibility(sc_keys_t *out, const sc_strlist_t *e, sc_str_t ns, b
 
 static int emit_service(const sc_obj_t *o, const sc_mesh_config_t *mesh, const sc_strlist_t *hosts,
                         const sc_strlist_t *export_to, sc_keys_t *out) {
-  int rc = sc__keys_add(out, sc__dep_key(SC_DEP_SVC_NS_ANY, o->namespace_, none));
+  int rc = sc__deps_keys_add(out, sc__deps_key(SC_DEP_SVC_NS_ANY, o->namespace_, none));
   for (uint32_t i = 0; i < hosts->n && rc == 0; i++) {
-    rc = sc__keys_add(out, sc__dep_key(SC_DEP_SVC_EXACT, o->namespace_, hosts->items[i]));
+    rc = sc__deps_keys_add(out, sc__deps_key(SC_DEP_SVC_EXACT, o->namespace_, hosts->items[i]));
     if (rc == 0)
-      rc = sc__keys_add(out, sc__dep_key(SC_DEP_SVC_HOST, hosts->items[i], none));
+      rc = sc__deps_keys_add(out, sc__deps_key(SC_DEP_SVC_HOST, hosts->items[i], none));
   }
   const sc_strlist_t *e = export_to->n ? export_to : &mesh->default_service_export_to;
   return rc ? rc
@@ -100,25 +100,25 @@ static int emit_service(const sc_obj_t *o, const sc_mesh_config_t *mesh, const s
 /* The keys of the DestinationRule indexes the rule is filed in (docs/semantics.md "Visibility"). */
 static int emit_destination_rule(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out) {
   sc_dr_placement_t p;
-  sc__dr_placement(o, mesh, &p);
+  sc__world_dr_placement(o, mesh, &p);
   sc_str_t ns = o->namespace_, host = o->u.destination_rule.host;
   bool wild = host.len > 0 && host.ptr[0] == '*';
   int rc = 0;
   if (p.local)
-    rc = sc__keys_add(out, wild ? sc__dep_key(SC_DEP_DR_LOCAL_WILD, ns, none)
-                               : sc__dep_key(SC_DEP_DR_LOCAL_HOST, ns, host));
+    rc = sc__deps_keys_add(out, wild ? sc__deps_key(SC_DEP_DR_LOCAL_WILD, ns, none)
+                               : sc__deps_key(SC_DEP_DR_LOCAL_HOST, ns, host));
   if (rc == 0 && p.exported)
-    rc = sc__keys_add(out, wild ? sc__dep_key(SC_DEP_DR_EXP_WILD, ns, none)
-                               : sc__dep_key(SC_DEP_DR_EXP_HOST, ns, host));
+    rc = sc__deps_keys_add(out, wild ? sc__deps_key(SC_DEP_DR_EXP_WILD, ns, none)
+                               : sc__deps_key(SC_DEP_DR_EXP_HOST, ns, host));
   if (rc == 0 && p.root_local)
-    rc = sc__keys_add(out, wild ? sc__dep_key(SC_DEP_DR_ROOT_WILD, none, none)
-                               : sc__dep_key(SC_DEP_DR_ROOT_HOST, host, none));
+    rc = sc__deps_keys_add(out, wild ? sc__deps_key(SC_DEP_DR_ROOT_WILD, none, none)
+                               : sc__deps_key(SC_DEP_DR_ROOT_HOST, host, none));
   if (rc == 0 && p.local)
-    rc = sc__keys_add(out, sc__dep_key(SC_DEP_DR_LOCAL_ANY, ns, none));
+    rc = sc__deps_keys_add(out, sc__deps_key(SC_DEP_DR_LOCAL_ANY, ns, none));
   for (uint32_t i = 0; p.exported && !sc_strlist_hasz(p.export_to, "*") && i < p.export_to->n && rc == 0; i++) {
     sc_str_t v = p.export_to->items[i];
     if (!sc_str_eqz(v, ".") && !sc_str_eqz(v, "~"))
-      rc = sc__keys_add(out, sc__dep_key(SC_DEP_DR_NAMED, v, none));
+      rc = sc__deps_keys_add(out, sc__deps_key(SC_DEP_DR_NAMED, v, none));
   }
   return rc;
 }
@@ -156,7 +156,7 @@ static int emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out)
     int rc = emit_service(o, mesh, &hosts, &o->u.service.export_to, out);
     /* An ExternalName service changes the aliases of what it points at. */
     if (rc == 0 && o->u.service.external_name.len > 0)
-      rc = sc__keys_add(out, sc__dep_key(SC_DEP_SVC_HOST, o->u.service.external_name, none));
+      rc = sc__deps_keys_add(out, sc__deps_key(SC_DEP_SVC_HOST, o->u.service.external_name, none));
     return rc;
   }
   case SC_KIND_SERVICE_ENTRY:
@@ -171,9 +171,9 @@ static int emit(const sc_obj_t *o, const sc_mesh_config_t *mesh, sc_keys_t *out)
   case SC_KIND_DESTINATION_RULE:
     return emit_destination_rule(o, mesh, out);
   case SC_KIND_SIDECAR:
-    return sc__keys_add(out, sc__dep_object(SC_KIND_SIDECAR, o->namespace_, o->name));
+    return sc__deps_keys_add(out, sc__deps_object(SC_KIND_SIDECAR, o->namespace_, o->name));
   case SC_KIND_MESH_CONFIG:
-    return sc__keys_add(out, sc__dep_key(SC_DEP_MESH, none, none));
+    return sc__deps_keys_add(out, sc__deps_key(SC_DEP_MESH, none, none));
   default: /* Namespaces only change which scopes exist; Pods and endpoints no scope */
     return 0;
   }
@@ -294,14 +294,14 @@ static int note_flips(const sc_change_t *c, sc_changes_t *out) {
     if (same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)))
       return 0;
   }
-  int rc = sc__keys_add(&out->patch, sc__dep_key(SC_DEP_SVC_PRESENCE_ANY, none, none));
+  int rc = sc__deps_keys_add(&out->patch, sc__deps_key(SC_DEP_SVC_PRESENCE_ANY, none, none));
   for (int k = 0; k < 2 && rc == 0; k++) {
     sc_strlist_t one;
     const sc_strlist_t *hosts = objs[k] ? service_hosts(objs[k], &one) : NULL;
     for (uint32_t i = 0; hosts && i < hosts->n && rc == 0; i++) {
       rc = add_to_set(&out->flip_set, &out->flip_hosts, hosts->items[i]);
       if (rc == 0)
-        rc = sc__keys_add(&out->patch, sc__dep_key(SC_DEP_SVC_PRESENCE, hosts->items[i], none));
+        rc = sc__deps_keys_add(&out->patch, sc__deps_key(SC_DEP_SVC_PRESENCE, hosts->items[i], none));
     }
   }
   return rc;

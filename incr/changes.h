@@ -1,6 +1,6 @@
 /* The emitting side of the dependency contract (incr/deps.h): what one applied change
  * means for the scopes. For the old and new version of every changed object it emits the
- * keys under which a scope computation would have found it (the same sc__dep_key calls
+ * keys under which a scope computation would have found it (the same sc__deps_key calls
  * the lookups make when they record), and the hostnames a change is limited to.
  *
  *   sc__changes_init()    an empty batch

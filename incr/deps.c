@@ -6,7 +6,7 @@
 #include "store/mem.h"
 #include "scopecast/error.h"
 
-uint64_t sc__dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
+uint64_t sc__deps_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
   /* tag, a, NUL, b: unambiguous since names contain no NUL */
   char buf[1024];
   size_t n = 0;
@@ -32,11 +32,11 @@ uint64_t sc__dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
   return XXH3_64bits(buf, n);
 }
 
-uint64_t sc__dep_object(sc_kind_t kind, sc_str_t ns, sc_str_t name) {
-  return sc__dep_key(SC_DEP_OBJECT, ns, name) ^ ((uint64_t)(kind + 1) * 0x9e3779b97f4a7c15ull);
+uint64_t sc__deps_object(sc_kind_t kind, sc_str_t ns, sc_str_t name) {
+  return sc__deps_key(SC_DEP_OBJECT, ns, name) ^ ((uint64_t)(kind + 1) * 0x9e3779b97f4a7c15ull);
 }
 
-int sc__keys_add(sc_keys_t *k, uint64_t key) {
+int sc__deps_keys_add(sc_keys_t *k, uint64_t key) {
   if (k->n == k->cap && sc__array_reserve((void **)&k->keys, &k->cap, k->n, 1, sizeof(*k->keys)) != 0)
     return SC_ENOMEM;
   k->keys[k->n++] = key;
@@ -48,7 +48,7 @@ static int cmp_u64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-void sc__keys_finish(sc_keys_t *k) {
+void sc__deps_keys_finish(sc_keys_t *k) {
   if (k->n < 2)
     return;
   qsort(k->keys, k->n, sizeof(uint64_t), cmp_u64);
@@ -59,7 +59,7 @@ void sc__keys_finish(sc_keys_t *k) {
   k->n = out;
 }
 
-void sc__keys_free(sc_keys_t *k) {
+void sc__deps_keys_free(sc_keys_t *k) {
   sc__free(k->keys);
   k->keys = NULL;
   k->n = k->cap = 0;

@@ -75,17 +75,17 @@ typedef enum {
   SC_DEP_SVC_PRESENCE_ANY /* the same for any hostname */
 } sc_dep_kind_t;
 
-uint64_t sc__dep_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b);
-uint64_t sc__dep_object(sc_kind_t kind, sc_str_t ns, sc_str_t name);
+uint64_t sc__deps_key(sc_dep_kind_t kind, sc_str_t a, sc_str_t b);
+uint64_t sc__deps_object(sc_kind_t kind, sc_str_t ns, sc_str_t name);
 
-/* A growable set of keys; sorted and deduplicated by sc__keys_finish. */
+/* A growable set of keys; sorted and deduplicated by sc__deps_keys_finish. */
 typedef struct {
   uint64_t *keys;
   size_t n, cap;
 } sc_keys_t;
 
-int sc__keys_add(sc_keys_t *k, uint64_t key);
-void sc__keys_finish(sc_keys_t *k);
-void sc__keys_free(sc_keys_t *k);
+int sc__deps_keys_add(sc_keys_t *k, uint64_t key);
+void sc__deps_keys_finish(sc_keys_t *k);
+void sc__deps_keys_free(sc_keys_t *k);
 
 #endif

@@ -73,11 +73,11 @@ int sc__index_merge(sc_index_t *idx, void *scope, sc_keys_t *have, const sc_keys
   for (size_t i = 0; i < more->n; i++) {
     if (has_key(have, before, more->keys[i])) /* the sorted part */
       continue;
-    if (sc__keys_add(have, more->keys[i]) != 0 || index_add_key(idx, scope, more->keys[i]) != 0)
+    if (sc__deps_keys_add(have, more->keys[i]) != 0 || index_add_key(idx, scope, more->keys[i]) != 0)
       return SC_ENOMEM;
   }
   if (have->n != before)
-    sc__keys_finish(have);
+    sc__deps_keys_finish(have);
   return 0;
 }
 

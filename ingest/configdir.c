@@ -142,7 +142,7 @@ static void load_file(configdir_t *cd, file_state_t *fs) {
   snprintf(source, sizeof(source), "file %s", path);
   char *buf;
   size_t len;
-  int rc = sc__read_file(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
+  int rc = sc__filesrc_read(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
     sc__log(sink->log, SC_LOG_WARN, "%s (objects from it stay as they were)", err);
     return;

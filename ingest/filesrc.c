@@ -9,7 +9,7 @@
 #include "ingest/source.h"
 #include "store/mem.h"
 
-int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
+int sc__filesrc_read(const char *path, size_t max, char **out, size_t *len, char *errbuf,
                   size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -72,11 +72,11 @@ int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *e
   return 0;
 }
 
-int sc__meshfile_load(const sc__sink_t *sink, const char *path, bool initial) {
+int sc__filesrc_mesh_load(const sc__sink_t *sink, const char *path, bool initial) {
   char err[512];
   char *buf;
   size_t len;
-  int rc = sc__read_file(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
+  int rc = sc__filesrc_read(path, sink->opts.max_file_bytes, &buf, &len, err, sizeof(err));
   if (rc != 0) {
     sc__log(sink->log, SC_LOG_ERROR, "--mesh-config: %s%s", err,
            initial ? "" : " (the mesh config in force stays)");

@@ -107,10 +107,10 @@ int sc__configdir_source_new(const sc__sink_t *sink, const char *dir);
 /* Reads the --mesh-config file and submits it. An error is logged; initial (at start): the
  * caller treats it as fatal; else (SIGHUP) the mesh config in force stays, and an invalid
  * one is counted as rejected. */
-int sc__meshfile_load(const sc__sink_t *sink, const char *path, bool initial);
+int sc__filesrc_mesh_load(const sc__sink_t *sink, const char *path, bool initial);
 
 /* Reads a whole file up to max bytes into a new buffer (free with sc__free). */
-int sc__read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
+int sc__filesrc_read(const char *path, size_t max, char **out, size_t *len, char *errbuf,
                   size_t errlen);
 
 #endif

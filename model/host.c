@@ -65,7 +65,7 @@ int sc__host_most_specific(sc_str_t needle, const sc_str_t *keys, int nkeys) {
   return best;
 }
 
-bool sc__export_visible(const sc_strlist_t *e, sc_str_t owner_ns, sc_str_t ns) {
+bool sc__host_export_visible(const sc_strlist_t *e, sc_str_t owner_ns, sc_str_t ns) {
   for (uint32_t i = 0; i < e->n; i++) {
     sc_str_t v = e->items[i];
     if (sc_str_eqz(v, "*") || sc_str_eq(v, ns) || (sc_str_eqz(v, ".") && sc_str_eq(owner_ns, ns)))

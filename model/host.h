@@ -24,6 +24,6 @@ int sc__host_most_specific(sc_str_t needle, const sc_str_t *keys, int nkeys);
 
 /* IsServiceVisible for an effective exportTo set (the service's own, or the mesh
  * default when it has none): "*", "." (own namespace), a namespace name; "~" hides. */
-bool sc__export_visible(const sc_strlist_t *export_to, sc_str_t owner_ns, sc_str_t ns);
+bool sc__host_export_visible(const sc_strlist_t *export_to, sc_str_t owner_ns, sc_str_t ns);
 
 #endif

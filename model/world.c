@@ -170,7 +170,7 @@ static bool hidden(const sc_strlist_t *e) {
 
 bool sc__world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns) {
   const sc_strlist_t *e = svc_exports(w, s);
-  return !hidden(e) && sc__export_visible(e, s->namespace_, ns);
+  return !hidden(e) && sc__host_export_visible(e, s->namespace_, ns);
 }
 
 static int resolve_aliases(sc_world_t *w, const sc_vec_t *all);
@@ -882,7 +882,7 @@ static sc_dr_index_t *dr_index_at(sc_world_t *w, sc_strmap_t *m, sc_str_t ns) {
   return idx;
 }
 
-void sc__dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out) {
+void sc__world_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out) {
   static sc_str_t private_item = {".", 1};
   static const sc_strlist_t private_set = {1, &private_item};
   const sc_destination_rule_t *d = &dr->u.destination_rule;
@@ -924,7 +924,7 @@ static int note_named(sc_world_t *w, const sc_obj_t *dr, const sc_strlist_t *x) 
 /* Files a rule in the indexes its placement says; rules come in creation order. */
 static int file_rule(sc_world_t *w, const sc_obj_t *dr) {
   sc_dr_placement_t p;
-  sc__dr_placement(dr, w->mesh, &p);
+  sc__world_dr_placement(dr, w->mesh, &p);
   if (p.local) {
     sc_dr_index_t *idx = dr_index_at(w, &w->dr_local, dr->namespace_);
     if (idx == NULL || dr_index_add(w, idx, dr, p.export_to) != 0)
@@ -953,7 +953,7 @@ static int index_named(sc_world_t *w) {
   int rc = 0;
   for (size_t i = 0; i < l.n && rc == 0; i++) {
     sc_dr_placement_t p;
-    sc__dr_placement(l.items[i], w->mesh, &p);
+    sc__world_dr_placement(l.items[i], w->mesh, &p);
     if (p.exported)
       rc = note_named(w, l.items[i], p.export_to);
   }
@@ -1045,7 +1045,7 @@ static bool dr_key_covers(sc_str_t k, sc_str_t host) {
   return n.len >= t.len && memcmp(n.ptr + n.len - t.len, t.ptr, t.len) == 0;
 }
 
-const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
+const sc_vec_t *sc__world_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host) {
   if (idx == NULL)
     return NULL;
   if (!sc__host_is_wildcard(host)) {

@@ -183,7 +183,7 @@ uint32_t sc__world_times_exported_to(const sc_world_t *w, const sc_svc_t *s, sc_
 /* IsServiceVisible with the mesh default applied. */
 bool sc__world_service_visible(const sc_world_t *w, const sc_svc_t *s, sc_str_t ns);
 /* Most specific consolidated-rule list for host in an index, or NULL. */
-const sc_vec_t *sc__dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
+const sc_vec_t *sc__world_dr_index_lookup(const sc_dr_index_t *idx, sc_str_t host);
 
 /* Where a DestinationRule is filed: its effective exportTo set X ({.} for selector
  * rules), and whether it goes into its namespace's local index, its exported index, or
@@ -192,7 +192,7 @@ typedef struct {
   const sc_strlist_t *export_to;
   bool local, exported, root_local;
 } sc_dr_placement_t;
-void sc__dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out);
+void sc__world_dr_placement(const sc_obj_t *dr, const sc_mesh_config_t *mesh, sc_dr_placement_t *out);
 const sc_dr_index_t *sc__world_dr_index(const sc_strmap_t *m, sc_str_t ns);
 
 /* The hostnames whose entry in a scope of namespace ns importing every host of every namespace

@@ -61,7 +61,7 @@ int sc__basis_update_plan(sc_basis_t *b, const sc_store_t *store, bool replan, b
     return 0;
   }
   sc_scope_plan_t plan;
-  int rc = sc__scope_plan(b->world, &plan);
+  int rc = sc__plan_compute(b->world, &plan);
   if (rc != 0)
     return rc;
   rc = sc__selectors_take(selectors, &plan, write_all, selectors_written);
@@ -74,7 +74,7 @@ int sc__basis_update_plan(sc_basis_t *b, const sc_store_t *store, bool replan, b
 
 void sc__basis_drop_plan(sc_basis_t *b) {
   if (b->have_plan)
-    sc__scope_plan_free(&b->plan);
+    sc__plan_free(&b->plan);
   b->have_plan = false;
 }
 

@@ -499,11 +499,11 @@ static int through_cache(sc_cds_cache_t *cache, const cache_key_t *k, build_fn b
   int rc = 0;
   if (k->overflow)
     return build(arg, res);
-  if (sc__parts_cache_get(cache, k->buf, k->n, res, &rc))
+  if (sc__cds_parts_get(cache, k->buf, k->n, res, &rc))
     return rc;
   size_t from = res->n;
   rc = build(arg, res);
-  return rc == 0 ? sc__parts_cache_put(cache, k->buf, k->n, res, from) : rc;
+  return rc == 0 ? sc__cds_parts_put(cache, k->buf, k->n, res, from) : rc;
 }
 
 typedef struct {
@@ -633,7 +633,7 @@ static int render_entries(const sc_scope_t *s, const sc_rds_ctx_t *routes, sc_cd
     yajl_gen_free(g);
   if (rc != 0) {
     for (size_t i = 0; entries && i < n; i++)
-      sc__entry_free(&entries[i]);
+      sc__render_entry_free(&entries[i]);
     sc__free(entries);
     return rc;
   }
@@ -704,7 +704,7 @@ static int set_summary(sc_record_t *rec, head_t h) {
   return rec->summary ? 0 : SC_ENOMEM;
 }
 
-uint64_t sc__scope_version(uint64_t body_hash, uint64_t entries_mix) {
+uint64_t sc__render_version(uint64_t body_hash, uint64_t entries_mix) {
   /* Entry hashes cover their hostnames, so distinct entries never cancel out. */
   return body_hash ^ entries_mix;
 }
@@ -737,7 +737,7 @@ static bool scope_shares_base(const sc_world_t *w, const sc_scope_desc_t *d) {
          !sc_str_eq(compute_ns(d), w->root_ns) && outbound_like_base(w, d->sidecar);
 }
 
-int sc__scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
+int sc__render_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
                        uint64_t changed_at, uint32_t services) {
   char *json = sc__malloc(rec->body_len + 80);
   if (json == NULL)
@@ -769,22 +769,22 @@ int sc__scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t ver
  * hostname specific. */
 static int specific_keys(sc_keys_t *keys, sc_str_t ns, bool wildcards) {
   static const sc_str_t none = {"", 0};
-  uint64_t any_public = sc__dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none);
+  uint64_t any_public = sc__deps_key(SC_DEP_SVC_ANY_PUBLIC, none, none);
   uint32_t kept = 0;
   for (uint32_t i = 0; i < keys->n; i++)
     if (keys->keys[i] != any_public || wildcards)
       keys->keys[kept++] = keys->keys[i];
   keys->n = kept;
-  int rc = sc__keys_add(keys, sc__dep_key(SC_DEP_SVC_ANY_VIS, ns, none));
+  int rc = sc__deps_keys_add(keys, sc__deps_key(SC_DEP_SVC_ANY_VIS, ns, none));
   if (rc == 0)
-    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_SVC_NS_ANY, ns, none));
+    rc = sc__deps_keys_add(keys, sc__deps_key(SC_DEP_SVC_NS_ANY, ns, none));
   if (rc == 0)
-    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_DR_LOCAL_ANY, ns, none));
+    rc = sc__deps_keys_add(keys, sc__deps_key(SC_DEP_DR_LOCAL_ANY, ns, none));
   if (rc == 0)
-    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_DR_NAMED, ns, none));
+    rc = sc__deps_keys_add(keys, sc__deps_key(SC_DEP_DR_NAMED, ns, none));
   if (rc == 0)
-    rc = sc__keys_add(keys, sc__dep_key(SC_DEP_DR_LOCAL_WILD, ns, none));
-  sc__keys_finish(keys);
+    rc = sc__deps_keys_add(keys, sc__deps_key(SC_DEP_DR_LOCAL_WILD, ns, none));
+  sc__deps_keys_finish(keys);
   return rc;
 }
 
@@ -793,9 +793,9 @@ static int specific_keys(sc_keys_t *keys, sc_str_t ns, bool wildcards) {
 static int host_keys(sc_keys_t *keys, const sc_vec_t *hosts) {
   static const sc_str_t none = {"", 0};
   for (uint32_t i = 0; i < hosts->n; i++)
-    if (sc__keys_add(keys, sc__dep_key(SC_DEP_SVC_HOST, *(const sc_str_t *)hosts->items[i], none)) != 0)
+    if (sc__deps_keys_add(keys, sc__deps_key(SC_DEP_SVC_HOST, *(const sc_str_t *)hosts->items[i], none)) != 0)
       return SC_ENOMEM;
-  sc__keys_finish(keys);
+  sc__deps_keys_finish(keys);
   return 0;
 }
 
@@ -927,20 +927,20 @@ static int add_vs_host_keys(sc_scope_t *s, const sc_hashmap_t *foreign) {
       for (uint32_t h = 0; h < hosts->n && rc == 0; h++) {
         sc_str_t x = hosts->items[h];
         bool wild = sc__host_is_wildcard(x);
-        rc = sc__keys_add(&s->keys, wild ? sc__dep_key(SC_DEP_SVC_PRESENCE_ANY, none, none)
-                                        : sc__dep_key(SC_DEP_SVC_PRESENCE, x, none));
+        rc = sc__deps_keys_add(&s->keys, wild ? sc__deps_key(SC_DEP_SVC_PRESENCE_ANY, none, none)
+                                        : sc__deps_key(SC_DEP_SVC_PRESENCE, x, none));
         if (rc != 0 || !reads_records)
           continue;
         if (!wild) {
-          rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_SVC_HOST, x, none));
+          rc = sc__deps_keys_add(&s->keys, sc__deps_key(SC_DEP_SVC_HOST, x, none));
           continue;
         }
-        rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_SVC_ANY_PUBLIC, none, none));
+        rc = sc__deps_keys_add(&s->keys, sc__deps_key(SC_DEP_SVC_ANY_PUBLIC, none, none));
         if (rc == 0)
-          rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_SVC_ANY_VIS, s->namespace_, none));
+          rc = sc__deps_keys_add(&s->keys, sc__deps_key(SC_DEP_SVC_ANY_VIS, s->namespace_, none));
       }
     }
-  sc__keys_finish(&s->keys);
+  sc__deps_keys_finish(&s->keys);
   return rc;
 }
 
@@ -962,7 +962,7 @@ static bool list_covers(const sc_vec_t *list, sc_str_t host) {
   return false;
 }
 
-bool sc__scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip) {
+bool sc__render_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip) {
   return list_covers(&aux->vs_hosts, host) || (may_flip && list_covers(&aux->vs_all_hosts, host));
 }
 
@@ -991,7 +991,7 @@ static int vs_escalations(const sc_scope_t *s, const sc_hashmap_t *foreign, sc_s
   return rc;
 }
 
-int sc__scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
+int sc__render_scope(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
                     uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux) {
   sc_scope_t *s;
   memset(rec, 0, sizeof(*rec));
@@ -1035,13 +1035,13 @@ int sc__scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_ren
     uint64_t mix = 0;
     for (size_t i = 0; i < rec->nentries; i++)
       mix ^= rec->entries[i].hash;
-    rc = sc__scope_reversion(d, rec,
-                            sc__scope_version(rec->body_hash, mix),
+    rc = sc__render_reversion(d, rec,
+                            sc__render_version(rec->body_hash, mix),
                             changed_at, (uint32_t)rec->nentries);
   }
   for (uint32_t k = 0; k < route_keys.n && rc == 0; k++)
-    rc = sc__keys_add(&s->keys, route_keys.keys[k]);
-  sc__keys_free(&route_keys);
+    rc = sc__deps_keys_add(&s->keys, route_keys.keys[k]);
+  sc__deps_keys_free(&route_keys);
   sc__rds_owners_free(&head_owners);
   if (rc == 0)
     rc = add_vs_host_keys(s, &only);
@@ -1064,18 +1064,18 @@ int sc__scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_ren
                              (void *)(uintptr_t)(v + 1));
     }
     if (rc != 0)
-      sc__scope_aux_free(aux);
+      sc__render_aux_free(aux);
   }
   sc__rds_owners_free(&owners);
   sc__hashmap_free(&only);
   sc__scope_free(vs_scope);
   sc__scope_free(s);
   if (rc != 0)
-    sc__record_free(rec);
+    sc__render_record_free(rec);
   return rc;
 }
 
-int sc__scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
+int sc__render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
                           const sc_scope_patch_t *patch, const sc_rds_owners_t *owners,
                           sc_cds_cache_t *clusters, sc_entry_t **entries, size_t *nentries,
                           sc_keys_t *keys) {
@@ -1089,7 +1089,7 @@ int sc__scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
   if (rc == 0 && oom)
     rc = SC_ENOMEM;
   if (rc == 0) {
-    sc__keys_finish(&s->keys);
+    sc__deps_keys_finish(&s->keys);
     *keys = s->keys;
     s->keys = (sc_keys_t){NULL, 0, 0};
   }
@@ -1097,11 +1097,11 @@ int sc__scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
   return rc;
 }
 
-void sc__scope_aux_free(sc_scope_aux_t *aux) {
+void sc__render_aux_free(sc_scope_aux_t *aux) {
   for (uint32_t i = 0; aux->vs_positions && i < aux->nlisteners; i++)
     sc__hashmap_free(&aux->vs_positions[i]);
   sc__free(aux->vs_positions);
-  sc__keys_free(&aux->keys);
+  sc__deps_keys_free(&aux->keys);
   for (uint32_t i = 0; i < aux->vs_hosts.n; i++)
     sc__free(aux->vs_hosts.items[i]);
   sc__vec_free(&aux->vs_hosts);
@@ -1112,7 +1112,7 @@ void sc__scope_aux_free(sc_scope_aux_t *aux) {
   memset(aux, 0, sizeof(*aux));
 }
 
-int sc__scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
+int sc__render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
                            uint64_t changed_at, sc_record_t *rec) {
   head_t h = {d, target->hash, target->key, false, target->services, changed_at, target->has_base};
   yajl_gen g = sc__json_new();
@@ -1134,42 +1134,42 @@ int sc__scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
   if (rc == 0)
     rc = set_summary(rec, h);
   if (rc != 0)
-    sc__record_free(rec);
+    sc__render_record_free(rec);
   return rc;
 }
 
-void sc__entry_free(sc_entry_t *e) {
+void sc__render_entry_free(sc_entry_t *e) {
   sc__free(e->host);
   sc__free(e->json);
   sc__resources_free(&e->res);
   memset(e, 0, sizeof(*e));
 }
 
-void sc__record_free(sc_record_t *r) {
+void sc__render_record_free(sc_record_t *r) {
   sc__free(r->key);
   sc__free(r->json);
   sc__free(r->summary);
   sc__free(r->body);
   sc__resources_free(&r->res);
   for (size_t i = 0; i < r->nentries; i++)
-    sc__entry_free(&r->entries[i]);
+    sc__render_entry_free(&r->entries[i]);
   sc__free(r->entries);
   memset(r, 0, sizeof(*r));
 }
 
-int sc__scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
+int sc__render_all(const sc_world_t *w, sc_scopeset_t *out) {
   memset(out, 0, sizeof(*out));
   sc_scope_plan_t plan;
-  int rc = sc__scope_plan(w, &plan);
+  int rc = sc__plan_compute(w, &plan);
   if (rc != 0)
     return rc;
   out->scopes = sc__calloc(plan.nscopes ? plan.nscopes : 1, sizeof(sc_record_t));
   if (out->scopes == NULL) {
-    sc__scope_plan_free(&plan);
+    sc__plan_free(&plan);
     return SC_ENOMEM;
   }
   out->nscopes = plan.nscopes; /* zeroed records are safe to free on failure */
-  rc = sc__scope_render(w, &sc_base_desc, &(sc_render_opts_t){true, NULL}, 0, &out->base, NULL);
+  rc = sc__render_scope(w, &sc_base_desc, &(sc_render_opts_t){true, NULL}, 0, &out->base, NULL);
   sc_render_opts_t opts = {false, NULL};
   /* Scopes with content of their own first, then the ones that share it. */
   for (int pass = 0; pass < 2 && rc == 0; pass++) {
@@ -1178,13 +1178,13 @@ int sc__scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
       if ((d->same_as != NULL) != (pass == 1))
         continue;
       if (d->same_as == NULL) {
-        rc = sc__scope_render(w, d, &opts, 0, &out->scopes[i], NULL);
+        rc = sc__render_scope(w, d, &opts, 0, &out->scopes[i], NULL);
       } else {
         const sc_record_t *target = NULL;
         for (size_t j = 0; j < plan.nscopes && target == NULL; j++)
           if (out->scopes[j].key != NULL && strcmp(out->scopes[j].key, d->same_as) == 0)
             target = &out->scopes[j];
-        rc = target ? sc__scope_render_shared(d, target, 0, &out->scopes[i]) : SC_EINVAL;
+        rc = target ? sc__render_shared(d, target, 0, &out->scopes[i]) : SC_EINVAL;
       }
     }
   }
@@ -1193,23 +1193,23 @@ int sc__scopeset_compute(const sc_world_t *w, sc_scopeset_t *out) {
   out->nselectors = plan.nselectors;
   plan.selectors = NULL;
   plan.nselectors = 0;
-  sc__scope_plan_free(&plan);
+  sc__plan_free(&plan);
   if (rc != 0)
-    sc__scopeset_free(out);
+    sc__render_all_free(out);
   return rc;
 }
 
 static void free_records(sc_record_t *r, size_t n) {
   for (size_t i = 0; i < n; i++)
-    sc__record_free(&r[i]);
+    sc__render_record_free(&r[i]);
   sc__free(r);
 }
 
-void sc__scopeset_free(sc_scopeset_t *set) {
-  sc__record_free(&set->base);
+void sc__render_all_free(sc_scopeset_t *set) {
+  sc__render_record_free(&set->base);
   free_records(set->scopes, set->nscopes);
   for (size_t i = 0; i < set->nselectors; i++)
-    sc__selector_free(&set->selectors[i]);
+    sc__plan_selector_free(&set->selectors[i]);
   sc__free(set->selectors);
   memset(set, 0, sizeof(*set));
 }

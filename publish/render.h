@@ -66,22 +66,22 @@ typedef struct {
   sc_vec_t vs_hosts;          /* char * (owned): hosts whose change the head reads */
   sc_vec_t vs_all_hosts;      /* char * (owned): every host of the VirtualServices */
 } sc_scope_aux_t;
-void sc__scope_aux_free(sc_scope_aux_t *aux);
+void sc__render_aux_free(sc_scope_aux_t *aux);
 /* Whether a change of host recomputes the scope in full rather than its entry: the head
  * reads its record (vs_hosts), or a service behind a VirtualService host may have come or
  * gone (may_flip, every VirtualService host). */
-bool sc__scope_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip);
+bool sc__render_vs_covers(const sc_scope_aux_t *aux, sc_str_t host, bool may_flip);
 
 
 /* Computes and renders one scope: its head and its entries. changed_at > 0 adds
  * "changedAt" (outside the version). aux (may be NULL) receives what patches need. */
-int sc__scope_render(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
+int sc__render_scope(const sc_world_t *w, const sc_scope_desc_t *d, const sc_render_opts_t *opts,
                     uint64_t changed_at, sc_record_t *rec, sc_scope_aux_t *aux);
 
 /* Recomputes the entries of the patch's hostnames only: *entries (sorted by hostname)
  * holds those that exist (for a scope sharing the base: those specific to its
  * namespace). keys receives the keys looked up. */
-int sc__scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
+int sc__render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
                           const sc_scope_patch_t *patch, const sc_rds_owners_t *owners,
                           sc_cds_cache_t *clusters, sc_entry_t **entries, size_t *nentries,
                           sc_keys_t *keys);
@@ -89,19 +89,19 @@ int sc__scope_render_patch(const sc_world_t *w, const sc_scope_desc_t *d,
 /* The version of a head with these entry hashes combined (XOR) into entries_mix. A scope
  * sharing the base has this version of its own; readers combine it with the base's
  * (sc_snapshot_effective_version). */
-uint64_t sc__scope_version(uint64_t body_hash, uint64_t entries_mix);
+uint64_t sc__render_version(uint64_t body_hash, uint64_t entries_mix);
 /* Rewrites rec's record and summary from its body for a new version, changedAt and
  * entry count. */
-int sc__scope_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
+int sc__render_reversion(const sc_scope_desc_t *d, sc_record_t *rec, uint64_t version,
                        uint64_t changed_at, uint32_t services);
 
-void sc__entry_free(sc_entry_t *e);
-void sc__record_free(sc_record_t *r);
+void sc__render_entry_free(sc_entry_t *e);
+void sc__render_record_free(sc_record_t *r);
 
 /* The record of a scope that shares target's content (d->same_as): a reference, not a
  * copy, so equal scopes cost one computation and one stored body. Its version is the
  * target's; its content hash changes with the target's. */
-int sc__scope_render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
+int sc__render_shared(const sc_scope_desc_t *d, const sc_record_t *target,
                            uint64_t changed_at, sc_record_t *rec);
 
 typedef struct {
@@ -113,7 +113,7 @@ typedef struct {
 } sc_scopeset_t;
 
 /* Every scope and selector record, computed from scratch (records sorted by key). */
-int sc__scopeset_compute(const sc_world_t *w, sc_scopeset_t *out);
-void sc__scopeset_free(sc_scopeset_t *set);
+int sc__render_all(const sc_world_t *w, sc_scopeset_t *out);
+void sc__render_all_free(sc_scopeset_t *set);
 
 #endif

@@ -27,7 +27,7 @@ void sc__scopes_init(sc_scopes_t *ss) {
 }
 
 static void free_entry(void *p) {
-  sc__entry_free(p);
+  sc__render_entry_free(p);
   sc__free(p);
 }
 
@@ -38,10 +38,10 @@ static void free_strs(sc_vec_t *v) {
 }
 
 static void state_free(sc_scope_state_t *st) {
-  sc__record_free(&st->rec);
+  sc__render_record_free(&st->rec);
   sc__strmap_free(&st->entries, free_entry);
-  sc__keys_free(&st->keys);
-  sc__scope_aux_free(&st->aux);
+  sc__deps_keys_free(&st->keys);
+  sc__render_aux_free(&st->aux);
   sc__vec_free(&st->put);
   free_strs(&st->del);
   sc__vec_free(&st->del);
@@ -126,7 +126,7 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
                        bool write_all) {
   sc_entry_t *old = sc__strmap_get(&st->entries, host);
   if (e != NULL && old != NULL && e->hash == old->hash && !write_all) {
-    sc__entry_free(e);
+    sc__render_entry_free(e);
     sc__free(e);
     return 0;
   }
@@ -180,12 +180,12 @@ static int apply_entry(sc_scopes_t *ss, sc_scope_state_t *st, sc_str_t host, sc_
  * combine the two.) */
 static int reversion(sc_scope_state_t *st, const sc_scope_desc_t *d, uint64_t head_next,
                      bool force) {
-  uint64_t version = sc__scope_version(st->rec.body_hash, st->entries_mix);
+  uint64_t version = sc__render_version(st->rec.body_hash, st->entries_mix);
   if (version == st->rec.hash && !force)
     return 0;
   st->changed_at = head_next;
   st->put_head = true;
-  return sc__scope_reversion(d, &st->rec, version, head_next, (uint32_t)st->entries.n);
+  return sc__render_reversion(d, &st->rec, version, head_next, (uint32_t)st->entries.n);
 }
 
 /* ---- update ---------------------------------------------------------------------------------- */
@@ -205,7 +205,7 @@ static void mark(sc_scopes_t *ss, const sc_keys_t *keys, bool full) {
 
 static int copy_keys(const sc_keys_t *from, sc_keys_t *to) {
   for (uint32_t i = 0; i < from->n; i++)
-    if (sc__keys_add(to, from->keys[i]) != 0)
+    if (sc__deps_keys_add(to, from->keys[i]) != 0)
       return SC_ENOMEM;
   return 0;
 }
@@ -232,14 +232,14 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
   sc_record_t rec;
   sc_scope_aux_t aux;
   sc_render_opts_t opts = {d == &sc_base_desc, &ss->clusters};
-  int rc = sc__scope_render(w, d, &opts, head_next, &rec, &aux);
+  int rc = sc__render_scope(w, d, &opts, head_next, &rec, &aux);
   if (rc != 0)
     return rc;
   index_remove(ss, st);
-  sc__keys_free(&st->keys);
+  sc__deps_keys_free(&st->keys);
   st->keys = aux.keys;
   aux.keys = (sc_keys_t){NULL, 0, 0};
-  sc__scope_aux_free(&st->aux);
+  sc__render_aux_free(&st->aux);
   st->aux = aux;
   rc = index_add(ss, st);
   /* Entries that are gone: every old hostname the new record does not have. */
@@ -303,7 +303,7 @@ static int recompute_own(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_de
   sc__vec_free(&all);
   bool base_flip = st->rec.has_base != rec.has_base; /* "base" is in the record */
   st->rec.has_base = rec.has_base;
-  sc__record_free(&rec);
+  sc__render_record_free(&rec);
   if (rc == 0)
     rc = reversion(st, d, head_next, write_all || body_changed || base_flip);
   return rc == 0 ? stage_state(ss, st) : rc;
@@ -318,12 +318,12 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
   sc_entry_t *entries;
   size_t n;
   sc_keys_t keys = {0};
-  int rc = sc__scope_render_patch(w, d, &patch, &st->aux.owners, &ss->clusters, &entries, &n, &keys);
+  int rc = sc__render_patch(w, d, &patch, &st->aux.owners, &ss->clusters, &entries, &n, &keys);
   if (rc != 0)
     return rc;
-  sc__keys_finish(&keys);
+  sc__deps_keys_finish(&keys);
   rc = sc__index_merge(&ss->index, st, &st->keys, &keys);
-  sc__keys_free(&keys);
+  sc__deps_keys_free(&keys);
   for (uint32_t h = 0; h < changes->hosts.n && rc == 0; h++) {
     sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
     sc_entry_t *e = NULL;
@@ -342,7 +342,7 @@ static int recompute_patch(sc_scopes_t *ss, const sc_world_t *w, const sc_scope_
     rc = apply_entry(ss, st, host, copy, false);
   }
   for (size_t i = 0; i < n; i++)
-    sc__entry_free(&entries[i]);
+    sc__render_entry_free(&entries[i]);
   sc__free(entries);
   if (rc == 0)
     rc = reversion(st, d, head_next, false);
@@ -358,15 +358,15 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
     return SC_EINVAL; /* the plan always has the "*" scope */
   sc_record_t rec;
   sc_keys_t keys = {0};
-  int rc = sc__scope_render_shared(d, &target->rec, head_next, &rec);
+  int rc = sc__render_shared(d, &target->rec, head_next, &rec);
   if (rc == 0 && (rc = copy_keys(&target->keys, &keys)) != 0)
-    sc__record_free(&rec);
+    sc__render_record_free(&rec);
   if (rc != 0) {
-    sc__keys_free(&keys);
+    sc__deps_keys_free(&keys);
     return rc;
   }
   index_remove(ss, st);
-  sc__keys_free(&st->keys);
+  sc__deps_keys_free(&st->keys);
   st->keys = keys;
   rc = index_add(ss, st);
   sc_vec_t own = {0}; /* entries from when it had content of its own */
@@ -375,16 +375,16 @@ static int recompute_shared(sc_scopes_t *ss, const sc_scope_desc_t *d, sc_scope_
   for (uint32_t j = 0; j < own.n && rc == 0; j++)
     rc = apply_entry(ss, st, sc_str(((sc_entry_t *)own.items[j])->host), NULL, write_all);
   sc__vec_free(&own);
-  sc__scope_aux_free(&st->aux);
+  sc__render_aux_free(&st->aux);
   if (rc == 0 && (write_all || !st->shared || st->rec.hash != rec.hash)) {
     rc = write_all ? 0 : res_unref_all(ss, &st->rec.res); /* a head of its own had some */
-    sc__record_free(&st->rec);
+    sc__render_record_free(&st->rec);
     st->rec = rec;
     st->changed_at = head_next;
     st->put_head = true;
     rc = stage_state(ss, st);
   } else {
-    sc__record_free(&rec);
+    sc__render_record_free(&rec);
   }
   st->shared = true;
   return rc;
@@ -423,15 +423,15 @@ static int drop_unseen(sc_scopes_t *ss, bool write_all, sc_scopes_stats_t *stats
 
 /* Whether the batch recomputes a patched scope in full: its head reads a changed
  * hostname, or a service behind one of its VirtualService hosts came or went
- * (sc__scope_vs_covers). */
+ * (sc__render_vs_covers). */
 static bool escalates(const sc_scope_aux_t *aux, const sc_changes_t *changes) {
   for (uint32_t h = 0; h < changes->hosts.n; h++) {
     sc_str_t host = *(const sc_str_t *)changes->hosts.items[h];
-    if (sc__scope_vs_covers(aux, host, sc__strmap_get(&changes->flip_set, host) != NULL))
+    if (sc__render_vs_covers(aux, host, sc__strmap_get(&changes->flip_set, host) != NULL))
       return true;
   }
   for (uint32_t h = 0; h < changes->flip_hosts.n; h++)
-    if (sc__scope_vs_covers(aux, *(const sc_str_t *)changes->flip_hosts.items[h], true))
+    if (sc__render_vs_covers(aux, *(const sc_str_t *)changes->flip_hosts.items[h], true))
       return true;
   return false;
 }
@@ -526,7 +526,7 @@ static double now_ms(void) {
 
 /* The batch's hostnames and those of the VirtualServices routing to them (exact hosts;
  * a scope with a wildcard-host VirtualService recomputes in full instead,
- * sc__scope_vs_covers). Borrowed strings. */
+ * sc__render_vs_covers). Borrowed strings. */
 static int expand_hosts(const sc_world_t *w, const sc_changes_t *c, sc_vec_t *hosts, sc_strmap_t *set) {
   int rc = 0;
   for (uint32_t i = 0; i < c->hosts.n && rc == 0; i++) {

@@ -45,7 +45,7 @@ typedef struct sc_scope_state_s {
   char *id;            /* owned; the key of by_id */
   sc_record_t rec;     /* the head as published (key = scope id; entries not kept here) */
   sc_strmap_t entries; /* hostname -> sc_entry_t * (json dropped once written) */
-  uint64_t entries_mix; /* XOR of the entry hashes (sc__scope_version) */
+  uint64_t entries_mix; /* XOR of the entry hashes (sc__render_version) */
   sc_keys_t keys;      /* what it read: sorted, unique */
   sc_scope_aux_t aux;  /* VirtualService positions for patches (aux.keys unused) */
   uint64_t changed_at; /* head version of its last change */

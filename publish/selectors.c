@@ -15,7 +15,7 @@ static void free_deleted(sc_selectors_t *s) {
 
 static void free_items(sc_selectors_t *s) {
   for (size_t i = 0; i < s->n; i++)
-    sc__selector_free(&s->items[i]);
+    sc__plan_selector_free(&s->items[i]);
   sc__free(s->items);
   s->items = NULL;
   s->n = 0;

@@ -28,7 +28,7 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v) {
 }
 
 /* msg followed by parts as length-delimited elements of field. */
-int sc__xds_compose_append(const uint8_t *msg, size_t len, uint32_t field, const sc_xds_part_t *parts, size_t n,
+int sc__compose_append(const uint8_t *msg, size_t len, uint32_t field, const sc_xds_part_t *parts, size_t n,
                           uint8_t **out, size_t *outlen) {
   size_t tag = varint_len((uint64_t)field << 3 | 2), total = len;
   for (size_t i = 0; i < n; i++)
@@ -50,7 +50,7 @@ int sc__xds_compose_append(const uint8_t *msg, size_t len, uint32_t field, const
   return 0;
 }
 
-int sc__xds_compose_routes(const char *name, const sc_xds_part_t *vhosts, size_t n, uint8_t **out,
+int sc__compose_routes(const char *name, const sc_xds_part_t *vhosts, size_t n, uint8_t **out,
                           size_t *len) {
   Envoy__Config__Route__V3__RouteConfiguration rc = ENVOY__CONFIG__ROUTE__V3__ROUTE_CONFIGURATION__INIT;
   Google__Protobuf__BoolValue validate = GOOGLE__PROTOBUF__BOOL_VALUE__INIT; /* false */
@@ -65,7 +65,7 @@ int sc__xds_compose_routes(const char *name, const sc_xds_part_t *vhosts, size_t
   if (buf == NULL)
     return SC_ENOMEM;
   protobuf_c_message_pack(&rc.base, buf);
-  int r = sc__xds_compose_append(buf, head, 2, vhosts, n, out, len); /* field 2: virtual_hosts */
+  int r = sc__compose_append(buf, head, 2, vhosts, n, out, len); /* field 2: virtual_hosts */
   sc__free(buf);
   return r;
 }

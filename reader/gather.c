@@ -36,7 +36,7 @@ struct sc_scope_records_s {
   size_t nhosts;
 };
 
-int sc__reader_failf(char *err, size_t errlen, int rc, const char *fmt, ...) {
+int sc__gather_failf(char *err, size_t errlen, int rc, const char *fmt, ...) {
   if (err != NULL && errlen > 0) {
     va_list ap;
     va_start(ap, fmt);
@@ -429,10 +429,10 @@ static int load_ref(sc_snapshot_view_t *v, json_t *ref, sc_blob_cache_t *blobs, 
   const char *hash = json_string_value(json_array_get(ref, 1));
   uint8_t key[16];
   if (name == NULL || sc_gather_parse_hash(hash, key) != 0)
-    return sc__reader_failf(err, errlen, SC_ECORRUPT, "corrupt resource reference");
+    return sc__gather_failf(err, errlen, SC_ECORRUPT, "corrupt resource reference");
   int rc = load_stored(v, key, blobs, out);
   if (rc == SC_ENOTFOUND)
-    return sc__reader_failf(err, errlen, SC_ECORRUPT, "resource %s (%s) is missing from the snapshot", name, hash);
+    return sc__gather_failf(err, errlen, SC_ECORRUPT, "resource %s (%s) is missing from the snapshot", name, hash);
   return rc;
 }
 
@@ -455,7 +455,7 @@ static int add_refs(gather_t *g, json_t *refs) {
     const char *hash = json_string_value(json_array_get(ref, 1));
     const char *eds = json_string_value(json_array_get(ref, 2));
     if (name == NULL || hash == NULL)
-      return sc__reader_failf(g->err, g->errlen, SC_ECORRUPT, "corrupt resource reference");
+      return sc__gather_failf(g->err, g->errlen, SC_ECORRUPT, "corrupt resource reference");
     copy_t c = {NULL, 0, NULL};
     int rc;
     if (g->q->type == SC_XDS_ENDPOINTS) {
@@ -467,7 +467,7 @@ static int add_refs(gather_t *g, json_t *refs) {
       if (rc == SC_ENOTFOUND && g->q->version != 0)
         continue; /* assignments are not versioned: one no cluster names now is gone */
       if (rc == SC_ENOTFOUND)
-        return sc__reader_failf(g->err, g->errlen, SC_ECORRUPT, "assignment %s is missing from the snapshot", ekey);
+        return sc__gather_failf(g->err, g->errlen, SC_ECORRUPT, "assignment %s is missing from the snapshot", ekey);
       if (rc == 0)
         rc = list_take(g->out, name, NULL, c, ekey);
     } else {
@@ -523,7 +523,7 @@ static int add_route_config(gather_t *g, const route_ref_t *refs, size_t nrefs, 
     }
   uint8_t *bytes = NULL;
   size_t len = 0;
-  if (rc == 0 && (rc = sc__xds_compose_routes(config, parts, nparts, &bytes, &len)) == 0)
+  if (rc == 0 && (rc = sc__compose_routes(config, parts, nparts, &bytes, &len)) == 0)
     rc = list_take(g->out, config, NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t k = 0; copies && k < nparts; k++)
     copy_release(&copies[k]);
@@ -545,7 +545,7 @@ static int add_route_configs(gather_t *g, json_t *head_refs, json_t *entry_refs)
     json_array_foreach(lists[l], i, ref) {
       const char *name = json_string_value(json_array_get(ref, 0));
       if (name == NULL) {
-        rc = sc__reader_failf(g->err, g->errlen, SC_ECORRUPT, "corrupt virtual host reference");
+        rc = sc__gather_failf(g->err, g->errlen, SC_ECORRUPT, "corrupt virtual host reference");
         break;
       }
       const char *colon = strrchr(name, ':');
@@ -598,7 +598,7 @@ static int add_composed_listener(gather_t *g, json_t *ref, json_t *chains) {
   }
   uint8_t *bytes = NULL;
   size_t len = 0;
-  if (rc == 0 && (rc = sc__xds_compose_append(loads[0].bytes, loads[0].len, 3, parts, n - 1, &bytes, &len)) == 0)
+  if (rc == 0 && (rc = sc__compose_append(loads[0].bytes, loads[0].len, 3, parts, n - 1, &bytes, &len)) == 0)
     rc = list_take(g->out, json_string_value(json_array_get(ref, 0)), NULL, (copy_t){bytes, len, NULL}, NULL);
   for (size_t i = 0; loads && i < n; i++)
     copy_release(&loads[i]);
@@ -682,7 +682,7 @@ static int add_listeners(gather_t *g, json_t *content, json_t *entry_refs, json_
 
 static bool holds(json_t *selector, const sc_labels_t *labels) {
   static const sc_labels_t none = {0, NULL};
-  return sc__selector_holds(selector, labels ? labels : &none);
+  return sc__resolve_selector_holds(selector, labels ? labels : &none);
 }
 
 /* The index of the first of variants whose selector the proxy's labels hold, else -1. */
@@ -778,13 +778,13 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
   }
   int rc = sc__scope_head_at(v, scope, version, &rec->head);
   if (rc == 0 && rec->head == NULL)
-    rc = sc__reader_failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", scope);
+    rc = sc__gather_failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", scope);
   /* A scope sharing another's content ("sameAs") gets that content. */
   const char *same = rec->head ? json_string_value(json_object_get(rec->head, "sameAs")) : NULL;
   if (rc == 0 && same != NULL) {
     rc = sc__scope_head_at(v, same, version, &rec->content);
     if (rc == 0 && rec->content == NULL)
-      rc = sc__reader_failf(err, errlen, SC_ECORRUPT, "scope \"%s\" shares \"%s\", which does not exist", scope, same);
+      rc = sc__gather_failf(err, errlen, SC_ECORRUPT, "scope \"%s\" shares \"%s\", which does not exist", scope, same);
   } else if (rc == 0) {
     rec->content = json_incref(rec->head);
   }
@@ -794,7 +794,7 @@ int sc_scope_records_load(sc_snapshot_view_t *v, const char *scope, uint64_t ver
   else if (rc == 0)
     rc = sc__scope_entries_at(v, same ? same : scope, base, version, rec->by_host);
   if (rc == SC_ECORRUPT && err != NULL && err[0] == 0)
-    sc__reader_failf(err, errlen, rc, "a record of scope \"%s\" does not parse", scope);
+    sc__gather_failf(err, errlen, rc, "a record of scope \"%s\" does not parse", scope);
   size_t n = json_object_size(rec->by_host);
   if (rc == 0 && (rec->hosts = sc__calloc(n ? n : 1, sizeof(*rec->hosts))) == NULL)
     rc = SC_ENOMEM;

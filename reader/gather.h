@@ -20,7 +20,7 @@
 #include "wire/registry.h"
 
 /* Formats a message into err (when given) and returns rc: the folder's error reports. */
-int sc__reader_failf(char *err, size_t errlen, int rc, const char *fmt, ...)
+int sc__gather_failf(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 

@@ -79,7 +79,7 @@ static int collect_scope(void *arg, const void *key, size_t klen, const void *va
   json_error_t jerr;
   json_t *o = json_loadb(val, vlen, 0, &jerr);
   if (o == NULL)
-    return sc__reader_failf(sr->err, sr->errlen, SC_ECORRUPT, "scopes: stored record is not JSON: %s", jerr.text);
+    return sc__gather_failf(sr->err, sr->errlen, SC_ECORRUPT, "scopes: stored record is not JSON: %s", jerr.text);
   apply_base(o, sr->base);
   json_array_append_new(sr->rows, o);
   return 0;
@@ -175,7 +175,7 @@ static int assemble(sc_snapshot_view_t *v, json_t *head, const char *content_id,
   json_t *by_host = json_object();
   int rc = sc__scope_entries_at(v, content_id, json_string_value(json_object_get(head, "base")), 0, by_host);
   if (rc == SC_ECORRUPT)
-    sc__reader_failf(err, errlen, rc, "an entry of scope \"%s\" is not JSON", content_id);
+    sc__gather_failf(err, errlen, rc, "an entry of scope \"%s\" is not JSON", content_id);
   if (rc == 0)
     rc = add_entries(&a, by_host);
   json_decref(by_host);
@@ -207,9 +207,9 @@ static int assemble(sc_snapshot_view_t *v, json_t *head, const char *content_id,
 static int head_of(sc_snapshot_view_t *v, const char *id, json_t **out, char *err, size_t errlen) {
   int rc = sc__scope_head_at(v, id, 0, out);
   if (rc == 0 && *out == NULL)
-    return sc__reader_failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", id);
+    return sc__gather_failf(err, errlen, SC_ENOTFOUND, "no scope \"%s\"", id);
   if (rc == SC_ECORRUPT)
-    sc__reader_failf(err, errlen, rc, "the record of scope \"%s\" is not JSON", id);
+    sc__gather_failf(err, errlen, rc, "the record of scope \"%s\" is not JSON", id);
   return rc;
 }
 
@@ -227,7 +227,7 @@ static int get_scope(sc_snapshot_view_t *v, const char *id, json_t **out, char *
     json_t *target = NULL;
     rc = head_of(v, same, &target, err, errlen);
     if (rc == SC_ENOTFOUND)
-      rc = sc__reader_failf(err, errlen, SC_ECORRUPT, "scope \"%s\" shares \"%s\", which does not exist", id, same);
+      rc = sc__gather_failf(err, errlen, SC_ECORRUPT, "scope \"%s\" shares \"%s\", which does not exist", id, same);
     if (rc == 0)
       rc = assemble(v, target, same, out, err, errlen);
     const char *fields[] = {"id", "namespace", "changedAt", "sameAs"};
@@ -271,7 +271,7 @@ static json_t *rule_for_proxy(json_t *entries, const char *scope_ns, const sc_la
       catch_all = e;
       continue;
     }
-    if (strcmp(or_none(json_object_get(e, "namespace")), scope_ns) == 0 && sc__selector_holds(sel, labels))
+    if (strcmp(or_none(json_object_get(e, "namespace")), scope_ns) == 0 && sc__resolve_selector_holds(sel, labels))
       return json_object_get(e, "from");
   }
   return catch_all ? json_object_get(catch_all, "from") : NULL;

@@ -13,7 +13,7 @@ typedef struct {
   int rc;
 } pick_t;
 
-bool sc__selector_holds(json_t *selector, const sc_labels_t *labels) {
+bool sc__resolve_selector_holds(json_t *selector, const sc_labels_t *labels) {
   const char *k;
   json_t *v;
   json_object_foreach(selector, k, v) {
@@ -37,7 +37,7 @@ static int pick(void *arg, const void *key, size_t klen, const void *val, size_t
   json_array_foreach(json_object_get(rec, "scopes"), i, e) {
     json_t *sel = json_object_get(e, "selector");
     const char *id = json_string_value(json_object_get(e, "scope"));
-    if (id != NULL && (!json_is_object(sel) || sc__selector_holds(sel, p->labels))) {
+    if (id != NULL && (!json_is_object(sel) || sc__resolve_selector_holds(sel, p->labels))) {
       p->scope = sc__strdup(id);
       p->rc = p->scope ? 0 : SC_ENOMEM;
       break;

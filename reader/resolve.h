@@ -10,6 +10,6 @@
 
 /* Whether labels hold every label of selector (a JSON object of strings, as the
  * snapshot's records write selectors). */
-bool sc__selector_holds(json_t *selector, const sc_labels_t *labels);
+bool sc__resolve_selector_holds(json_t *selector, const sc_labels_t *labels);
 
 #endif

@@ -18,7 +18,7 @@ static int finish_selector(yajl_gen g, const char *key, sc_selector_t *out) {
   return sc__json_record(g, key, &out->key, &out->json, &out->len, &out->hash);
 }
 
-void sc__selector_free(sc_selector_t *s) {
+void sc__plan_selector_free(sc_selector_t *s) {
   sc__free(s->key);
   sc__free(s->json);
   memset(s, 0, sizeof(*s));
@@ -125,7 +125,7 @@ static int cmp_selector(const void *a, const void *b) {
   return strcmp(((const sc_selector_t *)a)->key, ((const sc_selector_t *)b)->key);
 }
 
-int sc__scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
+int sc__plan_compute(const sc_world_t *w, sc_scope_plan_t *out) {
   memset(out, 0, sizeof(*out));
   plan_build_t b = {w, out, 0, 0};
   int rc = 0;
@@ -142,7 +142,7 @@ int sc__scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   if (rc == 0)
     rc = add_selectors(&b, sc_str(SC_OTHER_NAMESPACES), NULL);
   if (rc != 0) {
-    sc__scope_plan_free(out);
+    sc__plan_free(out);
     return rc;
   }
   if (out->nscopes > 1)
@@ -152,7 +152,7 @@ int sc__scope_plan(const sc_world_t *w, sc_scope_plan_t *out) {
   return 0;
 }
 
-void sc__scope_plan_free(sc_scope_plan_t *p) {
+void sc__plan_free(sc_scope_plan_t *p) {
   for (size_t i = 0; i < p->nscopes; i++) {
     sc__free(p->scopes[i].id);
     sc__free(p->scopes[i].same_as);
@@ -160,7 +160,7 @@ void sc__scope_plan_free(sc_scope_plan_t *p) {
   }
   sc__free(p->scopes);
   for (size_t i = 0; i < p->nselectors; i++)
-    sc__selector_free(&p->selectors[i]);
+    sc__plan_selector_free(&p->selectors[i]);
   sc__free(p->selectors);
   memset(p, 0, sizeof(*p));
 }

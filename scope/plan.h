@@ -44,7 +44,7 @@ typedef struct {
   uint64_t hash; /* XXH3 of json */
 } sc_selector_t;
 
-void sc__selector_free(sc_selector_t *s);
+void sc__plan_selector_free(sc_selector_t *s);
 
 /* Every scope id the config defines, sorted, and the selector records. */
 typedef struct {
@@ -54,7 +54,7 @@ typedef struct {
   size_t nselectors;
 } sc_scope_plan_t;
 
-int sc__scope_plan(const sc_world_t *w, sc_scope_plan_t *out);
-void sc__scope_plan_free(sc_scope_plan_t *plan);
+int sc__plan_compute(const sc_world_t *w, sc_scope_plan_t *out);
+void sc__plan_free(sc_scope_plan_t *plan);
 
 #endif

@@ -73,7 +73,7 @@ static void finish_deps(sc_scope_t *s) {
 }
 
 static int add_key(sc_scope_t *s, sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
-  return sc__keys_add(&s->keys, sc__dep_key(kind, a, b));
+  return sc__deps_keys_add(&s->keys, sc__deps_key(kind, a, b));
 }
 
 static const sc_str_t none = {"", 0};
@@ -649,7 +649,7 @@ static bool exported_to(const sc_cdr_t *cdr, sc_str_t n) {
 }
 
 static const sc_vec_t *exported_from(ctx_t *c, sc_str_t ns, sc_str_t host) {
-  const sc_vec_t *m = sc__dr_index_lookup(sc__world_dr_index(&c->w->dr_exported, ns), host);
+  const sc_vec_t *m = sc__world_dr_index_lookup(sc__world_dr_index(&c->w->dr_exported, ns), host);
   if (m == NULL)
     return NULL;
   sc_vec_t *out = new_vec(c->s);
@@ -703,9 +703,9 @@ static const sc_vec_t *destination_rules(ctx_t *c, const sc_svc_t *svc) {
   sc_str_t n = c->s->namespace_;
   const sc_vec_t *m;
   if (!sc_str_eq(n, w->root_ns))
-    m = sc__dr_index_lookup(sc__world_dr_index(&w->dr_local, n), svc->hostname);
+    m = sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_local, n), svc->hostname);
   else
-    m = sc__dr_index_lookup(w->dr_root_local, svc->hostname);
+    m = sc__world_dr_index_lookup(w->dr_root_local, svc->hostname);
   if (m != NULL && m->n > 0)
     return m;
   if ((m = exported_from(c, svc->namespace_, svc->hostname)) != NULL)
@@ -821,11 +821,11 @@ int sc__scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t 
   s->sidecar = kind == SC_SCOPE_DEFAULT ? NULL : sidecar;
   s->namespace_ = ns;
   ctx_t c = {w, s, patch};
-  int rc = sc__keys_add(&s->keys, sc__dep_key(SC_DEP_MESH, none, none));
+  int rc = sc__deps_keys_add(&s->keys, sc__deps_key(SC_DEP_MESH, none, none));
   if (s->sidecar != NULL && rc == 0) {
     rc = add_dep(s, "Sidecar", s->sidecar->namespace_, s->sidecar->name);
     if (rc == 0)
-      rc = sc__keys_add(&s->keys, sc__dep_object(SC_KIND_SIDECAR, s->sidecar->namespace_, s->sidecar->name));
+      rc = sc__deps_keys_add(&s->keys, sc__deps_object(SC_KIND_SIDECAR, s->sidecar->namespace_, s->sidecar->name));
   }
   if (rc == 0)
     rc = build_listeners(&c);
@@ -859,7 +859,7 @@ int sc__scope_compute(const sc_world_t *w, sc_scope_kind_t kind, const sc_obj_t 
     s->outbound_mode = w->mesh->outbound_mode;
   }
   finish_deps(s);
-  sc__keys_finish(&s->keys);
+  sc__deps_keys_finish(&s->keys);
   *out = s;
   return 0;
 }
@@ -872,6 +872,6 @@ void sc__scope_free(sc_scope_t *s) {
   sc__vec_free(&s->vecs);
   sc__vec_free(&s->services);
   sc__vec_free(&s->deps);
-  sc__keys_free(&s->keys);
+  sc__deps_keys_free(&s->keys);
   sc__arena_del(s->arena);
 }

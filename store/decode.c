@@ -25,7 +25,7 @@ static size_t path_append(sc_dec_t *d, const char *text) {
   return saved;
 }
 
-size_t sc__dec_push_key(sc_dec_t *d, const char *key) {
+size_t sc__decode_push_key(sc_dec_t *d, const char *key) {
   size_t saved = d->path_len;
   if (d->path_len > 0)
     path_append(d, ".");
@@ -33,18 +33,18 @@ size_t sc__dec_push_key(sc_dec_t *d, const char *key) {
   return saved;
 }
 
-size_t sc__dec_push_index(sc_dec_t *d, size_t index) {
+size_t sc__decode_push_index(sc_dec_t *d, size_t index) {
   char buf[32];
   snprintf(buf, sizeof(buf), "[%zu]", index);
   return path_append(d, buf);
 }
 
-void sc__dec_pop(sc_dec_t *d, size_t saved_len) {
+void sc__decode_pop(sc_dec_t *d, size_t saved_len) {
   d->path_len = saved_len;
   d->path[saved_len] = '\0';
 }
 
-int sc__dec_fail(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...) {
+int sc__decode_fail(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...) {
   sc_diag_t *diag = d->diag;
   snprintf(diag->field, sizeof(diag->field), "%s", d->path);
   va_list ap;
@@ -59,15 +59,15 @@ int sc__dec_fail(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...) {
   return SC_EINVALID;
 }
 
-void sc__dec_hash(sc_dec_t *d, const void *p, size_t n) {
+void sc__decode_hash(sc_dec_t *d, const void *p, size_t n) {
   if (d->hash != NULL)
     XXH3_64bits_update(d->hash, p, n);
 }
 
 static void hash_str(sc_dec_t *d, const char *p, size_t n) {
   uint32_t len = (uint32_t)n;
-  sc__dec_hash(d, &len, sizeof(len));
-  sc__dec_hash(d, p, n);
+  sc__decode_hash(d, &len, sizeof(len));
+  sc__decode_hash(d, p, n);
 }
 
 /* ---- scalar typing ----------------------------------------------------------------- */
@@ -101,14 +101,14 @@ static bool is_bool_text(const char *s) {
          strcmp(s, "False") == 0 || strcmp(s, "TRUE") == 0 || strcmp(s, "FALSE") == 0;
 }
 
-const char *sc__scalar_type_name(const sc_node_t *n) {
+const char *sc__decode_scalar_type_name(const sc_node_t *n) {
   if (n->type == SC_NODE_MAP)
     return "an object";
   if (n->type == SC_NODE_SEQ)
     return "a list";
   if (n->quoted)
     return "a string";
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return "null";
   if (is_bool_text(n->text))
     return "a boolean";
@@ -118,14 +118,14 @@ const char *sc__scalar_type_name(const sc_node_t *n) {
 }
 
 static bool is_string_node(const sc_node_t *n) {
-  return n->type == SC_NODE_SCALAR && strcmp(sc__scalar_type_name(n), "a string") == 0;
+  return n->type == SC_NODE_SCALAR && strcmp(sc__decode_scalar_type_name(n), "a string") == 0;
 }
 
 static int expect_string(sc_dec_t *d, const sc_node_t *n) {
   if (!is_string_node(n))
-    return sc__dec_fail(d, n, "expected a string, got %s", sc__scalar_type_name(n));
-  if (!sc__utf8_valid(n->text, n->len))
-    return sc__dec_fail(d, n, "string is not valid UTF-8");
+    return sc__decode_fail(d, n, "expected a string, got %s", sc__decode_scalar_type_name(n));
+  if (!sc__validate_utf8(n->text, n->len))
+    return sc__decode_fail(d, n, "string is not valid UTF-8");
   return 0;
 }
 
@@ -138,11 +138,11 @@ static int copy_str(sc_dec_t *d, const sc_node_t *n, sc_str_t *out) {
 
 static int parse_int(sc_dec_t *d, const sc_node_t *n, int64_t min, int64_t max, int64_t *out) {
   if (n->type != SC_NODE_SCALAR || n->quoted || !is_int_text(n->text, n->len))
-    return sc__dec_fail(d, n, "expected an integer, got %s", sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected an integer, got %s", sc__decode_scalar_type_name(n));
   errno = 0;
   long long v = strtoll(n->text, NULL, 10);
   if (errno == ERANGE || v < min || v > max)
-    return sc__dec_fail(d, n, "%.40s is outside %" PRId64 "-%" PRId64, n->text, min, max);
+    return sc__decode_fail(d, n, "%.40s is outside %" PRId64 "-%" PRId64, n->text, min, max);
   *out = v;
   return 0;
 }
@@ -200,7 +200,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + (int64_t)doe - 719468;
 }
 
-int64_t sc__parse_rfc3339(const char *s, size_t n, bool *ok) {
+int64_t sc__decode_rfc3339(const char *s, size_t n, bool *ok) {
   unsigned Y, M, D, h, mi, sec;
   int used = 0;
   char buf[64];
@@ -244,22 +244,22 @@ int64_t sc__parse_rfc3339(const char *s, size_t n, bool *ok) {
 /* ---- field decoders ------------------------------------------------------------------ */
 
 static int decode_strlist(sc_dec_t *d, const sc_node_t *n, sc_strlist_t *out) {
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return 0;
   if (n->type != SC_NODE_SEQ)
-    return sc__dec_fail(d, n, "expected a list of strings, got %s", sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected a list of strings, got %s", sc__decode_scalar_type_name(n));
   out->items = sc__arena_alloc(d->arena, (n->len ? n->len : 1) * sizeof(sc_str_t));
   if (out->items == NULL)
     return SC_ENOMEM;
-  sc__dec_hash(d, &n->len, sizeof(n->len));
+  sc__decode_hash(d, &n->len, sizeof(n->len));
   for (uint32_t i = 0; i < n->len; i++) {
-    size_t saved = sc__dec_push_index(d, i);
+    size_t saved = sc__decode_push_index(d, i);
     int rc = expect_string(d, n->items[i]);
     if (rc == 0)
       rc = copy_str(d, n->items[i], &out->items[i]);
     if (rc != 0)
       return rc;
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   }
   out->n = n->len;
   return 0;
@@ -275,38 +275,38 @@ static int cmp_label(const void *a, const void *b) {
 }
 
 static int decode_map(sc_dec_t *d, const sc_node_t *n, sc_labels_t *out, bool k8s_labels) {
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return 0;
   if (n->type != SC_NODE_MAP)
-    return sc__dec_fail(d, n, "expected a map of strings, got %s", sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected a map of strings, got %s", sc__decode_scalar_type_name(n));
   out->items = sc__arena_alloc(d->arena, (n->len ? n->len : 1) * sizeof(sc_label_t));
   if (out->items == NULL)
     return SC_ENOMEM;
   for (uint32_t i = 0; i < n->len; i++) {
     const sc_node_t *k = n->items[2 * i], *v = n->items[2 * i + 1];
-    size_t saved = sc__dec_push_key(d, k->text);
+    size_t saved = sc__decode_push_key(d, k->text);
     int rc = expect_string(d, k);
     if (rc == 0)
-      rc = sc__node_is_null(v) ? 0 : expect_string(d, v);
+      rc = sc__doc_node_is_null(v) ? 0 : expect_string(d, v);
     if (rc != 0)
       return rc;
     if (k8s_labels) {
-      const char *why = sc__label_key_invalid(k->text, k->len);
+      const char *why = sc__validate_label_key(k->text, k->len);
       if (why != NULL)
-        return sc__dec_fail(d, k, "invalid label key \"%.100s\": %s", k->text, why);
-      why = sc__label_value_invalid(v->text, sc__node_is_null(v) ? 0 : v->len);
+        return sc__decode_fail(d, k, "invalid label key \"%.100s\": %s", k->text, why);
+      why = sc__validate_label_value(v->text, sc__doc_node_is_null(v) ? 0 : v->len);
       if (why != NULL)
-        return sc__dec_fail(d, v, "invalid label value \"%.100s\": %s", v->text, why);
+        return sc__decode_fail(d, v, "invalid label value \"%.100s\": %s", v->text, why);
     }
     sc_label_t *l = &out->items[i];
     if (sc__arena_str(d->arena, k->text, k->len, &l->key) != 0 ||
-        sc__arena_str(d->arena, v->text, sc__node_is_null(v) ? 0 : v->len, &l->value) != 0)
+        sc__arena_str(d->arena, v->text, sc__doc_node_is_null(v) ? 0 : v->len, &l->value) != 0)
       return SC_ENOMEM;
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   }
   out->n = n->len;
   qsort(out->items, out->n, sizeof(sc_label_t), cmp_label);
-  sc__dec_hash(d, &out->n, sizeof(out->n));
+  sc__decode_hash(d, &out->n, sizeof(out->n));
   for (uint32_t i = 0; i < out->n; i++) {
     hash_str(d, out->items[i].key.ptr, out->items[i].key.len);
     hash_str(d, out->items[i].value.ptr, out->items[i].value.len);
@@ -316,26 +316,26 @@ static int decode_map(sc_dec_t *d, const sc_node_t *n, sc_labels_t *out, bool k8
 
 static int decode_string_match(sc_dec_t *d, const sc_node_t *n, sc_string_match_t *out) {
   static const char *const kinds[] = {"exact", "prefix", "regex"};
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return 0;
   if (n->type != SC_NODE_MAP)
-    return sc__dec_fail(d, n, "expected an object with exact, prefix or regex, got %s",
-                        sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected an object with exact, prefix or regex, got %s",
+                        sc__decode_scalar_type_name(n));
   for (int k = 0; k < 3; k++) {
-    const sc_node_t *v = sc__map_get(n, kinds[k]);
-    if (sc__node_is_null(v))
+    const sc_node_t *v = sc__doc_map_get(n, kinds[k]);
+    if (sc__doc_node_is_null(v))
       continue;
-    size_t saved = sc__dec_push_key(d, kinds[k]);
+    size_t saved = sc__decode_push_key(d, kinds[k]);
     if (out->kind != SC_MATCH_NONE)
-      return sc__dec_fail(d, v, "only one of exact, prefix and regex may be set");
+      return sc__decode_fail(d, v, "only one of exact, prefix and regex may be set");
     int rc = expect_string(d, v);
     if (rc != 0)
       return rc;
     out->kind = (sc_match_kind_t)(k + 1);
-    sc__dec_hash(d, &out->kind, sizeof(out->kind));
+    sc__decode_hash(d, &out->kind, sizeof(out->kind));
     if ((rc = copy_str(d, v, &out->value)) != 0)
       return rc;
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   }
   return 0;
 }
@@ -346,10 +346,10 @@ static int cmp_keyed(const void *a, const void *b) {
 }
 
 static int decode_keyed_matches(sc_dec_t *d, const sc_node_t *n, sc_keyed_matches_t *out) {
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return 0;
   if (n->type != SC_NODE_MAP)
-    return sc__dec_fail(d, n, "expected a map of string matches, got %s", sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected a map of string matches, got %s", sc__decode_scalar_type_name(n));
   out->items = sc__arena_alloc(d->arena, (n->len ? n->len : 1) * sizeof(sc_keyed_match_t));
   if (out->items == NULL)
     return SC_ENOMEM;
@@ -358,7 +358,7 @@ static int decode_keyed_matches(sc_dec_t *d, const sc_node_t *n, sc_keyed_matche
   d->hash = NULL;
   for (uint32_t i = 0; i < n->len; i++) {
     const sc_node_t *k = n->items[2 * i];
-    size_t saved = sc__dec_push_key(d, k->text);
+    size_t saved = sc__decode_push_key(d, k->text);
     int rc = expect_string(d, k);
     if (rc == 0 && sc__arena_str(d->arena, k->text, k->len, &out->items[i].name) != 0)
       rc = SC_ENOMEM;
@@ -368,15 +368,15 @@ static int decode_keyed_matches(sc_dec_t *d, const sc_node_t *n, sc_keyed_matche
       d->hash = h;
       return rc;
     }
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   }
   d->hash = h;
   out->n = n->len;
   qsort(out->items, out->n, sizeof(*out->items), cmp_keyed);
-  sc__dec_hash(d, &out->n, sizeof(out->n));
+  sc__decode_hash(d, &out->n, sizeof(out->n));
   for (uint32_t i = 0; i < out->n; i++) {
     hash_str(d, out->items[i].name.ptr, out->items[i].name.len);
-    sc__dec_hash(d, &out->items[i].match.kind, sizeof(out->items[i].match.kind));
+    sc__decode_hash(d, &out->items[i].match.kind, sizeof(out->items[i].match.kind));
     hash_str(d, out->items[i].match.value.ptr, out->items[i].match.value.len);
   }
   return 0;
@@ -384,17 +384,17 @@ static int decode_keyed_matches(sc_dec_t *d, const sc_node_t *n, sc_keyed_matche
 
 static int decode_named_ports(sc_dec_t *d, const sc_node_t *n, sc_named_port_t **items,
                               uint32_t *count) {
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return 0;
   if (n->type != SC_NODE_MAP)
-    return sc__dec_fail(d, n, "expected a map of port names to numbers, got %s",
-                        sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected a map of port names to numbers, got %s",
+                        sc__decode_scalar_type_name(n));
   sc_named_port_t *ports = sc__arena_alloc(d->arena, (n->len ? n->len : 1) * sizeof(*ports));
   if (ports == NULL)
     return SC_ENOMEM;
   for (uint32_t i = 0; i < n->len; i++) {
     const sc_node_t *k = n->items[2 * i];
-    size_t saved = sc__dec_push_key(d, k->text);
+    size_t saved = sc__decode_push_key(d, k->text);
     int64_t v;
     int rc = expect_string(d, k);
     if (rc == 0)
@@ -404,13 +404,13 @@ static int decode_named_ports(sc_dec_t *d, const sc_node_t *n, sc_named_port_t *
     if (rc != 0)
       return rc;
     ports[i].port = (uint32_t)v;
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   }
   /* Sorted by name so the hash does not depend on key order. */
   qsort(ports, n->len, sizeof(*ports), cmp_label);
   for (uint32_t i = 0; i < n->len; i++) {
     hash_str(d, ports[i].name.ptr, ports[i].name.len);
-    sc__dec_hash(d, &ports[i].port, sizeof(ports[i].port));
+    sc__decode_hash(d, &ports[i].port, sizeof(ports[i].port));
   }
   *items = ports;
   *count = n->len;
@@ -445,27 +445,27 @@ static int decode_enum(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, int
     size_t used = strlen(allowed);
     snprintf(allowed + used, sizeof(allowed) - used, "%s%s", used ? ", " : "", f->names[i]);
   }
-  return sc__dec_fail(d, n, "unknown value \"%.60s\" (one of %s)", n->text, allowed);
+  return sc__decode_fail(d, n, "unknown value \"%.60s\" (one of %s)", n->text, allowed);
 }
 
 static int decode_list(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, void *base) {
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return 0;
   if (n->type != SC_NODE_SEQ)
-    return sc__dec_fail(d, n, "expected a list, got %s", sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected a list, got %s", sc__decode_scalar_type_name(n));
   char *items = sc__arena_alloc(d->arena, (n->len ? n->len : 1) * f->elem_size);
   if (items == NULL)
     return SC_ENOMEM;
-  sc__dec_hash(d, &n->len, sizeof(n->len));
+  sc__decode_hash(d, &n->len, sizeof(n->len));
   for (uint32_t i = 0; i < n->len; i++) {
-    size_t saved = sc__dec_push_index(d, i);
+    size_t saved = sc__decode_push_index(d, i);
     const sc_node_t *item = n->items[i];
     if (item->type != SC_NODE_MAP)
-      return sc__dec_fail(d, item, "expected an object, got %s", sc__scalar_type_name(item));
-    int rc = sc__dec_struct(d, item, f->sub, items + i * f->elem_size);
+      return sc__decode_fail(d, item, "expected an object, got %s", sc__decode_scalar_type_name(item));
+    int rc = sc__decode_struct(d, item, f->sub, items + i * f->elem_size);
     if (rc != 0)
       return rc;
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   }
   memcpy((char *)base + f->offset, &items, sizeof(items));
   memcpy((char *)base + f->aux, &n->len, sizeof(uint32_t));
@@ -557,10 +557,10 @@ static int decode_int(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, void
     return rc;
   if (f->type == SC_F_I32) {
     *(int32_t *)p = (int32_t)v;
-    sc__dec_hash(d, p, sizeof(int32_t));
+    sc__decode_hash(d, p, sizeof(int32_t));
   } else {
     *(uint32_t *)p = (uint32_t)v;
-    sc__dec_hash(d, p, sizeof(uint32_t));
+    sc__decode_hash(d, p, sizeof(uint32_t));
   }
   return 0;
 }
@@ -568,13 +568,13 @@ static int decode_int(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, void
 /* An unquoted true/false, stored as bool (SC_F_BOOL) or as a set sc_tri_t (SC_F_TRI). */
 static int decode_bool(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, void *p) {
   if (n->type != SC_NODE_SCALAR || n->quoted || !is_bool_text(n->text))
-    return sc__dec_fail(d, n, "expected a boolean, got %s", sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected a boolean, got %s", sc__decode_scalar_type_name(n));
   bool b = n->text[0] == 't' || n->text[0] == 'T';
   if (f->type == SC_F_BOOL)
     *(bool *)p = b;
   else
     *(sc_tri_t *)p = b ? SC_TRI_TRUE : SC_TRI_FALSE;
-  sc__dec_hash(d, &b, sizeof(b));
+  sc__decode_hash(d, &b, sizeof(b));
   return 0;
 }
 
@@ -583,25 +583,25 @@ static int decode_bool(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, voi
 static int decode_number(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, double *p) {
   if (f->type == SC_F_PERCENT) {
     if (n->type != SC_NODE_MAP)
-      return sc__dec_fail(d, n, "expected an object {value: number}, got %s",
-                          sc__scalar_type_name(n));
-    n = sc__map_get(n, "value");
-    if (sc__node_is_null(n)) {
+      return sc__decode_fail(d, n, "expected an object {value: number}, got %s",
+                          sc__decode_scalar_type_name(n));
+    n = sc__doc_map_get(n, "value");
+    if (sc__doc_node_is_null(n)) {
       *p = 0;
-      sc__dec_hash(d, p, sizeof(double));
+      sc__decode_hash(d, p, sizeof(double));
       return 0;
     }
   }
   if (n->type != SC_NODE_SCALAR || n->quoted ||
       !(is_int_text(n->text, n->len) || is_float_text(n->text, n->len)))
-    return sc__dec_fail(d, n, "expected a number, got %s", sc__scalar_type_name(n));
+    return sc__decode_fail(d, n, "expected a number, got %s", sc__decode_scalar_type_name(n));
   double x = strtod(n->text, NULL);
   double lo = f->type == SC_F_PERCENT ? 0 : (double)f->min;
   double hi = f->type == SC_F_PERCENT ? 100 : (double)f->max;
   if (!(x >= lo && x <= hi))
-    return sc__dec_fail(d, n, "%.40s is outside %g-%g", n->text, lo, hi);
+    return sc__decode_fail(d, n, "%.40s is outside %g-%g", n->text, lo, hi);
   *p = x;
-  sc__dec_hash(d, p, sizeof(double));
+  sc__decode_hash(d, p, sizeof(double));
   return 0;
 }
 
@@ -612,10 +612,10 @@ static int decode_duration(sc_dec_t *d, const sc_node_t *n, int64_t *p) {
     return rc;
   int64_t ns = parse_duration(n->text, n->len);
   if (ns < 0)
-    return sc__dec_fail(d, n, "\"%.40s\" is not a duration (e.g. \"10s\", \"1.5s\", \"100ms\")",
+    return sc__decode_fail(d, n, "\"%.40s\" is not a duration (e.g. \"10s\", \"1.5s\", \"100ms\")",
                         n->text);
   *p = ns;
-  sc__dec_hash(d, p, sizeof(int64_t));
+  sc__decode_hash(d, p, sizeof(int64_t));
   return 0;
 }
 
@@ -626,7 +626,7 @@ static int decode_protocol(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n,
     return rc;
   sc_protocol_t proto = sc_protocol_parse(n->text, n->len);
   if (proto == SC_PROTO_UNSUPPORTED)
-    return sc__dec_fail(d, n, "unknown protocol \"%.40s\"", n->text);
+    return sc__decode_fail(d, n, "unknown protocol \"%.40s\"", n->text);
   *(sc_protocol_t *)(base + f->offset) = proto;
   return copy_str(d, n, (sc_str_t *)(base + f->aux));
 }
@@ -668,7 +668,7 @@ static int decode_field(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, ch
     int e = 0;
     if ((rc = decode_enum(d, f, n, &e)) == 0) {
       *(int *)p = e;
-      sc__dec_hash(d, &e, sizeof(e));
+      sc__decode_hash(d, &e, sizeof(e));
     }
     break;
   }
@@ -681,8 +681,8 @@ static int decode_field(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, ch
     break;
   case SC_F_STRUCT:
     if (n->type != SC_NODE_MAP)
-      return sc__dec_fail(d, n, "expected an object, got %s", sc__scalar_type_name(n));
-    rc = sc__dec_struct(d, n, f->sub, p);
+      return sc__decode_fail(d, n, "expected an object, got %s", sc__decode_scalar_type_name(n));
+    rc = sc__decode_struct(d, n, f->sub, p);
     break;
   case SC_F_LIST:
     rc = decode_list(d, f, n, base);
@@ -708,28 +708,28 @@ static int decode_field(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, ch
   return rc;
 }
 
-int sc__dec_struct(sc_dec_t *d, const sc_node_t *map, const sc_schema_t *schema, void *value) {
+int sc__decode_struct(sc_dec_t *d, const sc_node_t *map, const sc_schema_t *schema, void *value) {
   char *base = value;
   set_struct_defaults(schema, base);
   for (const sc_field_t *f = schema->fields; f->type != SC_F_END; f++) {
-    const sc_node_t *n = sc__map_get(map, f->key);
-    if (sc__node_is_null(n)) {
+    const sc_node_t *n = sc__doc_map_get(map, f->key);
+    if (sc__doc_node_is_null(n)) {
       if (f->flags & SC_FF_REQUIRED) {
-        size_t saved = sc__dec_push_key(d, f->key);
-        int rc = sc__dec_fail(d, n ? n : map, "is required");
-        sc__dec_pop(d, saved);
+        size_t saved = sc__decode_push_key(d, f->key);
+        int rc = sc__decode_fail(d, n ? n : map, "is required");
+        sc__decode_pop(d, saved);
         return rc;
       }
       continue;
     }
-    size_t saved = sc__dec_push_key(d, f->key);
+    size_t saved = sc__decode_push_key(d, f->key);
     hash_str(d, f->key, strlen(f->key));
     int rc = decode_field(d, f, n, base);
     if (rc != 0)
       return rc;
     if (f->presence >= 0)
       *(bool *)(base + f->presence) = true;
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   }
   if (schema->finish != NULL)
     return schema->finish(d, map, value);

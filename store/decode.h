@@ -80,25 +80,25 @@ struct sc_dec_s {
 };
 
 /* Path handling for messages: "spec.egress[0].hosts[1]". */
-size_t sc__dec_push_key(sc_dec_t *d, const char *key);
-size_t sc__dec_push_index(sc_dec_t *d, size_t index);
-void sc__dec_pop(sc_dec_t *d, size_t saved_len);
+size_t sc__decode_push_key(sc_dec_t *d, const char *key);
+size_t sc__decode_push_index(sc_dec_t *d, size_t index);
+void sc__decode_pop(sc_dec_t *d, size_t saved_len);
 
 /* Records a validation error at node (path = current path) and returns SC_EINVALID. */
-int sc__dec_fail(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...)
+int sc__decode_fail(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Decodes the fields of schema from map into value (a struct of the schema's type). */
-int sc__dec_struct(sc_dec_t *d, const sc_node_t *map, const sc_schema_t *schema, void *value);
+int sc__decode_struct(sc_dec_t *d, const sc_node_t *map, const sc_schema_t *schema, void *value);
 
 /* Feeds raw bytes into the spec hash. */
-void sc__dec_hash(sc_dec_t *d, const void *p, size_t n);
+void sc__decode_hash(sc_dec_t *d, const void *p, size_t n);
 
 /* Scalar typing per the YAML 1.2 core schema: a string field accepts quoted scalars and
  * plain scalars that are not null, bool or numbers. */
-const char *sc__scalar_type_name(const sc_node_t *n);
+const char *sc__decode_scalar_type_name(const sc_node_t *n);
 
 /* RFC 3339 timestamp to unix seconds; returns 0 and sets *ok=false when malformed. */
-int64_t sc__parse_rfc3339(const char *text, size_t len, bool *ok);
+int64_t sc__decode_rfc3339(const char *text, size_t len, bool *ok);
 
 #endif

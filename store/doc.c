@@ -257,7 +257,7 @@ int sc__doc_parse_yaml(const char *buf, size_t len, const sc_doc_opts_t *opts, s
     }
     yaml_event_type_t type = ev.type;
     if (type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
-      /* sc__yaml_split hands us one document; a second one means a "---" we did not see. */
+      /* sc__doc_yaml_split hands us one document; a second one means a "---" we did not see. */
       set_err(err, o.base_line + ev.start_mark.line, ev.start_mark.column + 1,
               o.base_offset + ev.start_mark.index, "%s", "unexpected second YAML document");
       yaml_event_delete(&ev);
@@ -276,7 +276,7 @@ int sc__doc_parse_yaml(const char *buf, size_t len, const sc_doc_opts_t *opts, s
   return rc;
 }
 
-int sc__yaml_split(const char *buf, size_t len, sc_yaml_chunk_cb cb, void *arg) {
+int sc__doc_yaml_split(const char *buf, size_t len, sc_yaml_chunk_cb cb, void *arg) {
   size_t start = 0, pos = 0;
   uint64_t line = 1, start_line = 1;
   while (pos < len) {
@@ -460,7 +460,7 @@ int sc__doc_parse_json(const char *buf, size_t len, const sc_doc_opts_t *opts, s
 
 /* ---- access ------------------------------------------------------------------------- */
 
-const sc_node_t *sc__map_get(const sc_node_t *map, const char *key) {
+const sc_node_t *sc__doc_map_get(const sc_node_t *map, const char *key) {
   if (map == NULL || map->type != SC_NODE_MAP)
     return NULL;
   size_t klen = strlen(key);
@@ -472,7 +472,7 @@ const sc_node_t *sc__map_get(const sc_node_t *map, const char *key) {
   return NULL;
 }
 
-bool sc__node_is_null(const sc_node_t *n) {
+bool sc__doc_node_is_null(const sc_node_t *n) {
   if (n == NULL)
     return true;
   if (n->type != SC_NODE_SCALAR || n->quoted)

@@ -45,7 +45,7 @@ typedef struct {
 } sc_doc_error_t;
 
 /* Parses exactly one YAML document from buf (no "---" separators inside; see
- * sc__yaml_split). *doc->root is NULL for an empty document. */
+ * sc__doc_yaml_split). *doc->root is NULL for an empty document. */
 int sc__doc_parse_yaml(const char *buf, size_t len, const sc_doc_opts_t *opts, sc_doc_t *doc,
                        sc_doc_error_t *err);
 /* Parses one JSON value starting at buf; *consumed says how many bytes it used (trailing
@@ -58,11 +58,11 @@ void sc__doc_free(sc_doc_t *doc);
  * "...", with the line and offset where each begins. Stops when cb returns non-zero. */
 typedef int (*sc_yaml_chunk_cb)(void *arg, const char *p, size_t n, uint64_t line,
                                 uint64_t offset);
-int sc__yaml_split(const char *buf, size_t len, sc_yaml_chunk_cb cb, void *arg);
+int sc__doc_yaml_split(const char *buf, size_t len, sc_yaml_chunk_cb cb, void *arg);
 
 /* Map lookup by key (NULL when absent). */
-const sc_node_t *sc__map_get(const sc_node_t *map, const char *key);
+const sc_node_t *sc__doc_map_get(const sc_node_t *map, const char *key);
 /* Whether a node is YAML/JSON null (plain "null", "~", "" or JSON null). */
-bool sc__node_is_null(const sc_node_t *n);
+bool sc__doc_node_is_null(const sc_node_t *n);
 
 #endif

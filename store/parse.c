@@ -91,7 +91,7 @@ static int reject_key(parse_ctx_t *c, const sc_diag_t *diag, sc_kind_t kind, sc_
 
 /* A string scalar usable as part of a key: no embedded NUL (C strings would cut it). */
 static bool key_part(const sc_node_t *n, sc_str_t *out) {
-  if (n == NULL || n->type != SC_NODE_SCALAR || strcmp(sc__scalar_type_name(n), "a string") != 0 ||
+  if (n == NULL || n->type != SC_NODE_SCALAR || strcmp(sc__decode_scalar_type_name(n), "a string") != 0 ||
       memchr(n->text, '\0', n->len) != NULL)
     return false;
   *out = (sc_str_t){n->text, n->len};
@@ -102,14 +102,14 @@ static bool key_part(const sc_node_t *n, sc_str_t *out) {
  * when its metadata gives none (no name, not strings, embedded NUL). */
 static bool rejected_key(const parse_ctx_t *c, const sc_node_t *root, sc_kind_t kind, sc_str_t *ns,
                          sc_str_t *name) {
-  const sc_node_t *meta = sc__map_get(root, "metadata");
-  if (!key_part(sc__map_get(meta, "name"), name) || name->len == 0)
+  const sc_node_t *meta = sc__doc_map_get(root, "metadata");
+  if (!key_part(sc__doc_map_get(meta, "name"), name) || name->len == 0)
     return false;
   *ns = sc_str("");
   if (!sc_kind_is_namespaced(kind))
     return true;
-  const sc_node_t *n = sc__map_get(meta, "namespace");
-  if (sc__node_is_null(n) || (n->type == SC_NODE_SCALAR && n->len == 0)) {
+  const sc_node_t *n = sc__doc_map_get(meta, "namespace");
+  if (sc__doc_node_is_null(n) || (n->type == SC_NODE_SCALAR && n->len == 0)) {
     *ns = sc_str(opt_default_ns(c->opts));
     return true;
   }
@@ -140,59 +140,59 @@ static const char *const known_annotations[] = {"networking.istio.io/exportTo",
                                                 "internal.istio.io/route-semantics", NULL};
 
 static int decode_annotations(sc_dec_t *d, const sc_node_t *map, sc_obj_t *obj) {
-  if (sc__node_is_null(map))
+  if (sc__doc_node_is_null(map))
     return 0;
   if (map->type != SC_NODE_MAP)
-    return sc__dec_fail(d, map, "expected a map of strings, got %s", sc__scalar_type_name(map));
+    return sc__decode_fail(d, map, "expected a map of strings, got %s", sc__decode_scalar_type_name(map));
   sc_labels_t *out = &obj->annotations;
   out->items = sc__arena_alloc(d->arena, sizeof(sc_label_t) * 2);
   if (out->items == NULL)
     return SC_ENOMEM;
   for (const char *const *k = known_annotations; *k != NULL; k++) {
-    const sc_node_t *v = sc__map_get(map, *k);
-    if (sc__node_is_null(v))
+    const sc_node_t *v = sc__doc_map_get(map, *k);
+    if (sc__doc_node_is_null(v))
       continue;
-    size_t saved = sc__dec_push_key(d, *k);
-    if (v->type != SC_NODE_SCALAR || strcmp(sc__scalar_type_name(v), "a string") != 0)
-      return sc__dec_fail(d, v, "expected a string, got %s", sc__scalar_type_name(v));
+    size_t saved = sc__decode_push_key(d, *k);
+    if (v->type != SC_NODE_SCALAR || strcmp(sc__decode_scalar_type_name(v), "a string") != 0)
+      return sc__decode_fail(d, v, "expected a string, got %s", sc__decode_scalar_type_name(v));
     sc_label_t *l = &out->items[out->n++];
     if (sc__arena_str(d->arena, *k, strlen(*k), &l->key) != 0 ||
         sc__arena_str(d->arena, v->text, v->len, &l->value) != 0)
       return SC_ENOMEM;
-    sc__dec_hash(d, *k, strlen(*k) + 1);
-    sc__dec_hash(d, v->text, v->len + 1);
-    sc__dec_pop(d, saved);
+    sc__decode_hash(d, *k, strlen(*k) + 1);
+    sc__decode_hash(d, v->text, v->len + 1);
+    sc__decode_pop(d, saved);
   }
   /* known_annotations is sorted, so the result is too. */
   return 0;
 }
 
 static bool is_string(const sc_node_t *n) {
-  return n != NULL && n->type == SC_NODE_SCALAR && strcmp(sc__scalar_type_name(n), "a string") == 0;
+  return n != NULL && n->type == SC_NODE_SCALAR && strcmp(sc__decode_scalar_type_name(n), "a string") == 0;
 }
 
 static int decode_metadata(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj, bool key_only) {
-  const sc_node_t *meta = sc__map_get(root, "metadata");
-  size_t saved = sc__dec_push_key(d, "metadata");
-  if (sc__node_is_null(meta))
-    return sc__dec_fail(d, root, "is required");
+  const sc_node_t *meta = sc__doc_map_get(root, "metadata");
+  size_t saved = sc__decode_push_key(d, "metadata");
+  if (sc__doc_node_is_null(meta))
+    return sc__decode_fail(d, root, "is required");
   if (meta->type != SC_NODE_MAP)
-    return sc__dec_fail(d, meta, "expected an object, got %s", sc__scalar_type_name(meta));
+    return sc__decode_fail(d, meta, "expected an object, got %s", sc__decode_scalar_type_name(meta));
   const sc_parse_opts_t *o = d->opts;
   /* Name the object in any message about its metadata, so fill these in first. */
-  const sc_node_t *name = sc__map_get(meta, "name"), *ns = sc__map_get(meta, "namespace");
+  const sc_node_t *name = sc__doc_map_get(meta, "name"), *ns = sc__doc_map_get(meta, "namespace");
   if (is_string(name))
     snprintf(d->diag->name, sizeof(d->diag->name), "%s", name->text);
   if (sc_kind_is_namespaced(obj->kind))
     snprintf(d->diag->namespace_, sizeof(d->diag->namespace_), "%s",
              is_string(ns) && ns->len > 0 ? ns->text : opt_default_ns(o));
   meta_t m;
-  int rc = sc__dec_struct(d, meta, &meta_schema, &m);
+  int rc = sc__decode_struct(d, meta, &meta_schema, &m);
   if (rc != 0)
     return rc;
   XXH3_state_t *hash = d->hash;
   d->hash = NULL;
-  rc = sc__dec_struct(d, meta, &meta_ns_schema, &m);
+  rc = sc__decode_struct(d, meta, &meta_ns_schema, &m);
   d->hash = hash;
   if (rc != 0)
     return rc;
@@ -200,22 +200,22 @@ static int decode_metadata(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj, bo
     if (m.namespace_.len == 0 &&
         sc__arena_str(d->arena, opt_default_ns(o), strlen(opt_default_ns(o)), &m.namespace_) != 0)
       return SC_ENOMEM;
-    const char *why = sc__dns_label_invalid(m.namespace_.ptr, m.namespace_.len);
+    const char *why = sc__validate_dns_label(m.namespace_.ptr, m.namespace_.len);
     if (why != NULL) {
-      sc__dec_push_key(d, "namespace");
-      return sc__dec_fail(d, sc__map_get(meta, "namespace"), "\"%.60s\" %s", m.namespace_.ptr, why);
+      sc__decode_push_key(d, "namespace");
+      return sc__decode_fail(d, sc__doc_map_get(meta, "namespace"), "\"%.60s\" %s", m.namespace_.ptr, why);
     }
   } else {
     m.namespace_ = (sc_str_t){"", 0};
   }
   if (m.name.len == 0) {
-    sc__dec_push_key(d, "name");
-    return sc__dec_fail(d, meta, "is required");
+    sc__decode_push_key(d, "name");
+    return sc__decode_fail(d, meta, "is required");
   }
-  const char *why = sc__dns_subdomain_invalid(m.name.ptr, m.name.len);
+  const char *why = sc__validate_dns_subdomain(m.name.ptr, m.name.len);
   if (why != NULL) {
-    sc__dec_push_key(d, "name");
-    return sc__dec_fail(d, sc__map_get(meta, "name"), "\"%.60s\" %s", m.name.ptr, why);
+    sc__decode_push_key(d, "name");
+    return sc__decode_fail(d, sc__doc_map_get(meta, "name"), "\"%.60s\" %s", m.name.ptr, why);
   }
   obj->name = m.name;
   obj->namespace_ = m.namespace_;
@@ -225,30 +225,30 @@ static int decode_metadata(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj, bo
   obj->labels = m.labels;
   if (m.creation.len > 0) {
     bool ok;
-    obj->creation_time = sc__parse_rfc3339(m.creation.ptr, m.creation.len, &ok);
+    obj->creation_time = sc__decode_rfc3339(m.creation.ptr, m.creation.len, &ok);
     if (!ok) {
-      sc__dec_push_key(d, "creationTimestamp");
-      return sc__dec_fail(d, sc__map_get(meta, "creationTimestamp"),
+      sc__decode_push_key(d, "creationTimestamp");
+      return sc__decode_fail(d, sc__doc_map_get(meta, "creationTimestamp"),
                           "\"%.60s\" is not an RFC 3339 timestamp", m.creation.ptr);
     }
   }
-  size_t saved_ann = sc__dec_push_key(d, "annotations");
-  rc = decode_annotations(d, sc__map_get(meta, "annotations"), obj);
+  size_t saved_ann = sc__decode_push_key(d, "annotations");
+  rc = decode_annotations(d, sc__doc_map_get(meta, "annotations"), obj);
   if (rc != 0)
     return rc;
-  sc__dec_pop(d, saved_ann);
-  sc__dec_pop(d, saved);
+  sc__decode_pop(d, saved_ann);
+  sc__decode_pop(d, saved);
   return 0;
 }
 
 /* ---- objects ------------------------------------------------------------------------- */
 
 static int scalar_field(const sc_node_t *root, const char *key, const sc_node_t **out) {
-  const sc_node_t *n = sc__map_get(root, key);
+  const sc_node_t *n = sc__doc_map_get(root, key);
   *out = n;
-  if (sc__node_is_null(n))
+  if (sc__doc_node_is_null(n))
     return 1;
-  if (n->type != SC_NODE_SCALAR || strcmp(sc__scalar_type_name(n), "a string") != 0)
+  if (n->type != SC_NODE_SCALAR || strcmp(sc__decode_scalar_type_name(n), "a string") != 0)
     return -1;
   return 0;
 }
@@ -281,8 +281,8 @@ static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
  * ("ServiceList"): they inherit them from the list. */
 static int process_list(parse_ctx_t *c, const sc_node_t *root, const sc_node_t *api,
                         const sc_node_t *kind, unsigned list_depth) {
-  const sc_node_t *items = sc__map_get(root, "items");
-  if (sc__node_is_null(items))
+  const sc_node_t *items = sc__doc_map_get(root, "items");
+  if (sc__doc_node_is_null(items))
     return 0;
   if (items->type != SC_NODE_SEQ) {
     sc_diag_t diag;
@@ -290,7 +290,7 @@ static int process_list(parse_ctx_t *c, const sc_node_t *root, const sc_node_t *
     snprintf(diag.kind, sizeof(diag.kind), "List");
     snprintf(diag.field, sizeof(diag.field), "items");
     snprintf(diag.reason, sizeof(diag.reason), "expected a list, got %s",
-             sc__scalar_type_name(items));
+             sc__decode_scalar_type_name(items));
     return reject(c, &diag, false, SC_KIND_SERVICE);
   }
   char item_kind[128];
@@ -306,9 +306,9 @@ static int process_list(parse_ctx_t *c, const sc_node_t *root, const sc_node_t *
 
 static int process_configmap(parse_ctx_t *c, const sc_node_t *root, sc_diag_t *diag) {
   const sc_parse_opts_t *o = c->opts;
-  const sc_node_t *meta = sc__map_get(root, "metadata");
-  const sc_node_t *name = sc__map_get(meta, "name"), *ns = sc__map_get(meta, "namespace");
-  const char *ns_text = sc__node_is_null(ns) ? opt_default_ns(o) : ns->text;
+  const sc_node_t *meta = sc__doc_map_get(root, "metadata");
+  const sc_node_t *name = sc__doc_map_get(meta, "name"), *ns = sc__doc_map_get(meta, "namespace");
+  const char *ns_text = sc__doc_node_is_null(ns) ? opt_default_ns(o) : ns->text;
   bool is_mesh = name != NULL && name->type == SC_NODE_SCALAR && strcmp(name->text, "istio") == 0 &&
                  strcmp(ns_text, opt_system_ns(o)) == 0;
   snprintf(diag->kind, sizeof(diag->kind), "ConfigMap");
@@ -328,10 +328,10 @@ static int process_configmap(parse_ctx_t *c, const sc_node_t *root, sc_diag_t *d
       return SC_ENOMEM;
     return report(c, SC_ITEM_OBJECT, obj, NULL, true, SC_KIND_MESH_CONFIG);
   }
-  const sc_node_t *mesh = sc__map_get(sc__map_get(root, "data"), "mesh");
+  const sc_node_t *mesh = sc__doc_map_get(sc__doc_map_get(root, "data"), "mesh");
   sc_obj_t *obj = NULL;
   int rc;
-  if (sc__node_is_null(mesh) || mesh->type != SC_NODE_SCALAR) {
+  if (sc__doc_node_is_null(mesh) || mesh->type != SC_NODE_SCALAR) {
     snprintf(diag->field, sizeof(diag->field), "data.mesh");
     snprintf(diag->reason, sizeof(diag->reason), "%s",
              mesh ? "expected a string holding MeshConfig YAML" : "is required");
@@ -359,11 +359,11 @@ static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
                         const sc_node_t *list_api, const char *item_kind) {
   sc_diag_t diag;
   diag_init(&diag, c->opts, root);
-  if (root == NULL || sc__node_is_null(root))
+  if (root == NULL || sc__doc_node_is_null(root))
     return 0; /* an empty document */
   if (root->type != SC_NODE_MAP) {
     snprintf(diag.reason, sizeof(diag.reason), "expected an object, got %s",
-             sc__scalar_type_name(root));
+             sc__decode_scalar_type_name(root));
     return reject(c, &diag, false, SC_KIND_SERVICE);
   }
   const sc_node_t *api, *kind;
@@ -396,7 +396,7 @@ static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
   snprintf(group, sizeof(group), "%.*s", slash ? (int)(slash - api->text) : 0, api->text);
 
   size_t klen = kind->len;
-  if (klen >= 4 && strcmp(kind->text + klen - 4, "List") == 0 && sc__map_get(root, "items")) {
+  if (klen >= 4 && strcmp(kind->text + klen - 4, "List") == 0 && sc__doc_map_get(root, "items")) {
     if (list_depth >= SC_MAX_LIST_DEPTH) {
       snprintf(diag.reason, sizeof(diag.reason), "%s",
                list_depth > SC_MAX_LIST_DEPTH ? "a watch event carries one object, not a List"
@@ -416,8 +416,8 @@ static int process_node(parse_ctx_t *c, const sc_node_t *root, unsigned list_dep
     snprintf(diag.kind, sizeof(diag.kind), "%.30s/%.30s", api->text, kind->text);
     snprintf(diag.reason, sizeof(diag.reason), "%s",
              entry ? "unsupported API version" : "unknown kind");
-    const sc_node_t *meta = sc__map_get(root, "metadata");
-    const sc_node_t *name = sc__map_get(meta, "name"), *ns = sc__map_get(meta, "namespace");
+    const sc_node_t *meta = sc__doc_map_get(root, "metadata");
+    const sc_node_t *name = sc__doc_map_get(meta, "name"), *ns = sc__doc_map_get(meta, "namespace");
     if (name != NULL && name->type == SC_NODE_SCALAR)
       snprintf(diag.name, sizeof(diag.name), "%s", name->text);
     if (ns != NULL && ns->type == SC_NODE_SCALAR)
@@ -475,7 +475,7 @@ static int yaml_chunk(void *arg, const char *p, size_t n, uint64_t line, uint64_
 int sc_parse_yaml(const char *buf, size_t len, const sc_parse_opts_t *opts, sc_parse_cb cb,
                   void *arg) {
   parse_ctx_t c = {opts, cb, arg, SC_EVENT_ADDED, false};
-  return sc__yaml_split(buf, len, yaml_chunk, &c);
+  return sc__doc_yaml_split(buf, len, yaml_chunk, &c);
 }
 
 int sc_parse_json(const char *buf, size_t len, const sc_parse_opts_t *opts, sc_parse_cb cb,
@@ -542,8 +542,8 @@ int sc_parse_watch_event(const char *buf, size_t len, const sc_parse_opts_t *opt
       return reject(&c, &diag, false, SC_KIND_SERVICE);
     }
   }
-  const sc_node_t *root = doc.root, *type = sc__map_get(root, "type");
-  const sc_node_t *object = sc__map_get(root, "object");
+  const sc_node_t *root = doc.root, *type = sc__doc_map_get(root, "type");
+  const sc_node_t *object = sc__doc_map_get(root, "object");
   int event = -1;
   if (root->type == SC_NODE_MAP && type != NULL && type->type == SC_NODE_SCALAR)
     for (int i = 0; event_names[i] != NULL; i++)
@@ -557,7 +557,7 @@ int sc_parse_watch_event(const char *buf, size_t len, const sc_parse_opts_t *opt
     rc = reject(&c, &diag, false, SC_KIND_SERVICE);
   } else if (event == SC_EVENT_BOOKMARK || event == SC_EVENT_ERROR) {
     c.event = (sc_event_type_t)event;
-    const sc_node_t *msg = sc__map_get(object, "message");
+    const sc_node_t *msg = sc__doc_map_get(object, "message");
     snprintf(diag.kind, sizeof(diag.kind), "%s", event_names[event]);
     snprintf(diag.reason, sizeof(diag.reason), "%s%.200s",
              event == SC_EVENT_ERROR ? "watch ERROR event: " : "bookmark",
@@ -565,13 +565,13 @@ int sc_parse_watch_event(const char *buf, size_t len, const sc_parse_opts_t *opt
     sc_parse_item_t item = {SC_ITEM_SKIPPED, c.event, NULL, &diag, false, SC_KIND_SERVICE,
                             {"", 0}, {"", 0}, false};
     if (event == SC_EVENT_BOOKMARK) {
-      const sc_node_t *end = sc__map_get(
-          sc__map_get(sc__map_get(object, "metadata"), "annotations"), "k8s.io/initial-events-end");
+      const sc_node_t *end = sc__doc_map_get(
+          sc__doc_map_get(sc__doc_map_get(object, "metadata"), "annotations"), "k8s.io/initial-events-end");
       item.initial_events_end = end != NULL && end->type == SC_NODE_SCALAR &&
                                 strcmp(end->text, "true") == 0;
     }
     rc = c.cb(c.arg, &item);
-  } else if (sc__node_is_null(object) || object->type != SC_NODE_MAP) {
+  } else if (sc__doc_node_is_null(object) || object->type != SC_NODE_MAP) {
     snprintf(diag.field, sizeof(diag.field), "object");
     snprintf(diag.reason, sizeof(diag.reason), "%s",
              object ? "expected an object" : "is required");

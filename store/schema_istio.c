@@ -12,19 +12,19 @@ static const sc_node_t empty_map = {.type = SC_NODE_MAP};
 
 static int check_host(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
-  const char *why = sc__wildcard_host_invalid(s->ptr, s->len, true);
+  const char *why = sc__validate_wildcard_host(s->ptr, s->len, true);
   if (why != NULL)
-    return sc__dec_fail(d, n, "invalid host \"%.100s\": %s", s->ptr, why);
+    return sc__decode_fail(d, n, "invalid host \"%.100s\": %s", s->ptr, why);
   return 0;
 }
 
 static int check_hosts(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   for (uint32_t i = 0; i < l->n; i++) {
-    const char *why = sc__wildcard_host_invalid(l->items[i].ptr, l->items[i].len, true);
+    const char *why = sc__validate_wildcard_host(l->items[i].ptr, l->items[i].len, true);
     if (why != NULL) {
-      sc__dec_push_index(d, i);
-      return sc__dec_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n, "invalid host \"%.100s\": %s",
+      sc__decode_push_index(d, i);
+      return sc__decode_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n, "invalid host \"%.100s\": %s",
                           l->items[i].ptr, why);
     }
   }
@@ -34,7 +34,7 @@ static int check_hosts(sc_dec_t *d, const sc_node_t *n, const void *value) {
 static int check_nonempty_hosts(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   if (l->n == 0)
-    return sc__dec_fail(d, n, "must list at least one host");
+    return sc__decode_fail(d, n, "must list at least one host");
   return check_hosts(d, n, value);
 }
 
@@ -48,10 +48,10 @@ static int check_export_to(sc_dec_t *d, const sc_node_t *n, const void *value) {
     sc_str_t v = l->items[i];
     if (sc_str_eqz(v, "*") || sc_str_eqz(v, ".") || sc_str_eqz(v, "~"))
       continue;
-    const char *why = sc__dns_label_invalid(v.ptr, v.len);
+    const char *why = sc__validate_dns_label(v.ptr, v.len);
     if (why != NULL) {
-      sc__dec_push_index(d, i);
-      return sc__dec_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n,
+      sc__decode_push_index(d, i);
+      return sc__decode_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n,
                           "exportTo value \"%.60s\" must be \"*\", \".\", \"~\" or a namespace: %s",
                           v.ptr, why);
     }
@@ -62,9 +62,9 @@ static int check_export_to(sc_dec_t *d, const sc_node_t *n, const void *value) {
 static int check_ips_or_cidrs(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   for (uint32_t i = 0; i < l->n; i++) {
-    if (!sc__is_ip_or_cidr(l->items[i].ptr, l->items[i].len)) {
-      sc__dec_push_index(d, i);
-      return sc__dec_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n,
+    if (!sc__validate_is_ip_or_cidr(l->items[i].ptr, l->items[i].len)) {
+      sc__decode_push_index(d, i);
+      return sc__decode_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n,
                           "\"%.60s\" is not an IP address or CIDR block", l->items[i].ptr);
     }
   }
@@ -73,7 +73,7 @@ static int check_ips_or_cidrs(sc_dec_t *d, const sc_node_t *n, const void *value
 
 int sc__resolve_host(sc_dec_t *d, sc_str_t host, sc_str_t ns, sc_str_t *out) {
   if (host.len == 0 || sc_str_eqz(host, "*") || memchr(host.ptr, '.', host.len) != NULL ||
-      sc__is_ip(host.ptr, host.len)) {
+      sc__validate_is_ip(host.ptr, host.len)) {
     *out = host;
     return 0;
   }
@@ -81,18 +81,18 @@ int sc__resolve_host(sc_dec_t *d, sc_str_t host, sc_str_t ns, sc_str_t *out) {
   char buf[600];
   int n = snprintf(buf, sizeof(buf), "%s.%s.svc.%s", host.ptr, ns.ptr, suffix);
   if (n < 0 || (size_t)n >= sizeof(buf))
-    return sc__dec_fail(d, NULL, "host \"%.60s\" is too long", host.ptr);
+    return sc__decode_fail(d, NULL, "host \"%.60s\" is too long", host.ptr);
   return sc__arena_str(d->arena, buf, (size_t)n, out) ? SC_ENOMEM : 0;
 }
 
 static int decode_spec(sc_dec_t *d, const sc_node_t *root, const sc_schema_t *schema, void *out) {
-  const sc_node_t *spec = sc__map_get(root, "spec");
-  size_t saved = sc__dec_push_key(d, "spec");
-  if (!sc__node_is_null(spec) && spec->type != SC_NODE_MAP)
-    return sc__dec_fail(d, spec, "expected an object, got %s", sc__scalar_type_name(spec));
-  int rc = sc__dec_struct(d, sc__node_is_null(spec) ? &empty_map : spec, schema, out);
+  const sc_node_t *spec = sc__doc_map_get(root, "spec");
+  size_t saved = sc__decode_push_key(d, "spec");
+  if (!sc__doc_node_is_null(spec) && spec->type != SC_NODE_MAP)
+    return sc__decode_fail(d, spec, "expected an object, got %s", sc__decode_scalar_type_name(spec));
+  int rc = sc__decode_struct(d, sc__doc_node_is_null(spec) ? &empty_map : spec, schema, out);
   if (rc == 0)
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
   return rc;
 }
 
@@ -100,8 +100,8 @@ static int decode_spec(sc_dec_t *d, const sc_node_t *root, const sc_schema_t *sc
 
 static int check_port_name(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
-  const char *why = sc__dns_label_invalid(s->ptr, s->len);
-  return why ? sc__dec_fail(d, n, "invalid port name \"%.60s\": %s", s->ptr, why) : 0;
+  const char *why = sc__validate_dns_label(s->ptr, s->len);
+  return why ? sc__decode_fail(d, n, "invalid port name \"%.60s\": %s", s->ptr, why) : 0;
 }
 
 static const sc_field_t se_port_fields[] = {
@@ -124,9 +124,9 @@ static int check_endpoint_address(sc_dec_t *d, const sc_node_t *n, const void *v
   const sc_str_t *s = value;
   if (s->len >= 7 && memcmp(s->ptr, "unix://", 7) == 0)
     return 0;
-  if (sc__is_ip(s->ptr, s->len) || sc__wildcard_host_invalid(s->ptr, s->len, true) == NULL)
+  if (sc__validate_is_ip(s->ptr, s->len) || sc__validate_wildcard_host(s->ptr, s->len, true) == NULL)
     return 0;
-  return sc__dec_fail(d, n, "\"%.60s\" is not an IP address, hostname or unix:// path", s->ptr);
+  return sc__decode_fail(d, n, "\"%.60s\" is not an IP address, hostname or unix:// path", s->ptr);
 }
 
 static const sc_field_t workload_entry_fields[] = {
@@ -152,29 +152,29 @@ static int se_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_service_entry_t *se = value;
   for (uint32_t i = 0; i < se->hosts.n; i++) {
     if (sc_str_eqz(se->hosts.items[i], "*")) {
-      sc__dec_push_key(d, "hosts");
-      sc__dec_push_index(d, i);
-      return sc__dec_fail(d, node, "a ServiceEntry host must not be \"*\"");
+      sc__decode_push_key(d, "hosts");
+      sc__decode_push_index(d, i);
+      return sc__decode_fail(d, node, "a ServiceEntry host must not be \"*\"");
     }
   }
   for (uint32_t i = 0; i < se->nports; i++) {
     for (uint32_t j = 0; j < i; j++) {
       if (se->ports[j].number == se->ports[i].number ||
           (se->ports[i].name.len && sc_str_eq(se->ports[j].name, se->ports[i].name))) {
-        sc__dec_push_key(d, "ports");
-        sc__dec_push_index(d, i);
-        return sc__dec_fail(d, node, "duplicate port number or name (port %u \"%s\")",
+        sc__decode_push_key(d, "ports");
+        sc__decode_push_index(d, i);
+        return sc__decode_fail(d, node, "duplicate port number or name (port %u \"%s\")",
                             se->ports[i].number, se->ports[i].name.ptr);
       }
     }
   }
   if (se->resolution == SC_RESOLUTION_NONE && se->nendpoints > 0) {
-    sc__dec_push_key(d, "endpoints");
-    return sc__dec_fail(d, node, "no endpoints may be given with resolution NONE");
+    sc__decode_push_key(d, "endpoints");
+    return sc__decode_fail(d, node, "no endpoints may be given with resolution NONE");
   }
   if (se->has_workload_selector && se->nendpoints > 0) {
-    sc__dec_push_key(d, "workloadSelector");
-    return sc__dec_fail(d, node, "only one of workloadSelector and endpoints may be set");
+    sc__decode_push_key(d, "workloadSelector");
+    return sc__decode_fail(d, node, "only one of workloadSelector and endpoints may be set");
   }
   return 0;
 }
@@ -297,9 +297,9 @@ static const sc_schema_t delegate_schema = {delegate_fields, NULL};
 static int http_route_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_http_route_t *r = value;
   if (r->nroute == 0 && !r->has_redirect && !r->has_direct_response && !r->has_delegate)
-    return sc__dec_fail(d, node, "needs one of route, redirect, directResponse or delegate");
+    return sc__decode_fail(d, node, "needs one of route, redirect, directResponse or delegate");
   if (r->nroute > 0 && (r->has_redirect || r->has_direct_response))
-    return sc__dec_fail(d, node, "route cannot be combined with redirect or directResponse");
+    return sc__decode_fail(d, node, "route cannot be combined with redirect or directResponse");
   return 0;
 }
 
@@ -335,8 +335,8 @@ static int tls_match_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   const sc_l4_match_t *m = value;
   if (m->sni_hosts.n > 0)
     return 0;
-  sc__dec_push_key(d, "sniHosts");
-  return sc__dec_fail(d, node, "is required for tls routes");
+  sc__decode_push_key(d, "sniHosts");
+  return sc__decode_fail(d, node, "is required for tls routes");
 }
 static const sc_schema_t tls_match_schema = {l4_match_fields, tls_match_finish};
 
@@ -348,7 +348,7 @@ static const sc_schema_t l4_destination_schema = {l4_destination_fields, NULL};
 static int l4_route_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   const sc_l4_route_t *r = value;
   if (r->nroute == 0)
-    return sc__dec_fail(d, node, "route must have at least one destination");
+    return sc__decode_fail(d, node, "route must have at least one destination");
   return 0;
 }
 
@@ -533,9 +533,9 @@ static const sc_schema_t policy_blocks_schema = {policy_blocks_fields, NULL};
 
 static int port_policy_decode_blocks(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_port_policy_t *pp = value;
-  if (sc__map_get(node, "port") == NULL)
-    return sc__dec_fail(d, node, "port is required");
-  return sc__dec_struct(d, node, &policy_blocks_schema, &pp->policy);
+  if (sc__doc_map_get(node, "port") == NULL)
+    return sc__decode_fail(d, node, "port is required");
+  return sc__decode_struct(d, node, &policy_blocks_schema, &pp->policy);
 }
 
 static const sc_field_t tunnel_fields[] = {
@@ -552,14 +552,14 @@ static int traffic_policy_finish(sc_dec_t *d, const sc_node_t *node, void *value
   for (uint32_t i = 0; i < tp->nport_level; i++) {
     for (uint32_t j = 0; j < i; j++) {
       if (tp->port_level[j].port == tp->port_level[i].port) {
-        sc__dec_push_key(d, "portLevelSettings");
-        sc__dec_push_index(d, i);
-        return sc__dec_fail(d, node, "duplicate port %u", tp->port_level[i].port);
+        sc__decode_push_key(d, "portLevelSettings");
+        sc__decode_push_index(d, i);
+        return sc__decode_fail(d, node, "duplicate port %u", tp->port_level[i].port);
       }
     }
   }
   /* The policy blocks sit beside portLevelSettings at the same level. */
-  return sc__dec_struct(d, node, &policy_blocks_schema, &tp->policy);
+  return sc__decode_struct(d, node, &policy_blocks_schema, &tp->policy);
 }
 
 static const sc_field_t traffic_policy_fields[] = {
@@ -586,9 +586,9 @@ static int dr_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   for (uint32_t i = 0; i < dr->nsubsets; i++) {
     for (uint32_t j = 0; j < i; j++) {
       if (sc_str_eq(dr->subsets[j].name, dr->subsets[i].name)) {
-        sc__dec_push_key(d, "subsets");
-        sc__dec_push_index(d, i);
-        return sc__dec_fail(d, node, "duplicate subset name \"%.60s\"", dr->subsets[i].name.ptr);
+        sc__decode_push_key(d, "subsets");
+        sc__decode_push_index(d, i);
+        return sc__decode_fail(d, node, "duplicate subset name \"%.60s\"", dr->subsets[i].name.ptr);
       }
     }
   }
@@ -623,12 +623,12 @@ static const char *const outbound_mode_names[] = {"REGISTRY_ONLY", "ALLOW_ANY",
 static int check_egress_hosts(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   if (l->n == 0)
-    return sc__dec_fail(d, n, "must list at least one host");
+    return sc__decode_fail(d, n, "must list at least one host");
   for (uint32_t i = 0; i < l->n; i++) {
-    const char *why = sc__egress_host_invalid(l->items[i].ptr, l->items[i].len);
+    const char *why = sc__validate_egress_host(l->items[i].ptr, l->items[i].len);
     if (why != NULL) {
-      sc__dec_push_index(d, i);
-      return sc__dec_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n, "\"%.100s\" %s",
+      sc__decode_push_index(d, i);
+      return sc__decode_fail(d, n->type == SC_NODE_SEQ ? n->items[i] : n, "\"%.100s\" %s",
                           l->items[i].ptr, why);
     }
   }
@@ -637,11 +637,11 @@ static int check_egress_hosts(sc_dec_t *d, const sc_node_t *n, const void *value
 
 static int check_bind(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
-  if (s->len == 0 || sc__is_ip(s->ptr, s->len))
+  if (s->len == 0 || sc__validate_is_ip(s->ptr, s->len))
     return 0;
   if (s->len > 7 && memcmp(s->ptr, "unix://", 7) == 0)
     return 0;
-  return sc__dec_fail(d, n, "bind \"%.60s\" must be an IP address or unix:///path", s->ptr);
+  return sc__decode_fail(d, n, "bind \"%.60s\" must be an IP address or unix:///path", s->ptr);
 }
 
 static int check_default_endpoint(sc_dec_t *d, const sc_node_t *n, const void *value) {
@@ -664,10 +664,10 @@ static int check_default_endpoint(sc_dec_t *d, const sc_node_t *n, const void *v
       digits = port[i] >= '0' && port[i] <= '9';
       num = num * 10 + (unsigned)(port[i] - '0');
     }
-    if (sc__is_ip(host, hlen) && digits && num >= 1 && num <= 65535)
+    if (sc__validate_is_ip(host, hlen) && digits && num >= 1 && num <= 65535)
       return 0;
   }
-  return sc__dec_fail(d, n,
+  return sc__decode_fail(d, n,
                       "defaultEndpoint \"%.60s\" must be IP:PORT (127.0.0.1, 0.0.0.0 or [::1]) "
                       "or unix:///path",
                       s->ptr);
@@ -683,11 +683,11 @@ static const sc_schema_t egress_schema = {egress_fields, NULL};
 
 static int ingress_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_ingress_listener_t *in = value;
-  in->has_tls = sc__map_get(node, "tls") != NULL;
+  in->has_tls = sc__doc_map_get(node, "tls") != NULL;
   in->has_port = true; /* required */
   if (in->port.number == 0) {
-    sc__dec_push_key(d, "port.number");
-    return sc__dec_fail(d, node, "ingress port number must be 1-65535");
+    sc__decode_push_key(d, "port.number");
+    return sc__decode_fail(d, node, "ingress port number must be 1-65535");
   }
   return 0;
 }
@@ -720,37 +720,37 @@ static int sidecar_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_sidecar_t *sc = value;
   if (sc->negress == 0 && sc->ningress == 0 && !sc->has_outbound_traffic_policy &&
       !sc->has_inbound_connection_pool)
-    return sc__dec_fail(d, node,
+    return sc__decode_fail(d, node,
                         "a Sidecar needs egress, ingress, outboundTrafficPolicy or "
                         "inboundConnectionPool");
   for (uint32_t i = 0; i < sc->negress; i++) {
     const sc_egress_listener_t *e = &sc->egress[i];
     bool catch_all = !e->has_port || e->port.number == 0;
     if (catch_all && i + 1 != sc->negress && !(e->bind.len > 7 && memcmp(e->bind.ptr, "unix://", 7) == 0)) {
-      sc__dec_push_key(d, "egress");
-      sc__dec_push_index(d, i);
-      return sc__dec_fail(d, node, "an egress listener without a port must be the last one");
+      sc__decode_push_key(d, "egress");
+      sc__decode_push_index(d, i);
+      return sc__decode_fail(d, node, "an egress listener without a port must be the last one");
     }
     for (uint32_t j = 0; j < i && e->has_port && e->port.number > 0; j++) {
       if (sc->egress[j].has_port && sc->egress[j].port.number == e->port.number) {
-        sc__dec_push_key(d, "egress");
-        sc__dec_push_index(d, i);
-        sc__dec_push_key(d, "port.number");
-        return sc__dec_fail(d, node, "duplicate egress port %u", e->port.number);
+        sc__decode_push_key(d, "egress");
+        sc__decode_push_index(d, i);
+        sc__decode_push_key(d, "port.number");
+        return sc__decode_fail(d, node, "duplicate egress port %u", e->port.number);
       }
     }
   }
   if (sc->has_outbound_traffic_policy && sc->outbound_mode == SC_OUTBOUND_ALLOW_ANY_DYNAMIC_DNS) {
-    sc__dec_push_key(d, "outboundTrafficPolicy.mode");
-    return sc__dec_fail(d, node, "ALLOW_ANY_DYNAMIC_DNS is not allowed in a Sidecar");
+    sc__decode_push_key(d, "outboundTrafficPolicy.mode");
+    return sc__decode_fail(d, node, "ALLOW_ANY_DYNAMIC_DNS is not allowed in a Sidecar");
   }
   if (sc->has_egress_proxy && sc->outbound_mode != SC_OUTBOUND_ALLOW_ANY) {
-    sc__dec_push_key(d, "outboundTrafficPolicy.egressProxy");
-    return sc__dec_fail(d, node, "egressProxy needs mode ALLOW_ANY");
+    sc__decode_push_key(d, "outboundTrafficPolicy.egressProxy");
+    return sc__decode_fail(d, node, "egressProxy needs mode ALLOW_ANY");
   }
   if (sc->has_egress_proxy && sc->egress_proxy.port == 0) {
-    sc__dec_push_key(d, "outboundTrafficPolicy.egressProxy.port");
-    return sc__dec_fail(d, node, "is required");
+    sc__decode_push_key(d, "outboundTrafficPolicy.egressProxy.port");
+    return sc__decode_fail(d, node, "is required");
   }
   return 0;
 }

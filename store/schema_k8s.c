@@ -15,14 +15,14 @@ static int check_l4_protocol(sc_dec_t *d, const sc_node_t *n, const void *value)
   const sc_str_t *s = value;
   if (sc_str_eqz(*s, "TCP") || sc_str_eqz(*s, "UDP") || sc_str_eqz(*s, "SCTP"))
     return 0;
-  return sc__dec_fail(d, n, "unknown protocol \"%.40s\" (one of TCP, UDP, SCTP)", s->ptr);
+  return sc__decode_fail(d, n, "unknown protocol \"%.40s\" (one of TCP, UDP, SCTP)", s->ptr);
 }
 
 static int check_port_name(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
-  const char *why = sc__dns_label_invalid(s->ptr, s->len);
+  const char *why = sc__validate_dns_label(s->ptr, s->len);
   if (why != NULL)
-    return sc__dec_fail(d, n, "port name \"%.60s\" %s", s->ptr, why);
+    return sc__decode_fail(d, n, "port name \"%.60s\" %s", s->ptr, why);
   return 0;
 }
 
@@ -107,23 +107,23 @@ static int split_export_to(sc_dec_t *d, sc_str_t text, sc_strlist_t *out) {
 
 int sc__decode_service(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   sc_k8s_service_t *svc = &obj->u.service;
-  const char *why = sc__dns_label_invalid(obj->name.ptr, obj->name.len);
+  const char *why = sc__validate_dns_label(obj->name.ptr, obj->name.len);
   if (why != NULL) {
-    size_t saved = sc__dec_push_key(d, "metadata.name");
-    int rc = sc__dec_fail(d, sc__map_get(sc__map_get(root, "metadata"), "name"),
+    size_t saved = sc__decode_push_key(d, "metadata.name");
+    int rc = sc__decode_fail(d, sc__doc_map_get(sc__doc_map_get(root, "metadata"), "name"),
                           "Service name \"%.60s\" %s", obj->name.ptr, why);
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
     return rc;
   }
-  const sc_node_t *spec = sc__map_get(root, "spec");
-  size_t saved = sc__dec_push_key(d, "spec");
+  const sc_node_t *spec = sc__doc_map_get(root, "spec");
+  size_t saved = sc__decode_push_key(d, "spec");
   if (spec != NULL && spec->type != SC_NODE_MAP)
-    return sc__dec_fail(d, spec, "expected an object, got %s", sc__scalar_type_name(spec));
+    return sc__decode_fail(d, spec, "expected an object, got %s", sc__decode_scalar_type_name(spec));
   static const sc_node_t empty_map = {.type = SC_NODE_MAP};
-  int rc = sc__dec_struct(d, spec ? spec : &empty_map, &service_spec_schema, svc);
+  int rc = sc__decode_struct(d, spec ? spec : &empty_map, &service_spec_schema, svc);
   if (rc != 0)
     return rc;
-  sc__dec_pop(d, saved);
+  sc__decode_pop(d, saved);
 
   for (uint32_t i = 0; i < svc->nports; i++) {
     sc_service_port_t *p = &svc->ports[i];
@@ -136,24 +136,24 @@ int sc__decode_service(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
       bool same_name = p->name.len && sc_str_eq(svc->ports[j].name, p->name);
       if (!same_port && !same_name)
         continue;
-      sc__dec_push_key(d, "spec.ports");
-      sc__dec_push_index(d, i);
+      sc__decode_push_key(d, "spec.ports");
+      sc__decode_push_index(d, i);
       if (same_port)
-        return sc__dec_fail(d, spec, "duplicate port %u/%s", p->port, p->l4_protocol.ptr);
-      return sc__dec_fail(d, spec, "duplicate port name \"%s\"", p->name.ptr);
+        return sc__decode_fail(d, spec, "duplicate port %u/%s", p->port, p->l4_protocol.ptr);
+      return sc__decode_fail(d, spec, "duplicate port name \"%s\"", p->name.ptr);
     }
   }
   svc->headless = sc_str_eqz(svc->cluster_ip, "None");
   if (svc->type == SC_SVC_EXTERNAL_NAME && svc->external_name.len == 0) {
-    sc__dec_push_key(d, "spec.externalName");
-    return sc__dec_fail(d, spec, "is required for type ExternalName");
+    sc__decode_push_key(d, "spec.externalName");
+    return sc__decode_fail(d, spec, "is required for type ExternalName");
   }
 
   const char *suffix = d->opts->domain_suffix ? d->opts->domain_suffix : "cluster.local";
   char host[512];
   int n = snprintf(host, sizeof(host), "%s.%s.svc.%s", obj->name.ptr, obj->namespace_.ptr, suffix);
   if (n < 0 || (size_t)n >= sizeof(host))
-    return sc__dec_fail(d, NULL, "hostname too long");
+    return sc__decode_fail(d, NULL, "hostname too long");
   if (sc__arena_str(d->arena, host, (size_t)n, &svc->hostname) != 0)
     return SC_ENOMEM;
 
@@ -180,7 +180,7 @@ static const sc_schema_t slice_target_schema = {slice_target_fields, NULL};
 static int check_addresses(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
   if (l->n == 0)
-    return sc__dec_fail(d, n, "must list at least one address");
+    return sc__decode_fail(d, n, "must list at least one address");
   return 0;
 }
 
@@ -203,7 +203,7 @@ static int check_address_type(sc_dec_t *d, const sc_node_t *n, const void *value
   const sc_str_t *s = value;
   if (sc_str_eqz(*s, "IPv4") || sc_str_eqz(*s, "IPv6") || sc_str_eqz(*s, "FQDN"))
     return 0;
-  return sc__dec_fail(d, n, "unknown address type \"%.40s\" (one of IPv4, IPv6, FQDN)", s->ptr);
+  return sc__decode_fail(d, n, "unknown address type \"%.40s\" (one of IPv4, IPv6, FQDN)", s->ptr);
 }
 
 static int slice_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
@@ -213,12 +213,12 @@ static int slice_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   for (uint32_t i = 0; i < s->nendpoints; i++) {
     const sc_strlist_t *a = &s->endpoints[i].addresses;
     for (uint32_t j = 0; j < a->n; j++)
-      if (!sc__is_ip(a->items[j].ptr, a->items[j].len)) {
-        sc__dec_push_key(d, "endpoints");
-        sc__dec_push_index(d, i);
-        sc__dec_push_key(d, "addresses");
-        sc__dec_push_index(d, j);
-        return sc__dec_fail(d, node, "\"%.60s\" is not an IP address", a->items[j].ptr);
+      if (!sc__validate_is_ip(a->items[j].ptr, a->items[j].len)) {
+        sc__decode_push_key(d, "endpoints");
+        sc__decode_push_index(d, i);
+        sc__decode_push_key(d, "addresses");
+        sc__decode_push_index(d, j);
+        return sc__decode_fail(d, node, "\"%.60s\" is not an IP address", a->items[j].ptr);
       }
   }
   return 0;
@@ -233,7 +233,7 @@ static const sc_schema_t slice_schema = {slice_fields, slice_finish};
 
 int sc__decode_endpoint_slice(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   /* EndpointSlice keeps its data at the top level, beside metadata. */
-  int rc = sc__dec_struct(d, root, &slice_schema, &obj->u.endpoint_slice);
+  int rc = sc__decode_struct(d, root, &slice_schema, &obj->u.endpoint_slice);
   if (rc != 0)
     return rc;
   const sc_str_t *svc = sc_labels_get(&obj->labels, "kubernetes.io/service-name");
@@ -245,12 +245,12 @@ int sc__decode_endpoint_slice(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj)
 /* ---- Namespace ----------------------------------------------------------------------- */
 
 int sc__decode_namespace(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
-  const char *why = sc__dns_label_invalid(obj->name.ptr, obj->name.len);
+  const char *why = sc__validate_dns_label(obj->name.ptr, obj->name.len);
   if (why != NULL) {
-    size_t saved = sc__dec_push_key(d, "metadata.name");
-    int rc = sc__dec_fail(d, sc__map_get(sc__map_get(root, "metadata"), "name"),
+    size_t saved = sc__decode_push_key(d, "metadata.name");
+    int rc = sc__decode_fail(d, sc__doc_map_get(sc__doc_map_get(root, "metadata"), "name"),
                           "namespace name \"%.60s\" %s", obj->name.ptr, why);
-    sc__dec_pop(d, saved);
+    sc__decode_pop(d, saved);
     return rc;
   }
   return 0;
@@ -278,8 +278,8 @@ typedef struct {
 
 static int check_ip(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
-  if (!sc__is_ip(s->ptr, s->len))
-    return sc__dec_fail(d, n, "\"%.60s\" is not an IP address", s->ptr);
+  if (!sc__validate_is_ip(s->ptr, s->len))
+    return sc__decode_fail(d, n, "\"%.60s\" is not an IP address", s->ptr);
   return 0;
 }
 
@@ -299,17 +299,17 @@ static const sc_schema_t pod_status_schema = {pod_status_fields, NULL};
 
 int sc__decode_pod(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   sc_pod_t *pod = &obj->u.pod;
-  const sc_node_t *status = sc__map_get(root, "status");
-  if (sc__node_is_null(status))
+  const sc_node_t *status = sc__doc_map_get(root, "status");
+  if (sc__doc_node_is_null(status))
     return 0;
-  size_t saved = sc__dec_push_key(d, "status");
+  size_t saved = sc__decode_push_key(d, "status");
   if (status->type != SC_NODE_MAP)
-    return sc__dec_fail(d, status, "expected an object, got %s", sc__scalar_type_name(status));
+    return sc__decode_fail(d, status, "expected an object, got %s", sc__decode_scalar_type_name(status));
   pod_status_t st;
-  int rc = sc__dec_struct(d, status, &pod_status_schema, &st);
+  int rc = sc__decode_struct(d, status, &pod_status_schema, &st);
   if (rc != 0)
     return rc;
-  sc__dec_pop(d, saved);
+  sc__decode_pop(d, saved);
   pod->phase = st.phase;
   uint32_t n = st.nips ? st.nips : (st.pod_ip.len ? 1 : 0);
   pod->ips.items = sc__arena_alloc(d->arena, (n ? n : 1) * sizeof(sc_str_t));

@@ -27,8 +27,8 @@ static const sc_schema_t retry_schema = {retry_fields, NULL};
 
 static int check_namespace(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
-  const char *why = sc__dns_label_invalid(s->ptr, s->len);
-  return why ? sc__dec_fail(d, n, "\"%.60s\" %s", s->ptr, why) : 0;
+  const char *why = sc__validate_dns_label(s->ptr, s->len);
+  return why ? sc__decode_fail(d, n, "\"%.60s\" %s", s->ptr, why) : 0;
 }
 
 static const sc_field_t mesh_fields[] = {
@@ -78,12 +78,12 @@ const sc_mesh_config_t *sc_mesh_config_defaults(void) { return &mesh_defaults; }
 int sc__decode_mesh(sc_dec_t *d, const sc_node_t *mesh, sc_obj_t *obj) {
   static const sc_node_t empty_map = {.type = SC_NODE_MAP};
   sc_mesh_config_t *m = &obj->u.mesh;
-  if (!sc__node_is_null(mesh) && mesh->type != SC_NODE_MAP)
-    return sc__dec_fail(d, mesh, "mesh config must be an object, got %s",
-                        sc__scalar_type_name(mesh));
-  if (sc__node_is_null(mesh))
+  if (!sc__doc_node_is_null(mesh) && mesh->type != SC_NODE_MAP)
+    return sc__decode_fail(d, mesh, "mesh config must be an object, got %s",
+                        sc__decode_scalar_type_name(mesh));
+  if (sc__doc_node_is_null(mesh))
     mesh = &empty_map;
-  int rc = sc__dec_struct(d, mesh, &mesh_schema, m);
+  int rc = sc__decode_struct(d, mesh, &mesh_schema, m);
   if (rc != 0)
     return rc;
   /* Fields absent from the document take Istio's defaults (DefaultMeshConfig). */
@@ -91,7 +91,7 @@ int sc__decode_mesh(sc_dec_t *d, const sc_node_t *mesh, sc_obj_t *obj) {
     m->root_namespace = mesh_defaults.root_namespace;
   if (m->trust_domain.len == 0)
     m->trust_domain = mesh_defaults.trust_domain;
-  if (sc__map_get(mesh, "outboundTrafficPolicy") == NULL)
+  if (sc__doc_map_get(mesh, "outboundTrafficPolicy") == NULL)
     m->outbound_mode = mesh_defaults.outbound_mode;
   if (m->connect_timeout == SC_UNSET_I64)
     m->connect_timeout = mesh_defaults.connect_timeout;
@@ -106,7 +106,7 @@ int sc__decode_mesh(sc_dec_t *d, const sc_node_t *mesh, sc_obj_t *obj) {
     m->default_virtual_service_export_to = mesh_defaults.default_virtual_service_export_to;
   if (m->default_destination_rule_export_to.n == 0)
     m->default_destination_rule_export_to = mesh_defaults.default_destination_rule_export_to;
-  if (sc__map_get(mesh, "enableAutoMtls") == NULL)
+  if (sc__doc_map_get(mesh, "enableAutoMtls") == NULL)
     m->enable_auto_mtls = mesh_defaults.enable_auto_mtls;
   return 0;
 }

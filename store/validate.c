@@ -8,7 +8,7 @@
 #include "scopecast/config.h"
 #include "store/validate.h"
 
-bool sc__utf8_valid(const char *str, size_t n) {
+bool sc__validate_utf8(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0;
   while (i < n) {
@@ -46,7 +46,7 @@ bool sc__utf8_valid(const char *str, size_t n) {
 static bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 static bool is_alnum(char c) { return isalnum((unsigned char)c) != 0; }
 
-const char *sc__dns_label_invalid(const char *s, size_t n) {
+const char *sc__validate_dns_label(const char *s, size_t n) {
   if (n == 0)
     return "must not be empty";
   if (n > 63)
@@ -59,7 +59,7 @@ const char *sc__dns_label_invalid(const char *s, size_t n) {
   return NULL;
 }
 
-const char *sc__dns_subdomain_invalid(const char *s, size_t n) {
+const char *sc__validate_dns_subdomain(const char *s, size_t n) {
   if (n == 0)
     return "must not be empty";
   if (n > 253)
@@ -67,7 +67,7 @@ const char *sc__dns_subdomain_invalid(const char *s, size_t n) {
   size_t start = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i == n || s[i] == '.') {
-      const char *why = sc__dns_label_invalid(s + start, i - start);
+      const char *why = sc__validate_dns_label(s + start, i - start);
       if (why != NULL)
         return "must be lower case letters, digits, '-' and '.', each part starting and "
                "ending with a letter or digit";
@@ -90,19 +90,19 @@ static const char *qualified_name_invalid(const char *s, size_t n) {
   return NULL;
 }
 
-const char *sc__label_key_invalid(const char *s, size_t n) {
+const char *sc__validate_label_key(const char *s, size_t n) {
   const char *slash = memchr(s, '/', n);
   if (slash == NULL)
     return qualified_name_invalid(s, n);
   size_t plen = (size_t)(slash - s);
   if (memchr(slash + 1, '/', n - plen - 1) != NULL)
     return "must contain at most one '/'";
-  if (sc__dns_subdomain_invalid(s, plen) != NULL)
+  if (sc__validate_dns_subdomain(s, plen) != NULL)
     return "prefix must be a DNS subdomain";
   return qualified_name_invalid(slash + 1, n - plen - 1);
 }
 
-const char *sc__label_value_invalid(const char *s, size_t n) {
+const char *sc__validate_label_value(const char *s, size_t n) {
   if (n == 0)
     return NULL;
   return qualified_name_invalid(s, n);
@@ -121,7 +121,7 @@ static const char *host_label_invalid(const char *s, size_t n) {
   return NULL;
 }
 
-const char *sc__wildcard_host_invalid(const char *s, size_t n, bool allow_short) {
+const char *sc__validate_wildcard_host(const char *s, size_t n, bool allow_short) {
   if (n == 0)
     return "must not be empty";
   if (n > 255)
@@ -151,7 +151,7 @@ const char *sc__wildcard_host_invalid(const char *s, size_t n, bool allow_short)
   return NULL;
 }
 
-const char *sc__egress_host_invalid(const char *s, size_t n) {
+const char *sc__validate_egress_host(const char *s, size_t n) {
   const char *slash = memchr(s, '/', n);
   if (slash == NULL || memchr(slash + 1, '/', n - (size_t)(slash - s) - 1) != NULL)
     return "must be of the form namespace/dnsName";
@@ -162,18 +162,18 @@ const char *sc__egress_host_invalid(const char *s, size_t n) {
   if (nslen == 0 && ns == s)
     return "namespace must not be empty (use \"*\", \".\" or a namespace)";
   if (!(nslen == 0 || (nslen == 1 && (ns[0] == '*' || ns[0] == '.')) ||
-        sc__dns_label_invalid(ns, nslen) == NULL))
+        sc__validate_dns_label(ns, nslen) == NULL))
     return "namespace must be \"*\", \".\", \"~\" or a DNS label";
   const char *host = slash + 1;
   size_t hlen = n - nslen - (size_t)(ns - s) - 1;
   if (hlen == 0)
     return "dnsName must not be empty";
-  if (sc__wildcard_host_invalid(host, hlen, true) != NULL)
+  if (sc__validate_wildcard_host(host, hlen, true) != NULL)
     return "dnsName must be \"*\" or a hostname, optionally starting with \"*.\"";
   return NULL;
 }
 
-bool sc__is_ip(const char *s, size_t n) {
+bool sc__validate_is_ip(const char *s, size_t n) {
   char buf[64];
   unsigned char addr[16];
   if (n == 0 || n >= sizeof(buf))
@@ -183,12 +183,12 @@ bool sc__is_ip(const char *s, size_t n) {
   return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
 }
 
-bool sc__is_ip_or_cidr(const char *s, size_t n) {
+bool sc__validate_is_ip_or_cidr(const char *s, size_t n) {
   const char *slash = memchr(s, '/', n);
   if (slash == NULL)
-    return sc__is_ip(s, n);
+    return sc__validate_is_ip(s, n);
   size_t alen = (size_t)(slash - s);
-  if (!sc__is_ip(s, alen))
+  if (!sc__validate_is_ip(s, alen))
     return false;
   bool v6 = memchr(s, ':', alen) != NULL;
   size_t plen = n - alen - 1;

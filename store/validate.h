@@ -6,23 +6,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-bool sc__utf8_valid(const char *s, size_t n);
+bool sc__validate_utf8(const char *s, size_t n);
 
 /* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. Namespaces, Service names. */
-const char *sc__dns_label_invalid(const char *s, size_t n);
+const char *sc__validate_dns_label(const char *s, size_t n);
 /* RFC 1123 subdomain: labels joined by ".", at most 253. Object names. */
-const char *sc__dns_subdomain_invalid(const char *s, size_t n);
+const char *sc__validate_dns_subdomain(const char *s, size_t n);
 /* Kubernetes label key ([prefix/]name) and value. */
-const char *sc__label_key_invalid(const char *s, size_t n);
-const char *sc__label_value_invalid(const char *s, size_t n);
+const char *sc__validate_label_key(const char *s, size_t n);
+const char *sc__validate_label_value(const char *s, size_t n);
 /* A hostname that may start with "*" (Istio's ValidateWildcardDomain): "*", "*.a.com",
  * "a.com", "reviews" (a short name, when allow_short). */
-const char *sc__wildcard_host_invalid(const char *s, size_t n, bool allow_short);
+const char *sc__validate_wildcard_host(const char *s, size_t n, bool allow_short);
 /* A Sidecar egress host "namespace/dnsName" (Istio's validateNamespaceSlashWildcardHostname). */
-const char *sc__egress_host_invalid(const char *s, size_t n);
+const char *sc__validate_egress_host(const char *s, size_t n);
 /* An IPv4 or IPv6 literal. */
-bool sc__is_ip(const char *s, size_t n);
+bool sc__validate_is_ip(const char *s, size_t n);
 /* An IP or a CIDR block. */
-bool sc__is_ip_or_cidr(const char *s, size_t n);
+bool sc__validate_is_ip_or_cidr(const char *s, size_t n);
 
 #endif

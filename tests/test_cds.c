@@ -40,7 +40,7 @@ static void unload(fixture_t *f) { fixture_free(f); }
 
 /* The consolidated rule without selector for host, as a proxy matching no selector gets. */
 static const sc_cdr_t *rule_for(const sc_world_t *w, const char *host) {
-  const sc_vec_t *list = sc__dr_index_lookup(sc__world_dr_index(&w->dr_local, sc_str("default")), sc_str(host));
+  const sc_vec_t *list = sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_local, sc_str("default")), sc_str(host));
   for (uint32_t i = 0; list && i < list->n; i++)
     if (((const sc_cdr_t *)list->items[i])->selector == NULL)
       return list->items[i];

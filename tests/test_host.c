@@ -64,7 +64,7 @@ static bool visible(const char *const *values, size_t n, const char *owner, cons
   for (size_t i = 0; i < n; i++)
     items[i] = sc_str(values[i]);
   sc_strlist_t e = {(uint32_t)n, items};
-  return sc__export_visible(&e, sc_str(owner), sc_str(ns));
+  return sc__host_export_visible(&e, sc_str(owner), sc_str(ns));
 }
 
 TEST(service_visibility_table) {

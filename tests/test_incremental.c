@@ -278,7 +278,7 @@ static const sc_entry_t *find_entry(const sc_record_t *r, const char *host) {
  * unshared computation gives: compute every scope unshared and compare. */
 static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
   sc_scope_plan_t plan;
-  if (sc__scope_plan(w, &plan) != 0) {
+  if (sc__plan_compute(w, &plan) != 0) {
     fail_msg("plan failed");
     return -1;
   }
@@ -288,7 +288,7 @@ static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
     const sc_record_t *stored = find_record(set, d.same_as ? d.same_as : d.id);
     d.same_as = NULL;
     sc_record_t own;
-    if (stored == NULL || sc__scope_render(w, &d, &(sc_render_opts_t){true, NULL}, 0, &own, NULL) != 0) {
+    if (stored == NULL || sc__render_scope(w, &d, &(sc_render_opts_t){true, NULL}, 0, &own, NULL) != 0) {
       fail_msg("scope %s: render failed", d.id);
       rc = -1;
       break;
@@ -315,9 +315,9 @@ static int check_shared(const sc_world_t *w, const sc_scopeset_t *set) {
         rc = -1;
       }
     }
-    sc__record_free(&own);
+    sc__render_record_free(&own);
   }
-  sc__scope_plan_free(&plan);
+  sc__plan_free(&plan);
   return rc;
 }
 
@@ -468,7 +468,7 @@ static int compare_endpoints(const sc_scopes_t *ss, const sc_scopeset_t *full, c
 /* Compares the incremental state with a from-scratch computation; 0 when equal. */
 static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
   sc_scopeset_t full;
-  if (sc__scopeset_compute(w, &full) != 0) {
+  if (sc__render_all(w, &full) != 0) {
     fail_msg("full computation failed");
     return -1;
   }
@@ -538,7 +538,7 @@ static int compare(const sc_scopes_t *ss, const sc_world_t *w) {
     rc = compare_endpoints(ss, &full, w->store, w);
   if (rc == 0)
     rc = check_shared(w, &full);
-  sc__scopeset_free(&full);
+  sc__render_all_free(&full);
   return rc;
 }
 

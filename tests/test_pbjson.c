@@ -198,7 +198,7 @@ TEST(garbage_is_rejected) {
 TEST(base64) {
   const char *cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    char *b = sc__base64((const uint8_t *)cases[i][0], strlen(cases[i][0]));
+    char *b = sc__pbjson_base64((const uint8_t *)cases[i][0], strlen(cases[i][0]));
     ASSERT(b != NULL);
     ASSERT_EQ_STR(b, cases[i][1]);
     sc__free(b);

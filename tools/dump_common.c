@@ -25,7 +25,7 @@ const char *sc_dump_or_none(json_t *v) { return json_is_string(v) ? json_string_
 json_t *sc_dump_resource_json(const sc_resource_t *res, int type, bool raw) {
   const sc_xds_type_info_t *t = &sc_xds_types[type];
   if (raw) {
-    char *b64 = sc__base64(res->bytes, res->len);
+    char *b64 = sc__pbjson_base64(res->bytes, res->len);
     json_t *o = json_pack("{s:s, s:s, s:s}", "name", res->name, "type_url", t->type_url, "bytes", b64 ? b64 : "");
     sc__free(b64);
     return o;

@@ -9,7 +9,7 @@
 #include "wire/pbjson.h"
 #include "scopecast/error.h"
 
-char *sc__base64(const uint8_t *data, size_t len) {
+char *sc__pbjson_base64(const uint8_t *data, size_t len) {
   static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   char *out = sc__malloc(4 * ((len + 2) / 3) + 1), *p = out;
   if (out == NULL)
@@ -80,7 +80,7 @@ static json_t *any_json(const ProtobufCMessage *m, const sc_pb_registry_t *reg) 
   json_t *out = NULL;
   if (t == NULL || sc__pbjson_decode(t, value.data, value.len, reg, &out) != 0) {
     /* Unknown type: its bytes, so that nothing is lost. */
-    char *b64 = sc__base64(value.data, value.len);
+    char *b64 = sc__pbjson_base64(value.data, value.len);
     out = json_object();
     json_object_set_new(out, "value", json_string(b64 ? b64 : ""));
     sc__free(b64);
@@ -132,7 +132,7 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *at, con
   }
   case PROTOBUF_C_TYPE_BYTES: {
     const ProtobufCBinaryData *b = at;
-    char *b64 = sc__base64(b->data, b->len);
+    char *b64 = sc__pbjson_base64(b->data, b->len);
     json_t *out = json_string(b64 ? b64 : "");
     sc__free(b64);
     return out;

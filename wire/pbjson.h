@@ -24,6 +24,6 @@ int sc__pbjson_decode(const ProtobufCMessageDescriptor *d, const uint8_t *data, 
                      const sc_pb_registry_t *reg, json_t **out);
 
 /* Base64 (RFC 4648, padded) of data, NUL-terminated; sc__free() it (NULL when out of memory). */
-char *sc__base64(const uint8_t *data, size_t len);
+char *sc__pbjson_base64(const uint8_t *data, size_t len);
 
 #endif

@@ -549,7 +549,7 @@ static int copy_resources(const sc_resources_t *from, size_t first, sc_resources
   return 0;
 }
 
-bool sc__parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc) {
+bool sc__cds_parts_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc) {
   for (sc_parts_cache_entry_t *e = sc__hashmap_get(&c->parts, XXH3_64bits(key, klen)); e != NULL; e = e->next)
     if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
       *rc = copy_resources(&e->res, 0, out);
@@ -558,7 +558,7 @@ bool sc__parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_res
   return false;
 }
 
-int sc__parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from) {
+int sc__cds_parts_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from) {
   uint64_t h = XXH3_64bits(key, klen);
   sc_parts_cache_entry_t *e = sc__calloc(1, sizeof(*e));
   if (e == NULL || (e->key = sc__malloc(klen ? klen : 1)) == NULL) {

@@ -69,9 +69,9 @@ int sc__cds_service_cached(sc_cds_cache_t *cache, const sc_svc_t *svc, const sc_
 /* Resources keyed by bytes that say everything they are built from (the caller's
  * responsibility), for one update like the clusters: true and copies appended to out when
  * cached (*rc set on failure). */
-bool sc__parts_cache_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc);
+bool sc__cds_parts_get(sc_cds_cache_t *c, const void *key, size_t klen, sc_resources_t *out, int *rc);
 /* Remembers res[from..) under key. */
-int sc__parts_cache_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from);
+int sc__cds_parts_put(sc_cds_cache_t *c, const void *key, size_t klen, const sc_resources_t *res, size_t from);
 
 /* The inbound clusters of a Sidecar's ingress listeners: "inbound|PORT||", STATIC to
  * the defaultEndpoint (a Unix socket as a pipe address, or an IP and port), ORIGINAL_DST

@@ -443,7 +443,7 @@ static bool catch_all_match(const sc_http_match_t *m) {
  * whoever routed to it. */
 static const sc_svc_t *destination_record(const sc_rds_ctx_t *c, sc_str_t host) {
   static const sc_str_t none = {"", 0};
-  if (c->keys != NULL && sc__keys_add(c->keys, sc__dep_key(SC_DEP_SVC_HOST, host, none)) != 0)
+  if (c->keys != NULL && sc__deps_keys_add(c->keys, sc__deps_key(SC_DEP_SVC_HOST, host, none)) != 0)
     c->oom[0] = true;
   const sc_vec_t *recs = sc__world_services_by_host(c->w, host);
   return recs && recs->n ? recs->items[0] : NULL;
