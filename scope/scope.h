@@ -8,7 +8,8 @@
  * vocabulary); not xds/ (whose builders take a computed scope): rendering a scope into
  * snapshot records with its Envoy resources is publish/render.c.
  *
- * SidecarScope computation (semantics sections 4-8): for a config namespace and a source
+ * SidecarScope computation (docs/semantics.md, "Which scope a proxy gets" to
+ * "DestinationRules for a service"): for a config namespace and a source
  * Sidecar (or none), the egress listeners with their imported services and
  * VirtualServices, the scope's merged services, the DestinationRules per service, the
  * outbound traffic policy and the config keys the scope depends on. */

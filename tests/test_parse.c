@@ -1,5 +1,5 @@
 /* Parsing every kind scopecast reads, from YAML, from JSON and from watch events
- * (semantics.md section 1), plus the document-level behaviour: multi-document YAML,
+ * (docs/semantics.md "Inputs, normalised"), plus the document-level behaviour: multi-document YAML,
  * Lists, syntax errors confined to one document, default namespaces, spec hashes, and the
  * project's fixtures (tests/fixtures: the shop mesh and the validation corpus). Istio's own
  * samples are read as an extra only where SC_SHARED_DIR holds them. */

@@ -199,10 +199,11 @@ int sc_reader_scopes_json(sc_snapshot_view_t *v, char **json, char *err, size_t 
  * failure or SC_ENOMEM. */
 int sc_reader_scope_json(sc_snapshot_view_t *v, const char *id, char **json, char *err, size_t errlen);
 
-/* The DestinationRules a proxy with labels (may be NULL: none) gets in scope id (semantics
- * 6.3), as a JSON object: every service of the scope by hostname -> the "from" (the rules
- * merged, "ns/name") of the first of its destinationRuleEntries of the scope's namespace
- * whose selector the labels hold, else of the last entry without a selector, else [].
+/* The DestinationRules a proxy with labels (may be NULL: none) gets in scope id
+ * (docs/semantics.md "DestinationRules for a service"), as a JSON object: every service
+ * of the scope by hostname -> the "from" (the rules merged, "ns/name") of the first of
+ * its destinationRuleEntries of the scope's namespace whose selector the labels hold,
+ * else of the last entry without a selector, else [].
  * Errors as sc_reader_scope_json. */
 int sc_reader_rules_for_proxy_json(sc_snapshot_view_t *v, const char *id, const sc_labels_t *labels, char **json,
                                    char *err, size_t errlen);
