@@ -354,6 +354,18 @@ export class Simulation {
     this.routeByName = new Map(this.routes.map((r) => [r.name, r]));
   }
 
+  // The route configuration names the listeners' connection managers ask for (RDS).
+  rdsNames() {
+    const names = new Set();
+    for (const l of this.listeners) {
+      for (const fc of [...(l.filter_chains || []), ...(l.default_filter_chain ? [l.default_filter_chain] : [])]) {
+        const hcm = networkFilter(fc, HCM, 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager');
+        if (hcm && hcm.rds && hcm.rds.route_config_name) names.add(hcm.rds.route_config_name);
+      }
+    }
+    return names;
+  }
+
   run(input) {
     const call = fillDefaults(input);
     const res = {};
