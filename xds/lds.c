@@ -245,18 +245,27 @@ int sc__lds_virtual(const sc_scope_t *s, const sc_mesh_config_t *mesh, sc_resour
     sc__arena_del(a);
     return rc;
   }
-  /* virtualInbound: a chain per ingress port of the Sidecar that the proxy
-   * captures (mode DEFAULT or IPTABLES) to its inbound cluster, the rest to
-   * InboundPassthroughCluster. Ports it does not capture (mode NONE) are listeners of
-   * their own (sc__lds_ingress). */
+  /* virtualInbound: first virtualInbound-blackhole for calls to 15006 itself (a loop, as
+   * istiod's), then a chain per ingress port of the Sidecar that the proxy captures (mode
+   * DEFAULT or IPTABLES) to its inbound cluster, the rest to InboundPassthroughCluster.
+   * Ports it does not capture (mode NONE) are listeners of their own (sc__lds_ingress). */
   uint32_t ningress = s->sidecar ? s->sidecar->u.sidecar.ningress : 0;
   listener_t *vi = new_listener(a, "virtualInbound", "0.0.0.0", mesh->proxy_inbound_listen_port,
                                 ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__INBOUND);
-  chain_t **vi_chains = sc__arena_alloc(a, (ningress + 1) * sizeof(*vi_chains));
+  chain_t **vi_chains = sc__arena_alloc(a, (ningress + 2) * sizeof(*vi_chains));
   listener_filter_t **lfs = sc__arena_alloc(a, sizeof(*lfs));
   Envoy__Extensions__Filters__Listener__OriginalDst__V3__OriginalDst *od = NEW(
       a, Envoy__Extensions__Filters__Listener__OriginalDst__V3__OriginalDst, envoy__extensions__filters__listener__original_dst__v3__original_dst__descriptor);
-  rc = vi && vi_chains && lfs && od && (lfs[0] = listener_filter(a, "envoy.filters.listener.original_dst", &od->base)) ? 0 : SC_ENOMEM;
+  chain_match_t *self = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+  rc = vi && vi_chains && lfs && od && self && (lfs[0] = listener_filter(a, "envoy.filters.listener.original_dst", &od->base)) &&
+               (self->destination_port = sc__xds_u32(a, mesh->proxy_inbound_listen_port)) != NULL &&
+               (vi_chains[0] = tcp_chain(a, "virtualInbound-blackhole", "BlackHoleCluster")) != NULL
+           ? 0
+           : SC_ENOMEM;
+  if (rc == 0) {
+    vi_chains[0]->filter_chain_match = self;
+    vi->n_filter_chains = 1;
+  }
   for (uint32_t i = 0; i < ningress && rc == 0; i++) {
     const sc_ingress_listener_t *in = &s->sidecar->u.sidecar.ingress[i];
     if (in->capture_mode == SC_CAPTURE_NONE)

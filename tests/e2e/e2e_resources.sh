@@ -119,11 +119,11 @@ inbound_of() {
   "$DUMP" --snapshot "$SNAP" resources bookinfo/default --type listeners --json "$@" |
     jq -c '[.resources[] | select(.name == "virtualInbound") | .resource.filter_chains[] | [.name, .filter_chain_match.destination_port]]'
 }
-check "service target: its inbound chain in virtualInbound" '[["virtualInbound",null],["inbound_9080",9080]]' \
+check "service target: its inbound chain in virtualInbound" '[["virtualInbound-blackhole",15006],["virtualInbound",null],["inbound_9080",9080]]' \
   "$(inbound_of --label app=reviews --label version=v2)"
 check "... and its inbound cluster (original destination, mesh default)" '["ORIGINAL_DST","127.0.0.6"]' \
   "$(resources "$SNAP" bookinfo/default --label app=reviews | jq -c '.resources[] | select(.name == "inbound|9080||") | [.resource.type, .resource.upstream_bind_config.source_address.address]')"
-check "a proxy no service selects: neither" '[["virtualInbound",null]]' "$(inbound_of --label app=unknown)"
+check "a proxy no service selects: neither" '[["virtualInbound-blackhole",15006],["virtualInbound",null]]' "$(inbound_of --label app=unknown)"
 check "... no inbound cluster" '[]' \
   "$(resources "$SNAP" bookinfo/default --label app=unknown | jq -c '[.resources[] | select(.name | startswith("inbound|"))]')"
 
@@ -180,7 +180,7 @@ check "capture NONE: bound egress and ingress listeners beside the virtual ones"
   "$(lnames prod-us1/no-ip-tables)"
 check "interception NONE: no virtual listeners" '[["127.0.0.1_3306",true],["0.0.0.0_9080",true]]' \
   "$(lnames prod-us1/no-ip-tables --interception-mode NONE)"
-check "mode DEFAULT ingress: a virtualInbound chain when captured" '["inbound_9080","virtualInbound"]' \
+check "mode DEFAULT ingress: a virtualInbound chain when captured" '["virtualInbound-blackhole","inbound_9080","virtualInbound"]' \
   "$("$DUMP" --snapshot "$SEEDS" resources prod-us1/ratings --type listeners --json | jq -c '[.resources[] | select(.name == "virtualInbound") | .resource.filter_chains[].name]')"
 check "... a listener of its own when the proxy captures nothing" '[["0.0.0.0_9080",true]]' \
   "$(lnames prod-us1/ratings --interception-mode NONE | jq -c '[.[] | select(.[0] == "0.0.0.0_9080")]')"
