@@ -252,7 +252,7 @@ static const sc_field_t redirect_fields[] = {
     F_STR("uri", sc_redirect_t, uri), F_STR("authority", sc_redirect_t, authority),
     F_STR("scheme", sc_redirect_t, scheme), F_U32("port", sc_redirect_t, port, 1, 65535, 0),
     F_U32("redirectCode", sc_redirect_t, redirect_code, 300, 399, 0), F_END};
-static const char *const redirect_known[] = {"derivePort", NULL};
+static const char *const redirect_known[] = {"derivePort", "prefixRewrite", NULL};
 static const sc_schema_t redirect_schema = {redirect_fields, NULL, redirect_known, NULL};
 
 static const sc_field_t body_fields[] = {F_STR("string", sc_direct_response_t, body), F_END};
@@ -342,7 +342,10 @@ static const sc_field_t l4_match_fields[] = {
     F_LABELS("sourceLabels", sc_l4_match_t, source_labels),
     F_STR("sourceNamespace", sc_l4_match_t, source_namespace),
     F_STRLIST("gateways", sc_l4_match_t, gateways), F_END};
-static const sc_schema_t l4_match_schema = {l4_match_fields, NULL, all_decoded, NULL};
+/* TCP matches (L4MatchAttributes) and TLS matches (TLSMatchAttributes) share the fields
+ * scopecast reads. */
+static const char *const l4_match_known[] = {"sourceSubnet", NULL};
+static const sc_schema_t l4_match_schema = {l4_match_fields, NULL, l4_match_known, NULL};
 
 static int tls_match_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   const sc_l4_match_t *m = value;
@@ -471,7 +474,8 @@ static const sc_field_t load_balancer_fields[] = {
     F_INLINE_PRES("consistentHash", sc_load_balancer_t, has_consistent_hash,
                   consistent_hash_schema),
     F_END};
-static const char *const load_balancer_known[] = {"localityLbSetting", "warmupDurationSecs", "warmup", NULL};
+static const char *const load_balancer_known[] = {"localityLbSetting", "zoneAwareLbSetting",
+                                                   "warmupDurationSecs", "warmup", NULL};
 static const sc_schema_t load_balancer_schema = {load_balancer_fields, NULL, load_balancer_known, NULL};
 
 static const sc_field_t keepalive_fields[] = {
@@ -496,7 +500,8 @@ static const sc_field_t http_pool_fields[] = {
     F_ENUM("h2UpgradePolicy", sc_connection_pool_t, h2_upgrade_policy, h2_upgrade_names,
            SC_H2_UPGRADE_DEFAULT),
     F_BOOL("useClientProtocol", sc_connection_pool_t, use_client_protocol), F_END};
-static const sc_schema_t http_pool_schema = {http_pool_fields, NULL, all_decoded, NULL};
+static const char *const http_pool_known[] = {"http2KeepAlive", NULL};
+static const sc_schema_t http_pool_schema = {http_pool_fields, NULL, http_pool_known, NULL};
 static const sc_field_t connection_pool_fields[] = {
     F_INLINE("tcp", sc_connection_pool_t, tcp_pool_schema),
     F_INLINE("http", sc_connection_pool_t, http_pool_schema), F_END};
@@ -514,7 +519,8 @@ static const sc_field_t outlier_fields[] = {
     F_U32("maxEjectionPercent", sc_outlier_detection_t, max_ejection_percent, 0, 100, SC_UNSET_U32),
     F_U32("minHealthPercent", sc_outlier_detection_t, min_health_percent, 0, 100, SC_UNSET_U32),
     F_END};
-static const char *const outlier_known[] = {"consecutiveErrors", NULL};
+static const char *const outlier_known[] = {"consecutiveErrors", "outlierDetectionHttpErrorCodes",
+                                             NULL};
 static const sc_schema_t outlier_schema = {outlier_fields, NULL, outlier_known, NULL};
 
 static const sc_field_t client_tls_fields[] = {
