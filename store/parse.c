@@ -72,7 +72,8 @@ static void diag_init(sc_diag_t *diag, const sc_parse_opts_t *o, const sc_node_t
 
 static int report(parse_ctx_t *c, sc_item_status_t status, sc_obj_t *obj, const sc_diag_t *diag,
                   bool key_known, sc_kind_t kind) {
-  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind, {"", 0}, {"", 0}, false, NULL, 0, 0};
+  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind, {"", 0}, {"", 0},
+                          false, NULL, 0, 0};
   if (obj != NULL) {
     item.key_namespace = obj->namespace_;
     item.key_name = obj->name;
@@ -92,7 +93,8 @@ static int reject(parse_ctx_t *c, const sc_diag_t *diag, bool key_known, sc_kind
 /* A rejection of an object whose exact key is known (kind, ns, name: never truncated). */
 static int reject_key(parse_ctx_t *c, const sc_diag_t *diag, sc_kind_t kind, sc_str_t ns,
                       sc_str_t name) {
-  sc_parse_item_t item = {SC_ITEM_REJECTED, c->event, NULL, diag, true, kind, ns, name, false, NULL, 0, 0};
+  sc_parse_item_t item = {SC_ITEM_REJECTED, c->event, NULL, diag, true, kind, ns, name,
+                          false, NULL, 0, 0};
   return c->cb(c->arg, &item);
 }
 

@@ -122,7 +122,8 @@ static const sc_field_t sidecar_port_fields[] = {
     F_PROTOCOL("protocol", sc_port_t, protocol, protocol_text),
     F_STR_CHECK("name", sc_port_t, name, check_port_name), F_END};
 static const char *const sidecar_port_known[] = {"targetPort", NULL};
-static const sc_schema_t sidecar_port_schema = {sidecar_port_fields, NULL, sidecar_port_known, NULL};
+static const sc_schema_t sidecar_port_schema = {sidecar_port_fields, NULL,
+                                                sidecar_port_known, NULL};
 
 /* ---- ServiceEntry --------------------------------------------------------------------- */
 
@@ -197,7 +198,8 @@ static const sc_field_t service_entry_fields[] = {
                   has_workload_selector, selector_labels_schema),
     F_STRLIST_CHECK("exportTo", sc_service_entry_t, export_to, check_export_to),
     F_STRLIST("subjectAltNames", sc_service_entry_t, subject_alt_names), F_END};
-static const sc_schema_t service_entry_schema = {service_entry_fields, se_finish, all_decoded, NULL};
+static const sc_schema_t service_entry_schema = {service_entry_fields, se_finish,
+                                                 all_decoded, NULL};
 
 int sc__decode_service_entry(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   return decode_spec(d, root, &service_entry_schema, &obj->u.service_entry);
@@ -229,7 +231,8 @@ static const sc_field_t route_destination_fields[] = {
     F_STRUCT_REQ("destination", sc_route_destination_t, destination, destination_schema),
     F_U32("weight", sc_route_destination_t, weight, 0, INT32_MAX, 0),
     F_STRUCT("headers", sc_route_destination_t, headers, headers_schema), F_END};
-static const sc_schema_t route_destination_schema = {route_destination_fields, NULL, all_decoded, NULL};
+static const sc_schema_t route_destination_schema = {route_destination_fields, NULL,
+                                                     all_decoded, NULL};
 
 static const sc_field_t http_match_fields[] = {
     F_STR("name", sc_http_match_t, name),
@@ -333,7 +336,8 @@ static const sc_field_t http_route_fields[] = {
     F_LIST("mirrors", sc_http_route_t, mirrors, nmirrors, sc_mirror_t, mirror_schema),
     F_STRUCT("headers", sc_http_route_t, headers, headers_schema), F_END};
 static const char *const http_route_known[] = {"mirrorPercent", "corsPolicy", NULL};
-static const sc_schema_t http_route_schema = {http_route_fields, http_route_finish, http_route_known, NULL};
+static const sc_schema_t http_route_schema = {http_route_fields, http_route_finish,
+                                              http_route_known, NULL};
 
 static const sc_field_t l4_match_fields[] = {
     F_U32("port", sc_l4_match_t, port, 1, 65535, 0),
@@ -468,7 +472,8 @@ static const sc_field_t consistent_hash_fields[] = {
     F_U32("minimumRingSize", sc_load_balancer_t, hash_minimum_ring_size, 0, UINT32_MAX - 1, 0),
     F_END};
 static const char *const consistent_hash_known[] = {"ringHash", "maglev", NULL};
-static const sc_schema_t consistent_hash_schema = {consistent_hash_fields, NULL, consistent_hash_known, NULL};
+static const sc_schema_t consistent_hash_schema = {consistent_hash_fields, NULL,
+                                                   consistent_hash_known, NULL};
 static const sc_field_t load_balancer_fields[] = {
     F_ENUM("simple", sc_load_balancer_t, simple, lb_simple_names, SC_LB_UNSPECIFIED),
     F_INLINE_PRES("consistentHash", sc_load_balancer_t, has_consistent_hash,
@@ -476,7 +481,8 @@ static const sc_field_t load_balancer_fields[] = {
     F_END};
 static const char *const load_balancer_known[] = {"localityLbSetting", "zoneAwareLbSetting",
                                                    "warmupDurationSecs", "warmup", NULL};
-static const sc_schema_t load_balancer_schema = {load_balancer_fields, NULL, load_balancer_known, NULL};
+static const sc_schema_t load_balancer_schema = {load_balancer_fields, NULL,
+                                                 load_balancer_known, NULL};
 
 static const sc_field_t keepalive_fields[] = {
     F_U32_OPT("probes", sc_connection_pool_t, keepalive_probes),
@@ -547,15 +553,16 @@ static const sc_field_t policy_blocks_fields[] = {
 /* A port-level setting: "port: {number}" plus the policy blocks, all at one level. */
 static const sc_field_t port_policy_port_fields[] = {
     F_U32_REQ("number", sc_port_policy_t, port, 1, 65535), F_END};
-static const sc_schema_t port_policy_port_schema = {port_policy_port_fields, NULL, all_decoded, NULL};
+static const sc_schema_t port_policy_port_schema = {port_policy_port_fields, NULL,
+                                                    all_decoded, NULL};
 
 /* Decoded by port_policy_decode_blocks and traffic_policy_finish at their objects' level. */
 static const sc_schema_t policy_blocks_schema = {policy_blocks_fields, NULL, NULL, NULL};
 static int port_policy_decode_blocks(sc_dec_t *d, const sc_node_t *node, void *value);
 static const sc_field_t port_policy_fields[] = {
     F_INLINE("port", sc_port_policy_t, port_policy_port_schema), F_END};
-static const sc_schema_t port_policy_schema = {port_policy_fields, port_policy_decode_blocks, all_decoded,
-                                                &policy_blocks_schema};
+static const sc_schema_t port_policy_schema = {port_policy_fields, port_policy_decode_blocks,
+                                                all_decoded, &policy_blocks_schema};
 
 static int port_policy_decode_blocks(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_port_policy_t *pp = value;
@@ -595,8 +602,8 @@ static const sc_field_t traffic_policy_fields[] = {
     F_INLINE_PRES("proxyProtocol", sc_traffic_policy_t, has_proxy_protocol, proxy_protocol_schema),
     F_END};
 static const char *const traffic_policy_known[] = {"retryBudget", NULL};
-static const sc_schema_t traffic_policy_schema = {traffic_policy_fields, traffic_policy_finish, traffic_policy_known,
-                                                   &policy_blocks_schema};
+static const sc_schema_t traffic_policy_schema = {traffic_policy_fields, traffic_policy_finish,
+                                                   traffic_policy_known, &policy_blocks_schema};
 
 static const sc_field_t subset_fields[] = {
     F_STR_REQ("name", sc_subset_t, name), F_LABELS("labels", sc_subset_t, labels),
@@ -632,7 +639,8 @@ static const sc_field_t destination_rule_fields[] = {
     F_STRUCT_PRES("workloadSelector", sc_destination_rule_t, workload_selector,
                   has_workload_selector, match_labels_schema),
     F_END};
-static const sc_schema_t destination_rule_schema = {destination_rule_fields, dr_finish, all_decoded, NULL};
+static const sc_schema_t destination_rule_schema = {destination_rule_fields, dr_finish,
+                                                    all_decoded, NULL};
 
 int sc__decode_destination_rule(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   sc_destination_rule_t *dr = &obj->u.destination_rule;
