@@ -59,6 +59,7 @@ static void fill_meta(const sc_engine_t *e, sc_snapshot_meta_t *m) {
   }
   m->rejected_total = e->stats.rejected;
   m->skipped_total = e->stats.skipped;
+  m->warnings_total = e->stats.warnings;
   memcpy(m->skipped_by_kind, e->stats.skipped_by_kind, sizeof(m->skipped_by_kind));
   m->nskipped_kinds = e->stats.nskipped_kinds;
 }
@@ -206,7 +207,7 @@ static void publish_scopes(sc_engine_t *e, uint64_t t0, uint64_t counters, batch
 static void engine_flush(sc_engine_t *e) {
   uv_timer_stop(&e->quiet_timer);
   uv_timer_stop(&e->max_timer);
-  uint64_t counters = e->stats.rejected + e->stats.skipped;
+  uint64_t counters = e->stats.rejected + e->stats.skipped + e->stats.warnings;
   if (e->pending.n == 0 && e->published_once && counters == e->counters_at_publish &&
       !e->publish_failed)
     return;
@@ -332,11 +333,58 @@ static void log_rejected(sc_engine_t *e, const sc_diag_t *d, const char *line) {
                 line);
 }
 
-/* Handles one parse result: queue objects, log and count rejects and skips. */
+/* Past this many object versions remembered, the memory of which were warned about
+ * starts over (a version may then be warned about once more). */
+#define OBJ_WARNED_MAX 65536u
+
+/* The warnings about an accepted object: logged at warning level (one line each, in JSON
+ * each part a field of its own) and counted, once per object version; a version seen
+ * again (a relist, a resync) is logged at debug level only. */
+static void note_warnings(sc_engine_t *e, const sc_parse_item_t *item) {
+  uint64_t key = item->obj->key_hash ^ (item->obj->spec_hash * 0x9e3779b97f4a7c15u);
+  key = XXH3_64bits_withSeed(&item->nwarnings_total, sizeof(item->nwarnings_total), key);
+  for (uint32_t i = 0; i < item->nwarnings; i++) {
+    const sc_diag_t *d = &item->warnings[i];
+    key = XXH3_64bits_withSeed(d->field, strlen(d->field), key);
+    key = XXH3_64bits_withSeed(d->reason, strlen(d->reason), key);
+  }
+  bool first = sc__hashmap_get(&e->obj_warned, key) == NULL;
+  if (first) {
+    if (e->obj_warned.n >= OBJ_WARNED_MAX) {
+      sc__hashmap_free(&e->obj_warned);
+      sc__hashmap_init(&e->obj_warned);
+    }
+    (void)sc__hashmap_put(&e->obj_warned, key, (void *)1); /* no memory: warned again later */
+    e->stats.warnings += item->nwarnings_total;
+    batch_arm(e); /* the counters are published too */
+  }
+  sc_log_level_t level = first ? SC_LOG_WARN : SC_LOG_DEBUG;
+  char line[1200], lineno[24], column[24];
+  for (uint32_t i = 0; i < item->nwarnings; i++) {
+    const sc_diag_t *d = &item->warnings[i];
+    sc_diag_format(d, line, sizeof(line));
+    snprintf(lineno, sizeof(lineno), "%" PRIu64, d->line);
+    snprintf(column, sizeof(column), "%" PRIu64, d->column);
+    sc_log_field_t fields[] = {{"source", d->source}, {"line", d->line ? lineno : ""},
+                               {"column", d->column ? column : ""}, {"kind", d->kind},
+                               {"namespace", d->namespace_}, {"name", d->name},
+                               {"field", d->field}, {"reason", d->reason}};
+    sc__log_fields(&e->log, level, fields, sizeof(fields) / sizeof(fields[0]),
+                   "accepted with a warning: %s", line);
+  }
+  if (item->nwarnings_total > item->nwarnings)
+    sc__log(&e->log, level, "accepted with a warning: %s %s/%s: %u more warnings not shown",
+            sc_kind_name(item->obj->kind), item->obj->namespace_.ptr, item->obj->name.ptr,
+            item->nwarnings_total - item->nwarnings);
+}
+
+/* Handles one parse result: queue objects, log and count rejects, skips and warnings. */
 static void engine_item(sc_engine_t *e, const sc_parse_item_t *item) {
   char line[1200];
   switch (item->status) {
   case SC_ITEM_OBJECT:
+    if (item->nwarnings_total > 0)
+      note_warnings(e, item);
     engine_submit(e, item->event, item->obj);
     break;
   case SC_ITEM_REJECTED:
@@ -544,6 +592,7 @@ int sc_engine_new(uv_loop_t *loop, const sc_engine_opts_t *opts, sc_engine_t **o
   e->open_handles = 6;
   sc__scopes_init(&e->scopes);
   sc__hashmap_init(&e->skip_warned);
+  sc__hashmap_init(&e->obj_warned);
   sc__scopes_set_history(&e->scopes, opts->history_versions);
   *out = e;
   return 0;
@@ -658,6 +707,7 @@ void sc_engine_del(sc_engine_t *e) {
   SC__ARRAY_FREE(&e->pending);
   sc__scopes_free(&e->scopes);
   sc__hashmap_free(&e->skip_warned);
+  sc__hashmap_free(&e->obj_warned);
   /* Sources free themselves in their close callbacks; unlink whatever is left. */
   sc_snapshot_writer_close(e->snapshot);
   sc_store_del(e->store);

@@ -61,6 +61,10 @@ static void write_metrics(void *arg, sc__metrics_writer_t *w) {
   COUNTER("noop_events_total", "Events that left the store as it was.", st.noops);
   COUNTER("unknown_deletes_total", "DELETED events for objects the store did not have.", st.unknown_deletes);
   COUNTER("skipped_total", "Objects skipped (kinds scopecast does not use).", st.skipped);
+  COUNTER("warnings_total",
+          "Warnings about accepted objects (unknown spec fields, names Kubernetes would "
+          "refuse; logged), once per object version.",
+          e->stats.warnings);
   COUNTER("batches_total", "Batches that went to the snapshot (published or failed).", st.batches);
   COUNTER("publish_failures_total", "Batches whose publish failed (the next batch rewrites everything).",
           st.publish_failures);

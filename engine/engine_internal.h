@@ -39,6 +39,9 @@ typedef enum {
 typedef struct {
   uint64_t events, applied, noops, unknown_deletes, rejected, skipped, batches,
       publish_failures;
+  /* Warnings about accepted objects (unknown spec fields, names Kubernetes would refuse),
+   * counted once per object version. */
+  uint64_t warnings;
   uint64_t rejected_by_kind[SC_KIND__COUNT];
   sc_snapshot_kind_count_t skipped_by_kind[SC_SNAPSHOT_MAX_SKIPPED_KINDS];
   size_t nskipped_kinds;
@@ -64,11 +67,13 @@ struct sc_engine_s {
   sc_engine_state_t state;
   bool published_once, fatal;
   bool publish_failed; /* the store is ahead of the snapshot: publish at the next chance */
-  uint64_t counters_at_publish; /* rejected+skipped when last published */
+  uint64_t counters_at_publish; /* rejected+skipped+warnings when last published */
   sc_scopes_t scopes;           /* the published scopes and their dependency index */
   sc_notify_t *notify;          /* commit notifications (NULL: off, or could not listen) */
   sc_engine_stats_t stats;
   sc_hashmap_t skip_warned; /* XXH3 of "source\0kind": skipped kinds warned about */
+  /* XXH3 of an object's key, spec hash and warnings: object versions warned about. */
+  sc_hashmap_t obj_warned;
   int open_handles; /* engine-owned handles still to close */
   /* Observability (engine_http.c): --http, the batch durations, the last commit. */
   sc__http_t *http;

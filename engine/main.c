@@ -107,6 +107,7 @@ static void usage(FILE *out) {
           "                           /metrics  Prometheus text format 0.0.4: scopecast_engine_*\n"
           "                                     (head_version, events_total, batches_total,\n"
           "                                     rejected_total{kind}, skipped_total,\n"
+          "                                     warnings_total,\n"
           "                                     publish_failures_total, scopes, objects{kind},\n"
           "                                     last_publish_timestamp_seconds,\n"
           "                                     batch_duration_seconds histogram, ...)\n"

@@ -31,6 +31,7 @@
 #define SC_META_HISTORY "history_versions"
 #define SC_META_REJECTED "rejected"
 #define SC_META_SKIPPED "skipped"
+#define SC_META_WARNINGS "warnings"
 #define SC_META_SKIPPED_PREFIX "skipped/" /* + kind as written: u64 */
 
 void sc__put_u64le(unsigned char *p, uint64_t v);

@@ -168,6 +168,8 @@ int sc_snapshot_read_meta(sc_snapshot_reader_t *r, sc_snapshot_meta_t *meta) {
   meta->history_versions = get_u64(txn, dbi, SC_META_HISTORY, &ok);
   meta->rejected_total = get_u64(txn, dbi, SC_META_REJECTED, &ok);
   meta->skipped_total = get_u64(txn, dbi, SC_META_SKIPPED, &ok);
+  bool has_warnings = true; /* absent from snapshots written before it was counted: 0 */
+  meta->warnings_total = get_u64(txn, dbi, SC_META_WARNINGS, &has_warnings);
   read_skipped_by_kind(txn, dbi, meta);
   mdb_txn_abort(txn);
   if (!ok) {

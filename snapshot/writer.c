@@ -411,6 +411,8 @@ static int write_meta(sc_snapshot_txn_t *t, const sc_snapshot_meta_t *m) {
     rc = put_u64(t, SC_META_REJECTED, m->rejected_total);
   if (rc == 0)
     rc = put_u64(t, SC_META_SKIPPED, m->skipped_total);
+  if (rc == 0)
+    rc = put_u64(t, SC_META_WARNINGS, m->warnings_total);
   /* Within a run kinds are only added, so what earlier runs wrote goes with the first commit. */
   if (rc == 0 && !t->w->skipped_cleared)
     rc = del_meta_prefix(t, SC_META_SKIPPED_PREFIX);

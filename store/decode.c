@@ -59,6 +59,28 @@ int sc__decode_fail(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...) {
   return SC_EINVALID;
 }
 
+void sc__decode_warn(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...) {
+  uint32_t i = d->nwarnings++;
+  if (d->warnings == NULL || i >= d->max_warnings)
+    return;
+  sc_diag_t *w = &d->warnings[i];
+  memset(w, 0, sizeof(*w));
+  memcpy(w->source, d->diag->source, sizeof(w->source));
+  memcpy(w->kind, d->diag->kind, sizeof(w->kind));
+  memcpy(w->namespace_, d->diag->namespace_, sizeof(w->namespace_));
+  memcpy(w->name, d->diag->name, sizeof(w->name));
+  snprintf(w->field, sizeof(w->field), "%s", d->path);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->reason, sizeof(w->reason), fmt, ap);
+  va_end(ap);
+  if (node != NULL) {
+    w->line = node->line;
+    w->column = node->column;
+    w->offset = node->offset;
+  }
+}
+
 void sc__decode_hash(sc_dec_t *d, const void *p, size_t n) {
   if (d->hash != NULL)
     XXH3_64bits_update(d->hash, p, n);
@@ -708,8 +730,36 @@ static int decode_field(sc_dec_t *d, const sc_field_t *f, const sc_node_t *n, ch
   return rc;
 }
 
+static bool schema_has_key(const sc_schema_t *schema, const char *key) {
+  for (; schema != NULL; schema = schema->also) {
+    for (const sc_field_t *f = schema->fields; f->type != SC_F_END; f++)
+      if (strcmp(f->key, key) == 0)
+        return true;
+    for (const char *const *k = schema->known; k != NULL && *k != NULL; k++)
+      if (strcmp(*k, key) == 0)
+        return true;
+  }
+  return false;
+}
+
+/* Keys that are not fields of the API type: accepted, as istiod does, with a warning
+ * (Kubernetes warns "unknown field" the same way). */
+static void warn_unknown_keys(sc_dec_t *d, const sc_node_t *map, const sc_schema_t *schema) {
+  if (schema->known == NULL || map->type != SC_NODE_MAP)
+    return;
+  for (uint32_t i = 0; i < map->len; i++) {
+    const sc_node_t *k = map->items[2 * i];
+    if (k->type != SC_NODE_SCALAR || schema_has_key(schema, k->text))
+      continue;
+    size_t saved = sc__decode_push_key(d, k->text);
+    sc__decode_warn(d, k, "unknown field \"%.100s\" (ignored)", k->text);
+    sc__decode_pop(d, saved);
+  }
+}
+
 int sc__decode_struct(sc_dec_t *d, const sc_node_t *map, const sc_schema_t *schema, void *value) {
   char *base = value;
+  warn_unknown_keys(d, map, schema);
   set_struct_defaults(schema, base);
   for (const sc_field_t *f = schema->fields; f->type != SC_F_END; f++) {
     const sc_node_t *n = sc__doc_map_get(map, f->key);

@@ -67,6 +67,13 @@ struct sc_schema_s {
   const sc_field_t *fields;
   /* Cross-field validation after all fields are decoded; may be NULL. */
   int (*finish)(sc_dec_t *d, const sc_node_t *node, void *value);
+  /* Unknown fields. NULL: the object's keys are not checked (metadata, MeshConfig, parts
+   * decoded by another schema's finish). Otherwise the NULL-terminated names of the API
+   * type's valid fields that scopecast does not decode; any key that is neither one of
+   * these nor a field of `fields` (or of `also`) is reported with sc__decode_warn. */
+  const char *const *known;
+  /* Another schema whose fields sit at the same level (decoded by finish); may be NULL. */
+  const sc_schema_t *also;
 };
 
 struct sc_dec_s {
@@ -77,6 +84,11 @@ struct sc_dec_s {
   void *ctx; /* the object being decoded (sc_obj_t *) */
   char path[256];
   size_t path_len;
+  /* Warnings about an object that is accepted all the same (unknown fields, names the
+   * admission webhook would refuse): the first max_warnings are kept, all are counted. */
+  sc_diag_t *warnings;
+  uint32_t max_warnings;
+  uint32_t nwarnings;
 };
 
 /* Path handling for messages: "spec.egress[0].hosts[1]". */
@@ -86,6 +98,10 @@ void sc__decode_pop(sc_dec_t *d, size_t saved_len);
 
 /* Records a validation error at node (path = current path) and returns SC_EINVALID. */
 int sc__decode_fail(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records a warning at node (path = current path; source, kind and key from diag). */
+void sc__decode_warn(sc_dec_t *d, const sc_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Decodes the fields of schema from map into value (a struct of the schema's type). */

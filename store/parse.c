@@ -16,6 +16,9 @@ typedef struct {
   void *arg;
   sc_event_type_t event;
   bool key_only; /* DELETED events need only the key */
+  /* Warnings about the object being decoded, reported with it. */
+  sc_diag_t warnings[SC_PARSE_MAX_WARNINGS];
+  uint32_t nwarnings;
 } parse_ctx_t;
 
 #define SC_MAX_LIST_DEPTH 4
@@ -69,10 +72,15 @@ static void diag_init(sc_diag_t *diag, const sc_parse_opts_t *o, const sc_node_t
 
 static int report(parse_ctx_t *c, sc_item_status_t status, sc_obj_t *obj, const sc_diag_t *diag,
                   bool key_known, sc_kind_t kind) {
-  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind, {"", 0}, {"", 0}, false};
+  sc_parse_item_t item = {status, c->event, obj, diag, key_known, kind, {"", 0}, {"", 0},
+                          false, NULL, 0, 0};
   if (obj != NULL) {
     item.key_namespace = obj->namespace_;
     item.key_name = obj->name;
+    item.warnings = c->warnings;
+    item.nwarnings_total = c->nwarnings;
+    item.nwarnings = c->nwarnings < SC_PARSE_MAX_WARNINGS ? c->nwarnings : SC_PARSE_MAX_WARNINGS;
+    c->nwarnings = 0;
   }
   return c->cb(c->arg, &item);
 }
@@ -85,7 +93,8 @@ static int reject(parse_ctx_t *c, const sc_diag_t *diag, bool key_known, sc_kind
 /* A rejection of an object whose exact key is known (kind, ns, name: never truncated). */
 static int reject_key(parse_ctx_t *c, const sc_diag_t *diag, sc_kind_t kind, sc_str_t ns,
                       sc_str_t name) {
-  sc_parse_item_t item = {SC_ITEM_REJECTED, c->event, NULL, diag, true, kind, ns, name, false};
+  sc_parse_item_t item = {SC_ITEM_REJECTED, c->event, NULL, diag, true, kind, ns, name,
+                          false, NULL, 0, 0};
   return c->cb(c->arg, &item);
 }
 
@@ -128,11 +137,11 @@ typedef struct {
 static const sc_field_t meta_fields[] = {
     F_STR("name", meta_t, name), F_LABELS("labels", meta_t, labels),
     F_STR("creationTimestamp", meta_t, creation), F_END};
-static const sc_schema_t meta_schema = {meta_fields, NULL};
+static const sc_schema_t meta_schema = {meta_fields, NULL, NULL, NULL};
 /* The namespace is part of the key, and may be defaulted: it stays out of the spec hash so
  * that a manifest with and without "namespace: default" is the same object. */
 static const sc_field_t meta_ns_fields[] = {F_STR("namespace", meta_t, namespace_), F_END};
-static const sc_schema_t meta_ns_schema = {meta_ns_fields, NULL};
+static const sc_schema_t meta_ns_schema = {meta_ns_fields, NULL, NULL, NULL};
 
 /* Annotations scopecast reads; everything else (last-applied-configuration, ...) is
  * ignored so that it neither costs memory nor defeats no-op detection. */
@@ -261,10 +270,13 @@ static int decode_object(parse_ctx_t *c, const sc_node_t *root, sc_kind_t kind, 
     return SC_ENOMEM;
   XXH3_state_t hash;
   XXH3_64bits_reset(&hash);
-  sc_dec_t d = {.arena = obj->arena_, .hash = &hash, .diag = diag, .opts = c->opts, .ctx = obj};
+  sc_dec_t d = {.arena = obj->arena_, .hash = &hash, .diag = diag, .opts = c->opts, .ctx = obj,
+               .warnings = c->warnings, .max_warnings = SC_PARSE_MAX_WARNINGS};
+  c->nwarnings = 0;
   int rc = decode_metadata(&d, root, obj, c->key_only);
   if (rc == 0 && !c->key_only)
     rc = fn(&d, root, obj);
+  c->nwarnings = rc == 0 ? d.nwarnings : 0;
   if (rc != 0) {
     sc_obj_unref(obj);
     return rc;
@@ -474,13 +486,13 @@ static int yaml_chunk(void *arg, const char *p, size_t n, uint64_t line, uint64_
 
 int sc_parse_yaml(const char *buf, size_t len, const sc_parse_opts_t *opts, sc_parse_cb cb,
                   void *arg) {
-  parse_ctx_t c = {opts, cb, arg, SC_EVENT_ADDED, false};
+  parse_ctx_t c = {.opts = opts, .cb = cb, .arg = arg, .event = SC_EVENT_ADDED};
   return sc__doc_yaml_split(buf, len, yaml_chunk, &c);
 }
 
 int sc_parse_json(const char *buf, size_t len, const sc_parse_opts_t *opts, sc_parse_cb cb,
                   void *arg) {
-  parse_ctx_t c = {opts, cb, arg, SC_EVENT_ADDED, false};
+  parse_ctx_t c = {.opts = opts, .cb = cb, .arg = arg, .event = SC_EVENT_ADDED};
   size_t pos = 0;
   uint64_t line = opts->base_line ? opts->base_line : 1;
   while (pos < len) {
@@ -514,7 +526,7 @@ static const char *const event_names[] = {"ADDED", "MODIFIED", "DELETED", "BOOKM
 
 int sc_parse_watch_event(const char *buf, size_t len, const sc_parse_opts_t *opts,
                          sc_parse_cb cb, void *arg) {
-  parse_ctx_t c = {opts, cb, arg, SC_EVENT_ADDED, false};
+  parse_ctx_t c = {.opts = opts, .cb = cb, .arg = arg, .event = SC_EVENT_ADDED};
   size_t max = opts->max_object_bytes ? opts->max_object_bytes : SC_PARSE_DEFAULT_MAX_OBJECT_BYTES;
   sc_diag_t diag;
   diag_init(&diag, opts, NULL);
@@ -563,7 +575,7 @@ int sc_parse_watch_event(const char *buf, size_t len, const sc_parse_opts_t *opt
              event == SC_EVENT_ERROR ? "watch ERROR event: " : "bookmark",
              event == SC_EVENT_ERROR && msg && msg->type == SC_NODE_SCALAR ? msg->text : "");
     sc_parse_item_t item = {SC_ITEM_SKIPPED, c.event, NULL, &diag, false, SC_KIND_SERVICE,
-                            {"", 0}, {"", 0}, false};
+                            {"", 0}, {"", 0}, false, NULL, 0, 0};
     if (event == SC_EVENT_BOOKMARK) {
       const sc_node_t *end = sc__doc_map_get(
           sc__doc_map_get(sc__doc_map_get(object, "metadata"), "annotations"), "k8s.io/initial-events-end");

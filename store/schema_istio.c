@@ -8,6 +8,11 @@
 
 static const sc_node_t empty_map = {.type = SC_NODE_MAP};
 
+/* Unknown fields in these specs are warned about (decode.h, sc_schema_t.known). Each
+ * schema lists the fields of its Istio API message (networking/v1alpha3 protos) that
+ * scopecast does not decode; all_decoded: it decodes every one. */
+static const char *const all_decoded[] = {NULL};
+
 /* ---- shared checks -------------------------------------------------------------------- */
 
 static int check_host(sc_dec_t *d, const sc_node_t *n, const void *value) {
@@ -109,14 +114,16 @@ static const sc_field_t se_port_fields[] = {
     F_PROTOCOL("protocol", sc_port_t, protocol, protocol_text),
     F_STR_REQ_CHECK("name", sc_port_t, name, check_port_name),
     F_U32("targetPort", sc_port_t, target_port, 0, 65535, 0), F_END};
-static const sc_schema_t se_port_schema = {se_port_fields, NULL};
+static const sc_schema_t se_port_schema = {se_port_fields, NULL, all_decoded, NULL};
 
 /* Sidecar ports may be 0 (unix domain socket binds). */
 static const sc_field_t sidecar_port_fields[] = {
     F_U32("number", sc_port_t, number, 0, 65535, 0),
     F_PROTOCOL("protocol", sc_port_t, protocol, protocol_text),
     F_STR_CHECK("name", sc_port_t, name, check_port_name), F_END};
-static const sc_schema_t sidecar_port_schema = {sidecar_port_fields, NULL};
+static const char *const sidecar_port_known[] = {"targetPort", NULL};
+static const sc_schema_t sidecar_port_schema = {sidecar_port_fields, NULL,
+                                                sidecar_port_known, NULL};
 
 /* ---- ServiceEntry --------------------------------------------------------------------- */
 
@@ -137,12 +144,12 @@ static const sc_field_t workload_entry_fields[] = {
     F_STR("locality", sc_workload_entry_t, locality),
     F_U32("weight", sc_workload_entry_t, weight, 0, UINT32_MAX - 1, 0),
     F_STR("serviceAccount", sc_workload_entry_t, service_account), F_END};
-static const sc_schema_t workload_entry_schema = {workload_entry_fields, NULL};
+static const sc_schema_t workload_entry_schema = {workload_entry_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t selector_labels_fields[] = {
     F_LABELS("labels", sc_labels_t, n), /* offset 0: decodes into the sc_labels_t itself */
     F_END};
-static const sc_schema_t selector_labels_schema = {selector_labels_fields, NULL};
+static const sc_schema_t selector_labels_schema = {selector_labels_fields, NULL, all_decoded, NULL};
 
 static const char *const location_names[] = {"MESH_EXTERNAL", "MESH_INTERNAL", NULL};
 static const char *const resolution_names[] = {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN",
@@ -191,7 +198,8 @@ static const sc_field_t service_entry_fields[] = {
                   has_workload_selector, selector_labels_schema),
     F_STRLIST_CHECK("exportTo", sc_service_entry_t, export_to, check_export_to),
     F_STRLIST("subjectAltNames", sc_service_entry_t, subject_alt_names), F_END};
-static const sc_schema_t service_entry_schema = {service_entry_fields, se_finish};
+static const sc_schema_t service_entry_schema = {service_entry_fields, se_finish,
+                                                 all_decoded, NULL};
 
 int sc__decode_service_entry(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   return decode_spec(d, root, &service_entry_schema, &obj->u.service_entry);
@@ -201,29 +209,30 @@ int sc__decode_service_entry(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) 
 
 static const sc_field_t port_number_fields[] = {
     F_U32("number", sc_destination_t, port, 1, 65535, 0), F_END};
-static const sc_schema_t port_number_schema = {port_number_fields, NULL};
+static const sc_schema_t port_number_schema = {port_number_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t destination_fields[] = {
     F_STR_REQ_CHECK("host", sc_destination_t, host, check_host),
     F_STR("subset", sc_destination_t, subset),
     F_INLINE("port", sc_destination_t, port_number_schema), F_END};
-static const sc_schema_t destination_schema = {destination_fields, NULL};
+static const sc_schema_t destination_schema = {destination_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t header_ops_fields[] = {
     F_STRMAP("set", sc_header_ops_t, set), F_STRMAP("add", sc_header_ops_t, add),
     F_STRLIST("remove", sc_header_ops_t, remove), F_END};
-static const sc_schema_t header_ops_schema = {header_ops_fields, NULL};
+static const sc_schema_t header_ops_schema = {header_ops_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t headers_fields[] = {
     F_STRUCT("request", sc_headers_t, request, header_ops_schema),
     F_STRUCT("response", sc_headers_t, response, header_ops_schema), F_END};
-static const sc_schema_t headers_schema = {headers_fields, NULL};
+static const sc_schema_t headers_schema = {headers_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t route_destination_fields[] = {
     F_STRUCT_REQ("destination", sc_route_destination_t, destination, destination_schema),
     F_U32("weight", sc_route_destination_t, weight, 0, INT32_MAX, 0),
     F_STRUCT("headers", sc_route_destination_t, headers, headers_schema), F_END};
-static const sc_schema_t route_destination_schema = {route_destination_fields, NULL};
+static const sc_schema_t route_destination_schema = {route_destination_fields, NULL,
+                                                     all_decoded, NULL};
 
 static const sc_field_t http_match_fields[] = {
     F_STR("name", sc_http_match_t, name),
@@ -239,60 +248,66 @@ static const sc_field_t http_match_fields[] = {
     F_LABELS("sourceLabels", sc_http_match_t, source_labels),
     F_STR("sourceNamespace", sc_http_match_t, source_namespace),
     F_STRLIST("gateways", sc_http_match_t, gateways), F_END};
-static const sc_schema_t http_match_schema = {http_match_fields, NULL};
+static const char *const http_match_known[] = {"statPrefix", NULL};
+static const sc_schema_t http_match_schema = {http_match_fields, NULL, http_match_known, NULL};
 
 static const sc_field_t redirect_fields[] = {
     F_STR("uri", sc_redirect_t, uri), F_STR("authority", sc_redirect_t, authority),
     F_STR("scheme", sc_redirect_t, scheme), F_U32("port", sc_redirect_t, port, 1, 65535, 0),
     F_U32("redirectCode", sc_redirect_t, redirect_code, 300, 399, 0), F_END};
-static const sc_schema_t redirect_schema = {redirect_fields, NULL};
+static const char *const redirect_known[] = {"derivePort", "prefixRewrite", NULL};
+static const sc_schema_t redirect_schema = {redirect_fields, NULL, redirect_known, NULL};
 
 static const sc_field_t body_fields[] = {F_STR("string", sc_direct_response_t, body), F_END};
-static const sc_schema_t body_schema = {body_fields, NULL};
+static const char *const body_known[] = {"bytes", NULL};
+static const sc_schema_t body_schema = {body_fields, NULL, body_known, NULL};
 static const sc_field_t direct_response_fields[] = {
     F_U32_REQ("status", sc_direct_response_t, status, 200, 599),
     F_INLINE("body", sc_direct_response_t, body_schema), F_END};
-static const sc_schema_t direct_response_schema = {direct_response_fields, NULL};
+static const sc_schema_t direct_response_schema = {direct_response_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t regex_rewrite_fields[] = {
     F_STR("match", sc_rewrite_t, regex_match), F_STR("rewrite", sc_rewrite_t, regex_rewrite),
     F_END};
-static const sc_schema_t regex_rewrite_schema = {regex_rewrite_fields, NULL};
+static const sc_schema_t regex_rewrite_schema = {regex_rewrite_fields, NULL, all_decoded, NULL};
 static const sc_field_t rewrite_fields[] = {
     F_STR("uri", sc_rewrite_t, uri), F_STR("authority", sc_rewrite_t, authority),
     F_INLINE("uriRegexRewrite", sc_rewrite_t, regex_rewrite_schema), F_END};
-static const sc_schema_t rewrite_schema = {rewrite_fields, NULL};
+static const sc_schema_t rewrite_schema = {rewrite_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t retries_fields[] = {
     F_I32("attempts", sc_retries_t, attempts, 0, INT32_MAX, 0),
     F_DURATION("perTryTimeout", sc_retries_t, per_try_timeout),
     F_STR("retryOn", sc_retries_t, retry_on),
     F_TRI("retryRemoteLocalities", sc_retries_t, retry_remote_localities), F_END};
-static const sc_schema_t retries_schema = {retries_fields, NULL};
+static const char *const retries_known[] = {"retryIgnorePreviousHosts", "backoff", NULL};
+static const sc_schema_t retries_schema = {retries_fields, NULL, retries_known, NULL};
 
 static const sc_field_t delay_fields[] = {
     F_DURATION("fixedDelay", sc_fault_t, fixed_delay),
     F_PERCENT("percentage", sc_fault_t, delay_percentage), F_END};
-static const sc_schema_t delay_schema = {delay_fields, NULL};
+static const char *const delay_known[] = {"exponentialDelay", "percent", NULL};
+static const sc_schema_t delay_schema = {delay_fields, NULL, delay_known, NULL};
 static const sc_field_t abort_fields[] = {
     F_U32("httpStatus", sc_fault_t, http_status, 200, 599, 0),
     F_STR("grpcStatus", sc_fault_t, grpc_status),
     F_PERCENT("percentage", sc_fault_t, abort_percentage), F_END};
-static const sc_schema_t abort_schema = {abort_fields, NULL};
+static const char *const abort_known[] = {"http2Error", NULL};
+static const sc_schema_t abort_schema = {abort_fields, NULL, abort_known, NULL};
 static const sc_field_t fault_fields[] = {
     F_INLINE_PRES("delay", sc_fault_t, has_delay, delay_schema),
     F_INLINE_PRES("abort", sc_fault_t, has_abort, abort_schema), F_END};
-static const sc_schema_t fault_schema = {fault_fields, NULL};
+static const sc_schema_t fault_schema = {fault_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t mirror_fields[] = {
     F_STRUCT_REQ("destination", sc_mirror_t, destination, destination_schema),
     F_PERCENT("percentage", sc_mirror_t, percentage), F_END};
-static const sc_schema_t mirror_schema = {mirror_fields, NULL};
+static const sc_schema_t mirror_schema = {mirror_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t delegate_fields[] = {
     F_STR_REQ("name", sc_http_route_t, delegate_name),
     F_STR("namespace", sc_http_route_t, delegate_namespace), F_END};
-static const sc_schema_t delegate_schema = {delegate_fields, NULL};
+static const sc_schema_t delegate_schema = {delegate_fields, NULL, all_decoded, NULL};
 
 static int http_route_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_http_route_t *r = value;
@@ -320,7 +335,9 @@ static const sc_field_t http_route_fields[] = {
     F_PERCENT("mirrorPercentage", sc_http_route_t, mirror_percentage),
     F_LIST("mirrors", sc_http_route_t, mirrors, nmirrors, sc_mirror_t, mirror_schema),
     F_STRUCT("headers", sc_http_route_t, headers, headers_schema), F_END};
-static const sc_schema_t http_route_schema = {http_route_fields, http_route_finish};
+static const char *const http_route_known[] = {"mirrorPercent", "corsPolicy", NULL};
+static const sc_schema_t http_route_schema = {http_route_fields, http_route_finish,
+                                              http_route_known, NULL};
 
 static const sc_field_t l4_match_fields[] = {
     F_U32("port", sc_l4_match_t, port, 1, 65535, 0),
@@ -329,7 +346,10 @@ static const sc_field_t l4_match_fields[] = {
     F_LABELS("sourceLabels", sc_l4_match_t, source_labels),
     F_STR("sourceNamespace", sc_l4_match_t, source_namespace),
     F_STRLIST("gateways", sc_l4_match_t, gateways), F_END};
-static const sc_schema_t l4_match_schema = {l4_match_fields, NULL};
+/* TCP matches (L4MatchAttributes) and TLS matches (TLSMatchAttributes) share the fields
+ * scopecast reads. */
+static const char *const l4_match_known[] = {"sourceSubnet", NULL};
+static const sc_schema_t l4_match_schema = {l4_match_fields, NULL, l4_match_known, NULL};
 
 static int tls_match_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   const sc_l4_match_t *m = value;
@@ -338,12 +358,12 @@ static int tls_match_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc__decode_push_key(d, "sniHosts");
   return sc__decode_fail(d, node, "is required for tls routes");
 }
-static const sc_schema_t tls_match_schema = {l4_match_fields, tls_match_finish};
+static const sc_schema_t tls_match_schema = {l4_match_fields, tls_match_finish, all_decoded, NULL};
 
 static const sc_field_t l4_destination_fields[] = {
     F_STRUCT_REQ("destination", sc_l4_destination_t, destination, destination_schema),
     F_U32("weight", sc_l4_destination_t, weight, 0, INT32_MAX, 0), F_END};
-static const sc_schema_t l4_destination_schema = {l4_destination_fields, NULL};
+static const sc_schema_t l4_destination_schema = {l4_destination_fields, NULL, all_decoded, NULL};
 
 static int l4_route_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   const sc_l4_route_t *r = value;
@@ -356,12 +376,12 @@ static const sc_field_t l4_route_fields[] = {
     F_LIST("match", sc_l4_route_t, match, nmatch, sc_l4_match_t, l4_match_schema),
     F_LIST("route", sc_l4_route_t, route, nroute, sc_l4_destination_t, l4_destination_schema),
     F_END};
-static const sc_schema_t l4_route_schema = {l4_route_fields, l4_route_finish};
+static const sc_schema_t l4_route_schema = {l4_route_fields, l4_route_finish, all_decoded, NULL};
 static const sc_field_t tls_route_fields[] = {
     F_LIST("match", sc_l4_route_t, match, nmatch, sc_l4_match_t, tls_match_schema),
     F_LIST("route", sc_l4_route_t, route, nroute, sc_l4_destination_t, l4_destination_schema),
     F_END};
-static const sc_schema_t tls_route_schema = {tls_route_fields, l4_route_finish};
+static const sc_schema_t tls_route_schema = {tls_route_fields, l4_route_finish, all_decoded, NULL};
 
 static const sc_field_t virtual_service_fields[] = {
     F_STRLIST_CHECK("hosts", sc_virtual_service_t, hosts, check_hosts),
@@ -370,7 +390,7 @@ static const sc_field_t virtual_service_fields[] = {
     F_LIST("http", sc_virtual_service_t, http, nhttp, sc_http_route_t, http_route_schema),
     F_LIST("tcp", sc_virtual_service_t, tcp, ntcp, sc_l4_route_t, l4_route_schema),
     F_LIST("tls", sc_virtual_service_t, tls, ntls, sc_l4_route_t, tls_route_schema), F_END};
-static const sc_schema_t virtual_service_schema = {virtual_service_fields, NULL};
+static const sc_schema_t virtual_service_schema = {virtual_service_fields, NULL, all_decoded, NULL};
 
 static int resolve_destination(sc_dec_t *d, sc_destination_t *dst, sc_str_t ns) {
   return dst->host.len ? sc__resolve_host(d, dst->host, ns, &dst->host) : 0;
@@ -442,7 +462,8 @@ static const sc_field_t cookie_fields[] = {
     F_STR_REQ("name", sc_load_balancer_t, hash_http_cookie_name),
     F_STR("path", sc_load_balancer_t, hash_http_cookie_path),
     F_DURATION("ttl", sc_load_balancer_t, hash_http_cookie_ttl), F_END};
-static const sc_schema_t cookie_schema = {cookie_fields, NULL};
+static const char *const cookie_known[] = {"attributes", NULL};
+static const sc_schema_t cookie_schema = {cookie_fields, NULL, cookie_known, NULL};
 static const sc_field_t consistent_hash_fields[] = {
     F_STR("httpHeaderName", sc_load_balancer_t, hash_http_header_name),
     F_INLINE("httpCookie", sc_load_balancer_t, cookie_schema),
@@ -450,26 +471,31 @@ static const sc_field_t consistent_hash_fields[] = {
     F_STR("httpQueryParameterName", sc_load_balancer_t, hash_query_parameter_name),
     F_U32("minimumRingSize", sc_load_balancer_t, hash_minimum_ring_size, 0, UINT32_MAX - 1, 0),
     F_END};
-static const sc_schema_t consistent_hash_schema = {consistent_hash_fields, NULL};
+static const char *const consistent_hash_known[] = {"ringHash", "maglev", NULL};
+static const sc_schema_t consistent_hash_schema = {consistent_hash_fields, NULL,
+                                                   consistent_hash_known, NULL};
 static const sc_field_t load_balancer_fields[] = {
     F_ENUM("simple", sc_load_balancer_t, simple, lb_simple_names, SC_LB_UNSPECIFIED),
     F_INLINE_PRES("consistentHash", sc_load_balancer_t, has_consistent_hash,
                   consistent_hash_schema),
     F_END};
-static const sc_schema_t load_balancer_schema = {load_balancer_fields, NULL};
+static const char *const load_balancer_known[] = {"localityLbSetting", "zoneAwareLbSetting",
+                                                   "warmupDurationSecs", "warmup", NULL};
+static const sc_schema_t load_balancer_schema = {load_balancer_fields, NULL,
+                                                 load_balancer_known, NULL};
 
 static const sc_field_t keepalive_fields[] = {
     F_U32_OPT("probes", sc_connection_pool_t, keepalive_probes),
     F_DURATION("time", sc_connection_pool_t, keepalive_time),
     F_DURATION("interval", sc_connection_pool_t, keepalive_interval), F_END};
-static const sc_schema_t keepalive_schema = {keepalive_fields, NULL};
+static const sc_schema_t keepalive_schema = {keepalive_fields, NULL, all_decoded, NULL};
 static const sc_field_t tcp_pool_fields[] = {
     F_U32_OPT("maxConnections", sc_connection_pool_t, max_connections),
     F_DURATION("connectTimeout", sc_connection_pool_t, connect_timeout),
     F_INLINE_PRES("tcpKeepalive", sc_connection_pool_t, has_tcp_keepalive, keepalive_schema),
     F_DURATION("maxConnectionDuration", sc_connection_pool_t, max_connection_duration),
     F_DURATION("idleTimeout", sc_connection_pool_t, tcp_idle_timeout), F_END};
-static const sc_schema_t tcp_pool_schema = {tcp_pool_fields, NULL};
+static const sc_schema_t tcp_pool_schema = {tcp_pool_fields, NULL, all_decoded, NULL};
 static const sc_field_t http_pool_fields[] = {
     F_U32_OPT("http1MaxPendingRequests", sc_connection_pool_t, http1_max_pending_requests),
     F_U32_OPT("http2MaxRequests", sc_connection_pool_t, http2_max_requests),
@@ -480,11 +506,12 @@ static const sc_field_t http_pool_fields[] = {
     F_ENUM("h2UpgradePolicy", sc_connection_pool_t, h2_upgrade_policy, h2_upgrade_names,
            SC_H2_UPGRADE_DEFAULT),
     F_BOOL("useClientProtocol", sc_connection_pool_t, use_client_protocol), F_END};
-static const sc_schema_t http_pool_schema = {http_pool_fields, NULL};
+static const char *const http_pool_known[] = {"http2KeepAlive", NULL};
+static const sc_schema_t http_pool_schema = {http_pool_fields, NULL, http_pool_known, NULL};
 static const sc_field_t connection_pool_fields[] = {
     F_INLINE("tcp", sc_connection_pool_t, tcp_pool_schema),
     F_INLINE("http", sc_connection_pool_t, http_pool_schema), F_END};
-static const sc_schema_t connection_pool_schema = {connection_pool_fields, NULL};
+static const sc_schema_t connection_pool_schema = {connection_pool_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t outlier_fields[] = {
     F_U32_OPT("consecutive5xxErrors", sc_outlier_detection_t, consecutive_5xx_errors),
@@ -498,7 +525,9 @@ static const sc_field_t outlier_fields[] = {
     F_U32("maxEjectionPercent", sc_outlier_detection_t, max_ejection_percent, 0, 100, SC_UNSET_U32),
     F_U32("minHealthPercent", sc_outlier_detection_t, min_health_percent, 0, 100, SC_UNSET_U32),
     F_END};
-static const sc_schema_t outlier_schema = {outlier_fields, NULL};
+static const char *const outlier_known[] = {"consecutiveErrors", "outlierDetectionHttpErrorCodes",
+                                             NULL};
+static const sc_schema_t outlier_schema = {outlier_fields, NULL, outlier_known, NULL};
 
 static const sc_field_t client_tls_fields[] = {
     F_ENUM("mode", sc_client_tls_t, mode, tls_mode_names, SC_TLS_DISABLE),
@@ -509,7 +538,8 @@ static const sc_field_t client_tls_fields[] = {
     F_STRLIST("subjectAltNames", sc_client_tls_t, subject_alt_names),
     F_STR("sni", sc_client_tls_t, sni),
     F_TRI("insecureSkipVerify", sc_client_tls_t, insecure_skip_verify), F_END};
-static const sc_schema_t client_tls_schema = {client_tls_fields, NULL};
+static const char *const client_tls_known[] = {"caCrl", NULL};
+static const sc_schema_t client_tls_schema = {client_tls_fields, NULL, client_tls_known, NULL};
 
 static const sc_field_t policy_blocks_fields[] = {
     F_STRUCT_PRES("loadBalancer", sc_policy_blocks_t, load_balancer, has_load_balancer,
@@ -523,13 +553,16 @@ static const sc_field_t policy_blocks_fields[] = {
 /* A port-level setting: "port: {number}" plus the policy blocks, all at one level. */
 static const sc_field_t port_policy_port_fields[] = {
     F_U32_REQ("number", sc_port_policy_t, port, 1, 65535), F_END};
-static const sc_schema_t port_policy_port_schema = {port_policy_port_fields, NULL};
+static const sc_schema_t port_policy_port_schema = {port_policy_port_fields, NULL,
+                                                    all_decoded, NULL};
 
+/* Decoded by port_policy_decode_blocks and traffic_policy_finish at their objects' level. */
+static const sc_schema_t policy_blocks_schema = {policy_blocks_fields, NULL, NULL, NULL};
 static int port_policy_decode_blocks(sc_dec_t *d, const sc_node_t *node, void *value);
 static const sc_field_t port_policy_fields[] = {
     F_INLINE("port", sc_port_policy_t, port_policy_port_schema), F_END};
-static const sc_schema_t port_policy_schema = {port_policy_fields, port_policy_decode_blocks};
-static const sc_schema_t policy_blocks_schema = {policy_blocks_fields, NULL};
+static const sc_schema_t port_policy_schema = {port_policy_fields, port_policy_decode_blocks,
+                                                all_decoded, &policy_blocks_schema};
 
 static int port_policy_decode_blocks(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_port_policy_t *pp = value;
@@ -542,10 +575,10 @@ static const sc_field_t tunnel_fields[] = {
     F_STR("protocol", sc_traffic_policy_t, tunnel_protocol),
     F_STR_REQ("targetHost", sc_traffic_policy_t, tunnel_target_host),
     F_U32_REQ("targetPort", sc_traffic_policy_t, tunnel_target_port, 1, 65535), F_END};
-static const sc_schema_t tunnel_schema = {tunnel_fields, NULL};
+static const sc_schema_t tunnel_schema = {tunnel_fields, NULL, all_decoded, NULL};
 static const sc_field_t proxy_protocol_fields[] = {
     F_STR("version", sc_traffic_policy_t, proxy_protocol_version), F_END};
-static const sc_schema_t proxy_protocol_schema = {proxy_protocol_fields, NULL};
+static const sc_schema_t proxy_protocol_schema = {proxy_protocol_fields, NULL, all_decoded, NULL};
 
 static int traffic_policy_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_traffic_policy_t *tp = value;
@@ -568,17 +601,19 @@ static const sc_field_t traffic_policy_fields[] = {
     F_INLINE_PRES("tunnel", sc_traffic_policy_t, has_tunnel, tunnel_schema),
     F_INLINE_PRES("proxyProtocol", sc_traffic_policy_t, has_proxy_protocol, proxy_protocol_schema),
     F_END};
-static const sc_schema_t traffic_policy_schema = {traffic_policy_fields, traffic_policy_finish};
+static const char *const traffic_policy_known[] = {"retryBudget", NULL};
+static const sc_schema_t traffic_policy_schema = {traffic_policy_fields, traffic_policy_finish,
+                                                   traffic_policy_known, &policy_blocks_schema};
 
 static const sc_field_t subset_fields[] = {
     F_STR_REQ("name", sc_subset_t, name), F_LABELS("labels", sc_subset_t, labels),
     F_STRUCT_PRES("trafficPolicy", sc_subset_t, traffic_policy, has_traffic_policy,
                   traffic_policy_schema),
     F_END};
-static const sc_schema_t subset_schema = {subset_fields, NULL};
+static const sc_schema_t subset_schema = {subset_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t match_labels_fields[] = {F_LABELS("matchLabels", sc_labels_t, n), F_END};
-static const sc_schema_t match_labels_schema = {match_labels_fields, NULL};
+static const sc_schema_t match_labels_schema = {match_labels_fields, NULL, all_decoded, NULL};
 
 static int dr_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_destination_rule_t *dr = value;
@@ -604,7 +639,8 @@ static const sc_field_t destination_rule_fields[] = {
     F_STRUCT_PRES("workloadSelector", sc_destination_rule_t, workload_selector,
                   has_workload_selector, match_labels_schema),
     F_END};
-static const sc_schema_t destination_rule_schema = {destination_rule_fields, dr_finish};
+static const sc_schema_t destination_rule_schema = {destination_rule_fields, dr_finish,
+                                                    all_decoded, NULL};
 
 int sc__decode_destination_rule(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   sc_destination_rule_t *dr = &obj->u.destination_rule;
@@ -679,7 +715,7 @@ static const sc_field_t egress_fields[] = {
     F_ENUM("captureMode", sc_egress_listener_t, capture_mode, capture_mode_names,
            SC_CAPTURE_DEFAULT),
     F_STRLIST_REQ_CHECK("hosts", sc_egress_listener_t, hosts, check_egress_hosts), F_END};
-static const sc_schema_t egress_schema = {egress_fields, NULL};
+static const sc_schema_t egress_schema = {egress_fields, NULL, all_decoded, NULL};
 
 static int ingress_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_ingress_listener_t *in = value;
@@ -702,27 +738,26 @@ static const sc_field_t ingress_fields[] = {
     F_STRUCT_PRES("connectionPool", sc_ingress_listener_t, connection_pool, has_connection_pool,
                   connection_pool_schema),
     F_END};
-static const sc_schema_t ingress_schema = {ingress_fields, ingress_finish};
+static const char *const ingress_known[] = {"tls", NULL};
+static const sc_schema_t ingress_schema = {ingress_fields, ingress_finish, ingress_known, NULL};
 
 static const sc_field_t egress_proxy_fields[] = {
     F_STR_REQ_CHECK("host", sc_destination_t, host, check_host),
     F_STR("subset", sc_destination_t, subset),
     F_INLINE("port", sc_destination_t, port_number_schema), F_END};
-static const sc_schema_t egress_proxy_schema = {egress_proxy_fields, NULL};
+static const sc_schema_t egress_proxy_schema = {egress_proxy_fields, NULL, all_decoded, NULL};
 static const sc_field_t outbound_policy_fields[] = {
     F_ENUM("mode", sc_sidecar_t, outbound_mode, outbound_mode_names, SC_OUTBOUND_REGISTRY_ONLY),
     F_STRUCT_PRES("egressProxy", sc_sidecar_t, egress_proxy, has_egress_proxy,
                   egress_proxy_schema),
     F_END};
-static const sc_schema_t outbound_policy_schema = {outbound_policy_fields, NULL};
+static const sc_schema_t outbound_policy_schema = {outbound_policy_fields, NULL, all_decoded, NULL};
 
 static int sidecar_finish(sc_dec_t *d, const sc_node_t *node, void *value) {
   sc_sidecar_t *sc = value;
-  if (sc->negress == 0 && sc->ningress == 0 && !sc->has_outbound_traffic_policy &&
-      !sc->has_inbound_connection_pool)
-    return sc__decode_fail(d, node,
-                        "a Sidecar needs egress, ingress, outboundTrafficPolicy or "
-                        "inboundConnectionPool");
+  /* No egress (an empty spec too) is valid to istiod: pilot/pkg/model/sidecar.go gives
+   * such a Sidecar one egress listener importing every host of every namespace, and so
+   * does scope/scope.c (build_listeners). */
   for (uint32_t i = 0; i < sc->negress; i++) {
     const sc_egress_listener_t *e = &sc->egress[i];
     bool catch_all = !e->has_port || e->port.number == 0;
@@ -765,7 +800,7 @@ static const sc_field_t sidecar_fields[] = {
     F_STRUCT_PRES("inboundConnectionPool", sc_sidecar_t, inbound_connection_pool,
                   has_inbound_connection_pool, connection_pool_schema),
     F_END};
-static const sc_schema_t sidecar_schema = {sidecar_fields, sidecar_finish};
+static const sc_schema_t sidecar_schema = {sidecar_fields, sidecar_finish, all_decoded, NULL};
 
 int sc__decode_sidecar(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   return decode_spec(d, root, &sidecar_schema, &obj->u.sidecar);

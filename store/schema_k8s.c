@@ -33,7 +33,7 @@ static const sc_field_t service_port_fields[] = {
     F_STR("appProtocol", sc_service_port_t, app_protocol),
     F_INT_OR_STRING("targetPort", sc_service_port_t, target_port, target_port_name, 1, 65535),
     F_END};
-static const sc_schema_t service_port_schema = {service_port_fields, NULL};
+static const sc_schema_t service_port_schema = {service_port_fields, NULL, NULL, NULL};
 
 static const char *const service_type_names[] = {"ClusterIP", "NodePort", "LoadBalancer",
                                                  "ExternalName", NULL};
@@ -50,7 +50,7 @@ static const sc_field_t service_spec_fields[] = {
     F_ENUM("internalTrafficPolicy", sc_k8s_service_t, internal_traffic_policy,
            traffic_policy_names, 0),
     F_END};
-static const sc_schema_t service_spec_schema = {service_spec_fields, NULL};
+static const sc_schema_t service_spec_schema = {service_spec_fields, NULL, NULL, NULL};
 
 /* Semantics 1.4: Kubernetes port protocol inference (ConvertProtocol). */
 static sc_protocol_t infer_k8s_protocol(const sc_service_port_t *p) {
@@ -107,13 +107,16 @@ static int split_export_to(sc_dec_t *d, sc_str_t text, sc_strlist_t *out) {
 
 int sc__decode_service(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   sc_k8s_service_t *svc = &obj->u.service;
+  /* Kubernetes admits only DNS labels (RFC 1035) as Service names, but istiod processes
+   * whatever Service it is given, so a longer or dotted name (a DNS subdomain, checked
+   * with the metadata) is accepted with a warning. */
   const char *why = sc__validate_dns_label(obj->name.ptr, obj->name.len);
   if (why != NULL) {
     size_t saved = sc__decode_push_key(d, "metadata.name");
-    int rc = sc__decode_fail(d, sc__doc_map_get(sc__doc_map_get(root, "metadata"), "name"),
-                          "Service name \"%.60s\" %s", obj->name.ptr, why);
+    sc__decode_warn(d, sc__doc_map_get(sc__doc_map_get(root, "metadata"), "name"),
+                    "Service name \"%.60s\" %s for Kubernetes (accepted, as istiod does)",
+                    obj->name.ptr, why);
     sc__decode_pop(d, saved);
-    return rc;
   }
   const sc_node_t *spec = sc__doc_map_get(root, "spec");
   size_t saved = sc__decode_push_key(d, "spec");
@@ -169,13 +172,13 @@ static const sc_field_t slice_conditions_fields[] = {
     F_TRI("ready", sc_slice_endpoint_t, ready),
     F_TRI("serving", sc_slice_endpoint_t, serving),
     F_TRI("terminating", sc_slice_endpoint_t, terminating), F_END};
-static const sc_schema_t slice_conditions_schema = {slice_conditions_fields, NULL};
+static const sc_schema_t slice_conditions_schema = {slice_conditions_fields, NULL, NULL, NULL};
 
 static const sc_field_t slice_target_fields[] = {
     F_STR("kind", sc_slice_endpoint_t, target_kind),
     F_STR("name", sc_slice_endpoint_t, target_name),
     F_STR("namespace", sc_slice_endpoint_t, target_namespace), F_END};
-static const sc_schema_t slice_target_schema = {slice_target_fields, NULL};
+static const sc_schema_t slice_target_schema = {slice_target_fields, NULL, NULL, NULL};
 
 static int check_addresses(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_strlist_t *l = value;
@@ -190,14 +193,14 @@ static const sc_field_t slice_endpoint_fields[] = {
     F_INLINE("targetRef", sc_slice_endpoint_t, slice_target_schema),
     F_STR("nodeName", sc_slice_endpoint_t, node_name),
     F_STR("zone", sc_slice_endpoint_t, zone), F_END};
-static const sc_schema_t slice_endpoint_schema = {slice_endpoint_fields, NULL};
+static const sc_schema_t slice_endpoint_schema = {slice_endpoint_fields, NULL, NULL, NULL};
 
 static const sc_field_t slice_port_fields[] = {
     F_STR("name", sc_slice_port_t, name),
     F_U32("port", sc_slice_port_t, port, 1, 65535, SC_UNSET_U32),
     F_STR_CHECK("protocol", sc_slice_port_t, protocol, check_l4_protocol),
     F_STR("appProtocol", sc_slice_port_t, app_protocol), F_END};
-static const sc_schema_t slice_port_schema = {slice_port_fields, NULL};
+static const sc_schema_t slice_port_schema = {slice_port_fields, NULL, NULL, NULL};
 
 static int check_address_type(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
@@ -229,7 +232,7 @@ static const sc_field_t slice_fields[] = {
     F_LIST("endpoints", sc_endpoint_slice_t, endpoints, nendpoints, sc_slice_endpoint_t,
            slice_endpoint_schema),
     F_LIST("ports", sc_endpoint_slice_t, ports, nports, sc_slice_port_t, slice_port_schema), F_END};
-static const sc_schema_t slice_schema = {slice_fields, slice_finish};
+static const sc_schema_t slice_schema = {slice_fields, slice_finish, NULL, NULL};
 
 int sc__decode_endpoint_slice(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   /* EndpointSlice keeps its data at the top level, beside metadata. */
@@ -284,10 +287,10 @@ static int check_ip(sc_dec_t *d, const sc_node_t *n, const void *value) {
 }
 
 static const sc_field_t pod_ip_fields[] = {F_STR_CHECK("ip", pod_ip_t, ip, check_ip), F_END};
-static const sc_schema_t pod_ip_schema = {pod_ip_fields, NULL};
+static const sc_schema_t pod_ip_schema = {pod_ip_fields, NULL, NULL, NULL};
 static const sc_field_t pod_condition_fields[] = {
     F_STR("type", pod_condition_t, type), F_STR("status", pod_condition_t, status), F_END};
-static const sc_schema_t pod_condition_schema = {pod_condition_fields, NULL};
+static const sc_schema_t pod_condition_schema = {pod_condition_fields, NULL, NULL, NULL};
 static const sc_field_t pod_status_fields[] = {
     F_STR_CHECK("podIP", pod_status_t, pod_ip, check_ip),
     F_LIST("podIPs", pod_status_t, ips, nips, pod_ip_t, pod_ip_schema),
@@ -295,7 +298,7 @@ static const sc_field_t pod_status_fields[] = {
     F_LIST("conditions", pod_status_t, conditions, nconditions, pod_condition_t,
            pod_condition_schema),
     F_END};
-static const sc_schema_t pod_status_schema = {pod_status_fields, NULL};
+static const sc_schema_t pod_status_schema = {pod_status_fields, NULL, NULL, NULL};
 
 int sc__decode_pod(sc_dec_t *d, const sc_node_t *root, sc_obj_t *obj) {
   sc_pod_t *pod = &obj->u.pod;

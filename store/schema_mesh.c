@@ -12,18 +12,18 @@ static const sc_field_t outbound_fields[] = {
     F_ENUM("mode", sc_mesh_config_t, outbound_mode, outbound_mode_names,
            SC_OUTBOUND_REGISTRY_ONLY),
     F_END};
-static const sc_schema_t outbound_schema = {outbound_fields, NULL};
+static const sc_schema_t outbound_schema = {outbound_fields, NULL, NULL, NULL};
 static const sc_field_t inbound_fields[] = {
     F_ENUM("mode", sc_mesh_config_t, inbound_mode, inbound_mode_names, SC_INBOUND_PASSTHROUGH),
     F_END};
-static const sc_schema_t inbound_schema = {inbound_fields, NULL};
+static const sc_schema_t inbound_schema = {inbound_fields, NULL, NULL, NULL};
 
 static const sc_field_t retry_fields[] = {
     F_I32("attempts", sc_retries_t, attempts, 0, INT32_MAX, 0),
     F_DURATION("perTryTimeout", sc_retries_t, per_try_timeout),
     F_STR("retryOn", sc_retries_t, retry_on),
     F_TRI("retryRemoteLocalities", sc_retries_t, retry_remote_localities), F_END};
-static const sc_schema_t retry_schema = {retry_fields, NULL};
+static const sc_schema_t retry_schema = {retry_fields, NULL, NULL, NULL};
 
 static int check_namespace(sc_dec_t *d, const sc_node_t *n, const void *value) {
   const sc_str_t *s = value;
@@ -51,7 +51,7 @@ static const sc_field_t mesh_fields[] = {
     F_STRUCT_PRES("defaultHttpRetryPolicy", sc_mesh_config_t, default_http_retry_policy,
                   has_default_http_retry_policy, retry_schema),
     F_END};
-static const sc_schema_t mesh_schema = {mesh_fields, NULL};
+static const sc_schema_t mesh_schema = {mesh_fields, NULL, NULL, NULL};
 
 static sc_str_t export_all_item = {"*", 1};
 #define EXPORT_ALL {1, &export_all_item}

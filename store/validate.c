@@ -64,11 +64,15 @@ const char *sc__validate_dns_subdomain(const char *s, size_t n) {
     return "must not be empty";
   if (n > 253)
     return "must be at most 253 characters";
+  /* Kubernetes' IsDNS1123Subdomain: no length limit per dot-separated part, only the
+   * total (a 64-character name without dots is a valid object name). */
   size_t start = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i == n || s[i] == '.') {
-      const char *why = sc__validate_dns_label(s + start, i - start);
-      if (why != NULL)
+      bool ok = i > start && s[start] != '-' && s[i - 1] != '-';
+      for (size_t k = start; ok && k < i; k++)
+        ok = is_lower_alnum(s[k]) || s[k] == '-';
+      if (!ok)
         return "must be lower case letters, digits, '-' and '.', each part starting and "
                "ending with a letter or digit";
       start = i + 1;

@@ -10,7 +10,8 @@ bool sc__validate_utf8(const char *s, size_t n);
 
 /* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. Namespaces, Service names. */
 const char *sc__validate_dns_label(const char *s, size_t n);
-/* RFC 1123 subdomain: labels joined by ".", at most 253. Object names. */
+/* RFC 1123 subdomain as Kubernetes checks it: parts of [a-z0-9]([-a-z0-9]*[a-z0-9])?
+ * joined by ".", at most 253 in all (no limit per part). Object names. */
 const char *sc__validate_dns_subdomain(const char *s, size_t n);
 /* Kubernetes label key ([prefix/]name) and value. */
 const char *sc__validate_label_key(const char *s, size_t n);

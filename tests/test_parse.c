@@ -41,6 +41,10 @@ typedef struct {
   bool has_diag;
   sc_diag_t diag;
   char text[1024];
+  /* OBJECT: the warnings reported with it (the first four, formatted) and their fields. */
+  uint32_t nwarnings, nwarnings_total;
+  char warn_text[4][1024];
+  char warn_field[4][256];
 } item_t;
 
 typedef struct {
@@ -70,6 +74,16 @@ static int collect_cb(void *arg, const sc_parse_item_t *it) {
     c->bad = 1;
   if (it->status != SC_ITEM_OBJECT && (it->diag == NULL || it->obj != NULL))
     c->bad = 1;
+  if (it->status != SC_ITEM_OBJECT && it->nwarnings_total > 0)
+    c->bad = 1;
+  if (it->nwarnings > it->nwarnings_total || it->nwarnings > SC_PARSE_MAX_WARNINGS)
+    c->bad = 1;
+  x->nwarnings = it->nwarnings;
+  x->nwarnings_total = it->nwarnings_total;
+  for (uint32_t i = 0; i < it->nwarnings && i < 4; i++) {
+    sc_diag_format(&it->warnings[i], x->warn_text[i], sizeof(x->warn_text[i]));
+    snprintf(x->warn_field[i], sizeof(x->warn_field[i]), "%s", it->warnings[i].field);
+  }
   if (it->diag != NULL) {
     x->has_diag = true;
     x->diag = *it->diag;
@@ -408,6 +422,189 @@ static void check_service(const sc_obj_t *o) {
   /* Only UDP is special among L4 protocols; SCTP goes by the name ("mongo-x": Mongo). */
   ASSERT_STR(p[13].l4_protocol, "SCTP");
   ASSERT_EQ_INT(p[13].protocol, SC_PROTO_MONGO);
+}
+
+/* ---- accepted as istiod accepts them, with warnings ------------------------------------ */
+
+TEST(sidecar_empty_spec_accepted) {
+  /* istiod processes a Sidecar without egress (pilot/pkg/model/sidecar.go): one egress
+   * listener importing every host of every namespace. No warning: it is valid. */
+  const char *forms[] = {
+      "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: a}\n"
+      "spec: {}\n",
+      "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: a}\n",
+      "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: a}\n"
+      "spec:\n  workloadSelector: {labels: {app: a}}\n",
+  };
+  for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+    collect_t c = {0};
+    ASSERT_EQ_INT(run_yaml(&c, forms[i], NULL), 0);
+    ASSERT(!c.bad);
+    if (c.n != 1 || c.items[0].status != SC_ITEM_OBJECT)
+      dump(&c);
+    ASSERT_EQ_INT(c.n, 1);
+    ASSERT_EQ_INT(c.items[0].status, SC_ITEM_OBJECT);
+    ASSERT_EQ_INT(c.items[0].obj->u.sidecar.negress, 0);
+    ASSERT_EQ_INT(c.items[0].nwarnings_total, 0);
+    collect_free(&c);
+  }
+}
+
+static void name_case(const char *kind_api, const char *name, bool accepted, uint32_t warnings) {
+  char text[1024];
+  snprintf(text, sizeof(text), "%smetadata: {name: %s, namespace: a}\n", kind_api, name);
+  collect_t c = {0};
+  ASSERT_EQ_INT(run_yaml(&c, text, NULL), 0);
+  ASSERT(!c.bad);
+  ASSERT_EQ_INT(c.n, 1);
+  if ((c.items[0].status == SC_ITEM_OBJECT) != accepted ||
+      c.items[0].nwarnings_total != warnings)
+    fprintf(stderr, "  name %zu chars: %s (%u warnings: %s)\n", strlen(name),
+            status_name(c.items[0].status), c.items[0].nwarnings_total,
+            c.items[0].has_diag ? c.items[0].text : c.items[0].warn_text[0]);
+  ASSERT_EQ_INT(c.items[0].status == SC_ITEM_OBJECT, accepted);
+  ASSERT_EQ_INT(c.items[0].nwarnings_total, warnings);
+  if (accepted)
+    ASSERT_EQ_INT(c.items[0].obj->name.len, strlen(name));
+  if (warnings > 0)
+    ASSERT_EQ_STR(c.items[0].warn_field[0], "metadata.name");
+  collect_free(&c);
+}
+
+TEST(object_names_are_dns_subdomains_up_to_253) {
+  /* Kubernetes names are DNS subdomains: 253 characters in all, no limit per part. */
+  const char *vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\n";
+  const char *svc = "apiVersion: v1\nkind: Service\n";
+  char n64[65], n253[254], n254[255], dotted[254];
+  memset(n64, 'a', 64), n64[64] = '\0';
+  memset(n253, 'b', 253), n253[253] = '\0';
+  memset(n254, 'c', 254), n254[254] = '\0';
+  memset(dotted, 'd', 253), dotted[253] = '\0';
+  for (size_t i = 50; i < 253; i += 51)
+    dotted[i] = '.';
+  name_case(vs, n64, true, 0);
+  name_case(vs, n253, true, 0);
+  name_case(vs, dotted, true, 0);
+  name_case(vs, n254, false, 0);
+  name_case(vs, "Upper", false, 0);
+  name_case(vs, "a..b", false, 0);
+  /* A Service name is a DNS label to Kubernetes' admission; istiod processes any Service,
+   * so a longer or dotted one is accepted with a warning. */
+  name_case(svc, "short", true, 0);
+  name_case(svc, n64, true, 1);
+  name_case(svc, "cart.v2", true, 1);
+  name_case(svc, n254, false, 0);
+  /* Namespaces stay DNS labels (at most 63): the key of every namespaced object. */
+  char text[300];
+  snprintf(text, sizeof(text), "apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", n64);
+  collect_t c = {0};
+  ASSERT_EQ_INT(run_yaml(&c, text, NULL), 0);
+  ASSERT_EQ_INT(c.n, 1);
+  ASSERT_EQ_INT(c.items[0].status, SC_ITEM_REJECTED);
+  collect_free(&c);
+}
+
+TEST(unknown_spec_fields_warned_not_rejected) {
+  const char *text =
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: VirtualService\n"
+      "metadata: {name: vs, namespace: a, unknownMeta: x}\n"
+      "spec:\n"
+      "  hosts: [r]\n"
+      "  http:\n"
+      "  - route: [{destination: {host: r}}]\n"
+      "    retry: {attempts: 3}\n"
+      "    retries: {attempts: 2, bogus: 1}\n"
+      "status: {anything: 1}\n";
+  collect_t c = {0};
+  ASSERT_EQ_INT(run_yaml(&c, text, NULL), 0);
+  ASSERT(!c.bad);
+  ASSERT_EQ_INT(c.n, 1);
+  const item_t *x = &c.items[0];
+  ASSERT_EQ_INT(x->status, SC_ITEM_OBJECT);
+  ASSERT_EQ_INT(x->obj->u.virtual_service.http[0].retries.attempts, 2);
+  /* Only the spec is checked: metadata and status are not. */
+  ASSERT_EQ_INT(x->nwarnings_total, 2);
+  ASSERT_EQ_INT(x->nwarnings, 2);
+  ASSERT_EQ_STR(x->warn_field[0], "spec.http[0].retry");
+  ASSERT_EQ_STR(x->warn_field[1], "spec.http[0].retries.bogus");
+  /* "test:8:5: VirtualService a/vs: spec.http[0].retry: unknown field "retry" (ignored)" */
+  ASSERT_CONTAINS(x->warn_text[0], "test:8:5: VirtualService a/vs: spec.http[0].retry: ");
+  ASSERT_CONTAINS(x->warn_text[0], "unknown field \"retry\"");
+  /* The unknown field is not part of the spec hash: the same object without it is equal. */
+  collect_t d = {0};
+  ASSERT_EQ_INT(run_yaml(&d,
+                         "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                         "metadata: {name: vs, namespace: a}\n"
+                         "spec: {hosts: [r], http: [{route: [{destination: {host: r}}], "
+                         "retries: {attempts: 2}}]}\n",
+                         NULL),
+                0);
+  ASSERT_EQ_INT(d.n, 1);
+  ASSERT_EQ_INT(d.items[0].nwarnings_total, 0);
+  ASSERT_EQ_U64(d.items[0].obj->spec_hash, x->obj->spec_hash);
+  collect_free(&d);
+  collect_free(&c);
+}
+
+TEST(unknown_spec_fields_capped_and_counted) {
+  char text[4096];
+  int n = snprintf(text, sizeof(text), "apiVersion: networking.istio.io/v1\nkind: Sidecar\n"
+                                       "metadata: {name: s, namespace: a}\nspec:\n");
+  for (int i = 0; i < 20; i++)
+    n += snprintf(text + n, sizeof(text) - (size_t)n, "  extra%d: 1\n", i);
+  collect_t c = {0};
+  ASSERT_EQ_INT(run_yaml(&c, text, NULL), 0);
+  ASSERT(!c.bad);
+  ASSERT_EQ_INT(c.n, 1);
+  ASSERT_EQ_INT(c.items[0].status, SC_ITEM_OBJECT);
+  ASSERT_EQ_INT(c.items[0].nwarnings, SC_PARSE_MAX_WARNINGS);
+  ASSERT_EQ_INT(c.items[0].nwarnings_total, 20);
+  ASSERT_EQ_STR(c.items[0].warn_field[3], "spec.extra3");
+  collect_free(&c);
+}
+
+TEST(valid_unread_fields_not_warned) {
+  /* Fields of Istio's API that scopecast does not read are valid: no warning. */
+  const char *text =
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+      "metadata: {name: vs, namespace: a}\n"
+      "spec:\n"
+      "  hosts: [r]\n"
+      "  http:\n"
+      "  - match: [{uri: {prefix: /}, statPrefix: x}]\n"
+      "    route: [{destination: {host: r}}]\n"
+      "    corsPolicy: {allowOrigins: [{exact: a.com}]}\n"
+      "    retries: {attempts: 2, retryIgnorePreviousHosts: true}\n"
+      "    fault: {delay: {exponentialDelay: 1s, percent: 5}, abort: {http2Error: x}}\n"
+      "---\n"
+      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+      "metadata: {name: dr, namespace: a}\n"
+      "spec:\n"
+      "  host: r\n"
+      "  trafficPolicy:\n"
+      "    retryBudget: {percent: {value: 10}}\n"
+      "    loadBalancer: {simple: RANDOM, localityLbSetting: {enabled: true}, warmupDurationSecs: 10s}\n"
+      "    outlierDetection: {consecutiveErrors: 5}\n"
+      "    tls: {mode: SIMPLE, caCrl: /x}\n"
+      "    portLevelSettings: [{port: {number: 80}, loadBalancer: {simple: RANDOM}}]\n"
+      "---\n"
+      "apiVersion: networking.istio.io/v1\nkind: Sidecar\n"
+      "metadata: {name: s, namespace: a}\n"
+      "spec:\n"
+      "  ingress: [{port: {number: 80, name: http, protocol: HTTP, targetPort: 8080}, "
+      "tls: {mode: SIMPLE}}]\n";
+  collect_t c = {0};
+  ASSERT_EQ_INT(run_yaml(&c, text, NULL), 0);
+  ASSERT(!c.bad);
+  ASSERT_EQ_INT(c.n, 3);
+  for (size_t i = 0; i < c.n; i++) {
+    if (c.items[i].status != SC_ITEM_OBJECT || c.items[i].nwarnings_total != 0)
+      fprintf(stderr, "  [%zu] %s %s\n", i, c.items[i].text, c.items[i].warn_text[0]);
+    ASSERT_EQ_INT(c.items[i].status, SC_ITEM_OBJECT);
+    ASSERT_EQ_INT(c.items[i].nwarnings_total, 0);
+  }
+  collect_free(&c);
 }
 
 TEST(service_all_forms) {
@@ -2917,8 +3114,13 @@ TEST(fixture_validation_valid_every_kind) {
   if (count_status(&all, SC_ITEM_OBJECT) != all.n)
     dump(&all);
   ASSERT_EQ_INT(count_status(&all, SC_ITEM_OBJECT), all.n);
-  for (size_t i = 0; i < all.n; i++)
+  for (size_t i = 0; i < all.n; i++) {
     per_kind[all.items[i].obj->kind]++;
+    /* Valid objects, written with every field as the API names it: no warnings. */
+    if (all.items[i].nwarnings_total != 0)
+      fprintf(stderr, "  unexpected warning: %s\n", all.items[i].warn_text[0]);
+    ASSERT_EQ_INT(all.items[i].nwarnings_total, 0);
+  }
   for (int k = 0; k < SC_KIND__COUNT; k++) {
     if (per_kind[k] == 0)
       fprintf(stderr, "  no valid %s in %s\n", sc_kind_name((sc_kind_t)k), dir_path);
@@ -3275,5 +3477,10 @@ TEST_LIST = {
     TEST_ENTRY(extra_istio_bookinfo),
     TEST_ENTRY(extra_istio_validation_dataset),
     TEST_ENTRY(parse_callback_can_stop),
+    TEST_ENTRY(sidecar_empty_spec_accepted),
+    TEST_ENTRY(object_names_are_dns_subdomains_up_to_253),
+    TEST_ENTRY(unknown_spec_fields_warned_not_rejected),
+    TEST_ENTRY(unknown_spec_fields_capped_and_counted),
+    TEST_ENTRY(valid_unread_fields_not_warned),
     TEST_LIST_END,
 };

@@ -32,6 +32,7 @@ TEST(meta_round_trip_and_head_versions) {
   m.objects_by_kind[SC_KIND_SERVICE] = 3;
   m.objects_total = 3;
   m.rejected_total = 2;
+  m.warnings_total = 5;
   ASSERT_EQ_INT(sc_snapshot_publish(w, &m, NULL, NULL), 0);
   ASSERT_EQ_U64(m.head_version, 1);
   ASSERT_EQ_INT(sc_snapshot_publish(w, &m, NULL, NULL), 0);
@@ -47,6 +48,7 @@ TEST(meta_round_trip_and_head_versions) {
   ASSERT_EQ_U64(got.objects_by_kind[SC_KIND_SERVICE], 3);
   ASSERT_EQ_U64(got.objects_total, 3);
   ASSERT_EQ_U64(got.rejected_total, 2);
+  ASSERT_EQ_U64(got.warnings_total, 5);
   ASSERT_EQ_U64(got.instance_id, first_instance);
   ASSERT(got.last_publish_ms > 1700000000000ull);
   sc_snapshot_writer_close(w);

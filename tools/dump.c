@@ -169,6 +169,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
     json_object_set_new(o, "historyVersions", json_integer((json_int_t)m.history_versions));
     json_object_set_new(o, "rejected", json_integer((json_int_t)m.rejected_total));
     json_object_set_new(o, "skipped", json_integer((json_int_t)m.skipped_total));
+    json_object_set_new(o, "warnings", json_integer((json_int_t)m.warnings_total));
     json_t *skipped = json_object();
     for (size_t i = 0; i < m.nskipped_kinds; i++)
       json_object_set_new(skipped, m.skipped_by_kind[i].kind,
@@ -191,6 +192,7 @@ static int cmd_info(sc_snapshot_reader_t *r, bool json) {
   printf("%-18s %" PRIu64 "\n", "skipped", m.skipped_total);
   for (size_t i = 0; i < m.nskipped_kinds; i++)
     printf("  %-16s %" PRIu64 "\n", m.skipped_by_kind[i].kind, m.skipped_by_kind[i].count);
+  printf("%-18s %" PRIu64 "\n", "warnings", m.warnings_total);
   return 0;
 }
 

@@ -59,6 +59,7 @@ typedef struct {
   uint64_t history_versions;   /* head versions the history table covers (FORMAT.md) */
   uint64_t rejected_total;     /* objects rejected by this engine run */
   uint64_t skipped_total;      /* unknown kinds skipped by this engine run */
+  uint64_t warnings_total;     /* warnings about accepted objects, this engine run */
   /* skipped_total by kind, in the order first seen; past the cap the last entry is
    * "(other kinds)". */
   sc_snapshot_kind_count_t skipped_by_kind[SC_SNAPSHOT_MAX_SKIPPED_KINDS];

@@ -7,8 +7,9 @@
  * calls nothing of scopecast's other folders.
  *
  * Nothing here prints. Parse functions report each object through a callback, together
- * with a diagnostic (sc_diag_t) when it was rejected or skipped; the caller decides how to
- * log it.
+ * with a diagnostic (sc_diag_t) when it was rejected or skipped, and with warnings when it
+ * was accepted in spite of fields scopecast does not know; the caller decides how to log
+ * them.
  */
 #ifndef SCOPECAST_STORE_H
 #define SCOPECAST_STORE_H
@@ -22,7 +23,8 @@
 
 /* ---- diagnostics --------------------------------------------------------------------- */
 
-/* Why an object was rejected or skipped, and where it came from. Fixed-size, so filling
+/* Why an object was rejected or skipped, or what is wrong with an accepted one (a
+ * warning), and where it came from. Fixed-size, so filling
  * one never allocates; over-long parts are truncated with "...". */
 typedef struct {
   char source[192];   /* "file examples/a.yaml", "watch tcp:127.0.0.1:9000", ... */
@@ -90,7 +92,15 @@ typedef struct {
   /* A BOOKMARK that ends a watch's initial events (sendInitialEvents=true): its object's
    * metadata.annotations["k8s.io/initial-events-end"] is "true". */
   bool initial_events_end;
+  /* OBJECT: warnings about an object accepted all the same, each naming its field: fields
+   * that are not in the API (ignored), names Kubernetes' admission would refuse. The
+   * first SC_PARSE_MAX_WARNINGS are in warnings[0..nwarnings); nwarnings_total counts
+   * all. Valid during the callback only. */
+  const sc_diag_t *warnings;
+  uint32_t nwarnings, nwarnings_total;
 } sc_parse_item_t;
+
+#define SC_PARSE_MAX_WARNINGS 8u
 
 /* Return 0 to continue, anything else to stop parsing (returned by the parse call). */
 typedef int (*sc_parse_cb)(void *arg, const sc_parse_item_t *item);

@@ -47,6 +47,21 @@ check "rejected objects: counted" 1 "$(info "$WORK/s2" .rejected)"
 check_contains "rejected objects: one line with source, line, kind and field" "$WORK/e.txt" \
   "rejected watch file:$WORK/bad.jsonl:1 (byte 0): Service default/Bad_Name: metadata.name:"
 
+# Accepted with warnings: an unknown spec field is named, logged at warning level once per
+# object version (the same version delivered again is not logged again) and counted.
+VS='{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"vs","namespace":"default"},"spec":{"hosts":["r"],"http":[{"route":[{"destination":{"host":"r"}}],"retry":{"attempts":3}}]}}'
+printf '{"type":"ADDED","object":%s}\n{"type":"MODIFIED","object":%s}\n' "$VS" "$VS" > "$WORK/warn.jsonl"
+"$SCOPECAST" --snapshot "$WORK/s4" --watch "file:$WORK/warn.jsonl" --once 2> "$WORK/w.txt"
+check "unknown field: --once exits 0" 0 $?
+check "unknown field: the object is accepted" 1 "$(info "$WORK/s4" .objectsByKind.VirtualService)"
+check "unknown field: nothing rejected" 0 "$(info "$WORK/s4" .rejected)"
+check "unknown field: one warning counted" 1 "$(info "$WORK/s4" .warnings)"
+check_contains "unknown field: the line names source, object and field" "$WORK/w.txt" \
+  "accepted with a warning: watch file:$WORK/warn.jsonl:1 (byte 0): VirtualService default/vs: spec.http[0].retry: unknown field \"retry\""
+check "unknown field: logged once per object version" 1 "$(grep -c 'accepted with a warning' "$WORK/w.txt")"
+"$DUMP" --snapshot "$WORK/s4" info | grep -q '^warnings  *1$'
+check "dump info prints the warnings" 0 $?
+
 # The dump tool
 "$DUMP" --snapshot "$WORK/nothing" info 2> "$WORK/e.txt"; check "dump without snapshot: exit 1" 1 $?
 check_contains "dump without snapshot: says so" "$WORK/e.txt" "no snapshot in"

@@ -106,7 +106,7 @@ check "engine, before publishing: histogram count 0" 0 "$(val e0 scopecast_engin
 curl -s -D "$WORK/headers.txt" -o /dev/null "http://127.0.0.1:$EP/metrics"
 check_contains "engine: the 0.0.4 content type" "$WORK/headers.txt" "Content-Type: text/plain; version=0.0.4"
 for f in scopecast_engine_events scopecast_engine_batches scopecast_engine_rejected scopecast_engine_skipped \
-  scopecast_engine_publish_failures; do
+  scopecast_engine_warnings scopecast_engine_publish_failures; do
   check "engine: $f is a counter" counter "$(family_type e0 "$f")"
 done
 for f in scopecast_engine_head_version scopecast_engine_scopes scopecast_engine_objects \
@@ -115,10 +115,13 @@ for f in scopecast_engine_head_version scopecast_engine_scopes scopecast_engine_
 done
 check "engine: batch duration is a histogram" histogram "$(family_type e0 scopecast_engine_batch_duration_seconds)"
 
-# The watch socket delivers: a Namespace, three Services and one invalid Service.
+# The watch socket delivers: a Namespace, three Services, one invalid Service and one
+# accepted with a warning (a name longer than a DNS label: Kubernetes' admission refuses
+# it, istiod processes it).
+LONG=$(printf 'l%.0s' $(seq 64))
 {
   printf '{"type":"ADDED","object":{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ns1"}}}\n'
-  svc a; svc b; svc c; svc bad '"x"'
+  svc a; svc b; svc c; svc bad '"x"'; svc "$LONG"
 } > "$WORK/ev1.jsonl"
 "$SERVE" "unix:$WORK/w.sock" "$WORK/ev1.jsonl" > "$WORK/serve.out" &
 PIDS+=($!)
@@ -127,10 +130,12 @@ if wait_for 10 code_is "$EP" /ready 200; then pass "engine: /ready 200 after its
 check_scrape e1 "$EP" "engine, published"
 HEAD=$(info "$SNAP" .headVersion)
 check "engine: head_version is the dump's" "$HEAD" "$(val e1 scopecast_engine_head_version)"
-check "engine: events_total counts the 4 valid events" 4 "$(val e1 scopecast_engine_events_total)"
+check "engine: events_total counts the 5 valid events" 5 "$(val e1 scopecast_engine_events_total)"
+check "engine: warnings_total 1" 1 "$(val e1 scopecast_engine_warnings_total)"
+check "engine: the dump's warnings" 1 "$(info "$SNAP" .warnings)"
 check "engine: rejected_total{kind=Service} 1" 1 "$(val e1 scopecast_engine_rejected_total '{"kind":"Service"}')"
 check "engine: rejected_total{kind=Namespace} 0" 0 "$(val e1 scopecast_engine_rejected_total '{"kind":"Namespace"}')"
-check "engine: objects{kind=Service} 3" 3 "$(val e1 scopecast_engine_objects '{"kind":"Service"}')"
+check "engine: objects{kind=Service} 4" 4 "$(val e1 scopecast_engine_objects '{"kind":"Service"}')"
 check "engine: objects{kind=Namespace} 1" 1 "$(val e1 scopecast_engine_objects '{"kind":"Namespace"}')"
 check "engine: scopes as the dump says" "$(info "$SNAP" .scopes)" "$(val e1 scopecast_engine_scopes)"
 check "engine: ready 1" 1 "$(val e1 scopecast_engine_ready)"
@@ -207,7 +212,7 @@ else
   if wait_for 10 val_is "$XP" x4 scopecast_xds_streams 0; then pass "frontend: streams 0 after the client left"; else
     fail "frontend: streams $(val x4 scopecast_xds_streams) after the client left"; fi
   check_scrape e2 "$EP" "engine, second batch"
-  check "engine: events_total 5 after one more event" 5 "$(val e2 scopecast_engine_events_total)"
+  check "engine: events_total 6 after one more event" 6 "$(val e2 scopecast_engine_events_total)"
   check "engine: histogram count follows batches_total" "$(val e2 scopecast_engine_batches_total)" \
     "$(val e2 scopecast_engine_batch_duration_seconds_count)"
 fi
