@@ -443,12 +443,21 @@ static const sc_field_t cookie_fields[] = {
     F_STR("path", sc_load_balancer_t, hash_http_cookie_path),
     F_DURATION("ttl", sc_load_balancer_t, hash_http_cookie_ttl), F_END};
 static const sc_schema_t cookie_schema = {cookie_fields, NULL};
+static const sc_field_t ring_hash_fields[] = {
+    F_U32("minimumRingSize", sc_load_balancer_t, ring_hash_minimum_ring_size, 0, UINT32_MAX - 1, 0),
+    F_END};
+static const sc_schema_t ring_hash_schema = {ring_hash_fields, NULL};
+static const sc_field_t maglev_fields[] = {
+    F_U32("tableSize", sc_load_balancer_t, maglev_table_size, 0, UINT32_MAX - 1, 0), F_END};
+static const sc_schema_t maglev_schema = {maglev_fields, NULL};
 static const sc_field_t consistent_hash_fields[] = {
     F_STR("httpHeaderName", sc_load_balancer_t, hash_http_header_name),
     F_INLINE("httpCookie", sc_load_balancer_t, cookie_schema),
     F_BOOL("useSourceIp", sc_load_balancer_t, hash_use_source_ip),
     F_STR("httpQueryParameterName", sc_load_balancer_t, hash_query_parameter_name),
     F_U32("minimumRingSize", sc_load_balancer_t, hash_minimum_ring_size, 0, UINT32_MAX - 1, 0),
+    F_INLINE_PRES("ringHash", sc_load_balancer_t, has_ring_hash, ring_hash_schema),
+    F_INLINE_PRES("maglev", sc_load_balancer_t, has_maglev, maglev_schema),
     F_END};
 static const sc_schema_t consistent_hash_schema = {consistent_hash_fields, NULL};
 static const sc_field_t load_balancer_fields[] = {

@@ -230,6 +230,107 @@ static const sc_retries_t *mesh_retries(const sc_mesh_config_t *mesh) {
   return mesh->has_default_http_retry_policy ? &mesh->default_http_retry_policy : NULL;
 }
 
+/* A DestinationRule's consistentHash as a route's hash policy (Istio's
+ * ConsistentHashToHashPolicy): header, cookie, source IP or query parameter, the first
+ * given; NULL in *out when none is (the cluster still hashes, on nothing). */
+static int hash_policy(sc_arena_t *a, const sc_load_balancer_t *lb, action_t *act) {
+  typedef Envoy__Config__Route__V3__RouteAction__HashPolicy hash_t;
+  if (lb == NULL || !lb->has_consistent_hash)
+    return 0;
+  hash_t *h = NEW(a, hash_t, envoy__config__route__v3__route_action__hash_policy__descriptor);
+  hash_t **list = sc__arena_alloc(a, sizeof(*list));
+  if (h == NULL || list == NULL)
+    return SC_ENOMEM;
+  if (lb->hash_http_header_name.len > 0) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__Header *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__Header,
+            envoy__config__route__v3__route_action__hash_policy__header__descriptor);
+    if (x == NULL || (x->header_name = sc__xds_str(a, lb->hash_http_header_name)) == NULL)
+      return SC_ENOMEM;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_HEADER;
+    h->header = x;
+  } else if (lb->hash_http_cookie_name.len > 0) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__Cookie *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__Cookie,
+            envoy__config__route__v3__route_action__hash_policy__cookie__descriptor);
+    if (x == NULL || (x->name = sc__xds_str(a, lb->hash_http_cookie_name)) == NULL ||
+        (x->path = sc__xds_str(a, lb->hash_http_cookie_path)) == NULL)
+      return SC_ENOMEM;
+    if (lb->hash_http_cookie_ttl != SC_UNSET_I64 && (x->ttl = sc__xds_duration(a, lb->hash_http_cookie_ttl)) == NULL)
+      return SC_ENOMEM;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_COOKIE;
+    h->cookie = x;
+  } else if (lb->hash_use_source_ip) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__ConnectionProperties *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__ConnectionProperties,
+            envoy__config__route__v3__route_action__hash_policy__connection_properties__descriptor);
+    if (x == NULL)
+      return SC_ENOMEM;
+    x->source_ip = true;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_CONNECTION_PROPERTIES;
+    h->connection_properties = x;
+  } else if (lb->hash_query_parameter_name.len > 0) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__QueryParameter *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__QueryParameter,
+            envoy__config__route__v3__route_action__hash_policy__query_parameter__descriptor);
+    if (x == NULL || (x->name = sc__xds_str(a, lb->hash_query_parameter_name)) == NULL)
+      return SC_ENOMEM;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_QUERY_PARAMETER;
+    h->query_parameter = x;
+  } else {
+    return 0;
+  }
+  list[0] = h;
+  act->hash_policy = list;
+  act->n_hash_policy = 1;
+  return 0;
+}
+
+/* The consolidated rule without selector the scope found for svc (what its "clusters"
+ * are built from, publish/render.c), or NULL. */
+const sc_cdr_t *sc__rds_service_rule(const sc_scope_t *s, const sc_svc_t *svc) {
+  uint32_t lo = 0, hi = s->services.n;
+  while (lo < hi) { /* services are sorted by hostname */
+    uint32_t mid = lo + (hi - lo) / 2;
+    const sc_svc_t *m = s->services.items[mid];
+    size_t n = m->hostname.len < svc->hostname.len ? m->hostname.len : svc->hostname.len;
+    int cmp = memcmp(m->hostname.ptr, svc->hostname.ptr, n);
+    if (cmp == 0)
+      cmp = m->hostname.len < svc->hostname.len ? -1 : m->hostname.len > svc->hostname.len;
+    if (cmp == 0) {
+      const sc_vec_t *list = s->drs ? s->drs[mid] : NULL;
+      const sc_cdr_t *rule = NULL;
+      for (uint32_t j = 0; list && j < list->n; j++)
+        if (((const sc_cdr_t *)list->items[j])->selector == NULL)
+          rule = list->items[j];
+      return rule;
+    }
+    if (cmp < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* The consistentHash of the default route to port of a service with this rule (Istio's
+ * hashForService): the rule's, or its port-level setting's for the port when that has
+ * one. */
+static const sc_load_balancer_t *service_hash(const sc_cdr_t *rule, uint32_t port) {
+  const sc_traffic_policy_t *tp = rule ? rule->traffic_policy : NULL;
+  if (tp == NULL)
+    return NULL;
+  const sc_load_balancer_t *lb = tp->policy.has_load_balancer ? &tp->policy.load_balancer : NULL;
+  for (uint32_t i = 0; i < tp->nport_level; i++)
+    if (tp->port_level[i].port == port) {
+      const sc_policy_blocks_t *b = &tp->port_level[i].policy;
+      if (b->has_load_balancer && b->load_balancer.has_consistent_hash)
+        lb = &b->load_balancer;
+      break;
+    }
+  return lb;
+}
+
 /* The default route to a service's cluster. */
 static route_t *default_route(sc_arena_t *a, const char *cluster, const char *hostname, uint32_t port,
                               const sc_mesh_config_t *mesh) {
@@ -909,7 +1010,8 @@ int sc__rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *
       char cluster[1200];
       snprintf(cluster, sizeof(cluster), "outbound|%u||%s", port->port, svc->hostname.ptr);
       if ((routes = sc__arena_alloc(a, sizeof(*routes))) == NULL ||
-          (routes[0] = default_route(a, cluster, svc->hostname.ptr, port->port, c->mesh)) == NULL) {
+          (routes[0] = default_route(a, cluster, svc->hostname.ptr, port->port, c->mesh)) == NULL ||
+          hash_policy(a, service_hash(sc__rds_service_rule(c->s, svc), port->port), routes[0]->route) != 0) {
         rc = SC_ENOMEM;
         break;
       }

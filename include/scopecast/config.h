@@ -371,7 +371,11 @@ typedef struct {
   int64_t hash_http_cookie_ttl; /* ns, SC_UNSET_I64 */
   bool hash_use_source_ip;
   sc_str_t hash_query_parameter_name;
-  uint32_t hash_minimum_ring_size; /* 0 when absent */
+  uint32_t hash_minimum_ring_size; /* 0 when absent (deprecated top-level field) */
+  bool has_ring_hash;              /* consistentHash.ringHash given */
+  uint32_t ring_hash_minimum_ring_size; /* 0 when absent */
+  bool has_maglev;                 /* consistentHash.maglev given */
+  uint32_t maglev_table_size;      /* 0 when absent */
 } sc_load_balancer_t;
 
 typedef enum {
