@@ -230,15 +230,15 @@ static const sc_retries_t *mesh_retries(const sc_mesh_config_t *mesh) {
   return mesh->has_default_http_retry_policy ? &mesh->default_http_retry_policy : NULL;
 }
 
-/* A DestinationRule's consistentHash as a route's hash policy (Istio's
+/* Appends a DestinationRule's consistentHash to a route action's hash policies (Istio's
  * ConsistentHashToHashPolicy): header, cookie, source IP or query parameter, the first
- * given; NULL in *out when none is (the cluster still hashes, on nothing). */
+ * given; nothing when none is (the cluster still hashes, on nothing). */
 static int hash_policy(sc_arena_t *a, const sc_load_balancer_t *lb, action_t *act) {
   typedef Envoy__Config__Route__V3__RouteAction__HashPolicy hash_t;
   if (lb == NULL || !lb->has_consistent_hash)
     return 0;
   hash_t *h = NEW(a, hash_t, envoy__config__route__v3__route_action__hash_policy__descriptor);
-  hash_t **list = sc__arena_alloc(a, sizeof(*list));
+  hash_t **list = sc__arena_alloc(a, (act->n_hash_policy + 1) * sizeof(*list));
   if (h == NULL || list == NULL)
     return SC_ENOMEM;
   if (lb->hash_http_header_name.len > 0) {
@@ -280,9 +280,10 @@ static int hash_policy(sc_arena_t *a, const sc_load_balancer_t *lb, action_t *ac
   } else {
     return 0;
   }
-  list[0] = h;
+  for (size_t i = 0; i < act->n_hash_policy; i++)
+    list[i] = act->hash_policy[i];
+  list[act->n_hash_policy++] = h;
   act->hash_policy = list;
-  act->n_hash_policy = 1;
   return 0;
 }
 
@@ -563,6 +564,96 @@ static char *destination_cluster(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_
   return sc__xds_str(a, sc_str(buf));
 }
 
+static void route_key(const sc_rds_ctx_t *c, sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
+  if (c->keys != NULL && sc__deps_keys_add(c->keys, sc__deps_key(kind, a, b)) != 0)
+    c->oom[0] = true;
+}
+
+static bool exported_to(const sc_cdr_t *cdr, sc_str_t n) {
+  for (uint32_t i = 0; i < cdr->export_to.n; i++)
+    if (sc_str_eqz(cdr->export_to.items[i], "*") || sc_str_eq(cdr->export_to.items[i], n))
+      return true;
+  return cdr->export_to.n == 0;
+}
+
+/* The last rule without selector of a list, exported to n when exported is set. */
+static const sc_cdr_t *catch_all_rule(const sc_vec_t *list, bool exported, sc_str_t n) {
+  const sc_cdr_t *rule = NULL;
+  bool any = false;
+  for (uint32_t i = 0; list && i < list->n; i++) {
+    const sc_cdr_t *r = list->items[i];
+    if (exported && !exported_to(r, n))
+      continue;
+    any = true;
+    if (r->selector == NULL)
+      rule = r;
+  }
+  return any ? rule : (const sc_cdr_t *)-1; /* -1: none found here, look further */
+}
+
+/* The rule without selector a proxy of the scope's namespace gets for a destination host
+ * (the lookup of scope/scope.c: the namespace's local index, else the exported rules of
+ * the destination's namespace, else the root's), recording the keys of every index
+ * consulted, as scope/scope.c records them for a service. */
+static const sc_cdr_t *destination_rule(const sc_rds_ctx_t *c, const sc_svc_t *svc, sc_str_t host) {
+  static const sc_str_t none = {"", 0};
+  const sc_world_t *w = c->w;
+  sc_str_t n = c->s->namespace_;
+  bool root = sc_str_eq(n, w->root_ns);
+  route_key(c, root ? SC_DEP_DR_ROOT_HOST : SC_DEP_DR_LOCAL_HOST, root ? host : n, root ? none : host);
+  route_key(c, root ? SC_DEP_DR_ROOT_WILD : SC_DEP_DR_LOCAL_WILD, root ? none : n, none);
+  route_key(c, SC_DEP_DR_EXP_HOST, svc->namespace_, host);
+  route_key(c, SC_DEP_DR_EXP_WILD, svc->namespace_, none);
+  route_key(c, SC_DEP_DR_EXP_HOST, w->root_ns, host);
+  route_key(c, SC_DEP_DR_EXP_WILD, w->root_ns, none);
+  const sc_vec_t *m = root ? sc__world_dr_index_lookup(w->dr_root_local, host)
+                           : sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_local, n), host);
+  if (m != NULL && m->n > 0)
+    return catch_all_rule(m, false, n);
+  const sc_cdr_t *r = catch_all_rule(sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_exported, svc->namespace_), host), true, n);
+  if (r == (const sc_cdr_t *)-1)
+    r = catch_all_rule(sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_exported, w->root_ns), host), true, n);
+  return r == (const sc_cdr_t *)-1 ? NULL : r;
+}
+
+/* A policy block's consistentHash load balancer, or NULL. */
+static const sc_load_balancer_t *block_hash(const sc_policy_blocks_t *b) {
+  return b->has_load_balancer && b->load_balancer.has_consistent_hash ? &b->load_balancer : NULL;
+}
+
+/* The consistentHash of the first port-level setting for port (0: none looked for). */
+static const sc_load_balancer_t *port_level_hash(const sc_traffic_policy_t *tp, uint32_t port) {
+  for (uint32_t i = 0; tp && port && i < tp->nport_level; i++)
+    if (tp->port_level[i].port == port)
+      return block_hash(&tp->port_level[i].policy);
+  return NULL;
+}
+
+/* The consistentHash of a route destination (Istio's HashForHTTPDestination): the
+ * subset's port-level setting for the destination's port, else the subset's, else the
+ * rule's port-level setting, else the rule's; NULL when none. The rule is looked up for
+ * the destination's oldest record, as its cluster is (destination_record). */
+static const sc_load_balancer_t *destination_hash(const sc_rds_ctx_t *c, const sc_destination_t *d) {
+  const sc_svc_t *svc = destination_record(c, d->host);
+  const sc_cdr_t *rule = svc ? destination_rule(c, svc, d->host) : NULL;
+  if (rule == NULL)
+    return NULL;
+  const sc_traffic_policy_t *tp = rule->traffic_policy;
+  const sc_load_balancer_t *top = tp ? block_hash(&tp->policy) : NULL, *pls = port_level_hash(tp, d->port);
+  const sc_load_balancer_t *sub = NULL, *sub_pls = NULL;
+  for (uint32_t i = 0; i < rule->subsets.n; i++) {
+    const sc_subset_t *ss = rule->subsets.items[i];
+    if (!sc_str_eq(ss->name, d->subset))
+      continue;
+    if (ss->has_traffic_policy) {
+      sub = block_hash(&ss->traffic_policy.policy);
+      sub_pls = port_level_hash(&ss->traffic_policy, d->port);
+    }
+    break;
+  }
+  return sub_pls ? sub_pls : sub ? sub : pls ? pls : top;
+}
+
 /* The operation of a route's decorator: host:port + path of its single cluster, else the
  * VirtualService's name. */
 static int set_decorator(sc_arena_t *a, route_t *r, const char *cluster, sc_str_t vs_name, uint32_t port) {
@@ -724,8 +815,17 @@ static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_htt
     live += h->nroute == 1 || h->route[i].weight > 0;
   if (live <= 1) { /* (cluster and weighted_clusters share a union: set one only) */
     for (uint32_t i = 0; i < h->nroute && act->cluster == NULL; i++)
-      if (h->nroute == 1 || h->route[i].weight > 0)
+      if (h->nroute == 1 || h->route[i].weight > 0) {
         act->cluster = destination_cluster(a, c, &h->route[i].destination, port);
+        const sc_load_balancer_t *lb = destination_hash(c, &h->route[i].destination);
+        if (act->cluster != NULL && hash_policy(a, lb, act) != 0)
+          return SC_ENOMEM;
+        if (lb != NULL && h->nroute == 1 && act->retry_policy != NULL) {
+          /* Istio's ConvertPolicy for a hashed destination: retries stay on the host */
+          act->retry_policy->n_retry_host_predicate = 0;
+          act->retry_policy->retry_host_predicate = NULL;
+        }
+      }
     if (act->cluster == NULL)
       act->cluster = "BlackHoleCluster"; /* no destination: validation refuses such routes */
     *single = act->cluster;
@@ -741,7 +841,8 @@ static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_htt
         continue;
       weight_t *w = NEW(a, weight_t, envoy__config__route__v3__weighted_cluster__cluster_weight__descriptor);
       if (w == NULL || (w->name = destination_cluster(a, c, &h->route[i].destination, port)) == NULL ||
-          (w->weight = sc__xds_u32(a, h->route[i].weight)) == NULL)
+          (w->weight = sc__xds_u32(a, h->route[i].weight)) == NULL ||
+          hash_policy(a, destination_hash(c, &h->route[i].destination), act) != 0)
         return SC_ENOMEM;
       ws[wc->n_clusters++] = w;
     }
