@@ -807,9 +807,131 @@ static int direct_response_action(sc_arena_t *a, const sc_http_route_t *h, route
   return 0;
 }
 
+/* ---- header operations (Istio's TranslateHeadersOperations) ---- */
+
+typedef Envoy__Config__Core__V3__HeaderValueOption hvo_t;
+
+typedef struct {
+  hvo_t **req_add, **resp_add;
+  size_t n_req_add, n_resp_add;
+  char **req_remove, **resp_remove;
+  size_t n_req_remove, n_resp_remove;
+  sc_str_t authority; /* a set (else added) ":authority" or "host": a host rewrite */
+} header_ops_t;
+
+static bool ieq(sc_str_t s, const char *z) {
+  size_t n = strlen(z);
+  if (s.len != n)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if ((s.ptr[i] | 0x20) != (z[i] | 0x20))
+      return false;
+  return true;
+}
+
+/* Headers Envoy cannot change: pseudo-headers and host. */
+static bool internal_header(sc_str_t k) {
+  return (k.len > 0 && k.ptr[0] == ':') || ieq(k, "host");
+}
+
+/* Appends a set or add map to *list, sorted by name (translateAppendHeaders): set
+ * overwrites, add appends; internal headers are left out, the authority noted. */
+static int append_headers(sc_arena_t *a, const sc_labels_t *m, bool append, hvo_t ***list, size_t *n,
+                          sc_str_t *authority) {
+  if (m->n == 0)
+    return 0;
+  hvo_t **out = sc__arena_alloc(a, (*n + m->n) * sizeof(*out));
+  uint32_t *order = sc__arena_alloc(a, m->n * sizeof(*order));
+  if (out == NULL || order == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < *n; i++)
+    out[i] = (*list)[i];
+  for (uint32_t i = 0; i < m->n; i++) { /* stable insertion sort by key */
+    uint32_t j = i;
+    for (; j > 0; j--) {
+      sc_str_t p = m->items[order[j - 1]].key, k = m->items[i].key;
+      size_t l = p.len < k.len ? p.len : k.len;
+      int cmp = memcmp(p.ptr, k.ptr, l);
+      if (cmp < 0 || (cmp == 0 && p.len <= k.len))
+        break;
+      order[j] = order[j - 1];
+    }
+    order[j] = i;
+  }
+  for (uint32_t i = 0; i < m->n; i++) {
+    const sc_label_t *l = &m->items[order[i]];
+    if (ieq(l->key, ":authority") || ieq(l->key, "host"))
+      *authority = l->value;
+    if (internal_header(l->key))
+      continue;
+    hvo_t *o = NEW(a, hvo_t, envoy__config__core__v3__header_value_option__descriptor);
+    Envoy__Config__Core__V3__HeaderValue *hv =
+        NEW(a, Envoy__Config__Core__V3__HeaderValue, envoy__config__core__v3__header_value__descriptor);
+    if (o == NULL || hv == NULL || (hv->key = sc__xds_str(a, l->key)) == NULL ||
+        (hv->value = sc__xds_str(a, l->value)) == NULL)
+      return SC_ENOMEM;
+    o->header = hv;
+    o->append_action = append ? ENVOY__CONFIG__CORE__V3__HEADER_VALUE_OPTION__HEADER_APPEND_ACTION__APPEND_IF_EXISTS_OR_ADD
+                              : ENVOY__CONFIG__CORE__V3__HEADER_VALUE_OPTION__HEADER_APPEND_ACTION__OVERWRITE_IF_EXISTS_OR_ADD;
+    out[(*n)++] = o;
+  }
+  *list = out;
+  return 0;
+}
+
+/* Appends the names of a remove list to *list, internal headers left out. */
+static int remove_headers(sc_arena_t *a, const sc_strlist_t *names, char ***list, size_t *n) {
+  if (names->n == 0)
+    return 0;
+  char **out = sc__arena_alloc(a, (*n + names->n) * sizeof(*out));
+  if (out == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < *n; i++)
+    out[i] = (*list)[i];
+  for (uint32_t i = 0; i < names->n; i++)
+    if (!internal_header(names->items[i]) && (out[(*n)++] = sc__xds_str(a, names->items[i])) == NULL)
+      return SC_ENOMEM;
+  *list = out;
+  return 0;
+}
+
+/* Appends the operations of a headers block to ops. */
+static int header_ops(sc_arena_t *a, const sc_headers_t *h, header_ops_t *ops) {
+  sc_str_t set_auth = {"", 0}, add_auth = {"", 0}, ignored = {"", 0};
+  int rc = append_headers(a, &h->request.set, false, &ops->req_add, &ops->n_req_add, &set_auth);
+  if (rc == 0)
+    rc = append_headers(a, &h->request.add, true, &ops->req_add, &ops->n_req_add, &add_auth);
+  if (rc == 0)
+    rc = append_headers(a, &h->response.set, false, &ops->resp_add, &ops->n_resp_add, &ignored);
+  if (rc == 0)
+    rc = append_headers(a, &h->response.add, true, &ops->resp_add, &ops->n_resp_add, &ignored);
+  if (rc == 0)
+    rc = remove_headers(a, &h->request.remove, &ops->req_remove, &ops->n_req_remove);
+  if (rc == 0)
+    rc = remove_headers(a, &h->response.remove, &ops->resp_remove, &ops->n_resp_remove);
+  ops->authority = set_auth.len ? set_auth : add_auth;
+  return rc;
+}
+
+static void route_headers(route_t *r, const header_ops_t *o) {
+  r->request_headers_to_add = o->req_add, r->n_request_headers_to_add = o->n_req_add;
+  r->response_headers_to_add = o->resp_add, r->n_response_headers_to_add = o->n_resp_add;
+  r->request_headers_to_remove = o->req_remove, r->n_request_headers_to_remove = o->n_req_remove;
+  r->response_headers_to_remove = o->resp_remove, r->n_response_headers_to_remove = o->n_resp_remove;
+}
+
+static void set_host_rewrite(action_t *act, sc_str_t authority, sc_arena_t *a, bool *oom) {
+  if (authority.len == 0 || act->host_rewrite_specifier_case != ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER__NOT_SET)
+    return;
+  if ((act->host_rewrite_literal = sc__xds_str(a, authority)) == NULL)
+    *oom = true;
+  act->host_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL;
+}
+
 /* The route's destinations: one cluster (*single names it), or weighted clusters. */
 static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h,
-                              uint32_t port, action_t *act, const char **single) {
+                              uint32_t port, action_t *act, const char **single, header_ops_t *ops,
+                              sc_str_t *dest_authority) {
   uint32_t live = 0;
   for (uint32_t i = 0; i < h->nroute; i++)
     live += h->nroute == 1 || h->route[i].weight > 0;
@@ -820,6 +942,11 @@ static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_htt
         const sc_load_balancer_t *lb = destination_hash(c, &h->route[i].destination);
         if (act->cluster != NULL && hash_policy(a, lb, act) != 0)
           return SC_ENOMEM;
+        header_ops_t before = *ops; /* (the destination's authority only) */
+        if (header_ops(a, &h->route[i].headers, ops) != 0)
+          return SC_ENOMEM;
+        *dest_authority = ops->authority;
+        ops->authority = before.authority;
         if (lb != NULL && h->nroute == 1 && act->retry_policy != NULL) {
           /* Istio's ConvertPolicy for a hashed destination: retries stay on the host */
           act->retry_policy->n_retry_host_predicate = 0;
@@ -840,10 +967,22 @@ static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_htt
       if (h->route[i].weight == 0)
         continue;
       weight_t *w = NEW(a, weight_t, envoy__config__route__v3__weighted_cluster__cluster_weight__descriptor);
+      header_ops_t wops = {0};
       if (w == NULL || (w->name = destination_cluster(a, c, &h->route[i].destination, port)) == NULL ||
           (w->weight = sc__xds_u32(a, h->route[i].weight)) == NULL ||
+          header_ops(a, &h->route[i].headers, &wops) != 0 ||
           hash_policy(a, destination_hash(c, &h->route[i].destination), act) != 0)
         return SC_ENOMEM;
+      w->request_headers_to_add = wops.req_add, w->n_request_headers_to_add = wops.n_req_add;
+      w->response_headers_to_add = wops.resp_add, w->n_response_headers_to_add = wops.n_resp_add;
+      w->request_headers_to_remove = wops.req_remove, w->n_request_headers_to_remove = wops.n_req_remove;
+      w->response_headers_to_remove = wops.resp_remove, w->n_response_headers_to_remove = wops.n_resp_remove;
+      if (wops.authority.len > 0) {
+        if ((w->host_rewrite_literal = sc__xds_str(a, wops.authority)) == NULL)
+          return SC_ENOMEM;
+        w->host_rewrite_specifier_case =
+            ENVOY__CONFIG__ROUTE__V3__WEIGHTED_CLUSTER__CLUSTER_WEIGHT__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL;
+      }
       ws[wc->n_clusters++] = w;
     }
     wc->clusters = ws;
@@ -878,6 +1017,12 @@ static int route_rewrite(sc_arena_t *a, const sc_http_route_t *h, action_t *act)
 static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h, uint32_t port,
                         route_t *r, const char **single) {
   *single = NULL;
+  /* The route's headers (every action), then a single destination's (TranslateRoute,
+   * processDestination). */
+  header_ops_t ops = {0};
+  if (header_ops(a, &h->headers, &ops) != 0)
+    return SC_ENOMEM;
+  route_headers(r, &ops);
   if (h->has_redirect)
     return redirect_action(a, h, r);
   if (h->has_direct_response)
@@ -887,11 +1032,20 @@ static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_rout
   action_t *act = cluster_action(a, NULL, timeout, retries, true);
   if (act == NULL)
     return SC_ENOMEM;
-  int rc = route_destinations(a, c, h, port, act, single);
+  sc_str_t dest_authority = {"", 0};
+  int rc = route_destinations(a, c, h, port, act, single, &ops, &dest_authority);
   if (rc == 0 && h->has_rewrite)
     rc = route_rewrite(a, h, act);
   if (rc != 0)
     return rc;
+  route_headers(r, &ops);
+  /* The host: the rewrite's authority, else the route's headers', else the single
+   * destination's (applyHTTPRouteDestination, processDestination). */
+  bool oom = false;
+  set_host_rewrite(act, ops.authority, a, &oom);
+  set_host_rewrite(act, dest_authority, a, &oom);
+  if (oom)
+    return SC_ENOMEM;
   r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_ROUTE;
   r->route = act;
   return 0;
