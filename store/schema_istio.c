@@ -241,8 +241,12 @@ static const sc_field_t http_match_fields[] = {
     F_STRLIST("gateways", sc_http_match_t, gateways), F_END};
 static const sc_schema_t http_match_schema = {http_match_fields, NULL};
 
+static const char *const derive_port_names[] = {"FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT", NULL};
 static const sc_field_t redirect_fields[] = {
     F_STR("uri", sc_redirect_t, uri), F_STR("authority", sc_redirect_t, authority),
+    F_STR("prefixRewrite", sc_redirect_t, prefix_rewrite),
+    SC_FIELD_("derivePort", SC_F_ENUM, sc_redirect_t, derive_port, SC_PRES(sc_redirect_t, has_derive_port),
+              .names = derive_port_names, .def = SC_DERIVE_FROM_PROTOCOL_DEFAULT),
     F_STR("scheme", sc_redirect_t, scheme), F_U32("port", sc_redirect_t, port, 1, 65535, 0),
     F_U32("redirectCode", sc_redirect_t, redirect_code, 300, 399, 0), F_END};
 static const sc_schema_t redirect_schema = {redirect_fields, NULL};

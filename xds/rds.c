@@ -758,23 +758,37 @@ static int route_fault(sc_arena_t *a, const sc_fault_t *in, route_t *r) {
   return 0;
 }
 
-/* A VirtualService redirect. */
-static int redirect_action(sc_arena_t *a, const sc_http_route_t *h, route_t *r) {
+/* A VirtualService redirect (Istio's ApplyRedirect, for a plain-text sidecar port): the
+ * path as the prefix rewrite, else the URI (set even when empty); the port given, or the
+ * listener's for derivePort FROM_REQUEST_PORT, left out when it is the scheme's default. */
+static int redirect_action(sc_arena_t *a, const sc_http_route_t *h, uint32_t listener_port, route_t *r) {
   typedef Envoy__Config__Route__V3__RedirectAction redirect_t;
+  const sc_redirect_t *in = &h->redirect;
   redirect_t *rd = NEW(a, redirect_t, envoy__config__route__v3__redirect_action__descriptor);
-  if (rd == NULL || (rd->host_redirect = sc__xds_str(a, h->redirect.authority)) == NULL)
+  if (rd == NULL || (rd->host_redirect = sc__xds_str(a, in->authority)) == NULL)
     return SC_ENOMEM;
-  if (h->redirect.uri.len > 0) {
+  if (in->prefix_rewrite.len > 0) {
+    rd->path_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__PATH_REWRITE_SPECIFIER_PREFIX_REWRITE;
+    if ((rd->prefix_rewrite = sc__xds_str(a, in->prefix_rewrite)) == NULL)
+      return SC_ENOMEM;
+  } else {
     rd->path_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__PATH_REWRITE_SPECIFIER_PATH_REDIRECT;
-    if ((rd->path_redirect = sc__xds_str(a, h->redirect.uri)) == NULL)
+    if ((rd->path_redirect = sc__xds_str(a, in->uri)) == NULL)
       return SC_ENOMEM;
   }
-  if (h->redirect.scheme.len > 0) {
+  if (in->scheme.len > 0) {
     rd->scheme_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_SCHEME_REDIRECT;
-    if ((rd->scheme_redirect = sc__xds_str(a, h->redirect.scheme)) == NULL)
+    if ((rd->scheme_redirect = sc__xds_str(a, in->scheme)) == NULL)
       return SC_ENOMEM;
   }
-  rd->port_redirect = h->redirect.port;
+  if (in->port != 0 || in->has_derive_port) {
+    rd->port_redirect = in->port != 0 ? in->port
+                        : in->derive_port == SC_DERIVE_FROM_REQUEST_PORT ? listener_port : 0;
+    bool https = in->scheme.len > 0 && sc_str_eqz(in->scheme, "https");
+    bool http = in->scheme.len == 0 || sc_str_eqz(in->scheme, "http");
+    if ((rd->port_redirect == 80 && http) || (rd->port_redirect == 443 && https))
+      rd->port_redirect = 0;
+  }
   switch (h->redirect.redirect_code) {
   case 302: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__FOUND; break;
   case 303: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__SEE_OTHER; break;
@@ -1024,7 +1038,7 @@ static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_rout
     return SC_ENOMEM;
   route_headers(r, &ops);
   if (h->has_redirect)
-    return redirect_action(a, h, r);
+    return redirect_action(a, h, port, r);
   if (h->has_direct_response)
     return direct_response_action(a, h, r);
   int64_t timeout = h->timeout != SC_UNSET_I64 ? h->timeout : 0;

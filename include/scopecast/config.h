@@ -255,9 +255,17 @@ typedef struct {
   sc_headers_t headers;
 } sc_route_destination_t;
 
+typedef enum {
+  SC_DERIVE_FROM_PROTOCOL_DEFAULT = 0,
+  SC_DERIVE_FROM_REQUEST_PORT
+} sc_derive_port_t;
+
 typedef struct {
   sc_str_t uri, authority, scheme;
+  sc_str_t prefix_rewrite;
   uint32_t port;          /* 0 when absent */
+  bool has_derive_port;   /* derivePort given (port and derivePort are a oneof) */
+  sc_derive_port_t derive_port;
   uint32_t redirect_code; /* 0 when absent (301) */
 } sc_redirect_t;
 
