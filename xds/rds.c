@@ -9,6 +9,7 @@
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
+#include "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.pb-c.h"
 #include "model/host.h"
 #include "xds/rds.h"
 #include "scopecast/error.h"
@@ -197,6 +198,22 @@ static int retry_policy(sc_arena_t *a, const sc_retries_t *in, retry_t **out) {
   if (in != NULL && in->per_try_timeout != SC_UNSET_I64 &&
       (r->per_try_timeout = sc__xds_duration(a, in->per_try_timeout)) == NULL)
     return SC_ENOMEM;
+  if (in != NULL && in->retry_remote_localities == SC_TRI_TRUE) { /* previous priorities, every 2 */
+    Envoy__Config__Route__V3__RetryPolicy__RetryPriority *rp =
+        NEW(a, Envoy__Config__Route__V3__RetryPolicy__RetryPriority,
+            envoy__config__route__v3__retry_policy__retry_priority__descriptor);
+    Envoy__Extensions__Retry__Priority__PreviousPriorities__V3__PreviousPrioritiesConfig *pp =
+        NEW(a, Envoy__Extensions__Retry__Priority__PreviousPriorities__V3__PreviousPrioritiesConfig,
+            envoy__extensions__retry__priority__previous_priorities__v3__previous_priorities_config__descriptor);
+    if (rp == NULL || pp == NULL)
+      return SC_ENOMEM;
+    pp->update_frequency = 2;
+    rp->name = "envoy.retry_priorities.previous_priorities";
+    rp->config_type_case = ENVOY__CONFIG__ROUTE__V3__RETRY_POLICY__RETRY_PRIORITY__CONFIG_TYPE_TYPED_CONFIG;
+    if ((rp->typed_config = sc__xds_any(a, &pp->base)) == NULL)
+      return SC_ENOMEM;
+    r->retry_priority = rp;
+  }
   *out = r;
   return 0;
 }
