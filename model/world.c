@@ -1214,6 +1214,53 @@ static void add_aliased(void *arg, sc_str_t key, void *value) {
     }
 }
 
+typedef struct {
+  const sc_world_t *w;
+  specific_t *sp;
+  sc_str_t ns;
+  sc_str_t pattern; /* a wildcard rule host */
+} routing_t;
+
+static const sc_strlist_t *world_vs_export(const sc_world_t *w, const sc_obj_t *vs);
+
+/* The hosts of the VirtualServices of vss visible to rt->ns (a wildcard host: the
+ * hostnames it covers). */
+static void add_routing_vss(routing_t *rt, const sc_vec_t *vss) {
+  specific_t *sp = rt->sp;
+  for (uint32_t v = 0; vss && v < vss->n; v++) {
+    const sc_strlist_t *x = world_vs_export(rt->w, vss->items[v]);
+    if (x == NULL || sc_strlist_hasz(x, "~") || !(x->n == 0 || sc_strlist_hasz(x, "*") || sc_strlist_has(x, rt->ns)))
+      continue; /* not visible to the namespace */
+    const sc_strlist_t *vh = &((const sc_obj_t *)vss->items[v])->u.virtual_service.hosts;
+    for (uint32_t k = 0; k < vh->n; k++) {
+      if (!sc__host_is_wildcard(vh->items[k])) {
+        add_specific(sp, &vh->items[k]);
+        continue;
+      }
+      sp->rule_host = vh->items[k];
+      sp->wildcards = true;
+      sc__strmap_foreach(&rt->w->all_by_host, add_vs_covered, sp);
+    }
+  }
+}
+
+static void add_routing_covered(void *arg, sc_str_t dest, void *value) {
+  routing_t *rt = arg;
+  if (dr_key_covers(rt->pattern, dest))
+    add_routing_vss(rt, value);
+}
+
+/* The VirtualServices routing to a rule host (a wildcard: to any destination it covers). */
+static void add_routing_to(routing_t *rt, sc_str_t rule_host) {
+  if (!sc__host_is_wildcard(rule_host)) {
+    add_routing_vss(rt, sc__strmap_get(&rt->w->vs_by_dest, rule_host));
+    return;
+  }
+  rt->pattern = rule_host;
+  rt->sp->wildcards = true;
+  sc__strmap_foreach(&rt->w->vs_by_dest, add_routing_covered, rt);
+}
+
 int sc__world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *hosts,
                                sc_strmap_t *set, bool *wildcards) {
   specific_t sp = {hosts, set, {"", 0}, false, 0};
@@ -1233,6 +1280,14 @@ int sc__world_ns_specific_hosts(const sc_world_t *w, sc_str_t ns, sc_vec_t *host
   const sc_vec_t *named = sc__strmap_get(&w->dr_named, ns);
   for (uint32_t i = 0; named && i < named->n; i++)
     add_rule_host(w, &sp, named->items[i]);
+  /* The hosts of the VirtualServices visible to ns that route to a host such a rule names
+   * (or covers): their routes carry the rule's consistent-hash policy (xds/rds.c). By
+   * destination as written, whether a service has it or not. */
+  routing_t rt = {w, &sp, ns, {"", 0}};
+  for (uint32_t i = 0; local && i < local->hosts.n; i++)
+    add_routing_to(&rt, *(const sc_str_t *)local->hosts.items[i]);
+  for (uint32_t i = 0; named && i < named->n; i++)
+    add_routing_to(&rt, *(const sc_str_t *)named->items[i]);
   alias_ns_t an = {w, &sp, ns};
   sc__strmap_foreach(&w->aliases_of, add_aliased, &an);
   const sc_vec_t *vs_hosts = sc__strmap_get(&w->vs_specific, ns);

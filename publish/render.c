@@ -543,6 +543,8 @@ static int service_routes(const sc_rds_ctx_t *c, sc_cds_cache_t *cache, const sc
   key_record(&k, svc);
   /* Short names go by the proxy's namespace when a hostname or alias is in it. */
   key_str(&k, sc__rds_domains_local_to(svc, c->s->namespace_) ? c->s->namespace_ : (sc_str_t){"", 0});
+  const sc_cdr_t *rule = sc__rds_service_rule(c->s, svc); /* the default route's hash policy */
+  key_bytes(&k, &rule, sizeof(rule));
   for (uint32_t i = 0; i < svc->nports; i++) { /* which ports' configurations take it */
     bool in = sc__rds_port_listener(c->s, svc->ports[i].port, members) >= 0;
     key_bytes(&k, &in, sizeof(in));

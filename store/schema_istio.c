@@ -251,12 +251,15 @@ static const sc_field_t http_match_fields[] = {
 static const char *const http_match_known[] = {"statPrefix", NULL};
 static const sc_schema_t http_match_schema = {http_match_fields, NULL, http_match_known, NULL};
 
+static const char *const derive_port_names[] = {"FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT", NULL};
 static const sc_field_t redirect_fields[] = {
     F_STR("uri", sc_redirect_t, uri), F_STR("authority", sc_redirect_t, authority),
+    F_STR("prefixRewrite", sc_redirect_t, prefix_rewrite),
+    SC_FIELD_("derivePort", SC_F_ENUM, sc_redirect_t, derive_port, SC_PRES(sc_redirect_t, has_derive_port),
+              .names = derive_port_names, .def = SC_DERIVE_FROM_PROTOCOL_DEFAULT),
     F_STR("scheme", sc_redirect_t, scheme), F_U32("port", sc_redirect_t, port, 1, 65535, 0),
     F_U32("redirectCode", sc_redirect_t, redirect_code, 300, 399, 0), F_END};
-static const char *const redirect_known[] = {"derivePort", "prefixRewrite", NULL};
-static const sc_schema_t redirect_schema = {redirect_fields, NULL, redirect_known, NULL};
+static const sc_schema_t redirect_schema = {redirect_fields, NULL, all_decoded, NULL};
 
 static const sc_field_t body_fields[] = {F_STR("string", sc_direct_response_t, body), F_END};
 static const char *const body_known[] = {"bytes", NULL};
@@ -464,16 +467,24 @@ static const sc_field_t cookie_fields[] = {
     F_DURATION("ttl", sc_load_balancer_t, hash_http_cookie_ttl), F_END};
 static const char *const cookie_known[] = {"attributes", NULL};
 static const sc_schema_t cookie_schema = {cookie_fields, NULL, cookie_known, NULL};
+static const sc_field_t ring_hash_fields[] = {
+    F_U32("minimumRingSize", sc_load_balancer_t, ring_hash_minimum_ring_size, 0, UINT32_MAX - 1, 0),
+    F_END};
+static const sc_schema_t ring_hash_schema = {ring_hash_fields, NULL, all_decoded, NULL};
+static const sc_field_t maglev_fields[] = {
+    F_U32("tableSize", sc_load_balancer_t, maglev_table_size, 0, UINT32_MAX - 1, 0), F_END};
+static const sc_schema_t maglev_schema = {maglev_fields, NULL, all_decoded, NULL};
 static const sc_field_t consistent_hash_fields[] = {
     F_STR("httpHeaderName", sc_load_balancer_t, hash_http_header_name),
     F_INLINE("httpCookie", sc_load_balancer_t, cookie_schema),
     F_BOOL("useSourceIp", sc_load_balancer_t, hash_use_source_ip),
     F_STR("httpQueryParameterName", sc_load_balancer_t, hash_query_parameter_name),
     F_U32("minimumRingSize", sc_load_balancer_t, hash_minimum_ring_size, 0, UINT32_MAX - 1, 0),
+    F_INLINE_PRES("ringHash", sc_load_balancer_t, has_ring_hash, ring_hash_schema),
+    F_INLINE_PRES("maglev", sc_load_balancer_t, has_maglev, maglev_schema),
     F_END};
-static const char *const consistent_hash_known[] = {"ringHash", "maglev", NULL};
-static const sc_schema_t consistent_hash_schema = {consistent_hash_fields, NULL,
-                                                   consistent_hash_known, NULL};
+static const sc_schema_t consistent_hash_schema = {consistent_hash_fields, NULL, all_decoded,
+                                                   NULL};
 static const sc_field_t load_balancer_fields[] = {
     F_ENUM("simple", sc_load_balancer_t, simple, lb_simple_names, SC_LB_UNSPECIFIED),
     F_INLINE_PRES("consistentHash", sc_load_balancer_t, has_consistent_hash,

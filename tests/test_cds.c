@@ -258,6 +258,60 @@ TEST(inbound_clusters_of_ingress_listeners) {
   unload(&f);
 }
 
-TEST_LIST = {TEST_ENTRY(eds_clusters_with_subsets_and_policy), TEST_ENTRY(dns_clusters_carry_endpoints),
+static const char hash_manifests[] =
+    "apiVersion: v1\nkind: Service\nmetadata: {name: cart, namespace: default}\n"
+    "spec:\n  clusterIP: 10.0.0.7\n  ports:\n  - {name: http, port: 8080}\n  - {name: grpc, port: 9090}\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: cart, namespace: default}\n"
+    "spec:\n  host: cart\n  trafficPolicy:\n"
+    "    loadBalancer:\n      consistentHash:\n        httpCookie: {name: user, path: /, ttl: 10s}\n"
+    "        ringHash: {minimumRingSize: 2048}\n"
+    "    connectionPool:\n      http: {maxRequestsPerConnection: 1, idleTimeout: 30s}\n"
+    "    portLevelSettings:\n    - port: {number: 9090}\n"
+    "      loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: 65537}}}\n"
+    "  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n"
+    "      loadBalancer: {consistentHash: {httpHeaderName: x-user, minimumRingSize: 512}}\n"
+    "  - name: v2\n    labels: {version: v2}\n    trafficPolicy:\n"
+    "      loadBalancer: {consistentHash: {httpQueryParameterName: u}}\n";
+
+static long long u64(json_t *v) { /* a UInt64Value: JSON string or number */
+  return json_is_string(v) ? atoll(json_string_value(v)) : (long long)json_integer_value(v);
+}
+
+TEST(consistent_hash_and_requests_per_connection) {
+  fixture_t f;
+  ASSERT_EQ_INT(fixture_load(&f, hash_manifests, sizeof(hash_manifests) - 1), 0);
+  json_t *cs = clusters_of(f.world, "cart.default.svc.cluster.local");
+  ASSERT(cs != NULL);
+  json_t *c = json_object_get(cs, "outbound|8080||cart.default.svc.cluster.local");
+  ASSERT(c != NULL);
+  ASSERT_EQ_STR(str(c, "lb_policy"), "RING_HASH");
+  ASSERT_EQ_INT(u64(json_object_get(json_object_get(c, "ring_hash_lb_config"), "minimum_ring_size")), 2048);
+  json_t *o = json_object_get(json_object_get(c, "typed_extension_protocol_options"),
+                              "envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
+  ASSERT(o != NULL);
+  json_t *common = json_object_get(o, "common_http_protocol_options");
+  ASSERT_EQ_INT(json_integer_value(json_object_get(common, "max_requests_per_connection")), 1);
+  ASSERT_EQ_STR(str(common, "idle_timeout"), "30s");
+  ASSERT(json_is_object(json_object_get(json_object_get(o, "explicit_http_config"), "http_protocol_options")));
+  /* the port-level setting replaces the load balancer: MAGLEV */
+  c = json_object_get(cs, "outbound|9090||cart.default.svc.cluster.local");
+  ASSERT(c != NULL);
+  ASSERT_EQ_STR(str(c, "lb_policy"), "MAGLEV");
+  ASSERT_EQ_INT(u64(json_object_get(json_object_get(c, "maglev_lb_config"), "table_size")), 65537);
+  ASSERT(json_object_get(c, "ring_hash_lb_config") == NULL);
+  /* a subset's own: RING_HASH with the deprecated minimumRingSize, else Envoy's 1024 */
+  c = json_object_get(cs, "outbound|8080|v1|cart.default.svc.cluster.local");
+  ASSERT(c != NULL);
+  ASSERT_EQ_STR(str(c, "lb_policy"), "RING_HASH");
+  ASSERT_EQ_INT(u64(json_object_get(json_object_get(c, "ring_hash_lb_config"), "minimum_ring_size")), 512);
+  c = json_object_get(cs, "outbound|8080|v2|cart.default.svc.cluster.local");
+  ASSERT(c != NULL);
+  ASSERT_EQ_INT(u64(json_object_get(json_object_get(c, "ring_hash_lb_config"), "minimum_ring_size")), 1024);
+  json_decref(cs);
+  unload(&f);
+}
+
+TEST_LIST = {TEST_ENTRY(consistent_hash_and_requests_per_connection), TEST_ENTRY(eds_clusters_with_subsets_and_policy), TEST_ENTRY(dns_clusters_carry_endpoints),
              TEST_ENTRY(original_dst_for_resolution_none), TEST_ENTRY(static_clusters),
              TEST_ENTRY(inbound_clusters_of_ingress_listeners), TEST_LIST_END};

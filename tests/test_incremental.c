@@ -137,7 +137,9 @@ static void gen_object(event_t *ev, const char *type) {
              "\"v%u\"%s}]%s}}}",
              type, id, ns, when, PICK(hosts), ex, sel[0] ? ",\"workloadSelector\":{\"matchLabels\":{" : "",
              sel, sel[0] ? "}}" : "", rnd(3), rnd(2) ? (rnd(2) ? ",\"labels\":{\"v\":\"1\"}" : ",\"labels\":{\"v\":\"2\"}") : "",
-             rnd(2) ? ",\"trafficPolicy\":{\"loadBalancer\":{\"simple\":\"RANDOM\"}}" : "");
+             rnd(2) ? (rnd(2) ? ",\"trafficPolicy\":{\"loadBalancer\":{\"simple\":\"RANDOM\"}}"
+                              : ",\"trafficPolicy\":{\"loadBalancer\":{\"consistentHash\":{\"httpHeaderName\":\"u\"}}}")
+                    : "");
   } else if (t < 26) {
     const char *sel = PICK(labels);
     const char *port = rnd(3) == 0 ? "\"port\":{\"number\":80,\"protocol\":\"HTTP\",\"name\":\"http\"}," : "";

@@ -103,25 +103,72 @@ static Envoy__Config__Cluster__V3__OutlierDetection *outlier_detection(sc_arena_
   return od;
 }
 
-/* HTTP/2 upstream for HTTP2, GRPC and GRPC-Web ports (and h2UpgradePolicy UPGRADE). */
-static int http2_options(sc_arena_t *a, cluster_t *c) {
+/* The connection pool's common HTTP options (Istio's applyConnectionPool): idle timeout
+ * (http's, else tcp's), maximum connection duration, requests per connection (when > 0);
+ * NULL when the pool sets none of these nor maxConcurrentStreams. */
+static int common_http_options(sc_arena_t *a, const sc_connection_pool_t *cp, Envoy__Config__Core__V3__HttpProtocolOptions **out) {
+  *out = NULL;
+  if (cp == NULL)
+    return 0;
+  int64_t idle = cp->http_idle_timeout != SC_UNSET_I64 ? cp->http_idle_timeout : cp->tcp_idle_timeout;
+  bool per_conn = cp->max_requests_per_connection != SC_UNSET_U32 && cp->max_requests_per_connection > 0;
+  bool streams = cp->max_concurrent_streams != SC_UNSET_U32 && cp->max_concurrent_streams > 0;
+  if (idle == SC_UNSET_I64 && cp->max_connection_duration == SC_UNSET_I64 && !per_conn && !streams)
+    return 0; /* (maxConcurrentStreams alone gives empty common options, as Istio's) */
+  Envoy__Config__Core__V3__HttpProtocolOptions *o =
+      NEW(a, Envoy__Config__Core__V3__HttpProtocolOptions, envoy__config__core__v3__http_protocol_options__descriptor);
+  if (o == NULL || (idle != SC_UNSET_I64 && (o->idle_timeout = sc__xds_duration(a, idle)) == NULL) ||
+      (cp->max_connection_duration != SC_UNSET_I64 &&
+       (o->max_connection_duration = sc__xds_duration(a, cp->max_connection_duration)) == NULL) ||
+      (per_conn && (o->max_requests_per_connection = sc__xds_u32(a, cp->max_requests_per_connection)) == NULL))
+    return SC_ENOMEM;
+  *out = o;
+  return 0;
+}
+
+/* The cluster's envoy.extensions.upstreams.http.v3.HttpProtocolOptions, as Istio's
+ * clusterWrapper builds it: HTTP/2 upstream for HTTP2, GRPC and GRPC-Web ports (and
+ * h2UpgradePolicy UPGRADE) with the pool's maxConcurrentStreams; the pool's common
+ * options; HTTP/1.1 explicitly when only common options are set; none otherwise. */
+static int http_options(sc_arena_t *a, cluster_t *c, bool h2_upstream, const sc_connection_pool_t *cp) {
   typedef Envoy__Extensions__Upstreams__Http__V3__HttpProtocolOptions options_t;
+  Envoy__Config__Core__V3__HttpProtocolOptions *common;
+  if (common_http_options(a, cp, &common) != 0)
+    return SC_ENOMEM;
+  if (!h2_upstream && common == NULL)
+    return 0;
   options_t *o = NEW(a, options_t, envoy__extensions__upstreams__http__v3__http_protocol_options__descriptor);
   Envoy__Extensions__Upstreams__Http__V3__HttpProtocolOptions__ExplicitHttpConfig *e =
       NEW(a, Envoy__Extensions__Upstreams__Http__V3__HttpProtocolOptions__ExplicitHttpConfig,
           envoy__extensions__upstreams__http__v3__http_protocol_options__explicit_http_config__descriptor);
-  Envoy__Config__Core__V3__Http2ProtocolOptions *h2 =
-      NEW(a, Envoy__Config__Core__V3__Http2ProtocolOptions, envoy__config__core__v3__http2_protocol_options__descriptor);
   Google__Protobuf__Any *any = NEW(a, Google__Protobuf__Any, google__protobuf__any__descriptor);
   Envoy__Config__Cluster__V3__Cluster__TypedExtensionProtocolOptionsEntry *entry =
       NEW(a, Envoy__Config__Cluster__V3__Cluster__TypedExtensionProtocolOptionsEntry,
           envoy__config__cluster__v3__cluster__typed_extension_protocol_options_entry__descriptor);
   Envoy__Config__Cluster__V3__Cluster__TypedExtensionProtocolOptionsEntry **list = sc__arena_alloc(a, sizeof(*list));
-  if (o == NULL || e == NULL || h2 == NULL || any == NULL || entry == NULL || list == NULL)
+  if (o == NULL || e == NULL || any == NULL || entry == NULL || list == NULL)
     return SC_ENOMEM;
-  e->protocol_config_case =
-      ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__EXPLICIT_HTTP_CONFIG__PROTOCOL_CONFIG_HTTP2_PROTOCOL_OPTIONS;
-  e->http2_protocol_options = h2;
+  o->common_http_protocol_options = common;
+  if (h2_upstream) {
+    Envoy__Config__Core__V3__Http2ProtocolOptions *h2 =
+        NEW(a, Envoy__Config__Core__V3__Http2ProtocolOptions, envoy__config__core__v3__http2_protocol_options__descriptor);
+    if (h2 == NULL)
+      return SC_ENOMEM;
+    if (common != NULL && cp->max_concurrent_streams != SC_UNSET_U32 && cp->max_concurrent_streams > 0 &&
+        (h2->max_concurrent_streams = sc__xds_u32(a, cp->max_concurrent_streams)) == NULL)
+      return SC_ENOMEM;
+    e->protocol_config_case =
+        ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__EXPLICIT_HTTP_CONFIG__PROTOCOL_CONFIG_HTTP2_PROTOCOL_OPTIONS;
+    e->http2_protocol_options = h2;
+  } else {
+    Envoy__Config__Core__V3__Http1ProtocolOptions *h1 =
+        NEW(a, Envoy__Config__Core__V3__Http1ProtocolOptions, envoy__config__core__v3__http1_protocol_options__descriptor);
+    if (h1 == NULL)
+      return SC_ENOMEM;
+    e->protocol_config_case =
+        ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__EXPLICIT_HTTP_CONFIG__PROTOCOL_CONFIG_HTTP_PROTOCOL_OPTIONS;
+    e->http_protocol_options = h1;
+  }
   o->upstream_protocol_options_case =
       ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__UPSTREAM_PROTOCOL_OPTIONS_EXPLICIT_HTTP_CONFIG;
   o->explicit_http_config = e;
@@ -135,6 +182,46 @@ static int http2_options(sc_arena_t *a, cluster_t *c) {
   list[0] = entry;
   c->n_typed_extension_protocol_options = 1;
   c->typed_extension_protocol_options = list;
+  return 0;
+}
+
+/* consistentHash (Istio's ApplyRingHashLoadBalancer): MAGLEV with its table size when
+ * maglev is given, RING_HASH with its minimum ring size when ringHash is; otherwise
+ * RING_HASH with the deprecated minimumRingSize, 1024 (Envoy's default) when unset. */
+static int consistent_hash(sc_arena_t *a, cluster_t *c, const sc_load_balancer_t *lb) {
+  Google__Protobuf__UInt64Value *size = NULL;
+  uint64_t n = lb->has_maglev ? lb->maglev_table_size
+               : lb->has_ring_hash ? lb->ring_hash_minimum_ring_size
+               : lb->hash_minimum_ring_size ? lb->hash_minimum_ring_size
+                                            : 1024;
+  if (n != 0) {
+    if ((size = NEW(a, Google__Protobuf__UInt64Value, google__protobuf__uint64_value__descriptor)) == NULL)
+      return SC_ENOMEM;
+    size->value = n;
+  }
+  if (lb->has_maglev) {
+    c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__MAGLEV;
+    if (size == NULL)
+      return 0;
+    Envoy__Config__Cluster__V3__Cluster__MaglevLbConfig *m = NEW(
+        a, Envoy__Config__Cluster__V3__Cluster__MaglevLbConfig, envoy__config__cluster__v3__cluster__maglev_lb_config__descriptor);
+    if (m == NULL)
+      return SC_ENOMEM;
+    m->table_size = size;
+    c->lb_config_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_CONFIG_MAGLEV_LB_CONFIG;
+    c->maglev_lb_config = m;
+    return 0;
+  }
+  c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RING_HASH;
+  if (size == NULL)
+    return 0;
+  Envoy__Config__Cluster__V3__Cluster__RingHashLbConfig *r = NEW(
+      a, Envoy__Config__Cluster__V3__Cluster__RingHashLbConfig, envoy__config__cluster__v3__cluster__ring_hash_lb_config__descriptor);
+  if (r == NULL)
+    return SC_ENOMEM;
+  r->minimum_ring_size = size;
+  c->lb_config_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_CONFIG_RING_HASH_LB_CONFIG;
+  c->ring_hash_lb_config = r;
   return 0;
 }
 
@@ -379,6 +466,9 @@ static int outbound_cluster(sc_arena_t *a, const char *name, const sc_svc_t *svc
     c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RANDOM;
   else /* LEAST_REQUEST, LEAST_CONN, and unset */
     c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LEAST_REQUEST;
+  if (type != ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__ORIGINAL_DST && p.has_load_balancer &&
+      p.load_balancer.has_consistent_hash && consistent_hash(a, c, &p.load_balancer) != 0)
+    return SC_ENOMEM;
   if (type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS) {
     Envoy__Config__Cluster__V3__Cluster__EdsClusterConfig *eds = NEW(
         a, Envoy__Config__Cluster__V3__Cluster__EdsClusterConfig, envoy__config__cluster__v3__cluster__eds_cluster_config__descriptor);
@@ -404,7 +494,7 @@ static int outbound_cluster(sc_arena_t *a, const char *name, const sc_svc_t *svc
   bool h2 = http2_port(port->protocol) ||
             (p.has_connection_pool && p.connection_pool.h2_upgrade_policy == SC_H2_UPGRADE_UPGRADE &&
              port->protocol == SC_PROTO_HTTP);
-  if (h2 && http2_options(a, c) != 0)
+  if (http_options(a, c, h2, p.has_connection_pool ? &p.connection_pool : NULL) != 0)
     return SC_ENOMEM;
   *out = c;
   return 0;

@@ -9,6 +9,7 @@
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
+#include "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.pb-c.h"
 #include "model/host.h"
 #include "xds/rds.h"
 #include "scopecast/error.h"
@@ -197,6 +198,22 @@ static int retry_policy(sc_arena_t *a, const sc_retries_t *in, retry_t **out) {
   if (in != NULL && in->per_try_timeout != SC_UNSET_I64 &&
       (r->per_try_timeout = sc__xds_duration(a, in->per_try_timeout)) == NULL)
     return SC_ENOMEM;
+  if (in != NULL && in->retry_remote_localities == SC_TRI_TRUE) { /* previous priorities, every 2 */
+    Envoy__Config__Route__V3__RetryPolicy__RetryPriority *rp =
+        NEW(a, Envoy__Config__Route__V3__RetryPolicy__RetryPriority,
+            envoy__config__route__v3__retry_policy__retry_priority__descriptor);
+    Envoy__Extensions__Retry__Priority__PreviousPriorities__V3__PreviousPrioritiesConfig *pp =
+        NEW(a, Envoy__Extensions__Retry__Priority__PreviousPriorities__V3__PreviousPrioritiesConfig,
+            envoy__extensions__retry__priority__previous_priorities__v3__previous_priorities_config__descriptor);
+    if (rp == NULL || pp == NULL)
+      return SC_ENOMEM;
+    pp->update_frequency = 2;
+    rp->name = "envoy.retry_priorities.previous_priorities";
+    rp->config_type_case = ENVOY__CONFIG__ROUTE__V3__RETRY_POLICY__RETRY_PRIORITY__CONFIG_TYPE_TYPED_CONFIG;
+    if ((rp->typed_config = sc__xds_any(a, &pp->base)) == NULL)
+      return SC_ENOMEM;
+    r->retry_priority = rp;
+  }
   *out = r;
   return 0;
 }
@@ -228,6 +245,108 @@ static Envoy__Config__Route__V3__Decorator *decorator(sc_arena_t *a, const char 
 /* The mesh's default HTTP retry policy, or NULL for Istio's. */
 static const sc_retries_t *mesh_retries(const sc_mesh_config_t *mesh) {
   return mesh->has_default_http_retry_policy ? &mesh->default_http_retry_policy : NULL;
+}
+
+/* Appends a DestinationRule's consistentHash to a route action's hash policies (Istio's
+ * ConsistentHashToHashPolicy): header, cookie, source IP or query parameter, the first
+ * given; nothing when none is (the cluster still hashes, on nothing). */
+static int hash_policy(sc_arena_t *a, const sc_load_balancer_t *lb, action_t *act) {
+  typedef Envoy__Config__Route__V3__RouteAction__HashPolicy hash_t;
+  if (lb == NULL || !lb->has_consistent_hash)
+    return 0;
+  hash_t *h = NEW(a, hash_t, envoy__config__route__v3__route_action__hash_policy__descriptor);
+  hash_t **list = sc__arena_alloc(a, (act->n_hash_policy + 1) * sizeof(*list));
+  if (h == NULL || list == NULL)
+    return SC_ENOMEM;
+  if (lb->hash_http_header_name.len > 0) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__Header *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__Header,
+            envoy__config__route__v3__route_action__hash_policy__header__descriptor);
+    if (x == NULL || (x->header_name = sc__xds_str(a, lb->hash_http_header_name)) == NULL)
+      return SC_ENOMEM;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_HEADER;
+    h->header = x;
+  } else if (lb->hash_http_cookie_name.len > 0) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__Cookie *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__Cookie,
+            envoy__config__route__v3__route_action__hash_policy__cookie__descriptor);
+    if (x == NULL || (x->name = sc__xds_str(a, lb->hash_http_cookie_name)) == NULL ||
+        (x->path = sc__xds_str(a, lb->hash_http_cookie_path)) == NULL)
+      return SC_ENOMEM;
+    if (lb->hash_http_cookie_ttl != SC_UNSET_I64 && (x->ttl = sc__xds_duration(a, lb->hash_http_cookie_ttl)) == NULL)
+      return SC_ENOMEM;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_COOKIE;
+    h->cookie = x;
+  } else if (lb->hash_use_source_ip) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__ConnectionProperties *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__ConnectionProperties,
+            envoy__config__route__v3__route_action__hash_policy__connection_properties__descriptor);
+    if (x == NULL)
+      return SC_ENOMEM;
+    x->source_ip = true;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_CONNECTION_PROPERTIES;
+    h->connection_properties = x;
+  } else if (lb->hash_query_parameter_name.len > 0) {
+    Envoy__Config__Route__V3__RouteAction__HashPolicy__QueryParameter *x =
+        NEW(a, Envoy__Config__Route__V3__RouteAction__HashPolicy__QueryParameter,
+            envoy__config__route__v3__route_action__hash_policy__query_parameter__descriptor);
+    if (x == NULL || (x->name = sc__xds_str(a, lb->hash_query_parameter_name)) == NULL)
+      return SC_ENOMEM;
+    h->policy_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HASH_POLICY__POLICY_SPECIFIER_QUERY_PARAMETER;
+    h->query_parameter = x;
+  } else {
+    return 0;
+  }
+  for (size_t i = 0; i < act->n_hash_policy; i++)
+    list[i] = act->hash_policy[i];
+  list[act->n_hash_policy++] = h;
+  act->hash_policy = list;
+  return 0;
+}
+
+/* The consolidated rule without selector the scope found for svc (what its "clusters"
+ * are built from, publish/render.c), or NULL. */
+const sc_cdr_t *sc__rds_service_rule(const sc_scope_t *s, const sc_svc_t *svc) {
+  uint32_t lo = 0, hi = s->services.n;
+  while (lo < hi) { /* services are sorted by hostname */
+    uint32_t mid = lo + (hi - lo) / 2;
+    const sc_svc_t *m = s->services.items[mid];
+    size_t n = m->hostname.len < svc->hostname.len ? m->hostname.len : svc->hostname.len;
+    int cmp = memcmp(m->hostname.ptr, svc->hostname.ptr, n);
+    if (cmp == 0)
+      cmp = m->hostname.len < svc->hostname.len ? -1 : m->hostname.len > svc->hostname.len;
+    if (cmp == 0) {
+      const sc_vec_t *list = s->drs ? s->drs[mid] : NULL;
+      const sc_cdr_t *rule = NULL;
+      for (uint32_t j = 0; list && j < list->n; j++)
+        if (((const sc_cdr_t *)list->items[j])->selector == NULL)
+          rule = list->items[j];
+      return rule;
+    }
+    if (cmp < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* The consistentHash of the default route to port of a service with this rule (Istio's
+ * hashForService): the rule's, or its port-level setting's for the port when that has
+ * one. */
+static const sc_load_balancer_t *service_hash(const sc_cdr_t *rule, uint32_t port) {
+  const sc_traffic_policy_t *tp = rule ? rule->traffic_policy : NULL;
+  if (tp == NULL)
+    return NULL;
+  const sc_load_balancer_t *lb = tp->policy.has_load_balancer ? &tp->policy.load_balancer : NULL;
+  for (uint32_t i = 0; i < tp->nport_level; i++)
+    if (tp->port_level[i].port == port) {
+      const sc_policy_blocks_t *b = &tp->port_level[i].policy;
+      if (b->has_load_balancer && b->load_balancer.has_consistent_hash)
+        lb = &b->load_balancer;
+      break;
+    }
+  return lb;
 }
 
 /* The default route to a service's cluster. */
@@ -462,6 +581,96 @@ static char *destination_cluster(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_
   return sc__xds_str(a, sc_str(buf));
 }
 
+static void route_key(const sc_rds_ctx_t *c, sc_dep_kind_t kind, sc_str_t a, sc_str_t b) {
+  if (c->keys != NULL && sc__deps_keys_add(c->keys, sc__deps_key(kind, a, b)) != 0)
+    c->oom[0] = true;
+}
+
+static bool exported_to(const sc_cdr_t *cdr, sc_str_t n) {
+  for (uint32_t i = 0; i < cdr->export_to.n; i++)
+    if (sc_str_eqz(cdr->export_to.items[i], "*") || sc_str_eq(cdr->export_to.items[i], n))
+      return true;
+  return cdr->export_to.n == 0;
+}
+
+/* The last rule without selector of a list, exported to n when exported is set. */
+static const sc_cdr_t *catch_all_rule(const sc_vec_t *list, bool exported, sc_str_t n) {
+  const sc_cdr_t *rule = NULL;
+  bool any = false;
+  for (uint32_t i = 0; list && i < list->n; i++) {
+    const sc_cdr_t *r = list->items[i];
+    if (exported && !exported_to(r, n))
+      continue;
+    any = true;
+    if (r->selector == NULL)
+      rule = r;
+  }
+  return any ? rule : (const sc_cdr_t *)-1; /* -1: none found here, look further */
+}
+
+/* The rule without selector a proxy of the scope's namespace gets for a destination host
+ * (the lookup of scope/scope.c: the namespace's local index, else the exported rules of
+ * the destination's namespace, else the root's), recording the keys of every index
+ * consulted, as scope/scope.c records them for a service. */
+static const sc_cdr_t *destination_rule(const sc_rds_ctx_t *c, const sc_svc_t *svc, sc_str_t host) {
+  static const sc_str_t none = {"", 0};
+  const sc_world_t *w = c->w;
+  sc_str_t n = c->s->namespace_;
+  bool root = sc_str_eq(n, w->root_ns);
+  route_key(c, root ? SC_DEP_DR_ROOT_HOST : SC_DEP_DR_LOCAL_HOST, root ? host : n, root ? none : host);
+  route_key(c, root ? SC_DEP_DR_ROOT_WILD : SC_DEP_DR_LOCAL_WILD, root ? none : n, none);
+  route_key(c, SC_DEP_DR_EXP_HOST, svc->namespace_, host);
+  route_key(c, SC_DEP_DR_EXP_WILD, svc->namespace_, none);
+  route_key(c, SC_DEP_DR_EXP_HOST, w->root_ns, host);
+  route_key(c, SC_DEP_DR_EXP_WILD, w->root_ns, none);
+  const sc_vec_t *m = root ? sc__world_dr_index_lookup(w->dr_root_local, host)
+                           : sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_local, n), host);
+  if (m != NULL && m->n > 0)
+    return catch_all_rule(m, false, n);
+  const sc_cdr_t *r = catch_all_rule(sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_exported, svc->namespace_), host), true, n);
+  if (r == (const sc_cdr_t *)-1)
+    r = catch_all_rule(sc__world_dr_index_lookup(sc__world_dr_index(&w->dr_exported, w->root_ns), host), true, n);
+  return r == (const sc_cdr_t *)-1 ? NULL : r;
+}
+
+/* A policy block's consistentHash load balancer, or NULL. */
+static const sc_load_balancer_t *block_hash(const sc_policy_blocks_t *b) {
+  return b->has_load_balancer && b->load_balancer.has_consistent_hash ? &b->load_balancer : NULL;
+}
+
+/* The consistentHash of the first port-level setting for port (0: none looked for). */
+static const sc_load_balancer_t *port_level_hash(const sc_traffic_policy_t *tp, uint32_t port) {
+  for (uint32_t i = 0; tp && port && i < tp->nport_level; i++)
+    if (tp->port_level[i].port == port)
+      return block_hash(&tp->port_level[i].policy);
+  return NULL;
+}
+
+/* The consistentHash of a route destination (Istio's HashForHTTPDestination): the
+ * subset's port-level setting for the destination's port, else the subset's, else the
+ * rule's port-level setting, else the rule's; NULL when none. The rule is looked up for
+ * the destination's oldest record, as its cluster is (destination_record). */
+static const sc_load_balancer_t *destination_hash(const sc_rds_ctx_t *c, const sc_destination_t *d) {
+  const sc_svc_t *svc = destination_record(c, d->host);
+  const sc_cdr_t *rule = svc ? destination_rule(c, svc, d->host) : NULL;
+  if (rule == NULL)
+    return NULL;
+  const sc_traffic_policy_t *tp = rule->traffic_policy;
+  const sc_load_balancer_t *top = tp ? block_hash(&tp->policy) : NULL, *pls = port_level_hash(tp, d->port);
+  const sc_load_balancer_t *sub = NULL, *sub_pls = NULL;
+  for (uint32_t i = 0; i < rule->subsets.n; i++) {
+    const sc_subset_t *ss = rule->subsets.items[i];
+    if (!sc_str_eq(ss->name, d->subset))
+      continue;
+    if (ss->has_traffic_policy) {
+      sub = block_hash(&ss->traffic_policy.policy);
+      sub_pls = port_level_hash(&ss->traffic_policy, d->port);
+    }
+    break;
+  }
+  return sub_pls ? sub_pls : sub ? sub : pls ? pls : top;
+}
+
 /* The operation of a route's decorator: host:port + path of its single cluster, else the
  * VirtualService's name. */
 static int set_decorator(sc_arena_t *a, route_t *r, const char *cluster, sc_str_t vs_name, uint32_t port) {
@@ -566,23 +775,37 @@ static int route_fault(sc_arena_t *a, const sc_fault_t *in, route_t *r) {
   return 0;
 }
 
-/* A VirtualService redirect. */
-static int redirect_action(sc_arena_t *a, const sc_http_route_t *h, route_t *r) {
+/* A VirtualService redirect (Istio's ApplyRedirect, for a plain-text sidecar port): the
+ * path as the prefix rewrite, else the URI (set even when empty); the port given, or the
+ * listener's for derivePort FROM_REQUEST_PORT, left out when it is the scheme's default. */
+static int redirect_action(sc_arena_t *a, const sc_http_route_t *h, uint32_t listener_port, route_t *r) {
   typedef Envoy__Config__Route__V3__RedirectAction redirect_t;
+  const sc_redirect_t *in = &h->redirect;
   redirect_t *rd = NEW(a, redirect_t, envoy__config__route__v3__redirect_action__descriptor);
-  if (rd == NULL || (rd->host_redirect = sc__xds_str(a, h->redirect.authority)) == NULL)
+  if (rd == NULL || (rd->host_redirect = sc__xds_str(a, in->authority)) == NULL)
     return SC_ENOMEM;
-  if (h->redirect.uri.len > 0) {
+  if (in->prefix_rewrite.len > 0) {
+    rd->path_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__PATH_REWRITE_SPECIFIER_PREFIX_REWRITE;
+    if ((rd->prefix_rewrite = sc__xds_str(a, in->prefix_rewrite)) == NULL)
+      return SC_ENOMEM;
+  } else {
     rd->path_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__PATH_REWRITE_SPECIFIER_PATH_REDIRECT;
-    if ((rd->path_redirect = sc__xds_str(a, h->redirect.uri)) == NULL)
+    if ((rd->path_redirect = sc__xds_str(a, in->uri)) == NULL)
       return SC_ENOMEM;
   }
-  if (h->redirect.scheme.len > 0) {
+  if (in->scheme.len > 0) {
     rd->scheme_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_SCHEME_REDIRECT;
-    if ((rd->scheme_redirect = sc__xds_str(a, h->redirect.scheme)) == NULL)
+    if ((rd->scheme_redirect = sc__xds_str(a, in->scheme)) == NULL)
       return SC_ENOMEM;
   }
-  rd->port_redirect = h->redirect.port;
+  if (in->port != 0 || in->has_derive_port) {
+    rd->port_redirect = in->port != 0 ? in->port
+                        : in->derive_port == SC_DERIVE_FROM_REQUEST_PORT ? listener_port : 0;
+    bool https = in->scheme.len > 0 && sc_str_eqz(in->scheme, "https");
+    bool http = in->scheme.len == 0 || sc_str_eqz(in->scheme, "http");
+    if ((rd->port_redirect == 80 && http) || (rd->port_redirect == 443 && https))
+      rd->port_redirect = 0;
+  }
   switch (h->redirect.redirect_code) {
   case 302: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__FOUND; break;
   case 303: rd->response_code = ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__REDIRECT_RESPONSE_CODE__SEE_OTHER; break;
@@ -615,16 +838,152 @@ static int direct_response_action(sc_arena_t *a, const sc_http_route_t *h, route
   return 0;
 }
 
+/* ---- header operations (Istio's TranslateHeadersOperations) ---- */
+
+typedef Envoy__Config__Core__V3__HeaderValueOption hvo_t;
+
+typedef struct {
+  hvo_t **req_add, **resp_add;
+  size_t n_req_add, n_resp_add;
+  char **req_remove, **resp_remove;
+  size_t n_req_remove, n_resp_remove;
+  sc_str_t authority; /* a set (else added) ":authority" or "host": a host rewrite */
+} header_ops_t;
+
+static bool ieq(sc_str_t s, const char *z) {
+  size_t n = strlen(z);
+  if (s.len != n)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if ((s.ptr[i] | 0x20) != (z[i] | 0x20))
+      return false;
+  return true;
+}
+
+/* Headers Envoy cannot change: pseudo-headers and host. */
+static bool internal_header(sc_str_t k) {
+  return (k.len > 0 && k.ptr[0] == ':') || ieq(k, "host");
+}
+
+/* Appends a set or add map to *list, sorted by name (translateAppendHeaders): set
+ * overwrites, add appends; internal headers are left out, the authority noted. */
+static int append_headers(sc_arena_t *a, const sc_labels_t *m, bool append, hvo_t ***list, size_t *n,
+                          sc_str_t *authority) {
+  if (m->n == 0)
+    return 0;
+  hvo_t **out = sc__arena_alloc(a, (*n + m->n) * sizeof(*out));
+  uint32_t *order = sc__arena_alloc(a, m->n * sizeof(*order));
+  if (out == NULL || order == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < *n; i++)
+    out[i] = (*list)[i];
+  for (uint32_t i = 0; i < m->n; i++) { /* stable insertion sort by key */
+    uint32_t j = i;
+    for (; j > 0; j--) {
+      sc_str_t p = m->items[order[j - 1]].key, k = m->items[i].key;
+      size_t l = p.len < k.len ? p.len : k.len;
+      int cmp = memcmp(p.ptr, k.ptr, l);
+      if (cmp < 0 || (cmp == 0 && p.len <= k.len))
+        break;
+      order[j] = order[j - 1];
+    }
+    order[j] = i;
+  }
+  for (uint32_t i = 0; i < m->n; i++) {
+    const sc_label_t *l = &m->items[order[i]];
+    if (ieq(l->key, ":authority") || ieq(l->key, "host"))
+      *authority = l->value;
+    if (internal_header(l->key))
+      continue;
+    hvo_t *o = NEW(a, hvo_t, envoy__config__core__v3__header_value_option__descriptor);
+    Envoy__Config__Core__V3__HeaderValue *hv =
+        NEW(a, Envoy__Config__Core__V3__HeaderValue, envoy__config__core__v3__header_value__descriptor);
+    if (o == NULL || hv == NULL || (hv->key = sc__xds_str(a, l->key)) == NULL ||
+        (hv->value = sc__xds_str(a, l->value)) == NULL)
+      return SC_ENOMEM;
+    o->header = hv;
+    o->append_action = append ? ENVOY__CONFIG__CORE__V3__HEADER_VALUE_OPTION__HEADER_APPEND_ACTION__APPEND_IF_EXISTS_OR_ADD
+                              : ENVOY__CONFIG__CORE__V3__HEADER_VALUE_OPTION__HEADER_APPEND_ACTION__OVERWRITE_IF_EXISTS_OR_ADD;
+    out[(*n)++] = o;
+  }
+  *list = out;
+  return 0;
+}
+
+/* Appends the names of a remove list to *list, internal headers left out. */
+static int remove_headers(sc_arena_t *a, const sc_strlist_t *names, char ***list, size_t *n) {
+  if (names->n == 0)
+    return 0;
+  char **out = sc__arena_alloc(a, (*n + names->n) * sizeof(*out));
+  if (out == NULL)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < *n; i++)
+    out[i] = (*list)[i];
+  for (uint32_t i = 0; i < names->n; i++)
+    if (!internal_header(names->items[i]) && (out[(*n)++] = sc__xds_str(a, names->items[i])) == NULL)
+      return SC_ENOMEM;
+  *list = out;
+  return 0;
+}
+
+/* Appends the operations of a headers block to ops. */
+static int header_ops(sc_arena_t *a, const sc_headers_t *h, header_ops_t *ops) {
+  sc_str_t set_auth = {"", 0}, add_auth = {"", 0}, ignored = {"", 0};
+  int rc = append_headers(a, &h->request.set, false, &ops->req_add, &ops->n_req_add, &set_auth);
+  if (rc == 0)
+    rc = append_headers(a, &h->request.add, true, &ops->req_add, &ops->n_req_add, &add_auth);
+  if (rc == 0)
+    rc = append_headers(a, &h->response.set, false, &ops->resp_add, &ops->n_resp_add, &ignored);
+  if (rc == 0)
+    rc = append_headers(a, &h->response.add, true, &ops->resp_add, &ops->n_resp_add, &ignored);
+  if (rc == 0)
+    rc = remove_headers(a, &h->request.remove, &ops->req_remove, &ops->n_req_remove);
+  if (rc == 0)
+    rc = remove_headers(a, &h->response.remove, &ops->resp_remove, &ops->n_resp_remove);
+  ops->authority = set_auth.len ? set_auth : add_auth;
+  return rc;
+}
+
+static void route_headers(route_t *r, const header_ops_t *o) {
+  r->request_headers_to_add = o->req_add, r->n_request_headers_to_add = o->n_req_add;
+  r->response_headers_to_add = o->resp_add, r->n_response_headers_to_add = o->n_resp_add;
+  r->request_headers_to_remove = o->req_remove, r->n_request_headers_to_remove = o->n_req_remove;
+  r->response_headers_to_remove = o->resp_remove, r->n_response_headers_to_remove = o->n_resp_remove;
+}
+
+static void set_host_rewrite(action_t *act, sc_str_t authority, sc_arena_t *a, bool *oom) {
+  if (authority.len == 0 || act->host_rewrite_specifier_case != ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER__NOT_SET)
+    return;
+  if ((act->host_rewrite_literal = sc__xds_str(a, authority)) == NULL)
+    *oom = true;
+  act->host_rewrite_specifier_case = ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL;
+}
+
 /* The route's destinations: one cluster (*single names it), or weighted clusters. */
 static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h,
-                              uint32_t port, action_t *act, const char **single) {
+                              uint32_t port, action_t *act, const char **single, header_ops_t *ops,
+                              sc_str_t *dest_authority) {
   uint32_t live = 0;
   for (uint32_t i = 0; i < h->nroute; i++)
     live += h->nroute == 1 || h->route[i].weight > 0;
   if (live <= 1) { /* (cluster and weighted_clusters share a union: set one only) */
     for (uint32_t i = 0; i < h->nroute && act->cluster == NULL; i++)
-      if (h->nroute == 1 || h->route[i].weight > 0)
+      if (h->nroute == 1 || h->route[i].weight > 0) {
         act->cluster = destination_cluster(a, c, &h->route[i].destination, port);
+        const sc_load_balancer_t *lb = destination_hash(c, &h->route[i].destination);
+        if (act->cluster != NULL && hash_policy(a, lb, act) != 0)
+          return SC_ENOMEM;
+        header_ops_t before = *ops; /* (the destination's authority only) */
+        if (header_ops(a, &h->route[i].headers, ops) != 0)
+          return SC_ENOMEM;
+        *dest_authority = ops->authority;
+        ops->authority = before.authority;
+        if (lb != NULL && h->nroute == 1 && act->retry_policy != NULL) {
+          /* Istio's ConvertPolicy for a hashed destination: retries stay on the host */
+          act->retry_policy->n_retry_host_predicate = 0;
+          act->retry_policy->retry_host_predicate = NULL;
+        }
+      }
     if (act->cluster == NULL)
       act->cluster = "BlackHoleCluster"; /* no destination: validation refuses such routes */
     *single = act->cluster;
@@ -639,9 +998,22 @@ static int route_destinations(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_htt
       if (h->route[i].weight == 0)
         continue;
       weight_t *w = NEW(a, weight_t, envoy__config__route__v3__weighted_cluster__cluster_weight__descriptor);
+      header_ops_t wops = {0};
       if (w == NULL || (w->name = destination_cluster(a, c, &h->route[i].destination, port)) == NULL ||
-          (w->weight = sc__xds_u32(a, h->route[i].weight)) == NULL)
+          (w->weight = sc__xds_u32(a, h->route[i].weight)) == NULL ||
+          header_ops(a, &h->route[i].headers, &wops) != 0 ||
+          hash_policy(a, destination_hash(c, &h->route[i].destination), act) != 0)
         return SC_ENOMEM;
+      w->request_headers_to_add = wops.req_add, w->n_request_headers_to_add = wops.n_req_add;
+      w->response_headers_to_add = wops.resp_add, w->n_response_headers_to_add = wops.n_resp_add;
+      w->request_headers_to_remove = wops.req_remove, w->n_request_headers_to_remove = wops.n_req_remove;
+      w->response_headers_to_remove = wops.resp_remove, w->n_response_headers_to_remove = wops.n_resp_remove;
+      if (wops.authority.len > 0) {
+        if ((w->host_rewrite_literal = sc__xds_str(a, wops.authority)) == NULL)
+          return SC_ENOMEM;
+        w->host_rewrite_specifier_case =
+            ENVOY__CONFIG__ROUTE__V3__WEIGHTED_CLUSTER__CLUSTER_WEIGHT__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL;
+      }
       ws[wc->n_clusters++] = w;
     }
     wc->clusters = ws;
@@ -676,8 +1048,14 @@ static int route_rewrite(sc_arena_t *a, const sc_http_route_t *h, action_t *act)
 static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_route_t *h, uint32_t port,
                         route_t *r, const char **single) {
   *single = NULL;
+  /* The route's headers (every action), then a single destination's (TranslateRoute,
+   * processDestination). */
+  header_ops_t ops = {0};
+  if (header_ops(a, &h->headers, &ops) != 0)
+    return SC_ENOMEM;
+  route_headers(r, &ops);
   if (h->has_redirect)
-    return redirect_action(a, h, r);
+    return redirect_action(a, h, port, r);
   if (h->has_direct_response)
     return direct_response_action(a, h, r);
   int64_t timeout = h->timeout != SC_UNSET_I64 ? h->timeout : 0;
@@ -685,11 +1063,20 @@ static int route_action(sc_arena_t *a, const sc_rds_ctx_t *c, const sc_http_rout
   action_t *act = cluster_action(a, NULL, timeout, retries, true);
   if (act == NULL)
     return SC_ENOMEM;
-  int rc = route_destinations(a, c, h, port, act, single);
+  sc_str_t dest_authority = {"", 0};
+  int rc = route_destinations(a, c, h, port, act, single, &ops, &dest_authority);
   if (rc == 0 && h->has_rewrite)
     rc = route_rewrite(a, h, act);
   if (rc != 0)
     return rc;
+  route_headers(r, &ops);
+  /* The host: the rewrite's authority, else the route's headers', else the single
+   * destination's (applyHTTPRouteDestination, processDestination). */
+  bool oom = false;
+  set_host_rewrite(act, ops.authority, a, &oom);
+  set_host_rewrite(act, dest_authority, a, &oom);
+  if (oom)
+    return SC_ENOMEM;
   r->action_case = ENVOY__CONFIG__ROUTE__V3__ROUTE__ACTION_ROUTE;
   r->route = act;
   return 0;
@@ -909,7 +1296,8 @@ int sc__rds_service(const sc_rds_ctx_t *c, const sc_svc_t *svc, const sc_vec_t *
       char cluster[1200];
       snprintf(cluster, sizeof(cluster), "outbound|%u||%s", port->port, svc->hostname.ptr);
       if ((routes = sc__arena_alloc(a, sizeof(*routes))) == NULL ||
-          (routes[0] = default_route(a, cluster, svc->hostname.ptr, port->port, c->mesh)) == NULL) {
+          (routes[0] = default_route(a, cluster, svc->hostname.ptr, port->port, c->mesh)) == NULL ||
+          hash_policy(a, service_hash(sc__rds_service_rule(c->s, svc), port->port), routes[0]->route) != 0) {
         rc = SC_ENOMEM;
         break;
       }

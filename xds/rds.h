@@ -15,6 +15,11 @@
 #include "xds/cds.h"
 #include "scope/scope.h"
 
+/* The consolidated DestinationRule without selector that scope s found for svc (the one
+ * its clusters are built from), or NULL: the default route's hash policy reads it, so a
+ * cache of a service's routes must be keyed on it too. */
+const sc_cdr_t *sc__rds_service_rule(const sc_scope_t *s, const sc_svc_t *svc);
+
 /* Whether a port of this protocol is served through an HTTP connection manager. */
 bool sc__rds_http_protocol(sc_protocol_t p);
 

@@ -255,9 +255,17 @@ typedef struct {
   sc_headers_t headers;
 } sc_route_destination_t;
 
+typedef enum {
+  SC_DERIVE_FROM_PROTOCOL_DEFAULT = 0,
+  SC_DERIVE_FROM_REQUEST_PORT
+} sc_derive_port_t;
+
 typedef struct {
   sc_str_t uri, authority, scheme;
+  sc_str_t prefix_rewrite;
   uint32_t port;          /* 0 when absent */
+  bool has_derive_port;   /* derivePort given (port and derivePort are a oneof) */
+  sc_derive_port_t derive_port;
   uint32_t redirect_code; /* 0 when absent (301) */
 } sc_redirect_t;
 
@@ -371,7 +379,11 @@ typedef struct {
   int64_t hash_http_cookie_ttl; /* ns, SC_UNSET_I64 */
   bool hash_use_source_ip;
   sc_str_t hash_query_parameter_name;
-  uint32_t hash_minimum_ring_size; /* 0 when absent */
+  uint32_t hash_minimum_ring_size; /* 0 when absent (deprecated top-level field) */
+  bool has_ring_hash;              /* consistentHash.ringHash given */
+  uint32_t ring_hash_minimum_ring_size; /* 0 when absent */
+  bool has_maglev;                 /* consistentHash.maglev given */
+  uint32_t maglev_table_size;      /* 0 when absent */
 } sc_load_balancer_t;
 
 typedef enum {
