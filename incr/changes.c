@@ -281,8 +281,26 @@ static const sc_strlist_t *export_of(const sc_obj_t *o) {
   return o->kind == SC_KIND_SERVICE ? &o->u.service.export_to : &o->u.service_entry.export_to;
 }
 
+/* Whether two versions of a Service or ServiceEntry have the same port numbers, in order:
+ * an egress listener with a port imports a service only through that port, so a service
+ * whose ports change may appear in or vanish from that listener. */
+static bool same_port_numbers(const sc_obj_t *a, const sc_obj_t *b) {
+  bool se = a->kind == SC_KIND_SERVICE_ENTRY;
+  uint32_t n = se ? a->u.service_entry.nports : a->u.service.nports;
+  if (n != (se ? b->u.service_entry.nports : b->u.service.nports))
+    return false;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t pa = se ? a->u.service_entry.ports[i].number : a->u.service.ports[i].port;
+    uint32_t pb = se ? b->u.service_entry.ports[i].number : b->u.service.ports[i].port;
+    if (pa != pb)
+      return false;
+  }
+  return true;
+}
+
 /* The hostnames of a Service or ServiceEntry change whose service may appear in or vanish
- * from a scope: all of them unless only the spec's details changed. */
+ * from a scope (or from one of its port-specific egress listeners): all of them unless
+ * only the spec's details changed. */
 static int note_flips(const sc_change_t *c, sc_changes_t *out) {
   const sc_obj_t *objs[2] = {c->old_obj, c->new_obj};
   const sc_obj_t *o = c->new_obj ? c->new_obj : c->old_obj;
@@ -291,7 +309,8 @@ static int note_flips(const sc_change_t *c, sc_changes_t *out) {
   if (c->old_obj != NULL && c->new_obj != NULL) {
     sc_strlist_t a1, b1;
     const sc_strlist_t *ha = service_hosts(c->old_obj, &a1), *hb = service_hosts(c->new_obj, &b1);
-    if (same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)))
+    if (same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)) &&
+        same_port_numbers(c->old_obj, c->new_obj))
       return 0;
   }
   int rc = sc__deps_keys_add(&out->patch, sc__deps_key(SC_DEP_SVC_PRESENCE_ANY, none, none));

@@ -143,6 +143,30 @@ sleep 0.5
 check "no-op: head version unchanged" "$H" "$(head_v)"
 check_contains "batch statistics are logged" "$WORK/engine.log" "affected"
 
+# 11. A service whose ports change leaves a port-80 egress listener: a VirtualService on its
+# host then needs a virtual host of its own in the scope's head, as a fresh engine builds it
+# (found by the differential test: the change was patched as a detail of the service).
+pf_svc() { printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"pf","namespace":"pfcfg","annotations":{"networking.istio.io/exportTo":"pfns"}},"spec":{"ports":[%s]}}' "$1"; }
+PF_EVENTS=(
+  '{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"pf-vs","namespace":"pfcfg"},"spec":{"hosts":["pf"],"exportTo":["pfns"],"http":[{"route":[{"destination":{"host":"pf.pfcfg.svc.cluster.local"}}]}]}}'
+  '{"apiVersion":"networking.istio.io/v1","kind":"Sidecar","metadata":{"name":"pf-sc","namespace":"pfns"},"spec":{"egress":[{"port":{"number":80,"protocol":"HTTP","name":"http"},"hosts":["pfcfg/*"]}]}}'
+  "$(pf_svc '{"name":"http","port":80},{"name":"tcp","port":9000}')"
+  "$(pf_svc '{"name":"http","port":81}')")
+for ev in "${PF_EVENTS[@]}"; do emit "$ev"; done
+: > "$WORK/pf-fresh.jsonl"
+for ev in "${PF_EVENTS[@]:0:3}"; do printf '{"type":"ADDED","object":%s}\n' "$ev" >> "$WORK/pf-fresh.jsonl"; done
+printf '{"type":"ADDED","object":%s}\n' "${PF_EVENTS[3]}" >> "$WORK/pf-fresh.jsonl"
+"$SCOPECAST" --snapshot "$WORK/pf-snap" --watch "file:$WORK/pf-fresh.jsonl" --once 2> "$WORK/pf-fresh.log"
+pf_routes() {
+  "$DUMP" --snapshot "$1" resources pfns/pf-sc --type routes --json |
+    jq -c '[.resources[].resource.virtual_hosts[]?.name] | sort'
+}
+check "ports changed under a port listener: the VirtualService host gets its virtual host" \
+  "$(pf_routes "$WORK/pf-snap")" "$(pf_routes "$SNAP")"
+check "ports changed under a port listener: the same scope as a fresh engine's" \
+  "$("$DUMP" --snapshot "$WORK/pf-snap" scope pfns/pf-sc --json | jq -r .version)" \
+  "$("$DUMP" --snapshot "$SNAP" scope pfns/pf-sc --json | jq -r .version)"
+
 kill -TERM $ENGINE
 wait $ENGINE
 check "SIGTERM exits 0" 0 $?
