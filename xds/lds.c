@@ -8,6 +8,7 @@
 #include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb-c.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb-c.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb-c.h"
 #include "xds/lds.h"
@@ -165,6 +166,52 @@ static listener_t *tcp_listener(sc_arena_t *a, const char *name, const char *add
   return l;
 }
 
+/* A listener for a TCP or TLS port whose one service chain has a match: server_names
+ * (the TLS inspector reads them) and, for CIDR addresses, prefix_ranges; what matches no
+ * chain takes PassthroughFilterChain, by the outbound policy (istiod's
+ * buildListenerFromEntry). */
+static listener_t *matched_tcp_listener(sc_arena_t *a, const sc_scope_t *s, const char *name, const char *address,
+                                        uint32_t port, const char *cluster, bool bind, char **sni, size_t nsni) {
+  listener_t *l = tcp_listener(a, name, address, port, cluster, bind, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+  chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+  char target[1200];
+  passthrough_target(s, target, sizeof(target));
+  if (l == NULL || m == NULL || (l->default_filter_chain = tcp_chain(a, "PassthroughFilterChain", target)) == NULL)
+    return NULL;
+  l->filter_chains[0]->filter_chain_match = m;
+  if (nsni > 0) {
+    Envoy__Extensions__Filters__Listener__TlsInspector__V3__TlsInspector *ti = NEW(
+        a, Envoy__Extensions__Filters__Listener__TlsInspector__V3__TlsInspector,
+        envoy__extensions__filters__listener__tls_inspector__v3__tls_inspector__descriptor);
+    listener_filter_t **lfs = sc__arena_alloc(a, sizeof(*lfs));
+    /* istiod reads at most 512 bytes of the handshake first (Envoy's default: 64 KiB). */
+    if (ti == NULL || lfs == NULL || (ti->initial_read_buffer_size = sc__xds_u32(a, 512)) == NULL ||
+        (lfs[0] = listener_filter(a, "envoy.filters.listener.tls_inspector", &ti->base)) == NULL)
+      return NULL;
+    l->listener_filters = lfs;
+    l->n_listener_filters = 1;
+    m->server_names = sni;
+    m->n_server_names = nsni;
+  }
+  return l;
+}
+
+static int cmp_cstr(const void *pa, const void *pb) { return strcmp(*(char *const *)pa, *(char *const *)pb); }
+
+/* The server names of svc's chain on a TLS port: its hostname and the ExternalName
+ * services that alias it, sorted (istiod's sniHosts). */
+static char **server_names(sc_arena_t *a, const sc_svc_t *svc, size_t *n) {
+  char **names = sc__arena_alloc(a, (svc->naliases + 1) * sizeof(*names));
+  if (names == NULL || (names[0] = sc__xds_str(a, svc->hostname)) == NULL)
+    return NULL;
+  *n = 1;
+  for (uint32_t i = 0; i < svc->naliases; i++)
+    if ((names[(*n)++] = sc__xds_str(a, svc->aliases[i].hostname)) == NULL)
+      return NULL;
+  qsort(names, *n, sizeof(*names), cmp_cstr);
+  return names;
+}
+
 /* One port of svc placed on port `port` (protocol proto) by an egress listener. */
 static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc,
                     uint32_t port, sc_protocol_t proto, uint32_t service_port, bool no_capture, sc_resources_t *out) {
@@ -192,7 +239,19 @@ static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, 
   } else {
     char cluster[1200];
     snprintf(cluster, sizeof(cluster), "outbound|%u||%s", service_port, svc->hostname.ptr);
-    lis = tcp_listener(a, name, address, port, cluster, bind_port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+    /* A TLS port of a service without a VIP on the wildcard listener tells its hosts
+     * apart by SNI (istiod's buildSidecarOutboundTLSFilterChainOpts). A Kubernetes
+     * headless service is left as it was: istiod builds per-endpoint listeners. */
+    bool tls = proto == SC_PROTO_TLS || proto == SC_PROTO_HTTPS;
+    bool wildcard = strcmp(address, "0.0.0.0") == 0 && bind.len == 0 &&
+                    (svc->address.len == 0 || sc_str_eqz(svc->address, "0.0.0.0"));
+    if (tls && wildcard && !(svc->registry == SC_REGISTRY_KUBERNETES && svc->resolution == SC_RES_PASSTHROUGH)) {
+      size_t nsni = 0;
+      char **sni = server_names(a, svc, &nsni);
+      lis = sni ? matched_tcp_listener(a, s, name, address, port, cluster, bind_port, sni, nsni) : NULL;
+    } else {
+      lis = tcp_listener(a, name, address, port, cluster, bind_port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+    }
   }
   return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
 }

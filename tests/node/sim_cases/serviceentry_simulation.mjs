@@ -1,7 +1,6 @@
 // Outbound cases of Istio's pilot/pkg/networking/core/serviceentry_simulation_test.go, ported
 // (docs/simulation.md). known_difference: the item of issue 16 that explains the difference.
 
-const ITEM1 = 'issue 16 item 1: TLS/HTTPS ports without a VIP get one match-all tcp_proxy chain, not server_names chains';
 const ITEM3 = 'issue 16 item 3: CIDR ServiceEntry addresses get no prefix-range chains; several addresses give one listener';
 
 const AUTOALLOC = 'not in issue 16: ServiceEntry address auto-allocation for DNS capture (a listener on the allocated address) is not implemented';
