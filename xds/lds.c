@@ -11,6 +11,7 @@
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb-c.h"
+#include "model/world.h"
 #include "xds/lds.h"
 #include "xds/rds.h"
 #include "scopecast/error.h"
@@ -166,19 +167,35 @@ static listener_t *tcp_listener(sc_arena_t *a, const char *name, const char *add
   return l;
 }
 
-/* A listener for a TCP or TLS port whose one service chain has a match: server_names
- * (the TLS inspector reads them) and, for CIDR addresses, prefix_ranges; what matches no
+/* A listener for a TCP or TLS port whose service chains have a match: one chain per CIDR
+ * address (prefix_ranges; one chain without when there is none), each matching the
+ * server names too when there are any (the TLS inspector reads them); what matches no
  * chain takes PassthroughFilterChain, by the outbound policy (istiod's
- * buildListenerFromEntry). */
+ * buildListenerFromEntry, a service per address). */
 static listener_t *matched_tcp_listener(sc_arena_t *a, const sc_scope_t *s, const char *name, const char *address,
-                                        uint32_t port, const char *cluster, bool bind, char **sni, size_t nsni) {
+                                        uint32_t port, const char *cluster, bool bind, char **sni, size_t nsni,
+                                        Envoy__Config__Core__V3__CidrRange **ranges, size_t nranges) {
   listener_t *l = tcp_listener(a, name, address, port, cluster, bind, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
-  chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+  size_t nchains = nranges ? nranges : 1;
+  chain_t **chains = sc__arena_alloc(a, nchains * sizeof(*chains));
   char target[1200];
   passthrough_target(s, target, sizeof(target));
-  if (l == NULL || m == NULL || (l->default_filter_chain = tcp_chain(a, "PassthroughFilterChain", target)) == NULL)
+  if (l == NULL || chains == NULL || (l->default_filter_chain = tcp_chain(a, "PassthroughFilterChain", target)) == NULL)
     return NULL;
-  l->filter_chains[0]->filter_chain_match = m;
+  for (size_t i = 0; i < nchains; i++) {
+    chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+    if (m == NULL || (chains[i] = i == 0 ? l->filter_chains[0] : tcp_chain(a, NULL, cluster)) == NULL)
+      return NULL;
+    chains[i]->filter_chain_match = m;
+    if (nranges > 0) {
+      m->prefix_ranges = &ranges[i];
+      m->n_prefix_ranges = 1;
+    }
+    m->server_names = sni;
+    m->n_server_names = nsni;
+  }
+  l->filter_chains = chains;
+  l->n_filter_chains = nchains;
   if (nsni > 0) {
     Envoy__Extensions__Filters__Listener__TlsInspector__V3__TlsInspector *ti = NEW(
         a, Envoy__Extensions__Filters__Listener__TlsInspector__V3__TlsInspector,
@@ -190,8 +207,6 @@ static listener_t *matched_tcp_listener(sc_arena_t *a, const sc_scope_t *s, cons
       return NULL;
     l->listener_filters = lfs;
     l->n_listener_filters = 1;
-    m->server_names = sni;
-    m->n_server_names = nsni;
   }
   return l;
 }
@@ -228,30 +243,73 @@ static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, 
     snprintf(address, sizeof(address), "%.*s", (int)bind.len, bind.ptr);
   else if (bind_port)
     snprintf(address, sizeof(address), "127.0.0.1");
-  else if (http || svc->address.len == 0 || memchr(svc->address.ptr, '/', svc->address.len) != NULL)
-    snprintf(address, sizeof(address), "0.0.0.0");
   else
-    snprintf(address, sizeof(address), "%.*s", (int)svc->address.len, svc->address.ptr);
-  snprintf(name, sizeof(name), "%s_%u", address, port);
-  listener_t *lis;
+    snprintf(address, sizeof(address), "0.0.0.0");
   if (http) {
-    lis = http_listener(a, s, name, address, port, bind_port);
-  } else {
-    char cluster[1200];
-    snprintf(cluster, sizeof(cluster), "outbound|%u||%s", service_port, svc->hostname.ptr);
-    /* A TLS port of a service without a VIP on the wildcard listener tells its hosts
-     * apart by SNI (istiod's buildSidecarOutboundTLSFilterChainOpts). A Kubernetes
-     * headless service is left as it was: istiod builds per-endpoint listeners. */
-    bool tls = proto == SC_PROTO_TLS || proto == SC_PROTO_HTTPS;
-    bool wildcard = strcmp(address, "0.0.0.0") == 0 && bind.len == 0 &&
-                    (svc->address.len == 0 || sc_str_eqz(svc->address, "0.0.0.0"));
-    if (tls && wildcard && !(svc->registry == SC_REGISTRY_KUBERNETES && svc->resolution == SC_RES_PASSTHROUGH)) {
-      size_t nsni = 0;
-      char **sni = server_names(a, svc, &nsni);
-      lis = sni ? matched_tcp_listener(a, s, name, address, port, cluster, bind_port, sni, nsni) : NULL;
+    snprintf(name, sizeof(name), "%s_%u", address, port);
+    listener_t *lis = http_listener(a, s, name, address, port, bind_port);
+    return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
+  }
+  char cluster[1200];
+  snprintf(cluster, sizeof(cluster), "outbound|%u||%s", service_port, svc->hostname.ptr);
+  /* The addresses: every one of a ServiceEntry (istiod makes a service of each; the
+   * scope keeps one record per host), else the record's; none when the egress listener
+   * binds. A plain address is a listener ADDRESS_PORT of its own; the CIDRs are chains of
+   * 0.0.0.0_PORT matched by prefix_ranges (istiod's buildSidecarOutboundListener). */
+  const sc_strlist_t *all = NULL;
+  if (svc->registry == SC_REGISTRY_EXTERNAL && svc->obj != NULL && svc->obj->kind == SC_KIND_SERVICE_ENTRY &&
+      svc->obj->u.service_entry.addresses.n > 1)
+    all = &svc->obj->u.service_entry.addresses;
+  uint32_t naddr = bind.len > 0 || bind_port ? 0 : all ? all->n : 1;
+  Envoy__Config__Core__V3__CidrRange **ranges = sc__arena_alloc(a, (naddr + 1) * sizeof(*ranges));
+  size_t nranges = 0;
+  bool wildcard = naddr == 0, cidr = false;
+  int rc = ranges ? 0 : SC_ENOMEM;
+  for (uint32_t i = 0; i < naddr && rc == 0; i++) {
+    sc_str_t ad = all ? all->items[i] : svc->address;
+    ad.len = sc__world_plain_address_len(ad);
+    const char *slash = ad.len ? memchr(ad.ptr, '/', ad.len) : NULL;
+    if (ad.len == 0 || sc_str_eqz(ad, "0.0.0.0")) {
+      wildcard = true;
+    } else if (slash != NULL) {
+      uint32_t at = (uint32_t)(slash - ad.ptr);
+      Envoy__Config__Core__V3__CidrRange *r =
+          NEW(a, Envoy__Config__Core__V3__CidrRange, envoy__config__core__v3__cidr_range__descriptor);
+      bool dup = false;
+      for (size_t k = 0; k < nranges && !dup; k++)
+        dup = strlen(ranges[k]->address_prefix) == at && memcmp(ranges[k]->address_prefix, ad.ptr, at) == 0 &&
+              ranges[k]->prefix_len->value == (uint32_t)strtoul(slash + 1, NULL, 10);
+      if (r == NULL || (r->address_prefix = sc__xds_str(a, (sc_str_t){ad.ptr, at})) == NULL ||
+          (r->prefix_len = sc__xds_u32(a, (uint32_t)strtoul(slash + 1, NULL, 10))) == NULL)
+        rc = SC_ENOMEM;
+      else if (!dup)
+        ranges[nranges++] = r;
+      cidr = true;
     } else {
-      lis = tcp_listener(a, name, address, port, cluster, bind_port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+      char plain[256];
+      snprintf(plain, sizeof(plain), "%.*s", (int)ad.len, ad.ptr);
+      snprintf(name, sizeof(name), "%s_%u", plain, port);
+      listener_t *lis = tcp_listener(a, name, plain, port, cluster, false, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+      rc = lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
     }
+  }
+  if (rc != 0 || !(wildcard || cidr))
+    return rc;
+  snprintf(name, sizeof(name), "%s_%u", address, port);
+  /* A TLS port tells its hosts apart by SNI when its address is a CIDR, or when it has
+   * none and listens on the wildcard (istiod's buildSidecarOutboundTLSFilterChainOpts).
+   * A Kubernetes headless service is left out: istiod builds it per endpoint. */
+  bool tls = proto == SC_PROTO_TLS || proto == SC_PROTO_HTTPS;
+  bool sni = tls && (cidr || (wildcard && strcmp(address, "0.0.0.0") == 0)) &&
+             !(svc->registry == SC_REGISTRY_KUBERNETES && svc->resolution == SC_RES_PASSTHROUGH);
+  listener_t *lis;
+  if (sni || nranges > 0) {
+    size_t nsni = 0;
+    char **names = sni ? server_names(a, svc, &nsni) : NULL;
+    lis = sni && names == NULL ? NULL
+                               : matched_tcp_listener(a, s, name, address, port, cluster, bind_port, names, nsni, ranges, nranges);
+  } else {
+    lis = tcp_listener(a, name, address, port, cluster, bind_port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
   }
   return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
 }
