@@ -115,7 +115,18 @@ static const sc_svc_resolution_t se_resolutions[] = {
     [SC_RESOLUTION_DNS] = SC_RES_DNS_LB, [SC_RESOLUTION_DNS_ROUND_ROBIN] = SC_RES_DNS_ROUND_ROBIN_LB,
     [SC_RESOLUTION_DYNAMIC_DNS] = SC_RES_DYNAMIC_DNS};
 
-/* One record per (host, address) of a ServiceEntry (docs/semantics.md "Inputs, normalised"). */
+uint32_t sc__world_plain_address_len(sc_str_t a) {
+  const char *slash = a.len ? memchr(a.ptr, '/', a.len) : NULL;
+  if (slash == NULL)
+    return a.len;
+  uint32_t at = (uint32_t)(slash - a.ptr);
+  bool v6 = memchr(a.ptr, ':', at) != NULL;
+  sc_str_t bits = {slash + 1, a.len - at - 1};
+  return sc_str_eqz(bits, v6 ? "128" : "32") ? at : a.len;
+}
+
+/* One record per (host, address) of a ServiceEntry (docs/semantics.md "Inputs, normalised");
+ * an address with a full-length prefix (/32, /128) is the plain address, as istiod's. */
 static int add_service_entry(sc_world_t *w, const sc_obj_t *obj, sc_vec_t *out) {
   const sc_service_entry_t *se = &obj->u.service_entry;
   for (uint32_t h = 0; h < se->hosts.n; h++) {
@@ -131,8 +142,12 @@ static int add_service_entry(sc_world_t *w, const sc_obj_t *obj, sc_vec_t *out) 
       s->mesh_external = se->location == SC_LOCATION_MESH_EXTERNAL;
       s->export_to = se->export_to;
       s->selector = &se->workload_selector;
-      if (se->addresses.n > 0)
+      if (se->addresses.n > 0) {
         s->address = se->addresses.items[a];
+        uint32_t plain = sc__world_plain_address_len(s->address);
+        if (plain != s->address.len && sc__arena_str(w->arena, s->address.ptr, plain, &s->address) != 0)
+          return SC_ENOMEM;
+      }
       for (uint32_t i = 0; i < se->nports; i++)
         s->ports[i] = (sc_svc_port_t){se->ports[i].name, se->ports[i].number, se->ports[i].protocol};
       if (sc__vec_push(out, s) != 0)

@@ -166,6 +166,9 @@ int sc__world_note_object(sc_world_t *w, sc_kind_t kind, sc_str_t ns, sc_str_t n
 int sc__world_note_rule(sc_world_t *w, sc_str_t ns);
 /* Creation order of records, the order of every list of records. */
 int sc__world_cmp_records(const sc_svc_t *a, const sc_svc_t *b);
+/* The length of ServiceEntry address a without a full-length prefix ("/32" for IPv4,
+ * "/128" for IPv6), which istiod drops: a.len when it has none. */
+uint32_t sc__world_plain_address_len(sc_str_t a);
 /* sc__world_new and sc__world_update(SC_WORLD_ALL). */
 int sc__world_build(const sc_store_t *store, sc_world_t **out);
 void sc__world_free(sc_world_t *w);

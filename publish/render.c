@@ -489,6 +489,10 @@ static void key_record(cache_key_t *k, const sc_svc_t *svc) {
   }
   for (uint32_t i = 0; i < svc->naliases; i++)
     key_str(k, svc->aliases[i].hostname);
+  /* A ServiceEntry's listeners are on each of its addresses (sc__lds_outbound). */
+  if (svc->obj != NULL && svc->obj->kind == SC_KIND_SERVICE_ENTRY)
+    for (uint32_t i = 0; i < svc->obj->u.service_entry.addresses.n; i++)
+      key_str(k, svc->obj->u.service_entry.addresses.items[i]);
 }
 
 /* Builds res through the cache: what an earlier call with the same key built, else built

@@ -87,6 +87,12 @@ static const char *const se_resolutions[] = {
     "\"DNS\"", "\"NONE\"",
     "\"STATIC\",\"endpoints\":[{\"address\":\"10.2.0.1\",\"labels\":{\"v\":\"1\"}},{\"address\":\"10.2.0.2\"}]"};
 
+/* ServiceEntry ports and addresses: TLS ports without a VIP tell hosts apart by SNI, CIDR
+ * addresses give prefix-range chains, each address its listener (xds/lds.c). */
+static const char *const se_protocols[] = {"HTTP", "HTTP", "TLS", "TCP"};
+static const char *const se_addresses[] = {"", "", ",\"addresses\":[\"10.0.0.0/16\",\"2.2.2.2\"]",
+                                           ",\"addresses\":[\"2.2.2.2/32\"]"};
+
 static void gen_object(event_t *ev, const char *type) {
   char *b = ev->text, ex[64], when[32];
   size_t n = sizeof(ev->text);
@@ -112,9 +118,9 @@ static void gen_object(event_t *ev, const char *type) {
              "{\"type\":\"%s\",\"object\":{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":"
              "\"ServiceEntry\",\"metadata\":{\"name\":\"se%u\",\"namespace\":\"%s\","
              "\"creationTimestamp\":\"%s\"},\"spec\":{\"hosts\":[\"%s\"%s],\"ports\":[{\"number\":%u,"
-             "\"name\":\"p%u\",\"protocol\":\"HTTP\"}],\"resolution\":%s%s}}}",
+             "\"name\":\"p%u\",\"protocol\":\"%s\"}],\"resolution\":%s%s%s}}}",
              type, id, ns, when, PICK(se_hosts), rnd(2) ? ",\"b.ext.com\"" : "", 80 + rnd(2),
-             rnd(2), PICK(se_resolutions), ex);
+             rnd(2), PICK(se_protocols), PICK(se_resolutions), PICK(se_addresses), ex);
   } else if (t < 16) {
     export_field(ex, sizeof(ex), false);
     snprintf(b, n,

@@ -9,6 +9,7 @@
 #include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb-c.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb-c.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb-c.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb-c.h"
@@ -41,6 +42,7 @@ static const ProtobufCMessageDescriptor *const any_types[] = {
     &envoy__extensions__filters__http__fault__v3__httpfault__descriptor,
     &envoy__extensions__filters__listener__original_dst__v3__original_dst__descriptor,
     &envoy__extensions__filters__listener__http_inspector__v3__http_inspector__descriptor,
+    &envoy__extensions__filters__listener__tls_inspector__v3__tls_inspector__descriptor,
     &envoy__extensions__retry__host__previous_hosts__v3__previous_hosts_predicate__descriptor,
     &envoy__extensions__retry__priority__previous_priorities__v3__previous_priorities_config__descriptor,
     &envoy__extensions__upstreams__http__v3__http_protocol_options__descriptor,

@@ -8,8 +8,10 @@
 #include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb-c.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb-c.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb-c.h"
+#include "model/world.h"
 #include "xds/lds.h"
 #include "xds/rds.h"
 #include "scopecast/error.h"
@@ -165,6 +167,66 @@ static listener_t *tcp_listener(sc_arena_t *a, const char *name, const char *add
   return l;
 }
 
+/* A listener for a TCP or TLS port whose service chains have a match: one chain per CIDR
+ * address (prefix_ranges; one chain without when there is none), each matching the
+ * server names too when there are any (the TLS inspector reads them); what matches no
+ * chain takes PassthroughFilterChain, by the outbound policy (istiod's
+ * buildListenerFromEntry, a service per address). */
+static listener_t *matched_tcp_listener(sc_arena_t *a, const sc_scope_t *s, const char *name, const char *address,
+                                        uint32_t port, const char *cluster, bool bind, char **sni, size_t nsni,
+                                        Envoy__Config__Core__V3__CidrRange **ranges, size_t nranges) {
+  listener_t *l = tcp_listener(a, name, address, port, cluster, bind, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+  size_t nchains = nranges ? nranges : 1;
+  chain_t **chains = sc__arena_alloc(a, nchains * sizeof(*chains));
+  char target[1200];
+  passthrough_target(s, target, sizeof(target));
+  if (l == NULL || chains == NULL || (l->default_filter_chain = tcp_chain(a, "PassthroughFilterChain", target)) == NULL)
+    return NULL;
+  for (size_t i = 0; i < nchains; i++) {
+    chain_match_t *m = NEW(a, chain_match_t, envoy__config__listener__v3__filter_chain_match__descriptor);
+    if (m == NULL || (chains[i] = i == 0 ? l->filter_chains[0] : tcp_chain(a, NULL, cluster)) == NULL)
+      return NULL;
+    chains[i]->filter_chain_match = m;
+    if (nranges > 0) {
+      m->prefix_ranges = &ranges[i];
+      m->n_prefix_ranges = 1;
+    }
+    m->server_names = sni;
+    m->n_server_names = nsni;
+  }
+  l->filter_chains = chains;
+  l->n_filter_chains = nchains;
+  if (nsni > 0) {
+    Envoy__Extensions__Filters__Listener__TlsInspector__V3__TlsInspector *ti = NEW(
+        a, Envoy__Extensions__Filters__Listener__TlsInspector__V3__TlsInspector,
+        envoy__extensions__filters__listener__tls_inspector__v3__tls_inspector__descriptor);
+    listener_filter_t **lfs = sc__arena_alloc(a, sizeof(*lfs));
+    /* istiod reads at most 512 bytes of the handshake first (Envoy's default: 64 KiB). */
+    if (ti == NULL || lfs == NULL || (ti->initial_read_buffer_size = sc__xds_u32(a, 512)) == NULL ||
+        (lfs[0] = listener_filter(a, "envoy.filters.listener.tls_inspector", &ti->base)) == NULL)
+      return NULL;
+    l->listener_filters = lfs;
+    l->n_listener_filters = 1;
+  }
+  return l;
+}
+
+static int cmp_cstr(const void *pa, const void *pb) { return strcmp(*(char *const *)pa, *(char *const *)pb); }
+
+/* The server names of svc's chain on a TLS port: its hostname and the ExternalName
+ * services that alias it, sorted (istiod's sniHosts). */
+static char **server_names(sc_arena_t *a, const sc_svc_t *svc, size_t *n) {
+  char **names = sc__arena_alloc(a, (svc->naliases + 1) * sizeof(*names));
+  if (names == NULL || (names[0] = sc__xds_str(a, svc->hostname)) == NULL)
+    return NULL;
+  *n = 1;
+  for (uint32_t i = 0; i < svc->naliases; i++)
+    if ((names[(*n)++] = sc__xds_str(a, svc->aliases[i].hostname)) == NULL)
+      return NULL;
+  qsort(names, *n, sizeof(*names), cmp_cstr);
+  return names;
+}
+
 /* One port of svc placed on port `port` (protocol proto) by an egress listener. */
 static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, const sc_svc_t *svc,
                     uint32_t port, sc_protocol_t proto, uint32_t service_port, bool no_capture, sc_resources_t *out) {
@@ -181,17 +243,72 @@ static int one_port(sc_arena_t *a, const sc_scope_t *s, const sc_listener_t *l, 
     snprintf(address, sizeof(address), "%.*s", (int)bind.len, bind.ptr);
   else if (bind_port)
     snprintf(address, sizeof(address), "127.0.0.1");
-  else if (http || svc->address.len == 0 || memchr(svc->address.ptr, '/', svc->address.len) != NULL)
-    snprintf(address, sizeof(address), "0.0.0.0");
   else
-    snprintf(address, sizeof(address), "%.*s", (int)svc->address.len, svc->address.ptr);
-  snprintf(name, sizeof(name), "%s_%u", address, port);
-  listener_t *lis;
+    snprintf(address, sizeof(address), "0.0.0.0");
   if (http) {
-    lis = http_listener(a, s, name, address, port, bind_port);
+    snprintf(name, sizeof(name), "%s_%u", address, port);
+    listener_t *lis = http_listener(a, s, name, address, port, bind_port);
+    return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
+  }
+  char cluster[1200];
+  snprintf(cluster, sizeof(cluster), "outbound|%u||%s", service_port, svc->hostname.ptr);
+  /* The addresses: every one of a ServiceEntry (istiod makes a service of each; the
+   * scope keeps one record per host), else the record's; none when the egress listener
+   * binds. A plain address is a listener ADDRESS_PORT of its own; the CIDRs are chains of
+   * 0.0.0.0_PORT matched by prefix_ranges (istiod's buildSidecarOutboundListener). */
+  const sc_strlist_t *all = NULL;
+  if (svc->registry == SC_REGISTRY_EXTERNAL && svc->obj != NULL && svc->obj->kind == SC_KIND_SERVICE_ENTRY &&
+      svc->obj->u.service_entry.addresses.n > 1)
+    all = &svc->obj->u.service_entry.addresses;
+  uint32_t naddr = bind.len > 0 || bind_port ? 0 : all ? all->n : 1;
+  Envoy__Config__Core__V3__CidrRange **ranges = sc__arena_alloc(a, (naddr + 1) * sizeof(*ranges));
+  size_t nranges = 0;
+  bool wildcard = naddr == 0, cidr = false;
+  int rc = ranges ? 0 : SC_ENOMEM;
+  for (uint32_t i = 0; i < naddr && rc == 0; i++) {
+    sc_str_t ad = all ? all->items[i] : svc->address;
+    ad.len = sc__world_plain_address_len(ad);
+    const char *slash = ad.len ? memchr(ad.ptr, '/', ad.len) : NULL;
+    if (ad.len == 0 || sc_str_eqz(ad, "0.0.0.0")) {
+      wildcard = true;
+    } else if (slash != NULL) {
+      uint32_t at = (uint32_t)(slash - ad.ptr);
+      Envoy__Config__Core__V3__CidrRange *r =
+          NEW(a, Envoy__Config__Core__V3__CidrRange, envoy__config__core__v3__cidr_range__descriptor);
+      bool dup = false;
+      for (size_t k = 0; k < nranges && !dup; k++)
+        dup = strlen(ranges[k]->address_prefix) == at && memcmp(ranges[k]->address_prefix, ad.ptr, at) == 0 &&
+              ranges[k]->prefix_len->value == (uint32_t)strtoul(slash + 1, NULL, 10);
+      if (r == NULL || (r->address_prefix = sc__xds_str(a, (sc_str_t){ad.ptr, at})) == NULL ||
+          (r->prefix_len = sc__xds_u32(a, (uint32_t)strtoul(slash + 1, NULL, 10))) == NULL)
+        rc = SC_ENOMEM;
+      else if (!dup)
+        ranges[nranges++] = r;
+      cidr = true;
+    } else {
+      char plain[256];
+      snprintf(plain, sizeof(plain), "%.*s", (int)ad.len, ad.ptr);
+      snprintf(name, sizeof(name), "%s_%u", plain, port);
+      listener_t *lis = tcp_listener(a, name, plain, port, cluster, false, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
+      rc = lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
+    }
+  }
+  if (rc != 0 || !(wildcard || cidr))
+    return rc;
+  snprintf(name, sizeof(name), "%s_%u", address, port);
+  /* A TLS port tells its hosts apart by SNI when its address is a CIDR, or when it has
+   * none and listens on the wildcard (istiod's buildSidecarOutboundTLSFilterChainOpts).
+   * A Kubernetes headless service is left out: istiod builds it per endpoint. */
+  bool tls = proto == SC_PROTO_TLS || proto == SC_PROTO_HTTPS;
+  bool sni = tls && (cidr || (wildcard && strcmp(address, "0.0.0.0") == 0)) &&
+             !(svc->registry == SC_REGISTRY_KUBERNETES && svc->resolution == SC_RES_PASSTHROUGH);
+  listener_t *lis;
+  if (sni || nranges > 0) {
+    size_t nsni = 0;
+    char **names = sni ? server_names(a, svc, &nsni) : NULL;
+    lis = sni && names == NULL ? NULL
+                               : matched_tcp_listener(a, s, name, address, port, cluster, bind_port, names, nsni, ranges, nranges);
   } else {
-    char cluster[1200];
-    snprintf(cluster, sizeof(cluster), "outbound|%u||%s", service_port, svc->hostname.ptr);
     lis = tcp_listener(a, name, address, port, cluster, bind_port, ENVOY__CONFIG__CORE__V3__TRAFFIC_DIRECTION__OUTBOUND);
   }
   return lis ? sc__resources_add(out, name, &lis->base) : SC_ENOMEM;
