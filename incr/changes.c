@@ -281,27 +281,36 @@ static const sc_strlist_t *export_of(const sc_obj_t *o) {
   return o->kind == SC_KIND_SERVICE ? &o->u.service.export_to : &o->u.service_entry.export_to;
 }
 
-/* Whether two versions of a Service or ServiceEntry have the same port numbers, in order:
- * an egress listener with a port imports a service only through that port, so a service
- * whose ports change may appear in or vanish from that listener. */
-static bool same_port_numbers(const sc_obj_t *a, const sc_obj_t *b) {
-  bool se = a->kind == SC_KIND_SERVICE_ENTRY;
-  uint32_t n = se ? a->u.service_entry.nports : a->u.service.nports;
-  if (n != (se ? b->u.service_entry.nports : b->u.service.nports))
-    return false;
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t pa = se ? a->u.service_entry.ports[i].number : a->u.service.ports[i].port;
-    uint32_t pb = se ? b->u.service_entry.ports[i].number : b->u.service.ports[i].port;
-    if (pa != pb)
-      return false;
+/* Whether a Service or ServiceEntry version has port number `port`. */
+static bool has_port_number(const sc_obj_t *o, uint32_t port) {
+  bool se = o->kind == SC_KIND_SERVICE_ENTRY;
+  uint32_t n = se ? o->u.service_entry.nports : o->u.service.nports;
+  for (uint32_t i = 0; i < n; i++)
+    if ((se ? o->u.service_entry.ports[i].number : o->u.service.ports[i].port) == port)
+      return true;
+  return false;
+}
+
+/* Whether the change of a service's ports can make it appear in or vanish from an egress
+ * listener with a port (which imports a service only through that port): some Sidecar has
+ * such a listener on a port one version has and the other has not. */
+static bool ports_flip(const sc_store_t *store, const sc_obj_t *a, const sc_obj_t *b) {
+  sc_obj_list_t sidecars = sc_store_list(store, SC_KIND_SIDECAR);
+  for (size_t i = 0; i < sidecars.n; i++) {
+    const sc_sidecar_t *sc = &sidecars.items[i]->u.sidecar;
+    for (uint32_t l = 0; l < sc->negress; l++) {
+      const sc_egress_listener_t *el = &sc->egress[l];
+      if (el->has_port && has_port_number(a, el->port.number) != has_port_number(b, el->port.number))
+        return true;
+    }
   }
-  return true;
+  return false;
 }
 
 /* The hostnames of a Service or ServiceEntry change whose service may appear in or vanish
  * from a scope (or from one of its port-specific egress listeners): all of them unless
  * only the spec's details changed. */
-static int note_flips(const sc_change_t *c, sc_changes_t *out) {
+static int note_flips(const sc_store_t *store, const sc_change_t *c, sc_changes_t *out) {
   const sc_obj_t *objs[2] = {c->old_obj, c->new_obj};
   const sc_obj_t *o = c->new_obj ? c->new_obj : c->old_obj;
   if (o->kind != SC_KIND_SERVICE && o->kind != SC_KIND_SERVICE_ENTRY)
@@ -310,7 +319,7 @@ static int note_flips(const sc_change_t *c, sc_changes_t *out) {
     sc_strlist_t a1, b1;
     const sc_strlist_t *ha = service_hosts(c->old_obj, &a1), *hb = service_hosts(c->new_obj, &b1);
     if (same_strlist(ha, hb) && same_strlist(export_of(c->old_obj), export_of(c->new_obj)) &&
-        same_port_numbers(c->old_obj, c->new_obj))
+        !ports_flip(store, c->old_obj, c->new_obj))
       return 0;
   }
   int rc = sc__deps_keys_add(&out->patch, sc__deps_key(SC_DEP_SVC_PRESENCE_ANY, none, none));
@@ -347,7 +356,7 @@ int sc__changes_note(const sc_store_t *store, const sc_change_t *c, sc_changes_t
     rc = note_object(c->new_obj, mesh, out);
   out->world_parts |= sc__world_parts_of_kind(o->kind);
   if (rc == 0)
-    rc = note_flips(c, out);
+    rc = note_flips(store, c, out);
   if (rc == 0 && (o->kind == SC_KIND_SERVICE || o->kind == SC_KIND_SERVICE_ENTRY ||
                   o->kind == SC_KIND_ENDPOINT_SLICE || o->kind == SC_KIND_POD))
     rc = add_to_set(&out->endpoint_ns, &out->endpoint_ns_names, o->namespace_);
