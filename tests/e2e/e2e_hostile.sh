@@ -99,7 +99,7 @@ printf 'apiVersion: v1\nkind: Service\nmetadata: {name: keep, namespace: ns1}\ns
   > "$CFG/keep.yaml"
 printf 'apiVersion: v1\nkind: Service\nmetadata: {name: after, namespace: ns1}\nspec: {ports: [{name: http, port: 80}]}\n' \
   > "$CFG/zz-after.yaml"
-wait_for 20 info_is "$WORK/cfgsnap" .objectsByKind.Service 2 || fail "config dir: the valid file after the hostile ones was not read"
+wait_for 60 info_is "$WORK/cfgsnap" .objectsByKind.Service 2 || fail "config dir: the valid file after the hostile ones was not read"
 sleep 0.5
 check "config dir: keep (now hostile) and after, nothing hostile" 2 "$(info "$WORK/cfgsnap" .objectsByKind.Service)"
 check_contains "config dir: deep nesting" "$WORK/cfg.log" "deep.yaml:4:73: nesting deeper than 64 levels"
